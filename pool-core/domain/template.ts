@@ -1,0 +1,14 @@
+import { Schema } from "effect"
+
+/** An agent template from the checked-in catalog (pool-core/db/templates.json), loaded into `templates` at start. */
+export class Template extends Schema.Class<Template>("pool-core/domain/Template")({
+  slug: Schema.String.check(Schema.isPattern(/^[a-z0-9]+(-[a-z0-9]+)*$/)),
+  name: Schema.NonEmptyString,
+  description: Schema.NonEmptyString,
+  category: Schema.NonEmptyString,
+  emoji: Schema.String,
+  /** Skill ids the runtime enables for this template (e.g. "agentmail", "telnyx", "bankr", "web"). */
+  skills: Schema.Array(Schema.String),
+  /** Default instructions, used when the person keeps the defaults (/skip). */
+  instructions: Schema.NonEmptyString,
+}) {}

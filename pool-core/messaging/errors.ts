@@ -1,0 +1,7 @@
+import { Schema } from "effect"
+
+export class MessagingError extends Schema.TaggedError<MessagingError>()("MessagingError", {
+  /** e.g. "not-found", "not-member", "forbidden", "unknown-inbox", "network", "invalid" */
+  reason: Schema.String,
+  message: Schema.String,
+}) {}

@@ -1,0 +1,98 @@
+import { Context, Effect, Stream } from "effect"
+import type {
+  DatabaseError,
+  InstanceNotFound,
+  InvalidRequest,
+  NoAgentAvailable,
+  ProviderError,
+  ProvisionFailed,
+  StaleTransition,
+} from "../domain/errors.ts"
+import type { Instance, InstanceCounts, InstanceStatus } from "../domain/instance.ts"
+import type { Template } from "../domain/template.ts"
+
+export interface ClaimRequest {
+  /** Idempotency key: the same key always returns the same claim (chat: the message id; HTTP: Idempotency-Key). */
+  readonly key: string
+  /** Owner of the claimed agent: the person's inbox id, or "api:<label>". */
+  readonly claimedBy: string
+  readonly agentName?: string
+  readonly instructions?: string
+  readonly templateSlug?: string
+  /** Convos invite URL of an existing conversation the agent should join instead of creating its own. */
+  readonly joinUrl?: string
+}
+
+export interface ClaimResult {
+  readonly instance: Instance
+  readonly conversationId: string
+  readonly inviteUrl: string | null
+  readonly joined: boolean
+  /** True when this key had already claimed: the earlier result is returned, nothing new was claimed. */
+  readonly replayed: boolean
+}
+
+/** Progress of long operations (claim / replenish / drain), for chat "working on it" lines and SSE. */
+export interface Progress {
+  readonly step: string
+  readonly status: "active" | "ok" | "fail" | "skip"
+  readonly message: string
+  readonly instanceId?: string
+}
+export type OnProgress = (p: Progress) => Effect.Effect<void>
+
+/** Published on Pool.events: what the ops chat alerts and the admin page react to. */
+export type PoolEvent =
+  | { readonly _tag: "InstanceCrashed"; readonly instanceId: string; readonly agentName: string | null; readonly reason: string }
+  | { readonly _tag: "InstanceDead"; readonly instanceId: string; readonly reason: string }
+  | { readonly _tag: "IdleBelowTarget"; readonly idle: number; readonly target: number }
+  | { readonly _tag: "ProviderFailing"; readonly provider: string; readonly message: string }
+  | { readonly _tag: "Transition"; readonly instanceId: string; readonly from: InstanceStatus | null; readonly to: InstanceStatus }
+
+export interface TickReport {
+  readonly ran: boolean // false when another replica holds the tick lock
+  readonly promoted: number // starting → idle
+  readonly markedDead: number
+  readonly markedCrashed: number
+  readonly created: number
+  readonly providerCalls: number
+  readonly durationMs: number
+}
+
+export interface ListFilter {
+  readonly status?: ReadonlyArray<InstanceStatus>
+  readonly claimedBy?: string
+  readonly limit?: number
+}
+
+type PoolError = DatabaseError
+
+export class Pool extends Context.Service<Pool, {
+  readonly claim: (
+    req: ClaimRequest,
+    onProgress?: OnProgress
+  ) => Effect.Effect<ClaimResult, NoAgentAvailable | ProvisionFailed | InvalidRequest | PoolError>
+  readonly replenish: (n: number, onProgress?: OnProgress) => Effect.Effect<ReadonlyArray<Instance>, InvalidRequest | ProviderError | PoolError>
+  /** Destroys up to n idle instances (never claimed ones). */
+  readonly drain: (n: number, onProgress?: OnProgress) => Effect.Effect<ReadonlyArray<Instance>, InvalidRequest | PoolError>
+  /** Destroys any instance (admin), releasing its provider resources. */
+  readonly kill: (id: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
+  /** Removes a crashed or dead instance's row after destroying what is left of it. */
+  readonly dismiss: (id: string) => Effect.Effect<Instance, InstanceNotFound | StaleTransition | PoolError>
+  readonly counts: Effect.Effect<InstanceCounts, PoolError>
+  readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<Instance>, PoolError>
+  readonly get: (id: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
+  /** Owner-scoped changes (manager bot /name, /instruct, /join): refused unless claimedBy matches. */
+  readonly rename: (id: string, owner: string, agentName: string) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+  readonly instruct: (id: string, owner: string, instructions: string) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+  readonly join: (id: string, owner: string, inviteUrl: string) => Effect.Effect<{ readonly joined: boolean; readonly pending: boolean; readonly conversationId: string | null }, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+  /** The owner gives the agent back: it is destroyed (never reused for someone else). */
+  readonly release: (id: string, owner: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
+  /** Runs one reconcile tick now (same code as the scheduled one, same lock). */
+  readonly tick: Effect.Effect<TickReport, PoolError>
+  readonly templates: Effect.Effect<ReadonlyArray<Template>, PoolError>
+  readonly template: (slug: string) => Effect.Effect<Template, InvalidRequest | PoolError>
+  readonly events: Stream.Stream<PoolEvent>
+  /** Target sizes from config, for /counts and alerts. */
+  readonly targets: { readonly minIdle: number; readonly maxTotal: number }
+}>()("pool-core/pool/Pool") {}

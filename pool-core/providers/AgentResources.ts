@@ -1,0 +1,30 @@
+import { Context, Effect } from "effect"
+import type { NotConfigured, ProviderError } from "../domain/errors.ts"
+import type { OnProgress } from "../pool/Pool.ts"
+
+/** One provider resource held by one instance (an OpenRouter key, an AgentMail inbox, a Telnyx number …). */
+export interface HeldResource {
+  readonly provider: "openrouter" | "agentmail" | "telnyx" | "bankr"
+  /** The provider's id for it (key hash, inbox id, phone number …); never a secret. */
+  readonly externalId: string
+}
+
+export interface AcquiredResources {
+  readonly resources: ReadonlyArray<HeldResource>
+  /** Env for the runtime (secrets included): goes into the provision body, never into logs, events or APIs. */
+  readonly env: Readonly<Record<string, string>>
+}
+
+/**
+ * Per-agent provider resources, asked for at claim time. Live layer (providers/resources): every configured provider,
+ * resources recorded in the database so that kill/dismiss/release and restarts release each exactly once.
+ * `AgentResources.none` (pool/ layers) is used when no provider is configured.
+ */
+export class AgentResources extends Context.Service<AgentResources, {
+  /** Takes one resource from each configured provider. On a failure halfway, releases what it took, then fails. */
+  readonly acquire: (instanceId: string, onProgress?: OnProgress) => Effect.Effect<AcquiredResources, ProviderError | NotConfigured>
+  /** Releases everything recorded for the instance; idempotent (a second call releases nothing). */
+  readonly release: (instanceId: string) => Effect.Effect<void, ProviderError>
+  /** What an instance holds (for /agents and the admin page; no secrets). */
+  readonly held: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, ProviderError>
+}>()("pool-core/providers/AgentResources") {}

@@ -1,0 +1,46 @@
+import { Context, Effect } from "effect"
+import type { ComputeProviderName } from "../../domain/instance.ts"
+import type { ProviderError } from "../../domain/errors.ts"
+
+/** What the pool asks a compute provider to start: one runtime instance with its own token and env. */
+export interface ComputeSpec {
+  readonly instanceId: string
+  /** Bearer token the instance must require on every route but /pool/health. */
+  readonly instanceToken: string
+  /** Extra environment for the runtime (model, provider keys, XMTP env …). */
+  readonly env: Readonly<Record<string, string>>
+}
+
+export interface ComputeHandle {
+  readonly providerRef: string
+  readonly providerProjectRef: string | null
+  /** Base URL of the runtime's HTTP server; may be null until the provider assigns one. */
+  readonly url: string | null
+}
+
+/**
+ * What the provider knows about one instance. `running` only means the process/deploy is up;
+ * readiness is decided by the pool through GET /pool/health.
+ */
+export type ComputeState = "starting" | "running" | "failed" | "gone" | "sleeping"
+
+export interface ComputeStatus {
+  readonly providerRef: string
+  readonly state: ComputeState
+  readonly url: string | null
+  readonly detail?: string
+}
+
+/** The compute port. Live layers: providers/compute/local (child processes), providers/compute/railway. */
+export class Compute extends Context.Service<Compute, {
+  readonly name: ComputeProviderName
+  readonly create: (spec: ComputeSpec) => Effect.Effect<ComputeHandle, ProviderError>
+  readonly destroy: (providerRef: string) => Effect.Effect<void, ProviderError>
+  /**
+   * Status of many instances in as few provider calls as possible (railway: one query per project).
+   * Refs the provider does not know come back as `gone`.
+   */
+  readonly statusBatch: (
+    refs: ReadonlyArray<{ providerRef: string; providerProjectRef: string | null }>
+  ) => Effect.Effect<ReadonlyMap<string, ComputeStatus>, ProviderError>
+}>()("pool-core/providers/compute/Compute") {}
