@@ -60,3 +60,9 @@ export class DatabaseError extends Schema.TaggedError<DatabaseError>()("Database
   message: Schema.String,
   cause: Schema.Defect(),
 }) {}
+
+/** A configuration value (env var) is missing or invalid; the message names the variable and what is allowed. */
+export class InvalidConfig extends Schema.TaggedError<InvalidConfig>()("InvalidConfig", {
+  variable: Schema.String,
+  message: Schema.String,
+}) {}

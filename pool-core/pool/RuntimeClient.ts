@@ -7,6 +7,8 @@ export interface RuntimeHealth {
   readonly ready: boolean
   readonly version: string
   readonly conversationId?: string | null
+  /** Invite URL of the agent's conversation once provisioned (used to recover a claim after a manager restart). */
+  readonly inviteUrl?: string | null
 }
 
 export interface ProvisionRequest {

@@ -1,4 +1,4 @@
-import { Context, Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
 import type { NotConfigured, ProviderError } from "../domain/errors.ts"
 import type { OnProgress } from "../pool/Pool.ts"
 
@@ -28,3 +28,10 @@ export class AgentResources extends Context.Service<AgentResources, {
   /** What an instance holds (for /agents and the admin page; no secrets). */
   readonly held: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, ProviderError>
 }>()("pool-core/providers/AgentResources") {}
+
+/** No provider configured: agents get no per-agent resources, and there is nothing to release. */
+export const AgentResourcesNone = Layer.succeed(AgentResources, {
+  acquire: () => Effect.succeed({ resources: [], env: {} }),
+  release: () => Effect.void,
+  held: () => Effect.succeed([]),
+})

@@ -1,0 +1,96 @@
+import { createHmac, createHash, randomBytes } from "node:crypto"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { InvalidConfig } from "./domain/errors.ts"
+
+// Every variable read here is documented in .env.example. Invalid values fail at start with a message that names
+// the variable and says what is allowed.
+
+const nonNegativeInt = (name: string, fallback: number) => Config.Int(name).pipe(Config.withDefault(fallback))
+
+const requireNonNegative = (variable: string, n: number) =>
+  n >= 0 ? Effect.void : Effect.fail(new InvalidConfig({ variable, message: `${variable} must be a whole number ≥ 0 (got ${n}).` }))
+
+export interface PoolSettings {
+  readonly dataDir: string
+  readonly minIdle: number
+  readonly maxTotal: number
+  readonly tickInterval: Duration.Duration
+  /** How long an instance may stay unhealthy/unknown before it is declared dead (or crashed, when claimed). */
+  readonly deathGrace: Duration.Duration
+  /** A `starting` instance that never became ready within this is dead. */
+  readonly startTimeout: Duration.Duration
+  readonly provisionTimeout: Duration.Duration
+  readonly healthTimeout: Duration.Duration
+  /** Secret that derives each instance's bearer token (HMAC), so tokens never need storing. */
+  readonly tokenSecret: Redacted.Redacted<string>
+  readonly runTick: boolean
+}
+
+export class PoolConfig extends Context.Service<PoolConfig, PoolSettings>()("pool-core/config/PoolConfig") {}
+
+export const instanceToken = (settings: Pick<PoolSettings, "tokenSecret">, instanceId: string): string =>
+  createHmac("sha256", Redacted.value(settings.tokenSecret)).update(instanceId).digest("hex")
+
+export const tokenHash = (token: string): string => createHash("sha256").update(token).digest("hex")
+
+/** The embedded default: a random secret generated once and kept under DATA_DIR. */
+const persistedSecret = (dataDir: string): string => {
+  const file = join(dataDir, "pool-token-secret")
+  if (existsSync(file)) return readFileSync(file, "utf8").trim()
+  mkdirSync(dataDir, { recursive: true })
+  const secret = randomBytes(32).toString("hex")
+  writeFileSync(file, secret, { mode: 0o600 })
+  return secret
+}
+
+export const poolSettingsConfig = Config.all({
+  dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
+  minIdle: nonNegativeInt("POOL_MIN_IDLE", 2),
+  maxTotal: nonNegativeInt("POOL_MAX_TOTAL", 6),
+  tickInterval: Config.Duration("POOL_TICK_INTERVAL").pipe(Config.withDefault(Duration.seconds(10))),
+  deathGrace: Config.Duration("POOL_DEATH_GRACE").pipe(Config.withDefault(Duration.minutes(3))),
+  startTimeout: Config.Duration("POOL_START_TIMEOUT").pipe(Config.withDefault(Duration.minutes(5))),
+  provisionTimeout: Config.Duration("POOL_PROVISION_TIMEOUT").pipe(Config.withDefault(Duration.seconds(90))),
+  healthTimeout: Config.Duration("POOL_HEALTH_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
+  tokenSecret: Config.option(Config.Redacted("POOL_TOKEN_SECRET")),
+  runTick: Config.Boolean("POOL_TICK").pipe(Config.withDefault(true)),
+})
+
+export const loadPoolSettings = Effect.gen(function* () {
+  const raw = yield* poolSettingsConfig.pipe(
+    Effect.mapError((e) => new InvalidConfig({ variable: "environment", message: `Invalid environment variable: ${e.message}. See .env.example for what each variable accepts.` }))
+  )
+  yield* requireNonNegative("POOL_MIN_IDLE", raw.minIdle)
+  yield* requireNonNegative("POOL_MAX_TOTAL", raw.maxTotal)
+  if (raw.maxTotal < raw.minIdle) {
+    return yield* new InvalidConfig({
+      variable: "POOL_MAX_TOTAL",
+      message: `POOL_MAX_TOTAL (${raw.maxTotal}) must be ≥ POOL_MIN_IDLE (${raw.minIdle}); raise POOL_MAX_TOTAL or lower POOL_MIN_IDLE.`,
+    })
+  }
+  const dataDir = resolve(raw.dataDir)
+  const tokenSecret = Option.isSome(raw.tokenSecret)
+    ? raw.tokenSecret.value
+    : Redacted.make(yield* Effect.sync(() => persistedSecret(dataDir)))
+  return { ...raw, dataDir, tokenSecret } satisfies PoolSettings
+})
+
+export const PoolConfigLive = Layer.effect(PoolConfig, loadPoolSettings)
+
+/** For tests and benchmarks: explicit settings, no environment. */
+export const poolConfigLayer = (overrides: Partial<PoolSettings> = {}) =>
+  Layer.succeed(PoolConfig, {
+    dataDir: resolve(".data"),
+    minIdle: 0,
+    maxTotal: 100_000,
+    tickInterval: Duration.seconds(10),
+    deathGrace: Duration.seconds(30),
+    startTimeout: Duration.minutes(5),
+    provisionTimeout: Duration.seconds(10),
+    healthTimeout: Duration.seconds(2),
+    tokenSecret: Redacted.make("test-secret"),
+    runTick: false,
+    ...overrides,
+  })

@@ -1,0 +1,12 @@
+// pool-core: the library every app builds on. Apps import from here (runtime/ imports only "./messaging").
+export * from "./domain/index.ts"
+export * from "./config.ts"
+export { DatabaseInfo, DatabaseLive } from "./db/Database.ts"
+export { Pool } from "./pool/Pool.ts"
+export type { ClaimRequest, ClaimResult, ListFilter, OnProgress, PoolEvent, Progress, TickReport } from "./pool/Pool.ts"
+export { PoolLive, makePool } from "./pool/PoolLive.ts"
+export { RuntimeClient } from "./pool/RuntimeClient.ts"
+export { RuntimeClientLive, makeRuntimeClient } from "./pool/RuntimeClientLive.ts"
+export { limits as inputLimits } from "./pool/validation.ts"
+export { Compute } from "./providers/compute/Compute.ts"
+export { AgentResources, AgentResourcesNone } from "./providers/AgentResources.ts"

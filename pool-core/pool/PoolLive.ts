@@ -1,0 +1,227 @@
+import { randomUUID } from "node:crypto"
+import { Effect, Layer, Option, PubSub, Schedule, Stream } from "effect"
+import { SqlClient } from "effect/sql"
+import { instanceToken, PoolConfig, tokenHash } from "../config.ts"
+import { InstanceNotFound, InvalidRequest, StaleTransition } from "../domain/errors.ts"
+import type { Instance } from "../domain/instance.ts"
+import { readTemplates, syncTemplates } from "../db/templates.ts"
+import { AgentResources } from "../providers/AgentResources.ts"
+import { Compute } from "../providers/compute/Compute.ts"
+import { type OnProgress, Pool, type PoolEvent } from "./Pool.ts"
+import { makeInstanceRepo } from "./repo.ts"
+import { RuntimeClient } from "./RuntimeClient.ts"
+import { makeClaim } from "./claim.ts"
+import { makeTick } from "./tick.ts"
+import { checkCount, checkInviteUrl, checkText, limits } from "./validation.ts"
+
+
+const noProgress: OnProgress = () => Effect.void
+
+export const makePool = Effect.gen(function* () {
+  const settings = yield* PoolConfig
+  const compute = yield* Compute
+  const runtime = yield* RuntimeClient
+  const resources = yield* AgentResources
+  const repo = yield* makeInstanceRepo
+  const events = yield* PubSub.unbounded<PoolEvent>()
+  const publish = (e: PoolEvent) => PubSub.publish(events, e).pipe(Effect.asVoid)
+  yield* syncTemplates.pipe(Effect.provideService(SqlClient.SqlClient, yield* SqlClient.SqlClient))
+  const sqlClient = yield* SqlClient.SqlClient
+  const templates = readTemplates.pipe(Effect.provideService(SqlClient.SqlClient, sqlClient))
+  const template = (slug: string) =>
+    templates.pipe(
+      Effect.flatMap((all) => {
+        const t = all.find((x) => x.slug === slug)
+        return t
+          ? Effect.succeed(t)
+          : Effect.fail(new InvalidRequest({ field: "templateSlug", message: `No template "${slug}". Known templates: ${all.map((x) => x.slug).join(", ")}.` }))
+      })
+    )
+
+  const get = (id: string) => repo.get(id).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: Effect.succeed })))
+
+  /** Owner-scoped lookup: someone else's agent looks exactly like a missing one. */
+  const owned = (id: string, owner: string) =>
+    get(id).pipe(Effect.filterOrFail((i) => i.claimedBy === owner, () => InstanceNotFound.forId(id)))
+
+  const token = (id: string) => instanceToken(settings, id)
+
+  /** Destroys an instance: provider resources, then compute, then the row. Failures keep it `draining` with the reason. */
+  const destroy = (instance: Instance, kind: string) =>
+    Effect.gen(function* () {
+      yield* resources.release(instance.id).pipe(
+        Effect.catch((e) => repo.update(instance.id, { lastError: `releasing provider resources failed: ${e.message}` }).pipe(Effect.andThen(Effect.fail(e))))
+      )
+      if (instance.providerRef) {
+        yield* compute.destroy(instance.providerRef).pipe(
+          Effect.catch((e) => repo.update(instance.id, { lastError: `destroy failed: ${e.message}` }).pipe(Effect.andThen(Effect.fail(e))))
+        )
+      }
+      yield* repo.remove(instance.id, kind, null)
+    }).pipe(
+      Effect.catchTag("ProviderError", (e) => publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message })),
+      Effect.uninterruptible
+    )
+
+  /** Moves the instance to draining (guarded) and destroys it. */
+  const drainAndDestroy = (id: string, from: ReadonlyArray<Instance["status"]>, kind: string) =>
+    repo.transition(id, from, "draining", kind).pipe(
+      Effect.flatMap(Option.match({ onNone: () => Effect.succeed(Option.none<Instance>()), onSome: (i) => destroy(i, kind).pipe(Effect.as(Option.some(i))) }))
+    )
+
+  const createOne = (onProgress: OnProgress) =>
+    Effect.gen(function* () {
+      const id = randomUUID()
+      const instanceToken = token(id)
+      yield* repo.insertStarting({ id, provider: compute.name, tokenHash: tokenHash(instanceToken) })
+      yield* onProgress({ step: "create", status: "active", message: `creating instance ${id.slice(0, 8)}`, instanceId: id })
+      const handle = yield* compute.create({ instanceId: id, instanceToken, env: {} }).pipe(
+        Effect.tapError((e) =>
+          Effect.all([
+            repo.transition(id, ["starting"], "dead", "create-failed", { lastError: e.message }, e.message),
+            publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message }),
+            onProgress({ step: "create", status: "fail", message: e.message, instanceId: id }),
+          ])
+        )
+      )
+      yield* repo.update(id, { providerRef: handle.providerRef, providerProjectRef: handle.providerProjectRef, url: handle.url })
+      yield* onProgress({ step: "create", status: "ok", message: `instance ${id.slice(0, 8)} is starting`, instanceId: id })
+      return yield* repo.get(id).pipe(Effect.map(Option.getOrThrow))
+    }).pipe(Effect.uninterruptible)
+
+  const replenish = (n: number, onProgress: OnProgress = noProgress) =>
+    Effect.gen(function* () {
+      yield* checkCount("count", n)
+      const c = yield* repo.counts
+      const live = c.total - c.dead
+      if (live + n > settings.maxTotal) {
+        return yield* new InvalidRequest({
+          field: "count",
+          message: `Adding ${n} would make ${live + n} instances, over POOL_MAX_TOTAL=${settings.maxTotal}. Add at most ${Math.max(0, settings.maxTotal - live)}, or raise POOL_MAX_TOTAL.`,
+        })
+      }
+      const results = yield* Effect.forEach(Array.from({ length: n }), () => Effect.result(createOne(onProgress)), { concurrency: 5 })
+      const created = results.flatMap((r) => (r._tag === "Success" ? [r.success] : []))
+      const firstError = results.find((r) => r._tag === "Failure")
+      if (created.length === 0 && firstError && firstError._tag === "Failure") return yield* Effect.fail(firstError.failure)
+      return created
+    })
+
+  const drain = (n: number, onProgress: OnProgress = noProgress) =>
+    Effect.gen(function* () {
+      yield* checkCount("count", n)
+      const idle = yield* repo.list({ status: ["idle"], limit: n })
+      const drained = yield* Effect.forEach(
+        idle,
+        (i) =>
+          drainAndDestroy(i.id, ["idle"], "drain").pipe(
+            Effect.tap((o) => (Option.isSome(o) ? onProgress({ step: "drain", status: "ok", message: `drained ${i.id.slice(0, 8)}`, instanceId: i.id }) : Effect.void))
+          ),
+        { concurrency: 5 }
+      )
+      return drained.flatMap((o) => (Option.isSome(o) ? [o.value] : []))
+    })
+
+  const kill = (id: string) =>
+    get(id).pipe(
+      Effect.flatMap((i) =>
+        drainAndDestroy(id, ["starting", "idle", "claiming", "claimed", "crashed", "dead", "draining"], "kill").pipe(
+          Effect.flatMap(Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: () => Effect.succeed(i) }))
+        )
+      )
+    )
+
+  const dismiss = (id: string) =>
+    get(id).pipe(
+      Effect.flatMap((i) =>
+        drainAndDestroy(id, ["crashed", "dead"], "dismiss").pipe(
+          Effect.flatMap(
+            Option.match({
+              onNone: () =>
+                Effect.fail(
+                  new StaleTransition({ id, expected: ["crashed", "dead"], to: "draining", actual: i.status, message: `Instance ${id} is ${i.status}; only crashed or dead instances can be dismissed (use kill for others).` })
+                ),
+              onSome: () => Effect.succeed(i),
+            })
+          )
+        )
+      )
+    )
+
+  const release = (id: string, owner: string) =>
+    owned(id, owner).pipe(
+      Effect.flatMap((i) =>
+        drainAndDestroy(id, ["claimed", "crashed"], "release").pipe(
+          Effect.flatMap(Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: () => Effect.succeed(i) }))
+        )
+      )
+    )
+
+  const claimedOwned = (id: string, owner: string) =>
+    owned(id, owner).pipe(
+      Effect.filterOrFail(
+        (i) => i.status === "claimed" && i.url !== null,
+        (i) => new InvalidRequest({ field: "agent", message: `That agent is ${i.status}, not running; release it and create a new one.` })
+      )
+    )
+
+  const rename = (id: string, owner: string, agentName: string) =>
+    Effect.gen(function* () {
+      const name = yield* checkText("agentName", agentName, limits.agentName)
+      const i = yield* claimedOwned(id, owner)
+      yield* runtime.update(i.url!, token(id), { agentName: name })
+      yield* repo.update(id, { agentName: name })
+      return yield* get(id)
+    })
+
+  const instruct = (id: string, owner: string, instructions: string) =>
+    Effect.gen(function* () {
+      const text = yield* checkText("instructions", instructions, limits.instructions)
+      const i = yield* claimedOwned(id, owner)
+      yield* runtime.update(i.url!, token(id), { instructions: text })
+      yield* repo.update(id, { instructions: text })
+      return yield* get(id)
+    })
+
+  const join = (id: string, owner: string, inviteUrl: string) =>
+    Effect.gen(function* () {
+      const url = yield* checkInviteUrl("inviteUrl", inviteUrl)
+      const i = yield* claimedOwned(id, owner)
+      const r = yield* runtime.join(i.url!, token(id), url)
+      return { joined: r.joined, pending: r.pending ?? false, conversationId: r.conversationId || null }
+    })
+
+  const claim = makeClaim({ repo, runtime, resources, settings, template, get, publish, token })
+
+  const tick = yield* makeTick({ repo, compute, runtime, settings, publish, createOne, destroy })
+
+  if (settings.runTick) {
+    yield* tick.run.pipe(
+      Effect.catchCause((cause) => Effect.logWarning("pool tick failed; it runs again on the next interval", cause)),
+      Effect.repeat(Schedule.spaced(settings.tickInterval)),
+      Effect.forkScoped
+    )
+  }
+
+  return Pool.of({
+    claim,
+    replenish,
+    drain,
+    kill,
+    dismiss,
+    counts: repo.counts,
+    list: (filter) => repo.list(filter ?? {}),
+    get,
+    rename,
+    instruct,
+    join,
+    release,
+    tick: tick.run,
+    templates,
+    template,
+    events: Stream.fromPubSub(events),
+    targets: { minIdle: settings.minIdle, maxTotal: settings.maxTotal },
+  })
+})
+
+export const PoolLive = Layer.effect(Pool, makePool)

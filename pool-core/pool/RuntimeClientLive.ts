@@ -1,0 +1,88 @@
+import { Duration, Effect, Layer, Schema } from "effect"
+import { ProviderError } from "../domain/errors.ts"
+import { type AgentUpdate, type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
+
+// fetch-based client of the runtime contract. Errors say which instance URL and what to check; tokens never appear.
+
+const Health = Schema.Struct({
+  ready: Schema.Boolean,
+  version: Schema.String,
+  conversationId: Schema.optional(Schema.NullOr(Schema.String)),
+  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
+})
+
+const Provisioned = Schema.Struct({
+  conversationId: Schema.String,
+  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
+  joined: Schema.optional(Schema.Boolean),
+  pending: Schema.optional(Schema.Boolean),
+})
+
+/** A join may still wait for the owner's acceptance: then there is no conversation id yet. */
+const Joined = Schema.Struct({
+  conversationId: Schema.optional(Schema.NullOr(Schema.String)),
+  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
+  joined: Schema.optional(Schema.Boolean),
+  pending: Schema.optional(Schema.Boolean),
+})
+
+const fail = (operation: string, status: number | null, message: string) =>
+  new ProviderError({ provider: "runtime", operation, status, retryable: status === null || status >= 500, message })
+
+const call = <A>(
+  operation: string,
+  url: string,
+  init: RequestInit,
+  timeout: Duration.Duration,
+  schema: Schema.Decoder<A> | null
+) =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(Duration.toMillis(timeout))]) })
+      const text = await res.text()
+      return { status: res.status, text }
+    },
+    catch: (e) =>
+      fail(operation, null, `The agent instance at ${new URL(url).origin} did not answer ${operation} (${e instanceof Error ? e.name === "TimeoutError" ? `no answer within ${Duration.format(timeout)}` : e.message : String(e)}).`),
+  }).pipe(
+    Effect.flatMap(({ status, text }) => {
+      if (status < 200 || status >= 300) {
+        let reason = text.slice(0, 300)
+        try {
+          const body = JSON.parse(text) as { error?: unknown }
+          if (typeof body.error === "string") reason = body.error
+        } catch {}
+        return Effect.fail(fail(operation, status, `The agent instance refused ${operation} (HTTP ${status}): ${reason || "no details"}.`))
+      }
+      if (schema === null) return Effect.succeed(undefined as A)
+      return Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => fail(operation, status, `The agent instance answered ${operation} with invalid JSON.`) }).pipe(
+        Effect.flatMap(Schema.decodeUnknownEffect(schema)),
+        Effect.mapError((e) => (e instanceof ProviderError ? e : fail(operation, status, `The agent instance answered ${operation} with an unexpected body: ${e.message}`)))
+      )
+    })
+  )
+
+const json = (token: string, method: string, body: unknown): RequestInit => ({
+  method,
+  headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+  body: JSON.stringify(body),
+})
+
+export const makeRuntimeClient = (options: { healthTimeout: Duration.Duration; provisionTimeout: Duration.Duration }) =>
+  RuntimeClient.of({
+    health: (url) => call("health", `${url}/pool/health`, { method: "GET" }, options.healthTimeout, Health),
+    provision: (url, token, body: ProvisionRequest) =>
+      call("provision", `${url}/pool/provision`, json(token, "POST", body), options.provisionTimeout, Provisioned).pipe(
+        Effect.map((r) => ({ conversationId: r.conversationId, inviteUrl: r.inviteUrl ?? null, joined: r.joined ?? false, pending: r.pending ?? false }))
+      ),
+    update: (url, token, body: AgentUpdate) => call("update", `${url}/pool/agent`, json(token, "PATCH", body), options.provisionTimeout, null),
+    join: (url, token, inviteUrl) =>
+      call("join", `${url}/convos/join`, json(token, "POST", { inviteUrl }), options.provisionTimeout, Joined).pipe(
+        Effect.map((r) => ({ conversationId: r.conversationId ?? "", inviteUrl: r.inviteUrl ?? null, joined: r.joined ?? !r.pending, pending: r.pending ?? false }))
+      ),
+  })
+
+export const RuntimeClientLive = Layer.succeed(
+  RuntimeClient,
+  makeRuntimeClient({ healthTimeout: Duration.seconds(5), provisionTimeout: Duration.seconds(90) })
+)

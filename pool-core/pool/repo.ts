@@ -1,0 +1,186 @@
+import { Effect, Option, Schema } from "effect"
+import { SqlClient } from "effect/sql"
+import type { SqlError } from "effect/sql/SqlError"
+import { DatabaseError } from "../domain/errors.ts"
+import { Instance, type InstanceCounts, InstanceEvent, type InstanceStatus } from "../domain/instance.ts"
+
+// All SQL of the pool. Every status change is ONE statement guarded by the expected previous status, and writes
+// its `events` row in the same statement (data-modifying CTE), so a transition and its audit never diverge.
+
+export const toDatabaseError = (e: SqlError | Schema.SchemaError) =>
+  new DatabaseError({ message: `Database operation failed: ${e.message}`, cause: e })
+
+const decodeInstance = Schema.decodeUnknownEffect(Instance)
+const decodeInstances = Schema.decodeUnknownEffect(Schema.Array(Instance))
+const decodeEvents = Schema.decodeUnknownEffect(Schema.Array(InstanceEvent))
+
+/** Columns a transition may set besides status. */
+export interface InstancePatch {
+  readonly url?: string | null
+  readonly providerRef?: string | null
+  readonly providerProjectRef?: string | null
+  readonly agentName?: string | null
+  readonly instructions?: string | null
+  readonly templateSlug?: string | null
+  readonly conversationId?: string | null
+  readonly inviteUrl?: string | null
+  readonly joinUrl?: string | null
+  readonly claimedBy?: string | null
+  readonly lastError?: string | null
+  readonly claimedAt?: Date | null
+  readonly lastHealthyAt?: Date | null
+  readonly unhealthySince?: Date | null
+}
+
+export interface NewInstance {
+  readonly id: string
+  readonly provider: string
+  readonly tokenHash: string
+}
+
+export interface ClaimFields {
+  readonly key: string
+  readonly claimedBy: string
+  readonly agentName: string
+  readonly instructions: string
+  readonly templateSlug: string | null
+  readonly joinUrl: string | null
+}
+
+/** A live row as the tick sees it (includes the provider bookkeeping the domain type leaves out). */
+export interface TickRow {
+  readonly id: string
+  readonly status: InstanceStatus
+  readonly providerRef: string | null
+  readonly providerProjectRef: string | null
+  readonly url: string | null
+  readonly agentName: string | null
+  readonly createdAt: Date
+  readonly updatedAt: Date
+  readonly lastHealthyAt: Date | null
+  readonly unhealthySince: Date | null
+}
+
+export const makeInstanceRepo = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+
+  const one = <E>(rows: Effect.Effect<ReadonlyArray<unknown>, E>) =>
+    rows.pipe(Effect.flatMap((r) => (r.length === 0 ? Effect.succeedNone : Effect.map(decodeInstance(r[0]), Option.some))))
+
+  const insertStarting = (row: NewInstance) =>
+    one(sql`
+      WITH ins AS (
+        INSERT INTO instances (id, status, provider, token_hash) VALUES (${row.id}, 'starting', ${row.provider}, ${row.tokenHash})
+        RETURNING *
+      ), ev AS (
+        INSERT INTO events (instance_id, from_status, to_status, kind) SELECT id, NULL, 'starting', 'create' FROM ins
+      )
+      SELECT * FROM ins`).pipe(Effect.map(Option.getOrThrow), Effect.mapError(toDatabaseError))
+
+  /** Guarded transition: only from one of `from`; None when the row is gone or in another state. */
+  const transition = (
+    id: string,
+    from: ReadonlyArray<InstanceStatus>,
+    to: InstanceStatus,
+    kind: string,
+    patch: InstancePatch = {},
+    detail: string | null = null
+  ) => {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined)
+    const set = entries.length > 0 ? sql`${sql.update(Object.fromEntries(entries))},` : sql``
+    return one(sql`
+      WITH old AS (
+        SELECT id, status FROM instances WHERE id = ${id} AND status IN ${sql.in(from)} FOR UPDATE
+      ), upd AS (
+        UPDATE instances i SET ${set} status = ${to}, updated_at = now()
+        FROM old WHERE i.id = old.id
+        RETURNING i.*, old.status AS from_status
+      ), ev AS (
+        INSERT INTO events (instance_id, from_status, to_status, kind, detail) SELECT id, from_status, status, ${kind}, ${detail} FROM upd
+      )
+      SELECT * FROM upd`).pipe(Effect.mapError(toDatabaseError))
+  }
+
+  /** Columns that are not a status change (provider ref, health bookkeeping). */
+  const update = (id: string, patch: InstancePatch) => {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined)
+    if (entries.length === 0) return Effect.void
+    return sql`UPDATE instances SET ${sql.update(Object.fromEntries(entries))}, updated_at = now() WHERE id = ${id}`.pipe(
+      Effect.asVoid,
+      Effect.mapError(toDatabaseError)
+    )
+  }
+
+  /**
+   * The atomic claim: lock the oldest idle row (SKIP LOCKED, so concurrent claims never wait on each other),
+   * move it to `claiming`, and record the idempotency key, all in one statement. A concurrent claim with the
+   * same key fails on the claims primary key and the whole statement rolls back.
+   */
+  const claimIdle = (c: ClaimFields) =>
+    one(sql`
+      WITH picked AS (
+        SELECT id FROM instances WHERE status = 'idle' ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+      ), upd AS (
+        UPDATE instances i SET status = 'claiming', claimed_by = ${c.claimedBy}, agent_name = ${c.agentName},
+          instructions = ${c.instructions}, template_slug = ${c.templateSlug}, join_url = ${c.joinUrl}, updated_at = now()
+        FROM picked WHERE i.id = picked.id
+        RETURNING i.*
+      ), cl AS (
+        INSERT INTO claims (key, instance_id, claimed_by) SELECT ${c.key}, id, ${c.claimedBy} FROM upd
+      ), ev AS (
+        INSERT INTO events (instance_id, from_status, to_status, kind, detail) SELECT id, 'idle', 'claiming', 'claim', ${c.key} FROM upd
+      )
+      SELECT * FROM upd`).pipe(Effect.mapError(toDatabaseError))
+
+  const isUniqueViolation = (e: DatabaseError) => /duplicate key|unique constraint|23505/i.test(`${e.message} ${String(e.cause)}`)
+
+  const findClaim = (key: string) =>
+    sql<{ instanceId: string; claimedBy: string }>`SELECT instance_id, claimed_by FROM claims WHERE key = ${key}`.pipe(
+      Effect.map((rows) => Option.fromNullishOr(rows[0])),
+      Effect.mapError(toDatabaseError)
+    )
+
+  const get = (id: string) => one(sql`SELECT * FROM instances WHERE id = ${id}`).pipe(Effect.mapError(toDatabaseError))
+
+  const list = (filter: { status?: ReadonlyArray<InstanceStatus>; claimedBy?: string; limit?: number } = {}) => {
+    const clauses = [
+      ...(filter.status && filter.status.length > 0 ? [sql`status IN ${sql.in(filter.status)}`] : []),
+      ...(filter.claimedBy !== undefined ? [sql`claimed_by = ${filter.claimedBy}`] : []),
+    ]
+    const where = clauses.length > 0 ? sql`WHERE ${sql.and(clauses)}` : sql``
+    return sql`SELECT * FROM instances ${where} ORDER BY created_at, id LIMIT ${filter.limit ?? 1000}`.pipe(
+      Effect.flatMap(decodeInstances),
+      Effect.mapError(toDatabaseError)
+    )
+  }
+
+  const counts = sql<{ status: InstanceStatus; n: number }>`SELECT status, count(*)::int AS n FROM instances GROUP BY status`.pipe(
+    Effect.map((rows) => {
+      const c: Record<string, number> = { starting: 0, idle: 0, claiming: 0, claimed: 0, crashed: 0, dead: 0, draining: 0 }
+      for (const r of rows) c[r.status] = r.n
+      return { ...c, total: rows.reduce((sum, r) => sum + r.n, 0) } as InstanceCounts
+    }),
+    Effect.mapError(toDatabaseError)
+  )
+
+  const tickRows = sql<TickRow>`
+    SELECT id, status, provider_ref, provider_project_ref, url, agent_name, created_at, updated_at, last_healthy_at, unhealthy_since
+    FROM instances WHERE status IN ('starting','idle','claiming','claimed','draining')`.pipe(Effect.mapError(toDatabaseError))
+
+  /** Removes a destroyed instance's row (its events stay as the audit trail). */
+  const remove = (id: string, kind: string, detail: string | null) =>
+    sql`
+      WITH del AS (DELETE FROM instances WHERE id = ${id} RETURNING id, status),
+      ev AS (INSERT INTO events (instance_id, from_status, to_status, kind, detail) SELECT id, status, NULL, ${kind}, ${detail} FROM del)
+      SELECT id FROM del`.pipe(Effect.map((r) => r.length > 0), Effect.mapError(toDatabaseError))
+
+  const events = (instanceId: string) =>
+    sql`SELECT id::int AS id, instance_id, from_status, to_status, kind, detail, created_at FROM events WHERE instance_id = ${instanceId} ORDER BY id`.pipe(
+      Effect.flatMap(decodeEvents),
+      Effect.mapError(toDatabaseError)
+    )
+
+  return { insertStarting, transition, update, claimIdle, isUniqueViolation, findClaim, get, list, counts, tickRows, remove, events } as const
+})
+
+export type InstanceRepo = Effect.Success<typeof makeInstanceRepo>

@@ -1,0 +1,191 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Exit, Option, Scope } from "effect"
+import { SqlClient } from "effect/sql"
+import { Pool } from "../Pool.ts"
+import { makePool } from "../PoolLive.ts"
+import { makeInstanceRepo } from "../repo.ts"
+import { MemoryCloud, PoolTest } from "../testing.ts"
+
+const readyPool = (n: number) =>
+  Effect.gen(function* () {
+    const pool = yield* Pool
+    yield* pool.replenish(n)
+    yield* pool.tick
+    return pool
+  })
+
+const drainAll = Effect.gen(function* () {
+  const pool = yield* Pool
+  for (const i of yield* pool.list()) yield* pool.kill(i.id)
+})
+
+layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool lifecycle", (it) => {
+  it.effect("replenish → starting, tick → idle, with an events row per transition", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* Pool
+      const created = yield* pool.replenish(3)
+      assert.strictEqual(created.length, 3)
+      assert.deepStrictEqual(created.map((i) => i.status), ["starting", "starting", "starting"])
+      const report = yield* pool.tick
+      assert.isTrue(report.ran)
+      assert.strictEqual(report.promoted, 3)
+      assert.strictEqual(report.providerCalls, 1, "one batched status call for all instances")
+      const counts = yield* pool.counts
+      assert.strictEqual(counts.idle, 3)
+      const repo = yield* makeInstanceRepo
+      const events = yield* repo.events(created[0]!.id)
+      assert.deepStrictEqual(events.map((e) => [e.fromStatus, e.toStatus, e.kind]), [[null, "starting", "create"], ["starting", "idle", "ready"]])
+    }))
+
+  it.effect("a stale transition is refused and writes no event", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(1)
+      const [idle] = yield* pool.list({ status: ["idle"] })
+      const repo = yield* makeInstanceRepo
+      const moved = yield* repo.transition(idle!.id, ["claimed"], "crashed", "test")
+      assert.isTrue(Option.isNone(moved))
+      assert.strictEqual((yield* pool.get(idle!.id)).status, "idle")
+      assert.strictEqual((yield* repo.events(idle!.id)).length, 2)
+    }))
+
+  it.effect("claim provisions through the runtime and is idempotent per key", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(2)
+      const cloud = yield* MemoryCloud
+      const first = yield* pool.claim({ key: "msg-1", claimedBy: "inbox-a", agentName: "Ada", instructions: "Be kind." })
+      assert.strictEqual(first.instance.status, "claimed")
+      assert.strictEqual(first.instance.agentName, "Ada")
+      assert.match(first.inviteUrl ?? "", /^https:\/\/dev\.convos\.org\/v2\?i=/)
+      assert.isFalse(first.replayed)
+      const again = yield* pool.claim({ key: "msg-1", claimedBy: "inbox-a", agentName: "Ada" })
+      assert.isTrue(again.replayed)
+      assert.strictEqual(again.instance.id, first.instance.id)
+      assert.strictEqual((yield* pool.counts).idle, 1, "the replay claimed nothing new")
+      const provisioned = [...cloud.instances.values()].find((i) => i.instanceId === first.instance.id)
+      assert.strictEqual(provisioned?.provisioned?.instructions, "Be kind.")
+    }))
+
+  it.effect("a failed provision leaves the instance crashed with the reason, never idle", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(1)
+      const cloud = yield* MemoryCloud
+      cloud.failProvisions(1, "runtime exploded")
+      const exit = yield* Effect.exit(pool.claim({ key: "msg-fail", claimedBy: "inbox-b" }))
+      assert.isTrue(Exit.isFailure(exit))
+      const [crashed] = yield* pool.list({ status: ["crashed"] })
+      assert.include(crashed?.lastError ?? "", "runtime exploded")
+      assert.strictEqual((yield* pool.counts).idle, 0)
+    }))
+
+  it.effect("owner-scoped operations refuse other people's agents as if missing", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(1)
+      const mine = yield* pool.claim({ key: "msg-own", claimedBy: "inbox-owner" })
+      const other = yield* Effect.flip(pool.rename(mine.instance.id, "inbox-intruder", "Mallory"))
+      assert.strictEqual(other._tag, "InstanceNotFound")
+      const renamed = yield* pool.rename(mine.instance.id, "inbox-owner", "Grace")
+      assert.strictEqual(renamed.agentName, "Grace")
+      yield* pool.release(mine.instance.id, "inbox-owner")
+      assert.strictEqual((yield* Effect.flip(pool.get(mine.instance.id)))._tag, "InstanceNotFound")
+    }))
+
+  it.effect("dismiss only takes crashed or dead instances; kill takes any and destroys once", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(1)
+      const cloud = yield* MemoryCloud
+      const [idle] = yield* pool.list({ status: ["idle"] })
+      assert.strictEqual((yield* Effect.flip(pool.dismiss(idle!.id)))._tag, "StaleTransition")
+      const destroysBefore = cloud.stats.destroys
+      yield* pool.kill(idle!.id)
+      assert.strictEqual(cloud.stats.destroys, destroysBefore + 1)
+      assert.strictEqual(cloud.stats.destroyedTwice, 0)
+    }))
+
+  it.effect("the tick declares death only after the grace period", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(1)
+      const cloud = yield* MemoryCloud
+      const [idle] = yield* pool.list({ status: ["idle"] })
+      cloud.setState(idle!.providerRef!, "gone")
+      yield* pool.tick
+      assert.strictEqual((yield* pool.get(idle!.id)).status, "idle", "first sighting only starts the grace period")
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE instances SET unhealthy_since = now() - interval '1 hour' WHERE id = ${idle!.id}`
+      yield* pool.tick
+      const dead = yield* pool.get(idle!.id)
+      assert.strictEqual(dead.status, "dead")
+      assert.include(dead.lastError ?? "", "gone")
+    }))
+
+  it.effect("start-up resolves claims left in claiming: claimed when the runtime finished, else crashed", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(2)
+      const cloud = yield* MemoryCloud
+      const sql = yield* SqlClient.SqlClient
+      const [a, b] = yield* pool.list({ status: ["idle"] })
+      // a: the runtime finished provisioning but the manager died before recording it; b: it died before provisioning.
+      const memA = cloud.instances.get(a!.providerRef!)!
+      memA.conversationId = "conv-finished"
+      memA.inviteUrl = "https://dev.convos.org/v2?i=finished"
+      yield* sql`UPDATE instances SET status = 'claiming', claimed_by = 'x', updated_at = now() - interval '1 minute' WHERE id IN (${a!.id}, ${b!.id})`
+      const scope = yield* Scope.make()
+      const restarted = yield* makePool.pipe(Scope.provide(scope))
+      const report = yield* restarted.tick
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(report.markedCrashed, 1)
+      const ra = yield* pool.get(a!.id)
+      assert.strictEqual(ra.status, "claimed")
+      assert.strictEqual(ra.inviteUrl, "https://dev.convos.org/v2?i=finished")
+      const rb = yield* pool.get(b!.id)
+      assert.strictEqual(rb.status, "crashed")
+      assert.include(rb.lastError ?? "", "interrupted")
+    }))
+
+  it.effect("bad input gets a clear InvalidRequest naming the field", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const e1 = yield* Effect.flip(pool.claim({ key: "", claimedBy: "x" }))
+      assert.strictEqual(e1._tag, "InvalidRequest")
+      const e2 = yield* Effect.flip(pool.claim({ key: "k", claimedBy: "x", templateSlug: "nope" }))
+      assert.strictEqual(e2._tag, "InvalidRequest")
+      assert.include(e2.message, "research-assistant")
+      const e3 = yield* Effect.flip(pool.replenish(-1))
+      assert.strictEqual(e3._tag, "InvalidRequest")
+      const templates = yield* pool.templates
+      assert.isAtLeast(templates.length, 12)
+    }))
+})
+
+describe("concurrent claims", () => {
+  layer(PoolTest(), { timeout: "180 seconds", excludeTestServices: true })((it) => {
+    it.effect("200 concurrent claims against 50 idle: exactly 50 succeed, 150 get NoAgentAvailable, no double claims", () =>
+      Effect.gen(function* () {
+        const pool = yield* readyPool(50)
+        assert.strictEqual((yield* pool.counts).idle, 50)
+        const results = yield* Effect.forEach(
+          Array.from({ length: 200 }, (_, i) => i),
+          (i) => Effect.result(pool.claim({ key: `concurrent-${i}`, claimedBy: `person-${i}` })),
+          { concurrency: "unbounded" }
+        )
+        const ok = results.flatMap((r) => (r._tag === "Success" ? [r.success] : []))
+        const errors = results.flatMap((r) => (r._tag === "Failure" ? [r.failure._tag] : []))
+        assert.strictEqual(ok.length, 50)
+        assert.deepStrictEqual([...new Set(errors)], ["NoAgentAvailable"])
+        assert.strictEqual(new Set(ok.map((r) => r.instance.id)).size, 50, "no instance handed out twice")
+        const sql = yield* SqlClient.SqlClient
+        const [row] = yield* sql<{ claimed: number; owners: number; claims: number }>`
+          SELECT (SELECT count(*)::int FROM instances WHERE status = 'claimed') AS claimed,
+                 (SELECT count(DISTINCT claimed_by)::int FROM instances WHERE status = 'claimed') AS owners,
+                 (SELECT count(*)::int FROM claims) AS claims`
+        assert.deepStrictEqual(row, { claimed: 50, owners: 50, claims: 50 })
+      }))
+  })
+})

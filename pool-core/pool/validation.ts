@@ -1,0 +1,32 @@
+import { Effect } from "effect"
+import { InvalidRequest } from "../domain/errors.ts"
+
+// Input limits shared by every edge (chat, HTTP): checked again here so no caller can skip them.
+
+export const limits = { key: 200, owner: 200, agentName: 64, instructions: 8_000, url: 4_096, count: 100 } as const
+
+const invalid = (field: string, message: string) => Effect.fail(new InvalidRequest({ field, message }))
+
+export const checkText = (field: string, value: string, max: number, opts: { allowEmpty?: boolean } = {}) => {
+  if (!opts.allowEmpty && value.trim().length === 0) return invalid(field, `${field} must not be empty.`)
+  if (value.length > max) return invalid(field, `${field} is too long (${value.length} characters; at most ${max}).`)
+  // Control characters other than newline/tab have no place in names or instructions.
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) return invalid(field, `${field} contains control characters; remove them.`)
+  return Effect.succeed(value.trim())
+}
+
+export const checkCount = (field: string, n: number, max: number = limits.count) =>
+  Number.isInteger(n) && n >= 0 && n <= max ? Effect.succeed(n) : invalid(field, `${field} must be a whole number from 0 to ${max} (got ${n}).`)
+
+/** Convos invite URLs (https, convos://) or a bare invite code; the runtime verifies the signature. */
+export const checkInviteUrl = (field: string, value: string) => {
+  const v = value.trim()
+  if (v.length === 0) return invalid(field, `${field} must not be empty.`)
+  if (v.length > limits.url) return invalid(field, `${field} is too long.`)
+  if (/^[A-Za-z0-9_*-]{50,}$/.test(v)) return Effect.succeed(v)
+  try {
+    const u = new URL(v)
+    if (["https:", "http:", "convos:"].includes(u.protocol) || u.protocol.startsWith("convos-")) return Effect.succeed(v)
+  } catch {}
+  return invalid(field, `${field} is not a Convos invite link: paste the whole link (https://…/v2?i=…) from "Share" in Convos.`)
+}
