@@ -125,20 +125,15 @@ export const makeClaim = (deps: ClaimDeps) => {
         : (tpl?.instructions ?? DEFAULT_INSTRUCTIONS)
       const joinUrl = req.joinUrl?.trim() ? yield* checkInviteUrl("joinUrl", req.joinUrl) : null
 
-      const previous = yield* repo.findClaim(key)
-      if (Option.isSome(previous)) return yield* replay(key, previous.value.instanceId, claimedBy)
-
+      // Happy path is one statement: the claim itself records the key. A key seen before fails on the claims primary
+      // key (the statement rolls back, nothing is taken) and is answered from the first claim.
       yield* onProgress({ step: "claim", status: "active", message: "finding a free agent" })
       const picked = yield* repo
         .claimIdle({ key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl })
         .pipe(Effect.map(Option.some), Effect.catch((e) => (repo.isUniqueViolation(e) ? Effect.succeed(Option.none<Option.Option<Instance>>()) : Effect.fail(e))))
-      if (Option.isNone(picked)) {
-        // Lost a race against the same key: the other request owns the claim.
-        const winner = yield* repo.findClaim(key)
-        if (Option.isSome(winner)) return yield* replay(key, winner.value.instanceId, claimedBy)
-        return yield* NoAgentAvailable.create()
-      }
-      if (Option.isNone(picked.value)) {
+      if (Option.isNone(picked) || Option.isNone(picked.value)) {
+        const previous = yield* repo.findClaim(key)
+        if (Option.isSome(previous)) return yield* replay(key, previous.value.instanceId, claimedBy)
         yield* onProgress({ step: "claim", status: "fail", message: "no free agent" })
         return yield* NoAgentAvailable.create()
       }
