@@ -57,6 +57,10 @@ export interface ChatMessage {
   /** Decoded text for text messages, else null. */
   readonly text: string | null
   readonly fallback: string | null
+  /** Whether the sender asked for a push notification (recorded by devnet; XMTP does not expose it to receivers). */
+  readonly shouldPush?: boolean
+  /** For kind "membership_change": who was added/removed and by whom. */
+  readonly membership?: { readonly added: ReadonlyArray<InboxId>; readonly removed: ReadonlyArray<InboxId>; readonly by: InboxId }
 }
 
 export interface OutgoingContent {
@@ -87,7 +91,10 @@ export interface MessagingClient {
   readonly updateGroup: (conversationId: string, options: GroupOptions) => Effect.Effect<void, MessagingError>
   readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingError>
   readonly send: (conversationId: string, content: OutgoingContent) => Effect.Effect<string, MessagingError>
-  /** History the caller may see (members see only messages after they joined). Oldest first. */
+  /**
+   * History the caller may see (members see only messages after they joined). Oldest first.
+   * With `afterMs`: the first `limit` messages after that time; without: the latest `limit` messages.
+   */
   readonly messages: (conversationId: string, options?: { readonly afterMs?: number; readonly limit?: number }) => Effect.Effect<ReadonlyArray<ChatMessage>, MessagingError>
   /**
    * Every message of every conversation the caller is in (own messages included), each id once, in order.
@@ -111,6 +118,8 @@ export interface ConnectOptions {
 
 export class Messaging extends Context.Service<Messaging, {
   readonly network: "devnet" | "dev" | "production"
+  /** devnet only: the server URL, to hand to child processes as DEVNET_URL. */
+  readonly devnetUrl?: string
   /** Registers the identity on the network if needed and opens a client; closed with the scope. */
   readonly connect: (identity: MessagingIdentity, options?: ConnectOptions) => Effect.Effect<MessagingClient, MessagingError, Scope.Scope>
 }>()("pool-core/messaging/Messaging") {}

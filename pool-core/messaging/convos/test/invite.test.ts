@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest"
+import { generateIdentity } from "../../identity.ts"
+import { createInviteSlug, decryptConversationId, encodeSlug, extractInviteCode, inviteUrlBase, parseInvite, randomTag, verifyOwnInvite } from "../invite.ts"
+import { decodeMetadata, encodeMetadata } from "../metadata.ts"
+import { InviteError } from "../errors.ts"
+
+const conversationId = "0123456789abcdef0123456789abcdef"
+
+const reason = (f: () => unknown) => {
+  try {
+    f()
+  } catch (e) {
+    if (e instanceof InviteError) return e.reason
+    throw e
+  }
+  return "no error"
+}
+
+describe("Convos invite codec", () => {
+  it("round-trips every field and lets only the creator read the conversation id", () => {
+    const creator = generateIdentity()
+    const tag = randomTag()
+    const expiresAt = new Date(Date.now() + 3_600_000)
+    const slug = createInviteSlug(creator, { conversationId, tag, name: "Trip 🧳", description: "Plans", emoji: "🧳", expiresAt, singleUse: true })
+    const url = `${inviteUrlBase("dev")}${slug}`
+    const parsed = parseInvite(url)
+    expect(parsed.payload).toMatchObject({ creatorInboxId: creator.inboxId, tag, name: "Trip 🧳", description: "Plans", emoji: "🧳", expiresAfterUse: true, expiresAt: Math.floor(expiresAt.getTime() / 1000) })
+    expect(parsed.signerAddress).toBe(creator.address)
+    expect(verifyOwnInvite(creator, parsed)).toBe(conversationId)
+    expect(() => decryptConversationId(generateIdentity().privateKey, creator.inboxId, parsed.payload.conversationToken)).toThrow(InviteError)
+    expect(slug[0]).toBe("C") // uncompressed SignedInvite starts with field 1 (0x0A), which every Convos reader accepts
+  })
+
+  it("packs UUID conversation ids and long ids", () => {
+    const creator = generateIdentity()
+    for (const id of ["3f2504e0-4f89-41d3-9a0c-0305e82c3301", "x".repeat(400)]) {
+      const parsed = parseInvite(createInviteSlug(creator, { conversationId: id, tag: randomTag() }))
+      expect(verifyOwnInvite(creator, parsed)).toBe(id)
+    }
+  })
+
+  it("accepts every URL form the Convos apps accept, and long slugs split with *", () => {
+    const creator = generateIdentity()
+    const slug = createInviteSlug(creator, { conversationId, tag: randomTag(), description: "d".repeat(400) })
+    expect(slug).toContain("*")
+    for (const form of [`https://popup.convos.org/v2?i=${slug}`, `https://dev.convos.org/i/${slug}`, `https://convos.org/invite?code=${slug}`, `convos://invite/${slug}`, `convos://join/${slug}`, slug]) {
+      expect(extractInviteCode(form)).toBe(slug)
+      expect(parseInvite(form).payload.creatorInboxId).toBe(creator.inboxId)
+    }
+  })
+
+  it("refuses tampered, expired, foreign, truncated and garbage invites with the right reason", () => {
+    const creator = generateIdentity()
+    const slug = createInviteSlug(creator, { conversationId, tag: randomTag() })
+    const parsed = parseInvite(slug)
+    // Change one byte of the signed payload and re-wrap it with the original signature.
+    const tampered = Uint8Array.from(parsed.payloadBytes)
+    tampered[tampered.length - 1] ^= 0x01
+    const forged = parseInvite(encodeSlug(tampered, parsed.signature))
+    expect(forged.signerAddress).not.toBe(creator.address)
+    expect(reason(() => verifyOwnInvite(creator, forged))).toBe("bad-signature")
+    expect(reason(() => parseInvite(createInviteSlug(creator, { conversationId, tag: randomTag(), expiresAt: new Date(Date.now() - 1000) })))).toBe("expired")
+    expect(reason(() => verifyOwnInvite(generateIdentity(), parsed))).toBe("wrong-creator")
+    expect(reason(() => parseInvite(slug.slice(0, 60)))).toBe("malformed")
+    expect(reason(() => parseInvite("hello there"))).toBe("not-an-invite")
+    expect(reason(() => parseInvite("https://example.com/nothing"))).toBe("not-an-invite")
+  })
+
+  it("reads and writes group metadata (tag), compressed or not, and legacy JSON", () => {
+    expect(decodeMetadata(encodeMetadata({ tag: "AbCdEfGhIj", emoji: "🤖" }))).toEqual({ tag: "AbCdEfGhIj", emoji: "🤖" })
+    const long = encodeMetadata({ tag: "AbCdEfGhIj", emoji: "🤖".repeat(60) })
+    expect(Buffer.from(long, "base64url")[0]).toBe(0x1f)
+    expect(decodeMetadata(long)?.tag).toBe("AbCdEfGhIj")
+    expect(decodeMetadata('{"tag":"legacy0001"}')).toEqual({ tag: "legacy0001" })
+    expect(decodeMetadata("not metadata at all")).toBeNull()
+  })
+})
