@@ -40,6 +40,9 @@ describe("messaging layers from the environment", () => {
   it.live("XMTP_ENV selects the XMTP adapter; no devnet and no URL file means a clear error", () =>
     Effect.gen(function* () {
       expect((yield* network.pipe(Effect.provide(withEnv(messagingLayerFromEnv, { XMTP_ENV: "dev" })))).network).toBe("dev")
+      // Selecting a network loads nothing native: the XMTP SDK (and its 40 MB binding) is imported only by connect().
+      const sharedObjects = (process.report.getReport() as unknown as { sharedObjects: string[] }).sharedObjects
+      expect(sharedObjects.filter((so) => so.includes("bindings_node"))).toEqual([])
       expect((yield* network.pipe(Effect.provide(withEnv(messagingLayerFromEnv, { DEVNET_URL: "http://127.0.0.1:1/" })))).url).toBe("http://127.0.0.1:1")
       const dataDir = mkdtempSync(join(tmpdir(), "convos-nodevnet-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))

@@ -10,7 +10,7 @@ import { Messaging } from "../Messaging.ts"
 import { DevnetServer } from "../devnet/server.ts"
 import { DevnetTest } from "../devnet/testing.ts"
 import { loadOrCreateChatIdentity } from "./identityStore.ts"
-import { shortInboxId } from "./session.ts"
+import { createInviteSlug, encodeMetadata, inviteUrlBase, profileUpdateContent, randomTag, serveJoinRequests, shortInboxId } from "../convos/index.ts"
 
 const cli = fileURLToPath(new URL("./cli.ts", import.meta.url))
 
@@ -54,8 +54,38 @@ layer(DevnetTest, { excludeTestServices: true })("terminal chat (child process)"
       const second = yield* runChat(args, env, "again\n")
       expect(second.code, second.stderr).toBe(0)
       expect(second.lines).toEqual([`${botName}: echo: again`])
-      const texts = (yield* bot.messages(group.id)).filter((m) => m.senderInboxId === alice.inboxId).map((m) => m.text)
+      const texts = (yield* bot.messages(group.id)).filter((m) => m.senderInboxId === alice.inboxId && m.text !== null).map((m) => m.text)
       expect(texts).toEqual(["hello", "second line", "again"])
+    }), 60_000)
+
+  it.effect("joins by Convos invite URL, learns names from profile updates, and a rerun is the same member", () =>
+    Effect.gen(function* () {
+      const { url } = yield* DevnetServer
+      const messaging = yield* Messaging
+      const dataDir = mkdtempSync(join(tmpdir(), "convos-chat-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+      const botId = generateIdentity()
+      const bot = yield* messaging.connect(botId, { label: "manager" })
+      const tag = randomTag()
+      const group = yield* bot.createGroup([], { name: "Trip", appData: encodeMetadata({ tag }) })
+      const invite = inviteUrlBase("dev") + createInviteSlug(botId, { conversationId: group.id, tag, name: "Trip" })
+      // The bot acts as the invite's creator (like the Convos app): adds joiners, then introduces itself.
+      yield* serveJoinRequests(bot, botId, {
+        onJoined: (ctx) => Effect.andThen(bot.send(ctx.groupId, profileUpdateContent("Manager", "agent")), bot.sendText(ctx.groupId, `welcome ${ctx.request?.profile?.name ?? "?"}`)).pipe(Effect.asVoid),
+      }).pipe(Effect.forkScoped)
+      yield* bot.stream().pipe(
+        Stream.filter((m) => m.conversationId === group.id && m.senderInboxId !== bot.inboxId && m.text !== null),
+        Stream.runForEach((m) => bot.sendText(group.id, `echo: ${m.text}`)),
+        Effect.forkScoped,
+      )
+      const env = { DEVNET_URL: url, DATA_DIR: dataDir }
+      const first = yield* runChat(["--invite", invite, "--name", "Ada Lovelace", "--quiet-ms", "1500", "--join-timeout-ms", "20000"], env, "hi all\n")
+      expect(first.code, first.stderr).toBe(0)
+      expect(first.lines).toEqual(["Manager: welcome Ada Lovelace", "Manager: echo: hi all"])
+      const rerun = yield* runChat(["--invite", invite, "--name", "Ada Lovelace", "--quiet-ms", "1500"], env, "back again\n")
+      expect(rerun.code, rerun.stderr).toBe(0)
+      expect(rerun.lines).toEqual(["Manager: echo: back again"])
+      expect((yield* bot.members(group.id)).length).toBe(2)
     }), 60_000)
 
   it.effect("explains what to do when there is nothing to open", () =>

@@ -13,7 +13,7 @@ import { MessagingError } from "../errors.ts"
 import { messagingLayerFromEnv } from "../layers.ts"
 import { Messaging } from "../Messaging.ts"
 import { loadOrCreateChatIdentity } from "./identityStore.ts"
-import { joinByInvite, profileNameOf, announceProfile } from "./convosBridge.ts"
+import { announceProfile, joinByInvite, knownNames, profileNameOf } from "./convosBridge.ts"
 import { runChatSession } from "./session.ts"
 
 const usage = `usage: npm run chat -- [--invite <url> | --conversation <id>] [--name <display name>] [--quiet-ms <ms>]`
@@ -60,14 +60,15 @@ const program = Effect.gen(function* () {
       return yield* new MessagingError({ reason: "invalid", message: `Nothing to open: pass --invite <url> (or --conversation <id>), or start the manager bot with \`npm start\` so ${join(dataDir, "manager-invite.url")} exists.` })
     }
     status("joining by invite…")
-    conversationId = yield* joinByInvite(client, invite, { name, timeoutMs: joinTimeoutMs })
+    conversationId = yield* joinByInvite(client, identity, invite, { name, timeoutMs: joinTimeoutMs })
   }
   const info = yield* client.conversation(conversationId)
   if (info._tag === "None") return yield* new MessagingError({ reason: "not-found", message: `You are not in conversation ${conversationId}; join it with --invite first.` })
   status(`in "${info.value.name ?? conversationId}" – type a message and press enter; Ctrl-D to leave`)
-  yield* announceProfile(client, conversationId, name)
+  const names = yield* knownNames(client, conversationId)
+  yield* announceProfile(client, conversationId, name, names)
   const input = createInterface({ input: process.stdin, terminal: false })
-  yield* runChatSession({ client, conversationId, input, print: (line) => console.log(line), quietMs, sinceMs, profileName: profileNameOf })
+  yield* runChatSession({ client, conversationId, input, print: (line) => console.log(line), quietMs, sinceMs, profileName: profileNameOf, names })
 }).pipe(Effect.scoped)
 
 Effect.runPromise(program.pipe(Effect.provide(messagingLayerFromEnv as Layer.Layer<Messaging, MessagingError>))).then(

@@ -3,6 +3,7 @@
 import { Effect, Stream } from "effect"
 import type { ChatMessage, MessagingClient } from "../Messaging.ts"
 import type { MessagingError } from "../errors.ts"
+import { shortInboxId } from "../convos/contentTypes.ts"
 
 export interface ChatSessionOptions {
   readonly client: MessagingClient
@@ -18,7 +19,6 @@ export interface ChatSessionOptions {
   readonly names?: ReadonlyMap<string, string>
 }
 
-export const shortInboxId = (inboxId: string): string => inboxId.slice(0, 8)
 
 export const runChatSession = (o: ChatSessionOptions): Effect.Effect<void, MessagingError> =>
   Effect.gen(function* () {

@@ -88,6 +88,9 @@ const makeClient = (client: AnyClient, identity: MessagingIdentity): MessagingCl
     })
   const need = (id: string) =>
     Effect.flatMap(find(id), (c) => (c ? Effect.succeed(c) : Effect.fail(new MessagingError({ reason: "not-found", message: `Conversation ${id} is unknown to this inbox; sync or check the id.` }))))
+  /** A group we were removed from stays listed but inactive; sending to it must fail like on devnet. */
+  const needActive = (id: string) =>
+    Effect.flatMap(need(id), (c) => (c.isActive ? Effect.succeed(c) : Effect.fail(new MessagingError({ reason: "not-member", message: `You were removed from conversation ${id} and can no longer send to it.` }))))
   const needGroup = (id: string) =>
     Effect.flatMap(need(id), (c) => (isGroup(c) ? Effect.succeed(c) : Effect.fail(new MessagingError({ reason: "invalid", message: `Conversation ${id} is a DM; only groups have members to manage.` }))))
   const info = (c: Conv) =>
@@ -181,9 +184,9 @@ const makeClient = (client: AnyClient, identity: MessagingIdentity): MessagingCl
           if (options.description !== undefined) await g.updateDescription(options.description)
           if (options.appData !== undefined) await g.updateAppData(options.appData)
         })).pipe(Effect.mapError(permissionError("change the group's metadata"))),
-    sendText: (id, text) => Effect.flatMap(need(id), (c) => tryXmtp("sending text", () => c.sendText(text))),
+    sendText: (id, text) => Effect.flatMap(needActive(id), (c) => tryXmtp("sending text", () => c.sendText(text))),
     send: (id, content) =>
-      Effect.flatMap(need(id), (c) =>
+      Effect.flatMap(needActive(id), (c) =>
         tryXmtp("sending", () =>
           c.send(
             { type: content.contentType, parameters: {}, ...(content.fallback !== undefined ? { fallback: content.fallback } : {}), content: content.content },

@@ -1,0 +1,149 @@
+import { join } from "node:path"
+import { Config, Context, Effect, Layer, Option, Stream } from "effect"
+import { InvalidConfig, Pool } from "@convos-agents/pool-core"
+import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
+import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, randomTag } from "@convos-agents/pool-core/convos"
+import { alertText, makeAlertLimiter } from "./alerts.ts"
+import { loadOrCreateIdentity } from "./identity.ts"
+import { makeRouter } from "./router.ts"
+import { BotStore } from "./store.ts"
+
+// The manager bot on the Messaging port. People open its public (lobby) invite; each gets a private group with the bot
+// (the manager chat — Convos shows no DMs). Admins open the ops invite. A template invite (web catalog) is the lobby
+// invite with the template in its encrypted conversation token ("lobby:<slug>"), so the bot starts /new with it.
+
+const LOBBY = "lobby"
+const OPS = "ops"
+
+export interface ManagerBotInfo {
+  readonly inboxId: string
+  readonly inviteUrl: (templateSlug?: string) => string
+  readonly opsInviteUrl: string
+  readonly opsConversationId: string
+}
+
+export class ManagerBot extends Context.Service<ManagerBot, ManagerBotInfo>()("manager-bot/ManagerBot") {}
+
+const settings = Config.all({
+  dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
+  privateKey: Config.option(Config.String("MANAGER_PRIVATE_KEY")),
+  admins: Config.String("ADMIN_INBOX_IDS").pipe(Config.withDefault("")),
+  inviteBase: Config.option(Config.String("CONVOS_INVITE_BASE_URL")),
+  alertIntervalMs: Config.Int("ALERT_INTERVAL_MS").pipe(Config.withDefault(10 * 60_000)),
+})
+
+const WELCOME =
+  "Hi! I'm the agent manager. I give you AI agents that live in Convos conversations.\n" +
+  "Say /new to get one, /templates to see the kinds, /help for everything."
+
+const makeBot = Effect.gen(function* () {
+  const s = yield* settings.pipe(Effect.mapError((e) => new InvalidConfig({ variable: "manager bot settings", message: e.message })))
+  const admins = new Set(s.admins.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean))
+  for (const a of admins) {
+    if (!/^[0-9a-f]{64}$/.test(a)) return yield* new InvalidConfig({ variable: "ADMIN_INBOX_IDS", message: `ADMIN_INBOX_IDS has "${a}", which is not an inbox id (64 hex characters). Separate several with commas.` })
+  }
+  const me: MessagingIdentity = yield* loadOrCreateIdentity(join(s.dataDir, "manager-identity.json"), Option.getOrUndefined(s.privateKey))
+  const messaging = yield* Messaging
+  const store = yield* BotStore
+  const pool = yield* Pool
+  const client = yield* messaging.connect(me, { label: "manager-bot", dbPath: join(s.dataDir, "manager-xmtp.db3") })
+
+  const base = Option.getOrElse(s.inviteBase, () => inviteUrlBase(messaging.network))
+  const stateOr = (key: string, make: Effect.Effect<string, unknown>) =>
+    store.getState(key).pipe(Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => make.pipe(Effect.tap((v) => store.setState(key, v))) })))
+
+  const lobbyTag = yield* stateOr("lobby_tag", Effect.sync(randomTag))
+  const opsTag = yield* stateOr("ops_tag", Effect.sync(randomTag))
+  const opsId = yield* stateOr(
+    "ops_conversation_id",
+    client.createGroup([], { name: "Agent pool ops", description: "Pool alerts and admin commands", appData: encodeMetadata({ tag: opsTag }) }).pipe(Effect.map((g) => g.id))
+  )
+  // Admins that already exist on the network are added straight away; the others use the ops invite.
+  for (const admin of admins) yield* client.addMembers(opsId, [admin]).pipe(Effect.ignore)
+
+  const inviteUrl = (templateSlug?: string) =>
+    base + createInviteSlug(me, { conversationId: templateSlug ? `${LOBBY}:${templateSlug}` : LOBBY, tag: lobbyTag, name: "Agent manager", emoji: "🤖" })
+  const opsInviteUrl = base + createInviteSlug(me, { conversationId: OPS, tag: opsTag, name: "Agent pool ops" })
+
+  const router = yield* makeRouter({ inviteUrlFor: inviteUrl })
+
+  const sendAll = (conversationId: string, texts: ReadonlyArray<string>) =>
+    Effect.forEach(texts, (t) => client.sendText(conversationId, t), { discard: true })
+
+  /** Where a join request goes: lobby → the person's manager chat (created on first join), ops → admins only. */
+  const route = (ctx: { conversationId: string; requesterInboxId: string }) =>
+    Effect.gen(function* () {
+      if (ctx.conversationId === OPS) {
+        if (!admins.has(ctx.requesterInboxId)) return yield* Effect.fail(new JoinRefused("consent_not_allowed", "Only admins (ADMIN_INBOX_IDS) can join the ops chat."))
+        return opsId
+      }
+      if (ctx.conversationId !== LOBBY && !ctx.conversationId.startsWith(`${LOBBY}:`)) return ctx.conversationId
+      const existing = yield* store.chatOf(ctx.requesterInboxId).pipe(Effect.orDie)
+      if (Option.isSome(existing)) return existing.value
+      const chat = yield* client.createGroup([], { name: "Agent manager", description: "Your private chat with the agent manager", appData: encodeMetadata({ tag: lobbyTag, emoji: "🤖" }) })
+      yield* store.recordChat(chat.id, ctx.requesterInboxId).pipe(Effect.orDie)
+      return chat.id
+    })
+
+  const onJoined = (ctx: { conversationId: string; groupId: string; requesterInboxId: string }) =>
+    Effect.gen(function* () {
+      if (ctx.groupId === opsId) {
+        yield* client.sendText(opsId, "Welcome to the ops chat. /help lists the ops commands.")
+        return
+      }
+      const template = ctx.conversationId.startsWith(`${LOBBY}:`) ? ctx.conversationId.slice(LOBBY.length + 1) : null
+      const texts = [WELCOME]
+      if (template) texts.push(yield* router.startDialog(ctx.groupId, ctx.requesterInboxId, template))
+      yield* sendAll(ctx.groupId, texts)
+    }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: welcome not sent", cause)))
+
+  const onMessage = (m: ChatMessage) =>
+    Effect.gen(function* () {
+      if (m.senderInboxId === me.inboxId) return
+      if (!(yield* store.firstDelivery(m.id))) return // redelivered: already answered
+      yield* store.setState("stream_cursor", String(m.sentAt.getTime()))
+      const conv = yield* client.conversation(m.conversationId)
+      if (Option.isNone(conv)) return
+      if (conv.value.kind === "dm") {
+        yield* handleJoinRequest(client, me, m, { route, onJoined })
+        return
+      }
+      if (m.text === null) return // profile updates, reactions, read receipts: not input
+      const inOps = m.conversationId === opsId
+      const owner = inOps ? Option.none() : yield* store.ownerOfChat(m.conversationId)
+      if (!inOps && Option.isNone(owner)) return // an agent's conversation or someone else's group: not ours to answer
+      const replies = yield* router.handle({
+        conversationId: m.conversationId,
+        sender: m.senderInboxId,
+        messageId: m.id,
+        text: m.text,
+        inOpsChat: inOps,
+        isAdmin: admins.has(m.senderInboxId),
+      })
+      yield* sendAll(m.conversationId, replies)
+    }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
+
+  const cursor = yield* store.getState("stream_cursor")
+  const afterMs = Option.match(cursor, { onNone: () => Date.now() - 60_000, onSome: (c) => Number(c) - 60_000 })
+  yield* client.stream({ afterMs }).pipe(
+    Stream.runForEach(onMessage),
+    Effect.catchCause((cause) => Effect.logError("manager bot: message stream ended", cause)),
+    Effect.forkScoped
+  )
+
+  const allow = makeAlertLimiter(s.alertIntervalMs)
+  yield* pool.events.pipe(
+    Stream.runForEach((e) => {
+      const alert = alertText(e)
+      if (!alert || !allow(alert.key, Date.now())) return Effect.void
+      return client.sendText(opsId, alert.text).pipe(Effect.ignore)
+    }),
+    Effect.forkScoped
+  )
+
+  return ManagerBot.of({ inboxId: me.inboxId, inviteUrl, opsInviteUrl, opsConversationId: opsId })
+})
+
+export const ManagerBotLive = Layer.effect(ManagerBot, makeBot).pipe(Layer.provide(BotStore.layer))
+
+export type { MessagingClient }

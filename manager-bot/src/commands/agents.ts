@@ -1,0 +1,28 @@
+import { Effect } from "effect"
+import type { Instance, Pool } from "@convos-agents/pool-core"
+
+export const shortId = (id: string) => id.slice(0, 8)
+
+export const describeAgent = (i: Instance) =>
+  `• ${i.agentName ?? "(unnamed)"} [${shortId(i.id)}] — ${i.status === "claimed" ? "running" : i.status === "claiming" ? "setting up" : i.status}` +
+  (i.templateSlug ? ` · ${i.templateSlug}` : "") +
+  (i.status === "crashed" && i.lastError ? `\n  problem: ${i.lastError}` : "")
+
+export type Resolved = { readonly _tag: "Found"; readonly agent: Instance } | { readonly _tag: "Problem"; readonly message: string }
+
+/** `<agent>` = short id (or its prefix) or the name of one of the sender's own agents. Nobody else's are ever matched. */
+export const resolveAgent = (pool: Pool["Service"], owner: string, ref: string) =>
+  pool.list({ claimedBy: owner, status: ["claiming", "claimed", "crashed"] }).pipe(
+    Effect.map((mine): Resolved => {
+      const needle = ref.trim().toLowerCase()
+      if (mine.length === 0) return { _tag: "Problem", message: "You have no agents yet. Say /new to get one." }
+      const byId = needle.length >= 4 ? mine.filter((i) => i.id.toLowerCase().startsWith(needle)) : []
+      const byName = mine.filter((i) => (i.agentName ?? "").toLowerCase() === needle)
+      const matches = byId.length > 0 ? byId : byName
+      if (matches.length === 1) return { _tag: "Found", agent: matches[0]! }
+      if (matches.length > 1) {
+        return { _tag: "Problem", message: `Several of your agents match "${ref}". Use the short id instead:\n${matches.map(describeAgent).join("\n")}` }
+      }
+      return { _tag: "Problem", message: `You have no agent called "${ref}". Your agents:\n${mine.map(describeAgent).join("\n")}` }
+    })
+  )

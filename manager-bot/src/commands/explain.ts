@@ -1,0 +1,35 @@
+import { Effect } from "effect"
+
+/** Every failure becomes one clear reply; nothing a person types can crash the bot. */
+export const explain = (e: unknown): string => {
+  const tagged = e as { _tag?: string; message?: string }
+  switch (tagged?._tag) {
+    case "NoAgentAvailable":
+      return "No agent is free right now; the pool is warming more up. Try again in a minute."
+    case "InstanceNotFound":
+      return "I can't find that agent among yours. Say /agents to see them."
+    case "InvalidRequest":
+    case "ProvisionFailed":
+    case "StaleTransition":
+    case "NotConfigured":
+      return tagged.message ?? "That did not work."
+    case "ProviderError":
+      return `The agent did not answer: ${tagged.message}. Try again in a minute; if it keeps failing, /release it and make a new one.`
+    case "DatabaseError":
+      return "Something went wrong on my side (database). Try again in a moment."
+    default:
+      return "Something went wrong on my side. Try again, or say /help."
+  }
+}
+
+export const replyOr = <A>(effect: Effect.Effect<A, unknown>, onSuccess: (a: A) => string): Effect.Effect<string> =>
+  effect.pipe(
+    Effect.map(onSuccess),
+    Effect.catchCause((cause) =>
+      Effect.gen(function* () {
+        const failure = cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
+        if (!failure) yield* Effect.logError("command failed", cause)
+        return explain(failure?.error)
+      })
+    )
+  )

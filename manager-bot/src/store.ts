@@ -1,0 +1,56 @@
+import { Context, Effect, Layer, Option } from "effect"
+import { SqlClient } from "effect/sql"
+import { DatabaseError } from "@convos-agents/pool-core"
+
+const dbError = (e: { message: string }) => new DatabaseError({ message: `Manager bot state: ${e.message}`, cause: e })
+
+/** The manager bot's own tables (migration 0200). */
+export class BotStore extends Context.Service<BotStore, {
+  readonly chatOf: (inboxId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
+  readonly ownerOfChat: (conversationId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
+  readonly recordChat: (conversationId: string, inboxId: string) => Effect.Effect<void, DatabaseError>
+  /** True the first time a message id is seen; false on redelivery. */
+  readonly firstDelivery: (messageId: string) => Effect.Effect<boolean, DatabaseError>
+  readonly getState: (key: string) => Effect.Effect<Option.Option<string>, DatabaseError>
+  readonly setState: (key: string, value: string) => Effect.Effect<void, DatabaseError>
+}>()("manager-bot/BotStore") {
+  static readonly layer = Layer.effect(
+    BotStore,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const first = <A>(rows: ReadonlyArray<A>) => Option.fromNullishOr(rows[0])
+      return BotStore.of({
+        chatOf: (inboxId) =>
+          sql<{ conversationId: string }>`SELECT conversation_id FROM manager_chats WHERE inbox_id = ${inboxId}`.pipe(
+            Effect.map((r) => Option.map(first(r), (x) => x.conversationId)),
+            Effect.mapError(dbError)
+          ),
+        ownerOfChat: (conversationId) =>
+          sql<{ inboxId: string }>`SELECT inbox_id FROM manager_chats WHERE conversation_id = ${conversationId}`.pipe(
+            Effect.map((r) => Option.map(first(r), (x) => x.inboxId)),
+            Effect.mapError(dbError)
+          ),
+        recordChat: (conversationId, inboxId) =>
+          sql`INSERT INTO manager_chats (conversation_id, inbox_id) VALUES (${conversationId}, ${inboxId}) ON CONFLICT (inbox_id) DO UPDATE SET conversation_id = EXCLUDED.conversation_id`.pipe(
+            Effect.asVoid,
+            Effect.mapError(dbError)
+          ),
+        firstDelivery: (messageId) =>
+          sql`INSERT INTO processed_messages (message_id) VALUES (${messageId}) ON CONFLICT DO NOTHING RETURNING message_id`.pipe(
+            Effect.map((r) => r.length > 0),
+            Effect.mapError(dbError)
+          ),
+        getState: (key) =>
+          sql<{ value: string }>`SELECT value FROM bot_state WHERE key = ${key}`.pipe(
+            Effect.map((r) => Option.map(first(r), (x) => x.value)),
+            Effect.mapError(dbError)
+          ),
+        setState: (key, value) =>
+          sql`INSERT INTO bot_state (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.pipe(
+            Effect.asVoid,
+            Effect.mapError(dbError)
+          ),
+      })
+    })
+  )
+}
