@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer, Option, Redacted, String as Str } from "effect"
+import type { SqlClient } from "effect/sql"
 import { DatabaseError, InvalidConfig } from "../domain/errors.ts"
 import { MigrationsLive } from "./migrations.ts"
 import { startEmbeddedPostgres } from "./pglite-server.ts"
@@ -59,7 +60,8 @@ const connectAndMigrate = (location: string, url: string, maxConnections: number
         })
       ))
     )
-  )
+    // catchCause types its result as the fallback's outputs only; on success the client layers are what it provides.
+  ) as unknown as Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | DatabaseInfo, DatabaseError>
 
 /**
  * The application database: Postgres from DATABASE_URL, else embedded PGlite under DATA_DIR/pglite served on a

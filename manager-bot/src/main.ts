@@ -1,0 +1,50 @@
+// `npm start`: the whole system on the embedded defaults (or production settings from the environment), with progress.
+// Ctrl-C (SIGINT) or SIGTERM stops everything: the bot, the tick, agent processes, the HTTP server, devnet, database.
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { DatabaseInfo } from "@convos-agents/pool-core"
+import { Messaging } from "@convos-agents/pool-core/messaging"
+import { ManagerBot } from "./ManagerBot.ts"
+import { AppLayer, describeParts } from "./compose.ts"
+import { printInvite } from "./qr.ts"
+import { startHttp } from "./http.ts"
+
+const log = (line: string) => console.log(`[start] ${line}`)
+
+const main = async () => {
+  log("starting Convos agents…")
+  for (const part of await describeParts()) log(part)
+  const runtime = ManagedRuntime.make(await AppLayer())
+  let stopping = false
+  const stop = async (code: number) => {
+    if (stopping) return
+    stopping = true
+    log("stopping…")
+    setTimeout(() => process.exit(code || 1), 15_000).unref()
+    await http?.close().catch(() => undefined)
+    await runtime.dispose()
+    log("stopped")
+    process.exit(code)
+  }
+  process.once("SIGINT", () => void stop(0))
+  process.once("SIGTERM", () => void stop(0))
+  let http: { close: () => Promise<void>; url: string } | undefined
+  try {
+    const { db, network, bot } = await runtime.runPromise(
+      Effect.gen(function* () {
+        return { db: yield* DatabaseInfo, network: (yield* Messaging).network, bot: yield* ManagerBot }
+      })
+    )
+    log(`database: ${db.location}`)
+    log(`messaging: ${network}`)
+    http = await startHttp(runtime, bot)
+    log(`web catalog and pool API: ${http.url} (admin: ${http.url}/admin)`)
+    printInvite("Manager bot invite (open it in Convos, or: npm run chat -- --invite <link> --name You)", bot.inviteUrl())
+    log(`ops chat invite (admins only): ${bot.opsInviteUrl}`)
+    log("ready. Ctrl-C stops everything.")
+  } catch (e) {
+    console.error(`[start] could not start: ${e instanceof Error ? e.message : String(e)}`)
+    await stop(1)
+  }
+}
+
+void main()
