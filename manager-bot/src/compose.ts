@@ -49,6 +49,9 @@ const resourcesLayer = async (): Promise<Layer.Layer<AgentResources, unknown>> =
   return AgentResourcesNone
 }
 
+export const computeName = () =>
+  process.env.RAILWAY_API_TOKEN && has("providers/railway/index.ts") ? "railway" : has("providers/compute/local/index.ts") ? "local" : "none"
+
 export const describeParts = async () => [
   `database: ${process.env.DATABASE_URL ? "Postgres from DATABASE_URL" : "embedded PGlite (set DATABASE_URL for Postgres)"}`,
   `messaging: ${process.env.XMTP_ENV ? `XMTP ${process.env.XMTP_ENV}` : process.env.DEVNET_URL ? `devnet at ${process.env.DEVNET_URL}` : "embedded devnet (set XMTP_ENV=dev|production for XMTP)"}`,

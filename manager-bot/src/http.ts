@@ -11,12 +11,12 @@ import type { ManagerBotInfo } from "./ManagerBot.ts"
 const root = new URL("../../", import.meta.url)
 const has = (path: string) => existsSync(fileURLToPath(new URL(path, root)))
 
-export const startHttp = async (runtime: ManagedRuntime.ManagedRuntime<any, any>, bot: ManagerBotInfo) => {
+export const startHttp = async (runtime: ManagedRuntime.ManagedRuntime<any, any>, bot: ManagerBotInfo & { network: string; compute: string }, apiKey: string) => {
   const app = new Hono()
   app.get("/healthz", (c) => c.json({ ok: true }))
   if (has("pool-core/api/index.ts")) {
     const api = await import(new URL("pool-core/api/index.ts", root).href)
-    app.route("/", api.makeApiApp(runtime))
+    app.route("/", api.makeApiApp(runtime, { apiKey, info: () => ({ version: "0.1.0", network: bot.network, compute: bot.compute }) }))
   }
   if (has("web/src/index.ts")) {
     const web = await import(new URL("web/src/index.ts", root).href)

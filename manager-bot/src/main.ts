@@ -4,7 +4,8 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 import { DatabaseInfo } from "@convos-agents/pool-core"
 import { Messaging } from "@convos-agents/pool-core/messaging"
 import { ManagerBot } from "./ManagerBot.ts"
-import { AppLayer, describeParts } from "./compose.ts"
+import { AppLayer, computeName, describeParts } from "./compose.ts"
+import { loadApiKey } from "./apiKey.ts"
 import { printInvite } from "./qr.ts"
 import { startHttp } from "./http.ts"
 
@@ -36,7 +37,9 @@ const main = async () => {
     )
     log(`database: ${db.location}`)
     log(`messaging: ${network}`)
-    http = await startHttp(runtime, bot)
+    const apiKey = loadApiKey()
+    http = await startHttp(runtime, { ...bot, network, compute: computeName() }, apiKey.key)
+    if (apiKey.generated) log(`pool API key (generated, kept in ${apiKey.file}; set POOL_API_KEY to choose one): ${apiKey.key}`)
     log(`web catalog and pool API: ${http.url} (admin: ${http.url}/admin)`)
     printInvite("Manager bot invite (open it in Convos, or: npm run chat -- --invite <link> --name You)", bot.inviteUrl())
     log(`ops chat invite (admins only): ${bot.opsInviteUrl}`)

@@ -27,6 +27,7 @@ interface Dialog {
   readonly defaultName: string
   readonly defaultInstructions: string | null
   readonly name?: string
+  readonly startedAt: number
 }
 
 /**
@@ -57,6 +58,7 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
           templateSlug: t?.slug ?? null,
           defaultName: t?.name ?? "Assistant",
           defaultInstructions: t?.instructions ?? null,
+          startedAt: Date.now(),
         })
         return `${t ? `Let's set up a ${t.emoji} ${t.name}. ` : "Let's get you an agent. "}What should it be called? (/skip keeps "${t?.name ?? "Assistant"}", /cancel stops)`
       })
@@ -68,6 +70,9 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
       if (times.length >= perMinute) return false
       times.push(now)
       recent.set(sender, times)
+      // Forget people who went quiet, and dialogs abandoned for an hour, so memory does not grow with every sender.
+      if (recent.size > 1_000) for (const [k, v] of recent) if (v.every((t) => now - t >= 60_000)) recent.delete(k)
+      if (dialogs.size > 1_000) for (const [k, d] of dialogs) if (now - d.startedAt > 3_600_000) dialogs.delete(k)
       return true
     }
 

@@ -1,0 +1,47 @@
+import { createHmac, timingSafeEqual } from "node:crypto"
+import type { Context as HonoContext, MiddlewareHandler } from "hono"
+import { getCookie } from "hono/cookie"
+
+// Mutations need `Authorization: Bearer $POOL_API_KEY`; the admin page uses a signed session cookie instead (the key is
+// typed once into the login form and never appears in a page or a URL).
+
+export const SESSION_COOKIE = "convos_admin"
+const SESSION_TTL_MS = 24 * 60 * 60 * 1000
+
+export const safeEqual = (a: string, b: string) => {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+const sign = (secret: string, payload: string) => createHmac("sha256", secret).update(payload).digest("base64url")
+
+export const makeSession = (secret: string, now = Date.now()) => {
+  const payload = `admin.${now + SESSION_TTL_MS}`
+  return `${payload}.${sign(secret, payload)}`
+}
+
+export const validSession = (secret: string, value: string | undefined, now = Date.now()) => {
+  if (!value) return false
+  const i = value.lastIndexOf(".")
+  if (i < 0) return false
+  const payload = value.slice(0, i)
+  const expires = Number(payload.split(".")[1])
+  return safeEqual(value.slice(i + 1), sign(secret, payload)) && Number.isFinite(expires) && expires > now
+}
+
+export const hasAdminSession = (c: HonoContext, secret: string) => validSession(secret, getCookie(c, SESSION_COOKIE))
+
+export const bearerOk = (c: HonoContext, apiKey: string) => {
+  const header = c.req.header("authorization") ?? ""
+  const match = /^Bearer\s+(.+)$/i.exec(header)
+  return match !== null && safeEqual(match[1]!.trim(), apiKey)
+}
+
+/** Bearer key (API clients) or a valid admin session (the dashboard's forms). */
+export const requireKey = (apiKey: string | null, sessionSecret: string): MiddlewareHandler => async (c, next) => {
+  if (!apiKey) return c.json({ error: "Mutations are disabled: set POOL_API_KEY on the server." }, 503)
+  if (bearerOk(c, apiKey) || hasAdminSession(c, sessionSecret)) return next()
+  const sent = c.req.header("authorization")
+  return c.json({ error: sent ? "Wrong API key." : "Missing API key: send Authorization: Bearer <POOL_API_KEY>." }, 401)
+}

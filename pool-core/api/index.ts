@@ -1,0 +1,30 @@
+import { randomBytes } from "node:crypto"
+import type { ManagedRuntime } from "effect"
+import { Hono } from "hono"
+import { openApiDocument } from "./openapi.ts"
+import { adminRoutes } from "./routes/admin.tsx"
+import { poolRoutes } from "./routes/pool.ts"
+import { runnerOf } from "./http.ts"
+
+export interface ApiOptions {
+  /** POOL_API_KEY; null disables mutations and admin sign-in (they answer 503 saying so). */
+  readonly apiKey?: string | null
+  /** Signs admin session cookies; random per process by default (sessions end on restart). */
+  readonly sessionSecret?: string
+  readonly info?: () => Record<string, unknown>
+}
+
+/** The pool HTTP API and admin page, as one hono app over a runtime that provides `Pool`. */
+export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, options: ApiOptions = {}) => {
+  const run = runnerOf(runtime)
+  const apiKey = options.apiKey === undefined ? (process.env.POOL_API_KEY ?? null) : options.apiKey
+  const sessionSecret = options.sessionSecret ?? randomBytes(32).toString("hex")
+  const info = options.info ?? (() => ({ version: "0.1.0" }))
+  const app = new Hono()
+  app.get("/healthz", (c) => c.json({ ok: true }))
+  app.get("/api/openapi.json", (c) => c.json(openApiDocument))
+  app.route("/", poolRoutes({ run, apiKey, sessionSecret, info }))
+  app.route("/", adminRoutes({ run, apiKey, sessionSecret }))
+  app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.` }, 404) : c.text("Not found", 404)))
+  return app
+}

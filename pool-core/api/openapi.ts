@@ -1,0 +1,42 @@
+// OpenAPI 3.1 description of the pool API, served at /api/openapi.json.
+const json = (schema: object) => ({ "application/json": { schema } })
+const err = { type: "object", properties: { error: { type: "string" }, field: { type: "string" }, reason: { type: "string" } }, required: ["error"] }
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: "error", content: json(err) }]))
+const count = { type: "object", properties: { count: { type: "integer", minimum: 1, maximum: 20 } } }
+const sse = { "text/event-stream": { schema: { type: "string", description: "events `step` {step,status,message,instanceId?} then `complete` {ok,result|error}" } } }
+const auth = [{ bearer: [] }]
+
+export const openApiDocument = {
+  openapi: "3.1.0",
+  info: { title: "Convos agents pool API", version: "0.1.0", description: "Warm pool of AI agents for Convos. Mutations need Authorization: Bearer $POOL_API_KEY." },
+  components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+  paths: {
+    "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "ok", content: json({ type: "object" }) } } } },
+    "/api/pool/counts": { get: { summary: "Instances per state", responses: { "200": { description: "counts", content: json({ type: "object" }) }, ...errors(503) } } },
+    "/api/pool/agents": { get: { summary: "Claimed agents (public fields only: name, template, status, claimedAt)", responses: { "200": { description: "agents", content: json({ type: "object" }) } } } },
+    "/api/pool/info": { get: { summary: "Version, network, compute, targets", responses: { "200": { description: "info", content: json({ type: "object" }) } } } },
+    "/api/pool/templates": { get: { summary: "Template catalog", responses: { "200": { description: "templates", content: json({ type: "object" }) } } } },
+    "/api/pool/templates/{slug}": {
+      get: { summary: "One template", parameters: [{ name: "slug", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "template", content: json({ type: "object" }) }, ...errors(404) } },
+    },
+    "/api/pool/claim": {
+      post: {
+        summary: "Claim an idle agent and provision it",
+        security: auth,
+        parameters: [
+          { name: "Idempotency-Key", in: "header", schema: { type: "string", maxLength: 200 }, description: "Same key → same claim (replayed). Without it every request is a new claim." },
+          { name: "X-Client-Label", in: "header", schema: { type: "string" }, description: "Recorded as the owner api:<label>." },
+        ],
+        requestBody: { content: json({ type: "object", properties: { agentName: { type: "string", maxLength: 64 }, instructions: { type: "string", maxLength: 8000 }, templateSlug: { type: "string" }, joinUrl: { type: "string", description: "Convos invite URL to join instead of creating a conversation" } } }) },
+        responses: { "200": { description: "claimed", content: { ...json({ type: "object", properties: { instanceId: { type: "string" }, agentName: { type: "string" }, inviteUrl: { type: ["string", "null"] }, conversationId: { type: "string" }, joined: { type: "boolean" }, replayed: { type: "boolean" } } }), ...sse } }, ...errors(400, 401, 409, 413, 415, 502, 503) },
+      },
+    },
+    "/api/pool/replenish": { post: { summary: "Start N instances", security: auth, requestBody: { content: json({ ...count, required: ["count"] }) }, responses: { "200": { description: "created", content: { ...json({ type: "object" }), ...sse } }, ...errors(400, 401, 413, 415) } } },
+    "/api/pool/drain": { post: { summary: "Destroy N idle instances (default 1)", security: auth, requestBody: { content: json(count) }, responses: { "200": { description: "drained", content: { ...json({ type: "object" }), ...sse } }, ...errors(400, 401) } } },
+    "/api/pool/reconcile": { post: { summary: "Run the reconcile tick now", security: auth, responses: { "200": { description: "tick report", content: json({ type: "object" }) }, ...errors(401) } } },
+    "/api/pool/instances": { get: { summary: "All instances (admin view)", security: auth, responses: { "200": { description: "instances", content: json({ type: "object" }) }, ...errors(401) } } },
+    "/api/pool/instances/{id}": { delete: { summary: "Kill an instance", security: auth, parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "killed", content: json({ type: "object" }) }, ...errors(400, 401, 404) } } },
+    "/api/pool/crashed/{id}": { delete: { summary: "Dismiss a crashed or dead instance", security: auth, parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "dismissed", content: json({ type: "object" }) }, ...errors(400, 401, 404, 409) } } },
+    "/admin": { get: { summary: "Admin dashboard (session cookie from POST /admin/login with the API key)", responses: { "200": { description: "HTML" } } } },
+  },
+} as const

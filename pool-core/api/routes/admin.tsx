@@ -1,0 +1,171 @@
+import { Effect } from "effect"
+import { type Context as HonoContext, Hono } from "hono"
+import { deleteCookie, setCookie } from "hono/cookie"
+import type { FC, PropsWithChildren } from "hono/jsx"
+import QRCode from "qrcode"
+import type { Instance, InstanceCounts } from "../../domain/instance.ts"
+import { Pool } from "../../pool/Pool.ts"
+import { hasAdminSession, makeSession, SESSION_COOKIE, safeEqual } from "../auth.ts"
+import type { Run } from "../http.ts"
+
+// Admin dashboard: server-rendered, forms only (no script). Login exchanges the API key for a signed session cookie;
+// the key never appears in a page or URL. POST forms are accepted only from this origin (plus SameSite=Strict).
+
+const STATUSES = ["starting", "idle", "claiming", "claimed", "crashed", "dead", "draining"] as const
+
+const Page: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <title>{title}</title>
+      <style>{`
+        body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#111}
+        .pills a{display:inline-block;margin:0 .4rem .4rem 0;padding:.25rem .7rem;border-radius:1rem;background:#eee;color:#111;text-decoration:none}
+        .pills a.on{background:#111;color:#fff}
+        table{border-collapse:collapse;width:100%}td,th{padding:.35rem .5rem;border-bottom:1px solid #ddd;text-align:left;font-size:.9rem}
+        form.inline{display:inline}.err{color:#b00}.modal{display:none;position:fixed;inset:0;background:#0008}
+        .modal:target{display:flex;align-items:center;justify-content:center}.modal div{background:#fff;padding:1.5rem;border-radius:.5rem;max-width:24rem}
+        .modal svg{width:16rem;height:16rem}code{word-break:break-all}
+      `}</style>
+    </head>
+    <body>{children}</body>
+  </html>
+)
+
+const Login: FC<{ error?: string }> = ({ error }) => (
+  <Page title="Pool admin — sign in">
+    <h1>Pool admin</h1>
+    {error ? <p class="err">{error}</p> : null}
+    <form method="post" action="/admin/login">
+      <label>
+        API key <input type="password" name="key" autocomplete="current-password" required />
+      </label>{" "}
+      <button type="submit">Sign in</button>
+    </form>
+  </Page>
+)
+
+const age = (d: Date) => {
+  const s = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000))
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`
+}
+
+const Dashboard: FC<{ counts: InstanceCounts; instances: ReadonlyArray<Instance>; filter: string | null; qr: Record<string, string>; notice?: string }> = (p) => (
+  <Page title="Pool admin">
+    <h1>Pool admin</h1>
+    {p.notice ? <p>{p.notice}</p> : null}
+    <nav class="pills">
+      <a href="/admin" class={p.filter ? "" : "on"}>all {p.counts.total}</a>
+      {STATUSES.map((s) => (
+        <a href={`/admin?status=${s}`} class={p.filter === s ? "on" : ""}>
+          {s} {p.counts[s]}
+        </a>
+      ))}
+    </nav>
+    <p>
+      <form class="inline" method="post" action="/admin/actions/replenish">
+        <input type="number" name="count" min="1" max="20" value="1" /> <button>Replenish</button>
+      </form>{" "}
+      <form class="inline" method="post" action="/admin/actions/drain">
+        <input type="number" name="count" min="1" max="20" value="1" /> <button>Drain idle</button>
+      </form>{" "}
+      <form class="inline" method="post" action="/admin/logout">
+        <button>Sign out</button>
+      </form>
+    </p>
+    <table>
+      <thead>
+        <tr><th>id</th><th>status</th><th>age</th><th>name</th><th>template</th><th>problem</th><th></th></tr>
+      </thead>
+      <tbody>
+        {p.instances.map((i) => (
+          <tr>
+            <td><code>{i.id.slice(0, 8)}</code></td>
+            <td>{i.status}</td>
+            <td>{age(i.createdAt)}</td>
+            <td>{i.agentName ?? "—"}</td>
+            <td>{i.templateSlug ?? "—"}</td>
+            <td>{i.lastError ?? ""}</td>
+            <td>
+              {p.qr[i.id] ? <a href={`#qr-${i.id}`}>QR</a> : null}{" "}
+              {i.status === "crashed" || i.status === "dead" ? (
+                <form class="inline" method="post" action="/admin/actions/dismiss"><input type="hidden" name="id" value={i.id} /><button>Dismiss</button></form>
+              ) : null}{" "}
+              <form class="inline" method="post" action="/admin/actions/kill"><input type="hidden" name="id" value={i.id} /><button>Kill</button></form>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+    {p.instances.filter((i) => p.qr[i.id]).map((i) => (
+      <section class="modal" id={`qr-${i.id}`}>
+        <div>
+          <h2>{i.agentName}</h2>
+          <span dangerouslySetInnerHTML={{ __html: p.qr[i.id]! }} />
+          <p><code>{i.inviteUrl}</code></p>
+          <a href="#">Close</a>
+        </div>
+      </section>
+    ))}
+  </Page>
+)
+
+export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | null; readonly sessionSecret: string }) => {
+  const app = new Hono()
+  const pool = <A, E>(f: (p: Pool["Service"]) => Effect.Effect<A, E>) => Effect.flatMap(Pool, f)
+  const sameOrigin = (c: HonoContext) => {
+    const origin = c.req.header("origin")
+    return !origin || origin === new URL(c.req.url).origin
+  }
+
+  const dashboard = async (c: HonoContext, notice?: string, status = 200) => {
+    const filter = STATUSES.find((s) => s === c.req.query("status")) ?? null
+    const exit = await o.run(Effect.all({ counts: pool((p) => p.counts), instances: pool((p) => p.list(filter ? { status: [filter], limit: 500 } : { limit: 500 })) }))
+    if (exit._tag === "Failure") return c.html(<Page title="Pool admin"><p class="err">The pool is not answering; reload in a moment.</p></Page>, 503)
+    const qr: Record<string, string> = {}
+    for (const i of exit.value.instances) if (i.inviteUrl) qr[i.id] = await QRCode.toString(i.inviteUrl, { type: "svg", margin: 1 })
+    return c.html(<Dashboard {...exit.value} filter={filter} qr={qr} {...(notice ? { notice } : {})} />, status as 200)
+  }
+
+  app.get("/admin", (c) => (hasAdminSession(c, o.sessionSecret) ? dashboard(c) : c.html(<Login />)))
+  app.post("/admin/login", async (c) => {
+    if (!o.apiKey) return c.html(<Login error="Admin sign-in is disabled: set POOL_API_KEY on the server." />, 503)
+    if (!sameOrigin(c)) return c.html(<Login error="Sign in from this site's own page." />, 403)
+    const form = await c.req.parseBody()
+    const key = typeof form.key === "string" ? form.key : ""
+    if (!safeEqual(key, o.apiKey)) return c.html(<Login error="Wrong API key." />, 401)
+    setCookie(c, SESSION_COOKIE, makeSession(o.sessionSecret), {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: new URL(c.req.url).protocol === "https:",
+      path: "/",
+      maxAge: 24 * 60 * 60,
+    })
+    return c.redirect("/admin", 303)
+  })
+  app.post("/admin/logout", (c) => {
+    deleteCookie(c, SESSION_COOKIE, { path: "/" })
+    return c.redirect("/admin", 303)
+  })
+  app.post("/admin/actions/:action", async (c) => {
+    if (!hasAdminSession(c, o.sessionSecret)) return c.html(<Login error="Your session ended; sign in again." />, 401)
+    if (!sameOrigin(c)) return c.text("Cross-site form posts are refused.", 403)
+    const form = await c.req.parseBody()
+    const count = Number(form.count ?? 1)
+    const id = typeof form.id === "string" ? form.id : ""
+    const action = c.req.param("action")
+    const op: Effect.Effect<string, unknown, Pool> | null =
+      action === "replenish" ? pool((p) => p.replenish(count).pipe(Effect.map((x) => `Started ${x.length} instance(s).`)))
+      : action === "drain" ? pool((p) => p.drain(count).pipe(Effect.map((x) => `Drained ${x.length} instance(s).`)))
+      : action === "kill" ? pool((p) => p.kill(id).pipe(Effect.map((i) => `Killed ${i.id.slice(0, 8)}.`)))
+      : action === "dismiss" ? pool((p) => p.dismiss(id).pipe(Effect.map((i) => `Dismissed ${i.id.slice(0, 8)}.`)))
+      : null
+    if (!op) return c.text(`Unknown action "${action}".`, 404)
+    const exit = await o.run(op)
+    if (exit._tag === "Success") return dashboard(c, exit.value)
+    const failure = exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: { message?: string } } | undefined
+    return dashboard(c, `Failed: ${failure?.error?.message ?? "internal error"}`, 400)
+  })
+  return app
+}

@@ -1,0 +1,131 @@
+import { randomUUID } from "node:crypto"
+import { Effect, Queue, Schema } from "effect"
+import { type Context as HonoContext, Hono } from "hono"
+import { streamSSE } from "hono/streaming"
+import type { Instance } from "../../domain/instance.ts"
+import { Pool, type Progress } from "../../pool/Pool.ts"
+import { requireKey } from "../auth.ts"
+import { readJson } from "../body.ts"
+import { errorResponse, respond, type Run } from "../http.ts"
+
+const Count = Schema.Struct({ count: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })) })
+const OptionalCount = Schema.Struct({ count: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 }))) })
+const ClaimBody = Schema.Struct({
+  agentName: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
+  instructions: Schema.optional(Schema.String.check(Schema.isMaxLength(8_000))),
+  templateSlug: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
+  joinUrl: Schema.optional(Schema.String.check(Schema.isMaxLength(4_096))),
+})
+const IdParam = /^[A-Za-z0-9-]{1,64}$/
+
+/** What anyone may see of a claimed agent: no ids, tokens, keys, conversations or owners. */
+const publicAgent = (i: Instance) => ({ name: i.agentName, template: i.templateSlug, status: i.status, claimedAt: i.claimedAt })
+
+/** Admin view of an instance (behind the API key): still no token hash or owner identity beyond the API label. */
+export const adminInstance = (i: Instance) => ({
+  id: i.id,
+  status: i.status,
+  provider: i.provider,
+  agentName: i.agentName,
+  templateSlug: i.templateSlug,
+  inviteUrl: i.inviteUrl,
+  lastError: i.lastError,
+  createdAt: i.createdAt,
+  claimedAt: i.claimedAt,
+})
+
+export interface PoolRoutesOptions {
+  readonly run: Run
+  readonly apiKey: string | null
+  readonly sessionSecret: string
+  readonly info: () => Record<string, unknown>
+}
+
+const wantsSse = (accept: string | undefined) => (accept ?? "").includes("text/event-stream")
+
+export const poolRoutes = (o: PoolRoutesOptions) => {
+  const app = new Hono()
+  const auth = requireKey(o.apiKey, o.sessionSecret)
+  const pool = <A, E>(f: (p: Pool["Service"]) => Effect.Effect<A, E>) => Effect.flatMap(Pool, f)
+
+  app.get("/api/pool/counts", (c) => respond(c, o.run(pool((p) => p.counts), c.req.raw.signal)))
+  app.get("/api/pool/agents", (c) =>
+    respond(c, o.run(pool((p) => p.list({ status: ["claimed"], limit: 200 })), c.req.raw.signal), (all) => c.json({ agents: all.map(publicAgent) }))
+  )
+  app.get("/api/pool/info", (c) => respond(c, o.run(pool((p) => Effect.succeed(p.targets))), (targets) => c.json({ ...o.info(), targets })))
+  app.get("/api/pool/templates", (c) => respond(c, o.run(pool((p) => p.templates)), (templates) => c.json({ templates })))
+  app.get("/api/pool/templates/:slug", (c) => {
+    const slug = c.req.param("slug")
+    return respond(c, o.run(pool((p) => p.templates)), (all) => {
+      const t = all.find((x) => x.slug === slug)
+      return t ? c.json(t) : c.json({ error: `No template "${slug}". GET /api/pool/templates lists them.` }, 404)
+    })
+  })
+
+  /** Runs a long operation either as JSON or as Server-Sent Events (progress steps, then `complete`). */
+  const longOperation = <A>(c: HonoContext, op: (onProgress: (p: Progress) => Effect.Effect<void>) => Effect.Effect<A, unknown, any>, status = 200) => {
+    if (!wantsSse(c.req.header("accept"))) return respond(c, o.run(op(() => Effect.void), c.req.raw.signal), (a) => c.json(a as object, status as 200))
+    return streamSSE(c, async (stream) => {
+      const queue = await Effect.runPromise(Queue.unbounded<Progress>())
+      const done = o.run(op((p) => Queue.offer(queue, p).pipe(Effect.asVoid)))
+      let finished = false
+      void done.then(() => (finished = true))
+      while (!finished || (await Effect.runPromise(Queue.size(queue))) > 0) {
+        const next = await Effect.runPromise(Queue.poll(queue))
+        if (next._tag === "Some") await stream.writeSSE({ event: "step", data: JSON.stringify(next.value) })
+        else await new Promise((r) => setTimeout(r, 20))
+      }
+      const exit = await done
+      if (exit._tag === "Success") await stream.writeSSE({ event: "complete", data: JSON.stringify({ ok: true, result: exit.value }) })
+      else {
+        const failure = exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: { message?: string; _tag?: string } } | undefined
+        await stream.writeSSE({ event: "complete", data: JSON.stringify({ ok: false, error: failure?.error?.message ?? "Internal error.", kind: failure?.error?._tag ?? "Defect" }) })
+      }
+    })
+  }
+
+  app.post("/api/pool/claim", auth, async (c) => {
+    const body = await readJson(c, ClaimBody)
+    if (!body.ok) return body.response
+    const key = c.req.header("idempotency-key")?.trim() || `api:${randomUUID()}`
+    if (key.length > 200) return c.json({ error: "Idempotency-Key is too long (at most 200 characters).", field: "Idempotency-Key" }, 400)
+    const label = (c.req.header("x-client-label") ?? "api").replace(/[^\w.-]/g, "").slice(0, 40) || "api"
+    return longOperation(c, (onProgress) =>
+      pool((p) =>
+        p.claim({ key, claimedBy: `api:${label}`, ...body.value }, onProgress).pipe(
+          Effect.map((r) => ({
+            instanceId: r.instance.id,
+            agentName: r.instance.agentName,
+            inviteUrl: r.inviteUrl,
+            conversationId: r.conversationId,
+            joined: r.joined,
+            replayed: r.replayed,
+          }))
+        )
+      )
+    )
+  })
+  app.post("/api/pool/replenish", auth, async (c) => {
+    const body = await readJson(c, Count)
+    if (!body.ok) return body.response
+    return longOperation(c, (onProgress) => pool((p) => p.replenish(body.value.count, onProgress).pipe(Effect.map((made) => ({ created: made.map(adminInstance) })))))
+  })
+  app.post("/api/pool/drain", auth, async (c) => {
+    const body = await readJson(c, OptionalCount)
+    if (!body.ok) return body.response
+    return longOperation(c, (onProgress) => pool((p) => p.drain(body.value.count ?? 1, onProgress).pipe(Effect.map((gone) => ({ drained: gone.map(adminInstance) })))))
+  })
+  app.post("/api/pool/reconcile", auth, (c) => respond(c, o.run(pool((p) => p.tick))))
+  app.delete("/api/pool/instances/:id", auth, async (c) => {
+    const id = c.req.param("id")
+    if (!IdParam.test(id)) return errorResponse(c, { _tag: "InvalidRequest", field: "id", message: "id must be an instance id (letters, digits, dashes)." })
+    return respond(c, o.run(pool((p) => p.kill(id))), (i) => c.json({ killed: adminInstance(i) }))
+  })
+  app.delete("/api/pool/crashed/:id", auth, async (c) => {
+    const id = c.req.param("id")
+    if (!IdParam.test(id)) return errorResponse(c, { _tag: "InvalidRequest", field: "id", message: "id must be an instance id (letters, digits, dashes)." })
+    return respond(c, o.run(pool((p) => p.dismiss(id))), (i) => c.json({ dismissed: adminInstance(i) }))
+  })
+  app.get("/api/pool/instances", auth, (c) => respond(c, o.run(pool((p) => p.list({ limit: 1000 }))), (all) => c.json({ instances: all.map(adminInstance) })))
+  return app
+}

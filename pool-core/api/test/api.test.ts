@@ -1,0 +1,161 @@
+import { serve } from "@hono/node-server"
+import { Effect, ManagedRuntime } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Pool } from "../../pool/Pool.ts"
+import { MemoryCloud, PoolTest } from "../../pool/testing.ts"
+import { makeApiApp } from "../index.ts"
+
+const KEY = "test-key-0123456789"
+const runtime = ManagedRuntime.make(PoolTest())
+let base = ""
+let close = () => Promise.resolve()
+
+beforeAll(async () => {
+  await runtime.runPromise(Effect.void)
+  const app = makeApiApp(runtime, { apiKey: KEY, info: () => ({ version: "test", network: "devnet" }) })
+  await new Promise<void>((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
+      base = `http://127.0.0.1:${info.port}`
+      resolve()
+    })
+    close = () => new Promise((r) => server.close(() => r()))
+  })
+})
+afterAll(async () => {
+  await close()
+  await runtime.dispose()
+})
+
+const auth = { authorization: `Bearer ${KEY}`, "content-type": "application/json" }
+const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
+  fetch(`${base}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) })
+const warm = async (n: number) => {
+  await runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(n).pipe(Effect.andThen(p.tick))))
+}
+
+describe("pool API over HTTP", () => {
+  it("public reads: counts, info, templates, one template, 404 for an unknown one", async () => {
+    expect((await (await fetch(`${base}/healthz`)).json()).ok).toBe(true)
+    const counts = await (await fetch(`${base}/api/pool/counts`)).json()
+    expect(counts).toHaveProperty("idle")
+    const info = await (await fetch(`${base}/api/pool/info`)).json()
+    expect(info).toMatchObject({ version: "test", network: "devnet", targets: { minIdle: 0 } })
+    const { templates } = await (await fetch(`${base}/api/pool/templates`)).json()
+    expect(templates.length).toBeGreaterThanOrEqual(12)
+    expect((await (await fetch(`${base}/api/pool/templates/trip-planner`)).json()).name).toBe("Trip Planner")
+    const missing = await fetch(`${base}/api/pool/templates/nope`)
+    expect(missing.status).toBe(404)
+    expect((await missing.json()).error).toContain("nope")
+    expect((await fetch(`${base}/api/pool/nothing-here`)).status).toBe(404)
+    expect((await (await fetch(`${base}/api/openapi.json`)).json()).openapi).toBe("3.1.0")
+  })
+
+  it("mutations need the API key: missing 401, wrong 401, right 200", async () => {
+    const missing = await post("/api/pool/reconcile", {}, { "content-type": "application/json" })
+    expect(missing.status).toBe(401)
+    expect((await missing.json()).error).toContain("Missing API key")
+    const wrong = await post("/api/pool/reconcile", {}, { authorization: "Bearer nope", "content-type": "application/json" })
+    expect(wrong.status).toBe(401)
+    const right = await post("/api/pool/reconcile", {})
+    expect(right.status).toBe(200)
+    expect((await right.json()).ran).toBe(true)
+  })
+
+  it("claim: success, idempotent replay, 409 when nothing is idle; public agents list hides ids and owners", async () => {
+    await warm(1)
+    const headers = { ...auth, "idempotency-key": "k-1" }
+    const first = await post("/api/pool/claim", { agentName: "Ada", instructions: "Be kind." }, headers)
+    expect(first.status).toBe(200)
+    const claimed = await first.json()
+    expect(claimed).toMatchObject({ agentName: "Ada", replayed: false })
+    expect(claimed.inviteUrl).toMatch(/^https:\/\//)
+    const again = await (await post("/api/pool/claim", { agentName: "Ada" }, headers)).json()
+    expect(again).toMatchObject({ instanceId: claimed.instanceId, replayed: true })
+    const none = await post("/api/pool/claim", {}, { ...auth, "idempotency-key": "k-2" })
+    expect(none.status).toBe(409)
+    expect((await none.json()).error).toContain("No agent is available")
+    const { agents } = await (await fetch(`${base}/api/pool/agents`)).json()
+    expect(agents.some((a: { name: string }) => a.name === "Ada")).toBe(true)
+    const text = JSON.stringify(agents)
+    expect(text).not.toContain(claimed.instanceId)
+    expect(text).not.toContain("api:")
+    expect(text).not.toContain("tokenHash")
+  })
+
+  it("validates bodies: wrong types 400 with the field, bad JSON 400, non-JSON 415, huge 413, bad ids 400, unknown 404", async () => {
+    const wrongType = await post("/api/pool/replenish", { count: "three" })
+    expect(wrongType.status).toBe(400)
+    expect((await wrongType.json()).field).toBe("count")
+    const tooMany = await post("/api/pool/replenish", { count: 21 })
+    expect(tooMany.status).toBe(400)
+    expect((await post("/api/pool/claim", "{not json")).status).toBe(400)
+    expect((await post("/api/pool/claim", "agentName=x", { ...auth, "content-type": "text/plain" })).status).toBe(415)
+    expect((await post("/api/pool/claim", { instructions: "x".repeat(100_000) })).status).toBe(413)
+    const longName = await post("/api/pool/claim", { agentName: "n".repeat(65) }, { ...auth, "idempotency-key": "k-long" })
+    expect(longName.status).toBe(400)
+    expect((await longName.json()).field).toBe("agentName")
+    const unicode = await post("/api/pool/claim", { agentName: "🤖\u202e", templateSlug: "no-such" }, { ...auth, "idempotency-key": "k-u" })
+    expect(unicode.status).toBe(400)
+    const badId = await fetch(`${base}/api/pool/instances/${encodeURIComponent("../../etc")}`, { method: "DELETE", headers: auth })
+    expect([400, 404]).toContain(badId.status)
+    expect((await fetch(`${base}/api/pool/instances/00000000-0000-0000-0000-000000000000`, { method: "DELETE", headers: auth })).status).toBe(404)
+  })
+
+  it("replenish, drain, kill and dismiss", async () => {
+    const made = await (await post("/api/pool/replenish", { count: 2 })).json()
+    expect(made.created).toHaveLength(2)
+    await post("/api/pool/reconcile", {})
+    const drained = await (await post("/api/pool/drain", { count: 1 })).json()
+    expect(drained.drained).toHaveLength(1)
+    const { instances } = await (await fetch(`${base}/api/pool/instances`, { headers: auth })).json()
+    const idle = instances.find((i: { status: string }) => i.status === "idle")
+    expect((await fetch(`${base}/api/pool/crashed/${idle.id}`, { method: "DELETE", headers: auth })).status).toBe(409)
+    const killed = await fetch(`${base}/api/pool/instances/${idle.id}`, { method: "DELETE", headers: auth })
+    expect(killed.status).toBe(200)
+    // a failed provision leaves a crashed instance that dismiss removes
+    await warm(1)
+    await runtime.runPromise(Effect.flatMap(MemoryCloud, (c) => Effect.sync(() => c.failProvisions(1, "boom"))))
+    const failed = await post("/api/pool/claim", {}, { ...auth, "idempotency-key": "k-fail" })
+    expect(failed.status).toBe(502)
+    const all = (await (await fetch(`${base}/api/pool/instances`, { headers: auth })).json()).instances
+    const crashed = all.find((i: { status: string }) => i.status === "crashed")
+    expect((await fetch(`${base}/api/pool/crashed/${crashed.id}`, { method: "DELETE", headers: auth })).status).toBe(200)
+  })
+
+  it("streams progress as Server-Sent Events when asked", async () => {
+    const res = await post("/api/pool/replenish", { count: 1 }, { ...auth, accept: "text/event-stream" })
+    expect(res.headers.get("content-type")).toContain("text/event-stream")
+    const text = await res.text()
+    expect(text).toContain("event: step")
+    const complete = /event: complete\ndata: (.*)\n/.exec(text)
+    expect(complete).not.toBeNull()
+    expect(JSON.parse(complete![1]!).ok).toBe(true)
+  })
+
+  it("admin: login sets a signed HttpOnly SameSite=Strict cookie; the key never appears in pages; wrong key 401", async () => {
+    const page = await (await fetch(`${base}/admin`)).text()
+    expect(page).toContain('type="password"')
+    const wrong = await fetch(`${base}/admin/login`, { method: "POST", body: new URLSearchParams({ key: "nope" }), redirect: "manual" })
+    expect(wrong.status).toBe(401)
+    const login = await fetch(`${base}/admin/login`, { method: "POST", body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+    expect(login.status).toBe(303)
+    const cookie = login.headers.get("set-cookie") ?? ""
+    expect(cookie).toMatch(/HttpOnly/i)
+    expect(cookie).toMatch(/SameSite=Strict/i)
+    expect(cookie).toMatch(/Path=\//)
+    expect(cookie).not.toContain(KEY)
+    const session = cookie.split(";")[0]!
+    const dash = await (await fetch(`${base}/admin`, { headers: { cookie: session } })).text()
+    expect(dash).toContain("Replenish")
+    expect(dash).toContain("claimed")
+    expect(dash).not.toContain(KEY)
+    // A claimed agent has a QR modal with its invite URL.
+    expect(dash).toContain("<svg")
+    const forged = `${session.split(".").slice(0, -1).join(".")}.forged`
+    expect(await (await fetch(`${base}/admin`, { headers: { cookie: forged } })).text()).toContain('type="password"')
+    const cross = await fetch(`${base}/admin/actions/replenish`, { method: "POST", headers: { cookie: session, origin: "https://evil.example" }, body: new URLSearchParams({ count: "1" }) })
+    expect(cross.status).toBe(403)
+    const ok = await fetch(`${base}/admin/actions/replenish`, { method: "POST", headers: { cookie: session }, body: new URLSearchParams({ count: "1" }) })
+    expect(await ok.text()).toContain("Started 1 instance")
+  })
+})
