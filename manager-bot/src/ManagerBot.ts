@@ -2,7 +2,7 @@ import { join } from "node:path"
 import { Config, Context, Effect, Layer, Option, Stream } from "effect"
 import { InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
-import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, randomTag } from "@convos-agents/pool-core/convos"
+import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, profileUpdateContent, randomTag } from "@convos-agents/pool-core/convos"
 import { alertText, makeAlertLimiter } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
 import { makeRouter } from "./router.ts"
@@ -88,9 +88,12 @@ const makeBot = Effect.gen(function* () {
   const onJoined = (ctx: { conversationId: string; groupId: string; requesterInboxId: string }) =>
     Effect.gen(function* () {
       if (ctx.groupId === opsId) {
+        yield* client.send(opsId, profileUpdateContent("Agent manager", "agent"))
         yield* client.sendText(opsId, "Welcome to the ops chat. /help lists the ops commands.")
         return
       }
+      // Convos shows names from profile updates; new members only see messages sent after they joined.
+      yield* client.send(ctx.groupId, profileUpdateContent("Agent manager", "agent"))
       const template = ctx.conversationId.startsWith(`${LOBBY}:`) ? ctx.conversationId.slice(LOBBY.length + 1) : null
       const texts = [WELCOME]
       if (template) texts.push(yield* router.startDialog(ctx.groupId, ctx.requesterInboxId, template))

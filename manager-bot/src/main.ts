@@ -13,6 +13,11 @@ const log = (line: string) => console.log(`[start] ${line}`)
 
 const main = async () => {
   log("starting Convos agents…")
+  // On devnet, invite links open the web catalog's browser chat view (there is no phone app for the devnet).
+  const port = process.env.PORT ?? "8080"
+  if (!process.env.XMTP_ENV && !process.env.CONVOS_INVITE_BASE_URL && port !== "0") {
+    process.env.CONVOS_INVITE_BASE_URL = `http://127.0.0.1:${port}/v2?i=`
+  }
   for (const part of await describeParts()) log(part)
   const runtime = ManagedRuntime.make(await AppLayer())
   let stopping = false

@@ -54,7 +54,7 @@ const schemaLayer = (url: string) =>
           }).pipe(Effect.provide(admin), Effect.ignore)
       )
       return MigrationsLive.pipe(
-        Layer.provideMerge(pgClientLayer(url, Number(process.env.DB_MAX_CONNECTIONS ?? 20), { search_path: schema })),
+        Layer.provideMerge(pgClientLayer(url, Number(process.env.DB_MAX_CONNECTIONS ?? 20), { search_path: schema, application_name: schema })),
         Layer.provideMerge(withInfo("postgres", `${describeUrl(url)} schema ${schema}`))
       )
     })

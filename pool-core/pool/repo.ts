@@ -132,7 +132,19 @@ export const makeInstanceRepo = Effect.gen(function* () {
       )
       SELECT * FROM upd`).pipe(Effect.mapError(toDatabaseError))
 
-  const isUniqueViolation = (e: DatabaseError) => /duplicate key|unique constraint|23505/i.test(`${e.message} ${String(e.cause)}`)
+  /** A unique-key violation anywhere in the error's cause chain (sql-pg wraps it as SqlError → UniqueViolation). */
+  const isUniqueViolation = (e: DatabaseError) => {
+    const seen = new Set<unknown>()
+    let current: unknown = e
+    while (current && typeof current === "object" && !seen.has(current)) {
+      seen.add(current)
+      const c = current as { _tag?: unknown; code?: unknown; message?: unknown; reason?: unknown; cause?: unknown }
+      if (c._tag === "UniqueViolation" || c.code === "23505" || /duplicate key|unique constraint|UniqueViolation/i.test(String(c.message ?? ""))) return true
+      if (c.reason && typeof c.reason === "object" && (c.reason as { _tag?: unknown })._tag === "UniqueViolation") return true
+      current = c.reason && typeof c.reason === "object" && c.reason !== current ? c.reason : c.cause
+    }
+    return /UniqueViolation|duplicate key|23505/.test(String(e.cause))
+  }
 
   const findClaim = (key: string) =>
     sql<{ instanceId: string; claimedBy: string }>`SELECT instance_id, claimed_by FROM claims WHERE key = ${key}`.pipe(

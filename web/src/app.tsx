@@ -1,0 +1,59 @@
+/** @jsxImportSource hono/jsx */
+import { Effect, Option, Result, Schema } from "effect"
+import { Hono, type Context } from "hono"
+import type { ContentfulStatusCode } from "hono/utils/http-status"
+import type { Pool } from "@convos-agents/pool-core"
+import { webDepsFromRuntime, type RuntimeMount, type WebDeps } from "./deps.ts"
+import { qrSvg } from "./qr.ts"
+import { makeRateLimiter, type RateLimiter } from "./rateLimit.ts"
+import { registerCatalog } from "./routes/catalog.tsx"
+import { registerChat } from "./routes/chat.tsx"
+import { registerClaims } from "./routes/claims.tsx"
+import { ErrorPage, type InviteBox } from "./views/pages.tsx"
+
+/** What every route module gets: the deps plus the helpers they share. */
+export interface Shared {
+  readonly deps: WebDeps
+  readonly limiter: RateLimiter
+  readonly origin: (c: Context) => string
+  /** Runs a Pool effect; failures come back as values so routes can answer each one with its own page. */
+  readonly pool: <A, E>(effect: Effect.Effect<A, E, Pool>) => Promise<Result.Result<A, E>>
+  readonly invite: (url: string) => Promise<InviteBox>
+  readonly fail: (c: Context, status: ContentfulStatusCode, title: string, message: string, back?: string) => Response | Promise<Response>
+  /** Decodes a form (or query) with a Schema at the edge; None when it does not match. */
+  readonly decode: <S extends Schema.ConstraintDecoder<unknown>>(schema: S, input: unknown) => Option.Option<S["Type"]>
+}
+
+export { slugPattern } from "./slug.ts"
+
+/**
+ * The web catalog as a hono app; mount it beside the pool API: `app.route("/", makeWebApp(deps))`, with deps from
+ * `webDepsFromContext` (inside a scoped Effect) or `{ runtime, bot }` (a built ManagedRuntime with Pool + Messaging).
+ */
+export const makeWebApp = (input: WebDeps | RuntimeMount): Hono => {
+  const deps = "runtime" in input ? webDepsFromRuntime(input) : input
+  const app = new Hono()
+  const shared: Shared = {
+    deps,
+    limiter: makeRateLimiter(deps.rateLimit ?? { max: 5, windowMs: 10 * 60_000 }),
+    origin: (c) => deps.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin,
+    pool: (effect) => deps.run(Effect.result(effect)),
+    invite: async (url) => ({ url, svg: await qrSvg(url) }),
+    fail: (c, status, title, message, back) => c.html(<ErrorPage status={status} title={title} message={message} {...(back ? { back } : {})} />, status),
+    decode: (schema, input) => Schema.decodeUnknownOption(schema)(input),
+  }
+  registerCatalog(app, shared)
+  registerClaims(app, shared)
+  registerChat(app, shared)
+
+  const notFound = (c: Context) =>
+    shared.fail(c, 404, "Page not found", "There is no page at this address. Pick a template from the catalog, or scan the manager's QR code to start.")
+  app.notFound(notFound)
+  // Mounted with app.route() the parent's notFound answers, so pages (not the API) get their 404 page here.
+  app.get("*", (c) => (/^\/(api|admin)(\/|$)/.test(c.req.path) ? c.notFound() : notFound(c)))
+  app.onError((error, c) => {
+    console.error(`web: ${c.req.method} ${c.req.path} failed:`, error)
+    return shared.fail(c, 500, "Something went wrong", "The server could not answer this request. Try again in a moment; if it keeps failing, tell the operator.")
+  })
+  return app
+}

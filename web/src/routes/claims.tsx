@@ -1,0 +1,104 @@
+/** @jsxImportSource hono/jsx */
+import { Option, Schema } from "effect"
+import type { Context, Hono } from "hono"
+import { Pool, type ClaimRequest } from "@convos-agents/pool-core"
+import { InviteError, parseInvite } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import type { Shared } from "../app.tsx"
+import { slugPattern } from "../slug.ts"
+import { clientIp, visitorId } from "../visitor.ts"
+import { LaunchedPage } from "../views/pages.tsx"
+import { formNonce } from "./catalog.tsx"
+
+// Launch (claim an agent of a template, which creates its conversation) and "Join my conversation" (claim an agent
+// that joins the visitor's conversation). Both go through Pool.claim, which validates again, and are rate-limited per
+// visitor. The result lives at /a/:id, visible only to the visitor who claimed it (post/redirect/get: a reload never
+// claims again).
+
+const Nonce = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{8,64}$/))
+const LaunchForm = Schema.Struct({ nonce: Schema.optional(Nonce) })
+const JoinForm = Schema.Struct({
+  invite: Schema.String.check(Schema.isMaxLength(4096)),
+  template: Schema.optional(Schema.String.check(Schema.isPattern(slugPattern), Schema.isMaxLength(100))),
+  nonce: Schema.optional(Nonce),
+})
+
+const owner = (visitor: string) => `web:${visitor}`
+
+export const registerClaims = (app: Hono, s: Shared) => {
+  const form = async (c: Context) => Object.fromEntries(Object.entries(await c.req.parseBody()).filter(([, v]) => typeof v === "string"))
+
+  const claim = async (c: Context, req: Omit<ClaimRequest, "key" | "claimedBy">, nonce: string | undefined, back: string) => {
+    const visitor = visitorId(c)
+    const verdict = s.limiter.hit([`ip:${clientIp(c, s.deps.trustProxy ?? false)}`, `visitor:${visitor}`])
+    if (!verdict.allowed) {
+      c.header("Retry-After", String(verdict.retryAfterSeconds))
+      const minutes = Math.ceil(verdict.retryAfterSeconds / 60)
+      return s.fail(c, 429, "Slow down", `You have launched several agents in a short time. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, back)
+    }
+    const result = await s.pool(Pool.use((p) => p.claim({ ...req, key: `web:${visitor}:${nonce ?? formNonce()}`, claimedBy: owner(visitor) })))
+    if (result._tag === "Success") return c.redirect(`/a/${encodeURIComponent(result.success.instance.id)}`, 303)
+    const e = result.failure
+    switch (e._tag) {
+      case "NoAgentAvailable":
+        return s.fail(c, 503, "No agent free right now", e.message, back)
+      case "InvalidRequest":
+        return s.fail(c, 400, "That did not work", e.message, back)
+      case "ProvisionFailed":
+        return s.fail(c, 502, "The agent could not be set up", `${e.message} Try again: a fresh agent will be used.`, back)
+      default:
+        return s.fail(c, 503, "Service unavailable", `${e.message} Try again in a moment.`, back)
+    }
+  }
+
+  app.post("/t/:slug/launch", async (c) => {
+    const slug = c.req.param("slug")
+    if (!slugPattern.test(slug)) return s.fail(c, 400, "Not a template address", "Pick a template from the catalog and press Launch there.")
+    const body = s.decode(LaunchForm, await form(c))
+    if (Option.isNone(body)) return s.fail(c, 400, "Bad form", "The launch form was damaged. Reload the template page and press Launch again.", `/t/${slug}`)
+    const known = await s.pool(Pool.use((p) => p.template(slug)))
+    if (known._tag === "Failure") return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
+    return claim(c, { templateSlug: slug }, body.value.nonce, `/t/${slug}`)
+  })
+
+  app.post("/join", async (c) => {
+    const body = s.decode(JoinForm, await form(c))
+    const back = body.pipe(Option.flatMap((b) => Option.fromUndefinedOr(b.template)), Option.match({ onNone: () => "/", onSome: (t) => `/t/${t}` }))
+    if (Option.isNone(body)) return s.fail(c, 400, "Bad form", "Paste the whole invite link of your Convos conversation (at most 4096 characters) and send again.", back)
+    const { invite, template, nonce } = body.value
+    try {
+      parseInvite(invite) // the same checks a joiner makes: a real, signed, unexpired Convos invite
+    } catch (e) {
+      if (!(e instanceof InviteError)) throw e
+      return s.fail(c, 400, "That is not a usable invite link", e.message, back)
+    }
+    if (template) {
+      const known = await s.pool(Pool.use((p) => p.template(template)))
+      if (known._tag === "Failure") return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
+    }
+    return claim(c, { joinUrl: invite.trim(), ...(template ? { templateSlug: template } : {}) }, nonce, back)
+  })
+
+  app.get("/a/:id", async (c) => {
+    const id = c.req.param("id")
+    const notYours = () => s.fail(c, 404, "Agent not found", "This agent does not exist or was launched from another browser. Launch one from the catalog.")
+    if (id.length > 100) return notYours()
+    const found = await s.pool(Pool.use((p) => p.get(id)))
+    if (found._tag === "Failure" || found.success.claimedBy !== owner(visitorId(c))) return notYours()
+    const agent = found.success
+    const templates = await s.pool(Pool.use((p) => p.templates))
+    const template = templates._tag === "Success" ? (templates.success.find((t) => t.slug === agent.templateSlug) ?? null) : null
+    const joined = agent.joinUrl !== null
+    const inviteUrl = joined ? null : agent.inviteUrl
+    const chatInvite = joined ? agent.joinUrl : agent.inviteUrl
+    return c.html(
+      <LaunchedPage
+        template={template}
+        agentName={agent.agentName ?? template?.name ?? "Your agent"}
+        invite={inviteUrl ? await s.invite(inviteUrl) : null}
+        joined={joined}
+        devnet={s.deps.network === "devnet"}
+        chatUrl={chatInvite && s.deps.chat ? `/chat?invite=${encodeURIComponent(chatInvite)}` : null}
+      />
+    )
+  })
+}
