@@ -82,5 +82,5 @@ layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat f
         if (current._tag === "Success") assert.strictEqual(current.success.claimedBy, owner)
       }
       console.log(`chat fuzz: ${MESSAGES} messages, ${replies} replies`)
-    }))
+    }), 600_000)
 })

@@ -9,8 +9,11 @@ import type { OnProgress, PoolEvent, TickReport } from "./Pool.ts"
 import { type InstanceRepo, type TickRow, toDatabaseError } from "./repo.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
 
-/** Any constant: the advisory lock that lets one replica at a time run the tick. */
-const TICK_LOCK_KEY = 7_304_112_019
+/**
+ * The advisory lock that lets one replica at a time run the tick. Keyed by the current schema too, so pools in
+ * separate schemas of one server (tests run in parallel that way) do not block each other.
+ */
+const TICK_LOCK_CLASS = 73_041
 const HEALTH_CONCURRENCY = 16
 
 interface TickDeps {
@@ -45,9 +48,9 @@ export const makeTick = (deps: TickDeps) =>
       Effect.scoped(
         Effect.gen(function* () {
           const conn = yield* sql.reserve
-          const rows = yield* conn.executeValues("SELECT pg_try_advisory_lock($1)", [TICK_LOCK_KEY])
+          const rows = yield* conn.executeValues("SELECT pg_try_advisory_lock($1::int, hashtext(current_schema()))", [TICK_LOCK_CLASS])
           if (rows[0]?.[0] !== true) return Option.none<A>()
-          return Option.some(yield* body.pipe(Effect.ensuring(conn.executeRaw("SELECT pg_advisory_unlock($1)", [TICK_LOCK_KEY]).pipe(Effect.ignore))))
+          return Option.some(yield* body.pipe(Effect.ensuring(conn.executeRaw("SELECT pg_advisory_unlock($1::int, hashtext(current_schema()))", [TICK_LOCK_CLASS]).pipe(Effect.ignore))))
         })
       ).pipe(Effect.mapError((e) => (e && typeof e === "object" && "_tag" in e && e._tag === "SqlError" ? toDatabaseError(e as never) : e) as E | DatabaseError))
 

@@ -1,0 +1,1 @@
+export { LocalComputeLive, localComputeLayer, makeLocalCompute, type LocalComputeOptions } from "./LocalCompute.ts"

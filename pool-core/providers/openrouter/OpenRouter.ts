@@ -1,0 +1,130 @@
+import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { NotConfigured, type ProviderError } from "../../domain/errors.ts"
+import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
+import { makeProviderHttp, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
+
+// Per-agent OpenRouter keys through the provisioning-key API: each agent gets its own key with a monthly spend cap,
+// so one chatty agent cannot drain the org's credits. Keys are named `convos-agent-<instanceId>`, which lets `sweep`
+// find keys whose instance is gone (upstream leaked keys when the hash was lost on restart).
+
+export const keyNamePrefix = "convos-agent-"
+export const keyName = (instanceId: string) => `${keyNamePrefix}${instanceId}`
+
+const KeyInfo = Schema.Struct({
+  hash: Schema.String,
+  name: Schema.String,
+  limit: Schema.NullOr(Schema.Number),
+  usage: Schema.Number,
+  limit_remaining: Schema.optional(Schema.NullOr(Schema.Number)),
+  disabled: Schema.optional(Schema.Boolean),
+})
+const Created = Schema.Struct({ key: Schema.String, data: KeyInfo })
+const One = Schema.Struct({ data: KeyInfo })
+const Page = Schema.Struct({ data: Schema.Array(KeyInfo) })
+
+export interface KeyUsage {
+  readonly hash: string
+  readonly name: string
+  readonly limit: number | null
+  readonly usage: number
+}
+
+export class OpenRouter extends Context.Service<OpenRouter, {
+  readonly configured: boolean
+  /** Creates the agent's key; `key` is the secret (runtime env only), `hash` its public id. */
+  readonly createKey: (instanceId: string) => Effect.Effect<{ readonly hash: string; readonly key: Redacted.Redacted<string> }, ProviderError | NotConfigured>
+  /** Raises the key's spend limit by `amountUsd`; returns the new limit. */
+  readonly topUp: (hash: string, amountUsd: number) => Effect.Effect<number, ProviderError | NotConfigured>
+  /** Deletes the key; an unknown key counts as deleted. */
+  readonly deleteKey: (hash: string) => Effect.Effect<void, ProviderError | NotConfigured>
+  readonly usage: (hash: string) => Effect.Effect<KeyUsage, ProviderError | NotConfigured>
+  /** Deletes every `convos-agent-*` key whose instance id is not in `liveIds`; returns the deleted key names. */
+  readonly sweep: (liveIds: ReadonlySet<string>) => Effect.Effect<ReadonlyArray<string>, ProviderError | NotConfigured>
+}>()("pool-core/providers/openrouter/OpenRouter") {}
+
+export interface OpenRouterSettings {
+  readonly managementKey: Redacted.Redacted<string>
+  readonly baseUrl: string
+  readonly keyLimit: number
+  readonly limitReset: string
+  readonly http?: Partial<ProviderHttpOptions>
+}
+
+const toUsage = (k: typeof KeyInfo.Type): KeyUsage => ({ hash: k.hash, name: k.name, limit: k.limit, usage: k.usage })
+
+export const openRouterLive = (settings: OpenRouterSettings) =>
+  Layer.sync(OpenRouter, () => {
+    const http = makeProviderHttp({
+      provider: "openrouter",
+      baseUrl: settings.baseUrl,
+      headers: { authorization: Redacted.make(`Bearer ${Redacted.value(settings.managementKey)}`) },
+      ...settings.http,
+    })
+    const get = (hash: string) =>
+      http.json({ operation: "read key", method: "GET", path: `api/v1/keys/${encodeURIComponent(hash)}` }, One).pipe(Effect.map((r) => r.data))
+
+    const listAll = Effect.gen(function* () {
+      const all: Array<typeof KeyInfo.Type> = []
+      for (let offset = 0; offset < 100_000; ) {
+        const page = yield* http.json({ operation: "list keys", method: "GET", path: `api/v1/keys?offset=${offset}` }, Page)
+        if (page.data.length === 0) break
+        all.push(...page.data)
+        offset += page.data.length
+      }
+      return all
+    })
+
+    const deleteKey = (hash: string) =>
+      http.request({ operation: "delete key", method: "DELETE", path: `api/v1/keys/${encodeURIComponent(hash)}`, okStatuses: [404] }).pipe(Effect.asVoid)
+
+    return OpenRouter.of({
+      configured: true,
+      createKey: (instanceId) =>
+        http
+          .json(
+            { operation: "create key", method: "POST", path: "api/v1/keys", body: { name: keyName(instanceId), limit: settings.keyLimit, limit_reset: settings.limitReset } },
+            Created
+          )
+          .pipe(Effect.map((r) => ({ hash: r.data.hash, key: Redacted.make(r.key) }))),
+      topUp: (hash, amountUsd) =>
+        Effect.gen(function* () {
+          const current = yield* get(hash)
+          const limit = (current.limit ?? 0) + amountUsd
+          yield* http.request({ operation: "top up key", method: "PATCH", path: `api/v1/keys/${encodeURIComponent(hash)}`, body: { limit } })
+          return limit
+        }),
+      deleteKey,
+      usage: (hash) => get(hash).pipe(Effect.map(toUsage)),
+      sweep: (liveIds) =>
+        Effect.gen(function* () {
+          const orphans = (yield* listAll).filter((k) => k.name.startsWith(keyNamePrefix) && !liveIds.has(k.name.slice(keyNamePrefix.length)))
+          yield* Effect.forEach(orphans, (k) => deleteKey(k.hash), { concurrency: 4, discard: true })
+          if (orphans.length > 0) yield* Effect.logInfo(`openrouter: swept ${orphans.length} orphan key(s)`)
+          return orphans.map((k) => k.name)
+        }),
+    })
+  })
+
+const notConfigured = Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY"))
+
+export const openRouterDisabled = Layer.succeed(OpenRouter, {
+  configured: false,
+  createKey: () => notConfigured,
+  topUp: () => notConfigured,
+  deleteKey: () => notConfigured,
+  usage: () => notConfigured,
+  sweep: () => notConfigured,
+})
+
+/** Live when OPENROUTER_MANAGEMENT_KEY is set, disabled otherwise. */
+export const openRouterLayerFromEnv = Layer.unwrap(
+  Effect.gen(function* () {
+    const key = yield* readConfig(optionalSecret("OPENROUTER_MANAGEMENT_KEY"))
+    if (Option.isNone(key)) return openRouterDisabled
+    const baseUrl = yield* readConfig(stringOr("OPENROUTER_BASE_URL", "https://openrouter.ai"))
+    const keyLimit = Number(yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT", "20")))
+    const limitReset = yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT_RESET", "monthly"))
+    if (!Number.isFinite(keyLimit) || keyLimit <= 0) return yield* Effect.die(new Error("OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20)."))
+    return openRouterLive({ managementKey: key.value, baseUrl, keyLimit, limitReset })
+  })
+)
