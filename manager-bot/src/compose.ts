@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs"
+import { resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Layer } from "effect"
 import {
@@ -11,7 +12,7 @@ import {
   ProviderError,
   RuntimeClientLive,
 } from "@convos-agents/pool-core"
-import { embeddedMessagingLayer } from "@convos-agents/pool-core/messaging"
+import { embeddedMessagingLayer, Messaging } from "@convos-agents/pool-core/messaging"
 import { ManagerBotLive } from "./ManagerBot.ts"
 
 // How `npm start` is put together. Parts that other packages provide are loaded when present; a missing part is
@@ -29,14 +30,21 @@ const ComputeMissing = Layer.succeed(Compute, {
   statusBatch: (refs) => Effect.succeed(new Map(refs.map((r) => [r.providerRef, { providerRef: r.providerRef, state: "gone" as const, url: null }]))),
 })
 
-const computeLayer = async (): Promise<Layer.Layer<Compute, unknown>> => {
+const computeLayer = async (): Promise<Layer.Layer<Compute, unknown, Messaging>> => {
   if (process.env.RAILWAY_API_TOKEN && has("providers/railway/index.ts")) {
     const m = await import(new URL("providers/railway/index.ts", poolCore).href)
     return m.RailwayComputeLive as Layer.Layer<Compute, unknown>
   }
   if (has("providers/compute/local/index.ts")) {
     const m = await import(new URL("providers/compute/local/index.ts", poolCore).href)
-    return m.LocalComputeLive as Layer.Layer<Compute, unknown>
+    // Agents are child processes: they need the devnet's URL, known only once the devnet is up.
+    return Layer.unwrap(
+      Effect.gen(function* () {
+        const messaging = yield* Messaging
+        const dataDir = resolve(process.env.DATA_DIR ?? ".data")
+        return m.localComputeLayer({ dataDir, baseEnv: messaging.devnetUrl ? { DEVNET_URL: messaging.devnetUrl } : {} }) as Layer.Layer<Compute>
+      })
+    ) as Layer.Layer<Compute, unknown, Messaging>
   }
   return ComputeMissing
 }
@@ -65,5 +73,6 @@ export const AppLayer = async () => {
   const resources = await resourcesLayer()
   const base = Layer.mergeAll(DatabaseLive, embeddedMessagingLayer, PoolConfigLive)
   const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, resources)))
+  // The tick must not start agents before the devnet they talk to exists: messaging is built first.
   return ManagerBotLive.pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
 }
