@@ -18,18 +18,16 @@ export class BotStore extends Context.Service<BotStore, {
     BotStore,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const first = <A>(rows: ReadonlyArray<A>) => Option.fromNullishOr(rows[0])
+      /** The first row's value, if any. */
+      const single = <R extends object, A>(query: Effect.Effect<ReadonlyArray<R>, { message: string }>, pick: (row: R) => A) =>
+        query.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), pick)),
+          Effect.mapError(dbError)
+        )
       return BotStore.of({
-        chatOf: (inboxId) =>
-          sql<{ conversationId: string }>`SELECT conversation_id FROM manager_chats WHERE inbox_id = ${inboxId}`.pipe(
-            Effect.map((r) => Option.map(first(r), (x) => x.conversationId)),
-            Effect.mapError(dbError)
-          ),
+        chatOf: (inboxId) => single(sql<{ conversationId: string }>`SELECT conversation_id FROM manager_chats WHERE inbox_id = ${inboxId}`, (x) => x.conversationId),
         ownerOfChat: (conversationId) =>
-          sql<{ inboxId: string }>`SELECT inbox_id FROM manager_chats WHERE conversation_id = ${conversationId}`.pipe(
-            Effect.map((r) => Option.map(first(r), (x) => x.inboxId)),
-            Effect.mapError(dbError)
-          ),
+          single(sql<{ inboxId: string }>`SELECT inbox_id FROM manager_chats WHERE conversation_id = ${conversationId}`, (x) => x.inboxId),
         recordChat: (conversationId, inboxId) =>
           sql`INSERT INTO manager_chats (conversation_id, inbox_id) VALUES (${conversationId}, ${inboxId}) ON CONFLICT (inbox_id) DO UPDATE SET conversation_id = EXCLUDED.conversation_id`.pipe(
             Effect.asVoid,
@@ -40,11 +38,7 @@ export class BotStore extends Context.Service<BotStore, {
             Effect.map((r) => r.length > 0),
             Effect.mapError(dbError)
           ),
-        getState: (key) =>
-          sql<{ value: string }>`SELECT value FROM bot_state WHERE key = ${key}`.pipe(
-            Effect.map((r) => Option.map(first(r), (x) => x.value)),
-            Effect.mapError(dbError)
-          ),
+        getState: (key) => single(sql<{ value: string }>`SELECT value FROM bot_state WHERE key = ${key}`, (x) => x.value),
         setState: (key, value) =>
           sql`INSERT INTO bot_state (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.pipe(
             Effect.asVoid,
