@@ -18,8 +18,8 @@ const main = async () => {
   if (!process.env.XMTP_ENV && !process.env.CONVOS_INVITE_BASE_URL && port !== "0") {
     process.env.CONVOS_INVITE_BASE_URL = `http://127.0.0.1:${port}/v2?i=`
   }
-  for (const part of await describeParts()) log(part)
-  const runtime = ManagedRuntime.make(await AppLayer())
+  for (const part of describeParts()) log(part)
+  const runtime = ManagedRuntime.make(AppLayer())
   let stopping = false
   const stop = async (code: number) => {
     if (stopping) return

@@ -97,4 +97,13 @@ describe("ProviderHttp", () => {
       expect(res.status).toBe(404)
     }).pipe(Effect.scoped)
   )
+  it.live("a malformed answer that carries a fresh key never puts the key in the error", () =>
+    Effect.gen(function* () {
+      const api = yield* fakeApi(() => ({ json: { key: { value: "sk-or-v1-abcdef123456" }, data: null } }))
+      const Created = Schema.Struct({ key: Schema.String, data: Schema.Struct({ hash: Schema.String }) })
+      const error = yield* Effect.flip(client(api.url).json({ operation: "create key", method: "POST", path: "/keys", body: {} }, Created))
+      expect(error.message).toContain("unexpected shape")
+      expect(error.message).not.toContain("sk-or-v1-abcdef123456")
+    }).pipe(Effect.scoped)
+  )
 })

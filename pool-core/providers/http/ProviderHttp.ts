@@ -37,9 +37,15 @@ interface Attempt {
   readonly retryAfterMs: number | null
 }
 
-/** Replaces every secret that occurs in a text. */
+// Secrets a provider hands out in answers (new OpenRouter keys) or that echo a header: never in a message.
+const secretPatterns = [/sk-or-v1-[\w-]+/g, /Bearer\s+[^\s"',}]+/gi, /0x[0-9a-fA-F]{64}/g]
+
+/** Replaces every known secret, and anything shaped like a key or bearer token, in a text. */
 export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
-  secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join("[redacted]"), text)
+  secretPatterns.reduce(
+    (t, pattern) => t.replace(pattern, "[redacted]"),
+    secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join("[redacted]"), text)
+  )
 
 const parseRetryAfter = (value: string | null): number | null => {
   if (value === null) return null
@@ -76,7 +82,9 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
         signal.addEventListener("abort", onAbort)
         const timer = setTimeout(() => controller.abort(new Error("timeout")), timeoutMs)
         try {
-          const res = await fetch(new URL(req.path.replace(/^\//, ""), options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`), {
+          // An empty path means the base URL itself (GraphQL endpoints): no trailing slash appended.
+          const url = req.path === "" ? options.baseUrl : new URL(req.path.replace(/^\//, ""), options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`)
+          const res = await fetch(url, {
             method: req.method,
             headers: { ...headerValues(), ...(req.body === undefined ? {} : { "content-type": "application/json" }), accept: "application/json" },
             body: req.body === undefined ? undefined : JSON.stringify(req.body),

@@ -121,7 +121,8 @@ export const openRouterLayerFromEnv = Layer.unwrap(
   Effect.gen(function* () {
     const key = yield* readConfig(optionalSecret("OPENROUTER_MANAGEMENT_KEY"))
     if (Option.isNone(key)) return openRouterDisabled
-    const baseUrl = yield* readConfig(stringOr("OPENROUTER_BASE_URL", "https://openrouter.ai"))
+    // The runtime reads the same variable as its OpenAI-compatible endpoint (…/api/v1): accept both spellings.
+    const baseUrl = (yield* readConfig(stringOr("OPENROUTER_BASE_URL", "https://openrouter.ai"))).replace(/\/api\/v1\/?$/, "")
     const keyLimit = Number(yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT", "20")))
     const limitReset = yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT_RESET", "monthly"))
     if (!Number.isFinite(keyLimit) || keyLimit <= 0) return yield* Effect.die(new Error("OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20)."))

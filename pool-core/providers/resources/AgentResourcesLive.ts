@@ -1,4 +1,4 @@
-import { Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { NotConfigured, ProviderError } from "../../domain/errors.ts"
 import type { OnProgress } from "../../pool/Pool.ts"
@@ -53,23 +53,23 @@ export const AgentResourcesLive = Layer.effect(
 
     const releaseOne = (instanceId: string, provider: Provider) =>
       Effect.gen(function* () {
-        const rows = yield* sql<{ external_id: string }>`
+        const rows = yield* sql<{ externalId: string }>`
           DELETE FROM instance_resources WHERE instance_id = ${instanceId} AND provider = ${provider} RETURNING external_id`.pipe(
           Effect.mapError(dbError("release resource"))
         )
         const row = rows[0]
         if (!row) return // someone else released it
-        yield* freeAtProvider(instanceId, { provider, externalId: row.external_id }).pipe(
+        yield* freeAtProvider(instanceId, { provider, externalId: row.externalId }).pipe(
           Effect.tapError((e) =>
-            Effect.andThen(recordError(instanceId, provider, "release", e.message), record(instanceId, provider, row.external_id).pipe(Effect.ignore))
+            Effect.andThen(recordError(instanceId, provider, "release", e.message), record(instanceId, provider, row.externalId).pipe(Effect.ignore))
           )
         )
       })
 
     const held = (instanceId: string) =>
-      sql<{ provider: Provider; external_id: string }>`
+      sql<{ provider: Provider; externalId: string }>`
         SELECT provider, external_id FROM instance_resources WHERE instance_id = ${instanceId} ORDER BY created_at`.pipe(
-        Effect.map((rows) => rows.map((r): HeldResource => ({ provider: r.provider, externalId: r.external_id }))),
+        Effect.map((rows) => rows.map((r): HeldResource => ({ provider: r.provider, externalId: r.externalId }))),
         Effect.mapError(dbError("list resources"))
       )
 
@@ -140,7 +140,7 @@ export const AgentResourcesLive = Layer.effect(
 export const agentResourcesLayerFromEnv = Layer.unwrap(
   Effect.gen(function* () {
     const ctx = yield* Layer.build(Layer.mergeAll(telnyxLayerFromEnv, openRouterLayerFromEnv, agentMailLayerFromEnv, bankrLayerFromEnv))
-    const any = [Telnyx, OpenRouter, AgentMail, Bankr].some((tag) => (ctx.mapUnsafe.get(tag.key) as { configured: boolean }).configured)
+    const any = [Context.get(ctx, Telnyx), Context.get(ctx, OpenRouter), Context.get(ctx, AgentMail), Context.get(ctx, Bankr)].some((p) => p.configured)
     return any ? AgentResourcesLive.pipe(Layer.provide(Layer.succeedContext(ctx))) : AgentResourcesNone
   })
 )

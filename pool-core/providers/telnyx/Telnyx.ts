@@ -36,19 +36,19 @@ const numberTable = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   return {
     takePooled: (instanceId: string) =>
-      sql<{ phone_number: string }>`
+      sql<{ phoneNumber: string }>`
         UPDATE phone_numbers SET status = 'assigned', instance_id = ${instanceId}, updated_at = now()
         WHERE phone_number = (
           SELECT phone_number FROM phone_numbers WHERE status = 'available' ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED
         ) AND status = 'available'
-        RETURNING phone_number`.pipe(Effect.map((rows) => rows[0]?.phone_number ?? null), Effect.mapError(dbError("assign pooled number"))),
+        RETURNING phone_number`.pipe(Effect.map((rows) => rows[0]?.phoneNumber ?? null), Effect.mapError(dbError("assign pooled number"))),
     recordOrdered: (phone: string, instanceId: string) =>
       sql`INSERT INTO phone_numbers (phone_number, status, instance_id) VALUES (${phone}, 'assigned', ${instanceId})`.pipe(
         Effect.asVoid,
         Effect.mapError(dbError("record ordered number"))
       ),
     release: (instanceId: string) =>
-      sql<{ phone_number: string }>`
+      sql<{ phoneNumber: string }>`
         UPDATE phone_numbers SET status = 'available', instance_id = NULL, updated_at = now()
         WHERE instance_id = ${instanceId} AND status = 'assigned' RETURNING phone_number`.pipe(
         Effect.map((rows) => rows.length),

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, Redacted } from "effect"
+import { fakeApi } from "../http/testing.ts"
+import { managementKey, openRouterApi } from "./fake.ts"
+import { OpenRouter, openRouterLayerFromEnv, openRouterLive } from "./OpenRouter.ts"
+
+const live = (url: string) =>
+  openRouterLive({ managementKey: Redacted.make(managementKey), baseUrl: url, keyLimit: 20, limitReset: "monthly", http: { baseDelay: "5 millis", timeout: "500 millis" } })
+
+describe("OpenRouter", () => {
+  it.live("creates a capped monthly key per instance, tops it up, reads usage and deletes it", () =>
+    Effect.gen(function* () {
+      const fake = openRouterApi()
+      const api = yield* fakeApi(fake.handle)
+      const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
+      const created = yield* or.createKey("inst1")
+      expect(created.hash).toBe("hash-1")
+      expect(Redacted.value(created.key)).toBe("sk-or-v1-secret-1")
+      expect(String(created.key)).not.toContain("secret") // Redacted never prints the key
+      expect(api.requests[0]).toMatchObject({ method: "POST", path: "/api/v1/keys", body: { name: "convos-agent-inst1", limit: 20, limit_reset: "monthly" } })
+
+      expect(yield* or.topUp(created.hash, 20)).toBe(40)
+      expect(api.requests.slice(1).map((r) => [r.method, r.path, r.body])).toEqual([
+        ["GET", "/api/v1/keys/hash-1", undefined],
+        ["PATCH", "/api/v1/keys/hash-1", { limit: 40 }],
+      ])
+      expect(yield* or.usage(created.hash)).toEqual({ hash: "hash-1", name: "convos-agent-inst1", limit: 40, usage: 0 })
+
+      yield* or.deleteKey(created.hash)
+      expect(fake.keys.size).toBe(0)
+      yield* or.deleteKey(created.hash) // already gone: 404 counts as deleted
+      expect(api.requests.every((r) => r.headers.authorization === `Bearer ${managementKey}`)).toBe(true)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("sweep deletes only convos-agent keys of instances that are not live (all pages)", () =>
+    Effect.gen(function* () {
+      const fake = openRouterApi()
+      const api = yield* fakeApi(fake.handle)
+      const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
+      for (const id of ["a", "b", "c", "d"]) yield* or.createKey(id)
+      fake.keys.set("other", { hash: "other", name: "someone-elses-key", limit: null, usage: 3, limit_reset: "" })
+      const swept = yield* or.sweep(new Set(["b"]))
+      expect([...swept].sort()).toEqual(["convos-agent-a", "convos-agent-c", "convos-agent-d"])
+      expect([...fake.keys.values()].map((k) => k.name).sort()).toEqual(["convos-agent-b", "someone-elses-key"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a 429 on create is retried and yields exactly one key; a 400 is not retried", () =>
+    Effect.gen(function* () {
+      const fake = openRouterApi()
+      let throttle = 2
+      const api = yield* fakeApi((r) => (r.method === "POST" && throttle-- > 0 ? { status: 429, json: { error: { message: "rate limited" } } } : fake.handle(r)))
+      const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
+      yield* or.createKey("x")
+      expect(api.requests.filter((r) => r.method === "POST")).toHaveLength(3)
+      expect(fake.keys.size).toBe(1)
+
+      api.setHandler(() => ({ status: 400, json: { error: { message: "limit must be positive" } } }))
+      const error = yield* Effect.flip(or.createKey("y"))
+      expect(error).toMatchObject({ _tag: "ProviderError", status: 400, retryable: false })
+      expect(api.requests).toHaveLength(4)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("layerFromEnv reads the key, the limit, and a base URL given with or without /api/v1", () =>
+    Effect.gen(function* () {
+      const fake = openRouterApi()
+      const api = yield* fakeApi(fake.handle)
+      const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENROUTER_MANAGEMENT_KEY: managementKey, OPENROUTER_BASE_URL: `${api.url}/api/v1`, OPENROUTER_KEY_LIMIT: "5" }))
+      const or = yield* Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(env)))
+      expect(or.configured).toBe(true)
+      yield* or.createKey("e1")
+      expect(api.requests[0]).toMatchObject({ method: "POST", path: "/api/v1/keys", body: { name: "convos-agent-e1", limit: 5, limit_reset: "monthly" } })
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("without OPENROUTER_MANAGEMENT_KEY every operation says what to set", () =>
+    Effect.gen(function* () {
+      const or = yield* OpenRouter
+      expect(or.configured).toBe(false)
+      const error = yield* Effect.flip(or.createKey("x"))
+      expect(error).toMatchObject({ _tag: "NotConfigured", variable: "OPENROUTER_MANAGEMENT_KEY" })
+      expect(error.message).toBe("OpenRouter is not configured: set OPENROUTER_MANAGEMENT_KEY to use it.")
+    }).pipe(Effect.provide(openRouterLayerFromEnv.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))))
+  )
+})

@@ -1,0 +1,34 @@
+import type { RecordedRequest, Reply } from "../http/testing.ts"
+
+// Loopback stand-in for the provider API (tests only): answers like the real one and checks auth on every request.
+
+export const managementKey = "sk-or-mgmt-secret-abcdef"
+
+/** A small OpenRouter keys API: checks auth on every request, keeps keys in memory. */
+export const openRouterApi = () => {
+  const keys = new Map<string, { hash: string; name: string; limit: number | null; usage: number; limit_reset: string }>()
+  let next = 0
+  const handle = (r: RecordedRequest): Reply => {
+    if (r.headers.authorization !== `Bearer ${managementKey}`) return { status: 401, json: { error: { message: "No auth" } } }
+    const path = r.path.split("?")[0]
+    if (r.method === "POST" && path === "/api/v1/keys") {
+      const b = r.body as { name: string; limit: number; limit_reset: string }
+      if (typeof b?.name !== "string" || typeof b.limit !== "number") return { status: 400, json: { error: { message: "bad body" } } }
+      const hash = `hash-${++next}`
+      keys.set(hash, { hash, name: b.name, limit: b.limit, usage: 0, limit_reset: b.limit_reset })
+      return { status: 201, json: { key: `sk-or-v1-secret-${next}`, data: keys.get(hash) } }
+    }
+    if (r.method === "GET" && path === "/api/v1/keys") {
+      const offset = Number(new URL(r.path, "http://x").searchParams.get("offset") ?? 0)
+      return { json: { data: [...keys.values()].slice(offset, offset + 2) } } // pages of 2 to exercise paging
+    }
+    const m = /^\/api\/v1\/keys\/([^/]+)$/.exec(path)
+    const key = m ? keys.get(m[1]) : undefined
+    if (m && !key) return { status: 404, json: { error: { message: "Key not found" } } }
+    if (key && r.method === "GET") return { json: { data: key } }
+    if (key && r.method === "PATCH") return (key.limit = (r.body as { limit: number }).limit), { json: { data: key } }
+    if (key && r.method === "DELETE") return keys.delete(key.hash), { json: { deleted: true } }
+    return { status: 404, json: { error: { message: `no route ${r.method} ${r.path}` } } }
+  }
+  return { keys, handle }
+}

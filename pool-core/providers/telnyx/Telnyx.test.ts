@@ -1,0 +1,94 @@
+import { assert, expect, layer } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
+import { TestDatabase } from "../../db/testing.ts"
+import { fakeApi } from "../http/testing.ts"
+import { apiKey, profile, telnyxApi } from "./fake.ts"
+import { Telnyx, telnyxDisabled, telnyxLive } from "./Telnyx.ts"
+
+const live = (url: string) => telnyxLive({ apiKey: Redacted.make(apiKey), baseUrl: url, messagingProfileId: profile, http: { baseDelay: "5 millis", timeout: "300 millis" }, random: () => 0 })
+
+const reset = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DELETE FROM phone_numbers`
+  return sql
+})
+
+layer(TestDatabase, { timeout: "120 seconds", excludeTestServices: true })("Telnyx", (it) => {
+  it.effect("reuses a pooled number before buying, and release returns it to the pool", () =>
+    Effect.gen(function* () {
+      const sql = yield* reset
+      yield* sql`INSERT INTO phone_numbers (phone_number, status) VALUES ('+15550009999', 'available')`
+      const api = yield* fakeApi(telnyxApi().handle)
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      assert.strictEqual(yield* telnyx.acquire("p1"), "+15550009999")
+      assert.strictEqual(api.requests.length, 0, "no Telnyx call when the pool has a number")
+      assert.deepStrictEqual(yield* telnyx.counts, { available: 0, assigned: 1 })
+      assert.strictEqual(yield* telnyx.release("p1"), 1)
+      assert.strictEqual(yield* telnyx.release("p1"), 0, "a second release frees nothing")
+      const rows = yield* sql<{ status: string; instanceId: string | null }>`SELECT status, instance_id FROM phone_numbers`
+      assert.deepStrictEqual(rows, [{ status: "available", instanceId: null }])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("with an empty pool it searches, orders with the messaging profile, and keeps the number", () =>
+    Effect.gen(function* () {
+      const sql = yield* reset
+      const fake = telnyxApi({ conflictsFirst: 1 })
+      const api = yield* fakeApi(fake.handle)
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      const phone = yield* telnyx.acquire("o1")
+      // first order hit 422 (someone else bought it): searched again and ordered the next one
+      assert.deepStrictEqual(api.requests.map((r) => `${r.method} ${r.path.split("?")[0]}`), [
+        "GET /available_phone_numbers",
+        "POST /number_orders",
+        "GET /available_phone_numbers",
+        "POST /number_orders",
+      ])
+      assert.strictEqual(phone, fake.ordered[0])
+      const rows = yield* sql<{ phoneNumber: string; status: string; instanceId: string }>`SELECT phone_number, status, instance_id FROM phone_numbers`
+      assert.deepStrictEqual(rows, [{ phoneNumber: phone, status: "assigned", instanceId: "o1" }])
+      yield* telnyx.release("o1")
+      assert.strictEqual(yield* telnyx.acquire("o2"), phone, "the released number is reused")
+      assert.strictEqual(api.requests.length, 4)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("concurrent acquires never get the same number", () =>
+    Effect.gen(function* () {
+      const sql = yield* reset
+      for (const n of ["+15551110001", "+15551110002", "+15551110003"]) yield* sql`INSERT INTO phone_numbers (phone_number, status) VALUES (${n}, 'available')`
+      let seq = 0
+      const fake = telnyxApi()
+      const api = yield* fakeApi((r) => {
+        // answer each search with a different number, so concurrent orders do not collide at "Telnyx"
+        if (r.path.startsWith("/available_phone_numbers")) return { json: { data: [{ phone_number: `+1555222${String(++seq).padStart(4, "0")}` }] } }
+        return fake.handle(r)
+      })
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      const phones = yield* Effect.forEach(["c1", "c2", "c3", "c4", "c5", "c6"], (id) => telnyx.acquire(id), { concurrency: "unbounded" })
+      assert.strictEqual(new Set(phones).size, 6)
+      assert.strictEqual(phones.filter((p) => p.startsWith("+1555111")).length, 3, "all pooled numbers used")
+      assert.strictEqual(fake.ordered.length, 3, "only the missing three were bought")
+      const rows = yield* sql<{ instanceId: string }>`SELECT instance_id FROM phone_numbers WHERE status = 'assigned'`
+      assert.strictEqual(new Set(rows.map((r) => r.instanceId)).size, 6)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("4xx on order fails at once; disabled Telnyx still releases numbers", () =>
+    Effect.gen(function* () {
+      const sql = yield* reset
+      const api = yield* fakeApi((r) => (r.method === "POST" ? { status: 403, json: { errors: [{ title: "Forbidden" }] } } : telnyxApi().handle(r)))
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      const error = yield* Effect.flip(telnyx.acquire("f1"))
+      expect(error).toMatchObject({ _tag: "ProviderError", provider: "telnyx", status: 403, retryable: false })
+      assert.strictEqual(api.requests.filter((r) => r.method === "POST").length, 1)
+      assert.lengthOf(yield* sql`SELECT 1 FROM phone_numbers`, 0)
+
+      yield* sql`INSERT INTO phone_numbers (phone_number, status, instance_id) VALUES ('+15553330001', 'assigned', 'd1')`
+      const disabled = yield* Effect.provide(Effect.service(Telnyx), telnyxDisabled)
+      expect((yield* Effect.flip(disabled.acquire("d2"))).message).toContain("set TELNYX_API_KEY")
+      assert.strictEqual(yield* disabled.release("d1"), 1)
+    }).pipe(Effect.scoped)
+  )
+})
