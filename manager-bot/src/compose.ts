@@ -6,6 +6,7 @@ import { localComputeLayer } from "@convos-agents/pool-core/providers/compute/lo
 import { railwayComputeLayerFromEnv } from "@convos-agents/pool-core/providers/railway/RailwayCompute.ts"
 import { agentResourcesLayerFromEnv } from "@convos-agents/pool-core/providers/resources/AgentResourcesLive.ts"
 import { ManagerBotLive } from "./ManagerBot.ts"
+import { OrphanKeySweeperLive } from "./sweeper.ts"
 
 // How `npm start` is put together: database → messaging → pool (compute, runtime client, provider resources, tick)
 // → manager bot. Compute is Railway when RAILWAY_API_TOKEN is set, else local agent processes.
@@ -31,5 +32,5 @@ export const AppLayer = () => {
   const compute = computeName() === "railway" ? railwayComputeLayerFromEnv : localCompute
   const base = Layer.mergeAll(DatabaseLive, embeddedMessagingLayer, PoolConfigLive)
   const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv)))
-  return ManagerBotLive.pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
+  return Layer.merge(ManagerBotLive, OrphanKeySweeperLive).pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
 }

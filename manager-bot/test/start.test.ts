@@ -1,0 +1,43 @@
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+
+// `npm start`'s entry as a real process on the embedded defaults: it prints its progress and the bot's invite,
+// serves the API and web, and stops cleanly on Ctrl-C (SIGINT).
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+
+describe("npm start", () => {
+  it("brings everything up, then stops cleanly on SIGINT", { timeout: 120_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
+    const env = { ...process.env, DATA_DIR: dataDir, PORT: "0", POOL_MIN_IDLE: "0" } as Record<string, string>
+    delete env.DATABASE_URL // the embedded default
+    delete env.XMTP_ENV
+    const child = spawn(process.execPath, ["--import", "tsx", main], { env, stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    child.stdout.on("data", (d) => (out += d))
+    child.stderr.on("data", (d) => (out += d))
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)))
+    try {
+      const until = Date.now() + 90_000
+      while (!out.includes("[start] ready") && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 200))
+      expect(out).toContain("[start] ready")
+      for (const part of ["database: embedded PGlite", "messaging: devnet", "compute: local", "Manager bot invite"]) expect(out).toContain(part)
+      const url = /web catalog and pool API: (http:\/\/\S+)/.exec(out)![1]!
+      expect((await (await fetch(`${url}/healthz`)).json()).ok).toBe(true)
+      expect((await (await fetch(`${url}/api/pool/templates`)).json()).templates.length).toBeGreaterThanOrEqual(12)
+      expect((await fetch(url)).status).toBe(200)
+      const invite = readFileSync(join(dataDir, "manager-invite.url"), "utf8").trim()
+      expect(out).toContain(invite)
+      child.kill("SIGINT")
+      expect(await exited).toBe(0)
+      expect(out).toContain("[start] stopped")
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL")
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
