@@ -1,0 +1,188 @@
+// The agent's presence on Convos: its messaging identity, its own conversation + invite, joining others' invites,
+// serving join requests for its own invite, and handing inbound text to the agent (OpenClaw) through `onInbound`.
+import { Context, Effect, Fiber, Layer, Scope, Stream } from "effect"
+import {
+  type ChatMessage, identityFromPrivateKey, Messaging, type MessagingClient, MessagingError, type MessagingIdentity,
+} from "@convos-agents/pool-core/messaging"
+import {
+  createInviteSlug, encodeMetadata, handleJoinRequest, InviteError, inviteUrlBase, JoinFailed, joinByInvite, randomTag,
+} from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable } from "./errors.ts"
+import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
+
+export interface InboundText {
+  readonly id: string
+  readonly conversationId: string
+  readonly senderInboxId: string
+  readonly text: string
+  readonly sentAt: Date
+}
+
+export interface ProvisionInput {
+  readonly agentName: string
+  readonly instructions: string
+  readonly templateSlug?: string | null
+  readonly joinUrl?: string | null
+}
+
+export interface ProvisionOutput {
+  readonly conversationId: string
+  readonly inviteUrl: string | null
+  readonly joined: boolean
+  readonly pending?: boolean
+}
+
+export interface JoinOutput {
+  readonly conversationId: string | null
+  readonly joined: boolean
+  readonly pending: boolean
+}
+
+export interface ConvosAgentOptions {
+  readonly stateDir: string
+  readonly defaults: { readonly agentName: string; readonly instructions: string }
+  /** Called (not awaited by the stream) for each text message from someone else in one of the agent's groups. */
+  readonly onInbound: (message: InboundText) => Effect.Effect<void>
+  /** Called after the profile changed (provision / update) so the workspace and config get rewritten. */
+  readonly onProfileChanged?: (state: AgentState) => Effect.Effect<void>
+  /** Override of the invite link prefix (CONVOS_INVITE_BASE_URL). */
+  readonly inviteBaseUrl?: string
+  /** How long a join waits for the invite's owner before answering "pending". Default 20 s. */
+  readonly joinWaitMs?: number
+}
+
+const messagingFailure = (e: MessagingError) =>
+  new MessagingUnavailable({ message: `Messaging failed: ${e.message}. Check DEVNET_URL / XMTP_ENV and retry.` })
+
+const greeting = (name: string) => `Hi, I'm ${name}! Mention what you need and I'll help right here.`
+
+export class ConvosAgent extends Context.Service<ConvosAgent, {
+  readonly identity: MessagingIdentity
+  readonly state: Effect.Effect<AgentState>
+  readonly provision: (input: ProvisionInput) => Effect.Effect<ProvisionOutput, AlreadyProvisioned | BadInvite | JoinRejected | MessagingUnavailable>
+  readonly update: (input: { agentName?: string; instructions?: string }) => Effect.Effect<AgentState, MessagingUnavailable>
+  readonly createConversation: (name: string) => Effect.Effect<{ conversationId: string; inviteUrl: string }, MessagingUnavailable>
+  readonly join: (inviteUrl: string) => Effect.Effect<JoinOutput, BadInvite | JoinRejected | MessagingUnavailable>
+  readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingUnavailable>
+}>()("runtime/agent/ConvosAgent") {
+  /** Connects the agent (identity generated at first start) and serves its stream for the lifetime of the scope. */
+  static layer = (options: ConvosAgentOptions) => Layer.effect(ConvosAgent, make(options))
+}
+
+const make = (options: ConvosAgentOptions) =>
+  Effect.gen(function* () {
+    const messaging = yield* Messaging
+    let state = loadAgentState(options.stateDir, options.defaults)
+    const identity = identityFromPrivateKey(state.privateKey)
+    const client: MessagingClient = yield* messaging.connect(identity, { label: state.agentName })
+    const scope = yield* Effect.scope
+    const save = (next: AgentState) => Effect.sync(() => {
+      state = next
+      saveAgentState(options.stateDir, next)
+    })
+    const addConversation = (id: string) =>
+      save({ ...state, conversations: state.conversations.includes(id) ? state.conversations : [...state.conversations, id] })
+    const profileChanged = () => (options.onProfileChanged ? options.onProfileChanged(state) : Effect.void)
+
+    const createConversation = (name: string) =>
+      Effect.gen(function* () {
+        const tag = randomTag()
+        const group = yield* client.createGroup([], { name, appData: encodeMetadata({ tag }) })
+        const slug = createInviteSlug(identity, { conversationId: group.id, tag, name })
+        const inviteUrl = inviteUrlBase(messaging.network, options.inviteBaseUrl) + slug
+        yield* addConversation(group.id)
+        return { conversationId: group.id, inviteUrl, tag }
+      }).pipe(Effect.mapError(messagingFailure))
+
+    const joinWith = (inviteUrl: string, field: string, waitMs: number) =>
+      joinByInvite(client, identity, inviteUrl, { profile: { name: state.agentName, kind: "agent" }, timeoutMs: waitMs, pollMs: 250 }).pipe(
+        Effect.catchIf((e): e is InviteError => e instanceof InviteError, (e) => Effect.fail(new BadInvite({ field, message: e.message }))),
+        Effect.catchIf((e): e is JoinFailed => e instanceof JoinFailed, (e) => Effect.fail(new JoinRejected({ errorType: e.errorType, message: e.message }))),
+        Effect.catchIf((e): e is MessagingError => e instanceof MessagingError, (e) => Effect.fail(messagingFailure(e)))
+      )
+
+    const afterJoined = (conversationId: string) =>
+      addConversation(conversationId).pipe(Effect.andThen(client.sendText(conversationId, greeting(state.agentName))), Effect.mapError(messagingFailure))
+
+    const join = (inviteUrl: string, field = "inviteUrl") =>
+      Effect.gen(function* () {
+        const result = yield* joinWith(inviteUrl, field, options.joinWaitMs ?? 20_000)
+        if (result._tag === "Joined") {
+          yield* afterJoined(result.conversationId)
+          return { conversationId: result.conversationId, joined: true, pending: false } as JoinOutput
+        }
+        // Still waiting for the owner's device: keep asking in the background for up to 10 minutes.
+        yield* joinWith(inviteUrl, field, 10 * 60_000).pipe(
+          Effect.flatMap((r) => (r._tag === "Joined" ? afterJoined(r.conversationId) : Effect.void)),
+          Effect.catchCause((cause) => Effect.logWarning("background join ended without joining", cause)),
+          Effect.forkIn(scope)
+        )
+        return { conversationId: null, joined: false, pending: true } as JoinOutput
+      })
+
+    const provision = (input: ProvisionInput) =>
+      Effect.gen(function* () {
+        if (state.provisioned) {
+          return yield* new AlreadyProvisioned({
+            conversationId: state.conversationId,
+            message: `This instance is already provisioned as "${state.agentName}"${state.conversationId ? ` (conversation ${state.conversationId})` : ""}. Claim another instance, or use PATCH /pool/agent to change it.`,
+          })
+        }
+        yield* save({ ...state, provisioned: true, agentName: input.agentName, instructions: input.instructions, templateSlug: input.templateSlug ?? null })
+        yield* profileChanged()
+        if (input.joinUrl) {
+          const joined = yield* join(input.joinUrl, "joinUrl").pipe(Effect.tapError(() => save({ ...state, provisioned: false })))
+          if (joined.conversationId) yield* save({ ...state, conversationId: joined.conversationId })
+          return { conversationId: joined.conversationId ?? "", inviteUrl: null, joined: joined.joined, pending: joined.pending } as ProvisionOutput
+        }
+        const created = yield* createConversation(input.agentName).pipe(Effect.tapError(() => save({ ...state, provisioned: false })))
+        yield* save({ ...state, conversationId: created.conversationId, inviteUrl: created.inviteUrl, inviteTag: created.tag })
+        yield* client.sendText(created.conversationId, greeting(input.agentName)).pipe(Effect.mapError(messagingFailure))
+        return { conversationId: created.conversationId, inviteUrl: created.inviteUrl, joined: false } as ProvisionOutput
+      })
+
+    const update = (input: { agentName?: string; instructions?: string }) =>
+      Effect.gen(function* () {
+        yield* save({ ...state, ...(input.agentName ? { agentName: input.agentName } : {}), ...(input.instructions !== undefined ? { instructions: input.instructions } : {}) })
+        if (input.agentName && state.conversationId && state.inviteTag) {
+          yield* client.updateGroup(state.conversationId, { name: input.agentName }).pipe(Effect.mapError(messagingFailure))
+        }
+        yield* profileChanged()
+        return state
+      })
+
+    // One stream for everything: text in the agent's groups → agent turn (forked, so a slow LLM never delays join
+    // requests); DMs → join requests for the agent's own invites.
+    const handle = (m: ChatMessage) =>
+      Effect.gen(function* () {
+        if (m.senderInboxId === identity.inboxId) return
+        if (state.conversations.includes(m.conversationId)) {
+          if (m.kind === "application" && m.text !== null && m.contentType.typeId === "text") {
+            yield* options.onInbound({ id: m.id, conversationId: m.conversationId, senderInboxId: m.senderInboxId, text: m.text, sentAt: m.sentAt }).pipe(Effect.forkIn(scope))
+          }
+        } else {
+          // Members only see messages sent after they joined, so each newcomer gets the greeting once they are in.
+          yield* handleJoinRequest(client, identity, m, {
+            onJoined: ({ groupId }) => client.sendText(groupId, greeting(state.agentName)).pipe(Effect.asVoid),
+          })
+        }
+        if (m.sentAt.getTime() > state.lastSeenMs) yield* save({ ...state, lastSeenMs: m.sentAt.getTime() })
+      }).pipe(Effect.catchCause((cause) => Effect.logWarning(`message ${m.id} could not be handled`, cause)))
+
+    const streamFiber = yield* client.stream({ afterMs: state.lastSeenMs }).pipe(
+      Stream.runForEach(handle),
+      Effect.catchCause((cause) => Effect.logError("convos message stream stopped", cause)),
+      Effect.forkIn(scope)
+    )
+    yield* Scope.addFinalizer(scope, Fiber.interrupt(streamFiber))
+
+    return ConvosAgent.of({
+      identity,
+      state: Effect.sync(() => state),
+      provision,
+      update,
+      createConversation: (name) => createConversation(name).pipe(Effect.map(({ conversationId, inviteUrl }) => ({ conversationId, inviteUrl }))),
+      join: (url) => join(url),
+      sendText: (conversationId, text) => client.sendText(conversationId, text).pipe(Effect.mapError(messagingFailure)),
+    })
+  })

@@ -1,0 +1,22 @@
+import { Schema } from "effect"
+
+// Errors of the agent's HTTP-facing operations; each message says what to do. Mapped to HTTP statuses in http/routes.ts.
+
+export class AlreadyProvisioned extends Schema.TaggedError<AlreadyProvisioned>()("AlreadyProvisioned", {
+  conversationId: Schema.NullOr(Schema.String),
+  message: Schema.String,
+}) {}
+
+export class BadInvite extends Schema.TaggedError<BadInvite>()("BadInvite", {
+  field: Schema.String,
+  message: Schema.String,
+}) {}
+
+export class JoinRejected extends Schema.TaggedError<JoinRejected>()("JoinRejected", {
+  errorType: Schema.String,
+  message: Schema.String,
+}) {}
+
+export class MessagingUnavailable extends Schema.TaggedError<MessagingUnavailable>()("MessagingUnavailable", {
+  message: Schema.String,
+}) {}

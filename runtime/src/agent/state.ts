@@ -1,0 +1,51 @@
+// The agent's persisted state: its messaging identity key (generated at first start), profile, and conversations.
+// One JSON file (mode 600) in the state dir, rewritten atomically; the runtime is its only writer.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { generateIdentity } from "@convos-agents/pool-core/messaging"
+
+export interface AgentState {
+  readonly privateKey: `0x${string}`
+  readonly agentName: string
+  readonly instructions: string
+  readonly templateSlug: string | null
+  /** Set once by /pool/provision; a second provision is refused. */
+  readonly provisioned: boolean
+  /** The agent's own conversation (created at provision, or the one it joined). */
+  readonly conversationId: string | null
+  readonly inviteUrl: string | null
+  readonly inviteTag: string | null
+  /** Every group the agent answers in (its own plus the ones it joined). */
+  readonly conversations: ReadonlyArray<string>
+  /** Stream resume point, so a restart neither replays nor misses messages. */
+  readonly lastSeenMs: number
+}
+
+export const agentStatePath = (stateDir: string) => join(stateDir, "convos", "agent.json")
+
+export const loadAgentState = (stateDir: string, defaults: { agentName: string; instructions: string }): AgentState => {
+  const path = agentStatePath(stateDir)
+  if (existsSync(path)) return JSON.parse(readFileSync(path, "utf8")) as AgentState
+  const fresh: AgentState = {
+    privateKey: generateIdentity().privateKey,
+    agentName: defaults.agentName,
+    instructions: defaults.instructions,
+    templateSlug: null,
+    provisioned: false,
+    conversationId: null,
+    inviteUrl: null,
+    inviteTag: null,
+    conversations: [],
+    lastSeenMs: Date.now(),
+  }
+  saveAgentState(stateDir, fresh)
+  return fresh
+}
+
+export const saveAgentState = (stateDir: string, state: AgentState): void => {
+  const path = agentStatePath(stateDir)
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  const tmp = `${path}.${process.pid}.tmp`
+  writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: 0o600 })
+  renameSync(tmp, path)
+}

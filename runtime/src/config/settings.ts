@@ -1,0 +1,87 @@
+// Everything the runtime reads from its environment, in one place. Secrets (tokens, provider keys) are read here and
+// never printed: `describeSettings` is what logs may show.
+import { existsSync, readFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+
+// Inside the gateway OpenClaw runs the plugin from a captured copy under <state>/tmp/plugin-captures, so paths derived
+// from import.meta.url are wrong there: the CLI passes the real root as CONVOS_RUNTIME_ROOT.
+export const runtimeRoot = (): string => process.env.CONVOS_RUNTIME_ROOT || resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
+export const gatewayDir = () => join(runtimeRoot(), "gateway")
+export const openclawEntry = () => join(gatewayDir(), "node_modules", "openclaw", "openclaw.mjs")
+export const convosPluginDir = () => join(gatewayDir(), "extensions", "convos")
+
+export const DEFAULT_MODEL = "anthropic/claude-sonnet-4-6"
+export const DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+
+export interface RuntimeSettings {
+  readonly stateDir: string
+  readonly configPath: string
+  readonly workspaceDir: string
+  readonly port: number
+  /** OpenClaw bind mode: "loopback" (default; local compute) or "lan" (0.0.0.0, containers such as Railway). */
+  readonly bind: "loopback" | "lan"
+  /** Bearer token for every route but /pool/health; also the gateway's own auth token. */
+  readonly token: string | null
+  /** OpenRouter model id (provider-local), e.g. "anthropic/claude-sonnet-4-6". */
+  readonly model: string
+  readonly openrouterBaseUrl: string
+  readonly agentName: string
+}
+
+export class SettingsError extends Error {
+  readonly _tag = "SettingsError"
+}
+
+/** Reads the runtime settings; the state dir defaults to ./.data/runtime. */
+export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
+  const stateDir = resolve(env.OPENCLAW_STATE_DIR || env.STATE_DIR || ".data/runtime")
+  const portText = env.PORT || env.OPENCLAW_GATEWAY_PORT || "18789"
+  const port = Number(portText)
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new SettingsError(`PORT must be a TCP port number (1-65535), got "${portText}". Set PORT to a free port.`)
+  }
+  const bind = env.GATEWAY_BIND || "loopback"
+  if (bind !== "loopback" && bind !== "lan") {
+    throw new SettingsError(`GATEWAY_BIND must be "loopback" or "lan", got "${bind}".`)
+  }
+  return {
+    bind,
+    stateDir,
+    configPath: env.OPENCLAW_CONFIG_PATH ? resolve(env.OPENCLAW_CONFIG_PATH) : join(stateDir, "openclaw.json"),
+    workspaceDir: join(stateDir, "workspace"),
+    port,
+    token: env.INSTANCE_TOKEN || env.OPENCLAW_GATEWAY_TOKEN || null,
+    model: env.OPENCLAW_PRIMARY_MODEL || DEFAULT_MODEL,
+    openrouterBaseUrl: env.OPENROUTER_BASE_URL || DEFAULT_OPENROUTER_BASE_URL,
+    agentName: env.AGENT_NAME || "Convos Agent",
+  }
+}
+
+/** Log-safe summary: never the token or keys, only whether they are set. */
+export const describeSettings = (s: RuntimeSettings, env: NodeJS.ProcessEnv): string =>
+  `state=${s.stateDir} port=${s.port} model=${s.model} token=${s.token ? "set" : "MISSING"} ` +
+  `openrouterKey=${env.OPENROUTER_API_KEY ? "set" : "unset"} messaging=${env.XMTP_ENV ? `xmtp:${env.XMTP_ENV}` : env.DEVNET_URL ? "devnet" : "devnet($DATA_DIR/devnet.url)"}`
+
+// --- secrets given at provision time ------------------------------------------------------------------------------
+// Kept in <state>/.env (mode 600), which OpenClaw itself also loads at start, so a restarted instance keeps its keys.
+
+export const secretsEnvPath = (stateDir: string) => join(stateDir, ".env")
+
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
+
+export const readSecretsEnv = (stateDir: string): Record<string, string> => {
+  const path = secretsEnvPath(stateDir)
+  if (!existsSync(path)) return {}
+  const out: Record<string, string> = {}
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line)
+    if (m) out[m[1]!] = JSON.parse(m[2]!) as string
+  }
+  return out
+}
+
+export const isEnvName = (name: string) => ENV_NAME.test(name)
+
+export const formatSecretsEnv = (vars: Readonly<Record<string, string>>): string =>
+  Object.entries(vars).filter(([k]) => isEnvName(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n"

@@ -1,0 +1,130 @@
+// What the OpenClaw plugin runs inside the gateway process, without any openclaw import (so it is testable on a
+// plain http server): the agent host (messaging + Convos), the HTTP contract, the "no model configured" guard and
+// provision-time env (secrets stored in <state>/.env, applied to process.env, config rewritten → OpenClaw hot-reloads).
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { Effect, Exit, type Layer } from "effect"
+import type { Messaging } from "@convos-agents/pool-core/messaging"
+import type { InboundText } from "../agent/ConvosAgent.ts"
+import { type AgentHost, startAgentHost } from "../agent/AgentHost.ts"
+import { applyRuntime } from "../config/apply.ts"
+import { formatSecretsEnv, readSecretsEnv, runtimeRoot, secretsEnvPath, settingsFromEnv } from "../config/settings.ts"
+import { handleContractRequest, NotReady, ROUTES } from "../http/routes.ts"
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export const NO_MODEL_REPLY =
+  "No model configured: this agent has no OpenRouter key yet (OPENROUTER_API_KEY), so it cannot think. Ask its owner to set one."
+
+export const runtimeVersion = (): string => {
+  try {
+    return (JSON.parse(readFileSync(join(runtimeRoot(), "package.json"), "utf8")) as { version: string }).version
+  } catch {
+    return "0.0.0"
+  }
+}
+
+export interface ConvosRuntimeOptions {
+  /** The process env (mutated by provision-time env so the gateway's config substitution sees new keys). */
+  readonly env: NodeJS.ProcessEnv
+  /** Runs one agent turn for the message and calls `reply` with each reply text. */
+  readonly dispatch: (message: InboundText, reply: (text: string) => Promise<void>) => Promise<{ readonly delivered: number; readonly silent: boolean }>
+  /** Whether the running gateway already has the model provider (after a hot reload); default: always. */
+  readonly modelConfigured?: () => boolean
+  readonly log?: (line: string) => void
+  /** Tests pass a devnet layer; the gateway uses DEVNET_URL / XMTP_ENV. */
+  readonly messaging?: Layer.Layer<Messaging, unknown>
+  /** Whether to rewrite openclaw.json after provision (off in tests without a gateway). Default true. */
+  readonly rewriteConfig?: boolean
+}
+
+export interface ConvosRuntime {
+  readonly routes: ReadonlyArray<string>
+  readonly start: () => Promise<void>
+  readonly stop: () => Promise<void>
+  readonly sendText: (conversationId: string, text: string) => Promise<string>
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>
+}
+
+export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntime => {
+  const env = options.env
+  const settings = settingsFromEnv(env)
+  const log = options.log ?? (() => {})
+  let host: AgentHost | null = null
+
+  const reply = (conversationId: string) => async (text: string) => {
+    const exit = await host!.run((a) => a.sendText(conversationId, text))
+    if (Exit.isFailure(exit)) log(`reply to ${conversationId} failed`)
+  }
+
+  const onInbound = (message: InboundText) =>
+    Effect.promise(async () => {
+      try {
+        if (!env.OPENROUTER_API_KEY) return await reply(message.conversationId)(NO_MODEL_REPLY)
+        const modelConfigured = options.modelConfigured ?? (() => true)
+        for (let waited = 0; !modelConfigured() && waited < 30_000; waited += 250) await sleep(250)
+        // A turn that lands while OpenClaw swaps its config fails without a reply: try once more after it settled.
+        for (let attempt = 1; attempt <= 2; attempt++) {
+          const outcome = await options.dispatch(message, reply(message.conversationId))
+          if (outcome.delivered > 0 || outcome.silent) return
+          log(`agent turn for message ${message.id} produced no reply (attempt ${attempt})`)
+          if (attempt === 1) await sleep(3_000)
+        }
+        await reply(message.conversationId)("Sorry, I could not come up with an answer just now. Please try again.")
+      } catch (e) {
+        log(`agent turn for message ${message.id} failed: ${e instanceof Error ? e.message : String(e)}`)
+        await reply(message.conversationId)("Sorry, something went wrong while I was thinking. Please try again.")
+      }
+    })
+
+  const applyEnv = async (vars: Readonly<Record<string, string>>) => {
+    const merged = { ...readSecretsEnv(settings.stateDir), ...vars }
+    writeFileSync(secretsEnvPath(settings.stateDir), formatSecretsEnv(merged), { mode: 0o600 })
+    for (const [k, v] of Object.entries(vars)) env[k] = v
+    if (!env.OPENROUTER_BASE_URL) env.OPENROUTER_BASE_URL = settings.openrouterBaseUrl
+    log(`applied provision env: ${Object.keys(vars).sort().join(", ")}`) // names only, never values
+  }
+
+  const rewrite = () => {
+    if (options.rewriteConfig === false) return
+    applyRuntime(settings, env)
+  }
+
+  return {
+    routes: ROUTES,
+    start: async () => {
+      if (host) return
+      host = startAgentHost({
+        stateDir: settings.stateDir,
+        defaults: { agentName: env.AGENT_NAME || settings.agentName, instructions: env.AGENT_INSTRUCTIONS || "" },
+        onInbound,
+        onProfileChanged: () => Effect.sync(rewrite),
+        ...(env.CONVOS_INVITE_BASE_URL ? { inviteBaseUrl: env.CONVOS_INVITE_BASE_URL } : {}),
+        ...(env.CONVOS_JOIN_WAIT_MS ? { joinWaitMs: Number(env.CONVOS_JOIN_WAIT_MS) } : {}),
+        ...(options.messaging ? { messaging: options.messaging } : {}),
+      })
+      await host.whenReady
+      log("messaging account live")
+    },
+    stop: async () => {
+      const h = host
+      host = null
+      await h?.dispose()
+    },
+    sendText: async (conversationId, text) => {
+      if (!host) throw new Error(new NotReady().message)
+      const exit = await host.run((a) => a.sendText(conversationId, text))
+      if (Exit.isFailure(exit)) throw new Error(`sending to ${conversationId} failed`)
+      return exit.value
+    },
+    handle: (req, res) =>
+      handleContractRequest(req, res, {
+        token: settings.token,
+        version: runtimeVersion(),
+        isReady: () => host?.ready() ?? false,
+        runAgent: (f) => (host ? host.run(f) : Promise.resolve(Exit.fail(new NotReady()))),
+        applyEnv,
+      }),
+  }
+}

@@ -1,0 +1,143 @@
+// Config generation: openclaw.json is offline-safe and secret-free; the workspace carries the instructions where
+// OpenClaw reads them; skills exist only while their key is present.
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { applyRuntime } from "../src/config/apply.ts"
+import { buildOpenClawConfig, MODEL_PROVIDER_ID } from "../src/config/openclawConfig.ts"
+import { describeSettings, formatSecretsEnv, readSecretsEnv, SettingsError, settingsFromEnv } from "../src/config/settings.ts"
+import { activeSkills, readInstructions, skillMarkdown, SKILLS, writeWorkspace } from "../src/config/workspace.ts"
+import { gatewayArgs, gatewayEnv } from "../src/gateway.ts"
+
+const dirs: string[] = []
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "runtime-config-"))
+  dirs.push(d)
+  return d
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+describe("settings", () => {
+  it("reads state dir, port, token and model from env, with defaults", () => {
+    const s = settingsFromEnv({ OPENCLAW_STATE_DIR: "/tmp/x", PORT: "4001", INSTANCE_TOKEN: "t", OPENCLAW_PRIMARY_MODEL: "openai/gpt-5" })
+    expect(s).toMatchObject({ stateDir: "/tmp/x", configPath: "/tmp/x/openclaw.json", workspaceDir: "/tmp/x/workspace", port: 4001, token: "t", model: "openai/gpt-5", openrouterBaseUrl: "https://openrouter.ai/api/v1" })
+    expect(settingsFromEnv({ OPENCLAW_GATEWAY_TOKEN: "g" }).token).toBe("g")
+    expect(() => settingsFromEnv({ PORT: "99999" })).toThrow(SettingsError)
+  })
+
+  it("never puts secrets in the log line", () => {
+    const env = { INSTANCE_TOKEN: "tok-secret", OPENROUTER_API_KEY: "sk-secret", DEVNET_URL: "http://127.0.0.1:1" }
+    const line = describeSettings(settingsFromEnv(env), env)
+    expect(line).toContain("token=set")
+    expect(line).toContain("openrouterKey=set")
+    expect(line).not.toMatch(/tok-secret|sk-secret/)
+  })
+
+  it("round-trips provision-time secrets through <state>/.env and ignores invalid names", () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, ".env"), formatSecretsEnv({ OPENROUTER_API_KEY: 'sk "quoted" = value', "bad-name": "x" }))
+    expect(readSecretsEnv(dir)).toEqual({ OPENROUTER_API_KEY: 'sk "quoted" = value' })
+  })
+})
+
+describe("openclaw.json", () => {
+  const settings = settingsFromEnv({ OPENCLAW_STATE_DIR: "/srv/agent", PORT: "18800", OPENCLAW_PRIMARY_MODEL: "anthropic/claude-sonnet-4-6" })
+
+  it("is offline-safe: no update check, no catalog refresh, no web search, only our plugin + memory allowed, loopback", () => {
+    const c = buildOpenClawConfig({ settings, hasModelKey: false, pluginDir: "/app/runtime/gateway/extensions/convos" })
+    expect(c.update.checkOnStart).toBe(false)
+    expect(c.models.catalogRefresh.enabled).toBe(false)
+    expect(c.tools.web.search.enabled).toBe(false)
+    expect(c.plugins.allow).toEqual(["convos", "memory-core"])
+    expect(c.plugins.load.paths).toEqual(["/app/runtime/gateway/extensions/convos"])
+    expect(c.gateway).toMatchObject({ mode: "local", bind: "loopback", port: 18800, auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" } })
+    expect(c.agents.defaults).toMatchObject({ workspace: "/srv/agent/workspace", skipBootstrap: true, heartbeat: { every: "0m" } })
+    expect(c.channels.convos.enabled).toBe(true)
+  })
+
+  it("configures the OpenRouter provider only when a key exists, by reference, never inline", () => {
+    expect("providers" in buildOpenClawConfig({ settings, hasModelKey: false }).models).toBe(false)
+    const c = buildOpenClawConfig({ settings, hasModelKey: true }) as any
+    const p = c.models.providers[MODEL_PROVIDER_ID]
+    expect(p).toMatchObject({ baseUrl: "${OPENROUTER_BASE_URL}", apiKey: "${OPENROUTER_API_KEY}", api: "openai-completions" })
+    expect(p.models[0].id).toBe("anthropic/claude-sonnet-4-6")
+    expect(c.agents.defaults.model.primary).toBe(`${MODEL_PROVIDER_ID}/anthropic/claude-sonnet-4-6`)
+  })
+})
+
+describe("workspace", () => {
+  it("writes AGENTS.md, SOUL.md and IDENTITY.md with the instructions under ## Custom Instructions", () => {
+    const dir = tempDir()
+    const written = writeWorkspace(dir, { agentName: "Chef", instructions: "Suggest vegetarian dinners.", templateSlug: "cook" }, {})
+    expect(written).toEqual(["AGENTS.md", "SOUL.md", "IDENTITY.md"])
+    const identity = readFileSync(join(dir, "IDENTITY.md"), "utf8")
+    expect(identity).toContain("- **Name:** Chef")
+    expect(identity).toContain("- **Template:** cook")
+    expect(readInstructions(dir)).toBe("Suggest vegetarian dinners.")
+    expect(readFileSync(join(dir, "AGENTS.md"), "utf8")).toContain("## Tools")
+    expect(existsSync(join(dir, "TOOLS.md"))).toBe(false)
+  })
+
+  it("writes a skill only while its key is present, and removes it when the key goes", () => {
+    const dir = tempDir()
+    writeWorkspace(dir, { agentName: "A", instructions: "" }, { AGENTMAIL_API_KEY: "k", BANKR_API_KEY: "" })
+    expect(existsSync(join(dir, "skills", "agentmail", "SKILL.md"))).toBe(true)
+    expect(existsSync(join(dir, "skills", "bankr"))).toBe(false)
+    expect(readFileSync(join(dir, "AGENTS.md"), "utf8")).toContain("`agentmail` skill")
+    writeWorkspace(dir, { agentName: "A", instructions: "" }, {})
+    expect(existsSync(join(dir, "skills", "agentmail"))).toBe(false)
+    expect(activeSkills({ TELNYX_API_KEY: "x" }).map((s) => s.name)).toEqual(["telnyx"])
+  })
+
+  it("gives every skill valid frontmatter (name = dir, one-line description < 160 chars, requires.env)", () => {
+    for (const s of SKILLS) {
+      const md = skillMarkdown(s)
+      const front = md.split("---")[1]!
+      expect(front).toMatch(new RegExp(`\\nname: ${s.name}\\n`))
+      expect(s.name).toMatch(/^[a-z0-9-]+$/)
+      const description = /\ndescription: (.*)\n/.exec(front)![1]!
+      expect(description.length).toBeLessThan(160)
+      const metadata = JSON.parse(/\nmetadata: (.*)\n/.exec(front)![1]!)
+      expect(metadata.openclaw.requires.env).toEqual(s.requiresEnv)
+    }
+  })
+})
+
+describe("apply + gateway launch", () => {
+  it("writes config (mode 600) and workspace, keeps provision secrets out of openclaw.json, and sets offline env", () => {
+    const dir = tempDir()
+    const env = { OPENCLAW_STATE_DIR: dir, PORT: "18801", INSTANCE_TOKEN: "tok", AGENT_NAME: "Scout" }
+    writeFileSync(join(dir, ".env"), formatSecretsEnv({ OPENROUTER_API_KEY: "sk-very-secret" }), { mode: 0o600 })
+    const settings = settingsFromEnv(env)
+    const result = applyRuntime(settings, env)
+    expect(result.hasModelKey).toBe(true)
+    const text = readFileSync(join(dir, "openclaw.json"), "utf8")
+    expect(text).not.toContain("sk-very-secret")
+    expect(JSON.parse(text).models.providers[MODEL_PROVIDER_ID].apiKey).toBe("${OPENROUTER_API_KEY}")
+    expect(statSync(join(dir, "openclaw.json")).mode & 0o777).toBe(0o600)
+    expect(readFileSync(join(dir, "workspace", "IDENTITY.md"), "utf8")).toContain("Scout")
+    expect(statSync(join(dir, "convos", "agent.json")).mode & 0o777).toBe(0o600)
+
+    const genv = gatewayEnv(settings, env)
+    expect(genv).toMatchObject({ OPENCLAW_DISABLE_BONJOUR: "1", OPENCLAW_NO_RESPAWN: "1", OPENCLAW_STATE_DIR: dir, OPENCLAW_GATEWAY_TOKEN: "tok", OPENROUTER_API_KEY: "sk-very-secret" })
+    expect(gatewayArgs(settings).slice(1)).toEqual(["gateway", "run", "--port", "18801", "--bind", "loopback"])
+  })
+})
+
+describe("plugin entry", () => {
+  it("registers exactly the contract's routes and uses the config's model provider id", async () => {
+    const { ROUTES } = await import("../src/http/routes.ts")
+    const entry = readFileSync(join(import.meta.dirname, "..", "gateway", "extensions", "convos", "index.ts"), "utf8")
+    const listed = JSON.parse(/const ROUTES = (\[[^\]]*\])/.exec(entry)![1]!) as string[]
+    expect(listed).toEqual([...ROUTES])
+    expect(entry).toContain(`const MODEL_PROVIDER_ID = "${MODEL_PROVIDER_ID}"`)
+    // Nothing from runtime/src or pool-core in the plugin's static import graph (OpenClaw captures that graph).
+    for (const file of ["index.ts", "dispatch.ts"]) {
+      const text = readFileSync(join(import.meta.dirname, "..", "gateway", "extensions", "convos", file), "utf8")
+      expect(text).not.toMatch(/from "(\.\.\/)+src|from "@convos-agents/)
+    }
+  })
+})

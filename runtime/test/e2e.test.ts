@@ -1,0 +1,111 @@
+// End to end with a REAL OpenClaw gateway: the local compute layer starts `runtime start` (gateway + convos plugin)
+// against a devnet and a fake OpenAI-compatible LLM on loopback. Provision → invite URL → a person joins with the
+// Convos joiner → sends a message → receives the agent's reply (the fake LLM's text). One gateway for the file
+// (15-25 s start, ~1.3 GB). Also covers re-adoption by a second compute layer and destroy by PID.
+import { mkdtempSync, rmSync, existsSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect, ManagedRuntime } from "effect"
+import { Compute } from "@convos-agents/pool-core/providers/compute/Compute.ts"
+import { localComputeLayer } from "@convos-agents/pool-core/providers/compute/local/index.ts"
+import { isAlive } from "@convos-agents/pool-core/providers/compute/local/processes.ts"
+import { connectPerson, joinInvite, waitForText } from "./support/chatClient.ts"
+import { startTestDevnet } from "./support/devnet.ts"
+import { type FakeLlm, startFakeLlm } from "./support/fakeLlm.ts"
+
+const TOKEN = "e2e-instance-token"
+const ID = "e2e-agent-1"
+let devnet: Awaited<ReturnType<typeof startTestDevnet>>
+let llm: FakeLlm
+let dataDir: string
+let compute: ManagedRuntime.ManagedRuntime<Compute, unknown>
+let url: string
+
+const useCompute = <A, E>(f: (c: Compute["Service"]) => Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    return yield* f(yield* Compute)
+  })
+
+const waitReady = async (base: string, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${base}/pool/health`)
+      if (r.ok && r.headers.get("content-type")?.includes("json") && ((await r.json()) as { ready: boolean }).ready) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new Error(`runtime at ${base} not ready within ${timeoutMs} ms`)
+}
+
+beforeAll(async () => {
+  devnet = await startTestDevnet()
+  llm = await startFakeLlm()
+  dataDir = mkdtempSync(join(tmpdir(), "runtime-e2e-"))
+  compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl, OPENCLAW_PRIMARY_MODEL: "anthropic/claude-sonnet-4-6" } }))
+  const handle = await compute.runPromise(useCompute((c) => c.create({ instanceId: ID, instanceToken: TOKEN, env: {} })))
+  url = handle.url!
+  await waitReady(url, 150_000)
+}, 180_000)
+
+afterAll(async () => {
+  await compute?.dispose()
+  await llm?.close()
+  await devnet?.close()
+  if (!process.env.KEEP_E2E_DATA) rmSync(dataDir, { recursive: true, force: true })
+}, 60_000)
+
+describe("runtime with a real OpenClaw gateway", () => {
+  it("is running and healthy, and guards its routes with the instance token", async () => {
+    const status = await compute.runPromise(useCompute((c) => c.statusBatch([{ providerRef: ID, providerProjectRef: null }])))
+    expect(status.get(ID)).toMatchObject({ state: "running", url })
+    const health = (await (await fetch(`${url}/pool/health`)).json()) as Record<string, unknown>
+    expect(health).toMatchObject({ ready: true, version: "0.1.0", conversationId: null })
+    expect((await fetch(`${url}/convos/status`)).status).toBe(401)
+    expect((await fetch(`${url}/convos/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200)
+  })
+
+  it("provision → invite → a person joins and chats → the agent answers with the model's text", async () => {
+    const res = await fetch(`${url}/pool/provision`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ agentName: "E2E Helper", instructions: "Answer briefly.", env: { OPENROUTER_API_KEY: "sk-e2e-fake" } }),
+    })
+    expect(res.status).toBe(200)
+    const provisioned = (await res.json()) as { conversationId: string; inviteUrl: string; joined: boolean }
+    expect(provisioned.joined).toBe(false)
+    expect(provisioned.inviteUrl).toContain("?i=")
+
+    const reply = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const person = yield* connectPerson(devnet.url, "e2e person")
+      const joined = yield* joinInvite(person, provisioned.inviteUrl)
+      expect(joined).toMatchObject({ _tag: "Joined", conversationId: provisioned.conversationId })
+      const sentAt = Date.now()
+      yield* person.client.sendText(provisioned.conversationId, "ping from the e2e test")
+      return yield* waitForText(person, provisioned.conversationId, (t) => t.startsWith("FAKE-REPLY"), sentAt - 1, 120_000)
+    })))
+    expect(reply).toMatch(/^FAKE-REPLY #\d+: ping from the e2e test/)
+    const last = llm.requests.at(-1)!
+    expect(last.model).toBe("anthropic/claude-sonnet-4-6")
+    expect(last.authorization).toBe("Bearer sk-e2e-fake")
+  }, 180_000)
+
+  it("a restarted manager re-adopts the running instance, and destroy stops it by PID", async () => {
+    const record = JSON.parse(await (await import("node:fs/promises")).readFile(join(dataDir, "instances", ID, "instance.json"), "utf8")) as { pid: number }
+    expect(isAlive(record.pid)).toBe(true)
+    const second = ManagedRuntime.make(localComputeLayer({ dataDir }))
+    try {
+      const status = await second.runPromise(useCompute((c) => c.statusBatch([{ providerRef: ID, providerProjectRef: null }, { providerRef: "unknown", providerProjectRef: null }])))
+      expect(status.get(ID)?.state).toBe("running")
+      expect(status.get("unknown")?.state).toBe("gone")
+      await second.runPromise(useCompute((c) => c.destroy(ID)))
+      expect(isAlive(record.pid)).toBe(false)
+      expect(existsSync(join(dataDir, "instances", ID))).toBe(false)
+      const after = await second.runPromise(useCompute((c) => c.statusBatch([{ providerRef: ID, providerProjectRef: null }])))
+      expect(after.get(ID)?.state).toBe("gone")
+    } finally {
+      await second.dispose()
+    }
+  }, 60_000)
+})

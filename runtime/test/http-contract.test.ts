@@ -1,0 +1,174 @@
+// The instance HTTP contract, run for real: the plugin's route handler (createConvosRuntime().handle) mounted on a
+// plain node http server on loopback, with a real ConvosAgent on a real devnet. No OpenClaw here (see e2e.test.ts):
+// without an OpenRouter key the agent answers "no model configured", which this file checks end to end too.
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import { DevnetMessaging, generateIdentity } from "@convos-agents/pool-core/messaging"
+import { createInviteSlug, inviteUrlBase, randomTag } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { createConvosRuntime, NO_MODEL_REPLY, type ConvosRuntime } from "../src/plugin/convosRuntime.ts"
+import { connectPerson, joinInvite, waitForText } from "./support/chatClient.ts"
+import { startTestDevnet } from "./support/devnet.ts"
+
+const TOKEN = "instance-token-for-tests"
+let devnet: Awaited<ReturnType<typeof startTestDevnet>>
+let stateDir: string
+let convos: ConvosRuntime
+let server: Server
+let base: string
+const env: NodeJS.ProcessEnv = {}
+const dispatched: string[] = []
+
+const call = (path: string, init: { method?: string; token?: string | null; body?: unknown; raw?: string } = {}) =>
+  fetch(`${base}${path}`, {
+    method: init.method ?? "GET",
+    headers: {
+      ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? TOKEN}` }),
+      "content-type": "application/json",
+    },
+    ...(init.raw !== undefined ? { body: init.raw } : init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }))
+
+beforeAll(async () => {
+  devnet = await startTestDevnet()
+  stateDir = mkdtempSync(join(tmpdir(), "runtime-http-"))
+  Object.assign(env, { OPENCLAW_STATE_DIR: stateDir, INSTANCE_TOKEN: TOKEN, PORT: "18999", CONVOS_JOIN_WAIT_MS: "1500" })
+  convos = createConvosRuntime({
+    env,
+    messaging: DevnetMessaging.layerFromUrl(devnet.url),
+    dispatch: async (m) => {
+      dispatched.push(m.text)
+      return { delivered: 0, silent: true }
+    },
+  })
+  server = createServer((req, res) => {
+    convos.handle(req, res).then((handled) => {
+      if (!handled) {
+        res.statusCode = 404
+        res.end("{}")
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server?.close(() => resolve()))
+  await convos?.stop()
+  await devnet?.close()
+  rmSync(stateDir, { recursive: true, force: true })
+})
+
+describe("instance HTTP contract", () => {
+  it("answers health without a token, not ready until messaging is live, and 503 on other routes meanwhile", async () => {
+    const before = await call("/pool/health", { token: null })
+    expect(before.status).toBe(200)
+    expect(before.body).toMatchObject({ ready: false, version: "0.1.0" })
+    const early = await call("/convos/status")
+    expect(early.status).toBe(503)
+    await convos.start()
+    const after = await call("/pool/health", { token: null })
+    expect(after.body).toMatchObject({ ready: true, conversationId: null })
+  })
+
+  it("refuses a missing or wrong bearer token with 401", async () => {
+    expect((await call("/convos/status", { token: null })).status).toBe(401)
+    expect((await call("/convos/status", { token: "wrong" })).status).toBe(401)
+    expect((await call("/pool/provision", { method: "POST", token: `${TOKEN}x`, body: { agentName: "A", instructions: "" } })).status).toBe(401)
+    expect((await call("/convos/status")).status).toBe(200)
+  })
+
+  it("refuses bad bodies with 400 naming the field and the reason", async () => {
+    const missing = await call("/pool/provision", { method: "POST", body: { instructions: "x" } })
+    expect(missing.status).toBe(400)
+    expect(missing.body.field).toBe("agentName")
+    expect(missing.body.reason).toMatch(/missing/i)
+    const empty = await call("/pool/provision", { method: "POST", body: { agentName: "", instructions: "x" } })
+    expect(empty.status).toBe(400)
+    expect(empty.body).toMatchObject({ field: "agentName", reason: "must not be empty" })
+    const badEnv = await call("/pool/provision", { method: "POST", body: { agentName: "A", instructions: "", env: { "lower-case": "v" } } })
+    expect(badEnv.status).toBe(400)
+    expect(badEnv.body.field).toMatch(/^env/)
+    const notJson = await call("/convos/join", { method: "POST", raw: "{nope" })
+    expect(notJson.status).toBe(400)
+    expect(notJson.body.reason).toBe("body is not valid JSON")
+    const badInvite = await call("/convos/join", { method: "POST", body: { inviteUrl: "https://example.com/hello" } })
+    expect(badInvite.status).toBe(400)
+    expect(badInvite.body.field).toBe("inviteUrl")
+  })
+
+  it("provisions once: creates the named group with a Convos invite, greets, applies env without echoing it; then 409", async () => {
+    const res = await call("/pool/provision", {
+      method: "POST",
+      body: { agentName: "Trip Planner", instructions: "Plan trips to Lisbon.", templateSlug: "travel", env: { TELNYX_API_KEY: "secret-telnyx-value" } },
+    })
+    expect(res.status).toBe(200)
+    expect(res.body.joined).toBe(false)
+    expect(res.body.inviteUrl).toMatch(/^https:\/\/dev\.convos\.org\/v2\?i=/)
+    expect(JSON.stringify(res.body)).not.toContain("secret-telnyx-value")
+    const identity = readFileSync(join(stateDir, "workspace", "IDENTITY.md"), "utf8")
+    expect(identity).toContain("- **Name:** Trip Planner")
+    expect(identity).toMatch(/## Custom Instructions\n\nPlan trips to Lisbon\./)
+    expect(existsSync(join(stateDir, "workspace", "skills", "telnyx", "SKILL.md"))).toBe(true)
+    expect(existsSync(join(stateDir, "workspace", "skills", "agentmail"))).toBe(false)
+    expect(statSync(join(stateDir, ".env")).mode & 0o777).toBe(0o600)
+    expect(readFileSync(join(stateDir, "openclaw.json"), "utf8")).not.toContain("secret-telnyx-value")
+
+    const again = await call("/pool/provision", { method: "POST", body: { agentName: "Other", instructions: "" } })
+    expect(again.status).toBe(409)
+    expect(again.body.error).toContain('already provisioned as "Trip Planner"')
+
+    const health = await call("/pool/health", { token: null })
+    expect(health.body.conversationId).toBe(res.body.conversationId)
+    expect(health.body.inviteUrl).toBe(res.body.inviteUrl)
+
+    // A person joins through the invite (the agent serves the join request), sees the greeting, and — with no
+    // OpenRouter key — gets the "no model configured" answer instead of silence.
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const person = yield* connectPerson(devnet.url)
+      const joined = yield* joinInvite(person, res.body.inviteUrl)
+      expect(joined).toMatchObject({ _tag: "Joined", conversationId: res.body.conversationId })
+      const greeting = yield* waitForText(person, res.body.conversationId, (t) => t.startsWith("Hi, I'm Trip Planner"), 0, 10_000)
+      expect(greeting).toContain("Trip Planner")
+      const sentAt = Date.now()
+      yield* person.client.sendText(res.body.conversationId, "what can you do?")
+      expect(yield* waitForText(person, res.body.conversationId, (t) => t === NO_MODEL_REPLY, sentAt - 1, 15_000)).toBe(NO_MODEL_REPLY)
+    })))
+    expect(dispatched).toEqual([])
+  })
+
+  it("PATCH /pool/agent renames and rewrites the instructions where the agent reads them", async () => {
+    const res = await call("/pool/agent", { method: "PATCH", body: { agentName: "Lisbon Guide", instructions: "Only Lisbon." } })
+    expect(res.status).toBe(200)
+    const identity = readFileSync(join(stateDir, "workspace", "IDENTITY.md"), "utf8")
+    expect(identity).toContain("Lisbon Guide")
+    expect(identity).toContain("Only Lisbon.")
+    const status = await call("/convos/status")
+    expect(status.body).toMatchObject({ agentName: "Lisbon Guide", provisioned: true })
+  })
+
+  it("creates extra conversations and reports a join as pending while the invite's owner is offline", async () => {
+    const conv = await call("/convos/conversation", { method: "POST", body: { name: "Side chat" } })
+    expect(conv.status).toBe(200)
+    expect(conv.body.inviteUrl).toMatch(/\?i=/)
+    // An invite from someone who is connected but never answers join requests: the join stays pending.
+    const owner = generateIdentity()
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const client = yield* DevnetMessaging.layerFromUrl(devnet.url).pipe((l) => Effect.provide(Effect.gen(function* () {
+        const { Messaging } = yield* Effect.promise(() => import("@convos-agents/pool-core/messaging"))
+        return yield* (yield* Messaging).connect(owner, { label: "offline owner" })
+      }), l))
+      const tag = randomTag()
+      const group = yield* client.createGroup([], { name: "Owner's group", appData: JSON.stringify({ tag }) })
+      const url = inviteUrlBase("dev") + createInviteSlug(owner, { conversationId: group.id, tag })
+      const res = yield* Effect.promise(() => call("/convos/join", { method: "POST", body: { inviteUrl: url } }))
+      expect(res.status).toBe(200)
+      expect(res.body).toMatchObject({ joined: false, pending: true, conversationId: null })
+    })))
+  })
+})

@@ -1,0 +1,61 @@
+// A fake OpenAI-compatible chat-completions server on loopback (streaming SSE like OpenRouter), for tests and the
+// bench. Replies "FAKE-REPLY #<n>: <the ping… line of the prompt>" and records each request (model, auth header).
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+
+export interface FakeLlm {
+  readonly baseUrl: string
+  readonly requests: Array<{ model: string; authorization: string | undefined; lastUser: string }>
+  readonly close: () => Promise<void>
+}
+
+const lastUserText = (messages: Array<{ role: string; content: unknown }>): string => {
+  const last = [...messages].reverse().find((m) => m.role === "user")
+  if (!last) return ""
+  if (typeof last.content === "string") return last.content
+  if (Array.isArray(last.content)) return last.content.map((p: { text?: string }) => p.text ?? "").join("")
+  return ""
+}
+
+export const startFakeLlm = async (): Promise<FakeLlm> => {
+  const requests: FakeLlm["requests"] = []
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = []
+    for await (const c of req) chunks.push(c as Buffer)
+    if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
+      res.statusCode = req.url?.endsWith("/models") ? 200 : 404
+      res.end(JSON.stringify({ data: [] }))
+      return
+    }
+    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { model: string; stream?: boolean; messages: Array<{ role: string; content: unknown }> }
+    const user = lastUserText(body.messages)
+    requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user })
+    // OpenClaw wraps the user text in context sections (and some tokens in a reply are directives), so the fake echoes
+    // only the part of the prompt that starts with "ping" — what tests and the bench send.
+    const all = body.messages.filter((m) => m.role === "user").map((m) => JSON.stringify(m.content)).join(" ")
+    const echoed = [...all.matchAll(/ping\b[^\\"<]*/g)].at(0)?.[0]?.trim() ?? "ok"
+    const text = `FAKE-REPLY #${requests.length}: ${echoed}`
+    const id = `chatcmpl-${requests.length}`
+    const created = Math.floor(Date.now() / 1000)
+    if (!body.stream) {
+      res.setHeader("content-type", "application/json")
+      res.end(JSON.stringify({ id, object: "chat.completion", created, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }))
+      return
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" })
+    const chunk = (delta: object, finish: string | null = null) =>
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`)
+    chunk({ role: "assistant", content: "" })
+    for (const part of text.match(/.{1,16}/gs) ?? []) chunk({ content: part })
+    chunk({}, "stop")
+    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`)
+    res.end("data: [DONE]\n\n")
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}
