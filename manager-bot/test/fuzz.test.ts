@@ -46,8 +46,11 @@ layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat f
         ])()
       const commands = ["/help", "/agents", "/templates", "/new", "/name", "/instruct", "/invite", "/join", "/release", "/counts", "/kill", "/replenish", "/nope", "new agent", "my agents", "/skip", "/cancel"]
       let replies = 0
-      /** Everything each person typed: replies may echo their own words (e.g. a name they chose), never others' data. */
-      const typed = new Map<string, string>()
+      /**
+       * Which other agents' names/ids each person has typed so far: replies may echo a person's own words (e.g. a name
+       * they chose), never someone else's data.
+       */
+      const typed = new Map<string, Set<string>>()
       for (let i = 0; i < MESSAGES; i++) {
         const sender = pick(people)
         const victim = agents.get(pick(people))!
@@ -59,7 +62,9 @@ layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat f
           () => `${pick(commands)}`,
           () => `${pick(commands)} ${ref} https://dev.convos.org/v2?i=${junk()}`,
         ])()
-        typed.set(sender, `${typed.get(sender) ?? ""}\n${text}`)
+        const seen = typed.get(sender) ?? new Set<string>()
+        for (const a of agents.values()) for (const token of [a.name, a.id.slice(0, 8)]) if (text.includes(token)) seen.add(token)
+        typed.set(sender, seen)
         const out = yield* router.handle({ conversationId: `chat-${sender}`, sender, messageId: `fuzz-${i}`, text, inOpsChat: false, isAdmin: false })
         // Names the sender chose for their own agents (a name is just text: they may reuse someone else's).
         const ownNames = (yield* pool.list({ claimedBy: sender })).map((x) => x.agentName ?? "").join("\n")
@@ -70,8 +75,8 @@ layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat f
           for (const [owner, a] of agents) {
             if (owner === sender) continue
             // Another person's agent may only appear if the sender typed it themselves (echoing their own input).
-            if (!typed.get(sender)!.includes(a.name) && !ownNames.includes(a.name)) assert.notInclude(r, a.name, `message ${i} leaked ${owner}'s agent to ${sender}`)
-            if (!typed.get(sender)!.includes(a.id.slice(0, 8))) assert.notInclude(r, a.id.slice(0, 8), `message ${i} leaked ${owner}'s agent id to ${sender}`)
+            if (!seen.has(a.name) && !ownNames.includes(a.name)) assert.notInclude(r, a.name, `message ${i} leaked ${owner}'s agent to ${sender}`)
+            if (!seen.has(a.id.slice(0, 8))) assert.notInclude(r, a.id.slice(0, 8), `message ${i} leaked ${owner}'s agent id to ${sender}`)
           }
         }
         replies += out.length
