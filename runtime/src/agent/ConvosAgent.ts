@@ -5,7 +5,7 @@ import {
   type ChatMessage, identityFromPrivateKey, Messaging, type MessagingClient, MessagingError, type MessagingIdentity,
 } from "@convos-agents/pool-core/messaging"
 import {
-  createInviteSlug, encodeMetadata, handleJoinRequest, InviteError, inviteUrlBase, JoinFailed, joinByInvite, randomTag,
+  createInviteSlug, encodeMetadata, handleJoinRequest, InviteError, inviteUrlBase, JoinFailed, joinByInvite, profileUpdateContent, randomTag,
 } from "@convos-agents/pool-core/messaging/convos/index.ts"
 import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable } from "./errors.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
@@ -147,6 +147,10 @@ const make = (options: ConvosAgentOptions) =>
         if (input.agentName && state.conversationId && state.inviteTag) {
           yield* client.updateGroup(state.conversationId, { name: input.agentName }).pipe(Effect.mapError(messagingFailure))
         }
+        if (input.agentName) {
+          // The new name shows in every conversation the agent is in.
+          for (const id of state.conversations) yield* client.send(id, profileUpdateContent(input.agentName, "agent")).pipe(Effect.ignore)
+        }
         yield* profileChanged()
         return state
       })
@@ -163,7 +167,12 @@ const make = (options: ConvosAgentOptions) =>
         } else {
           // Members only see messages sent after they joined, so each newcomer gets the greeting once they are in.
           yield* handleJoinRequest(client, identity, m, {
-            onJoined: ({ groupId }) => client.sendText(groupId, greeting(state.agentName)).pipe(Effect.asVoid),
+            // The profile update first, so Convos shows the agent's name on the greeting.
+            onJoined: ({ groupId }) =>
+              client.send(groupId, profileUpdateContent(state.agentName, "agent")).pipe(
+                Effect.andThen(client.sendText(groupId, greeting(state.agentName))),
+                Effect.asVoid
+              ),
           })
         }
         if (m.sentAt.getTime() > state.lastSeenMs) yield* save({ ...state, lastSeenMs: m.sentAt.getTime() })
