@@ -17,7 +17,12 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       yield* warm(2)
       const pool = yield* Pool
       const ada = yield* openManagerChat("Ada")
-      const [welcome] = yield* ada.client.messages(ada.chatId).pipe(Effect.map((ms) => ms.filter((m) => m.text?.includes("agent manager"))))
+      // The welcome follows the join (the bot adds the person, then greets): wait for it.
+      let welcome: unknown
+      for (let i = 0; i < 100 && !welcome; i++) {
+        ;[welcome] = yield* ada.client.messages(ada.chatId).pipe(Effect.map((ms) => ms.filter((m) => m.text?.includes("agent manager"))))
+        if (!welcome) yield* Effect.sleep(50)
+      }
       assert.isDefined(welcome, "the bot greets a new manager chat")
       const [askName] = yield* ada.say("/new")
       assert.include(askName, "What should it be called?")
@@ -84,8 +89,11 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
     Effect.gen(function* () {
       const bot = yield* ManagerBot
       const dana = yield* openManagerChat("Dana", bot.inviteUrl("trip-planner"))
-      yield* Effect.sleep(300)
-      const texts = (yield* dana.client.messages(dana.chatId)).flatMap((m) => (m.text ? [m.text] : []))
+      let texts: string[] = []
+      for (let i = 0; i < 100 && !texts.some((t) => t.includes("What should it be called?")); i++) {
+        yield* Effect.sleep(50)
+        texts = (yield* dana.client.messages(dana.chatId)).flatMap((m) => (m.text ? [m.text] : []))
+      }
       assert.isTrue(texts.some((t) => t.includes("Trip Planner") && t.includes("What should it be called?")))
     }))
 

@@ -54,5 +54,7 @@ export const openManagerChat = (name: string, url?: string, identity: MessagingI
           yield* Effect.sleep(50)
         }
       })
+    // The bot greets right after adding the person; wait for it so the greeting never counts as a reply.
+    for (let i = 0; i < 200 && (yield* botTexts()).length === 0; i++) yield* Effect.sleep(25)
     return { id: identity, client, chatId, say } satisfies Person
   })

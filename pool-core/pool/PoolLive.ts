@@ -165,23 +165,20 @@ export const makePool = Effect.gen(function* () {
       )
     )
 
-  const rename = (id: string, owner: string, agentName: string) =>
+  /** Tells the running agent first, then records it: the row never claims a change the agent did not take. */
+  const updateAgent = (id: string, owner: string, change: { readonly agentName: string } | { readonly instructions: string }) =>
     Effect.gen(function* () {
-      const name = yield* checkText("agentName", agentName, limits.agentName)
       const i = yield* claimedOwned(id, owner)
-      yield* runtime.update(i.url!, token(id), { agentName: name })
-      yield* repo.update(id, { agentName: name })
+      yield* runtime.update(i.url!, token(id), change)
+      yield* repo.update(id, change)
       return yield* get(id)
     })
 
+  const rename = (id: string, owner: string, agentName: string) =>
+    checkText("agentName", agentName, limits.agentName).pipe(Effect.flatMap((name) => updateAgent(id, owner, { agentName: name })))
+
   const instruct = (id: string, owner: string, instructions: string) =>
-    Effect.gen(function* () {
-      const text = yield* checkText("instructions", instructions, limits.instructions)
-      const i = yield* claimedOwned(id, owner)
-      yield* runtime.update(i.url!, token(id), { instructions: text })
-      yield* repo.update(id, { instructions: text })
-      return yield* get(id)
-    })
+    checkText("instructions", instructions, limits.instructions).pipe(Effect.flatMap((text) => updateAgent(id, owner, { instructions: text })))
 
   const join = (id: string, owner: string, inviteUrl: string) =>
     Effect.gen(function* () {

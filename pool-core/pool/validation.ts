@@ -7,7 +7,7 @@ export const limits = { key: 200, owner: 200, agentName: 64, instructions: 8_000
 
 const invalid = (field: string, message: string) => Effect.fail(new InvalidRequest({ field, message }))
 
-export const checkText = (field: string, value: string, max: number, opts: { allowEmpty?: boolean } = {}) => {
+export const checkText = (field: string, value: string, max: number, opts: { allowEmpty?: boolean } = {}): Effect.Effect<string, InvalidRequest> => {
   if (!opts.allowEmpty && value.trim().length === 0) return invalid(field, `${field} must not be empty.`)
   if (value.length > max) return invalid(field, `${field} is too long (${value.length} characters; at most ${max}).`)
   // Control characters other than newline/tab have no place in names or instructions.
@@ -15,11 +15,11 @@ export const checkText = (field: string, value: string, max: number, opts: { all
   return Effect.succeed(value.trim())
 }
 
-export const checkCount = (field: string, n: number, max: number = limits.count) =>
+export const checkCount = (field: string, n: number, max: number = limits.count): Effect.Effect<number, InvalidRequest> =>
   Number.isInteger(n) && n >= 0 && n <= max ? Effect.succeed(n) : invalid(field, `${field} must be a whole number from 0 to ${max} (got ${n}).`)
 
 /** Convos invite URLs (https, convos://) or a bare invite code; the runtime verifies the signature. */
-export const checkInviteUrl = (field: string, value: string) => {
+export const checkInviteUrl = (field: string, value: string): Effect.Effect<string, InvalidRequest> => {
   const v = value.trim()
   if (v.length === 0) return invalid(field, `${field} must not be empty.`)
   if (v.length > limits.url) return invalid(field, `${field} is too long.`)

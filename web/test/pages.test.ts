@@ -11,6 +11,21 @@ import { hrefOf, unescapeHtml, Visitor } from "./http.ts"
 
 const names = ["Research Assistant", "Trip Planner", "Meal Planner"]
 
+
+/** Opens the manager invite in the browser chat view and waits for the bot's greeting there. */
+const expectManagerChatGreets = async (url: string, managerInvite: string) => {
+  const v = new Visitor(url)
+  const joined = await v.get(`/chat?invite=${encodeURIComponent(managerInvite)}`)
+  expect(joined.status).toBe(303)
+  const c = new URL(joined.location!, url).searchParams.get("c")!
+  let messages = ""
+  for (let i = 0; i < 50 && !messages.includes(MANAGER_GREETING); i++) {
+    messages = (await v.get(`/chat/messages?c=${encodeURIComponent(c)}`)).text
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  expect(messages).toContain(MANAGER_GREETING)
+}
+
 describe("web catalog on devnet", () => {
   let h: Harness
   beforeAll(async () => {
@@ -124,16 +139,7 @@ describe("web catalog on devnet", () => {
   })
 
   it("the manager invite opens the manager chat in the browser", async () => {
-    const v = new Visitor(h.url)
-    const joined = await v.get(`/chat?invite=${encodeURIComponent(h.managerInvite)}`)
-    expect(joined.status).toBe(303)
-    const c = new URL(joined.location!, h.url).searchParams.get("c")!
-    let messages = ""
-    for (let i = 0; i < 50 && !messages.includes(MANAGER_GREETING); i++) {
-      messages = (await v.get(`/chat/messages?c=${encodeURIComponent(c)}`)).text
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    expect(messages).toContain(MANAGER_GREETING)
+    await expectManagerChatGreets(h.url, h.managerInvite)
   })
 
   it("chat errors: a bad invite is a 400, no conversation is a 400, an invite without code is a 400", async () => {
@@ -257,15 +263,6 @@ describe("web catalog mounted like manager-bot/src/http.ts ({ runtime, bot } und
   })
 
   it("the devnet chat works from the runtime mount too (manager invite → greeting)", async () => {
-    const v = new Visitor(h.url)
-    const joined = await v.get(`/chat?invite=${encodeURIComponent(h.managerInvite)}`)
-    expect(joined.status).toBe(303)
-    const c = new URL(joined.location!, h.url).searchParams.get("c")!
-    let messages = ""
-    for (let i = 0; i < 50 && !messages.includes(MANAGER_GREETING); i++) {
-      messages = (await v.get(`/chat/messages?c=${encodeURIComponent(c)}`)).text
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    expect(messages).toContain(MANAGER_GREETING)
+    await expectManagerChatGreets(h.url, h.managerInvite)
   })
 })
