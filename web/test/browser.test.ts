@@ -12,7 +12,7 @@ import { startHarness, type Harness } from "./harness.ts"
 // from a screenshot) → the devnet chat view with the agent's greeting → send a message. Screenshots land in
 // web/test/screenshots/ (git-ignored).
 
-const CHROMIUM = "/usr/bin/chromium"
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 const shots = join(import.meta.dirname, "screenshots")
 
 // jsqr is CommonJS whose module.exports also carries .default: take the function either way.
@@ -31,7 +31,7 @@ describe("web catalog in headless Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is missing at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (CI's .ci/run installs it).`)
+      throw new Error(`Chromium is missing at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (npm test installs it when run as root), or set CHROMIUM_PATH.`)
     }
     mkdirSync(shots, { recursive: true })
     profile = mkdtempSync(join(tmpdir(), "convos-web-chromium-"))
