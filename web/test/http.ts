@@ -33,3 +33,9 @@ export const hrefOf = (html: string, id: string) => {
   const m = new RegExp(`id="${id}" href="([^"]+)"`).exec(html)
   return m ? unescapeHtml(m[1]!) : null
 }
+
+/** The content of `<meta property="…">` in a page, unescaped. */
+export const metaContent = (html: string, property: string) => {
+  const m = new RegExp(`<meta property="${property}" content="([^"]*)"/>`).exec(html)
+  return m ? unescapeHtml(m[1]!) : null
+}

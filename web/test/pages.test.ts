@@ -5,7 +5,8 @@ import { generateIdentity, Messaging } from "@convos-agents/pool-core/messaging"
 import { createInviteSlug, encodeMetadata, inviteUrlBase, randomTag, serveJoinRequests } from "@convos-agents/pool-core/messaging/convos/index.ts"
 import { greetingOf } from "./fixtures/devnetAgents.ts"
 import { MANAGER_GREETING, startHarness, type Harness } from "./harness.ts"
-import { hrefOf, unescapeHtml, Visitor } from "./http.ts"
+import { PNG } from "pngjs"
+import { hrefOf, metaContent, unescapeHtml, Visitor } from "./http.ts"
 
 // Every page over real HTTP on 127.0.0.1 against a real devnet and a pool of devnet agents.
 
@@ -64,13 +65,34 @@ describe("web catalog on devnet", () => {
     expect(r.status).toBe(200)
     expect(r.text).toContain("Plans trips for a group")
     expect(r.text).toContain("send /new trip-planner")
-    expect(r.text).toContain(`<meta property="og:image" content="${h.url}/t/trip-planner/og.svg"/>`)
     expect(r.text).toContain('<meta property="og:title" content="Trip Planner · Convos agents"/>')
+    expect(r.text).toContain('<meta property="og:image:type" content="image/png"/>')
+    expect(r.text).toContain('<meta property="og:image:width" content="1200"/>')
+    expect(r.text).toContain('<meta property="og:image:height" content="630"/>')
+    expect(r.text).toContain('<meta name="twitter:card" content="summary_large_image"/>')
     expect(r.text).toContain('action="/t/trip-planner/launch"')
-    const og = await v.get("/t/trip-planner/og.svg")
+    // The image a link-preview crawler fetches: the absolute URL from the page's meta, with no cookies.
+    const ogUrl = metaContent(r.text, "og:image")
+    expect(ogUrl).toBe(`${h.url}/t/trip-planner/og.png`)
+    const og = await fetch(ogUrl!)
     expect(og.status).toBe(200)
-    expect(og.headers.get("content-type")).toContain("image/svg+xml")
-    expect(og.text).toContain(">Trip Planner</text>")
+    expect(og.headers.get("content-type")).toBe("image/png")
+    expect(og.headers.get("cache-control")).toMatch(/max-age=\d+/)
+    const bytes = Buffer.from(await og.arrayBuffer())
+    expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+    expect(bytes.toString("latin1", 12, 16)).toBe("IHDR")
+    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([1200, 630])
+    // Not blank: the name band (dark text) and the "Convos agents" line (blue text) have ink.
+    const { data } = PNG.sync.read(bytes)
+    const count = (x0: number, x1: number, y0: number, y1: number, match: (rgb: Buffer) => boolean) => {
+      let n = 0
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (match(data.subarray((y * 1200 + x) * 4, (y * 1200 + x) * 4 + 3))) n++
+      return n
+    }
+    expect(count(100, 1104, 190, 275, ([r, g, b]) => r! < 80 && g! < 80 && b! < 80)).toBeGreaterThan(3000)
+    expect(count(100, 600, 100, 150, ([r, , b]) => b! > 150 && r! < 80)).toBeGreaterThan(500)
+    // A second fetch is the same image (from the in-memory cache).
+    expect(Buffer.from(await (await fetch(ogUrl!)).arrayBuffer()).equals(bytes)).toBe(true)
     const start = await v.get("/start/trip-planner")
     expect(start.status).toBe(200)
     expect(start.text).toContain("send /new trip-planner")
@@ -85,6 +107,10 @@ describe("web catalog on devnet", () => {
     const bad = await v.get("/t/Bad_Slug")
     expect(bad.status).toBe(400)
     expect(bad.text).toContain("lowercase letters")
+    const noImage = await v.get("/t/no-such-template/og.png")
+    expect(noImage.status).toBe(404)
+    expect(noImage.text).toContain("Template not found")
+    expect((await v.get("/t/Bad_Slug/og.png")).status).toBe(400)
     const nowhere = await v.get("/nowhere")
     expect(nowhere.status).toBe(404)
     expect(nowhere.text).toContain("Pick a template")

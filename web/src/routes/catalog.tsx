@@ -4,7 +4,7 @@ import type { Context, Hono } from "hono"
 import { Pool, type Template } from "@convos-agents/pool-core"
 import type { Shared } from "../app.tsx"
 import { slugPattern } from "../slug.ts"
-import { ogImageSvg } from "../og.ts"
+import { makeOgImages } from "../og.ts"
 import { HomePage, StartPage, TemplatePage, type InviteBox } from "../views/pages.tsx"
 
 // Home (manager invite + template grid with category pills), template page (+ OG image), and /start/:slug, the
@@ -28,6 +28,7 @@ const startFor = async (s: Shared, t: Template): Promise<{ start: InviteBox | nu
 export const registerCatalog = (app: Hono, s: Shared) => {
   const templates = () => s.pool(Pool.use((p) => p.templates))
   const template = (slug: string) => s.pool(Pool.use((p) => p.template(slug)))
+  const ogImages = makeOgImages()
 
   app.get("/", async (c) => {
     const all = await templates()
@@ -65,10 +66,11 @@ export const registerCatalog = (app: Hono, s: Shared) => {
     return c.html(<TemplatePage template={r.template} start={start} hint={hint} devnet={s.deps.network === "devnet"} origin={s.origin(c)} nonce={formNonce()} />)
   })
 
-  app.get("/t/:slug/og.svg", async (c) => {
+  app.get("/t/:slug/og.png", async (c) => {
     const r = await load(c.req.param("slug"))
     if (r.error !== null) return missing(c, r)
-    return c.body(ogImageSvg(r.template), 200, { "content-type": "image/svg+xml; charset=utf-8", "cache-control": "public, max-age=3600" })
+    const png = await ogImages.png(r.template)
+    return c.body(png, 200, { "content-type": "image/png", "cache-control": "public, max-age=3600" })
   })
 
   app.get("/start/:slug", async (c) => {

@@ -25,8 +25,9 @@ code{background:#f0f0f0;padding:1px 4px;border-radius:4px;word-break:break-all}
 export interface Meta {
   readonly title: string
   readonly description?: string
-  /** Absolute URLs for link previews. */
-  readonly ogImage?: string
+  /** Link-preview image; its URL absolute, with size and type so previews lay out before fetching it. */
+  readonly ogImage?: { readonly url: string; readonly width: number; readonly height: number; readonly type: string; readonly alt: string }
+  /** Absolute URL. */
   readonly canonical?: string
   /** Seconds: the page reloads itself (the only "live" mechanism, no JS). */
   readonly refresh?: number
@@ -46,8 +47,17 @@ export const Layout = (props: { readonly meta: Meta; readonly children?: Child; 
         {meta.description ? <meta property="og:description" content={meta.description} /> : null}
         <meta property="og:type" content="website" />
         {meta.canonical ? <meta property="og:url" content={meta.canonical} /> : null}
-        {meta.ogImage ? <meta property="og:image" content={meta.ogImage} /> : null}
-        {meta.ogImage ? <meta name="twitter:card" content="summary_large_image" /> : null}
+        {meta.ogImage ? (
+          <>
+            <meta property="og:image" content={meta.ogImage.url} />
+            <meta property="og:image:type" content={meta.ogImage.type} />
+            <meta property="og:image:width" content={String(meta.ogImage.width)} />
+            <meta property="og:image:height" content={String(meta.ogImage.height)} />
+            <meta property="og:image:alt" content={meta.ogImage.alt} />
+            <meta name="twitter:card" content="summary_large_image" />
+            <meta name="twitter:image" content={meta.ogImage.url} />
+          </>
+        ) : null}
         <style>{raw(css)}</style>
       </head>
       <body>

@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import type { Template } from "@convos-agents/pool-core"
 import { Layout, Qr, Skills } from "./layout.tsx"
+import { OG_HEIGHT, OG_WIDTH } from "../og.ts"
 
 export interface InviteBox {
   readonly url: string
@@ -93,7 +94,14 @@ export const TemplatePage = (props: {
 }) => {
   const t = props.template
   return (
-    <Layout meta={{ title: `${t.name} · Convos agents`, description: t.description, ogImage: `${props.origin}/t/${t.slug}/og.svg`, canonical: `${props.origin}/t/${t.slug}` }}>
+    <Layout
+      meta={{
+        title: `${t.name} · Convos agents`,
+        description: t.description,
+        ogImage: { url: `${props.origin}/t/${t.slug}/og.png`, width: OG_WIDTH, height: OG_HEIGHT, type: "image/png", alt: `${t.name}: ${t.description}` },
+        canonical: `${props.origin}/t/${t.slug}`,
+      }}
+    >
       <p>
         <a href="/">← All templates</a>
       </p>
