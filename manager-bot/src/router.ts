@@ -1,5 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import { inputLimits, Pool } from "@convos-agents/pool-core"
+import { makeSpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
 import { replyOr } from "./commands/explain.ts"
 import { opsCommands } from "./commands/ops.ts"
 import { helpText, parseCommand, usage } from "./commands/parse.ts"
@@ -43,6 +44,7 @@ export class ManagerRouter extends Context.Service<ManagerRouter, {
 export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: string) => string; readonly commandsPerMinute?: number }) =>
   Effect.gen(function* () {
     const pool = yield* Pool
+    const spendOf = yield* makeSpendOf
     const dialogs = new Map<string, Dialog>()
     const recent = new Map<string, number[]>()
     const perMinute = options.commandsPerMinute ?? COMMANDS_PER_MINUTE
@@ -142,6 +144,7 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
           messageId: input.messageId,
           isOps: input.inOpsChat && input.isAdmin,
           pool,
+          spendOf,
           say: (text) => Effect.sync(() => void extra.push(text)),
           startDialog: (slug) => startDialog(input.conversationId, input.sender, slug),
           inviteUrlFor: options.inviteUrlFor,

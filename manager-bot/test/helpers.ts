@@ -2,7 +2,10 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { PoolTest } from "@convos-agents/pool-core/pool/testing.ts"
+import { poolConfigLayer, PoolLive } from "@convos-agents/pool-core"
+import { TestDatabase } from "@convos-agents/pool-core/db/testing.ts"
+import { memoryCloudLayer, PoolTest } from "@convos-agents/pool-core/pool/testing.ts"
+import { agentResourcesOverFakes, providerFakesLayer } from "@convos-agents/pool-core/providers/resources/testing.ts"
 import { generateIdentity, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
 import { DevnetTest } from "@convos-agents/pool-core/messaging/devnet/testing.ts"
 import { joinByInvite } from "@convos-agents/pool-core/convos"
@@ -10,17 +13,30 @@ import { ManagerBot, ManagerBotLive } from "../src/ManagerBot.ts"
 
 export const admin = generateIdentity()
 
+const botConfig = (dataDir: string, env: Record<string, string>) =>
+  ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: admin.inboxId, ALERT_INTERVAL_MS: "600000", ...env } }))
+
 /** Pool (in-memory cloud) + devnet + the real manager bot, with a private data dir and one admin. */
 export const botTestLayer = (env: Record<string, string> = {}) => {
   const dataDir = mkdtempSync(join(tmpdir(), "convos-bot-"))
-  const config = ConfigProvider.layer(
-    ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: admin.inboxId, ALERT_INTERVAL_MS: "600000", ...env } })
-  )
   return ManagerBotLive.pipe(
     Layer.provideMerge(PoolTest({ settings: { dataDir } })),
     Layer.provideMerge(DevnetTest),
-    Layer.provide(config)
+    Layer.provide(botConfig(dataDir, env))
   )
+}
+
+/** As botTestLayer, with live AgentResources over loopback provider APIs (claims create OpenRouter keys); exposes ProviderFakes. */
+export const botWithProvidersTestLayer = (env: Record<string, string> = {}) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "convos-bot-"))
+  const pool = PoolLive.pipe(
+    Layer.provideMerge(memoryCloudLayer()),
+    Layer.provideMerge(agentResourcesOverFakes),
+    Layer.provideMerge(providerFakesLayer),
+    Layer.provideMerge(poolConfigLayer({ dataDir })),
+    Layer.provideMerge(TestDatabase)
+  )
+  return ManagerBotLive.pipe(Layer.provideMerge(pool), Layer.provideMerge(DevnetTest), Layer.provide(botConfig(dataDir, env)))
 }
 
 /** A scripted person with a real messaging client on the devnet. */

@@ -5,6 +5,19 @@ const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [Stri
 const count = { type: "object", properties: { count: { type: "integer", minimum: 1, maximum: 20 } } }
 const sse = { "text/event-stream": { schema: { type: "string", description: "events `step` {step,status,message,instanceId?} then `complete` {ok,result|error}" } } }
 const auth = [{ bearer: [] }]
+const spend = {
+  description: "OpenRouter spend of the agent's key: null without a key (or OpenRouter off, or not claimed); \"unavailable\" when OpenRouter did not answer",
+  oneOf: [
+    { type: "null" },
+    { type: "string", const: "unavailable" },
+    {
+      type: "object",
+      properties: { usedUsd: { type: "number", description: "USD spent in the limit's current period" }, limitUsd: { type: ["number", "null"] }, limitReset: { type: ["string", "null"], description: "daily | weekly | monthly" } },
+      required: ["usedUsd", "limitUsd", "limitReset"],
+    },
+  ],
+}
+const instance = { type: "object", properties: { id: { type: "string" }, status: { type: "string" }, agentName: { type: ["string", "null"] }, spend } }
 
 export const openApiDocument = {
   openapi: "3.1.0",
@@ -34,7 +47,13 @@ export const openApiDocument = {
     "/api/pool/replenish": { post: { summary: "Start N instances", security: auth, requestBody: { content: json({ ...count, required: ["count"] }) }, responses: { "200": { description: "created", content: { ...json({ type: "object" }), ...sse } }, ...errors(400, 401, 413, 415) } } },
     "/api/pool/drain": { post: { summary: "Destroy N idle instances (default 1)", security: auth, requestBody: { content: json(count) }, responses: { "200": { description: "drained", content: { ...json({ type: "object" }), ...sse } }, ...errors(400, 401) } } },
     "/api/pool/reconcile": { post: { summary: "Run the reconcile tick now", security: auth, responses: { "200": { description: "tick report", content: json({ type: "object" }) }, ...errors(401) } } },
-    "/api/pool/instances": { get: { summary: "All instances (admin view)", security: auth, responses: { "200": { description: "instances", content: json({ type: "object" }) }, ...errors(401) } } },
+    "/api/pool/instances": {
+      get: {
+        summary: "All instances (admin view), with each claimed or crashed agent's OpenRouter spend",
+        security: auth,
+        responses: { "200": { description: "instances", content: json({ type: "object", properties: { instances: { type: "array", items: instance } } }) }, ...errors(401) },
+      },
+    },
     "/api/pool/instances/{id}": { delete: { summary: "Kill an instance", security: auth, parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "killed", content: json({ type: "object" }) }, ...errors(400, 401, 404) } } },
     "/api/pool/crashed/{id}": { delete: { summary: "Dismiss a crashed or dead instance", security: auth, parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "dismissed", content: json({ type: "object" }) }, ...errors(400, 401, 404, 409) } } },
     "/admin": { get: { summary: "Admin dashboard (session cookie from POST /admin/login with the API key)", responses: { "200": { description: "HTML" } } } },

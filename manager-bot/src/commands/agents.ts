@@ -1,11 +1,21 @@
 import { Effect } from "effect"
 import type { Instance, Pool } from "@convos-agents/pool-core"
+import { type SpendLookup, usd } from "@convos-agents/pool-core/providers/resources/spend.ts"
 
 export const shortId = (id: string) => id.slice(0, 8)
 
-export const describeAgent = (i: Instance) =>
+const PERIOD: Record<string, string> = { daily: " today", weekly: " this week", monthly: " this month" }
+
+/** " · $0.42 of $20.00 this month"; nothing when there is no key or OpenRouter did not answer (not worth a line). */
+export const spendPhrase = (s: SpendLookup = null) =>
+  s === null || s === "unavailable"
+    ? ""
+    : ` · ${usd(s.usedUsd)}${s.limitUsd === null ? " spent" : ` of ${usd(s.limitUsd)}`}${PERIOD[s.limitReset ?? ""] ?? ""}`
+
+export const describeAgent = (i: Instance, spend?: SpendLookup) =>
   `• ${i.agentName ?? "(unnamed)"} [${shortId(i.id)}] — ${i.status === "claimed" ? "running" : i.status === "claiming" ? "setting up" : i.status}` +
   (i.templateSlug ? ` · ${i.templateSlug}` : "") +
+  spendPhrase(spend) +
   (i.status === "crashed" && i.lastError ? `\n  problem: ${i.lastError}` : "")
 
 export type Resolved = { readonly _tag: "Found"; readonly agent: Instance } | { readonly _tag: "Problem"; readonly message: string }
@@ -21,8 +31,8 @@ export const resolveAgent = (pool: Pool["Service"], owner: string, ref: string) 
       const matches = byId.length > 0 ? byId : byName
       if (matches.length === 1) return { _tag: "Found", agent: matches[0]! }
       if (matches.length > 1) {
-        return { _tag: "Problem", message: `Several of your agents match "${ref}". Use the short id instead:\n${matches.map(describeAgent).join("\n")}` }
+        return { _tag: "Problem", message: `Several of your agents match "${ref}". Use the short id instead:\n${matches.map((i) => describeAgent(i)).join("\n")}` }
       }
-      return { _tag: "Problem", message: `You have no agent called "${ref}". Your agents:\n${mine.map(describeAgent).join("\n")}` }
+      return { _tag: "Problem", message: `You have no agent called "${ref}". Your agents:\n${mine.map((i) => describeAgent(i)).join("\n")}` }
     })
   )

@@ -1,5 +1,6 @@
 import type { Effect } from "effect"
 import type { Pool } from "@convos-agents/pool-core"
+import type { SpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
 
 /** Who is talking, where, and what the bot can do for them. */
 export interface CommandContext {
@@ -9,6 +10,8 @@ export interface CommandContext {
   /** True in the ops chat, for an admin. */
   readonly isOps: boolean
   readonly pool: Pool["Service"]
+  /** OpenRouter spend per agent; never fails (null without a key, "unavailable" when OpenRouter did not answer). */
+  readonly spendOf: SpendOf
   /** Sends an extra message before the final reply (e.g. "setting up…"). */
   readonly say: (text: string) => Effect.Effect<void>
   /** Starts the /new dialog (used by /new). */

@@ -49,8 +49,12 @@ export const userCommands: ReadonlyArray<Command> = [
     minArgs: 0,
     maxArgs: 0,
     run: (ctx) =>
-      replyOr(ctx.pool.list({ claimedBy: ctx.sender, status: ["claiming", "claimed", "crashed"] }), (mine) =>
-        mine.length === 0 ? "You have no agents yet. Say /new to get one." : ["Your agents:", ...mine.map(describeAgent)].join("\n")
+      replyOr(
+        ctx.pool
+          .list({ claimedBy: ctx.sender, status: ["claiming", "claimed", "crashed"] })
+          .pipe(Effect.flatMap((mine) => Effect.map(ctx.spendOf(mine.map((i) => i.id)), (spend) => ({ mine, spend })))),
+        ({ mine, spend }) =>
+          mine.length === 0 ? "You have no agents yet. Say /new to get one." : ["Your agents:", ...mine.map((i) => describeAgent(i, spend.get(i.id)))].join("\n")
       ),
   },
   {

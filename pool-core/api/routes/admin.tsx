@@ -5,6 +5,7 @@ import type { FC, PropsWithChildren } from "hono/jsx"
 import QRCode from "qrcode"
 import type { Instance, InstanceCounts } from "../../domain/instance.ts"
 import { Pool } from "../../pool/Pool.ts"
+import { type SpendLookup, spendingInstances, spendOf, spendText } from "../../providers/resources/spend.ts"
 import { hasAdminSession, makeSession, SESSION_COOKIE, safeEqual } from "../auth.ts"
 import type { Run } from "../http.ts"
 
@@ -51,7 +52,14 @@ const age = (d: Date) => {
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`
 }
 
-const Dashboard: FC<{ counts: InstanceCounts; instances: ReadonlyArray<Instance>; filter: string | null; qr: Record<string, string>; notice?: string }> = (p) => (
+const Dashboard: FC<{
+  counts: InstanceCounts
+  instances: ReadonlyArray<Instance>
+  spend: ReadonlyMap<string, SpendLookup>
+  filter: string | null
+  qr: Record<string, string>
+  notice?: string
+}> = (p) => (
   <Page title="Pool admin">
     <h1>Pool admin</h1>
     {p.notice ? <p>{p.notice}</p> : null}
@@ -76,7 +84,7 @@ const Dashboard: FC<{ counts: InstanceCounts; instances: ReadonlyArray<Instance>
     </p>
     <table>
       <thead>
-        <tr><th>id</th><th>status</th><th>age</th><th>name</th><th>template</th><th>problem</th><th></th></tr>
+        <tr><th>id</th><th>status</th><th>age</th><th>name</th><th>template</th><th>spend</th><th>problem</th><th></th></tr>
       </thead>
       <tbody>
         {p.instances.map((i) => (
@@ -86,6 +94,7 @@ const Dashboard: FC<{ counts: InstanceCounts; instances: ReadonlyArray<Instance>
             <td>{age(i.createdAt)}</td>
             <td>{i.agentName ?? "—"}</td>
             <td>{i.templateSlug ?? "—"}</td>
+            <td>{spendText(p.spend.get(i.id) ?? null)}</td>
             <td>{i.lastError ?? ""}</td>
             <td>
               {p.qr[i.id] ? <a href={`#qr-${i.id}`}>QR</a> : null}{" "}
@@ -121,7 +130,12 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
 
   const dashboard = async (c: HonoContext, notice?: string, status = 200) => {
     const filter = STATUSES.find((s) => s === c.req.query("status")) ?? null
-    const exit = await o.run(Effect.all({ counts: pool((p) => p.counts), instances: pool((p) => p.list(filter ? { status: [filter], limit: 500 } : { limit: 500 })) }))
+    const exit = await o.run(
+      Effect.all({ counts: pool((p) => p.counts), instances: pool((p) => p.list(filter ? { status: [filter], limit: 500 } : { limit: 500 })) }).pipe(
+        Effect.flatMap((r) => Effect.map(spendOf(spendingInstances(r.instances)), (spend) => ({ ...r, spend })))
+      ),
+      c.req.raw.signal
+    )
     if (exit._tag === "Failure") return c.html(<Page title="Pool admin"><p class="err">The pool is not answering; reload in a moment.</p></Page>, 503)
     const qr: Record<string, string> = {}
     for (const i of exit.value.instances) if (i.inviteUrl) qr[i.id] = await QRCode.toString(i.inviteUrl, { type: "svg", margin: 1 })

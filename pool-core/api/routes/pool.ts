@@ -4,6 +4,7 @@ import { type Context as HonoContext, Hono } from "hono"
 import { streamSSE } from "hono/streaming"
 import type { Instance } from "../../domain/instance.ts"
 import { Pool, type Progress } from "../../pool/Pool.ts"
+import { spendingInstances, spendOf } from "../../providers/resources/spend.ts"
 import { requireKey } from "../auth.ts"
 import { readJson } from "../body.ts"
 import { errorResponse, respond, type Run } from "../http.ts"
@@ -126,6 +127,10 @@ export const poolRoutes = (o: PoolRoutesOptions) => {
     if (!IdParam.test(id)) return errorResponse(c, { _tag: "InvalidRequest", field: "id", message: "id must be an instance id (letters, digits, dashes)." })
     return respond(c, o.run(pool((p) => p.dismiss(id))), (i) => c.json({ dismissed: adminInstance(i) }))
   })
-  app.get("/api/pool/instances", auth, (c) => respond(c, o.run(pool((p) => p.list({ limit: 1000 }))), (all) => c.json({ instances: all.map(adminInstance) })))
+  // Spend only here, behind the key: the public /agents must not show what anyone's agent costs.
+  const listWithSpend = pool((p) => p.list({ limit: 1000 })).pipe(
+    Effect.flatMap((all) => Effect.map(spendOf(spendingInstances(all)), (spend) => all.map((i) => ({ ...adminInstance(i), spend: spend.get(i.id) ?? null }))))
+  )
+  app.get("/api/pool/instances", auth, (c) => respond(c, o.run(listWithSpend, c.req.raw.signal), (instances) => c.json({ instances })))
   return app
 }

@@ -24,7 +24,13 @@ describe("OpenRouter", () => {
         ["GET", "/api/v1/keys/hash-1", undefined],
         ["PATCH", "/api/v1/keys/hash-1", { limit: 40 }],
       ])
-      expect(yield* or.usage(created.hash)).toEqual({ hash: "hash-1", name: "convos-agent-inst1", limit: 40, usage: 0 })
+      expect(yield* or.usage(created.hash)).toEqual({ hash: "hash-1", name: "convos-agent-inst1", limit: 40, usage: 0, limitReset: "monthly", periodUsage: 0 })
+      // a monthly limit counts this month's spend, not the all-time total
+      fake.setUsage(created.hash, { total: 7.5, thisPeriod: 1.25 })
+      expect(yield* or.usage(created.hash)).toMatchObject({ usage: 7.5, periodUsage: 1.25, limitReset: "monthly" })
+      fake.keys.set("never", { hash: "never", name: "convos-agent-never", limit: 5, usage: 3, limit_reset: "", periodUsage: 1 })
+      expect(yield* or.usage("never")).toMatchObject({ usage: 3, periodUsage: 3, limitReset: null })
+      fake.keys.delete("never")
 
       yield* or.deleteKey(created.hash)
       expect(fake.keys.size).toBe(0)

@@ -16,6 +16,10 @@ const KeyInfo = Schema.Struct({
   limit: Schema.NullOr(Schema.Number),
   usage: Schema.Number,
   limit_remaining: Schema.optional(Schema.NullOr(Schema.Number)),
+  limit_reset: Schema.optional(Schema.NullOr(Schema.String)),
+  usage_daily: Schema.optional(Schema.Number),
+  usage_weekly: Schema.optional(Schema.Number),
+  usage_monthly: Schema.optional(Schema.Number),
   disabled: Schema.optional(Schema.Boolean),
 })
 const Created = Schema.Struct({ key: Schema.String, data: KeyInfo })
@@ -26,7 +30,12 @@ export interface KeyUsage {
   readonly hash: string
   readonly name: string
   readonly limit: number | null
+  /** All-time USD spent on the key. */
   readonly usage: number
+  /** When the limit resets ("daily" | "weekly" | "monthly"); null when it never does. */
+  readonly limitReset: string | null
+  /** USD spent in the limit's current period: what counts against `limit` (all-time when it never resets). */
+  readonly periodUsage: number
 }
 
 export class OpenRouter extends Context.Service<OpenRouter, {
@@ -50,7 +59,19 @@ export interface OpenRouterSettings {
   readonly http?: Partial<ProviderHttpOptions>
 }
 
-const toUsage = (k: typeof KeyInfo.Type): KeyUsage => ({ hash: k.hash, name: k.name, limit: k.limit, usage: k.usage })
+// A limit that resets caps only the current period's spend, and OpenRouter's usage_daily/weekly/monthly windows are
+// the reset windows: all-time `usage` would overstate what an agent has left after its first month.
+const periodUsage = (k: typeof KeyInfo.Type) =>
+  (k.limit_reset === "daily" ? k.usage_daily : k.limit_reset === "weekly" ? k.usage_weekly : k.limit_reset === "monthly" ? k.usage_monthly : undefined) ?? k.usage
+
+const toUsage = (k: typeof KeyInfo.Type): KeyUsage => ({
+  hash: k.hash,
+  name: k.name,
+  limit: k.limit,
+  usage: k.usage,
+  limitReset: k.limit_reset || null,
+  periodUsage: periodUsage(k),
+})
 
 export const openRouterLive = (settings: OpenRouterSettings) =>
   Layer.sync(OpenRouter, () => {

@@ -4,9 +4,34 @@ import type { RecordedRequest, Reply } from "../http/testing.ts"
 
 export const managementKey = "sk-or-mgmt-secret-abcdef"
 
+export interface FakeKey {
+  hash: string
+  name: string
+  limit: number | null
+  /** All-time USD spent. */
+  usage: number
+  limit_reset: string
+  /** USD spent in the current reset period; the whole `usage` when unset (a key younger than one period). */
+  periodUsage?: number
+}
+
+/** A key as GET /api/v1/keys/:hash shows it: with the per-period usage and what is left of the limit. */
+const view = (k: FakeKey) => {
+  const period = k.periodUsage ?? k.usage
+  const { periodUsage: _, ...rest } = k
+  return { ...rest, usage_daily: period, usage_weekly: period, usage_monthly: period, limit_remaining: k.limit === null ? null : Math.max(0, k.limit - period) }
+}
+
 /** A small OpenRouter keys API: checks auth on every request, keeps keys in memory. */
 export const openRouterApi = () => {
-  const keys = new Map<string, { hash: string; name: string; limit: number | null; usage: number; limit_reset: string }>()
+  const keys = new Map<string, FakeKey>()
+  /** What the agent behind a key has spent (the real API counts it from the model calls made with the key). */
+  const setUsage = (hash: string, usage: { total: number; thisPeriod?: number }) => {
+    const key = keys.get(hash)
+    if (!key) throw new Error(`fake OpenRouter: no key ${hash} (keys: ${[...keys.keys()].join(", ") || "none"})`)
+    key.usage = usage.total
+    key.periodUsage = usage.thisPeriod ?? usage.total
+  }
   let next = 0
   const handle = (r: RecordedRequest): Reply => {
     if (r.headers.authorization !== `Bearer ${managementKey}`) return { status: 401, json: { error: { message: "No auth" } } }
@@ -16,19 +41,19 @@ export const openRouterApi = () => {
       if (typeof b?.name !== "string" || typeof b.limit !== "number") return { status: 400, json: { error: { message: "bad body" } } }
       const hash = `hash-${++next}`
       keys.set(hash, { hash, name: b.name, limit: b.limit, usage: 0, limit_reset: b.limit_reset })
-      return { status: 201, json: { key: `sk-or-v1-secret-${next}`, data: keys.get(hash) } }
+      return { status: 201, json: { key: `sk-or-v1-secret-${next}`, data: view(keys.get(hash)!) } }
     }
     if (r.method === "GET" && path === "/api/v1/keys") {
       const offset = Number(new URL(r.path, "http://x").searchParams.get("offset") ?? 0)
-      return { json: { data: [...keys.values()].slice(offset, offset + 2) } } // pages of 2 to exercise paging
+      return { json: { data: [...keys.values()].slice(offset, offset + 2).map(view) } } // pages of 2 to exercise paging
     }
     const m = /^\/api\/v1\/keys\/([^/]+)$/.exec(path)
     const key = m ? keys.get(m[1]) : undefined
     if (m && !key) return { status: 404, json: { error: { message: "Key not found" } } }
-    if (key && r.method === "GET") return { json: { data: key } }
-    if (key && r.method === "PATCH") return (key.limit = (r.body as { limit: number }).limit), { json: { data: key } }
+    if (key && r.method === "GET") return { json: { data: view(key) } }
+    if (key && r.method === "PATCH") return (key.limit = (r.body as { limit: number }).limit), { json: { data: view(key) } }
     if (key && r.method === "DELETE") return keys.delete(key.hash), { json: { deleted: true } }
     return { status: 404, json: { error: { message: `no route ${r.method} ${r.path}` } } }
   }
-  return { keys, handle }
+  return { keys, setUsage, handle }
 }

@@ -136,11 +136,16 @@ export const AgentResourcesLive = Layer.effect(
   })
 )
 
-/** Every provider from env; live AgentResources when at least one is configured, else AgentResourcesNone. */
+/**
+ * Every provider from env; live AgentResources when at least one is configured, else AgentResourcesNone. Also
+ * provides the OpenRouter service it built, so spend lookups (admin API/page, the bot's /agents) read the keys
+ * through the same client that created them.
+ */
 export const agentResourcesLayerFromEnv = Layer.unwrap(
   Effect.gen(function* () {
     const ctx = yield* Layer.build(Layer.mergeAll(telnyxLayerFromEnv, openRouterLayerFromEnv, agentMailLayerFromEnv, bankrLayerFromEnv))
     const any = [Context.get(ctx, Telnyx), Context.get(ctx, OpenRouter), Context.get(ctx, AgentMail), Context.get(ctx, Bankr)].some((p) => p.configured)
-    return any ? AgentResourcesLive.pipe(Layer.provide(Layer.succeedContext(ctx))) : AgentResourcesNone
+    const resources = any ? AgentResourcesLive.pipe(Layer.provide(Layer.succeedContext(ctx))) : AgentResourcesNone
+    return Layer.merge(resources, Layer.succeed(OpenRouter, Context.get(ctx, OpenRouter)))
   })
 )
