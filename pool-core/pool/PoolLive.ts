@@ -188,7 +188,7 @@ export const makePool = Effect.gen(function* () {
       return { joined: r.joined, pending: r.pending ?? false, conversationId: r.conversationId || null }
     })
 
-  const claim = makeClaim({ repo, runtime, resources, settings, template, get, publish, token })
+  const claim = yield* makeClaim({ repo, runtime, resources, settings, template, get, publish, token })
 
   const tick = yield* makeTick({ repo, compute, runtime, settings, publish, createOne, destroy })
 

@@ -1,11 +1,12 @@
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Exit, Option } from "effect"
 import type { PoolSettings } from "../config.ts"
-import { InstanceNotFound, InvalidRequest, NoAgentAvailable, ProvisionFailed, type DatabaseError } from "../domain/errors.ts"
+import { DatabaseError, InstanceNotFound, InvalidRequest, NoAgentAvailable, ProvisionFailed } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import type { Template } from "../domain/template.ts"
 import type { AgentResources } from "../providers/AgentResources.ts"
 import type { ClaimRequest, ClaimResult, OnProgress, PoolEvent } from "./Pool.ts"
-import type { InstanceRepo } from "./repo.ts"
+import { makeBatcher } from "./batcher.ts"
+import type { ClaimFields, InstanceRepo } from "./repo.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
 import { checkInviteUrl, checkText, limits } from "./validation.ts"
 
@@ -37,8 +38,45 @@ const resultOf = (instance: Instance, replayed: boolean): ClaimResult => ({
  * Any failure after the pick leaves the instance `crashed` with the reason (never back to idle: a half-provisioned
  * runtime must not be handed to someone else) and releases its provider resources.
  */
-export const makeClaim = (deps: ClaimDeps) => {
+export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
   const { repo, runtime, resources, settings } = deps
+  const closed = () => new DatabaseError({ message: "The pool is shutting down; try again in a moment.", cause: null })
+
+  /** One request alone: a key already recorded (even by a concurrent claim) is None, answered by replay. */
+  const pickOne = (c: ClaimFields) =>
+    repo.claimIdle(c).pipe(Effect.catch((e) => (repo.isUniqueViolation(e) ? Effect.succeedNone : Effect.fail(e))))
+
+  // Concurrent claims share statements (see batcher.ts). A batch that collides on a key with a concurrent
+  // statement is retried request by request; a key repeated inside one batch goes alone after it.
+  const pick = yield* makeBatcher(
+    (requests: ReadonlyArray<ClaimFields>) =>
+      Effect.gen(function* () {
+        const firstOf = new Map<string, number>()
+        requests.forEach((c, i) => firstOf.has(c.key) || firstOf.set(c.key, i))
+        const unique = [...firstOf.values()]
+        const exits: Array<Exit.Exit<Option.Option<Instance>, DatabaseError>> = new Array(requests.length)
+        const batch = unique.length === 1 ? pickOne(requests[unique[0]!]!).pipe(Effect.map((o) => [o])) : repo.claimIdleBatch(unique.map((i) => requests[i]!))
+        const results = yield* batch.pipe(
+          Effect.catch((e) => (repo.isUniqueViolation(e) ? Effect.forEach(unique, (i) => pickOne(requests[i]!)) : Effect.fail(e))),
+          Effect.exit
+        )
+        unique.forEach((i, j) => (exits[i] = Exit.map(results, (r) => r[j]!)))
+        for (let i = 0; i < requests.length; i++) if (!exits[i]) exits[i] = yield* Effect.exit(pickOne(requests[i]!))
+        return exits
+      }),
+    closed,
+    { maxBatch: 32, workers: 4 }
+  )
+
+  const markClaimed = yield* makeBatcher(
+    (done: ReadonlyArray<{ readonly id: string; readonly conversationId: string; readonly inviteUrl: string | null }>) =>
+      repo.markClaimedBatch(done).pipe(
+        Effect.exit,
+        Effect.map((exit) => done.map((_, i) => Exit.map(exit, (rows) => rows[i]!)))
+      ),
+    closed,
+    { maxBatch: 32, workers: 4 }
+  )
 
   /** The same key again: wait for the first claim to finish, then return its result. */
   const replay = (key: string, instanceId: string, claimedBy: string) =>
@@ -69,6 +107,15 @@ export const makeClaim = (deps: ClaimDeps) => {
       return resultOf(settled, true)
     })
 
+  /** No instance for this request: the same key claimed before is replayed, otherwise nothing is idle. */
+  const notPicked = (key: string, claimedBy: string, onProgress: OnProgress) =>
+    Effect.gen(function* () {
+      const previous = yield* repo.findClaim(key)
+      if (Option.isSome(previous)) return yield* replay(key, previous.value.instanceId, claimedBy)
+      yield* onProgress({ step: "claim", status: "fail", message: "no free agent" })
+      return yield* NoAgentAvailable.create()
+    })
+
   const provision = (instance: Instance, req: ClaimRequest, onProgress: OnProgress) =>
     Effect.gen(function* () {
       const acquired = yield* resources.acquire(instance.id, onProgress)
@@ -87,12 +134,7 @@ export const makeClaim = (deps: ClaimDeps) => {
             orElse: () => Effect.fail({ message: `the agent did not finish setting up within ${Duration.format(settings.provisionTimeout)}` }),
           })
         )
-      const claimed = yield* repo.transition(instance.id, ["claiming"], "claimed", "provisioned", {
-        conversationId: result.conversationId,
-        inviteUrl: result.inviteUrl ?? req.joinUrl ?? null,
-        claimedAt: new Date(),
-        lastError: null,
-      })
+      const claimed = yield* markClaimed({ id: instance.id, conversationId: result.conversationId, inviteUrl: result.inviteUrl ?? req.joinUrl ?? null })
       if (Option.isNone(claimed)) return yield* Effect.fail({ message: "the instance changed state while it was being set up" })
       yield* onProgress({ step: "provision", status: "ok", message: "your agent is ready", instanceId: instance.id })
       return resultOf(claimed.value, false)
@@ -125,21 +167,18 @@ export const makeClaim = (deps: ClaimDeps) => {
         : (tpl?.instructions ?? DEFAULT_INSTRUCTIONS)
       const joinUrl = req.joinUrl?.trim() ? yield* checkInviteUrl("joinUrl", req.joinUrl) : null
 
-      // Happy path is one statement: the claim itself records the key. A key seen before fails on the claims primary
-      // key (the statement rolls back, nothing is taken) and is answered from the first claim.
+      // Happy path is one statement: the claim itself records the key. A key seen before is answered from the
+      // first claim. Once picked, provisioning runs to the end even if the caller goes away: no claim is left
+      // half-done.
       yield* onProgress({ step: "claim", status: "active", message: "finding a free agent" })
-      const picked = yield* repo
-        .claimIdle({ key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl })
-        .pipe(Effect.map(Option.some), Effect.catch((e) => (repo.isUniqueViolation(e) ? Effect.succeed(Option.none<Option.Option<Instance>>()) : Effect.fail(e))))
-      if (Option.isNone(picked) || Option.isNone(picked.value)) {
-        const previous = yield* repo.findClaim(key)
-        if (Option.isSome(previous)) return yield* replay(key, previous.value.instanceId, claimedBy)
-        yield* onProgress({ step: "claim", status: "fail", message: "no free agent" })
-        return yield* NoAgentAvailable.create()
-      }
-      const instance = picked.value.value
-      yield* onProgress({ step: "claim", status: "ok", message: `claimed instance ${instance.id.slice(0, 8)}`, instanceId: instance.id })
-      // Once picked, provisioning runs to the end even if the caller goes away: no claim is left half-done.
-      return yield* Effect.uninterruptible(provision(instance, req, onProgress))
+      return yield* Effect.uninterruptible(
+        Effect.gen(function* () {
+          const picked = yield* pick({ key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl })
+          if (Option.isNone(picked)) return yield* Effect.interruptible(notPicked(key, claimedBy, onProgress))
+          const instance = picked.value
+          yield* onProgress({ step: "claim", status: "ok", message: `claimed instance ${instance.id.slice(0, 8)}`, instanceId: instance.id })
+          return yield* provision(instance, req, onProgress)
+        })
+      )
     })
-}
+})

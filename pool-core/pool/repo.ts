@@ -67,6 +67,14 @@ export const makeInstanceRepo = Effect.gen(function* () {
   const one = <E>(rows: Effect.Effect<ReadonlyArray<unknown>, E>) =>
     rows.pipe(Effect.flatMap((r) => (r.length === 0 ? Effect.succeedNone : Effect.map(decodeInstance(r[0]), Option.some))))
 
+  /** Rows tagged with `request_n` → one Option per request, in request order. */
+  const byRequest = (found: ReadonlyArray<unknown>, count: number) =>
+    Effect.gen(function* () {
+      const out: Array<Option.Option<Instance>> = Array.from({ length: count }, () => Option.none())
+      for (const row of found) out[(row as { requestN: number }).requestN] = Option.some(yield* decodeInstance(row))
+      return out
+    })
+
   const insertStarting = (row: NewInstance) =>
     one(sql`
       WITH ins AS (
@@ -132,6 +140,64 @@ export const makeInstanceRepo = Effect.gen(function* () {
       )
       SELECT * FROM upd`).pipe(Effect.mapError(toDatabaseError))
 
+  /**
+   * `claimIdle` for many requests in one statement (the claim batcher's group commit). Result i is request i's
+   * instance, or None when no idle instance was left for it or its key is already recorded (the caller then
+   * replays or reports "no agent"). Keys must be distinct within a batch; a key that a concurrent statement is
+   * recording fails the whole statement on the claims primary key, and the caller falls back to single claims.
+   */
+  const claimIdleBatch = (requests: ReadonlyArray<ClaimFields>) => {
+    const rows = JSON.stringify(
+      requests.map((c, n) => ({ n, key: c.key, claimed_by: c.claimedBy, agent_name: c.agentName, instructions: c.instructions, template_slug: c.templateSlug, join_url: c.joinUrl }))
+    )
+    // The LIMIT is a literal on purpose: with a computed or bound limit the planner guesses a large row count and
+    // joins the UPDATE against a sequential scan of every instance (measured: 3.6 ms of a 4.9 ms statement at 10k rows).
+    return sql`
+      WITH req AS (
+        SELECT r.*, row_number() OVER (ORDER BY r.n) AS slot
+        FROM jsonb_to_recordset(${rows}::jsonb) AS r(n int, key text, claimed_by text, agent_name text, instructions text, template_slug text, join_url text)
+        WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.key = r.key)
+      ), locked AS (
+        SELECT id, created_at FROM instances WHERE status = 'idle' ORDER BY created_at, id
+        LIMIT ${sql.literal(String(Math.trunc(requests.length)))} FOR UPDATE SKIP LOCKED
+      ), picked AS (
+        SELECT id, row_number() OVER (ORDER BY created_at, id) AS slot FROM locked
+      ), upd AS (
+        UPDATE instances i SET status = 'claiming', claimed_by = req.claimed_by, agent_name = req.agent_name,
+          instructions = req.instructions, template_slug = req.template_slug, join_url = req.join_url, updated_at = now()
+        FROM picked JOIN req USING (slot) WHERE i.id = picked.id
+        RETURNING i.*, req.n AS request_n, req.key AS request_key
+      ), cl AS (
+        INSERT INTO claims (key, instance_id, claimed_by) SELECT request_key, id, claimed_by FROM upd
+      ), ev AS (
+        INSERT INTO events (instance_id, from_status, to_status, kind, detail) SELECT id, 'idle', 'claiming', 'claim', request_key FROM upd
+      )
+      SELECT * FROM upd`.pipe(
+      Effect.flatMap((found) => byRequest(found, requests.length)),
+      Effect.mapError(toDatabaseError)
+    )
+  }
+
+  /** claiming → claimed for many provisioned instances in one statement; None for a row no longer `claiming`. */
+  const markClaimedBatch = (done: ReadonlyArray<{ readonly id: string; readonly conversationId: string; readonly inviteUrl: string | null }>) => {
+    const rows = JSON.stringify(done.map((d, n) => ({ n, id: d.id, conversation_id: d.conversationId, invite_url: d.inviteUrl })))
+    return sql`
+      WITH req AS (
+        SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS r(n int, id text, conversation_id text, invite_url text)
+      ), upd AS (
+        UPDATE instances i SET status = 'claimed', conversation_id = req.conversation_id, invite_url = req.invite_url,
+          claimed_at = now(), last_error = NULL, updated_at = now()
+        FROM req WHERE i.id = req.id AND i.status = 'claiming'
+        RETURNING i.*, req.n AS request_n
+      ), ev AS (
+        INSERT INTO events (instance_id, from_status, to_status, kind) SELECT id, 'claiming', 'claimed', 'provisioned' FROM upd
+      )
+      SELECT * FROM upd`.pipe(
+      Effect.flatMap((found) => byRequest(found, done.length)),
+      Effect.mapError(toDatabaseError)
+    )
+  }
+
   /** A unique-key violation anywhere in the error's cause chain (sql-pg wraps it as SqlError → UniqueViolation). */
   const isUniqueViolation = (e: DatabaseError) => {
     const seen = new Set<unknown>()
@@ -192,7 +258,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
       Effect.mapError(toDatabaseError)
     )
 
-  return { insertStarting, transition, update, claimIdle, isUniqueViolation, findClaim, get, list, counts, tickRows, remove, events } as const
+  return { insertStarting, transition, update, claimIdle, claimIdleBatch, markClaimedBatch, isUniqueViolation, findClaim, get, list, counts, tickRows, remove, events } as const
 })
 
 export type InstanceRepo = Effect.Success<typeof makeInstanceRepo>

@@ -187,5 +187,23 @@ describe("concurrent claims", () => {
                  (SELECT count(*)::int FROM claims) AS claims`
         assert.deepStrictEqual(row, { claimed: 50, owners: 50, claims: 50 })
       }))
+
+    it.effect("the same key sent three times at once claims one instance; the repeats replay it", () =>
+      Effect.gen(function* () {
+        yield* drainAll
+        const pool = yield* readyPool(30)
+        // 20 keys × 3 deliveries, interleaved so repeats land in the same batch and in concurrent ones.
+        const requests = Array.from({ length: 60 }, (_, i) => ({ key: `redelivered-${i % 20}`, claimedBy: `person-${i % 20}` }))
+        const results = yield* Effect.forEach(requests, (r) => pool.claim(r), { concurrency: "unbounded" })
+        const byKey = new Map<string, Array<(typeof results)[number]>>()
+        results.forEach((r, i) => byKey.set(requests[i]!.key, [...(byKey.get(requests[i]!.key) ?? []), r]))
+        for (const [key, answers] of byKey) {
+          assert.strictEqual(new Set(answers.map((a) => a.instance.id)).size, 1, `${key} answered with one instance`)
+          assert.strictEqual(answers.filter((a) => !a.replayed).length, 1, `${key} claimed once, replayed twice`)
+        }
+        const counts = yield* pool.counts
+        assert.strictEqual(counts.claimed, 20)
+        assert.strictEqual(counts.idle, 10)
+      }))
   })
 })
