@@ -1,6 +1,19 @@
-// Inbound Convos text → one OpenClaw agent turn → reply text back to the conversation. This is the channel reply
-// path verified on openclaw 2026.9.6 (see shared/research/openclaw-runtime.md §3); those helpers are marked
-// deprecated-but-kept, the replacement (runtime.channel.inbound.run) needs a channel ingress resolver.
+// Inbound Convos text → one OpenClaw agent turn → reply text back to the conversation, through OpenClaw's supported
+// channel inbound API (openclaw 2026.9.6, docs/plugins/sdk-channel-inbound.md + sdk-channel-ingress.md):
+//
+//   runtime.channel.inbound.run({ channel, accountId, raw, adapter: { ingest, resolveTurn } })
+//     resolveTurn: routing.resolveAgentRoute → inbound.ingress.resolveStable (the channel ingress resolver, bound to the
+//     final agent/session/message) → inbound.buildContext({ channelIngress: <that exact result> }) → a routed plan;
+//     core then records the inbound session and dispatches the reply through `delivery.deliver`.
+//
+// This replaces the deprecated channel.reply.finalizeInboundContext, channel.session.resolveStorePath and
+// channel.session.recordInboundSession (compat record "plugin-runtime-api-compat-aliases", removal review 2026-10-01).
+// Nothing is declared at registration: the "ingress resolver" is the per-message runtime call above. For a plugin
+// loaded from a local path (not bundled, not a trusted official install) OpenClaw hands out the policy-only resolver
+// and the plain context builder (dist/loader-runtime-load-*.mjs resolveRecordChannelRuntime), so participant identity
+// evidence is not minted; admission is still decided by it. Convos groups are open: every member may talk to the agent.
+import type { OpenClawConfig, PluginRuntime } from "openclaw/plugin-sdk/core"
+
 /** Shape of runtime/src/agent/ConvosAgent.ts InboundText (kept local: see index.ts on the import graph). */
 interface InboundText {
   readonly id: string
@@ -11,6 +24,9 @@ interface InboundText {
 }
 
 const CHANNEL = "convos"
+const ACCOUNT_ID = "default"
+/** Senders are XMTP inbox ids (stable; the transport signs messages with the inbox's keys). */
+const SENDER_IDENTITY = { key: "inbox-id", entryIdPrefix: "convos-entry", sensitivity: "pii" } as const
 
 export interface DispatchOutcome {
   /** Reply payloads delivered to the conversation. */
@@ -19,43 +35,66 @@ export interface DispatchOutcome {
   readonly silent: boolean
 }
 
-export const dispatchToAgent = async (runtime: any, message: InboundText, reply: (text: string) => Promise<void>): Promise<DispatchOutcome> => {
+export const dispatchToAgent = async (runtime: PluginRuntime, message: InboundText, reply: (text: string) => Promise<void>): Promise<DispatchOutcome> => {
+  const inbound = runtime.channel.inbound
   let delivered = 0
-  const cfg = runtime.config.current()
-  const route = runtime.channel.routing.resolveAgentRoute({ cfg, channel: CHANNEL, accountId: "default", peer: { kind: "group", id: message.conversationId } })
-  const storePath = runtime.channel.session.resolveStorePath(cfg.session?.store, { agentId: route.agentId })
-  const ctx = runtime.channel.reply.finalizeInboundContext({
-    Body: message.text,
-    RawBody: message.text,
-    CommandBody: message.text,
-    From: `${CHANNEL}:${message.senderInboxId}`,
-    To: `${CHANNEL}:${message.conversationId}`,
-    SessionKey: route.sessionKey,
-    AccountId: route.accountId,
-    ChatType: "group",
-    ConversationLabel: `Convos ${message.conversationId.slice(0, 8)}`,
-    SenderName: message.senderInboxId.slice(0, 10),
-    SenderId: message.senderInboxId,
-    Provider: CHANNEL,
-    Surface: CHANNEL,
-    MessageSid: message.id,
-    Timestamp: message.sentAt.getTime(),
-    OriginatingChannel: CHANNEL,
-    OriginatingTo: `${CHANNEL}:${message.conversationId}`,
-  })
-  await runtime.channel.session.recordInboundSession({ storePath, sessionKey: ctx.SessionKey, ctx, onRecordError: () => {} })
-  const result = await runtime.channel.reply.dispatchReplyWithBufferedBlockDispatcher({
-    ctx,
-    cfg,
-    dispatcherOptions: {
-      deliver: async (payload: { text?: string }) => {
-        if (payload.text && payload.text.trim()) {
-          delivered++
-          await reply(payload.text)
+  const result = await inbound.run({
+    channel: CHANNEL,
+    accountId: ACCOUNT_ID,
+    raw: message,
+    adapter: {
+      ingest: (m: InboundText) => ({ id: m.id, timestamp: m.sentAt.getTime(), rawText: m.text, raw: m }),
+      resolveTurn: async () => {
+        // A read-only snapshot; OpenClaw's own helpers take the mutable type but do not write to it.
+        const cfg = runtime.config.current() as OpenClawConfig
+        const route = runtime.channel.routing.resolveAgentRoute({ cfg, channel: CHANNEL, accountId: ACCOUNT_ID, peer: { kind: "group", id: message.conversationId } })
+        const ingress = await inbound.ingress.resolveStable({
+          channelId: CHANNEL,
+          accountId: route.accountId,
+          cfg,
+          identity: SENDER_IDENTITY,
+          subject: { stableId: message.senderInboxId },
+          conversation: { kind: "group", id: message.conversationId },
+          contextBinding: { agentId: route.agentId, sessionKey: route.sessionKey, messageId: message.id, inboundEventKind: "user_request" },
+          dmPolicy: "disabled",
+          groupPolicy: "open",
+        })
+        // Cannot happen with an open group policy; fail loudly (the caller logs it and apologises) rather than go quiet.
+        if (ingress.ingress.admission !== "dispatch") throw new Error(`channel ingress did not admit message ${message.id}: ${ingress.ingress.admission} (${ingress.ingress.reasonCode})`)
+        const label = `Convos ${message.conversationId.slice(0, 8)}`
+        const ctxPayload = inbound.buildContext({
+          channel: CHANNEL,
+          accountId: route.accountId,
+          messageId: message.id,
+          timestamp: message.sentAt.getTime(),
+          from: `${CHANNEL}:${message.senderInboxId}`,
+          sender: { id: message.senderInboxId, name: message.senderInboxId.slice(0, 10) },
+          conversation: { kind: "group", id: message.conversationId, label },
+          route: { agentId: route.agentId, dmScope: route.dmScope, accountId: route.accountId, routeSessionKey: route.sessionKey },
+          reply: { to: `${CHANNEL}:${message.conversationId}`, originatingTo: `${CHANNEL}:${message.conversationId}` },
+          message: { rawBody: message.text, commandBody: message.text },
+          channelIngress: ingress,
+          // The label is ours, not the group's name: keep it out of the prompt's group_subject (as before the migration).
+          extra: { GroupSubject: undefined },
+        })
+        return {
+          cfg,
+          channel: CHANNEL,
+          accountId: route.accountId,
+          route: { agentId: route.agentId, dmScope: route.dmScope, sessionKey: route.sessionKey },
+          ctxPayload,
+          record: { onRecordError: () => {} },
+          delivery: {
+            deliver: async (payload: { text?: string }) => {
+              if (!payload.text || !payload.text.trim()) return { visibleReplySent: false }
+              delivered++
+              await reply(payload.text)
+            },
+            onError: () => {},
+          },
         }
       },
-      onError: () => {},
     },
   })
-  return { delivered, silent: result?.deliberateSilentTerminalReply === true }
+  return { delivered, silent: result.dispatched && result.dispatchResult?.deliberateSilentTerminalReply === true }
 }
