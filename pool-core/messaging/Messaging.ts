@@ -110,7 +110,10 @@ export interface MessagingClient {
 export interface ConnectOptions {
   /** Display name used in logs and for the devnet directory. */
   readonly label?: string
-  /** Where the adapter keeps its local state (xmtp: sqlite db path; devnet: cursor file). */
+  /**
+   * xmtp: path of the local sqlite database (kept across restarts; default under XMTP_DB_DIR).
+   * devnet: ignored — the devnet server keeps all state; resume a stream after a restart with `stream({ afterMs })`.
+   */
   readonly dbPath?: string
   /** 32-byte hex key encrypting the local database (xmtp). */
   readonly dbEncryptionKey?: string

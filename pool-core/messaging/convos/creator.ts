@@ -2,13 +2,17 @@
 // in a DM as a join_request (or the bare slug as text); it is verified and the requester is added to the group, or
 // told in the DM why not. Lobby invites (the manager bot's public invite) let the app create a fresh private group per
 // requester instead of adding everyone to one group.
-import { Effect, Option, Stream } from "effect"
+import { Config, Effect, Option, Stream } from "effect"
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { bytesToHex } from "@noble/hashes/utils.js"
 import type { ChatMessage, InboxId, MessagingClient, MessagingIdentity } from "../Messaging.ts"
 import { MessagingError } from "../errors.ts"
 import { joinErrorContent, joinHandledContent, type JoinErrorType, type JoinRequest, JoinRequestType, isType, readJoinRequest } from "./contentTypes.ts"
 import { InviteError } from "./errors.ts"
 import { decodeMetadata } from "./metadata.ts"
-import { extractInviteCode, parseInvite, type ParsedInvite, verifyOwnInvite } from "./invite.ts"
+import { checkInviteExpiry, decodeInvite, extractInviteCode, type ParsedInvite, verifyOwnInvite } from "./invite.ts"
 
 export interface JoinContext {
   readonly requesterInboxId: InboxId
@@ -30,7 +34,68 @@ export interface InviteCreatorOptions {
   readonly markHandled?: (messageId: string) => Effect.Effect<void>
   /** Called after someone was added (e.g. to greet them). */
   readonly onJoined?: (ctx: JoinContext & { readonly groupId: string }) => Effect.Effect<void, MessagingError>
+  /**
+   * Who used which single-use invite (`expiresAfterUse`). Default: a JSON file per creator,
+   * `$DATA_DIR/convos/used-invites/<creator inbox id>.json`, so a restart does not make a used invite usable again.
+   */
+  readonly usedInvites?: UsedInviteStore
 }
+
+/**
+ * Single-use invites. Convos itself treats invites as reusable until the group's tag is rotated (see the research
+ * notes: `expiresAfterUse` is in the payload but enforcing it is up to the creator), so enforcement lives here: one
+ * single-use invite admits one person. That person may present it again (a retry, or a crash between recording the
+ * use and adding them); anyone else is refused.
+ */
+export interface UsedInviteStore {
+  /** Records that `inboxId` uses the invite; false when someone else already used it. */
+  readonly claim: (inviteKey: string, inboxId: InboxId) => Effect.Effect<boolean, MessagingError>
+  /** Forgets a claim whose join then failed, so the invite is still usable. */
+  readonly release: (inviteKey: string) => Effect.Effect<void, MessagingError>
+}
+
+/** Identifies one invite: every slug has its own random token nonce, so the hash of the signed payload is unique. */
+export const inviteKey = (invite: ParsedInvite): string => bytesToHex(sha256(invite.payloadBytes))
+
+/** A UsedInviteStore kept in one JSON file (`{ "<invite key>": { "inboxId": …, "usedAt": … } }`), written atomically. */
+export const usedInviteFileStore = (file: string): UsedInviteStore => {
+  type Entries = Record<string, { readonly inboxId: string; readonly usedAt: string }>
+  const storeError = (e: unknown) => new MessagingError({ reason: "invalid", message: `The used-invites ledger ${file} cannot be read or written: ${String(e)}` })
+  const load = (): Entries => (existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Entries) : {})
+  const save = (entries: Entries) => {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(`${file}.tmp`, JSON.stringify(entries, null, 1))
+    renameSync(`${file}.tmp`, file)
+  }
+  return {
+    claim: (key, inboxId) =>
+      Effect.try({
+        try: () => {
+          const entries = load()
+          const used = entries[key]
+          if (used) return used.inboxId === inboxId
+          save({ ...entries, [key]: { inboxId, usedAt: new Date().toISOString() } })
+          return true
+        },
+        catch: storeError,
+      }),
+    release: (key) =>
+      Effect.try({
+        try: () => {
+          const { [key]: _released, ...rest } = load()
+          save(rest)
+        },
+        catch: storeError,
+      }),
+  }
+}
+
+const defaultUsedInvites = (me: MessagingIdentity) =>
+  Config.String("DATA_DIR").pipe(
+    Config.withDefault(".data"),
+    Effect.map((dataDir) => usedInviteFileStore(join(resolve(dataDir), "convos", "used-invites", `${me.inboxId}.json`))),
+    Effect.mapError((e) => new MessagingError({ reason: "invalid", message: `Invalid DATA_DIR: ${e.message}` })),
+  )
 
 export class JoinRefused {
   readonly _tag = "JoinRefused"
@@ -71,18 +136,25 @@ export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity
     let invite: ParsedInvite
     let conversationId: string
     try {
-      invite = parseInvite(code)
+      // Signature and ownership first: error replies go only to invites I really made (no reflecting forged ones).
+      invite = decodeInvite(code)
       conversationId = verifyOwnInvite(me, invite)
     } catch (e) {
       if (!(e instanceof InviteError)) throw e
-      if (e.reason === "wrong-creator" || e.reason === "not-an-invite" || e.reason === "malformed") return { _tag: "Ignored", why: e.message } as JoinOutcome
       if (e.reason === "bad-signature" || e.reason === "undecryptable") {
         // Someone forged an invite in my name: treat the DM as spam, as the Convos app does.
         yield* client.setConsent(message.conversationId, "denied")
         if (options.markHandled) yield* options.markHandled(message.id)
         return { _tag: "Refused", errorType: "spam", reason: e.message } as JoinOutcome
       }
-      return yield* refuse("conversation_expired", e.message, "")
+      // wrong-creator, not-an-invite, malformed, too-large: not a request for one of my invites.
+      return { _tag: "Ignored", why: e.message } as JoinOutcome
+    }
+    try {
+      checkInviteExpiry(invite)
+    } catch (e) {
+      if (!(e instanceof InviteError)) throw e
+      return yield* refuse("conversation_expired", e.message, invite.payload.tag)
     }
     const tag = invite.payload.tag
     const ctx: JoinContext = { requesterInboxId: message.senderInboxId, invite, conversationId, request, messageId: message.id }
@@ -99,11 +171,18 @@ export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity
     if (decodeMetadata(group.value.appData)?.tag !== tag) return yield* refuse("conversation_expired", "This invite was revoked.", tag)
     const members = yield* client.members(groupId)
     if (!members.some((m) => m.inboxId === message.senderInboxId)) {
-      if (invite.payload.expiresAfterUse && members.length > 1 && !options.route) {
-        return yield* refuse("conversation_expired", "This single-use invite was already used.", tag)
+      const key = inviteKey(invite)
+      const used = invite.payload.expiresAfterUse ? (options.usedInvites ?? (yield* defaultUsedInvites(me))) : null
+      if (used && !(yield* used.claim(key, message.senderInboxId))) {
+        return yield* refuse("conversation_expired", "This single-use invite was already used; ask for a new one.", tag)
       }
       const added = yield* Effect.result(client.addMembers(groupId, [message.senderInboxId]))
-      if (added._tag === "Failure") return yield* refuse("generic_failure", added.failure.message, tag)
+      if (added._tag === "Failure") {
+        if (used) yield* used.release(key)
+        yield* Effect.logWarning(`join request ${message.id}: adding ${message.senderInboxId} to ${groupId} failed`, added.failure)
+        // The joiner is untrusted: the reason names the failure kind, not the network's raw message.
+        return yield* refuse("generic_failure", `The invite's owner could not add you to the conversation (${added.failure.reason}); try again later.`, tag)
+      }
     }
     yield* client.setConsent(message.conversationId, "allowed")
     if (request) yield* client.send(message.conversationId, joinHandledContent(tag, message.id))

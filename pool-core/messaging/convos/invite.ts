@@ -153,19 +153,43 @@ export const encodeSlug = (payloadBytes: Uint8Array, signature: Uint8Array): str
   return raw.replace(/(.{300})(?=.)/g, "$1*")
 }
 
+/** Limits on what a compressed slug or appData may inflate to (the Convos iOS decoder's): 1 MiB, and at most 100× its compressed size. */
+export const MAX_INFLATED_BYTES = 1 << 20
+export const MAX_INFLATE_RATIO = 100
+
+/**
+ * Inflates `0x1F || uint32BE(size) || DEFLATE` (raw, as iOS writes; zlib-wrapped, as convos-cli writes), refusing
+ * declared sizes over the limits and never producing more than the declared size (zlib's maxOutputLength), so a
+ * crafted "bomb" that lies about its size costs at most that much memory.
+ */
+export const inflateMarked = (bytes: Uint8Array, what: string): Uint8Array => {
+  if (bytes.length < 6) throw fail("malformed", `The ${what} is compressed but truncated.`)
+  const declared = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0)
+  const body = bytes.subarray(5)
+  const tooLarge = () =>
+    fail("too-large", `The ${what} inflates to more than allowed (at most ${MAX_INFLATED_BYTES} bytes and ${MAX_INFLATE_RATIO}× its compressed size); refusing it.`)
+  if (declared > MAX_INFLATED_BYTES || declared > body.length * MAX_INFLATE_RATIO) throw tooLarge()
+  const isTooLarge = (e: unknown) => (e as { code?: string })?.code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError
+  let out: Buffer
+  try {
+    out = inflateRawSync(body, { maxOutputLength: Math.max(declared, 1) }) // iOS: Apple COMPRESSION_ZLIB = raw DEFLATE
+  } catch (raw) {
+    if (isTooLarge(raw)) throw tooLarge()
+    try {
+      out = inflateSync(body, { maxOutputLength: Math.max(declared, 1) }) // convos-cli: zlib-wrapped
+    } catch (wrapped) {
+      if (isTooLarge(wrapped)) throw tooLarge()
+      throw fail("malformed", `The ${what} is marked compressed but does not inflate.`)
+    }
+  }
+  return new Uint8Array(out)
+}
+
 const decodeSlugBytes = (slug: string): Uint8Array => {
   const clean = slug.replace(/\*/g, "")
   if (!/^[A-Za-z0-9_-]+$/.test(clean)) throw fail("not-an-invite", "That is not a Convos invite code.")
   const bytes = new Uint8Array(Buffer.from(clean, "base64url"))
-  if (bytes[0] !== 0x1f) return bytes
-  const size = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0)
-  if (size > 1 << 20) throw fail("malformed", "The invite is too large.")
-  const body = bytes.subarray(5)
-  try {
-    return new Uint8Array(inflateRawSync(body)) // iOS: Apple COMPRESSION_ZLIB = raw DEFLATE
-  } catch {
-    return new Uint8Array(inflateSync(body)) // convos-cli: zlib-wrapped
-  }
+  return bytes[0] === 0x1f ? inflateMarked(bytes, "invite") : bytes
 }
 
 // --- URLs ---------------------------------------------------------------------------------------------------------
@@ -220,8 +244,8 @@ export const createInviteSlug = (creator: MessagingIdentity, o: CreateInviteOpti
   return encodeSlug(bytes, signPayload(creator.privateKey, bytes))
 }
 
-/** Parses and checks what a joiner can check: structure, a recoverable signature, expiry. */
-export const parseInvite = (input: string, now: Date = new Date()): ParsedInvite => {
+/** Decodes an invite and recovers its signer, without the expiry checks (the creator needs the tag of an expired invite to answer it). */
+export const decodeInvite = (input: string): ParsedInvite => {
   const slug = extractInviteCode(input)
   if (!slug) throw fail("not-an-invite", "That is not a Convos invite link. Copy the whole link from Convos (Share → Copy link).")
   let payloadBytes: Uint8Array
@@ -237,6 +261,12 @@ export const parseInvite = (input: string, now: Date = new Date()): ParsedInvite
     throw fail("malformed", "That invite link is damaged or incomplete; copy it again from Convos.")
   }
   const signerAddress = recoverSigner(payloadBytes, signature)
+  return { slug, payload, payloadBytes, signature, signerAddress }
+}
+
+/** Throws `expired` / `conversation-expired` when the invite or its conversation has expired at `now`. */
+export const checkInviteExpiry = (invite: ParsedInvite, now: Date = new Date()): void => {
+  const { payload } = invite
   const nowSec = now.getTime() / 1000
   if (payload.expiresAt !== undefined && payload.expiresAt > 0 && payload.expiresAt < nowSec) {
     throw fail("expired", "This invite has expired; ask for a new one.")
@@ -244,7 +274,13 @@ export const parseInvite = (input: string, now: Date = new Date()): ParsedInvite
   if (payload.conversationExpiresAt !== undefined && payload.conversationExpiresAt > 0 && payload.conversationExpiresAt < nowSec) {
     throw fail("conversation-expired", "The conversation of this invite has ended.")
   }
-  return { slug, payload, payloadBytes, signature, signerAddress }
+}
+
+/** Parses and checks what a joiner can check: structure, a recoverable signature, expiry. */
+export const parseInvite = (input: string, now: Date = new Date()): ParsedInvite => {
+  const invite = decodeInvite(input)
+  checkInviteExpiry(invite, now)
+  return invite
 }
 
 /** The creator's check: signed by my key, for my inbox, and the token decrypts. Returns the conversation id. */

@@ -1,6 +1,7 @@
 // Group appData = ConversationCustomMetadata (Convos keeps the invite tag here): base64url of the protobuf, compressed
 // (0x1F || uint32BE size || raw DEFLATE) when that is smaller and the message is over 100 bytes. Legacy JSON is read too.
-import { deflateRawSync, inflateRawSync, inflateSync } from "node:zlib"
+import { deflateRawSync } from "node:zlib"
+import { inflateMarked } from "./invite.ts"
 import { ProtoWriter, protoInt, protoString, readProto } from "./proto.ts"
 
 export interface ConversationMetadata {
@@ -25,7 +26,7 @@ export const encodeMetadata = (m: ConversationMetadata): string => {
   return Buffer.from(raw).toString("base64url")
 }
 
-/** The metadata of a group's appData, or null when it has none we can read. */
+/** The metadata of a group's appData, or null when it has none we can read (including compressed data over the size limits). */
 export const decodeMetadata = (appData: string | null | undefined): ConversationMetadata | null => {
   if (!appData) return null
   try {
@@ -33,15 +34,9 @@ export const decodeMetadata = (appData: string | null | undefined): Conversation
     if (typeof json.tag === "string") return { tag: json.tag }
   } catch {}
   try {
-    let bytes = new Uint8Array(Buffer.from(appData, "base64url"))
-    if (bytes[0] === 0x1f) {
-      const body = bytes.subarray(5)
-      try {
-        bytes = new Uint8Array(inflateRawSync(body))
-      } catch {
-        bytes = new Uint8Array(inflateSync(body))
-      }
-    }
+    let bytes: Uint8Array = new Uint8Array(Buffer.from(appData, "base64url"))
+    // Capped like invites (1 MiB, ratio ≤ 100): a crafted appData must not make every reader inflate a bomb.
+    if (bytes[0] === 0x1f) bytes = inflateMarked(bytes, "group metadata")
     const f = readProto(bytes)
     const tag = protoString(f, 1)
     if (!tag) return null

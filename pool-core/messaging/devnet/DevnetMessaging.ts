@@ -47,14 +47,14 @@ const toConversation = (c: WireConversation): ConversationInfo => ({
 })
 
 /** Connection refused = the request never arrived (safe to retry anything); other transport failures may have been processed. */
-const transportError = (url: string, e: unknown) => {
+const transportError = (url: string, path: string, e: unknown) => {
   const cause = (e as { cause?: { code?: string } })?.cause
   const refused = cause?.code === "ECONNREFUSED"
   return new MessagingError({
     reason: refused ? "unreachable" : "network",
     message: refused
       ? `Devnet server at ${url} is unreachable; start it with \`npm start\` or set DEVNET_URL.`
-      : `Request to the devnet server at ${url} failed (${String(cause ?? e)}).`,
+      : `Request ${path} to the devnet server at ${url} failed (${String(cause ?? e)}).`,
   })
 }
 
@@ -69,7 +69,7 @@ const call = <A>(url: string, path: string, body: unknown, token: string | undef
         body: JSON.stringify(body ?? {}),
         signal: signal ? AbortSignal.any([signal, interrupted]) : interrupted,
       }),
-    catch: (e) => transportError(url, e),
+    catch: (e) => transportError(url, path, e),
   }).pipe(
     Effect.retry({ schedule: Schedule.spaced("200 millis"), times: retries, while: (e: MessagingError) => (e.reason === "unreachable" || (idempotent && e.reason === "network")) && !signal?.aborted }),
     Effect.flatMap((res) =>

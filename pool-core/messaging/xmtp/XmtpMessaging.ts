@@ -30,6 +30,35 @@ const fail = (reason: string, what: string) => (e: unknown) =>
 const tryXmtp = <A>(what: string, f: () => Promise<A> | A, reason = "network") =>
   Effect.tryPromise({ try: async () => f(), catch: fail(reason, what) })
 
+/** How the SDK reports transport failures (offline it says "tcp connect error", "dns error", "service is currently unavailable"). */
+const NETWORK_FAILURE = /tcp connect|dns error|currently unavailable|unavailable|connection refused|connectionrefused|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|timed? ?out|deadline|transport error|network/i
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
+export const isNetworkFailure = (e: unknown): boolean => NETWORK_FAILURE.test(errorText(e))
+
+const SDK_MISSING = /ERR_MODULE_NOT_FOUND|Cannot find (package|module)|Failed to (load|resolve)/i
+const BINDING_BROKEN = /ERR_DLOPEN_FAILED|GLIBC|native binding|\.node\b/i
+
+/**
+ * Imports @xmtp/node-sdk (an optionalDependency: npm skips it where it cannot be installed, and its native binding
+ * may not load on every platform), failing with reason "unavailable" and what to do instead.
+ */
+export const loadXmtpSdk = (load: () => Promise<typeof import("@xmtp/node-sdk")> = () => import("@xmtp/node-sdk")) =>
+  Effect.tryPromise({
+    try: load,
+    catch: (e) => {
+      const text = `${(e as { code?: string })?.code ?? ""} ${errorText(e)}`
+      const fix = "Unset XMTP_ENV to use the local devnet instead."
+      return new MessagingError({
+        reason: "unavailable",
+        message: SDK_MISSING.test(text)
+          ? `XMTP_ENV is set but @xmtp/node-sdk is not installed (it is an optional dependency of pool-core, skipped where it cannot be installed). Run \`npm install\` on a platform it supports (see pool-core/messaging/xmtp/README.md). ${fix}`
+          : BINDING_BROKEN.test(text)
+            ? `XMTP_ENV is set but @xmtp/node-sdk's native binding does not load on this machine (${errorText(e)}). Use the pinned version from pool-core/messaging/xmtp/README.md on a supported platform. ${fix}`
+            : `XMTP_ENV is set but @xmtp/node-sdk could not be loaded: ${errorText(e)}. ${fix}`,
+      })
+    },
+  })
+
 const consentName = (n: number): Consent => (n === 1 ? "allowed" : n === 2 ? "denied" : "unknown")
 const consentNumber = (c: Consent): number => (c === "allowed" ? 1 : c === "denied" ? 2 : 0)
 const isGroup = (c: Conv): c is Group<unknown> => "addMembers" in c
@@ -56,7 +85,7 @@ const toChatMessage = (m: DecodedMessage<unknown>): ChatMessage => {
 
 const connectXmtp = (settings: XmtpSettings, identity: MessagingIdentity, options: { dbPath?: string; dbEncryptionKey?: string }) =>
   Effect.gen(function* () {
-    const sdk = yield* tryXmtp("loading @xmtp/node-sdk", () => import("@xmtp/node-sdk"), "unavailable")
+    const sdk = yield* loadXmtpSdk()
     const dbPath = options.dbPath ?? join(settings.dbDir, `xmtp-${settings.env}-${identity.inboxId}.db3`)
     mkdirSync(dirname(dbPath), { recursive: true })
     const client: AnyClient = yield* Effect.acquireRelease(
@@ -76,7 +105,8 @@ const connectXmtp = (settings: XmtpSettings, identity: MessagingIdentity, option
     return makeClient(client, identity)
   })
 
-const makeClient = (client: AnyClient, identity: MessagingIdentity): MessagingClient => {
+/** The port on one node-sdk Client (exported for tests that exercise it with a stand-in client). */
+export const makeClient = (client: AnyClient, identity: MessagingIdentity): MessagingClient => {
   const find = (id: string) =>
     tryXmtp("finding the conversation", async () => {
       let c = await client.conversations.getConversationById(id)
@@ -103,7 +133,14 @@ const makeClient = (client: AnyClient, identity: MessagingIdentity): MessagingCl
   const requireKnown = (inboxIds: ReadonlyArray<string>) =>
     inboxIds.length === 0
       ? Effect.void
-      : tryXmtp("looking up inboxes", () => client.preferences.fetchInboxStates([...inboxIds]), "unknown-inbox").pipe(
+      : Effect.tryPromise({
+          try: () => client.preferences.fetchInboxStates([...inboxIds]),
+          // A lookup that never reached XMTP says nothing about the inbox: report the network, not "unknown inbox".
+          catch: (e) =>
+            isNetworkFailure(e)
+              ? new MessagingError({ reason: "unreachable", message: `XMTP network unreachable while looking up inbox ${inboxIds.join(", ")} (${errorText(e)}). Check the internet connection and XMTP_ENV/XMTP_API_URL, then try again.` })
+              : new MessagingError({ reason: "unknown-inbox", message: `Inbox ${inboxIds.join(", ")} could not be looked up on XMTP (${errorText(e)}); that identity must connect once first.` }),
+        }).pipe(
           Effect.flatMap((states) => {
             const known = new Set(states.filter((s) => s.identifiers.length > 0).map((s) => s.inboxId))
             const missing = inboxIds.filter((id) => !known.has(id))

@@ -10,7 +10,7 @@ import { addressFromPublicKey, generateIdentity } from "../identity.ts"
 import { Messaging } from "../Messaging.ts"
 import { eoaSigner } from "./codecs.ts"
 import { XmtpMessaging } from "./layer.ts"
-import { makeXmtpMessaging } from "./XmtpMessaging.ts"
+import { loadXmtpSdk, makeClient, makeXmtpMessaging } from "./XmtpMessaging.ts"
 
 describe("xmtp adapter (offline)", () => {
   it("loads the pinned node-sdk native binding on this machine and derives the same inbox id", async () => {
@@ -40,6 +40,55 @@ describe("xmtp adapter (offline)", () => {
       expect(error.reason).toBe("network")
       expect(error.message).toMatch(/Client.create/)
     }).pipe(Effect.scoped), 30_000)
+
+  // A stand-in for node-sdk's Client with just what the inbox lookup touches (no XMTP network is reachable here).
+  const clientWhoseLookup = (fetchInboxStates: (ids: string[]) => Promise<unknown>) => {
+    const created: string[][] = []
+    const client = {
+      inboxId: "me",
+      preferences: { fetchInboxStates },
+      conversations: { createGroup: async (ids: string[]) => (created.push(ids), { id: "g" }), createDm: async () => ({ id: "d" }) },
+    }
+    return { client: makeClient(client as never, generateIdentity()), created }
+  }
+
+  it.effect("a failed inbox lookup (network down) is reported as an unreachable network, not as an unknown inbox", () =>
+    Effect.gen(function* () {
+      const peer = generateIdentity().inboxId
+      // What node-sdk throws offline (measured: research notes §1).
+      const { client, created } = clientWhoseLookup(async () => {
+        throw new Error(`[ApiError::Api] api client error api client at endpoint "/xmtp.identity.api.v1.IdentityApi/GetInboxIds" has error code: 'The service is currently unavailable', message: "tcp connect error"`)
+      })
+      for (const attempt of [client.createGroup([peer]), client.dm(peer)]) {
+        const error = yield* Effect.flip(attempt)
+        expect(error.reason).toBe("unreachable")
+        expect(error.message).toMatch(/^XMTP network unreachable/)
+        expect(error.message).not.toMatch(/not registered/)
+      }
+      expect(created).toEqual([])
+    }))
+
+  it.effect("an inbox XMTP does not know is still reported as unknown-inbox", () =>
+    Effect.gen(function* () {
+      const peer = generateIdentity().inboxId
+      const { client, created } = clientWhoseLookup(async (ids) => ids.map((inboxId) => ({ inboxId, identifiers: [] })))
+      const error = yield* Effect.flip(client.createGroup([peer]))
+      expect(error.reason).toBe("unknown-inbox")
+      expect(error.message).toContain(peer)
+      expect(created).toEqual([])
+    }))
+
+  it.effect("a missing @xmtp/node-sdk (optional dependency) gives a clear error saying what to do", () =>
+    Effect.gen(function* () {
+      const specifier = ["@xmtp", "node-sdk-not-installed"].join("/")
+      const error = yield* Effect.flip(loadXmtpSdk(() => import(/* @vite-ignore */ specifier)))
+      expect(error.reason).toBe("unavailable")
+      expect(error.message).toMatch(/@xmtp\/node-sdk is not installed/)
+      expect(error.message).toMatch(/optional dependency/)
+      expect(error.message).toMatch(/Unset XMTP_ENV to use the local devnet/)
+      const broken = yield* Effect.flip(loadXmtpSdk(() => Promise.reject(Object.assign(new Error("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found"), { code: "ERR_DLOPEN_FAILED" }))))
+      expect(broken.message).toMatch(/native binding does not load on this machine/)
+    }))
 })
 
 const xmtpEnv = process.env.XMTP_ENV

@@ -1,12 +1,15 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { ConfigProvider, Effect, Option } from "effect"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { generateIdentity } from "../../identity.ts"
-import { Messaging } from "../../Messaging.ts"
+import { Messaging, type MessagingClient, type MessagingIdentity } from "../../Messaging.ts"
 import { DevnetTest } from "../../devnet/testing.ts"
 import { displayNames } from "../contentTypes.ts"
-import { handleJoinRequest, type InviteCreatorOptions, type JoinOutcome } from "../creator.ts"
+import { handleJoinRequest, type InviteCreatorOptions, type JoinOutcome, usedInviteFileStore } from "../creator.ts"
 import { createInviteSlug, inviteUrlBase, randomTag } from "../invite.ts"
-import { joinByInvite, type JoinResult } from "../joiner.ts"
+import { JoinFailed, joinByInvite, type JoinResult } from "../joiner.ts"
 import { decodeMetadata, encodeMetadata } from "../metadata.ts"
 
 // Creator and joiner are separate clients on one real devnet server. The creator handles join requests the way the
@@ -18,23 +21,38 @@ const setup = Effect.gen(function* () {
   const joinerId = generateIdentity()
   const creator = yield* messaging.connect(creatorId, { label: "creator" })
   const joiner = yield* messaging.connect(joinerId, { label: "joiner" })
-  return { creatorId, joinerId, creator, joiner }
+  const another = (label: string) =>
+    Effect.gen(function* () {
+      const id = generateIdentity()
+      return { id, client: yield* messaging.connect(id, { label }) }
+    })
+  // The creator's ledger of handled join-request messages (a real creator persists it).
+  const seen = new Set<string>()
+  return { creatorId, joinerId, creator, joiner, another, seen }
 })
 
 type Clients = Effect.Success<typeof setup>
 
+interface JoinRun {
+  readonly timeoutMs?: number
+  /** Someone other than c.joiner joins. */
+  readonly as?: { readonly id: MessagingIdentity; readonly client: MessagingClient }
+  /** The creator's device handles requests only after this long (it was offline). */
+  readonly creatorOfflineMs?: number
+}
+
 /** Runs the joiner while the creator processes its DMs until the join settles. */
-const joinWhileCreatorServes = (c: Clients, url: string, options: InviteCreatorOptions = {}, timeoutMs = 10_000) =>
+const joinWhileCreatorServes = (c: Clients, url: string, options: InviteCreatorOptions = {}, run: JoinRun = {}) =>
   Effect.gen(function* () {
     const outcomes: JoinOutcome[] = []
-    const seen = new Set<string>()
     const serve = Effect.gen(function* () {
+      if (run.creatorOfflineMs) yield* Effect.sleep(run.creatorOfflineMs)
       for (;;) {
         for (const conv of yield* c.creator.conversations) {
           if (conv.kind !== "dm") continue
           for (const m of yield* c.creator.messages(conv.id)) {
-            if (seen.has(m.id)) continue
-            seen.add(m.id)
+            if (c.seen.has(m.id)) continue
+            c.seen.add(m.id)
             const o = yield* handleJoinRequest(c.creator, c.creatorId, m, options)
             if (o._tag !== "Ignored") outcomes.push(o)
           }
@@ -42,12 +60,21 @@ const joinWhileCreatorServes = (c: Clients, url: string, options: InviteCreatorO
         yield* Effect.sleep(100)
       }
     })
+    const joiner = run.as ?? { id: c.joinerId, client: c.joiner }
+    const started = Date.now()
     const result = yield* Effect.raceFirst(
-      joinByInvite(c.joiner, c.joinerId, url, { profile: { name: "Joiner Bot", kind: "agent" }, timeoutMs, pollMs: 100 }).pipe(Effect.result),
+      joinByInvite(joiner.client, joiner.id, url, { profile: { name: "Joiner Bot", kind: "agent" }, timeoutMs: run.timeoutMs ?? 10_000, pollMs: 100 }).pipe(Effect.result),
       serve.pipe(Effect.as(null as never))
     )
-    return { result, outcomes }
+    return { result, outcomes, elapsedMs: Date.now() - started }
   })
+
+const failureOf = (result: Effect.Success<ReturnType<typeof joinWhileCreatorServes>>["result"]) => {
+  assert.strictEqual(result._tag, "Failure", `expected the join to fail, got ${JSON.stringify(result)}`)
+  const failure = (result as { failure: unknown }).failure
+  assert.instanceOf(failure, JoinFailed)
+  return failure as JoinFailed
+}
 
 layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos join protocol over devnet", (it) => {
   it.effect("a person joins a group through its invite, and the group learns their profile name", () =>
@@ -116,11 +143,136 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       // The forger signs with its own key but names the creator's inbox as the creator.
       const forger = generateIdentity()
       const forgedSlug = createInviteSlug({ ...forger, inboxId: c.creatorId.inboxId }, { conversationId: group.id, tag })
-      const { result, outcomes } = yield* joinWhileCreatorServes(c, inviteUrlBase("dev") + forgedSlug, {}, 1_500)
+      const { result, outcomes } = yield* joinWhileCreatorServes(c, inviteUrlBase("dev") + forgedSlug, {}, { timeoutMs: 1_500 })
       assert.deepStrictEqual(result._tag === "Success" && result.success._tag, "Pending")
       assert.deepStrictEqual(outcomes.map((o) => o._tag === "Refused" && o.errorType), ["spam"])
       const dm = yield* c.creator.dm(c.joinerId.inboxId)
       assert.strictEqual(yield* c.creator.consent(dm.id), "denied")
       assert.strictEqual((yield* c.creator.members(group.id)).length, 1)
+    }))
+
+  // --- the creator's error replies: the joiner hears the reason quickly instead of waiting out its timeout ---------
+
+  it.effect("an invite that expired before the creator got to it: the joiner is told it expired", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const tag = randomTag()
+      const group = yield* c.creator.createGroup([], { name: "Soon over", appData: encodeMetadata({ tag }) })
+      const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag, expiresAt: new Date(Date.now() + 2_000) })
+      // The creator's device was offline until after the invite expired (expiry has 1 s resolution).
+      const { result, outcomes, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: 20_000, creatorOfflineMs: 2_500 })
+      const failure = failureOf(result)
+      assert.strictEqual(failure.errorType, "conversation_expired")
+      assert.match(failure.message, /expired/)
+      assert.isBelow(elapsedMs, 8_000)
+      assert.deepStrictEqual(outcomes.map((o) => o._tag === "Refused" && o.errorType), ["conversation_expired"])
+      assert.notInclude((yield* c.creator.members(group.id)).map((m) => m.inboxId), c.joinerId.inboxId)
+    }))
+
+  it.effect("an invite to a conversation that no longer exists: conversation_not_found", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const tag = randomTag()
+      const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: "0123456789abcdef0123456789abcdef", tag })
+      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: 20_000 })
+      const failure = failureOf(result)
+      assert.strictEqual(failure.errorType, "conversation_not_found")
+      assert.match(failure.message, /no longer exists/)
+      assert.isBelow(elapsedMs, 8_000)
+    }))
+
+  it.effect("an invite to a conversation the creator blocked (consent denied): consent_not_allowed", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const tag = randomTag()
+      const group = yield* c.creator.createGroup([], { appData: encodeMetadata({ tag }) })
+      const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag })
+      yield* c.creator.setConsent(group.id, "denied")
+      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: 20_000 })
+      const failure = failureOf(result)
+      assert.strictEqual(failure.errorType, "consent_not_allowed")
+      assert.match(failure.message, /not accepting new members/)
+      assert.isBelow(elapsedMs, 8_000)
+      assert.strictEqual((yield* c.creator.members(group.id)).length, 1)
+    }))
+
+  it.effect("when adding the joiner fails (creator is no admin of the group): generic_failure, without the network's raw error", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const owner = yield* c.another("group owner")
+      const tag = randomTag()
+      // Someone else's group that the creator is only a member of: the creator's invite verifies, but it cannot add people.
+      const group = yield* owner.client.createGroup([c.creatorId.inboxId], { appData: encodeMetadata({ tag }) })
+      const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag })
+      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: 20_000 })
+      const failure = failureOf(result)
+      assert.strictEqual(failure.errorType, "generic_failure")
+      assert.match(failure.message, /could not add you to the conversation \(forbidden\)/)
+      assert.notInclude(failure.message, c.joinerId.inboxId)
+      assert.isBelow(elapsedMs, 8_000)
+      assert.notInclude((yield* owner.client.members(group.id)).map((m) => m.inboxId), c.joinerId.inboxId)
+    }))
+
+  // --- single use ---------------------------------------------------------------------------------------------------
+
+  it.effect("a reusable invite (Convos's default) admits several people until its tag is rotated", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const second = yield* c.another("second joiner")
+      const tag = randomTag()
+      const group = yield* c.creator.createGroup([], { appData: encodeMetadata({ tag }) })
+      const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag })
+      assert.strictEqual((yield* joinWhileCreatorServes(c, url)).result._tag, "Success")
+      assert.strictEqual((yield* joinWhileCreatorServes(c, url, {}, { as: second })).result._tag, "Success")
+      const members = (yield* c.creator.members(group.id)).map((m) => m.inboxId)
+      assert.includeMembers(members, [c.joinerId.inboxId, second.id.inboxId])
+    }))
+
+  it.effect("a single-use invite admits one person even into a busy group, and nobody else, also after they left and after a restart", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const dir = mkdtempSync(join(tmpdir(), "convos-used-invites-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const ledger = join(dir, "used.json")
+      const [friend, second, third] = [yield* c.another("friend"), yield* c.another("second joiner"), yield* c.another("third joiner")]
+      const tag = randomTag()
+      // The group already has several members: that must not count as "used".
+      const group = yield* c.creator.createGroup([friend.id.inboxId], { appData: encodeMetadata({ tag }) })
+      const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag, singleUse: true })
+
+      const first = yield* joinWhileCreatorServes(c, url, { usedInvites: usedInviteFileStore(ledger) })
+      assert.strictEqual(first.result._tag, "Success")
+      assert.include((yield* c.creator.members(group.id)).map((m) => m.inboxId), c.joinerId.inboxId)
+
+      const reused = yield* joinWhileCreatorServes(c, url, { usedInvites: usedInviteFileStore(ledger) }, { as: second, timeoutMs: 20_000 })
+      const failure = failureOf(reused.result)
+      assert.strictEqual(failure.errorType, "conversation_expired")
+      assert.match(failure.message, /single-use invite was already used/)
+
+      // Everyone but the creator leaves; the invite stays used — also for a creator restarted with the same ledger file.
+      yield* c.creator.removeMembers(group.id, [c.joinerId.inboxId, friend.id.inboxId])
+      const afterLeave = yield* joinWhileCreatorServes(c, url, { usedInvites: usedInviteFileStore(ledger) }, { as: third, timeoutMs: 20_000 })
+      assert.strictEqual(failureOf(afterLeave.result).errorType, "conversation_expired")
+      const members = (yield* c.creator.members(group.id)).map((m) => m.inboxId)
+      assert.notInclude(members, second.id.inboxId)
+      assert.notInclude(members, third.id.inboxId)
+    }))
+
+  it.effect("single-use invites are recorded per creator under DATA_DIR by default", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const dataDir = mkdtempSync(join(tmpdir(), "convos-used-default-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+      const second = yield* c.another("second joiner")
+      const tag = randomTag()
+      const group = yield* c.creator.createGroup([], { appData: encodeMetadata({ tag }) })
+      const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag, singleUse: true })
+      const withDataDir = Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ DATA_DIR: dataDir })))
+      assert.strictEqual((yield* joinWhileCreatorServes(c, url).pipe(withDataDir)).result._tag, "Success")
+      const ledger = join(dataDir, "convos", "used-invites", `${c.creatorId.inboxId}.json`)
+      assert.isTrue(existsSync(ledger))
+      assert.include(readFileSync(ledger, "utf8"), c.joinerId.inboxId)
+      const reused = yield* joinWhileCreatorServes(c, url, {}, { as: second, timeoutMs: 20_000 }).pipe(withDataDir)
+      assert.strictEqual(failureOf(reused.result).errorType, "conversation_expired")
     }))
 })

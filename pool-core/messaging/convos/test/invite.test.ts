@@ -1,10 +1,32 @@
+import { deflateRawSync, deflateSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
 import { generateIdentity } from "../../identity.ts"
 import { createInviteSlug, decryptConversationId, encodeSlug, extractInviteCode, inviteUrlBase, parseInvite, randomTag, verifyOwnInvite } from "../invite.ts"
 import { decodeMetadata, encodeMetadata } from "../metadata.ts"
 import { InviteError } from "../errors.ts"
+import { ProtoWriter } from "../proto.ts"
 
 const conversationId = "0123456789abcdef0123456789abcdef"
+
+/** 0x1F || uint32BE(declared size) || compressed, as base64url: the compressed framing of slugs and appData. */
+const framed = (declaredSize: number, compressed: Uint8Array) => {
+  const header = Buffer.alloc(5)
+  header[0] = 0x1f
+  header.writeUInt32BE(declaredSize, 1)
+  return Buffer.concat([header, compressed]).toString("base64url")
+}
+
+const signedInviteBytes = (slug: string) => Buffer.from(slug.replace(/\*/g, ""), "base64url")
+
+const errorOf = (f: () => unknown) => {
+  try {
+    f()
+  } catch (e) {
+    if (e instanceof InviteError) return e
+    throw e
+  }
+  throw new Error("expected an InviteError")
+}
 
 const reason = (f: () => unknown) => {
   try {
@@ -73,5 +95,41 @@ describe("Convos invite codec", () => {
     expect(decodeMetadata(long)?.tag).toBe("AbCdEfGhIj")
     expect(decodeMetadata('{"tag":"legacy0001"}')).toEqual({ tag: "legacy0001" })
     expect(decodeMetadata("not metadata at all")).toBeNull()
+  })
+
+  describe("decompression bombs", () => {
+    it("refuses a slug that inflates past its declared size (a lying header) instead of inflating it", () => {
+      const creator = generateIdentity()
+      // A genuinely signed invite whose SignedInvite is ~2 MB, compressed to a few KB, declared as 500 bytes.
+      const huge = createInviteSlug(creator, { conversationId, tag: randomTag(), description: "a".repeat(2_000_000) })
+      const bomb = framed(500, deflateRawSync(signedInviteBytes(huge)))
+      expect(bomb.length).toBeLessThan(10_000)
+      const e = errorOf(() => parseInvite(bomb))
+      expect(e.reason).toBe("too-large")
+      expect(e.message).toMatch(/inflates to more than allowed/)
+      // zlib-wrapped (convos-cli framing) is capped the same way.
+      expect(reason(() => parseInvite(framed(500, deflateSync(signedInviteBytes(huge)))))).toBe("too-large")
+    })
+
+    it("refuses declared sizes over 1 MiB or over 100× the compressed size, as the Convos app does", () => {
+      const creator = generateIdentity()
+      const big = signedInviteBytes(createInviteSlug(creator, { conversationId, tag: randomTag(), description: "b".repeat(600_000) }))
+      const packed = deflateRawSync(big)
+      expect(big.length / packed.length).toBeGreaterThan(100)
+      expect(reason(() => parseInvite(framed(big.length, packed)))).toBe("too-large") // honest size, ratio > 100
+      expect(reason(() => parseInvite(framed(2 << 20, packed)))).toBe("too-large") // over 1 MiB
+      // An ordinary compressed invite is still read.
+      const normal = signedInviteBytes(createInviteSlug(creator, { conversationId, tag: "Normal0001", name: "n".repeat(200) }))
+      expect(parseInvite(framed(normal.length, deflateRawSync(normal))).payload.tag).toBe("Normal0001")
+    })
+
+    it("group metadata (appData) that inflates past its limits is treated as unreadable", () => {
+      const inflated = new ProtoWriter().string(1, "BombTag001").bytes(2, new Uint8Array(2_000_000)).finish()
+      const packed = deflateRawSync(inflated)
+      expect(decodeMetadata(framed(60, packed))).toBeNull() // lying header
+      expect(decodeMetadata(framed(inflated.length, packed))).toBeNull() // over 1 MiB
+      const fine = new ProtoWriter().string(1, "FineTag001").bytes(2, new Uint8Array(300)).finish()
+      expect(decodeMetadata(framed(fine.length, deflateRawSync(fine)))?.tag).toBe("FineTag001")
+    })
   })
 })
