@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto"
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import type { Context as HonoContext, MiddlewareHandler } from "hono"
 import { getCookie } from "hono/cookie"
 
@@ -8,11 +8,12 @@ import { getCookie } from "hono/cookie"
 export const SESSION_COOKIE = "convos_admin"
 const SESSION_TTL_MS = 24 * 60 * 60 * 1000
 
-export const safeEqual = (a: string, b: string) => {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
-}
+// Compares HMAC-SHA256 digests (fixed 32 bytes) under a per-process random key, so neither the time taken nor an early
+// length check tells a caller how long the secret is or how much of it they guessed.
+const compareKey = randomBytes(32)
+const digest = (s: string) => createHmac("sha256", compareKey).update(s, "utf8").digest()
+
+export const safeEqual = (a: string, b: string) => timingSafeEqual(digest(a), digest(b))
 
 const sign = (secret: string, payload: string) => createHmac("sha256", secret).update(payload).digest("base64url")
 

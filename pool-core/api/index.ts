@@ -1,23 +1,27 @@
 import { randomBytes } from "node:crypto"
 import type { ManagedRuntime } from "effect"
 import { Hono } from "hono"
+import { configSync, loadPoolApiKey } from "./config.ts"
 import { openApiDocument } from "./openapi.ts"
 import { adminRoutes } from "./routes/admin.tsx"
 import { poolRoutes } from "./routes/pool.ts"
 import { runnerOf } from "./http.ts"
 
 export interface ApiOptions {
-  /** POOL_API_KEY; null disables mutations and admin sign-in (they answer 503 saying so). */
+  /** The API key; null disables mutations and admin sign-in (they answer 503 saying so). Default: POOL_API_KEY (Config). */
   readonly apiKey?: string | null
   /** Signs admin session cookies; random per process by default (sessions end on restart). */
   readonly sessionSecret?: string
   readonly info?: () => Record<string, unknown>
 }
 
-/** The pool HTTP API and admin page, as one hono app over a runtime that provides `Pool`. */
+/**
+ * The pool HTTP API and admin page, as one hono app over a runtime that provides `Pool`. Without `apiKey` it reads
+ * POOL_API_KEY and throws InvalidConfig (naming the variable) when the value is unusable.
+ */
 export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, options: ApiOptions = {}) => {
   const run = runnerOf(runtime)
-  const apiKey = options.apiKey === undefined ? (process.env.POOL_API_KEY ?? null) : options.apiKey
+  const apiKey = options.apiKey === undefined ? configSync(loadPoolApiKey) : options.apiKey
   const sessionSecret = options.sessionSecret ?? randomBytes(32).toString("hex")
   const info = options.info ?? (() => ({ version: "0.1.0" }))
   const app = new Hono()

@@ -3,6 +3,7 @@ import { Effect, Option, Result, Schema } from "effect"
 import { Hono, type Context } from "hono"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import type { Pool } from "@convos-agents/pool-core"
+import { MAX_BODY_BYTES, readForm } from "@convos-agents/pool-core/api/body.ts"
 import { webDepsFromRuntime, type RuntimeMount, type WebDeps } from "./deps.ts"
 import { qrSvg } from "./qr.ts"
 import { makeRateLimiter, type RateLimiter } from "./rateLimit.ts"
@@ -14,12 +15,20 @@ import { ErrorPage, type InviteBox } from "./views/pages.tsx"
 /** What every route module gets: the deps plus the helpers they share. */
 export interface Shared {
   readonly deps: WebDeps
+  /** Claims (launch + join), per IP and per visitor. */
   readonly limiter: RateLimiter
+  /** Devnet chat joins (each may create a devnet identity), per IP and per visitor, with the same quota as claims. */
+  readonly chatLimiter: RateLimiter
   readonly origin: (c: Context) => string
   /** Runs a Pool effect; failures come back as values so routes can answer each one with its own page. */
   readonly pool: <A, E>(effect: Effect.Effect<A, E, Pool>) => Promise<Result.Result<A, E>>
   readonly invite: (url: string) => Promise<InviteBox>
   readonly fail: (c: Context, status: ContentfulStatusCode, title: string, message: string, back?: string) => Response | Promise<Response>
+  /**
+   * The posted form's string fields, read within the shared body limit (pool-core/api/body.ts: reading stops as soon as
+   * the limit is passed); otherwise the error page to answer (413 too large, 415 not a form, 400 damaged).
+   */
+  readonly form: (c: Context, back?: string) => Promise<{ readonly ok: true; readonly value: Record<string, string> } | { readonly ok: false; readonly response: Response | Promise<Response> }>
   /** Decodes a form (or query) with a Schema at the edge; None when it does not match. */
   readonly decode: <S extends Schema.ConstraintDecoder<unknown>>(schema: S, input: unknown) => Option.Option<S["Type"]>
 }
@@ -33,14 +42,25 @@ export { slugPattern } from "./slug.ts"
 export const makeWebApp = (input: WebDeps | RuntimeMount): Hono => {
   const deps = "runtime" in input ? webDepsFromRuntime(input) : input
   const app = new Hono()
+  const rateLimit = deps.rateLimit ?? { max: 5, windowMs: 10 * 60_000 }
   const shared: Shared = {
     deps,
-    limiter: makeRateLimiter(deps.rateLimit ?? { max: 5, windowMs: 10 * 60_000 }),
+    limiter: makeRateLimiter(rateLimit),
+    chatLimiter: makeRateLimiter(rateLimit),
     origin: (c) => deps.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin,
     pool: (effect) => deps.run(Effect.result(effect)),
     invite: async (url) => ({ url, svg: await qrSvg(url) }),
     fail: (c, status, title, message, back) => c.html(<ErrorPage status={status} title={title} message={message} {...(back ? { back } : {})} />, status),
     decode: (schema, input) => Schema.decodeUnknownOption(schema)(input),
+    form: async (c, back) => {
+      const body = await readForm(c.req.raw)
+      if (body.ok) return body
+      if (body.status === 413) {
+        c.header("Connection", "close") // the server drops the unread rest of the upload
+        return { ok: false, response: shared.fail(c, 413, "Too much text", `The form was larger than ${MAX_BODY_BYTES / 1024} KB. Shorten what you pasted and send again.`, back) }
+      }
+      return { ok: false, response: shared.fail(c, body.status, "Bad form", `${body.message} Send the form from the page again.`, back) }
+    },
   }
   registerCatalog(app, shared)
   registerClaims(app, shared)

@@ -28,4 +28,16 @@ describe("rate limiter", () => {
     expect(limiter.hit(["a"]).allowed).toBe(true)
     expect(limiter.hit(["c"]).allowed).toBe(false)
   })
+
+  it("hitOnce counts a token once per window, and refuses a new token at the limit", () => {
+    let now = 0
+    const limiter = makeRateLimiter({ max: 2, windowMs: 60_000 }, () => now)
+    expect(limiter.hitOnce("v1|a", ["ip:x"]).allowed).toBe(true)
+    expect(limiter.hitOnce("v1|a", ["ip:x"]).allowed).toBe(true) // the same attempt again: not counted
+    expect(limiter.hitOnce("v1|b", ["ip:x"]).allowed).toBe(true)
+    expect(limiter.hitOnce("v1|c", ["ip:x"])).toEqual({ allowed: false, retryAfterSeconds: 60 })
+    expect(limiter.hitOnce("v1|a", ["ip:x"]).allowed).toBe(true) // counted already in this window
+    now += 60_000
+    expect(limiter.hitOnce("v1|c", ["ip:x"]).allowed).toBe(true)
+  })
 })

@@ -43,6 +43,24 @@ export const makeRateLimiter = (options: RateLimitOptions, now: () => number = D
     return { allowed: true, retryAfterSeconds: 0 }
   }
 
-  return { hit }
+  // Attempts already counted in this window (by token): retrying the same thing (a page that refreshes itself while it
+  // waits) is not a new attempt. Bounded like the windows.
+  const counted = new Map<string, number>()
+
+  /** Like hit, but an attempt with a token already counted within the window passes without counting again. */
+  const hitOnce = (token: string, keys: ReadonlyArray<string>): RateLimitVerdict => {
+    const t = now()
+    const at = counted.get(token)
+    if (at !== undefined && t - at < options.windowMs) return { allowed: true, retryAfterSeconds: 0 }
+    const verdict = hit(keys)
+    if (verdict.allowed) {
+      counted.delete(token)
+      counted.set(token, t)
+      if (counted.size > maxKeys) counted.delete(counted.keys().next().value!)
+    }
+    return verdict
+  }
+
+  return { hit, hitOnce }
 }
 export type RateLimiter = ReturnType<typeof makeRateLimiter>

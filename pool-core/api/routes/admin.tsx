@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Result, Schema, SchemaTransformation } from "effect"
 import { type Context as HonoContext, Hono } from "hono"
 import { deleteCookie, setCookie } from "hono/cookie"
 import type { FC, PropsWithChildren } from "hono/jsx"
@@ -7,12 +7,46 @@ import type { Instance, InstanceCounts } from "../../domain/instance.ts"
 import { Pool } from "../../pool/Pool.ts"
 import { type SpendLookup, spendingInstances, spendOf, spendText } from "../../providers/resources/spend.ts"
 import { hasAdminSession, makeSession, SESSION_COOKIE, safeEqual } from "../auth.ts"
+import { readForm } from "../body.ts"
 import type { Run } from "../http.ts"
 
 // Admin dashboard: server-rendered, forms only (no script). Login exchanges the API key for a signed session cookie;
 // the key never appears in a page or URL. POST forms are accepted only from this origin (plus SameSite=Strict).
 
 const STATUSES = ["starting", "idle", "claiming", "claimed", "crashed", "dead", "draining"] as const
+
+// The dashboard's forms, decoded with Schema at the edge like the JSON routes (same 1–20 bound as /replenish, /drain).
+const CountField = Schema.String.check(Schema.isPattern(/^\d{1,2}$/)).pipe(
+  Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })), SchemaTransformation.numberFromString)
+)
+const IdField = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9-]{1,64}$/))
+const CountForm = Schema.Struct({ count: CountField })
+const IdForm = Schema.Struct({ id: IdField })
+const decodeCount = Schema.decodeUnknownResult(CountForm)
+const decodeId = Schema.decodeUnknownResult(IdForm)
+
+type PoolOp = Effect.Effect<string, unknown, Pool>
+const pool = <A, E>(f: (p: Pool["Service"]) => Effect.Effect<A, E>) => Effect.flatMap(Pool, f)
+
+/** Each dashboard action: its form decoded (a clear message when it does not match), then the pool operation. */
+const withCount = (form: Record<string, string>, op: (n: number) => PoolOp): Result.Result<PoolOp, string> => {
+  const given = (form.count ?? "1").trim()
+  return Result.match(decodeCount({ count: given }), {
+    onSuccess: (f) => Result.succeed(op(f.count)),
+    onFailure: () => Result.fail(`Invalid count "${given.slice(0, 20)}": enter a whole number from 1 to 20.`),
+  })
+}
+const withId = (form: Record<string, string>, op: (id: string) => PoolOp): Result.Result<PoolOp, string> =>
+  Result.match(decodeId({ id: form.id ?? "" }), {
+    onSuccess: (f) => Result.succeed(op(f.id)),
+    onFailure: () => Result.fail("Invalid id: pick an instance from the list (ids are letters, digits and dashes)."),
+  })
+const actions: Record<string, (form: Record<string, string>) => Result.Result<PoolOp, string>> = {
+  replenish: (f) => withCount(f, (n) => pool((p) => p.replenish(n).pipe(Effect.map((x) => `Started ${x.length} instance(s).`)))),
+  drain: (f) => withCount(f, (n) => pool((p) => p.drain(n).pipe(Effect.map((x) => `Drained ${x.length} instance(s).`)))),
+  kill: (f) => withId(f, (id) => pool((p) => p.kill(id).pipe(Effect.map((i) => `Killed ${i.id.slice(0, 8)}.`)))),
+  dismiss: (f) => withId(f, (id) => pool((p) => p.dismiss(id).pipe(Effect.map((i) => `Dismissed ${i.id.slice(0, 8)}.`)))),
+}
 
 const Page: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
   <html lang="en">
@@ -122,7 +156,6 @@ const Dashboard: FC<{
 
 export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | null; readonly sessionSecret: string }) => {
   const app = new Hono()
-  const pool = <A, E>(f: (p: Pool["Service"]) => Effect.Effect<A, E>) => Effect.flatMap(Pool, f)
   const sameOrigin = (c: HonoContext) => {
     const origin = c.req.header("origin")
     return !origin || origin === new URL(c.req.url).origin
@@ -146,8 +179,12 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
   app.post("/admin/login", async (c) => {
     if (!o.apiKey) return c.html(<Login error="Admin sign-in is disabled: set POOL_API_KEY on the server." />, 503)
     if (!sameOrigin(c)) return c.html(<Login error="Sign in from this site's own page." />, 403)
-    const form = await c.req.parseBody()
-    const key = typeof form.key === "string" ? form.key : ""
+    const body = await readForm(c.req.raw)
+    if (!body.ok) {
+      if (body.status === 413) c.header("Connection", "close")
+      return c.html(<Login error={body.message} />, body.status)
+    }
+    const key = body.value.key ?? ""
     if (!safeEqual(key, o.apiKey)) return c.html(<Login error="Wrong API key." />, 401)
     setCookie(c, SESSION_COOKIE, makeSession(o.sessionSecret), {
       httpOnly: true,
@@ -165,17 +202,16 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
   app.post("/admin/actions/:action", async (c) => {
     if (!hasAdminSession(c, o.sessionSecret)) return c.html(<Login error="Your session ended; sign in again." />, 401)
     if (!sameOrigin(c)) return c.text("Cross-site form posts are refused.", 403)
-    const form = await c.req.parseBody()
-    const count = Number(form.count ?? 1)
-    const id = typeof form.id === "string" ? form.id : ""
-    const action = c.req.param("action")
-    const op: Effect.Effect<string, unknown, Pool> | null =
-      action === "replenish" ? pool((p) => p.replenish(count).pipe(Effect.map((x) => `Started ${x.length} instance(s).`)))
-      : action === "drain" ? pool((p) => p.drain(count).pipe(Effect.map((x) => `Drained ${x.length} instance(s).`)))
-      : action === "kill" ? pool((p) => p.kill(id).pipe(Effect.map((i) => `Killed ${i.id.slice(0, 8)}.`)))
-      : action === "dismiss" ? pool((p) => p.dismiss(id).pipe(Effect.map((i) => `Dismissed ${i.id.slice(0, 8)}.`)))
-      : null
-    if (!op) return c.text(`Unknown action "${action}".`, 404)
+    const action = Object.hasOwn(actions, c.req.param("action")) ? actions[c.req.param("action")]! : null
+    if (!action) return c.text(`Unknown action "${c.req.param("action")}".`, 404)
+    const body = await readForm(c.req.raw)
+    if (!body.ok) {
+      if (body.status === 413) c.header("Connection", "close")
+      return dashboard(c, `Failed: ${body.message}`, body.status)
+    }
+    const decoded = action(body.value)
+    if (Result.isFailure(decoded)) return dashboard(c, `Failed: ${decoded.failure}`, 400)
+    const op = decoded.success
     const exit = await o.run(op)
     if (exit._tag === "Success") return dashboard(c, exit.value)
     const failure = exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: { message?: string } } | undefined

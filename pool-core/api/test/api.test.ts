@@ -1,37 +1,26 @@
-import { serve } from "@hono/node-server"
-import { Effect, ManagedRuntime } from "effect"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Pool } from "../../pool/Pool.ts"
-import { MemoryCloud, PoolTest } from "../../pool/testing.ts"
-import { makeApiApp } from "../index.ts"
+import { MemoryCloud } from "../../pool/testing.ts"
+import { type ApiServer, KEY, sseEvents, startApi } from "./server.ts"
 
-const KEY = "test-key-0123456789"
-const runtime = ManagedRuntime.make(PoolTest())
+let api: ApiServer
 let base = ""
-let close = () => Promise.resolve()
-
+let auth: Record<string, string> = {}
 beforeAll(async () => {
-  await runtime.runPromise(Effect.void)
-  const app = makeApiApp(runtime, { apiKey: KEY, info: () => ({ version: "test", network: "devnet" }) })
-  await new Promise<void>((resolve) => {
-    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
-      base = `http://127.0.0.1:${info.port}`
-      resolve()
-    })
-    close = () => new Promise((r) => server.close(() => r()))
-  })
+  api = await startApi()
+  base = api.base
+  auth = api.auth
 })
 afterAll(async () => {
-  await close()
-  await runtime.dispose()
+  await api?.close()
 })
 
-const auth = { authorization: `Bearer ${KEY}`, "content-type": "application/json" }
-const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
-  fetch(`${base}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) })
-const warm = async (n: number) => {
-  await runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(n).pipe(Effect.andThen(p.tick))))
-}
+const post = (path: string, body: unknown, headers?: Record<string, string>) => api.post(path, body, headers)
+const warm = (n: number) => api.warm(n)
+const runtime = { runPromise: <A, E>(e: Effect.Effect<A, E, any>) => api.runtime.runPromise(e) }
+/** The dashboard row (<tr>…</tr>) whose status cell is `status` and name cell is `name`. */
+const rowOf = (html: string, status: string, name: string) =>
+  new RegExp(`<tr><td><code>[^<]*</code></td><td>${status}</td><td>[^<]*</td><td>${name}</td>.*?</tr>`).exec(html)?.[0] ?? null
 
 describe("pool API over HTTP", () => {
   it("public reads: counts, info, templates, one template, 404 for an unknown one", async () => {
@@ -97,8 +86,11 @@ describe("pool API over HTTP", () => {
     const unicode = await post("/api/pool/claim", { agentName: "🤖\u202e", templateSlug: "no-such" }, { ...auth, "idempotency-key": "k-u" })
     expect(unicode.status).toBe(400)
     const badId = await fetch(`${base}/api/pool/instances/${encodeURIComponent("../../etc")}`, { method: "DELETE", headers: auth })
-    expect([400, 404]).toContain(badId.status)
-    expect((await fetch(`${base}/api/pool/instances/00000000-0000-0000-0000-000000000000`, { method: "DELETE", headers: auth })).status).toBe(404)
+    expect(badId.status).toBe(400)
+    expect(await badId.json()).toMatchObject({ field: "id" })
+    const unknown = await fetch(`${base}/api/pool/instances/00000000-0000-0000-0000-000000000000`, { method: "DELETE", headers: auth })
+    expect(unknown.status).toBe(404)
+    expect((await unknown.json()).error).toEqual(expect.any(String))
   })
 
   it("replenish, drain, kill and dismiss", async () => {
@@ -120,6 +112,60 @@ describe("pool API over HTTP", () => {
     const all = (await (await fetch(`${base}/api/pool/instances`, { headers: auth })).json()).instances
     const crashed = all.find((i: { status: string }) => i.status === "crashed")
     expect((await fetch(`${base}/api/pool/crashed/${crashed.id}`, { method: "DELETE", headers: auth })).status).toBe(200)
+  })
+
+  it("drain: 400 naming count for a bad count; mutations and the admin listing need the key (401)", async () => {
+    for (const body of [{ count: 0 }, { count: 21 }, { count: "two" }, { count: 1.5 }, { count: null }]) {
+      const res = await post("/api/pool/drain", body)
+      expect(res.status, JSON.stringify(body)).toBe(400)
+      expect((await res.json()).field).toBe("count")
+    }
+    const noKey = await fetch(`${base}/api/pool/instances`)
+    expect(noKey.status).toBe(401)
+    expect((await noKey.json()).error).toContain("Missing API key")
+    const wrongKey = await fetch(`${base}/api/pool/instances`, { headers: { authorization: "Bearer wrong-key-0123456789" } })
+    expect(wrongKey.status).toBe(401)
+    expect((await wrongKey.json()).error).toBe("Wrong API key.")
+    for (const path of ["/api/pool/instances/x", "/api/pool/crashed/x"]) expect((await fetch(`${base}${path}`, { method: "DELETE" })).status).toBe(401)
+  })
+
+  it("dismissing an unknown id is a 404 with a JSON error", async () => {
+    const res = await fetch(`${base}/api/pool/crashed/00000000-0000-0000-0000-00000000dead`, { method: "DELETE", headers: auth })
+    expect(res.status).toBe(404)
+    expect((await res.json()).error).toEqual(expect.any(String))
+  })
+
+  it("claim streams its progress as Server-Sent Events, then complete with the claimed agent", async () => {
+    await warm(1)
+    const res = await post("/api/pool/claim", { agentName: "Streamy" }, { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse" })
+    expect(res.status).toBe(200)
+    expect(res.headers.get("content-type")).toContain("text/event-stream")
+    const events = sseEvents(await res.text())
+    const steps = events.filter((e) => e.event === "step")
+    expect(steps.length).toBeGreaterThan(0)
+    for (const s of steps) expect(s.data).toMatchObject({ step: expect.any(String), status: expect.stringMatching(/^(active|ok|fail|skip)$/), message: expect.any(String) })
+    expect(events.at(-1)!.event).toBe("complete")
+    expect(events.filter((e) => e.event === "complete")).toHaveLength(1)
+    expect(events.at(-1)!.data).toMatchObject({ ok: true, result: { agentName: "Streamy", instanceId: expect.any(String), replayed: false } })
+  })
+
+  it("claim over SSE with nothing idle completes with ok: false and the reason", async () => {
+    const res = await post("/api/pool/claim", {}, { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse-none" })
+    const events = sseEvents(await res.text())
+    expect(events.at(-1)).toMatchObject({ event: "complete", data: { ok: false, kind: "NoAgentAvailable", error: expect.stringContaining("No agent is available") } })
+  })
+
+  it("drain streams a step per drained instance, then complete with the drained list", async () => {
+    await warm(2)
+    const res = await post("/api/pool/drain", { count: 2 }, { ...auth, accept: "text/event-stream" })
+    expect(res.headers.get("content-type")).toContain("text/event-stream")
+    const events = sseEvents(await res.text())
+    const complete = events.at(-1)!
+    expect(complete).toMatchObject({ event: "complete", data: { ok: true } })
+    const drained = (complete.data.result as { drained: Array<{ id: string }> }).drained
+    expect(drained).toHaveLength(2)
+    const steps = events.filter((e) => e.event === "step" && e.data.step === "drain" && e.data.status === "ok")
+    expect(steps.map((s) => s.data.instanceId).sort()).toEqual(drained.map((d) => d.id).sort())
   })
 
   it("streams progress as Server-Sent Events when asked", async () => {
@@ -147,7 +193,8 @@ describe("pool API over HTTP", () => {
     const session = cookie.split(";")[0]!
     const dash = await (await fetch(`${base}/admin`, { headers: { cookie: session } })).text()
     expect(dash).toContain("Replenish")
-    expect(dash).toContain("claimed")
+    // Ada (claimed in an earlier test) has her own row with status "claimed", not just the "claimed" filter pill.
+    expect(rowOf(dash, "claimed", "Ada")).not.toBeNull()
     expect(dash).not.toContain(KEY)
     // A claimed agent has a QR modal with its invite URL.
     expect(dash).toContain("<svg")

@@ -10,7 +10,7 @@ import { HomePage, StartPage, TemplatePage, type InviteBox } from "../views/page
 // Home (manager invite + template grid with category pills), template page (+ OG image), and /start/:slug, the
 // manager chat with a template preselected.
 
-/** A per-render form token: the idempotency key of a launch, so a double submit claims one agent, not two. */
+/** A per-render, per-form token: the idempotency key of a launch or join, so a double submit claims one agent, not two. */
 export const formNonce = () => randomBytes(12).toString("base64url")
 
 /** What the manager-chat QR of a template points at, and the hint shown beside it. */
@@ -63,7 +63,7 @@ export const registerCatalog = (app: Hono, s: Shared) => {
     const r = await load(c.req.param("slug"))
     if (r.error !== null) return missing(c, r)
     const { start, hint } = await startFor(s, r.template)
-    return c.html(<TemplatePage template={r.template} start={start} hint={hint} devnet={s.deps.network === "devnet"} origin={s.origin(c)} nonce={formNonce()} />)
+    return c.html(<TemplatePage template={r.template} start={start} hint={hint} devnet={s.deps.network === "devnet"} origin={s.origin(c)} launchNonce={formNonce()} joinNonce={formNonce()} />)
   })
 
   app.get("/t/:slug/og.png", async (c) => {

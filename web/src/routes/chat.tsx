@@ -1,13 +1,16 @@
 /** @jsxImportSource hono/jsx */
 import { Effect, Option, Schema } from "effect"
 import type { Context, Hono } from "hono"
+import { InviteError, parseInvite } from "@convos-agents/pool-core/messaging/convos/index.ts"
 import type { ChatError } from "../chat/DevnetChat.ts"
 import type { Shared } from "../app.tsx"
-import { visitorId } from "../visitor.ts"
+import { clientIp, visitorId } from "../visitor.ts"
 import { ChatMessages, ChatPage, ChatPending } from "../views/chat.tsx"
 
 // Devnet only: invite links of this app (/v2?i=<slug>, the devnet invite URL base) open the browser chat, where the
-// visitor joins with their own web identity and can read and send messages.
+// visitor joins with their own web identity and can read and send messages. Joins are rate-limited per IP and per
+// visitor like launches (each one may create a devnet identity); a bad invite is answered first and does not count,
+// and retrying the same invite (the "waiting to be let in" page reloads itself) counts once.
 
 const ConversationId = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200))
 const SendForm = Schema.Struct({ c: ConversationId, text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4000)) })
@@ -36,6 +39,19 @@ export const registerChat = (app: Hono, s: Shared) => {
     const conversation = c.req.query("c")
     if (invite !== undefined) {
       if (invite.length > 4096) return s.fail(c, 400, "That is not a usable invite link", "The link is too long to be a Convos invite.")
+      let slug: string
+      try {
+        slug = parseInvite(invite).slug
+      } catch (e) {
+        if (!(e instanceof InviteError)) throw e
+        return s.fail(c, 400, "That is not a usable invite link", e.message)
+      }
+      const verdict = s.chatLimiter.hitOnce(`${visitor}|${slug}`, [`ip:${clientIp(c, s.deps.trustProxy ?? false)}`, `visitor:${visitor}`])
+      if (!verdict.allowed) {
+        c.header("Retry-After", String(verdict.retryAfterSeconds))
+        const minutes = Math.ceil(verdict.retryAfterSeconds / 60)
+        return s.fail(c, 429, "Slow down", `You have opened several chats in a short time. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`)
+      }
       const joined = await Effect.runPromise(Effect.result(chat.join(visitor, invite)))
       if (joined._tag === "Failure") return s.fail(c, statusOf(joined.failure), titleOf(joined.failure), joined.failure.message)
       if (joined.success._tag === "Pending") return c.html(<ChatPending inviteUrl={invite} />, 202)
@@ -60,7 +76,9 @@ export const registerChat = (app: Hono, s: Shared) => {
 
   app.post("/chat/send", async (c) => {
     if (!chat) return notHere(c)
-    const body = s.decode(SendForm, await c.req.parseBody())
+    const posted = await s.form(c)
+    if (!posted.ok) return posted.response
+    const body = s.decode(SendForm, posted.value)
     if (Option.isNone(body)) return s.fail(c, 400, "Nothing to send", "Write a message (at most 4000 characters) and press Send. Use the back button to return to the chat.")
     const sent = await Effect.runPromise(Effect.result(chat.send(visitorId(c), body.value.c, body.value.text)))
     if (sent._tag === "Failure") return s.fail(c, statusOf(sent.failure), titleOf(sent.failure), sent.failure.message)

@@ -12,7 +12,8 @@ import { formNonce } from "./catalog.tsx"
 // Launch (claim an agent of a template, which creates its conversation) and "Join my conversation" (claim an agent
 // that joins the visitor's conversation). Both go through Pool.claim, which validates again, and are rate-limited per
 // visitor. The result lives at /a/:id, visible only to the visitor who claimed it (post/redirect/get: a reload never
-// claims again).
+// claims again). Each form carries its own token and the claim key names the action, so a Join sent from a page whose
+// Launch was already used is a new claim, never a replay of that launch.
 
 const Nonce = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{8,64}$/))
 const LaunchForm = Schema.Struct({ nonce: Schema.optional(Nonce) })
@@ -24,10 +25,10 @@ const JoinForm = Schema.Struct({
 
 const owner = (visitor: string) => `web:${visitor}`
 
-export const registerClaims = (app: Hono, s: Shared) => {
-  const form = async (c: Context) => Object.fromEntries(Object.entries(await c.req.parseBody()).filter(([, v]) => typeof v === "string"))
+type Action = "launch" | "join"
 
-  const claim = async (c: Context, req: Omit<ClaimRequest, "key" | "claimedBy">, nonce: string | undefined, back: string) => {
+export const registerClaims = (app: Hono, s: Shared) => {
+  const claim = async (c: Context, action: Action, req: Omit<ClaimRequest, "key" | "claimedBy">, nonce: string | undefined, back: string) => {
     const visitor = visitorId(c)
     const verdict = s.limiter.hit([`ip:${clientIp(c, s.deps.trustProxy ?? false)}`, `visitor:${visitor}`])
     if (!verdict.allowed) {
@@ -35,7 +36,7 @@ export const registerClaims = (app: Hono, s: Shared) => {
       const minutes = Math.ceil(verdict.retryAfterSeconds / 60)
       return s.fail(c, 429, "Slow down", `You have launched several agents in a short time. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, back)
     }
-    const result = await s.pool(Pool.use((p) => p.claim({ ...req, key: `web:${visitor}:${nonce ?? formNonce()}`, claimedBy: owner(visitor) })))
+    const result = await s.pool(Pool.use((p) => p.claim({ ...req, key: `web:${visitor}:${action}:${nonce ?? formNonce()}`, claimedBy: owner(visitor) })))
     if (result._tag === "Success") return c.redirect(`/a/${encodeURIComponent(result.success.instance.id)}`, 303)
     const e = result.failure
     switch (e._tag) {
@@ -53,15 +54,19 @@ export const registerClaims = (app: Hono, s: Shared) => {
   app.post("/t/:slug/launch", async (c) => {
     const slug = c.req.param("slug")
     if (!slugPattern.test(slug)) return s.fail(c, 400, "Not a template address", "Pick a template from the catalog and press Launch there.")
-    const body = s.decode(LaunchForm, await form(c))
+    const posted = await s.form(c, `/t/${slug}`)
+    if (!posted.ok) return posted.response
+    const body = s.decode(LaunchForm, posted.value)
     if (Option.isNone(body)) return s.fail(c, 400, "Bad form", "The launch form was damaged. Reload the template page and press Launch again.", `/t/${slug}`)
     const known = await s.pool(Pool.use((p) => p.template(slug)))
     if (known._tag === "Failure") return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
-    return claim(c, { templateSlug: slug }, body.value.nonce, `/t/${slug}`)
+    return claim(c, "launch", { templateSlug: slug }, body.value.nonce, `/t/${slug}`)
   })
 
   app.post("/join", async (c) => {
-    const body = s.decode(JoinForm, await form(c))
+    const posted = await s.form(c)
+    if (!posted.ok) return posted.response
+    const body = s.decode(JoinForm, posted.value)
     const back = body.pipe(Option.flatMap((b) => Option.fromUndefinedOr(b.template)), Option.match({ onNone: () => "/", onSome: (t) => `/t/${t}` }))
     if (Option.isNone(body)) return s.fail(c, 400, "Bad form", "Paste the whole invite link of your Convos conversation (at most 4096 characters) and send again.", back)
     const { invite, template, nonce } = body.value
@@ -75,7 +80,7 @@ export const registerClaims = (app: Hono, s: Shared) => {
       const known = await s.pool(Pool.use((p) => p.template(template)))
       if (known._tag === "Failure") return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
     }
-    return claim(c, { joinUrl: invite.trim(), ...(template ? { templateSlug: template } : {}) }, nonce, back)
+    return claim(c, "join", { joinUrl: invite.trim(), ...(template ? { templateSlug: template } : {}) }, nonce, back)
   })
 
   app.get("/a/:id", async (c) => {

@@ -90,7 +90,9 @@ export const TemplatePage = (props: {
   readonly hint: string
   readonly devnet: boolean
   readonly origin: string
-  readonly nonce: string
+  /** One form token per action: a Join must never reuse the Launch's token (it would replay that launch). */
+  readonly launchNonce: string
+  readonly joinNonce: string
 }) => {
   const t = props.template
   return (
@@ -111,7 +113,7 @@ export const TemplatePage = (props: {
       <Skills skills={t.skills} />
       <h2>Launch it now</h2>
       <form method="post" action={`/t/${t.slug}/launch`}>
-        <input type="hidden" name="nonce" value={props.nonce} />
+        <input type="hidden" name="nonce" value={props.launchNonce} />
         <button class="button" type="submit">Launch</button>
         <span class="note"> Creates a new conversation with this agent and shows its invite.</span>
       </form>
@@ -120,7 +122,7 @@ export const TemplatePage = (props: {
       <p>
         <a href={`/start/${t.slug}`}>Start the manager chat with {t.name}</a>
       </p>
-      <JoinForm template={t} nonce={props.nonce} />
+      <JoinForm template={t} nonce={props.joinNonce} />
     </Layout>
   )
 }

@@ -1,0 +1,60 @@
+import { serve } from "@hono/node-server"
+import { Effect, ManagedRuntime } from "effect"
+import { Pool } from "../../pool/Pool.ts"
+import { PoolTest } from "../../pool/testing.ts"
+import { makeApiApp } from "../index.ts"
+
+// The pool API over real HTTP on 127.0.0.1 (a free port) against the test pool (real Postgres with DATABASE_URL,
+// PGlite otherwise), for the API test files.
+
+export const KEY = "test-key-0123456789"
+
+export interface ApiServer {
+  readonly base: string
+  readonly runtime: ManagedRuntime.ManagedRuntime<any, any>
+  readonly auth: Record<string, string>
+  readonly post: (path: string, body: unknown, headers?: Record<string, string>) => Promise<Response>
+  /** Creates n instances and runs one tick, so they are idle. */
+  readonly warm: (n: number) => Promise<void>
+  /** Signs in to /admin and returns the session cookie (name=value). */
+  readonly session: () => Promise<string>
+  readonly close: () => Promise<void>
+}
+
+export const startApi = async (): Promise<ApiServer> => {
+  const runtime = ManagedRuntime.make(PoolTest())
+  await runtime.runPromise(Effect.void)
+  const app = makeApiApp(runtime, { apiKey: KEY, info: () => ({ version: "test", network: "devnet" }) })
+  const { base, stop } = await new Promise<{ base: string; stop: () => Promise<void> }>((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
+      resolve({ base: `http://127.0.0.1:${info.port}`, stop: () => new Promise((r) => server.close(() => r())) })
+    )
+  })
+  const auth = { authorization: `Bearer ${KEY}`, "content-type": "application/json" }
+  return {
+    base,
+    runtime,
+    auth,
+    post: (path, body, headers = auth) => fetch(`${base}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) }),
+    warm: (n) => runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(n).pipe(Effect.andThen(p.tick), Effect.asVoid))),
+    session: async () => {
+      const login = await fetch(`${base}/admin/login`, { method: "POST", body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+      return (login.headers.get("set-cookie") ?? "").split(";")[0]!
+    },
+    close: async () => {
+      await stop()
+      await runtime.dispose()
+    },
+  }
+}
+
+/** Server-Sent Events of a response body: each event's name and parsed JSON data. */
+export const sseEvents = (text: string) =>
+  text
+    .split("\n\n")
+    .filter((block) => block.trim().length > 0)
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message"
+      const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n")
+      return { event, data: JSON.parse(data) as Record<string, unknown> }
+    })
