@@ -74,7 +74,11 @@ export const DatabaseLive = Layer.unwrap(
     )
     const maxConnections = yield* Config.Int("DB_MAX_CONNECTIONS").pipe(
       Config.withDefault(10),
-      Effect.mapError(() => new InvalidConfig({ variable: "DB_MAX_CONNECTIONS", message: "DB_MAX_CONNECTIONS must be a whole number ≥ 1." }))
+      Effect.mapError(() => new InvalidConfig({ variable: "DB_MAX_CONNECTIONS", message: "DB_MAX_CONNECTIONS must be a whole number ≥ 1 (connections in the database pool)." })),
+      Effect.filterOrFail(
+        (n) => n >= 1,
+        (n) => new InvalidConfig({ variable: "DB_MAX_CONNECTIONS", message: `DB_MAX_CONNECTIONS must be a whole number ≥ 1 (got ${n}); set it to 1 or more, or unset it for the default of 10.` })
+      )
     )
     if (Option.isSome(url) && url.value.trim() !== "") {
       const checked = yield* validateDatabaseUrl("DATABASE_URL", url.value.trim())

@@ -5,8 +5,8 @@
 // with @effect/sql-pg's extended protocol (Parse/Bind/Execute/Sync of two sockets interleave on the unnamed portal →
 // `portal "" does not exist`). The patch below gives one socket the session from its first message until a Sync/Query
 // leaves it outside a transaction, fans out LISTEN/NOTIFY notifications to the other sockets, and never wedges the
-// queue when PGlite throws. It touches private fields: pglite-socket is pinned to 0.2.17 and
-// pool-core/db/test/pglite-server.test.ts reproduces the interleaving.
+// queue when PGlite throws. It touches private fields: pglite-socket is pinned to 0.2.17, and the test "many connections
+// running transactions at once do not interleave" in pool-core/db/test/database.test.ts reproduces the interleaving.
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 

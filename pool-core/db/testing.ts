@@ -37,7 +37,12 @@ const pgliteSnapshot = Effect.promise(async () => {
 
 const withInfo = (kind: "postgres" | "embedded", location: string) => Layer.succeed(DatabaseInfo, { kind, location })
 
-const schemaLayer = (url: string) =>
+export interface TestDatabaseOptions {
+  /** Connections in the pool (default: DB_MAX_CONNECTIONS or 20 on a server, 10 on PGlite). */
+  readonly maxConnections?: number
+}
+
+const schemaLayer = (url: string, options: TestDatabaseOptions = {}) =>
   Layer.unwrap(
     Effect.gen(function* () {
       const schema = `test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`
@@ -54,30 +59,45 @@ const schemaLayer = (url: string) =>
           }).pipe(Effect.provide(admin), Effect.ignore)
       )
       return MigrationsLive.pipe(
-        Layer.provideMerge(pgClientLayer(url, Number(process.env.DB_MAX_CONNECTIONS ?? 20), { search_path: schema, application_name: schema })),
+        Layer.provideMerge(pgClientLayer(url, options.maxConnections ?? Number(process.env.DB_MAX_CONNECTIONS ?? 20), { search_path: schema, application_name: schema })),
         Layer.provideMerge(withInfo("postgres", `${describeUrl(url)} schema ${schema}`))
       )
     })
   )
 
-const pgliteLayer = Layer.unwrap(
-  Effect.gen(function* () {
-    const snapshot = yield* pgliteSnapshot
-    const embedded = yield* Effect.acquireRelease(
-      Effect.promise(() => startEmbeddedPostgres({ loadDataDir: snapshot })),
-      (db) => Effect.promise(() => db.close())
-    )
-    return MigrationsLive.pipe(
-      Layer.provideMerge(pgClientLayer(embedded.url, 10)),
-      Layer.provideMerge(withInfo("embedded", `in-memory PGlite on ${describeUrl(embedded.url)}`))
-    )
-  })
-)
+const pgliteLayer = (options: TestDatabaseOptions = {}) =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const snapshot = yield* pgliteSnapshot
+      const embedded = yield* Effect.acquireRelease(
+        Effect.promise(() => startEmbeddedPostgres({ loadDataDir: snapshot })),
+        (db) => Effect.promise(() => db.close())
+      )
+      return MigrationsLive.pipe(
+        Layer.provideMerge(pgClientLayer(embedded.url, options.maxConnections ?? 10)),
+        Layer.provideMerge(withInfo("embedded", `in-memory PGlite on ${describeUrl(embedded.url)}`))
+      )
+    })
+  )
+
+export type TestBackend = "postgres" | "embedded"
 
 /** A fresh, migrated, private database per layer build (see above). */
 export const TestDatabase = Layer.suspend(() => {
   const url = serverUrl()
-  return url ? schemaLayer(url) : pgliteLayer
+  return url ? schemaLayer(url) : pgliteLayer()
 })
 
-export const testDatabaseKind = (): "postgres" | "embedded" => (serverUrl() ? "postgres" : "embedded")
+/** The same, on a chosen backend: "embedded" is always PGlite, "postgres" needs TEST_DATABASE_URL / DATABASE_URL. */
+export const testDatabaseOn = (backend: TestBackend, options: TestDatabaseOptions = {}) =>
+  Layer.suspend(() => {
+    if (backend === "embedded") return pgliteLayer(options)
+    const url = serverUrl()
+    if (!url) throw new Error("the postgres test backend needs TEST_DATABASE_URL or DATABASE_URL")
+    return schemaLayer(url, options)
+  })
+
+export const testDatabaseKind = (): TestBackend => (serverUrl() ? "postgres" : "embedded")
+
+/** Backends a test must pass on: PGlite always, plus Postgres when a server URL is set (CI). */
+export const testBackends = (): ReadonlyArray<TestBackend> => (serverUrl() ? ["embedded", "postgres"] : ["embedded"])

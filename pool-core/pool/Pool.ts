@@ -55,7 +55,8 @@ export interface TickReport {
   readonly markedDead: number
   readonly markedCrashed: number
   readonly created: number
-  readonly providerCalls: number
+  readonly providerCalls: number // calls to the compute provider (status batches, creates, destroy retries)
+  readonly healthChecks: number // GET /pool/health calls to runtimes
   readonly durationMs: number
 }
 

@@ -11,9 +11,9 @@ import { type OnProgress, Pool, type PoolEvent } from "./Pool.ts"
 import { makeInstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeClaim } from "./claim.ts"
+import { makeReplica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
 import { checkCount, checkInviteUrl, checkText, limits } from "./validation.ts"
-
 
 const noProgress: OnProgress = () => Effect.void
 
@@ -188,9 +188,12 @@ export const makePool = Effect.gen(function* () {
       return { joined: r.joined, pending: r.pending ?? false, conversationId: r.conversationId || null }
     })
 
-  const claim = yield* makeClaim({ repo, runtime, resources, settings, template, get, publish, token })
+  // Who this process is to the other replicas (claim ownership, the tick lock).
+  const replica = yield* makeReplica
 
-  const tick = yield* makeTick({ repo, compute, runtime, settings, publish, createOne, destroy })
+  const claim = yield* makeClaim({ repo, runtime, resources, settings, template, get, publish, token, owner: replica.id })
+
+  const tick = yield* makeTick({ repo, compute, runtime, settings, publish, createOne, destroy, replica })
 
   if (settings.runTick) {
     yield* tick.run.pipe(

@@ -23,6 +23,8 @@ interface ClaimDeps {
   readonly get: (id: string) => Effect.Effect<Instance, InstanceNotFound | DatabaseError>
   readonly publish: (e: PoolEvent) => Effect.Effect<void>
   readonly token: (id: string) => string
+  /** This replica's id, recorded on each claim it makes (replica.ts). */
+  readonly owner: string
 }
 
 const resultOf = (instance: Instance, replayed: boolean): ClaimResult => ({
@@ -116,24 +118,31 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       return yield* NoAgentAvailable.create()
     })
 
-  const provision = (instance: Instance, req: ClaimRequest, onProgress: OnProgress) =>
+  /** Provider resources + POST /pool/provision, under one POOL_PROVISION_TIMEOUT. */
+  const setUp = (instance: Instance, onProgress: OnProgress) =>
     Effect.gen(function* () {
       const acquired = yield* resources.acquire(instance.id, onProgress)
       yield* onProgress({ step: "provision", status: "active", message: "setting up your agent", instanceId: instance.id })
-      const result = yield* runtime
-        .provision(instance.url ?? "", deps.token(instance.id), {
-          agentName: instance.agentName ?? DEFAULT_NAME,
-          instructions: instance.instructions ?? DEFAULT_INSTRUCTIONS,
-          templateSlug: instance.templateSlug,
-          joinUrl: instance.joinUrl,
-          env: acquired.env,
-        })
-        .pipe(
-          Effect.timeoutOrElse({
-            duration: settings.provisionTimeout,
-            orElse: () => Effect.fail({ message: `the agent did not finish setting up within ${Duration.format(settings.provisionTimeout)}` }),
-          })
-        )
+      return yield* runtime.provision(instance.url ?? "", deps.token(instance.id), {
+        agentName: instance.agentName ?? DEFAULT_NAME,
+        instructions: instance.instructions ?? DEFAULT_INSTRUCTIONS,
+        templateSlug: instance.templateSlug,
+        joinUrl: instance.joinUrl,
+        env: acquired.env,
+      })
+    }).pipe(
+      // The claim runs uninterruptibly (it must end in a recorded state); only this part may be cut short by the
+      // timeout. What acquire recorded is released by the failure path below.
+      Effect.interruptible,
+      Effect.timeoutOrElse({
+        duration: settings.provisionTimeout,
+        orElse: () => Effect.fail({ message: `the agent did not finish setting up within ${Duration.format(settings.provisionTimeout)}` }),
+      })
+    )
+
+  const provision = (instance: Instance, req: ClaimRequest, onProgress: OnProgress) =>
+    Effect.gen(function* () {
+      const result = yield* setUp(instance, onProgress)
       const claimed = yield* markClaimed({ id: instance.id, conversationId: result.conversationId, inviteUrl: result.inviteUrl ?? req.joinUrl ?? null })
       if (Option.isNone(claimed)) return yield* Effect.fail({ message: "the instance changed state while it was being set up" })
       yield* onProgress({ step: "provision", status: "ok", message: "your agent is ready", instanceId: instance.id })
@@ -173,7 +182,7 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       yield* onProgress({ step: "claim", status: "active", message: "finding a free agent" })
       return yield* Effect.uninterruptible(
         Effect.gen(function* () {
-          const picked = yield* pick({ key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl })
+          const picked = yield* pick({ key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl, owner: deps.owner })
           if (Option.isNone(picked)) return yield* Effect.interruptible(notPicked(key, claimedBy, onProgress))
           const instance = picked.value
           yield* onProgress({ step: "claim", status: "ok", message: `claimed instance ${instance.id.slice(0, 8)}`, instanceId: instance.id })

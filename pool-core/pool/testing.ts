@@ -1,15 +1,17 @@
-import { Context, Duration, Effect, Layer } from "effect"
-import { poolConfigLayer, type PoolSettings } from "../config.ts"
+import { Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { PoolConfig, poolConfigLayer, type PoolSettings } from "../config.ts"
 import { TestDatabase } from "../db/testing.ts"
 import { ProviderError } from "../domain/errors.ts"
 import { AgentResources, AgentResourcesNone } from "../providers/AgentResources.ts"
 import { Compute, type ComputeState, type ComputeStatus } from "../providers/compute/Compute.ts"
-import { PoolLive } from "./PoolLive.ts"
+import type { Pool } from "./Pool.ts"
+import { makePool, PoolLive } from "./PoolLive.ts"
 import { type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
 
 // In-memory compute + runtime for tests and benchmarks: a "cloud" whose instances become running after a delay,
 // whose runtimes answer /pool/health and /pool/provision, and which can be told to fail or stall a share of calls.
-// Everything it did is recorded so tests can assert on it (creates, destroys, provisions).
+// Everything it did is recorded so tests can assert on it (creates per instance, destroys, status requests, health
+// checks, provisions): figures are counted where the call arrives, never computed.
 
 export interface MemoryCloudOptions {
   /** Time from create until the instance runs and reports ready. */
@@ -19,8 +21,10 @@ export interface MemoryCloudOptions {
   /** Share (0–1) of compute calls that hang until `stallFor`. */
   readonly stallRate?: number
   readonly stallFor?: Duration.Input
-  /** Max refs per statusBatch call, to model a provider answering in batches. */
+  /** Max refs one status request may ask about (a provider that answers in batches); more fails the request. */
   readonly batchSize?: number
+  /** Time each status request takes (e.g. to make ticks overlap). */
+  readonly statusDelay?: Duration.Input
   readonly provisionDelay?: Duration.Input
   readonly random?: () => number
 }
@@ -37,13 +41,26 @@ interface MemoryInstance {
 
 export class MemoryCloud extends Context.Service<MemoryCloud, {
   readonly instances: Map<string, MemoryInstance>
-  readonly stats: { creates: number; destroys: number; statusCalls: number; provisions: number; failures: number; destroyedTwice: number }
+  readonly stats: MemoryStats
+  /** How many times each instance id was created at the provider (a retry that creates again shows as 2). */
+  readonly createsPerInstance: ReadonlyMap<string, number>
   /** Makes the provider report the instance as failed/gone (e.g. a crash). */
   readonly setState: (ref: string, state: ComputeState) => void
   /** The next n provisions fail with this message. */
   readonly failProvisions: (n: number, message: string) => void
   readonly setFailRate: (rate: number) => void
 }>()("pool-core/pool/testing/MemoryCloud") {}
+
+export interface MemoryStats {
+  creates: number
+  destroys: number
+  /** Status requests received (each at most `batchSize` refs). */
+  statusCalls: number
+  healthCalls: number
+  provisions: number
+  failures: number
+  destroyedTwice: number
+}
 
 export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
   Layer.effectContext(
@@ -52,12 +69,15 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
       const readyAfterMs = Duration.toMillis(Duration.fromInputUnsafe(options.readyAfter ?? 0))
       const instances = new Map<string, MemoryInstance>()
       const destroyed = new Set<string>()
-      const stats = { creates: 0, destroys: 0, statusCalls: 0, provisions: 0, failures: 0, destroyedTwice: 0 }
+      const stats: MemoryStats = { creates: 0, destroys: 0, statusCalls: 0, healthCalls: 0, provisions: 0, failures: 0, destroyedTwice: 0 }
+      const createsPerInstance = new Map<string, number>()
+      const batchSize = options.batchSize ?? 500
       let failRate = options.failRate ?? 0
       let provisionFailures: { n: number; message: string } = { n: 0, message: "" }
 
       const faulty = <A>(operation: string, effect: Effect.Effect<A, ProviderError>) =>
         Effect.suspend(() => {
+          if (operation === "status") stats.statusCalls++
           const roll = random()
           if (roll < failRate) {
             stats.failures++
@@ -82,6 +102,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
             "create",
             Effect.sync(() => {
               stats.creates++
+              createsPerInstance.set(spec.instanceId, (createsPerInstance.get(spec.instanceId) ?? 0) + 1)
               const ref = `mem-${spec.instanceId}`
               instances.set(ref, { instanceId: spec.instanceId, ref, createdAt: Date.now(), state: "starting", provisioned: null, conversationId: null, inviteUrl: null })
               return { providerRef: ref, providerProjectRef: "memory-project", url: `memory://${spec.instanceId}` }
@@ -100,16 +121,22 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         statusBatch: (refs) =>
           faulty(
             "status",
-            Effect.sync(() => {
-              const size = options.batchSize ?? 500
-              stats.statusCalls += Math.max(1, Math.ceil(refs.length / size))
-              const out = new Map<string, ComputeStatus>()
-              for (const { providerRef } of refs) {
-                const i = instances.get(providerRef)
-                out.set(providerRef, i ? { providerRef, state: stateOf(i), url: `memory://${i.instanceId}` } : { providerRef, state: "gone", url: null })
+            Effect.suspend(() => {
+              if (refs.length > batchSize) {
+                return Effect.fail(new ProviderError({ provider: "memory", operation: "status", status: 400, retryable: false, message: `memory compute: a status request takes at most ${batchSize} refs (got ${refs.length})` }))
               }
-              return out
-            })
+              return Effect.succeed(refs)
+            }).pipe(
+              Effect.delay(Duration.fromInputUnsafe(options.statusDelay ?? 0)),
+              Effect.map((asked) => {
+                const out = new Map<string, ComputeStatus>()
+                for (const { providerRef } of asked) {
+                  const i = instances.get(providerRef)
+                  out.set(providerRef, i ? { providerRef, state: stateOf(i), url: `memory://${i.instanceId}` } : { providerRef, state: "gone", url: null })
+                }
+                return out
+              })
+            )
           ),
       })
 
@@ -119,6 +146,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
       const runtime = RuntimeClient.of({
         health: (url) =>
           Effect.suspend(() => {
+            stats.healthCalls++
             const i = byUrl(url)
             if (!i || stateOf(i) !== "running") return Effect.fail(unreachable("health", url))
             return Effect.succeed({ ready: true, version: "memory", conversationId: i.conversationId, inviteUrl: i.inviteUrl })
@@ -154,6 +182,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
       const cloud = MemoryCloud.of({
         instances,
         stats,
+        createsPerInstance,
         setState: (ref, state) => {
           const i = instances.get(ref)
           if (i) i.state = state
@@ -174,6 +203,8 @@ export interface PoolTestOptions {
   readonly cloud?: MemoryCloudOptions
   /** Defaults to no provider resources. */
   readonly resources?: Layer.Layer<AgentResources>
+  /** Defaults to TestDatabase (Postgres when a URL is set, else PGlite); see testDatabaseOn. */
+  readonly database?: typeof TestDatabase
 }
 
 /** PoolLive over the in-memory cloud and a private test database; also exposes MemoryCloud and SqlClient. */
@@ -182,5 +213,22 @@ export const PoolTest = (options: PoolTestOptions = {}) =>
     Layer.provideMerge(memoryCloudLayer(options.cloud)),
     Layer.provideMerge(options.resources ?? AgentResourcesNone),
     Layer.provideMerge(poolConfigLayer(options.settings)),
-    Layer.provideMerge(TestDatabase)
+    Layer.provideMerge(options.database ?? TestDatabase)
   )
+
+/**
+ * Another pool on the same database, cloud and runtime (a second replica, or a restart), with its own settings or
+ * resources; it lives until `close`. Needs what PoolTest provides.
+ */
+export const startPool = (overrides: { readonly settings?: Partial<PoolSettings>; readonly resources?: AgentResources["Service"] } = {}) =>
+  Effect.gen(function* () {
+    const base = yield* PoolConfig
+    const resources = overrides.resources ?? (yield* AgentResources)
+    const scope = yield* Scope.make()
+    const pool: Pool["Service"] = yield* makePool.pipe(
+      Effect.provideService(PoolConfig, { ...base, ...overrides.settings }),
+      Effect.provideService(AgentResources, resources),
+      Scope.provide(scope)
+    )
+    return { pool, close: Scope.close(scope, Exit.void) }
+  })

@@ -1,58 +1,49 @@
-import { Duration, Effect, Option, Ref, Semaphore } from "effect"
-import { SqlClient } from "effect/sql"
+import { Duration, Effect, Option, Ref } from "effect"
 import { instanceToken, type PoolSettings } from "../config.ts"
 import type { DatabaseError, ProviderError } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import type { ComputeStatus } from "../providers/compute/Compute.ts"
 import { Compute } from "../providers/compute/Compute.ts"
 import type { OnProgress, PoolEvent, TickReport } from "./Pool.ts"
-import { type InstanceRepo, type TickRow, toDatabaseError } from "./repo.ts"
+import type { Replica } from "./replica.ts"
+import { type InstanceRepo, type TickRow } from "./repo.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
 
-/**
- * The advisory lock that lets one replica at a time run the tick. Keyed by the current schema too, so pools in
- * separate schemas of one server (tests run in parallel that way) do not block each other.
- */
-const TICK_LOCK_CLASS = 73_041
 const HEALTH_CONCURRENCY = 16
+/** Refs per statusBatch call: the tick asks the provider in batches of this size (a few at a time). */
+export const STATUS_BATCH = 500
+const STATUS_CONCURRENCY = 4
 
 interface TickDeps {
   readonly repo: InstanceRepo
   readonly compute: Compute["Service"]
   readonly runtime: RuntimeClient["Service"]
   readonly settings: PoolSettings
+  readonly replica: Replica
   readonly publish: (e: PoolEvent) => Effect.Effect<void>
   readonly createOne: (onProgress: OnProgress) => Effect.Effect<Instance, ProviderError | DatabaseError>
   readonly destroy: (instance: Instance, kind: string) => Effect.Effect<void, DatabaseError>
 }
 
-const notRan: TickReport = { ran: false, promoted: 0, markedDead: 0, markedCrashed: 0, created: 0, providerCalls: 0, durationMs: 0 }
+const notRan: TickReport = { ran: false, promoted: 0, markedDead: 0, markedCrashed: 0, created: 0, providerCalls: 0, healthChecks: 0, durationMs: 0 }
 const noProgress: OnProgress = () => Effect.void
 
+const chunks = <A>(all: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
+  Array.from({ length: Math.ceil(all.length / size) }, (_, i) => all.slice(i * size, (i + 1) * size))
+
 /**
- * The reconcile tick. Never overlaps itself (in-process semaphore + Postgres advisory lock across replicas), asks the
- * provider for all instances in one batched call, promotes starting → idle on /pool/health, declares dead/crashed only
- * after POOL_DEATH_GRACE of continuous failure, retries stuck destroys, resolves interrupted claims, tops idle up.
- * When the provider cannot be asked, nothing is declared dead: the last known state stands.
+ * The reconcile tick. Never overlaps itself, in this process or across replicas (replica.ts), asks the provider
+ * for every instance in batches of STATUS_BATCH, promotes starting → idle on /pool/health, declares dead/crashed only
+ * after POOL_DEATH_GRACE of continuous failure, retries stuck destroys, resolves claims whose replica is gone (or
+ * that are stuck far beyond POOL_PROVISION_TIMEOUT), tops idle up. When the provider cannot be asked, nothing is
+ * declared dead: the last known state stands.
  */
 export const makeTick = (deps: TickDeps) =>
   Effect.gen(function* () {
-    const { repo, compute, runtime, settings, publish } = deps
-    const sql = yield* SqlClient.SqlClient
-    const semaphore = yield* Semaphore.make(1)
+    const { repo, compute, runtime, settings, publish, replica } = deps
     const processStartedAt = new Date()
     const firstRun = yield* Ref.make(true)
     const graceMs = Duration.toMillis(settings.deathGrace)
-
-    const withAdvisoryLock = <A, E>(body: Effect.Effect<A, E>) =>
-      Effect.scoped(
-        Effect.gen(function* () {
-          const conn = yield* sql.reserve
-          const rows = yield* conn.executeValues("SELECT pg_try_advisory_lock($1::int, hashtext(current_schema()))", [TICK_LOCK_CLASS])
-          if (rows[0]?.[0] !== true) return Option.none<A>()
-          return Option.some(yield* body.pipe(Effect.ensuring(conn.executeRaw("SELECT pg_advisory_unlock($1::int, hashtext(current_schema()))", [TICK_LOCK_CLASS]).pipe(Effect.ignore))))
-        })
-      ).pipe(Effect.mapError((e) => (e && typeof e === "object" && "_tag" in e && e._tag === "SqlError" ? toDatabaseError(e as never) : e) as E | DatabaseError))
 
     /** Marks unhealthy (first sighting) or returns how long it has been unhealthy. */
     const unhealthyFor = (row: TickRow, now: Date) =>
@@ -60,10 +51,9 @@ export const makeTick = (deps: TickDeps) =>
         ? repo.update(row.id, { unhealthySince: now }).pipe(Effect.as(0))
         : Effect.succeed(now.getTime() - row.unhealthySince.getTime())
 
-    /** An instance that was left `claiming` (manager restarted mid-provision): keep it if the runtime finished, else crashed. */
-    const resolveClaiming = (row: TickRow) =>
+    /** A claim nobody finishes any more: keep it if the runtime finished, else crashed (with why). */
+    const resolveClaiming = (row: TickRow, why: string, health: Option.Option<{ readonly conversationId?: string | null; readonly inviteUrl?: string | null }>) =>
       Effect.gen(function* () {
-        const health = row.url ? yield* runtime.health(row.url).pipe(Effect.option) : Option.none()
         if (Option.isSome(health) && health.value.conversationId) {
           yield* repo.transition(row.id, ["claiming"], "claimed", "recovered", {
             conversationId: health.value.conversationId,
@@ -72,7 +62,7 @@ export const makeTick = (deps: TickDeps) =>
           })
           return 0
         }
-        const reason = "setting up was interrupted (the manager restarted) before the agent was ready"
+        const reason = `setting up was interrupted (${why}) before the agent was ready`
         const moved = yield* repo.transition(row.id, ["claiming"], "crashed", "recovered", { lastError: reason }, reason)
         if (Option.isSome(moved)) yield* publish({ _tag: "InstanceCrashed", instanceId: row.id, agentName: row.agentName, reason })
         return Option.isSome(moved) ? 1 : 0
@@ -87,31 +77,47 @@ export const makeTick = (deps: TickDeps) =>
       let markedDead = 0
       let markedCrashed = 0
       let providerCalls = 0
+      let healthChecks = 0
+      const health = (url: string) => Effect.suspend(() => (healthChecks++, runtime.health(url).pipe(Effect.option)))
 
-      // 1. Claims interrupted by a restart (or stuck far beyond the provision timeout).
+      // 1. Claims nobody will finish: their replica is gone (its lock is free), or they are stuck far beyond the
+      //    provision timeout. Claims from before claim_owner existed: the old rule (older than this process, once).
       const stuckBefore = now.getTime() - Duration.toMillis(settings.provisionTimeout) - 10_000
-      const claiming = rows.filter(
-        (r) => r.status === "claiming" && ((isFirst && r.updatedAt < processStartedAt) || r.updatedAt.getTime() < stuckBefore)
+      const claiming = rows.filter((r) => r.status === "claiming")
+      const owners = [...new Set(claiming.flatMap((r) => (r.claimOwner !== null ? [r.claimOwner] : [])))]
+      const goneOwners = owners.length > 0 ? yield* replica.gone(owners) : new Set<string>()
+      const orphans = claiming.flatMap((r) => {
+        if (r.updatedAt.getTime() < stuckBefore) return [{ row: r, why: `not finished within ${Duration.format(settings.provisionTimeout)}` }]
+        if (r.claimOwner !== null ? goneOwners.has(r.claimOwner) : isFirst && r.updatedAt < processStartedAt) {
+          return [{ row: r, why: "the pool process setting it up stopped" }]
+        }
+        return []
+      })
+      const resolved: ReadonlyArray<number> = yield* Effect.forEach(
+        orphans,
+        ({ row, why }) => (row.url ? health(row.url) : Effect.succeedNone).pipe(Effect.flatMap((h) => resolveClaiming(row, why, h))),
+        { concurrency: HEALTH_CONCURRENCY }
       )
-      const resolved: ReadonlyArray<number> = yield* Effect.forEach(claiming, resolveClaiming, { concurrency: HEALTH_CONCURRENCY })
       markedCrashed += resolved.reduce((a, b) => a + b, 0)
 
-      // 2. One batched provider call for every instance it knows.
+      // 2. The provider's view of every instance it knows, in batches (each batch is one provider call).
       const known = rows.filter((r) => r.providerRef !== null && r.status !== "claiming")
-      const statuses: Option.Option<ReadonlyMap<string, ComputeStatus>> =
-        known.length === 0
-          ? Option.some(new Map())
-          : yield* compute.statusBatch(known.map((r) => ({ providerRef: r.providerRef!, providerProjectRef: r.providerProjectRef }))).pipe(
-              Effect.tap(() => Effect.sync(() => providerCalls++)),
-              Effect.map(Option.some),
-              Effect.catch((e) =>
-                Effect.sync(() => providerCalls++).pipe(
-                  Effect.andThen(publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message })),
-                  Effect.andThen(Effect.logWarning(`tick: ${compute.name} status failed, keeping last known states: ${e.message}`)),
-                  Effect.as(Option.none())
-                )
-              )
-            )
+      const answers = yield* Effect.forEach(
+        chunks(known.map((r) => ({ providerRef: r.providerRef!, providerProjectRef: r.providerProjectRef })), STATUS_BATCH),
+        (batch) => Effect.suspend(() => (providerCalls++, Effect.result(compute.statusBatch(batch)))),
+        { concurrency: STATUS_CONCURRENCY }
+      )
+      const failed = answers.find((a) => a._tag === "Failure")
+      let statuses: Option.Option<ReadonlyMap<string, ComputeStatus>> = Option.none()
+      if (failed && failed._tag === "Failure") {
+        const e = failed.failure
+        yield* publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message })
+        yield* Effect.logWarning(`tick: ${compute.name} status failed, keeping last known states: ${e.message}`)
+      } else {
+        const byRef = new Map<string, ComputeStatus>()
+        for (const a of answers) if (a._tag === "Success") for (const [ref, st] of a.success) byRef.set(ref, st)
+        statuses = Option.some(byRef)
+      }
 
       if (Option.isSome(statuses)) {
         const byRef = statuses.value
@@ -131,9 +137,9 @@ export const makeTick = (deps: TickDeps) =>
                 yield* publish({ _tag: "InstanceDead", instanceId: row.id, reason })
                 return "dead"
               }
-              if (url && (!s || s.state === "running")) {
-                const health = yield* runtime.health(url).pipe(Effect.option)
-                if (Option.isSome(health) && health.value.ready) {
+              if (url && (!s || s.state === "running" || s.state === "unknown")) {
+                const h = yield* health(url)
+                if (Option.isSome(h) && h.value.ready) {
                   const moved = yield* repo.transition(row.id, ["starting"], "idle", "ready", { url, lastHealthyAt: now, unhealthySince: null })
                   return Option.isSome(moved) ? "promoted" : "wait"
                 }
@@ -154,6 +160,8 @@ export const makeTick = (deps: TickDeps) =>
         // 4. idle / claimed instances the provider lost: dead / crashed after the grace period; recovered ones reset.
         for (const row of rows.filter((r) => (r.status === "idle" || r.status === "claimed") && r.providerRef !== null)) {
           const s = byRef.get(row.providerRef!)
+          // The provider could not say this time: no evidence either way, so the unhealthy clock neither starts nor resets.
+          if (s?.state === "unknown") continue
           const failing = !s || s.state === "failed" || s.state === "gone"
           if (!failing) {
             if (row.unhealthySince !== null) yield* repo.update(row.id, { unhealthySince: null })
@@ -174,7 +182,7 @@ export const makeTick = (deps: TickDeps) =>
       // 5. Destroys that failed before: try again.
       for (const row of rows.filter((r) => r.status === "draining" && r.updatedAt.getTime() < now.getTime() - 30_000)) {
         const inst = yield* repo.get(row.id)
-        if (Option.isSome(inst)) yield* deps.destroy(inst.value, "destroy-retry")
+        if (Option.isSome(inst)) (providerCalls++, yield* deps.destroy(inst.value, "destroy-retry"))
       }
 
       // 6. Top idle up to POOL_MIN_IDLE within POOL_MAX_TOTAL.
@@ -188,11 +196,9 @@ export const makeTick = (deps: TickDeps) =>
         created = made.filter((r) => r._tag === "Success").length
         providerCalls += made.length
       }
-      return { ran: true, promoted, markedDead, markedCrashed, created, providerCalls, durationMs: Date.now() - started } satisfies TickReport
+      return { ran: true, promoted, markedDead, markedCrashed, created, providerCalls, healthChecks, durationMs: Date.now() - started } satisfies TickReport
     })
 
-    const run = semaphore.withPermitsIfAvailable(1)(withAdvisoryLock(body)).pipe(
-      Effect.map((o) => Option.flatten(o).pipe(Option.getOrElse(() => notRan)))
-    )
+    const run = replica.exclusiveTick(body).pipe(Effect.map(Option.getOrElse(() => notRan)))
     return { run, instanceToken: (id: string) => instanceToken(settings, id) } as const
   })

@@ -73,6 +73,19 @@ describe("bad configuration fails at start naming the variable", () => {
       assert.include(e2.message, "POOL_TICK_INTERVAL")
     }))
 
+  it.live("DB_MAX_CONNECTIONS below 1 or not a whole number: InvalidConfig naming it, before connecting", () =>
+    Effect.gen(function* () {
+      for (const value of ["0", "-3", "1.5", "many"]) {
+        // The URL points nowhere: a check that ran only after connecting would fail with a DatabaseError instead.
+        const env = withEnv({ DB_MAX_CONNECTIONS: value, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" })
+        const e = yield* Effect.flip(Effect.scoped(Layer.build(DatabaseLive.pipe(Layer.provide(env)))))
+        assert.strictEqual(e._tag, "InvalidConfig", `DB_MAX_CONNECTIONS=${value}`)
+        if (e._tag === "InvalidConfig") assert.strictEqual(e.variable, "DB_MAX_CONNECTIONS")
+        assert.include(e.message, "DB_MAX_CONNECTIONS")
+        assert.include(e.message, "≥ 1")
+      }
+    }))
+
   it.live("DATABASE_URL that is not a Postgres URL, and one nobody answers", () =>
     Effect.gen(function* () {
       const bad = yield* Effect.flip(Effect.scoped(Layer.build(DatabaseLive.pipe(Layer.provide(withEnv({ DATABASE_URL: "mysql://root@localhost/x" }))))))

@@ -1,6 +1,8 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Option, Scope } from "effect"
 import { SqlClient } from "effect/sql"
+import { DatabaseInfo } from "../../db/Database.ts"
+import { testBackends, testDatabaseOn } from "../../db/testing.ts"
 import { Pool } from "../Pool.ts"
 import { makePool } from "../PoolLive.ts"
 import { makeInstanceRepo } from "../repo.ts"
@@ -124,6 +126,32 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
       assert.include(dead.lastError ?? "", "gone")
     }))
 
+  it.effect("a provider that cannot say (unknown) neither starts nor resets the grace period", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(2)
+      const cloud = yield* MemoryCloud
+      const sql = yield* SqlClient.SqlClient
+      const [a, b] = yield* pool.list({ status: ["idle"] })
+      // a: never seen failing, then unknown → no clock starts.
+      cloud.setState(a!.providerRef!, "unknown")
+      yield* pool.tick
+      const [aRow] = yield* sql<{ unhealthySince: Date | null }>`SELECT unhealthy_since AS "unhealthySince" FROM instances WHERE id = ${a!.id}`
+      assert.strictEqual(aRow!.unhealthySince, null, "unknown is no evidence of failure")
+      // b: gone for an hour, then unknown → the clock stands, and death waits for real evidence.
+      cloud.setState(b!.providerRef!, "gone")
+      yield* pool.tick
+      yield* sql`UPDATE instances SET unhealthy_since = now() - interval '1 hour' WHERE id = ${b!.id}`
+      cloud.setState(b!.providerRef!, "unknown")
+      yield* pool.tick
+      const bNow = yield* pool.get(b!.id)
+      assert.strictEqual(bNow.status, "idle", "unknown never declares death")
+      const [bRow] = yield* sql<{ unhealthySince: Date | null }>`SELECT unhealthy_since AS "unhealthySince" FROM instances WHERE id = ${b!.id}`
+      assert.isNotNull(bRow!.unhealthySince, "unknown does not reset the unhealthy clock")
+      cloud.setState(b!.providerRef!, "gone")
+      yield* pool.tick
+      assert.strictEqual((yield* pool.get(b!.id)).status, "dead", "the next real sighting past the grace period is death")
+    }))
   it.effect("start-up resolves claims left in claiming: claimed when the runtime finished, else crashed", () =>
     Effect.gen(function* () {
       yield* drainAll
@@ -164,10 +192,12 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
     }))
 })
 
-describe("concurrent claims", () => {
-  layer(PoolTest(), { timeout: "180 seconds", excludeTestServices: true })((it) => {
+// On every backend in the same run: PGlite always, and Postgres too when a server URL is set (CI).
+describe.each(testBackends())("concurrent claims on %s", (backend) => {
+  layer(PoolTest({ database: testDatabaseOn(backend) }), { timeout: "180 seconds", excludeTestServices: true })((it) => {
     it.effect("200 concurrent claims against 50 idle: exactly 50 succeed, 150 get NoAgentAvailable, no double claims", () =>
       Effect.gen(function* () {
+        assert.strictEqual((yield* DatabaseInfo).kind, backend, "runs on the backend it names")
         const pool = yield* readyPool(50)
         assert.strictEqual((yield* pool.counts).idle, 50)
         const results = yield* Effect.forEach(

@@ -77,6 +77,11 @@ layer(
       assert.strictEqual(new Set(refs).size, refs.length, "no provider instance recorded twice")
       for (const ref of cloud.instances.keys()) assert.include(refs, ref, `provider instance ${ref} has a row (not leaked)`)
       assert.strictEqual(cloud.stats.destroyedTwice, 0)
+      // Counted where the create arrives at the provider (refs are per instance, so a repeat would overwrite, not show).
+      assert.isAbove(cloud.createsPerInstance.size, 0)
+      const createdTwice = [...cloud.createsPerInstance].filter(([, n]) => n > 1)
+      assert.deepStrictEqual(createdTwice, [], "no instance was created at the provider more than once")
+      assert.strictEqual([...cloud.createsPerInstance.values()].reduce((a, b) => a + b, 0), cloud.stats.creates)
       // Every claim that succeeded is still claimed by one owner; failures left crashed instances with reasons.
       const [bad] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM instances WHERE status = 'crashed' AND last_error IS NULL`
       assert.strictEqual(bad!.n, 0)

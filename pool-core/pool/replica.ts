@@ -1,0 +1,161 @@
+import { randomUUID } from "node:crypto"
+import { PgClient, PgConnection } from "@effect/sql-pg"
+import { Deferred, Duration, Effect, Option, Ref, Schedule, Semaphore } from "effect"
+import { SqlClient } from "effect/sql"
+import { DatabaseError } from "../domain/errors.ts"
+import { toDatabaseError } from "./repo.ts"
+
+// One pool process (a replica) and how the others know it is alive.
+//
+// Every replica has a random id, recorded on each claim it makes (instances.claim_owner), and holds a session advisory
+// lock keyed by that id on its own dedicated database session for as long as it lives. Postgres releases the lock the
+// moment the session ends (process killed, host gone), so "owner dead ⇔ its lock can be taken" — no heartbeat to wait
+// out, which keeps restart recovery immediate. If the session drops while the process lives, the keeper reconnects and
+// takes the lock again: the gap (up to PING to notice, then a reconnect) is the one window in which another replica
+// could take this one for dead, so PING is short.
+//
+// PGlite is one shared session: every advisory lock is re-entrant there, so the lock tells nothing. Replicas alive in
+// this process are known from `liveHere` instead, and any other id counts as dead — right for the embedded database,
+// which only ever lives in the one process that serves it.
+//
+// The same session carries the tick's advisory lock, so neither takes a connection from the pool.
+
+const PING = Duration.seconds(1)
+const RECONNECT = Schedule.spaced(Duration.millis(250))
+const START_TIMEOUT = Duration.seconds(15)
+/** No statement on the session takes longer (none of them waits on a lock): a hung session is dropped and reopened. */
+const STATEMENT_TIMEOUT = Duration.seconds(5)
+
+/** Replica ids alive in this process (every backend), and the databases whose tick runs in this process right now. */
+const liveHere = new Set<string>()
+const ticksHere = new Set<string>()
+
+interface Session {
+  readonly values: (query: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, DatabaseError>
+}
+
+const lockKey = (replicaId: string) => `convos-pool-replica:${replicaId}`
+
+/**
+ * Takes the lock a live replica holds, from any session (tests use it to stand in for another process).
+ * Session-level: it is held until that session ends.
+ */
+export const replicaLockSql = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
+export const replicaLockParams = (replicaId: string) => [lockKey(replicaId)]
+
+/** The tick's lock: one per schema, so pools in separate schemas of one server do not block each other. */
+export const tickLockSql = "SELECT pg_try_advisory_lock(73041, hashtext(current_schema()))"
+const tickUnlockSql = "SELECT pg_advisory_unlock(73041, hashtext(current_schema()))"
+
+export const makeReplica = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const pg = yield* Effect.serviceOption(PgClient.PgClient)
+  const id = randomUUID()
+  const current = yield* Ref.make(Option.none<Session>())
+  const ready = yield* Deferred.make<void, DatabaseError>()
+  const serial = yield* Semaphore.make(1)
+
+  // This database's id (per schema on a shared server): keys the in-process tick exclusion.
+  const random = randomUUID()
+  const [row] = yield* sql<{ value: string }>`
+    WITH ins AS (INSERT INTO settings (key, value) VALUES ('database_id', ${random}) ON CONFLICT (key) DO NOTHING RETURNING value)
+    SELECT value FROM ins UNION ALL SELECT value FROM settings WHERE key = 'database_id'`.pipe(Effect.mapError(toDatabaseError))
+  const databaseId = row!.value
+
+  const bounded = <A>(statement: Effect.Effect<A, DatabaseError>) =>
+    statement.pipe(
+      Effect.timeoutOrElse({
+        duration: STATEMENT_TIMEOUT,
+        orElse: () => Effect.fail(new DatabaseError({ message: `The pool's own database session did not answer within ${Duration.format(STATEMENT_TIMEOUT)}; it reconnects.`, cause: null })),
+      })
+    )
+
+  /** A dedicated session outside the connection pool (or, without a PgClient, a reserved pool connection). */
+  const open = Option.match(pg, {
+    onSome: (client) =>
+      PgConnection.make(client.config).pipe(
+        Effect.map((conn): Session => ({ values: (q, p) => bounded(conn.queryValues(q, p ?? [], false).pipe(Effect.mapError(toDatabaseError))) })),
+        Effect.mapError(toDatabaseError)
+      ),
+    onNone: () =>
+      sql.reserve.pipe(
+        Effect.map((conn): Session => ({ values: (q, p) => bounded(conn.executeValues(q, p ?? []).pipe(Effect.mapError(toDatabaseError))) })),
+        Effect.mapError(toDatabaseError)
+      ),
+  })
+
+  const holdOnce = Effect.scoped(
+    Effect.gen(function* () {
+      const session = yield* open
+      const [[locked]] = (yield* session.values(replicaLockSql, replicaLockParams(id))) as [[boolean]]
+      if (locked !== true) return yield* new DatabaseError({ message: `Replica lock ${id} is held by another session.`, cause: null })
+      yield* Ref.set(current, Option.some(session))
+      yield* Deferred.succeed(ready, undefined)
+      // Runs until the session fails; then the keeper opens a new one.
+      return yield* serial.withPermit(session.values("SELECT 1")).pipe(Effect.repeat(Schedule.spaced(PING)))
+    })
+  ).pipe(Effect.ensuring(Ref.set(current, Option.none())))
+
+  yield* holdOnce.pipe(
+    Effect.catchCause((cause) => Effect.logWarning(`pool replica ${id.slice(0, 8)}: database session lost, reconnecting`, cause)),
+    Effect.repeat(RECONNECT),
+    Effect.forkScoped
+  )
+  yield* Deferred.await(ready).pipe(
+    Effect.timeoutOrElse({
+      duration: START_TIMEOUT,
+      orElse: () =>
+        Effect.fail(new DatabaseError({ message: `The pool could not open its own database session within ${Duration.format(START_TIMEOUT)}. Check that the database accepts one more connection than DB_MAX_CONNECTIONS.`, cause: null })),
+    })
+  )
+  liveHere.add(id)
+  yield* Effect.addFinalizer(() => Effect.sync(() => liveHere.delete(id)))
+
+  const withSession = <A>(use: (s: Session) => Effect.Effect<A, DatabaseError>) =>
+    Ref.get(current).pipe(
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.fail(new DatabaseError({ message: "The pool's database session is reconnecting; the tick runs again on the next interval.", cause: null })),
+          onSome: (s) => serial.withPermit(use(s)),
+        })
+      )
+    )
+
+  /** Replica ids among `owners` that are gone. An owner whose liveness cannot be checked right now counts as alive. */
+  const gone = (owners: ReadonlyArray<string>) =>
+    Effect.forEach(
+      owners.filter((o) => o !== id && !liveHere.has(o)),
+      (owner) =>
+        withSession((s) =>
+          s.values("SELECT CASE WHEN pg_try_advisory_lock(k) THEN pg_advisory_unlock(k) ELSE false END FROM (SELECT hashtextextended($1, 0) AS k) AS t", [lockKey(owner)])
+        ).pipe(
+          Effect.map((rows) => (rows[0]?.[0] === true ? [owner] : [])),
+          Effect.orElseSucceed(() => [] as Array<string>)
+        )
+    ).pipe(Effect.map((found) => new Set(found.flat())))
+
+  /**
+   * Runs `body` only if no other tick on this database runs (this process: `ticksHere`; other processes: an advisory
+   * lock keyed by the schema, on this replica's session). None when another tick holds it.
+   */
+  const exclusiveTick = <A, E>(body: Effect.Effect<A, E>): Effect.Effect<Option.Option<A>, E | DatabaseError> =>
+    Effect.suspend(() => {
+      if (ticksHere.has(databaseId)) return Effect.succeedNone
+      ticksHere.add(databaseId)
+      return withSession((s) => s.values(tickLockSql)).pipe(
+        Effect.flatMap((rows) =>
+          rows[0]?.[0] !== true
+            ? Effect.succeedNone
+            : body.pipe(
+                Effect.map(Option.some),
+                Effect.ensuring(withSession((s) => s.values(tickUnlockSql)).pipe(Effect.ignore))
+              )
+        ),
+        Effect.ensuring(Effect.sync(() => ticksHere.delete(databaseId)))
+      )
+    })
+
+  return { id, gone, exclusiveTick } as const
+})
+
+export type Replica = Effect.Success<typeof makeReplica>
