@@ -7,7 +7,11 @@ import { afterEach, describe, expect, it } from "vitest"
 import { applyRuntime } from "../src/config/apply.ts"
 import { buildOpenClawConfig, MODEL_PROVIDER_ID } from "../src/config/openclawConfig.ts"
 import { describeSettings, formatSecretsEnv, readSecretsEnv, SettingsError, settingsFromEnv } from "../src/config/settings.ts"
-import { activeSkills, readInstructions, skillMarkdown, SKILLS, writeWorkspace } from "../src/config/workspace.ts"
+import {
+  activeSkills, agentsMarkdown, BOOTSTRAP_MAX_CHARS, BOOTSTRAP_TOTAL_MAX_CHARS, identityMarkdown, MAX_AGENT_NAME_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS,
+  readInstructions, skillMarkdown, SKILLS, soulMarkdown, writeWorkspace,
+} from "../src/config/workspace.ts"
+import { decodeBody, ProvisionBody } from "../src/http/bodies.ts"
 import { gatewayArgs, gatewayEnv } from "../src/gateway.ts"
 
 const dirs: string[] = []
@@ -81,15 +85,32 @@ describe("workspace", () => {
     expect(existsSync(join(dir, "TOOLS.md"))).toBe(false)
   })
 
-  it("writes a skill only while its key is present, and removes it when the key goes", () => {
+  it("writes a skill only while its key and the agent's resource are present, and removes it when they go", () => {
     const dir = tempDir()
-    writeWorkspace(dir, { agentName: "A", instructions: "" }, { AGENTMAIL_API_KEY: "k", BANKR_API_KEY: "" })
+    writeWorkspace(dir, { agentName: "A", instructions: "" }, { AGENTMAIL_API_KEY: "k", AGENTMAIL_INBOX_ID: "a@agentmail.to", BANKR_API_KEY: "" })
     expect(existsSync(join(dir, "skills", "agentmail", "SKILL.md"))).toBe(true)
     expect(existsSync(join(dir, "skills", "bankr"))).toBe(false)
     expect(readFileSync(join(dir, "AGENTS.md"), "utf8")).toContain("`agentmail` skill")
     writeWorkspace(dir, { agentName: "A", instructions: "" }, {})
     expect(existsSync(join(dir, "skills", "agentmail"))).toBe(false)
-    expect(activeSkills({ TELNYX_API_KEY: "x" }).map((s) => s.name)).toEqual(["telnyx"])
+    expect(activeSkills({ TELNYX_API_KEY: "x", TELNYX_PHONE_NUMBER: "+15550001111" }).map((s) => s.name)).toEqual(["telnyx"])
+    // a key without the agent's own inbox / number is no usable skill
+    expect(activeSkills({ TELNYX_API_KEY: "x", AGENTMAIL_API_KEY: "k" })).toEqual([])
+  })
+
+  it("the longest profile the HTTP contract accepts fits OpenClaw's per-file and total bootstrap limits (nothing truncated)", () => {
+    const longest = { agentName: "N".repeat(MAX_AGENT_NAME_CHARS), instructions: "i".repeat(MAX_INSTRUCTIONS_CHARS), templateSlug: "t".repeat(MAX_TEMPLATE_SLUG_CHARS) }
+    expect(decodeBody(ProvisionBody, longest)._tag).toBe("Success")
+    expect(decodeBody(ProvisionBody, { ...longest, instructions: `${longest.instructions}x` })).toMatchObject({ failure: { field: "instructions", reason: "must be at most 20000 characters" } })
+    expect(decodeBody(ProvisionBody, { ...longest, templateSlug: `${longest.templateSlug}x` })).toMatchObject({ failure: { field: "templateSlug" } })
+    const identity = identityMarkdown(longest)
+    expect(identity.length).toBeGreaterThan(20_000) // OpenClaw's default per-file limit would cut it
+    const c = buildOpenClawConfig({ settings: settingsFromEnv({ OPENCLAW_STATE_DIR: "/srv/a" }), hasModelKey: false })
+    expect(c.agents.defaults.bootstrapMaxChars).toBe(BOOTSTRAP_MAX_CHARS)
+    expect(identity.length).toBeLessThanOrEqual(c.agents.defaults.bootstrapMaxChars)
+    const total = identity.length + agentsMarkdown(longest, SKILLS).length + soulMarkdown(longest).length
+    expect(total).toBeLessThanOrEqual(c.agents.defaults.bootstrapTotalMaxChars)
+    expect(c.agents.defaults.bootstrapTotalMaxChars).toBe(BOOTSTRAP_TOTAL_MAX_CHARS)
   })
 
   it("gives every skill valid frontmatter (name = dir, one-line description < 160 chars, requires.env)", () => {

@@ -105,7 +105,7 @@ describe("instance HTTP contract", () => {
   it("provisions once: creates the named group with a Convos invite, greets, applies env without echoing it; then 409", async () => {
     const res = await call("/pool/provision", {
       method: "POST",
-      body: { agentName: "Trip Planner", instructions: "Plan trips to Lisbon.", templateSlug: "travel", env: { TELNYX_API_KEY: "secret-telnyx-value" } },
+      body: { agentName: "Trip Planner", instructions: "Plan trips to Lisbon.", templateSlug: "travel", env: { TELNYX_API_KEY: "secret-telnyx-value", TELNYX_PHONE_NUMBER: "+15550001234" } },
     })
     expect(res.status).toBe(200)
     expect(res.body.joined).toBe(false)

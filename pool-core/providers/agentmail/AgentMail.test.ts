@@ -14,9 +14,9 @@ describe("AgentMail", () => {
       const api = yield* fakeApi((r) => (r.method === "POST" && fail-- > 0 ? { status: 503, json: { name: "ServiceUnavailable" } } : fake.handle(r)))
       const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
       const inbox = yield* mail.createInbox("i1")
-      expect(inbox).toEqual({ inboxId: "convos-agent-i1@mail.example.org", address: "convos-agent-i1@mail.example.org" })
-      expect(api.requests).toHaveLength(2)
-      for (const r of api.requests) {
+      expect(inbox).toMatchObject({ inboxId: "convos-agent-i1@mail.example.org", address: "convos-agent-i1@mail.example.org" })
+      expect(api.requests).toHaveLength(3) // 503, create, scoped key
+      for (const r of api.requests.slice(0, 2)) {
         expect(r).toMatchObject({
           method: "POST",
           path: "/v0/inboxes",
@@ -25,9 +25,56 @@ describe("AgentMail", () => {
       }
       expect(fake.inboxes.size).toBe(1)
       yield* mail.deleteInbox(inbox.inboxId)
-      expect(api.requests[2]).toMatchObject({ method: "DELETE", path: "/v0/inboxes/convos-agent-i1%40mail.example.org" })
+      expect(api.requests[3]).toMatchObject({ method: "DELETE", path: "/v0/inboxes/convos-agent-i1%40mail.example.org" })
       expect(fake.inboxes.size).toBe(0)
       yield* mail.deleteInbox(inbox.inboxId) // 404: already gone
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("the email skill gets a key scoped to the agent's own inbox, never the org key", () =>
+    Effect.gen(function* () {
+      const fake = agentMailApi()
+      const api = yield* fakeApi(fake.handle)
+      const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
+      const inbox = yield* mail.createInbox("s1")
+      expect(api.requests[1]).toMatchObject({ method: "POST", path: "/v0/inboxes/convos-agent-s1%40mail.example.org/api-keys", body: { name: "convos-agent-s1" } })
+      expect(inbox.env).toEqual({ AGENTMAIL_API_KEY: "am_inbox_secret_1", AGENTMAIL_INBOX_ID: inbox.inboxId, AGENTMAIL_INBOX_ADDRESS: inbox.address })
+      expect(fake.keys.get("am_inbox_secret_1")).toBe(inbox.inboxId)
+      expect(JSON.stringify(inbox.env)).not.toContain(apiKey)
+      yield* mail.deleteInbox(inbox.inboxId)
+      expect(fake.keys.size).toBe(0) // the key ends with its inbox
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a 429 on create is retried; the key failing for good gives the inbox back", () =>
+    Effect.gen(function* () {
+      const fake = agentMailApi()
+      let limited = 2
+      const api = yield* fakeApi((r) => {
+        if (r.method === "POST" && r.path === "/v0/inboxes" && limited-- > 0) return { status: 429, headers: { "retry-after": "0" }, json: { name: "TooManyRequests" } }
+        if (r.path.endsWith("/api-keys")) return { status: 403, json: { name: "Forbidden", message: "missing permission" } }
+        return fake.handle(r)
+      })
+      const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
+      const error = yield* Effect.flip(mail.createInbox("r1"))
+      expect(api.requests.filter((r) => r.path === "/v0/inboxes")).toHaveLength(3)
+      expect(error).toMatchObject({ provider: "agentmail", operation: "create inbox key", status: 403 })
+      expect(fake.inboxes.size).toBe(0)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a create timing out is retried (client_id makes it idempotent): one inbox, not two", () =>
+    Effect.gen(function* () {
+      const fake = agentMailApi()
+      let slow = 1
+      const api = yield* fakeApi((r) => {
+        const reply = fake.handle(r)
+        return r.path === "/v0/inboxes" && slow-- > 0 ? { ...reply, delayMs: 1_000 } : reply
+      })
+      const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
+      const inbox = yield* mail.createInbox("t1")
+      expect(api.requests.filter((r) => r.path === "/v0/inboxes")).toHaveLength(2)
+      expect([...fake.inboxes.keys()]).toEqual([inbox.inboxId])
     }).pipe(Effect.scoped)
   )
 
@@ -37,7 +84,8 @@ describe("AgentMail", () => {
       const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
       const error = yield* Effect.flip(mail.createInbox("i2"))
       expect(error).toMatchObject({ _tag: "ProviderError", provider: "agentmail", retryable: false })
-      expect(api.requests).toHaveLength(1)
+      // not retried; the inbox an unreadable answer may stand for is deleted by its known id
+      expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /v0/inboxes", "DELETE /v0/inboxes/convos-agent-i2%40mail.example.org"])
     }).pipe(Effect.scoped)
   )
 

@@ -1,16 +1,25 @@
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { NotConfigured, type ProviderError } from "../../domain/errors.ts"
 import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
-import { makeProviderHttp, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
+import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
 
 // One AgentMail inbox per agent. `client_id` makes the create idempotent: a retried create after a lost answer
 // returns the same inbox instead of a second one.
+//
+// The agent's email skill needs an API key. It gets a key scoped to its own inbox (POST /v0/inboxes/:id/api-keys),
+// never the org key: an agent can read and send only its own mail. A scoped key ends with its inbox, so deleting the
+// inbox at release is the whole cleanup, and a key created twice (retried after a lost answer) leaks nothing. Only if
+// AgentMail has no scoped keys for this org (404/405 on that route) does the skill fall back to the org key, as the
+// upstream system always did, with a warning in the log.
 
 const Inbox = Schema.Struct({ inbox_id: Schema.String, email: Schema.optional(Schema.String) })
+const ScopedKey = Schema.Struct({ api_key: Schema.String })
 
 export interface InboxInfo {
   readonly inboxId: string
   readonly address: string
+  /** What the agent's email skill needs (AGENTMAIL_API_KEY scoped to this inbox, AGENTMAIL_INBOX_ID …). Secret. */
+  readonly env: Readonly<Record<string, string>>
 }
 
 export class AgentMail extends Context.Service<AgentMail, {
@@ -35,27 +44,63 @@ export const agentMailLive = (settings: AgentMailSettings) =>
       headers: { authorization: Redacted.make(`Bearer ${Redacted.value(settings.apiKey)}`) },
       ...settings.http,
     })
+    const deleteInbox = (inboxId: string) =>
+      http.request({ operation: "delete inbox", method: "DELETE", path: `v0/inboxes/${encodeURIComponent(inboxId)}`, okStatuses: [404] }).pipe(Effect.asVoid)
+
+    const scopedKey = (inboxId: string, instanceId: string) =>
+      http
+        .json(
+          // Retried freely: a second key for the same inbox ends with the inbox like the first.
+          { operation: "create inbox key", method: "POST", path: `v0/inboxes/${encodeURIComponent(inboxId)}/api-keys`, body: { name: `convos-agent-${instanceId}` }, idempotent: true },
+          ScopedKey
+        )
+        .pipe(
+          Effect.map((k) => k.api_key),
+          Effect.catchIf(
+            (e) => e.status === 404 || e.status === 405,
+            () =>
+              Effect.logWarning("agentmail: no inbox-scoped API keys for this org; the agent's email skill uses the org key").pipe(
+                Effect.as(Redacted.value(settings.apiKey))
+              )
+          )
+        )
+
     return AgentMail.of({
       configured: true,
       createInbox: (instanceId) =>
-        http
-          .json(
+        Effect.gen(function* () {
+          const username = `convos-agent-${instanceId}`
+          const inbox = yield* http.json(
             {
               operation: "create inbox",
               method: "POST",
               path: "v0/inboxes",
               body: {
-                username: `convos-agent-${instanceId}`,
+                username,
                 ...(settings.domain ? { domain: settings.domain } : {}),
                 display_name: "Convos Agent",
                 client_id: `convos-agent-${instanceId}`,
               },
+              idempotent: true, // client_id: the same create answers the same inbox
             },
             Inbox
+          ).pipe(
+            // Every try lost its answer: AgentMail may have made the inbox anyway. Its id is known (username@domain),
+            // so delete it rather than leave an inbox nobody records.
+            Effect.tapError((e) =>
+              mayHaveHappened(e) || /unexpected shape|not JSON/.test(e.message)
+                ? deleteInbox(`${username}@${settings.domain ?? "agentmail.to"}`).pipe(Effect.ignore)
+                : Effect.void
+            )
           )
-          .pipe(Effect.map((r) => ({ inboxId: r.inbox_id, address: r.email ?? r.inbox_id }))),
-      deleteInbox: (inboxId) =>
-        http.request({ operation: "delete inbox", method: "DELETE", path: `v0/inboxes/${encodeURIComponent(inboxId)}`, okStatuses: [404] }).pipe(Effect.asVoid),
+          // No key, no skill: give the inbox back rather than leave it to nobody (it is not recorded yet).
+          const key = yield* scopedKey(inbox.inbox_id, instanceId).pipe(
+            Effect.tapError(() => deleteInbox(inbox.inbox_id).pipe(Effect.catch((e) => Effect.logWarning(`agentmail: could not delete inbox ${inbox.inbox_id} after its key failed: ${e.message}`))))
+          )
+          const address = inbox.email ?? inbox.inbox_id
+          return { inboxId: inbox.inbox_id, address, env: { AGENTMAIL_API_KEY: key, AGENTMAIL_INBOX_ID: inbox.inbox_id, AGENTMAIL_INBOX_ADDRESS: address } }
+        }),
+      deleteInbox,
     })
   })
 

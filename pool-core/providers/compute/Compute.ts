@@ -20,9 +20,10 @@ export interface ComputeHandle {
 
 /**
  * What the provider knows about one instance. `running` only means the process/deploy is up;
- * readiness is decided by the pool through GET /pool/health.
+ * readiness is decided by the pool through GET /pool/health. `unknown`: the provider could not say this time (a
+ * partial error in a batched answer); keep the last known state, never treat it as gone.
  */
-export type ComputeState = "starting" | "running" | "failed" | "gone" | "sleeping"
+export type ComputeState = "starting" | "running" | "failed" | "gone" | "sleeping" | "unknown"
 
 export interface ComputeStatus {
   readonly providerRef: string
@@ -38,7 +39,7 @@ export class Compute extends Context.Service<Compute, {
   readonly destroy: (providerRef: string) => Effect.Effect<void, ProviderError>
   /**
    * Status of many instances in as few provider calls as possible (railway: one query per project).
-   * Refs the provider does not know come back as `gone`.
+   * Refs the provider does not know come back as `gone`; refs it could not answer for come back as `unknown`.
    */
   readonly statusBatch: (
     refs: ReadonlyArray<{ providerRef: string; providerProjectRef: string | null }>

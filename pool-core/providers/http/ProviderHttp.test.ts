@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted, Schema } from "effect"
-import { makeProviderHttp } from "./ProviderHttp.ts"
+import { createServer } from "node:net"
+import { makeProviderHttp, mayHaveHappened } from "./ProviderHttp.ts"
 import { fakeApi } from "./testing.ts"
 
 const secret = "sk-test-very-secret-0123456789"
@@ -104,6 +105,40 @@ describe("ProviderHttp", () => {
       const error = yield* Effect.flip(client(api.url).json({ operation: "create key", method: "POST", path: "/keys", body: {} }, Created))
       expect(error.message).toContain("unexpected shape")
       expect(error.message).not.toContain("sk-or-v1-abcdef123456")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a non-idempotent POST is not retried after a 500 or a timeout (it may have happened), but after a 429 it is", () =>
+    Effect.gen(function* () {
+      const api = yield* fakeApi((r) => (r.path === "/boom" ? { status: 500, json: {} } : r.path === "/slow" ? { delayMs: 2_000, json: { id: "late" } } : { status: 429, json: {} }))
+      const http = client(api.url)
+      const boom = yield* Effect.flip(http.json({ operation: "create", method: "POST", path: "/boom", body: {} }, Thing))
+      expect(boom).toMatchObject({ status: 500, retryable: true })
+      expect(boom.message).toContain("not retried: it may have been carried out")
+      expect(mayHaveHappened(boom)).toBe(true)
+      const slow = yield* Effect.flip(http.json({ operation: "create", method: "POST", path: "/slow", body: {} }, Thing))
+      expect(slow).toMatchObject({ status: null, retryable: true })
+      expect(mayHaveHappened(slow)).toBe(true)
+      const limited = yield* Effect.flip(http.json({ operation: "create", method: "POST", path: "/limited", body: {} }, Thing))
+      expect(limited.status).toBe(429)
+      expect(mayHaveHappened(limited)).toBe(false)
+      expect(api.requests.map((r) => r.path)).toEqual(["/boom", "/slow", "/limited", "/limited", "/limited", "/limited"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a POST marked idempotent is retried on 500; any request is retried when the connection was refused", () =>
+    Effect.gen(function* () {
+      const api = yield* fakeApi((_, n) => (n < 3 ? { status: 503, json: {} } : { json: { id: "ok" } }))
+      const out = yield* client(api.url).json({ operation: "create", method: "POST", path: "/x", body: {}, idempotent: true }, Thing)
+      expect(out.id).toBe("ok")
+      expect(api.requests).toHaveLength(3)
+      // a port nobody listens on: the request never left, so even a create may be retried
+      const port = yield* Effect.promise(() => new Promise<number>((resolve) => { const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) }))
+      const started = Date.now()
+      const refused = yield* Effect.flip(client(`http://127.0.0.1:${port}`, { retries: 2, baseDelay: "50 millis" }).request({ operation: "create", method: "POST", path: "/x", body: {} }))
+      expect(refused.message).toContain("ECONNREFUSED")
+      expect(refused.message).not.toContain("not retried")
+      expect(Date.now() - started).toBeGreaterThanOrEqual(140) // 50 + 100 ms of backoff: it was retried twice
     }).pipe(Effect.scoped)
   )
 })

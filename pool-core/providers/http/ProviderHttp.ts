@@ -4,6 +4,13 @@ import { ProviderError } from "../../domain/errors.ts"
 // One small HTTP client for every provider: fetch with a timeout, JSON decoded with effect/Schema, retries with
 // exponential backoff on 429/5xx/timeouts only (never other 4xx: they will not get better), Retry-After honoured,
 // and every secret redacted from error messages (provider bodies sometimes echo the key back).
+//
+// Creates are not idempotent: a timeout or a 5xx may come after the provider carried the request out (a number was
+// bought, a project made), so a blind retry can do it twice. Requests are retried on timeout/5xx only when they are
+// idempotent (GET/PUT/DELETE by default; a POST/PATCH only when the caller says so, e.g. AgentMail's client_id). A
+// non-idempotent request is retried only when it surely did not happen: 429 (refused before processing) or a
+// refused connection. Otherwise the error is returned at once and `mayHaveHappened(error)` is true: the caller
+// looks the resource up (by name, by reference) before trying again.
 
 export interface ProviderHttpOptions {
   readonly provider: string
@@ -25,6 +32,11 @@ export interface RequestOptions {
   readonly body?: unknown
   /** Statuses that count as success without a body to decode (e.g. 404 on delete = already gone). */
   readonly okStatuses?: ReadonlyArray<number>
+  /**
+   * Whether sending it twice has the effect of sending it once. Default: true for GET/PUT/DELETE, false for
+   * POST/PATCH. Non-idempotent requests are not retried after a timeout or 5xx (see the header).
+   */
+  readonly idempotent?: boolean
 }
 
 export interface HttpResult {
@@ -35,7 +47,23 @@ export interface HttpResult {
 interface Attempt {
   readonly error: ProviderError
   readonly retryAfterMs: number | null
+  /** True when the provider certainly did not act on the request (429, refused connection). */
+  readonly notDone: boolean
 }
+
+const isIdempotent = (req: RequestOptions) => req.idempotent ?? (req.method === "GET" || req.method === "PUT" || req.method === "DELETE")
+
+/** Connection errors that mean the request never left this machine. */
+const neverSent = (cause: unknown): boolean => {
+  const code = (cause as { cause?: { code?: string } })?.cause?.code ?? (cause as { code?: string })?.code
+  return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN"
+}
+
+/**
+ * A failed request that the provider may still have carried out (timeout, dropped connection, 5xx): before creating
+ * again, look up whether the first attempt took effect.
+ */
+export const mayHaveHappened = (e: ProviderError): boolean => e.retryable && (e.status === null || e.status >= 500)
 
 // Secrets a provider hands out in answers (new OpenRouter keys) or that echo a header: never in a message.
 const secretPatterns = [/sk-or-v1-[\w-]+/g, /Bearer\s+[^\s"',}]+/gi, /0x[0-9a-fA-F]{64}/g]
@@ -63,7 +91,8 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
     Object.fromEntries(Object.entries(options.headers).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v]))
   const clean = (s: string) => redact(s, secrets)
 
-  const fail = (req: RequestOptions, status: number | null, retryable: boolean, what: string, retryAfterMs: number | null = null): Attempt => ({
+  const fail = (req: RequestOptions, status: number | null, retryable: boolean, what: string, retryAfterMs: number | null = null, notDone = false): Attempt => ({
+    notDone,
     error: new ProviderError({
       provider: options.provider,
       operation: req.operation,
@@ -99,12 +128,13 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
       },
       catch: (cause) => {
         const timedOut = cause instanceof Error && (cause.name === "AbortError" || cause.name === "TimeoutError" || String(cause.message).includes("timeout"))
-        return fail(req, null, true, timedOut ? `timed out after ${timeoutMs} ms; the provider may be down, try again later` : `could not connect: ${cause instanceof Error ? cause.message : String(cause)}`)
+        const detail = cause instanceof Error ? `${cause.message}${(cause as { cause?: { code?: string } }).cause?.code ? ` (${(cause as { cause: { code: string } }).cause.code})` : ""}` : String(cause)
+        return fail(req, null, true, timedOut ? `timed out after ${timeoutMs} ms; the provider may be down, try again later` : `could not connect: ${detail}`, null, !timedOut && neverSent(cause))
       },
     }).pipe(
       Effect.flatMap(({ status, text, retryAfter }) => {
         const snippet = text.slice(0, 300)
-        if (status === 429) return Effect.fail(fail(req, status, true, `was rate limited (429): ${snippet}`, parseRetryAfter(retryAfter)))
+        if (status === 429) return Effect.fail(fail(req, status, true, `was rate limited (429): ${snippet}`, parseRetryAfter(retryAfter), true))
         if (status >= 500) return Effect.fail(fail(req, status, true, `failed with ${status}: ${snippet}`, parseRetryAfter(retryAfter)))
         const ok = (status >= 200 && status < 300) || (req.okStatuses ?? []).includes(status)
         if (!ok) {
@@ -120,9 +150,9 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
       })
     )
 
-  const schedule = Schedule.exponential(options.baseDelay ?? "500 millis").pipe(
+  const schedule = (idempotent: boolean) => Schedule.exponential(options.baseDelay ?? "500 millis").pipe(
     Schedule.setInputType<Attempt>(),
-    Schedule.while(({ input, attempt }) => input.error.retryable && attempt <= (options.retries ?? 3)),
+    Schedule.while(({ input, attempt }) => input.error.retryable && (idempotent || input.notDone) && attempt <= (options.retries ?? 3)),
     // Retry-After from the provider wins over our own backoff when it asks for longer.
     Schedule.modifyDelay(({ input, duration }) =>
       Effect.succeed(input.retryAfterMs === null ? duration : Duration.max(duration, Duration.millis(Math.min(input.retryAfterMs, maxRetryAfterMs))))
@@ -132,8 +162,12 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
   /** Sends one request; retries only what can get better. */
   const request = (req: RequestOptions): Effect.Effect<HttpResult, ProviderError> =>
     once(req).pipe(
-      Effect.retry(schedule),
-      Effect.mapError((a) => a.error)
+      Effect.retry(schedule(isIdempotent(req))),
+      Effect.mapError((a) =>
+        isIdempotent(req) || a.notDone || !mayHaveHappened(a.error)
+          ? a.error
+          : new ProviderError({ provider: a.error.provider, operation: a.error.operation, status: a.error.status, retryable: a.error.retryable, message: `${a.error.message} (not retried: it may have been carried out)` })
+      )
     )
 
   /** Sends one request and decodes the JSON answer; a body of the wrong shape is a non-retryable ProviderError. */

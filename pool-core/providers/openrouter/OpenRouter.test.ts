@@ -69,6 +69,58 @@ describe("OpenRouter", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("a 500 after OpenRouter made the key: that key (its secret lost) is deleted by name, then one key is created", () =>
+    Effect.gen(function* () {
+      const fake = openRouterApi()
+      let lost = 1
+      const api = yield* fakeApi((r) => {
+        const reply = fake.handle(r)
+        return r.method === "POST" && lost-- > 0 ? { status: 500, json: { error: { message: "upstream" } } } : reply
+      })
+      const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
+      const made = yield* or.createKey("k5")
+      expect([...new Set(api.requests.map((r) => `${r.method} ${r.path.split("?")[0]}`))]).toEqual([
+        "POST /api/v1/keys",
+        "GET /api/v1/keys", // list by name (all pages)
+        "DELETE /api/v1/keys/hash-1",
+      ])
+      expect(api.requests.filter((r) => r.method === "POST")).toHaveLength(2)
+      expect([...fake.keys.keys()]).toEqual([made.hash])
+      expect(Redacted.value(made.key)).toBe("sk-or-v1-secret-2")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a create timing out: the orphan is removed and exactly one usable key remains", () =>
+    Effect.gen(function* () {
+      const fake = openRouterApi()
+      let slow = 1
+      const api = yield* fakeApi((r) => {
+        const reply = fake.handle(r)
+        return r.method === "POST" && slow-- > 0 ? { ...reply, delayMs: 1_500 } : reply
+      })
+      const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
+      const made = yield* or.createKey("k6")
+      expect(api.requests.filter((r) => r.method === "POST")).toHaveLength(2)
+      expect([...fake.keys.values()].map((k) => k.name)).toEqual(["convos-agent-k6"])
+      expect(fake.keys.has(made.hash)).toBe(true)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a malformed create answer is not retried, and the key it made is deleted", () =>
+    Effect.gen(function* () {
+      const fake = openRouterApi()
+      const api = yield* fakeApi((r) => {
+        const reply = fake.handle(r)
+        return r.method === "POST" ? { status: 201, json: { data: { hash: "h" } } } : reply
+      })
+      const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
+      const error = yield* Effect.flip(or.createKey("k7"))
+      expect(error).toMatchObject({ _tag: "ProviderError", provider: "openrouter", retryable: false })
+      expect(api.requests.filter((r) => r.method === "POST")).toHaveLength(1)
+      expect(fake.keys.size).toBe(0)
+    }).pipe(Effect.scoped)
+  )
+
   it.live("layerFromEnv reads the key, the limit, and a base URL given with or without /api/v1", () =>
     Effect.gen(function* () {
       const fake = openRouterApi()

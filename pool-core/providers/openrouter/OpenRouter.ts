@@ -1,11 +1,13 @@
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { NotConfigured, type ProviderError } from "../../domain/errors.ts"
 import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
-import { makeProviderHttp, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
+import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
 
 // Per-agent OpenRouter keys through the provisioning-key API: each agent gets its own key with a monthly spend cap,
 // so one chatty agent cannot drain the org's credits. Keys are named `convos-agent-<instanceId>`, which lets `sweep`
 // find keys whose instance is gone (upstream leaked keys when the hash was lost on restart).
+// Creating a key is not idempotent and its secret is shown only once: after a timeout, a 5xx or an unreadable answer
+// the key may exist but can never be used, so the pool deletes every key of that name before creating again.
 
 export const keyNamePrefix = "convos-agent-"
 export const keyName = (instanceId: string) => `${keyNamePrefix}${instanceId}`
@@ -98,20 +100,43 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
     const deleteKey = (hash: string) =>
       http.request({ operation: "delete key", method: "DELETE", path: `api/v1/keys/${encodeURIComponent(hash)}`, okStatuses: [404] }).pipe(Effect.asVoid)
 
+    const createOnce = (instanceId: string) =>
+      http
+        .json(
+          { operation: "create key", method: "POST", path: "api/v1/keys", body: { name: keyName(instanceId), limit: settings.keyLimit, limit_reset: settings.limitReset } },
+          Created
+        )
+        .pipe(Effect.map((r) => ({ hash: r.data.hash, key: Redacted.make(r.key) })))
+
+    /** Deletes every key named for the instance: ones an earlier create made but whose secret never arrived. */
+    const deleteNamed = (instanceId: string) =>
+      listAll.pipe(
+        Effect.flatMap((all) => Effect.forEach(all.filter((k) => k.name === keyName(instanceId)), (k) => deleteKey(k.hash), { discard: true }))
+      )
+
+    const createKey = (instanceId: string) =>
+      Effect.gen(function* () {
+        for (let attempt = 1; ; attempt++) {
+          const made = yield* Effect.result(createOnce(instanceId))
+          if (made._tag === "Success") return made.success
+          const e = made.failure
+          const uncertain = mayHaveHappened(e) || /unexpected shape|not JSON/.test(e.message)
+          if (!uncertain) return yield* Effect.fail(e)
+          // The key may exist: remove it (a key whose secret we never saw is useless and would leak spend).
+          yield* deleteNamed(instanceId).pipe(Effect.mapError(() => e))
+          if (attempt >= 3 || !mayHaveHappened(e)) return yield* Effect.fail(e)
+        }
+      })
+
     return OpenRouter.of({
       configured: true,
-      createKey: (instanceId) =>
-        http
-          .json(
-            { operation: "create key", method: "POST", path: "api/v1/keys", body: { name: keyName(instanceId), limit: settings.keyLimit, limit_reset: settings.limitReset } },
-            Created
-          )
-          .pipe(Effect.map((r) => ({ hash: r.data.hash, key: Redacted.make(r.key) }))),
+      createKey,
       topUp: (hash, amountUsd) =>
         Effect.gen(function* () {
           const current = yield* get(hash)
           const limit = (current.limit ?? 0) + amountUsd
-          yield* http.request({ operation: "top up key", method: "PATCH", path: `api/v1/keys/${encodeURIComponent(hash)}`, body: { limit } })
+          // Sets an absolute limit: sending it twice is sending it once.
+          yield* http.request({ operation: "top up key", method: "PATCH", path: `api/v1/keys/${encodeURIComponent(hash)}`, body: { limit }, idempotent: true })
           return limit
         }),
       deleteKey,

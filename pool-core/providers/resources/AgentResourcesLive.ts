@@ -115,12 +115,11 @@ export const AgentResourcesLive = Layer.effect(
         )
 
       return Effect.gen(function* () {
-        yield* step("telnyx", telnyx.configured, telnyx.acquire(instanceId), (phone) => ({ externalId: phone, env: { TELNYX_PHONE_NUMBER: phone } }))
+        // Each resource comes with what the agent's skill needs to use it (key + id), or the skill stays off:
+        // runtime/src/config/workspace.ts turns a skill on only when its key and its resource are both present.
+        yield* step("telnyx", telnyx.configured, telnyx.acquire(instanceId), (phone) => ({ externalId: phone, env: { ...telnyx.runtimeEnv(phone) } }))
         yield* step("openrouter", openRouter.configured, openRouter.createKey(instanceId), (k) => ({ externalId: k.hash, env: { OPENROUTER_API_KEY: Redacted.value(k.key) } }))
-        yield* step("agentmail", agentMail.configured, agentMail.createInbox(instanceId), (i) => ({
-          externalId: i.inboxId,
-          env: { AGENTMAIL_INBOX_ID: i.inboxId, AGENTMAIL_INBOX_ADDRESS: i.address },
-        }))
+        yield* step("agentmail", agentMail.configured, agentMail.createInbox(instanceId), (i) => ({ externalId: i.inboxId, env: { ...i.env } }))
         yield* step("bankr", bankr.configured, bankr.wallet(instanceId), (w) => ({ externalId: w.address, env: { ...w.env } }))
         return { resources: [...resources], env: { ...env } }
       }).pipe(

@@ -91,4 +91,97 @@ layer(TestDatabase, { timeout: "120 seconds", excludeTestServices: true })("Teln
       assert.strictEqual(yield* disabled.release("d1"), 1)
     }).pipe(Effect.scoped)
   )
+
+  it.effect("an order timing out after Telnyx placed it: found by its reference, bought once, recorded", () =>
+    Effect.gen(function* () {
+      const sql = yield* reset
+      const fake = telnyxApi()
+      let slow = 1
+      const api = yield* fakeApi((r) => {
+        const reply = fake.handle(r)
+        return r.method === "POST" && slow-- > 0 ? { ...reply, delayMs: 1_000 } : reply // done, answer lost (timeout 300 ms)
+      })
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      const phone = yield* telnyx.acquire("t1")
+      assert.strictEqual(fake.ordered.length, 1, "bought exactly once")
+      assert.strictEqual(phone, fake.ordered[0])
+      assert.strictEqual(api.requests.filter((r) => r.method === "POST").length, 1, "the order is never resent blindly")
+      const lookup = api.requests.find((r) => r.method === "GET" && r.path.startsWith("/number_orders"))!
+      assert.strictEqual(new URL(lookup.path, "http://x").searchParams.get("filter[customer_reference]"), "convos-agent-t1")
+      assert.deepStrictEqual(yield* sql`SELECT phone_number, status, instance_id FROM phone_numbers`, [{ phoneNumber: phone, status: "assigned", instanceId: "t1" }])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a 500 before the order happened: the lookup finds nothing, so it orders again (one number bought)", () =>
+    Effect.gen(function* () {
+      const sql = yield* reset
+      const fake = telnyxApi()
+      let failing = 1
+      const api = yield* fakeApi((r) => (r.method === "POST" && failing-- > 0 ? { status: 500, json: { errors: [{ title: "Internal" }] } } : fake.handle(r)))
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      const phone = yield* telnyx.acquire("t2")
+      assert.deepStrictEqual(api.requests.map((r) => `${r.method} ${r.path.split("?")[0]}`), [
+        "GET /available_phone_numbers",
+        "POST /number_orders",
+        "GET /number_orders",
+        "GET /available_phone_numbers",
+        "POST /number_orders",
+      ])
+      assert.deepStrictEqual(fake.ordered, [phone])
+      assert.deepStrictEqual(yield* sql`SELECT phone_number, status FROM phone_numbers`, [{ phoneNumber: phone, status: "assigned" }], "the first pick's reservation is gone")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a 429 on the order is retried (Telnyx refused it), and buys one number", () =>
+    Effect.gen(function* () {
+      yield* reset
+      const fake = telnyxApi()
+      let limited = 2
+      const api = yield* fakeApi((r) => (r.method === "POST" && limited-- > 0 ? { status: 429, headers: { "retry-after": "0" }, json: { errors: [{ title: "Too many requests" }] } } : fake.handle(r)))
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      yield* telnyx.acquire("t3")
+      assert.strictEqual(api.requests.filter((r) => r.method === "POST").length, 3)
+      assert.strictEqual(fake.ordered.length, 1)
+      assert.isFalse(api.requests.some((r) => r.method === "GET" && r.path.startsWith("/number_orders")), "a 429 needs no lookup")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a malformed order answer: looked up, and the number it bought is kept, not bought again", () =>
+    Effect.gen(function* () {
+      const sql = yield* reset
+      const fake = telnyxApi()
+      const api = yield* fakeApi((r) => {
+        const reply = fake.handle(r)
+        return r.method === "POST" ? { raw: "<html>upstream garbage</html>" } : reply
+      })
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      const phone = yield* telnyx.acquire("t4")
+      assert.deepStrictEqual(fake.ordered, [phone])
+      assert.lengthOf(yield* sql`SELECT 1 FROM phone_numbers WHERE instance_id = 't4'`, 1)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("when the database cannot record a number, nothing is bought", () =>
+    Effect.gen(function* () {
+      const sql = yield* reset
+      yield* sql.unsafe(`CREATE OR REPLACE FUNCTION refuse_numbers() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql`)
+      yield* sql.unsafe(`CREATE TRIGGER refuse_numbers BEFORE INSERT ON phone_numbers FOR EACH ROW EXECUTE FUNCTION refuse_numbers()`)
+      const fake = telnyxApi()
+      const api = yield* fakeApi(fake.handle)
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      const error = yield* Effect.flip(telnyx.acquire("t5"))
+      yield* sql.unsafe(`DROP TRIGGER refuse_numbers ON phone_numbers`)
+      expect(error.message).toContain("database error")
+      assert.strictEqual(fake.ordered.length, 0)
+      assert.isFalse(api.requests.some((r) => r.method === "POST"))
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("the SMS skill env: org key, the agent's number and the messaging profile", () =>
+    Effect.gen(function* () {
+      const api = yield* fakeApi(telnyxApi().handle)
+      const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
+      assert.deepStrictEqual(telnyx.runtimeEnv("+15550001111"), { TELNYX_API_KEY: apiKey, TELNYX_PHONE_NUMBER: "+15550001111", TELNYX_MESSAGING_PROFILE_ID: profile })
+    }).pipe(Effect.scoped)
+  )
 })

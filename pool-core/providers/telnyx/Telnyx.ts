@@ -1,15 +1,29 @@
-import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { NotConfigured, ProviderError } from "../../domain/errors.ts"
 import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
-import { makeProviderHttp, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
+import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
 
 // One US phone number per agent. Numbers cost money monthly and take time to order, so the pool keeps the ones it
 // bought in `phone_numbers` and reuses a free one first; release only marks it available again (never deleted at
 // Telnyx). Assignment is one guarded UPDATE (SKIP LOCKED), so two concurrent claims never get the same number.
+//
+// Buying is not idempotent, so it is done in an order that can neither buy twice nor lose a number:
+// 1. the picked number is written to `phone_numbers` (assigned to the instance) BEFORE the order: if the database
+//    cannot record it, nothing is bought; and a number that is ordered is always in the table;
+// 2. the order carries `customer_reference = convos-agent-<instanceId>`; it is never retried blindly: after a
+//    timeout, a 5xx or an unreadable answer the pool lists the number orders with that reference, and only when none
+//    holds the number does it order again;
+// 3. a refused order (409/422 taken meanwhile, other 4xx) removes the reservation again.
+// The agent's SMS skill gets the org key, its number and the messaging profile (Telnyx has no per-number keys).
 
 const Available = Schema.Struct({ data: Schema.Array(Schema.Struct({ phone_number: Schema.String })) })
 const Order = Schema.Struct({ data: Schema.Struct({ phone_numbers: Schema.Array(Schema.Struct({ phone_number: Schema.String })) }) })
+const Orders = Schema.Struct({
+  data: Schema.Array(Schema.Struct({ status: Schema.optional(Schema.String), phone_numbers: Schema.Array(Schema.Struct({ phone_number: Schema.String })) })),
+})
+
+export const orderReference = (instanceId: string) => `convos-agent-${instanceId}`
 
 export class Telnyx extends Context.Service<Telnyx, {
   readonly configured: boolean
@@ -18,6 +32,8 @@ export class Telnyx extends Context.Service<Telnyx, {
   /** Returns every number held by the instance to the pool; returns how many. */
   readonly release: (instanceId: string) => Effect.Effect<number, ProviderError>
   readonly counts: Effect.Effect<{ readonly available: number; readonly assigned: number }, ProviderError>
+  /** Env the agent's SMS skill needs for `phoneNumber` (secrets: the provision body only). */
+  readonly runtimeEnv: (phoneNumber: string) => Readonly<Record<string, string>>
 }>()("pool-core/providers/telnyx/Telnyx") {}
 
 export interface TelnyxSettings {
@@ -42,8 +58,19 @@ const numberTable = Effect.gen(function* () {
           SELECT phone_number FROM phone_numbers WHERE status = 'available' ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED
         ) AND status = 'available'
         RETURNING phone_number`.pipe(Effect.map((rows) => rows[0]?.phoneNumber ?? null), Effect.mapError(dbError("assign pooled number"))),
-    recordOrdered: (phone: string, instanceId: string) =>
-      sql`INSERT INTO phone_numbers (phone_number, status, instance_id) VALUES (${phone}, 'assigned', ${instanceId})`.pipe(
+    /** Reserves a number about to be ordered; false when the table already has it (someone else is buying it). */
+    reserve: (phone: string, instanceId: string) =>
+      sql<{ phoneNumber: string }>`INSERT INTO phone_numbers (phone_number, status, instance_id) VALUES (${phone}, 'assigned', ${instanceId})
+          ON CONFLICT (phone_number) DO NOTHING RETURNING phone_number`.pipe(
+        Effect.map((rows) => rows.length === 1),
+        Effect.mapError(dbError("reserve number"))
+      ),
+    /** Drops a reservation whose order did not happen. */
+    unreserve: (phone: string, instanceId: string) =>
+      sql`DELETE FROM phone_numbers WHERE phone_number = ${phone} AND instance_id = ${instanceId}`.pipe(Effect.asVoid, Effect.mapError(dbError("drop number reservation"))),
+    /** The order gave a different number than reserved (not expected, but then the table must hold the real one). */
+    replace: (reserved: string, ordered: string, instanceId: string) =>
+      sql`UPDATE phone_numbers SET phone_number = ${ordered}, updated_at = now() WHERE phone_number = ${reserved} AND instance_id = ${instanceId}`.pipe(
         Effect.asVoid,
         Effect.mapError(dbError("record ordered number"))
       ),
@@ -84,27 +111,60 @@ export const telnyxLive = (settings: TelnyxSettings) =>
         },
         Available
       )
+      const dropReservation = (phone: string, instanceId: string) =>
+        Effect.retry(table.unreserve(phone, instanceId), { schedule: Schedule.exponential("100 millis"), times: 3 }).pipe(
+          Effect.catch((e) => Effect.logWarning(`telnyx: could not drop the reservation of ${phone}: ${e.message}`))
+        )
+      /** Whether an order with the instance's reference already holds `phone` (after an answer that was lost). */
+      const alreadyOrdered = (instanceId: string, phone: string) =>
+        http
+          .json(
+            { operation: "look up number order", method: "GET", path: `number_orders?filter[customer_reference]=${encodeURIComponent(orderReference(instanceId))}` },
+            Orders
+          )
+          .pipe(Effect.map((r) => r.data.some((o) => o.status !== "failure" && o.phone_numbers.some((n) => n.phone_number === phone))))
+
       // Another buyer may take the number between search and order (409/422): search again, a few times.
-      const orderOne = (attempt: number): Effect.Effect<string, ProviderError> =>
+      const orderOne = (instanceId: string, attempt: number): Effect.Effect<string, ProviderError> =>
         Effect.gen(function* () {
           const found = (yield* search).data
           if (found.length === 0) {
             return yield* new ProviderError({ provider: "telnyx", operation: "search numbers", status: 200, retryable: true, message: "telnyx has no US SMS numbers available right now; try again later." })
           }
           const pick = found[Math.floor(random() * found.length)]!.phone_number
-          const order = yield* http
-            .json(
-              { operation: "order number", method: "POST", path: "number_orders", body: { phone_numbers: [{ phone_number: pick }], messaging_profile_id: settings.messagingProfileId } },
+          if (!(yield* table.reserve(pick, instanceId))) {
+            if (attempt < 3) return yield* orderOne(instanceId, attempt + 1)
+            return yield* new ProviderError({ provider: "telnyx", operation: "order number", status: null, retryable: true, message: `telnyx: ${pick} is already being bought by another claim; try again.` })
+          }
+          const order = yield* Effect.result(
+            http.json(
+              {
+                operation: "order number",
+                method: "POST",
+                path: "number_orders",
+                body: { phone_numbers: [{ phone_number: pick }], messaging_profile_id: settings.messagingProfileId, customer_reference: orderReference(instanceId) },
+              },
               Order
             )
-            .pipe(
-              Effect.catchIf(
-                (e) => (e.status === 409 || e.status === 422) && attempt < 3,
-                () => Effect.succeed(null)
-              )
-            )
-          if (order === null) return yield* orderOne(attempt + 1)
-          return order.data.phone_numbers[0]?.phone_number ?? pick
+          )
+          if (order._tag === "Success") {
+            const ordered = order.success.data.phone_numbers[0]?.phone_number ?? pick
+            if (ordered !== pick) yield* table.replace(pick, ordered, instanceId)
+            return ordered
+          }
+          const e = order.failure
+          if (mayHaveHappened(e) || /unexpected shape|not JSON/.test(e.message)) {
+            // The order may have gone through: ask Telnyx before doing anything else. If it cannot tell, keep the
+            // reservation (the number may be ours, recorded for this instance so release finds it) and fail.
+            const done = yield* alreadyOrdered(instanceId, pick).pipe(Effect.mapError(() => e))
+            if (done) return pick
+            yield* dropReservation(pick, instanceId)
+            if (attempt < 3) return yield* orderOne(instanceId, attempt + 1)
+            return yield* Effect.fail(e)
+          }
+          yield* dropReservation(pick, instanceId)
+          if ((e.status === 409 || e.status === 422) && attempt < 3) return yield* orderOne(instanceId, attempt + 1)
+          return yield* Effect.fail(e)
         })
 
       return Telnyx.of({
@@ -113,12 +173,15 @@ export const telnyxLive = (settings: TelnyxSettings) =>
           Effect.gen(function* () {
             const pooled = yield* table.takePooled(instanceId)
             if (pooled !== null) return pooled
-            const ordered = yield* orderOne(1)
-            yield* table.recordOrdered(ordered, instanceId)
-            return ordered
+            return yield* orderOne(instanceId, 1)
           }),
         release: table.release,
         counts: table.counts,
+        runtimeEnv: (phoneNumber) => ({
+          TELNYX_API_KEY: Redacted.value(settings.apiKey),
+          TELNYX_PHONE_NUMBER: phoneNumber,
+          TELNYX_MESSAGING_PROFILE_ID: settings.messagingProfileId,
+        }),
       })
     })
   )
@@ -132,6 +195,7 @@ export const telnyxDisabled = Layer.effect(
       acquire: () => Effect.fail(NotConfigured.create("Telnyx", "TELNYX_API_KEY and TELNYX_MESSAGING_PROFILE_ID")),
       release: table.release,
       counts: table.counts,
+      runtimeEnv: () => ({}),
     })
   })
 )

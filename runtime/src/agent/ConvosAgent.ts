@@ -1,6 +1,6 @@
 // The agent's presence on Convos: its messaging identity, its own conversation + invite, joining others' invites,
 // serving join requests for its own invite, and handing inbound text to the agent (OpenClaw) through `onInbound`.
-import { Context, Effect, Fiber, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import {
   type ChatMessage, identityFromPrivateKey, Messaging, type MessagingClient, MessagingError, type MessagingIdentity,
 } from "@convos-agents/pool-core/messaging"
@@ -8,6 +8,7 @@ import {
   createInviteSlug, encodeMetadata, handleJoinRequest, InviteError, inviteUrlBase, JoinFailed, joinByInvite, profileUpdateContent, randomTag,
 } from "@convos-agents/pool-core/messaging/convos/index.ts"
 import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable } from "./errors.ts"
+import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
 
 export interface InboundText {
@@ -49,6 +50,8 @@ export interface ConvosAgentOptions {
   readonly inviteBaseUrl?: string
   /** How long a join waits for the invite's owner before answering "pending". Default 20 s. */
   readonly joinWaitMs?: number
+  /** Backoff when connecting or the message stream fails (AgentHost reconnects; the stream restarts). */
+  readonly reconnect?: ReconnectPolicy
 }
 
 const messagingFailure = (e: MessagingError) =>
@@ -64,6 +67,8 @@ export class ConvosAgent extends Context.Service<ConvosAgent, {
   readonly createConversation: (name: string) => Effect.Effect<{ conversationId: string; inviteUrl: string }, MessagingUnavailable>
   readonly join: (inviteUrl: string) => Effect.Effect<JoinOutput, BadInvite | JoinRejected | MessagingUnavailable>
   readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingUnavailable>
+  /** Whether the message stream is running (false while it restarts after a failure). */
+  readonly streaming: () => boolean
 }>()("runtime/agent/ConvosAgent") {
   /** Connects the agent (identity generated at first start) and serves its stream for the lifetime of the scope. */
   static layer = (options: ConvosAgentOptions) => Layer.effect(ConvosAgent, make(options))
@@ -104,16 +109,18 @@ const make = (options: ConvosAgentOptions) =>
     const afterJoined = (conversationId: string) =>
       addConversation(conversationId).pipe(Effect.andThen(client.sendText(conversationId, greeting(state.agentName))), Effect.mapError(messagingFailure))
 
-    const join = (inviteUrl: string, field = "inviteUrl") =>
+    /** `onJoined` runs once the join is through, now or (for a pending one) when the owner accepts later. */
+    const join = (inviteUrl: string, field = "inviteUrl", onJoined: (conversationId: string) => Effect.Effect<void> = () => Effect.void) =>
       Effect.gen(function* () {
         const result = yield* joinWith(inviteUrl, field, options.joinWaitMs ?? 20_000)
         if (result._tag === "Joined") {
           yield* afterJoined(result.conversationId)
+          yield* onJoined(result.conversationId)
           return { conversationId: result.conversationId, joined: true, pending: false } as JoinOutput
         }
         // Still waiting for the owner's device: keep asking in the background for up to 10 minutes.
         yield* joinWith(inviteUrl, field, 10 * 60_000).pipe(
-          Effect.flatMap((r) => (r._tag === "Joined" ? afterJoined(r.conversationId) : Effect.void)),
+          Effect.flatMap((r) => (r._tag === "Joined" ? afterJoined(r.conversationId).pipe(Effect.andThen(Effect.suspend(() => onJoined(r.conversationId)))) : Effect.void)),
           Effect.catchCause((cause) => Effect.logWarning("background join ended without joining", cause)),
           Effect.forkIn(scope)
         )
@@ -131,8 +138,10 @@ const make = (options: ConvosAgentOptions) =>
         yield* save({ ...state, provisioned: true, agentName: input.agentName, instructions: input.instructions, templateSlug: input.templateSlug ?? null })
         yield* profileChanged()
         if (input.joinUrl) {
-          const joined = yield* join(input.joinUrl, "joinUrl").pipe(Effect.tapError(() => save({ ...state, provisioned: false })))
-          if (joined.conversationId) yield* save({ ...state, conversationId: joined.conversationId })
+          // The joined conversation becomes the agent's own, also when the owner accepts only later (pending):
+          // /pool/health then reports it, and the pool can record the claim's conversation.
+          const recordOwn = (conversationId: string) => Effect.suspend(() => (state.conversationId ? Effect.void : save({ ...state, conversationId })))
+          const joined = yield* join(input.joinUrl, "joinUrl", recordOwn).pipe(Effect.tapError(() => save({ ...state, provisioned: false })))
           return { conversationId: joined.conversationId ?? "", inviteUrl: null, joined: joined.joined, pending: joined.pending } as ProvisionOutput
         }
         const created = yield* createConversation(input.agentName).pipe(Effect.tapError(() => save({ ...state, provisioned: false })))
@@ -178,11 +187,21 @@ const make = (options: ConvosAgentOptions) =>
         if (m.sentAt.getTime() > state.lastSeenMs) yield* save({ ...state, lastSeenMs: m.sentAt.getTime() })
       }).pipe(Effect.catchCause((cause) => Effect.logWarning(`message ${m.id} could not be handled`, cause)))
 
-    const streamFiber = yield* client.stream({ afterMs: state.lastSeenMs }).pipe(
-      Stream.runForEach(handle),
-      Effect.catchCause((cause) => Effect.logError("convos message stream stopped", cause)),
-      Effect.forkIn(scope)
+    // The stream restarts (with backoff) when it fails or ends, resuming after the last message seen; meanwhile
+    // `streaming` is false, so the instance does not report ready while it cannot hear its conversations.
+    let streaming = true
+    const serveOnce = Effect.suspend(() => client.stream({ afterMs: state.lastSeenMs }).pipe(Stream.runForEach(handle)))
+    const serve = Effect.sync(() => (streaming = true)).pipe(
+      Effect.andThen(serveOnce),
+      Effect.exit,
+      Effect.tap((exit) =>
+        Effect.sync(() => (streaming = false)).pipe(
+          Effect.andThen(Exit.isFailure(exit) ? Effect.logError("convos message stream stopped; restarting it", exit.cause) : Effect.logWarning("convos message stream ended; restarting it"))
+        )
+      ),
+      Effect.repeat(reconnectSchedule(options.reconnect))
     )
+    const streamFiber = yield* serve.pipe(Effect.forkIn(scope))
     yield* Scope.addFinalizer(scope, Fiber.interrupt(streamFiber))
 
     return ConvosAgent.of({
@@ -193,5 +212,6 @@ const make = (options: ConvosAgentOptions) =>
       createConversation: (name) => createConversation(name).pipe(Effect.map(({ conversationId, inviteUrl }) => ({ conversationId, inviteUrl }))),
       join: (url) => join(url),
       sendText: (conversationId, text) => client.sendText(conversationId, text).pipe(Effect.mapError(messagingFailure)),
+      streaming: () => streaming,
     })
   })

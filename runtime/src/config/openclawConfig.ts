@@ -2,6 +2,7 @@
 // Offline-safe by construction: no update check, no remote model catalog, no web-search plugin auto-install, only our
 // channel plugin (plus the memory slot OpenClaw always loads) allowed. Secrets are referenced as ${VAR}, never inlined.
 import { convosPluginDir, type RuntimeSettings } from "./settings.ts"
+import { BOOTSTRAP_MAX_CHARS, BOOTSTRAP_TOTAL_MAX_CHARS } from "./workspace.ts"
 
 export const CHANNEL_ID = "convos"
 /** Our own provider id for OpenRouter's OpenAI-compatible API: naming it "openrouter" would auto-enable the bundled
@@ -28,6 +29,10 @@ export const buildOpenClawConfig = ({ settings, hasModelKey, pluginDir = convosP
       workspace: settings.workspaceDir,
       // We write the workspace files ourselves (see workspace.ts).
       skipBootstrap: true,
+      // IDENTITY.md carries up to 20,000 chars of instructions plus its header: past OpenClaw's default 20,000 it
+      // would be cut silently (workspace.ts BOOTSTRAP_MAX_CHARS).
+      bootstrapMaxChars: BOOTSTRAP_MAX_CHARS,
+      bootstrapTotalMaxChars: BOOTSTRAP_TOTAL_MAX_CHARS,
       heartbeat: { every: "0m" },
       sandbox: { mode: "off" },
       model: { primary: `${MODEL_PROVIDER_ID}/${settings.model}` },

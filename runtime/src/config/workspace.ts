@@ -5,6 +5,17 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
+// Size limits. OpenClaw injects each workspace file into the prompt up to `bootstrapMaxChars` (default 20,000) and
+// silently truncates the rest; IDENTITY.md is its header plus the custom instructions, so the config raises the
+// limit to hold the longest instructions the HTTP contract accepts (a test checks the worst case fits).
+export const MAX_INSTRUCTIONS_CHARS = 20_000
+export const MAX_AGENT_NAME_CHARS = 100
+export const MAX_TEMPLATE_SLUG_CHARS = 100
+/** agents.defaults.bootstrapMaxChars in the generated config: the longest IDENTITY.md plus a margin. */
+export const BOOTSTRAP_MAX_CHARS = MAX_INSTRUCTIONS_CHARS + 4_000
+/** agents.defaults.bootstrapTotalMaxChars: AGENTS.md + SOUL.md + IDENTITY.md together (OpenClaw's default). */
+export const BOOTSTRAP_TOTAL_MAX_CHARS = 60_000
+
 export interface AgentProfile {
   readonly agentName: string
   readonly instructions: string
@@ -14,7 +25,10 @@ export interface AgentProfile {
 export interface SkillSpec {
   readonly name: string
   readonly description: string
-  /** Env vars that must all be set for the skill to be written (and that OpenClaw checks again via requires.env). */
+  /**
+   * Env vars that must all be set for the skill to be written (and that OpenClaw checks again via requires.env): the
+   * key AND the agent's own resource, both handed over by the pool at provision (pool-core/providers/resources).
+   */
   readonly requiresEnv: ReadonlyArray<string>
   readonly body: string
 }
@@ -23,10 +37,10 @@ export const SKILLS: ReadonlyArray<SkillSpec> = [
   {
     name: "agentmail",
     description: "Send and read email from the agent's own AgentMail inbox.",
-    requiresEnv: ["AGENTMAIL_API_KEY"],
+    requiresEnv: ["AGENTMAIL_API_KEY", "AGENTMAIL_INBOX_ID"],
     body: [
       "Use the AgentMail HTTP API (https://api.agentmail.to/v0) with `Authorization: Bearer $AGENTMAIL_API_KEY`.",
-      "Your inbox id is in `$AGENTMAIL_INBOX_ID` (if unset, list inboxes with `GET /inboxes`).",
+      "Your inbox id is `$AGENTMAIL_INBOX_ID`; your address is `$AGENTMAIL_INBOX_ADDRESS` (the key works for this inbox only).",
       "- Send: `POST /inboxes/$AGENTMAIL_INBOX_ID/messages/send` with JSON `{to, subject, text}`.",
       "- Read: `GET /inboxes/$AGENTMAIL_INBOX_ID/messages`.",
       "Confirm with the person before sending an email on their behalf.",
@@ -35,11 +49,11 @@ export const SKILLS: ReadonlyArray<SkillSpec> = [
   {
     name: "telnyx",
     description: "Send SMS from the agent's Telnyx phone number.",
-    requiresEnv: ["TELNYX_API_KEY"],
+    requiresEnv: ["TELNYX_API_KEY", "TELNYX_PHONE_NUMBER"],
     body: [
       "Use the Telnyx API (https://api.telnyx.com/v2) with `Authorization: Bearer $TELNYX_API_KEY`.",
       "Your number is `$TELNYX_PHONE_NUMBER`.",
-      "- Send SMS: `POST /messages` with JSON `{from: $TELNYX_PHONE_NUMBER, to, text}`.",
+      "- Send SMS: `POST /messages` with JSON `{from: $TELNYX_PHONE_NUMBER, to, text, messaging_profile_id: $TELNYX_MESSAGING_PROFILE_ID}`.",
       "Only text numbers the person gave you, and say what you sent.",
     ].join("\n"),
   },

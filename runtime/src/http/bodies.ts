@@ -1,16 +1,19 @@
 // Request bodies of the instance contract, validated at the edge. A failure names the field and the reason.
 import { Result, Schema, SchemaIssue } from "effect"
+import { MAX_AGENT_NAME_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS } from "../config/workspace.ts"
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
 
-const Name = Schema.String.check(Schema.isNonEmpty({ message: "must not be empty" }), Schema.isMaxLength(100, { message: "must be at most 100 characters" }))
-const Instructions = Schema.String.check(Schema.isMaxLength(20_000, { message: "must be at most 20000 characters" }))
+const Name = Schema.String.check(Schema.isNonEmpty({ message: "must not be empty" }), Schema.isMaxLength(MAX_AGENT_NAME_CHARS, { message: `must be at most ${MAX_AGENT_NAME_CHARS} characters` }))
+// IDENTITY.md holds these; the generated config lets OpenClaw read all of them (BOOTSTRAP_MAX_CHARS).
+const Instructions = Schema.String.check(Schema.isMaxLength(MAX_INSTRUCTIONS_CHARS, { message: `must be at most ${MAX_INSTRUCTIONS_CHARS} characters` }))
+const TemplateSlug = Schema.String.check(Schema.isMaxLength(MAX_TEMPLATE_SLUG_CHARS, { message: `must be at most ${MAX_TEMPLATE_SLUG_CHARS} characters` }))
 const Url = Schema.String.check(Schema.isNonEmpty({ message: "must not be empty" }))
 
 export const ProvisionBody = Schema.Struct({
   agentName: Name,
   instructions: Instructions,
-  templateSlug: Schema.optional(Schema.NullOr(Schema.String)),
+  templateSlug: Schema.optional(Schema.NullOr(TemplateSlug)),
   joinUrl: Schema.optional(Schema.NullOr(Url)),
   env: Schema.optional(Schema.Record(Schema.String, Schema.String).check(Schema.makeFilter((vars: Readonly<Record<string, string>>) => {
     const bad = Object.keys(vars).find((k) => !ENV_NAME.test(k))

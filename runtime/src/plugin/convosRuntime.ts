@@ -4,10 +4,10 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { Effect, Exit, type Layer } from "effect"
+import { Cause, Effect, Exit, type Layer } from "effect"
 import type { Messaging } from "@convos-agents/pool-core/messaging"
 import type { InboundText } from "../agent/ConvosAgent.ts"
-import { type AgentHost, startAgentHost } from "../agent/AgentHost.ts"
+import { type AgentHost, type ReconnectPolicy, startAgentHost } from "../agent/AgentHost.ts"
 import { applyRuntime } from "../config/apply.ts"
 import { formatSecretsEnv, readSecretsEnv, runtimeRoot, secretsEnvPath, settingsFromEnv } from "../config/settings.ts"
 import { handleContractRequest, NotReady, ROUTES } from "../http/routes.ts"
@@ -37,6 +37,10 @@ export interface ConvosRuntimeOptions {
   readonly messaging?: Layer.Layer<Messaging, unknown>
   /** Whether to rewrite openclaw.json after provision (off in tests without a gateway). Default true. */
   readonly rewriteConfig?: boolean
+  /** Backoff for (re)connecting messaging. Default 1 s doubling to 30 s. */
+  readonly reconnect?: ReconnectPolicy
+  /** Pause before the second try of a turn that produced no reply. Default 3 s. */
+  readonly retryDelayMs?: number
 }
 
 export interface ConvosRuntime {
@@ -53,10 +57,21 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
   const log = options.log ?? (() => {})
   let host: AgentHost | null = null
 
+  /** Sends one reply; REJECTS when it could not be sent, so OpenClaw's delivery (and our retry) sees the failure. */
   const reply = (conversationId: string) => async (text: string) => {
-    const exit = await host!.run((a) => a.sendText(conversationId, text))
-    if (Exit.isFailure(exit)) log(`reply to ${conversationId} failed`)
+    const h = host
+    if (!h) throw new Error(new NotReady().message)
+    const exit = await h.run((a) => a.sendText(conversationId, text))
+    if (Exit.isFailure(exit)) {
+      const error = Cause.findErrorOption(exit.cause)
+      const reason = error._tag === "Some" ? (error.value as { message?: string }).message ?? String(error.value) : Cause.pretty(exit.cause).split("\n")[0]
+      log(`reply to ${conversationId} could not be sent: ${reason}`)
+      throw new Error(`sending the reply to ${conversationId} failed: ${reason}`)
+    }
   }
+
+  /** Best effort: the apology for a failed turn (if sending is what failed, this fails too; that is logged). */
+  const apologize = (conversationId: string, text: string) => reply(conversationId)(text).catch(() => {})
 
   const onInbound = (message: InboundText) =>
     Effect.promise(async () => {
@@ -64,17 +79,24 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
         if (!env.OPENROUTER_API_KEY) return await reply(message.conversationId)(NO_MODEL_REPLY)
         const modelConfigured = options.modelConfigured ?? (() => true)
         for (let waited = 0; !modelConfigured() && waited < 30_000; waited += 250) await sleep(250)
-        // A turn that lands while OpenClaw swaps its config fails without a reply: try once more after it settled.
+        // A turn that lands while OpenClaw swaps its config, or whose reply could not be sent, ends without a
+        // delivered reply: try once more after it settled. OpenClaw dedups inbound turns by message id (its
+        // inbound-dedupe cache commits the id when a turn completes, for 20 minutes), so the same id would be
+        // skipped as a duplicate: the second try carries a derived id.
         for (let attempt = 1; attempt <= 2; attempt++) {
-          const outcome = await options.dispatch(message, reply(message.conversationId))
+          const turn = attempt === 1 ? message : { ...message, id: `${message.id}:retry-${attempt - 1}` }
+          const outcome = await options.dispatch(turn, reply(message.conversationId)).catch((e: unknown) => {
+            log(`agent turn for message ${message.id} failed (attempt ${attempt}): ${e instanceof Error ? e.message : String(e)}`)
+            return { delivered: 0, silent: false }
+          })
           if (outcome.delivered > 0 || outcome.silent) return
-          log(`agent turn for message ${message.id} produced no reply (attempt ${attempt})`)
-          if (attempt === 1) await sleep(3_000)
+          log(`agent turn for message ${message.id} delivered no reply (attempt ${attempt})`)
+          if (attempt === 1) await sleep(options.retryDelayMs ?? 3_000)
         }
-        await reply(message.conversationId)("Sorry, I could not come up with an answer just now. Please try again.")
+        await apologize(message.conversationId, "Sorry, I could not come up with an answer just now. Please try again.")
       } catch (e) {
         log(`agent turn for message ${message.id} failed: ${e instanceof Error ? e.message : String(e)}`)
-        await reply(message.conversationId)("Sorry, something went wrong while I was thinking. Please try again.")
+        await apologize(message.conversationId, "Sorry, something went wrong while I was thinking. Please try again.")
       }
     })
 
@@ -94,8 +116,10 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
   return {
     routes: ROUTES,
     start: async () => {
-      if (host) return
-      host = startAgentHost({
+      // A host that is still connecting is awaited (it retries with backoff); only a stopped one is replaced. The
+      // channel is reported ready only after this resolves, i.e. once messaging is live.
+      if (host?.ready()) return
+      host ??= startAgentHost({
         stateDir: settings.stateDir,
         defaults: { agentName: env.AGENT_NAME || settings.agentName, instructions: env.AGENT_INSTRUCTIONS || "" },
         onInbound,
@@ -103,6 +127,8 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
         ...(env.CONVOS_INVITE_BASE_URL ? { inviteBaseUrl: env.CONVOS_INVITE_BASE_URL } : {}),
         ...(env.CONVOS_JOIN_WAIT_MS ? { joinWaitMs: Number(env.CONVOS_JOIN_WAIT_MS) } : {}),
         ...(options.messaging ? { messaging: options.messaging } : {}),
+        ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+        log,
       })
       await host.whenReady
       log("messaging account live")

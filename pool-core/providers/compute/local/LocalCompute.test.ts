@@ -1,14 +1,60 @@
 // Local compute without waiting for a gateway: reaping stale pid files, refusing to adopt foreign pids, and killing
 // every child when the layer's scope closes. (The full spawn → ready → re-adopt → destroy path with a real gateway is
 // runtime/test/e2e.test.ts.)
+import { spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { Effect, Exit, ManagedRuntime } from "effect"
+import { ConfigProvider, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { Compute } from "../Compute.ts"
 import { localComputeLayer } from "./LocalCompute.ts"
-import { isAlive } from "./processes.ts"
+import { groupMembers, isAlive } from "./processes.ts"
+
+/** Processes a test started and must not leave behind. */
+const started: number[] = []
+afterEach(() => {
+  for (const pid of started.splice(0)) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {}
+  }
+})
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const waitFor = async (what: string, ok: () => boolean, timeoutMs = 5_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+/**
+ * What a crashed runtime leaves: its CLI (a process group leader, like local compute spawns it) started a
+ * long-lived "gateway" child in its group and then died. Returns the dead CLI's pid (= the group id) and the live
+ * gateway's pid. Both carry OPENCLAW_STATE_DIR=<stateDir> as local compute's runtimes do.
+ */
+const orphanedGateway = async (stateDir: string) => {
+  mkdirSync(stateDir, { recursive: true })
+  const pidFile = join(stateDir, "gateway.pid")
+  const script = `const { spawn } = require("node:child_process");
+const c = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+require("node:fs").writeFileSync(process.argv[1], String(c.pid));
+c.unref();`
+  const cli = spawn(process.execPath, ["-e", script, pidFile], { detached: true, stdio: "ignore", env: { PATH: process.env.PATH ?? "", OPENCLAW_STATE_DIR: stateDir } })
+  const cliPid = cli.pid!
+  await new Promise((resolve) => cli.once("exit", resolve))
+  const gateway = Number(readFileSync(pidFile, "utf8"))
+  started.push(gateway)
+  await waitFor("the CLI to be reaped", () => !isAlive(cliPid))
+  expect(isAlive(gateway)).toBe(true)
+  expect(groupMembers(cliPid)).toEqual([gateway]) // the group outlives its leader
+  return { cliPid, gateway }
+}
+
+const writeRecord = (stateDir: string, id: string, pid: number) =>
+  writeFileSync(join(stateDir, "instance.json"), JSON.stringify({ instanceId: id, pid, port: 1, startedAt: new Date().toISOString() }))
 
 const dirs: string[] = []
 afterEach(() => {
@@ -46,6 +92,57 @@ describe("local compute", () => {
     expect(isAlive(process.pid)).toBe(true)
   })
 
+  it("reaping an instance whose CLI died stops the gateway left in its process group and removes the state dir (.env secrets)", async () => {
+    const dir = dataDir()
+    const stateDir = join(dir, "instances", "crashed-cli")
+    const { cliPid, gateway } = await orphanedGateway(stateDir)
+    writeRecord(stateDir, "crashed-cli", cliPid)
+    writeFileSync(join(stateDir, ".env"), 'OPENROUTER_API_KEY="sk-or-v1-leftover"\n', { mode: 0o600 })
+    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 2_000 }))
+    try {
+      const status = await use(rt, (c) => c.statusBatch([{ providerRef: "crashed-cli", providerProjectRef: null }]))
+      expect(status.get("crashed-cli")?.state).toBe("gone")
+      await waitFor("the orphaned gateway to exit", () => !isAlive(gateway))
+      expect(existsSync(stateDir)).toBe(false)
+    } finally {
+      await rt.dispose()
+    }
+  }, 20_000)
+
+  it("destroy stops the instance's process group even when its CLI is already dead", async () => {
+    const dir = dataDir()
+    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 2_000 }))
+    try {
+      await use(rt, () => Effect.void) // layer up (nothing to reap yet)
+      const stateDir = join(dir, "instances", "half-dead")
+      const { cliPid, gateway } = await orphanedGateway(stateDir)
+      writeRecord(stateDir, "half-dead", cliPid)
+      await use(rt, (c) => c.destroy("half-dead"))
+      await waitFor("the orphaned gateway to exit", () => !isAlive(gateway)) // (reaped by init: a moment later)
+      expect(existsSync(stateDir)).toBe(false)
+    } finally {
+      await rt.dispose()
+    }
+  }, 20_000)
+
+  it("never signals a process group that /proc shows is not the instance's (a reused pgid)", async () => {
+    const dir = dataDir()
+    const stranger = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { detached: true, stdio: "ignore", env: { PATH: process.env.PATH ?? "", OPENCLAW_STATE_DIR: "/somewhere/else" } })
+    started.push(stranger.pid!)
+    const stateDir = join(dir, "instances", "reused-pgid")
+    mkdirSync(stateDir, { recursive: true })
+    writeRecord(stateDir, "reused-pgid", stranger.pid!)
+    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 500 }))
+    try {
+      await use(rt, (c) => c.destroy("reused-pgid"))
+      await sleep(300)
+      expect(isAlive(stranger.pid!)).toBe(true)
+      expect(existsSync(stateDir)).toBe(false)
+    } finally {
+      await rt.dispose()
+    }
+  }, 20_000)
+
   it("rejects an unsafe instance id with a ProviderError", async () => {
     const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dataDir() }))
     try {
@@ -59,14 +156,33 @@ describe("local compute", () => {
     }
   })
 
-  it("spawns a runtime process on a loopback port with its own state dir, and stops it when the scope closes", async () => {
+  it("spawns a runtime process on a loopback port with its own state dir and the pool's runtime env, and stops it when the scope closes", async () => {
     const dir = dataDir()
-    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }))
-    const handle = await use(rt, (c) => c.create({ instanceId: "scope-test", instanceToken: "tok", env: { AGENT_NAME: "Scoped" } }))
+    // The pool's config (as env vars): the runtime env is built from it; master keys never reach the agent.
+    const config = ConfigProvider.layer(ConfigProvider.fromUnknown({
+      OPENROUTER_BASE_URL: "https://openrouter.ai",
+      OPENCLAW_PRIMARY_MODEL: "openai/gpt-5-mini",
+      CONVOS_INVITE_BASE_URL: "https://invite.example/v2?i=",
+      OPENROUTER_MANAGEMENT_KEY: "sk-or-mgmt-must-not-leak",
+    }))
+    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }).pipe(Layer.provide(config)))
+    // spec.env stays empty, as the pool sends it
+    const handle = await use(rt, (c) => c.create({ instanceId: "scope-test", instanceToken: "tok", env: {} }))
     expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const record = JSON.parse(readFileSync(join(dir, "instances", "scope-test", "instance.json"), "utf8")) as { pid: number; port: number }
     expect(handle.url).toBe(`http://127.0.0.1:${record.port}`)
     expect(isAlive(record.pid)).toBe(true)
+    const environ = Object.fromEntries(readFileSync(`/proc/${record.pid}/environ`, "utf8").split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]))
+    expect(environ).toMatchObject({
+      DEVNET_URL: "http://127.0.0.1:9",
+      OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1",
+      OPENCLAW_PRIMARY_MODEL: "openai/gpt-5-mini",
+      CONVOS_INVITE_BASE_URL: "https://invite.example/v2?i=",
+      INSTANCE_ID: "scope-test",
+      INSTANCE_TOKEN: "tok",
+      OPENCLAW_STATE_DIR: join(dir, "instances", "scope-test"),
+    })
+    expect(JSON.stringify(environ)).not.toContain("sk-or-mgmt-must-not-leak")
     const status = await use(rt, (c) => c.statusBatch([{ providerRef: "scope-test", providerProjectRef: null }]))
     expect(["starting", "running"]).toContain(status.get("scope-test")?.state)
     await rt.dispose()

@@ -1,7 +1,9 @@
 // Compute on this machine: each instance is a `runtime start` child process (Node 24, its own process group) on a
 // free loopback port with its own state dir under DATA_DIR/instances/<id>. A pid/port file in the state dir lets a
 // restarted manager re-adopt instances that are still running (after checking the pid really is that runtime) and
-// reap the rest. Closing the layer's scope stops every instance it knows.
+// reap the rest: a reaped instance's process group is stopped (its gateway can outlive the CLI) and its state dir,
+// which holds the agent's provision-time secrets (.env), is removed. Closing the layer's scope stops every instance
+// it knows. The runtime's env comes from the pool's config (../runtimeEnv.ts), shared with the Railway layer.
 import { spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -9,12 +11,16 @@ import { fileURLToPath } from "node:url"
 import { Config, Effect, Layer } from "effect"
 import { ProviderError } from "../../../domain/errors.ts"
 import { Compute, type ComputeSpec, type ComputeStatus } from "../Compute.ts"
-import { freePort, isAlive, isOurRuntime, portAccepts, terminate } from "./processes.ts"
+import { runtimeBootEnv } from "../runtimeEnv.ts"
+import { freePort, isAlive, isOurRuntime, portAccepts, terminateGroup } from "./processes.ts"
 
 export interface LocalComputeOptions {
   /** Instances live under <dataDir>/instances/<id>. */
   readonly dataDir: string
-  /** Env every instance gets (messaging, model defaults); spec.env and the token are added per instance. */
+  /**
+   * Env every instance gets on top of the pool's runtime env (../runtimeEnv.ts: XMTP_ENV or DEVNET_URL, model);
+   * spec.env and the token are added per instance. A DEVNET_URL here is the devnet to use when XMTP_ENV is unset.
+   */
   readonly baseEnv?: Readonly<Record<string, string>>
   /** How long destroy/shutdown wait after SIGTERM before SIGKILL. Default 10 s. */
   readonly stopGraceMs?: number
@@ -35,8 +41,13 @@ const nodeBinary = () => {
   return existsSync(local) ? local : process.execPath
 }
 
-/** Parent env that is safe and useful for an agent: never the manager's database URL, secrets or provider master keys. */
-const PASS_THROUGH = /^(PATH|LANG|LC_[A-Z]+|TZ|TMPDIR|XMTP_[A-Z_]+|DEVNET_URL|CONVOS_INVITE_BASE_URL|OPENROUTER_BASE_URL|OPENCLAW_PRIMARY_MODEL|NODE_OPTIONS)$/
+/**
+ * Parent env that is safe and useful for a local process: never the manager's database URL, secrets or provider
+ * master keys. What the agent needs from the pool's config comes from runtimeBootEnv, not from here.
+ */
+const PASS_THROUGH = /^(PATH|LANG|LC_[A-Z]+|TZ|TMPDIR|XMTP_DB_DIR|NODE_OPTIONS)$/
+
+const SAFE_ID = /^[A-Za-z0-9_-]+$/
 
 const fail = (operation: string, message: string) => new ProviderError({ provider: "local", operation, status: null, retryable: false, message })
 
@@ -58,22 +69,30 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
     const known = new Map<string, InstanceRecord>()
     const exits = new Map<string, number | null>()
     const stateDirOf = (id: string) => join(instancesDir, id)
+    const devnetFile = join(resolve(options.dataDir), "devnet.url")
+    const bootEnv = yield* runtimeBootEnv({
+      devnetUrl: options.baseEnv?.DEVNET_URL ?? (existsSync(devnetFile) ? readFileSync(devnetFile, "utf8").trim() || null : null),
+    })
+    /** Stops the instance's whole process group (verified by /proc), whether or not its CLI is still alive. */
+    const stopGroup = (record: InstanceRecord) => terminateGroup(record.pid, stateDirOf(record.instanceId), grace)
 
     // Re-adopt or reap what a previous manager left behind.
     for (const id of readdirSync(instancesDir)) {
       const record = readRecord(stateDirOf(id))
-      if (!record) continue
-      if (isAlive(record.pid) && isOurRuntime(record.pid, id)) {
+      if (record && record.instanceId === id && isAlive(record.pid) && isOurRuntime(record.pid, id)) {
         known.set(id, record)
         yield* Effect.logInfo(`local compute: re-adopted instance ${id} (pid ${record.pid}, port ${record.port})`)
-      } else {
-        rmSync(recordPath(stateDirOf(id)), { force: true })
-        yield* Effect.logInfo(`local compute: reaped instance ${id} (process gone)`)
+        continue
       }
+      // The CLI is gone (or the pid is someone else's now), but its gateway may not be: stop the group, then remove
+      // the state dir with the agent's secrets. Nothing can adopt it any more.
+      const stopped = record ? yield* Effect.promise(() => stopGroup({ ...record, instanceId: id })) : 0
+      rmSync(stateDirOf(id), { recursive: true, force: true })
+      yield* Effect.logInfo(`local compute: reaped instance ${id} (runtime gone${stopped > 0 ? `; stopped ${stopped} leftover process(es)` : ""})`)
     }
 
     yield* Effect.addFinalizer(() =>
-      Effect.promise(() => Promise.all([...known.values()].map((r) => terminate(r.pid, grace)))).pipe(
+      Effect.promise(() => Promise.all([...known.values()].map(stopGroup))).pipe(
         Effect.andThen(Effect.sync(() => {
           for (const id of known.keys()) rmSync(recordPath(stateDirOf(id)), { force: true })
           known.clear()
@@ -84,20 +103,20 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
     const create = (spec: ComputeSpec) =>
       Effect.tryPromise({
         try: async () => {
-          if (!/^[A-Za-z0-9_-]+$/.test(spec.instanceId)) throw new Error(`instance id "${spec.instanceId}" must be [A-Za-z0-9_-]`)
+          if (!SAFE_ID.test(spec.instanceId)) throw new Error(`instance id "${spec.instanceId}" must be [A-Za-z0-9_-]`)
           const existing = known.get(spec.instanceId)
           if (existing && isAlive(existing.pid)) return existing
           const stateDir = stateDirOf(spec.instanceId)
           mkdirSync(stateDir, { recursive: true, mode: 0o700 })
           const port = await freePort()
           const parentEnv = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && PASS_THROUGH.test(k))) as Record<string, string>
-          const devnetFile = join(resolve(options.dataDir), "devnet.url")
-          const devnetUrl = parentEnv.DEVNET_URL ?? options.baseEnv?.DEVNET_URL ?? (existsSync(devnetFile) ? readFileSync(devnetFile, "utf8").trim() : undefined)
+          const { DEVNET_URL: _devnet, ...extra } = options.baseEnv ?? {}
           const env = {
             ...parentEnv,
-            ...options.baseEnv,
+            ...bootEnv,
+            ...extra,
             ...spec.env,
-            ...(devnetUrl && !parentEnv.XMTP_ENV ? { DEVNET_URL: devnetUrl } : {}),
+            INSTANCE_ID: spec.instanceId,
             INSTANCE_TOKEN: spec.instanceToken,
             OPENCLAW_STATE_DIR: stateDir,
             PORT: String(port),
@@ -123,8 +142,9 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
 
     const destroy = (providerRef: string) =>
       Effect.promise(async () => {
+        if (!SAFE_ID.test(providerRef)) return // not one of ours (and never a path outside instances/)
         const record = known.get(providerRef) ?? readRecord(stateDirOf(providerRef))
-        if (record && isAlive(record.pid) && isOurRuntime(record.pid, providerRef)) await terminate(record.pid, grace)
+        if (record) await stopGroup({ ...record, instanceId: providerRef })
         known.delete(providerRef)
         exits.delete(providerRef)
         rmSync(stateDirOf(providerRef), { recursive: true, force: true })

@@ -35,7 +35,17 @@ export interface DispatchOutcome {
   readonly silent: boolean
 }
 
-export const dispatchToAgent = async (runtime: PluginRuntime, message: InboundText, reply: (text: string) => Promise<void>): Promise<DispatchOutcome> => {
+/**
+ * `reply` rejects when the text could not be sent: `deliver` then rejects too (as OpenClaw's delivery contract asks,
+ * docs/plugins/sdk-channel-inbound.md "Reject deliver … when native delivery fails"), the payload is not counted as
+ * delivered, and the caller's retry/apology path runs.
+ */
+export const dispatchToAgent = async (
+  runtime: PluginRuntime,
+  message: InboundText,
+  reply: (text: string) => Promise<void>,
+  log: (line: string) => void = () => {}
+): Promise<DispatchOutcome> => {
   const inbound = runtime.channel.inbound
   let delivered = 0
   const result = await inbound.run({
@@ -87,10 +97,10 @@ export const dispatchToAgent = async (runtime: PluginRuntime, message: InboundTe
           delivery: {
             deliver: async (payload: { text?: string }) => {
               if (!payload.text || !payload.text.trim()) return { visibleReplySent: false }
+              await reply(payload.text) // rejects when sending failed: not delivered
               delivered++
-              await reply(payload.text)
             },
-            onError: () => {},
+            onError: (err: unknown) => log(`delivering the reply to message ${message.id} failed: ${err instanceof Error ? err.message : String(err)}`),
           },
         }
       },

@@ -41,7 +41,8 @@ const loadConvosRuntime = async (shared: { api: any }): Promise<ConvosRuntime> =
   if (!createConvosRuntime) throw new Error(`${url} does not export createConvosRuntime (got: ${Object.keys(loaded).join(",")}; default: ${Object.keys(loaded.default ?? {}).join(",")})`)
   return createConvosRuntime({
     env: process.env,
-    dispatch: (message: any, reply: (text: string) => Promise<void>) => dispatchToAgent(shared.api.runtime, message, reply),
+    dispatch: (message: any, reply: (text: string) => Promise<void>) =>
+      dispatchToAgent(shared.api.runtime, message, reply, (line) => shared.api.logger?.warn?.(`[convos] ${line}`)),
     // A key given at provision reaches the agent through a config hot reload: wait for it before the first turn.
     modelConfigured: () => !!shared.api.runtime.config.current()?.models?.providers?.[MODEL_PROVIDER_ID],
     log: (line: string) => shared.api.logger?.info?.(`[convos] ${line}`),
@@ -82,11 +83,21 @@ export default {
           },
           setup: { applyAccountConfig: ({ cfg }: any) => cfg },
         } as any),
-        // /ready turns 200 only after this reports ready, i.e. once the messaging account is live.
+        // /ready turns 200 only after this reports ready, i.e. once the messaging account is live. start() keeps
+        // reconnecting (with backoff) until it is; a stop of the account meanwhile (restart, shutdown) stops it.
         gateway: {
           startAccount: async (ctx: any) => {
             const runtime = await convos()
-            await runtime.start()
+            const signal: AbortSignal | undefined = ctx.abortSignal
+            const aborted = new Promise<false>((resolve) => {
+              if (signal?.aborted) resolve(false)
+              signal?.addEventListener("abort", () => resolve(false), { once: true })
+            })
+            const live = await Promise.race([runtime.start().then(() => true as const), aborted])
+            if (!live || signal?.aborted) {
+              await runtime.stop()
+              return
+            }
             ctx.setStatus?.(channelReadyPatch({ accountId: ctx.accountId }))
             return waitUntilAbort(ctx.abortSignal, async () => {
               await runtime.stop()

@@ -1,0 +1,92 @@
+import { assert, expect, layer } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
+import { poolConfigLayer } from "../../config.ts"
+import { TestDatabase } from "../../db/testing.ts"
+import { Pool } from "../../pool/Pool.ts"
+import { PoolLive } from "../../pool/PoolLive.ts"
+import { memoryCloudLayer } from "../../pool/testing.ts"
+import { AgentResourcesNone } from "../AgentResources.ts"
+import { fakeApi, type FakeApi, type Handler } from "../http/testing.ts"
+import { railwayApi, railwayToken } from "./fake.ts"
+import { railwayComputeLive } from "./RailwayCompute.ts"
+
+// The real pool (PoolLive, real SQL) creating agents on Railway's loopback stand-in: what the pool does when Railway
+// times out or answers garbage. (Runtime health/provision come from the in-memory cloud; only compute is Railway.)
+
+const fake = railwayApi()
+let api: FakeApi
+const normal: Handler = (r) => fake.handle(r)
+
+const railway = Layer.unwrap(
+  Effect.map(
+    fakeApi((r, n) => normal(r, n)),
+    (started) => {
+      api = started
+      return railwayComputeLive({
+        token: Redacted.make(railwayToken),
+        url: `${started.url}/graphql/v2`,
+        image: "ghcr.io/example/convos-agent-runtime:test",
+        startCommand: null,
+        layout: { _tag: "perAgent", workspaceId: "team-1" },
+        runtimeEnv: { XMTP_ENV: "dev", OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1" },
+        http: { baseDelay: "5 millis", timeout: "300 millis", retries: 2 },
+      })
+    }
+  )
+)
+
+const PoolOnRailway = PoolLive.pipe(
+  Layer.provide(railway),
+  Layer.provideMerge(memoryCloudLayer()),
+  Layer.provideMerge(AgentResourcesNone),
+  Layer.provideMerge(poolConfigLayer()),
+  Layer.provideMerge(TestDatabase)
+)
+
+const deadRows = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ id: string; lastError: string | null }>`SELECT id, last_error FROM instances WHERE status = 'dead' ORDER BY created_at`)
+const projectCreates = () => api.requests.filter((r) => (r.body as { query: string }).query.includes("projectCreate")).length
+
+layer(PoolOnRailway, { timeout: "60 seconds", excludeTestServices: true })("pool on Railway", (it) => {
+  it.effect("Railway timing out on every projectCreate (nothing made): tried 3 times after look-ups, instance dead with the reason", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const before = projectCreates()
+      api.setHandler((r) => ((r.body as { query: string }).query.includes("projectCreate") ? { delayMs: 1_000, json: { data: null } } : fake.handle(r)))
+      const error = yield* Effect.flip(pool.replenish(1)).pipe(Effect.ensuring(Effect.sync(() => api.setHandler(normal))))
+      expect(error.message).toContain("timed out")
+      assert.strictEqual(projectCreates() - before, 3)
+      const dead = yield* deadRows
+      assert.lengthOf(dead, 1)
+      expect(dead[0].lastError).toContain("timed out")
+      assert.strictEqual(fake.projects.size, 0)
+    })
+  )
+
+  it.effect("Railway answering garbage after it made the project: not retried, the project deleted by name, instance dead with the reason", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const before = projectCreates()
+      api.setHandler((r) => {
+        const reply = fake.handle(r)
+        return (r.body as { query: string }).query.includes("projectCreate") ? { raw: "<html>oops</html>" } : reply
+      })
+      yield* Effect.flip(pool.replenish(1)).pipe(Effect.ensuring(Effect.sync(() => api.setHandler(normal))))
+      assert.strictEqual(projectCreates() - before, 1)
+      const dead = yield* deadRows
+      assert.lengthOf(dead, 2)
+      expect(dead[1].lastError).toContain("not JSON")
+      assert.strictEqual(fake.projects.size, 0, "the project the garbage answer stood for is gone")
+    })
+  )
+
+  it.effect("a healthy Railway: the instance starts with our image and the pool's runtime env", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const [created] = yield* pool.replenish(1)
+      const svc = fake.services.get(created.providerRef!)!
+      expect(svc.patch?.image).toBe("ghcr.io/example/convos-agent-runtime:test")
+      expect(svc.patch?.variables).toMatchObject({ XMTP_ENV: { value: "dev" }, INSTANCE_ID: { value: created.id } })
+    })
+  )
+})
