@@ -1,11 +1,12 @@
 import { join } from "node:path"
-import { Config, Context, Effect, Layer, Option, Stream } from "effect"
+import { Config, Context, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
 import { InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
 import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, profileUpdateContent, randomTag } from "@convos-agents/pool-core/convos"
 import { alertText, makeAlertLimiter } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
-import { makeRouter } from "./router.ts"
+import { makeLanes } from "./lanes.ts"
+import { COMMANDS_PER_MINUTE, makeRouter } from "./router.ts"
 import { BotStore } from "./store.ts"
 
 // The manager bot on the Messaging port. People open its public (lobby) invite; each gets a private group with the bot
@@ -30,18 +31,36 @@ const settings = Config.all({
   admins: Config.String("ADMIN_INBOX_IDS").pipe(Config.withDefault("")),
   inviteBase: Config.option(Config.String("CONVOS_INVITE_BASE_URL")),
   alertIntervalMs: Config.Int("ALERT_INTERVAL_MS").pipe(Config.withDefault(10 * 60_000)),
+  commandsPerMinute: Config.Int("COMMANDS_PER_MINUTE").pipe(Config.withDefault(COMMANDS_PER_MINUTE)),
+  /** Conversations answered at once; messages of one conversation are always answered in order. */
+  concurrency: Config.Int("BOT_CONCURRENCY").pipe(Config.withDefault(16)),
 })
 
 const WELCOME =
   "Hi! I'm the agent manager. I give you AI agents that live in Convos conversations.\n" +
   "Say /new to get one, /templates to see the kinds, /help for everything."
 
-const makeBot = Effect.gen(function* () {
+/** The bot's settings from the environment, checked: a bad value fails naming its variable. */
+export const botSettings = Effect.gen(function* () {
   const s = yield* settings.pipe(Effect.mapError((e) => new InvalidConfig({ variable: "manager bot settings", message: e.message })))
+  const ranges = [
+    ["ALERT_INTERVAL_MS", s.alertIntervalMs, 0],
+    ["COMMANDS_PER_MINUTE", s.commandsPerMinute, 1],
+    ["BOT_CONCURRENCY", s.concurrency, 1],
+  ] as const
+  for (const [variable, value, min] of ranges) {
+    if (value < min) return yield* new InvalidConfig({ variable, message: `${variable} is ${value}; it must be at least ${min}. Unset it to use the default.` })
+  }
   const admins = new Set(s.admins.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean))
   for (const a of admins) {
     if (!/^[0-9a-f]{64}$/.test(a)) return yield* new InvalidConfig({ variable: "ADMIN_INBOX_IDS", message: `ADMIN_INBOX_IDS has "${a}", which is not an inbox id (64 hex characters). Separate several with commas.` })
   }
+  return { ...s, admins }
+})
+
+const makeBot = Effect.gen(function* () {
+  const s = yield* botSettings
+  const admins = s.admins
   const me: MessagingIdentity = yield* loadOrCreateIdentity(join(s.dataDir, "manager-identity.json"), Option.getOrUndefined(s.privateKey))
   const messaging = yield* Messaging
   const store = yield* BotStore
@@ -65,7 +84,7 @@ const makeBot = Effect.gen(function* () {
     base + createInviteSlug(me, { conversationId: templateSlug ? `${LOBBY}:${templateSlug}` : LOBBY, tag: lobbyTag, name: "Agent manager", emoji: "🤖" })
   const opsInviteUrl = base + createInviteSlug(me, { conversationId: OPS, tag: opsTag, name: "Agent pool ops" })
 
-  const router = yield* makeRouter({ inviteUrlFor: inviteUrl })
+  const router = yield* makeRouter({ inviteUrlFor: inviteUrl, commandsPerMinute: s.commandsPerMinute })
 
   const sendAll = (conversationId: string, texts: ReadonlyArray<string>) =>
     Effect.forEach(texts, (t) => client.sendText(conversationId, t), { discard: true })
@@ -100,11 +119,9 @@ const makeBot = Effect.gen(function* () {
       yield* sendAll(ctx.groupId, texts)
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: welcome not sent", cause)))
 
-  const onMessage = (m: ChatMessage) =>
+  /** Answers one message (in its conversation's lane: after that conversation's earlier messages). */
+  const answer = (m: ChatMessage) =>
     Effect.gen(function* () {
-      if (m.senderInboxId === me.inboxId) return
-      if (!(yield* store.firstDelivery(m.id))) return // redelivered: already answered
-      yield* store.setState("stream_cursor", String(m.sentAt.getTime()))
       const conv = yield* client.conversation(m.conversationId)
       if (Option.isNone(conv)) return
       if (conv.value.kind === "dm") {
@@ -115,15 +132,29 @@ const makeBot = Effect.gen(function* () {
       const inOps = m.conversationId === opsId
       const owner = inOps ? Option.none() : yield* store.ownerOfChat(m.conversationId)
       if (!inOps && Option.isNone(owner)) return // an agent's conversation or someone else's group: not ours to answer
-      const replies = yield* router.handle({
-        conversationId: m.conversationId,
-        sender: m.senderInboxId,
-        messageId: m.id,
-        text: m.text,
-        inOpsChat: inOps,
-        isAdmin: admins.has(m.senderInboxId),
-      })
+      const say = (text: string) =>
+        client.sendText(m.conversationId, text).pipe(Effect.asVoid, Effect.catchCause((cause) => Effect.logWarning(`manager bot: reply to ${m.id} not sent`, cause)))
+      const replies = yield* router.handle(
+        { conversationId: m.conversationId, sender: m.senderInboxId, messageId: m.id, text: m.text, inOpsChat: inOps, isAdmin: admins.has(m.senderInboxId) },
+        say
+      )
       yield* sendAll(m.conversationId, replies)
+    }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
+
+  // One stream for every chat: the redelivery check and the cursor run in stream order, then each message goes to its
+  // conversation's lane, so a slow /new in one chat never holds up another chat or the ops chat.
+  const lanes = yield* makeLanes({ concurrency: Math.max(1, s.concurrency), maxQueued: 1_000 })
+  // The cursor only says where a restart resumes (a minute earlier, the ledger drops repeats): saved once a second.
+  let cursorSavedAt = 0
+  const onMessage = (m: ChatMessage) =>
+    Effect.gen(function* () {
+      if (m.senderInboxId === me.inboxId) return
+      if (!(yield* store.firstDelivery(m.id))) return // redelivered: already answered
+      if (Date.now() - cursorSavedAt >= 1_000) {
+        cursorSavedAt = Date.now()
+        yield* store.setState("stream_cursor", String(m.sentAt.getTime()))
+      }
+      yield* lanes.run(m.conversationId, answer(m))
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 
   const cursor = yield* store.getState("stream_cursor")
@@ -134,13 +165,18 @@ const makeBot = Effect.gen(function* () {
     Effect.forkScoped
   )
 
-  const allow = makeAlertLimiter(s.alertIntervalMs)
+  // Alerts: at most one post per kind per interval; what was held back follows as one summary when it ends.
+  const limiter = makeAlertLimiter(s.alertIntervalMs)
+  const postAlerts = (texts: ReadonlyArray<string>) => Effect.forEach(texts, (t) => client.sendText(opsId, t).pipe(Effect.ignore), { discard: true })
   yield* pool.events.pipe(
     Stream.runForEach((e) => {
       const alert = alertText(e)
-      if (!alert || !allow(alert.key, Date.now())) return Effect.void
-      return client.sendText(opsId, alert.text).pipe(Effect.ignore)
+      return alert ? postAlerts(limiter.offer(alert, Date.now())) : Effect.void
     }),
+    Effect.forkScoped
+  )
+  yield* Effect.suspend(() => postAlerts(limiter.flush(Date.now()))).pipe(
+    Effect.repeat(Schedule.spaced(Duration.millis(Math.min(30_000, Math.max(50, s.alertIntervalMs / 4))))),
     Effect.forkScoped
   )
 

@@ -1,28 +1,117 @@
 import type { PoolEvent } from "@convos-agents/pool-core"
 
-/** The text of an ops alert, or null for events that are not alerts. */
-export const alertText = (e: PoolEvent): { readonly key: string; readonly text: string } | null => {
+/** An ops alert: its kind (what the rate limit counts), what it is about (listed in a summary), and its text. */
+export interface Alert {
+  readonly kind: string
+  readonly subject: string
+  readonly text: string
+}
+
+const short = (id: string) => id.slice(0, 8)
+
+/** The ops alert for a pool event, or null for events that are not alerts. */
+export const alertText = (e: PoolEvent): Alert | null => {
   switch (e._tag) {
     case "InstanceCrashed":
-      return { key: `crashed:${e.instanceId}`, text: `⚠️ Agent ${e.agentName ?? ""} [${e.instanceId.slice(0, 8)}] crashed: ${e.reason}. /dismiss ${e.instanceId.slice(0, 8)} once its owner is told.` }
+      return {
+        kind: "crashed",
+        subject: `${e.agentName ?? "(unnamed)"} [${short(e.instanceId)}]`,
+        text: `⚠️ Agent ${e.agentName ?? "(unnamed)"} [${short(e.instanceId)}] crashed: ${e.reason}. /dismiss ${short(e.instanceId)} once its owner is told.`,
+      }
     case "InstanceDead":
-      return { key: `dead:${e.instanceId}`, text: `⚠️ Instance ${e.instanceId.slice(0, 8)} is dead: ${e.reason}.` }
+      return { kind: "dead", subject: short(e.instanceId), text: `⚠️ Instance ${short(e.instanceId)} is dead: ${e.reason}.` }
     case "IdleBelowTarget":
-      return { key: "idle-below-target", text: `⚠️ Only ${e.idle} idle agent(s), target ${e.target}. The pool is starting more; /counts to watch.` }
+      return {
+        kind: "idle-below-target",
+        subject: `${e.idle} idle, target ${e.target}`,
+        text: `⚠️ Only ${e.idle} idle agent(s), target ${e.target}. The pool is starting more; /counts to watch.`,
+      }
     case "ProviderFailing":
-      return { key: `provider:${e.provider}`, text: `⚠️ ${e.provider} is failing: ${e.message}` }
+      return { kind: `provider:${e.provider}`, subject: e.message, text: `⚠️ ${e.provider} is failing: ${e.message}` }
     default:
       return null
   }
 }
 
-/** Same alert at most once per interval (per key); the clock is passed in so it can be tested. */
-export const makeAlertLimiter = (intervalMs: number) => {
-  const last = new Map<string, number>()
-  return (key: string, now: number): boolean => {
-    const prev = last.get(key)
-    if (prev !== undefined && now - prev < intervalMs) return false
-    last.set(key, now)
-    return true
+const listed = (subjects: ReadonlyArray<string>, count: number) =>
+  subjects.join(", ") + (count > subjects.length ? ` and ${count - subjects.length} more` : "")
+
+/** The one message standing for `count` alerts of a kind that were held back. */
+export const summaryText = (kind: string, count: number, subjects: ReadonlyArray<string>, minutes: string): string => {
+  if (kind === "crashed") return `⚠️ ${count} more crashed in the last ${minutes}: ${listed(subjects, count)}. /pool lists them; /dismiss <id> once their owners are told.`
+  if (kind === "dead") return `⚠️ ${count} more instance(s) died in the last ${minutes}: ${listed(subjects, count)}. /pool lists them.`
+  if (kind === "idle-below-target") return `⚠️ Still below target (${subjects[subjects.length - 1]}; ${count} more alert(s) in the last ${minutes}). /counts to watch.`
+  const provider = kind.replace(/^provider:/, "")
+  return `⚠️ ${provider} failed ${count} more time(s) in the last ${minutes}; last error: ${subjects[subjects.length - 1]}`
+}
+
+interface Window {
+  startedAt: number
+  held: number
+  subjects: string[]
+}
+
+export interface AlertLimiter {
+  /** What to post now for this alert: itself when its kind was quiet for an interval, a summary, or nothing (held). */
+  readonly offer: (alert: Alert, now: number) => ReadonlyArray<string>
+  /** Summaries of the kinds whose interval ended with alerts held back; forgets kinds that went quiet. */
+  readonly flush: (now: number) => ReadonlyArray<string>
+  /** Kinds remembered (bounded by maxKinds). */
+  readonly size: () => number
+}
+
+/**
+ * At most one post per kind per interval: the first alert of a kind goes out, later ones in the interval are held and
+ * counted, and when the interval ends they go out as one summary ("3 more crashed …"). The clock is passed in so it
+ * can be tested. Memory is bounded: quiet kinds are forgotten on flush and at most `maxKinds` are remembered.
+ */
+export const makeAlertLimiter = (intervalMs: number, options: { readonly maxKinds?: number; readonly maxSubjects?: number } = {}): AlertLimiter => {
+  const maxKinds = options.maxKinds ?? 64
+  const maxSubjects = options.maxSubjects ?? 10
+  const windows = new Map<string, Window>()
+  const minutes = intervalMs >= 60_000 ? `${Math.round(intervalMs / 60_000)} min` : `${Math.max(1, Math.round(intervalMs / 1000))} s`
+  const open = (kind: string, now: number) => {
+    windows.delete(kind)
+    windows.set(kind, { startedAt: now, held: 0, subjects: [] })
+  }
+  const hold = (w: Window, alert: Alert) => {
+    w.held++
+    if (w.subjects.length < maxSubjects) w.subjects.push(alert.subject)
+    else if (alert.kind.startsWith("provider:") || alert.kind === "idle-below-target") w.subjects[w.subjects.length - 1] = alert.subject // keep the latest
+  }
+  /** Closes the kind's window if its interval is over: a summary when something was held (it opens the next window). */
+  const close = (kind: string, now: number, extra?: Alert): string[] => {
+    const w = windows.get(kind)
+    if (!w || now - w.startedAt < intervalMs) return []
+    if (extra) hold(w, extra)
+    if (w.held === 0) {
+      windows.delete(kind)
+      return []
+    }
+    open(kind, now)
+    return [summaryText(kind, w.held, w.subjects, minutes)]
+  }
+
+  return {
+    offer: (alert, now) => {
+      const w = windows.get(alert.kind)
+      if (w && now - w.startedAt < intervalMs) {
+        hold(w, alert)
+        return []
+      }
+      if (w && w.held > 0) return close(alert.kind, now, alert)
+      const out: string[] = []
+      if (!w && windows.size >= maxKinds) {
+        const [oldest] = windows.keys()
+        const evicted = windows.get(oldest!)!
+        windows.delete(oldest!)
+        if (evicted.held > 0) out.push(summaryText(oldest!, evicted.held, evicted.subjects, minutes))
+      }
+      open(alert.kind, now)
+      out.push(alert.text)
+      return out
+    },
+    flush: (now) => [...windows.keys()].flatMap((kind) => close(kind, now)),
+    size: () => windows.size,
   }
 }

@@ -7,15 +7,26 @@ import { ManagerBot } from "./ManagerBot.ts"
 import { AppLayer, computeName, describeParts } from "./compose.ts"
 import { loadApiKey } from "./apiKey.ts"
 import { printInvite } from "./qr.ts"
-import { startHttp } from "./http.ts"
+import { httpSettings, startHttp } from "./http.ts"
 
 const log = (line: string) => console.log(`[start] ${line}`)
 
+// A closed terminal or pipe (`npm start | tee log`, then Ctrl-C kills tee first) must not crash the shutdown that
+// stops the agent processes: writes to a gone stdout/stderr are dropped.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", (e: NodeJS.ErrnoException) => { if (e.code !== "EPIPE") throw e })
+
 const main = async () => {
   log("starting Convos agents…")
+  // HOST/PORT first: a bad value stops here, naming the variable, before anything is started.
+  const settings = await Effect.runPromiseExit(httpSettings)
+  if (settings._tag === "Failure") {
+    const error = settings.cause.reasons.find((r) => r._tag === "Fail") as { error?: Error } | undefined
+    console.error(`[start] could not start: ${error?.error?.message ?? "HOST/PORT could not be read."}`)
+    process.exit(1)
+  }
   // On devnet, invite links open the web catalog's browser chat view (there is no phone app for the devnet).
-  const port = process.env.PORT ?? "8080"
-  if (!process.env.XMTP_ENV && !process.env.CONVOS_INVITE_BASE_URL && port !== "0") {
+  const { port } = settings.value
+  if (!process.env.XMTP_ENV && !process.env.CONVOS_INVITE_BASE_URL && port !== 0) {
     process.env.CONVOS_INVITE_BASE_URL = `http://127.0.0.1:${port}/v2?i=`
   }
   for (const part of describeParts()) log(part)

@@ -1,13 +1,16 @@
 import { Context, Effect, Layer } from "effect"
 import { inputLimits, Pool } from "@convos-agents/pool-core"
 import { makeSpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
-import { replyOr } from "./commands/explain.ts"
+import { resolveAgent } from "./commands/agents.ts"
+import { explain } from "./commands/explain.ts"
+import { helpCommand } from "./commands/help.ts"
 import { opsCommands } from "./commands/ops.ts"
-import { helpText, parseCommand, usage } from "./commands/parse.ts"
-import type { CommandContext } from "./commands/types.ts"
+import { helpText, parseCommand, type PlainArg, usage } from "./commands/parse.ts"
+import type { Command, CommandContext } from "./commands/types.ts"
 import { userCommands } from "./commands/user.ts"
 
-export const allCommands = [...userCommands, ...opsCommands]
+/** Every command, declared once; /help is generated from this list. */
+export const allCommands: ReadonlyArray<Command> = [...userCommands, ...opsCommands, helpCommand(() => allCommands)]
 export const MAX_MESSAGE_CHARS = 4_000
 export const COMMANDS_PER_MINUTE = 30
 
@@ -31,12 +34,17 @@ interface Dialog {
   readonly startedAt: number
 }
 
+/** Sends one message right away (to the chat the input came from). */
+export type Say = (text: string) => Effect.Effect<void>
+
 /**
  * The manager bot's brain, independent of transport: one incoming text → the replies to send, in order.
- * Holds the per-person dialogs and rate limits of this process.
+ * With `say`, messages that must go out before a slow step (the "setting up…" line before a claim) are sent through
+ * it at once and the result holds only the rest; without it they lead the result. Holds the per-person dialogs and
+ * rate limits of this process.
  */
 export class ManagerRouter extends Context.Service<ManagerRouter, {
-  readonly handle: (input: Incoming) => Effect.Effect<ReadonlyArray<string>>
+  readonly handle: (input: Incoming, say?: Say) => Effect.Effect<ReadonlyArray<string>>
   /** Starts the /new dialog for someone (a template invite from the web catalog does this on join). */
   readonly startDialog: (conversationId: string, sender: string, templateSlug: string | null) => Effect.Effect<string>
 }>()("manager-bot/ManagerRouter") {}
@@ -78,25 +86,29 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
       return true
     }
 
-    const claim = (input: Incoming, d: Dialog, instructions: string | null) =>
+    const claim = (input: Incoming, d: Dialog, instructions: string | null, say: Say) =>
       Effect.gen(function* () {
-        const said: string[] = [`Setting up ${d.name ?? d.defaultName}… this takes a few seconds.`]
-        const reply = yield* replyOr(
-          pool.claim({
+        const name = d.name ?? d.defaultName
+        yield* say(`Setting up ${name}… this takes a few seconds.`)
+        const text = instructions ?? d.defaultInstructions
+        const result = yield* pool
+          .claim({
             key: `chat:${input.messageId}`,
             claimedBy: input.sender,
-            agentName: d.name ?? d.defaultName,
-            ...(instructions ?? d.defaultInstructions ? { instructions: (instructions ?? d.defaultInstructions)! } : {}),
+            agentName: name,
+            ...(text ? { instructions: text } : {}),
             ...(d.templateSlug ? { templateSlug: d.templateSlug } : {}),
-          }),
-          (r) =>
-            `${r.instance.agentName} is ready. Open this link in Convos to start chatting (share it to add others):\n${r.inviteUrl ?? "(no link: it joined a conversation)"}\n` +
-            `Manage it with /agents, /name, /instruct, /invite, /join, /release.`
-        )
-        return [...said, reply]
+          })
+          .pipe(Effect.result)
+        if (result._tag === "Failure") return [`${explain(result.failure)}\nSay /new${d.templateSlug ? ` ${d.templateSlug}` : ""} to try again (or /help).`]
+        const r = result.success
+        return [
+          `${r.instance.agentName} is ready. Open this link in Convos to start chatting (share it to add others):\n${r.inviteUrl ?? "(no link: it joined a conversation)"}\n` +
+            `Manage it with /agents, /name, /instruct, /invite, /join, /release.`,
+        ]
       })
 
-    const continueDialog = (input: Incoming, d: Dialog) =>
+    const continueDialog = (input: Incoming, d: Dialog, say: Say) =>
       Effect.gen(function* () {
         const key = dialogKey(input.conversationId, input.sender)
         const text = input.text.trim()
@@ -114,20 +126,29 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
         // Instructions are data: whatever the person sends (other than /skip, /cancel) is stored as is.
         if (!skip && text.length > inputLimits.instructions) return [`Those instructions are too long (at most ${inputLimits.instructions} characters). Shorten them and send again.`]
         dialogs.delete(key)
-        return yield* claim(input, d, skip ? null : text)
+        return yield* claim(input, d, skip ? null : text, say)
       })
 
-    const handle = (input: Incoming): Effect.Effect<ReadonlyArray<string>> =>
-      Effect.gen(function* () {
-        if (input.text.length > MAX_MESSAGE_CHARS) return [`That message is too long for me (${input.text.length} characters; at most ${MAX_MESSAGE_CHARS}). Say /help for what I can do.`]
-        if (!allow(input.sender)) return [`You're sending commands faster than I can take them (at most ${perMinute} a minute). Wait a moment, then try again.`]
-        const dialog = input.inOpsChat ? undefined : dialogs.get(dialogKey(input.conversationId, input.sender))
-        if (dialog) return yield* continueDialog(input, dialog)
+    /** A plain-word command counts only when the word after the alias is a known template or one of the sender's agents. */
+    const plainArgOk = (input: Incoming, arg: PlainArg | undefined) =>
+      !arg
+        ? Effect.succeed(true)
+        : arg.kind === "template"
+          ? pool.template(arg.value.toLowerCase()).pipe(Effect.as(true), Effect.catch(() => Effect.succeed(false)))
+          : resolveAgent(pool, input.sender, arg.value).pipe(Effect.map((r) => r._tag === "Found"), Effect.catch(() => Effect.succeed(false)))
 
-        const parsed = parseCommand(allCommands, input.text)
+    const respond = (input: Incoming, say: Say): Effect.Effect<ReadonlyArray<string>> =>
+      Effect.gen(function* () {
+        // Every message counts against the rate limit, over-long ones too.
+        if (!allow(input.sender)) return [`You're sending commands faster than I can take them (at most ${perMinute} a minute). Wait a moment, then try again.`]
+        if (input.text.length > MAX_MESSAGE_CHARS) return [`That message is too long for me (${input.text.length} characters; at most ${MAX_MESSAGE_CHARS}). Say /help for what I can do.`]
+        const dialog = input.inOpsChat ? undefined : dialogs.get(dialogKey(input.conversationId, input.sender))
+        if (dialog) return yield* continueDialog(input, dialog, say)
+
         const scope = input.inOpsChat ? "ops" : "user"
+        let parsed = parseCommand(allCommands, input.text)
+        if (parsed._tag !== "Unknown" && !(yield* plainArgOk(input, parsed.plainArg))) parsed = { _tag: "Unknown", word: null }
         if (parsed._tag === "Unknown") {
-          if (parsed.word === "help" || /^\s*(help|\?)\s*$/i.test(input.text)) return [helpText(allCommands, scope)]
           const what = parsed.word ? `I don't know /${parsed.word}.` : "I didn't understand that."
           return [`${what} ${helpText(allCommands, scope)}`]
         }
@@ -137,21 +158,29 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
           return [input.inOpsChat ? "Only admins can use ops commands." : `/${command.name} is an ops command: it only works in the ops chat, for admins.`]
         }
         if (command.scope === "user" && input.inOpsChat) return [`/${command.name} works in your manager chat, not in the ops chat.`]
-        const extra: string[] = []
         const ctx: CommandContext = {
           sender: input.sender,
           conversationId: input.conversationId,
           messageId: input.messageId,
           isOps: input.inOpsChat && input.isAdmin,
+          where: scope,
           pool,
           spendOf,
-          say: (text) => Effect.sync(() => void extra.push(text)),
+          say,
           startDialog: (slug) => startDialog(input.conversationId, input.sender, slug),
           inviteUrlFor: options.inviteUrlFor,
         }
-        const reply = yield* command.run(ctx, parsed.args)
-        return [...extra, reply]
-      }).pipe(Effect.catchCause((cause) => Effect.logError("router failed", cause).pipe(Effect.as(["Something went wrong on my side. Try again, or say /help."]))))
+        return [yield* command.run(ctx, parsed.args)]
+      })
+
+    const handle = (input: Incoming, sayNow?: Say): Effect.Effect<ReadonlyArray<string>> => {
+      const early: string[] = []
+      const say: Say = sayNow ?? ((text) => Effect.sync(() => void early.push(text)))
+      return respond(input, say).pipe(
+        Effect.catchCause((cause) => Effect.logError("router failed", cause).pipe(Effect.as(["Something went wrong on my side. Try again, or say /help."]))),
+        Effect.map((replies) => (early.length === 0 ? replies : [...early, ...replies]))
+      )
+    }
 
     return ManagerRouter.of({ handle, startDialog })
   })

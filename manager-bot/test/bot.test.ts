@@ -53,6 +53,10 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       assert.include((yield* bob.say(`/name ${shortId} Scout`))[0], "now called Scout")
       assert.include((yield* bob.say("/instruct Scout Only cite primary sources."))[0], "new instructions")
       assert.include((yield* bob.say("/invite scout"))[0], "https://dev.convos.org/v2?i=")
+      // Plain words work when what follows is one of the person's agents; otherwise a sentence is just a sentence.
+      assert.include((yield* bob.say("invite Scout"))[0], "https://dev.convos.org/v2?i=")
+      assert.include((yield* bob.say("invite everyone to the party"))[0], "I didn't understand that.")
+      assert.include((yield* bob.say("rename Scout"))[0], "Usage: /name <agent> <new name>")
       assert.include((yield* bob.say("/join Scout not-a-link"))[0], "not a Convos invite link")
       assert.include((yield* bob.say("/name Nobody Else"))[0], 'no agent called "Nobody"')
       assert.include((yield* bob.say("/name"))[0], "Usage: /name <agent> <new name>")
@@ -95,6 +99,36 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
         texts = (yield* dana.client.messages(dana.chatId)).flatMap((m) => (m.text ? [m.text] : []))
       }
       assert.isTrue(texts.some((t) => t.includes("Trip Planner") && t.includes("What should it be called?")))
+    }))
+
+  it.effect("/help lists every command (/help, /skip, /cancel too); plain words are commands only when exact or about a known template/agent", () =>
+    Effect.gen(function* () {
+      const gil = yield* openManagerChat("Gil")
+      const [help] = yield* gil.say("/help")
+      for (const c of ["/help — this list", "/skip —", "/cancel —", "/new [template]", "/templates", "/agents", "/release <agent>"]) assert.include(help, c)
+      assert.notInclude(help, "/kill", "ops commands are not listed in a manager chat")
+      assert.strictEqual((yield* gil.say("help"))[0], help)
+      assert.include((yield* gil.say("/skip"))[0], "nothing to skip")
+      assert.include((yield* gil.say("/cancel"))[0], "nothing to cancel")
+      // Ordinary sentences that start like a command are not commands.
+      for (const sentence of ["new agent for trips", "new phone who dis", "release the kraken", "join us tonight at 8", "invite my friends", "my agents are great"]) {
+        assert.include((yield* gil.say(sentence))[0], "I didn't understand that.", sentence)
+      }
+      // Exact phrases, and a known template after the words, are.
+      assert.include((yield* gil.say("new agent"))[0], "What should it be called?")
+      assert.include((yield* gil.say("/cancel"))[0], "Cancelled")
+      assert.include((yield* gil.say("new agent trip-planner"))[0], "Trip Planner")
+      assert.include((yield* gil.say("/cancel"))[0], "Cancelled")
+      assert.include((yield* gil.say("release"))[0], "Usage: /release <agent>")
+    }))
+
+  it.effect("over-long messages count against the per-person rate limit too", () =>
+    Effect.gen(function* () {
+      const hal = yield* openManagerChat("Hal")
+      const replies = yield* hal.sayAll(Array.from({ length: 31 }, () => "x".repeat(5_000)))
+      assert.strictEqual(replies.filter((r) => r.includes("too long for me")).length, 30)
+      assert.include(replies[30], "faster than I can take them (at most 30 a minute)")
+      assert.include((yield* hal.say("/help"))[0], "faster than I can take them", "the limit holds for normal messages after the long ones")
     }))
 
   it.effect("garbage gets a reply every time and the bot stays up", () =>

@@ -6,7 +6,8 @@ import { makeRouter } from "../src/router.ts"
 
 // 10,000 generated messages from 20 people through the bot's router (the part that reads what people type): commands
 // with wrong arity, unicode, 100 KB, control characters, and other people's agent ids and names. Every message gets a
-// non-empty reply, nothing crashes, and nobody's reply ever mentions another person's agent.
+// non-empty reply, nothing crashes, no reply mentions another person's agent unless that very message named it, and
+// every agent changes (name, instructions, owner, existence) only through its owner's messages.
 
 const MESSAGES = Number(process.env.FUZZ_MESSAGES ?? 10_000)
 
@@ -46,11 +47,16 @@ layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat f
         ])()
       const commands = ["/help", "/agents", "/templates", "/new", "/name", "/instruct", "/invite", "/join", "/release", "/counts", "/kill", "/replenish", "/nope", "new agent", "my agents", "/skip", "/cancel"]
       let replies = 0
-      /**
-       * Which other agents' names/ids each person has typed so far: replies may echo a person's own words (e.g. a name
-       * they chose), never someone else's data.
-       */
-      const typed = new Map<string, Set<string>>()
+      /** (reply, other person's agent) pairs checked for a leak, i.e. not excused by this message naming the agent. */
+      let checked = 0
+      /** Every instance as it was before the current message: what changed must belong to the message's sender. */
+      type Row = { readonly claimedBy: string | null; readonly agentName: string | null; readonly instructions: string | null; readonly status: string }
+      const snapshot = (rows: ReadonlyArray<{ id: string } & Row>) => new Map(rows.map((r) => [r.id, { claimedBy: r.claimedBy, agentName: r.agentName, instructions: r.instructions, status: r.status } as Row]))
+      let before = snapshot(yield* pool.list({ limit: 10_000 }))
+      /** The name each sender gave in an unfinished /new dialog (their own data: "Setting up <name>…" echoes it). */
+      const dialogName = new Map<string, string>()
+      /** Who released each agent that is gone. */
+      const releasedBy = new Map<string, string>()
       for (let i = 0; i < MESSAGES; i++) {
         const sender = pick(people)
         const victim = agents.get(pick(people))!
@@ -61,31 +67,51 @@ layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat f
           () => `${pick(commands)} ${ref} ${junk()}`,
           () => `${pick(commands)}`,
           () => `${pick(commands)} ${ref} https://dev.convos.org/v2?i=${junk()}`,
+          // The sender's own agent: renames, new instructions and releases that must work, and only for the owner.
+          () => `${pick(commands)} ${pick([agents.get(sender)!.id.slice(0, 8), agents.get(sender)!.name])} ${pick(["", junk(), "Renamed"])}`,
         ])()
-        const seen = typed.get(sender) ?? new Set<string>()
-        for (const a of agents.values()) for (const token of [a.name, a.id.slice(0, 8)]) if (text.includes(token)) seen.add(token)
-        typed.set(sender, seen)
         const out = yield* router.handle({ conversationId: `chat-${sender}`, sender, messageId: `fuzz-${i}`, text, inOpsChat: false, isAdmin: false })
-        // Names the sender chose for their own agents (a name is just text: they may reuse someone else's).
-        const ownNames = (yield* pool.list({ claimedBy: sender })).map((x) => x.agentName ?? "").join("\n")
-        assert.isAbove(out.length, 0, `no reply to message ${i}: ${JSON.stringify(text.slice(0, 80))}`)
+        const rows = yield* pool.list({ limit: 10_000 })
+        const what = `message ${i} from ${sender} (${JSON.stringify(text.slice(0, 80))})`
+
+        // Nobody's agent changed hands, changed, or went away through someone else's message.
+        const after = snapshot(rows)
+        for (const [id, was] of before) {
+          const now = after.get(id)
+          if (now && now.claimedBy === was.claimedBy && now.agentName === was.agentName && now.instructions === was.instructions && now.status === was.status) continue
+          if (was.claimedBy === null) assert.include([null, sender], now?.claimedBy ?? null, `${what} gave a free instance to someone else`)
+          else assert.strictEqual(was.claimedBy, sender, `${what} changed ${was.claimedBy}'s agent ${id.slice(0, 8)}`)
+          if (!now) releasedBy.set(id, sender)
+        }
+        for (const [id, now] of after) if (!before.has(id)) assert.include([null, sender], now.claimedBy, `${what} created an agent for someone else`)
+        before = after
+
+        assert.isAbove(out.length, 0, `no reply to ${what}`)
+        // The sender's own agents' names may contain anything (a name is just text, even someone else's agent's
+        // name): their occurrences are the sender's own data and are removed before looking for leaks.
+        const ownNames = [...rows.filter((x) => x.claimedBy === sender).map((x) => x.agentName ?? ""), dialogName.get(sender) ?? ""].filter((n) => n.length >= 4)
+        const named = /^Great: ([\s\S]*)\. What should it do\?/.exec(out[0] ?? "")
+        if (named) dialogName.set(sender, named[1]!)
         for (const r of out) {
           assert.isAbove(r.trim().length, 0)
-          assert.notInclude(r, "Something went wrong", `message ${i} (${JSON.stringify(text.slice(0, 80))}) hit an internal error`)
+          assert.notInclude(r, "Something went wrong", `${what} hit an internal error`)
+          const rest = ownNames.reduce((acc, n) => acc.split(n).join(""), r)
           for (const [owner, a] of agents) {
             if (owner === sender) continue
-            // Another person's agent may only appear if the sender typed it themselves (echoing their own input).
-            if (!seen.has(a.name) && !ownNames.includes(a.name)) assert.notInclude(r, a.name, `message ${i} leaked ${owner}'s agent to ${sender}`)
-            if (!seen.has(a.id.slice(0, 8))) assert.notInclude(r, a.id.slice(0, 8), `message ${i} leaked ${owner}'s agent id to ${sender}`)
+            // Another person's agent may appear only if this very message named it (a reply echoing the input).
+            if (!text.includes(a.name)) (checked++, assert.notInclude(rest, a.name, `${what} leaked ${owner}'s agent name`))
+            if (!text.includes(a.id.slice(0, 8))) assert.notInclude(rest, a.id.slice(0, 8), `${what} leaked ${owner}'s agent id`)
           }
         }
         replies += out.length
       }
-      // Nobody's agent changed hands or vanished through someone else's commands.
+      // Every agent is still its original owner's, or was released by that owner.
       for (const [owner, a] of agents) {
         const current = yield* Effect.result(pool.get(a.id))
-        if (current._tag === "Success") assert.strictEqual(current.success.claimedBy, owner)
+        if (current._tag === "Success") assert.strictEqual(current.success.claimedBy, owner, `${a.name} changed hands`)
+        else assert.strictEqual(releasedBy.get(a.id), owner, `${a.name} (${owner}'s) vanished without its owner releasing it`)
       }
-      console.log(`chat fuzz: ${MESSAGES} messages, ${replies} replies`)
+      assert.isAbove(checked, MESSAGES, "almost every reply was checked against every other person's agents")
+      console.log(`chat fuzz: ${MESSAGES} messages, ${replies} replies, ${checked} leak checks, ${releasedBy.size} agents released by their owners`)
     }), 600_000)
 })

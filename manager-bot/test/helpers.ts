@@ -1,10 +1,10 @@
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { ConfigProvider, Effect, Layer } from "effect"
-import { poolConfigLayer, PoolLive } from "@convos-agents/pool-core"
+import { ConfigProvider, Context, Effect, Latch, Layer, Scope, Stream } from "effect"
+import { AgentResourcesNone, poolConfigLayer, PoolLive, type PoolSettings, ProviderError, RuntimeClient } from "@convos-agents/pool-core"
 import { TestDatabase } from "@convos-agents/pool-core/db/testing.ts"
-import { memoryCloudLayer, PoolTest } from "@convos-agents/pool-core/pool/testing.ts"
+import { MemoryCloud, memoryCloudLayer, type MemoryCloudOptions } from "@convos-agents/pool-core/pool/testing.ts"
 import { agentResourcesOverFakes, providerFakesLayer } from "@convos-agents/pool-core/providers/resources/testing.ts"
 import { generateIdentity, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
 import { DevnetTest } from "@convos-agents/pool-core/messaging/devnet/testing.ts"
@@ -16,14 +16,103 @@ export const admin = generateIdentity()
 const botConfig = (dataDir: string, env: Record<string, string>) =>
   ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: admin.inboxId, ALERT_INTERVAL_MS: "600000", ...env } }))
 
-/** Pool (in-memory cloud) + devnet + the real manager bot, with a private data dir and one admin. */
-export const botTestLayer = (env: Record<string, string> = {}) => {
+export type GatedCall = "provision" | "health"
+
+/** Test controls over the agents' runtime (the in-memory cloud's, with /join done for real on the devnet). */
+export class AgentRuntime extends Context.Service<AgentRuntime, {
+  /** Calls of that kind wait until `release` (a slow claim or a slow tick, for as long as the test wants). */
+  readonly hold: (call: GatedCall) => Effect.Effect<void>
+  readonly release: (call: GatedCall) => Effect.Effect<void>
+  /** Calls waiting at that gate right now. */
+  readonly waiting: (call: GatedCall) => number
+  /** The devnet inbox an agent instance joins conversations with (after its first /join). */
+  readonly agentInbox: (instanceId: string) => string | undefined
+}>()("manager-bot/test/AgentRuntime") {}
+
+/**
+ * The in-memory cloud's runtime with two changes: provisions and health checks pass gates the test can close, and join really joins —
+ * the agent gets its own devnet identity and goes through the Convos join protocol with the invite it is given.
+ */
+const agentRuntimeLayer = Layer.effectContext(
+  Effect.gen(function* () {
+    const base = yield* RuntimeClient
+    const cloud = yield* MemoryCloud
+    const messaging = yield* Messaging
+    const scope = yield* Effect.scope
+    const gates = { provision: Latch.makeUnsafe(true), health: Latch.makeUnsafe(true) }
+    const waiting = { provision: 0, health: 0 }
+    const gated = (call: GatedCall) => <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.sync(() => void waiting[call]++).pipe(
+        Effect.andThen(gates[call].await),
+        Effect.ensuring(Effect.sync(() => void waiting[call]--)),
+        Effect.andThen(effect)
+      )
+    const agents = new Map<string, { identity: MessagingIdentity; client: MessagingClient }>()
+    const agentOf = (instanceId: string) =>
+      Effect.gen(function* () {
+        const known = agents.get(instanceId)
+        if (known) return known
+        const identity = generateIdentity()
+        const client = yield* messaging.connect(identity, { label: `agent-${instanceId.slice(0, 8)}` }).pipe(Scope.provide(scope))
+        agents.set(instanceId, { identity, client })
+        return { identity, client }
+      })
+    const runtime = RuntimeClient.of({
+      ...base,
+      provision: (url, token, body) => gated("provision")(base.provision(url, token, body)),
+      health: (url) => gated("health")(base.health(url)),
+      join: (url, _token, inviteUrl) =>
+        Effect.gen(function* () {
+          const instanceId = url.replace("memory://", "")
+          const name = cloud.instances.get(`mem-${instanceId}`)?.provisioned?.agentName ?? "Agent"
+          const agent = yield* agentOf(instanceId)
+          const joined = yield* joinByInvite(agent.client, agent.identity, inviteUrl, { profile: { name, kind: "agent" }, timeoutMs: 10_000, pollMs: 100 })
+          return joined._tag === "Joined"
+            ? { conversationId: joined.conversationId, inviteUrl: null, joined: true, pending: false }
+            : { conversationId: "", inviteUrl: null, joined: false, pending: true }
+        }).pipe(
+          Effect.mapError((e) => new ProviderError({ provider: "runtime", operation: "join", status: 400, retryable: false, message: `The agent instance refused join (HTTP 400): ${(e as { message?: string }).message ?? String(e)}.` }))
+        ),
+    })
+    const control = AgentRuntime.of({
+      hold: (call) => Effect.asVoid(gates[call].close),
+      release: (call) => Effect.asVoid(gates[call].open),
+      waiting: (call) => waiting[call],
+      agentInbox: (instanceId) => agents.get(instanceId)?.identity.inboxId,
+    })
+    return Context.make(RuntimeClient, runtime).pipe(Context.add(AgentRuntime, control))
+  })
+)
+
+export interface BotTestOptions {
+  /** Bot settings from the environment (COMMANDS_PER_MINUTE, ALERT_INTERVAL_MS …). */
+  readonly env?: Record<string, string>
+  readonly settings?: Partial<PoolSettings>
+  readonly cloud?: MemoryCloudOptions
+}
+
+/**
+ * The parts of a bot test: `deps` = pool (in-memory cloud, AgentRuntime controls) + devnet + database, and `bot` = the
+ * real manager bot over them, separate so a test can stop and start the bot (a restart) over the same state.
+ */
+export const botTestParts = (options: BotTestOptions = {}) => {
   const dataDir = mkdtempSync(join(tmpdir(), "convos-bot-"))
-  return ManagerBotLive.pipe(
-    Layer.provideMerge(PoolTest({ settings: { dataDir } })),
-    Layer.provideMerge(DevnetTest),
-    Layer.provide(botConfig(dataDir, env))
+  const deps = PoolLive.pipe(
+    Layer.provideMerge(agentRuntimeLayer),
+    Layer.provideMerge(memoryCloudLayer(options.cloud)),
+    Layer.provideMerge(AgentResourcesNone),
+    Layer.provideMerge(poolConfigLayer({ dataDir, ...options.settings })),
+    Layer.provideMerge(TestDatabase),
+    Layer.provideMerge(DevnetTest)
   )
+  const bot = ManagerBotLive.pipe(Layer.provide(botConfig(dataDir, options.env ?? {})))
+  return { dataDir, deps, bot }
+}
+
+/** Pool (in-memory cloud) + devnet + the real manager bot, with a private data dir and one admin. */
+export const botTestLayer = (options: BotTestOptions = {}) => {
+  const { deps, bot } = botTestParts(options)
+  return bot.pipe(Layer.provideMerge(deps))
 }
 
 /** As botTestLayer, with live AgentResources over loopback provider APIs (claims create OpenRouter keys); exposes ProviderFakes. */
@@ -46,6 +135,12 @@ export interface Person {
   readonly chatId: string
   /** Sends a message and waits for `replies` answers from the bot (returns their texts). */
   readonly say: (text: string, replies?: number) => Effect.Effect<ReadonlyArray<string>, unknown>
+  /** Sends all the texts without waiting, then waits for `replies` (default: one each) answers; returns them. */
+  readonly sayAll: (texts: ReadonlyArray<string>, replies?: number, timeoutMs?: number) => Effect.Effect<ReadonlyArray<string>, unknown>
+  /** Every text the bot sent in this chat so far (oldest first). */
+  readonly botTexts: () => Effect.Effect<ReadonlyArray<string>, unknown>
+  /** Waits until the bot has sent at least `count` texts in this chat (all of them, oldest first). */
+  readonly waitForBotTexts: (count: number, timeoutMs?: number) => Effect.Effect<ReadonlyArray<string>, unknown>
 }
 
 export const openManagerChat = (name: string, url?: string, identity: MessagingIdentity = generateIdentity()) =>
@@ -56,21 +151,32 @@ export const openManagerChat = (name: string, url?: string, identity: MessagingI
     const joined = yield* joinByInvite(client, identity, url ?? bot.inviteUrl(), { profile: { name, kind: "human" }, timeoutMs: 10_000, pollMs: 100 })
     if (joined._tag !== "Joined") return yield* Effect.fail(new Error(`${name} could not open the manager chat: ${joined._tag}`))
     const chatId = joined.conversationId
-    const botTexts = () =>
-      client.messages(chatId, { limit: 500 }).pipe(Effect.map((ms) => ms.filter((m) => m.senderInboxId === bot.inboxId && m.text !== null).map((m) => m.text!)))
-    const say = (text: string, replies = 1) =>
+    // The bot's texts in this chat as they arrive on the person's own message stream (each message once, in order):
+    // no polling of the whole history, which gets slow when people send 100 KB messages.
+    const received: string[] = []
+    yield* client.stream({ afterMs: 0 }).pipe(
+      Stream.runForEach((m) => Effect.sync(() => void (m.conversationId === chatId && m.senderInboxId === bot.inboxId && m.text !== null && received.push(m.text)))),
+      Effect.forkScoped
+    )
+    const botTexts = () => Effect.sync(() => [...received] as ReadonlyArray<string>)
+    const waitForBotTexts = (count: number, timeoutMs = 15_000) =>
       Effect.gen(function* () {
-        const before = (yield* botTexts()).length
-        yield* client.sendText(chatId, text)
-        const deadline = Date.now() + 15_000
+        const deadline = Date.now() + timeoutMs
         for (;;) {
-          const all = yield* botTexts()
-          if (all.length >= before + replies) return all.slice(before)
-          if (Date.now() > deadline) return yield* Effect.fail(new Error(`no reply to "${text.slice(0, 40)}" (got ${all.length - before} of ${replies})`))
-          yield* Effect.sleep(50)
+          if (received.length >= count) return [...received]
+          if (Date.now() > deadline) return yield* Effect.fail(new Error(`the bot sent ${received.length} of ${count} messages in ${timeoutMs} ms`))
+          yield* Effect.sleep(20)
         }
       })
+    const sayAll = (texts: ReadonlyArray<string>, replies = texts.length, timeoutMs = 15_000) =>
+      Effect.gen(function* () {
+        const before = (yield* botTexts()).length
+        for (const text of texts) yield* client.sendText(chatId, text)
+        return (yield* waitForBotTexts(before + replies, timeoutMs)).slice(before)
+      })
+    const say = (text: string, replies = 1) =>
+      sayAll([text], replies).pipe(Effect.mapError((e) => new Error(`no reply to "${text.slice(0, 40)}": ${(e as Error).message}`)))
     // The bot greets right after adding the person; wait for it so the greeting never counts as a reply.
     for (let i = 0; i < 200 && (yield* botTexts()).length === 0; i++) yield* Effect.sleep(25)
-    return { id: identity, client, chatId, say } satisfies Person
+    return { id: identity, client, chatId, say, sayAll, botTexts, waitForBotTexts } satisfies Person
   })

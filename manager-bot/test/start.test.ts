@@ -10,7 +10,49 @@ import { describe, expect, it } from "vitest"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
+const startProcess = (dataDir: string, extra: Record<string, string> = {}) => {
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: "0", POOL_MIN_IDLE: "0", ...extra } as Record<string, string>
+  delete env.DATABASE_URL // the embedded default
+  delete env.XMTP_ENV
+  const child = spawn(process.execPath, ["--import", "tsx", main], { env, stdio: ["ignore", "pipe", "pipe"] })
+  const output = { text: "" }
+  child.stdout.on("data", (d) => (output.text += d))
+  child.stderr.on("data", (d) => (output.text += d))
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)))
+  return { child, output, exited }
+}
+
 describe("npm start", () => {
+  it("a bad PORT stops it at once with a message naming PORT", { timeout: 60_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
+    const { child, output, exited } = startProcess(dataDir, { PORT: "eighty" })
+    try {
+      expect(await exited).toBe(1)
+      expect(output.text).toContain('[start] could not start: PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "eighty"')
+      expect(output.text).not.toContain("database:")
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL")
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it("Ctrl-C still shuts down cleanly when its output pipe is already gone (npm start | tee, tee killed first)", { timeout: 120_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
+    const { child, output, exited } = startProcess(dataDir)
+    try {
+      const until = Date.now() + 90_000
+      while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 200))
+      expect(output.text).toContain("[start] ready")
+      child.stdout.destroy()
+      child.stderr.destroy()
+      child.kill("SIGINT")
+      expect(await exited).toBe(0)
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL")
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it("brings everything up, then stops cleanly on SIGINT", { timeout: 120_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
     const env = { ...process.env, DATA_DIR: dataDir, PORT: "0", POOL_MIN_IDLE: "0" } as Record<string, string>

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 
 /** Every failure becomes one clear reply; nothing a person types can crash the bot. */
 export const explain = (e: unknown): string => {
-  const tagged = e as { _tag?: string; message?: string }
+  const tagged = e as { _tag?: string; message?: string; status?: number | null; operation?: string }
   switch (tagged?._tag) {
     case "NoAgentAvailable":
       return "No agent is free right now; the pool is warming more up. Try again in a minute."
@@ -14,6 +14,11 @@ export const explain = (e: unknown): string => {
     case "NotConfigured":
       return tagged.message ?? "That did not work."
     case "ProviderError":
+      // The agent answered and refused (a 4xx): waiting will not help, a different input might.
+      if (typeof tagged.status === "number" && tagged.status >= 400 && tagged.status < 500) {
+        return `That did not work: ${tagged.message} ` +
+          (tagged.operation === "join" ? 'Check the invite link (copy it again from "Share" in Convos) and try again.' : "Try something else, or say /help.")
+      }
       return `The agent did not answer: ${tagged.message}. Try again in a minute; if it keeps failing, /release it and make a new one.`
     case "DatabaseError":
       return "Something went wrong on my side (database). Try again in a moment."

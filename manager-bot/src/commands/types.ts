@@ -9,10 +9,12 @@ export interface CommandContext {
   readonly messageId: string
   /** True in the ops chat, for an admin. */
   readonly isOps: boolean
+  /** Where the message arrived: the person's manager chat or the ops chat. */
+  readonly where: "user" | "ops"
   readonly pool: Pool["Service"]
   /** OpenRouter spend per agent; never fails (null without a key, "unavailable" when OpenRouter did not answer). */
   readonly spendOf: SpendOf
-  /** Sends an extra message before the final reply (e.g. "setting up…"). */
+  /** Sends a message right away, before the final reply (e.g. "setting up…" before a slow claim). */
   readonly say: (text: string) => Effect.Effect<void>
   /** Starts the /new dialog (used by /new). */
   readonly startDialog: (templateSlug: string | null) => Effect.Effect<string>
@@ -24,9 +26,15 @@ export interface Command {
   /** Usage after the name, e.g. "<agent> <name>"; empty when it takes none. */
   readonly args: string
   readonly help: string
-  readonly scope: "user" | "ops"
-  /** Plain-word ways to say it ("new agent", "my agents"). */
+  /** "user": manager chats only; "ops": the ops chat, admins only; "any": both. */
+  readonly scope: "user" | "ops" | "any"
+  /**
+   * Plain-word ways to say it ("new agent", "my agents"). A plain-word message is this command only when it is
+   * exactly the alias, or when the words after it start with what `aliasArg` says (so sentences are not commands).
+   */
   readonly aliases?: ReadonlyArray<string>
+  /** What the first argument after a plain-word alias must be: a known template, or one of the sender's agents. */
+  readonly aliasArg?: "template" | "agent"
   /** Minimum number of space-separated arguments; the last argument takes the rest of the line. */
   readonly minArgs: number
   readonly maxArgs: number

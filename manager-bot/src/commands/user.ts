@@ -29,6 +29,7 @@ export const userCommands: ReadonlyArray<Command> = [
     help: "get a new agent (asks its name, then its instructions)",
     scope: "user",
     aliases: ["new agent", "get an agent", "new"],
+    aliasArg: "template",
     minArgs: 0,
     maxArgs: 1,
     run: (ctx, [template]) =>
@@ -63,6 +64,7 @@ export const userCommands: ReadonlyArray<Command> = [
     help: "rename an agent",
     scope: "user",
     aliases: ["rename"],
+    aliasArg: "agent",
     minArgs: 2,
     maxArgs: 2,
     run: (ctx, [ref, name]) =>
@@ -74,6 +76,7 @@ export const userCommands: ReadonlyArray<Command> = [
     help: "give an agent new instructions",
     scope: "user",
     aliases: ["instruct"],
+    aliasArg: "agent",
     minArgs: 2,
     maxArgs: 2,
     run: (ctx, [ref, text]) =>
@@ -85,6 +88,7 @@ export const userCommands: ReadonlyArray<Command> = [
     help: "the invite link to your agent's conversation",
     scope: "user",
     aliases: ["invite"],
+    aliasArg: "agent",
     minArgs: 1,
     maxArgs: 1,
     run: (ctx, [ref]) =>
@@ -100,6 +104,7 @@ export const userCommands: ReadonlyArray<Command> = [
     help: "send your agent into another conversation",
     scope: "user",
     aliases: ["join"],
+    aliasArg: "agent",
     minArgs: 2,
     maxArgs: 2,
     run: (ctx, [ref, url]) =>
@@ -117,8 +122,28 @@ export const userCommands: ReadonlyArray<Command> = [
     help: "give an agent back (it is shut down for good)",
     scope: "user",
     aliases: ["release"],
+    aliasArg: "agent",
     minArgs: 1,
     maxArgs: 1,
     run: (ctx, [ref]) => withAgent(ctx, ref!, (id, name) => replyOr(ctx.pool.release(id, ctx.sender), () => `${name} was released and shut down.`)),
+  },
+  // The /new dialog reads these two itself; outside a dialog they only explain themselves.
+  {
+    name: "skip",
+    args: "",
+    help: "while setting up an agent: keep the suggested name or instructions",
+    scope: "user",
+    minArgs: 0,
+    maxArgs: 0,
+    run: () => Effect.succeed("There is nothing to skip: I only ask for a name and instructions while setting up an agent. Say /new to start."),
+  },
+  {
+    name: "cancel",
+    args: "",
+    help: "while setting up an agent: stop",
+    scope: "user",
+    minArgs: 0,
+    maxArgs: 0,
+    run: () => Effect.succeed("There is nothing to cancel: you are not setting up an agent. Say /new to start, /help for everything."),
   },
 ]

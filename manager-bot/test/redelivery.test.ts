@@ -1,0 +1,77 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect, Scope } from "effect"
+import { SqlClient } from "effect/sql"
+import { Pool } from "@convos-agents/pool-core"
+import { MemoryCloud } from "@convos-agents/pool-core/pool/testing.ts"
+import { botTestParts, openManagerChat, type Person } from "./helpers.ts"
+
+// Redelivery over the real bot: the bot restarts, and its message stream replays the last minute (the same message
+// ids again). Nothing is claimed twice — first because the bot remembers which messages it handled, and even when
+// that memory is lost, because the claim's idempotency key is the chat message id (chat:<messageId>).
+
+const { deps, bot } = botTestParts()
+
+/** Runs `body` with a bot started for it, and stops the bot afterwards (a restart is two of these in a row). */
+const withBot = <A, E, R>(body: Effect.Effect<A, E, R>) => body.pipe(Effect.provide(bot), Effect.scoped)
+
+/**
+ * Sends a marker and waits for its answer; returns everything the bot sent from `since` on. Messages of one chat are
+ * answered in order, so once the marker is answered, so is everything the replay brought before it.
+ */
+const settle = (person: Person, since: number, marker: string) =>
+  Effect.gen(function* () {
+    yield* person.client.sendText(person.chatId, `/${marker}`)
+    for (let i = 0; i < 300; i++) {
+      const texts = (yield* person.botTexts()).slice(since)
+      if (texts.some((t) => t.includes(`I don't know /${marker}`))) return texts
+      yield* Effect.sleep(50)
+    }
+    return yield* Effect.fail(new Error(`no answer to /${marker}`))
+  })
+
+layer(deps, { timeout: "120 seconds", excludeTestServices: true })("manager bot: redelivered messages", (it) => {
+  it.effect("after a restart the replayed /new dialog claims nothing again, with or without the bot's ledger", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const cloud = yield* MemoryCloud
+      const sql = yield* SqlClient.SqlClient
+      yield* pool.replenish(2)
+      yield* pool.tick
+
+      // First run: the person opens the manager chat and gets an agent (the person stays connected across restarts).
+      let ada: Person | undefined
+      const testScope = yield* Effect.scope
+      const ready = yield* withBot(
+        Effect.gen(function* () {
+          ada = yield* openManagerChat("Ada").pipe(Scope.provide(testScope))
+          yield* ada.say("/new")
+          yield* ada.say("Trippy")
+          const [, done] = yield* ada.say("Plan our trip to Lisbon.", 2)
+          return done!
+        })
+      )
+      assert.include(ready, "Trippy is ready")
+      const provisions = cloud.stats.provisions
+      const mine = () => pool.list({ claimedBy: ada!.id.inboxId })
+      assert.strictEqual((yield* mine()).length, 1)
+
+      // Restart: the stream replays every message of the last minute; all were handled, so none is answered again.
+      const before = (yield* ada!.botTexts()).length
+      const afterRestart = yield* withBot(settle(ada!, before, "markerone"))
+      assert.strictEqual(afterRestart.length, 1, `only the new message is answered: ${JSON.stringify(afterRestart)}`)
+      assert.strictEqual((yield* mine()).length, 1)
+      assert.strictEqual(cloud.stats.provisions, provisions, "no second provision")
+
+      // Lose the ledger and restart again: the replayed dialog runs again, but its claim carries the same key
+      // (chat:<message id>), so the pool answers with the first claim instead of claiming another agent.
+      yield* sql`DELETE FROM processed_messages`
+      const replayed = yield* withBot(settle(ada!, before + 1, "markertwo"))
+      assert.isTrue(replayed.some((t) => t.includes("What should it be called?")), `the dialog was replayed: ${JSON.stringify(replayed)}`)
+      const again = replayed.filter((t) => t.includes("Trippy is ready"))
+      assert.strictEqual(again.length, 1, `the replayed instructions get the first claim's answer: ${JSON.stringify(replayed)}`)
+      assert.strictEqual(again[0], ready, "same agent, same link")
+      assert.strictEqual((yield* mine()).length, 1, "still one agent")
+      assert.strictEqual(cloud.stats.provisions, provisions, "still no second provision")
+      assert.strictEqual((yield* pool.counts).idle, 1, "the second warm agent is still free")
+    }))
+})
