@@ -1,39 +1,31 @@
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Pool } from "../../pool/Pool.ts"
 import { MemoryCloud } from "../../pool/testing.ts"
-import { type ApiServer, startApi } from "./server.ts"
+import { useSignedInApi } from "./server.ts"
 
 // The admin dashboard's filter pills and buttons over real HTTP, signed in with the session cookie (no bearer key).
 
-let api: ApiServer
-let session = ""
-beforeAll(async () => {
-  api = await startApi()
-  session = await api.session()
-})
-afterAll(async () => {
-  await api?.close()
-})
+const server = useSignedInApi()
 
 const page = async (query = "") => {
-  const res = await fetch(`${api.base}/admin${query}`, { headers: { cookie: session } })
+  const res = await fetch(`${server.api.base}/admin${query}`, { headers: { cookie: server.session } })
   expect(res.status).toBe(200)
   return await res.text()
 }
 /** [shortId, status] of every instance row of the dashboard. */
 const rows = (html: string) => [...html.matchAll(/<tr><td><code>([^<]*)<\/code><\/td><td>([a-z]+)<\/td>/g)].map((m) => [m[1]!, m[2]!] as const)
 const action = (name: string, form: Record<string, string>) =>
-  fetch(`${api.base}/admin/actions/${name}`, { method: "POST", headers: { cookie: session }, body: new URLSearchParams(form) })
-const list = () => api.runtime.runPromise(Effect.flatMap(Pool, (p) => p.list({ limit: 1000 })))
+  fetch(`${server.api.base}/admin/actions/${name}`, { method: "POST", headers: { cookie: server.session }, body: new URLSearchParams(form) })
+const list = () => server.api.runtime.runPromise(Effect.flatMap(Pool, (p) => p.list({ limit: 1000 })))
 const statusOf = async (id: string) => (await list()).find((i) => i.id === id)?.status ?? "gone"
 
 describe("admin dashboard", () => {
   it("filter pills filter the list: ?status=idle shows only idle rows, ?status=crashed only crashed ones", async () => {
-    await api.warm(2)
-    await api.runtime.runPromise(Effect.flatMap(MemoryCloud, (c) => Effect.sync(() => c.failProvisions(1, "boom"))))
-    expect((await api.post("/api/pool/claim", {}, { ...api.auth, "idempotency-key": "admin-crash" })).status).toBe(502)
-    await api.post("/api/pool/replenish", { count: 1 }) // one more, left starting (no tick)
+    await server.api.warm(2)
+    await server.api.runtime.runPromise(Effect.flatMap(MemoryCloud, (c) => Effect.sync(() => c.failProvisions(1, "boom"))))
+    expect((await server.api.post("/api/pool/claim", {}, { ...server.api.auth, "idempotency-key": "admin-crash" })).status).toBe(502)
+    await server.api.post("/api/pool/replenish", { count: 1 }) // one more, left starting (no tick)
 
     const all = rows(await page())
     expect(new Set(all.map(([, s]) => s))).toEqual(new Set(["idle", "crashed", "starting"]))
@@ -60,7 +52,7 @@ describe("admin dashboard", () => {
   })
 
   it("the Dismiss button removes a crashed instance; on an idle one it fails with the reason and changes nothing", async () => {
-    await api.warm(1)
+    await server.api.warm(1)
     const crashed = (await list()).find((i) => i.status === "crashed")!
     const ok = await action("dismiss", { id: crashed.id })
     expect(ok.status).toBe(200)
@@ -73,9 +65,9 @@ describe("admin dashboard", () => {
     expect(await statusOf(idle.id)).toBe("idle")
   })
 
-  it("buttons need the session: without the cookie they answer 401 and change nothing", async () => {
+  it("buttons need the server.session: without the cookie they answer 401 and change nothing", async () => {
     const idle = (await list()).find((i) => i.status === "idle")!
-    const res = await fetch(`${api.base}/admin/actions/kill`, { method: "POST", body: new URLSearchParams({ id: idle.id }) })
+    const res = await fetch(`${server.api.base}/admin/actions/kill`, { method: "POST", body: new URLSearchParams({ id: idle.id }) })
     expect(res.status).toBe(401)
     expect(await statusOf(idle.id)).toBe("idle")
   })

@@ -1,20 +1,12 @@
 import { request } from "node:http"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { postChunked } from "./chunked.ts"
-import { type ApiServer, startApi } from "./server.ts"
+import { useSignedInApi } from "./server.ts"
 
 // Body size limits are enforced while the body streams in: an endless chunked upload (no Content-Length) gets its
 // 413 as soon as 64 KB have arrived, on the JSON API and on the admin forms alike.
 
-let api: ApiServer
-let session = ""
-beforeAll(async () => {
-  api = await startApi()
-  session = await api.session()
-})
-afterAll(async () => {
-  await api?.close()
-})
+const server = useSignedInApi()
 
 const expectQuick413 = (r: Awaited<ReturnType<typeof postChunked>>) => {
   expect(r.status).toBe(413)
@@ -27,20 +19,20 @@ const expectQuick413 = (r: Awaited<ReturnType<typeof postChunked>>) => {
 describe("body limits on a chunked upload", () => {
   it("JSON API: an endless chunked body gets 413 with a JSON error right after the limit", async () => {
     for (const path of ["/api/pool/claim", "/api/pool/replenish", "/api/pool/drain"]) {
-      const r = await postChunked(`${api.base}${path}`, { headers: api.auth, prefix: '{"instructions":"' })
+      const r = await postChunked(`${server.api.base}${path}`, { headers: server.api.auth, prefix: '{"instructions":"' })
       expectQuick413(r)
       expect(JSON.parse(r.body)).toMatchObject({ field: "body", error: expect.stringContaining("Body too large (limit 65536 bytes)") })
     }
     // The server is fine afterwards.
-    expect((await fetch(`${api.base}/healthz`)).status).toBe(200)
+    expect((await fetch(`${server.api.base}/healthz`)).status).toBe(200)
   })
 
   it("admin forms: sign-in and the action buttons answer 413 the same way", async () => {
     const form = { "content-type": "application/x-www-form-urlencoded" }
-    const login = await postChunked(`${api.base}/admin/login`, { headers: form, prefix: "key=" })
+    const login = await postChunked(`${server.api.base}/admin/login`, { headers: form, prefix: "key=" })
     expectQuick413(login)
     expect(login.body).toContain("Body too large")
-    const action = await postChunked(`${api.base}/admin/actions/replenish`, { headers: { ...form, cookie: session }, prefix: "count=" })
+    const action = await postChunked(`${server.api.base}/admin/actions/replenish`, { headers: { ...form, cookie: server.session }, prefix: "count=" })
     expectQuick413(action)
     expect(action.body).toContain("Body too large")
   })
@@ -48,7 +40,7 @@ describe("body limits on a chunked upload", () => {
   it("a declared Content-Length over the limit is refused before any body is read", async () => {
     const r = await new Promise<{ status: number; ms: number }>((resolve, reject) => {
       const started = Date.now()
-      const req = request(`${api.base}/api/pool/claim`, { method: "POST", headers: { ...api.auth, "content-length": String(1024 * 1024 * 1024) } })
+      const req = request(`${server.api.base}/api/pool/claim`, { method: "POST", headers: { ...server.api.auth, "content-length": String(1024 * 1024 * 1024) } })
       req.on("response", (res) => {
         res.resume()
         resolve({ status: res.statusCode ?? 0, ms: Date.now() - started })
@@ -69,7 +61,7 @@ describe("body limits on a chunked upload", () => {
         c.close()
       },
     })
-    const res = await fetch(`${api.base}/api/pool/replenish`, { method: "POST", headers: api.auth, body, duplex: "half" } as RequestInit)
+    const res = await fetch(`${server.api.base}/api/pool/replenish`, { method: "POST", headers: server.api.auth, body, duplex: "half" } as RequestInit)
     expect(res.status).toBe(200)
     expect((await res.json()).created).toHaveLength(1)
   })

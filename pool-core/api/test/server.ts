@@ -1,4 +1,5 @@
 import { serve } from "@hono/node-server"
+import { afterAll, beforeAll } from "vitest"
 import { Effect, ManagedRuntime } from "effect"
 import { Pool } from "../../pool/Pool.ts"
 import { PoolTest } from "../../pool/testing.ts"
@@ -46,6 +47,19 @@ export const startApi = async (): Promise<ApiServer> => {
       await runtime.dispose()
     },
   }
+}
+
+/** For a test file: one API server started before its tests (signed in to /admin) and stopped after them. */
+export const useSignedInApi = () => {
+  const held = { api: undefined as unknown as ApiServer, session: "" }
+  beforeAll(async () => {
+    held.api = await startApi()
+    held.session = await held.api.session()
+  })
+  afterAll(async () => {
+    await held.api?.close()
+  })
+  return held
 }
 
 /** Server-Sent Events of a response body: each event's name and parsed JSON data. */

@@ -39,7 +39,7 @@ const SDK_MISSING = /ERR_MODULE_NOT_FOUND|Cannot find (package|module)|Failed to
 const BINDING_BROKEN = /ERR_DLOPEN_FAILED|GLIBC|native binding|\.node\b/i
 
 /**
- * Imports @xmtp/node-sdk (an optionalDependency: npm skips it where it cannot be installed, and its native binding
+ * Imports @xmtp/node-sdk lazily (only with XMTP_ENV; it may be missing from a partial install, and its native binding
  * may not load on every platform), failing with reason "unavailable" and what to do instead.
  */
 export const loadXmtpSdk = (load: () => Promise<typeof import("@xmtp/node-sdk")> = () => import("@xmtp/node-sdk")) =>

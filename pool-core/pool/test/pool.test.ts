@@ -136,8 +136,9 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
       // a: never seen failing, then unknown → no clock starts.
       cloud.setState(a!.providerRef!, "unknown")
       yield* pool.tick
-      const [aRow] = yield* sql<{ unhealthySince: Date | null }>`SELECT unhealthy_since AS "unhealthySince" FROM instances WHERE id = ${a!.id}`
-      assert.strictEqual(aRow!.unhealthySince, null, "unknown is no evidence of failure")
+      const unhealthySince = (id: string) =>
+        sql<{ since: Date | null }>`SELECT unhealthy_since AS since FROM instances WHERE id = ${id}`.pipe(Effect.map((rows) => rows[0]!.since))
+      assert.strictEqual(yield* unhealthySince(a!.id), null, "unknown is no evidence of failure")
       // b: gone for an hour, then unknown → the clock stands, and death waits for real evidence.
       cloud.setState(b!.providerRef!, "gone")
       yield* pool.tick
@@ -146,12 +147,12 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
       yield* pool.tick
       const bNow = yield* pool.get(b!.id)
       assert.strictEqual(bNow.status, "idle", "unknown never declares death")
-      const [bRow] = yield* sql<{ unhealthySince: Date | null }>`SELECT unhealthy_since AS "unhealthySince" FROM instances WHERE id = ${b!.id}`
-      assert.isNotNull(bRow!.unhealthySince, "unknown does not reset the unhealthy clock")
+      assert.isNotNull(yield* unhealthySince(b!.id), "unknown does not reset the unhealthy clock")
       cloud.setState(b!.providerRef!, "gone")
       yield* pool.tick
       assert.strictEqual((yield* pool.get(b!.id)).status, "dead", "the next real sighting past the grace period is death")
     }))
+
   it.effect("start-up resolves claims left in claiming: claimed when the runtime finished, else crashed", () =>
     Effect.gen(function* () {
       yield* drainAll
