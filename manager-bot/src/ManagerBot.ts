@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto"
 import { join } from "node:path"
-import { Config, Context, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
 import { InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
 import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, profileUpdateContent, randomTag } from "@convos-agents/pool-core/convos"
@@ -143,18 +144,24 @@ const makeBot = Effect.gen(function* () {
 
   // One stream for every chat: the redelivery check and the cursor run in stream order, then each message goes to its
   // conversation's lane, so a slow /new in one chat never holds up another chat or the ops chat.
+  // This process, to the message ledger: what it took and did not answer is taken again by the next one.
+  const bootId = randomUUID()
   const lanes = yield* makeLanes({ concurrency: Math.max(1, s.concurrency), maxQueued: 1_000 })
   // The cursor only says where a restart resumes (a minute earlier, the ledger drops repeats): saved once a second.
   let cursorSavedAt = 0
   const onMessage = (m: ChatMessage) =>
     Effect.gen(function* () {
       if (m.senderInboxId === me.inboxId) return
-      if (!(yield* store.firstDelivery(m.id))) return // redelivered: already answered
+      if (!(yield* store.takeMessage(m.id, bootId))) return // redelivered: answered, or being answered by this process
       if (Date.now() - cursorSavedAt >= 1_000) {
         cursorSavedAt = Date.now()
         yield* store.setState("stream_cursor", String(m.sentAt.getTime()))
       }
-      yield* lanes.run(m.conversationId, answer(m))
+      // Done only once answered: a message whose answer a crash or a shutdown cut off is answered after the restart.
+      yield* lanes.run(
+        m.conversationId,
+        answer(m).pipe(Effect.onExit((exit) => (Exit.hasInterrupts(exit) ? Effect.void : store.markAnswered(m.id).pipe(Effect.ignore))))
+      )
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 
   const cursor = yield* store.getState("stream_cursor")
@@ -162,6 +169,19 @@ const makeBot = Effect.gen(function* () {
   yield* client.stream({ afterMs }).pipe(
     Stream.runForEach(onMessage),
     Effect.catchCause((cause) => Effect.logError("manager bot: message stream ended", cause)),
+    Effect.forkScoped
+  )
+
+  // The ledger only needs what a restart can replay (from a minute before the cursor); an hour of margin covers clock
+  // skew between the network's timestamps and the database's. Pruned hourly, so it does not grow forever.
+  yield* Effect.gen(function* () {
+    const saved = yield* store.getState("stream_cursor")
+    if (Option.isNone(saved)) return
+    const pruned = yield* store.pruneAnswered(new Date(Number(saved.value) - 60 * 60_000))
+    if (pruned > 0) yield* Effect.logInfo(`manager bot: forgot ${pruned} answered message id(s) older than the replay window`)
+  }).pipe(
+    Effect.catchCause((cause) => Effect.logWarning("manager bot: pruning the message ledger failed; it runs again in an hour", cause)),
+    Effect.repeat(Schedule.spaced("1 hour")),
     Effect.forkScoped
   )
 

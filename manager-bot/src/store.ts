@@ -10,7 +10,15 @@ export class BotStore extends Context.Service<BotStore, {
   readonly ownerOfChat: (conversationId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
   readonly recordChat: (conversationId: string, inboxId: string) => Effect.Effect<void, DatabaseError>
   /** True the first time a message id is seen; false on redelivery. */
-  readonly firstDelivery: (messageId: string) => Effect.Effect<boolean, DatabaseError>
+  /**
+   * Takes a message for this bot process (`handler`): true when it is new, or was taken by another process that never
+   * answered it (it died mid-answer); false when it is answered, or this process has it already (a redelivery).
+   */
+  readonly takeMessage: (messageId: string, handler: string) => Effect.Effect<boolean, DatabaseError>
+  /** The message got its answer (or needed none): a redelivery is never answered again. */
+  readonly markAnswered: (messageId: string) => Effect.Effect<void, DatabaseError>
+  /** Forgets answered messages taken before `before` (older than any the stream can replay); returns how many. */
+  readonly pruneAnswered: (before: Date) => Effect.Effect<number, DatabaseError>
   readonly getState: (key: string) => Effect.Effect<Option.Option<string>, DatabaseError>
   readonly setState: (key: string, value: string) => Effect.Effect<void, DatabaseError>
 }>()("manager-bot/BotStore") {
@@ -33,11 +41,22 @@ export class BotStore extends Context.Service<BotStore, {
             Effect.asVoid,
             Effect.mapError(dbError)
           ),
-        firstDelivery: (messageId) =>
-          sql`INSERT INTO processed_messages (message_id) VALUES (${messageId}) ON CONFLICT DO NOTHING RETURNING message_id`.pipe(
+        takeMessage: (messageId, handler) =>
+          sql`
+            INSERT INTO processed_messages (message_id, handled_by) VALUES (${messageId}, ${handler})
+            ON CONFLICT (message_id) DO UPDATE SET handled_by = EXCLUDED.handled_by, processed_at = now()
+              WHERE processed_messages.answered_at IS NULL AND processed_messages.handled_by IS DISTINCT FROM EXCLUDED.handled_by
+            RETURNING message_id`.pipe(
             Effect.map((r) => r.length > 0),
             Effect.mapError(dbError)
           ),
+        pruneAnswered: (before) =>
+          sql`DELETE FROM processed_messages WHERE answered_at IS NOT NULL AND processed_at < ${before} RETURNING message_id`.pipe(
+            Effect.map((r) => r.length),
+            Effect.mapError(dbError)
+          ),
+        markAnswered: (messageId) =>
+          sql`UPDATE processed_messages SET answered_at = now() WHERE message_id = ${messageId}`.pipe(Effect.asVoid, Effect.mapError(dbError)),
         getState: (key) => single(sql<{ value: string }>`SELECT value FROM bot_state WHERE key = ${key}`, (x) => x.value),
         setState: (key, value) =>
           sql`INSERT INTO bot_state (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.pipe(

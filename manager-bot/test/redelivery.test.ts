@@ -3,6 +3,7 @@ import { Effect, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { Pool } from "@convos-agents/pool-core"
 import { MemoryCloud } from "@convos-agents/pool-core/pool/testing.ts"
+import { BotStore } from "../src/store.ts"
 import { botTestParts, openManagerChat, type Person } from "./helpers.ts"
 
 // Redelivery over the real bot: the bot restarts, and its message stream replays the last minute (the same message
@@ -73,5 +74,43 @@ layer(deps, { timeout: "120 seconds", excludeTestServices: true })("manager bot:
       assert.strictEqual((yield* mine()).length, 1, "still one agent")
       assert.strictEqual(cloud.stats.provisions, provisions, "still no second provision")
       assert.strictEqual((yield* pool.counts).idle, 1, "the second warm agent is still free")
+    }))
+
+  it.effect("a message the previous bot took but never answered (it died mid-answer) is answered after the restart", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      let bea: Person | undefined
+      const testScope = yield* Effect.scope
+      yield* withBot(Effect.gen(function* () {
+        bea = yield* openManagerChat("Bea").pipe(Scope.provide(testScope))
+      }))
+      const before = (yield* bea!.botTexts()).length
+      // While no bot runs, Bea asks; a bot that crashed had taken the message (ledger row) but sent nothing.
+      const asked = yield* bea!.client.sendText(bea!.chatId, "/templates")
+      yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES (${asked}, 'a-bot-that-died')`
+      const afterRestart = yield* withBot(settle(bea!, before, "markerthree"))
+      assert.isTrue(afterRestart.some((t) => t.includes("Agent templates")), `the taken-but-unanswered message is answered: ${JSON.stringify(afterRestart)}`)
+      assert.strictEqual(afterRestart.filter((t) => t.includes("Agent templates")).length, 1, "answered once")
+      const [row] = yield* sql<{ answered: boolean }>`SELECT answered_at IS NOT NULL AS answered FROM processed_messages WHERE message_id = ${asked}`
+      assert.isTrue(row!.answered, "and now recorded as answered")
+
+      // Another restart: answered, so never again.
+      const count = (yield* bea!.botTexts()).length
+      const again = yield* withBot(settle(bea!, count, "markerfour"))
+      assert.isFalse(again.some((t) => t.includes("Agent templates")), `not answered twice: ${JSON.stringify(again)}`)
+    }))
+
+  it.effect("the ledger forgets only answered messages older than the replay window", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* Effect.provide(Effect.service(BotStore), BotStore.layer)
+      yield* sql`INSERT INTO processed_messages (message_id, handled_by, processed_at, answered_at) VALUES
+        ('old-answered', 'b', now() - interval '3 hours', now() - interval '3 hours'),
+        ('old-unanswered', 'b', now() - interval '3 hours', NULL),
+        ('new-answered', 'b', now(), now())`
+      const pruned = yield* store.pruneAnswered(new Date(Date.now() - 60 * 60_000))
+      assert.strictEqual(pruned, 1)
+      const left = yield* sql<{ messageId: string }>`SELECT message_id FROM processed_messages WHERE message_id IN ('old-answered', 'old-unanswered', 'new-answered') ORDER BY message_id`
+      assert.deepStrictEqual(left.map((r) => r.messageId), ["new-answered", "old-unanswered"])
     }))
 })
