@@ -1,5 +1,5 @@
-import { Context, Effect, Layer } from "effect"
-import { inputLimits, Pool } from "@convos-agents/pool-core"
+import { Context, Effect, Layer, Option } from "effect"
+import { AgentResources, inputLimits, NotConfigured, Pool } from "@convos-agents/pool-core"
 import { makeSpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
 import { resolveAgent } from "./commands/agents.ts"
 import { explain } from "./commands/explain.ts"
@@ -53,6 +53,9 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
   Effect.gen(function* () {
     const pool = yield* Pool
     const spendOf = yield* makeSpendOf
+    const resources = yield* Effect.serviceOption(AgentResources)
+    const topUp: CommandContext["topUp"] = (instanceId, amountUsd, by) =>
+      Option.isSome(resources) ? resources.value.topUp(instanceId, amountUsd, by) : Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY"))
     const dialogs = new Map<string, Dialog>()
     const recent = new Map<string, number[]>()
     const perMinute = options.commandsPerMinute ?? COMMANDS_PER_MINUTE
@@ -166,6 +169,7 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
           where: scope,
           pool,
           spendOf,
+          topUp,
           say,
           startDialog: (slug) => startDialog(input.conversationId, input.sender, slug),
           inviteUrlFor: options.inviteUrlFor,

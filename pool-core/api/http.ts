@@ -24,6 +24,7 @@ export const errorResponse = (c: HonoContext, error: unknown) => {
       return body(404)
     case "NoAgentAvailable":
     case "StaleTransition":
+    case "ResourceConflict":
       return body(409)
     case "NotConfigured":
       return body(503)

@@ -55,6 +55,25 @@ export const openApiDocument = {
       },
     },
     "/api/pool/instances/{id}": { delete: { summary: "Kill an instance", security: auth, parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "killed", content: json({ type: "object" }) }, ...errors(400, 401, 404) } } },
+    "/api/pool/instances/{id}/topup": {
+      post: {
+        summary: "Raise the spending cap of the agent's OpenRouter key by amountUsd (recorded as a `topup` event)",
+        security: auth,
+        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        requestBody: {
+          content: json({
+            type: "object",
+            properties: { amountUsd: { type: "number", exclusiveMinimum: 0, multipleOf: 0.01, description: "USD to add; at most OPENROUTER_TOPUP_MAX (default 100) per top-up" } },
+            required: ["amountUsd"],
+            additionalProperties: false,
+          }),
+        },
+        responses: {
+          "200": { description: "topped up", content: json({ type: "object", properties: { instanceId: { type: "string" }, amountUsd: { type: "number" }, limitUsd: { type: "number", description: "the key's new cap" } } }) },
+          ...errors(400, 401, 404, 409, 413, 415, 502, 503),
+        },
+      },
+    },
     "/api/pool/crashed/{id}": { delete: { summary: "Dismiss a crashed or dead instance", security: auth, parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "dismissed", content: json({ type: "object" }) }, ...errors(400, 401, 404, 409) } } },
     "/admin": { get: { summary: "Admin dashboard (session cookie from POST /admin/login with the API key)", responses: { "200": { description: "HTML" } } } },
   },

@@ -37,6 +37,13 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
   message: Schema.String,
 }) {}
 
+/** The instance exists but lacks what the operation needs (e.g. a top-up for an agent that holds no OpenRouter key). */
+export class ResourceConflict extends Schema.TaggedError<ResourceConflict>()("ResourceConflict", {
+  instanceId: Schema.String,
+  provider: Schema.String,
+  message: Schema.String,
+}) {}
+
 /** An operation needs a provider whose keys are not set. */
 export class NotConfigured extends Schema.TaggedError<NotConfigured>()("NotConfigured", {
   provider: Schema.String,

@@ -1,5 +1,5 @@
 import { Context, Effect, Layer } from "effect"
-import type { NotConfigured, ProviderError } from "../domain/errors.ts"
+import { type InstanceNotFound, type InvalidRequest, NotConfigured, type ProviderError, type ResourceConflict } from "../domain/errors.ts"
 import type { OnProgress } from "../pool/Pool.ts"
 
 /** One provider resource held by one instance (an OpenRouter key, an AgentMail inbox, a Telnyx number …). */
@@ -15,6 +15,15 @@ export interface AcquiredResources {
   readonly env: Readonly<Record<string, string>>
 }
 
+/** A done top-up: the amount added and the key's new cap. */
+export interface TopUpResult {
+  readonly instanceId: string
+  readonly amountUsd: number
+  readonly limitUsd: number
+}
+
+export type TopUpError = InvalidRequest | InstanceNotFound | ResourceConflict | NotConfigured | ProviderError
+
 /**
  * Per-agent provider resources, asked for at claim time. Live layer (providers/resources): every configured provider,
  * resources recorded in the database so that kill/dismiss/release and restarts release each exactly once.
@@ -27,6 +36,13 @@ export class AgentResources extends Context.Service<AgentResources, {
   readonly release: (instanceId: string) => Effect.Effect<void, ProviderError>
   /** What an instance holds (for /agents and the admin page; no secrets). */
   readonly held: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, ProviderError>
+  /**
+   * Raises the spending cap of the instance's OpenRouter key by `amountUsd` (> 0, whole cents, ≤ OPENROUTER_TOPUP_MAX)
+   * and records a `topup` event; `by` (who asked: "api", "admin", "ops:<inbox>") goes into the event. Fails with
+   * InvalidRequest (field amountUsd), InstanceNotFound, NotConfigured (no OPENROUTER_MANAGEMENT_KEY) or
+   * ResourceConflict (the instance holds no key) before anything is sent to OpenRouter.
+   */
+  readonly topUp: (instanceId: string, amountUsd: number, by?: string) => Effect.Effect<TopUpResult, TopUpError>
 }>()("pool-core/providers/AgentResources") {}
 
 /** No provider configured: agents get no per-agent resources, and there is nothing to release. */
@@ -34,4 +50,5 @@ export const AgentResourcesNone = Layer.succeed(AgentResources, {
   acquire: () => Effect.succeed({ resources: [], env: {} }),
   release: () => Effect.void,
   held: () => Effect.succeed([]),
+  topUp: () => Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
 })

@@ -12,6 +12,7 @@ export const explain = (e: unknown): string => {
     case "ProvisionFailed":
     case "StaleTransition":
     case "NotConfigured":
+    case "ResourceConflict":
       return tagged.message ?? "That did not work."
     case "ProviderError":
       // The agent answered and refused (a 4xx): waiting will not help, a different input might.

@@ -2,9 +2,12 @@ import { Effect } from "effect"
 import type { Instance, Pool } from "@convos-agents/pool-core"
 import { replyOr } from "./explain.ts"
 import { shortId } from "./agents.ts"
+import { usd } from "@convos-agents/pool-core/providers/resources/spend.ts"
 import type { Command, CommandContext } from "./types.ts"
 
 const count = (raw: string) => (/^\d{1,3}$/.test(raw) ? Number(raw) : Number.NaN)
+/** "5", "12.50", "$5": USD in whole cents; NaN otherwise (the upper bound is the top-up's own check). */
+const dollars = (raw: string) => (/^\$?\d{1,6}(\.\d{1,2})?$/.test(raw) ? Number(raw.replace(/^\$/, "")) : Number.NaN)
 
 /** Admins may use a short id prefix; it must match exactly one instance. */
 const findInstance = (pool: Pool["Service"], ref: string) =>
@@ -104,5 +107,20 @@ export const opsCommands: ReadonlyArray<Command> = [
     minArgs: 1,
     maxArgs: 1,
     run: (ctx, [ref]) => withInstance(ctx, ref!, (i) => replyOr(ctx.pool.dismiss(i.id), () => `Dismissed ${shortId(i.id)}.`)),
+  },
+  {
+    name: "topup",
+    args: "<id> <usd>",
+    help: "raise an agent's OpenRouter spending cap by that many USD",
+    scope: "ops",
+    minArgs: 2,
+    maxArgs: 2,
+    run: (ctx, [ref, amount]) => {
+      const n = dollars(amount!)
+      if (!(n > 0)) return Effect.succeed("Usage: /topup <id> <usd> with USD above 0, e.g. /topup 1a2b3c4d 5 or 12.50.")
+      return withInstance(ctx, ref!, (i) =>
+        replyOr(ctx.topUp(i.id, n, `ops:${ctx.sender}`), (r) => `Topped up ${shortId(i.id)}${i.agentName ? ` (${i.agentName})` : ""} by ${usd(r.amountUsd)}: its cap is now ${usd(r.limitUsd)}.`)
+      )
+    },
   },
 ]

@@ -1,5 +1,6 @@
 import type { Effect } from "effect"
 import type { Pool } from "@convos-agents/pool-core"
+import type { TopUpError, TopUpResult } from "@convos-agents/pool-core/providers/AgentResources.ts"
 import type { SpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
 
 /** Who is talking, where, and what the bot can do for them. */
@@ -14,6 +15,8 @@ export interface CommandContext {
   readonly pool: Pool["Service"]
   /** OpenRouter spend per agent; never fails (null without a key, "unavailable" when OpenRouter did not answer). */
   readonly spendOf: SpendOf
+  /** Raises an agent's OpenRouter spending cap (AgentResources.topUp); "OpenRouter is not configured" without it. */
+  readonly topUp: (instanceId: string, amountUsd: number, by: string) => Effect.Effect<TopUpResult, TopUpError>
   /** Sends a message right away, before the final reply (e.g. "setting up…" before a slow claim). */
   readonly say: (text: string) => Effect.Effect<void>
   /** Starts the /new dialog (used by /new). */

@@ -1,11 +1,13 @@
-import { Effect, Result, Schema, SchemaTransformation } from "effect"
+import { Effect, Option, Result, Schema, SchemaTransformation } from "effect"
 import { type Context as HonoContext, Hono } from "hono"
 import { deleteCookie, setCookie } from "hono/cookie"
 import type { FC, PropsWithChildren } from "hono/jsx"
 import QRCode from "qrcode"
 import type { Instance, InstanceCounts } from "../../domain/instance.ts"
 import { Pool } from "../../pool/Pool.ts"
-import { type SpendLookup, spendingInstances, spendOf, spendText } from "../../providers/resources/spend.ts"
+import { OpenRouter } from "../../providers/openrouter/OpenRouter.ts"
+import { topUpAgent } from "../../providers/resources/maintenance.ts"
+import { type SpendLookup, spendingInstances, spendOf, spendText, usd } from "../../providers/resources/spend.ts"
 import { hasAdminSession, makeSession, SESSION_COOKIE, safeEqual } from "../auth.ts"
 import { readForm } from "../body.ts"
 import type { Run } from "../http.ts"
@@ -24,6 +26,12 @@ const CountForm = Schema.Struct({ count: CountField })
 const IdForm = Schema.Struct({ id: IdField })
 const decodeCount = Schema.decodeUnknownResult(CountForm)
 const decodeId = Schema.decodeUnknownResult(IdForm)
+// USD with at most cents; the upper bound (OPENROUTER_TOPUP_MAX) is checked by the top-up itself.
+const TopUpForm = Schema.Struct({
+  id: IdField,
+  amountUsd: Schema.String.check(Schema.isPattern(/^\d{1,6}(\.\d{1,2})?$/)).pipe(Schema.decodeTo(Schema.Number, SchemaTransformation.numberFromString)),
+})
+const decodeTopUp = Schema.decodeUnknownResult(TopUpForm)
 
 type PoolOp = Effect.Effect<string, unknown, Pool>
 const pool = <A, E>(f: (p: Pool["Service"]) => Effect.Effect<A, E>) => Effect.flatMap(Pool, f)
@@ -41,11 +49,19 @@ const withId = (form: Record<string, string>, op: (id: string) => PoolOp): Resul
     onSuccess: (f) => Result.succeed(op(f.id)),
     onFailure: () => Result.fail("Invalid id: pick an instance from the list (ids are letters, digits and dashes)."),
   })
+const withTopUp = (form: Record<string, string>): Result.Result<PoolOp, string> => {
+  const given = (form.amountUsd ?? "").trim()
+  return Result.match(decodeTopUp({ id: form.id ?? "", amountUsd: given }), {
+    onSuccess: (f) => Result.succeed(topUpAgent(f.id, f.amountUsd, "admin").pipe(Effect.map((r) => `Topped up ${r.instanceId.slice(0, 8)} by ${usd(r.amountUsd)}: its cap is now ${usd(r.limitUsd)}.`))),
+    onFailure: () => Result.fail(`Invalid amountUsd "${given.slice(0, 20)}": enter USD above 0 with at most 2 decimals, e.g. 5 or 12.50.`),
+  })
+}
 const actions: Record<string, (form: Record<string, string>) => Result.Result<PoolOp, string>> = {
   replenish: (f) => withCount(f, (n) => pool((p) => p.replenish(n).pipe(Effect.map((x) => `Started ${x.length} instance(s).`)))),
   drain: (f) => withCount(f, (n) => pool((p) => p.drain(n).pipe(Effect.map((x) => `Drained ${x.length} instance(s).`)))),
   kill: (f) => withId(f, (id) => pool((p) => p.kill(id).pipe(Effect.map((i) => `Killed ${i.id.slice(0, 8)}.`)))),
   dismiss: (f) => withId(f, (id) => pool((p) => p.dismiss(id).pipe(Effect.map((i) => `Dismissed ${i.id.slice(0, 8)}.`)))),
+  topup: withTopUp,
 }
 
 const Page: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
@@ -90,6 +106,8 @@ const Dashboard: FC<{
   counts: InstanceCounts
   instances: ReadonlyArray<Instance>
   spend: ReadonlyMap<string, SpendLookup>
+  /** Most one top-up may add (USD); null when OpenRouter is not configured. */
+  topUpMax: number | null
   filter: string | null
   qr: Record<string, string>
   notice?: string
@@ -135,6 +153,13 @@ const Dashboard: FC<{
               {i.status === "crashed" || i.status === "dead" ? (
                 <form class="inline" method="post" action="/admin/actions/dismiss"><input type="hidden" name="id" value={i.id} /><button>Dismiss</button></form>
               ) : null}{" "}
+              {p.topUpMax !== null && (p.spend.get(i.id) ?? null) !== null ? (
+                <form class="inline" method="post" action="/admin/actions/topup">
+                  <input type="hidden" name="id" value={i.id} />
+                  <input type="number" name="amountUsd" min="0.01" max={String(p.topUpMax)} step="0.01" value="5" aria-label="USD to add to the spending cap" />{" "}
+                  <button>Top up</button>
+                </form>
+              ) : null}{" "}
               <form class="inline" method="post" action="/admin/actions/kill"><input type="hidden" name="id" value={i.id} /><button>Kill</button></form>
             </td>
           </tr>
@@ -165,7 +190,10 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
     const filter = STATUSES.find((s) => s === c.req.query("status")) ?? null
     const exit = await o.run(
       Effect.all({ counts: pool((p) => p.counts), instances: pool((p) => p.list(filter ? { status: [filter], limit: 500 } : { limit: 500 })) }).pipe(
-        Effect.flatMap((r) => Effect.map(spendOf(spendingInstances(r.instances)), (spend) => ({ ...r, spend })))
+        Effect.flatMap((r) => Effect.map(spendOf(spendingInstances(r.instances)), (spend) => ({ ...r, spend }))),
+        Effect.flatMap((r) =>
+          Effect.map(Effect.serviceOption(OpenRouter), (or) => ({ ...r, topUpMax: Option.isSome(or) && or.value.configured ? or.value.topUpMax : null }))
+        )
       ),
       c.req.raw.signal
     )

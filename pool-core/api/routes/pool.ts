@@ -4,6 +4,7 @@ import { type Context as HonoContext, Hono } from "hono"
 import { streamSSE } from "hono/streaming"
 import type { Instance } from "../../domain/instance.ts"
 import { Pool, type Progress } from "../../pool/Pool.ts"
+import { topUpAgent } from "../../providers/resources/maintenance.ts"
 import { spendingInstances, spendOf } from "../../providers/resources/spend.ts"
 import { requireKey } from "../auth.ts"
 import { readJson } from "../body.ts"
@@ -17,7 +18,10 @@ const ClaimBody = Schema.Struct({
   templateSlug: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
   joinUrl: Schema.optional(Schema.String.check(Schema.isMaxLength(4_096))),
 })
+// The upper bound (OPENROUTER_TOPUP_MAX) and whole cents are checked by AgentResources.topUp, with the same field name.
+const TopUpBody = Schema.Struct({ amountUsd: Schema.Number.check(Schema.isFinite(), Schema.isGreaterThan(0)) })
 const IdParam = /^[A-Za-z0-9-]{1,64}$/
+const clientLabel = (c: HonoContext) => (c.req.header("x-client-label") ?? "api").replace(/[^\w.-]/g, "").slice(0, 40) || "api"
 
 /** What anyone may see of a claimed agent: no ids, tokens, keys, conversations or owners. */
 const publicAgent = (i: Instance) => ({ name: i.agentName, template: i.templateSlug, status: i.status, claimedAt: i.claimedAt })
@@ -90,7 +94,7 @@ export const poolRoutes = (o: PoolRoutesOptions) => {
     if (!body.ok) return body.response
     const key = c.req.header("idempotency-key")?.trim() || `api:${randomUUID()}`
     if (key.length > 200) return c.json({ error: "Idempotency-Key is too long (at most 200 characters).", field: "Idempotency-Key" }, 400)
-    const label = (c.req.header("x-client-label") ?? "api").replace(/[^\w.-]/g, "").slice(0, 40) || "api"
+    const label = clientLabel(c)
     return longOperation(c, (onProgress) =>
       pool((p) =>
         p.claim({ key, claimedBy: `api:${label}`, ...body.value }, onProgress).pipe(
@@ -126,6 +130,13 @@ export const poolRoutes = (o: PoolRoutesOptions) => {
     const id = c.req.param("id")
     if (!IdParam.test(id)) return errorResponse(c, { _tag: "InvalidRequest", field: "id", message: "id must be an instance id (letters, digits, dashes)." })
     return respond(c, o.run(pool((p) => p.dismiss(id))), (i) => c.json({ dismissed: adminInstance(i) }))
+  })
+  app.post("/api/pool/instances/:id/topup", auth, async (c) => {
+    const id = c.req.param("id")
+    if (!IdParam.test(id)) return errorResponse(c, { _tag: "InvalidRequest", field: "id", message: "id must be an instance id (letters, digits, dashes)." })
+    const body = await readJson(c, TopUpBody)
+    if (!body.ok) return body.response
+    return respond(c, o.run(topUpAgent(id, body.value.amountUsd, `api:${clientLabel(c)}`)), (r) => c.json(r))
   })
   // Spend only here, behind the key: the public /agents must not show what anyone's agent costs.
   const listWithSpend = pool((p) => p.list({ limit: 1000 })).pipe(

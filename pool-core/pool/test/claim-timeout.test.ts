@@ -13,6 +13,7 @@ const slowResources = (delay: Duration.Input) => {
     acquire: () => Effect.sleep(delay).pipe(Effect.as({ resources: [], env: {} })),
     release: (id) => Effect.sync(() => void released.push(id)),
     held: () => Effect.succeed([]),
+    topUp: () => Effect.die("not used here"),
   }
   return { service, released }
 }

@@ -133,6 +133,45 @@ describe("OpenRouter", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("top-ups are bounded: over OPENROUTER_TOPUP_MAX, not above 0, or on an uncapped key nothing is changed", () =>
+    Effect.gen(function* () {
+      const fake = openRouterApi()
+      const api = yield* fakeApi(fake.handle)
+      const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENROUTER_MANAGEMENT_KEY: managementKey, OPENROUTER_BASE_URL: api.url, OPENROUTER_TOPUP_MAX: "7.5" }))
+      const or = yield* Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(env)))
+      expect(or.topUpMax).toBe(7.5)
+      const { hash } = yield* or.createKey("t1")
+      const sent = api.requests.length
+      for (const amount of [7.51, 0, -1, Number.NaN, 0.001]) {
+        const e = yield* Effect.flip(or.topUp(hash, amount))
+        expect(e, String(amount)).toMatchObject({ _tag: "InvalidRequest", field: "amountUsd" })
+      }
+      expect(api.requests.length).toBe(sent) // refused before any call
+      expect(yield* or.topUp(hash, 7.5)).toBe(27.5)
+      expect(yield* or.topUp(hash, 0.1)).toBe(27.6) // no float drift (27.5 + 0.1 = 27.6)
+      fake.keys.get(hash)!.limit = null
+      const uncapped = yield* Effect.flip(or.topUp(hash, 1))
+      expect(uncapped).toMatchObject({ _tag: "ResourceConflict", instanceId: "t1" })
+      expect(fake.keys.get(hash)!.limit).toBeNull()
+      expect(api.requests.filter((r) => r.method === "PATCH").map((r) => r.body)).toEqual([{ limit: 27.5 }, { limit: 27.6 }])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("OPENROUTER_TOPUP_MAX that is not a positive number stops the start, naming it (with or without a management key)", () =>
+    Effect.gen(function* () {
+      for (const [value, extra] of [["0", {}], ["-5", {}], ["lots", { OPENROUTER_MANAGEMENT_KEY: managementKey }], [" ", {}]] as const) {
+        const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENROUTER_TOPUP_MAX: value, ...extra }))
+        const exit = yield* Effect.exit(Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(env))))
+        expect(exit._tag, value).toBe("Failure")
+        const defect = exit._tag === "Failure" ? (exit.cause.reasons.find((r) => r._tag === "Die") as { defect?: { _tag?: string; variable?: string; message?: string } } | undefined)?.defect : undefined
+        expect(defect, value).toMatchObject({ _tag: "InvalidConfig", variable: "OPENROUTER_TOPUP_MAX" })
+        expect(defect?.message, value).toContain("OPENROUTER_TOPUP_MAX must be a positive number of USD (default 100)")
+      }
+      const unset = yield* Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))))
+      expect(unset.topUpMax).toBe(100)
+    })
+  )
+
   it.effect("without OPENROUTER_MANAGEMENT_KEY every operation says what to set", () =>
     Effect.gen(function* () {
       const or = yield* OpenRouter

@@ -1,5 +1,5 @@
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { NotConfigured, type ProviderError } from "../../domain/errors.ts"
+import { InvalidConfig, InvalidRequest, NotConfigured, type ProviderError, ResourceConflict } from "../../domain/errors.ts"
 import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
 import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
 
@@ -28,6 +28,22 @@ const Created = Schema.Struct({ key: Schema.String, data: KeyInfo })
 const One = Schema.Struct({ data: KeyInfo })
 const Page = Schema.Struct({ data: Schema.Array(KeyInfo) })
 
+/** Default most one top-up may add to a key's cap (OPENROUTER_TOPUP_MAX). */
+export const DEFAULT_TOPUP_MAX = 100
+
+/**
+ * A top-up amount: a number of USD above 0, in whole cents, at most `max`. Checked before any provider call, so a bad
+ * amount never reaches OpenRouter.
+ */
+export const checkTopUpAmount = (amountUsd: unknown, max: number): Effect.Effect<number, InvalidRequest> => {
+  const bad = (why: string) => Effect.fail(new InvalidRequest({ field: "amountUsd", message: `amountUsd ${why}` }))
+  if (typeof amountUsd !== "number" || !Number.isFinite(amountUsd)) return bad(`must be a number of USD (e.g. 5 or 12.50).`)
+  if (amountUsd <= 0) return bad(`must be more than 0 (got ${amountUsd}).`)
+  if (amountUsd > max) return bad(`must be at most ${max} USD per top-up (OPENROUTER_TOPUP_MAX); got ${amountUsd}.`)
+  if (Math.abs(amountUsd * 100 - Math.round(amountUsd * 100)) > 1e-6) return bad(`must be in whole cents (at most 2 decimals); got ${amountUsd}.`)
+  return Effect.succeed(amountUsd)
+}
+
 export interface KeyUsage {
   readonly hash: string
   readonly name: string
@@ -44,8 +60,13 @@ export class OpenRouter extends Context.Service<OpenRouter, {
   readonly configured: boolean
   /** Creates the agent's key; `key` is the secret (runtime env only), `hash` its public id. */
   readonly createKey: (instanceId: string) => Effect.Effect<{ readonly hash: string; readonly key: Redacted.Redacted<string> }, ProviderError | NotConfigured>
-  /** Raises the key's spend limit by `amountUsd`; returns the new limit. */
-  readonly topUp: (hash: string, amountUsd: number) => Effect.Effect<number, ProviderError | NotConfigured>
+  /** Most one top-up may add (USD, OPENROUTER_TOPUP_MAX). */
+  readonly topUpMax: number
+  /**
+   * Raises the key's spend limit by `amountUsd` (checked: > 0, whole cents, ≤ topUpMax); returns the new limit. An
+   * uncapped key is refused (a "top-up" would cap it).
+   */
+  readonly topUp: (hash: string, amountUsd: number) => Effect.Effect<number, ProviderError | NotConfigured | InvalidRequest | ResourceConflict>
   /** Deletes the key; an unknown key counts as deleted. */
   readonly deleteKey: (hash: string) => Effect.Effect<void, ProviderError | NotConfigured>
   readonly usage: (hash: string) => Effect.Effect<KeyUsage, ProviderError | NotConfigured>
@@ -58,6 +79,8 @@ export interface OpenRouterSettings {
   readonly baseUrl: string
   readonly keyLimit: number
   readonly limitReset: string
+  /** Default DEFAULT_TOPUP_MAX. */
+  readonly topUpMax?: number
   readonly http?: Partial<ProviderHttpOptions>
 }
 
@@ -128,13 +151,21 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
         }
       })
 
+    const topUpMax = settings.topUpMax ?? DEFAULT_TOPUP_MAX
     return OpenRouter.of({
       configured: true,
       createKey,
+      topUpMax,
       topUp: (hash, amountUsd) =>
         Effect.gen(function* () {
+          yield* checkTopUpAmount(amountUsd, topUpMax)
           const current = yield* get(hash)
-          const limit = (current.limit ?? 0) + amountUsd
+          if (current.limit === null) {
+            const instanceId = current.name.startsWith(keyNamePrefix) ? current.name.slice(keyNamePrefix.length) : hash
+            return yield* new ResourceConflict({ instanceId, provider: "openrouter", message: "This agent's OpenRouter key has no spending cap, so there is nothing to raise." })
+          }
+          // Rounded to micro-dollars: 20.1 + 0.2 must be 20.3, not 20.300000000000001.
+          const limit = Math.round((current.limit + amountUsd) * 1e6) / 1e6
           // Sets an absolute limit: sending it twice is sending it once.
           yield* http.request({ operation: "top up key", method: "PATCH", path: `api/v1/keys/${encodeURIComponent(hash)}`, body: { limit }, idempotent: true })
           return limit
@@ -153,8 +184,9 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
 
 const notConfigured = Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY"))
 
-export const openRouterDisabled = Layer.succeed(OpenRouter, {
+const disabled = (topUpMax: number) => Layer.succeed(OpenRouter, {
   configured: false,
+  topUpMax,
   createKey: () => notConfigured,
   topUp: () => notConfigured,
   deleteKey: () => notConfigured,
@@ -162,16 +194,30 @@ export const openRouterDisabled = Layer.succeed(OpenRouter, {
   sweep: () => notConfigured,
 })
 
+export const openRouterDisabled = disabled(DEFAULT_TOPUP_MAX)
+
+/** OPENROUTER_TOPUP_MAX: a positive number of USD (default 100); anything else stops the start, naming the variable. */
+export const topUpMaxConfig = readConfig(stringOr("OPENROUTER_TOPUP_MAX", String(DEFAULT_TOPUP_MAX))).pipe(
+  Effect.flatMap((raw) => {
+    const n = Number(raw.trim())
+    return raw.trim() !== "" && Number.isFinite(n) && n > 0
+      ? Effect.succeed(n)
+      : Effect.fail(new InvalidConfig({ variable: "OPENROUTER_TOPUP_MAX", message: `OPENROUTER_TOPUP_MAX must be a positive number of USD (default ${DEFAULT_TOPUP_MAX}); got "${raw.slice(0, 40)}". See .env.example.` }))
+  })
+)
+
 /** Live when OPENROUTER_MANAGEMENT_KEY is set, disabled otherwise. */
 export const openRouterLayerFromEnv = Layer.unwrap(
   Effect.gen(function* () {
     const key = yield* readConfig(optionalSecret("OPENROUTER_MANAGEMENT_KEY"))
-    if (Option.isNone(key)) return openRouterDisabled
+    // Checked with or without a management key, so a bad value is caught before the day it is needed.
+    const topUpMax = yield* Effect.orDie(topUpMaxConfig)
+    if (Option.isNone(key)) return disabled(topUpMax)
     // The runtime reads the same variable as its OpenAI-compatible endpoint (…/api/v1): accept both spellings.
     const baseUrl = (yield* readConfig(stringOr("OPENROUTER_BASE_URL", "https://openrouter.ai"))).replace(/\/api\/v1\/?$/, "")
     const keyLimit = Number(yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT", "20")))
     const limitReset = yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT_RESET", "monthly"))
     if (!Number.isFinite(keyLimit) || keyLimit <= 0) return yield* Effect.die(new Error("OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20)."))
-    return openRouterLive({ managementKey: key.value, baseUrl, keyLimit, limitReset })
+    return openRouterLive({ managementKey: key.value, baseUrl, keyLimit, limitReset, topUpMax })
   })
 )

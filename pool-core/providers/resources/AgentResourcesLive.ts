@@ -1,11 +1,11 @@
 import { Context, Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { NotConfigured, ProviderError } from "../../domain/errors.ts"
+import { InstanceNotFound, NotConfigured, ProviderError, ResourceConflict } from "../../domain/errors.ts"
 import type { OnProgress } from "../../pool/Pool.ts"
 import { AgentMail, agentMailLayerFromEnv } from "../agentmail/AgentMail.ts"
 import { AgentResources, AgentResourcesNone, type HeldResource } from "../AgentResources.ts"
 import { Bankr, bankrLayerFromEnv } from "../bankr/Bankr.ts"
-import { OpenRouter, openRouterLayerFromEnv } from "../openrouter/OpenRouter.ts"
+import { checkTopUpAmount, OpenRouter, openRouterLayerFromEnv } from "../openrouter/OpenRouter.ts"
 import { Telnyx, telnyxLayerFromEnv } from "../telnyx/Telnyx.ts"
 
 // Per-agent resources from every configured provider. Order: Telnyx first (most contention: fail before spending
@@ -131,7 +131,33 @@ export const AgentResourcesLive = Layer.effect(
       )
     }
 
-    return AgentResources.of({ acquire, release, held })
+    // Top-up: every check that can fail is made before OpenRouter is called; the event row carries amounts and who
+    // asked, never the key. If only the event write fails the cap was still raised: report success (an error would
+    // invite a second top-up) and log it.
+    const topUp = (instanceId: string, amountUsd: number, by = "api") =>
+      Effect.gen(function* () {
+        const amount = yield* checkTopUpAmount(amountUsd, openRouter.topUpMax)
+        const rows = yield* sql<{ status: string }>`SELECT status FROM instances WHERE id = ${instanceId}`.pipe(Effect.mapError(dbError("top up")))
+        const instance = rows[0]
+        if (!instance) return yield* InstanceNotFound.forId(instanceId)
+        if (!openRouter.configured) return yield* NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")
+        const key = (yield* held(instanceId)).find((r) => r.provider === "openrouter")
+        if (!key) {
+          return yield* new ResourceConflict({
+            instanceId,
+            provider: "openrouter",
+            message: `Instance ${instanceId} has no OpenRouter key (agents get one when they are claimed), so it has no spending cap to raise.`,
+          })
+        }
+        const limitUsd = yield* openRouter.topUp(key.externalId, amount).pipe(Effect.tapError((e) => recordError(instanceId, "openrouter", "topup", e.message)))
+        const detail = `amountUsd=${amount} limitUsd=${limitUsd} by=${by.replace(/[^\w:.@-]/g, "").slice(0, 100) || "unknown"}`
+        yield* sql`INSERT INTO events (instance_id, from_status, to_status, kind, detail) VALUES (${instanceId}, ${instance.status}, ${instance.status}, 'topup', ${detail})`.pipe(
+          Effect.catch((e) => Effect.logError(`resources: top-up of ${instanceId} done (${detail}) but its event could not be recorded: ${String(e)}`))
+        )
+        return { instanceId, amountUsd: amount, limitUsd }
+      })
+
+    return AgentResources.of({ acquire, release, held, topUp })
   })
 )
 

@@ -1,7 +1,7 @@
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { SqlClient } from "effect/sql"
-import { ProviderError } from "../../domain/errors.ts"
-import { AgentResources } from "../AgentResources.ts"
+import { NotConfigured, ProviderError } from "../../domain/errors.ts"
+import { AgentResources, type TopUpError, type TopUpResult } from "../AgentResources.ts"
 import { type KeyUsage, OpenRouter } from "../openrouter/OpenRouter.ts"
 
 // Small jobs around provider resources for the API, the admin page and the tick.
@@ -15,6 +15,15 @@ export const openRouterUsageOf = (instanceId: string) =>
     if (!key) return null
     return yield* openRouter.usage(key.externalId).pipe(Effect.catchTag("NotConfigured", () => Effect.succeed(null as KeyUsage | null)))
   })
+
+/**
+ * Raises an agent's OpenRouter spending cap (API, /admin, ops chat): AgentResources.topUp with the services of the
+ * calling runtime; a runtime without AgentResources answers "OpenRouter is not configured".
+ */
+export const topUpAgent = (instanceId: string, amountUsd: number, by: string): Effect.Effect<TopUpResult, TopUpError> =>
+  Effect.flatMap(Effect.serviceOption(AgentResources), (resources) =>
+    Option.isNone(resources) ? Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")) : resources.value.topUp(instanceId, amountUsd, by)
+  )
 
 /**
  * Deletes OpenRouter keys whose instance no longer exists in `instances` (keys leaked by a crash between create and
