@@ -199,3 +199,15 @@ describe("top-up without OpenRouter", () => {
     }
   })
 })
+
+// Last: it moves the cap by an amount the tests above do not expect.
+describe("top-ups at the same moment", () => {
+  it("top-ups sent at the same moment all count: none is lost between reading and setting the limit", async () => {
+    const start = (await limitAtFake())!
+    const results = await Promise.all([1, 2, 3, 4].map(() => topUp(claimedId, { amountUsd: 1 })))
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200])
+    const limits = (await Promise.all(results.map((r) => r.json()))).map((b) => (b as { limitUsd: number }).limitUsd).sort((a, b) => a - b)
+    expect(limits).toEqual([start + 1, start + 2, start + 3, start + 4])
+    expect(await limitAtFake()).toBe(start + 4)
+  })
+})

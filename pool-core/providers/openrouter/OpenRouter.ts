@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Schema, Semaphore } from "effect"
 import { InvalidConfig, InvalidRequest, NotConfigured, type ProviderError, ResourceConflict } from "../../domain/errors.ts"
 import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
 import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
@@ -152,6 +152,9 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
       })
 
     const topUpMax = settings.topUpMax ?? DEFAULT_TOPUP_MAX
+    // A top-up reads the limit, then sets limit + amount: two at once would lose one. Top-ups are rare admin actions,
+    // so one at a time in this process. (Two replicas topping up the same key at the same moment are not serialized.)
+    const topUpLock = Semaphore.makeUnsafe(1)
     return OpenRouter.of({
       configured: true,
       createKey,
@@ -169,7 +172,7 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
           // Sets an absolute limit: sending it twice is sending it once.
           yield* http.request({ operation: "top up key", method: "PATCH", path: `api/v1/keys/${encodeURIComponent(hash)}`, body: { limit }, idempotent: true })
           return limit
-        }),
+        }).pipe(topUpLock.withPermits(1)),
       deleteKey,
       usage: (hash) => get(hash).pipe(Effect.map(toUsage)),
       sweep: (liveIds) =>
