@@ -1,6 +1,6 @@
 // `npm start`: the whole system on the embedded defaults (or production settings from the environment), with progress.
 // Ctrl-C (SIGINT) or SIGTERM stops everything: the bot, the tick, agent processes, the HTTP server, devnet, database.
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import { DatabaseInfo } from "@convos-agents/pool-core"
 import { Messaging } from "@convos-agents/pool-core/messaging"
 import { ManagerBot } from "./ManagerBot.ts"
@@ -18,7 +18,9 @@ for (const stream of [process.stdout, process.stderr]) stream.on("error", (e: No
 const main = async () => {
   log("starting Convos agents…")
   // HOST/PORT first: a bad value stops here, naming the variable, before anything is started.
-  const settings = await Effect.runPromiseExit(httpSettings)
+  // Read from a copy of the environment: the default config provider snapshots process.env on first use, and
+  // CONVOS_INVITE_BASE_URL is set below before the system reads its config.
+  const settings = await Effect.runPromiseExit(httpSettings.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { ...process.env } as Record<string, string> }))))
   if (settings._tag === "Failure") {
     const error = settings.cause.reasons.find((r) => r._tag === "Fail") as { error?: Error } | undefined
     console.error(`[start] could not start: ${error?.error?.message ?? "HOST/PORT could not be read."}`)

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -22,7 +23,39 @@ const startProcess = (dataDir: string, extra: Record<string, string> = {}) => {
   return { child, output, exited }
 }
 
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+
 describe("npm start", () => {
+  it("on the devnet, the invites it prints open its own browser chat view", { timeout: 120_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
+    const port = await freePort()
+    const { child, output, exited } = startProcess(dataDir, { PORT: String(port) })
+    try {
+      const until = Date.now() + 90_000
+      while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 200))
+      expect(output.text).toContain("[start] ready")
+      const invite = readFileSync(join(dataDir, "manager-invite.url"), "utf8").trim()
+      expect(invite.startsWith(`http://127.0.0.1:${port}/v2?i=`), invite).toBe(true)
+      expect(output.text).toMatch(new RegExp(`ops chat invite \\(admins only\\): http://127\\.0\\.0\\.1:${port}/v2\\?i=`))
+      const page = await fetch(invite, { redirect: "manual" })
+      expect(page.status).toBe(302)
+      expect(page.headers.get("location")).toBe(`/chat?invite=${encodeURIComponent(invite)}`)
+      child.kill("SIGINT")
+      expect(await exited).toBe(0)
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL")
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it("a bad PORT stops it at once with a message naming PORT", { timeout: 60_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
     const { child, output, exited } = startProcess(dataDir, { PORT: "eighty" })
