@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto"
 import { join } from "node:path"
 import { Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
 import { InvalidConfig, Pool } from "@convos-agents/pool-core"
@@ -143,25 +142,51 @@ const makeBot = Effect.gen(function* () {
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 
   // One stream for every chat: the redelivery check and the cursor run in stream order, then each message goes to its
-  // conversation's lane, so a slow /new in one chat never holds up another chat or the ops chat.
-  // This process, to the message ledger: what it took and did not answer is taken again by the next one.
-  const bootId = randomUUID()
-  const lanes = yield* makeLanes({ concurrency: Math.max(1, s.concurrency), maxQueued: 1_000 })
-  // The cursor only says where a restart resumes (a minute earlier, the ledger drops repeats): saved once a second.
+  // conversation's lane, so a slow /new in one chat never holds up another chat or the ops chat. One conversation
+  // may have at most 100 messages waiting (well above the per-person rate limit): a flood from one person never takes
+  // the whole shared budget.
+  const lanes = yield* makeLanes({ concurrency: Math.max(1, s.concurrency), maxQueued: 1_000, maxPerKey: 100 })
+  // The ledger's handler is this process's pool replica id: a message taken by a process that is gone (its session
+  // lock is free) and never answered is taken again; one a live process is answering is left to it.
+  const handler = pool.replica.id
+  const gone = (other: string) => pool.replica.gone([other]).pipe(Effect.map((set) => set.has(other)))
+  // Where a restart resumes (a minute before the cursor; the ledger drops repeats): the oldest message still being
+  // answered, else the newest taken. Saved at most once a second.
+  const inFlight = new Map<string, number>()
+  let newestTaken = 0
   let cursorSavedAt = 0
+  const saveCursor = Effect.suspend(() => {
+    if (Date.now() - cursorSavedAt < 1_000) return Effect.void
+    cursorSavedAt = Date.now()
+    const cursor = inFlight.size > 0 ? Math.min(...inFlight.values()) : newestTaken
+    return store.setState("stream_cursor", String(cursor)).pipe(
+      Effect.catchCause((cause) => Effect.logWarning("manager bot: stream cursor not saved (a restart replays a little more)", cause))
+    )
+  })
   const onMessage = (m: ChatMessage) =>
     Effect.gen(function* () {
       if (m.senderInboxId === me.inboxId) return
-      if (!(yield* store.takeMessage(m.id, bootId))) return // redelivered: answered, or being answered by this process
-      if (Date.now() - cursorSavedAt >= 1_000) {
-        cursorSavedAt = Date.now()
-        yield* store.setState("stream_cursor", String(m.sentAt.getTime()))
+      if (!(yield* store.takeMessage(m.id, handler, gone))) return // answered, or being answered
+      const sentAt = m.sentAt.getTime()
+      newestTaken = Math.max(newestTaken, sentAt)
+      // Ops commands change the pool (top-ups, replenish, drain): answered at most once, so a crash mid-command never
+      // runs it again. Everything else is done only once answered, so an answer a crash cut off comes after the
+      // restart (claims stay single: their key is the message id; renames and instructions repeat harmlessly).
+      const atMostOnce = m.conversationId === opsId
+      if (atMostOnce) yield* store.markAnswered(m.id)
+      else inFlight.set(m.id, sentAt)
+      yield* saveCursor
+      const done = (exit: Exit.Exit<void>) =>
+        Effect.suspend(() => {
+          inFlight.delete(m.id)
+          return atMostOnce || Exit.hasInterrupts(exit) ? Effect.void : store.markAnswered(m.id).pipe(Effect.ignore)
+        })
+      const queued = yield* lanes.run(m.conversationId, answer(m).pipe(Effect.onExit(done)))
+      if (!queued) {
+        inFlight.delete(m.id)
+        yield* client.sendText(m.conversationId, "That's a lot of messages at once: I'm still answering the earlier ones. Send this one again in a moment.").pipe(Effect.ignore)
+        if (!atMostOnce) yield* store.markAnswered(m.id)
       }
-      // Done only once answered: a message whose answer a crash or a shutdown cut off is answered after the restart.
-      yield* lanes.run(
-        m.conversationId,
-        answer(m).pipe(Effect.onExit((exit) => (Exit.hasInterrupts(exit) ? Effect.void : store.markAnswered(m.id).pipe(Effect.ignore))))
-      )
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 
   const cursor = yield* store.getState("stream_cursor")

@@ -11,10 +11,11 @@ export class BotStore extends Context.Service<BotStore, {
   readonly recordChat: (conversationId: string, inboxId: string) => Effect.Effect<void, DatabaseError>
   /** True the first time a message id is seen; false on redelivery. */
   /**
-   * Takes a message for this bot process (`handler`): true when it is new, or was taken by another process that never
-   * answered it (it died mid-answer); false when it is answered, or this process has it already (a redelivery).
+   * Takes a message for this bot process (`handler`): true when it is new, or was taken by a process that is gone
+   * (`gone` says which; it died before answering); false when it is answered, this process has it already (a
+   * redelivery), or a live process is answering it.
    */
-  readonly takeMessage: (messageId: string, handler: string) => Effect.Effect<boolean, DatabaseError>
+  readonly takeMessage: (messageId: string, handler: string, gone: (handler: string) => Effect.Effect<boolean>) => Effect.Effect<boolean, DatabaseError>
   /** The message got its answer (or needed none): a redelivery is never answered again. */
   readonly markAnswered: (messageId: string) => Effect.Effect<void, DatabaseError>
   /** Forgets answered messages taken before `before` (older than any the stream can replay); returns how many. */
@@ -41,15 +42,20 @@ export class BotStore extends Context.Service<BotStore, {
             Effect.asVoid,
             Effect.mapError(dbError)
           ),
-        takeMessage: (messageId, handler) =>
-          sql`
-            INSERT INTO processed_messages (message_id, handled_by) VALUES (${messageId}, ${handler})
-            ON CONFLICT (message_id) DO UPDATE SET handled_by = EXCLUDED.handled_by, processed_at = now()
-              WHERE processed_messages.answered_at IS NULL AND processed_messages.handled_by IS DISTINCT FROM EXCLUDED.handled_by
-            RETURNING message_id`.pipe(
-            Effect.map((r) => r.length > 0),
-            Effect.mapError(dbError)
-          ),
+        takeMessage: (messageId, handler, gone) =>
+          Effect.gen(function* () {
+            const inserted = yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES (${messageId}, ${handler}) ON CONFLICT DO NOTHING RETURNING message_id`
+            if (inserted.length > 0) return true
+            const [row] = yield* sql<{ handledBy: string | null; answered: boolean }>`
+              SELECT handled_by, answered_at IS NOT NULL AS answered FROM processed_messages WHERE message_id = ${messageId}`
+            if (!row || row.answered || row.handledBy === null || row.handledBy === handler) return false
+            if (!(yield* gone(row.handledBy))) return false
+            // Guarded on the previous handler: of two processes taking over at once, one wins.
+            const taken = yield* sql`
+              UPDATE processed_messages SET handled_by = ${handler}, processed_at = now()
+              WHERE message_id = ${messageId} AND handled_by = ${row.handledBy} AND answered_at IS NULL RETURNING message_id`
+            return taken.length > 0
+          }).pipe(Effect.mapError(dbError)),
         pruneAnswered: (before) =>
           sql`DELETE FROM processed_messages WHERE answered_at IS NOT NULL AND processed_at < ${before} RETURNING message_id`.pipe(
             Effect.map((r) => r.length),

@@ -51,4 +51,20 @@ describe("lanes", () => {
       for (let i = 0; i < 100 && lanes.activeKeys() > 0; i++) yield* Effect.sleep(5)
       assert.strictEqual(lanes.activeKeys(), 0)
     }))
+
+  it.live("a key with maxPerKey tasks waiting is refused (false) while other keys still queue", () =>
+    Effect.gen(function* () {
+      const lanes = yield* makeLanes({ concurrency: 2, maxQueued: 100, maxPerKey: 3 })
+      const gate = yield* Deferred.make<void>()
+      const held = Deferred.await(gate)
+      const flooded = [yield* lanes.run("flood", held), yield* lanes.run("flood", held), yield* lanes.run("flood", held), yield* lanes.run("flood", held)]
+      assert.deepStrictEqual(flooded, [true, true, true, false], "the fourth waiting task of one key is refused")
+      let other = false
+      assert.isTrue(yield* lanes.run("other", Effect.sync(() => void (other = true))))
+      for (let i = 0; i < 200 && !other; i++) yield* Effect.sleep(5)
+      assert.isTrue(other, "another key is not held up")
+      yield* Deferred.succeed(gate, undefined)
+      for (let i = 0; i < 200 && lanes.activeKeys() > 0; i++) yield* Effect.sleep(5)
+      assert.isTrue(yield* lanes.run("flood", Effect.void), "once its tasks are done, the key takes tasks again")
+    }))
 })

@@ -1,5 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import { SqlClient } from "effect/sql"
 import { Pool } from "@convos-agents/pool-core"
 import { MemoryCloud } from "@convos-agents/pool-core/pool/testing.ts"
 import { ManagerBot } from "../src/ManagerBot.ts"
@@ -76,5 +77,37 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       assert.include(help, "Ops commands (this chat only)")
       for (const c of ["/counts", "/pool", "/replenish <N>", "/drain <N>", "/reconcile", "/kill <id>", "/dismiss <id>", "/help"]) assert.include(help, c)
       assert.notInclude(help, "/new")
+    }))
+
+  it.effect("ops commands are answered at most once (ledger done when taken); a person's message only once answered", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const runtime = yield* AgentRuntime
+      const bot = yield* ManagerBot
+      const sql = yield* SqlClient.SqlClient
+      const answered = (id: string) =>
+        sql<{ answered: boolean }>`SELECT answered_at IS NOT NULL AS answered FROM processed_messages WHERE message_id = ${id}`.pipe(Effect.map((r) => r[0]?.answered))
+      const ops = yield* openManagerChat("Admin", bot.opsInviteUrl, admin)
+      const ann = yield* openManagerChat("Ann")
+      yield* pool.replenish(1)
+      // Both held mid-command: the admin's /reconcile at a health check, Ann's claim at provisioning.
+      yield* runtime.hold("health")
+      yield* runtime.hold("provision")
+      const reconcile = yield* ops.client.sendText(ops.chatId, "/reconcile")
+      for (let i = 0; i < 300 && runtime.waiting("health") === 0; i++) yield* Effect.sleep(10)
+      assert.isAbove(runtime.waiting("health"), 0, "the tick is held")
+      assert.isTrue(yield* answered(reconcile), "an ops command is done in the ledger before it runs: a crash never runs it twice")
+      yield* runtime.release("health")
+      for (let i = 0; i < 300 && (yield* pool.counts).idle === 0; i++) yield* Effect.sleep(10)
+      assert.isAtLeast((yield* pool.counts).idle, 1, "the held tick finished")
+      yield* ann.say("/new")
+      yield* ann.say("/skip")
+      const instructions = yield* ann.client.sendText(ann.chatId, "/skip")
+      for (let i = 0; i < 300 && runtime.waiting("provision") === 0; i++) yield* Effect.sleep(10)
+      assert.isAbove(runtime.waiting("provision"), 0, "Ann's claim is held")
+      assert.isFalse(yield* answered(instructions), "a person's message is done only once answered")
+      yield* runtime.release("provision")
+      for (let i = 0; i < 300 && !(yield* answered(instructions)); i++) yield* Effect.sleep(10)
+      assert.isTrue(yield* answered(instructions))
     }))
 })

@@ -113,4 +113,20 @@ layer(deps, { timeout: "120 seconds", excludeTestServices: true })("manager bot:
       const left = yield* sql<{ messageId: string }>`SELECT message_id FROM processed_messages WHERE message_id IN ('old-answered', 'old-unanswered', 'new-answered') ORDER BY message_id`
       assert.deepStrictEqual(left.map((r) => r.messageId), ["new-answered", "old-unanswered"])
     }))
+
+  it.effect("a message taken by a live bot process is left to it; of a gone one, taken over once", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* Effect.provide(Effect.service(BotStore), BotStore.layer)
+      const alive = (_: string) => Effect.succeed(false)
+      const dead = (_: string) => Effect.succeed(true)
+      assert.isTrue(yield* store.takeMessage("m-new", "me", alive), "a new message is taken")
+      assert.isFalse(yield* store.takeMessage("m-new", "me", dead), "a redelivery to the same process is not")
+      yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES ('m-other', 'other-process')`
+      assert.isFalse(yield* store.takeMessage("m-other", "me", alive), "a live process is still answering it")
+      const both = yield* Effect.all([store.takeMessage("m-other", "me", dead), store.takeMessage("m-other", "you", dead)], { concurrency: 2 })
+      assert.deepStrictEqual([...both].sort(), [false, true], "of two takeovers at once, one wins")
+      yield* store.markAnswered("m-other")
+      assert.isFalse(yield* store.takeMessage("m-other", "third", dead), "an answered message is never taken again")
+    }))
 })

@@ -96,4 +96,9 @@ export class Pool extends Context.Service<Pool, {
   readonly events: Stream.Stream<PoolEvent>
   /** Target sizes from config, for /counts and alerts. */
   readonly targets: { readonly minIdle: number; readonly maxTotal: number }
+  /**
+   * This process to the other replicas: its id, and which of some replica ids belong to processes that are gone
+   * (their Postgres session lock is free). The manager bot uses it to take over only a dead process's messages.
+   */
+  readonly replica: { readonly id: string; readonly gone: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>> }
 }>()("pool-core/pool/Pool") {}

@@ -221,6 +221,7 @@ export const makePool = Effect.gen(function* () {
     template,
     events: Stream.fromPubSub(events),
     targets: { minIdle: settings.minIdle, maxTotal: settings.maxTotal },
+    replica: { id: replica.id, gone: replica.gone },
   })
 })
 
