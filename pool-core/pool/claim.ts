@@ -152,9 +152,20 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
         Effect.gen(function* () {
           if (e._tag === "DatabaseError") return yield* Effect.fail(e as DatabaseError)
           const reason = e.message
-          yield* repo.transition(instance.id, ["claiming"], "crashed", "provision-failed", { lastError: reason }, reason)
-          yield* resources.release(instance.id).pipe(Effect.ignore)
-          yield* deps.publish({ _tag: "InstanceCrashed", instanceId: instance.id, agentName: instance.agentName, reason })
+          const moved = yield* repo.transition(instance.id, ["claiming"], "crashed", "provision-failed", { lastError: reason }, reason)
+          if (Option.isNone(moved)) {
+            // Someone else settled the row meanwhile (the tick's recovery saw the runtime finish and recorded it
+            // claimed, or crashed it): never release resources of an agent that may be live. Claimed for this very
+            // request is a success.
+            const now = yield* repo.get(instance.id)
+            if (Option.isSome(now) && now.value.status === "claimed" && now.value.claimedBy === instance.claimedBy) {
+              yield* onProgress({ step: "provision", status: "ok", message: "your agent is ready", instanceId: instance.id })
+              return resultOf(now.value, false)
+            }
+          } else {
+            yield* resources.release(instance.id).pipe(Effect.ignore)
+            yield* deps.publish({ _tag: "InstanceCrashed", instanceId: instance.id, agentName: instance.agentName, reason })
+          }
           yield* onProgress({ step: "provision", status: "fail", message: reason, instanceId: instance.id })
           return yield* new ProvisionFailed({
             instanceId: instance.id,

@@ -55,11 +55,13 @@ export const makeReplica = Effect.gen(function* () {
   const ready = yield* Deferred.make<void, DatabaseError>()
   const serial = yield* Semaphore.make(1)
 
-  // This database's id (per schema on a shared server): keys the in-process tick exclusion.
+  // This database's id (per schema on a shared server): keys the in-process tick exclusion. DO UPDATE (to itself), not
+  // DO NOTHING: two replicas starting at once both get the committed row back (DO NOTHING would return no row to the
+  // one that lost the race, and a SELECT in the same statement cannot see the other's insert).
   const random = randomUUID()
   const [row] = yield* sql<{ value: string }>`
-    WITH ins AS (INSERT INTO settings (key, value) VALUES ('database_id', ${random}) ON CONFLICT (key) DO NOTHING RETURNING value)
-    SELECT value FROM ins UNION ALL SELECT value FROM settings WHERE key = 'database_id'`.pipe(Effect.mapError(toDatabaseError))
+    INSERT INTO settings (key, value) VALUES ('database_id', ${random})
+    ON CONFLICT (key) DO UPDATE SET value = settings.value RETURNING value`.pipe(Effect.mapError(toDatabaseError))
   const databaseId = row!.value
 
   const bounded = <A>(statement: Effect.Effect<A, DatabaseError>) =>

@@ -1,5 +1,6 @@
 import { assert, layer } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Fiber } from "effect"
+import { SqlClient } from "effect/sql"
 import { AgentResources } from "../../providers/AgentResources.ts"
 import { Pool } from "../Pool.ts"
 import { PoolTest, startPool } from "../testing.ts"
@@ -84,6 +85,29 @@ layer(PoolTest({ cloud: { provisionDelay: "700 millis" }, settings: { provisionT
       const result = yield* pool.claim({ key: "in-time", claimedBy: "p" })
       assert.strictEqual(result.instance.status, "claimed")
       assert.deepStrictEqual(resources.released, [])
+      yield* close
+    }))
+
+  it.effect("a claim someone else settled as claimed meanwhile (the tick's recovery) succeeds and keeps its resources", () =>
+    Effect.gen(function* () {
+      yield* oneIdle
+      const sql = yield* SqlClient.SqlClient
+      const resources = slowResources("10 millis")
+      const { pool, close } = yield* startPool({ resources: resources.service })
+      const claiming = yield* Effect.forkChild(pool.claim({ key: "settled-elsewhere", claimedBy: "p" }))
+      // While the runtime provisions (700 ms), record the instance claimed as the recovery would (the runtime finished).
+      let id: string | undefined
+      for (let i = 0; i < 200 && !id; i++) {
+        id = (yield* pool.list({ status: ["claiming"] }))[0]?.id
+        if (!id) yield* Effect.sleep(5)
+      }
+      assert.isDefined(id, "the claim is in progress")
+      yield* sql`UPDATE instances SET status = 'claimed', conversation_id = 'conv-recovered', invite_url = 'https://dev.convos.org/v2?i=recovered', claimed_at = now() WHERE id = ${id!}`
+      const result = yield* Fiber.join(claiming)
+      assert.strictEqual(result.instance.id, id)
+      assert.strictEqual(result.instance.status, "claimed")
+      assert.deepStrictEqual(resources.released, [], "a live agent's resources are never released")
+      assert.strictEqual((yield* pool.get(id!)).status, "claimed")
       yield* close
     }))
 })
