@@ -26,6 +26,11 @@ export interface PoolSettings {
   /** Secret that derives each instance's bearer token (HMAC), so tokens never need storing. */
   readonly tokenSecret: Redacted.Redacted<string>
   readonly runTick: boolean
+  /**
+   * A replica counts as gone (its claims left `claiming` get resolved by the others) only once its session lock has
+   * been free this long: a live replica whose database session drops and comes back is not taken for dead.
+   */
+  readonly replicaGoneAfter: Duration.Duration
 }
 
 export class PoolConfig extends Context.Service<PoolConfig, PoolSettings>()("pool-core/config/PoolConfig") {}
@@ -56,6 +61,7 @@ export const poolSettingsConfig = Config.all({
   healthTimeout: Config.Duration("POOL_HEALTH_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
   tokenSecret: Config.option(Config.Redacted("POOL_TOKEN_SECRET")),
   runTick: Config.Boolean("POOL_TICK").pipe(Config.withDefault(true)),
+  replicaGoneAfter: Config.Duration("POOL_REPLICA_GONE_AFTER").pipe(Config.withDefault(Duration.seconds(15))),
 })
 
 export const loadPoolSettings = Effect.gen(function* () {
@@ -92,5 +98,6 @@ export const poolConfigLayer = (overrides: Partial<PoolSettings> = {}) =>
     healthTimeout: Duration.seconds(2),
     tokenSecret: Redacted.make("test-secret"),
     runTick: false,
+    replicaGoneAfter: Duration.zero,
     ...overrides,
   })

@@ -11,8 +11,9 @@ import { toDatabaseError } from "./repo.ts"
 // lock keyed by that id on its own dedicated database session for as long as it lives. Postgres releases the lock the
 // moment the session ends (process killed, host gone), so "owner dead ⇔ its lock can be taken" — no heartbeat to wait
 // out, which keeps restart recovery immediate. If the session drops while the process lives, the keeper reconnects and
-// takes the lock again: the gap (up to PING to notice, then a reconnect) is the one window in which another replica
-// could take this one for dead, so PING is short.
+// takes the lock again. Another replica counts this one gone only after seeing its lock free for
+// POOL_REPLICA_GONE_AFTER (default 15 s, longer than PING + a statement timeout + a reconnect), so such a gap is not
+// taken for death; the manager bot's ledger asks without that wait (see ManagerBot.ts).
 //
 // PGlite is one shared session: every advisory lock is re-entrant there, so the lock tells nothing. Replicas alive in
 // this process are known from `liveHere` instead, and any other id counts as dead — right for the embedded database,
@@ -98,8 +99,16 @@ export const makeReplica = Effect.gen(function* () {
     })
   ).pipe(Effect.ensuring(Ref.set(current, Option.none())))
 
+  // During an outage the keeper retries every 250 ms: say so once, then at most once a minute.
+  let warnedAt = 0
   yield* holdOnce.pipe(
-    Effect.catchCause((cause) => Effect.logWarning(`pool replica ${id.slice(0, 8)}: database session lost, reconnecting`, cause)),
+    Effect.catchCause((cause) =>
+      Effect.suspend(() => {
+        if (Date.now() - warnedAt < 60_000) return Effect.void
+        warnedAt = Date.now()
+        return Effect.logWarning(`pool replica ${id.slice(0, 8)}: database session lost, reconnecting (every 250 ms; repeated at most once a minute)`, cause)
+      })
+    ),
     Effect.repeat(RECONNECT),
     Effect.forkScoped
   )
@@ -123,18 +132,39 @@ export const makeReplica = Effect.gen(function* () {
       )
     )
 
-  /** Replica ids among `owners` that are gone. An owner whose liveness cannot be checked right now counts as alive. */
-  const gone = (owners: ReadonlyArray<string>) =>
+  /** When each other replica's lock was first seen free (forgotten when seen held again). */
+  const firstSeenFree = new Map<string, number>()
+
+  /**
+   * Replica ids among `owners` that are gone: their lock is free now and has been for `confirmAfter` (default: at
+   * once). An owner whose liveness cannot be checked right now counts as alive.
+   */
+  const gone = (owners: ReadonlyArray<string>, confirmAfter: Duration.Duration = Duration.zero) =>
     Effect.forEach(
       owners.filter((o) => o !== id && !liveHere.has(o)),
       (owner) =>
         withSession((s) =>
           s.values("SELECT CASE WHEN pg_try_advisory_lock(k) THEN pg_advisory_unlock(k) ELSE false END FROM (SELECT hashtextextended($1, 0) AS k) AS t", [lockKey(owner)])
         ).pipe(
-          Effect.map((rows) => (rows[0]?.[0] === true ? [owner] : [])),
+          Effect.map((rows) => {
+            const now = Date.now()
+            if (rows[0]?.[0] !== true) {
+              firstSeenFree.delete(owner)
+              return []
+            }
+            const first = firstSeenFree.get(owner) ?? now
+            firstSeenFree.set(owner, first)
+            return now - first >= Duration.toMillis(confirmAfter) ? [owner] : []
+          }),
           Effect.orElseSucceed(() => [] as Array<string>)
         )
-    ).pipe(Effect.map((found) => new Set(found.flat())))
+    ).pipe(
+      Effect.map((found) => {
+        // Owners of long-resolved claims are never asked again: keep the map small.
+        for (const [owner, at] of firstSeenFree) if (Date.now() - at > 86_400_000) firstSeenFree.delete(owner)
+        return new Set(found.flat())
+      })
+    )
 
   /**
    * Runs `body` only if no other tick on this database runs (this process: `ticksHere`; other processes: an advisory

@@ -85,7 +85,7 @@ export const makeTick = (deps: TickDeps) =>
       const stuckBefore = now.getTime() - Duration.toMillis(settings.provisionTimeout) - 10_000
       const claiming = rows.filter((r) => r.status === "claiming")
       const owners = [...new Set(claiming.flatMap((r) => (r.claimOwner !== null ? [r.claimOwner] : [])))]
-      const goneOwners = owners.length > 0 ? yield* replica.gone(owners) : new Set<string>()
+      const goneOwners = owners.length > 0 ? yield* replica.gone(owners, settings.replicaGoneAfter) : new Set<string>()
       const orphans = claiming.flatMap((r) => {
         if (r.updatedAt.getTime() < stuckBefore) return [{ row: r, why: `not finished within ${Duration.format(settings.provisionTimeout)}` }]
         if (r.claimOwner !== null ? goneOwners.has(r.claimOwner) : isFirst && r.updatedAt < processStartedAt) {

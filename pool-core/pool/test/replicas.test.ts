@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto"
 import { PgClient, PgConnection } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { testDatabaseKind } from "../../db/testing.ts"
 import { Pool } from "../Pool.ts"
@@ -71,6 +71,22 @@ layer(PoolTest({ cloud: { provisionDelay: "1500 millis" } }), { timeout: "120 se
       const b = yield* pool.get(cut!.id)
       assert.strictEqual(b.status, "crashed")
       assert.include(b.lastError ?? "", "interrupted")
+    }))
+
+  it.effect("with POOL_REPLICA_GONE_AFTER, a free lock must stay free that long before the owner counts as gone", () =>
+    Effect.gen(function* () {
+      yield* idleInstances(1)
+      const sql = yield* SqlClient.SqlClient
+      const { pool, close } = yield* startPool({ settings: { replicaGoneAfter: Duration.millis(400) } })
+      const [cut] = yield* pool.list({ status: ["idle"] })
+      const blipped = randomUUID()
+      yield* sql`UPDATE instances SET status = 'claiming', claimed_by = 'bob', claim_owner = ${blipped}, updated_at = now() WHERE id = ${cut!.id}`
+      assert.strictEqual((yield* pool.tick).markedCrashed, 0, "first sighting of a free lock: maybe a session blip")
+      assert.strictEqual((yield* pool.get(cut!.id)).status, "claiming")
+      yield* Effect.sleep(450)
+      assert.strictEqual((yield* pool.tick).markedCrashed, 1, "still free after the confirmation time: gone")
+      assert.strictEqual((yield* pool.get(cut!.id)).status, "crashed")
+      yield* close
     }))
 
   it.effect("claims of this pool's own in-flight provisioning are never resolved by its own tick", () =>

@@ -32,6 +32,8 @@ const startManager = () =>
       POOL_MIN_IDLE: "0",
       POOL_MAX_TOTAL: "40",
       POOL_TICK_INTERVAL: "300 millis",
+      // The restarted manager confirms the killed one is gone over a second of ticks (the default is 15 s).
+      POOL_REPLICA_GONE_AFTER: "1 second",
       POOL_TOKEN_SECRET: "crash-secret",
       POOL_PROVISION_TIMEOUT: "20 seconds",
     }
