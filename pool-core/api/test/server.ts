@@ -1,8 +1,12 @@
 import { serve } from "@hono/node-server"
 import { afterAll, beforeAll } from "vitest"
-import { Effect, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { poolConfigLayer } from "../../config.ts"
+import { TestDatabase } from "../../db/testing.ts"
 import { Pool } from "../../pool/Pool.ts"
-import { PoolTest } from "../../pool/testing.ts"
+import { PoolLive } from "../../pool/PoolLive.ts"
+import { memoryCloudLayer, PoolTest } from "../../pool/testing.ts"
+import { agentResourcesOverFakes, providerFakesLayer } from "../../providers/resources/testing.ts"
 import { makeApiApp } from "../index.ts"
 
 // The pool API over real HTTP on 127.0.0.1 (a free port) against the test pool (real Postgres with DATABASE_URL,
@@ -48,6 +52,27 @@ export const startApi = async (): Promise<ApiServer> => {
     },
   }
 }
+
+/** The test pool with live AgentResources over the loopback provider fakes (OpenRouter, AgentMail, Telnyx, Bankr). */
+export const poolOverProviderFakes = () =>
+  ManagedRuntime.make(
+    PoolLive.pipe(
+      Layer.provideMerge(memoryCloudLayer()),
+      Layer.provideMerge(agentResourcesOverFakes),
+      Layer.provideMerge(providerFakesLayer),
+      Layer.provideMerge(poolConfigLayer()),
+      Layer.provideMerge(TestDatabase)
+    )
+  )
+
+/** Serves the pool API of `runtime` on 127.0.0.1 (a free port). */
+export const serveApi = (runtime: ManagedRuntime.ManagedRuntime<any, any>, apiKey: string) =>
+  new Promise<{ base: string; close: () => Promise<void> }>((resolve) => {
+    const app = makeApiApp(runtime, { apiKey })
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
+      resolve({ base: `http://127.0.0.1:${info.port}`, close: () => new Promise((r) => server.close(() => r())) })
+    )
+  })
 
 /** For a test file: one API server started before its tests (signed in to /admin) and stopped after them. */
 export const useSignedInApi = () => {

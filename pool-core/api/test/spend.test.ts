@@ -1,40 +1,22 @@
-import { serve } from "@hono/node-server"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { poolConfigLayer } from "../../config.ts"
-import { TestDatabase } from "../../db/testing.ts"
 import { Pool } from "../../pool/Pool.ts"
-import { PoolLive } from "../../pool/PoolLive.ts"
-import { memoryCloudLayer } from "../../pool/testing.ts"
-import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer } from "../../providers/resources/testing.ts"
-import { makeApiApp } from "../index.ts"
+import { ProviderFakes } from "../../providers/resources/testing.ts"
+import { poolOverProviderFakes, serveApi } from "./server.ts"
 
 // Agent spend over real HTTP: the pool with live AgentResources over a loopback OpenRouter, so a claim creates a real
 // (fake-side) key whose usage the test sets. Spend shows in the admin listing and page, never on the public /agents.
 
 const KEY = "test-key-spend-0123456789"
-const runtime = ManagedRuntime.make(
-  PoolLive.pipe(
-    Layer.provideMerge(memoryCloudLayer()),
-    Layer.provideMerge(agentResourcesOverFakes),
-    Layer.provideMerge(providerFakesLayer),
-    Layer.provideMerge(poolConfigLayer()),
-    Layer.provideMerge(TestDatabase)
-  )
-)
+const runtime = poolOverProviderFakes()
 let base = ""
 let close = () => Promise.resolve()
 
 beforeAll(async () => {
   await runtime.runPromise(Effect.void)
-  const app = makeApiApp(runtime, { apiKey: KEY })
-  await new Promise<void>((resolve) => {
-    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
-      base = `http://127.0.0.1:${info.port}`
-      resolve()
-    })
-    close = () => new Promise((r) => server.close(() => r()))
-  })
+  const served = await serveApi(runtime, KEY)
+  base = served.base
+  close = served.close
 })
 afterAll(async () => {
   await close()

@@ -1,31 +1,17 @@
-import { serve } from "@hono/node-server"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { poolConfigLayer } from "../../config.ts"
-import { TestDatabase } from "../../db/testing.ts"
 import { Pool } from "../../pool/Pool.ts"
-import { PoolLive } from "../../pool/PoolLive.ts"
-import { memoryCloudLayer } from "../../pool/testing.ts"
 import { managementKey } from "../../providers/openrouter/fake.ts"
-import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer } from "../../providers/resources/testing.ts"
-import { makeApiApp } from "../index.ts"
-import { startApi } from "./server.ts"
+import { ProviderFakes } from "../../providers/resources/testing.ts"
+import { poolOverProviderFakes, serveApi, startApi } from "./server.ts"
 
 // Raising an agent's OpenRouter spending cap over real HTTP: the pool with live AgentResources over the loopback
 // OpenRouter (which checks auth, method, path and body of every request), real SQL for the `events` row. The API
 // route and the /admin button; bad amounts and instances without a key never reach OpenRouter.
 
 const KEY = "test-key-topup-0123456789"
-const runtime = ManagedRuntime.make(
-  PoolLive.pipe(
-    Layer.provideMerge(memoryCloudLayer()),
-    Layer.provideMerge(agentResourcesOverFakes),
-    Layer.provideMerge(providerFakesLayer),
-    Layer.provideMerge(poolConfigLayer()),
-    Layer.provideMerge(TestDatabase)
-  )
-)
+const runtime = poolOverProviderFakes()
 let base = ""
 let close = () => Promise.resolve()
 let claimedId = ""
@@ -47,14 +33,9 @@ const topUpEvents = (id: string) =>
 
 beforeAll(async () => {
   await runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(2).pipe(Effect.andThen(p.tick))))
-  const app = makeApiApp(runtime, { apiKey: KEY })
-  await new Promise<void>((resolve) => {
-    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
-      base = `http://127.0.0.1:${info.port}`
-      resolve()
-    })
-    close = () => new Promise((r) => server.close(() => r()))
-  })
+  const served = await serveApi(runtime, KEY)
+  base = served.base
+  close = served.close
   const claim = await fetch(`${base}/api/pool/claim`, { method: "POST", headers: { ...auth, "idempotency-key": "topup-1" }, body: JSON.stringify({ agentName: "Tilly" }) })
   expect(claim.status).toBe(200)
   claimedId = (await claim.json()).instanceId

@@ -21,6 +21,14 @@ const drainAll = Effect.gen(function* () {
   for (const i of yield* pool.list()) yield* pool.kill(i.id)
 })
 
+/** An empty pool, then two idle instances a and b. */
+const twoIdle = Effect.gen(function* () {
+  yield* drainAll
+  const pool = yield* readyPool(2)
+  const [a, b] = yield* pool.list({ status: ["idle"] })
+  return { pool, cloud: yield* MemoryCloud, sql: yield* SqlClient.SqlClient, a: a!, b: b! }
+})
+
 layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool lifecycle", (it) => {
   it.effect("replenish → starting, tick → idle, with an events row per transition", () =>
     Effect.gen(function* () {
@@ -128,11 +136,7 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
 
   it.effect("a provider that cannot say (unknown) neither starts nor resets the grace period", () =>
     Effect.gen(function* () {
-      yield* drainAll
-      const pool = yield* readyPool(2)
-      const cloud = yield* MemoryCloud
-      const sql = yield* SqlClient.SqlClient
-      const [a, b] = yield* pool.list({ status: ["idle"] })
+      const { pool, cloud, sql, a, b } = yield* twoIdle
       // a: never seen failing, then unknown → no clock starts.
       cloud.setState(a!.providerRef!, "unknown")
       yield* pool.tick
@@ -155,11 +159,7 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
 
   it.effect("start-up resolves claims left in claiming: claimed when the runtime finished, else crashed", () =>
     Effect.gen(function* () {
-      yield* drainAll
-      const pool = yield* readyPool(2)
-      const cloud = yield* MemoryCloud
-      const sql = yield* SqlClient.SqlClient
-      const [a, b] = yield* pool.list({ status: ["idle"] })
+      const { pool, cloud, sql, a, b } = yield* twoIdle
       // a: the runtime finished provisioning but the manager died before recording it; b: it died before provisioning.
       const memA = cloud.instances.get(a!.providerRef!)!
       memA.conversationId = "conv-finished"
