@@ -193,7 +193,16 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       yield* onProgress({ step: "claim", status: "active", message: "finding a free agent" })
       return yield* Effect.uninterruptible(
         Effect.gen(function* () {
-          const picked = yield* pick({ key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl, owner: deps.owner })
+          const fields: ClaimFields = { key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl, owner: deps.owner }
+          let picked = yield* pick(fields)
+          // Concurrent batches each lock as many idle rows as they have requests, and release the ones whose key
+          // turned out to be a replay: a request can find every idle row locked for a moment although one is about
+          // to be free. Before saying "no agent", try alone a few times — unless the key is a replay or nothing is idle.
+          for (let attempt = 1; Option.isNone(picked) && attempt <= 3; attempt++) {
+            if (Option.isSome(yield* repo.findClaim(key)) || (yield* repo.counts).idle === 0) break
+            yield* Effect.sleep(Duration.millis(5 * attempt))
+            picked = yield* pickOne(fields)
+          }
           if (Option.isNone(picked)) return yield* Effect.interruptible(notPicked(key, claimedBy, onProgress))
           const instance = picked.value
           yield* onProgress({ step: "claim", status: "ok", message: `claimed instance ${instance.id.slice(0, 8)}`, instanceId: instance.id })
