@@ -124,7 +124,9 @@ layer(deps, { timeout: "120 seconds", excludeTestServices: true })("manager bot:
       assert.isFalse(yield* store.takeMessage("m-new", "me", dead), "a redelivery to the same process is not")
       yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES ('m-other', 'other-process')`
       assert.isFalse(yield* store.takeMessage("m-other", "me", alive), "a live process is still answering it")
-      const both = yield* Effect.all([store.takeMessage("m-other", "me", dead), store.takeMessage("m-other", "you", dead)], { concurrency: 2 })
+      // Only the first holder is gone; "me" and "you" are both alive, so whichever loses must not take it from the winner.
+      const onlyOtherGone = (h: string) => Effect.succeed(h === "other-process")
+      const both = yield* Effect.all([store.takeMessage("m-other", "me", onlyOtherGone), store.takeMessage("m-other", "you", onlyOtherGone)], { concurrency: 2 })
       assert.deepStrictEqual([...both].sort(), [false, true], "of two takeovers at once, one wins")
       yield* store.markAnswered("m-other")
       assert.isFalse(yield* store.takeMessage("m-other", "third", dead), "an answered message is never taken again")
