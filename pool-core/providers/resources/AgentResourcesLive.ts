@@ -103,8 +103,15 @@ export const AgentResourcesLive = Layer.effect(
         Effect.gen(function* () {
           if (!configured) return yield* progress(provider, "skip", `${provider} is not configured`)
           yield* progress(provider, "active", `taking a ${provider} resource`)
-          const taken = use(yield* take)
-          yield* record(instanceId, provider, taken.externalId)
+          // Taking and recording go together: a claim timeout (an interruption) that fell between them would leave
+          // something the provider made that no release knows of. Bounded by the provider calls' own timeouts.
+          const taken = yield* Effect.uninterruptible(
+            Effect.gen(function* () {
+              const made = use(yield* take)
+              yield* record(instanceId, provider, made.externalId)
+              return made
+            })
+          )
           resources.push({ provider, externalId: taken.externalId })
           Object.assign(env, taken.env)
           yield* progress(provider, "ok", `${provider}: ${taken.externalId}`)

@@ -205,4 +205,21 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("provider faul
       yield* nothingLeft("amslow")
     })
   )
+
+  it.effect("a claim timeout in the middle of a create still records what the provider made, so the release gives it back", () =>
+    Effect.gen(function* () {
+      const fakes = yield* ProviderFakes
+      const resources = yield* AgentResources
+      const id = "amcut"
+      // The inbox is made at once, its answer takes 300 ms; the claim's timeout (150 ms) falls in between.
+      const slowCreate = (r: RecordedRequest): Reply => {
+        const reply = fakes.agentmail.state.handle(r) as Reply
+        return r.method === "POST" && r.path === "/v0/inboxes" ? { ...reply, delayMs: 300 } : reply
+      }
+      const exit = yield* withFault((f) => f.agentmail, slowCreate, resources.acquire(id).pipe(Effect.timeout("150 millis"), Effect.exit))
+      assert.strictEqual(exit._tag, "Failure", "the claim timed out")
+      assert.isTrue([...fakes.agentmail.state.inboxes.keys()].some((i) => i.startsWith(`convos-agent-${id}@`)), "AgentMail did make the inbox")
+      yield* resources.release(id)
+      yield* nothingLeft(id)
+    }))
 })
