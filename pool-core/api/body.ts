@@ -83,9 +83,21 @@ export const readForm = async (req: Request, limit: number = MAX_BODY_BYTES): Pr
   return { ok: false, status: 415, field: "body", message: "Send the form as application/x-www-form-urlencoded or multipart/form-data." }
 }
 
-/** The JSON error response of a body failure (413 also closes the connection, so the unread rest is dropped). */
-export const bodyFailureJson = (c: HonoContext, f: BodyFailure) => {
+/** A body over the limit closes the connection, so the server drops the unread rest of the upload. */
+const closeIfTooLarge = (c: HonoContext, f: BodyFailure) => {
   if (f.status === 413) c.header("Connection", "close")
+}
+
+/** `readForm` of the request in `c`; a body over the limit also closes the connection. */
+export const readRequestForm = async (c: HonoContext, limit: number = MAX_BODY_BYTES): Promise<BodyResult<Record<string, string>>> => {
+  const body = await readForm(c.req.raw, limit)
+  if (!body.ok) closeIfTooLarge(c, body)
+  return body
+}
+
+/** The JSON error response of a body failure (413 also closes the connection). */
+export const bodyFailureJson = (c: HonoContext, f: BodyFailure) => {
+  closeIfTooLarge(c, f)
   return c.json({ error: f.message, field: f.field, reason: f.message }, f.status)
 }
 

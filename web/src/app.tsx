@@ -3,7 +3,7 @@ import { Effect, Option, Result, Schema } from "effect"
 import { Hono, type Context } from "hono"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import type { Pool } from "@convos-agents/pool-core"
-import { MAX_BODY_BYTES, readForm } from "@convos-agents/pool-core/api/body.ts"
+import { MAX_BODY_BYTES, readRequestForm } from "@convos-agents/pool-core/api/body.ts"
 import { webDepsFromRuntime, type RuntimeMount, type WebDeps } from "./deps.ts"
 import { qrSvg } from "./qr.ts"
 import { makeRateLimiter, type RateLimiter } from "./rateLimit.ts"
@@ -53,10 +53,9 @@ export const makeWebApp = (input: WebDeps | RuntimeMount): Hono => {
     fail: (c, status, title, message, back) => c.html(<ErrorPage status={status} title={title} message={message} {...(back ? { back } : {})} />, status),
     decode: (schema, input) => Schema.decodeUnknownOption(schema)(input),
     form: async (c, back) => {
-      const body = await readForm(c.req.raw)
+      const body = await readRequestForm(c)
       if (body.ok) return body
       if (body.status === 413) {
-        c.header("Connection", "close") // the server drops the unread rest of the upload
         return { ok: false, response: shared.fail(c, 413, "Too much text", `The form was larger than ${MAX_BODY_BYTES / 1024} KB. Shorten what you pasted and send again.`, back) }
       }
       return { ok: false, response: shared.fail(c, body.status, "Bad form", `${body.message} Send the form from the page again.`, back) }

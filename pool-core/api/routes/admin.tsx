@@ -9,7 +9,7 @@ import { OpenRouter } from "../../providers/openrouter/OpenRouter.ts"
 import { topUpAgent } from "../../providers/resources/maintenance.ts"
 import { type SpendLookup, spendingInstances, spendOf, spendText, usd } from "../../providers/resources/spend.ts"
 import { hasAdminSession, makeSession, SESSION_COOKIE, safeEqual } from "../auth.ts"
-import { readForm } from "../body.ts"
+import { readRequestForm } from "../body.ts"
 import type { Run } from "../http.ts"
 
 // Admin dashboard: server-rendered, forms only (no script). Login exchanges the API key for a signed session cookie;
@@ -207,11 +207,8 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
   app.post("/admin/login", async (c) => {
     if (!o.apiKey) return c.html(<Login error="Admin sign-in is disabled: set POOL_API_KEY on the server." />, 503)
     if (!sameOrigin(c)) return c.html(<Login error="Sign in from this site's own page." />, 403)
-    const body = await readForm(c.req.raw)
-    if (!body.ok) {
-      if (body.status === 413) c.header("Connection", "close")
-      return c.html(<Login error={body.message} />, body.status)
-    }
+    const body = await readRequestForm(c)
+    if (!body.ok) return c.html(<Login error={body.message} />, body.status)
     const key = body.value.key ?? ""
     if (!safeEqual(key, o.apiKey)) return c.html(<Login error="Wrong API key." />, 401)
     setCookie(c, SESSION_COOKIE, makeSession(o.sessionSecret), {
@@ -232,11 +229,8 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
     if (!sameOrigin(c)) return c.text("Cross-site form posts are refused.", 403)
     const action = Object.hasOwn(actions, c.req.param("action")) ? actions[c.req.param("action")]! : null
     if (!action) return c.text(`Unknown action "${c.req.param("action")}".`, 404)
-    const body = await readForm(c.req.raw)
-    if (!body.ok) {
-      if (body.status === 413) c.header("Connection", "close")
-      return dashboard(c, `Failed: ${body.message}`, body.status)
-    }
+    const body = await readRequestForm(c)
+    if (!body.ok) return dashboard(c, `Failed: ${body.message}`, body.status)
     const decoded = action(body.value)
     if (Result.isFailure(decoded)) return dashboard(c, `Failed: ${decoded.failure}`, 400)
     const op = decoded.success
