@@ -54,6 +54,17 @@ export class NotConfigured extends Schema.TaggedError<NotConfigured>()("NotConfi
     new NotConfigured({ provider, variable, message: `${provider} is not configured: set ${variable} to use it.` })
 }
 
+/**
+ * What kind of provider failure it is, which decides what the pool does:
+ * - `unauthorized`: the key/token is refused or lacks permission: a configuration fault. Never "gone"; stop and alert.
+ * - `not_found`: the provider said this resource does not exist (the only answer that may mark something gone).
+ * - `throttled`: rate limited (429, or a provider's throttling wording): wait out the cooldown.
+ * - `unavailable`: timeout, connection failure or 5xx: may get better by itself.
+ * - `rejected`: any other refusal of this request (4xx, a GraphQL error): retrying the same request will not help.
+ */
+export const ProviderFault = Schema.Literals(["unauthorized", "not_found", "throttled", "unavailable", "rejected"])
+export type ProviderFault = typeof ProviderFault.Type
+
 export class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
   provider: Schema.String,
   operation: Schema.String,
@@ -61,7 +72,19 @@ export class ProviderError extends Schema.TaggedError<ProviderError>()("Provider
   status: Schema.NullOr(Schema.Int),
   retryable: Schema.Boolean,
   message: Schema.String,
+  /** Set by clients that know better than the HTTP status (GraphQL errors inside a 200); else derived, see providerFault. */
+  fault: Schema.optional(ProviderFault),
 }) {}
+
+/** The fault of a provider error: the client's own classification, else one derived from the HTTP status. */
+export const providerFault = (e: ProviderError): ProviderFault => {
+  if (e.fault !== undefined) return e.fault
+  if (e.status === 401 || e.status === 403) return "unauthorized"
+  if (e.status === 404) return "not_found"
+  if (e.status === 429) return "throttled"
+  if (e.status === null || e.status >= 500) return "unavailable"
+  return "rejected"
+}
 
 export class DatabaseError extends Schema.TaggedError<DatabaseError>()("DatabaseError", {
   message: Schema.String,
