@@ -99,5 +99,23 @@ export const testDatabaseOn = (backend: TestBackend, options: TestDatabaseOption
 
 export const testDatabaseKind = (): TestBackend => (serverUrl() ? "postgres" : "embedded")
 
-/** Backends a test must pass on: PGlite always, plus Postgres when a server URL is set (CI). */
-export const testBackends = (): ReadonlyArray<TestBackend> => (serverUrl() ? ["embedded", "postgres"] : ["embedded"])
+/** Backends a test must pass on: PGlite and Postgres. Without a server URL the Postgres copy is skipped (see needsPostgres). */
+export const testBackends = (): ReadonlyArray<TestBackend> => ["embedded", "postgres"]
+
+// Tests that only prove something on a real Postgres server (row locks across connections, backends to terminate,
+// sessions in other processes) must never just vanish from a run without one: they are registered always, skipped
+// with the reason in their name, and carry NEEDS_POSTGRES so that .ci/run (which has Postgres) fails if any of them
+// was skipped there (scripts/check-postgres-tests.mjs).
+
+/** Marker in the name of every test that needs a real Postgres server. */
+export const NEEDS_POSTGRES = "[needs Postgres]"
+
+/** True when a Postgres server URL is set (TEST_DATABASE_URL or DATABASE_URL). */
+export const hasPostgres = (): boolean => serverUrl() !== undefined
+
+/** True when a test on this backend cannot run here (Postgres without a server URL). */
+export const skipBackend = (backend: TestBackend): boolean => backend === "postgres" && !hasPostgres()
+
+/** The name of a Postgres-only test: the marker, and without a server why it is skipped. */
+export const needsPostgres = (name: string): string =>
+  `${NEEDS_POSTGRES} ${name}${hasPostgres() ? "" : " — skipped: no Postgres server here; set TEST_DATABASE_URL or DATABASE_URL (CI does) to run it"}`

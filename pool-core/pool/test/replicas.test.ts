@@ -3,7 +3,7 @@ import { PgClient, PgConnection } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { testDatabaseKind } from "../../db/testing.ts"
+import { hasPostgres, needsPostgres } from "../../db/testing.ts"
 import { Pool } from "../Pool.ts"
 import { replicaLockParams, replicaLockSql } from "../replica.ts"
 import { MemoryCloud, PoolTest, startPool } from "../testing.ts"
@@ -11,8 +11,6 @@ import { MemoryCloud, PoolTest, startPool } from "../testing.ts"
 // Several pool replicas on one database. A replica that starts must leave the claims another live replica is setting
 // up alone, and resolve the claims of a replica that is gone. Provisioning takes 1.5 s here, so claims stay in flight.
 
-const onPostgres = testDatabaseKind() === "postgres"
-if (!onPostgres) console.log("replicas: the cross-process lock test is skipped on PGlite (one shared session, no second process); set DATABASE_URL to run it")
 
 const until = <E, R>(check: Effect.Effect<boolean, E, R>, what: string) =>
   Effect.gen(function* () {
@@ -100,8 +98,8 @@ layer(PoolTest({ cloud: { provisionDelay: "1500 millis" } }), { timeout: "120 se
       assert.strictEqual((yield* Fiber.join(inFlight)).instance.status, "claimed")
     }))
 
-  it.effect.skipIf(!onPostgres)(
-    "(Postgres) a replica in another process is alive while its session holds the lock, gone once that session ends",
+  it.effect.skipIf(!hasPostgres())(
+    needsPostgres("a replica in another process is alive while its session holds the lock, gone once that session ends"),
     () =>
       Effect.gen(function* () {
         const pool = yield* Pool

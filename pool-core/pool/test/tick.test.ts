@@ -2,7 +2,7 @@ import { PgClient, PgConnection } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { testDatabaseKind, testDatabaseOn } from "../../db/testing.ts"
+import { hasPostgres, needsPostgres, testDatabaseKind, testDatabaseOn } from "../../db/testing.ts"
 import { Pool } from "../Pool.ts"
 import { tickLockSql } from "../replica.ts"
 import { MemoryCloud, PoolTest, startPool } from "../testing.ts"
@@ -11,8 +11,6 @@ import { STATUS_BATCH } from "../tick.ts"
 // The reconcile tick: never two at once (one pool, or two pools on one database), starting → dead after
 // POOL_START_TIMEOUT, top-up bounded by POOL_MAX_TOTAL, and status asked in batches. Status requests take 300 ms here
 // so that concurrent ticks overlap.
-
-if (testDatabaseKind() !== "postgres") console.log("tick: the cross-process tick lock test is skipped on PGlite (one shared session); set DATABASE_URL to run it")
 
 const drainAll = Effect.gen(function* () {
   const pool = yield* Pool
@@ -49,7 +47,7 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
       yield* other.close
     }))
 
-  it.effect.skipIf(testDatabaseKind() !== "postgres")("(Postgres) a replica in another process holding the tick lock: this one does not run", () =>
+  it.effect.skipIf(!hasPostgres())(needsPostgres("a replica in another process holding the tick lock: this one does not run"), () =>
     Effect.gen(function* () {
       const pool = yield* Pool
       const pg = yield* PgClient.PgClient

@@ -2,7 +2,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Layer, Logger } from "effect"
 import { SqlClient } from "effect/sql"
 import { DatabaseInfo } from "../../db/Database.ts"
-import { testDatabaseKind } from "../../db/testing.ts"
+import { hasPostgres, needsPostgres } from "../../db/testing.ts"
 import { Pool } from "../../pool/Pool.ts"
 import { PoolTest } from "../../pool/testing.ts"
 
@@ -10,9 +10,6 @@ import { PoolTest } from "../../pool/testing.ts"
 // logs it, and the next runs work again. Needs a real Postgres server (CI sets DATABASE_URL): embedded PGlite runs
 // in-process and has no backends to terminate, so there the tests are skipped, saying so.
 
-const realPostgres = testDatabaseKind() === "postgres"
-const skipReason = "needs a real Postgres server (embedded PGlite has no backends to terminate): set DATABASE_URL or TEST_DATABASE_URL, as CI does"
-if (!realPostgres) console.log(`database fault tests skipped: ${skipReason}`)
 
 /** Every warning the pool logs (the scheduled tick loop logs each failed tick). */
 const warnings: Array<string> = []
@@ -42,7 +39,7 @@ const promotedBySchedule = (n: number) =>
     )
   })
 
-describe.skipIf(!realPostgres)(`database fault (${realPostgres ? "Postgres" : `skipped: ${skipReason}`})`, () => {
+describe.skipIf(!hasPostgres())(needsPostgres("database fault (embedded PGlite has no backends to terminate)"), () => {
   layer(
     PoolTest({ settings: { runTick: true, tickInterval: "200 millis" as never, minIdle: 0, maxTotal: 50 }, cloud: { readyAfter: "50 millis" } }).pipe(Layer.provide(captureWarnings)),
     { timeout: "120 seconds", excludeTestServices: true }
