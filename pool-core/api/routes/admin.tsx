@@ -64,6 +64,9 @@ const actions: Record<string, (form: Record<string, string>) => Result.Result<Po
   topup: withTopUp,
 }
 
+/** The dashboard's form actions (POST /admin/actions/:action), for tests that must try every one. */
+export const adminActionNames: ReadonlyArray<string> = Object.keys(actions)
+
 const Page: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
   <html lang="en">
     <head>
