@@ -12,9 +12,26 @@ export interface FakeInstance {
   inviteUrl: string | null
 }
 
-export const startFakeCloud = async (options: { provisionMs: number }) => {
+export interface FakeCloudOptions {
+  /** How long a runtime takes to set up an agent once it took the provision. */
+  readonly provisionMs: number
+  /**
+   * How many provision requests the runtimes take. Later ones are held before any runtime sees them (a request still
+   * in the network) and never answered, so a manager killed meanwhile leaves claims whose provision never arrived.
+   */
+  readonly acceptProvisions?: number
+  /** Runtimes finish setting up only when finishSetups() is called (instead of after provisionMs). */
+  readonly setupsWaitForTest?: boolean
+}
+
+export const startFakeCloud = async (options: FakeCloudOptions) => {
   const instances = new Map<string, FakeInstance>()
   const deletes = new Map<string, number>()
+  const accept = options.acceptProvisions ?? Number.POSITIVE_INFINITY
+  const held: Array<() => void> = []
+  let provisionRequests = 0
+  const setups: Array<() => void> = []
+  let setupsFinished = false
   let base = ""
   const app = new Hono()
   app.post("/instances", async (c) => {
@@ -38,13 +55,18 @@ export const startFakeCloud = async (options: { provisionMs: number }) => {
     return i ? c.json({ ready: true, version: "fake", conversationId: i.conversationId, inviteUrl: i.inviteUrl }) : c.json({ error: "gone" }, 404)
   })
   app.post("/rt/:ref/pool/provision", async (c) => {
+    if (++provisionRequests > accept) {
+      await new Promise<void>((r) => held.push(r))
+      return c.json({ error: "the cloud is shutting down" }, 503)
+    }
     const i = instances.get(c.req.param("ref"))
     if (!i) return c.json({ error: "gone" }, 404)
     if (c.req.header("authorization") !== `Bearer ${i.token}`) return c.json({ error: "bad token" }, 401)
     if (i.provision) return c.json({ error: "already provisioned" }, 409)
     const body = (await c.req.json()) as { agentName: string }
     i.provision = body
-    await new Promise((r) => setTimeout(r, options.provisionMs))
+    if (options.setupsWaitForTest) await new Promise<void>((r) => (setupsFinished ? r() : setups.push(r)))
+    else await new Promise((r) => setTimeout(r, options.provisionMs))
     i.conversationId = `conv-${i.instanceId}`
     i.inviteUrl = `https://dev.convos.org/v2?i=fake-${i.instanceId}`
     return c.json({ conversationId: i.conversationId, inviteUrl: i.inviteUrl, joined: false })
@@ -55,5 +77,20 @@ export const startFakeCloud = async (options: { provisionMs: number }) => {
       resolve(s)
     })
   })
-  return { url: () => base, instances, deletes, close: () => new Promise<void>((r) => server.close(() => r())) }
+  return {
+    url: () => base,
+    instances,
+    deletes,
+    /** Provision requests that reached the cloud: taken by a runtime, or held (see acceptProvisions). */
+    provisionRequests: () => provisionRequests,
+    /** Lets every runtime that took a provision finish it (setupsWaitForTest). */
+    finishSetups: () => {
+      setupsFinished = true
+      for (const finish of setups.splice(0)) finish()
+    },
+    close: () => {
+      for (const release of held.splice(0)) release()
+      return new Promise<void>((r) => server.close(() => r()))
+    },
+  }
 }

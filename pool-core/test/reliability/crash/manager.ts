@@ -2,6 +2,8 @@
 // pointed at the fake cloud. Prints "READY <url>" when it serves.
 import { serve } from "@hono/node-server"
 import { Effect, Layer, ManagedRuntime } from "effect"
+import { SqlClient } from "effect/sql"
+import { Hono } from "hono"
 import { PoolConfigLive } from "../../../config.ts"
 import { DatabaseLive } from "../../../db/Database.ts"
 import { AgentResourcesNone } from "../../../providers/AgentResources.ts"
@@ -16,5 +18,15 @@ const layer = PoolLive.pipe(
 )
 const runtime = ManagedRuntime.make(layer)
 await runtime.runPromise(Effect.void)
-const app = makeApiApp(runtime, { apiKey: "crash-key" })
+// The test reads the claims table (idempotency key → instance) through the manager's own connection, on Postgres and
+// on the embedded database alike. Only this test process serves it.
+const app = new Hono()
+app.get("/test/claims", async (c) =>
+  c.json(
+    await runtime.runPromise(
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ key: string; instanceId: string }>`SELECT key, instance_id FROM claims ORDER BY key`)
+    )
+  )
+)
+app.route("/", makeApiApp(runtime, { apiKey: "crash-key" }))
 serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => console.log(`READY http://127.0.0.1:${info.port}`))
