@@ -4,14 +4,16 @@ import { DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@conv
 import { embeddedMessagingLayer, Messaging } from "@convos-agents/pool-core/messaging"
 import { localComputeLayer } from "@convos-agents/pool-core/providers/compute/local/index.ts"
 import { railwayComputeLayerFromEnv } from "@convos-agents/pool-core/providers/railway/RailwayCompute.ts"
+import { railwayConfigured } from "@convos-agents/pool-core/providers/railway/settings.ts"
 import { agentResourcesLayerFromEnv } from "@convos-agents/pool-core/providers/resources/AgentResourcesLive.ts"
 import { ManagerBotLive } from "./ManagerBot.ts"
 import { OrphanKeySweeperLive } from "./sweeper.ts"
 
 // How `npm start` is put together: database → messaging → pool (compute, runtime client, provider resources, tick)
-// → manager bot. Compute is Railway when RAILWAY_API_TOKEN is set, else local agent processes.
+// → manager bot. Compute is Railway when a Railway token is set (RAILWAY_API_TOKEN, RAILWAY_API_TOKENS or
+// RAILWAY_TOKEN), else local agent processes.
 
-export const computeName = () => (process.env.RAILWAY_API_TOKEN ? "railway" : "local")
+export const computeName = () => (railwayConfigured(process.env) ? "railway" : "local")
 
 /** Local agents are child processes: they need the devnet's URL, known only once the devnet is up. */
 const localCompute = Layer.unwrap(

@@ -1,5 +1,5 @@
 import { assert, expect, layer } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { poolConfigLayer } from "../../config.ts"
 import { TestDatabase } from "../../db/testing.ts"
@@ -8,13 +8,14 @@ import { PoolLive } from "../../pool/PoolLive.ts"
 import { memoryCloudLayer } from "../../pool/testing.ts"
 import { AgentResourcesNone } from "../AgentResources.ts"
 import { fakeApi, type FakeApi, type Handler } from "../http/testing.ts"
-import { railwayApi, railwayToken } from "./fake.ts"
 import { railwayComputeLive } from "./RailwayCompute.ts"
+import { railwayApi } from "./testing/fake.ts"
+import { testSettings } from "./testing/harness.ts"
 
 // The real pool (PoolLive, real SQL) creating agents on Railway's loopback stand-in: what the pool does when Railway
 // times out or answers garbage. (Runtime health/provision come from the in-memory cloud; only compute is Railway.)
 
-const fake = railwayApi()
+const fake = railwayApi({ projectCreateWindowMs: 0 })
 let api: FakeApi
 const normal: Handler = (r) => fake.handle(r)
 
@@ -23,15 +24,14 @@ const railway = Layer.unwrap(
     fakeApi((r, n) => normal(r, n)),
     (started) => {
       api = started
-      return railwayComputeLive({
-        token: Redacted.make(railwayToken),
-        url: `${started.url}/graphql/v2`,
-        image: "ghcr.io/example/convos-agent-runtime:test",
-        startCommand: null,
-        layout: { _tag: "perAgent", workspaceId: "team-1" },
-        runtimeEnv: { XMTP_ENV: "dev", OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1" },
-        http: { baseDelay: "5 millis", timeout: "300 millis", retries: 2 },
-      })
+      return railwayComputeLive(
+        testSettings(started.url, {
+          image: "ghcr.io/example/convos-agent-runtime@sha256:" + "c".repeat(64),
+          startCommand: null,
+          runtimeEnv: { XMTP_ENV: "dev", OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1" },
+          http: { baseDelay: "5 millis", timeout: "1 second", retries: 2 },
+        })
+      )
     }
   )
 )
@@ -52,7 +52,7 @@ layer(PoolOnRailway, { timeout: "60 seconds", excludeTestServices: true })("pool
     Effect.gen(function* () {
       const pool = yield* Pool
       const before = projectCreates()
-      api.setHandler((r) => ((r.body as { query: string }).query.includes("projectCreate") ? { delayMs: 1_000, json: { data: null } } : fake.handle(r)))
+      api.setHandler((r) => ((r.body as { query: string }).query.includes("projectCreate") ? { delayMs: 2_000, json: { data: null } } : fake.handle(r)))
       const error = yield* Effect.flip(pool.replenish(1)).pipe(Effect.ensuring(Effect.sync(() => api.setHandler(normal))))
       expect(error.message).toContain("timed out")
       assert.strictEqual(projectCreates() - before, 3)
@@ -67,8 +67,8 @@ layer(PoolOnRailway, { timeout: "60 seconds", excludeTestServices: true })("pool
     Effect.gen(function* () {
       const pool = yield* Pool
       const before = projectCreates()
-      api.setHandler((r) => {
-        const reply = fake.handle(r)
+      api.setHandler(async (r) => {
+        const reply = await fake.handle(r)
         return (r.body as { query: string }).query.includes("projectCreate") ? { raw: "<html>oops</html>" } : reply
       })
       yield* Effect.flip(pool.replenish(1)).pipe(Effect.ensuring(Effect.sync(() => api.setHandler(normal))))
@@ -84,9 +84,9 @@ layer(PoolOnRailway, { timeout: "60 seconds", excludeTestServices: true })("pool
     Effect.gen(function* () {
       const pool = yield* Pool
       const [created] = yield* pool.replenish(1)
-      const svc = fake.services.get(created.providerRef!)!
-      expect(svc.patch?.image).toBe("ghcr.io/example/convos-agent-runtime:test")
-      expect(svc.patch?.variables).toMatchObject({ XMTP_ENV: { value: "dev" }, INSTANCE_ID: { value: created.id } })
+      const patch = fake.instanceOf(created.providerRef!).patch
+      expect(patch?.image).toBe("ghcr.io/example/convos-agent-runtime@sha256:" + "c".repeat(64))
+      expect(patch?.variables).toMatchObject({ XMTP_ENV: { value: "dev" }, INSTANCE_ID: { value: created.id } })
     })
   )
 })
