@@ -147,7 +147,13 @@ export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity
         if (options.markHandled) yield* options.markHandled(message.id)
         return { _tag: "Refused", errorType: "spam", reason: e.message } as JoinOutcome
       }
-      // wrong-creator, not-an-invite, malformed, too-large: not a request for one of my invites.
+      if (e.reason === "malformed" || e.reason === "too-large") {
+        // A join attempt with a damaged link (e.g. a broken %-escape): the joiner is told, in the protocol's error
+        // reply, rather than left waiting. Its tag is unreadable, so the reply carries none; nothing of the input is
+        // echoed back.
+        return yield* refuse("generic_failure", `The invite is ${e.reason === "malformed" ? "malformed" : "too large"}: ${e.message}`, "")
+      }
+      // wrong-creator, not-an-invite: not a request for one of my invites.
       return { _tag: "Ignored", why: e.message } as JoinOutcome
     }
     try {

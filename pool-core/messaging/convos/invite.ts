@@ -187,6 +187,10 @@ export const inflateMarked = (bytes: Uint8Array, what: string): Uint8Array => {
 
 const decodeSlugBytes = (slug: string): Uint8Array => {
   const clean = slug.replace(/\*/g, "")
+  // A "%" left in a code is a percent-escape that did not decode (e.g. `%E0%A4%A`, see decodePathSegment).
+  if (clean.includes("%")) {
+    throw fail("malformed", "That invite link is damaged (it has a broken %-escape); copy the whole link again from Convos (Share → Copy link).")
+  }
   if (!/^[A-Za-z0-9_-]+$/.test(clean)) throw fail("not-an-invite", "That is not a Convos invite code.")
   const bytes = new Uint8Array(Buffer.from(clean, "base64url"))
   return bytes[0] === 0x1f ? inflateMarked(bytes, "invite") : bytes
@@ -211,8 +215,20 @@ export const extractInviteCode = (input: string): string | null => {
   if (fromQuery) return fromQuery
   const path = `${url.host}${url.pathname}`.split("/").filter(Boolean)
   const i = path.findIndex((p) => p === "i" || p === "invite" || p === "join")
-  if (i >= 0 && path[i + 1]) return decodeURIComponent(path[i + 1]!)
+  if (i >= 0 && path[i + 1]) return decodePathSegment(path[i + 1]!)
   return null
+}
+
+/**
+ * decodeURIComponent throws URIError on a bad escape such as `%E0%A4%A`; an invite decoder must never throw anything
+ * but InviteError, so the segment is kept as typed and decodeSlugBytes reports it as "malformed".
+ */
+const decodePathSegment = (segment: string): string => {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
 }
 
 // --- create / parse -----------------------------------------------------------------------------------------------
