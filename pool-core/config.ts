@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfig } from "./domain/errors.ts"
+import { quotaDefaults, type QuotaSettings, quotaSettingsConfig } from "./pool/quota/settings.ts"
 
 // Every variable read here is documented in .env.example. Invalid values fail at start with a message that names
 // the variable and says what is allowed.
@@ -31,6 +32,8 @@ export interface PoolSettings {
    * been free this long: a live replica whose database session drops and comes back is not taken for dead.
    */
   readonly replicaGoneAfter: Duration.Duration
+  /** AGENTS_PER_OWNER, API_CLAIMS_PER_HOUR, WEB_AGENT_TTL (pool/quota/settings.ts). */
+  readonly quotas: QuotaSettings
 }
 
 export class PoolConfig extends Context.Service<PoolConfig, PoolSettings>()("pool-core/config/PoolConfig") {}
@@ -62,6 +65,7 @@ export const poolSettingsConfig = Config.all({
   tokenSecret: Config.option(Config.Redacted("POOL_TOKEN_SECRET")),
   runTick: Config.Boolean("POOL_TICK").pipe(Config.withDefault(true)),
   replicaGoneAfter: Config.Duration("POOL_REPLICA_GONE_AFTER").pipe(Config.withDefault(Duration.seconds(15))),
+  quotas: quotaSettingsConfig,
 })
 
 export const loadPoolSettings = Effect.gen(function* () {
@@ -70,6 +74,8 @@ export const loadPoolSettings = Effect.gen(function* () {
   )
   yield* requireNonNegative("POOL_MIN_IDLE", raw.minIdle)
   yield* requireNonNegative("POOL_MAX_TOTAL", raw.maxTotal)
+  yield* requireNonNegative("AGENTS_PER_OWNER", raw.quotas.agentsPerOwner)
+  yield* requireNonNegative("API_CLAIMS_PER_HOUR", raw.quotas.apiClaimsPerHour)
   if (raw.maxTotal < raw.minIdle) {
     return yield* new InvalidConfig({
       variable: "POOL_MAX_TOTAL",
@@ -99,5 +105,7 @@ export const poolConfigLayer = (overrides: Partial<PoolSettings> = {}) =>
     tokenSecret: Redacted.make("test-secret"),
     runTick: false,
     replicaGoneAfter: Duration.zero,
+    // Tests and benchmarks claim many agents for one owner: no caps unless a test sets them (the quota tests do).
+    quotas: { ...quotaDefaults, agentsPerOwner: 0, apiClaimsPerHour: 0 },
     ...overrides,
   })

@@ -1,4 +1,4 @@
-import type { PoolEvent } from "@convos-agents/pool-core"
+import { agentNameForDisplay, type PoolEvent } from "@convos-agents/pool-core"
 
 /** An ops alert: its kind (what the rate limit counts), what it is about (listed in a summary), and its text. */
 export interface Alert {
@@ -12,12 +12,15 @@ const short = (id: string) => id.slice(0, 8)
 /** The ops alert for a pool event, or null for events that are not alerts. */
 export const alertText = (e: PoolEvent): Alert | null => {
   switch (e._tag) {
-    case "InstanceCrashed":
+    case "InstanceCrashed": {
+      // One line whatever the stored name holds (a name from before the name rule could carry a line break).
+      const name = agentNameForDisplay(e.agentName, "(unnamed)")
       return {
         kind: "crashed",
-        subject: `${e.agentName ?? "(unnamed)"} [${short(e.instanceId)}]`,
-        text: `⚠️ Agent ${e.agentName ?? "(unnamed)"} [${short(e.instanceId)}] crashed: ${e.reason}. /dismiss ${short(e.instanceId)} once its owner is told.`,
+        subject: `${name} [${short(e.instanceId)}]`,
+        text: `⚠️ Agent ${name} [${short(e.instanceId)}] crashed: ${e.reason}. /dismiss ${short(e.instanceId)} once its owner is told.`,
       }
+    }
     case "InstanceDead":
       return { kind: "dead", subject: short(e.instanceId), text: `⚠️ Instance ${short(e.instanceId)} is dead: ${e.reason}.` }
     case "IdleBelowTarget":

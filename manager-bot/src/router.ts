@@ -1,5 +1,5 @@
-import { Context, Effect, Layer, Option } from "effect"
-import { AgentResources, inputLimits, NotConfigured, Pool } from "@convos-agents/pool-core"
+import { Context, Effect, Layer, Option, Result } from "effect"
+import { AgentResources, inputLimits, normalizeAgentName, NotConfigured, Pool } from "@convos-agents/pool-core"
 import { makeSpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
 import { resolveAgent } from "./commands/agents.ts"
 import { explain } from "./commands/explain.ts"
@@ -122,9 +122,11 @@ export const makeRouter = (options: { readonly inviteUrlFor: (templateSlug?: str
         const skip = /^\/skip\b/i.test(text)
         if (d.step === "name") {
           if (!skip && (text.startsWith("/") || text.length === 0)) return [`Send a name for your agent, /skip to keep "${d.defaultName}", or /cancel.`]
-          if (!skip && text.length > inputLimits.agentName) return [`That name is too long (at most ${inputLimits.agentName} characters). Try a shorter one.`]
-          dialogs.set(key, { ...d, step: "instructions", name: skip ? d.defaultName : text })
-          return [`Great: ${skip ? d.defaultName : text}. What should it do? Send its instructions in one message (/skip keeps ${d.defaultInstructions ? "the template's" : "the default"} instructions).`]
+          // The one name rule (pool-core/domain/names.ts): line breaks fold into spaces, control characters are refused.
+          const named = skip ? Result.succeed(d.defaultName) : normalizeAgentName(text)
+          if (Result.isFailure(named)) return [`${named.failure} (/skip keeps "${d.defaultName}", /cancel stops.)`]
+          dialogs.set(key, { ...d, step: "instructions", name: named.success })
+          return [`Great: ${named.success}. What should it do? Send its instructions in one message (/skip keeps ${d.defaultInstructions ? "the template's" : "the default"} instructions).`]
         }
         // Instructions are data: whatever the person sends (other than /skip, /cancel) is stored as is.
         if (!skip && text.length > inputLimits.instructions) return [`Those instructions are too long (at most ${inputLimits.instructions} characters). Shorten them and send again.`]

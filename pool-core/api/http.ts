@@ -28,6 +28,11 @@ export const errorResponse = (c: HonoContext, error: unknown) => {
       return body(409)
     case "NotConfigured":
       return body(503)
+    case "QuotaExceeded": {
+      const retry = (e as { retryAfterSeconds?: number }).retryAfterSeconds ?? 0
+      if (retry > 0) c.header("Retry-After", String(retry))
+      return body(429)
+    }
     case "ProvisionFailed":
     case "ProviderError":
       return body(502)

@@ -1,3 +1,5 @@
 export * from "./errors.ts"
 export * from "./instance.ts"
 export * from "./template.ts"
+export * from "./names.ts"
+export * from "./quota.ts"

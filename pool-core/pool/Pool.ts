@@ -9,6 +9,8 @@ import type {
   StaleTransition,
 } from "../domain/errors.ts"
 import type { Instance, InstanceCounts, InstanceStatus } from "../domain/instance.ts"
+import type { QuotaExceeded } from "../domain/quota.ts"
+import type { QuotaSettings } from "./quota/settings.ts"
 import type { Template } from "../domain/template.ts"
 
 export interface ClaimRequest {
@@ -21,6 +23,12 @@ export interface ClaimRequest {
   readonly templateSlug?: string
   /** Convos invite URL of an existing conversation the agent should join instead of creating its own. */
   readonly joinUrl?: string
+  /**
+   * Further owners this agent counts against under AGENTS_PER_OWNER besides claimedBy (the web: the visitor's IP
+   * address, so a fresh cookie does not reset the count). Ignored for API clients (`api:<label>`), which are
+   * counted per hour instead (API_CLAIMS_PER_HOUR).
+   */
+  readonly quotaKeys?: ReadonlyArray<string>
 }
 
 export interface ClaimResult {
@@ -72,7 +80,7 @@ export class Pool extends Context.Service<Pool, {
   readonly claim: (
     req: ClaimRequest,
     onProgress?: OnProgress
-  ) => Effect.Effect<ClaimResult, NoAgentAvailable | ProvisionFailed | InvalidRequest | PoolError>
+  ) => Effect.Effect<ClaimResult, NoAgentAvailable | QuotaExceeded | ProvisionFailed | InvalidRequest | PoolError>
   readonly replenish: (n: number, onProgress?: OnProgress) => Effect.Effect<ReadonlyArray<Instance>, InvalidRequest | ProviderError | PoolError>
   /** Destroys up to n idle instances (never claimed ones). */
   readonly drain: (n: number, onProgress?: OnProgress) => Effect.Effect<ReadonlyArray<Instance>, InvalidRequest | PoolError>
@@ -96,6 +104,8 @@ export class Pool extends Context.Service<Pool, {
   readonly events: Stream.Stream<PoolEvent>
   /** Target sizes from config, for /counts and alerts. */
   readonly targets: { readonly minIdle: number; readonly maxTotal: number }
+  /** AGENTS_PER_OWNER, API_CLAIMS_PER_HOUR, WEB_AGENT_TTL: the edges tell people what the limits are. */
+  readonly quotas: QuotaSettings
   /**
    * This process to the other replicas: its id, and which of some replica ids belong to processes that are gone
    * (their Postgres session lock is free). The manager bot uses it to take over only a dead process's messages.

@@ -13,7 +13,8 @@ import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeClaim } from "./claim.ts"
 import { makeReplica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
-import { checkCount, checkInviteUrl, checkText, limits } from "./validation.ts"
+import { expireWebAgents } from "./quota/expiry.ts"
+import { checkAgentName, checkCount, checkInviteUrl, checkText, limits } from "./validation.ts"
 
 const noProgress: OnProgress = () => Effect.void
 
@@ -175,7 +176,7 @@ export const makePool = Effect.gen(function* () {
     })
 
   const rename = (id: string, owner: string, agentName: string) =>
-    checkText("agentName", agentName, limits.agentName).pipe(Effect.flatMap((name) => updateAgent(id, owner, { agentName: name })))
+    checkAgentName("agentName", agentName).pipe(Effect.flatMap((name) => updateAgent(id, owner, { agentName: name })))
 
   const instruct = (id: string, owner: string, instructions: string) =>
     checkText("instructions", instructions, limits.instructions).pipe(Effect.flatMap((text) => updateAgent(id, owner, { instructions: text })))
@@ -191,12 +192,17 @@ export const makePool = Effect.gen(function* () {
   // Who this process is to the other replicas (claim ownership, the tick lock).
   const replica = yield* makeReplica
 
-  const claim = yield* makeClaim({ repo, runtime, resources, settings, template, get, publish, token, owner: replica.id })
+  const claim = yield* makeClaim({ repo, runtime, resources, settings, template, get, publish, token, owner: replica.id, sql: sqlClient })
 
   const tick = yield* makeTick({ repo, compute, runtime, settings, publish, createOne, destroy, replica })
+  // After a tick that ran (this replica holds the tick lock): release web-launched agents past WEB_AGENT_TTL.
+  const expire = expireWebAgents({ sql: sqlClient, quotas: settings.quotas, drainAndDestroy }).pipe(
+    Effect.catchCause((cause) => Effect.logWarning("expiring web-launched agents failed; the next tick tries again", cause))
+  )
+  const tickRun = tick.run.pipe(Effect.tap((report) => (report.ran ? expire : Effect.void)))
 
   if (settings.runTick) {
-    yield* tick.run.pipe(
+    yield* tickRun.pipe(
       Effect.catchCause((cause) => Effect.logWarning("pool tick failed; it runs again on the next interval", cause)),
       Effect.repeat(Schedule.spaced(settings.tickInterval)),
       Effect.forkScoped
@@ -216,11 +222,12 @@ export const makePool = Effect.gen(function* () {
     instruct,
     join,
     release,
-    tick: tick.run,
+    tick: tickRun,
     templates,
     template,
     events: Stream.fromPubSub(events),
     targets: { minIdle: settings.minIdle, maxTotal: settings.maxTotal },
+    quotas: settings.quotas,
     replica: { id: replica.id, gone: replica.gone },
   })
 })

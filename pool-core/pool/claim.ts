@@ -1,14 +1,18 @@
-import { Duration, Effect, Exit, Option } from "effect"
+import { Clock, Duration, Effect, Exit, Option } from "effect"
+import type { SqlClient } from "effect/sql"
 import type { PoolSettings } from "../config.ts"
 import { DatabaseError, InstanceNotFound, InvalidRequest, NoAgentAvailable, ProvisionFailed } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
+import { QuotaExceeded } from "../domain/quota.ts"
 import type { Template } from "../domain/template.ts"
 import type { AgentResources } from "../providers/AgentResources.ts"
 import type { ClaimRequest, ClaimResult, OnProgress, PoolEvent } from "./Pool.ts"
 import { makeBatcher } from "./batcher.ts"
-import type { ClaimFields, InstanceRepo } from "./repo.ts"
+import { type ClaimFields, type InstanceRepo, toDatabaseError } from "./repo.ts"
+import { lockOwners, type QuotaLimits, usageOf } from "./quota/sql.ts"
+import { isApiOwner } from "./quota/settings.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
-import { checkInviteUrl, checkText, limits } from "./validation.ts"
+import { checkAgentName, checkInviteUrl, checkText, limits } from "./validation.ts"
 
 const DEFAULT_NAME = "Assistant"
 const DEFAULT_INSTRUCTIONS = "You are a helpful AI assistant in a group chat. Be brief and friendly."
@@ -25,6 +29,7 @@ interface ClaimDeps {
   readonly token: (id: string) => string
   /** This replica's id, recorded on each claim it makes (replica.ts). */
   readonly owner: string
+  readonly sql: SqlClient.SqlClient
 }
 
 const resultOf = (instance: Instance, replayed: boolean): ClaimResult => ({
@@ -41,12 +46,45 @@ const resultOf = (instance: Instance, replayed: boolean): ClaimResult => ({
  * runtime must not be handed to someone else) and releases its provider resources.
  */
 export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
-  const { repo, runtime, resources, settings } = deps
+  const { repo, runtime, resources, settings, sql } = deps
   const closed = () => new DatabaseError({ message: "The pool is shutting down; try again in a moment.", cause: null })
+
+  // Quotas (pool/quota): with a cap on, each pick is one transaction holding its owners' locks, and the statement
+  // leaves out requests over quota (they get None, like "no idle agent"; notPicked tells them apart).
+  const caps = settings.quotas
+  const quotasOn = caps.agentsPerOwner > 0 || caps.apiClaimsPerHour > 0
+  const hourAgo = Clock.currentTimeMillis.pipe(Effect.map((now) => new Date(now - 3_600_000)))
+  const limitsNow = Effect.map(hourAgo, (since): QuotaLimits => ({ live: caps.agentsPerOwner, perHour: caps.apiClaimsPerHour, since }))
+  const ownerKeys = (requests: ReadonlyArray<ClaimFields>) => requests.flatMap((c) => (c.hourly ? [c.claimedBy] : (c.quotaKeys ?? [])))
+  const withinQuota = (requests: ReadonlyArray<ClaimFields>) =>
+    limitsNow.pipe(
+      Effect.flatMap((limits) =>
+        sql.withTransaction(lockOwners(sql, ownerKeys(requests)).pipe(Effect.andThen(repo.claimIdleBatch(requests, limits)))).pipe(
+          Effect.mapError((e) => (e._tag === "DatabaseError" ? e : toDatabaseError(e)))
+        )
+      )
+    )
 
   /** One request alone: a key already recorded (even by a concurrent claim) is None, answered by replay. */
   const pickOne = (c: ClaimFields) =>
-    repo.claimIdle(c).pipe(Effect.catch((e) => (repo.isUniqueViolation(e) ? Effect.succeedNone : Effect.fail(e))))
+    (quotasOn ? withinQuota([c]).pipe(Effect.map((r) => r[0] ?? Option.none<Instance>())) : repo.claimIdle(c)).pipe(
+      Effect.catch((e) => (repo.isUniqueViolation(e) ? Effect.succeedNone : Effect.fail(e)))
+    )
+
+  /** The quota this owner is at, if any (asked after a pick came back empty, to say why). */
+  const overQuota = (c: ClaimFields) =>
+    Effect.gen(function* () {
+      if (!quotasOn) return Option.none<QuotaExceeded>()
+      const { since } = yield* limitsNow
+      const usage = yield* usageOf(sql, { quotaKeys: c.quotaKeys ?? [], hourly: c.hourly ?? false, claimedBy: c.claimedBy }, since)
+      if (c.hourly && caps.apiClaimsPerHour > 0 && usage.hourly >= caps.apiClaimsPerHour) {
+        const now = yield* Clock.currentTimeMillis
+        const frees = Option.match(usage.oldest, { onNone: () => now + 3_600_000, onSome: (d) => d.getTime() + 3_600_000 })
+        return Option.some(QuotaExceeded.hourly(caps.apiClaimsPerHour, Math.max(1, Math.ceil((frees - now) / 1000))))
+      }
+      if (!c.hourly && caps.agentsPerOwner > 0 && usage.live >= caps.agentsPerOwner) return Option.some(QuotaExceeded.live(caps.agentsPerOwner))
+      return Option.none<QuotaExceeded>()
+    })
 
   // Concurrent claims share statements (see batcher.ts). A batch that collides on a key with a concurrent
   // statement is retried request by request; a key repeated inside one batch goes alone after it.
@@ -57,7 +95,12 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
         requests.forEach((c, i) => firstOf.has(c.key) || firstOf.set(c.key, i))
         const unique = [...firstOf.values()]
         const exits: Array<Exit.Exit<Option.Option<Instance>, DatabaseError>> = new Array(requests.length)
-        const batch = unique.length === 1 ? pickOne(requests[unique[0]!]!).pipe(Effect.map((o) => [o])) : repo.claimIdleBatch(unique.map((i) => requests[i]!))
+        const batch =
+          unique.length === 1
+            ? pickOne(requests[unique[0]!]!).pipe(Effect.map((o) => [o]))
+            : quotasOn
+              ? withinQuota(unique.map((i) => requests[i]!))
+              : repo.claimIdleBatch(unique.map((i) => requests[i]!))
         const results = yield* batch.pipe(
           Effect.catch((e) => (repo.isUniqueViolation(e) ? Effect.forEach(unique, (i) => pickOne(requests[i]!)) : Effect.fail(e))),
           Effect.exit
@@ -109,11 +152,17 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       return resultOf(settled, true)
     })
 
-  /** No instance for this request: the same key claimed before is replayed, otherwise nothing is idle. */
-  const notPicked = (key: string, claimedBy: string, onProgress: OnProgress) =>
+  /** No instance for this request: the same key claimed before is replayed, an owner at quota is told, otherwise nothing is idle. */
+  const notPicked = (fields: ClaimFields, onProgress: OnProgress) =>
     Effect.gen(function* () {
+      const { key, claimedBy } = fields
       const previous = yield* repo.findClaim(key)
       if (Option.isSome(previous)) return yield* replay(key, previous.value.instanceId, claimedBy)
+      const over = yield* overQuota(fields)
+      if (Option.isSome(over)) {
+        yield* onProgress({ step: "claim", status: "fail", message: "quota reached" })
+        return yield* over.value
+      }
       yield* onProgress({ step: "claim", status: "fail", message: "no free agent" })
       return yield* NoAgentAvailable.create()
     })
@@ -181,7 +230,7 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       const key = yield* checkText("key", req.key, limits.key)
       const claimedBy = yield* checkText("claimedBy", req.claimedBy, limits.owner)
       const tpl = req.templateSlug ? yield* deps.template(req.templateSlug) : null
-      const agentName = req.agentName?.trim() ? yield* checkText("agentName", req.agentName, limits.agentName) : (tpl?.name ?? DEFAULT_NAME)
+      const agentName = req.agentName?.trim() ? yield* checkAgentName("agentName", req.agentName) : (tpl?.name ?? DEFAULT_NAME)
       const instructions = req.instructions?.trim()
         ? yield* checkText("instructions", req.instructions, limits.instructions)
         : (tpl?.instructions ?? DEFAULT_INSTRUCTIONS)
@@ -193,17 +242,19 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       yield* onProgress({ step: "claim", status: "active", message: "finding a free agent" })
       return yield* Effect.uninterruptible(
         Effect.gen(function* () {
-          const fields: ClaimFields = { key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl, owner: deps.owner }
+          const hourly = isApiOwner(claimedBy)
+          const quotaKeys = hourly ? [] : [...new Set([claimedBy, ...(req.quotaKeys ?? [])])]
+          const fields: ClaimFields = { key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl, owner: deps.owner, quotaKeys, hourly }
           let picked = yield* pick(fields)
           // Concurrent batches each lock as many idle rows as they have requests, and release the ones whose key
           // turned out to be a replay: a request can find every idle row locked for a moment although one is about
           // to be free. Before saying "no agent", try alone a few times — unless the key is a replay or nothing is idle.
           for (let attempt = 1; Option.isNone(picked) && attempt <= 3; attempt++) {
-            if (Option.isSome(yield* repo.findClaim(key)) || (yield* repo.counts).idle === 0) break
+            if (Option.isSome(yield* repo.findClaim(key)) || (yield* repo.counts).idle === 0 || Option.isSome(yield* overQuota(fields))) break
             yield* Effect.sleep(Duration.millis(5 * attempt))
             picked = yield* pickOne(fields)
           }
-          if (Option.isNone(picked)) return yield* Effect.interruptible(notPicked(key, claimedBy, onProgress))
+          if (Option.isNone(picked)) return yield* Effect.interruptible(notPicked(fields, onProgress))
           const instance = picked.value
           yield* onProgress({ step: "claim", status: "ok", message: `claimed instance ${instance.id.slice(0, 8)}`, instanceId: instance.id })
           return yield* provision(instance, req, onProgress)

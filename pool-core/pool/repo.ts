@@ -3,6 +3,7 @@ import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import { DatabaseError } from "../domain/errors.ts"
 import { Instance, type InstanceCounts, InstanceEvent, type InstanceStatus } from "../domain/instance.ts"
+import { quotaFilter, type QuotaLimits } from "./quota/sql.ts"
 
 // All SQL of the pool. Every status change is ONE statement guarded by the expected previous status, and writes
 // its `events` row in the same statement (data-modifying CTE), so a transition and its audit never diverge.
@@ -47,6 +48,10 @@ export interface ClaimFields {
   readonly joinUrl: string | null
   /** The replica setting it up (replica.ts); the tick leaves the claim alone while that replica lives. */
   readonly owner: string
+  /** Owners this live agent counts against under AGENTS_PER_OWNER (pool/quota): the person, a web visitor's IP. */
+  readonly quotaKeys?: ReadonlyArray<string>
+  /** Counted per hour under API_CLAIMS_PER_HOUR (by claimedBy) instead of by live agents. */
+  readonly hourly?: boolean
 }
 
 /** A live row as the tick sees it (includes the provider bookkeeping the domain type leaves out). */
@@ -134,7 +139,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
       ), upd AS (
         UPDATE instances i SET status = 'claiming', claimed_by = ${c.claimedBy}, agent_name = ${c.agentName},
           instructions = ${c.instructions}, template_slug = ${c.templateSlug}, join_url = ${c.joinUrl},
-          claim_owner = ${c.owner}, updated_at = now()
+          claim_owner = ${c.owner}, quota_keys = ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(c.quotaKeys ?? [])}::jsonb)), updated_at = now()
         FROM picked WHERE i.id = picked.id
         RETURNING i.*
       ), cl AS (
@@ -150,17 +155,25 @@ export const makeInstanceRepo = Effect.gen(function* () {
    * replays or reports "no agent"). Keys must be distinct within a batch; a key that a concurrent statement is
    * recording fails the whole statement on the claims primary key, and the caller falls back to single claims.
    */
-  const claimIdleBatch = (requests: ReadonlyArray<ClaimFields>) => {
+  const claimIdleBatch = (requests: ReadonlyArray<ClaimFields>, quota?: QuotaLimits) => {
     const rows = JSON.stringify(
-      requests.map((c, n) => ({ n, key: c.key, claimed_by: c.claimedBy, agent_name: c.agentName, instructions: c.instructions, template_slug: c.templateSlug, join_url: c.joinUrl, owner: c.owner }))
+      requests.map((c, n) => ({
+        n, key: c.key, claimed_by: c.claimedBy, agent_name: c.agentName, instructions: c.instructions, template_slug: c.templateSlug, join_url: c.joinUrl,
+        owner: c.owner, quota_keys: c.quotaKeys ?? [], hourly: c.hourly ?? false,
+      }))
     )
+    // With quotas, requests over their owner's quota are left out before slots are given (pool/quota/sql.ts); the
+    // caller holds the owners' locks, so the counts cannot change under this statement.
+    const { ctes, allowed } = quota ? quotaFilter(sql, quota) : { ctes: sql``, allowed: sql`true` }
     // The LIMIT is a literal on purpose: with a computed or bound limit the planner guesses a large row count and
     // joins the UPDATE against a sequential scan of every instance (measured: 3.6 ms of a 4.9 ms statement at 10k rows).
     return sql`
-      WITH req AS (
-        SELECT r.*, row_number() OVER (ORDER BY r.n) AS slot
-        FROM jsonb_to_recordset(${rows}::jsonb) AS r(n int, key text, claimed_by text, agent_name text, instructions text, template_slug text, join_url text, owner text)
+      WITH req0 AS (
+        SELECT r.*
+        FROM jsonb_to_recordset(${rows}::jsonb) AS r(n int, key text, claimed_by text, agent_name text, instructions text, template_slug text, join_url text, owner text, quota_keys jsonb, hourly boolean)
         WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.key = r.key)
+      ), ${ctes} req AS (
+        SELECT req0.*, row_number() OVER (ORDER BY req0.n) AS slot FROM req0 WHERE ${allowed}
       ), locked AS (
         SELECT id, created_at FROM instances WHERE status = 'idle' ORDER BY created_at, id
         LIMIT ${sql.literal(String(Math.trunc(requests.length)))} FOR UPDATE SKIP LOCKED
@@ -169,7 +182,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
       ), upd AS (
         UPDATE instances i SET status = 'claiming', claimed_by = req.claimed_by, agent_name = req.agent_name,
           instructions = req.instructions, template_slug = req.template_slug, join_url = req.join_url,
-          claim_owner = req.owner, updated_at = now()
+          claim_owner = req.owner, quota_keys = ARRAY(SELECT jsonb_array_elements_text(req.quota_keys)), updated_at = now()
         FROM picked JOIN req USING (slot) WHERE i.id = picked.id
         RETURNING i.*, req.n AS request_n, req.key AS request_key
       ), cl AS (

@@ -1,9 +1,10 @@
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { InvalidRequest } from "../domain/errors.ts"
+import { AGENT_NAME_MAX_CHARS, normalizeAgentName } from "../domain/names.ts"
 
 // Input limits shared by every edge (chat, HTTP): checked again here so no caller can skip them.
 
-export const limits = { key: 200, owner: 200, agentName: 64, instructions: 8_000, url: 4_096, count: 100 } as const
+export const limits = { key: 200, owner: 200, agentName: AGENT_NAME_MAX_CHARS, instructions: 8_000, url: 4_096, count: 100 } as const
 
 const invalid = (field: string, message: string) => Effect.fail(new InvalidRequest({ field, message }))
 
@@ -13,6 +14,12 @@ export const checkText = (field: string, value: string, max: number, opts: { all
   // Control characters other than newline/tab have no place in names or instructions.
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) return invalid(field, `${field} contains control characters; remove them.`)
   return Effect.succeed(value.trim())
+}
+
+/** An agent name under the one name rule (domain/names.ts): one line, trimmed, 1–64 characters. */
+export const checkAgentName = (field: string, value: string): Effect.Effect<string, InvalidRequest> => {
+  const r = normalizeAgentName(value)
+  return Result.isSuccess(r) ? Effect.succeed(r.success) : invalid(field, r.failure)
 }
 
 export const checkCount = (field: string, n: number, max: number = limits.count): Effect.Effect<number, InvalidRequest> =>

@@ -90,7 +90,7 @@ describe("instance HTTP contract", () => {
     expect(missing.body.reason).toMatch(/missing/i)
     const empty = await call("/pool/provision", { method: "POST", body: { agentName: "", instructions: "x" } })
     expect(empty.status).toBe(400)
-    expect(empty.body).toMatchObject({ field: "agentName", reason: "must not be empty" })
+    expect(empty.body).toMatchObject({ field: "agentName", reason: expect.stringContaining("name is empty") })
     const badEnv = await call("/pool/provision", { method: "POST", body: { agentName: "A", instructions: "", env: { "lower-case": "v" } } })
     expect(badEnv.status).toBe(400)
     expect(badEnv.body.field).toMatch(/^env/)

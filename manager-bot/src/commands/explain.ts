@@ -6,6 +6,10 @@ export const explain = (e: unknown): string => {
   switch (tagged?._tag) {
     case "NoAgentAvailable":
       return "No agent is free right now; the pool is warming more up. Try again in a minute."
+    case "QuotaExceeded": {
+      const limit = (e as { limit?: number }).limit ?? 0
+      return `You already have ${limit} agent${limit === 1 ? "" : "s"}, the most one person can have. Release one you no longer need with /release <agent> (/agents lists yours), then ask again.`
+    }
     case "InstanceNotFound":
       return "I can't find that agent among yours. Say /agents to see them."
     case "InvalidRequest":

@@ -13,7 +13,8 @@ import { errorResponse, respond, type Run } from "../http.ts"
 const Count = Schema.Struct({ count: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })) })
 const OptionalCount = Schema.Struct({ count: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 }))) })
 const ClaimBody = Schema.Struct({
-  agentName: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
+  // Room for whitespace the name rule folds away; the pool applies the rule itself (domain/names.ts) and answers 400.
+  agentName: Schema.optional(Schema.String.check(Schema.isMaxLength(256))),
   instructions: Schema.optional(Schema.String.check(Schema.isMaxLength(8_000))),
   templateSlug: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
   joinUrl: Schema.optional(Schema.String.check(Schema.isMaxLength(4_096))),

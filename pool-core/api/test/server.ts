@@ -1,13 +1,13 @@
 import { serve } from "@hono/node-server"
 import { afterAll, beforeAll } from "vitest"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import { poolConfigLayer } from "../../config.ts"
+import { poolConfigLayer, type PoolSettings } from "../../config.ts"
 import { TestDatabase } from "../../db/testing.ts"
 import { Pool } from "../../pool/Pool.ts"
 import { PoolLive } from "../../pool/PoolLive.ts"
 import { memoryCloudLayer, PoolTest } from "../../pool/testing.ts"
 import { agentResourcesOverFakes, providerFakesLayer } from "../../providers/resources/testing.ts"
-import { makeApiApp } from "../index.ts"
+import { type ApiOptions, makeApiApp } from "../index.ts"
 
 // The pool API over real HTTP on 127.0.0.1 (a free port) against the test pool (real Postgres with DATABASE_URL,
 // PGlite otherwise), for the API test files.
@@ -26,10 +26,15 @@ export interface ApiServer {
   readonly close: () => Promise<void>
 }
 
-export const startApi = async (): Promise<ApiServer> => {
-  const runtime = ManagedRuntime.make(PoolTest())
+export interface StartApiOptions {
+  readonly settings?: Partial<PoolSettings>
+  readonly api?: Omit<ApiOptions, "apiKey">
+}
+
+export const startApi = async (options: StartApiOptions = {}): Promise<ApiServer> => {
+  const runtime = ManagedRuntime.make(PoolTest(options.settings ? { settings: options.settings } : {}))
   await runtime.runPromise(Effect.void)
-  const app = makeApiApp(runtime, { apiKey: KEY, info: () => ({ version: "test", network: "devnet" }) })
+  const app = makeApiApp(runtime, { apiKey: KEY, info: () => ({ version: "test", network: "devnet" }), ...options.api })
   const { base, stop } = await new Promise<{ base: string; stop: () => Promise<void> }>((resolve) => {
     const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
       resolve({ base: `http://127.0.0.1:${info.port}`, stop: () => new Promise((r) => server.close(() => r())) })

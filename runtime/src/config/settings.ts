@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { agentNameForDisplay } from "@convos-agents/pool-core/messaging"
 
 // Inside the gateway OpenClaw runs the plugin from a captured copy under <state>/tmp/plugin-captures, so paths derived
 // from import.meta.url are wrong there: the CLI passes the real root as CONVOS_RUNTIME_ROOT.
@@ -54,7 +55,7 @@ export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
     token: env.INSTANCE_TOKEN || env.OPENCLAW_GATEWAY_TOKEN || null,
     model: env.OPENCLAW_PRIMARY_MODEL || DEFAULT_MODEL,
     openrouterBaseUrl: env.OPENROUTER_BASE_URL || DEFAULT_OPENROUTER_BASE_URL,
-    agentName: env.AGENT_NAME || "Convos Agent",
+    agentName: agentNameForDisplay(env.AGENT_NAME || null, "Convos Agent"),
   }
 }
 

@@ -4,12 +4,14 @@
 // workspace skills (skills/<name>/SKILL.md) for the providers whose key is present.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { AGENT_NAME_MAX_CHARS, agentNameForDisplay } from "@convos-agents/pool-core/messaging"
 
 // Size limits. OpenClaw injects each workspace file into the prompt up to `bootstrapMaxChars` (default 20,000) and
 // silently truncates the rest; IDENTITY.md is its header plus the custom instructions, so the config raises the
 // limit to hold the longest instructions the HTTP contract accepts (a test checks the worst case fits).
 export const MAX_INSTRUCTIONS_CHARS = 20_000
-export const MAX_AGENT_NAME_CHARS = 100
+/** The one name rule's limit (pool-core/domain/names.ts), the same as the pool's. */
+export const MAX_AGENT_NAME_CHARS = AGENT_NAME_MAX_CHARS
 export const MAX_TEMPLATE_SLUG_CHARS = 100
 /** agents.defaults.bootstrapMaxChars in the generated config: the longest IDENTITY.md plus a margin. */
 export const BOOTSTRAP_MAX_CHARS = MAX_INSTRUCTIONS_CHARS + 4_000
@@ -134,6 +136,8 @@ export const soulMarkdown = (p: AgentProfile): string =>
 /** Writes (or rewrites) the workspace files and the skills for the keys in `env`. Returns the paths written. */
 export const writeWorkspace = (workspaceDir: string, profile: AgentProfile, env: Readonly<Record<string, string | undefined>>): string[] => {
   mkdirSync(workspaceDir, { recursive: true })
+  // The name goes into Markdown lines (`- **Name:** …`): whatever was stored, it is written as one line.
+  profile = { ...profile, agentName: agentNameForDisplay(profile.agentName, "Convos Agent") }
   const skills = activeSkills(env)
   const files: Record<string, string> = {
     "AGENTS.md": agentsMarkdown(profile, skills),

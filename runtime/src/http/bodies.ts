@@ -1,10 +1,12 @@
 // Request bodies of the instance contract, validated at the edge. A failure names the field and the reason.
 import { Result, Schema, SchemaIssue } from "effect"
-import { MAX_AGENT_NAME_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS } from "../config/workspace.ts"
+import { AgentName } from "@convos-agents/pool-core/messaging"
+import { MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS } from "../config/workspace.ts"
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
 
-const Name = Schema.String.check(Schema.isNonEmpty({ message: "must not be empty" }), Schema.isMaxLength(MAX_AGENT_NAME_CHARS, { message: `must be at most ${MAX_AGENT_NAME_CHARS} characters` }))
+// The one name rule (pool-core/domain/names.ts): one line, trimmed, 1–64 characters, no control characters.
+const Name = AgentName
 // IDENTITY.md holds these; the generated config lets OpenClaw read all of them (BOOTSTRAP_MAX_CHARS).
 const Instructions = Schema.String.check(Schema.isMaxLength(MAX_INSTRUCTIONS_CHARS, { message: `must be at most ${MAX_INSTRUCTIONS_CHARS} characters` }))
 const TemplateSlug = Schema.String.check(Schema.isMaxLength(MAX_TEMPLATE_SLUG_CHARS, { message: `must be at most ${MAX_TEMPLATE_SLUG_CHARS} characters` }))

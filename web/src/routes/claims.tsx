@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
-import { Option, Schema } from "effect"
+import { Duration, Effect, Option, Schema } from "effect"
 import type { Context, Hono } from "hono"
-import { Pool, type ClaimRequest } from "@convos-agents/pool-core"
+import { Pool, type ClaimRequest, webAddressKey, webOwner } from "@convos-agents/pool-core"
 import { InviteError, parseInvite } from "@convos-agents/pool-core/messaging/convos/index.ts"
 import type { Shared } from "../app.tsx"
 import { slugPattern } from "../slug.ts"
@@ -23,20 +23,31 @@ const JoinForm = Schema.Struct({
   nonce: Schema.optional(Nonce),
 })
 
-const owner = (visitor: string) => `web:${visitor}`
+const owner = webOwner
 
 type Action = "launch" | "join"
+
+/** "24 hours", "90 minutes": WEB_AGENT_TTL as a visitor reads it. */
+const inWords = (d: Duration.Duration) => {
+  const minutes = Math.round(Duration.toMillis(d) / 60_000)
+  if (minutes % 60 === 0 && minutes >= 60) return `${minutes / 60} hour${minutes === 60 ? "" : "s"}`
+  return `${Math.max(1, minutes)} minute${minutes === 1 ? "" : "s"}`
+}
 
 export const registerClaims = (app: Hono, s: Shared) => {
   const claim = async (c: Context, action: Action, req: Omit<ClaimRequest, "key" | "claimedBy">, nonce: string | undefined, back: string) => {
     const visitor = visitorId(c)
-    const verdict = s.limiter.hit([`ip:${clientIp(c, s.deps.trustProxy ?? false)}`, `visitor:${visitor}`])
+    const ip = clientIp(c, s.deps.trustProxy ?? false)
+    const verdict = s.limiter.hit([`ip:${ip}`, `visitor:${visitor}`])
     if (!verdict.allowed) {
       c.header("Retry-After", String(verdict.retryAfterSeconds))
       const minutes = Math.ceil(verdict.retryAfterSeconds / 60)
       return s.fail(c, 429, "Slow down", `You have launched several agents in a short time. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, back)
     }
-    const result = await s.pool(Pool.use((p) => p.claim({ ...req, key: `web:${visitor}:${action}:${nonce ?? formNonce()}`, claimedBy: owner(visitor) })))
+    // AGENTS_PER_OWNER holds for this browser and for its address (a fresh cookie does not reset it).
+    const result = await s.pool(
+      Pool.use((p) => p.claim({ ...req, key: `web:${visitor}:${action}:${nonce ?? formNonce()}`, claimedBy: owner(visitor), quotaKeys: [webAddressKey(ip)] }))
+    )
     if (result._tag === "Success") return c.redirect(`/a/${encodeURIComponent(result.success.instance.id)}`, 303)
     const e = result.failure
     switch (e._tag) {
@@ -44,6 +55,11 @@ export const registerClaims = (app: Hono, s: Shared) => {
         return s.fail(c, 503, "No agent free right now", e.message, back)
       case "InvalidRequest":
         return s.fail(c, 400, "That did not work", e.message, back)
+      case "QuotaExceeded": {
+        const ttl = await s.pool(Pool.use((p) => Effect.succeed(p.quotas.webAgentTtl)))
+        const after = ttl._tag === "Success" && Duration.toMillis(ttl.success) > 0 ? ` Each agent launched here is released ${inWords(ttl.success)} after its launch; try again then,` : " Try again later,"
+        return s.fail(c, 429, "You have enough agents for now", `This browser (or your network) already has ${e.limit} agents running, the most one visitor can have.${after} or get an agent through the manager chat.`, back)
+      }
       case "ProvisionFailed":
         return s.fail(c, 502, "The agent could not be set up", `${e.message} Try again: a fresh agent will be used.`, back)
       default:
