@@ -179,14 +179,14 @@ describe("web catalog on devnet", () => {
     expect(empty.status).toBe(400)
   })
 
-  it("join my conversation: a bad link is a 400 that says why; a real invite sends an agent that greets the group", async () => {
+  it("join my conversation: a link that is no invite, or a malformed one, is a 400 that says why; a real invite sends an agent that greets the group", async () => {
     const v = new Visitor(h.url)
     const notUrl = await v.post("/join", { invite: "hello there", template: "trip-planner" })
     expect(notUrl.status).toBe(400)
     expect(notUrl.text).toContain("That is not a usable invite link")
     expect(notUrl.text).toContain('href="/t/trip-planner"')
-    const forged = await v.post("/join", { invite: `${inviteUrlBase("dev")}${"A".repeat(80)}` })
-    expect(forged.status).toBe(400)
+    const malformed = await v.post("/join", { invite: `${inviteUrlBase("dev")}${"A".repeat(80)}` })
+    expect(malformed.status).toBe(400)
 
     // A person's own conversation on the devnet, whose creator device lets joiners in (alive until the test ends).
     const scope = await Effect.runPromise(Scope.make())

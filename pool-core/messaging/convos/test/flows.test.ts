@@ -8,7 +8,7 @@ import { Messaging, type MessagingClient, type MessagingIdentity } from "../../M
 import { DevnetTest } from "../../devnet/testing.ts"
 import { displayNames } from "../contentTypes.ts"
 import { handleJoinRequest, type InviteCreatorOptions, type JoinOutcome, usedInviteFileStore } from "../creator.ts"
-import { createInviteSlug, inviteUrlBase, randomTag } from "../invite.ts"
+import { createInviteSlug, decodeInvite, encodePayload, encodeSlug, type InvitePayload, inviteUrlBase, randomTag } from "../invite.ts"
 import { JoinFailed, joinByInvite, type JoinResult } from "../joiner.ts"
 import { decodeMetadata, encodeMetadata } from "../metadata.ts"
 
@@ -135,7 +135,7 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       assert.notInclude((yield* c.creator.members(group.id)).map((m) => m.inboxId), c.joinerId.inboxId)
     }))
 
-  it.effect("an invite forged in the creator's name is treated as spam: DM consent denied, nobody added", () =>
+  it.effect("an invite signed with another key in the creator's name is treated as spam: DM consent denied, nobody added", () =>
     Effect.gen(function* () {
       const c = yield* setup
       const tag = randomTag()
@@ -151,7 +151,64 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       assert.strictEqual((yield* c.creator.members(group.id)).length, 1)
     }))
 
+  // A real invite of the creator, one signed field changed, its original token and signature kept: the token still
+  // decrypts and names the real group, so only the signature check tells it apart from the creator's own invite.
+  const tampered = (slug: string, change: (p: InvitePayload) => InvitePayload) => {
+    const real = decodeInvite(slug)
+    return encodeSlug(encodePayload(change(real.payload)), real.signature)
+  }
+
+  /** Lets the creator handle what is still in its DMs until it has answered at least one join request. */
+  const untilCreatorAnswered = (c: Clients, outcomes: JoinOutcome[]) =>
+    Effect.gen(function* () {
+      for (let round = 0; round < 200 && outcomes.length === 0; round++) {
+        for (const conv of yield* c.creator.conversations) {
+          if (conv.kind !== "dm") continue
+          for (const m of yield* c.creator.messages(conv.id)) {
+            if (c.seen.has(m.id)) continue
+            c.seen.add(m.id)
+            const o = yield* handleJoinRequest(c.creator, c.creatorId, m, {})
+            if (o._tag !== "Ignored") outcomes.push(o)
+          }
+        }
+        if (outcomes.length === 0) yield* Effect.sleep(100)
+      }
+    })
+
+  it.effect("a real invite whose tag was changed (token and signature kept) is refused as forged: spam, nobody added", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const tag = randomTag()
+      const group = yield* c.creator.createGroup([], { name: "Tagged", appData: encodeMetadata({ tag }) })
+      const real = createInviteSlug(c.creatorId, { conversationId: group.id, tag })
+      const forgedSlug = tampered(real, (p) => ({ ...p, tag: randomTag() }))
+      assert.strictEqual(decodeInvite(forgedSlug).payload.creatorInboxId, c.creatorId.inboxId, "still names the creator")
+      const { result, outcomes } = yield* joinWhileCreatorServes(c, inviteUrlBase("dev") + forgedSlug, {}, { timeoutMs: 1_500 })
+      yield* untilCreatorAnswered(c, outcomes)
+      assert.deepStrictEqual(result._tag === "Success" && result.success._tag, "Pending", "a forger hears nothing back")
+      // Not "revoked" (a tag that no longer matches the group): a forgery, whose DM is treated as spam.
+      assert.deepStrictEqual(outcomes.map((o) => o._tag === "Refused" && o.errorType), ["spam"])
+      assert.strictEqual(yield* c.creator.consent((yield* c.creator.dm(c.joinerId.inboxId)).id), "denied")
+      assert.deepStrictEqual((yield* c.creator.members(group.id)).map((m) => m.inboxId), [c.creatorId.inboxId])
+    }))
+
+  it.effect("an expired real invite whose expiry was pushed into the future (token and signature kept) is refused as forged: nobody added", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const tag = randomTag()
+      const group = yield* c.creator.createGroup([], { name: "Was open", appData: encodeMetadata({ tag }) })
+      const real = createInviteSlug(c.creatorId, { conversationId: group.id, tag, expiresAt: new Date(Date.now() - 60_000) })
+      const forgedSlug = tampered(real, (p) => ({ ...p, expiresAt: Math.floor(Date.now() / 1000) + 3_600 }))
+      const { result, outcomes } = yield* joinWhileCreatorServes(c, inviteUrlBase("dev") + forgedSlug, {}, { timeoutMs: 1_500 })
+      yield* untilCreatorAnswered(c, outcomes)
+      assert.deepStrictEqual(result._tag === "Success" && result.success._tag, "Pending", "a forger hears nothing back")
+      assert.deepStrictEqual(outcomes.map((o) => o._tag === "Refused" && o.errorType), ["spam"])
+      assert.deepStrictEqual((yield* c.creator.members(group.id)).map((m) => m.inboxId), [c.creatorId.inboxId])
+    }))
+
   // --- the creator's error replies: the joiner hears the reason quickly instead of waiting out its timeout ---------
+  // "Quickly" is relative to the joiner's own timeout: without the reply it would wait JOIN_TIMEOUT_MS and end Pending.
+  const JOIN_TIMEOUT_MS = 20_000
 
   it.effect("an invite that expired before the creator got to it: the joiner is told it expired", () =>
     Effect.gen(function* () {
@@ -160,11 +217,11 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       const group = yield* c.creator.createGroup([], { name: "Soon over", appData: encodeMetadata({ tag }) })
       const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag, expiresAt: new Date(Date.now() + 2_000) })
       // The creator's device was offline until after the invite expired (expiry has 1 s resolution).
-      const { result, outcomes, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: 20_000, creatorOfflineMs: 2_500 })
+      const { result, outcomes, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: JOIN_TIMEOUT_MS, creatorOfflineMs: 2_500 })
       const failure = failureOf(result)
       assert.strictEqual(failure.errorType, "conversation_expired")
       assert.match(failure.message, /expired/)
-      assert.isBelow(elapsedMs, 8_000)
+      assert.isBelow(elapsedMs, JOIN_TIMEOUT_MS, "answered by the creator's reply, before the joiner's own timeout")
       assert.deepStrictEqual(outcomes.map((o) => o._tag === "Refused" && o.errorType), ["conversation_expired"])
       assert.notInclude((yield* c.creator.members(group.id)).map((m) => m.inboxId), c.joinerId.inboxId)
     }))
@@ -174,11 +231,11 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       const c = yield* setup
       const tag = randomTag()
       const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: "0123456789abcdef0123456789abcdef", tag })
-      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: 20_000 })
+      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: JOIN_TIMEOUT_MS })
       const failure = failureOf(result)
       assert.strictEqual(failure.errorType, "conversation_not_found")
       assert.match(failure.message, /no longer exists/)
-      assert.isBelow(elapsedMs, 8_000)
+      assert.isBelow(elapsedMs, JOIN_TIMEOUT_MS, "answered by the creator's reply, before the joiner's own timeout")
     }))
 
   it.effect("an invite to a conversation the creator blocked (consent denied): consent_not_allowed", () =>
@@ -188,11 +245,11 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       const group = yield* c.creator.createGroup([], { appData: encodeMetadata({ tag }) })
       const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag })
       yield* c.creator.setConsent(group.id, "denied")
-      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: 20_000 })
+      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: JOIN_TIMEOUT_MS })
       const failure = failureOf(result)
       assert.strictEqual(failure.errorType, "consent_not_allowed")
       assert.match(failure.message, /not accepting new members/)
-      assert.isBelow(elapsedMs, 8_000)
+      assert.isBelow(elapsedMs, JOIN_TIMEOUT_MS, "answered by the creator's reply, before the joiner's own timeout")
       assert.strictEqual((yield* c.creator.members(group.id)).length, 1)
     }))
 
@@ -204,12 +261,12 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       // Someone else's group that the creator is only a member of: the creator's invite verifies, but it cannot add people.
       const group = yield* owner.client.createGroup([c.creatorId.inboxId], { appData: encodeMetadata({ tag }) })
       const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag })
-      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: 20_000 })
+      const { result, elapsedMs } = yield* joinWhileCreatorServes(c, url, {}, { timeoutMs: JOIN_TIMEOUT_MS })
       const failure = failureOf(result)
       assert.strictEqual(failure.errorType, "generic_failure")
       assert.match(failure.message, /could not add you to the conversation \(forbidden\)/)
       assert.notInclude(failure.message, c.joinerId.inboxId)
-      assert.isBelow(elapsedMs, 8_000)
+      assert.isBelow(elapsedMs, JOIN_TIMEOUT_MS, "answered by the creator's reply, before the joiner's own timeout")
       assert.notInclude((yield* owner.client.members(group.id)).map((m) => m.inboxId), c.joinerId.inboxId)
     }))
 
