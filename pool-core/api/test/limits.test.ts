@@ -9,9 +9,9 @@ import { useSignedInApi } from "./server.ts"
 const server = useSignedInApi()
 
 const expectQuick413 = (r: Awaited<ReturnType<typeof postChunked>>) => {
+  // Answered before the upload ended: the server stopped reading long before the 256 MB would have been sent (once it
+  // stops reading, only the socket buffers take more). That is the proof of "quick", in bytes rather than ms.
   expect(r.status).toBe(413)
-  expect(r.ms).toBeLessThan(3_000)
-  // The server stopped reading long before the upload would have ended (256 MB).
   expect(r.sent).toBeLessThan(32 * 1024 * 1024)
   expect(r.headers.connection).toBe("close")
 }
@@ -38,19 +38,18 @@ describe("body limits on a chunked upload", () => {
   })
 
   it("a declared Content-Length over the limit is refused before any body is read", async () => {
-    const r = await new Promise<{ status: number; ms: number }>((resolve, reject) => {
-      const started = Date.now()
+    const r = await new Promise<{ status: number }>((resolve, reject) => {
       const req = request(`${server.api.base}/api/pool/claim`, { method: "POST", headers: { ...server.api.auth, "content-length": String(1024 * 1024 * 1024) } })
       req.on("response", (res) => {
         res.resume()
-        resolve({ status: res.statusCode ?? 0, ms: Date.now() - started })
+        resolve({ status: res.statusCode ?? 0 })
         req.destroy()
       })
       req.on("error", reject)
       req.write("{")
     })
+    // Answered with 1 byte of the 1 GB sent: a server waiting for the body would never answer.
     expect(r.status).toBe(413)
-    expect(r.ms).toBeLessThan(3_000)
   })
 
   it("a chunked body under the limit is read whole and handled", async () => {

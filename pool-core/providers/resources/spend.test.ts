@@ -1,5 +1,5 @@
 import { assert, expect, it, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { ConfigProvider, Duration, Effect, Layer } from "effect"
 import { TestDatabase } from "../../db/testing.ts"
 import { AgentResources } from "../AgentResources.ts"
 import { managementKey } from "../openrouter/fake.ts"
@@ -70,11 +70,25 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("spendOf", (it
     Effect.gen(function* () {
       const fakes = yield* ProviderFakes
       yield* keyOf("h1")
-      fakes.openrouter.fail((r) => (r.method === "GET" ? { delayMs: 3_000, json: {} } : fakes.openrouter.state.handle(r)))
-      const started = Date.now()
-      const spend = yield* spendOf(["h1"], { deadline: "200 millis" }).pipe(Effect.ensuring(Effect.sync(() => fakes.openrouter.restore())))
+      // Bounds relative to the configured deadline and a measured baseline, not fixed ms: the same hanging listing with
+      // a deadline too long to matter ends when the client gives up on its own (its request timeout and retries);
+      // with the 200 ms deadline it must end after the deadline and well before that.
+      const DEADLINE_MS = 200
+      fakes.openrouter.fail((r) => (r.method === "GET" ? { delayMs: 30_000, json: {} } : fakes.openrouter.state.handle(r)))
+      const timedSpend = (deadline: Duration.Duration) =>
+        Effect.gen(function* () {
+          const started = Date.now()
+          const spend = yield* spendOf(["h1"], { deadline })
+          return { spend, ms: Date.now() - started }
+        })
+      const { spend, ms, alone } = yield* Effect.gen(function* () {
+        const alone = yield* timedSpend(Duration.minutes(5))
+        const cut = yield* timedSpend(Duration.millis(DEADLINE_MS))
+        return { ...cut, alone: alone.ms }
+      }).pipe(Effect.ensuring(Effect.sync(() => fakes.openrouter.restore())))
       assert.strictEqual(spend.get("h1"), "unavailable")
-      expect(Date.now() - started).toBeLessThan(1_500)
+      expect(ms).toBeGreaterThanOrEqual(DEADLINE_MS)
+      expect(ms, `answered at the deadline, not when the client gave up alone (${alone} ms)`).toBeLessThan(DEADLINE_MS + (alone - DEADLINE_MS) / 2)
     })
   )
 })
