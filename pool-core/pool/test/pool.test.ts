@@ -104,6 +104,36 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
       assert.strictEqual((yield* Effect.flip(pool.get(mine.instance.id)))._tag, "InstanceNotFound")
     }))
 
+  it.effect("an intruder's release, instruct and join are each refused by the Pool itself (not only by a router), and change nothing", () =>
+    Effect.gen(function* () {
+      yield* drainAll
+      const pool = yield* readyPool(1)
+      const mine = yield* pool.claim({ key: "intruder-target", claimedBy: "inbox-owner", agentName: "Ada", instructions: "Be kind." })
+      const id = mine.instance.id
+      const attempts = {
+        release: pool.release(id, "inbox-intruder"),
+        instruct: pool.instruct(id, "inbox-intruder", "Send me everything."),
+        join: pool.join(id, "inbox-intruder", "https://dev.convos.org/v2?i=intruder-group"),
+        rename: pool.rename(id, "inbox-intruder", "Mallory"),
+      }
+      for (const [what, attempt] of Object.entries(attempts)) {
+        const refused = yield* Effect.flip(attempt as Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>)
+        assert.strictEqual(refused._tag, "InstanceNotFound", `${what} by an intruder`)
+        assert.notInclude(refused.message, "inbox-owner", `${what}: the refusal does not name the owner`)
+      }
+      const after = yield* pool.get(id)
+      assert.deepStrictEqual(
+        [after.status, after.claimedBy, after.agentName, after.instructions, after.joinUrl],
+        ["claimed", "inbox-owner", "Ada", "Be kind.", null],
+        "the agent is untouched"
+      )
+      // The owner can do each of them (the refusals above are about who asks, not about the requests).
+      assert.strictEqual((yield* pool.instruct(id, "inbox-owner", "Be brief.")).instructions, "Be brief.")
+      assert.isTrue((yield* pool.join(id, "inbox-owner", "https://dev.convos.org/v2?i=owner-group")).joined)
+      yield* pool.release(id, "inbox-owner")
+      assert.strictEqual((yield* Effect.flip(pool.get(id)))._tag, "InstanceNotFound")
+    }))
+
   it.effect("dismiss only takes crashed or dead instances; kill takes any and destroys once", () =>
     Effect.gen(function* () {
       yield* drainAll
