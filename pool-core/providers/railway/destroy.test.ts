@@ -34,17 +34,19 @@ describe("RailwayCompute destroy", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("a destroy refused for permissions fails (fault unauthorized) and deletes nothing", () =>
-    Effect.gen(function* () {
-      const { fake, compute } = yield* railwayOnFake()
-      const h = yield* compute.create(spec)
-      fake.revokeToken(railwayToken)
-      const error = yield* Effect.flip(compute.destroy(h.providerRef))
-      expect(providerFault(error)).toBe("unauthorized")
-      expect(fake.services.has(h.providerRef)).toBe(true)
-      expect(fake.projects.size).toBe(1)
-    }).pipe(Effect.scoped)
-  )
+  for (const wording of ["Not Authorized", "Not authorized to access this service"])
+    it.live(`a destroy refused for permissions ("${wording}") fails (fault unauthorized) and deletes nothing`, () =>
+      Effect.gen(function* () {
+        const { fake, compute } = yield* railwayOnFake()
+        const h = yield* compute.create(spec)
+        fake.revokeToken(railwayToken)
+        fake.setNotAuthorizedMessage(wording)
+        const error = yield* Effect.flip(compute.destroy(h.providerRef))
+        expect(providerFault(error)).toBe("unauthorized")
+        expect(fake.services.has(h.providerRef)).toBe(true)
+        expect(fake.projects.size).toBe(1)
+      }).pipe(Effect.scoped)
+    )
 
   it.live("a project token: sent as Project-Access-Token, its project and environment asked from Railway; create, status and destroy work", () =>
     Effect.gen(function* () {

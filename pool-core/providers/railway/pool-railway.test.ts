@@ -89,4 +89,19 @@ layer(PoolOnRailway, { timeout: "60 seconds", excludeTestServices: true })("pool
       expect(patch?.variables).toMatchObject({ XMTP_ENV: { value: "dev" }, INSTANCE_ID: { value: created.id } })
     })
   )
+
+  it.effect("Railway refusing a kill (Not Authorized): the row stays draining with the reason, the service is not forgotten", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const [created] = yield* pool.replenish(1)
+      // the token lost its access: every call answers "Not Authorized" (which once read as "already gone")
+      api.setHandler((r) => fake.handle({ ...r, headers: { ...r.headers, authorization: "Bearer revoked-token" } }))
+      fake.setNotAuthorizedMessage("Not authorized to access this service")
+      yield* pool.kill(created.id).pipe(Effect.ensuring(Effect.sync(() => (api.setHandler(normal), fake.setNotAuthorizedMessage("Not Authorized")))))
+      const row = yield* pool.get(created.id)
+      assert.strictEqual(row.status, "draining")
+      expect(row.lastError).toContain("Not authorized")
+      assert.isTrue(fake.services.has(created.providerRef!), "the service still runs at Railway and the pool still knows it")
+    })
+  )
 })

@@ -40,17 +40,19 @@ describe("RailwayCompute statusBatch", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("Not Authorized is never gone: the batch fails with fault unauthorized and reports nothing", () =>
-    Effect.gen(function* () {
-      const { fake, compute } = yield* railwayOnFake()
-      const handles = yield* Effect.forEach(["a", "b"], (id) => compute.create({ ...spec, instanceId: id }))
-      fake.revokeToken("rw_team_token_secret_42")
-      const error = yield* Effect.flip(compute.statusBatch(handles))
-      expect(providerFault(error)).toBe("unauthorized")
-      expect(error.message).toContain("Not Authorized")
-      expect(error.message).toContain("RAILWAY_API_TOKEN")
-    }).pipe(Effect.scoped)
-  )
+  for (const wording of ["Not Authorized", "Not authorized to access this project"])
+    it.live(`"${wording}" is never gone: the batch fails with fault unauthorized and reports nothing`, () =>
+      Effect.gen(function* () {
+        const { fake, compute } = yield* railwayOnFake()
+        const handles = yield* Effect.forEach(["a", "b"], (id) => compute.create({ ...spec, instanceId: id }))
+        fake.revokeToken("rw_team_token_secret_42")
+        fake.setNotAuthorizedMessage(wording)
+        const error = yield* Effect.flip(compute.statusBatch(handles))
+        expect(providerFault(error)).toBe("unauthorized")
+        expect(error.message).toContain(wording)
+        expect(error.message).toContain("RAILWAY_API_TOKEN")
+      }).pipe(Effect.scoped)
+    )
 
   it.live("an internal error for one project makes its instances unknown, never gone; the others report", () =>
     Effect.gen(function* () {

@@ -47,6 +47,7 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
   const throttled = { projectCreate: 0, volumeCreate: 0 }
   const windowMs = options.projectCreateWindowMs ?? 30_000
   const documents = new Map<string, DocumentNode>()
+  let notAuthorized = NOT_AUTHORIZED
 
   const throttle: FakeContext["throttle"] = (op, principal) => {
     if (throttled[op] > 0) {
@@ -92,7 +93,7 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
       if (errors.length > 0) return refuse(errors.map((e) => e.message).join("; "))
       documents.set(body.query, document)
     }
-    const contextValue: FakeContext = { state, principal: principalOf(r), pageSize: options.pageSize ?? 100, throttle, ops }
+    const contextValue: FakeContext = { state, principal: principalOf(r), pageSize: options.pageSize ?? 100, throttle, ops, notAuthorized }
     const result = await execute({
       schema: railwaySchema(),
       document,
@@ -121,6 +122,8 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
       projectTokens.set(token, { projectId, environmentId })
       return token
     },
+    /** The wording of refusals (Railway's is "Not Authorized"; a client must read any variant as a refusal). */
+    setNotAuthorizedMessage: (message: string) => void (notAuthorized = message),
     /** Token revoked or its access removed: every request with it answers "Not Authorized". */
     revokeToken: (token: string) => void (workspaceTokens.delete(token), projectTokens.delete(token)),
     /** The instance of a service in the environment this pool uses (its only one unless a test adds more). */

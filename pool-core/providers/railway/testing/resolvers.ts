@@ -16,6 +16,8 @@ export interface FakeContext {
   /** Throws Railway's throttling error when this principal may not do `op` now. */
   readonly throttle: (op: "projectCreate" | "volumeCreate", principal: Principal) => void
   readonly ops: Array<string>
+  /** Railway's refusal wording ("Not Authorized"; tests also try longer variants of it). */
+  readonly notAuthorized: string
 }
 
 type Args = Record<string, any>
@@ -35,20 +37,20 @@ const fail = (message: string): never => {
   throw new Error(message)
 }
 
-const principalOf = (ctx: FakeContext): Principal => ctx.principal ?? fail(NOT_AUTHORIZED)
+const principalOf = (ctx: FakeContext): Principal => ctx.principal ?? fail(ctx.notAuthorized)
 
 const canSee = (principal: Principal, p: FakeProject) => (principal.kind === "workspace" ? p.workspaceId === principal.workspaceId : p.id === principal.projectId)
 
 const projectFor = (ctx: FakeContext, id: string): FakeProject => {
   const principal = principalOf(ctx)
   const p = ctx.state.projects.get(id) ?? fail("Project not found")
-  return canSee(principal, p) ? p : fail(NOT_AUTHORIZED)
+  return canSee(principal, p) ? p : fail(ctx.notAuthorized)
 }
 
 const serviceFor = (ctx: FakeContext, id: string): FakeService => {
   const principal = principalOf(ctx)
   const s = ctx.state.services.get(id) ?? fail("Service not found")
-  return canSee(principal, ctx.state.projects.get(s.projectId)!) ? s : fail(NOT_AUTHORIZED)
+  return canSee(principal, ctx.state.projects.get(s.projectId)!) ? s : fail(ctx.notAuthorized)
 }
 
 /** A project token acts on its own environment only. */
@@ -56,7 +58,7 @@ const environmentFor = (ctx: FakeContext, p: FakeProject, environmentId: string 
   const principal = principalOf(ctx)
   if (environmentId == null) return null
   const env = p.environments.find((e) => e.id === environmentId) ?? fail("Environment not found")
-  if (principal.kind === "project" && principal.environmentId !== env.id) fail(NOT_AUTHORIZED)
+  if (principal.kind === "project" && principal.environmentId !== env.id) fail(ctx.notAuthorized)
   return env
 }
 
@@ -111,7 +113,7 @@ export const rootValue = {
   workspace: (args: Args, ctx: FakeContext) => {
     ctx.ops.push("workspace")
     const principal = principalOf(ctx)
-    if (principal.kind !== "workspace" || principal.workspaceId !== args.workspaceId) fail(NOT_AUTHORIZED)
+    if (principal.kind !== "workspace" || principal.workspaceId !== args.workspaceId) fail(ctx.notAuthorized)
     return {
       id: args.workspaceId,
       name: args.workspaceId,
@@ -129,14 +131,14 @@ export const rootValue = {
     ctx.ops.push("projectCreate")
     const principal = principalOf(ctx)
     const input = args.input
-    if (principal.kind !== "workspace" || (input.workspaceId != null && input.workspaceId !== principal.workspaceId)) fail(NOT_AUTHORIZED)
+    if (principal.kind !== "workspace" || (input.workspaceId != null && input.workspaceId !== principal.workspaceId)) fail(ctx.notAuthorized)
     ctx.throttle("projectCreate", principal)
     return projectJson(ctx, ctx.state.addProject(input.name ?? "unnamed", principal.kind === "workspace" ? principal.workspaceId : "", [input.defaultEnvironmentName ?? "production"]))
   },
   projectDelete: (args: Args, ctx: FakeContext) => {
     ctx.ops.push("projectDelete")
     const p = projectFor(ctx, args.id)
-    if (principalOf(ctx).kind !== "workspace") fail(NOT_AUTHORIZED)
+    if (principalOf(ctx).kind !== "workspace") fail(ctx.notAuthorized)
     ctx.state.deleteProject(p.id)
     return true
   },
@@ -185,7 +187,7 @@ export const rootValue = {
     ctx.ops.push("environmentPatchCommit")
     const principal = principalOf(ctx)
     const p = [...ctx.state.projects.values()].find((x) => x.environments.some((e) => e.id === args.environmentId)) ?? fail("Environment not found")
-    if (!canSee(principal, p)) fail(NOT_AUTHORIZED)
+    if (!canSee(principal, p)) fail(ctx.notAuthorized)
     environmentFor(ctx, p, args.environmentId)
     const decoded = decodePatch(args.patch)
     if (!decoded.ok) fail(`Problem processing request (environment patch: ${decoded.reason})`)
