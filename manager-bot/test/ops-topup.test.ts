@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import { Pool } from "@convos-agents/pool-core"
 import { managementKey } from "@convos-agents/pool-core/providers/openrouter/fake.ts"
-import { ProviderFakes } from "@convos-agents/pool-core/providers/resources/testing.ts"
+import { ProviderFakes, testKeyName } from "@convos-agents/pool-core/providers/resources/testing.ts"
 import { ManagerBot } from "../src/ManagerBot.ts"
 import { makeRouter } from "../src/router.ts"
 import { admin, botWithProvidersTestLayer, openManagerChat } from "./helpers.ts"
@@ -25,7 +25,7 @@ layer(botWithProvidersTestLayer(), { timeout: "120 seconds", excludeTestServices
       yield* pool.tick
       const agent = (yield* pool.claim({ key: "topup-1", claimedBy: "someone", agentName: "Rita" })).instance
       const [idle] = yield* pool.list({ status: ["idle"] })
-      const key = [...fakes.openrouter.state.keys.values()].find((k) => k.name === `convos-agent-${agent.id}`)!
+      const key = [...fakes.openrouter.state.keys.values()].find((k) => k.name === testKeyName(agent.id))!
       assert.strictEqual(key.limit, 20)
       const changes = () => fakes.openrouter.api.requests.filter((r) => r.method !== "GET")
       const before = changes().length
@@ -61,7 +61,7 @@ layer(botWithProvidersTestLayer(), { timeout: "120 seconds", excludeTestServices
       const pool = yield* Pool
       const fakes = yield* ProviderFakes
       const [agent] = yield* pool.list({ status: ["claimed"] })
-      const key = [...fakes.openrouter.state.keys.values()].find((k) => k.name === `convos-agent-${agent!.id}`)!
+      const key = [...fakes.openrouter.state.keys.values()].find((k) => k.name === testKeyName(agent!.id))!
       const limit = key.limit
       const changes = () => fakes.openrouter.api.requests.filter((r) => r.method !== "GET").length
       const before = changes()

@@ -1,7 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Pool } from "@convos-agents/pool-core"
-import { ProviderFakes } from "@convos-agents/pool-core/providers/resources/testing.ts"
+import { ProviderFakes, testKeyName } from "@convos-agents/pool-core/providers/resources/testing.ts"
 import { botWithProvidersTestLayer, openManagerChat } from "./helpers.ts"
 
 // The person's /agents shows what each agent has spent on its OpenRouter key: the real bot over devnet, the pool
@@ -20,7 +20,7 @@ layer(botWithProvidersTestLayer(), { timeout: "120 seconds", excludeTestServices
       const [, ready] = yield* fay.say("/skip", 2)
       assert.include(ready, "Trip Planner is ready")
       const [agent] = yield* pool.list({ claimedBy: fay.id.inboxId })
-      const hash = [...fakes.openrouter.state.keys.values()].find((k) => k.name === `convos-agent-${agent!.id}`)!.hash
+      const hash = [...fakes.openrouter.state.keys.values()].find((k) => k.name === testKeyName(agent!.id))!.hash
       fakes.openrouter.state.setUsage(hash, { total: 5.5, thisPeriod: 0.42 })
 
       const [list] = yield* fay.say("/agents")

@@ -6,7 +6,8 @@ import { Migrator, SqlClient } from "effect/sql"
 import { DatabaseError } from "../domain/errors.ts"
 
 const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "migrations")
-const MIGRATIONS_TABLE = "schema_migrations"
+/** The Migrator's table; its first row's created_at is when this database was made (the key sweep reads it). */
+export const MIGRATIONS_TABLE = "schema_migrations"
 
 /**
  * Every `NNNN_name.ts` in pool-core/db/migrations, in id order. Ranges used so far: 0001–0099 core, 0100–0199

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Pool } from "../../pool/Pool.ts"
-import { ProviderFakes } from "../../providers/resources/testing.ts"
+import { ProviderFakes, testKeyName } from "../../providers/resources/testing.ts"
 import { poolOverProviderFakes, serveApi } from "./server.ts"
 
 // Agent spend over real HTTP: the pool with live AgentResources over a loopback OpenRouter, so a claim creates a real
@@ -54,7 +54,7 @@ describe("agent spend over HTTP", () => {
     expect(claim.status).toBe(200)
     claimedId = (await claim.json()).instanceId
     const or = (await fakes()).openrouter
-    hash = [...or.state.keys.values()].find((k) => k.name === `convos-agent-${claimedId}`)!.hash
+    hash = [...or.state.keys.values()].find((k) => k.name === testKeyName(claimedId))!.hash
     or.state.setUsage(hash, { total: 9.87654, thisPeriod: 3.14159 })
 
     const listed = await adminList()

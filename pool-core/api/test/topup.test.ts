@@ -3,7 +3,7 @@ import { SqlClient } from "effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Pool } from "../../pool/Pool.ts"
 import { managementKey } from "../../providers/openrouter/fake.ts"
-import { ProviderFakes } from "../../providers/resources/testing.ts"
+import { ProviderFakes, testKeyName } from "../../providers/resources/testing.ts"
 import { poolOverProviderFakes, serveApi, startApi } from "./server.ts"
 
 // Raising an agent's OpenRouter spending cap over real HTTP: the pool with live AgentResources over the loopback
@@ -39,7 +39,7 @@ beforeAll(async () => {
   const claim = await fetch(`${base}/api/pool/claim`, { method: "POST", headers: { ...auth, "idempotency-key": "topup-1" }, body: JSON.stringify({ agentName: "Tilly" }) })
   expect(claim.status).toBe(200)
   claimedId = (await claim.json()).instanceId
-  hash = [...(await fakes()).openrouter.state.keys.values()].find((k) => k.name === `convos-agent-${claimedId}`)!.hash
+  hash = [...(await fakes()).openrouter.state.keys.values()].find((k) => k.name === testKeyName(claimedId))!.hash
   idleId = (await runtime.runPromise(Effect.flatMap(Pool, (p) => p.list({ status: ["idle"] }))))[0]!.id
 })
 afterAll(async () => {

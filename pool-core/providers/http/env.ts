@@ -1,4 +1,5 @@
 import { Config, Effect, Option, Redacted } from "effect"
+import { poolEnvironment } from "../environment.ts"
 
 // Provider keys are optional: a missing key selects the provider's disabled layer instead of failing the pool.
 
@@ -15,3 +16,12 @@ export const optionalString = (name: string) =>
 
 /** Reads a Config, turning a malformed value into a defect with the variable named (validated at start). */
 export const readConfig = <A>(config: Config.Config<A>) => Effect.orDie(config)
+
+/**
+ * The environment name every provider resource carries (contract: providers/environment.ts): POOL_ENVIRONMENT, else
+ * the Railway environment this pool itself runs in (RAILWAY_ENVIRONMENT_NAME, which Railway sets in every
+ * deployment), else "local".
+ */
+export const providerEnvironment = Effect.flatMap(readConfig(stringOr("RAILWAY_ENVIRONMENT_NAME", "")), (railway) =>
+  poolEnvironment(railway.trim() === "" ? "local" : railway)
+)

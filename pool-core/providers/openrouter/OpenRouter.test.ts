@@ -1,11 +1,12 @@
+import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { fakeApi } from "../http/testing.ts"
 import { managementKey, openRouterApi } from "./fake.ts"
 import { OpenRouter, openRouterLayerFromEnv, openRouterLive } from "./OpenRouter.ts"
 
-const live = (url: string) =>
-  openRouterLive({ managementKey: Redacted.make(managementKey), baseUrl: url, keyLimit: 20, limitReset: "monthly", http: { baseDelay: "5 millis", timeout: "500 millis" } })
+const live = (url: string, environment = "staging") =>
+  openRouterLive({ managementKey: Redacted.make(managementKey), environment, baseUrl: url, keyLimit: 20, limitReset: "monthly", http: { baseDelay: "5 millis", timeout: "500 millis" } })
 
 describe("OpenRouter", () => {
   it.live("creates a capped monthly key per instance, tops it up, reads usage and deletes it", () =>
@@ -17,14 +18,14 @@ describe("OpenRouter", () => {
       expect(created.hash).toBe("hash-1")
       expect(Redacted.value(created.key)).toBe("sk-or-v1-secret-1")
       expect(String(created.key)).not.toContain("secret") // Redacted never prints the key
-      expect(api.requests[0]).toMatchObject({ method: "POST", path: "/api/v1/keys", body: { name: "convos-agent-inst1", limit: 20, limit_reset: "monthly" } })
+      expect(api.requests[0]).toMatchObject({ method: "POST", path: "/api/v1/keys", body: { name: "convos-staging-agent-inst1", limit: 20, limit_reset: "monthly" } })
 
       expect(yield* or.topUp(created.hash, 20)).toBe(40)
       expect(api.requests.slice(1).map((r) => [r.method, r.path, r.body])).toEqual([
         ["GET", "/api/v1/keys/hash-1", undefined],
         ["PATCH", "/api/v1/keys/hash-1", { limit: 40 }],
       ])
-      expect(yield* or.usage(created.hash)).toEqual({ hash: "hash-1", name: "convos-agent-inst1", limit: 40, usage: 0, limitReset: "monthly", periodUsage: 0 })
+      expect(yield* or.usage(created.hash)).toEqual({ hash: "hash-1", name: "convos-staging-agent-inst1", limit: 40, usage: 0, limitReset: "monthly", periodUsage: 0 })
       // a monthly limit counts this month's spend, not the all-time total
       fake.setUsage(created.hash, { total: 7.5, thisPeriod: 1.25 })
       expect(yield* or.usage(created.hash)).toMatchObject({ usage: 7.5, periodUsage: 1.25, limitReset: "monthly" })
@@ -39,16 +40,28 @@ describe("OpenRouter", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("sweep deletes only convos-agent keys of instances that are not live (all pages)", () =>
+  it.live("sweep deletes only this environment's orphan keys, disabled ones too, created inside the window (all pages)", () =>
     Effect.gen(function* () {
       const fake = openRouterApi()
       const api = yield* fakeApi(fake.handle)
       const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
-      for (const id of ["a", "b", "c", "d"]) yield* or.createKey(id)
-      fake.keys.set("other", { hash: "other", name: "someone-elses-key", limit: null, usage: 3, limit_reset: "" })
-      const swept = yield* or.sweep(new Set(["b"]))
-      expect([...swept].sort()).toEqual(["convos-agent-a", "convos-agent-c", "convos-agent-d"])
-      expect([...fake.keys.values()].map((k) => k.name).sort()).toEqual(["convos-agent-b", "someone-elses-key"])
+      const hour = 3_600_000
+      const now = Date.now()
+      const ids = [0, 1, 2, 3, 4, 5].map(() => randomUUID())
+      const made = new Map<string, string>()
+      for (const id of ids) made.set(id, (yield* or.createKey(id)).hash)
+      const createdAt = (id: string, msAgo: number) => void (fake.keys.get(made.get(id)!)!.created_at = new Date(now - msAgo).toISOString())
+      for (const id of ids) createdAt(id, 2 * hour)
+      fake.keys.get(made.get(ids[2]!)!)!.disabled = true // disabled by hand: still an orphan
+      createdAt(ids[3]!, 10_000) // younger than the grace period
+      createdAt(ids[4]!, 30 * hour) // older than the database
+      fake.keys.set("other", { hash: "other", name: "someone-elses-key", limit: null, usage: 3, limit_reset: null, created_at: new Date(now - 2 * hour).toISOString() })
+      fake.keys.set("prod", { hash: "prod", name: `convos-production-agent-${randomUUID()}`, limit: 20, usage: 0, limit_reset: "monthly", created_at: new Date(now - 2 * hour).toISOString() })
+      fake.keys.set("near", { hash: "near", name: `convos-staging-agent-agent-${randomUUID()}`, limit: 20, usage: 0, limit_reset: "monthly", created_at: new Date(now - 2 * hour).toISOString() })
+      const swept = yield* or.sweep(new Set([ids[1]!]), { createdAfter: now - 24 * hour, createdBefore: now - hour })
+      expect([...swept].sort()).toEqual([ids[0]!, ids[2]!, ids[5]!].map((id) => `convos-staging-agent-${id}`).sort())
+      expect([...fake.keys.keys()].sort()).toEqual([made.get(ids[1]!)!, made.get(ids[3]!)!, made.get(ids[4]!)!, "near", "other", "prod"].sort())
+      expect(api.requests.filter((r) => r.method === "GET").every((r) => r.path.includes("include_disabled=true"))).toBe(true)
     }).pipe(Effect.scoped)
   )
 
@@ -101,7 +114,7 @@ describe("OpenRouter", () => {
       const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
       const made = yield* or.createKey("k6")
       expect(api.requests.filter((r) => r.method === "POST")).toHaveLength(2)
-      expect([...fake.keys.values()].map((k) => k.name)).toEqual(["convos-agent-k6"])
+      expect([...fake.keys.values()].map((k) => k.name)).toEqual(["convos-staging-agent-k6"])
       expect(fake.keys.has(made.hash)).toBe(true)
     }).pipe(Effect.scoped)
   )
@@ -121,7 +134,7 @@ describe("OpenRouter", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("layerFromEnv reads the key, the limit, and a base URL given with or without /api/v1", () =>
+  it.live("layerFromEnv reads the key, the limit, the environment and a base URL given with or without /api/v1", () =>
     Effect.gen(function* () {
       const fake = openRouterApi()
       const api = yield* fakeApi(fake.handle)
@@ -129,7 +142,18 @@ describe("OpenRouter", () => {
       const or = yield* Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(env)))
       expect(or.configured).toBe(true)
       yield* or.createKey("e1")
-      expect(api.requests[0]).toMatchObject({ method: "POST", path: "/api/v1/keys", body: { name: "convos-agent-e1", limit: 5, limit_reset: "monthly" } })
+      expect(api.requests[0]).toMatchObject({ method: "POST", path: "/api/v1/keys", body: { name: "convos-local-agent-e1", limit: 5, limit_reset: "monthly" } })
+      // the key name carries POOL_ENVIRONMENT, else the Railway environment the pool runs in, else "local"
+      for (const [vars, name] of [
+        [{ POOL_ENVIRONMENT: "staging" }, "convos-staging-agent-e2"],
+        [{ RAILWAY_ENVIRONMENT_NAME: "production" }, "convos-production-agent-e2"],
+        [{ POOL_ENVIRONMENT: "pr-7", RAILWAY_ENVIRONMENT_NAME: "production" }, "convos-pr-7-agent-e2"],
+      ] as const) {
+        const envLayer = ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENROUTER_MANAGEMENT_KEY: managementKey, OPENROUTER_BASE_URL: api.url, ...vars }))
+        const named = yield* Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(envLayer)))
+        yield* named.createKey("e2")
+        expect(api.requests.at(-1)?.body, JSON.stringify(vars)).toMatchObject({ name })
+      }
     }).pipe(Effect.scoped)
   )
 

@@ -1,16 +1,32 @@
 import { Context, Effect, Layer, Option, Redacted, Schema, Semaphore } from "effect"
 import { InvalidConfig, InvalidRequest, NotConfigured, type ProviderError, ResourceConflict } from "../../domain/errors.ts"
-import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
+import { resourcePrefix } from "../environment.ts"
+import { optionalSecret, providerEnvironment, readConfig, stringOr } from "../http/env.ts"
 import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
 
 // Per-agent OpenRouter keys through the provisioning-key API: each agent gets its own key with a monthly spend cap,
-// so one chatty agent cannot drain the org's credits. Keys are named `convos-agent-<instanceId>`, which lets `sweep`
-// find keys whose instance is gone (upstream leaked keys when the hash was lost on restart).
+// so one chatty agent cannot drain the org's credits. Keys are named `convos-<environment>-agent-<instanceId>`, which
+// lets `sweep` find keys of THIS environment whose instance is gone (upstream leaked keys when the hash was lost on
+// restart), and never touch another deployment's keys that share the same management key.
 // Creating a key is not idempotent and its secret is shown only once: after a timeout, a 5xx or an unreadable answer
 // the key may exist but can never be used, so the pool deletes every key of that name before creating again.
 
-export const keyNamePrefix = "convos-agent-"
-export const keyName = (instanceId: string) => `${keyNamePrefix}${instanceId}`
+/** `convos-<environment>-agent-`: the start of every key name of one environment. */
+export const keyNamePrefix = (environment: string) => `${resourcePrefix(environment)}agent-`
+export const keyName = (environment: string, instanceId: string) => `${keyNamePrefix(environment)}${instanceId}`
+
+// Instance ids are UUIDs (PoolLive). The sweep takes a key as this environment's only when the rest of its name is one:
+// with environments "staging" and "staging-agent", `convos-staging-agent-agent-<uuid>` starts with staging's prefix,
+// but "agent-<uuid>" is no instance id, so staging leaves it alone.
+const INSTANCE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** The instance id a key name of `environment` carries; null for any other name (another environment, a person's key). */
+export const instanceIdOfKey = (environment: string, name: string): string | null => {
+  const prefix = keyNamePrefix(environment)
+  if (!name.startsWith(prefix)) return null
+  const id = name.slice(prefix.length)
+  return INSTANCE_ID.test(id) ? id : null
+}
 
 const KeyInfo = Schema.Struct({
   hash: Schema.String,
@@ -23,6 +39,7 @@ const KeyInfo = Schema.Struct({
   usage_weekly: Schema.optional(Schema.Number),
   usage_monthly: Schema.optional(Schema.Number),
   disabled: Schema.optional(Schema.Boolean),
+  created_at: Schema.optional(Schema.NullOr(Schema.String)),
 })
 const Created = Schema.Struct({ key: Schema.String, data: KeyInfo })
 const One = Schema.Struct({ data: KeyInfo })
@@ -70,12 +87,28 @@ export class OpenRouter extends Context.Service<OpenRouter, {
   /** Deletes the key; an unknown key counts as deleted. */
   readonly deleteKey: (hash: string) => Effect.Effect<void, ProviderError | NotConfigured>
   readonly usage: (hash: string) => Effect.Effect<KeyUsage, ProviderError | NotConfigured>
-  /** Deletes every `convos-agent-*` key whose instance id is not in `liveIds`; returns the deleted key names. */
-  readonly sweep: (liveIds: ReadonlySet<string>) => Effect.Effect<ReadonlyArray<string>, ProviderError | NotConfigured>
+  /**
+   * Deletes this environment's keys (enabled or disabled) whose instance id is not in `liveIds` and that were created
+   * inside `window` (see SweepWindow); returns the deleted key names.
+   */
+  readonly sweep: (liveIds: ReadonlySet<string>, window: SweepWindow) => Effect.Effect<ReadonlyArray<string>, ProviderError | NotConfigured>
 }>()("pool-core/providers/openrouter/OpenRouter") {}
+
+/**
+ * Which keys a sweep may delete, by creation time (epoch ms): only keys created after `createdAfter` (the birth of the
+ * database that decides what is live: an older key belongs to a deployment this database never knew) and before
+ * `createdBefore` (now minus a grace period: a key being created and recorded right now is left alone). A key whose
+ * creation time OpenRouter does not give is kept.
+ */
+export interface SweepWindow {
+  readonly createdAfter: number
+  readonly createdBefore: number
+}
 
 export interface OpenRouterSettings {
   readonly managementKey: Redacted.Redacted<string>
+  /** POOL_ENVIRONMENT: in every key name, and the only keys `sweep` looks at. */
+  readonly environment: string
   readonly baseUrl: string
   readonly keyLimit: number
   readonly limitReset: string
@@ -112,7 +145,8 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
     const listAll = Effect.gen(function* () {
       const all: Array<typeof KeyInfo.Type> = []
       for (let offset = 0; offset < 100_000; ) {
-        const page = yield* http.json({ operation: "list keys", method: "GET", path: `api/v1/keys?offset=${offset}` }, Page)
+        // Disabled keys too: a key disabled by hand still belongs to someone, and an orphan stays an orphan.
+        const page = yield* http.json({ operation: "list keys", method: "GET", path: `api/v1/keys?include_disabled=true&offset=${offset}` }, Page)
         if (page.data.length === 0) break
         all.push(...page.data)
         offset += page.data.length
@@ -126,7 +160,7 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
     const createOnce = (instanceId: string) =>
       http
         .json(
-          { operation: "create key", method: "POST", path: "api/v1/keys", body: { name: keyName(instanceId), limit: settings.keyLimit, limit_reset: settings.limitReset } },
+          { operation: "create key", method: "POST", path: "api/v1/keys", body: { name: keyName(settings.environment, instanceId), limit: settings.keyLimit, limit_reset: settings.limitReset } },
           Created
         )
         .pipe(Effect.map((r) => ({ hash: r.data.hash, key: Redacted.make(r.key) })))
@@ -134,7 +168,7 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
     /** Deletes every key named for the instance: ones an earlier create made but whose secret never arrived. */
     const deleteNamed = (instanceId: string) =>
       listAll.pipe(
-        Effect.flatMap((all) => Effect.forEach(all.filter((k) => k.name === keyName(instanceId)), (k) => deleteKey(k.hash), { discard: true }))
+        Effect.flatMap((all) => Effect.forEach(all.filter((k) => k.name === keyName(settings.environment, instanceId)), (k) => deleteKey(k.hash), { discard: true }))
       )
 
     const createKey = (instanceId: string) =>
@@ -164,7 +198,8 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
           yield* checkTopUpAmount(amountUsd, topUpMax)
           const current = yield* get(hash)
           if (current.limit === null) {
-            const instanceId = current.name.startsWith(keyNamePrefix) ? current.name.slice(keyNamePrefix.length) : hash
+            const prefix = keyNamePrefix(settings.environment)
+            const instanceId = current.name.startsWith(prefix) ? current.name.slice(prefix.length) : hash
             return yield* new ResourceConflict({ instanceId, provider: "openrouter", message: "This agent's OpenRouter key has no spending cap, so there is nothing to raise." })
           }
           // Rounded to micro-dollars: 20.1 + 0.2 must be 20.3, not 20.300000000000001.
@@ -175,9 +210,16 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
         }).pipe(topUpLock.withPermits(1)),
       deleteKey,
       usage: (hash) => get(hash).pipe(Effect.map(toUsage)),
-      sweep: (liveIds) =>
+      sweep: (liveIds, window) =>
         Effect.gen(function* () {
-          const orphans = (yield* listAll).filter((k) => k.name.startsWith(keyNamePrefix) && !liveIds.has(k.name.slice(keyNamePrefix.length)))
+          const inWindow = (k: typeof KeyInfo.Type) => {
+            const created = k.created_at ? Date.parse(k.created_at) : Number.NaN
+            return Number.isFinite(created) && created > window.createdAfter && created < window.createdBefore
+          }
+          const orphans = (yield* listAll).filter((k) => {
+            const id = instanceIdOfKey(settings.environment, k.name)
+            return id !== null && !liveIds.has(id) && inWindow(k)
+          })
           yield* Effect.forEach(orphans, (k) => deleteKey(k.hash), { concurrency: 4, discard: true })
           if (orphans.length > 0) yield* Effect.logInfo(`openrouter: swept ${orphans.length} orphan key(s)`)
           return orphans.map((k) => k.name)
@@ -221,6 +263,7 @@ export const openRouterLayerFromEnv = Layer.unwrap(
     const keyLimit = Number(yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT", "20")))
     const limitReset = yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT_RESET", "monthly"))
     if (!Number.isFinite(keyLimit) || keyLimit <= 0) return yield* Effect.die(new Error("OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20)."))
-    return openRouterLive({ managementKey: key.value, baseUrl, keyLimit, limitReset, topUpMax })
+    const environment = yield* Effect.orDie(providerEnvironment)
+    return openRouterLive({ managementKey: key.value, environment, baseUrl, keyLimit, limitReset, topUpMax })
   })
 )

@@ -10,16 +10,19 @@ export interface FakeKey {
   limit: number | null
   /** All-time USD spent. */
   usage: number
-  limit_reset: string
+  limit_reset: string | null
   /** USD spent in the current reset period; the whole `usage` when unset (a key younger than one period). */
   periodUsage?: number
+  /** ISO 8601; the moment it was created in the fake unless a test backdates it. */
+  created_at?: string
+  disabled?: boolean
 }
 
 /** A key as GET /api/v1/keys/:hash shows it: with the per-period usage and what is left of the limit. */
 const view = (k: FakeKey) => {
   const period = k.periodUsage ?? k.usage
   const { periodUsage: _, ...rest } = k
-  return { ...rest, usage_daily: period, usage_weekly: period, usage_monthly: period, limit_remaining: k.limit === null ? null : Math.max(0, k.limit - period) }
+  return { ...rest, disabled: k.disabled ?? false, created_at: k.created_at ?? new Date(0).toISOString(), usage_daily: period, usage_weekly: period, usage_monthly: period, limit_remaining: k.limit === null ? null : Math.max(0, k.limit - period) }
 }
 
 /** A small OpenRouter keys API: checks auth on every request, keeps keys in memory. */
@@ -40,12 +43,15 @@ export const openRouterApi = () => {
       const b = r.body as { name: string; limit: number; limit_reset: string }
       if (typeof b?.name !== "string" || typeof b.limit !== "number") return { status: 400, json: { error: { message: "bad body" } } }
       const hash = `hash-${++next}`
-      keys.set(hash, { hash, name: b.name, limit: b.limit, usage: 0, limit_reset: b.limit_reset })
+      keys.set(hash, { hash, name: b.name, limit: b.limit, usage: 0, limit_reset: b.limit_reset, created_at: new Date().toISOString() })
       return { status: 201, json: { key: `sk-or-v1-secret-${next}`, data: view(keys.get(hash)!) } }
     }
     if (r.method === "GET" && path === "/api/v1/keys") {
-      const offset = Number(new URL(r.path, "http://x").searchParams.get("offset") ?? 0)
-      return { json: { data: [...keys.values()].slice(offset, offset + 2).map(view) } } // pages of 2 to exercise paging
+      const query = new URL(r.path, "http://x").searchParams
+      const offset = Number(query.get("offset") ?? 0)
+      // Like the real API: disabled keys are listed only with include_disabled=true.
+      const listed = [...keys.values()].filter((k) => query.get("include_disabled") === "true" || !k.disabled)
+      return { json: { data: listed.slice(offset, offset + 2).map(view) } } // pages of 2 to exercise paging
     }
     const m = /^\/api\/v1\/keys\/([^/]+)$/.exec(path)
     const key = m ? keys.get(m[1]) : undefined

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import { assert, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
@@ -7,7 +8,7 @@ import { Pool } from "../../pool/Pool.ts"
 import { PoolLive } from "../../pool/PoolLive.ts"
 import { MemoryCloud, memoryCloudLayer } from "../../pool/testing.ts"
 import { openRouterUsageOf, sweepOrphanKeys } from "./maintenance.ts"
-import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer } from "./testing.ts"
+import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer, testKeyName } from "./testing.ts"
 
 // The real pool (PoolLive, real SQL) with the live AgentResources over loopback provider APIs: what a claim takes,
 // kill and a failed claim give back, exactly once.
@@ -40,7 +41,7 @@ layer(PoolWithProviders, { timeout: "120 seconds", excludeTestServices: true })(
       const id = claimed.instance.id
       const provisioned = [...cloud.instances.values()].find((i) => i.instanceId === id)!.provisioned!
       expect(provisioned.env?.OPENROUTER_API_KEY).toMatch(/^sk-or-v1-secret-/)
-      expect(provisioned.env?.AGENTMAIL_INBOX_ID).toBe(`convos-agent-${id}@agentmail.to`)
+      expect(provisioned.env?.AGENTMAIL_INBOX_ID).toBe(`convos-test-${id}@agentmail.to`)
       expect(provisioned.env?.TELNYX_PHONE_NUMBER).toMatch(/^\+1555/)
       expect(provisioned.env?.PRIVATE_WALLET_KEY).toMatch(/^0x/)
       // nothing secret reaches the instances row or the events
@@ -51,7 +52,7 @@ layer(PoolWithProviders, { timeout: "120 seconds", excludeTestServices: true })(
       yield* pool.kill(id)
       yield* Effect.flip(pool.kill(id)) // already gone
       assert.deepStrictEqual(deletes(fakes.openrouter), ["/api/v1/keys/hash-1"])
-      assert.deepStrictEqual(deletes(fakes.agentmail), [`/v0/inboxes/${encodeURIComponent(`convos-agent-${id}@agentmail.to`)}`])
+      assert.deepStrictEqual(deletes(fakes.agentmail), [`/v0/inboxes/${encodeURIComponent(`convos-test-${id}@agentmail.to`)}`])
       assert.strictEqual(fakes.openrouter.state.keys.size, 0)
       assert.strictEqual(fakes.agentmail.state.inboxes.size, 0)
       assert.deepStrictEqual(yield* sql`SELECT status FROM phone_numbers`, [{ status: "available" }])
@@ -107,13 +108,18 @@ layer(PoolWithProviders, { timeout: "120 seconds", excludeTestServices: true })(
       const fakes = yield* ProviderFakes
       const claimed = yield* pool.claim({ key: "k-usage", claimedBy: "inbox-5" })
       const usage = yield* openRouterUsageOf(claimed.instance.id)
-      assert.strictEqual(usage?.name, `convos-agent-${claimed.instance.id}`)
+      assert.strictEqual(usage?.name, testKeyName(claimed.instance.id))
       assert.strictEqual(usage?.limit, 20)
-      // a key leaked by a crash between create and record: nobody holds it
-      fakes.openrouter.state.keys.set("leak", { hash: "leak", name: "convos-agent-vanished", limit: 20, usage: 0, limit_reset: "monthly" })
+      // a key leaked by a crash between create and record two hours ago: nobody holds it (the database is older)
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE schema_migrations SET created_at = now() - interval '1 day'`
+      const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000).toISOString()
+      for (const k of fakes.openrouter.state.keys.values()) k.created_at = twoHoursAgo
+      const vanished = testKeyName(randomUUID())
+      fakes.openrouter.state.keys.set("leak", { hash: "leak", name: vanished, limit: 20, usage: 0, limit_reset: "monthly", created_at: twoHoursAgo })
       const swept = yield* sweepOrphanKeys
-      assert.deepStrictEqual(swept, ["convos-agent-vanished"])
-      assert.isTrue([...fakes.openrouter.state.keys.values()].some((k) => k.name === `convos-agent-${claimed.instance.id}`))
+      assert.deepStrictEqual(swept, [vanished])
+      assert.isTrue([...fakes.openrouter.state.keys.values()].some((k) => k.name === testKeyName(claimed.instance.id)))
       yield* pool.kill(claimed.instance.id)
       assert.isNull(yield* openRouterUsageOf(claimed.instance.id))
     })
