@@ -47,8 +47,8 @@ describe("skills of a pool agent", () => {
       expect(agents).toContain("`telnyx` skill")
       // what the skills read at run time (provision-time secrets, kept in <state>/.env and the process env)
       const secrets = readSecretsEnv(i.stateDir)
-      expect(secrets.AGENTMAIL_INBOX_ID).toBe("convos-agent-skills-1@agentmail.to")
-      expect(fakes.agentmail.state.keys.get(secrets.AGENTMAIL_API_KEY!)).toBe("convos-agent-skills-1@agentmail.to") // scoped to its inbox
+      expect(secrets.AGENTMAIL_INBOX_ID).toBe("convos-test-skills-1@agentmail.to")
+      expect(fakes.agentmail.state.keys.get(secrets.AGENTMAIL_API_KEY!)).toBe("convos-test-skills-1@agentmail.to") // scoped to its inbox
       expect(secrets.TELNYX_PHONE_NUMBER).toMatch(/^\+1555/)
       expect(secrets.TELNYX_API_KEY).toBeTruthy()
       expect(secrets.TELNYX_MESSAGING_PROFILE_ID).toBeTruthy()

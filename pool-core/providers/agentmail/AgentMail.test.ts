@@ -4,7 +4,7 @@ import { fakeApi } from "../http/testing.ts"
 import { apiKey, agentMailApi } from "./fake.ts"
 import { AgentMail, agentMailLayerFromEnv, agentMailLive } from "./AgentMail.ts"
 
-const live = (url: string) => agentMailLive({ apiKey: Redacted.make(apiKey), baseUrl: url, domain: "mail.example.org", http: { baseDelay: "5 millis", timeout: "300 millis" } })
+const live = (url: string) => agentMailLive({ apiKey: Redacted.make(apiKey), environment: "staging", baseUrl: url, domain: "mail.example.org", http: { baseDelay: "5 millis", timeout: "300 millis" } })
 
 describe("AgentMail", () => {
   it.live("creates one inbox per instance (idempotent across a retried 503) and deletes it", () =>
@@ -14,18 +14,18 @@ describe("AgentMail", () => {
       const api = yield* fakeApi((r) => (r.method === "POST" && fail-- > 0 ? { status: 503, json: { name: "ServiceUnavailable" } } : fake.handle(r)))
       const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
       const inbox = yield* mail.createInbox("i1")
-      expect(inbox).toMatchObject({ inboxId: "convos-agent-i1@mail.example.org", address: "convos-agent-i1@mail.example.org" })
+      expect(inbox).toMatchObject({ inboxId: "convos-staging-i1@mail.example.org", address: "convos-staging-i1@mail.example.org" })
       expect(api.requests).toHaveLength(3) // 503, create, scoped key
       for (const r of api.requests.slice(0, 2)) {
         expect(r).toMatchObject({
           method: "POST",
           path: "/v0/inboxes",
-          body: { username: "convos-agent-i1", domain: "mail.example.org", display_name: "Convos Agent", client_id: "convos-agent-i1" },
+          body: { username: "convos-staging-i1", domain: "mail.example.org", display_name: "Convos Agent", client_id: "convos-staging-agent-i1" },
         })
       }
       expect(fake.inboxes.size).toBe(1)
       yield* mail.deleteInbox(inbox.inboxId)
-      expect(api.requests[3]).toMatchObject({ method: "DELETE", path: "/v0/inboxes/convos-agent-i1%40mail.example.org" })
+      expect(api.requests[3]).toMatchObject({ method: "DELETE", path: "/v0/inboxes/convos-staging-i1%40mail.example.org" })
       expect(fake.inboxes.size).toBe(0)
       yield* mail.deleteInbox(inbox.inboxId) // 404: already gone
     }).pipe(Effect.scoped)
@@ -37,7 +37,7 @@ describe("AgentMail", () => {
       const api = yield* fakeApi(fake.handle)
       const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
       const inbox = yield* mail.createInbox("s1")
-      expect(api.requests[1]).toMatchObject({ method: "POST", path: "/v0/inboxes/convos-agent-s1%40mail.example.org/api-keys", body: { name: "convos-agent-s1" } })
+      expect(api.requests[1]).toMatchObject({ method: "POST", path: "/v0/inboxes/convos-staging-s1%40mail.example.org/api-keys", body: { name: "convos-staging-agent-s1" } })
       expect(inbox.env).toEqual({ AGENTMAIL_API_KEY: "am_inbox_secret_1", AGENTMAIL_INBOX_ID: inbox.inboxId, AGENTMAIL_INBOX_ADDRESS: inbox.address })
       expect(fake.keys.get("am_inbox_secret_1")).toBe(inbox.inboxId)
       expect(JSON.stringify(inbox.env)).not.toContain(apiKey)
@@ -85,7 +85,31 @@ describe("AgentMail", () => {
       const error = yield* Effect.flip(mail.createInbox("i2"))
       expect(error).toMatchObject({ _tag: "ProviderError", provider: "agentmail", retryable: false })
       // not retried; the inbox an unreadable answer may stand for is deleted by its known id
-      expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /v0/inboxes", "DELETE /v0/inboxes/convos-agent-i2%40mail.example.org"])
+      expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /v0/inboxes", "DELETE /v0/inboxes/convos-staging-i2%40mail.example.org"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("inbox names carry the environment (POOL_ENVIRONMENT, else the Railway environment, else local) and stay valid addresses", () =>
+    Effect.gen(function* () {
+      const fake = agentMailApi()
+      const api = yield* fakeApi(fake.handle)
+      const id = "0b8f3c2e-5d1a-4c7e-9f00-1234567890ab"
+      for (const [vars, username, clientId] of [
+        [{}, `convos-local-${id}`, `convos-local-agent-${id}`],
+        [{ RAILWAY_ENVIRONMENT_NAME: "production" }, `convos-production-${id}`, `convos-production-agent-${id}`],
+        [{ POOL_ENVIRONMENT: "pr-42" }, `convos-pr-42-${id}`, `convos-pr-42-agent-${id}`],
+        // 32 characters of environment: the address's local part keeps to 64 characters, the client_id keeps it all
+        [{ POOL_ENVIRONMENT: "a-very-long-review-environment-1" }, `convos-a-very-long-review-envir-${id.replace(/-/g, "")}`, `convos-a-very-long-review-environment-1-agent-${id}`],
+      ] as const) {
+        const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ AGENTMAIL_API_KEY: apiKey, AGENTMAIL_BASE_URL: api.url, ...vars }))
+        const mail = yield* Effect.provide(Effect.service(AgentMail), agentMailLayerFromEnv.pipe(Layer.provide(env)))
+        const inbox = yield* mail.createInbox(id)
+        const create = api.requests.filter((r) => r.path === "/v0/inboxes").at(-1)
+        expect(create?.body, JSON.stringify(vars)).toMatchObject({ username, client_id: clientId })
+        expect(username.length).toBeLessThanOrEqual(64)
+        expect(inbox.inboxId).toBe(`${username}@agentmail.to`)
+        yield* mail.deleteInbox(inbox.inboxId)
+      }
     }).pipe(Effect.scoped)
   )
 

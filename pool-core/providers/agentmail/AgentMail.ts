@@ -1,9 +1,11 @@
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { NotConfigured, type ProviderError } from "../../domain/errors.ts"
-import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
+import { resourcePrefix } from "../environment.ts"
+import { optionalSecret, providerEnvironment, readConfig, stringOr } from "../http/env.ts"
 import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
 
-// One AgentMail inbox per agent. `client_id` makes the create idempotent: a retried create after a lost answer
+// One AgentMail inbox per agent, named for the pool's environment (`convos-<environment>-<id>@domain`), so staging
+// and production sharing one AgentMail org can tell their inboxes apart. `client_id` makes the create idempotent: a retried create after a lost answer
 // returns the same inbox instead of a second one.
 //
 // The agent's email skill needs an API key. It gets a key scoped to its own inbox (POST /v0/inboxes/:id/api-keys),
@@ -11,6 +13,21 @@ import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../
 // inbox at release is the whole cleanup, and a key created twice (retried after a lost answer) leaks nothing. Only if
 // AgentMail has no scoped keys for this org (404/405 on that route) does the skill fall back to the org key, as the
 // upstream system always did, with a warning in the log.
+
+/**
+ * The inbox's username (the address's local part): `convos-<environment>-<instanceId>`. An address's local part holds
+ * at most 64 characters, so a long name drops the id's dashes, then shortens the environment part; the instance id
+ * stays whole (it keeps the address unique) and the client_id carries the environment in full.
+ */
+export const inboxUsername = (environment: string, instanceId: string): string => {
+  const full = `${resourcePrefix(environment)}${instanceId}`
+  if (full.length <= 64) return full
+  const id = instanceId.replace(/-/g, "")
+  return `${resourcePrefix(environment.slice(0, Math.max(1, 64 - "convos--".length - id.length)).replace(/-+$/, ""))}${id}`.slice(0, 64)
+}
+
+/** The inbox's client_id (AgentMail answers the same inbox for the same client_id): `convos-<environment>-agent-<id>`. */
+export const inboxClientId = (environment: string, instanceId: string) => `${resourcePrefix(environment)}agent-${instanceId}`
 
 const Inbox = Schema.Struct({ inbox_id: Schema.String, email: Schema.optional(Schema.String) })
 const ScopedKey = Schema.Struct({ api_key: Schema.String })
@@ -31,6 +48,8 @@ export class AgentMail extends Context.Service<AgentMail, {
 
 export interface AgentMailSettings {
   readonly apiKey: Redacted.Redacted<string>
+  /** POOL_ENVIRONMENT: in every inbox's username, client_id and key name. */
+  readonly environment: string
   readonly baseUrl: string
   readonly domain: string | null
   readonly http?: Partial<ProviderHttpOptions>
@@ -51,7 +70,7 @@ export const agentMailLive = (settings: AgentMailSettings) =>
       http
         .json(
           // Retried freely: a second key for the same inbox ends with the inbox like the first.
-          { operation: "create inbox key", method: "POST", path: `v0/inboxes/${encodeURIComponent(inboxId)}/api-keys`, body: { name: `convos-agent-${instanceId}` }, idempotent: true },
+          { operation: "create inbox key", method: "POST", path: `v0/inboxes/${encodeURIComponent(inboxId)}/api-keys`, body: { name: inboxClientId(settings.environment, instanceId) }, idempotent: true },
           ScopedKey
         )
         .pipe(
@@ -69,7 +88,7 @@ export const agentMailLive = (settings: AgentMailSettings) =>
       configured: true,
       createInbox: (instanceId) =>
         Effect.gen(function* () {
-          const username = `convos-agent-${instanceId}`
+          const username = inboxUsername(settings.environment, instanceId)
           const inbox = yield* http.json(
             {
               operation: "create inbox",
@@ -79,7 +98,7 @@ export const agentMailLive = (settings: AgentMailSettings) =>
                 username,
                 ...(settings.domain ? { domain: settings.domain } : {}),
                 display_name: "Convos Agent",
-                client_id: `convos-agent-${instanceId}`,
+                client_id: inboxClientId(settings.environment, instanceId),
               },
               idempotent: true, // client_id: the same create answers the same inbox
             },
@@ -119,6 +138,7 @@ export const agentMailLayerFromEnv = Layer.unwrap(
     if (Option.isNone(key)) return agentMailDisabled
     const baseUrl = yield* readConfig(stringOr("AGENTMAIL_BASE_URL", "https://api.agentmail.to"))
     const domain = yield* readConfig(stringOr("AGENTMAIL_DOMAIN", ""))
-    return agentMailLive({ apiKey: key.value, baseUrl, domain: domain === "" ? null : domain })
+    const environment = yield* Effect.orDie(providerEnvironment)
+    return agentMailLive({ apiKey: key.value, environment, baseUrl, domain: domain === "" ? null : domain })
   })
 )

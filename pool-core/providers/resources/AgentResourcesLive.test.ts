@@ -25,7 +25,7 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("AgentResource
       assert.deepStrictEqual(got.resources.map((r) => r.provider), ["telnyx", "openrouter", "agentmail", "bankr"])
       expect(got.env.TELNYX_PHONE_NUMBER).toMatch(/^\+1555/)
       expect(got.env.OPENROUTER_API_KEY).toMatch(/^sk-or-v1-secret-/)
-      assert.strictEqual(got.env.AGENTMAIL_INBOX_ID, "convos-agent-a1@agentmail.to")
+      assert.strictEqual(got.env.AGENTMAIL_INBOX_ID, "convos-test-a1@agentmail.to")
       expect(got.env.PRIVATE_WALLET_KEY).toMatch(/^0x[0-9a-f]{64}$/)
       // progress messages and the held list never carry secrets
       assert.deepStrictEqual(yield* resources.held("a1"), got.resources)
@@ -34,7 +34,7 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("AgentResource
       // three concurrent releases (kill racing dismiss racing a restart): each provider is called exactly once
       yield* Effect.all([resources.release("a1"), resources.release("a1"), resources.release("a1")], { concurrency: "unbounded" })
       assert.deepStrictEqual(deletes(fakes.openrouter), ["/api/v1/keys/hash-1"])
-      assert.deepStrictEqual(deletes(fakes.agentmail), ["/v0/inboxes/convos-agent-a1%40agentmail.to"])
+      assert.deepStrictEqual(deletes(fakes.agentmail), ["/v0/inboxes/convos-test-a1%40agentmail.to"])
       assert.strictEqual(fakes.openrouter.state.keys.size, 0)
       assert.strictEqual(fakes.agentmail.state.inboxes.size, 0)
       const phones = yield* sql<{ status: string }>`SELECT status FROM phone_numbers WHERE phone_number = ${got.env.TELNYX_PHONE_NUMBER}`

@@ -4,7 +4,7 @@ import { SqlClient } from "effect/sql"
 import { TestDatabase } from "../../db/testing.ts"
 import { AgentResources } from "../AgentResources.ts"
 import type { RecordedRequest, Reply } from "../http/testing.ts"
-import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer } from "./testing.ts"
+import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer, testKeyName } from "./testing.ts"
 
 // Per-provider faults, asserted where the pool sees them: a claim's acquire over the live AgentResources and the
 // loopback provider APIs (http timeout 500 ms, 2 retries). For each fault: was it retried, was what the claim had
@@ -27,8 +27,8 @@ const nothingLeft = (id: string) =>
     const fakes = yield* ProviderFakes
     assert.lengthOf(yield* (yield* AgentResources).held(id), 0)
     assert.lengthOf(yield* phonesOf(id), 0)
-    assert.isFalse([...fakes.openrouter.state.keys.values()].some((k) => k.name === `convos-agent-${id}`), "no OpenRouter key left")
-    assert.isFalse([...fakes.agentmail.state.inboxes.keys()].some((i) => i.startsWith(`convos-agent-${id}@`)), "no inbox left")
+    assert.isFalse([...fakes.openrouter.state.keys.values()].some((k) => k.name === testKeyName(id)), "no OpenRouter key left")
+    assert.isFalse([...fakes.agentmail.state.inboxes.keys()].some((i) => i.startsWith(`convos-test-${id}@`)), "no inbox left")
   })
 
 const slow = (reply: Reply): Reply => ({ ...reply, delayMs: 1_500 })
@@ -144,7 +144,7 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("provider faul
         },
         acquire("orslow")
       )
-      const named = [...fakes.openrouter.state.keys.values()].filter((k) => k.name === "convos-agent-orslow")
+      const named = [...fakes.openrouter.state.keys.values()].filter((k) => k.name === testKeyName("orslow"))
       assert.lengthOf(named, 1)
       assert.strictEqual((yield* (yield* AgentResources).held("orslow")).find((r) => r.provider === "openrouter")?.externalId, named[0].hash)
       expect(got.env.OPENROUTER_API_KEY).toMatch(/^sk-or-v1-secret-/)
@@ -185,7 +185,7 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("provider faul
         acquire("am429")
       )
       assert.strictEqual(count(fakes.agentmail, "POST", "/v0/inboxes") - before, 3)
-      assert.strictEqual(got.env.AGENTMAIL_INBOX_ID, "convos-agent-am429@agentmail.to")
+      assert.strictEqual(got.env.AGENTMAIL_INBOX_ID, "convos-test-am429@agentmail.to")
       expect(got.env.AGENTMAIL_API_KEY).toMatch(/^am_inbox_secret_/)
       yield* release("am429")
     })
@@ -211,14 +211,20 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("provider faul
       const fakes = yield* ProviderFakes
       const resources = yield* AgentResources
       const id = "amcut"
-      // The inbox is made at once, its answer takes 300 ms; the claim's timeout (150 ms) falls in between.
+      // The inbox is made at once, its answer takes 300 ms; the claim's timeout falls in between: it fires as soon as
+      // AgentMail has the create (tied to that moment, not to a wall-clock guess of how long the steps before take).
+      let created!: () => void
+      const createArrived = new Promise<void>((resolve) => (created = resolve))
       const slowCreate = (r: RecordedRequest): Reply => {
         const reply = fakes.agentmail.state.handle(r) as Reply
-        return r.method === "POST" && r.path === "/v0/inboxes" ? { ...reply, delayMs: 300 } : reply
+        if (r.method !== "POST" || r.path !== "/v0/inboxes") return reply
+        created()
+        return { ...reply, delayMs: 300 }
       }
-      const exit = yield* withFault((f) => f.agentmail, slowCreate, resources.acquire(id).pipe(Effect.timeout("150 millis"), Effect.exit))
+      const claimTimeout = Effect.promise(() => createArrived).pipe(Effect.andThen(Effect.fail("claim timed out" as const)))
+      const exit = yield* withFault((f) => f.agentmail, slowCreate, resources.acquire(id).pipe(Effect.raceFirst(claimTimeout), Effect.exit))
       assert.strictEqual(exit._tag, "Failure", "the claim timed out")
-      assert.isTrue([...fakes.agentmail.state.inboxes.keys()].some((i) => i.startsWith(`convos-agent-${id}@`)), "AgentMail did make the inbox")
+      assert.isTrue([...fakes.agentmail.state.inboxes.keys()].some((i) => i.startsWith(`convos-test-${id}@`)), "AgentMail did make the inbox")
       yield* resources.release(id)
       yield* nothingLeft(id)
     }))

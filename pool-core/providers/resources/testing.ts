@@ -4,7 +4,7 @@ import { agentMailLive } from "../agentmail/AgentMail.ts"
 import { bankrLive } from "../bankr/Bankr.ts"
 import { fakeApi, type FakeApi, type Handler } from "../http/testing.ts"
 import { managementKey, openRouterApi } from "../openrouter/fake.ts"
-import { openRouterLive } from "../openrouter/OpenRouter.ts"
+import { keyName, openRouterLive } from "../openrouter/OpenRouter.ts"
 import { apiKey as telnyxKey, profile, telnyxApi } from "../telnyx/fake.ts"
 import { telnyxLive } from "../telnyx/Telnyx.ts"
 import { AgentResourcesLive } from "./AgentResourcesLive.ts"
@@ -39,6 +39,12 @@ export const providerFakesLayer = Layer.effect(
 
 const http = { baseDelay: "5 millis", timeout: "500 millis", retries: 2 } as const
 
+/** The POOL_ENVIRONMENT of the provider layers over the fakes: resource names read `convos-test-…`. */
+export const testEnvironment = "test"
+
+/** The name of an agent's OpenRouter key made over the fakes. */
+export const testKeyName = (instanceId: string) => keyName(testEnvironment, instanceId)
+
 /** AgentResourcesLive (plus the provider services) wired to the fakes; needs SqlClient (TestDatabase) and ProviderFakes. */
 export const agentResourcesOverFakes = Layer.unwrap(
   Effect.gen(function* () {
@@ -46,9 +52,9 @@ export const agentResourcesOverFakes = Layer.unwrap(
     return AgentResourcesLive.pipe(
       Layer.provideMerge(
         Layer.mergeAll(
-          telnyxLive({ apiKey: Redacted.make(telnyxKey), baseUrl: fakes.telnyx.api.url, messagingProfileId: profile, http }),
-          openRouterLive({ managementKey: Redacted.make(managementKey), baseUrl: fakes.openrouter.api.url, keyLimit: 20, limitReset: "monthly", http }),
-          agentMailLive({ apiKey: Redacted.make(agentMailKey), baseUrl: fakes.agentmail.api.url, domain: null, http }),
+          telnyxLive({ apiKey: Redacted.make(telnyxKey), environment: testEnvironment, baseUrl: fakes.telnyx.api.url, messagingProfileId: profile, http }),
+          openRouterLive({ managementKey: Redacted.make(managementKey), environment: testEnvironment, baseUrl: fakes.openrouter.api.url, keyLimit: 20, limitReset: "monthly", http }),
+          agentMailLive({ apiKey: Redacted.make(agentMailKey), environment: testEnvironment, baseUrl: fakes.agentmail.api.url, domain: null, http }),
           bankrLive(Redacted.make("bk_test_key"))
         )
       )

@@ -1,7 +1,8 @@
-import { Context, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { NotConfigured, ProviderError } from "../../domain/errors.ts"
-import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
+import { resourcePrefix } from "../environment.ts"
+import { optionalSecret, providerEnvironment, readConfig, stringOr } from "../http/env.ts"
 import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
 
 // One US phone number per agent. Numbers cost money monthly and take time to order, so the pool keeps the ones it
@@ -11,19 +12,27 @@ import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../
 // Buying is not idempotent, so it is done in an order that can neither buy twice nor lose a number:
 // 1. the picked number is written to `phone_numbers` (assigned to the instance) BEFORE the order: if the database
 //    cannot record it, nothing is bought; and a number that is ordered is always in the table;
-// 2. the order carries `customer_reference = convos-agent-<instanceId>`; it is never retried blindly: after a
+// 2. the order carries `customer_reference = convos-<environment>-agent-<instanceId>`; it is never retried blindly: after a
 //    timeout, a 5xx or an unreadable answer the pool lists the number orders with that reference, and only when none
 //    holds the number does it order again;
 // 3. a refused order (409/422 taken meanwhile, other 4xx) removes the reservation again.
+// A number sends and receives SMS only once it is assigned to the messaging profile. The order names the profile, but
+// Telnyx does not guarantee the assignment, so every number is PATCHed to it (/phone_numbers/{n}/messaging) before an
+// agent gets it: a new one after its order (404 is retried while the order propagates) and a pooled one again (the
+// same PATCH twice is one change; a number bought before this, or whose assignment failed, gets fixed on reuse).
 // The agent's SMS skill gets the org key, its number and the messaging profile (Telnyx has no per-number keys).
 
 const Available = Schema.Struct({ data: Schema.Array(Schema.Struct({ phone_number: Schema.String })) })
-const Order = Schema.Struct({ data: Schema.Struct({ phone_numbers: Schema.Array(Schema.Struct({ phone_number: Schema.String })) }) })
+// Telnyx's NumberOrder does not promise `phone_numbers` in every answer (an order listed before its numbers are
+// attached has none): read it as optional, and an order without numbers holds none of ours.
+const OrderedNumbers = Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({ phone_number: Schema.String }))))
+const Order = Schema.Struct({ data: Schema.Struct({ phone_numbers: OrderedNumbers }) })
 const Orders = Schema.Struct({
-  data: Schema.Array(Schema.Struct({ status: Schema.optional(Schema.String), phone_numbers: Schema.Array(Schema.Struct({ phone_number: Schema.String })) })),
+  data: Schema.Array(Schema.Struct({ status: Schema.optional(Schema.NullOr(Schema.String)), phone_numbers: OrderedNumbers })),
 })
 
-export const orderReference = (instanceId: string) => `convos-agent-${instanceId}`
+/** The number order's customer_reference: `convos-<environment>-agent-<instanceId>`. */
+export const orderReference = (environment: string, instanceId: string) => `${resourcePrefix(environment)}agent-${instanceId}`
 
 export class Telnyx extends Context.Service<Telnyx, {
   readonly configured: boolean
@@ -38,10 +47,14 @@ export class Telnyx extends Context.Service<Telnyx, {
 
 export interface TelnyxSettings {
   readonly apiKey: Redacted.Redacted<string>
+  /** POOL_ENVIRONMENT: in every number order's customer_reference. */
+  readonly environment: string
   readonly baseUrl: string
   readonly messagingProfileId: string
   readonly http?: Partial<ProviderHttpOptions>
   readonly random?: () => number
+  /** Waits between tries of the messaging-profile assignment while a new number's order propagates (default 2 s · n, 5 tries). */
+  readonly assignBackoff?: Duration.Input
 }
 
 const dbError = (operation: string) => (cause: unknown) =>
@@ -119,10 +132,37 @@ export const telnyxLive = (settings: TelnyxSettings) =>
       const alreadyOrdered = (instanceId: string, phone: string) =>
         http
           .json(
-            { operation: "look up number order", method: "GET", path: `number_orders?filter[customer_reference]=${encodeURIComponent(orderReference(instanceId))}` },
+            { operation: "look up number order", method: "GET", path: `number_orders?filter[customer_reference]=${encodeURIComponent(orderReference(settings.environment, instanceId))}` },
             Orders
           )
-          .pipe(Effect.map((r) => r.data.some((o) => o.status !== "failure" && o.phone_numbers.some((n) => n.phone_number === phone))))
+          .pipe(Effect.map((r) => r.data.some((o) => o.status !== "failure" && (o.phone_numbers ?? []).some((n) => n.phone_number === phone))))
+
+      // A new number is unknown to /phone_numbers until its order has propagated: 404 then means "not yet".
+      const assignStep = Duration.fromInputUnsafe(settings.assignBackoff ?? "2 seconds")
+      const assignSchedule = Schedule.spaced(assignStep).pipe(
+        Schedule.setInputType<ProviderError>(),
+        Schedule.modifyDelay(({ attempt }) => Effect.succeed(Duration.times(assignStep, attempt))), // 2 s, 4 s, 6 s …
+        Schedule.while(({ input, attempt }) => input.status === 404 && attempt <= 5)
+      )
+      /** Assigns the number to the messaging profile (idempotent: the same profile set twice is one change). */
+      const assignToProfile = (phone: string) =>
+        http
+          .request({
+            operation: "assign number to messaging profile",
+            method: "PATCH",
+            path: `phone_numbers/${encodeURIComponent(phone)}/messaging`,
+            body: { messaging_profile_id: settings.messagingProfileId },
+            idempotent: true,
+          })
+          .pipe(
+            Effect.retry(assignSchedule),
+            Effect.asVoid,
+            Effect.mapError((e) =>
+              e.status === 404
+                ? new ProviderError({ ...e, message: `${e.message} — Telnyx does not know ${phone} yet (a new number's order may still be propagating); the number stays recorded, its release returns it to the pool and its next use assigns it again. Try the claim again.` })
+                : e
+            )
+          )
 
       // Another buyer may take the number between search and order (409/422): search again, a few times.
       const orderOne = (instanceId: string, attempt: number): Effect.Effect<string, ProviderError> =>
@@ -142,13 +182,13 @@ export const telnyxLive = (settings: TelnyxSettings) =>
                 operation: "order number",
                 method: "POST",
                 path: "number_orders",
-                body: { phone_numbers: [{ phone_number: pick }], messaging_profile_id: settings.messagingProfileId, customer_reference: orderReference(instanceId) },
+                body: { phone_numbers: [{ phone_number: pick }], messaging_profile_id: settings.messagingProfileId, customer_reference: orderReference(settings.environment, instanceId) },
               },
               Order
             )
           )
           if (order._tag === "Success") {
-            const ordered = order.success.data.phone_numbers[0]?.phone_number ?? pick
+            const ordered = order.success.data.phone_numbers?.[0]?.phone_number ?? pick
             if (ordered !== pick) yield* table.replace(pick, ordered, instanceId)
             return ordered
           }
@@ -171,9 +211,9 @@ export const telnyxLive = (settings: TelnyxSettings) =>
         configured: true,
         acquire: (instanceId) =>
           Effect.gen(function* () {
-            const pooled = yield* table.takePooled(instanceId)
-            if (pooled !== null) return pooled
-            return yield* orderOne(instanceId, 1)
+            const phone = (yield* table.takePooled(instanceId)) ?? (yield* orderOne(instanceId, 1))
+            yield* assignToProfile(phone)
+            return phone
           }),
         release: table.release,
         counts: table.counts,
@@ -207,6 +247,7 @@ export const telnyxLayerFromEnv = Layer.unwrap(
     const profile = yield* readConfig(stringOr("TELNYX_MESSAGING_PROFILE_ID", ""))
     if (Option.isNone(key) || profile === "") return telnyxDisabled
     const baseUrl = yield* readConfig(stringOr("TELNYX_BASE_URL", "https://api.telnyx.com/v2"))
-    return telnyxLive({ apiKey: key.value, baseUrl, messagingProfileId: profile })
+    const environment = yield* Effect.orDie(providerEnvironment)
+    return telnyxLive({ apiKey: key.value, environment, baseUrl, messagingProfileId: profile })
   })
 )
