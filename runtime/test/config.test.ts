@@ -72,6 +72,22 @@ describe("openclaw.json", () => {
   })
 })
 
+describe("model id (OPENCLAW_PRIMARY_MODEL)", () => {
+  it("accepts the seed's forms openrouter/<vendor>/<model> and <vendor>/<model>: OpenRouter gets <vendor>/<model>", () => {
+    for (const raw of ["openrouter/anthropic/claude-sonnet-4-6", "anthropic/claude-sonnet-4-6", "  openrouter/anthropic/claude-sonnet-4-6 "]) {
+      const s = settingsFromEnv({ OPENCLAW_STATE_DIR: "/srv/agent", OPENCLAW_PRIMARY_MODEL: raw })
+      expect(s.model, raw).toBe("anthropic/claude-sonnet-4-6")
+      const c = buildOpenClawConfig({ settings: s, hasModelKey: true }) as any
+      expect(c.agents.defaults.model.primary, raw).toBe(`${MODEL_PROVIDER_ID}/anthropic/claude-sonnet-4-6`)
+      expect(c.models.providers[MODEL_PROVIDER_ID].models[0].id, raw).toBe("anthropic/claude-sonnet-4-6")
+    }
+    // OpenRouter's own router models keep their prefix: "openrouter/auto" is the id OpenRouter expects
+    expect(settingsFromEnv({ OPENCLAW_PRIMARY_MODEL: "openrouter/auto" }).model).toBe("openrouter/auto")
+    expect(settingsFromEnv({ OPENCLAW_PRIMARY_MODEL: "openai/gpt-5" }).model).toBe("openai/gpt-5")
+    expect(settingsFromEnv({ OPENCLAW_PRIMARY_MODEL: " " }).model).toBe("anthropic/claude-sonnet-4-6")
+  })
+})
+
 describe("workspace", () => {
   it("writes AGENTS.md, SOUL.md and IDENTITY.md with the instructions under ## Custom Instructions", () => {
     const dir = tempDir()

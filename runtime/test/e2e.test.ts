@@ -43,7 +43,7 @@ beforeAll(async () => {
   devnet = await startTestDevnet()
   llm = await startFakeLlm()
   dataDir = mkdtempSync(join(tmpdir(), "runtime-e2e-"))
-  compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl, OPENCLAW_PRIMARY_MODEL: "anthropic/claude-sonnet-4-6" } }))
+  compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl, OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6" } }))
   const handle = await compute.runPromise(useCompute((c) => c.create({ instanceId: ID, instanceToken: TOKEN, env: {} })))
   url = handle.url!
   await waitReady(url, 150_000)
@@ -86,6 +86,7 @@ describe("runtime with a real OpenClaw gateway", () => {
       return yield* waitForText(person, provisioned.conversationId, (t) => t.startsWith("FAKE-REPLY"), sentAt - 1, 120_000)
     })))
     expect(reply).toMatch(/^FAKE-REPLY #\d+: ping from the e2e test/)
+    // the seed's model ref (openrouter/anthropic/…) reaches OpenRouter as the id it expects
     const last = llm.requests.at(-1)!
     expect(last.model).toBe("anthropic/claude-sonnet-4-6")
     expect(last.authorization).toBe("Bearer sk-e2e-fake")

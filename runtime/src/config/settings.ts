@@ -13,6 +13,19 @@ export const openclawEntry = () => join(gatewayDir(), "node_modules", "openclaw"
 export const convosPluginDir = () => join(gatewayDir(), "extensions", "convos")
 
 export const DEFAULT_MODEL = "anthropic/claude-sonnet-4-6"
+
+/**
+ * The model id OpenRouter expects (`<vendor>/<model>`, e.g. "anthropic/claude-sonnet-4-6") from OPENCLAW_PRIMARY_MODEL,
+ * which the seed and upstream write as OpenClaw model refs: `openrouter/<vendor>/<model>`. OpenRouter refuses the
+ * "openrouter/" prefix on a vendor model, so it is dropped here, once; OpenRouter's own models ("openrouter/auto")
+ * have no vendor part after it and stay as they are.
+ */
+export const openRouterModelId = (raw: string | undefined): string => {
+  const model = (raw ?? "").trim()
+  if (model === "") return DEFAULT_MODEL
+  const rest = model.startsWith("openrouter/") ? model.slice("openrouter/".length) : null
+  return rest !== null && rest.includes("/") ? rest : model
+}
 export const DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 
 export interface RuntimeSettings {
@@ -24,7 +37,7 @@ export interface RuntimeSettings {
   readonly bind: "loopback" | "lan"
   /** Bearer token for every route but /pool/health; also the gateway's own auth token. */
   readonly token: string | null
-  /** OpenRouter model id (provider-local), e.g. "anthropic/claude-sonnet-4-6". */
+  /** OpenRouter model id (provider-local), e.g. "anthropic/claude-sonnet-4-6"; see openRouterModelId. */
   readonly model: string
   readonly openrouterBaseUrl: string
   readonly agentName: string
@@ -53,7 +66,7 @@ export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
     workspaceDir: join(stateDir, "workspace"),
     port,
     token: env.INSTANCE_TOKEN || env.OPENCLAW_GATEWAY_TOKEN || null,
-    model: env.OPENCLAW_PRIMARY_MODEL || DEFAULT_MODEL,
+    model: openRouterModelId(env.OPENCLAW_PRIMARY_MODEL),
     openrouterBaseUrl: env.OPENROUTER_BASE_URL || DEFAULT_OPENROUTER_BASE_URL,
     agentName: agentNameForDisplay(env.AGENT_NAME || null, "Convos Agent"),
   }

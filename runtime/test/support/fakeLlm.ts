@@ -17,6 +17,9 @@ const lastUserText = (messages: Array<{ role: string; content: unknown }>): stri
   return ""
 }
 
+/** `<vendor>/<model>`: OpenRouter's model id shape (an optional ":variant" such as ":free" included). */
+const OPENROUTER_MODEL_ID = /^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._:-]*$/
+
 export const startFakeLlm = async (): Promise<FakeLlm> => {
   const requests: FakeLlm["requests"] = []
   const server: Server = createServer(async (req, res) => {
@@ -30,6 +33,13 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
     const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { model: string; stream?: boolean; messages: Array<{ role: string; content: unknown }> }
     const user = lastUserText(body.messages)
     requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user })
+    // Like OpenRouter: a model id is "<vendor>/<model>" (or one of OpenRouter's own, "openrouter/<name>"). An OpenClaw
+    // ref such as "openrouter/anthropic/…" or "convos-openrouter/…" is refused with 400.
+    if (!OPENROUTER_MODEL_ID.test(body.model ?? "")) {
+      res.writeHead(400, { "content-type": "application/json" })
+      res.end(JSON.stringify({ error: { message: `${body.model} is not a valid model ID`, code: 400 } }))
+      return
+    }
     // OpenClaw wraps the user text in context sections (and some tokens in a reply are directives), so the fake echoes
     // only the part of the prompt that starts with "ping" — what tests and the bench send.
     const all = body.messages.filter((m) => m.role === "user").map((m) => JSON.stringify(m.content)).join(" ")
