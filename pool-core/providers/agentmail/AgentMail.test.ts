@@ -89,14 +89,14 @@ describe("AgentMail", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("inbox names carry the environment (POOL_ENVIRONMENT, else the Railway environment, else local) and stay valid addresses", () =>
+  it.live("inbox names carry the environment (POOL_ENVIRONMENT, else with Railway compute the Railway environment, else local) and stay valid addresses", () =>
     Effect.gen(function* () {
       const fake = agentMailApi()
       const api = yield* fakeApi(fake.handle)
       const id = "0b8f3c2e-5d1a-4c7e-9f00-1234567890ab"
       for (const [vars, username, clientId] of [
         [{}, `convos-local-${id}`, `convos-local-agent-${id}`],
-        [{ RAILWAY_ENVIRONMENT_NAME: "production" }, `convos-production-${id}`, `convos-production-agent-${id}`],
+        [{ RAILWAY_API_TOKEN: "rw", RAILWAY_ENVIRONMENT_NAME: "production" }, `convos-production-${id}`, `convos-production-agent-${id}`],
         [{ POOL_ENVIRONMENT: "pr-42" }, `convos-pr-42-${id}`, `convos-pr-42-agent-${id}`],
         // 32 characters of environment: the address's local part keeps to 64 characters, the client_id keeps it all
         [{ POOL_ENVIRONMENT: "a-very-long-review-environment-1" }, `convos-a-very-long-review-envir-${id.replace(/-/g, "")}`, `convos-a-very-long-review-environment-1-agent-${id}`],

@@ -18,10 +18,14 @@ export const optionalString = (name: string) =>
 export const readConfig = <A>(config: Config.Config<A>) => Effect.orDie(config)
 
 /**
- * The environment name every provider resource carries (contract: providers/environment.ts): POOL_ENVIRONMENT, else
- * the Railway environment this pool itself runs in (RAILWAY_ENVIRONMENT_NAME, which Railway sets in every
- * deployment), else "local".
+ * The environment name every provider resource carries (contract: providers/environment.ts), the same one the compute
+ * layer uses: POOL_ENVIRONMENT, else with Railway compute (a Railway token set) the Railway environment the pool
+ * runs in (RAILWAY_ENVIRONMENT_NAME, set by Railway) or "railway" (as railway/settings.ts), else "local".
  */
-export const providerEnvironment = Effect.flatMap(readConfig(stringOr("RAILWAY_ENVIRONMENT_NAME", "")), (railway) =>
-  poolEnvironment(railway.trim() === "" ? "local" : railway)
-)
+export const providerEnvironment = Effect.gen(function* () {
+  // The same test as railway/settings.ts railwayConfigured, read through Config.
+  const tokens = yield* Effect.forEach(["RAILWAY_API_TOKEN", "RAILWAY_API_TOKENS", "RAILWAY_TOKEN"], (name) => readConfig(optionalSecret(name)))
+  const railwayCompute = tokens.some(Option.isSome)
+  const railwayName = Option.getOrNull(yield* readConfig(optionalString("RAILWAY_ENVIRONMENT_NAME")))
+  return yield* poolEnvironment(railwayCompute ? (railwayName ?? "railway") : "local")
+})

@@ -146,8 +146,11 @@ describe("OpenRouter", () => {
       // the key name carries POOL_ENVIRONMENT, else the Railway environment the pool runs in, else "local"
       for (const [vars, name] of [
         [{ POOL_ENVIRONMENT: "staging" }, "convos-staging-agent-e2"],
-        [{ RAILWAY_ENVIRONMENT_NAME: "production" }, "convos-production-agent-e2"],
-        [{ POOL_ENVIRONMENT: "pr-7", RAILWAY_ENVIRONMENT_NAME: "production" }, "convos-pr-7-agent-e2"],
+        // with Railway compute, like the Railway layer: the Railway environment the pool runs in, else "railway"
+        [{ RAILWAY_API_TOKEN: "rw", RAILWAY_ENVIRONMENT_NAME: "production" }, "convos-production-agent-e2"],
+        [{ RAILWAY_TOKEN: "rw-project" }, "convos-railway-agent-e2"],
+        [{ RAILWAY_ENVIRONMENT_NAME: "production" }, "convos-local-agent-e2"],
+        [{ POOL_ENVIRONMENT: "pr-7", RAILWAY_API_TOKEN: "rw", RAILWAY_ENVIRONMENT_NAME: "production" }, "convos-pr-7-agent-e2"],
       ] as const) {
         const envLayer = ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENROUTER_MANAGEMENT_KEY: managementKey, OPENROUTER_BASE_URL: api.url, ...vars }))
         const named = yield* Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(envLayer)))
