@@ -9,6 +9,44 @@ export const CHANNEL_ID = "convos"
  * openrouter plugin, which fetches https://openrouter.ai model capabilities at every start (not offline-safe). */
 export const MODEL_PROVIDER_ID = "convos-openrouter"
 
+/**
+ * The typed agent tools of the convos plugin (runtime/gateway/extensions/convos/openclaw.plugin.json contracts.tools;
+ * a test checks the lists agree). Each is offered only while the agent holds that service (agentTools.ts).
+ */
+export const AGENT_SERVICE_TOOLS = ["send_email", "list_emails", "send_sms", "wallet_address"] as const
+
+/**
+ * What a chat agent may call (tools.allow: deny wins, and nothing outside this list reaches the model): our service
+ * tools, OpenClaw's memory tools and the file tools confined to the workspace (tools.fs.workspaceOnly), plus
+ * web_search when a search route is configured. Everything that runs commands, reaches other sessions or agents,
+ * schedules work or changes the gateway is denied by name as well, so a later allow (per agent, per provider) cannot
+ * bring it back: see docs/security.md.
+ */
+export const allowedTools = (webSearch: boolean): ReadonlyArray<string> => [
+  ...AGENT_SERVICE_TOOLS,
+  "memory_search",
+  "memory_get",
+  "read",
+  "write",
+  "edit",
+  ...(webSearch ? ["web_search"] : []),
+]
+
+export const DENIED_TOOLS = [
+  "group:runtime", // exec, process, code_execution (and the bash alias)
+  "exec",
+  "process",
+  "code_execution",
+  "apply_patch",
+  "group:automation", // cron, gateway, plugins, openclaw, heartbeat_respond
+  "group:nodes",
+  "group:ui", // browser, terminal, canvas …
+  "sessions_spawn",
+  "sessions_send",
+  "subagents",
+  "web_fetch", // fetches arbitrary URLs from inside the deployment (loopback, the pool's network)
+] as const
+
 export interface OpenClawConfigInput {
   readonly settings: RuntimeSettings
   /** Whether OPENROUTER_API_KEY is known; without it no provider is configured and the plugin answers "no model". */
@@ -21,7 +59,11 @@ export const buildOpenClawConfig = ({ settings, hasModelKey, pluginDir = convosP
     mode: "local",
     bind: settings.bind,
     port: settings.port,
-    auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" },
+    // Failed gateway-auth attempts are limited (on Railway the gateway has a public domain; `openclaw security audit`
+    // flags an exposed gateway without it).
+    auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}", rateLimit: { maxAttempts: 10, windowMs: 60_000, lockoutMs: 300_000 } },
+    // Nobody operates an agent through OpenClaw's dashboard: the pool speaks the instance contract only.
+    controlUi: { enabled: false },
     reload: { mode: "hybrid" },
   },
   agents: {
@@ -63,7 +105,19 @@ export const buildOpenClawConfig = ({ settings, hasModelKey, pluginDir = convosP
       : {}),
   },
   channels: { [CHANNEL_ID]: { enabled: true } },
-  tools: { web: { search: { enabled: false } } },
+  tools: {
+    allow: [...allowedTools(false)],
+    deny: [...DENIED_TOOLS],
+    fs: { workspaceOnly: true },
+    // Belt and braces: even if exec were ever allowed, the host policy refuses every command
+    // (`openclaw exec-policy show` reports security=deny for tools.exec; a test runs it).
+    exec: { host: "gateway", security: "deny", ask: "off", applyPatch: { enabled: false, workspaceOnly: true } },
+    elevated: { enabled: false },
+    agentToAgent: { enabled: false },
+    // Each conversation is its own session: none may read another (the session tools are not allowed either).
+    sessions: { visibility: "self" },
+    web: { search: { enabled: false }, fetch: { enabled: false } },
+  },
   update: { checkOnStart: false },
   plugins: {
     allow: [CHANNEL_ID, "memory-core"],
