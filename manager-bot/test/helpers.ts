@@ -60,7 +60,7 @@ const agentRuntimeLayer = Layer.effectContext(
     const runtime = RuntimeClient.of({
       ...base,
       provision: (url, token, body) => gated("provision")(base.provision(url, token, body)),
-      health: (url) => gated("health")(base.health(url)),
+      health: (url, token) => gated("health")(base.health(url, token)),
       join: (url, _token, inviteUrl) =>
         Effect.gen(function* () {
           const instanceId = url.replace("memory://", "")

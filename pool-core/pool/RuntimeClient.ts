@@ -6,8 +6,9 @@ import type { ProviderError } from "../domain/errors.ts"
 export interface RuntimeHealth {
   readonly ready: boolean
   readonly version: string
+  /** Only when asked with the instance token. */
   readonly conversationId?: string | null
-  /** Invite URL of the agent's conversation once provisioned (used to recover a claim after a manager restart). */
+  /** Only with the token: invite URL of the agent's conversation once provisioned (used to recover a claim after a manager restart). */
   readonly inviteUrl?: string | null
 }
 
@@ -41,7 +42,11 @@ export interface AgentUpdate {
  * or real runtimes on loopback. Errors are ProviderError with provider "runtime".
  */
 export class RuntimeClient extends Context.Service<RuntimeClient, {
-  readonly health: (url: string) => Effect.Effect<RuntimeHealth, ProviderError>
+  /**
+   * GET /pool/health. Without the instance token the runtime says readiness only; with it, also the conversation and
+   * invite (the tick uses that to recover a claim whose pool process stopped).
+   */
+  readonly health: (url: string, token?: string) => Effect.Effect<RuntimeHealth, ProviderError>
   readonly provision: (url: string, token: string, body: ProvisionRequest) => Effect.Effect<ProvisionResult, ProviderError>
   /** PATCH /pool/agent: rename / new instructions for a claimed agent. */
   readonly update: (url: string, token: string, body: AgentUpdate) => Effect.Effect<void, ProviderError>

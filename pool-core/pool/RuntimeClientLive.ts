@@ -29,22 +29,64 @@ const Joined = Schema.Struct({
 const fail = (operation: string, status: number | null, message: string) =>
   new ProviderError({ provider: "runtime", operation, status, retryable: status === null || status >= 500, message })
 
+/**
+ * The most the pool reads of any instance answer (the contract's bodies are a few hundred bytes). A broken or hostile
+ * instance cannot make the pool buffer more: reading stops and the stream is cancelled at the limit.
+ */
+export const MAX_RUNTIME_RESPONSE_BYTES = 64 * 1024
+
+class ResponseTooLarge extends Error {}
+
+/** The body as text, or ResponseTooLarge as soon as more than `limit` bytes arrived (the rest is never read). */
+const readCapped = async (res: Response, limit: number): Promise<string> => {
+  const declared = Number(res.headers.get("content-length") ?? Number.NaN)
+  if (declared > limit) {
+    await res.body?.cancel().catch(() => {})
+    throw new ResponseTooLarge()
+  }
+  if (!res.body) return ""
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      throw new ResponseTooLarge()
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString("utf8")
+}
+
 const call = <A>(
   operation: string,
   url: string,
   init: RequestInit,
   timeout: Duration.Duration,
-  schema: Schema.Decoder<A> | null
+  schema: Schema.Decoder<A> | null,
+  maxBytes: number
 ) =>
   Effect.tryPromise({
     try: async (signal) => {
       const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(Duration.toMillis(timeout))]) })
-      const text = await res.text()
-      return { status: res.status, text }
+      try {
+        return { status: res.status, text: await readCapped(res, maxBytes) }
+      } catch (e) {
+        if (e instanceof ResponseTooLarge) return { status: res.status, tooLarge: true as const }
+        throw e
+      }
     },
     catch: (e) =>
       fail(operation, null, `The agent instance at ${new URL(url).origin} did not answer ${operation} (${e instanceof Error ? e.name === "TimeoutError" ? `no answer within ${Duration.format(timeout)}` : e.message : String(e)}).`),
   }).pipe(
+    Effect.flatMap((answer) =>
+      "tooLarge" in answer
+        ? Effect.fail(fail(operation, null, `The agent instance at ${new URL(url).origin} answered ${operation} with more than ${maxBytes} bytes; the pool stopped reading. The instance is broken or hostile: check its runtime.log, or kill it.`))
+        : Effect.succeed(answer)
+    ),
     Effect.flatMap(({ status, text }) => {
       if (status < 200 || status >= 300) {
         let reason = text.slice(0, 300)
@@ -68,19 +110,22 @@ const json = (token: string, method: string, body: unknown): RequestInit => ({
   body: JSON.stringify(body),
 })
 
-export const makeRuntimeClient = (options: { healthTimeout: Duration.Duration; provisionTimeout: Duration.Duration }) =>
-  RuntimeClient.of({
-    health: (url) => call("health", `${url}/pool/health`, { method: "GET" }, options.healthTimeout, Health),
+export const makeRuntimeClient = (options: { healthTimeout: Duration.Duration; provisionTimeout: Duration.Duration; maxResponseBytes?: number }) => {
+  const max = options.maxResponseBytes ?? MAX_RUNTIME_RESPONSE_BYTES
+  return RuntimeClient.of({
+    health: (url, token) =>
+      call("health", `${url}/pool/health`, token ? { method: "GET", headers: { authorization: `Bearer ${token}` } } : { method: "GET" }, options.healthTimeout, Health, max),
     provision: (url, token, body: ProvisionRequest) =>
-      call("provision", `${url}/pool/provision`, json(token, "POST", body), options.provisionTimeout, Provisioned).pipe(
+      call("provision", `${url}/pool/provision`, json(token, "POST", body), options.provisionTimeout, Provisioned, max).pipe(
         Effect.map((r) => ({ conversationId: r.conversationId, inviteUrl: r.inviteUrl ?? null, joined: r.joined ?? false, pending: r.pending ?? false }))
       ),
-    update: (url, token, body: AgentUpdate) => call("update", `${url}/pool/agent`, json(token, "PATCH", body), options.provisionTimeout, null),
+    update: (url, token, body: AgentUpdate) => call("update", `${url}/pool/agent`, json(token, "PATCH", body), options.provisionTimeout, null, max),
     join: (url, token, inviteUrl) =>
-      call("join", `${url}/convos/join`, json(token, "POST", { inviteUrl }), options.provisionTimeout, Joined).pipe(
+      call("join", `${url}/convos/join`, json(token, "POST", { inviteUrl }), options.provisionTimeout, Joined, max).pipe(
         Effect.map((r) => ({ conversationId: r.conversationId ?? "", inviteUrl: r.inviteUrl ?? null, joined: r.joined ?? !r.pending, pending: r.pending ?? false }))
       ),
   })
+}
 
 export const RuntimeClientLive = Layer.succeed(
   RuntimeClient,

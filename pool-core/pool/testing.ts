@@ -144,12 +144,13 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         new ProviderError({ provider: "runtime", operation, status: null, retryable: true, message: `The agent instance at ${url} did not answer ${operation}.` })
 
       const runtime = RuntimeClient.of({
-        health: (url) =>
+        health: (url, token) =>
           Effect.suspend(() => {
             stats.healthCalls++
             const i = byUrl(url)
             if (!i || stateOf(i) !== "running") return Effect.fail(unreachable("health", url))
-            return Effect.succeed({ ready: true, version: "memory", conversationId: i.conversationId, inviteUrl: i.inviteUrl })
+            // Like the runtime: the conversation and invite only for the holder of a token.
+            return Effect.succeed(token ? { ready: true, version: "memory", conversationId: i.conversationId, inviteUrl: i.inviteUrl } : { ready: true, version: "memory" })
           }),
         provision: (url, _token, body) =>
           Effect.sleep(Duration.fromInputUnsafe(options.provisionDelay ?? 0)).pipe(

@@ -78,7 +78,7 @@ export const makeTick = (deps: TickDeps) =>
       let markedCrashed = 0
       let providerCalls = 0
       let healthChecks = 0
-      const health = (url: string) => Effect.suspend(() => (healthChecks++, runtime.health(url).pipe(Effect.option)))
+      const health = (url: string, token?: string) => Effect.suspend(() => (healthChecks++, runtime.health(url, token).pipe(Effect.option)))
 
       // 1. Claims nobody will finish: their replica is gone (its lock is free), or they are stuck far beyond the
       //    provision timeout. Claims from before claim_owner existed: the old rule (older than this process, once).
@@ -95,7 +95,7 @@ export const makeTick = (deps: TickDeps) =>
       })
       const resolved: ReadonlyArray<number> = yield* Effect.forEach(
         orphans,
-        ({ row, why }) => (row.url ? health(row.url) : Effect.succeedNone).pipe(Effect.flatMap((h) => resolveClaiming(row, why, h))),
+        ({ row, why }) => (row.url ? health(row.url, instanceToken(settings, row.id)) : Effect.succeedNone).pipe(Effect.flatMap((h) => resolveClaiming(row, why, h))),
         { concurrency: HEALTH_CONCURRENCY }
       )
       markedCrashed += resolved.reduce((a, b) => a + b, 0)

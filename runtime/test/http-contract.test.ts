@@ -73,7 +73,8 @@ describe("instance HTTP contract", () => {
     expect(early.status).toBe(503)
     await convos.start()
     const after = await call("/pool/health", { token: null })
-    expect(after.body).toMatchObject({ ready: true, conversationId: null })
+    expect(after.body).toEqual({ ready: true, version: "0.1.0" })
+    expect((await call("/pool/health")).body).toMatchObject({ ready: true, conversationId: null })
   })
 
   it("refuses a missing or wrong bearer token with 401", async () => {
@@ -123,7 +124,14 @@ describe("instance HTTP contract", () => {
     expect(again.status).toBe(409)
     expect(again.body.error).toContain('already provisioned as "Trip Planner"')
 
-    const health = await call("/pool/health", { token: null })
+    // Readiness only without the token: no conversation, no invite (anyone could join the chat with it).
+    const open = await call("/pool/health", { token: null })
+    expect(open.status).toBe(200)
+    expect(open.body).toEqual({ ready: true, version: "0.1.0" })
+    expect(JSON.stringify(open.body)).not.toContain(res.body.inviteUrl)
+    for (const token of ["wrong-token", `${TOKEN}x`]) expect((await call("/pool/health", { token })).body).toEqual({ ready: true, version: "0.1.0" })
+    // The pool, holding the instance token, gets them (how it recovers a claim after a restart).
+    const health = await call("/pool/health")
     expect(health.body.conversationId).toBe(res.body.conversationId)
     expect(health.body.inviteUrl).toBe(res.body.inviteUrl)
 

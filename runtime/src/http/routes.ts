@@ -1,5 +1,6 @@
 // The instance HTTP contract (DESIGN.md "Runtime contract"), as plain node handlers so the same code is mounted on the
-// OpenClaw gateway (plugin routes) and on a bare http server in tests. Everything but /pool/health needs the bearer.
+// OpenClaw gateway (plugin routes) and on a bare http server in tests. Everything but /pool/health needs the bearer;
+// /pool/health says readiness to anyone and adds the conversation and invite only for the bearer.
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Cause, Effect, Exit, Result } from "effect"
 import type { ConvosAgent } from "../agent/ConvosAgent.ts"
@@ -79,6 +80,12 @@ export const handleContractRequest = async (req: IncomingMessage, res: ServerRes
   if (!(ROUTES as ReadonlyArray<string>).includes(path)) return false
 
   if (path === "/pool/health" && method === "GET") {
+    // Readiness for anyone (a Railway agent has a public domain); the conversation and its invite (which lets anyone
+    // join the agent's chat) only for the holder of the instance token, i.e. the pool recovering a claim.
+    if (!bearerMatches(req, deps.token)) {
+      send(res, 200, { ready: deps.isReady(), version: deps.version })
+      return true
+    }
     const exit = deps.isReady() ? await deps.runAgent((a) => a.state) : null
     const state = exit && Exit.isSuccess(exit) ? exit.value : null
     send(res, 200, { ready: deps.isReady(), version: deps.version, conversationId: state?.conversationId ?? null, inviteUrl: state?.inviteUrl ?? null })
