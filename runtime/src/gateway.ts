@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { DEFAULT_OPENROUTER_BASE_URL, gatewayDir, openclawEntry, readSecretsEnv, runtimeRoot, type RuntimeSettings } from "./config/settings.ts"
+import { DEFAULT_OPENROUTER_BASE_URL, openclawEntry, readSecretsEnv, runtimeRoot, type RuntimeSettings } from "./config/settings.ts"
 
 /** The gateway's environment: caller env + provision-time secrets + the offline/embedding presets. */
 export const gatewayEnv = (settings: RuntimeSettings, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
@@ -31,7 +31,9 @@ export const gatewayArgs = (settings: RuntimeSettings): string[] => [
 /** Spawns the gateway with this process's Node (must be ≥ 24.16) and resolves with its exit code. */
 export const runGateway = (settings: RuntimeSettings, env: NodeJS.ProcessEnv): Promise<number> => {
   mkdirSync(join(settings.stateDir, "home"), { recursive: true })
-  const child = spawn(process.execPath, gatewayArgs(settings), { cwd: gatewayDir(), env: gatewayEnv(settings, env), stdio: "inherit" })
+  // cwd = the agent's state dir: OpenClaw reads ./.env from its cwd, which must be the agent's own (its provision-time
+  // secrets), never a .env of the repository or the manager.
+  const child = spawn(process.execPath, gatewayArgs(settings), { cwd: settings.stateDir, env: gatewayEnv(settings, env), stdio: "inherit" })
   const forward = (signal: NodeJS.Signals) => () => {
     child.kill(signal)
   }

@@ -51,7 +51,7 @@ describe("RuntimeClientLive", () => {
       res.write("{\"ready\":true,\"version\":\"")
       pump()
     })
-    const run = operation === "health" ? client.health(url) : client.provision(url, "tok", { agentName: "A", instructions: "" })
+    const run: Effect.Effect<unknown, { message: string }> = operation === "health" ? client.health(url) : client.provision(url, "tok", { agentName: "A", instructions: "" })
     const error = await Effect.runPromise(Effect.flip(run))
     expect(error.message).toContain(`more than ${MAX_RUNTIME_RESPONSE_BYTES} bytes`)
     expect(error.message).toContain("kill it")

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { Config, Effect, Layer } from "effect"
 import { ProviderError } from "../../../domain/errors.ts"
 import { Compute, type ComputeSpec, type ComputeStatus } from "../Compute.ts"
@@ -42,10 +42,14 @@ const nodeBinary = () => {
 }
 
 /**
- * Parent env that is safe and useful for a local process: never the manager's database URL, secrets or provider
- * master keys. What the agent needs from the pool's config comes from runtimeBootEnv, not from here.
+ * The only variables an agent takes from the manager's environment (an allowlist: the agent talks to strangers, so
+ * nothing of the manager's reaches it: no POOL_*, DATABASE_URL, provider keys, NODE_OPTIONS, HOME). Everything else
+ * it needs comes from runtimeBootEnv (the pool's config, shared with Railway) and the spec.
  */
-const PASS_THROUGH = /^(PATH|LANG|LC_[A-Z]+|TZ|TMPDIR|XMTP_DB_DIR|NODE_OPTIONS)$/
+const PASS_THROUGH = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/
+
+/** tsx's ESM loader by absolute URL: the agent runs with its state dir as cwd, where `--import tsx` would not resolve. */
+const tsxLoader = () => pathToFileURL(join(repoRoot, "node_modules", "tsx", "dist", "esm", "index.mjs")).href
 
 const SAFE_ID = /^[A-Za-z0-9_-]+$/
 
@@ -119,11 +123,15 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
             INSTANCE_ID: spec.instanceId,
             INSTANCE_TOKEN: spec.instanceToken,
             OPENCLAW_STATE_DIR: stateDir,
+            // The agent's XMTP databases live in its own state dir (the default, $DATA_DIR/xmtp, is the manager's).
+            XMTP_DB_DIR: join(stateDir, "xmtp"),
             PORT: String(port),
           }
           const log = openSync(join(stateDir, "runtime.log"), "a")
-          const child = spawn(nodeBinary(), ["--import", "tsx", runtimeCli, "start", "--instance", spec.instanceId], {
-            cwd: repoRoot,
+          const child = spawn(nodeBinary(), ["--import", tsxLoader(), runtimeCli, "start", "--instance", spec.instanceId], {
+            // Its own state dir, not the repo root: relative paths (OpenClaw's ./.env, .data/…) resolve to the agent's
+            // files, never the manager's DATA_DIR.
+            cwd: stateDir,
             env,
             detached: true, // own process group: destroy reaches the gateway grandchild too
             stdio: ["ignore", log, log],
