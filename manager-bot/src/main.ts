@@ -1,7 +1,9 @@
 // `npm start`: the whole system on the embedded defaults (or production settings from the environment), with progress.
 // Ctrl-C (SIGINT) or SIGTERM stops everything: the bot, the tick, agent processes, the HTTP server, devnet, database.
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import { resolve } from "node:path"
 import { DatabaseInfo } from "@convos-agents/pool-core"
+import { secureDataDir } from "@convos-agents/pool-core/db/dataDir.ts"
 import { Messaging } from "@convos-agents/pool-core/messaging"
 import { ManagerBot } from "./ManagerBot.ts"
 import { AppLayer, computeName, describeParts } from "./compose.ts"
@@ -17,6 +19,10 @@ for (const stream of [process.stdout, process.stderr]) stream.on("error", (e: No
 
 const main = async () => {
   log("starting Convos agents…")
+  // DATA_DIR holds every secret of the system: owner-only, including what this process and its agents create later.
+  process.umask(0o077)
+  const tightened = secureDataDir(resolve(process.env.DATA_DIR ?? ".data"))
+  if (tightened.length > 0) log(`DATA_DIR: made ${tightened.length} file(s) and folder(s) owner-only (0700 folders, no group/other access)`)
   // HOST/PORT first: a bad value stops here, naming the variable, before anything is started.
   // Read from a copy of the environment: the default config provider snapshots process.env on first use, and
   // CONVOS_INVITE_BASE_URL is set below before the system reads its config.

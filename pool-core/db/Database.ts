@@ -5,6 +5,7 @@ import { Config, Context, Effect, Layer, Option, Redacted, String as Str } from 
 import type { SqlClient } from "effect/sql"
 import { DatabaseError, InvalidConfig } from "../domain/errors.ts"
 import { MigrationsLive } from "./migrations.ts"
+import { embeddedDbPassword, secureDataDir } from "./dataDir.ts"
 import { startEmbeddedPostgres } from "./pglite-server.ts"
 
 /** Which database the process talks to, for start-up output and /info. */
@@ -65,7 +66,8 @@ const connectAndMigrate = (location: string, url: string, maxConnections: number
 
 /**
  * The application database: Postgres from DATABASE_URL, else embedded PGlite under DATA_DIR/pglite served on a
- * loopback port (its lifetime is the layer's). Migrations run at build.
+ * loopback port (its lifetime is the layer's) that requires the password kept in DATA_DIR/pglite-password; DATA_DIR
+ * is made owner-only first (dataDir.ts). Migrations run at build.
  */
 export const DatabaseLive = Layer.unwrap(
   Effect.gen(function* () {
@@ -90,8 +92,9 @@ export const DatabaseLive = Layer.unwrap(
     const embedded = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => {
-          mkdirSync(dir, { recursive: true })
-          return startEmbeddedPostgres({ dataDir: dir })
+          secureDataDir(dataDir)
+          mkdirSync(dir, { recursive: true, mode: 0o700 })
+          return startEmbeddedPostgres({ dataDir: dir, password: embeddedDbPassword(dataDir) })
         },
         catch: (cause) =>
           new DatabaseError({

@@ -7,8 +7,11 @@
 // leaves it outside a transaction, fans out LISTEN/NOTIFY notifications to the other sockets, and never wedges the
 // queue when PGlite throws. It touches private fields: pglite-socket is pinned to 0.2.17, and the test "many connections
 // running transactions at once do not interleave" in pool-core/db/test/database.test.ts reproduces the interleaving.
+import { randomBytes } from "node:crypto"
+import type { Socket } from "node:net"
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
+import { authenticate } from "./pglite-auth.ts"
 
 const SYNC = 0x53
 const QUERY = 0x51
@@ -110,6 +113,19 @@ const patchSessionOwnership = (server: PGLiteSocketServer): void => {
   }
 }
 
+/** Every connection passes the password exchange (pglite-auth.ts) before the socket is handed to pglite-socket. */
+const requirePassword = (server: PGLiteSocketServer, password: string): void => {
+  const internals = server as unknown as { handleConnection: (socket: Socket) => Promise<void> }
+  const handOver = internals.handleConnection.bind(server)
+  internals.handleConnection = async (socket: Socket) => {
+    const startup = await authenticate(socket, password)
+    if (startup === null) return
+    socket.unshift(startup) // PGlite sees the client's startup message and answers AuthenticationOk
+    await handOver(socket)
+    socket.resume()
+  }
+}
+
 export interface EmbeddedPostgres {
   readonly url: string
   readonly db: PGlite
@@ -123,12 +139,16 @@ export interface EmbeddedPostgresOptions {
   readonly loadDataDir?: Blob | File
   readonly port?: number
   readonly maxConnections?: number
+  /** The password every client must give (user "postgres"); default: a random one, in the returned url only. */
+  readonly password?: string
 }
 
 export const startEmbeddedPostgres = async (options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> => {
   const db = await PGlite.create(options.dataDir ?? "memory://", options.loadDataDir ? { loadDataDir: options.loadDataDir } : {})
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: options.port ?? 0, maxConnections: options.maxConnections ?? 32 })
   patchSessionOwnership(server)
+  const password = options.password ?? randomBytes(24).toString("hex")
+  requirePassword(server, password)
   try {
     await server.start()
   } catch (err) {
@@ -137,7 +157,7 @@ export const startEmbeddedPostgres = async (options: EmbeddedPostgresOptions = {
   }
   const [host, port] = server.getServerConn().split(":")
   return {
-    url: `postgres://postgres@${host}:${port}/postgres`,
+    url: `postgres://postgres:${encodeURIComponent(password)}@${host}:${port}/postgres`,
     db,
     close: async () => {
       await server.stop()
