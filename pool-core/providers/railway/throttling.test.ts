@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Redacted } from "effect"
+import { Effect, Fiber, Logger, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import { railwayToken } from "./testing/fake.ts"
 import { expectNothingRefused, railwayOnFake, sent, spec } from "./testing/harness.ts"
@@ -18,13 +18,19 @@ const eventually = (condition: () => boolean) =>
     })
   )
 
+/** Records what the layer logs, to know when a create has started waiting (then TestClock may move). */
+const logs: Array<string> = []
+const recordLogs = Logger.layer([Logger.make(({ message }) => void logs.push(String(message)))])
+const waiting = (n: number) => eventually(() => logs.filter((l) => l.includes("waits")).length >= n)
+
 describe("Railway throttling", () => {
   it.effect("projectCreate throttled: waited out for Railway's 30 s, not retried sooner, then the create completes", () =>
     Effect.gen(function* () {
       const { fake, api, compute } = yield* railwayOnFake({ cooldowns: RAILWAY_COOLDOWNS })
       fake.throttleNext("projectCreate")
+      logs.length = 0
       const fiber = yield* Effect.forkChild(compute.create(spec))
-      yield* eventually(() => sent(api.requests, "projectCreate") === 1)
+      yield* waiting(1)
       yield* settle
       yield* TestClock.adjust("29 seconds")
       yield* settle
@@ -34,21 +40,23 @@ describe("Railway throttling", () => {
       expect(sent(api.requests, "projectCreate")).toBe(2)
       expect(fake.services.has(handle.providerRef)).toBe(true)
       expectNothingRefused(fake)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped, Effect.provide(recordLogs))
   )
 
   it.effect("one token creating twice: the second projectCreate waits 30 s instead of collecting Railway's error", () =>
     Effect.gen(function* () {
       const { fake, api, compute } = yield* railwayOnFake({ cooldowns: RAILWAY_COOLDOWNS })
       yield* compute.create(spec)
+      logs.length = 0
       const fiber = yield* Effect.forkChild(compute.create({ ...spec, instanceId: "i2" }))
+      yield* waiting(1)
       yield* settle
       expect(sent(api.requests, "projectCreate")).toBe(1)
       yield* TestClock.adjust("30 seconds")
       yield* Fiber.join(fiber)
       expect(sent(api.requests, "projectCreate")).toBe(2)
       expect(fake.projects.size).toBe(2)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped, Effect.provide(recordLogs))
   )
 
   it.effect("RAILWAY_API_TOKENS: a throttled token hands the create to the next token at once (no wait)", () =>
@@ -60,15 +68,16 @@ describe("Railway throttling", () => {
       expect(creates.map((r) => r.headers.authorization)).toEqual([`Bearer ${railwayToken}`, "Bearer rw_second_user_token"])
       expect(fake.projects.size).toBe(1)
       expectNothingRefused(fake)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped, Effect.provide(recordLogs))
   )
 
   it.effect("volumeCreate 'too quickly': not retried before the cooldown, then the create completes", () =>
     Effect.gen(function* () {
       const { fake, api, compute } = yield* railwayOnFake({ cooldowns: RAILWAY_COOLDOWNS })
       fake.throttleNext("volumeCreate")
+      logs.length = 0
       const fiber = yield* Effect.forkChild(compute.create(spec))
-      yield* eventually(() => sent(api.requests, "volumeCreate") === 1)
+      yield* waiting(1)
       yield* settle
       yield* TestClock.adjust("10 seconds")
       yield* settle
@@ -77,7 +86,7 @@ describe("Railway throttling", () => {
       const handle = yield* Fiber.join(fiber)
       expect(sent(api.requests, "volumeCreate")).toBe(2)
       expect([...fake.volumes.values()].filter((v) => v.serviceId === handle.providerRef)).toHaveLength(1)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped, Effect.provide(recordLogs))
   )
 
   it.effect("throttled longer than maxThrottleWait: fails with fault throttled, and the half-made agent is deleted", () =>
@@ -88,6 +97,6 @@ describe("Railway throttling", () => {
       expect(error.fault).toBe("throttled")
       expect(error.message).toContain("RAILWAY_API_TOKENS")
       expect(fake.projects.size).toBe(0)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped, Effect.provide(recordLogs))
   )
 })
