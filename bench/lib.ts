@@ -35,3 +35,35 @@ export const percentile = (sorted: ReadonlyArray<number>, p: number): number => 
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[rank]!
 }
+
+/** Fewest samples a percentile is printed from: below it a "p95" is only the largest of a handful. */
+export const MIN_PERCENTILE_SAMPLES = 20
+
+export interface PercentileSpec {
+  readonly p: number
+  readonly measure: string
+  readonly target?: string
+  readonly pass?: (value: number) => boolean
+}
+
+/**
+ * Percentile measures of a sample, or none when it has fewer than MIN_PERCENTILE_SAMPLES values: then a note says
+ * which figures were left out and why (a figure with a target counts as failed, since it could not be checked).
+ */
+export const percentileMeasures = (samples: ReadonlyArray<number>, unit: string, specs: ReadonlyArray<PercentileSpec>): { measures: Array<Measure>; notes: Array<string> } => {
+  const sorted = [...samples].sort((a, b) => a - b)
+  if (sorted.length >= MIN_PERCENTILE_SAMPLES) {
+    return {
+      measures: specs.map((s) => {
+        const value = percentile(sorted, s.p)
+        return { measure: s.measure, value, unit, ...(s.target ? { target: s.target } : {}), ...(s.pass ? { pass: s.pass(value) } : {}) }
+      }),
+      notes: [],
+    }
+  }
+  const gated = specs.filter((s) => s.pass)
+  return {
+    measures: gated.map((s) => ({ measure: `${s.measure}: too few samples (${sorted.length} < ${MIN_PERCENTILE_SAMPLES})`, value: sorted.length, unit: "samples", target: `≥ ${MIN_PERCENTILE_SAMPLES} samples, then ${s.target}`, pass: false })),
+    notes: [`not printed (${sorted.length} samples, percentiles need ≥ ${MIN_PERCENTILE_SAMPLES}): ${specs.map((s) => s.measure).join("; ")}`],
+  }
+}

@@ -14,7 +14,7 @@ import { localComputeLayer } from "../pool-core/providers/compute/local/index.ts
 import { connectPerson, joinInvite, waitForText } from "../runtime/test/support/chatClient.ts"
 import { startTestDevnet } from "../runtime/test/support/devnet.ts"
 import { startFakeLlm } from "../runtime/test/support/fakeLlm.ts"
-import { percentile, reportBench, type Measure } from "./lib.ts"
+import { percentileMeasures, reportBench, type Measure } from "./lib.ts"
 
 const TOKEN = "bench-token"
 const SAMPLES = Number(process.env.BENCH_RUNTIME_SAMPLES ?? 20)
@@ -178,25 +178,28 @@ const main = async () => {
 
     const cold = warm.map((w) => w.coldStartS)
     const prov = sorted(provisions.map((p) => p.ms))
-    const create = sorted(createMs)
-    const p50 = percentile(prov, 50)
+    // A handful of real provisions: their median and max, not percentiles (a "p95" of 3 samples is the max).
+    const provMedian = median(prov)
+    const createLatency = percentileMeasures(createMs, "ms", [
+      { p: 50, measure: `create conversation + invite on a provisioned agent p50 (${SAMPLES} × POST /convos/conversation)` },
+      { p: 95, measure: "create conversation + invite on a provisioned agent p95" },
+    ])
     const measures: Measure[] = [
       { measure: `runtime cold start to ready, median of ${INSTANCES} (≤ ${START_CONCURRENCY} starting at once)`, value: median(cold), unit: "s" },
       { measure: "runtime cold start to ready, max", value: Math.max(...cold), unit: "s" },
       { measure: "runtime idle RSS per instance (process group), median", value: median(rss.map((r) => r.total)), unit: "MB" },
       { measure: "runtime idle RSS per instance (process group), max", value: Math.max(...rss.map((r) => r.total)), unit: "MB" },
       { measure: "runtime idle RSS (largest process: gateway), median", value: median(rss.map((r) => r.largest)), unit: "MB" },
-      { measure: `provision → invite p50 (${INSTANCES} real provisions, one per warm instance)`, value: p50, unit: "ms", target: "≤ 1500 ms", pass: p50 <= 1500 },
-      { measure: "provision → invite p95", value: percentile(prov, 95), unit: "ms" },
+      { measure: `provision → invite, median of ${INSTANCES} real provisions (one per warm instance)`, value: provMedian, unit: "ms", target: "≤ 1500 ms", pass: provMedian <= 1500 },
       { measure: "provision → invite max", value: prov[prov.length - 1]!, unit: "ms" },
-      { measure: `create conversation + invite on a provisioned agent p50 (${SAMPLES} × POST /convos/conversation)`, value: percentile(create, 50), unit: "ms" },
-      { measure: "create conversation + invite on a provisioned agent p95", value: percentile(create, 95), unit: "ms" },
+      ...createLatency.measures,
       { measure: "first agent reply after provision (fake LLM, includes config hot reload)", value: firstReplyMs / 1000, unit: "s" },
     ]
     reportBench("runtime", measures, [
       `${INSTANCES} instances (BENCH_RUNTIME_INSTANCES), ≤ ${START_CONCURRENCY} starting at once; cold starts: ${cold.map((c) => c.toFixed(1)).join(", ")} s; provisions: ${provisions.map((p) => p.ms.toFixed(0)).join(", ")} ms; every invite URL decoded and checked (signed, creator inbox, name, tag)`,
       `${rss.map((r) => r.processes).join("/")} processes in the instances' groups; 2-core machine shared with other work, figures are indicative`,
       "messaging: devnet on loopback; model: fake OpenAI-compatible SSE server on loopback",
+      ...createLatency.notes,
       `bench wall time ${((performance.now() - benchStart) / 1000).toFixed(0)} s`,
     ])
   } finally {
