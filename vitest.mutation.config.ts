@@ -1,0 +1,23 @@
+import { defineConfig } from "vitest/config"
+
+// The test files `npm run mutation` (StrykerJS, stryker.config.mjs) runs against mutants of the claim, tick, auth,
+// invite verification and ownership code: the files that exercise those modules, nothing else (the machine is shared).
+export const mutationTestFiles = [
+  "pool-core/pool/test/pool.test.ts",
+  "pool-core/pool/test/claim-timeout.test.ts",
+  "pool-core/pool/test/tick.test.ts",
+  "pool-core/api/test/auth.test.ts",
+  "pool-core/api/test/auth-matrix.test.ts",
+  "pool-core/messaging/convos/test/invite.test.ts",
+  "pool-core/messaging/convos/test/golden.test.ts",
+]
+
+export default defineConfig({
+  test: {
+    include: mutationTestFiles,
+    exclude: ["**/node_modules/**", ".data/**"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    reporters: ["default"],
+  },
+})
