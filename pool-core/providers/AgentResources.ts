@@ -4,14 +4,18 @@ import type { OnProgress } from "../pool/Pool.ts"
 
 /** One provider resource held by one instance (an OpenRouter key, an AgentMail inbox, a Telnyx number …). */
 export interface HeldResource {
-  readonly provider: "openrouter" | "agentmail" | "telnyx" | "bankr"
+  /** "bankr": rows from before agent_wallets; a wallet held now is "wallet" (providers/wallet). */
+  readonly provider: "openrouter" | "agentmail" | "telnyx" | "bankr" | "wallet"
   /** The provider's id for it (key hash, inbox id, phone number …); never a secret. */
   readonly externalId: string
 }
 
 export interface AcquiredResources {
   readonly resources: ReadonlyArray<HeldResource>
-  /** Env for the runtime (secrets included): goes into the provision body, never into logs, events or APIs. */
+  /**
+   * Env for the runtime: goes into the provision body, never into logs, events or APIs. Only the agent's own
+   * OpenRouter key: org keys never reach an agent (its inbox, number and wallet are used through the pool).
+   */
   readonly env: Readonly<Record<string, string>>
 }
 

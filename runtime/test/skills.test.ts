@@ -1,6 +1,7 @@
-// Per-agent resources reach the agent's skills: the pool's live AgentResources (over loopback AgentMail, Telnyx,
-// OpenRouter stand-ins, real SQL) acquires for a claim, the env goes into POST /pool/provision exactly as the pool
-// sends it, and the provisioned agent's workspace has the email and SMS skills on, with what they need to work.
+// Per-agent resources and the agent: the pool's live AgentResources (over loopback AgentMail, Telnyx, OpenRouter and
+// Bankr stand-ins, real SQL) acquires for a claim, the env goes into POST /pool/provision exactly as the pool sends
+// it, and the provisioned agent holds its own OpenRouter key and no provider org key (email, SMS and wallet go
+// through the pool's /api/agent-services).
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -8,7 +9,7 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 import { DevnetMessaging } from "@convos-agents/pool-core/messaging"
 import { TestDatabase } from "@convos-agents/pool-core/db/testing.ts"
 import { AgentResources, AgentResourcesNone } from "@convos-agents/pool-core/providers/AgentResources.ts"
-import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer } from "@convos-agents/pool-core/providers/resources/testing.ts"
+import { agentResourcesOverFakes, providerFakesLayer } from "@convos-agents/pool-core/providers/resources/testing.ts"
 import { readSecretsEnv } from "../src/config/settings.ts"
 import { startTestDevnet } from "./support/devnet.ts"
 import { startInstance } from "./support/instance.ts"
@@ -33,29 +34,23 @@ const provisioned = async (env: Readonly<Record<string, string>>) => {
 }
 
 describe("skills of a pool agent", () => {
-  it("granted an inbox and a number, the provisioned agent has the email and SMS skills with their key and its own resource", async () => {
+  it("granted an inbox, a number and a wallet, the provisioned agent holds no provider key: only its own OpenRouter key", async () => {
     const acquired = await pool.runPromise(Effect.flatMap(AgentResources, (r) => r.acquire("skills-1")))
-    const fakes = await pool.runPromise(Effect.gen(function* () { return yield* ProviderFakes }))
     const i = await provisioned(acquired.env)
     try {
-      const workspace = join(i.stateDir, "workspace")
-      expect(existsSync(join(workspace, "skills", "agentmail", "SKILL.md"))).toBe(true)
-      expect(existsSync(join(workspace, "skills", "telnyx", "SKILL.md"))).toBe(true)
-      expect(existsSync(join(workspace, "skills", "bankr", "SKILL.md"))).toBe(true)
-      const agents = readFileSync(join(workspace, "AGENTS.md"), "utf8")
-      expect(agents).toContain("`agentmail` skill")
-      expect(agents).toContain("`telnyx` skill")
-      // what the skills read at run time (provision-time secrets, kept in <state>/.env and the process env)
+      // what the agent keeps and runs with (provision-time secrets in <state>/.env and the process env)
       const secrets = readSecretsEnv(i.stateDir)
-      expect(secrets.AGENTMAIL_INBOX_ID).toBe("convos-test-skills-1@agentmail.to")
-      expect(fakes.agentmail.state.keys.get(secrets.AGENTMAIL_API_KEY!)).toBe("convos-test-skills-1@agentmail.to") // scoped to its inbox
-      expect(secrets.TELNYX_PHONE_NUMBER).toMatch(/^\+1555/)
-      expect(secrets.TELNYX_API_KEY).toBeTruthy()
-      expect(secrets.TELNYX_MESSAGING_PROFILE_ID).toBeTruthy()
-      expect(i.env.AGENTMAIL_API_KEY).toBe(secrets.AGENTMAIL_API_KEY)
-      // names only in the log
-      expect(i.logs.join("\n")).toContain("AGENTMAIL_API_KEY")
-      expect(i.logs.join("\n")).not.toContain(secrets.AGENTMAIL_API_KEY!)
+      expect(Object.keys(secrets)).toEqual(["OPENROUTER_API_KEY"])
+      for (const name of ["TELNYX_API_KEY", "AGENTMAIL_API_KEY", "BANKR_API_KEY", "BANKR_PARTNER_KEY", "PRIVATE_WALLET_KEY"]) {
+        expect(i.env[name], name).toBeUndefined()
+        expect(secrets[name], name).toBeUndefined()
+      }
+      // the inbox, number and wallet are the pool's: the agent reaches them through /api/agent-services
+      expect(acquired.resources.map((r) => r.provider)).toEqual(["telnyx", "openrouter", "agentmail", "wallet"])
+      // no shell-driven provider skill without a key
+      expect(existsSync(join(i.stateDir, "workspace", "skills", "agentmail"))).toBe(false)
+      expect(existsSync(join(i.stateDir, "workspace", "skills", "telnyx"))).toBe(false)
+      expect(existsSync(join(i.stateDir, "workspace", "skills", "bankr"))).toBe(false)
     } finally {
       await i.close()
       await pool.runPromise(Effect.flatMap(AgentResources, (r) => r.release("skills-1")))

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { fakeApi } from "../http/testing.ts"
 import { apiKey, agentMailApi } from "./fake.ts"
+import { withAgentMailMessages } from "./fakeMessages.ts"
 import { AgentMail, agentMailLayerFromEnv, agentMailLive } from "./AgentMail.ts"
 
 const live = (url: string) => agentMailLive({ apiKey: Redacted.make(apiKey), environment: "staging", baseUrl: url, domain: "mail.example.org", http: { baseDelay: "5 millis", timeout: "300 millis" } })
@@ -15,7 +16,7 @@ describe("AgentMail", () => {
       const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
       const inbox = yield* mail.createInbox("i1")
       expect(inbox).toMatchObject({ inboxId: "convos-staging-i1@mail.example.org", address: "convos-staging-i1@mail.example.org" })
-      expect(api.requests).toHaveLength(3) // 503, create, scoped key
+      expect(api.requests).toHaveLength(2) // 503, create (no key for the agent)
       for (const r of api.requests.slice(0, 2)) {
         expect(r).toMatchObject({
           method: "POST",
@@ -25,41 +26,46 @@ describe("AgentMail", () => {
       }
       expect(fake.inboxes.size).toBe(1)
       yield* mail.deleteInbox(inbox.inboxId)
-      expect(api.requests[3]).toMatchObject({ method: "DELETE", path: "/v0/inboxes/convos-staging-i1%40mail.example.org" })
+      expect(api.requests[2]).toMatchObject({ method: "DELETE", path: "/v0/inboxes/convos-staging-i1%40mail.example.org" })
       expect(fake.inboxes.size).toBe(0)
       yield* mail.deleteInbox(inbox.inboxId) // 404: already gone
     }).pipe(Effect.scoped)
   )
 
-  it.live("the email skill gets a key scoped to the agent's own inbox, never the org key", () =>
+  it.live("sends and lists the inbox's mail with the org key (send, list, batch get); the agent gets no key", () =>
     Effect.gen(function* () {
-      const fake = agentMailApi()
+      const inboxes = agentMailApi()
+      const fake = withAgentMailMessages(inboxes.inboxes, inboxes.handle)
       const api = yield* fakeApi(fake.handle)
       const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
       const inbox = yield* mail.createInbox("s1")
-      expect(api.requests[1]).toMatchObject({ method: "POST", path: "/v0/inboxes/convos-staging-s1%40mail.example.org/api-keys", body: { name: "convos-staging-agent-s1" } })
-      expect(inbox.env).toEqual({ AGENTMAIL_API_KEY: "am_inbox_secret_1", AGENTMAIL_INBOX_ID: inbox.inboxId, AGENTMAIL_INBOX_ADDRESS: inbox.address })
-      expect(fake.keys.get("am_inbox_secret_1")).toBe(inbox.inboxId)
-      expect(JSON.stringify(inbox.env)).not.toContain(apiKey)
-      yield* mail.deleteInbox(inbox.inboxId)
-      expect(fake.keys.size).toBe(0) // the key ends with its inbox
+      expect(Object.keys(inbox).sort()).toEqual(["address", "inboxId"]) // nothing for an agent's env
+      const id = yield* mail.sendMessage(inbox.inboxId, { to: "bob@example.com", subject: "Hi", text: "Hello Bob" })
+      expect(api.requests.at(-1)).toMatchObject({ method: "POST", path: "/v0/inboxes/convos-staging-s1%40mail.example.org/messages/send", body: { to: "bob@example.com", subject: "Hi", text: "Hello Bob" }, headers: { authorization: `Bearer ${apiKey}` } })
+      fake.deliver(inbox.inboxId, { from: "carol@example.com", subject: "Re: Hi", text: "Hello back, the whole text" })
+      const listed = yield* mail.listMessages(inbox.inboxId, 5)
+      expect(api.requests.slice(-2).map((r) => `${r.method} ${r.path}`)).toEqual([
+        "GET /v0/inboxes/convos-staging-s1%40mail.example.org/messages?limit=5",
+        "POST /v0/inboxes/convos-staging-s1%40mail.example.org/messages/batch-get",
+      ])
+      expect(listed[0]).toMatchObject({ from: "carol@example.com", subject: "Re: Hi", text: "Hello back, the whole text" })
+      expect(listed[1]).toMatchObject({ id, subject: "Hi", text: "Hello Bob" })
+      expect(yield* mail.listMessages("convos-staging-none@mail.example.org", 5).pipe(Effect.flip)).toMatchObject({ status: 404 })
     }).pipe(Effect.scoped)
   )
 
-  it.live("a 429 on create is retried; the key failing for good gives the inbox back", () =>
+  it.live("a 429 on create is retried", () =>
     Effect.gen(function* () {
       const fake = agentMailApi()
       let limited = 2
       const api = yield* fakeApi((r) => {
         if (r.method === "POST" && r.path === "/v0/inboxes" && limited-- > 0) return { status: 429, headers: { "retry-after": "0" }, json: { name: "TooManyRequests" } }
-        if (r.path.endsWith("/api-keys")) return { status: 403, json: { name: "Forbidden", message: "missing permission" } }
         return fake.handle(r)
       })
       const mail = yield* Effect.provide(Effect.service(AgentMail), live(api.url))
-      const error = yield* Effect.flip(mail.createInbox("r1"))
+      yield* mail.createInbox("r1")
       expect(api.requests.filter((r) => r.path === "/v0/inboxes")).toHaveLength(3)
-      expect(error).toMatchObject({ provider: "agentmail", operation: "create inbox key", status: 403 })
-      expect(fake.inboxes.size).toBe(0)
+      expect(fake.inboxes.size).toBe(1)
     }).pipe(Effect.scoped)
   )
 

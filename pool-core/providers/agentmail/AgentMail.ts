@@ -8,11 +8,9 @@ import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../
 // and production sharing one AgentMail org can tell their inboxes apart. `client_id` makes the create idempotent: a retried create after a lost answer
 // returns the same inbox instead of a second one.
 //
-// The agent's email skill needs an API key. It gets a key scoped to its own inbox (POST /v0/inboxes/:id/api-keys),
-// never the org key: an agent can read and send only its own mail. A scoped key ends with its inbox, so deleting the
-// inbox at release is the whole cleanup, and a key created twice (retried after a lost answer) leaks nothing. Only if
-// AgentMail has no scoped keys for this org (404/405 on that route) does the skill fall back to the org key, as the
-// upstream system always did, with a warning in the log.
+// The agent holds no AgentMail key at all, neither the org key nor a scoped one: it sends and reads its mail through
+// the pool's service API (/api/agent-services/email/*), which checks the inbox is the agent's own and applies the
+// daily limit, then calls AgentMail here with the org key.
 
 /**
  * The inbox's username (the address's local part): `convos-<environment>-<instanceId>`. An address's local part holds
@@ -30,13 +28,38 @@ export const inboxUsername = (environment: string, instanceId: string): string =
 export const inboxClientId = (environment: string, instanceId: string) => `${resourcePrefix(environment)}agent-${instanceId}`
 
 const Inbox = Schema.Struct({ inbox_id: Schema.String, email: Schema.optional(Schema.String) })
-const ScopedKey = Schema.Struct({ api_key: Schema.String })
+const Sent = Schema.Struct({ message_id: Schema.String })
+/** One listed message (AgentMail "List Messages"); only what we use. */
+const Listed = Schema.Struct({
+  message_id: Schema.String,
+  from: Schema.String,
+  subject: Schema.optional(Schema.NullOr(Schema.String)),
+  preview: Schema.optional(Schema.NullOr(Schema.String)),
+  timestamp: Schema.String,
+})
+const ListedPage = Schema.Struct({ messages: Schema.Array(Listed) })
+/** Full messages (AgentMail "Batch Get Messages"): the text body. */
+const FullPage = Schema.Struct({
+  messages: Schema.Array(Schema.Struct({ message_id: Schema.String, text: Schema.optional(Schema.NullOr(Schema.String)), extracted_text: Schema.optional(Schema.NullOr(Schema.String)) })),
+})
 
 export interface InboxInfo {
   readonly inboxId: string
   readonly address: string
-  /** What the agent's email skill needs (AGENTMAIL_API_KEY scoped to this inbox, AGENTMAIL_INBOX_ID …). Secret. */
-  readonly env: Readonly<Record<string, string>>
+}
+
+export interface OutgoingEmail {
+  readonly to: string
+  readonly subject: string
+  readonly text: string
+}
+
+export interface ReceivedEmail {
+  readonly id: string
+  readonly from: string
+  readonly subject: string
+  readonly text: string
+  readonly receivedAt: string
 }
 
 export class AgentMail extends Context.Service<AgentMail, {
@@ -44,6 +67,10 @@ export class AgentMail extends Context.Service<AgentMail, {
   readonly createInbox: (instanceId: string) => Effect.Effect<InboxInfo, ProviderError | NotConfigured>
   /** Deletes the inbox; an unknown inbox counts as deleted. */
   readonly deleteInbox: (inboxId: string) => Effect.Effect<void, ProviderError | NotConfigured>
+  /** Sends from the inbox; answers AgentMail's message id. Not retried after a timeout/5xx (it may have gone out). */
+  readonly sendMessage: (inboxId: string, email: OutgoingEmail) => Effect.Effect<string, ProviderError | NotConfigured>
+  /** The newest `limit` messages of the inbox with their text (two calls: list, then batch get). */
+  readonly listMessages: (inboxId: string, limit: number) => Effect.Effect<ReadonlyArray<ReceivedEmail>, ProviderError | NotConfigured>
 }>()("pool-core/providers/agentmail/AgentMail") {}
 
 export interface AgentMailSettings {
@@ -66,23 +93,31 @@ export const agentMailLive = (settings: AgentMailSettings) =>
     const deleteInbox = (inboxId: string) =>
       http.request({ operation: "delete inbox", method: "DELETE", path: `v0/inboxes/${encodeURIComponent(inboxId)}`, okStatuses: [404] }).pipe(Effect.asVoid)
 
-    const scopedKey = (inboxId: string, instanceId: string) =>
+    const inboxPath = (inboxId: string) => `v0/inboxes/${encodeURIComponent(inboxId)}`
+
+    const sendMessage = (inboxId: string, email: OutgoingEmail) =>
       http
-        .json(
-          // Retried freely: a second key for the same inbox ends with the inbox like the first.
-          { operation: "create inbox key", method: "POST", path: `v0/inboxes/${encodeURIComponent(inboxId)}/api-keys`, body: { name: inboxClientId(settings.environment, instanceId) }, idempotent: true },
-          ScopedKey
+        .json({ operation: "send message", method: "POST", path: `${inboxPath(inboxId)}/messages/send`, body: { to: email.to, subject: email.subject, text: email.text } }, Sent)
+        .pipe(Effect.map((r) => r.message_id))
+
+    const listMessages = (inboxId: string, limit: number) =>
+      Effect.gen(function* () {
+        const page = yield* http.json({ operation: "list messages", method: "GET", path: `${inboxPath(inboxId)}/messages?limit=${limit}` }, ListedPage)
+        if (page.messages.length === 0) return []
+        // The list carries a preview only; the text comes from one batch get (read-only, so retried freely).
+        const full = yield* http.json(
+          { operation: "get messages", method: "POST", path: `${inboxPath(inboxId)}/messages/batch-get`, body: { message_ids: page.messages.map((m) => m.message_id) }, idempotent: true },
+          FullPage
         )
-        .pipe(
-          Effect.map((k) => k.api_key),
-          Effect.catchIf(
-            (e) => e.status === 404 || e.status === 405,
-            () =>
-              Effect.logWarning("agentmail: no inbox-scoped API keys for this org; the agent's email skill uses the org key").pipe(
-                Effect.as(Redacted.value(settings.apiKey))
-              )
-          )
-        )
+        const texts = new Map(full.messages.map((m) => [m.message_id, m.text ?? m.extracted_text ?? null]))
+        return page.messages.map((m): ReceivedEmail => ({
+          id: m.message_id,
+          from: m.from,
+          subject: m.subject ?? "",
+          text: texts.get(m.message_id) ?? m.preview ?? "",
+          receivedAt: m.timestamp,
+        }))
+      })
 
     return AgentMail.of({
       configured: true,
@@ -112,14 +147,11 @@ export const agentMailLive = (settings: AgentMailSettings) =>
                 : Effect.void
             )
           )
-          // No key, no skill: give the inbox back rather than leave it to nobody (it is not recorded yet).
-          const key = yield* scopedKey(inbox.inbox_id, instanceId).pipe(
-            Effect.tapError(() => deleteInbox(inbox.inbox_id).pipe(Effect.catch((e) => Effect.logWarning(`agentmail: could not delete inbox ${inbox.inbox_id} after its key failed: ${e.message}`))))
-          )
-          const address = inbox.email ?? inbox.inbox_id
-          return { inboxId: inbox.inbox_id, address, env: { AGENTMAIL_API_KEY: key, AGENTMAIL_INBOX_ID: inbox.inbox_id, AGENTMAIL_INBOX_ADDRESS: address } }
+          return { inboxId: inbox.inbox_id, address: inbox.email ?? inbox.inbox_id }
         }),
       deleteInbox,
+      sendMessage,
+      listMessages,
     })
   })
 
@@ -129,6 +161,8 @@ export const agentMailDisabled = Layer.succeed(AgentMail, {
   configured: false,
   createInbox: () => notConfigured,
   deleteInbox: () => notConfigured,
+  sendMessage: () => notConfigured,
+  listMessages: () => notConfigured,
 })
 
 /** Live when AGENTMAIL_API_KEY is set, disabled otherwise. */

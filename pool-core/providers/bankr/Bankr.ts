@@ -1,7 +1,7 @@
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { NotConfigured, type ProviderError } from "../../domain/errors.ts"
-import { poolEnvironment, resourcePrefix } from "../environment.ts"
-import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
+import { resourcePrefix } from "../environment.ts"
+import { optionalSecret, providerEnvironment, readConfig, stringOr } from "../http/env.ts"
 import { makeProviderHttp, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
 
 // One Bankr wallet per agent, made with Bankr's Partner API (POST /partner/wallets, X-Partner-Key): Bankr holds the
@@ -82,7 +82,7 @@ export const bankrLayerFromEnv = Layer.unwrap(
     }
     if (Option.isNone(key)) return bankrDisabled
     const baseUrl = yield* readConfig(stringOr("BANKR_BASE_URL", "https://api.bankr.bot"))
-    const environment = yield* Effect.orDie(poolEnvironment("local"))
+    const environment = yield* Effect.orDie(providerEnvironment)
     return bankrLive({ partnerKey: key.value, baseUrl, environment })
   })
 )

@@ -7,9 +7,9 @@ import { optionalString, readConfig } from "../http/env.ts"
 // exist there).
 //
 // What is here: the messaging network (XMTP_ENV, or DEVNET_URL for a devnet), the model endpoint and id, the invite
-// link prefix. What is NOT here: secrets. Per-agent keys (OPENROUTER_API_KEY, AGENTMAIL_API_KEY + inbox,
-// TELNYX_API_KEY + number, BANKR_API_KEY + wallet) come with the claim, in the provision body (AgentResources), so an
-// idle instance holds no key and a skill turns on only when its resource was granted.
+// link prefix, and POOL_SERVICES_URL: where the agent reaches the pool's service API (email, SMS, wallet) with its
+// INSTANCE_ID and INSTANCE_TOKEN (added per instance by the compute layer). What is NOT here: secrets. The agent's own
+// OpenRouter key comes with the claim (AgentResources); org keys (Telnyx, AgentMail, Bankr) never reach an agent.
 
 export const DEFAULT_OPENROUTER_API_URL = "https://openrouter.ai/api/v1"
 
@@ -30,6 +30,8 @@ export interface RuntimeBootEnvInput {
   readonly primaryModel: string | null
   readonly inviteBaseUrl: string | null
   readonly xmtpApiUrl: string | null
+  /** The pool's own HTTP base URL as agents reach it (POOL_PUBLIC_URL, else from HOST/PORT); null when unknown. */
+  readonly servicesUrl: string | null
 }
 
 export class RuntimeEnvError extends Error {
@@ -47,13 +49,36 @@ export const buildRuntimeBootEnv = (input: RuntimeBootEnvInput): Record<string, 
     OPENROUTER_BASE_URL: runtimeOpenRouterUrl(input.openrouterBaseUrl),
     ...(input.primaryModel ? { OPENCLAW_PRIMARY_MODEL: input.primaryModel } : {}),
     ...(input.inviteBaseUrl ? { CONVOS_INVITE_BASE_URL: input.inviteBaseUrl } : {}),
+    ...(input.servicesUrl ? { POOL_SERVICES_URL: input.servicesUrl } : {}),
   }
+}
+
+/**
+ * The pool's base URL for agents: POOL_PUBLIC_URL (an http(s) URL; trailing slashes dropped), else Railway's public
+ * domain of the pool service (RAILWAY_PUBLIC_DOMAIN), else the local server (HOST/PORT, a wildcard host reached on
+ * loopback). PORT=0 (any free port) is known only after listening: then null, unless POOL_PUBLIC_URL is set.
+ */
+export const poolServicesUrl = (v: { readonly publicUrl: string | null; readonly railwayDomain: string | null; readonly host: string | null; readonly port: string | null }): string | null => {
+  if (v.publicUrl) {
+    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v.publicUrl)) throw new RuntimeEnvError(`POOL_PUBLIC_URL must be an http(s) URL such as https://pool.example.com (got "${v.publicUrl}").`)
+    return v.publicUrl.replace(/\/+$/, "")
+  }
+  if (v.railwayDomain) return `https://${v.railwayDomain.replace(/\/+$/, "")}`
+  const port = (v.port ?? "8080").trim()
+  if (!/^\d{1,5}$/.test(port) || port === "0") return null
+  const raw = (v.host ?? "127.0.0.1").trim().replace(/^\[(.*)\]$/, "$1")
+  const host = raw === "0.0.0.0" || raw === "::" || raw === "" ? "127.0.0.1" : raw
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`
 }
 
 /** The boot env from config (env vars). `devnetUrl` is the running devnet's URL when the pool knows it. */
 export const runtimeBootEnv = (options: { readonly devnetUrl?: string | null } = {}) =>
   Effect.gen(function* () {
     const read = (name: string) => readConfig(optionalString(name)).pipe(Effect.map(Option.getOrNull))
+    const publicUrl = yield* read("POOL_PUBLIC_URL")
+    const railwayDomain = yield* read("RAILWAY_PUBLIC_DOMAIN")
+    const host = yield* read("HOST")
+    const port = yield* read("PORT")
     const input: RuntimeBootEnvInput = {
       xmtpEnv: yield* read("XMTP_ENV"),
       devnetUrl: (yield* read("DEVNET_URL")) ?? options.devnetUrl ?? null,
@@ -61,8 +86,13 @@ export const runtimeBootEnv = (options: { readonly devnetUrl?: string | null } =
       primaryModel: yield* read("OPENCLAW_PRIMARY_MODEL"),
       inviteBaseUrl: yield* read("CONVOS_INVITE_BASE_URL"),
       xmtpApiUrl: yield* read("XMTP_API_URL"),
+      servicesUrl: null,
     }
-    return yield* Effect.try({ try: () => buildRuntimeBootEnv(input), catch: (e) => e as RuntimeEnvError }).pipe(Effect.orDie)
+    const servicesUrl = yield* Effect.try({
+      try: () => poolServicesUrl({ publicUrl: publicUrl, railwayDomain, host, port }),
+      catch: (e) => e as RuntimeEnvError,
+    }).pipe(Effect.orDie)
+    return yield* Effect.try({ try: () => buildRuntimeBootEnv({ ...input, servicesUrl }), catch: (e) => e as RuntimeEnvError }).pipe(Effect.orDie)
   })
 
 /**

@@ -89,6 +89,7 @@ describe("RailwayCompute", () => {
         OPENROUTER_BASE_URL: "https://openrouter.ai",
         OPENCLAW_PRIMARY_MODEL: "anthropic/claude-sonnet-4-6",
         OPENROUTER_MANAGEMENT_KEY: "sk-or-mgmt-never-on-agents",
+        POOL_PUBLIC_URL: "https://pool.example.com/",
       }))
       const compute = yield* Effect.provide(Effect.service(Compute), railwayComputeLayerFromEnv.pipe(Layer.provide(config)))
       const handle = yield* compute.create({ instanceId: "env1", instanceToken: "tok-env1", env: {} }) // what the pool sends
@@ -99,6 +100,7 @@ describe("RailwayCompute", () => {
         XMTP_ENV: { value: "production" },
         OPENROUTER_BASE_URL: { value: "https://openrouter.ai/api/v1" },
         OPENCLAW_PRIMARY_MODEL: { value: "anthropic/claude-sonnet-4-6" },
+        POOL_SERVICES_URL: { value: "https://pool.example.com" },
         GATEWAY_BIND: { value: "lan" },
         INSTANCE_ID: { value: "env1" },
         INSTANCE_TOKEN: { value: "tok-env1" },

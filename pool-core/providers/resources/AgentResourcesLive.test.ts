@@ -21,12 +21,15 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("AgentResource
       const onProgress = (p: Progress) => Ref.update(steps, (s) => [...s, `${p.step}:${p.status}`])
 
       const got = yield* resources.acquire("a1", onProgress)
-      assert.deepStrictEqual(yield* Ref.get(steps), ["telnyx:active", "telnyx:ok", "openrouter:active", "openrouter:ok", "agentmail:active", "agentmail:ok", "bankr:active", "bankr:ok"])
-      assert.deepStrictEqual(got.resources.map((r) => r.provider), ["telnyx", "openrouter", "agentmail", "bankr"])
-      expect(got.env.TELNYX_PHONE_NUMBER).toMatch(/^\+1555/)
+      assert.deepStrictEqual(yield* Ref.get(steps), ["telnyx:active", "telnyx:ok", "openrouter:active", "openrouter:ok", "agentmail:active", "agentmail:ok", "wallet:active", "wallet:ok"])
+      assert.deepStrictEqual(got.resources.map((r) => r.provider), ["telnyx", "openrouter", "agentmail", "wallet"])
+      const phone = got.resources.find((r) => r.provider === "telnyx")!.externalId
+      expect(phone).toMatch(/^\+1555/)
+      assert.strictEqual(got.resources.find((r) => r.provider === "agentmail")!.externalId, "convos-test-a1@agentmail.to")
+      expect(got.resources.find((r) => r.provider === "wallet")!.externalId).toMatch(/^0x[0-9a-f]{40}$/)
+      // the agent gets its own OpenRouter key and nothing else: inbox, number and wallet stay with the pool
+      assert.deepStrictEqual(Object.keys(got.env), ["OPENROUTER_API_KEY"])
       expect(got.env.OPENROUTER_API_KEY).toMatch(/^sk-or-v1-secret-/)
-      assert.strictEqual(got.env.AGENTMAIL_INBOX_ID, "convos-test-a1@agentmail.to")
-      expect(got.env.PRIVATE_WALLET_KEY).toMatch(/^0x[0-9a-f]{64}$/)
       // progress messages and the held list never carry secrets
       assert.deepStrictEqual(yield* resources.held("a1"), got.resources)
       for (const r of got.resources) expect(r.externalId).not.toContain("secret")
@@ -37,8 +40,10 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("AgentResource
       assert.deepStrictEqual(deletes(fakes.agentmail), ["/v0/inboxes/convos-test-a1%40agentmail.to"])
       assert.strictEqual(fakes.openrouter.state.keys.size, 0)
       assert.strictEqual(fakes.agentmail.state.inboxes.size, 0)
-      const phones = yield* sql<{ status: string }>`SELECT status FROM phone_numbers WHERE phone_number = ${got.env.TELNYX_PHONE_NUMBER}`
+      const phones = yield* sql<{ status: string }>`SELECT status FROM phone_numbers WHERE phone_number = ${phone}`
       assert.deepStrictEqual(phones, [{ status: "available" }])
+      assert.lengthOf(yield* sql`SELECT 1 FROM agent_wallets WHERE instance_id = 'a1'`, 0)
+      assert.lengthOf(yield* sql`SELECT 1 FROM events WHERE instance_id = 'a1' AND kind = 'wallet-deleted'`, 1, "deleted once, with its event")
       assert.lengthOf(yield* resources.held("a1"), 0)
     })
   )
@@ -95,12 +100,12 @@ it.effect("layerFromEnv: no provider configured gives the no-resources layer", (
   }).pipe(Effect.provide(agentResourcesLayerFromEnv.pipe(Layer.provide(TestDatabase), Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))))
 )
 
-it.effect("layerFromEnv: one configured provider gives the live layer (Bankr only)", () =>
+it.effect("layerFromEnv: one configured provider gives the live layer (local wallets only); an old BANKR_API_KEY enables nothing", () =>
   Effect.gen(function* () {
     const resources = yield* AgentResources
     const got = yield* resources.acquire("b1")
-    assert.deepStrictEqual(got.resources.map((r) => r.provider), ["bankr"])
-    assert.strictEqual(got.env.BANKR_API_KEY, "bk_env")
+    assert.deepStrictEqual(got.resources.map((r) => r.provider), ["wallet"])
+    assert.deepStrictEqual(got.env, {})
     assert.deepStrictEqual(yield* resources.held("b1"), got.resources)
-  }).pipe(Effect.provide(agentResourcesLayerFromEnv.pipe(Layer.provide(TestDatabase), Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ BANKR_API_KEY: "bk_env" }))))))
+  }).pipe(Effect.provide(agentResourcesLayerFromEnv.pipe(Layer.provide(TestDatabase), Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ AGENT_WALLETS: "local", WALLET_ENCRYPTION_KEY: "cd".repeat(32), BANKR_API_KEY: "bk_env" }))))))
 , 60_000)

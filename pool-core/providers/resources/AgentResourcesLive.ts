@@ -1,15 +1,15 @@
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { InstanceNotFound, NotConfigured, ProviderError, ResourceConflict } from "../../domain/errors.ts"
 import type { OnProgress } from "../../pool/Pool.ts"
 import { AgentMail, agentMailLayerFromEnv } from "../agentmail/AgentMail.ts"
 import { AgentResources, AgentResourcesNone, type HeldResource } from "../AgentResources.ts"
-import { Bankr, bankrLayerFromEnv } from "../bankr/Bankr.ts"
 import { checkTopUpAmount, OpenRouter, openRouterLayerFromEnv } from "../openrouter/OpenRouter.ts"
 import { Telnyx, telnyxLayerFromEnv } from "../telnyx/Telnyx.ts"
+import { AgentWallets, agentWalletsLayerFromEnv } from "../wallet/AgentWallets.ts"
 
 // Per-agent resources from every configured provider. Order: Telnyx first (most contention: fail before spending
-// anything else), then OpenRouter, AgentMail, Bankr. Each resource is recorded in `instance_resources` right after
+// anything else), then OpenRouter, AgentMail, the wallet (agent_wallets, providers/wallet). Each resource is recorded in `instance_resources` right after
 // it is taken and before acquire returns, so any release path finds it. Release deletes one row at a time with
 // DELETE … RETURNING: of two concurrent releases only one gets the row and calls the provider (exactly once); if
 // the provider call fails the row is put back so a later release retries it.
@@ -26,7 +26,7 @@ export const AgentResourcesLive = Layer.effect(
     const telnyx = yield* Telnyx
     const openRouter = yield* OpenRouter
     const agentMail = yield* AgentMail
-    const bankr = yield* Bankr
+    const wallets = yield* AgentWallets
 
     const record = (instanceId: string, provider: Provider, externalId: string) =>
       sql`INSERT INTO instance_resources (instance_id, provider, external_id) VALUES (${instanceId}, ${provider}, ${externalId})
@@ -47,7 +47,8 @@ export const AgentResourcesLive = Layer.effect(
         case "agentmail":
           return agentMail.deleteInbox(r.externalId)
         case "bankr":
-          return Effect.void // nothing registered at Bankr; the wallet key lived only in the runtime's env
+        case "wallet":
+          return Effect.void // bankr rows are from before agent_wallets (the key lived in the runtime's env); wallets go below
       }
     }
 
@@ -66,21 +67,31 @@ export const AgentResourcesLive = Layer.effect(
         )
       })
 
-    const held = (instanceId: string) =>
+    const recorded = (instanceId: string) =>
       sql<{ provider: Provider; externalId: string }>`
         SELECT provider, external_id FROM instance_resources WHERE instance_id = ${instanceId} ORDER BY created_at`.pipe(
         Effect.map((rows) => rows.map((r): HeldResource => ({ provider: r.provider, externalId: r.externalId }))),
         Effect.mapError(dbError("list resources"))
       )
 
+    const held = (instanceId: string) =>
+      Effect.all([recorded(instanceId), wallets.get(instanceId)]).pipe(
+        Effect.map(([rows, wallet]): ReadonlyArray<HeldResource> =>
+          Option.isSome(wallet) ? [...rows, { provider: "wallet", externalId: wallet.value.address }] : rows
+        )
+      )
+
     const release = (instanceId: string) =>
       Effect.gen(function* () {
-        const rows = yield* held(instanceId)
+        const rows = yield* recorded(instanceId)
         // A Telnyx number can be assigned in phone_numbers before its instance_resources row exists (crash in
         // between): releasing by instance id covers it too.
         const providers = new Set<Provider>([...rows.map((r) => r.provider)])
         const results = yield* Effect.forEach([...providers], (p) => Effect.result(releaseOne(instanceId, p)), { concurrency: "unbounded" })
         yield* telnyx.release(instanceId).pipe(Effect.ignore)
+        // The wallet goes only here, with the agent's other resources (never on a destroy of its compute alone).
+        const wallet = yield* Effect.result(wallets.remove(instanceId, "released").pipe(Effect.tapError((e) => recordError(instanceId, "wallet", "release", e.message))))
+        if (wallet._tag === "Failure") results.push(wallet as (typeof results)[number])
         const failures = results.flatMap((r) => (r._tag === "Failure" ? [r.failure] : []))
         if (failures.length > 0) {
           return yield* new ProviderError({
@@ -122,12 +133,20 @@ export const AgentResourcesLive = Layer.effect(
         )
 
       return Effect.gen(function* () {
-        // Each resource comes with what the agent's skill needs to use it (key + id), or the skill stays off:
-        // runtime/src/config/workspace.ts turns a skill on only when its key and its resource are both present.
-        yield* step("telnyx", telnyx.configured, telnyx.acquire(instanceId), (phone) => ({ externalId: phone, env: { ...telnyx.runtimeEnv(phone) } }))
+        // Only the agent's own OpenRouter key (capped per agent) goes to the agent. Inbox, number and wallet stay with
+        // the pool: the agent uses them through /api/agent-services with its instance token, so no org key
+        // (TELNYX_API_KEY, the AgentMail key, BANKR_PARTNER_KEY) ever reaches an agent.
+        yield* step("telnyx", telnyx.configured, telnyx.acquire(instanceId), (phone) => ({ externalId: phone, env: {} }))
         yield* step("openrouter", openRouter.configured, openRouter.createKey(instanceId), (k) => ({ externalId: k.hash, env: { OPENROUTER_API_KEY: Redacted.value(k.key) } }))
-        yield* step("agentmail", agentMail.configured, agentMail.createInbox(instanceId), (i) => ({ externalId: i.inboxId, env: { ...i.env } }))
-        yield* step("bankr", bankr.configured, bankr.wallet(instanceId), (w) => ({ externalId: w.address, env: { ...w.env } }))
+        yield* step("agentmail", agentMail.configured, agentMail.createInbox(instanceId), (i) => ({ externalId: i.inboxId, env: {} }))
+        if (wallets.configured) {
+          yield* progress("wallet", "active", "making a wallet")
+          const w = yield* wallets.create(instanceId).pipe(
+            Effect.tapError((e) => Effect.andThen(progress("wallet", "fail", e.message), recordError(instanceId, "wallet", "acquire", e.message)))
+          )
+          resources.push({ provider: "wallet", externalId: w.address })
+          yield* progress("wallet", "ok", `wallet: ${w.address}`)
+        } else yield* progress("wallet", "skip", "wallets are not configured")
         return { resources: [...resources], env: { ...env } }
       }).pipe(
         // Halfway failure: give back what was taken (the provider that failed took nothing, or its create is
@@ -175,9 +194,11 @@ export const AgentResourcesLive = Layer.effect(
  */
 export const agentResourcesLayerFromEnv = Layer.unwrap(
   Effect.gen(function* () {
-    const ctx = yield* Layer.build(Layer.mergeAll(telnyxLayerFromEnv, openRouterLayerFromEnv, agentMailLayerFromEnv, bankrLayerFromEnv))
-    const any = [Context.get(ctx, Telnyx), Context.get(ctx, OpenRouter), Context.get(ctx, AgentMail), Context.get(ctx, Bankr)].some((p) => p.configured)
+    const ctx = yield* Layer.build(Layer.mergeAll(telnyxLayerFromEnv, openRouterLayerFromEnv, agentMailLayerFromEnv, agentWalletsLayerFromEnv))
+    const any = [Context.get(ctx, Telnyx), Context.get(ctx, OpenRouter), Context.get(ctx, AgentMail), Context.get(ctx, AgentWallets)].some((p) => p.configured)
     const resources = any ? AgentResourcesLive.pipe(Layer.provide(Layer.succeedContext(ctx))) : AgentResourcesNone
-    return Layer.merge(resources, Layer.succeed(OpenRouter, Context.get(ctx, OpenRouter)))
+    // The provider services too: spend lookups read keys through the OpenRouter client that made them, and the
+    // agent service API (providers/services) sends through the same AgentMail/Telnyx clients and wallets.
+    return Layer.mergeAll(resources, Layer.succeedContext(ctx))
   })
 )

@@ -2,14 +2,18 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import { agentMailApi, apiKey as agentMailKey } from "../agentmail/fake.ts"
 import { agentMailLive } from "../agentmail/AgentMail.ts"
 import { bankrLive } from "../bankr/Bankr.ts"
+import { bankrPartnerApi, partnerKey as bankrPartnerKey } from "../bankr/fake.ts"
+import { withAgentMailMessages } from "../agentmail/fakeMessages.ts"
 import { fakeApi, type FakeApi, type Handler } from "../http/testing.ts"
 import { managementKey, openRouterApi } from "../openrouter/fake.ts"
 import { keyName, openRouterLive } from "../openrouter/OpenRouter.ts"
 import { apiKey as telnyxKey, profile, telnyxApi } from "../telnyx/fake.ts"
+import { withTelnyxMessaging } from "../telnyx/fakeMessaging.ts"
 import { telnyxLive } from "../telnyx/Telnyx.ts"
+import { bankrWalletsLayer } from "../wallet/AgentWallets.ts"
 import { AgentResourcesLive } from "./AgentResourcesLive.ts"
 
-// Live AgentResources over loopback stand-ins of Telnyx, OpenRouter and AgentMail (plus real Bankr key generation),
+// Live AgentResources over loopback stand-ins of Telnyx, OpenRouter, AgentMail and Bankr's Partner API (wallets),
 // for tests: everything real except the provider's far end. `ProviderFakes` exposes the servers and their state so a
 // test can inject failures (`fail`) and count what was created and deleted.
 
@@ -21,10 +25,25 @@ export interface ProviderFake<S> {
   readonly restore: () => void
 }
 
+/** The Telnyx numbers fake plus its messaging (POST /messages). */
+const telnyxWithMessaging = () => {
+  const numbers = telnyxApi()
+  const messaging = withTelnyxMessaging(() => numbers.ordered, numbers.handle)
+  return { ...numbers, sent: messaging.sent, handle: messaging.handle }
+}
+
+/** The AgentMail inboxes fake plus its messages (send, list, batch get). */
+const agentMailWithMessages = () => {
+  const inboxes = agentMailApi()
+  const mail = withAgentMailMessages(inboxes.inboxes, inboxes.handle)
+  return { ...inboxes, messages: mail.messages, deliver: mail.deliver, handle: mail.handle }
+}
+
 export class ProviderFakes extends Context.Service<ProviderFakes, {
-  readonly telnyx: ProviderFake<ReturnType<typeof telnyxApi>>
+  readonly telnyx: ProviderFake<ReturnType<typeof telnyxWithMessaging>>
   readonly openrouter: ProviderFake<ReturnType<typeof openRouterApi>>
-  readonly agentmail: ProviderFake<ReturnType<typeof agentMailApi>>
+  readonly agentmail: ProviderFake<ReturnType<typeof agentMailWithMessages>>
+  readonly bankr: ProviderFake<ReturnType<typeof bankrPartnerApi>>
 }>()("pool-core/providers/resources/testing/ProviderFakes") {}
 
 const start = <S extends { handle: Handler }>(state: S) =>
@@ -33,7 +52,7 @@ const start = <S extends { handle: Handler }>(state: S) =>
 export const providerFakesLayer = Layer.effect(
   ProviderFakes,
   Effect.gen(function* () {
-    return ProviderFakes.of({ telnyx: yield* start(telnyxApi()), openrouter: yield* start(openRouterApi()), agentmail: yield* start(agentMailApi()) })
+    return ProviderFakes.of({ telnyx: yield* start(telnyxWithMessaging()), openrouter: yield* start(openRouterApi()), agentmail: yield* start(agentMailWithMessages()), bankr: yield* start(bankrPartnerApi()) })
   })
 )
 
@@ -55,7 +74,7 @@ export const agentResourcesOverFakes = Layer.unwrap(
           telnyxLive({ apiKey: Redacted.make(telnyxKey), environment: testEnvironment, baseUrl: fakes.telnyx.api.url, messagingProfileId: profile, http }),
           openRouterLive({ managementKey: Redacted.make(managementKey), environment: testEnvironment, baseUrl: fakes.openrouter.api.url, keyLimit: 20, limitReset: "monthly", http }),
           agentMailLive({ apiKey: Redacted.make(agentMailKey), environment: testEnvironment, baseUrl: fakes.agentmail.api.url, domain: null, http }),
-          bankrLive(Redacted.make("bk_test_key"))
+          bankrWalletsLayer.pipe(Layer.provideMerge(bankrLive({ partnerKey: Redacted.make(bankrPartnerKey), baseUrl: fakes.bankr.api.url, environment: testEnvironment, http })))
         )
       )
     )

@@ -4,6 +4,7 @@ import { SqlClient } from "effect/sql"
 import { TestDatabase } from "../../db/testing.ts"
 import { fakeApi } from "../http/testing.ts"
 import { apiKey, profile, telnyxApi } from "./fake.ts"
+import { withTelnyxMessaging } from "./fakeMessaging.ts"
 import { Telnyx, telnyxDisabled, telnyxLive } from "./Telnyx.ts"
 
 // Tests of a lost answer pass SLOW_ANSWER_TIMEOUT (their fake answers after 1 s); the others leave room for a loaded machine.
@@ -238,11 +239,20 @@ layer(TestDatabase, { timeout: "120 seconds", excludeTestServices: true })("Teln
     }).pipe(Effect.scoped)
   )
 
-  it.effect("the SMS skill env: org key, the agent's number and the messaging profile", () =>
+  it.effect("sends an SMS from the agent's number with the org key and the messaging profile", () =>
     Effect.gen(function* () {
-      const api = yield* fakeApi(telnyxApi().handle)
+      yield* reset
+      const numbers = telnyxApi()
+      const messaging = withTelnyxMessaging(() => numbers.ordered, numbers.handle)
+      const api = yield* fakeApi(messaging.handle)
       const telnyx = yield* Effect.provide(Effect.service(Telnyx), live(api.url))
-      assert.deepStrictEqual(telnyx.runtimeEnv("+15550001111"), { TELNYX_API_KEY: apiKey, TELNYX_PHONE_NUMBER: "+15550001111", TELNYX_MESSAGING_PROFILE_ID: profile })
+      const from = yield* telnyx.acquire("sms1")
+      const id = yield* telnyx.sendSms(from, "+15551230000", "Hello")
+      assert.deepStrictEqual(api.requests.at(-1)?.body, { from, to: "+15551230000", text: "Hello", messaging_profile_id: profile })
+      assert.strictEqual(api.requests.at(-1)?.headers.authorization, `Bearer ${apiKey}`)
+      assert.deepStrictEqual(messaging.sent.map((m) => m.id), [id])
+      const refused = yield* Effect.flip(telnyx.sendSms(from, "not-a-number", "Hello"))
+      assert.strictEqual(refused._tag === "ProviderError" ? refused.status : null, 422)
     }).pipe(Effect.scoped)
   )
 })

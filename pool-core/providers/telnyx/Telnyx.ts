@@ -20,13 +20,16 @@ import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../
 // Telnyx does not guarantee the assignment, so every number is PATCHed to it (/phone_numbers/{n}/messaging) before an
 // agent gets it: a new one after its order (404 is retried while the order propagates) and a pooled one again (the
 // same PATCH twice is one change; a number bought before this, or whose assignment failed, gets fixed on reuse).
-// The agent's SMS skill gets the org key, its number and the messaging profile (Telnyx has no per-number keys).
+// The agent gets no Telnyx key (Telnyx has no per-number keys, and the org key can buy numbers and text from any of
+// them): it sends through the pool's service API, which checks the number is its own and applies the daily limit,
+// then calls `sendSms` here with the org key, from the agent's number and the messaging profile.
 
 const Available = Schema.Struct({ data: Schema.Array(Schema.Struct({ phone_number: Schema.String })) })
 // Telnyx's NumberOrder does not promise `phone_numbers` in every answer (an order listed before its numbers are
 // attached has none): read it as optional, and an order without numbers holds none of ours.
 const OrderedNumbers = Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({ phone_number: Schema.String }))))
 const Order = Schema.Struct({ data: Schema.Struct({ phone_numbers: OrderedNumbers }) })
+const SentMessage = Schema.Struct({ data: Schema.Struct({ id: Schema.String }) })
 const Orders = Schema.Struct({
   data: Schema.Array(Schema.Struct({ status: Schema.optional(Schema.NullOr(Schema.String)), phone_numbers: OrderedNumbers })),
 })
@@ -41,8 +44,8 @@ export class Telnyx extends Context.Service<Telnyx, {
   /** Returns every number held by the instance to the pool; returns how many. */
   readonly release: (instanceId: string) => Effect.Effect<number, ProviderError>
   readonly counts: Effect.Effect<{ readonly available: number; readonly assigned: number }, ProviderError>
-  /** Env the agent's SMS skill needs for `phoneNumber` (secrets: the provision body only). */
-  readonly runtimeEnv: (phoneNumber: string) => Readonly<Record<string, string>>
+  /** Sends an SMS from one of the pool's numbers; answers Telnyx's message id. Not retried after a timeout/5xx. */
+  readonly sendSms: (from: string, to: string, text: string) => Effect.Effect<string, ProviderError | NotConfigured>
 }>()("pool-core/providers/telnyx/Telnyx") {}
 
 export interface TelnyxSettings {
@@ -217,11 +220,10 @@ export const telnyxLive = (settings: TelnyxSettings) =>
           }),
         release: table.release,
         counts: table.counts,
-        runtimeEnv: (phoneNumber) => ({
-          TELNYX_API_KEY: Redacted.value(settings.apiKey),
-          TELNYX_PHONE_NUMBER: phoneNumber,
-          TELNYX_MESSAGING_PROFILE_ID: settings.messagingProfileId,
-        }),
+        sendSms: (from, to, text) =>
+          http
+            .json({ operation: "send message", method: "POST", path: "messages", body: { from, to, text, messaging_profile_id: settings.messagingProfileId } }, SentMessage)
+            .pipe(Effect.map((r) => r.data.id)),
       })
     })
   )
@@ -235,7 +237,7 @@ export const telnyxDisabled = Layer.effect(
       acquire: () => Effect.fail(NotConfigured.create("Telnyx", "TELNYX_API_KEY and TELNYX_MESSAGING_PROFILE_ID")),
       release: table.release,
       counts: table.counts,
-      runtimeEnv: () => ({}),
+      sendSms: () => Effect.fail(NotConfigured.create("Telnyx", "TELNYX_API_KEY and TELNYX_MESSAGING_PROFILE_ID")),
     })
   })
 )
