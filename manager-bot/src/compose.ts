@@ -6,6 +6,7 @@ import { localComputeLayer } from "@convos-agents/pool-core/providers/compute/lo
 import { railwayComputeLayerFromEnv } from "@convos-agents/pool-core/providers/railway/RailwayCompute.ts"
 import { railwayConfigured } from "@convos-agents/pool-core/providers/railway/settings.ts"
 import { agentResourcesLayerFromEnv } from "@convos-agents/pool-core/providers/resources/AgentResourcesLive.ts"
+import { AgentServicesLive } from "@convos-agents/pool-core/providers/services/AgentServices.ts"
 import { ManagerBotLive } from "./ManagerBot.ts"
 import { OrphanKeySweeperLive } from "./sweeper.ts"
 
@@ -34,5 +35,6 @@ export const AppLayer = () => {
   const compute = computeName() === "railway" ? railwayComputeLayerFromEnv : localCompute
   const base = Layer.mergeAll(DatabaseLive, embeddedMessagingLayer, PoolConfigLive)
   const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv)))
-  return Layer.merge(ManagerBotLive, OrphanKeySweeperLive).pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
+  // AgentServices (the agents' email/SMS/wallet API) uses the provider clients agentResourcesLayerFromEnv built.
+  return Layer.mergeAll(ManagerBotLive, OrphanKeySweeperLive, AgentServicesLive).pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
 }

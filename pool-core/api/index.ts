@@ -4,6 +4,7 @@ import { Hono } from "hono"
 import { configSync, loadPoolApiKey } from "./config.ts"
 import { openApiDocument } from "./openapi.ts"
 import { adminRoutes } from "./routes/admin.tsx"
+import { agentServiceRoutes } from "./routes/agentServices.ts"
 import { poolRoutes } from "./routes/pool.ts"
 import { runnerOf } from "./http.ts"
 
@@ -28,6 +29,8 @@ export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, opt
   app.get("/healthz", (c) => c.json({ ok: true }))
   app.get("/api/openapi.json", (c) => c.json(openApiDocument))
   app.route("/", poolRoutes({ run, apiKey, sessionSecret, info }))
+  // Agents' own calls (instance token, not the API key): email, SMS and wallet through the pool (contract 3).
+  app.route("/api/agent-services", agentServiceRoutes({ run }))
   app.route("/", adminRoutes({ run, apiKey, sessionSecret }))
   app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.` }, 404) : c.text("Not found", 404)))
   return app

@@ -1,0 +1,122 @@
+import { Effect, Exit, Option, Schema } from "effect"
+import { type Context as HonoContext, Hono, type MiddlewareHandler } from "hono"
+import { instanceToken, PoolConfig } from "../../config.ts"
+import { providerFault } from "../../domain/errors.ts"
+import { AgentServices } from "../../providers/services/AgentServices.ts"
+import { safeEqual } from "../auth.ts"
+import { readJson } from "../body.ts"
+import type { Run } from "../http.ts"
+
+// Contract 3 (docs/api.md "Agent services"): what an agent may do with the inbox, number and wallet the pool holds for
+// it, mounted at /api/agent-services. Every request carries `Authorization: Bearer <instance token>` and
+// `X-Instance-Id`; the token is HMAC(POOL_TOKEN_SECRET, id), compared in constant time. Errors are
+// {"error": "<what happened and what to do>"}: 400 bad input, 401 bad token, 403 not this instance's resource,
+// 404 no such service for this agent, 429 daily limit (with resetAt and Retry-After), 503 provider not configured or
+// unavailable.
+
+const InstanceId = /^[A-Za-z0-9_-]{1,64}$/
+const oneLine = (max: number) => Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(max), Schema.isPattern(/^[^\r\n\u0000-\u001f\u007f]*$/))
+const Email = Schema.String.check(Schema.isMaxLength(320), Schema.isPattern(/^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/))
+const Phone = Schema.String.check(Schema.isPattern(/^\+[1-9]\d{6,14}$/))
+
+// `from` is optional (the agent's own address/number is used); naming another gets 403.
+const SendEmail = Schema.Struct({
+  to: Email,
+  subject: oneLine(998),
+  text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(50_000)),
+  from: Schema.optional(Email),
+})
+const SendSms = Schema.Struct({ to: Phone, text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1_600)), from: Schema.optional(Phone) })
+
+type Vars = { Variables: { instanceId: string } }
+
+const fail = (c: HonoContext, status: 400 | 401 | 403 | 404 | 429 | 503, error: string, extra: Record<string, unknown> = {}): Response => c.json({ error, ...extra }, status)
+
+/** Maps an AgentServices failure to contract 3's statuses. */
+const failure = (c: HonoContext, e: unknown) => {
+  const err = e as { _tag?: string; message?: string; resetAt?: string; limit?: number; status?: number | null }
+  switch (err?._tag) {
+    case "ServiceNotHeld":
+      return fail(c, 404, err.message!)
+    case "NotYourResource":
+      return fail(c, 403, err.message!)
+    case "DailyLimitReached": {
+      const seconds = Math.max(1, Math.ceil((Date.parse(err.resetAt!) - Date.now()) / 1000))
+      c.header("Retry-After", String(seconds))
+      return fail(c, 429, err.message!, { resetAt: err.resetAt, limit: err.limit })
+    }
+    case "NotConfigured":
+      return fail(c, 503, `${err.message} (ask the pool's operators).`)
+    case "ProviderError": {
+      const pe = e as Parameters<typeof providerFault>[0]
+      if (pe.provider !== "database" && providerFault(pe) === "rejected") {
+        return fail(c, 400, `The ${pe.provider} service refused this request (${pe.status}); check the recipient and the text, then try again.`)
+      }
+      return fail(c, 503, `The ${pe.provider === "database" ? "pool" : pe.provider} service is unavailable right now; try again in a few minutes.`)
+    }
+    default:
+      return c.json({ error: "Internal error; the operators have the details in the logs." }, 500)
+  }
+}
+
+export const agentServiceRoutes = (o: { readonly run: Run }) => {
+  const app = new Hono<Vars>()
+  // The token secret is read once from the runtime's PoolConfig.
+  let secret: Promise<{ tokenSecret: PoolConfig["Service"]["tokenSecret"] }> | null = null
+  const settings = () => (secret ??= o.run(Effect.service(PoolConfig)).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(new Error("PoolConfig is missing")))))
+
+  const auth: MiddlewareHandler<Vars> = async (c, next) => {
+    const id = c.req.header("x-instance-id")?.trim() ?? ""
+    const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1]
+    if (!InstanceId.test(id) || bearer === undefined) {
+      return fail(c, 401, "Send Authorization: Bearer <INSTANCE_TOKEN> and X-Instance-Id: <INSTANCE_ID> (both are in the agent's environment).")
+    }
+    // Always compare (even for an id of the wrong shape above we returned already): constant time in the token.
+    if (!safeEqual(bearer, instanceToken(await settings(), id))) return fail(c, 401, "The instance token does not match X-Instance-Id; use this agent's own INSTANCE_TOKEN and INSTANCE_ID.")
+    c.set("instanceId", id)
+    return next()
+  }
+
+  /** Runs an AgentServices operation; without AgentServices in the runtime every route answers 503. */
+  const serve = <A>(c: HonoContext<Vars>, op: (s: AgentServices["Service"], id: string) => Effect.Effect<A, unknown>): Promise<Response> =>
+    o
+      .run(
+        Effect.serviceOption(AgentServices).pipe(
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.fail({ _tag: "NotConfigured", message: "Agent services are not set up in this pool" }),
+              onSome: (s) => op(s, c.get("instanceId")),
+            })
+          )
+        ),
+        c.req.raw.signal
+      )
+      .then((exit) => {
+        if (Exit.isSuccess(exit)) return c.json(exit.value as object)
+        const reason = exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
+        if (!reason) console.error("agent services: unexpected failure", exit.cause)
+        return failure(c, reason?.error)
+      })
+
+  app.use("*", auth)
+  app.get("/me", (c) => serve(c, (s, id) => s.me(id)))
+  app.post("/email/send", async (c) => {
+    const body = await readJson(c, SendEmail)
+    if (!body.ok) return body.response
+    return serve(c, (s, id) => s.sendEmail(id, body.value))
+  })
+  app.get("/email/messages", async (c) => {
+    const raw = c.req.query("limit")
+    const limit = raw === undefined ? 20 : /^\d{1,2}$/.test(raw) ? Number(raw) : NaN
+    if (!(limit >= 1 && limit <= 50)) return fail(c, 400, "limit must be a whole number from 1 to 50 (default 20).", { field: "limit" })
+    return serve(c, (s, id) => s.listEmails(id, limit))
+  })
+  app.post("/sms/send", async (c) => {
+    const body = await readJson(c, SendSms)
+    if (!body.ok) return body.response
+    return serve(c, (s, id) => s.sendSms(id, body.value))
+  })
+  app.get("/wallet", (c) => serve(c, (s, id) => s.wallet(id)))
+  app.notFound((c) => c.json({ error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet.` }, 404))
+  return app
+}
