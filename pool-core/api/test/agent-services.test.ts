@@ -101,7 +101,7 @@ describe("agent services (contract 3)", () => {
     const me = await call("/me", as("a"))
     expect(me.status).toBe(200)
     const f = await fakes()
-    expect(me.body.email.address).toMatch(/^convos-agent-.+@agentmail\.to$/)
+    expect(me.body.email.address).toMatch(/^convos-test-.+@agentmail\.to$/)
     expect(f.telnyx.state.ordered).toContain(me.body.phone.number)
     expect([...f.bankr.state.wallets.values()].map((w) => w.evmAddress)).toContain(me.body.wallet.address)
     expect(held.a.inbox).not.toBe(held.b.inbox)
