@@ -1,5 +1,5 @@
 import { assert, expect, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import { poolConfigLayer } from "../../config.ts"
 import { TestDatabase } from "../../db/testing.ts"
@@ -10,7 +10,7 @@ import { AgentResourcesNone } from "../AgentResources.ts"
 import { fakeApi, type FakeApi, type Handler } from "../http/testing.ts"
 import { railwayComputeLive } from "./RailwayCompute.ts"
 import { railwayApi } from "./testing/fake.ts"
-import { testSettings } from "./testing/harness.ts"
+import { expectNothingRefused, testSettings } from "./testing/harness.ts"
 
 // The real pool (PoolLive, real SQL) creating agents on Railway's loopback stand-in: what the pool does when Railway
 // times out or answers garbage. (Runtime health/provision come from the in-memory cloud; only compute is Railway.)
@@ -40,7 +40,7 @@ const PoolOnRailway = PoolLive.pipe(
   Layer.provide(railway),
   Layer.provideMerge(memoryCloudLayer()),
   Layer.provideMerge(AgentResourcesNone),
-  Layer.provideMerge(poolConfigLayer()),
+  Layer.provideMerge(poolConfigLayer({ deathGrace: Duration.zero })),
   Layer.provideMerge(TestDatabase)
 )
 
@@ -102,6 +102,25 @@ layer(PoolOnRailway, { timeout: "60 seconds", excludeTestServices: true })("pool
       assert.strictEqual(row.status, "draining")
       expect(row.lastError).toContain("Not authorized")
       assert.isTrue(fake.services.has(created.providerRef!), "the service still runs at Railway and the pool still knows it")
+    })
+  )
+
+  it.effect("a tick with one project deleted behind the pool's back: that instance is dead (gone), the others keep starting", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const [kept, deleted] = yield* pool.replenish(2)
+      fake.deleteProject(deleted.providerProjectRef!)
+      yield* pool.tick
+      const rows = yield* pool.list()
+      const after = (id: string) => Option.fromNullishOr(rows.find((r) => r.id === id))
+      assert.strictEqual(Option.getOrThrow(after(kept.id)).status, "starting")
+      // dead with Railway's reason, or already destroyed and removed by the tick
+      const gone = after(deleted.id)
+      if (Option.isSome(gone)) {
+        assert.strictEqual(gone.value.status, "dead")
+        expect(gone.value.lastError).toContain("gone")
+      }
+      expectNothingRefused(fake)
     })
   )
 })
