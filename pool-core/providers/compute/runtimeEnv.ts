@@ -107,3 +107,14 @@ export const requireRemoteReachableNetwork = (env: Readonly<Record<string, strin
     `${where} agents run on another machine and cannot reach this machine's devnet${devnet ? ` (${devnet})` : ""}: set XMTP_ENV=dev or XMTP_ENV=production (or DEVNET_URL to a devnet they can reach).`
   )
 }
+
+/**
+ * For remote compute: agents reach the pool's service API (email, SMS, wallet) at POOL_SERVICES_URL. A loopback or
+ * missing URL cannot be reached from another machine: those agents would have no services. Not fatal (the pool and
+ * chat work without them); the message says what to set.
+ */
+export const remoteServicesProblem = (env: Readonly<Record<string, string>>, where: string): string | null => {
+  const url = env.POOL_SERVICES_URL
+  if (url && !/^https?:\/\/(127\.|localhost|\[::1\]|0\.0\.0\.0)/.test(url)) return null
+  return `${where} agents cannot reach the pool's service API${url ? ` at ${url}` : ""} (email, SMS and wallet will answer nothing): set POOL_PUBLIC_URL to the pool's public https URL.`
+}

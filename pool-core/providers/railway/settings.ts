@@ -1,5 +1,5 @@
 import { Config, Effect, Option, Redacted } from "effect"
-import { requireRemoteReachableNetwork, runtimeBootEnv } from "../compute/runtimeEnv.ts"
+import { remoteServicesProblem, requireRemoteReachableNetwork, runtimeBootEnv } from "../compute/runtimeEnv.ts"
 import { poolEnvironment } from "../environment.ts"
 import { optionalSecret, optionalString, readConfig, stringOr } from "../http/env.ts"
 import type { RailwayApiOptions } from "./graphql.ts"
@@ -84,6 +84,8 @@ export const railwaySettingsFromEnv = Effect.gen(function* () {
   const memoryGb = yield* positive("RAILWAY_AGENT_MEMORY_GB", 2)
   const runtimeEnv = yield* runtimeBootEnv()
   yield* Effect.try({ try: () => requireRemoteReachableNetwork(runtimeEnv, "Railway"), catch: (e) => e as Error }).pipe(Effect.orDie)
+  const servicesProblem = remoteServicesProblem(runtimeEnv, "Railway")
+  if (servicesProblem) yield* Effect.logWarning(servicesProblem)
   return Option.some<RailwaySettings>({
     token: isProjectToken ? Option.getOrThrow(projectToken) : accountTokens[0]!,
     tokens: accountTokens.slice(1),
