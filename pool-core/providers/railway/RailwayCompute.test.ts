@@ -4,7 +4,7 @@ import { Compute } from "../compute/Compute.ts"
 import { fakeApi } from "../http/testing.ts"
 import { railwayComputeLayerFromEnv, railwayComputeLive } from "./RailwayCompute.ts"
 import { railwayApi, railwayToken } from "./testing/fake.ts"
-import { expectNothingRefused, railwayOnFake, sent, spec, testSettings } from "./testing/harness.ts"
+import { expectNothingRefused, railwayOnFake, sent, spec, testHttp, testSettings } from "./testing/harness.ts"
 
 // The create flow and its failure paths, against the schema-validating fake (testing/fake.ts).
 
@@ -137,12 +137,12 @@ describe("RailwayCompute", () => {
     Effect.gen(function* () {
       const fake = railwayApi({ projectCreateWindowMs: 0 })
       let slow = 1
-      // the project is made, but the answer comes after the client gave up (timeout 1.5 s)
+      // the project is made, but the answer comes after the client gave up (timeout 1 s)
       const api = yield* fakeApi(async (r) => {
         const reply = await fake.handle(r)
         return (r.body as { query: string }).query.includes("projectCreate") && slow-- > 0 ? { ...reply, delayMs: 2_500 } : reply
       })
-      const compute = yield* Effect.provide(Effect.service(Compute), railwayComputeLive(testSettings(api.url)))
+      const compute = yield* Effect.provide(Effect.service(Compute), railwayComputeLive(testSettings(api.url, { http: { ...testHttp, timeout: "1 second" } })))
       const handle = yield* compute.create(spec)
       expect(sent(api.requests, "projectCreate")).toBe(1)
       expect(fake.projects.size).toBe(1)

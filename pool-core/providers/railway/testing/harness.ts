@@ -8,7 +8,7 @@ import { railwayApi, railwayToken, type RailwayFake, type RailwayFakeOptions } f
 
 // Test wiring: the schema-validating fake on loopback and the Railway compute layer pointed at it.
 
-export const testHttp = { baseDelay: "5 millis", timeout: "1500 millis", retries: 2 } as const
+export const testHttp = { baseDelay: "5 millis", timeout: "5 seconds", retries: 2 } as const
 
 export const spec = { instanceId: "i1", instanceToken: "tok-secret-i1", env: { XMTP_ENV: "dev", OPENROUTER_API_KEY: "sk-or-v1-x" } }
 
