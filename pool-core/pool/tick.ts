@@ -164,7 +164,9 @@ export const makeTick = (deps: TickDeps) =>
           if (s?.state === "unknown") continue
           const failing = !s || s.state === "failed" || s.state === "gone"
           if (!failing) {
-            if (row.unhealthySince !== null) yield* repo.update(row.id, { unhealthySince: null })
+            // An instance started again after a restart may have a new address (local compute: its port was taken).
+            const moved = s.url !== null && s.url !== row.url
+            if (row.unhealthySince !== null || moved) yield* repo.update(row.id, { unhealthySince: null, ...(moved ? { url: s.url } : {}) })
             continue
           }
           if ((yield* unhealthyFor(row, now)) < graceMs) continue

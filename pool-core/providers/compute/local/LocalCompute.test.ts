@@ -1,6 +1,7 @@
-// Local compute without waiting for a gateway: reaping stale pid files, refusing to adopt foreign pids, and killing
-// every child when the layer's scope closes. (The full spawn → ready → re-adopt → destroy path with a real gateway is
-// runtime/test/e2e.test.ts.)
+// Local compute without waiting for a gateway: stale pid files, refusing to adopt foreign pids, stopping every child
+// when the layer's scope closes while keeping its state, and starting it again from that state in a new layer.
+// (The full spawn → ready → re-adopt → destroy path with a real gateway is runtime/test/e2e.test.ts; Ctrl-C and a
+// restart of `npm start` with a claimed agent is manager-bot/test/restart-e2e.test.ts.)
 import { spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -71,7 +72,7 @@ const use = <A, E>(rt: ManagedRuntime.ManagedRuntime<Compute, unknown>, f: (c: C
   }))
 
 describe("local compute", () => {
-  it("reaps pid files of dead processes and does not adopt a live process that is not our runtime", async () => {
+  it("keeps the state of instances whose process is gone (no token recorded to restart them) and does not adopt a live process that is not our runtime", async () => {
     const dir = dataDir()
     const write = (id: string, pid: number) => {
       mkdirSync(join(dir, "instances", id), { recursive: true })
@@ -82,17 +83,19 @@ describe("local compute", () => {
     const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir }))
     try {
       const status = await use(rt, (c) => c.statusBatch([{ providerRef: "dead-one", providerProjectRef: null }, { providerRef: "foreign", providerProjectRef: null }]))
-      expect(status.get("dead-one")?.state).toBe("gone")
-      expect(status.get("foreign")?.state).toBe("gone")
-      expect(existsSync(join(dir, "instances", "dead-one", "instance.json"))).toBe(false)
-      expect(existsSync(join(dir, "instances", "foreign", "instance.json"))).toBe(false)
+      expect(status.get("dead-one")?.state).toBe("failed")
+      expect(status.get("foreign")?.state).toBe("failed")
+      expect(status.get("foreign")?.detail).toContain("its state is kept")
+      // Stop is not destroy: only the pool's destroy removes an instance's state.
+      expect(existsSync(join(dir, "instances", "dead-one", "instance.json"))).toBe(true)
+      expect(existsSync(join(dir, "instances", "foreign", "instance.json"))).toBe(true)
     } finally {
       await rt.dispose()
     }
     expect(isAlive(process.pid)).toBe(true)
   })
 
-  it("reaping an instance whose CLI died stops the gateway left in its process group and removes the state dir (.env secrets)", async () => {
+  it("an instance whose CLI died: a new layer stops the gateway left in its process group and keeps the state dir (.env) until destroy", async () => {
     const dir = dataDir()
     const stateDir = join(dir, "instances", "crashed-cli")
     const { cliPid, gateway } = await orphanedGateway(stateDir)
@@ -101,8 +104,10 @@ describe("local compute", () => {
     const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 2_000 }))
     try {
       const status = await use(rt, (c) => c.statusBatch([{ providerRef: "crashed-cli", providerProjectRef: null }]))
-      expect(status.get("crashed-cli")?.state).toBe("gone")
+      expect(status.get("crashed-cli")?.state).toBe("failed")
       await waitFor("the orphaned gateway to exit", () => !isAlive(gateway))
+      expect(readFileSync(join(stateDir, ".env"), "utf8")).toContain("sk-or-v1-leftover")
+      await use(rt, (c) => c.destroy("crashed-cli"))
       expect(existsSync(stateDir)).toBe(false)
     } finally {
       await rt.dispose()
@@ -187,6 +192,58 @@ describe("local compute", () => {
     expect(["starting", "running"]).toContain(status.get("scope-test")?.state)
     await rt.dispose()
     expect(isAlive(record.pid)).toBe(false)
-    expect(existsSync(join(dir, "instances", "scope-test", "instance.json"))).toBe(false)
+    expect(existsSync(join(dir, "instances", "scope-test", "instance.json"))).toBe(true)
   }, 60_000)
+
+  it("closing the scope (Ctrl-C) stops the runtime but keeps its state; the next layer starts it again from that state, same token and port; only destroy removes it", async () => {
+    const dir = dataDir()
+    const stateDir = join(dir, "instances", "restart-me")
+    const layer = () => localComputeLayer({ dataDir: dir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } })
+    const environOf = (pid: number) =>
+      Object.fromEntries(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]))
+    const first = ManagedRuntime.make(layer())
+    const handle = await use(first, (c) => c.create({ instanceId: "restart-me", instanceToken: "tok-restart", env: { AGENT_NAME: "Kept" } }))
+    const before = JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number; port: number }
+    // What the agent keeps between runs (its identity, conversations, provision secrets) lives in the state dir.
+    writeFileSync(join(stateDir, ".env"), 'OPENROUTER_API_KEY="sk-or-v1-kept"\n', { mode: 0o600 })
+    await first.dispose()
+    expect(isAlive(before.pid)).toBe(false)
+    expect(readFileSync(join(stateDir, ".env"), "utf8")).toContain("sk-or-v1-kept")
+    expect(JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8"))).toMatchObject({ stoppedAt: expect.any(String) })
+
+    const second = ManagedRuntime.make(layer())
+    try {
+      const status = await use(second, (c) => c.statusBatch([{ providerRef: "restart-me", providerProjectRef: null }]))
+      expect(["starting", "running"]).toContain(status.get("restart-me")?.state)
+      expect(status.get("restart-me")?.url).toBe(handle.url) // same port: the pool's recorded URL still reaches it
+      const after = JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number; port: number; stoppedAt?: string }
+      expect(after.pid).not.toBe(before.pid)
+      expect(after.stoppedAt).toBeUndefined()
+      expect(isAlive(after.pid)).toBe(true)
+      expect(environOf(after.pid)).toMatchObject({ INSTANCE_ID: "restart-me", INSTANCE_TOKEN: "tok-restart", AGENT_NAME: "Kept", OPENCLAW_STATE_DIR: stateDir, PORT: String(before.port) })
+      expect(readFileSync(join(stateDir, ".env"), "utf8")).toContain("sk-or-v1-kept")
+      await use(second, (c) => c.destroy("restart-me"))
+      expect(isAlive(after.pid)).toBe(false)
+      expect(existsSync(stateDir)).toBe(false)
+    } finally {
+      await second.dispose()
+    }
+  }, 90_000)
+
+  it("an instance that exited on its own while watched is not started again by the next layer: the pool decides", async () => {
+    const dir = dataDir()
+    const stateDir = join(dir, "instances", "crashed-alone")
+    mkdirSync(stateDir, { recursive: true })
+    const dead = 2 ** 22 + 54321
+    writeFileSync(join(stateDir, "instance.json"), JSON.stringify({ instanceId: "crashed-alone", pid: dead, port: 1, startedAt: new Date().toISOString(), instanceToken: "t", env: {}, exitedAt: new Date().toISOString(), exitCode: 1 }))
+    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir }))
+    try {
+      const status = await use(rt, (c) => c.statusBatch([{ providerRef: "crashed-alone", providerProjectRef: null }]))
+      expect(status.get("crashed-alone")).toMatchObject({ state: "failed", detail: expect.stringContaining("exited on its own") })
+      expect((JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number }).pid).toBe(dead)
+    } finally {
+      await rt.dispose()
+    }
+    expect(existsSync(stateDir)).toBe(true)
+  })
 })

@@ -1,18 +1,20 @@
 // Compute on this machine: each instance is a `runtime start` child process (Node 24, its own process group) on a
-// free loopback port with its own state dir under DATA_DIR/instances/<id>. A pid/port file in the state dir lets a
-// restarted manager re-adopt instances that are still running (after checking the pid really is that runtime) and
-// reap the rest: a reaped instance's process group is stopped (its gateway can outlive the CLI) and its state dir,
-// which holds the agent's provision-time secrets (.env), is removed. Closing the layer's scope stops every instance
-// it knows. The runtime's env comes from the pool's config (../runtimeEnv.ts), shared with the Railway layer.
+// free loopback port with its own state dir under DATA_DIR/instances/<id> (the agent's identity, conversations,
+// profile, provision-time secrets). A record in the state dir (records.ts) lets a restarted manager re-adopt instances
+// that are still running (after checking the pid really is that runtime) and start the stopped ones again from their
+// state, on the same port when it is free. Stop is not destroy: closing the layer's scope (Ctrl-C, a failed start)
+// stops the processes and keeps every state dir; only `destroy` (the pool's release, kill, drain, expiry) removes one.
+// The runtime's env comes from the pool's config (../runtimeEnv.ts), shared with the Railway layer.
 import { spawn } from "node:child_process"
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { Config, Effect, Layer } from "effect"
 import { ProviderError } from "../../../domain/errors.ts"
 import { Compute, type ComputeSpec, type ComputeStatus } from "../Compute.ts"
 import { runtimeBootEnv } from "../runtimeEnv.ts"
-import { freePort, isAlive, isOurRuntime, portAccepts, terminateGroup } from "./processes.ts"
+import { freePort, isAlive, isOurRuntime, portAccepts, portFree, terminateGroup } from "./processes.ts"
+import { type InstanceRecord, readRecord, resumable, writeRecord } from "./records.ts"
 
 export interface LocalComputeOptions {
   /** Instances live under <dataDir>/instances/<id>. */
@@ -24,13 +26,6 @@ export interface LocalComputeOptions {
   readonly baseEnv?: Readonly<Record<string, string>>
   /** How long destroy/shutdown wait after SIGTERM before SIGKILL. Default 10 s. */
   readonly stopGraceMs?: number
-}
-
-interface InstanceRecord {
-  readonly instanceId: string
-  readonly pid: number
-  readonly port: number
-  readonly startedAt: string
 }
 
 const repoRoot = resolve(fileURLToPath(new URL("../../../../", import.meta.url)))
@@ -55,16 +50,6 @@ const SAFE_ID = /^[A-Za-z0-9_-]+$/
 
 const fail = (operation: string, message: string) => new ProviderError({ provider: "local", operation, status: null, retryable: false, message })
 
-const recordPath = (stateDir: string) => join(stateDir, "instance.json")
-
-const readRecord = (stateDir: string): InstanceRecord | null => {
-  try {
-    return JSON.parse(readFileSync(recordPath(stateDir), "utf8")) as InstanceRecord
-  } catch {
-    return null
-  }
-}
-
 export const makeLocalCompute = (options: LocalComputeOptions) =>
   Effect.gen(function* () {
     const instancesDir = resolve(options.dataDir, "instances")
@@ -72,6 +57,10 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
     const grace = options.stopGraceMs ?? 10_000
     const known = new Map<string, InstanceRecord>()
     const exits = new Map<string, number | null>()
+    /** Instances this layer is stopping (shutdown, destroy): their exit is not a crash. */
+    const stopping = new Set<string>()
+    /** Known instances that are not running (kept stopped after a restart): their recorded pid means nothing now. */
+    const down = new Set<string>()
     const stateDirOf = (id: string) => join(instancesDir, id)
     const devnetFile = join(resolve(options.dataDir), "devnet.url")
     const bootEnv = yield* runtimeBootEnv({
@@ -80,28 +69,104 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
     /** Stops the instance's whole process group (verified by /proc), whether or not its CLI is still alive. */
     const stopGroup = (record: InstanceRecord) => terminateGroup(record.pid, stateDirOf(record.instanceId), grace)
 
-    // Re-adopt or reap what a previous manager left behind.
+    /** A process that ended without this layer stopping it crashed: recorded, so a restart leaves it to the pool. */
+    const noteExit = (id: string, pid: number, code: number | null) => {
+      exits.set(id, code)
+      const record = known.get(id)
+      if (stopping.has(id) || !record || record.pid !== pid || record.exitedAt !== undefined) return
+      const exited: InstanceRecord = { ...record, exitedAt: new Date().toISOString(), exitCode: code }
+      known.set(id, exited)
+      writeRecord(stateDirOf(id), exited)
+    }
+
+    /**
+     * Starts `runtime start` for the instance on its state dir (new or kept from before), on `preferredPort` when it
+     * is free (a restarted instance keeps its URL), else on a new free port.
+     */
+    const spawnRuntime = async (spec: ComputeSpec, preferredPort: number | null): Promise<InstanceRecord> => {
+      const stateDir = stateDirOf(spec.instanceId)
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+      const port = preferredPort !== null && (await portFree(preferredPort)) ? preferredPort : await freePort()
+      const parentEnv = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && PASS_THROUGH.test(k))) as Record<string, string>
+      const { DEVNET_URL: _devnet, ...extra } = options.baseEnv ?? {}
+      const env = {
+        ...parentEnv,
+        ...bootEnv,
+        ...extra,
+        ...spec.env,
+        INSTANCE_ID: spec.instanceId,
+        INSTANCE_TOKEN: spec.instanceToken,
+        OPENCLAW_STATE_DIR: stateDir,
+        // The agent's XMTP databases live in its own state dir (the default, $DATA_DIR/xmtp, is the manager's).
+        XMTP_DB_DIR: join(stateDir, "xmtp"),
+        PORT: String(port),
+      }
+      const log = openSync(join(stateDir, "runtime.log"), "a")
+      const child = spawn(nodeBinary(), ["--import", tsxLoader(), runtimeCli, "start", "--instance", spec.instanceId], {
+        // Its own state dir, not the repo root: relative paths (OpenClaw's ./.env, .data/…) resolve to the agent's
+        // files, never the manager's DATA_DIR.
+        cwd: stateDir,
+        env,
+        detached: true, // own process group: destroy reaches the gateway grandchild too
+        stdio: ["ignore", log, log],
+      })
+      closeSync(log)
+      if (!child.pid) throw new Error("the runtime process did not start")
+      const pid = child.pid
+      const record: InstanceRecord = { instanceId: spec.instanceId, pid, port, startedAt: new Date().toISOString(), instanceToken: spec.instanceToken, env: spec.env }
+      child.once("exit", (code) => noteExit(spec.instanceId, pid, code))
+      child.unref()
+      writeRecord(stateDir, record)
+      known.set(spec.instanceId, record)
+      exits.delete(spec.instanceId)
+      stopping.delete(spec.instanceId)
+      down.delete(spec.instanceId)
+      return record
+    }
+
+    // What a previous manager left behind: running instances are re-adopted; stopped ones (a shutdown, or a machine
+    // restart) start again from their state; ones that crashed on their own stay stopped for the pool to decide.
+    // Nothing is deleted here: a state dir goes only when the pool destroys its instance.
     for (const id of readdirSync(instancesDir)) {
-      const record = readRecord(stateDirOf(id))
-      if (record && record.instanceId === id && isAlive(record.pid) && isOurRuntime(record.pid, id)) {
+      const record = SAFE_ID.test(id) ? readRecord(stateDirOf(id)) : null
+      if (!record || record.instanceId !== id) continue // not a started instance (nothing to run); left as it is
+      if (isAlive(record.pid) && isOurRuntime(record.pid, id)) {
         known.set(id, record)
         yield* Effect.logInfo(`local compute: re-adopted instance ${id} (pid ${record.pid}, port ${record.port})`)
         continue
       }
-      // The CLI is gone (or the pid is someone else's now), but its gateway may not be: stop the group, then remove
-      // the state dir with the agent's secrets. Nothing can adopt it any more.
-      const stopped = record ? yield* Effect.promise(() => stopGroup({ ...record, instanceId: id })) : 0
-      rmSync(stateDirOf(id), { recursive: true, force: true })
-      yield* Effect.logInfo(`local compute: reaped instance ${id} (runtime gone${stopped > 0 ? `; stopped ${stopped} leftover process(es)` : ""})`)
+      // The CLI is gone (or the pid is someone else's now), but its gateway may not be: stop what is left of the group.
+      const leftovers = yield* Effect.promise(() => stopGroup(record))
+      const note = leftovers > 0 ? ` (stopped ${leftovers} leftover process(es) first)` : ""
+      if (!resumable(record)) {
+        known.set(id, record)
+        down.add(id)
+        const why = record.exitedAt ? `it exited on its own${record.exitCode === undefined || record.exitCode === null ? "" : ` with code ${record.exitCode}`}` : "its record has no token to start it with"
+        yield* Effect.logWarning(`local compute: instance ${id} stays stopped: ${why}${note}; its state is kept in ${stateDirOf(id)} until the pool destroys it`)
+        continue
+      }
+      const resumed = yield* Effect.tryPromise(() => spawnRuntime({ instanceId: id, instanceToken: record.instanceToken, env: record.env ?? {} }, record.port)).pipe(Effect.result)
+      if (resumed._tag === "Success") {
+        yield* Effect.logInfo(`local compute: started instance ${id} again from its state (pid ${resumed.success.pid}, port ${resumed.success.port})${note}`)
+      } else {
+        known.set(id, record)
+        down.add(id)
+        yield* Effect.logWarning(`local compute: instance ${id} could not be started again (${String(resumed.failure.cause ?? resumed.failure)}); its state is kept in ${stateDirOf(id)}`)
+      }
     }
 
+    // Stop is not destroy: the processes stop, their records say so, and every state dir stays for the next start.
     yield* Effect.addFinalizer(() =>
-      Effect.promise(() => Promise.all([...known.values()].map(stopGroup))).pipe(
-        Effect.andThen(Effect.sync(() => {
-          for (const id of known.keys()) rmSync(recordPath(stateDirOf(id)), { force: true })
-          known.clear()
-        }))
-      )
+      Effect.promise(() =>
+        Promise.all(
+          [...known.values()].map(async (record) => {
+            if (down.has(record.instanceId) || record.exitedAt !== undefined || !isAlive(record.pid)) return
+            stopping.add(record.instanceId)
+            await stopGroup(record)
+            writeRecord(stateDirOf(record.instanceId), { ...record, stoppedAt: new Date().toISOString() })
+          })
+        )
+      ).pipe(Effect.andThen(Effect.sync(() => known.clear())))
     )
 
     const create = (spec: ComputeSpec) =>
@@ -109,41 +174,9 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
         try: async () => {
           if (!SAFE_ID.test(spec.instanceId)) throw new Error(`instance id "${spec.instanceId}" must be [A-Za-z0-9_-]`)
           const existing = known.get(spec.instanceId)
-          if (existing && isAlive(existing.pid)) return existing
-          const stateDir = stateDirOf(spec.instanceId)
-          mkdirSync(stateDir, { recursive: true, mode: 0o700 })
-          const port = await freePort()
-          const parentEnv = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && PASS_THROUGH.test(k))) as Record<string, string>
-          const { DEVNET_URL: _devnet, ...extra } = options.baseEnv ?? {}
-          const env = {
-            ...parentEnv,
-            ...bootEnv,
-            ...extra,
-            ...spec.env,
-            INSTANCE_ID: spec.instanceId,
-            INSTANCE_TOKEN: spec.instanceToken,
-            OPENCLAW_STATE_DIR: stateDir,
-            // The agent's XMTP databases live in its own state dir (the default, $DATA_DIR/xmtp, is the manager's).
-            XMTP_DB_DIR: join(stateDir, "xmtp"),
-            PORT: String(port),
-          }
-          const log = openSync(join(stateDir, "runtime.log"), "a")
-          const child = spawn(nodeBinary(), ["--import", tsxLoader(), runtimeCli, "start", "--instance", spec.instanceId], {
-            // Its own state dir, not the repo root: relative paths (OpenClaw's ./.env, .data/…) resolve to the agent's
-            // files, never the manager's DATA_DIR.
-            cwd: stateDir,
-            env,
-            detached: true, // own process group: destroy reaches the gateway grandchild too
-            stdio: ["ignore", log, log],
-          })
-          closeSync(log)
-          if (!child.pid) throw new Error("the runtime process did not start")
-          const record: InstanceRecord = { instanceId: spec.instanceId, pid: child.pid, port, startedAt: new Date().toISOString() }
-          child.once("exit", (code) => exits.set(spec.instanceId, code))
-          child.unref()
-          writeFileSync(recordPath(stateDir), JSON.stringify(record))
-          known.set(spec.instanceId, record)
-          return record
+          if (existing && !down.has(spec.instanceId) && existing.exitedAt === undefined && isAlive(existing.pid)) return existing
+          // A stopped instance with this id starts again on its state (and its old port when free).
+          return spawnRuntime(spec, existing?.port ?? null)
         },
         catch: (e) => fail("create", `Could not start a local agent process: ${e instanceof Error ? e.message : String(e)}. Check free memory (~1.3 GB per agent) and Node 24 in node_modules/.bin.`),
       }).pipe(Effect.map((r) => ({ providerRef: r.instanceId, providerProjectRef: null, url: `http://127.0.0.1:${r.port}` })))
@@ -152,19 +185,28 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       Effect.promise(async () => {
         if (!SAFE_ID.test(providerRef)) return // not one of ours (and never a path outside instances/)
         const record = known.get(providerRef) ?? readRecord(stateDirOf(providerRef))
+        stopping.add(providerRef)
         if (record) await stopGroup({ ...record, instanceId: providerRef })
         known.delete(providerRef)
+        down.delete(providerRef)
         exits.delete(providerRef)
         rmSync(stateDirOf(providerRef), { recursive: true, force: true })
+        stopping.delete(providerRef)
       })
 
     const statusOf = async (ref: string): Promise<ComputeStatus> => {
       const record = known.get(ref)
       if (!record) return { providerRef: ref, state: "gone", url: null }
       const url = `http://127.0.0.1:${record.port}`
+      const log = join(stateDirOf(ref), "runtime.log")
+      if (down.has(ref)) {
+        return { providerRef: ref, state: "failed", url, detail: `not running since the manager restarted${record.exitedAt ? " (it had exited on its own)" : ""}; its state is kept; see ${log}` }
+      }
       if (!isAlive(record.pid)) {
-        const code = exits.get(ref)
-        return { providerRef: ref, state: code === 0 ? "gone" : "failed", url, detail: `process ${record.pid} exited${code === undefined || code === null ? "" : ` with code ${code}`}; see ${join(stateDirOf(ref), "runtime.log")}` }
+        // A re-adopted process is not our child: its end is seen here, not by an exit event.
+        if (!exits.has(ref)) noteExit(ref, record.pid, null)
+        const code = exits.get(ref) ?? null
+        return { providerRef: ref, state: code === 0 ? "gone" : "failed", url, detail: `process ${record.pid} exited${code === null ? "" : ` with code ${code}`}; see ${log}` }
       }
       return { providerRef: ref, state: (await portAccepts(record.port)) ? "running" : "starting", url }
     }

@@ -14,6 +14,14 @@ export const freePort = (): Promise<number> =>
     })
   })
 
+/** Whether `port` can be bound on loopback right now (a restarted instance keeps its URL when its port is still free). */
+export const portFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = createServer()
+    server.once("error", () => resolve(false))
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)))
+  })
+
 export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
