@@ -3,7 +3,8 @@ import { Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Strea
 import { InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
 import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, profileUpdateContent, randomTag } from "@convos-agents/pool-core/convos"
-import { alertText, makeAlertLimiter } from "./alerts.ts"
+import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision/supervise.ts"
+import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
 import { makeLanes } from "./lanes.ts"
 import { COMMANDS_PER_MINUTE, makeRouter } from "./router.ts"
@@ -130,7 +131,7 @@ const makeBot = Effect.gen(function* () {
       }
       if (m.text === null) return // profile updates, reactions, read receipts: not input
       const inOps = m.conversationId === opsId
-      const owner = inOps ? Option.none() : yield* store.ownerOfChat(m.conversationId)
+      const owner = inOps ? Option.none() : yield* untilDatabaseAnswers("finding the chat's owner", store.ownerOfChat(m.conversationId))
       if (!inOps && Option.isNone(owner)) return // an agent's conversation or someone else's group: not ours to answer
       const say = (text: string) =>
         client.sendText(m.conversationId, text).pipe(Effect.asVoid, Effect.catchCause((cause) => Effect.logWarning(`manager bot: reply to ${m.id} not sent`, cause)))
@@ -140,6 +141,41 @@ const makeBot = Effect.gen(function* () {
       )
       yield* sendAll(m.conversationId, replies)
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
+
+  // Alerts: at most one post per kind per interval; what was held back follows as one summary when it ends.
+  const limiter = makeAlertLimiter(s.alertIntervalMs)
+  const postAlerts = (texts: ReadonlyArray<string>) => Effect.forEach(texts, (t) => client.sendText(opsId, t).pipe(Effect.ignore), { discard: true })
+  /** Supervised loops tell the ops chat when they restart (rate-limited like every alert). */
+  const opsWarning = (loop: string) => (message: string) => Effect.suspend(() => postAlerts(limiter.offer(restartAlert(loop, message), Date.now())))
+  /** A long-running loop of the bot: restarted with backoff when it stops, with a warning in the log and the ops chat. */
+  const supervised = <A, E>(loop: string, effect: Effect.Effect<A, E>) =>
+    supervise(`manager bot: ${loop}`, effect, { warn: opsWarning(loop) }).pipe(Effect.forkScoped)
+  /**
+   * Database work a message cannot go without (taking it in the ledger, finding its chat's owner): while the database
+   * is down it is retried with backoff, holding the stream (later messages wait in order), so a message that arrives
+   * during an outage is answered once the database is back instead of dropped.
+   */
+  let databaseDownSince: number | null = null
+  const untilDatabaseAnswers = <A, E extends { readonly message: string }>(what: string, effect: Effect.Effect<A, E>) =>
+    effect.pipe(
+      Effect.tapError((e) =>
+        Effect.suspend(() => {
+          if (databaseDownSince !== null) return Effect.void
+          databaseDownSince = Date.now()
+          const message = `manager bot: the database is not answering (${what}: ${e.message}); messages wait and are answered once it is back`
+          return Effect.logWarning(message).pipe(Effect.andThen(opsWarning("database")(message)))
+        })
+      ),
+      Effect.retry(restartSchedule({ maxDelay: Duration.seconds(2) })),
+      Effect.tap(() =>
+        Effect.suspend(() => {
+          if (databaseDownSince === null) return Effect.void
+          const downFor = Date.now() - databaseDownSince
+          databaseDownSince = null
+          return Effect.logInfo(`manager bot: the database answers again after ${Math.round(downFor / 1000)} s; answering the messages that waited`)
+        })
+      )
+    )
 
   // One stream for every chat: the redelivery check and the cursor run in stream order, then each message goes to its
   // conversation's lane, so a slow /new in one chat never holds up another chat or the ops chat. One conversation
@@ -166,7 +202,7 @@ const makeBot = Effect.gen(function* () {
   const onMessage = (m: ChatMessage) =>
     Effect.gen(function* () {
       if (m.senderInboxId === me.inboxId) return
-      if (!(yield* store.takeMessage(m.id, handler, gone))) return // answered, or being answered
+      if (!(yield* untilDatabaseAnswers("taking a message", store.takeMessage(m.id, handler, gone)))) return // answered, or being answered
       const sentAt = m.sentAt.getTime()
       newestTaken = Math.max(newestTaken, sentAt)
       // Ops commands change the pool (top-ups, replenish, drain): answered at most once, so a crash mid-command never
@@ -190,12 +226,14 @@ const makeBot = Effect.gen(function* () {
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 
   const cursor = yield* store.getState("stream_cursor")
-  const afterMs = Option.match(cursor, { onNone: () => Date.now() - 60_000, onSome: (c) => Number(c) - 60_000 })
-  yield* client.stream({ afterMs }).pipe(
-    Stream.runForEach(onMessage),
-    Effect.catchCause((cause) => Effect.logError("manager bot: message stream ended", cause)),
-    Effect.forkScoped
-  )
+  const startedFrom = Option.match(cursor, { onNone: () => Date.now() - 60_000, onSome: (c) => Number(c) - 60_000 })
+  // A restarted stream resumes from the oldest message still being answered, else the newest taken (a minute before:
+  // the ledger drops repeats), so nothing that arrived while it was down is missed.
+  const resumeFrom = () => {
+    const from = inFlight.size > 0 ? Math.min(...inFlight.values()) : newestTaken
+    return from > 0 ? from - 60_000 : startedFrom
+  }
+  yield* supervised("message stream", Effect.suspend(() => client.stream({ afterMs: resumeFrom() }).pipe(Stream.runForEach(onMessage))))
 
   // The ledger only needs what a restart can replay (from a minute before the cursor); an hour of margin covers clock
   // skew between the network's timestamps and the database's. Pruned hourly, so it does not grow forever.
@@ -210,19 +248,18 @@ const makeBot = Effect.gen(function* () {
     Effect.forkScoped
   )
 
-  // Alerts: at most one post per kind per interval; what was held back follows as one summary when it ends.
-  const limiter = makeAlertLimiter(s.alertIntervalMs)
-  const postAlerts = (texts: ReadonlyArray<string>) => Effect.forEach(texts, (t) => client.sendText(opsId, t).pipe(Effect.ignore), { discard: true })
-  yield* pool.events.pipe(
-    Stream.runForEach((e) => {
-      const alert = alertText(e)
-      return alert ? postAlerts(limiter.offer(alert, Date.now())) : Effect.void
-    }),
-    Effect.forkScoped
+  yield* supervised(
+    "alerts",
+    pool.events.pipe(
+      Stream.runForEach((e) => {
+        const alert = alertText(e)
+        return alert ? postAlerts(limiter.offer(alert, Date.now())) : Effect.void
+      })
+    )
   )
-  yield* Effect.suspend(() => postAlerts(limiter.flush(Date.now()))).pipe(
-    Effect.repeat(Schedule.spaced(Duration.millis(Math.min(30_000, Math.max(50, s.alertIntervalMs / 4))))),
-    Effect.forkScoped
+  yield* supervised(
+    "alert summaries",
+    Effect.suspend(() => postAlerts(limiter.flush(Date.now()))).pipe(Effect.repeat(Schedule.spaced(Duration.millis(Math.min(30_000, Math.max(50, s.alertIntervalMs / 4))))))
   )
 
   return ManagerBot.of({ inboxId: me.inboxId, inviteUrl, opsInviteUrl, opsConversationId: opsId })

@@ -9,6 +9,9 @@ export interface Alert {
 
 const short = (id: string) => id.slice(0, 8)
 
+/** The ops alert for a supervised loop that stopped and is being restarted (pool-core/supervision). */
+export const restartAlert = (loop: string, message: string): Alert => ({ kind: `restart:${loop}`, subject: message, text: `⚠️ ${message}` })
+
 /** The ops alert for a pool event, or null for events that are not alerts. */
 export const alertText = (e: PoolEvent): Alert | null => {
   switch (e._tag) {
@@ -44,6 +47,7 @@ export const summaryText = (kind: string, count: number, subjects: ReadonlyArray
   if (kind === "crashed") return `⚠️ ${count} more crashed in the last ${minutes}: ${listed(subjects, count)}. /pool lists them; /dismiss <id> once their owners are told.`
   if (kind === "dead") return `⚠️ ${count} more instance(s) died in the last ${minutes}: ${listed(subjects, count)}. /pool lists them.`
   if (kind === "idle-below-target") return `⚠️ Still below target (${subjects[subjects.length - 1]}; ${count} more alert(s) in the last ${minutes}). /counts to watch.`
+  if (kind.startsWith("restart:")) return `⚠️ ${kind.slice("restart:".length)} restarted ${count} more time(s) in the last ${minutes}; last: ${subjects[subjects.length - 1]}`
   const provider = kind.replace(/^provider:/, "")
   return `⚠️ ${provider} failed ${count} more time(s) in the last ${minutes}; last error: ${subjects[subjects.length - 1]}`
 }

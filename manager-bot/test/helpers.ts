@@ -89,6 +89,10 @@ export interface BotTestOptions {
   readonly env?: Record<string, string>
   readonly settings?: Partial<PoolSettings>
   readonly cloud?: MemoryCloudOptions
+  /** The database (default TestDatabase), e.g. one behind a relay the test can cut. */
+  readonly database?: typeof TestDatabase
+  /** The messaging network (default DevnetTest), e.g. the bot's client through a relay that injects faults. */
+  readonly messaging?: typeof DevnetTest
 }
 
 /**
@@ -102,8 +106,8 @@ export const botTestParts = (options: BotTestOptions = {}) => {
     Layer.provideMerge(memoryCloudLayer(options.cloud)),
     Layer.provideMerge(AgentResourcesNone),
     Layer.provideMerge(poolConfigLayer({ dataDir, ...options.settings })),
-    Layer.provideMerge(TestDatabase),
-    Layer.provideMerge(DevnetTest)
+    Layer.provideMerge(options.database ?? TestDatabase),
+    Layer.provideMerge(options.messaging ?? DevnetTest)
   )
   const bot = ManagerBotLive.pipe(Layer.provide(botConfig(dataDir, options.env ?? {})))
   return { dataDir, deps, bot }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { PGlite } from "@electric-sql/pglite"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { DatabaseInfo, describeUrl, pgClientLayer } from "./Database.ts"
 import { MigrationsLive } from "./migrations.ts"
@@ -40,7 +40,11 @@ const withInfo = (kind: "postgres" | "embedded", location: string) => Layer.succ
 export interface TestDatabaseOptions {
   /** Connections in the pool (default: DB_MAX_CONNECTIONS or 20 on a server, 10 on PGlite). */
   readonly maxConnections?: number
+  /** The URL the code under test connects with, from the real one (e.g. through a relay a test can cut). */
+  readonly via?: (url: string) => Effect.Effect<string, never, Scope.Scope>
 }
+
+const appUrl = (url: string, options: TestDatabaseOptions) => (options.via ? options.via(url) : Effect.succeed(url))
 
 const schemaLayer = (url: string, options: TestDatabaseOptions = {}) =>
   Layer.unwrap(
@@ -58,8 +62,9 @@ const schemaLayer = (url: string, options: TestDatabaseOptions = {}) =>
             yield* sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
           }).pipe(Effect.provide(admin), Effect.ignore)
       )
+      const connectTo = yield* appUrl(url, options)
       return MigrationsLive.pipe(
-        Layer.provideMerge(pgClientLayer(url, options.maxConnections ?? Number(process.env.DB_MAX_CONNECTIONS ?? 20), { search_path: schema, application_name: schema })),
+        Layer.provideMerge(pgClientLayer(connectTo, options.maxConnections ?? Number(process.env.DB_MAX_CONNECTIONS ?? 20), { search_path: schema, application_name: schema })),
         Layer.provideMerge(withInfo("postgres", `${describeUrl(url)} schema ${schema}`))
       )
     })
@@ -73,8 +78,9 @@ const pgliteLayer = (options: TestDatabaseOptions = {}) =>
         Effect.promise(() => startEmbeddedPostgres({ loadDataDir: snapshot })),
         (db) => Effect.promise(() => db.close())
       )
+      const connectTo = yield* appUrl(embedded.url, options)
       return MigrationsLive.pipe(
-        Layer.provideMerge(pgClientLayer(embedded.url, options.maxConnections ?? 10)),
+        Layer.provideMerge(pgClientLayer(connectTo, options.maxConnections ?? 10)),
         Layer.provideMerge(withInfo("embedded", `in-memory PGlite on ${describeUrl(embedded.url)}`))
       )
     })
@@ -86,6 +92,12 @@ export type TestBackend = "postgres" | "embedded"
 export const TestDatabase = Layer.suspend(() => {
   const url = serverUrl()
   return url ? schemaLayer(url) : pgliteLayer()
+})
+
+/** As TestDatabase, with options (the code under test connecting through `via`, a pool size). */
+export const testDatabaseWith = (options: TestDatabaseOptions) => Layer.suspend(() => {
+  const url = serverUrl()
+  return url ? schemaLayer(url, options) : pgliteLayer(options)
 })
 
 /** The same, on a chosen backend: "embedded" is always PGlite, "postgres" needs TEST_DATABASE_URL / DATABASE_URL. */
