@@ -332,4 +332,33 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       const reused = yield* joinWhileCreatorServes(c, url, {}, { as: second, timeoutMs: 20_000 }).pipe(withDataDir)
       assert.strictEqual(failureOf(reused.result).errorType, "conversation_expired")
     }))
+
+  it.effect("a pending join polls less and less often: the wait between polls doubles from pollMs up to maxPollMs", () =>
+    Effect.gen(function* () {
+      const c = yield* setup
+      const tag = randomTag()
+      const group = yield* c.creator.createGroup([], { appData: encodeMetadata({ tag }) })
+      const url = inviteUrlBase("dev") + createInviteSlug(c.creatorId, { conversationId: group.id, tag })
+      // The creator's device is offline the whole time. Each poll starts with a sync and ends reading the DM replies:
+      // the wait between polls is from the end of one to the start of the next.
+      const polls: Array<{ start: number; end: number }> = []
+      const joiner: MessagingClient = {
+        ...c.joiner,
+        sync: Effect.suspend(() => (polls.push({ start: Date.now(), end: Number.NaN }), c.joiner.sync)),
+        messages: (id, o) => c.joiner.messages(id, o).pipe(Effect.tap(() => Effect.sync(() => (polls.at(-1)!.end = Date.now())))),
+      }
+      const pollMs = 100
+      const maxPollMs = 800
+      const timeoutMs = 4_500
+      const result = yield* joinByInvite(joiner, c.joinerId, url, { profile: { name: "Patient", kind: "agent" }, timeoutMs, pollMs, maxPollMs })
+      assert.strictEqual(result._tag, "Pending")
+      const waits = polls.slice(1).map((p, i) => p.start - polls[i]!.end)
+      // Never sooner than the schedule says (a timer fires at or after its delay; 5 ms for clock granularity)…
+      waits.forEach((w, i) => assert.isAtLeast(w, Math.min(pollMs * 2 ** i, maxPollMs) - 5, `wait ${i} of ${JSON.stringify(waits)}`))
+      // …and capped: after the doublings the waits stop growing (the next doubling would be 1.6 s, then 3.2 s).
+      assert.isAtLeast(waits.length, 6, JSON.stringify(waits))
+      for (const w of waits.slice(4)) assert.isBelow(w, 2 * maxPollMs, `capped at maxPollMs: ${JSON.stringify(waits)}`)
+      // A fixed 100 ms poll would have made ~45 polls in that time.
+      assert.isAtMost(polls.length, 4 + Math.ceil(timeoutMs / maxPollMs) + 1, JSON.stringify(waits))
+    }))
 })
