@@ -41,7 +41,11 @@ export interface RuntimeSettings {
   readonly model: string
   readonly openrouterBaseUrl: string
   readonly agentName: string
+  /** Agent turns that may wait behind the running one (CONVOS_TURN_QUEUE); beyond that a message gets a "busy" reply. */
+  readonly turnQueue: number
 }
+
+export const DEFAULT_TURN_QUEUE = 8
 
 export class SettingsError extends Error {
   readonly _tag = "SettingsError"
@@ -59,9 +63,15 @@ export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
   if (bind !== "loopback" && bind !== "lan") {
     throw new SettingsError(`GATEWAY_BIND must be "loopback" or "lan", got "${bind}".`)
   }
+  const queueText = env.CONVOS_TURN_QUEUE || String(DEFAULT_TURN_QUEUE)
+  const turnQueue = Number(queueText)
+  if (!Number.isInteger(turnQueue) || turnQueue < 0 || turnQueue > 1_000) {
+    throw new SettingsError(`CONVOS_TURN_QUEUE must be a whole number of waiting turns from 0 to 1000, got "${queueText}". Unset it for the default (${DEFAULT_TURN_QUEUE}).`)
+  }
   return {
     bind,
     stateDir,
+    turnQueue,
     configPath: env.OPENCLAW_CONFIG_PATH ? resolve(env.OPENCLAW_CONFIG_PATH) : join(stateDir, "openclaw.json"),
     workspaceDir: join(stateDir, "workspace"),
     port,

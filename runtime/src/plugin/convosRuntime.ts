@@ -11,11 +11,16 @@ import { type AgentHost, type ReconnectPolicy, startAgentHost } from "../agent/A
 import { applyRuntime } from "../config/apply.ts"
 import { formatSecretsEnv, readSecretsEnv, runtimeRoot, secretsEnvPath, settingsFromEnv } from "../config/settings.ts"
 import { handleContractRequest, NotReady, ROUTES } from "../http/routes.ts"
+import { makeTurnQueue } from "../agent/turnQueue.ts"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export const NO_MODEL_REPLY =
   "No model configured: this agent has no OpenRouter key yet (OPENROUTER_API_KEY), so it cannot think. Ask its owner to set one."
+
+/** The answer to a message that finds the agent's turn queue full (CONVOS_TURN_QUEUE). */
+export const busyReply = (waiting: number) =>
+  `I'm busy: ${waiting} earlier message(s) are waiting for my answer. Please send this one again in a minute.`
 
 export const runtimeVersion = (): string => {
   try {
@@ -73,31 +78,41 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
   /** Best effort: the apology for a failed turn (if sending is what failed, this fails too; that is logged). */
   const apologize = (conversationId: string, text: string) => reply(conversationId)(text).catch(() => {})
 
-  const onInbound = (message: InboundText) =>
-    Effect.promise(async () => {
-      try {
-        if (!env.OPENROUTER_API_KEY) return await reply(message.conversationId)(NO_MODEL_REPLY)
-        const modelConfigured = options.modelConfigured ?? (() => true)
-        for (let waited = 0; !modelConfigured() && waited < 30_000; waited += 250) await sleep(250)
-        // A turn that lands while OpenClaw swaps its config, or whose reply could not be sent, ends without a
-        // delivered reply: try once more after it settled. OpenClaw dedups inbound turns by message id (its
-        // inbound-dedupe cache commits the id when a turn completes, for 20 minutes), so the same id would be
-        // skipped as a duplicate: the second try carries a derived id.
-        for (let attempt = 1; attempt <= 2; attempt++) {
-          const turn = attempt === 1 ? message : { ...message, id: `${message.id}:retry-${attempt - 1}` }
-          const outcome = await options.dispatch(turn, reply(message.conversationId)).catch((e: unknown) => {
-            log(`agent turn for message ${message.id} failed (attempt ${attempt}): ${e instanceof Error ? e.message : String(e)}`)
-            return { delivered: 0, silent: false }
-          })
-          if (outcome.delivered > 0 || outcome.silent) return
-          log(`agent turn for message ${message.id} delivered no reply (attempt ${attempt})`)
-          if (attempt === 1) await sleep(options.retryDelayMs ?? 3_000)
-        }
-        await apologize(message.conversationId, "Sorry, I could not come up with an answer just now. Please try again.")
-      } catch (e) {
-        log(`agent turn for message ${message.id} failed: ${e instanceof Error ? e.message : String(e)}`)
-        await apologize(message.conversationId, "Sorry, something went wrong while I was thinking. Please try again.")
+  /** One agent turn for the message: the model's answer, one retry when nothing was delivered, else an apology. */
+  const runTurn = async (message: InboundText) => {
+    try {
+      if (!env.OPENROUTER_API_KEY) return await reply(message.conversationId)(NO_MODEL_REPLY)
+      const modelConfigured = options.modelConfigured ?? (() => true)
+      for (let waited = 0; !modelConfigured() && waited < 30_000; waited += 250) await sleep(250)
+      // A turn that lands while OpenClaw swaps its config, or whose reply could not be sent, ends without a
+      // delivered reply: try once more after it settled. OpenClaw dedups inbound turns by message id (its
+      // inbound-dedupe cache commits the id when a turn completes, for 20 minutes), so the same id would be
+      // skipped as a duplicate: the second try carries a derived id.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        const turn = attempt === 1 ? message : { ...message, id: `${message.id}:retry-${attempt - 1}` }
+        const outcome = await options.dispatch(turn, reply(message.conversationId)).catch((e: unknown) => {
+          log(`agent turn for message ${message.id} failed (attempt ${attempt}): ${e instanceof Error ? e.message : String(e)}`)
+          return { delivered: 0, silent: false }
+        })
+        if (outcome.delivered > 0 || outcome.silent) return
+        log(`agent turn for message ${message.id} delivered no reply (attempt ${attempt})`)
+        if (attempt === 1) await sleep(options.retryDelayMs ?? 3_000)
       }
+      await apologize(message.conversationId, "Sorry, I could not come up with an answer just now. Please try again.")
+    } catch (e) {
+      log(`agent turn for message ${message.id} failed: ${e instanceof Error ? e.message : String(e)}`)
+      await apologize(message.conversationId, "Sorry, something went wrong while I was thinking. Please try again.")
+    }
+  }
+
+  // Turns are bounded per agent: one at a time, oldest first, at most CONVOS_TURN_QUEUE waiting; beyond that the
+  // sender is told at once that the agent is busy (nothing piles up without end).
+  const turns = makeTurnQueue({ maxWaiting: settings.turnQueue, onError: (e) => log(`agent turn failed: ${e instanceof Error ? e.message : String(e)}`) })
+  const onInbound = (message: InboundText) =>
+    Effect.sync(() => {
+      if (turns.offer(() => runTurn(message))) return
+      log(`agent busy: message ${message.id} refused (${turns.waiting()} turn(s) waiting, CONVOS_TURN_QUEUE=${settings.turnQueue})`)
+      void apologize(message.conversationId, busyReply(turns.waiting()))
     })
 
   const applyEnv = async (vars: Readonly<Record<string, string>>) => {
