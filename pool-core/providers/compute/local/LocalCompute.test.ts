@@ -246,4 +246,35 @@ describe("local compute", () => {
     }
     expect(existsSync(stateDir)).toBe(true)
   })
+
+  it("a runtime that exits on its own is started again from its state with backoff, up to maxRestarts; then it stays stopped and says so", async () => {
+    const dir = dataDir()
+    const stateDir = join(dir, "instances", "crashy")
+    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 2_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" }, restartOnFailure: { maxRestarts: 2, baseDelayMs: 100 } }))
+    const pidOf = () => (JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number }).pid
+    const crash = async () => {
+      const pid = pidOf()
+      process.kill(-pid, "SIGKILL") // the whole group, as an OOM kill or a crash would end it
+      await waitFor(`process ${pid} to end`, () => !isAlive(pid))
+      return pid
+    }
+    try {
+      const handle = await use(rt, (c) => c.create({ instanceId: "crashy", instanceToken: "tok-crashy", env: {} }))
+      for (let restart = 1; restart <= 2; restart++) {
+        const crashed = await crash()
+        await waitFor(`restart ${restart}`, () => pidOf() !== crashed && isAlive(pidOf()), 15_000)
+        const status = await use(rt, (c) => c.statusBatch([{ providerRef: "crashy", providerProjectRef: null }]))
+        expect(["starting", "running"]).toContain(status.get("crashy")?.state)
+        expect(status.get("crashy")?.url).toBe(handle.url) // same port, same state dir
+      }
+      await crash()
+      await sleep(500) // longer than the next backoff (400 ms): no third restart
+      const status = await use(rt, (c) => c.statusBatch([{ providerRef: "crashy", providerProjectRef: null }]))
+      expect(status.get("crashy")?.state).toBe("failed")
+      expect(JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8"))).toMatchObject({ exitedAt: expect.any(String) })
+      expect(existsSync(stateDir)).toBe(true)
+    } finally {
+      await rt.dispose()
+    }
+  }, 90_000)
 })

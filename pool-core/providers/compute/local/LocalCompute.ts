@@ -26,7 +26,16 @@ export interface LocalComputeOptions {
   readonly baseEnv?: Readonly<Record<string, string>>
   /** How long destroy/shutdown wait after SIGTERM before SIGKILL. Default 10 s. */
   readonly stopGraceMs?: number
+  /**
+   * A runtime that exits on its own (a crash, a gateway that failed to start on a loaded machine) is started again
+   * from its state, like a Railway service's on-failure restart policy: up to `maxRestarts` times (default 5), after
+   * `baseDelayMs` (default 1 s) doubling each time; the count starts over once it has run for 10 minutes.
+   */
+  readonly restartOnFailure?: { readonly maxRestarts?: number; readonly baseDelayMs?: number }
 }
+
+/** An instance that has run this long without exiting has its restart count reset. */
+const STABLE_AFTER_MS = 10 * 60_000
 
 const repoRoot = resolve(fileURLToPath(new URL("../../../../", import.meta.url)))
 const runtimeCli = join(repoRoot, "runtime", "src", "cli.ts")
@@ -69,14 +78,40 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
     /** Stops the instance's whole process group (verified by /proc), whether or not its CLI is still alive. */
     const stopGroup = (record: InstanceRecord) => terminateGroup(record.pid, stateDirOf(record.instanceId), grace)
 
-    /** A process that ended without this layer stopping it crashed: recorded, so a restart leaves it to the pool. */
-    const noteExit = (id: string, pid: number, code: number | null) => {
-      exits.set(id, code)
+    const maxRestarts = options.restartOnFailure?.maxRestarts ?? 5
+    const baseDelayMs = options.restartOnFailure?.baseDelayMs ?? 1_000
+    /** Restarts after exits on their own, per instance, and the pending restart's timer. */
+    const restarts = new Map<string, { count: number; timer: NodeJS.Timeout | null; code: number | null }>()
+    let closed = false
+
+    /** Out of restarts (or nothing to restart with): recorded as crashed, so neither we nor a restart brings it back. */
+    const markExited = (id: string, code: number | null) => {
       const record = known.get(id)
-      if (stopping.has(id) || !record || record.pid !== pid || record.exitedAt !== undefined) return
+      if (!record || record.exitedAt !== undefined) return
       const exited: InstanceRecord = { ...record, exitedAt: new Date().toISOString(), exitCode: code }
       known.set(id, exited)
       writeRecord(stateDirOf(id), exited)
+    }
+
+    /** A process that ended without this layer stopping it: started again after a backoff, a few times (see options). */
+    const noteExit = (id: string, pid: number, code: number | null) => {
+      exits.set(id, code)
+      const record = known.get(id)
+      if (closed || stopping.has(id) || !record || record.pid !== pid || record.exitedAt !== undefined) return
+      const previous = restarts.get(id)
+      if (previous?.timer) return // already restarting
+      const count = previous?.count ?? 0
+      // Exit 0 is a clean stop by someone else (not a failure): left stopped, like an on-failure restart policy does.
+      if (code === 0 || count >= maxRestarts || !resumable(record)) return markExited(id, code)
+      const delay = baseDelayMs * 2 ** count
+      const timer = setTimeout(() => {
+        const current = restarts.get(id)
+        if (current) current.timer = null
+        if (closed || stopping.has(id) || known.get(id)?.pid !== pid) return
+        spawnRuntime({ instanceId: id, instanceToken: record.instanceToken, env: record.env ?? {} }, record.port).catch(() => markExited(id, code))
+      }, delay)
+      timer.unref()
+      restarts.set(id, { count: count + 1, timer, code })
     }
 
     /**
@@ -157,7 +192,10 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
 
     // Stop is not destroy: the processes stop, their records say so, and every state dir stays for the next start.
     yield* Effect.addFinalizer(() =>
-      Effect.promise(() =>
+      Effect.sync(() => {
+        closed = true
+        for (const r of restarts.values()) if (r.timer) clearTimeout(r.timer)
+      }).pipe(Effect.andThen(Effect.promise(() =>
         Promise.all(
           [...known.values()].map(async (record) => {
             if (down.has(record.instanceId) || record.exitedAt !== undefined || !isAlive(record.pid)) return
@@ -166,7 +204,7 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
             writeRecord(stateDirOf(record.instanceId), { ...record, stoppedAt: new Date().toISOString() })
           })
         )
-      ).pipe(Effect.andThen(Effect.sync(() => known.clear())))
+      )), Effect.andThen(Effect.sync(() => known.clear())))
     )
 
     const create = (spec: ComputeSpec) =>
@@ -186,6 +224,9 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
         if (!SAFE_ID.test(providerRef)) return // not one of ours (and never a path outside instances/)
         const record = known.get(providerRef) ?? readRecord(stateDirOf(providerRef))
         stopping.add(providerRef)
+        const pending = restarts.get(providerRef)?.timer
+        if (pending) clearTimeout(pending)
+        restarts.delete(providerRef)
         if (record) await stopGroup({ ...record, instanceId: providerRef })
         known.delete(providerRef)
         down.delete(providerRef)
@@ -205,10 +246,16 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       if (!isAlive(record.pid)) {
         // A re-adopted process is not our child: its end is seen here, not by an exit event.
         if (!exits.has(ref)) noteExit(ref, record.pid, null)
+        const restart = restarts.get(ref)
+        if (restart?.timer) {
+          return { providerRef: ref, state: "starting", url, detail: `exited${restart.code === null ? "" : ` with code ${restart.code}`}; starting it again from its state (restart ${restart.count} of ${maxRestarts}); see ${log}` }
+        }
         const code = exits.get(ref) ?? null
         return { providerRef: ref, state: code === 0 ? "gone" : "failed", url, detail: `process ${record.pid} exited${code === null ? "" : ` with code ${code}`}; see ${log}` }
       }
-      return { providerRef: ref, state: (await portAccepts(record.port)) ? "running" : "starting", url }
+      const running = await portAccepts(record.port)
+      if (running && restarts.has(ref) && Date.now() - Date.parse(record.startedAt) > STABLE_AFTER_MS) restarts.delete(ref)
+      return { providerRef: ref, state: running ? "running" : "starting", url }
     }
 
     return Compute.of({
