@@ -34,6 +34,8 @@ export const alertText = (e: PoolEvent): Alert | null => {
       }
     case "ProviderFailing":
       return { kind: `provider:${e.provider}`, subject: e.message, text: `⚠️ ${e.provider} is failing: ${e.message}` }
+    case "LoopFailing":
+      return restartAlert(e.loop, e.message)
     default:
       return null
   }

@@ -25,6 +25,9 @@ describe("alert texts", () => {
     const p = alertText({ _tag: "ProviderFailing", provider: "railway", message: "HTTP 503" })!
     assert.strictEqual(p.kind, "provider:railway")
     assert.include(p.text, "railway is failing: HTTP 503")
+    const loop = alertText({ _tag: "LoopFailing", loop: "pool tick", message: "pool tick failed (it failed: connection refused); it runs again every 10s" })!
+    assert.strictEqual(loop.kind, "restart:pool tick")
+    assert.strictEqual(loop.text, "⚠️ pool tick failed (it failed: connection refused); it runs again every 10s")
     assert.isNull(alertText({ _tag: "Transition", instanceId: "x", from: "idle", to: "claiming" }))
   })
 })

@@ -55,6 +55,8 @@ export type PoolEvent =
   | { readonly _tag: "InstanceDead"; readonly instanceId: string; readonly reason: string }
   | { readonly _tag: "IdleBelowTarget"; readonly idle: number; readonly target: number }
   | { readonly _tag: "ProviderFailing"; readonly provider: string; readonly message: string }
+  /** A long-running loop of the pool (the tick) stopped with an error; it runs again (the ops chat is told). */
+  | { readonly _tag: "LoopFailing"; readonly loop: string; readonly message: string }
   | { readonly _tag: "Transition"; readonly instanceId: string; readonly from: InstanceStatus | null; readonly to: InstanceStatus }
 
 export interface TickReport {

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto"
-import { Effect, Layer, Option, PubSub, Schedule, Stream } from "effect"
+import { Duration, Effect, Exit, Layer, Option, PubSub, Schedule, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import { instanceToken, PoolConfig, tokenHash } from "../config.ts"
 import { InstanceNotFound, InvalidRequest, StaleTransition } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import { readTemplates, syncTemplates } from "../db/templates.ts"
+import { stopReason } from "../supervision/supervise.ts"
 import { AgentResources } from "../providers/AgentResources.ts"
 import { Compute } from "../providers/compute/Compute.ts"
 import { type OnProgress, Pool, type PoolEvent } from "./Pool.ts"
@@ -202,8 +203,19 @@ export const makePool = Effect.gen(function* () {
   const tickRun = tick.run.pipe(Effect.tap((report) => (report.ran ? expire : Effect.void)))
 
   if (settings.runTick) {
+    // The tick loop never stops on a failure: it runs again on the next interval, and the ops chat is told.
     yield* tickRun.pipe(
-      Effect.catchCause((cause) => Effect.logWarning("pool tick failed; it runs again on the next interval", cause)),
+      Effect.catchCause((cause) =>
+        Effect.logWarning("pool tick failed; it runs again on the next interval", cause).pipe(
+          Effect.andThen(
+            publish({
+              _tag: "LoopFailing",
+              loop: "pool tick",
+              message: `pool tick failed (${stopReason(Exit.failCause(cause))}); it runs again every ${Duration.format(settings.tickInterval)}`,
+            })
+          )
+        )
+      ),
       Effect.repeat(Schedule.spaced(settings.tickInterval)),
       Effect.forkScoped
     )

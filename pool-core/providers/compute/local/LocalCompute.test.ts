@@ -230,6 +230,25 @@ describe("local compute", () => {
     }
   }, 90_000)
 
+  it("after a machine restart (the process is gone, nobody stopped it) the next layer starts the instance again from its state", async () => {
+    const dir = dataDir()
+    const stateDir = join(dir, "instances", "rebooted")
+    mkdirSync(stateDir, { recursive: true })
+    const gonePid = 2 ** 22 + 4242
+    writeFileSync(join(stateDir, "instance.json"), JSON.stringify({ instanceId: "rebooted", pid: gonePid, port: 1, startedAt: new Date().toISOString(), instanceToken: "tok-rebooted", env: {} }))
+    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 2_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }))
+    try {
+      const status = await use(rt, (c) => c.statusBatch([{ providerRef: "rebooted", providerProjectRef: null }]))
+      expect(["starting", "running"]).toContain(status.get("rebooted")?.state)
+      const record = JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number }
+      expect(record.pid).not.toBe(gonePid)
+      expect(isAlive(record.pid)).toBe(true)
+      expect(readFileSync(`/proc/${record.pid}/environ`, "utf8").split("\0")).toContain("INSTANCE_TOKEN=tok-rebooted")
+    } finally {
+      await rt.dispose()
+    }
+  }, 60_000)
+
   it("an instance that exited on its own while watched is not started again by the next layer: the pool decides", async () => {
     const dir = dataDir()
     const stateDir = join(dir, "instances", "crashed-alone")
