@@ -1,5 +1,6 @@
 // `npm start`: the whole system on the embedded defaults (or production settings from the environment), with progress.
-// Ctrl-C (SIGINT) or SIGTERM stops everything: the bot, the tick, agent processes, the HTTP server, devnet, database.
+// Ctrl-C (SIGINT) or SIGTERM stops everything: the bot, the tick, agent processes (their state is kept: the next start
+// brings them back), the HTTP server, devnet, database.
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import { resolve } from "node:path"
 import { DatabaseInfo } from "@convos-agents/pool-core"
@@ -44,7 +45,12 @@ const main = async () => {
     if (stopping) return
     stopping = true
     log("stopping…")
-    setTimeout(() => process.exit(code || 1), 15_000).unref()
+    // A last resort only: local agents get up to 10 s each (in parallel) to stop before SIGKILL, and their records must
+    // be marked stopped so the next start brings them back, so this waits well beyond that.
+    setTimeout(() => {
+      console.error("[start] stopping took more than 45 s; exiting anyway (agents still running are re-adopted by the next start)")
+      process.exit(code || 1)
+    }, 45_000).unref()
     await http?.close().catch(() => undefined)
     await runtime.dispose()
     log("stopped")
