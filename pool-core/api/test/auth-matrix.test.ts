@@ -1,6 +1,7 @@
 import { serve } from "@hono/node-server"
 import { Effect, ManagedRuntime } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { instanceToken, PoolConfig } from "../../config.ts"
 import { Pool } from "../../pool/Pool.ts"
 import { PoolTest } from "../../pool/testing.ts"
 import { makeSession, SESSION_COOKIE } from "../auth.ts"
@@ -8,9 +9,10 @@ import { makeApiApp } from "../index.ts"
 import { adminActionNames } from "../routes/admin.tsx"
 
 // Every route of the pool API and the admin, taken from the app itself (app.routes), times every way of not being
-// allowed: no key, a wrong key, an expired admin session, a session signed by someone else. Each must be refused
-// (401, or the login form for GET /admin) without doing anything; the same request with the right key or a valid
-// session gets past the check. A route added later is in the table automatically; only the short list of public
+// allowed: no key, a wrong key, an expired admin session, a session signed by someone else, and a real credential of
+// the other kind (an agent's instance token on the pool's routes, the pool key on the agent service routes). Each must
+// be refused (401, or the login form for GET /admin) without doing anything; the same request with the right key, a
+// valid session or (agent service routes) the agent's own instance token gets past the check. A route added later is in the table automatically; only the short list of public
 // routes below is exempt, so a new route without a key check fails here until someone decides it is public.
 
 const KEY = "auth-matrix-key-0123456789"
@@ -34,6 +36,7 @@ let app: ReturnType<typeof makeApiApp>
 let base = ""
 let stop: () => Promise<void> = async () => {}
 let claimedId = ""
+let claimedToken = ""
 
 beforeAll(async () => {
   runtime = ManagedRuntime.make(PoolTest())
@@ -54,6 +57,7 @@ beforeAll(async () => {
       return (yield* pool.claim({ key: "auth-matrix", claimedBy: "api:owner" })).instance.id
     })
   )
+  claimedToken = await runtime.runPromise(Effect.map(PoolConfig, (settings) => instanceToken(settings, claimedId)))
 })
 afterAll(async () => {
   await stop()
@@ -89,11 +93,14 @@ const calls = (): ReadonlyArray<Call> => {
 
 type Credentials = Record<string, string>
 const session = (issuedAt: number, secret = SECRET) => ({ cookie: `${SESSION_COOKIE}=${makeSession(secret, issuedAt)}` })
-const refusals: Record<string, () => Credentials> = {
+/** The agent service API (contract 3) takes an agent's instance token, not the pool key. */
+const isAgentRoute = (call: Call) => call.path.startsWith("/api/agent-services/")
+const refusals: Record<string, (call: Call) => Credentials> = {
   "no key": () => ({}),
   "wrong key": () => ({ authorization: "Bearer auth-matrix-wrong-key-000000" }),
   "expired session": () => session(Date.now() - DAY - 60_000),
   "session signed by another secret": () => session(Date.now(), "someone-elses-secret"),
+  "a real credential of the other kind": (call) => ({ authorization: `Bearer ${isAgentRoute(call) ? KEY : claimedToken}` }),
 }
 
 /** What each API mutation accepts (bodies are strict: an unknown field is refused), so that only the credentials decide. */
@@ -102,6 +109,8 @@ const jsonBodies: Record<string, unknown> = {
   "POST /api/pool/replenish": { count: 1 },
   "POST /api/pool/drain": { count: 1 },
   "POST /api/pool/instances/:id/topup": { amountUsd: 1 },
+  "POST /api/agent-services/email/send": { to: "someone@example.com", subject: "Hello", text: "Hi" },
+  "POST /api/agent-services/sms/send": { to: "+15555550100", text: "Hi" },
 }
 
 const send = (call: Call, credentials: Credentials) => {
@@ -115,7 +124,7 @@ const send = (call: Call, credentials: Credentials) => {
         : JSON.stringify(jsonBodies[call.route] ?? {})
   return fetch(`${base}${call.path}`, {
     method: call.method,
-    headers: { origin: base, ...(admin ? {} : { "content-type": "application/json" }), "idempotency-key": "auth-matrix-other", ...credentials },
+    headers: { origin: base, ...(admin ? {} : { "content-type": "application/json" }), "idempotency-key": "auth-matrix-other", "x-instance-id": claimedId, ...credentials },
     redirect: "manual",
     ...(body ? { body } : {}),
   })
@@ -127,7 +136,7 @@ const snapshot = () =>
 describe("auth: every route × every way of not being allowed", () => {
   it("the table covers the API's mutations and reads behind the key, and every admin action", () => {
     const routes = new Set(calls().map((c) => c.route))
-    for (const r of ["POST /api/pool/claim", "POST /api/pool/replenish", "POST /api/pool/drain", "POST /api/pool/reconcile", "DELETE /api/pool/instances/:id", "DELETE /api/pool/crashed/:id", "POST /api/pool/instances/:id/topup", "GET /api/pool/instances", "GET /admin", "POST /admin/login", "POST /admin/actions/:action"]) {
+    for (const r of ["POST /api/pool/claim", "POST /api/pool/replenish", "POST /api/pool/drain", "POST /api/pool/reconcile", "DELETE /api/pool/instances/:id", "DELETE /api/pool/crashed/:id", "POST /api/pool/instances/:id/topup", "GET /api/pool/instances", "GET /admin", "POST /admin/login", "POST /admin/actions/:action", "GET /api/agent-services/me"]) {
       expect(routes, r).toContain(r)
     }
     expect(calls().filter((c) => c.route === "POST /admin/actions/:action").map((c) => c.path)).toEqual(adminActionNames.map((a) => `/admin/actions/${a}`))
@@ -138,7 +147,7 @@ describe("auth: every route × every way of not being allowed", () => {
     const wrong: Array<string> = []
     for (const call of calls()) {
       for (const [how, credentials] of Object.entries(refusals)) {
-        const res = await send(call, credentials())
+        const res = await send(call, credentials(call))
         const text = await res.text()
         // GET /admin without a session is the sign-in page itself; everything else answers 401.
         const refused = call.route === "GET /admin" ? res.status === 200 && text.includes('name="key"') && !text.includes(claimedId) : res.status === 401
@@ -154,7 +163,11 @@ describe("auth: every route × every way of not being allowed", () => {
     const stuck: Array<string> = []
     for (const call of calls()) {
       const admin = call.path.startsWith("/admin")
-      const credentials = admin ? (call.route === "POST /admin/login" ? right["the key"]! : right["a valid session"]!) : right["the key"]!
+      const credentials = isAgentRoute(call)
+        ? { authorization: `Bearer ${claimedToken}` }
+        : admin
+          ? call.route === "POST /admin/login" ? right["the key"]! : right["a valid session"]!
+          : right["the key"]!
       const res = await send(call, credentials)
       const text = await res.text()
       // Past the check means the handler ran on this very request: not refused, not a missing route, not a body the
