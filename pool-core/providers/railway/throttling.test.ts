@@ -14,7 +14,7 @@ const settle = TestClock.withLive(Effect.sleep("300 millis"))
 const eventually = (condition: () => boolean) =>
   TestClock.withLive(
     Effect.gen(function* () {
-      for (let i = 0; i < 300 && !condition(); i++) yield* Effect.sleep("10 millis")
+      for (let i = 0; i < 1_500 && !condition(); i++) yield* Effect.sleep("10 millis")
     })
   )
 
