@@ -77,3 +77,59 @@ describe("POOL_API_KEY (effect Config)", () => {
     }
   })
 })
+
+describe("admin sessions and the key check (unit)", () => {
+  const secret = "unit-session-secret"
+  const DAY = 24 * 60 * 60 * 1000
+
+  it("a session is valid for exactly 24 hours from sign-in, and only with its own signature", async () => {
+    const { makeSession, validSession } = await import("../auth.ts")
+    const t0 = 1_800_000_000_000
+    const s = makeSession(secret, t0)
+    expect(s.startsWith(`admin.${t0 + DAY}.`)).toBe(true)
+    expect(validSession(secret, s, t0)).toBe(true)
+    expect(validSession(secret, s, t0 + DAY - 1)).toBe(true)
+    expect(validSession(secret, s, t0 + DAY)).toBe(false)
+    expect(validSession("another-secret", s, t0)).toBe(false)
+    const [, , signature] = s.split(".")
+    // The expiry is signed: moving it keeps the old signature, which no longer matches.
+    expect(validSession(secret, `admin.${t0 + 10 * DAY}.${signature}`, t0 + 2 * DAY)).toBe(false)
+    expect(validSession(secret, undefined, t0)).toBe(false)
+    expect(validSession(secret, "", t0)).toBe(false)
+    expect(validSession(secret, "no-dot-at-all", t0)).toBe(false)
+  })
+
+  it("a session whose expiry is not a number is refused even when correctly signed", async () => {
+    const { validSession } = await import("../auth.ts")
+    const { createHmac } = await import("node:crypto")
+    const signed = (payload: string) => `${payload}.${createHmac("sha256", secret).update(payload).digest("base64url")}`
+    expect(validSession(secret, signed(`admin.${Date.now() + DAY}`))).toBe(true)
+    expect(validSession(secret, signed("admin.never"))).toBe(false)
+    expect(validSession(secret, signed("admin.Infinity"))).toBe(false)
+    expect(validSession(secret, signed("admin"))).toBe(false)
+  })
+
+  it("requireKey: no key configured answers 503; a missing key and a wrong key answer 401 saying which; Bearer in any case", async () => {
+    const { Hono } = await import("hono")
+    const { requireKey } = await import("../auth.ts")
+    const appWith = (apiKey: string | null) => {
+      const app = new Hono()
+      app.post("/x", requireKey(apiKey, secret), (c) => c.json({ ok: true }))
+      return app
+    }
+    const off = await appWith(null).request("/x", { method: "POST", headers: { authorization: "Bearer anything-at-all-0000" } })
+    expect(off.status).toBe(503)
+    expect((await off.json()).error).toContain("set POOL_API_KEY")
+    const app = appWith("unit-key-0123456789")
+    const missing = await app.request("/x", { method: "POST" })
+    expect([missing.status, (await missing.json()).error]).toEqual([401, "Missing API key: send Authorization: Bearer <POOL_API_KEY>."])
+    const wrong = await app.request("/x", { method: "POST", headers: { authorization: "Bearer unit-key-0123456780" } })
+    expect([wrong.status, (await wrong.json()).error]).toEqual([401, "Wrong API key."])
+    const notBearer = await app.request("/x", { method: "POST", headers: { authorization: "unit-key-0123456789" } })
+    expect(notBearer.status).toBe(401)
+    for (const scheme of ["Bearer", "bearer", "BEARER"]) {
+      expect((await app.request("/x", { method: "POST", headers: { authorization: `${scheme} unit-key-0123456789` } })).status, scheme).toBe(200)
+    }
+    expect((await app.request("/x", { method: "POST", headers: { authorization: "Bearer  unit-key-0123456789 " } })).status, "surrounding spaces").toBe(200)
+  })
+})
