@@ -1,7 +1,7 @@
 import { deflateRawSync, deflateSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
 import { generateIdentity } from "../../identity.ts"
-import { createInviteSlug, decryptConversationId, encodeSlug, extractInviteCode, inviteUrlBase, parseInvite, randomTag, verifyOwnInvite } from "../invite.ts"
+import { checkInviteExpiry, createInviteSlug, decodeInvite, decryptConversationId, encodeSlug, extractInviteCode, inviteUrlBase, parseInvite, randomTag, verifyOwnInvite } from "../invite.ts"
 import { decodeMetadata, encodeMetadata } from "../metadata.ts"
 import { InviteError } from "../errors.ts"
 import { ProtoWriter } from "../proto.ts"
@@ -131,5 +131,52 @@ describe("Convos invite codec", () => {
       const fine = new ProtoWriter().string(1, "FineTag001").bytes(2, new Uint8Array(300)).finish()
       expect(decodeMetadata(framed(fine.length, deflateRawSync(fine)))?.tag).toBe("FineTag001")
     })
+  })
+})
+
+describe("invite expiry and the creator's check (boundaries)", () => {
+  const reasonOf = (f: () => unknown) => errorOf(f).reason
+
+  it("an invite expires right after its expiry second, not at it; one without expiry never does", () => {
+    const creator = generateIdentity()
+    const expiresAt = new Date(1_900_000_000_000)
+    const slug = createInviteSlug(creator, { conversationId, tag: randomTag(), expiresAt })
+    const invite = decodeInvite(slug)
+    expect(invite.payload.expiresAt).toBe(1_900_000_000)
+    expect(() => checkInviteExpiry(invite, new Date(1_900_000_000_000))).not.toThrow()
+    expect(reasonOf(() => checkInviteExpiry(invite, new Date(1_900_000_000_001)))).toBe("expired")
+    expect(reasonOf(() => parseInvite(slug, new Date(1_900_000_001_000)))).toBe("expired")
+    const forever = decodeInvite(createInviteSlug(creator, { conversationId, tag: randomTag() }))
+    expect(() => checkInviteExpiry(forever, new Date(4_000_000_000_000))).not.toThrow()
+  })
+
+  it("an invite whose conversation has ended is refused as conversation-expired (its own expiry may be later)", () => {
+    const creator = generateIdentity()
+    const slug = createInviteSlug(creator, {
+      conversationId,
+      tag: randomTag(),
+      expiresAt: new Date(1_900_000_100_000),
+      conversationExpiresAt: new Date(1_900_000_000_000),
+    })
+    expect(() => parseInvite(slug, new Date(1_900_000_000_000))).not.toThrow()
+    expect(reasonOf(() => parseInvite(slug, new Date(1_900_000_050_000)))).toBe("conversation-expired")
+    expect(reasonOf(() => parseInvite(slug, new Date(1_900_000_200_000)))).toBe("expired")
+  })
+
+  it("an invite naming my inbox but signed with another key is bad-signature; one naming another inbox is wrong-creator", () => {
+    const me = generateIdentity()
+    const forger = generateIdentity()
+    const inMyName = decodeInvite(createInviteSlug({ ...forger, inboxId: me.inboxId }, { conversationId, tag: randomTag() }))
+    expect(inMyName.payload.creatorInboxId).toBe(me.inboxId)
+    expect(reasonOf(() => verifyOwnInvite(me, inMyName))).toBe("bad-signature")
+    const theirs = decodeInvite(createInviteSlug(forger, { conversationId, tag: randomTag() }))
+    expect(reasonOf(() => verifyOwnInvite(me, theirs))).toBe("wrong-creator")
+    expect(verifyOwnInvite(forger, theirs)).toBe(conversationId)
+  })
+
+  it("decodeInvite: no invite in the text is not-an-invite; a truncated one is malformed", () => {
+    expect(reasonOf(() => decodeInvite("just words"))).toBe("not-an-invite")
+    const slug = createInviteSlug(generateIdentity(), { conversationId, tag: randomTag() })
+    expect(reasonOf(() => decodeInvite(slug.slice(0, 60)))).toBe("malformed")
   })
 })
