@@ -208,6 +208,60 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
       assert.include(rb.lastError ?? "", "interrupted")
     }))
 
+  it.effect("a claimed agent the provider lost is crashed (with the reason) only after the grace period; a recovered one's clock resets", () =>
+    Effect.gen(function* () {
+      const { pool, cloud, sql, a, b } = yield* twoIdle
+      const claimedA = (yield* pool.claim({ key: "lost-a", claimedBy: "owner-a" })).instance
+      const claimedB = (yield* pool.claim({ key: "lost-b", claimedBy: "owner-b" })).instance
+      assert.sameMembers([claimedA.id, claimedB.id], [a!.id, b!.id])
+      cloud.setState(claimedA.providerRef!, "gone")
+      cloud.setState(claimedB.providerRef!, "failed")
+      const first = yield* pool.tick
+      assert.strictEqual(first.markedCrashed, 0, "first sighting only starts the grace period")
+      assert.deepStrictEqual([(yield* pool.get(claimedA.id)).status, (yield* pool.get(claimedB.id)).status], ["claimed", "claimed"])
+      // B comes back before its grace ran out: its clock resets. A stays gone past the grace period: crashed.
+      cloud.setState(claimedB.providerRef!, "running")
+      yield* sql`UPDATE instances SET unhealthy_since = now() - interval '1 hour' WHERE id = ${claimedA.id}`
+      const second = yield* pool.tick
+      assert.strictEqual(second.markedCrashed, 1)
+      const lost = yield* pool.get(claimedA.id)
+      assert.strictEqual(lost.status, "crashed")
+      assert.include(lost.lastError ?? "", "gone")
+      const back = yield* pool.get(claimedB.id)
+      assert.strictEqual(back.status, "claimed")
+      const [row] = yield* sql<{ since: Date | null }>`SELECT unhealthy_since AS since FROM instances WHERE id = ${claimedB.id}`
+      assert.isNull(row!.since, "a recovered agent's unhealthy clock is reset")
+    }))
+
+  it.effect("a claim stuck far beyond POOL_PROVISION_TIMEOUT is resolved even though its own replica is alive; a young one is left alone", () =>
+    Effect.gen(function* () {
+      const { pool, sql, a, b } = yield* twoIdle
+      const me = (yield* Pool).replica.id
+      // a: in claiming for an hour (far beyond the timeout + 10 s); b: in claiming just now. Both by this live replica.
+      yield* sql`UPDATE instances SET status = 'claiming', claimed_by = 'x', claim_owner = ${me}, updated_at = now() - interval '1 hour' WHERE id = ${a!.id}`
+      yield* sql`UPDATE instances SET status = 'claiming', claimed_by = 'y', claim_owner = ${me}, updated_at = now() WHERE id = ${b!.id}`
+      const report = yield* pool.tick
+      assert.strictEqual(report.markedCrashed, 1)
+      const stuck = yield* pool.get(a!.id)
+      assert.strictEqual(stuck.status, "crashed")
+      assert.include(stuck.lastError ?? "", "not finished within")
+      assert.strictEqual((yield* pool.get(b!.id)).status, "claiming", "a claim still in its time is never touched")
+      yield* sql`UPDATE instances SET status = 'idle', claimed_by = NULL, claim_owner = NULL WHERE id = ${b!.id}`
+    }))
+
+  it.effect("a destroy that failed earlier (draining for over 30 s) is retried by the tick: compute destroyed, row gone", () =>
+    Effect.gen(function* () {
+      const { pool, cloud, sql, a, b } = yield* twoIdle
+      yield* sql`UPDATE instances SET status = 'draining', updated_at = now() - interval '1 minute' WHERE id = ${a!.id}`
+      yield* sql`UPDATE instances SET status = 'draining', updated_at = now() WHERE id = ${b!.id}`
+      const destroysBefore = cloud.stats.destroys
+      yield* pool.tick
+      assert.strictEqual((yield* Effect.flip(pool.get(a!.id)))._tag, "InstanceNotFound", "the old draining row is destroyed")
+      assert.strictEqual(cloud.stats.destroys, destroysBefore + 1)
+      assert.isFalse(cloud.instances.has(a!.providerRef!) && cloud.instances.get(a!.providerRef!)!.state === "running")
+      assert.strictEqual((yield* pool.get(b!.id)).status, "draining", "a destroy just started is not retried yet")
+    }))
+
   it.effect("bad input gets a clear InvalidRequest naming the field", () =>
     Effect.gen(function* () {
       const pool = yield* Pool
