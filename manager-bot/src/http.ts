@@ -2,6 +2,7 @@ import { serve } from "@hono/node-server"
 import { Config, Effect, type ManagedRuntime } from "effect"
 import { Hono } from "hono"
 import { InvalidConfig } from "@convos-agents/pool-core"
+import { loadTrustProxy } from "@convos-agents/pool-core/api/edge.ts"
 import { makeApiApp } from "@convos-agents/pool-core/api/index.ts"
 import { makeWebApp } from "@convos-agents/web/src/index.ts"
 import type { ManagerBotInfo } from "./ManagerBot.ts"
@@ -13,6 +14,8 @@ import type { ManagerBotInfo } from "./ManagerBot.ts"
 export interface HttpSettings {
   readonly host: string
   readonly port: number
+  /** TRUST_PROXY: proxy hops in front of this server (pool-core/api/edge.ts), for client IPs and https detection. */
+  readonly trustProxy: number
 }
 
 const bad = (variable: string, message: string) => new InvalidConfig({ variable, message: `${message} See .env.example.` })
@@ -41,16 +44,16 @@ const hostConfig = Config.String("HOST").pipe(
 )
 
 /** HOST and PORT of the web/API server. */
-export const httpSettings: Effect.Effect<HttpSettings, InvalidConfig> = Effect.all({ host: hostConfig, port: portConfig })
+export const httpSettings: Effect.Effect<HttpSettings, InvalidConfig> = Effect.all({ host: hostConfig, port: portConfig, trustProxy: loadTrustProxy })
 
 export const startHttp = async (runtime: ManagedRuntime.ManagedRuntime<any, any>, bot: ManagerBotInfo & { network: string; compute: string }, apiKey: string) => {
   const exit = await Effect.runPromiseExit(httpSettings)
-  if (exit._tag === "Failure") throw (exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: Error } | undefined)?.error ?? new Error("HOST/PORT could not be read.")
-  const { host, port } = exit.value
+  if (exit._tag === "Failure") throw (exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: Error } | undefined)?.error ?? new Error("HOST/PORT/TRUST_PROXY could not be read.")
+  const { host, port, trustProxy } = exit.value
   const app = new Hono()
   app.get("/healthz", (c) => c.json({ ok: true }))
-  app.route("/", makeApiApp(runtime, { apiKey, info: () => ({ version: "0.1.0", network: bot.network, compute: bot.compute }) }))
-  app.route("/", makeWebApp({ runtime, bot }))
+  app.route("/", makeApiApp(runtime, { apiKey, trustProxy, info: () => ({ version: "0.1.0", network: bot.network, compute: bot.compute }) }))
+  app.route("/", makeWebApp({ runtime, bot, trustProxy }))
   return await new Promise<{ url: string; close: () => Promise<void> }>((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port, hostname: host }, (info) =>
       resolve({

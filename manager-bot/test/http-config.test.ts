@@ -26,6 +26,14 @@ describe("HTTP settings", () => {
     expect(r._tag === "Failure" && r.failure.message).toContain(`PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "${port}"`)
   })
 
+  it("TRUST_PROXY defaults to 0 (the socket is the client), takes a hop count, and fails naming itself otherwise", async () => {
+    expect(await withEnv(httpSettings, {})).toMatchObject({ success: { trustProxy: 0 } })
+    expect(await withEnv(httpSettings, { TRUST_PROXY: "2" })).toMatchObject({ success: { trustProxy: 2 } })
+    for (const bad of ["yes", "-1", "11", "1.5"]) {
+      expect(await withEnv(httpSettings, { TRUST_PROXY: bad }), bad).toMatchObject({ _tag: "Failure", failure: { _tag: "InvalidConfig", variable: "TRUST_PROXY" } })
+    }
+  })
+
   it.each(["http://localhost", "local host", "a/b"])("HOST=%s fails naming HOST", async (host) => {
     const r = await withEnv(httpSettings, { HOST: host })
     expect(r).toMatchObject({ _tag: "Failure", failure: { _tag: "InvalidConfig", variable: "HOST" } })

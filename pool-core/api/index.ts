@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto"
 import type { ManagedRuntime } from "effect"
 import { Hono } from "hono"
 import { configSync, loadPoolApiKey } from "./config.ts"
+import { loadTrustProxy, securityHeaders } from "./edge.ts"
+import type { RateLimitOptions } from "./rateLimit.ts"
 import { openApiDocument } from "./openapi.ts"
 import { adminRoutes } from "./routes/admin.tsx"
 import { agentServiceRoutes } from "./routes/agentServices.ts"
@@ -14,6 +16,10 @@ export interface ApiOptions {
   /** Signs admin session cookies; random per process by default (sessions end on restart). */
   readonly sessionSecret?: string
   readonly info?: () => Record<string, unknown>
+  /** TRUST_PROXY hops in front of this server (api/edge.ts). Default: TRUST_PROXY (Config), 0 when unset. */
+  readonly trustProxy?: number
+  /** Admin sign-in attempts per client address. Default: 10 per 15 minutes. */
+  readonly loginLimit?: RateLimitOptions
 }
 
 /**
@@ -25,13 +31,17 @@ export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, opt
   const apiKey = options.apiKey === undefined ? configSync(loadPoolApiKey) : options.apiKey
   const sessionSecret = options.sessionSecret ?? randomBytes(32).toString("hex")
   const info = options.info ?? (() => ({ version: "0.1.0" }))
+  const trustProxy = options.trustProxy ?? configSync(loadTrustProxy)
+  const loginLimit = options.loginLimit ?? { max: 10, windowMs: 15 * 60_000 }
   const app = new Hono()
+  // Security headers with a strict CSP on every response (pages and JSON).
+  app.use("*", securityHeaders())
   app.get("/healthz", (c) => c.json({ ok: true }))
   app.get("/api/openapi.json", (c) => c.json(openApiDocument))
   app.route("/", poolRoutes({ run, apiKey, sessionSecret, info }))
   // Agents' own calls (instance token, not the API key): email, SMS and wallet through the pool (contract 3).
   app.route("/api/agent-services", agentServiceRoutes({ run }))
-  app.route("/", adminRoutes({ run, apiKey, sessionSecret }))
+  app.route("/", adminRoutes({ run, apiKey, sessionSecret, trustProxy, loginLimit }))
   app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.` }, 404) : c.text("Not found", 404)))
   return app
 }

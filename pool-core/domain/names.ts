@@ -34,6 +34,12 @@ export const normalizeAgentName = (raw: string): Result.Result<string, string> =
   return Result.succeed(name)
 }
 
+/** Why `raw` cannot become a name (normalizeAgentName's refusal), or undefined when it can. */
+export const agentNameRefusal = (raw: string): string | undefined => {
+  const r = normalizeAgentName(raw)
+  return Result.isFailure(r) ? r.failure : undefined
+}
+
 /** Why `raw` is not a name in its final form (one line, trimmed, allowed characters), or undefined when it is. */
 export const agentNameIssue = (raw: string): string | undefined => {
   const r = normalizeAgentName(raw)

@@ -6,7 +6,10 @@ import type { Pool } from "@convos-agents/pool-core"
 import { MAX_BODY_BYTES, readRequestForm } from "@convos-agents/pool-core/api/body.ts"
 import { webDepsFromRuntime, type RuntimeMount, type WebDeps } from "./deps.ts"
 import { qrSvg } from "./qr.ts"
-import { makeRateLimiter, type RateLimiter } from "./rateLimit.ts"
+import { makeRateLimiter, type RateLimiter } from "@convos-agents/pool-core/api/rateLimit.ts"
+import { clientIp, edgeIsHttps, edgeOrigin, sameSiteForms, securityHeaders } from "@convos-agents/pool-core/api/edge.ts"
+import { visitorId } from "./visitor.ts"
+import { SITE_CSS_PATH, siteCss } from "./views/css.ts"
 import { registerCatalog } from "./routes/catalog.tsx"
 import { registerChat } from "./routes/chat.tsx"
 import { registerClaims } from "./routes/claims.tsx"
@@ -20,6 +23,9 @@ export interface Shared {
   /** Devnet chat joins (each may create a devnet identity), per IP and per visitor, with the same quota as claims. */
   readonly chatLimiter: RateLimiter
   readonly origin: (c: Context) => string
+  /** The client's address (TRUST_PROXY) and the visitor's cookie id (Secure behind an https edge). */
+  readonly ip: (c: Context) => string
+  readonly visitor: (c: Context) => string
   /** Runs a Pool effect; failures come back as values so routes can answer each one with its own page. */
   readonly pool: <A, E>(effect: Effect.Effect<A, E, Pool>) => Promise<Result.Result<A, E>>
   readonly invite: (url: string) => Promise<InviteBox>
@@ -43,11 +49,14 @@ export const makeWebApp = (input: WebDeps | RuntimeMount): Hono => {
   const deps = "runtime" in input ? webDepsFromRuntime(input) : input
   const app = new Hono()
   const rateLimit = deps.rateLimit ?? { max: 5, windowMs: 10 * 60_000 }
+  const trustProxy = deps.trustProxy ?? 0
   const shared: Shared = {
     deps,
     limiter: makeRateLimiter(rateLimit),
     chatLimiter: makeRateLimiter(rateLimit),
-    origin: (c) => deps.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin,
+    origin: (c) => deps.publicUrl?.replace(/\/$/, "") ?? edgeOrigin(c, trustProxy),
+    ip: (c) => clientIp(c, trustProxy),
+    visitor: (c) => visitorId(c, edgeIsHttps(c, trustProxy)),
     pool: (effect) => deps.run(Effect.result(effect)),
     invite: async (url) => ({ url, svg: await qrSvg(url) }),
     fail: (c, status, title, message, back) => c.html(<ErrorPage status={status} title={title} message={message} {...(back ? { back } : {})} />, status),
@@ -61,6 +70,18 @@ export const makeWebApp = (input: WebDeps | RuntimeMount): Hono => {
       return { ok: false, response: shared.fail(c, body.status, "Bad form", `${body.message} Send the form from the page again.`, back) }
     },
   }
+  // Every page: security headers with a strict CSP (no script, this site's stylesheet). Every form post: only from
+  // this site (hono csrf); Launch and Join also need their form token (routes/claims.tsx).
+  app.use("*", securityHeaders())
+  app.use(
+    "*",
+    sameSiteForms({
+      trustProxy,
+      ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+      refused: (c) => shared.fail(c, 403, "Send the form from this site", "This form was sent from another site (or without the Origin header every browser sends), so it was refused. Open the page on this site and send the form from there."),
+    })
+  )
+  app.get(SITE_CSS_PATH, (c) => c.body(siteCss, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=3600" }))
   registerCatalog(app, shared)
   registerClaims(app, shared)
   registerChat(app, shared)

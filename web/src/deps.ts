@@ -2,7 +2,7 @@ import { Effect, type ManagedRuntime, Scope } from "effect"
 import type { Pool } from "@convos-agents/pool-core"
 import { Messaging } from "@convos-agents/pool-core/messaging"
 import { makeDevnetChat, type DevnetChat, type DevnetChatOptions } from "./chat/DevnetChat.ts"
-import type { RateLimitOptions } from "./rateLimit.ts"
+import type { RateLimitOptions } from "@convos-agents/pool-core/api/rateLimit.ts"
 
 export type Network = "devnet" | "dev" | "production"
 
@@ -24,8 +24,11 @@ export interface WebDeps {
   readonly publicUrl?: string
   /** Claims (launch + join) per visitor; default 5 per 10 minutes per IP and per visitor cookie. */
   readonly rateLimit?: RateLimitOptions
-  /** Read the client IP from X-Forwarded-For (only behind a proxy you run). */
-  readonly trustProxy?: boolean
+  /**
+   * TRUST_PROXY: the proxies you run in front of this server (default 0: the socket address is the client). With N,
+   * the client IP is the Nth X-Forwarded-For entry from the right, and X-Forwarded-Proto https makes cookies Secure.
+   */
+  readonly trustProxy?: number
 }
 
 export interface WebFromContextOptions extends Omit<WebDeps, "run" | "chat"> {

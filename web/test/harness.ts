@@ -4,6 +4,7 @@ import { serve, type ServerType } from "@hono/node-server"
 import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { Hono } from "hono"
 import { Pool } from "@convos-agents/pool-core"
+import type { PoolSettings } from "@convos-agents/pool-core/config.ts"
 import { generateIdentity, Messaging } from "@convos-agents/pool-core/messaging"
 import { DevnetTest } from "@convos-agents/pool-core/messaging/devnet/testing.ts"
 import { createInviteSlug, encodeMetadata, randomTag, serveJoinRequests } from "@convos-agents/pool-core/messaging/convos/index.ts"
@@ -27,6 +28,10 @@ export interface HarnessOptions {
   readonly idle?: number
   /** "runtime": mount the way manager-bot/src/http.ts does (parent Hono, makeWebApp({ runtime, bot })). */
   readonly mount?: "context" | "runtime"
+  /** TRUST_PROXY hops of the web app (default 0). */
+  readonly trustProxy?: number
+  /** Pool settings (quotas …) over the fixture's. */
+  readonly settings?: Partial<PoolSettings>
 }
 
 const listen = (fetch: (req: Request) => Response | Promise<Response>) =>
@@ -37,7 +42,7 @@ const listen = (fetch: (req: Request) => Response | Promise<Response>) =>
 
 export const startHarness = async (options: HarnessOptions = {}): Promise<Harness> => {
   let base = "http://127.0.0.1:0"
-  const runtime = ManagedRuntime.make(DevnetAgentPool(() => `${base}/v2?i=`).pipe(Layer.provideMerge(DevnetTest)))
+  const runtime = ManagedRuntime.make(DevnetAgentPool(() => `${base}/v2?i=`, options.settings).pipe(Layer.provideMerge(DevnetTest)))
   const scope = await Effect.runPromise(Scope.make())
   const run = <A, E>(effect: Effect.Effect<A, E, Pool | Messaging>) => runtime.runPromise(effect)
   let server: ServerType | null = null
@@ -70,6 +75,7 @@ export const startHarness = async (options: HarnessOptions = {}): Promise<Harnes
           network: options.network ?? "devnet",
           managerInviteUrl: () => managerInvite,
           ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+          ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
           chat: { joinTimeoutMs: 10_000 },
         }).pipe(Scope.provide(scope))
       )

@@ -10,6 +10,8 @@ export class Visitor {
     let body: string | undefined
     if (init.form) {
       headers["content-type"] = "application/x-www-form-urlencoded"
+      // What a browser sends with every form post (hono csrf refuses a post without it).
+      headers.origin ??= new URL(this.base).origin
       body = new URLSearchParams(init.form).toString()
     }
     const res = await fetch(new URL(path, this.base), { method: init.method ?? (init.form ? "POST" : "GET"), headers, body, redirect: "manual" })

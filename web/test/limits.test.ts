@@ -30,7 +30,7 @@ describe("web forms: body limits and form tokens", () => {
   it("an endless chunked form post to /join, launch or /chat/send gets a 413 page as soon as the limit is passed", async () => {
     const idle = () => h.run(Pool.use((p) => p.counts).pipe(Effect.map((c) => c.idle)))
     const before = await idle()
-    const form = { "content-type": "application/x-www-form-urlencoded" }
+    const form = { "content-type": "application/x-www-form-urlencoded", origin: h.url }
     for (const [path, prefix] of [["/join", "invite="], ["/t/trip-planner/launch", "nonce="], ["/chat/send", "c=x&text="]] as const) {
       const r = await postChunked(`${h.url}${path}`, { headers: form, prefix })
       // Answered long before the 256 MB upload ended (bytes sent, not ms, show it stopped reading early).

@@ -181,11 +181,11 @@ describe("web catalog on devnet", () => {
 
   it("join my conversation: a link that is no invite, or a malformed one, is a 400 that says why; a real invite sends an agent that greets the group", async () => {
     const v = new Visitor(h.url)
-    const notUrl = await v.post("/join", { invite: "hello there", template: "trip-planner" })
+    const notUrl = await v.post("/join", { invite: "hello there", template: "trip-planner", nonce: "join-bad-00001" })
     expect(notUrl.status).toBe(400)
     expect(notUrl.text).toContain("That is not a usable invite link")
     expect(notUrl.text).toContain('href="/t/trip-planner"')
-    const malformed = await v.post("/join", { invite: `${inviteUrlBase("dev")}${"A".repeat(80)}` })
+    const malformed = await v.post("/join", { invite: `${inviteUrlBase("dev")}${"A".repeat(80)}`, nonce: "join-bad-00002" })
     expect(malformed.status).toBe(400)
 
     // A person's own conversation on the devnet, whose creator device lets joiners in (alive until the test ends).
@@ -247,7 +247,7 @@ describe("web catalog off devnet, with a tight rate limit", () => {
     const fresh = new Visitor(h.url)
     expect((await fresh.post("/t/trip-planner/launch", { nonce: "rate-limit-0004" })).status).toBe(429)
     // Input errors are answered before the limit (they claim nothing).
-    expect((await fresh.post("/join", { invite: "not a link" })).status).toBe(400)
+    expect((await fresh.post("/join", { invite: "not a link", nonce: "join-bad-00003" })).status).toBe(400)
     // The limited attempts claimed nothing: one idle agent is left.
     expect(await h.run(Pool.use((p) => p.counts).pipe(Effect.map((c) => c.idle)))).toBe(1)
   })

@@ -10,7 +10,9 @@ import { topUpAgent } from "../../providers/resources/maintenance.ts"
 import { type SpendLookup, spendingInstances, spendOf, spendText, usd } from "../../providers/resources/spend.ts"
 import { hasAdminSession, makeSession, SESSION_COOKIE, safeEqual } from "../auth.ts"
 import { readRequestForm } from "../body.ts"
+import { clientIp, edgeIsHttps, sameSiteForms } from "../edge.ts"
 import type { Run } from "../http.ts"
+import { makeRateLimiter, type RateLimitOptions } from "../rateLimit.ts"
 
 // Admin dashboard: server-rendered, forms only (no script). Login exchanges the API key for a signed session cookie;
 // the key never appears in a page or URL. POST forms are accepted only from this origin (plus SameSite=Strict).
@@ -67,21 +69,25 @@ const actions: Record<string, (form: Record<string, string>) => Result.Result<Po
 /** The dashboard's form actions (POST /admin/actions/:action), for tests that must try every one. */
 export const adminActionNames: ReadonlyArray<string> = Object.keys(actions)
 
+/** The dashboard's stylesheet, served at ADMIN_CSS_PATH: the CSP (api/edge.ts) allows no inline style. */
+export const ADMIN_CSS_PATH = "/admin/assets/admin.css"
+const adminCss = `
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#111}
+.pills a{display:inline-block;margin:0 .4rem .4rem 0;padding:.25rem .7rem;border-radius:1rem;background:#eee;color:#111;text-decoration:none}
+.pills a.on{background:#111;color:#fff}
+table{border-collapse:collapse;width:100%}td,th{padding:.35rem .5rem;border-bottom:1px solid #ddd;text-align:left;font-size:.9rem}
+form.inline{display:inline}.err{color:#b00}.modal{display:none;position:fixed;inset:0;background:#0008}
+.modal:target{display:flex;align-items:center;justify-content:center}.modal div{background:#fff;padding:1.5rem;border-radius:.5rem;max-width:24rem}
+.modal svg{width:16rem;height:16rem}code{word-break:break-all}
+`
+
 const Page: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{title}</title>
-      <style>{`
-        body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#111}
-        .pills a{display:inline-block;margin:0 .4rem .4rem 0;padding:.25rem .7rem;border-radius:1rem;background:#eee;color:#111;text-decoration:none}
-        .pills a.on{background:#111;color:#fff}
-        table{border-collapse:collapse;width:100%}td,th{padding:.35rem .5rem;border-bottom:1px solid #ddd;text-align:left;font-size:.9rem}
-        form.inline{display:inline}.err{color:#b00}.modal{display:none;position:fixed;inset:0;background:#0008}
-        .modal:target{display:flex;align-items:center;justify-content:center}.modal div{background:#fff;padding:1.5rem;border-radius:.5rem;max-width:24rem}
-        .modal svg{width:16rem;height:16rem}code{word-break:break-all}
-      `}</style>
+      <link rel="stylesheet" href={ADMIN_CSS_PATH} />
     </head>
     <body>{children}</body>
   </html>
@@ -182,12 +188,25 @@ const Dashboard: FC<{
   </Page>
 )
 
-export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | null; readonly sessionSecret: string }) => {
+export interface AdminRoutesOptions {
+  readonly run: Run
+  readonly apiKey: string | null
+  readonly sessionSecret: string
+  /** TRUST_PROXY hops (api/edge.ts): the client address the login limit counts, and whether the edge is https. */
+  readonly trustProxy: number
+  /** Sign-in attempts per client address per window. */
+  readonly loginLimit: RateLimitOptions
+}
+
+export const adminRoutes = (o: AdminRoutesOptions) => {
   const app = new Hono()
-  const sameOrigin = (c: HonoContext) => {
-    const origin = c.req.header("origin")
-    return !origin || origin === new URL(c.req.url).origin
-  }
+  const loginLimiter = makeRateLimiter(o.loginLimit)
+  // Every admin form post comes from this site's own pages (hono csrf; the session cookie is SameSite=Strict too).
+  app.use(
+    "/admin/*",
+    sameSiteForms({ trustProxy: o.trustProxy, refused: (c) => c.html(<Login error="Cross-site form posts are refused: sign in and use the forms on this site's own admin page." />, 403) })
+  )
+  app.get(ADMIN_CSS_PATH, (c) => c.body(adminCss, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=3600" }))
 
   const dashboard = async (c: HonoContext, notice?: string, status = 200) => {
     const filter = STATUSES.find((s) => s === c.req.query("status")) ?? null
@@ -209,7 +228,13 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
   app.get("/admin", (c) => (hasAdminSession(c, o.sessionSecret) ? dashboard(c) : c.html(<Login />)))
   app.post("/admin/login", async (c) => {
     if (!o.apiKey) return c.html(<Login error="Admin sign-in is disabled: set POOL_API_KEY on the server." />, 503)
-    if (!sameOrigin(c)) return c.html(<Login error="Sign in from this site's own page." />, 403)
+    // Every attempt counts (right or wrong), per client address: guessing the key is slow.
+    const verdict = loginLimiter.hit([`ip:${clientIp(c, o.trustProxy)}`])
+    if (!verdict.allowed) {
+      c.header("Retry-After", String(verdict.retryAfterSeconds))
+      const minutes = Math.ceil(verdict.retryAfterSeconds / 60)
+      return c.html(<Login error={`Too many sign-in attempts from your address. Wait ${minutes} minute${minutes === 1 ? "" : "s"}, then try again.`} />, 429)
+    }
     const body = await readRequestForm(c)
     if (!body.ok) return c.html(<Login error={body.message} />, body.status)
     const key = body.value.key ?? ""
@@ -217,7 +242,7 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
     setCookie(c, SESSION_COOKIE, makeSession(o.sessionSecret), {
       httpOnly: true,
       sameSite: "Strict",
-      secure: new URL(c.req.url).protocol === "https:",
+      secure: edgeIsHttps(c, o.trustProxy),
       path: "/",
       maxAge: 24 * 60 * 60,
     })
@@ -229,7 +254,6 @@ export const adminRoutes = (o: { readonly run: Run; readonly apiKey: string | nu
   })
   app.post("/admin/actions/:action", async (c) => {
     if (!hasAdminSession(c, o.sessionSecret)) return c.html(<Login error="Your session ended; sign in again." />, 401)
-    if (!sameOrigin(c)) return c.text("Cross-site form posts are refused.", 403)
     const action = Object.hasOwn(actions, c.req.param("action")) ? actions[c.req.param("action")]! : null
     if (!action) return c.text(`Unknown action "${c.req.param("action")}".`, 404)
     const body = await readRequestForm(c)

@@ -3,6 +3,7 @@ import { Effect, Queue, Schema } from "effect"
 import { type Context as HonoContext, Hono } from "hono"
 import { streamSSE } from "hono/streaming"
 import type { Instance } from "../../domain/instance.ts"
+import { agentNameRefusal } from "../../domain/names.ts"
 import { Pool, type Progress } from "../../pool/Pool.ts"
 import { topUpAgent } from "../../providers/resources/maintenance.ts"
 import { spendingInstances, spendOf } from "../../providers/resources/spend.ts"
@@ -13,8 +14,9 @@ import { errorResponse, respond, type Run } from "../http.ts"
 const Count = Schema.Struct({ count: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })) })
 const OptionalCount = Schema.Struct({ count: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 }))) })
 const ClaimBody = Schema.Struct({
-  // Room for whitespace the name rule folds away; the pool applies the rule itself (domain/names.ts) and answers 400.
-  agentName: Schema.optional(Schema.String.check(Schema.isMaxLength(256))),
+  // The one name rule (domain/names.ts) at the edge, so the 400 names the field; blank means the default name. The
+  // pool applies the rule again (and folds line breaks into one line).
+  agentName: Schema.optional(Schema.String.check(Schema.isMaxLength(256), Schema.makeFilter((s: string) => (s.trim() === "" ? undefined : agentNameRefusal(s))))),
   instructions: Schema.optional(Schema.String.check(Schema.isMaxLength(8_000))),
   templateSlug: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
   joinUrl: Schema.optional(Schema.String.check(Schema.isMaxLength(4_096))),

@@ -16,7 +16,7 @@ const page = async (query = "") => {
 /** [shortId, status] of every instance row of the dashboard. */
 const rows = (html: string) => [...html.matchAll(/<tr><td><code>([^<]*)<\/code><\/td><td>([a-z]+)<\/td>/g)].map((m) => [m[1]!, m[2]!] as const)
 const action = (name: string, form: Record<string, string>) =>
-  fetch(`${server.api.base}/admin/actions/${name}`, { method: "POST", headers: { cookie: server.session }, body: new URLSearchParams(form) })
+  fetch(`${server.api.base}/admin/actions/${name}`, { method: "POST", headers: { cookie: server.session, origin: server.api.base }, body: new URLSearchParams(form) })
 const list = () => server.api.runtime.runPromise(Effect.flatMap(Pool, (p) => p.list({ limit: 1000 })))
 const statusOf = async (id: string) => (await list()).find((i) => i.id === id)?.status ?? "gone"
 
@@ -67,7 +67,7 @@ describe("admin dashboard", () => {
 
   it("buttons need the server.session: without the cookie they answer 401 and change nothing", async () => {
     const idle = (await list()).find((i) => i.status === "idle")!
-    const res = await fetch(`${server.api.base}/admin/actions/kill`, { method: "POST", body: new URLSearchParams({ id: idle.id }) })
+    const res = await fetch(`${server.api.base}/admin/actions/kill`, { method: "POST", headers: { origin: server.api.base }, body: new URLSearchParams({ id: idle.id }) })
     expect(res.status).toBe(401)
     expect(await statusOf(idle.id)).toBe("idle")
   })

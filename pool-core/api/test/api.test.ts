@@ -181,9 +181,9 @@ describe("pool API over HTTP", () => {
   it("admin: login sets a signed HttpOnly SameSite=Strict cookie; the key never appears in pages; wrong key 401", async () => {
     const page = await (await fetch(`${base}/admin`)).text()
     expect(page).toContain('type="password"')
-    const wrong = await fetch(`${base}/admin/login`, { method: "POST", body: new URLSearchParams({ key: "nope" }), redirect: "manual" })
+    const wrong = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: "nope" }), redirect: "manual" })
     expect(wrong.status).toBe(401)
-    const login = await fetch(`${base}/admin/login`, { method: "POST", body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+    const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: KEY }), redirect: "manual" })
     expect(login.status).toBe(303)
     const cookie = login.headers.get("set-cookie") ?? ""
     expect(cookie).toMatch(/HttpOnly/i)
@@ -202,7 +202,7 @@ describe("pool API over HTTP", () => {
     expect(await (await fetch(`${base}/admin`, { headers: { cookie: forged } })).text()).toContain('type="password"')
     const cross = await fetch(`${base}/admin/actions/replenish`, { method: "POST", headers: { cookie: session, origin: "https://evil.example" }, body: new URLSearchParams({ count: "1" }) })
     expect(cross.status).toBe(403)
-    const ok = await fetch(`${base}/admin/actions/replenish`, { method: "POST", headers: { cookie: session }, body: new URLSearchParams({ count: "1" }) })
+    const ok = await fetch(`${base}/admin/actions/replenish`, { method: "POST", headers: { cookie: session, origin: base }, body: new URLSearchParams({ count: "1" }) })
     expect(await ok.text()).toContain("Started 1 instance")
   })
 })

@@ -29,6 +29,7 @@ const PUBLIC = new Set([
   "GET /api/pool/templates",
   "GET /api/pool/templates/:slug",
   "POST /admin/logout", // only deletes the caller's own cookie
+  "GET /admin/assets/admin.css", // the sign-in page's stylesheet (the CSP allows no inline style)
 ])
 
 let runtime: ManagedRuntime.ManagedRuntime<any, any>

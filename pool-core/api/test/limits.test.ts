@@ -28,7 +28,7 @@ describe("body limits on a chunked upload", () => {
   })
 
   it("admin forms: sign-in and the action buttons answer 413 the same way", async () => {
-    const form = { "content-type": "application/x-www-form-urlencoded" }
+    const form = { "content-type": "application/x-www-form-urlencoded", origin: server.api.base }
     const login = await postChunked(`${server.api.base}/admin/login`, { headers: form, prefix: "key=" })
     expectQuick413(login)
     expect(login.body).toContain("Body too large")

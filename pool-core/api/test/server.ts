@@ -48,7 +48,7 @@ export const startApi = async (options: StartApiOptions = {}): Promise<ApiServer
     post: (path, body, headers = auth) => fetch(`${base}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) }),
     warm: (n) => runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(n).pipe(Effect.andThen(p.tick), Effect.asVoid))),
     session: async () => {
-      const login = await fetch(`${base}/admin/login`, { method: "POST", body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+      const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: KEY }), redirect: "manual" })
       return (login.headers.get("set-cookie") ?? "").split(";")[0]!
     },
     close: async () => {

@@ -37,7 +37,7 @@ const adminList = async () => {
   return ((await res.json()) as { instances: Array<Listed> }).instances
 }
 const adminPage = async () => {
-  const login = await fetch(`${base}/admin/login`, { method: "POST", body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+  const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: KEY }), redirect: "manual" })
   const session = (login.headers.get("set-cookie") ?? "").split(";")[0]!
   return await (await fetch(`${base}/admin`, { headers: { cookie: session } })).text()
 }

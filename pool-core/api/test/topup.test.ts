@@ -123,11 +123,11 @@ describe("top-up over HTTP", () => {
 
 describe("top-up on /admin", () => {
   const session = async () => {
-    const login = await fetch(`${base}/admin/login`, { method: "POST", body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+    const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: KEY }), redirect: "manual" })
     return (login.headers.get("set-cookie") ?? "").split(";")[0]!
   }
   const action = (form: Record<string, string>, headers: Record<string, string>) =>
-    fetch(`${base}/admin/actions/topup`, { method: "POST", headers, body: new URLSearchParams(form) })
+    fetch(`${base}/admin/actions/topup`, { method: "POST", headers: { origin: base, ...headers }, body: new URLSearchParams(form) })
 
   it("the agent with a key has a Top up form, the idle one has none", async () => {
     const html = await (await fetch(`${base}/admin`, { headers: { cookie: await session() } })).text()

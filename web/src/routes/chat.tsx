@@ -4,7 +4,6 @@ import type { Context, Hono } from "hono"
 import { InviteError, parseInvite } from "@convos-agents/pool-core/messaging/convos/index.ts"
 import type { ChatError } from "../chat/DevnetChat.ts"
 import type { Shared } from "../app.tsx"
-import { clientIp, visitorId } from "../visitor.ts"
 import { ChatMessages, ChatPage, ChatPending } from "../views/chat.tsx"
 
 // Devnet only: invite links of this app (/v2?i=<slug>, the devnet invite URL base) open the browser chat, where the
@@ -34,7 +33,7 @@ export const registerChat = (app: Hono, s: Shared) => {
 
   app.get("/chat", async (c) => {
     if (!chat) return notHere(c)
-    const visitor = visitorId(c)
+    const visitor = s.visitor(c)
     const invite = c.req.query("invite")
     const conversation = c.req.query("c")
     if (invite !== undefined) {
@@ -46,7 +45,7 @@ export const registerChat = (app: Hono, s: Shared) => {
         if (!(e instanceof InviteError)) throw e
         return s.fail(c, 400, "That is not a usable invite link", e.message)
       }
-      const verdict = s.chatLimiter.hitOnce(`${visitor}|${slug}`, [`ip:${clientIp(c, s.deps.trustProxy ?? false)}`, `visitor:${visitor}`])
+      const verdict = s.chatLimiter.hitOnce(`${visitor}|${slug}`, [`ip:${s.ip(c)}`, `visitor:${visitor}`])
       if (!verdict.allowed) {
         c.header("Retry-After", String(verdict.retryAfterSeconds))
         const minutes = Math.ceil(verdict.retryAfterSeconds / 60)
@@ -69,7 +68,7 @@ export const registerChat = (app: Hono, s: Shared) => {
     if (!chat) return notHere(c)
     const conversation = s.decode(ConversationId, c.req.query("c"))
     if (Option.isNone(conversation)) return s.fail(c, 400, "Which conversation?", "Open the chat from an invite link.")
-    const view = await Effect.runPromise(Effect.result(chat.view(visitorId(c), conversation.value)))
+    const view = await Effect.runPromise(Effect.result(chat.view(s.visitor(c), conversation.value)))
     if (view._tag === "Failure") return s.fail(c, statusOf(view.failure), titleOf(view.failure), view.failure.message)
     return c.html(<ChatMessages view={view.success} />)
   })
@@ -80,7 +79,7 @@ export const registerChat = (app: Hono, s: Shared) => {
     if (!posted.ok) return posted.response
     const body = s.decode(SendForm, posted.value)
     if (Option.isNone(body)) return s.fail(c, 400, "Nothing to send", "Write a message (at most 4000 characters) and press Send. Use the back button to return to the chat.")
-    const sent = await Effect.runPromise(Effect.result(chat.send(visitorId(c), body.value.c, body.value.text)))
+    const sent = await Effect.runPromise(Effect.result(chat.send(s.visitor(c), body.value.c, body.value.text)))
     if (sent._tag === "Failure") return s.fail(c, statusOf(sent.failure), titleOf(sent.failure), sent.failure.message)
     return c.redirect(`/chat?c=${encodeURIComponent(body.value.c)}`, 303)
   })

@@ -5,9 +5,7 @@ import { Pool, type ClaimRequest, webAddressKey, webOwner } from "@convos-agents
 import { InviteError, parseInvite } from "@convos-agents/pool-core/messaging/convos/index.ts"
 import type { Shared } from "../app.tsx"
 import { slugPattern } from "../slug.ts"
-import { clientIp, visitorId } from "../visitor.ts"
 import { LaunchedPage } from "../views/pages.tsx"
-import { formNonce } from "./catalog.tsx"
 
 // Launch (claim an agent of a template, which creates its conversation) and "Join my conversation" (claim an agent
 // that joins the visitor's conversation). Both go through Pool.claim, which validates again, and are rate-limited per
@@ -16,11 +14,12 @@ import { formNonce } from "./catalog.tsx"
 // Launch was already used is a new claim, never a replay of that launch.
 
 const Nonce = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{8,64}$/))
-const LaunchForm = Schema.Struct({ nonce: Schema.optional(Nonce) })
+// The form token is required: it is the claim's idempotency key, and a post without one comes from no page of ours.
+const LaunchForm = Schema.Struct({ nonce: Nonce })
 const JoinForm = Schema.Struct({
   invite: Schema.String.check(Schema.isMaxLength(4096)),
   template: Schema.optional(Schema.String.check(Schema.isPattern(slugPattern), Schema.isMaxLength(100))),
-  nonce: Schema.optional(Nonce),
+  nonce: Nonce,
 })
 
 const owner = webOwner
@@ -35,9 +34,9 @@ const inWords = (d: Duration.Duration) => {
 }
 
 export const registerClaims = (app: Hono, s: Shared) => {
-  const claim = async (c: Context, action: Action, req: Omit<ClaimRequest, "key" | "claimedBy">, nonce: string | undefined, back: string) => {
-    const visitor = visitorId(c)
-    const ip = clientIp(c, s.deps.trustProxy ?? false)
+  const claim = async (c: Context, action: Action, req: Omit<ClaimRequest, "key" | "claimedBy">, nonce: string, back: string) => {
+    const visitor = s.visitor(c)
+    const ip = s.ip(c)
     const verdict = s.limiter.hit([`ip:${ip}`, `visitor:${visitor}`])
     if (!verdict.allowed) {
       c.header("Retry-After", String(verdict.retryAfterSeconds))
@@ -46,7 +45,7 @@ export const registerClaims = (app: Hono, s: Shared) => {
     }
     // AGENTS_PER_OWNER holds for this browser and for its address (a fresh cookie does not reset it).
     const result = await s.pool(
-      Pool.use((p) => p.claim({ ...req, key: `web:${visitor}:${action}:${nonce ?? formNonce()}`, claimedBy: owner(visitor), quotaKeys: [webAddressKey(ip)] }))
+      Pool.use((p) => p.claim({ ...req, key: `web:${visitor}:${action}:${nonce}`, claimedBy: owner(visitor), quotaKeys: [webAddressKey(ip)] }))
     )
     if (result._tag === "Success") return c.redirect(`/a/${encodeURIComponent(result.success.instance.id)}`, 303)
     const e = result.failure
@@ -73,7 +72,7 @@ export const registerClaims = (app: Hono, s: Shared) => {
     const posted = await s.form(c, `/t/${slug}`)
     if (!posted.ok) return posted.response
     const body = s.decode(LaunchForm, posted.value)
-    if (Option.isNone(body)) return s.fail(c, 400, "Bad form", "The launch form was damaged. Reload the template page and press Launch again.", `/t/${slug}`)
+    if (Option.isNone(body)) return s.fail(c, 400, "Bad form", "The launch form was damaged or came without its token. Reload the template page and press Launch again.", `/t/${slug}`)
     const known = await s.pool(Pool.use((p) => p.template(slug)))
     if (known._tag === "Failure") return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
     return claim(c, "launch", { templateSlug: slug }, body.value.nonce, `/t/${slug}`)
@@ -84,7 +83,9 @@ export const registerClaims = (app: Hono, s: Shared) => {
     if (!posted.ok) return posted.response
     const body = s.decode(JoinForm, posted.value)
     const back = body.pipe(Option.flatMap((b) => Option.fromUndefinedOr(b.template)), Option.match({ onNone: () => "/", onSome: (t) => `/t/${t}` }))
-    if (Option.isNone(body)) return s.fail(c, 400, "Bad form", "Paste the whole invite link of your Convos conversation (at most 4096 characters) and send again.", back)
+    if (Option.isNone(body)) {
+      return s.fail(c, 400, "Bad form", "Paste the whole invite link of your Convos conversation (at most 4096 characters) into the form on this site's page and send it from there (the form carries a token).", back)
+    }
     const { invite, template, nonce } = body.value
     try {
       parseInvite(invite) // the same checks a joiner makes: a real, signed, unexpired Convos invite
@@ -104,7 +105,7 @@ export const registerClaims = (app: Hono, s: Shared) => {
     const notYours = () => s.fail(c, 404, "Agent not found", "This agent does not exist or was launched from another browser. Launch one from the catalog.")
     if (id.length > 100) return notYours()
     const found = await s.pool(Pool.use((p) => p.get(id)))
-    if (found._tag === "Failure" || found.success.claimedBy !== owner(visitorId(c))) return notYours()
+    if (found._tag === "Failure" || found.success.claimedBy !== owner(s.visitor(c))) return notYours()
     const agent = found.success
     const templates = await s.pool(Pool.use((p) => p.templates))
     const template = templates._tag === "Success" ? (templates.success.find((t) => t.slug === agent.templateSlug) ?? null) : null

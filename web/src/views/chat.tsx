@@ -23,7 +23,7 @@ export const ChatPage = (props: { readonly view: ChatView }) => {
 
 export const ChatMessages = (props: { readonly view: ChatView }) => (
   <Layout meta={{ title: "messages", refresh: 2 }} bare>
-    <ul class="chat" id="messages" style="padding:8px">
+    <ul class="chat framed" id="messages">
       {props.view.lines.length === 0 ? <li class="system">No messages yet.</li> : null}
       {props.view.lines.map((l) =>
         l.system ? (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { makeRateLimiter } from "./rateLimit.ts"
+import { makeRateLimiter } from "../rateLimit.ts"
 
 describe("rate limiter", () => {
   it("allows max hits per key per window, refuses the next without counting it, and resets after the window", () => {
