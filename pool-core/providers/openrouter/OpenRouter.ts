@@ -261,7 +261,10 @@ export const openRouterLayerFromEnv = Layer.unwrap(
     // The runtime reads the same variable as its OpenAI-compatible endpoint (…/api/v1): accept both spellings.
     const baseUrl = (yield* readConfig(stringOr("OPENROUTER_BASE_URL", "https://openrouter.ai"))).replace(/\/api\/v1\/?$/, "")
     const keyLimit = Number(yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT", "20")))
-    const limitReset = yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT_RESET", "monthly"))
+    const limitReset = (yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT_RESET", "monthly"))).trim()
+    // OpenRouter takes daily, weekly or monthly (or no reset): anything else would fail every key create.
+    if (!["daily", "weekly", "monthly"].includes(limitReset))
+      return yield* Effect.die(new InvalidConfig({ variable: "OPENROUTER_KEY_LIMIT_RESET", message: `OPENROUTER_KEY_LIMIT_RESET must be daily, weekly or monthly (default monthly); got "${limitReset.slice(0, 40)}".` }))
     if (!Number.isFinite(keyLimit) || keyLimit <= 0) return yield* Effect.die(new Error("OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20)."))
     const environment = yield* Effect.orDie(providerEnvironment)
     return openRouterLive({ managementKey: key.value, environment, baseUrl, keyLimit, limitReset, topUpMax })

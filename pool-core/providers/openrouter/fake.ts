@@ -1,6 +1,18 @@
+import { readFileSync } from "node:fs"
+import { checkedByContract, type OpenApiDocument, openApiContract, type Violation } from "../http/openapi.ts"
 import type { RecordedRequest, Reply } from "../http/testing.ts"
 
-// Loopback stand-in for the provider API (tests only): answers like the real one and checks auth on every request.
+// Loopback stand-in for the provider API (tests only): answers like the real one, checks auth on every request, and
+// checks every request (and its own answers) against OpenRouter's published API reference (./openapi.json).
+
+export const openRouterReference = JSON.parse(readFileSync(new URL("./openapi.json", import.meta.url), "utf8")) as OpenApiDocument
+const contract = openApiContract(openRouterReference)
+
+/** OpenRouter's error answers: `{ error: { code, message } }`. */
+const refuse = (v: Violation): Reply => {
+  const status = v.kind === "unknown path" ? 404 : v.kind === "method not allowed" ? 405 : 400
+  return { status, json: { error: { code: status, message: v.message } } }
+}
 
 export const managementKey = "sk-or-mgmt-secret-abcdef"
 
@@ -22,7 +34,20 @@ export interface FakeKey {
 const view = (k: FakeKey) => {
   const period = k.periodUsage ?? k.usage
   const { periodUsage: _, ...rest } = k
-  return { ...rest, disabled: k.disabled ?? false, created_at: k.created_at ?? new Date(0).toISOString(), usage_daily: period, usage_weekly: period, usage_monthly: period, limit_remaining: k.limit === null ? null : Math.max(0, k.limit - period) }
+  return {
+    ...rest,
+    label: `sk-or-v1-${k.hash.slice(0, 3)}...${k.hash.slice(-4)}`,
+    disabled: k.disabled ?? false,
+    include_byok_in_limit: false,
+    byok_usage: 0,
+    byok_usage_daily: 0,
+    byok_usage_weekly: 0,
+    byok_usage_monthly: 0,
+    created_at: k.created_at ?? new Date(0).toISOString(),
+    updated_at: null,
+    creator_user_id: null,
+    workspace_id: "0df9e665-d932-5740-b2c7-b52af166bc11",
+    usage_daily: period, usage_weekly: period, usage_monthly: period, limit_remaining: k.limit === null ? null : Math.max(0, k.limit - period) }
 }
 
 /** A small OpenRouter keys API: checks auth on every request, keeps keys in memory. */
@@ -40,10 +65,9 @@ export const openRouterApi = () => {
     if (r.headers.authorization !== `Bearer ${managementKey}`) return { status: 401, json: { error: { message: "No auth" } } }
     const path = r.path.split("?")[0]
     if (r.method === "POST" && path === "/api/v1/keys") {
-      const b = r.body as { name: string; limit: number; limit_reset: string }
-      if (typeof b?.name !== "string" || typeof b.limit !== "number") return { status: 400, json: { error: { message: "bad body" } } }
+      const b = r.body as { name: string; limit?: number | null; limit_reset?: string | null }
       const hash = `hash-${++next}`
-      keys.set(hash, { hash, name: b.name, limit: b.limit, usage: 0, limit_reset: b.limit_reset, created_at: new Date().toISOString() })
+      keys.set(hash, { hash, name: b.name, limit: b.limit ?? null, usage: 0, limit_reset: b.limit_reset ?? null, created_at: new Date().toISOString() })
       return { status: 201, json: { key: `sk-or-v1-secret-${next}`, data: view(keys.get(hash)!) } }
     }
     if (r.method === "GET" && path === "/api/v1/keys") {
@@ -61,5 +85,6 @@ export const openRouterApi = () => {
     if (key && r.method === "DELETE") return keys.delete(key.hash), { json: { deleted: true } }
     return { status: 404, json: { error: { message: `no route ${r.method} ${r.path}` } } }
   }
-  return { keys, setUsage, handle }
+  const checked = checkedByContract(contract, refuse, handle)
+  return { keys, setUsage, handle: checked.handle, violations: checked.violations }
 }

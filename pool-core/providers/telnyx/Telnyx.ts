@@ -123,7 +123,8 @@ export const telnyxLive = (settings: TelnyxSettings) =>
         {
           operation: "search numbers",
           method: "GET",
-          path: "available_phone_numbers?filter[country_code]=US&filter[features][]=sms&filter[limit]=20",
+          // filter[features] is an array parameter (repeated for more than one feature), not filter[features][]
+          path: "available_phone_numbers?filter[country_code]=US&filter[features]=sms&filter[limit]=20",
         },
         Available
       )

@@ -1,6 +1,18 @@
+import { readFileSync } from "node:fs"
+import { checkedByContract, type OpenApiDocument, openApiContract, type Violation } from "../http/openapi.ts"
 import type { RecordedRequest, Reply } from "../http/testing.ts"
 
-// Loopback stand-in for the provider API (tests only): answers like the real one and checks auth on every request.
+// Loopback stand-in for the provider API (tests only): answers like the real one, checks auth on every request, and
+// checks every request (and its own answers) against Telnyx's published API reference (./openapi.json).
+
+export const telnyxReference = JSON.parse(readFileSync(new URL("./openapi.json", import.meta.url), "utf8")) as OpenApiDocument
+const contract = openApiContract(telnyxReference)
+
+/** Telnyx's error answers: `{ errors: [{ code, title, detail }] }`; an invalid parameter is a 422 (code 10015). */
+const refuse = (v: Violation): Reply =>
+  v.kind === "invalid request"
+    ? { status: 422, json: { errors: v.message.split("; ").map((detail) => ({ code: "10015", title: "Bad Request", detail })) } }
+    : { status: v.kind === "unknown path" ? 404 : 405, json: { errors: [{ code: "10005", title: "Resource not found", detail: v.message }] } }
 
 export const apiKey = "KEYtelnyx_secret_0001"
 export const profile = "mp-123"
@@ -35,7 +47,7 @@ export const telnyxApi = (options: TelnyxFakeOptions = {}) => {
     if (r.headers.authorization !== `Bearer ${apiKey}`) return { status: 401, json: { errors: [{ code: "10009", title: "Authentication failed" }] } }
     const url = new URL(r.path, "http://x")
     if (r.method === "GET" && url.pathname === "/available_phone_numbers") {
-      if (url.searchParams.get("filter[country_code]") !== "US" || url.searchParams.get("filter[features][]") !== "sms" || url.searchParams.get("filter[limit]") !== "20")
+      if (url.searchParams.get("filter[country_code]") !== "US" || !url.searchParams.getAll("filter[features]").includes("sms") || url.searchParams.get("filter[limit]") !== "20")
         return { status: 400, json: { errors: [{ title: "bad filter" }] } }
       return { json: { data: [0, 1, 2].map(() => ({ record_type: "available_phone_number", phone_number: `+1555000${String(++next).padStart(4, "0")}` })), meta: { total_results: 3, best_effort_results: 0 } } }
     }
@@ -71,5 +83,6 @@ export const telnyxApi = (options: TelnyxFakeOptions = {}) => {
     }
     return { status: 404, json: { errors: [{ title: "not found" }] } }
   }
-  return { ordered, orders, messaging, own, handle }
+  const checked = checkedByContract(contract, refuse, handle)
+  return { ordered, orders, messaging, own, handle: checked.handle, violations: checked.violations }
 }
