@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Redacted } from "effect"
+import { ConfigProvider, type Duration, Effect, Layer, Redacted } from "effect"
 import { fakeApi } from "../http/testing.ts"
 import { managementKey, openRouterApi } from "./fake.ts"
 import { OpenRouter, openRouterLayerFromEnv, openRouterLive } from "./OpenRouter.ts"
 
-const live = (url: string, environment = "staging") =>
-  openRouterLive({ managementKey: Redacted.make(managementKey), environment, baseUrl: url, keyLimit: 20, limitReset: "monthly", http: { baseDelay: "5 millis", timeout: "500 millis" } })
+// Tests of a lost answer pass SLOW_ANSWER_TIMEOUT (their fake answers after 1.5 s); the others leave room for a loaded machine.
+const SLOW_ANSWER_TIMEOUT = "500 millis"
+const live = (url: string, environment = "staging", timeout: Duration.Input = "10 seconds") =>
+  openRouterLive({ managementKey: Redacted.make(managementKey), environment, baseUrl: url, keyLimit: 20, limitReset: "monthly", http: { baseDelay: "5 millis", timeout } })
 
 describe("OpenRouter", () => {
   it.live("creates a capped monthly key per instance, tops it up, reads usage and deletes it", () =>
@@ -111,7 +113,7 @@ describe("OpenRouter", () => {
         const reply = fake.handle(r)
         return r.method === "POST" && slow-- > 0 ? { ...reply, delayMs: 1_500 } : reply
       })
-      const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url))
+      const or = yield* Effect.provide(Effect.service(OpenRouter), live(api.url, "staging", SLOW_ANSWER_TIMEOUT))
       const made = yield* or.createKey("k6")
       expect(api.requests.filter((r) => r.method === "POST")).toHaveLength(2)
       expect([...fake.keys.values()].map((k) => k.name)).toEqual(["convos-staging-agent-k6"])
