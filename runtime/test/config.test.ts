@@ -5,12 +5,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { applyRuntime } from "../src/config/apply.ts"
-import { buildOpenClawConfig, MODEL_PROVIDER_ID } from "../src/config/openclawConfig.ts"
+import { AGENT_SERVICE_TOOLS, buildOpenClawConfig, DENIED_TOOLS, MODEL_PROVIDER_ID, SEARCH_PLUGIN_ID } from "../src/config/openclawConfig.ts"
 import { describeSettings, formatSecretsEnv, readSecretsEnv, SettingsError, settingsFromEnv } from "../src/config/settings.ts"
 import {
-  activeSkills, agentsMarkdown, BOOTSTRAP_MAX_CHARS, BOOTSTRAP_TOTAL_MAX_CHARS, identityMarkdown, MAX_AGENT_NAME_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS,
-  readInstructions, skillMarkdown, SKILLS, soulMarkdown, writeWorkspace,
+  agentsMarkdown, BOOTSTRAP_MAX_CHARS, BOOTSTRAP_TOTAL_MAX_CHARS, identityMarkdown, MAX_AGENT_NAME_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS,
+  readInstructions, soulMarkdown, writeWorkspace,
 } from "../src/config/workspace.ts"
+import { toolsMarkdownLines } from "../src/plugin/agentServices.ts"
 import { decodeBody, ProvisionBody } from "../src/http/bodies.ts"
 import { gatewayArgs, gatewayEnv } from "../src/gateway.ts"
 
@@ -62,6 +63,43 @@ describe("openclaw.json", () => {
     expect(c.channels.convos.enabled).toBe(true)
   })
 
+  it("gives the agent a chat agent's tools only: no exec/process/automation/ui/nodes, fs inside the workspace, exec denied by policy", () => {
+    const c = buildOpenClawConfig({ settings, hasModelKey: true })
+    expect(c.tools.allow).toEqual([...AGENT_SERVICE_TOOLS, "memory_search", "memory_get", "read", "write", "edit"])
+    for (const t of ["exec", "process", "code_execution", "apply_patch", "group:runtime", "group:automation", "group:nodes", "group:ui", "sessions_spawn", "sessions_send", "web_fetch"]) {
+      expect(c.tools.deny).toContain(t)
+      expect(c.tools.allow).not.toContain(t)
+    }
+    expect(c.tools.deny).toEqual([...DENIED_TOOLS])
+    expect(c.tools.fs).toEqual({ workspaceOnly: true })
+    expect(c.tools.exec).toMatchObject({ security: "deny", ask: "off", applyPatch: { enabled: false } })
+    expect(c.tools.elevated.enabled).toBe(false)
+    expect(c.tools.agentToAgent.enabled).toBe(false)
+    expect(c.tools.sessions.visibility).toBe("self")
+    expect(c.gateway.controlUi.enabled).toBe(false)
+    expect(JSON.stringify(c)).not.toMatch(/"(tools\.)?profile"/)
+  })
+
+  it("web search goes through OpenRouter only with a model key: OpenClaw's Perplexity plugin, key and base URL by reference", () => {
+    for (const off of [buildOpenClawConfig({ settings, hasModelKey: true }), buildOpenClawConfig({ settings, hasModelKey: false, webSearch: true })]) {
+      expect(off.tools.web.search).toEqual({ enabled: false })
+      expect(off.tools.allow).not.toContain("web_search")
+    }
+    expect(buildOpenClawConfig({ settings, hasModelKey: true }).plugins.allow).toEqual(["convos", "memory-core"]) // not installed
+    // Installed but no key yet: loaded (plugins load at start only; the key comes later, at provision), no config.
+    const keyless = buildOpenClawConfig({ settings, hasModelKey: false, webSearch: true, searchPluginDir: "/app/perplexity" }) as any
+    expect(keyless.plugins.allow).toEqual(["convos", "memory-core", "perplexity"])
+    expect(keyless.plugins.load.paths).toContain("/app/perplexity")
+    expect(keyless.plugins.entries.perplexity).toEqual({ enabled: true })
+    const c = buildOpenClawConfig({ settings, hasModelKey: true, webSearch: true, pluginDir: "/app/convos", searchPluginDir: "/app/perplexity" }) as any
+    expect(c.tools.web.search).toEqual({ enabled: true, provider: SEARCH_PLUGIN_ID })
+    expect(c.tools.allow).toContain("web_search")
+    expect(c.tools.web.fetch.enabled).toBe(false)
+    expect(c.plugins.allow).toEqual(["convos", "memory-core", "perplexity"])
+    expect(c.plugins.load.paths).toEqual(["/app/convos", "/app/perplexity"])
+    expect(c.plugins.entries.perplexity).toEqual({ enabled: true, config: { webSearch: { apiKey: "${OPENROUTER_API_KEY}", baseUrl: "${OPENROUTER_BASE_URL}", model: "perplexity/sonar" } } })
+  })
+
   it("configures the OpenRouter provider only when a key exists, by reference, never inline", () => {
     expect("providers" in buildOpenClawConfig({ settings, hasModelKey: false }).models).toBe(false)
     const c = buildOpenClawConfig({ settings, hasModelKey: true }) as any
@@ -91,7 +129,7 @@ describe("model id (OPENCLAW_PRIMARY_MODEL)", () => {
 describe("workspace", () => {
   it("writes AGENTS.md, SOUL.md and IDENTITY.md with the instructions under ## Custom Instructions", () => {
     const dir = tempDir()
-    const written = writeWorkspace(dir, { agentName: "Chef", instructions: "Suggest vegetarian dinners.", templateSlug: "cook" }, {})
+    const written = writeWorkspace(dir, { agentName: "Chef", instructions: "Suggest vegetarian dinners.", templateSlug: "cook" })
     expect(written).toEqual(["AGENTS.md", "SOUL.md", "IDENTITY.md"])
     const identity = readFileSync(join(dir, "IDENTITY.md"), "utf8")
     expect(identity).toContain("- **Name:** Chef")
@@ -99,19 +137,6 @@ describe("workspace", () => {
     expect(readInstructions(dir)).toBe("Suggest vegetarian dinners.")
     expect(readFileSync(join(dir, "AGENTS.md"), "utf8")).toContain("## Tools")
     expect(existsSync(join(dir, "TOOLS.md"))).toBe(false)
-  })
-
-  it("writes a skill only while its key and the agent's resource are present, and removes it when they go", () => {
-    const dir = tempDir()
-    writeWorkspace(dir, { agentName: "A", instructions: "" }, { AGENTMAIL_API_KEY: "k", AGENTMAIL_INBOX_ID: "a@agentmail.to", BANKR_API_KEY: "" })
-    expect(existsSync(join(dir, "skills", "agentmail", "SKILL.md"))).toBe(true)
-    expect(existsSync(join(dir, "skills", "bankr"))).toBe(false)
-    expect(readFileSync(join(dir, "AGENTS.md"), "utf8")).toContain("`agentmail` skill")
-    writeWorkspace(dir, { agentName: "A", instructions: "" }, {})
-    expect(existsSync(join(dir, "skills", "agentmail"))).toBe(false)
-    expect(activeSkills({ TELNYX_API_KEY: "x", TELNYX_PHONE_NUMBER: "+15550001111" }).map((s) => s.name)).toEqual(["telnyx"])
-    // a key without the agent's own inbox / number is no usable skill
-    expect(activeSkills({ TELNYX_API_KEY: "x", AGENTMAIL_API_KEY: "k" })).toEqual([])
   })
 
   it("the longest profile the HTTP contract accepts fits OpenClaw's per-file and total bootstrap limits (nothing truncated)", () => {
@@ -124,23 +149,12 @@ describe("workspace", () => {
     const c = buildOpenClawConfig({ settings: settingsFromEnv({ OPENCLAW_STATE_DIR: "/srv/a" }), hasModelKey: false })
     expect(c.agents.defaults.bootstrapMaxChars).toBe(BOOTSTRAP_MAX_CHARS)
     expect(identity.length).toBeLessThanOrEqual(c.agents.defaults.bootstrapMaxChars)
-    const total = identity.length + agentsMarkdown(longest, SKILLS).length + soulMarkdown(longest).length
+    const allTools = toolsMarkdownLines({ email: { address: `${"a".repeat(64)}@agentmail.to` }, phone: { number: "+155500011112222" }, wallet: { address: `0x${"f".repeat(40)}` } })
+    const total = identity.length + agentsMarkdown(longest, allTools).length + soulMarkdown(longest).length
     expect(total).toBeLessThanOrEqual(c.agents.defaults.bootstrapTotalMaxChars)
     expect(c.agents.defaults.bootstrapTotalMaxChars).toBe(BOOTSTRAP_TOTAL_MAX_CHARS)
   })
 
-  it("gives every skill valid frontmatter (name = dir, one-line description < 160 chars, requires.env)", () => {
-    for (const s of SKILLS) {
-      const md = skillMarkdown(s)
-      const front = md.split("---")[1]!
-      expect(front).toMatch(new RegExp(`\\nname: ${s.name}\\n`))
-      expect(s.name).toMatch(/^[a-z0-9-]+$/)
-      const description = /\ndescription: (.*)\n/.exec(front)![1]!
-      expect(description.length).toBeLessThan(160)
-      const metadata = JSON.parse(/\nmetadata: (.*)\n/.exec(front)![1]!)
-      expect(metadata.openclaw.requires.env).toEqual(s.requiresEnv)
-    }
-  })
 })
 
 describe("apply + gateway launch", () => {
@@ -170,6 +184,11 @@ describe("plugin entry", () => {
     const entry = readFileSync(join(import.meta.dirname, "..", "gateway", "extensions", "convos", "index.ts"), "utf8")
     const listed = JSON.parse(/const ROUTES = (\[[^\]]*\])/.exec(entry)![1]!) as string[]
     expect(listed).toEqual([...ROUTES])
+    // the typed tools: registered by the entry, owned in the manifest (OpenClaw refuses undeclared ones), allowed by the config
+    const registered = JSON.parse(/const AGENT_SERVICE_TOOLS = (\[[^\]]*\])/.exec(entry)![1]!) as string[]
+    expect(registered).toEqual([...AGENT_SERVICE_TOOLS])
+    const manifest = JSON.parse(readFileSync(join(import.meta.dirname, "..", "gateway", "extensions", "convos", "openclaw.plugin.json"), "utf8"))
+    expect(manifest.contracts.tools).toEqual([...AGENT_SERVICE_TOOLS])
     expect(entry).toContain(`const MODEL_PROVIDER_ID = "${MODEL_PROVIDER_ID}"`)
     // Nothing from runtime/src or pool-core in the plugin's static import graph (OpenClaw captures that graph).
     for (const file of ["index.ts", "dispatch.ts"]) {

@@ -2,7 +2,7 @@
 // against a devnet and a fake OpenAI-compatible LLM on loopback. Provision → invite URL → a person joins with the
 // Convos joiner → sends a message → receives the agent's reply (the fake LLM's text). One gateway for the file
 // (15-25 s start, ~1.3 GB). Also covers re-adoption by a second compute layer and destroy by PID.
-import { mkdtempSync, rmSync, existsSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -13,12 +13,15 @@ import { isAlive } from "@convos-agents/pool-core/providers/compute/local/proces
 import { connectPerson, joinInvite, waitForText } from "./support/chatClient.ts"
 import { startTestDevnet } from "./support/devnet.ts"
 import { type FakeLlm, startFakeLlm } from "./support/fakeLlm.ts"
+import { type ServicesFake, startServicesFake } from "./support/servicesFake.ts"
 
 const TOKEN = "e2e-instance-token"
 const ID = "e2e-agent-1"
 let devnet: Awaited<ReturnType<typeof startTestDevnet>>
 let llm: FakeLlm
+let services!: ServicesFake
 let dataDir: string
+let provisioned: { conversationId: string; inviteUrl: string } | null = null
 let compute: ManagedRuntime.ManagedRuntime<Compute, unknown>
 let url: string
 
@@ -42,16 +45,20 @@ const waitReady = async (base: string, timeoutMs: number) => {
 beforeAll(async () => {
   devnet = await startTestDevnet()
   llm = await startFakeLlm()
+  // The pool's agent service API: this agent holds an inbox and a wallet, no phone number.
+  services = await startServicesFake({ instanceId: ID, token: TOKEN, held: { email: { address: "e2e-agent@agentmail.to" }, phone: null, wallet: { address: "0x00000000000000000000000000000000000000e2" } } })
   dataDir = mkdtempSync(join(tmpdir(), "runtime-e2e-"))
-  compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl, OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6" } }))
+  compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl, OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6", POOL_SERVICES_URL: services.url } }))
   const handle = await compute.runPromise(useCompute((c) => c.create({ instanceId: ID, instanceToken: TOKEN, env: {} })))
   url = handle.url!
-  await waitReady(url, 150_000)
-}, 180_000)
+  // A liveness bound for a loaded 2-core machine (the gateway alone takes 15-25 s idle, minutes under load).
+  await waitReady(url, 420_000)
+}, 450_000)
 
 afterAll(async () => {
   await compute?.dispose()
   await llm?.close()
+  await services?.close()
   await devnet?.close()
   if (!process.env.KEEP_E2E_DATA) rmSync(dataDir, { recursive: true, force: true })
 }, 60_000)
@@ -73,17 +80,18 @@ describe("runtime with a real OpenClaw gateway", () => {
       body: JSON.stringify({ agentName: "E2E Helper", instructions: "Answer briefly.", env: { OPENROUTER_API_KEY: "sk-e2e-fake" } }),
     })
     expect(res.status).toBe(200)
-    const provisioned = (await res.json()) as { conversationId: string; inviteUrl: string; joined: boolean }
-    expect(provisioned.joined).toBe(false)
-    expect(provisioned.inviteUrl).toContain("?i=")
+    const answer = (await res.json()) as { conversationId: string; inviteUrl: string; joined: boolean }
+    provisioned = answer
+    expect(answer.joined).toBe(false)
+    expect(answer.inviteUrl).toContain("?i=")
 
     const reply = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
       const person = yield* connectPerson(devnet.url, "e2e person")
-      const joined = yield* joinInvite(person, provisioned.inviteUrl)
-      expect(joined).toMatchObject({ _tag: "Joined", conversationId: provisioned.conversationId })
+      const joined = yield* joinInvite(person, answer.inviteUrl)
+      expect(joined).toMatchObject({ _tag: "Joined", conversationId: answer.conversationId })
       const sentAt = Date.now()
-      yield* person.client.sendText(provisioned.conversationId, "ping from the e2e test")
-      return yield* waitForText(person, provisioned.conversationId, (t) => t.startsWith("FAKE-REPLY"), sentAt - 1, 120_000)
+      yield* person.client.sendText(answer.conversationId, "ping from the e2e test")
+      return yield* waitForText(person, answer.conversationId, (t) => t.startsWith("FAKE-REPLY"), sentAt - 1, 120_000)
     })))
     expect(reply).toMatch(/^FAKE-REPLY #\d+: ping from the e2e test/)
     // the seed's model ref (openrouter/anthropic/…) reaches OpenRouter as the id it expects

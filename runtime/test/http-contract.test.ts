@@ -115,8 +115,7 @@ describe("instance HTTP contract", () => {
     const identity = readFileSync(join(stateDir, "workspace", "IDENTITY.md"), "utf8")
     expect(identity).toContain("- **Name:** Trip Planner")
     expect(identity).toMatch(/## Custom Instructions\n\nPlan trips to Lisbon\./)
-    expect(existsSync(join(stateDir, "workspace", "skills", "telnyx", "SKILL.md"))).toBe(true)
-    expect(existsSync(join(stateDir, "workspace", "skills", "agentmail"))).toBe(false)
+    expect(existsSync(join(stateDir, "workspace", "skills"))).toBe(false) // no shell skills: services are typed tools
     expect(statSync(join(stateDir, ".env")).mode & 0o777).toBe(0o600)
     expect(readFileSync(join(stateDir, "openclaw.json"), "utf8")).not.toContain("secret-telnyx-value")
 

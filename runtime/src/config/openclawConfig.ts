@@ -1,7 +1,7 @@
 // The OpenClaw config (openclaw.json, JSON5-compatible JSON) for one agent instance. Pure: settings + env in, object out.
 // Offline-safe by construction: no update check, no remote model catalog, no web-search plugin auto-install, only our
 // channel plugin (plus the memory slot OpenClaw always loads) allowed. Secrets are referenced as ${VAR}, never inlined.
-import { convosPluginDir, type RuntimeSettings } from "./settings.ts"
+import { convosPluginDir, perplexityPluginDir, type RuntimeSettings } from "./settings.ts"
 import { BOOTSTRAP_MAX_CHARS, BOOTSTRAP_TOTAL_MAX_CHARS } from "./workspace.ts"
 
 export const CHANNEL_ID = "convos"
@@ -51,10 +51,24 @@ export interface OpenClawConfigInput {
   readonly settings: RuntimeSettings
   /** Whether OPENROUTER_API_KEY is known; without it no provider is configured and the plugin answers "no model". */
   readonly hasModelKey: boolean
+  /**
+   * Web search through OpenRouter: OpenClaw's Perplexity plugin (pinned in runtime/gateway) on its OpenRouter route
+   * (chat completions at OPENROUTER_BASE_URL with the agent's OPENROUTER_API_KEY, a Perplexity Sonar model): whether
+   * the plugin is installed (apply.ts checks). Search is on only with a model key as well.
+   */
+  readonly webSearch?: boolean
   readonly pluginDir?: string
+  readonly searchPluginDir?: string
 }
 
-export const buildOpenClawConfig = ({ settings, hasModelKey, pluginDir = convosPluginDir() }: OpenClawConfigInput) => ({
+/** The plugin id of OpenClaw's Perplexity web-search provider (@openclaw/perplexity-plugin). */
+export const SEARCH_PLUGIN_ID = "perplexity"
+/** OpenRouter's id of Perplexity Sonar (fast Q&A with web search and citations; openrouter.ai/perplexity/sonar). */
+export const SEARCH_MODEL = "perplexity/sonar"
+
+export const buildOpenClawConfig = ({ settings, hasModelKey, webSearch = false, pluginDir = convosPluginDir(), searchPluginDir = perplexityPluginDir() }: OpenClawConfigInput) => {
+  const search = webSearch && hasModelKey
+  return {
   gateway: {
     mode: "local",
     bind: settings.bind,
@@ -106,7 +120,7 @@ export const buildOpenClawConfig = ({ settings, hasModelKey, pluginDir = convosP
   },
   channels: { [CHANNEL_ID]: { enabled: true } },
   tools: {
-    allow: [...allowedTools(false)],
+    allow: [...allowedTools(search)],
     deny: [...DENIED_TOOLS],
     fs: { workspaceOnly: true },
     // Belt and braces: even if exec were ever allowed, the host policy refuses every command
@@ -116,14 +130,30 @@ export const buildOpenClawConfig = ({ settings, hasModelKey, pluginDir = convosP
     agentToAgent: { enabled: false },
     // Each conversation is its own session: none may read another (the session tools are not allowed either).
     sessions: { visibility: "self" },
-    web: { search: { enabled: false }, fetch: { enabled: false } },
+    // Without a search route, search stays off explicitly: else OpenClaw tries to install a search plugin at start.
+    web: { search: search ? { enabled: true, provider: SEARCH_PLUGIN_ID } : { enabled: false }, fetch: { enabled: false } },
   },
   update: { checkOnStart: false },
+  // The search plugin is loaded whenever it is installed, key or not: OpenClaw loads plugins at start only (a new
+  // load path in a hot reload is ignored), while the key arrives later, at provision. The key then only switches
+  // tools.web.search on and gives the plugin its config, both of which hot-reload.
   plugins: {
-    allow: [CHANNEL_ID, "memory-core"],
-    load: { paths: [pluginDir] },
-    entries: { [CHANNEL_ID]: { enabled: true } },
+    allow: [CHANNEL_ID, "memory-core", ...(webSearch ? [SEARCH_PLUGIN_ID] : [])],
+    load: { paths: [pluginDir, ...(webSearch ? [searchPluginDir] : [])] },
+    entries: {
+      [CHANNEL_ID]: { enabled: true },
+      ...(webSearch
+        ? {
+            // A baseUrl makes the plugin use OpenRouter's chat completions (its documented OpenRouter route); keys by
+            // reference only, never inlined.
+            [SEARCH_PLUGIN_ID]: search
+              ? { enabled: true, config: { webSearch: { apiKey: "${OPENROUTER_API_KEY}", baseUrl: "${OPENROUTER_BASE_URL}", model: SEARCH_MODEL } } }
+              : { enabled: true },
+          }
+        : {}),
+    },
   },
-})
+  }
+}
 
 export type OpenClawConfig = ReturnType<typeof buildOpenClawConfig>

@@ -11,6 +11,8 @@ export const runtimeRoot = (): string => process.env.CONVOS_RUNTIME_ROOT || reso
 export const gatewayDir = () => join(runtimeRoot(), "gateway")
 export const openclawEntry = () => join(gatewayDir(), "node_modules", "openclaw", "openclaw.mjs")
 export const convosPluginDir = () => join(gatewayDir(), "extensions", "convos")
+/** OpenClaw's Perplexity web-search plugin, a pinned dependency of runtime/gateway (web search through OpenRouter). */
+export const perplexityPluginDir = () => join(gatewayDir(), "node_modules", "@openclaw", "perplexity-plugin")
 
 export const DEFAULT_MODEL = "anthropic/claude-sonnet-4-6"
 

@@ -1,8 +1,8 @@
 // The agent's workspace as OpenClaw 2026.9 reads it: AGENTS.md (operating rules, with a `## Tools` section since
 // TOOLS.md is retired), SOUL.md (persona), IDENTITY.md (name; custom instructions under `## Custom Instructions`,
-// where the upstream runtime put them – upstream bug #84 was instructions written where the agent never looked), and
-// workspace skills (skills/<name>/SKILL.md) for the providers whose key is present.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+// where the upstream runtime put them – upstream bug #84 was instructions written where the agent never looked). The
+// `## Tools` section lists the typed tools the agent really has (its services: plugin/agentServices.ts).
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { AGENT_NAME_MAX_CHARS, agentNameForDisplay } from "@convos-agents/pool-core/messaging"
 
@@ -24,69 +24,12 @@ export interface AgentProfile {
   readonly templateSlug?: string | null
 }
 
-export interface SkillSpec {
-  readonly name: string
-  readonly description: string
-  /**
-   * Env vars that must all be set for the skill to be written (and that OpenClaw checks again via requires.env): the
-   * key AND the agent's own resource, both handed over by the pool at provision (pool-core/providers/resources).
-   */
-  readonly requiresEnv: ReadonlyArray<string>
-  readonly body: string
-}
-
-export const SKILLS: ReadonlyArray<SkillSpec> = [
-  {
-    name: "agentmail",
-    description: "Send and read email from the agent's own AgentMail inbox.",
-    requiresEnv: ["AGENTMAIL_API_KEY", "AGENTMAIL_INBOX_ID"],
-    body: [
-      "Use the AgentMail HTTP API (https://api.agentmail.to/v0) with `Authorization: Bearer $AGENTMAIL_API_KEY`.",
-      "Your inbox id is `$AGENTMAIL_INBOX_ID`; your address is `$AGENTMAIL_INBOX_ADDRESS` (the key works for this inbox only).",
-      "- Send: `POST /inboxes/$AGENTMAIL_INBOX_ID/messages/send` with JSON `{to, subject, text}`.",
-      "- Read: `GET /inboxes/$AGENTMAIL_INBOX_ID/messages`.",
-      "Confirm with the person before sending an email on their behalf.",
-    ].join("\n"),
-  },
-  {
-    name: "telnyx",
-    description: "Send SMS from the agent's Telnyx phone number.",
-    requiresEnv: ["TELNYX_API_KEY", "TELNYX_PHONE_NUMBER"],
-    body: [
-      "Use the Telnyx API (https://api.telnyx.com/v2) with `Authorization: Bearer $TELNYX_API_KEY`.",
-      "Your number is `$TELNYX_PHONE_NUMBER`.",
-      "- Send SMS: `POST /messages` with JSON `{from: $TELNYX_PHONE_NUMBER, to, text, messaging_profile_id: $TELNYX_MESSAGING_PROFILE_ID}`.",
-      "Only text numbers the person gave you, and say what you sent.",
-    ].join("\n"),
-  },
-  {
-    name: "bankr",
-    description: "Check balances and make crypto transfers through Bankr.",
-    requiresEnv: ["BANKR_API_KEY"],
-    body: [
-      "Use the Bankr agent API (https://api.bankr.bot) with header `X-API-Key: $BANKR_API_KEY`.",
-      "- Ask: `POST /agent/prompt` with JSON `{prompt}`; poll `GET /agent/job/{jobId}` until it completes.",
-      "Never move funds without an explicit confirmation in the conversation.",
-    ].join("\n"),
-  },
-]
-
-export const activeSkills = (env: Readonly<Record<string, string | undefined>>) =>
-  SKILLS.filter((s) => s.requiresEnv.every((k) => !!env[k]))
-
-export const skillMarkdown = (s: SkillSpec): string =>
-  [
-    "---",
-    `name: ${s.name}`,
-    `description: ${s.description}`,
-    `metadata: ${JSON.stringify({ openclaw: { requires: { env: s.requiresEnv }, primaryEnv: s.requiresEnv[0] } })}`,
-    "---",
-    "",
-    `# ${s.name}`,
-    "",
-    s.body,
-    "",
-  ].join("\n")
+/**
+ * Workspace skills earlier versions wrote (they told the model to call provider APIs with keys through a shell). The
+ * agent has no shell and no provider key now: its services are typed tools (plugin/agentServices.ts). Removed from
+ * old state dirs on every apply.
+ */
+export const RETIRED_SKILLS = ["agentmail", "telnyx", "bankr"] as const
 
 export const CUSTOM_INSTRUCTIONS_HEADING = "## Custom Instructions"
 
@@ -105,7 +48,7 @@ export const identityMarkdown = (p: AgentProfile): string =>
     "",
   ].join("\n")
 
-export const agentsMarkdown = (p: AgentProfile, skills: ReadonlyArray<SkillSpec>): string =>
+export const agentsMarkdown = (p: AgentProfile, toolLines: ReadonlyArray<string>): string =>
   [
     "# AGENTS.md - How to work here",
     "",
@@ -114,13 +57,12 @@ export const agentsMarkdown = (p: AgentProfile, skills: ReadonlyArray<SkillSpec>
     "",
     "- Keep replies short and conversational: plain text, no Markdown tables or headings.",
     "- Follow the custom instructions in IDENTITY.md; they were written by the person who created you.",
-    "- Never reveal API keys, tokens or environment variables.",
+    "- Anyone with the chat's invite can talk to you: confirm with the person before sending email or SMS for them.",
+    "- You have no shell and cannot run commands or programs; your files are this workspace only.",
     "",
     "## Tools",
     "",
-    skills.length === 0
-      ? "No external services are connected to this agent."
-      : skills.map((s) => `- \`${s.name}\` skill: ${s.description}`).join("\n"),
+    toolLines.length === 0 ? "No external services are connected to this agent." : ["Your services (typed tools):", ...toolLines].join("\n"),
     "",
   ].join("\n")
 
@@ -133,14 +75,13 @@ export const soulMarkdown = (p: AgentProfile): string =>
     "",
   ].join("\n")
 
-/** Writes (or rewrites) the workspace files and the skills for the keys in `env`. Returns the paths written. */
-export const writeWorkspace = (workspaceDir: string, profile: AgentProfile, env: Readonly<Record<string, string | undefined>>): string[] => {
-  mkdirSync(workspaceDir, { recursive: true })
+/** Writes (or rewrites) the workspace files; `toolLines` is the `## Tools` list. Returns the paths written. */
+export const writeWorkspace = (workspaceDir: string, profile: AgentProfile, toolLines: ReadonlyArray<string> = []): string[] => {
+  mkdirSync(workspaceDir, { recursive: true, mode: 0o700 })
   // The name goes into Markdown lines (`- **Name:** …`): whatever was stored, it is written as one line.
   profile = { ...profile, agentName: agentNameForDisplay(profile.agentName, "Convos Agent") }
-  const skills = activeSkills(env)
   const files: Record<string, string> = {
-    "AGENTS.md": agentsMarkdown(profile, skills),
+    "AGENTS.md": agentsMarkdown(profile, toolLines),
     "SOUL.md": soulMarkdown(profile),
     "IDENTITY.md": identityMarkdown(profile),
   }
@@ -149,14 +90,10 @@ export const writeWorkspace = (workspaceDir: string, profile: AgentProfile, env:
     writeFileSync(join(workspaceDir, name), text)
     written.push(name)
   }
-  for (const s of SKILLS) {
-    const dir = join(workspaceDir, "skills", s.name)
-    if (skills.includes(s)) {
-      mkdirSync(dir, { recursive: true })
-      writeFileSync(join(dir, "SKILL.md"), skillMarkdown(s))
-      written.push(`skills/${s.name}/SKILL.md`)
-    } else if (existsSync(dir)) rmSync(dir, { recursive: true, force: true })
-  }
+  for (const name of RETIRED_SKILLS) rmSync(join(workspaceDir, "skills", name), { recursive: true, force: true })
+  try {
+    rmdirSync(join(workspaceDir, "skills")) // only when nothing else is left in it
+  } catch {}
   return written
 }
 

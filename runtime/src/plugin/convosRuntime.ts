@@ -12,6 +12,7 @@ import { applyRuntime } from "../config/apply.ts"
 import { formatSecretsEnv, readSecretsEnv, runtimeRoot, secretsEnvPath, settingsFromEnv } from "../config/settings.ts"
 import { handleContractRequest, NotReady, ROUTES } from "../http/routes.ts"
 import { makeTurnQueue } from "../agent/turnQueue.ts"
+import { type AgentServiceTool, agentServiceTools, fetchHeldServices, type HeldServices, NO_SERVICES, serviceEndpointFromEnv } from "./agentServices.ts"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -46,6 +47,8 @@ export interface ConvosRuntimeOptions {
   readonly reconnect?: ReconnectPolicy
   /** Pause before the second try of a turn that produced no reply. Default 3 s. */
   readonly retryDelayMs?: number
+  /** How long what GET /api/agent-services/me said stays current before a turn asks again. Default 60 s. */
+  readonly servicesMaxAgeMs?: number
 }
 
 export interface ConvosRuntime {
@@ -54,6 +57,10 @@ export interface ConvosRuntime {
   readonly stop: () => Promise<void>
   readonly sendText: (conversationId: string, text: string) => Promise<string>
   readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>
+  /** The typed service tool of that name if the agent holds its service (as last asked of the pool), else null. */
+  readonly serviceTool: (name: string) => AgentServiceTool | null
+  /** Asks the pool again which services the agent holds; resolves with the answer (kept on failure). */
+  readonly refreshServices: () => Promise<HeldServices>
 }
 
 export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntime => {
@@ -61,6 +68,37 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
   const settings = settingsFromEnv(env)
   const log = options.log ?? (() => {})
   let host: AgentHost | null = null
+
+  // Which services the agent holds, as the pool's service API last said (contract 3, GET /me). Until it answers: none,
+  // so the model never sees a tool the agent cannot use.
+  let held: HeldServices = NO_SERVICES
+  let heldAt = 0
+  let tools: ReadonlyArray<AgentServiceTool> = []
+  let refreshing: Promise<HeldServices> | null = null
+  const refreshServices = (): Promise<HeldServices> =>
+    (refreshing ??= (async () => {
+      const endpoint = serviceEndpointFromEnv(env)
+      if (!endpoint && heldAt === 0) log("no POOL_SERVICES_URL/INSTANCE_ID: this agent has no service tools")
+      try {
+        const next = endpoint ? await fetchHeldServices(endpoint) : NO_SERVICES
+        const changed = JSON.stringify(next) !== JSON.stringify(held)
+        held = next
+        heldAt = Date.now()
+        tools = endpoint ? agentServiceTools(endpoint, held) : []
+        if (changed) {
+          log(`services: ${tools.map((t) => t.name).join(", ") || "none"}`)
+          rewrite() // AGENTS.md lists the tools the agent has now
+        }
+      } catch (e) {
+        log(`asking the pool which services this agent holds failed (keeping the last answer): ${e instanceof Error ? e.message : String(e)}`)
+      }
+      return held
+    })().finally(() => {
+      refreshing = null
+    }))
+  /** Before a turn: a fresh enough answer, or a new one; never waits more than a few seconds (the last answer stands). */
+  const servicesCurrent = () =>
+    Date.now() - heldAt < (options.servicesMaxAgeMs ?? 60_000) ? Promise.resolve(held) : Promise.race([refreshServices(), sleep(5_000).then(() => held)])
 
   /** Sends one reply; REJECTS when it could not be sent, so OpenClaw's delivery (and our retry) sees the failure. */
   const reply = (conversationId: string) => async (text: string) => {
@@ -82,6 +120,7 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
   const runTurn = async (message: InboundText) => {
     try {
       if (!env.OPENROUTER_API_KEY) return await reply(message.conversationId)(NO_MODEL_REPLY)
+      await servicesCurrent()
       const modelConfigured = options.modelConfigured ?? (() => true)
       for (let waited = 0; !modelConfigured() && waited < 30_000; waited += 250) await sleep(250)
       // A turn that lands while OpenClaw swaps its config, or whose reply could not be sent, ends without a
@@ -123,9 +162,9 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
     log(`applied provision env: ${Object.keys(vars).sort().join(", ")}`) // names only, never values
   }
 
-  const rewrite = () => {
+  function rewrite() {
     if (options.rewriteConfig === false) return
-    applyRuntime(settings, env)
+    applyRuntime(settings, env, held)
   }
 
   return {
@@ -147,6 +186,7 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       })
       await host.whenReady
       log("messaging account live")
+      void refreshServices()
     },
     stop: async () => {
       const h = host
@@ -159,13 +199,19 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       if (Exit.isFailure(exit)) throw new Error(`sending to ${conversationId} failed`)
       return exit.value
     },
-    handle: (req, res) =>
-      handleContractRequest(req, res, {
+    serviceTool: (name) => tools.find((t) => t.name === name) ?? null,
+    refreshServices,
+    handle: async (req, res) => {
+      const handled = await handleContractRequest(req, res, {
         token: settings.token,
         version: runtimeVersion(),
         isReady: () => host?.ready() ?? false,
         runAgent: (f) => (host ? host.run(f) : Promise.resolve(Exit.fail(new NotReady()))),
         applyEnv,
-      }),
+      })
+      // A claim may have granted (or a release taken) services: ask again once the pool provisioned this agent.
+      if (handled && (req.url ?? "").startsWith("/pool/provision") && res.statusCode === 200) void refreshServices()
+      return handled
+    },
   }
 }

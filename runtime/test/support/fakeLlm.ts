@@ -1,13 +1,20 @@
 // A fake OpenAI-compatible chat-completions server on loopback (streaming SSE like OpenRouter), for tests and the
-// bench. Replies "FAKE-REPLY #<n>: <the ping… line of the prompt>" and records each request (model, auth header).
+// bench. Replies "FAKE-REPLY #<n>: <the ping… line of the prompt>" and records each request (model, auth header, the
+// names of the tools offered). Scripted tool calls: a user message containing a trigger gets that tool call instead,
+// and the request that carries the tool's result gets "TOOL-RESULT #<n>: <the result the gateway gave the model>".
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 
 export interface FakeLlm {
   readonly baseUrl: string
-  readonly requests: Array<{ model: string; authorization: string | undefined; lastUser: string }>
+  readonly requests: Array<{ model: string; authorization: string | undefined; lastUser: string; tools: ReadonlyArray<string>; toolResult: string | null }>
+  /** When the newest user message contains `trigger`, the model calls `name` with `args` (OpenAI tool_calls). */
+  readonly toolCalls: Array<{ readonly trigger: string; readonly name: string; readonly args: Record<string, unknown> }>
   readonly close: () => Promise<void>
 }
+
+const flatten = (content: unknown): string =>
+  typeof content === "string" ? content : Array.isArray(content) ? content.map((p: { text?: string }) => p.text ?? "").join("") : JSON.stringify(content ?? "")
 
 const lastUserText = (messages: Array<{ role: string; content: unknown }>): string => {
   const last = [...messages].reverse().find((m) => m.role === "user")
@@ -22,6 +29,7 @@ const OPENROUTER_MODEL_ID = /^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._:-]*$
 
 export const startFakeLlm = async (): Promise<FakeLlm> => {
   const requests: FakeLlm["requests"] = []
+  const toolCalls: FakeLlm["toolCalls"] = []
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -30,9 +38,11 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
       res.end(JSON.stringify({ data: [] }))
       return
     }
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { model: string; stream?: boolean; messages: Array<{ role: string; content: unknown }> }
+    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { model: string; stream?: boolean; messages: Array<{ role: string; content: unknown }>; tools?: Array<{ function?: { name?: string } }> }
     const user = lastUserText(body.messages)
-    requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user })
+    const newest = body.messages.at(-1)
+    const toolResult = newest?.role === "tool" ? flatten(newest.content) : null
+    requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user, tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"), toolResult })
     // Like OpenRouter: a model id is "<vendor>/<model>" (or one of OpenRouter's own, "openrouter/<name>"). An OpenClaw
     // ref such as "openrouter/anthropic/…" or "convos-openrouter/…" is refused with 400.
     if (!OPENROUTER_MODEL_ID.test(body.model ?? "")) {
@@ -44,9 +54,19 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
     // only the part of the prompt that starts with "ping" — what tests and the bench send.
     const all = body.messages.filter((m) => m.role === "user").map((m) => JSON.stringify(m.content)).join(" ")
     const echoed = [...all.matchAll(/ping\b[^\\"<]*/g)].at(0)?.[0]?.trim() ?? "ok"
-    const text = `FAKE-REPLY #${requests.length}: ${echoed}`
+    const text = toolResult !== null ? `TOOL-RESULT #${requests.length}: ${toolResult.slice(0, 2000)}` : `FAKE-REPLY #${requests.length}: ${echoed}`
     const id = `chatcmpl-${requests.length}`
     const created = Math.floor(Date.now() / 1000)
+    const call = newest?.role === "user" ? toolCalls.find((c) => user.includes(c.trigger)) : undefined
+    if (call && body.stream) {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" })
+      const toolDelta = { role: "assistant", content: null, tool_calls: [{ index: 0, id: `call_${requests.length}`, type: "function", function: { name: call.name, arguments: JSON.stringify(call.args) } }] }
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta: toolDelta, finish_reason: null }] })}\n\n`)
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] })}\n\n`)
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`)
+      res.end("data: [DONE]\n\n")
+      return
+    }
     if (!body.stream) {
       res.setHeader("content-type", "application/json")
       res.end(JSON.stringify({ id, object: "chat.completion", created, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }))
@@ -66,6 +86,7 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    toolCalls,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
 }

@@ -19,6 +19,11 @@ const CHANNEL = "convos"
 const SHARED = Symbol.for("@convos-agents/runtime/convos-plugin")
 /** Model provider id written by runtime/src/config/openclawConfig.ts (MODEL_PROVIDER_ID). */
 const MODEL_PROVIDER_ID = "convos-openrouter"
+/**
+ * The typed service tools (runtime/src/config/openclawConfig.ts AGENT_SERVICE_TOOLS and this plugin's manifest
+ * contracts.tools; a test checks all three agree). Implemented in runtime/src/plugin/agentServices.ts.
+ */
+const AGENT_SERVICE_TOOLS = ["send_email", "list_emails", "send_sms", "wallet_address"]
 /** The instance HTTP contract (runtime/src/http/routes.ts ROUTES; a test checks both lists agree). */
 const ROUTES = ["/pool/health", "/pool/provision", "/pool/agent", "/convos/status", "/convos/conversation", "/convos/join"]
 
@@ -27,6 +32,7 @@ interface ConvosRuntime {
   stop(): Promise<void>
   sendText(conversationId: string, text: string): Promise<string>
   handle(req: unknown, res: unknown): Promise<boolean>
+  serviceTool(name: string): unknown | null
 }
 
 const runtimeRoot = () => process.env.CONVOS_RUNTIME_ROOT || fileURLToPath(new URL("../../../", import.meta.url))
@@ -60,13 +66,16 @@ export default {
     // One agent per gateway process. OpenClaw may register the plugin more than once (discovery + full, and again on
     // a hot reload, from a fresh module instance), so the runtime lives on globalThis and only the `api` it
     // dispatches through is refreshed: a second registration must not open a second message stream.
-    const shared: { api: any; convos: Promise<ConvosRuntime> | null } = ((globalThis as any)[SHARED] ??= { api, convos: null })
+    const shared: { api: any; convos: Promise<ConvosRuntime> | null; loaded: ConvosRuntime | null } = ((globalThis as any)[SHARED] ??= { api, convos: null, loaded: null })
     if (!api.registrationMode || api.registrationMode === "full") shared.api = api
     const convos = () =>
-      (shared.convos ??= loadConvosRuntime(shared).catch((e) => {
-        shared.convos = null // let the channel's auto-restart try again
-        throw e
-      }))
+      (shared.convos ??= loadConvosRuntime(shared).then(
+        (runtime) => (shared.loaded = runtime),
+        (e) => {
+          shared.convos = null // let the channel's auto-restart try again
+          throw e
+        }
+      ))
 
     const plugin = createChatChannelPlugin({
       base: {
@@ -120,6 +129,9 @@ export default {
     } as any)
 
     api.registerChannel({ plugin })
+    // Factories: OpenClaw asks at every turn, and a tool exists only while the agent holds its service (the runtime
+    // asks the pool's GET /api/agent-services/me): a model never sees a tool the agent cannot use.
+    for (const name of AGENT_SERVICE_TOOLS) api.registerTool(() => shared.loaded?.serviceTool(name) ?? null, { name })
     if (api.registrationMode && api.registrationMode !== "full") return
     for (const path of ROUTES) {
       api.registerHttpRoute({ path, auth: "plugin", match: "exact", handler: async (req: any, res: any) => (await convos()).handle(req, res) })
