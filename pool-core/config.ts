@@ -34,6 +34,17 @@ export interface PoolSettings {
   readonly replicaGoneAfter: Duration.Duration
   /** AGENTS_PER_OWNER, API_CLAIMS_PER_HOUR, WEB_AGENT_TTL (pool/quota/settings.ts). */
   readonly quotas: QuotaSettings
+  /**
+   * Compute provider calls per day the tick plans against (RAILWAY_CALLS_PER_DAY: Railway's account limit is 10K a day
+   * across environments). Status, create and destroy calls spend it; when it runs low the tick asks less and waits.
+   */
+  readonly providerCallsPerDay: number
+  /** How often the provider is asked about starting or unhealthy instances (healthy ones answer /pool/health). */
+  readonly providerStatusInterval: Duration.Duration
+  /** After a failed create (or a start timeout), creates pause this long before one trial; it doubles per failure. */
+  readonly createBackoff: Duration.Duration
+  /** The longest pause between create trials. */
+  readonly createBackoffMax: Duration.Duration
 }
 
 export class PoolConfig extends Context.Service<PoolConfig, PoolSettings>()("pool-core/config/PoolConfig") {}
@@ -66,6 +77,10 @@ export const poolSettingsConfig = Config.all({
   runTick: Config.Boolean("POOL_TICK").pipe(Config.withDefault(true)),
   replicaGoneAfter: Config.Duration("POOL_REPLICA_GONE_AFTER").pipe(Config.withDefault(Duration.seconds(15))),
   quotas: quotaSettingsConfig,
+  providerCallsPerDay: nonNegativeInt("RAILWAY_CALLS_PER_DAY", 8_000),
+  providerStatusInterval: Config.Duration("POOL_PROVIDER_STATUS_INTERVAL").pipe(Config.withDefault(Duration.minutes(1))),
+  createBackoff: Config.Duration("POOL_CREATE_BACKOFF").pipe(Config.withDefault(Duration.seconds(30))),
+  createBackoffMax: Config.Duration("POOL_CREATE_BACKOFF_MAX").pipe(Config.withDefault(Duration.minutes(30))),
 })
 
 export const loadPoolSettings = Effect.gen(function* () {
@@ -76,6 +91,12 @@ export const loadPoolSettings = Effect.gen(function* () {
   yield* requireNonNegative("POOL_MAX_TOTAL", raw.maxTotal)
   yield* requireNonNegative("AGENTS_PER_OWNER", raw.quotas.agentsPerOwner)
   yield* requireNonNegative("API_CLAIMS_PER_HOUR", raw.quotas.apiClaimsPerHour)
+  if (raw.providerCallsPerDay < 100) {
+    return yield* new InvalidConfig({
+      variable: "RAILWAY_CALLS_PER_DAY",
+      message: `RAILWAY_CALLS_PER_DAY must be a whole number ≥ 100 (got ${raw.providerCallsPerDay}): the pool needs some provider calls to create and check agents. Default: 8000.`,
+    })
+  }
   if (raw.maxTotal < raw.minIdle) {
     return yield* new InvalidConfig({
       variable: "POOL_MAX_TOTAL",
@@ -107,5 +128,10 @@ export const poolConfigLayer = (overrides: Partial<PoolSettings> = {}) =>
     replicaGoneAfter: Duration.zero,
     // Tests and benchmarks claim many agents for one owner: no caps unless a test sets them (the quota tests do).
     quotas: { ...quotaDefaults, agentsPerOwner: 0, apiClaimsPerHour: 0 },
+    // Tests that are not about the budget or the create circuit should not feel them: a huge budget, no pause.
+    providerCallsPerDay: 1_000_000_000,
+    providerStatusInterval: Duration.zero,
+    createBackoff: Duration.zero,
+    createBackoffMax: Duration.zero,
     ...overrides,
   })

@@ -5,12 +5,23 @@ export interface Alert {
   readonly kind: string
   readonly subject: string
   readonly text: string
+  /**
+   * Always posted, never held: the create circuit's open/close alerts. The circuit already limits them (one per
+   * outage and one when it ends, with pauses in between), and a held "resumed" would read as another failure.
+   */
+  readonly always?: boolean
 }
 
 const short = (id: string) => id.slice(0, 8)
 
 /** The ops alert for a supervised loop that stopped and is being restarted (pool-core/supervision). */
 export const restartAlert = (loop: string, message: string): Alert => ({ kind: `restart:${loop}`, subject: message, text: `⚠️ ${message}` })
+const duration = (ms: number) => {
+  const s = Math.round(ms / 1000)
+  if (s < 90) return `${s} s`
+  const m = Math.round(s / 60)
+  return m < 90 ? `${m} min` : `${Math.round((m / 60) * 10) / 10} h`
+}
 
 /** The ops alert for a pool event, or null for events that are not alerts. */
 export const alertText = (e: PoolEvent): Alert | null => {
@@ -36,6 +47,30 @@ export const alertText = (e: PoolEvent): Alert | null => {
       return { kind: `provider:${e.provider}`, subject: e.message, text: `⚠️ ${e.provider} is failing: ${e.message}` }
     case "LoopFailing":
       return restartAlert(e.loop, e.message)
+    case "ProviderCircuitOpened":
+      return e.fault === "unauthorized"
+        ? {
+            kind: `circuit:${e.provider}`,
+            subject: e.reason,
+            always: true,
+            text: `⛔ ${e.provider} refuses the pool's credentials (not authorized): a configuration fault. The pool creates nothing and marks no agent gone until it is fixed; check the ${e.provider} token and its permissions. (${e.reason})`,
+          }
+        : {
+            kind: `circuit:${e.provider}`,
+            subject: e.reason,
+            always: true,
+            text: `⛔ Creating agents on ${e.provider} is paused after a failure: ${e.reason}. One trial create in ${duration(e.retryInMs)}, then longer pauses while it keeps failing; running agents are not affected. /counts to watch.`,
+          }
+    case "ProviderCircuitClosed":
+      return {
+        kind: `circuit:${e.provider}`,
+        subject: "resumed",
+        always: true,
+        text:
+          e.fault === "unauthorized"
+            ? `✅ ${e.provider} accepts the pool's credentials again after ${duration(e.pausedForMs)}; creating and checking agents resumed.`
+            : `✅ Creating agents on ${e.provider} resumed: a trial instance became ready after ${duration(e.pausedForMs)} paused (${e.failures} failure(s)).`,
+      }
     default:
       return null
   }
@@ -103,6 +138,7 @@ export const makeAlertLimiter = (intervalMs: number, options: { readonly maxKind
 
   return {
     offer: (alert, now) => {
+      if (alert.always) return [alert.text]
       const w = windows.get(alert.kind)
       if (w && now - w.startedAt < intervalMs) {
         hold(w, alert)

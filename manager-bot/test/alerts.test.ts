@@ -32,6 +32,27 @@ describe("alert texts", () => {
   })
 })
 
+describe("create circuit alerts", () => {
+  it("one post per opening and one when it closes, never held by the limiter; not authorized says what to fix", () => {
+    const limit = makeAlertLimiter(10 * MIN)
+    const opened = alertText({ _tag: "ProviderCircuitOpened", provider: "railway", reason: "railway create project failed: HTTP 503", fault: "unavailable", retryInMs: 30_000 })!
+    assert.include(opened.text, "Creating agents on railway is paused after a failure: railway create project failed: HTTP 503")
+    assert.include(opened.text, "One trial create in 30 s")
+    const closed = alertText({ _tag: "ProviderCircuitClosed", provider: "railway", pausedForMs: 4 * MIN, failures: 3, fault: "unavailable" })!
+    assert.include(closed.text, "Creating agents on railway resumed: a trial instance became ready after 4 min paused (3 failure(s))")
+    // Opened, closed, opened again within one interval: every one is posted at once, none is summarised later.
+    assert.deepStrictEqual(limit.offer(opened, 0), [opened.text])
+    assert.deepStrictEqual(limit.offer(closed, 1000), [closed.text])
+    assert.deepStrictEqual(limit.offer(opened, 2000), [opened.text])
+    assert.deepStrictEqual(limit.flush(20 * MIN), [])
+    const refused = alertText({ _tag: "ProviderCircuitOpened", provider: "railway", reason: "Not Authorized", fault: "unauthorized", retryInMs: 0 })!
+    assert.include(refused.text, "railway refuses the pool's credentials (not authorized): a configuration fault")
+    assert.include(refused.text, "marks no agent gone")
+    const back = alertText({ _tag: "ProviderCircuitClosed", provider: "railway", pausedForMs: 2 * 3_600_000, failures: 1, fault: "unauthorized" })!
+    assert.include(back.text, "railway accepts the pool's credentials again after 2 h")
+  })
+})
+
 describe("alert limiter", () => {
   it("a storm of crashes is one alert, then one summary when the interval ends; then it starts over", () => {
     const limit = makeAlertLimiter(10 * MIN)
@@ -125,16 +146,19 @@ layer(botTestLayer({ env: { ALERT_INTERVAL_MS: String(INTERVAL_MS) }, settings: 
         assert.include(crashAlerts[1], "2 more crashed in the last 2 s")
         assert.strictEqual(afterStorm.filter((t) => t.includes("Only 0 idle agent(s), target 1")).length, 1)
 
-        // The provider fails on three ticks in a row: one alert, then one summary.
+        // The provider fails on three ticks in a row (the pool's creates; running agents answer /pool/health, so the
+        // provider is not asked about them): one alert, then one summary. (POOL_CREATE_BACKOFF is 0 here: no pauses.)
         yield* Effect.sleep(INTERVAL_MS) // let the idle alert's interval pass too
+        yield* pool.tick // the replacement started after the storm gets ready …
+        yield* pool.drain(10) // … and goes, so each tick below needs a create
         cloud.setFailRate(1)
         for (let i = 0; i < 3; i++) yield* pool.tick
         cloud.setFailRate(0)
         const afterOutage = yield* waitFor("provider summary", (ts) => ts.some((t) => t.includes("memory failed 2 more time(s)")))
         const providerAlerts = afterOutage.filter((t) => t.includes("memory is failing") || t.includes("memory failed"))
         assert.strictEqual(providerAlerts.length, 2, JSON.stringify(providerAlerts))
-        assert.include(providerAlerts[0], "⚠️ memory is failing: memory compute: injected failure of status")
-        assert.include(providerAlerts[1], "last error: memory compute: injected failure of status")
+        assert.include(providerAlerts[0], "⚠️ memory is failing: memory compute: injected failure of create")
+        assert.include(providerAlerts[1], "last error: memory compute: injected failure of create")
         // Alerts go to the ops chat only.
         const person = yield* openManagerChat("Bystander")
         assert.isFalse((yield* person.botTexts()).some((t) => t.startsWith("⚠️")))

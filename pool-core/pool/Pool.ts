@@ -5,6 +5,7 @@ import type {
   InvalidRequest,
   NoAgentAvailable,
   ProviderError,
+  ProviderFault,
   ProvisionFailed,
   StaleTransition,
 } from "../domain/errors.ts"
@@ -57,6 +58,10 @@ export type PoolEvent =
   | { readonly _tag: "ProviderFailing"; readonly provider: string; readonly message: string }
   /** A long-running loop of the pool (the tick) stopped with an error; it runs again (the ops chat is told). */
   | { readonly _tag: "LoopFailing"; readonly loop: string; readonly message: string }
+  /** Creates at this provider paused (ProviderCircuit): once per outage; `fault` "unauthorized" is a configuration fault. */
+  | { readonly _tag: "ProviderCircuitOpened"; readonly provider: string; readonly reason: string; readonly fault: ProviderFault; readonly retryInMs: number }
+  /** Creates resumed: a trial instance became ready, or (configuration fault) the provider answered again. */
+  | { readonly _tag: "ProviderCircuitClosed"; readonly provider: string; readonly pausedForMs: number; readonly failures: number; readonly fault: ProviderFault }
   | { readonly _tag: "Transition"; readonly instanceId: string; readonly from: InstanceStatus | null; readonly to: InstanceStatus }
 
 export interface TickReport {
@@ -65,7 +70,8 @@ export interface TickReport {
   readonly markedDead: number
   readonly markedCrashed: number
   readonly created: number
-  readonly providerCalls: number // calls to the compute provider (status batches, creates, destroy retries)
+  readonly destroyed: number // dead instances (and earlier failed destroys) destroyed this tick
+  readonly providerCalls: number // calls to the compute provider (status batches, creates, destroys)
   readonly healthChecks: number // GET /pool/health calls to runtimes
   readonly durationMs: number
 }

@@ -1,14 +1,16 @@
 import { randomUUID } from "node:crypto"
-import { Duration, Effect, Exit, Layer, Option, PubSub, Schedule, Stream } from "effect"
+import { Clock, Duration, Effect, Exit, Layer, Option, PubSub, Schedule, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import { instanceToken, PoolConfig, tokenHash } from "../config.ts"
-import { InstanceNotFound, InvalidRequest, StaleTransition } from "../domain/errors.ts"
+import { InstanceNotFound, InvalidRequest, providerFault, StaleTransition } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import { readTemplates, syncTemplates } from "../db/templates.ts"
 import { stopReason } from "../supervision/supervise.ts"
 import { AgentResources } from "../providers/AgentResources.ts"
 import { Compute } from "../providers/compute/Compute.ts"
+import { callCosts, makeCallBudget } from "./budget.ts"
 import { type OnProgress, Pool, type PoolEvent } from "./Pool.ts"
+import { ProviderCircuit, ProviderCircuitLive } from "./ProviderCircuit.ts"
 import { makeInstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeClaim } from "./claim.ts"
@@ -25,6 +27,9 @@ export const makePool = Effect.gen(function* () {
   const runtime = yield* RuntimeClient
   const resources = yield* AgentResources
   const repo = yield* makeInstanceRepo
+  const circuit = yield* ProviderCircuit
+  const budget = yield* makeCallBudget(settings.providerCallsPerDay)
+  const costs = callCosts(compute.name)
   const events = yield* PubSub.unbounded<PoolEvent>()
   const publish = (e: PoolEvent) => PubSub.publish(events, e).pipe(Effect.asVoid)
   yield* syncTemplates.pipe(Effect.provideService(SqlClient.SqlClient, yield* SqlClient.SqlClient))
@@ -48,20 +53,33 @@ export const makePool = Effect.gen(function* () {
 
   const token = (id: string) => instanceToken(settings, id)
 
-  /** Destroys an instance: provider resources, then compute, then the row. Failures keep it `draining` with the reason. */
+  /**
+   * Destroys an instance: provider resources, then compute, then the row; true once the row is gone. Destroy succeeds
+   * only when the provider deleted it or says it does not exist; any other failure keeps it `draining` with the reason
+   * (the tick tries again), and "not authorized" is reported to the circuit as a configuration fault.
+   */
   const destroy = (instance: Instance, kind: string) =>
     Effect.gen(function* () {
       yield* resources.release(instance.id).pipe(
         Effect.catch((e) => repo.update(instance.id, { lastError: `releasing provider resources failed: ${e.message}` }).pipe(Effect.andThen(Effect.fail(e))))
       )
       if (instance.providerRef) {
+        yield* budget.spend(costs.destroy)
         yield* compute.destroy(instance.providerRef).pipe(
-          Effect.catch((e) => repo.update(instance.id, { lastError: `destroy failed: ${e.message}` }).pipe(Effect.andThen(Effect.fail(e))))
+          Effect.catchIf((e) => providerFault(e) === "not_found", () => Effect.void),
+          Effect.tap(() => circuit.answered(compute.name)),
+          Effect.catch((e) =>
+            Effect.all([
+              repo.update(instance.id, { lastError: `destroy failed: ${e.message}` }),
+              providerFault(e) === "unauthorized" ? circuit.refused(compute.name, e.message) : Effect.void,
+            ]).pipe(Effect.andThen(Effect.fail(e)))
+          )
         )
       }
       yield* repo.remove(instance.id, kind, null)
+      return true
     }).pipe(
-      Effect.catchTag("ProviderError", (e) => publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message })),
+      Effect.catchTag("ProviderError", (e) => publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message }).pipe(Effect.as(false))),
       Effect.uninterruptible
     )
 
@@ -71,38 +89,62 @@ export const makePool = Effect.gen(function* () {
       Effect.flatMap(Option.match({ onNone: () => Effect.succeed(Option.none<Instance>()), onSome: (i) => destroy(i, kind).pipe(Effect.as(Option.some(i))) }))
     )
 
-  const createOne = (onProgress: OnProgress) =>
+  /**
+   * One create, through the provider's circuit: while creates are paused it fails at once and sends nothing. A failed
+   * create leaves a `dead` row with the reason (the tick destroys it) and opens the circuit, which tells ops once.
+   */
+  const createOne = (onProgress: OnProgress, sent: { count: number }) =>
     Effect.gen(function* () {
+      yield* circuit.acquire(compute.name).pipe(Effect.tapError((e) => onProgress({ step: "create", status: "fail", message: e.message })))
       const id = randomUUID()
       const instanceToken = token(id)
-      yield* repo.insertStarting({ id, provider: compute.name, tokenHash: tokenHash(instanceToken) })
+      yield* repo.insertStarting({ id, provider: compute.name, tokenHash: tokenHash(instanceToken), createdAt: new Date(yield* Clock.currentTimeMillis) })
       yield* onProgress({ step: "create", status: "active", message: `creating instance ${id.slice(0, 8)}`, instanceId: id })
+      sent.count++
+      yield* budget.spend(costs.create)
       const handle = yield* compute.create({ instanceId: id, instanceToken, env: {} }).pipe(
         Effect.tapError((e) =>
           Effect.all([
             repo.transition(id, ["starting"], "dead", "create-failed", { lastError: e.message }, e.message),
-            publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message }),
+            providerFault(e) === "unauthorized" ? circuit.refused(compute.name, e.message) : circuit.failed(compute.name, e.message, providerFault(e), null),
+            // Without pauses the circuit tells ops nothing about ordinary failures: each one is an alert (rate-limited).
+            circuit.pausesCreates || providerFault(e) === "unauthorized" ? Effect.void : publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message }),
             onProgress({ step: "create", status: "fail", message: e.message, instanceId: id }),
           ])
         )
       )
+      yield* circuit.created(compute.name, id)
       yield* repo.update(id, { providerRef: handle.providerRef, providerProjectRef: handle.providerProjectRef, url: handle.url })
       yield* onProgress({ step: "create", status: "ok", message: `instance ${id.slice(0, 8)} is starting`, instanceId: id })
       return yield* repo.get(id).pipe(Effect.map(Option.getOrThrow))
     }).pipe(Effect.uninterruptible)
 
+  /**
+   * n creates: the first alone, the rest (5 at a time) only once it worked, so a broken provider costs one attempt,
+   * not n. The rest still pass the circuit one by one.
+   */
+  const createMany = (n: number, onProgress: OnProgress = noProgress) =>
+    Effect.gen(function* () {
+      const sent = { count: 0 }
+      if (n <= 0) return { results: [], sent: 0 }
+      const first = yield* Effect.result(createOne(onProgress, sent))
+      const rest = first._tag === "Success" ? yield* Effect.forEach(Array.from({ length: n - 1 }), () => Effect.result(createOne(onProgress, sent)), { concurrency: 5 }) : []
+      return { results: [first, ...rest], sent: sent.count }
+    })
+
   const replenish = (n: number, onProgress: OnProgress = noProgress) =>
     Effect.gen(function* () {
       yield* checkCount("count", n)
       const c = yield* repo.counts
-      const live = c.total - c.dead
+      // Every row counts until it is gone: dead and draining ones may still hold provider resources.
+      const live = c.total
       if (live + n > settings.maxTotal) {
         return yield* new InvalidRequest({
           field: "count",
-          message: `Adding ${n} would make ${live + n} instances, over POOL_MAX_TOTAL=${settings.maxTotal}. Add at most ${Math.max(0, settings.maxTotal - live)}, or raise POOL_MAX_TOTAL.`,
+          message: `Adding ${n} would make ${live + n} instances, over POOL_MAX_TOTAL=${settings.maxTotal}${c.dead + c.draining > 0 ? ` (${c.dead + c.draining} dead or being destroyed still count until they are gone)` : ""}. Add at most ${Math.max(0, settings.maxTotal - live)}, or raise POOL_MAX_TOTAL.`,
         })
       }
-      const results = yield* Effect.forEach(Array.from({ length: n }), () => Effect.result(createOne(onProgress)), { concurrency: 5 })
+      const { results } = yield* createMany(n, onProgress)
       const created = results.flatMap((r) => (r._tag === "Success" ? [r.success] : []))
       const firstError = results.find((r) => r._tag === "Failure")
       if (created.length === 0 && firstError && firstError._tag === "Failure") return yield* Effect.fail(firstError.failure)
@@ -195,7 +237,23 @@ export const makePool = Effect.gen(function* () {
 
   const claim = yield* makeClaim({ repo, runtime, resources, settings, template, get, publish, token, owner: replica.id, sql: sqlClient })
 
-  const tick = yield* makeTick({ repo, compute, runtime, settings, publish, createOne, destroy, replica })
+  const tick = yield* makeTick({
+    repo,
+    compute,
+    runtime,
+    settings,
+    publish,
+    replica,
+    circuit,
+    budget,
+    createMany: (n) => Effect.map(createMany(n), ({ results, sent }) => ({ attempted: sent, created: results.filter((r) => r._tag === "Success").length })),
+    reap: (id) =>
+      repo.transition(id, ["dead"], "draining", "reap").pipe(Effect.flatMap(Option.match({ onNone: () => Effect.succeed(false), onSome: (i) => destroy(i, "reap") }))),
+    retryDestroy: (id) =>
+      repo.get(id).pipe(
+        Effect.flatMap(Option.match({ onNone: () => Effect.succeed(true), onSome: (i) => (i.status === "draining" ? destroy(i, "destroy-retry") : Effect.succeed(false)) }))
+      ),
+  })
   // After a tick that ran (this replica holds the tick lock): release web-launched agents past WEB_AGENT_TTL.
   const expire = expireWebAgents({ sql: sqlClient, quotas: settings.quotas, drainAndDestroy }).pipe(
     Effect.catchCause((cause) => Effect.logWarning("expiring web-launched agents failed; the next tick tries again", cause))
@@ -237,11 +295,12 @@ export const makePool = Effect.gen(function* () {
     tick: tickRun,
     templates,
     template,
-    events: Stream.fromPubSub(events),
+    events: Stream.merge(Stream.fromPubSub(events), circuit.events),
     targets: { minIdle: settings.minIdle, maxTotal: settings.maxTotal },
     quotas: settings.quotas,
     replica: { id: replica.id, gone: replica.gone },
   })
 })
 
-export const PoolLive = Layer.effect(Pool, makePool)
+/** The pool with its own create circuit (ProviderCircuitLive); needs PoolConfig, Compute, RuntimeClient, AgentResources, SQL. */
+export const PoolLive = Layer.effect(Pool, makePool).pipe(Layer.provide(ProviderCircuitLive))

@@ -37,6 +37,8 @@ export interface NewInstance {
   readonly id: string
   readonly provider: string
   readonly tokenHash: string
+  /** From the pool's Clock: the start timeout counts from it (so TestClock drives it in tests). */
+  readonly createdAt: Date
 }
 
 export interface ClaimFields {
@@ -86,7 +88,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
   const insertStarting = (row: NewInstance) =>
     one(sql`
       WITH ins AS (
-        INSERT INTO instances (id, status, provider, token_hash) VALUES (${row.id}, 'starting', ${row.provider}, ${row.tokenHash})
+        INSERT INTO instances (id, status, provider, token_hash, created_at) VALUES (${row.id}, 'starting', ${row.provider}, ${row.tokenHash}, ${row.createdAt})
         RETURNING *
       ), ev AS (
         INSERT INTO events (instance_id, from_status, to_status, kind) SELECT id, NULL, 'starting', 'create' FROM ins
@@ -261,7 +263,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
 
   const tickRows = sql<TickRow>`
     SELECT id, status, provider_ref, provider_project_ref, url, agent_name, claim_owner, created_at, updated_at, last_healthy_at, unhealthy_since
-    FROM instances WHERE status IN ('starting','idle','claiming','claimed','draining')`.pipe(Effect.mapError(toDatabaseError))
+    FROM instances WHERE status IN ('starting','idle','claiming','claimed','dead','draining')`.pipe(Effect.mapError(toDatabaseError))
 
   /** Removes a destroyed instance's row (its events stay as the audit trail). */
   const remove = (id: string, kind: string, detail: string | null) =>

@@ -4,8 +4,9 @@ import { TestDatabase } from "../db/testing.ts"
 import { ProviderError } from "../domain/errors.ts"
 import { AgentResources, AgentResourcesNone } from "../providers/AgentResources.ts"
 import { Compute, type ComputeState, type ComputeStatus } from "../providers/compute/Compute.ts"
-import type { Pool } from "./Pool.ts"
-import { makePool, PoolLive } from "./PoolLive.ts"
+import { makePool } from "./PoolLive.ts"
+import { Pool as PoolTag } from "./Pool.ts"
+import { ProviderCircuitLive } from "./ProviderCircuit.ts"
 import { type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
 
 // In-memory compute + runtime for tests and benchmarks: a "cloud" whose instances become running after a delay,
@@ -27,6 +28,8 @@ export interface MemoryCloudOptions {
   readonly statusDelay?: Duration.Input
   readonly provisionDelay?: Duration.Input
   readonly random?: () => number
+  /** The provider name the pool sees (its call costs: "railway" makes the tick plan with Railway's request counts). */
+  readonly name?: "memory" | "railway"
 }
 
 interface MemoryInstance {
@@ -49,6 +52,8 @@ export class MemoryCloud extends Context.Service<MemoryCloud, {
   /** The next n provisions fail with this message. */
   readonly failProvisions: (n: number, message: string) => void
   readonly setFailRate: (rate: number) => void
+  /** Every compute call fails with this HTTP status (401: not authorized, 503: unavailable); null: back to normal. */
+  readonly failAll: (status: number | null) => void
 }>()("pool-core/pool/testing/MemoryCloud") {}
 
 export interface MemoryStats {
@@ -56,6 +61,8 @@ export interface MemoryStats {
   destroys: number
   /** Status requests received (each at most `batchSize` refs). */
   statusCalls: number
+  /** Refs asked about, over all status requests. */
+  statusRefs: number
   healthCalls: number
   provisions: number
   failures: number
@@ -69,15 +76,21 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
       const readyAfterMs = Duration.toMillis(Duration.fromInputUnsafe(options.readyAfter ?? 0))
       const instances = new Map<string, MemoryInstance>()
       const destroyed = new Set<string>()
-      const stats: MemoryStats = { creates: 0, destroys: 0, statusCalls: 0, healthCalls: 0, provisions: 0, failures: 0, destroyedTwice: 0 }
+      const stats: MemoryStats = { creates: 0, destroys: 0, statusCalls: 0, statusRefs: 0, healthCalls: 0, provisions: 0, failures: 0, destroyedTwice: 0 }
       const createsPerInstance = new Map<string, number>()
       const batchSize = options.batchSize ?? 500
       let failRate = options.failRate ?? 0
       let provisionFailures: { n: number; message: string } = { n: 0, message: "" }
+      let failAllStatus: number | null = null
 
       const faulty = <A>(operation: string, effect: Effect.Effect<A, ProviderError>) =>
         Effect.suspend(() => {
           if (operation === "status") stats.statusCalls++
+          if (failAllStatus !== null) {
+            stats.failures++
+            const text = failAllStatus === 401 ? "Not Authorized" : `HTTP ${failAllStatus}`
+            return Effect.fail(new ProviderError({ provider: "memory", operation, status: failAllStatus, retryable: failAllStatus >= 500, message: `memory compute: ${operation} refused: ${text}` }))
+          }
           const roll = random()
           if (roll < failRate) {
             stats.failures++
@@ -96,7 +109,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
       const byUrl = (url: string) => instances.get(url.replace("memory://", "mem-"))
 
       const compute = Compute.of({
-        name: "memory",
+        name: options.name ?? "memory",
         create: (spec) =>
           faulty(
             "create",
@@ -111,11 +124,13 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         destroy: (ref) =>
           faulty(
             "destroy",
-            Effect.sync(() => {
+            Effect.suspend(() => {
               if (destroyed.has(ref)) stats.destroyedTwice++
               destroyed.add(ref)
               stats.destroys++
-              instances.delete(ref)
+              // Like a real API: deleting what does not exist is a 404 (the pool counts that as destroyed).
+              if (!instances.delete(ref)) return Effect.fail(new ProviderError({ provider: "memory", operation: "destroy", status: 404, retryable: false, message: `memory compute: no instance ${ref}` }))
+              return Effect.void
             })
           ),
         statusBatch: (refs) =>
@@ -125,6 +140,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
               if (refs.length > batchSize) {
                 return Effect.fail(new ProviderError({ provider: "memory", operation: "status", status: 400, retryable: false, message: `memory compute: a status request takes at most ${batchSize} refs (got ${refs.length})` }))
               }
+              stats.statusRefs += refs.length
               return Effect.succeed(refs)
             }).pipe(
               Effect.delay(Duration.fromInputUnsafe(options.statusDelay ?? 0)),
@@ -194,6 +210,9 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         setFailRate: (rate) => {
           failRate = rate
         },
+        failAll: (status) => {
+          failAllStatus = status
+        },
       })
       return Context.make(Compute, compute).pipe(Context.add(RuntimeClient, runtime), Context.add(MemoryCloud, cloud))
     })
@@ -208,9 +227,10 @@ export interface PoolTestOptions {
   readonly database?: typeof TestDatabase
 }
 
-/** PoolLive over the in-memory cloud and a private test database; also exposes MemoryCloud and SqlClient. */
+/** PoolLive over the in-memory cloud and a private test database; also exposes MemoryCloud, ProviderCircuit and SqlClient. */
 export const PoolTest = (options: PoolTestOptions = {}) =>
-  PoolLive.pipe(
+  Layer.effect(PoolTag, makePool).pipe(
+    Layer.provideMerge(ProviderCircuitLive),
     Layer.provideMerge(memoryCloudLayer(options.cloud)),
     Layer.provideMerge(options.resources ?? AgentResourcesNone),
     Layer.provideMerge(poolConfigLayer(options.settings)),
@@ -226,7 +246,7 @@ export const startPool = (overrides: { readonly settings?: Partial<PoolSettings>
     const base = yield* PoolConfig
     const resources = overrides.resources ?? (yield* AgentResources)
     const scope = yield* Scope.make()
-    const pool: Pool["Service"] = yield* makePool.pipe(
+    const pool: PoolTag["Service"] = yield* makePool.pipe(
       Effect.provideService(PoolConfig, { ...base, ...overrides.settings }),
       Effect.provideService(AgentResources, resources),
       Scope.provide(scope)

@@ -40,7 +40,8 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
       const report = yield* pool.tick
       assert.isTrue(report.ran)
       assert.strictEqual(report.promoted, 3)
-      assert.strictEqual(report.providerCalls, 1, "one batched status call for all instances")
+      assert.strictEqual(report.healthChecks, 3, "each runtime answered its own /pool/health")
+      assert.strictEqual(report.providerCalls, 0, "ready runtimes need no provider call")
       const counts = yield* pool.counts
       assert.strictEqual(counts.idle, 3)
       const repo = yield* makeInstanceRepo
@@ -158,33 +159,34 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
       assert.strictEqual((yield* pool.get(idle!.id)).status, "idle", "first sighting only starts the grace period")
       const sql = yield* SqlClient.SqlClient
       yield* sql`UPDATE instances SET unhealthy_since = now() - interval '1 hour' WHERE id = ${idle!.id}`
-      yield* pool.tick
-      const dead = yield* pool.get(idle!.id)
-      assert.strictEqual(dead.status, "dead")
-      assert.include(dead.lastError ?? "", "gone")
+      const report = yield* pool.tick
+      assert.strictEqual(report.markedDead, 1)
+      assert.strictEqual(report.destroyed, 1, "a dead instance is destroyed in the same tick")
+      const events = yield* (yield* makeInstanceRepo).events(idle!.id)
+      const death = events.find((e) => e.fromStatus === "idle" && e.toStatus === "dead")
+      assert.include(death?.detail ?? "", "gone")
+      assert.deepStrictEqual(events.slice(-2).map((e) => [e.fromStatus, e.toStatus, e.kind]), [["dead", "draining", "reap"], ["draining", null, "reap"]])
     }))
 
   it.effect("a provider that cannot say (unknown) neither starts nor resets the grace period", () =>
     Effect.gen(function* () {
       const { pool, cloud, sql, a, b } = yield* twoIdle
-      // a: never seen failing, then unknown → no clock starts.
-      cloud.setState(a!.providerRef!, "unknown")
-      yield* pool.tick
       const unhealthySince = (id: string) =>
         sql<{ since: Date | null }>`SELECT unhealthy_since AS since FROM instances WHERE id = ${id}`.pipe(Effect.map((rows) => rows[0]!.since))
-      assert.strictEqual(yield* unhealthySince(a!.id), null, "unknown is no evidence of failure")
-      // b: gone for an hour, then unknown → the clock stands, and death waits for real evidence.
-      cloud.setState(b!.providerRef!, "gone")
-      yield* pool.tick
-      yield* sql`UPDATE instances SET unhealthy_since = now() - interval '1 hour' WHERE id = ${b!.id}`
+      // a answers /pool/health: whatever the provider says, its clock never starts.
+      assert.strictEqual(yield* unhealthySince(a!.id), null)
+      // b: its runtime stopped answering an hour ago, and the provider cannot say → no death, the clock stands.
       cloud.setState(b!.providerRef!, "unknown")
       yield* pool.tick
-      const bNow = yield* pool.get(b!.id)
-      assert.strictEqual(bNow.status, "idle", "unknown never declares death")
+      yield* sql`UPDATE instances SET unhealthy_since = now() - interval '1 hour' WHERE id = ${b!.id}`
+      yield* pool.tick
+      assert.strictEqual((yield* pool.get(b!.id)).status, "idle", "unknown never declares death")
       assert.isNotNull(yield* unhealthySince(b!.id), "unknown does not reset the unhealthy clock")
       cloud.setState(b!.providerRef!, "gone")
-      yield* pool.tick
-      assert.strictEqual((yield* pool.get(b!.id)).status, "dead", "the next real sighting past the grace period is death")
+      const report = yield* pool.tick
+      assert.strictEqual(report.markedDead, 1, "the next real sighting past the grace period is death")
+      assert.strictEqual((yield* Effect.flip(pool.get(b!.id)))._tag, "InstanceNotFound", "and the dead instance is destroyed")
+      assert.strictEqual((yield* pool.get(a!.id)).status, "idle")
     }))
 
   it.effect("start-up resolves claims left in claiming: claimed when the runtime finished, else crashed", () =>

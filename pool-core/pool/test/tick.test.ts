@@ -28,7 +28,7 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
       const ran = reports.find((r) => r.ran)!
       assert.strictEqual(ran.promoted, 2)
       assert.strictEqual(ran.healthChecks, 2, "one /pool/health per starting instance")
-      assert.deepStrictEqual(reports.find((r) => !r.ran), { ran: false, promoted: 0, markedDead: 0, markedCrashed: 0, created: 0, providerCalls: 0, healthChecks: 0, durationMs: 0 })
+      assert.deepStrictEqual(reports.find((r) => !r.ran), { ran: false, promoted: 0, markedDead: 0, markedCrashed: 0, created: 0, destroyed: 0, providerCalls: 0, healthChecks: 0, durationMs: 0 })
       assert.isTrue((yield* pool.tick).ran, "the lock is free again afterwards")
     }))
 
@@ -62,7 +62,7 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
       assert.isTrue(ran, "the lock went with the session that held it")
     }))
 
-  it.effect("starting → dead once POOL_START_TIMEOUT has passed without becoming ready; younger ones keep waiting", () =>
+  it.effect("starting → dead once POOL_START_TIMEOUT has passed without becoming ready, then destroyed; younger ones keep waiting", () =>
     Effect.gen(function* () {
       yield* drainAll
       const pool = yield* Pool
@@ -75,12 +75,13 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
       yield* sql`UPDATE instances SET created_at = now() - interval '6 minutes' WHERE id = ${old!.id}`
       const report = yield* pool.tick
       assert.strictEqual(report.markedDead, 1)
-      const dead = yield* pool.get(old!.id)
-      assert.strictEqual(dead.status, "dead")
-      assert.match(dead.lastError ?? "", /^not ready after 6m/)
+      assert.strictEqual(report.destroyed, 1)
+      assert.isFalse(cloud.instances.has(old!.providerRef!), "destroyed at the provider")
+      assert.strictEqual((yield* Effect.flip(pool.get(old!.id)))._tag, "InstanceNotFound")
       assert.strictEqual((yield* pool.get(young!.id)).status, "starting")
-      const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM events WHERE instance_id = ${old!.id} AND from_status = 'starting' AND to_status = 'dead' AND kind = 'tick'`
+      const [row] = yield* sql<{ n: number; detail: string }>`SELECT count(*)::int AS n, max(detail) AS detail FROM events WHERE instance_id = ${old!.id} AND from_status = 'starting' AND to_status = 'dead' AND kind = 'tick'`
       assert.strictEqual(row!.n, 1)
+      assert.match(row!.detail, /^not ready after 6m/)
     }))
 
   it.effect("top-up fills idle towards POOL_MIN_IDLE but never above POOL_MAX_TOTAL live instances", () =>
@@ -93,7 +94,7 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
       yield* pool.claim({ key: "cap-2", claimedBy: "p2" })
       // min idle 3 wants 3 more, but 2 claimed + 3 would be 5 > max total 4.
       const capped = yield* startPool({ settings: { minIdle: 3, maxTotal: 4 } })
-      const live = Effect.map(pool.counts, (c) => c.total - c.dead)
+      const live = Effect.map(pool.counts, (c) => c.total)
       const first = yield* capped.pool.tick
       assert.strictEqual(first.created, 2)
       assert.strictEqual(yield* live, 4)
@@ -116,16 +117,17 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
       yield* sql`
         INSERT INTO instances (id, status, provider, provider_ref, url, token_hash, created_at, last_healthy_at)
         SELECT 'batch-' || g, 'idle', 'memory', 'mem-batch-' || g, 'memory://batch-' || g, 'x', now(), now() FROM generate_series(1, ${n}) g`
+      // None of their runtimes answers /pool/health, so the provider is asked about every one (it says "sleeping").
       for (let g = 1; g <= n; g++) {
-        cloud.instances.set(`mem-batch-${g}`, { instanceId: `batch-${g}`, ref: `mem-batch-${g}`, createdAt: 0, state: "running", provisioned: null, conversationId: null, inviteUrl: null })
+        cloud.instances.set(`mem-batch-${g}`, { instanceId: `batch-${g}`, ref: `mem-batch-${g}`, createdAt: 0, state: "sleeping", provisioned: null, conversationId: null, inviteUrl: null })
       }
       const before = cloud.stats.statusCalls
       const report = yield* pool.tick
       assert.strictEqual(cloud.stats.statusCalls - before, 3, "ceil(n / batch) requests arrived")
       assert.strictEqual(report.providerCalls, 3, "the report counts the same calls")
-      assert.strictEqual((yield* pool.counts).idle, n, "every answer was used: nothing declared unhealthy")
+      assert.strictEqual((yield* pool.counts).idle, n, "every answer was used: nothing declared dead")
       const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM instances WHERE unhealthy_since IS NOT NULL`
-      assert.strictEqual(row!.n, 0)
+      assert.strictEqual(row!.n, n, "each one's unhealthy clock started")
       yield* sql`DELETE FROM instances WHERE id LIKE 'batch-%'`
       for (let g = 1; g <= n; g++) cloud.instances.delete(`mem-batch-${g}`)
     }))
