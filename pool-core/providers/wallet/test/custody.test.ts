@@ -13,6 +13,7 @@ import { MemoryCloud, PoolTest, startPool } from "../../../pool/testing.ts"
 import { agentMailDisabled } from "../../agentmail/AgentMail.ts"
 import type { AgentResources } from "../../AgentResources.ts"
 import type { PoolConfig } from "../../../config.ts"
+import type { ProviderCircuit } from "../../../pool/ProviderCircuit.ts"
 import type { RuntimeClient } from "../../../pool/RuntimeClient.ts"
 import { Compute } from "../../compute/Compute.ts"
 import { openRouterDisabled } from "../../openrouter/OpenRouter.ts"
@@ -26,7 +27,7 @@ const KEY = Redacted.make(Buffer.from("11".repeat(32), "hex"))
 const wallets = localWalletsLayer(KEY)
 // AgentResourcesLive with only local wallets configured; PoolTest's test database serves it too (its SqlClient).
 const resources = AgentResourcesLive.pipe(Layer.provideMerge(Layer.mergeAll(telnyxDisabled, openRouterDisabled, agentMailDisabled, wallets)))
-const world = PoolTest({ resources: resources as unknown as Layer.Layer<AgentResources> }) as unknown as Layer.Layer<Pool | MemoryCloud | Compute | SqlClient.SqlClient | AgentWallets | AgentResources | PoolConfig | RuntimeClient>
+const world = PoolTest({ resources: resources as unknown as Layer.Layer<AgentResources> }) as unknown as Layer.Layer<Pool | MemoryCloud | Compute | SqlClient.SqlClient | AgentWallets | AgentResources | PoolConfig | RuntimeClient | ProviderCircuit>
 
 layer(world, { timeout: "120 seconds", excludeTestServices: true })("wallet custody", (it) => {
   it.effect("the key is held encrypted by the pool, survives destroy and re-adopt, and is deleted on release with an event", () =>
