@@ -154,11 +154,15 @@ layer(botTestLayer({ env: { ALERT_INTERVAL_MS: String(INTERVAL_MS) }, settings: 
         cloud.setFailRate(1)
         for (let i = 0; i < 3; i++) yield* pool.tick
         cloud.setFailRate(0)
-        const afterOutage = yield* waitFor("provider summary", (ts) => ts.some((t) => t.includes("memory failed 2 more time(s)")))
+        // Three failures reach the ops chat as alerts plus summaries that count the rest: with fast ticks one alert
+        // and "2 more"; on a loaded machine a tick may outlast the interval, which posts the next one as a new alert.
+        const reported = (ts: ReadonlyArray<string>) =>
+          ts.reduce((n, t) => n + (t.includes("memory is failing") ? 1 : Number(/memory failed (\d+) more time/.exec(t)?.[1] ?? 0)), 0)
+        const afterOutage = yield* waitFor("provider summary", (ts) => reported(ts) >= 3)
         const providerAlerts = afterOutage.filter((t) => t.includes("memory is failing") || t.includes("memory failed"))
-        assert.strictEqual(providerAlerts.length, 2, JSON.stringify(providerAlerts))
+        assert.strictEqual(reported(afterOutage), 3, JSON.stringify(providerAlerts))
         assert.include(providerAlerts[0], "⚠️ memory is failing: memory compute: injected failure of create")
-        assert.include(providerAlerts[1], "last error: memory compute: injected failure of create")
+        assert.include(providerAlerts.at(-1), "memory compute: injected failure of create")
         // Alerts go to the ops chat only.
         const person = yield* openManagerChat("Bystander")
         assert.isFalse((yield* person.botTexts()).some((t) => t.startsWith("⚠️")))

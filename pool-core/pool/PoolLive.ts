@@ -113,6 +113,8 @@ export const makePool = Effect.gen(function* () {
           ])
         )
       )
+      // A create that went through proves the key works: that ends a configuration fault.
+      yield* circuit.answered(compute.name)
       yield* circuit.created(compute.name, id)
       yield* repo.update(id, { providerRef: handle.providerRef, providerProjectRef: handle.providerProjectRef, url: handle.url })
       yield* onProgress({ step: "create", status: "ok", message: `instance ${id.slice(0, 8)} is starting`, instanceId: id })
