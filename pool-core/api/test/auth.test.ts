@@ -127,6 +127,9 @@ describe("admin sessions and the key check (unit)", () => {
     expect([wrong.status, (await wrong.json()).error]).toEqual([401, "Wrong API key."])
     const notBearer = await app.request("/x", { method: "POST", headers: { authorization: "unit-key-0123456789" } })
     expect(notBearer.status).toBe(401)
+    // Another scheme that merely contains the word is not a bearer key.
+    const otherScheme = await app.request("/x", { method: "POST", headers: { authorization: "Basic Bearer unit-key-0123456789" } })
+    expect(otherScheme.status).toBe(401)
     for (const scheme of ["Bearer", "bearer", "BEARER"]) {
       expect((await app.request("/x", { method: "POST", headers: { authorization: `${scheme} unit-key-0123456789` } })).status, scheme).toBe(200)
     }

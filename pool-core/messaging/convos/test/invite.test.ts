@@ -1,7 +1,7 @@
 import { deflateRawSync, deflateSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
 import { generateIdentity } from "../../identity.ts"
-import { checkInviteExpiry, createInviteSlug, decodeInvite, decryptConversationId, encodeSlug, extractInviteCode, inviteUrlBase, parseInvite, randomTag, verifyOwnInvite } from "../invite.ts"
+import { checkInviteExpiry, createInviteSlug, decodeInvite, decryptConversationId, encodePayload, encodeSlug, extractInviteCode, inviteUrlBase, parseInvite, randomTag, verifyOwnInvite } from "../invite.ts"
 import { decodeMetadata, encodeMetadata } from "../metadata.ts"
 import { InviteError } from "../errors.ts"
 import { ProtoWriter } from "../proto.ts"
@@ -148,6 +148,13 @@ describe("invite expiry and the creator's check (boundaries)", () => {
     expect(reasonOf(() => parseInvite(slug, new Date(1_900_000_001_000)))).toBe("expired")
     const forever = decodeInvite(createInviteSlug(creator, { conversationId, tag: randomTag() }))
     expect(() => checkInviteExpiry(forever, new Date(4_000_000_000_000))).not.toThrow()
+  })
+
+  it("an expiry of 0 (the protobuf default) means no expiry, for the invite and for its conversation", () => {
+    const real = decodeInvite(createInviteSlug(generateIdentity(), { conversationId, tag: randomTag() }))
+    const zero = decodeInvite(encodeSlug(encodePayload({ ...real.payload, expiresAt: 0, conversationExpiresAt: 0 }), real.signature))
+    expect([zero.payload.expiresAt, zero.payload.conversationExpiresAt]).toEqual([0, 0])
+    expect(() => checkInviteExpiry(zero, new Date(4_000_000_000_000))).not.toThrow()
   })
 
   it("an invite whose conversation has ended is refused as conversation-expired (its own expiry may be later)", () => {
