@@ -210,6 +210,27 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("Pool l
       assert.include(rb.lastError ?? "", "interrupted")
     }))
 
+  it.effect("a key replayed by someone else never hands over the first person's agent; replays after a release or a failure say so", () =>
+    Effect.gen(function* () {
+      const { pool, cloud } = yield* twoIdle
+      const alice = yield* pool.claim({ key: "shared-key", claimedBy: "alice" })
+      const stolen = yield* Effect.flip(pool.claim({ key: "shared-key", claimedBy: "mallory" }))
+      assert.strictEqual(stolen._tag, "InvalidRequest")
+      assert.notInclude(JSON.stringify(stolen), alice.instance.id, "the refusal does not reveal the agent")
+      assert.isTrue((yield* pool.claim({ key: "shared-key", claimedBy: "alice" })).replayed, "the owner's own replay still works")
+      yield* pool.release(alice.instance.id, "alice")
+      const afterRelease = yield* Effect.flip(pool.claim({ key: "shared-key", claimedBy: "alice" }))
+      assert.strictEqual(afterRelease._tag, "ProvisionFailed")
+      assert.include(afterRelease.message, "released already")
+      cloud.failProvisions(1, "runtime exploded again")
+      const failed = yield* Effect.flip(pool.claim({ key: "failing-key", claimedBy: "bob" }))
+      assert.strictEqual(failed._tag, "ProvisionFailed")
+      const again = yield* Effect.flip(pool.claim({ key: "failing-key", claimedBy: "bob" }))
+      assert.strictEqual(again._tag, "ProvisionFailed")
+      assert.include(again.message, "runtime exploded again", "the replay answers the first failure")
+      assert.strictEqual((yield* pool.counts).claimed, 0, "no replay took another instance")
+    }))
+
   it.effect("a claimed agent the provider lost is crashed (with the reason) only after the grace period; a recovered one's clock resets", () =>
     Effect.gen(function* () {
       const { pool, cloud, sql, a, b } = yield* twoIdle
