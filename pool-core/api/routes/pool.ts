@@ -13,10 +13,15 @@ import { errorResponse, respond, type Run } from "../http.ts"
 
 const Count = Schema.Struct({ count: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })) })
 const OptionalCount = Schema.Struct({ count: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 }))) })
+/** The name rule's refusal, naming the field it is about (the rule's own words are for chat, where there is no field). */
+const nameFieldRefusal = (s: string) => {
+  const refusal = s.trim() === "" ? undefined : agentNameRefusal(s)
+  return refusal === undefined ? undefined : `agentName: ${refusal}`
+}
 const ClaimBody = Schema.Struct({
   // The one name rule (domain/names.ts) at the edge, so the 400 names the field; blank means the default name. The
   // pool applies the rule again (and folds line breaks into one line).
-  agentName: Schema.optional(Schema.String.check(Schema.isMaxLength(256), Schema.makeFilter((s: string) => (s.trim() === "" ? undefined : agentNameRefusal(s))))),
+  agentName: Schema.optional(Schema.String.check(Schema.isMaxLength(256), Schema.makeFilter((s: string) => nameFieldRefusal(s)))),
   instructions: Schema.optional(Schema.String.check(Schema.isMaxLength(8_000))),
   templateSlug: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
   joinUrl: Schema.optional(Schema.String.check(Schema.isMaxLength(4_096))),

@@ -78,7 +78,8 @@ describe("a local agent's processes", () => {
         expect([...env.values()].some((v) => v.includes(value))).toBe(false)
       }
       expect([...env.entries()].filter(([, v]) => v.includes(MARKER))).toEqual([])
-      expect([...env.keys()].filter((k) => k.startsWith("POOL_"))).toEqual([])
+      // POOL_SERVICES_URL is the one pool setting an agent gets: where its typed tools reach the agent service API.
+      expect([...env.keys()].filter((k) => k.startsWith("POOL_") && k !== "POOL_SERVICES_URL")).toEqual([])
       expect(env.get("INSTANCE_TOKEN")).toBe("agent-own-token")
       expect(readlinkSync(`/proc/${pid}/cwd`)).toBe(stateDir)
     }
