@@ -1,5 +1,5 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Cause, Effect, Layer, Logger } from "effect"
+import { Cause, Duration, Effect, Layer, Logger } from "effect"
 import { SqlClient } from "effect/sql"
 import { DatabaseInfo } from "../../db/Database.ts"
 import { hasPostgres, needsPostgres } from "../../db/testing.ts"
@@ -41,7 +41,7 @@ const promotedBySchedule = (n: number) =>
 
 describe.skipIf(!hasPostgres())(needsPostgres("database fault (embedded PGlite has no backends to terminate)"), () => {
   layer(
-    PoolTest({ settings: { runTick: true, tickInterval: "200 millis" as never, minIdle: 0, maxTotal: 50 }, cloud: { readyAfter: "50 millis" } }).pipe(Layer.provide(captureWarnings)),
+    PoolTest({ settings: { runTick: true, tickInterval: Duration.millis(200), minIdle: 0, maxTotal: 50 }, cloud: { readyAfter: "50 millis" } }).pipe(Layer.provide(captureWarnings)),
     { timeout: "120 seconds", excludeTestServices: true }
   )("database fault", (it) => {
     it.effect("the connection of a tick in flight is terminated: that tick fails and is logged, the next ones work", () =>
