@@ -7,29 +7,19 @@ import { serve } from "@hono/node-server"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import { SqlClient } from "effect/sql"
-import { instanceToken, PoolConfig, poolConfigLayer } from "../../config.ts"
-import { TestDatabase } from "../../db/testing.ts"
+import { instanceToken, PoolConfig } from "../../config.ts"
 import { Pool } from "../../pool/Pool.ts"
-import { PoolLive } from "../../pool/PoolLive.ts"
-import { memoryCloudLayer } from "../../pool/testing.ts"
 import { apiKey as agentMailKey } from "../../providers/agentmail/fake.ts"
-import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer } from "../../providers/resources/testing.ts"
+import { ProviderFakes, providerFakesLayer } from "../../providers/resources/testing.ts"
 import { AgentServices, AgentServicesLive } from "../../providers/services/AgentServices.ts"
 import { apiKey as telnyxKey } from "../../providers/telnyx/fake.ts"
 import { makeApiApp } from "../index.ts"
+import { poolLayerOverProviderFakes } from "./server.ts"
 
 const limits = ConfigProvider.layer(ConfigProvider.fromUnknown({ AGENT_EMAILS_PER_DAY: "2", AGENT_SMS_PER_DAY: "1" }))
 const runtime = ManagedRuntime.make(
   AgentServicesLive.pipe(
-    Layer.provideMerge(
-      PoolLive.pipe(
-        Layer.provideMerge(memoryCloudLayer()),
-        Layer.provideMerge(agentResourcesOverFakes),
-        Layer.provideMerge(providerFakesLayer),
-        Layer.provideMerge(poolConfigLayer()),
-        Layer.provideMerge(TestDatabase)
-      )
-    ),
+    Layer.provideMerge(poolLayerOverProviderFakes),
     Layer.provide(limits)
   )
 )

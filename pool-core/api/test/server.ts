@@ -58,17 +58,17 @@ export const startApi = async (options: StartApiOptions = {}): Promise<ApiServer
   }
 }
 
-/** The test pool with live AgentResources over the loopback provider fakes (OpenRouter, AgentMail, Telnyx, Bankr). */
-export const poolOverProviderFakes = () =>
-  ManagedRuntime.make(
-    PoolLive.pipe(
-      Layer.provideMerge(memoryCloudLayer()),
-      Layer.provideMerge(agentResourcesOverFakes),
-      Layer.provideMerge(providerFakesLayer),
-      Layer.provideMerge(poolConfigLayer()),
-      Layer.provideMerge(TestDatabase)
-    )
-  )
+/** The test pool (in-memory compute) with live AgentResources over the loopback provider fakes (OpenRouter, AgentMail, Telnyx, Bankr). */
+export const poolLayerOverProviderFakes = PoolLive.pipe(
+  Layer.provideMerge(memoryCloudLayer()),
+  Layer.provideMerge(agentResourcesOverFakes),
+  Layer.provideMerge(providerFakesLayer),
+  Layer.provideMerge(poolConfigLayer()),
+  Layer.provideMerge(TestDatabase)
+)
+
+/** The same, as a runtime. */
+export const poolOverProviderFakes = () => ManagedRuntime.make(poolLayerOverProviderFakes)
 
 /** Serves the pool API of `runtime` on 127.0.0.1 (a free port). */
 export const serveApi = (runtime: ManagedRuntime.ManagedRuntime<any, any>, apiKey: string) =>

@@ -8,19 +8,17 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
-import { poolConfigLayer } from "../../../config.ts"
-import { TestDatabase } from "../../../db/testing.ts"
 import { Pool } from "../../../pool/Pool.ts"
 import { PoolLive } from "../../../pool/PoolLive.ts"
-import { MemoryCloud, memoryCloudLayer } from "../../../pool/testing.ts"
+import { MemoryCloud } from "../../../pool/testing.ts"
 import { apiKey as agentMailKey } from "../../agentmail/fake.ts"
 import { partnerKey as bankrPartnerKey } from "../../bankr/fake.ts"
 import { Compute } from "../../compute/Compute.ts"
 import { localComputeLayer } from "../../compute/local/LocalCompute.ts"
 import { isAlive } from "../../compute/local/processes.ts"
 import { managementKey } from "../../openrouter/fake.ts"
-import { agentResourcesOverFakes, providerFakesLayer } from "../../resources/testing.ts"
 import { apiKey as telnyxKey } from "../../telnyx/fake.ts"
+import { poolOverProviderFakes } from "../../../api/test/server.ts"
 
 const ORG_KEY_NAMES = ["TELNYX_API_KEY", "AGENTMAIL_API_KEY", "BANKR_API_KEY", "BANKR_PARTNER_KEY", "OPENROUTER_MANAGEMENT_KEY", "PRIVATE_WALLET_KEY"]
 const ORG_KEY_VALUES = [telnyxKey, agentMailKey, bankrPartnerKey, managementKey]
@@ -34,15 +32,7 @@ const environOf = (pid: number) =>
   ) as Record<string, string>
 
 describe("org keys stay in the pool", () => {
-  const pool = ManagedRuntime.make(
-    PoolLive.pipe(
-      Layer.provideMerge(memoryCloudLayer()),
-      Layer.provideMerge(agentResourcesOverFakes),
-      Layer.provideMerge(providerFakesLayer),
-      Layer.provideMerge(poolConfigLayer()),
-      Layer.provideMerge(TestDatabase)
-    )
-  )
+  const pool = poolOverProviderFakes()
   afterAll(() => pool.dispose())
 
   it("a claimed agent with an inbox, a number and a wallet gets only its own OpenRouter key at provision", async () => {
