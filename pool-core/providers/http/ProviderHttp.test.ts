@@ -12,7 +12,8 @@ const client = (url: string, extra: Partial<Parameters<typeof makeProviderHttp>[
     provider: "acme",
     baseUrl: url,
     headers: { authorization: Redacted.make(`Bearer ${secret}`) },
-    timeout: "300 millis",
+    // Generous: a first request on a busy CI machine can take longer than 300 ms. The timeout tests set their own.
+    timeout: "5 seconds",
     retries: 3,
     baseDelay: "10 millis",
     ...extra,
@@ -71,7 +72,7 @@ describe("ProviderHttp", () => {
   it.live("times out slow answers, retries them, then reports a timeout", () =>
     Effect.gen(function* () {
       const api = yield* fakeApi(() => ({ delayMs: 2_000, json: { id: "late" } }))
-      const error = yield* Effect.flip(client(api.url, { retries: 1 }).json({ operation: "get", method: "GET", path: "/slow" }, Thing))
+      const error = yield* Effect.flip(client(api.url, { retries: 1, timeout: "300 millis" }).json({ operation: "get", method: "GET", path: "/slow" }, Thing))
       expect(api.requests).toHaveLength(2)
       expect(error).toMatchObject({ status: null, retryable: true })
       expect(error.message).toContain("timed out after 300 ms")
@@ -111,7 +112,7 @@ describe("ProviderHttp", () => {
   it.live("a non-idempotent POST is not retried after a 500 or a timeout (it may have happened), but after a 429 it is", () =>
     Effect.gen(function* () {
       const api = yield* fakeApi((r) => (r.path === "/boom" ? { status: 500, json: {} } : r.path === "/slow" ? { delayMs: 2_000, json: { id: "late" } } : { status: 429, json: {} }))
-      const http = client(api.url)
+      const http = client(api.url, { timeout: "300 millis" })
       const boom = yield* Effect.flip(http.json({ operation: "create", method: "POST", path: "/boom", body: {} }, Thing))
       expect(boom).toMatchObject({ status: 500, retryable: true })
       expect(boom.message).toContain("not retried: it may have been carried out")
