@@ -39,7 +39,7 @@ export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, opt
   app.get("/healthz", (c) => c.json({ ok: true }))
   app.get("/api/openapi.json", (c) => c.json(openApiDocument))
   app.route("/", poolRoutes({ run, apiKey, sessionSecret, info }))
-  // Agents' own calls (instance token, not the API key): email, SMS and wallet through the pool (contract 3).
+  // Agents' own calls (instance token, not the API key): email, SMS and wallet through the pool (docs/api.md "Agent services").
   app.route("/api/agent-services", agentServiceRoutes({ run }))
   app.route("/", adminRoutes({ run, apiKey, sessionSecret, trustProxy, loginLimit }))
   app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.` }, 404) : c.text("Not found", 404)))

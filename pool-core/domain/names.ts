@@ -1,6 +1,6 @@
 import { Result, Schema } from "effect"
 
-// One rule for agent names (team contract 4), used by the bot, the pool (and so the HTTP API and web), and the
+// One rule for agent names (docs/security.md, "One name rule"), used by the bot, the pool (and so the HTTP API and web), and the
 // runtime. A name is one line: it is written into IDENTITY.md/SOUL.md/AGENTS.md as `- **Name:** …`, into ops alerts
 // and into chat replies, so a line break in it could fake a Markdown heading ("\n## Custom Instructions") or a second
 // alert line. The rule: line breaks, tabs and runs of spaces become one space, the ends are trimmed, and what is left

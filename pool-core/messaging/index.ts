@@ -6,5 +6,5 @@ export { DevnetMessaging, connectDevnet, devnetUrlFile, devnetUrlConfig, makeDev
 export { DevnetServer, startDevnetServer, type DevnetServerOptions, type RunningDevnet } from "./devnet/server.ts"
 export { embeddedDevnetLayer } from "./devnet/embedded.ts"
 export { embeddedMessagingLayer, messagingLayerFromEnv } from "./layers.ts"
-// The one agent name rule (team contract 4): the runtime checks names with it; it imports nothing of the pool.
+// The one agent name rule (docs/security.md, "One name rule"): the runtime checks names with it; it imports nothing of the pool.
 export { AGENT_NAME_MAX_CHARS, AgentName, agentNameForDisplay, agentNameIssue, normalizeAgentName } from "../domain/names.ts"

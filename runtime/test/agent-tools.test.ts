@@ -1,5 +1,5 @@
 // The agent's typed service tools (send_email, list_emails, send_sms, wallet_address) against a loopback server
-// that implements the pool's agent service API (contract 3) and checks every request: the plugin's runtime asks
+// that implements the pool's agent service API (docs/api.md "Agent services") and checks every request: the plugin's runtime asks
 // which services the agent holds, offers exactly those tools, and each tool sends the contract's request with the
 // instance token and id. No provider key and no shell skill anywhere in the agent.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -45,7 +45,7 @@ describe("typed agent service tools", () => {
     expect(fake.violations).toEqual([])
   })
 
-  it("each tool sends exactly contract 3's request and reports the answer", async () => {
+  it("each tool sends exactly the agent service API's request and reports the answer", async () => {
     const { fake, i } = await setup({ email: { address: "agent-1@agentmail.to" }, phone: { number: "+15550001111" }, wallet: { address: "0xabc0000000000000000000000000000000000001" } })
     await i.convos.refreshServices()
     const run = (name: string, params: Record<string, unknown>) => i.convos.serviceTool(name)!.execute(`call-${name}`, params)

@@ -32,7 +32,7 @@ type Vars = { Variables: { instanceId: string } }
 
 const fail = (c: HonoContext, status: 400 | 401 | 403 | 404 | 429 | 503, error: string, extra: Record<string, unknown> = {}): Response => c.json({ error, ...extra }, status)
 
-/** Maps an AgentServices failure to contract 3's statuses. */
+/** Maps an AgentServices failure to the agent service API's statuses. */
 const failure = (c: HonoContext, e: unknown) => {
   const err = e as { _tag?: string; message?: string; resetAt?: string; limit?: number; status?: number | null }
   switch (err?._tag) {

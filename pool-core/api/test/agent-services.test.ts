@@ -77,7 +77,7 @@ afterAll(async () => {
   await runtime.dispose()
 })
 
-describe("agent services (contract 3)", () => {
+describe("agent services (docs/api.md, Agent services)", () => {
   it("refuses a missing token, a wrong token, and another instance's token (401)", async () => {
     expect((await call("/me", null)).status).toBe(401)
     const wrong = await call("/me", { id: agents.a, token: "f".repeat(64) })

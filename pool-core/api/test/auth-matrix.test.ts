@@ -94,7 +94,7 @@ const calls = (): ReadonlyArray<Call> => {
 
 type Credentials = Record<string, string>
 const session = (issuedAt: number, secret = SECRET) => ({ cookie: `${SESSION_COOKIE}=${makeSession(secret, issuedAt)}` })
-/** The agent service API (contract 3) takes an agent's instance token, not the pool key. */
+/** The agent service API (docs/api.md "Agent services") takes an agent's instance token, not the pool key. */
 const isAgentRoute = (call: Call) => call.path.startsWith("/api/agent-services/")
 const refusals: Record<string, (call: Call) => Credentials> = {
   "no key": () => ({}),

@@ -8,7 +8,7 @@ import { AgentWallets } from "../wallet/AgentWallets.ts"
 import { DailyLimitReached, NotYourResource, ServiceNotHeld } from "./errors.ts"
 import { dailyLimitsConfig, type DailyLimits, makeUsage, type Service } from "./usage.ts"
 
-// What an agent may do with the resources the pool holds for it (contract 3, served at /api/agent-services): its
+// What an agent may do with the resources the pool holds for it (served at /api/agent-services, docs/api.md "Agent services"): its
 // own inbox, number and wallet, never anyone else's, within daily limits. The caller (the HTTP route) has already
 // checked the instance token; every operation here looks up what THIS instance holds and uses only that. The
 // provider is called with the pool's org key, which never leaves the pool.

@@ -1,5 +1,5 @@
 // The agent's typed service tools (send_email, list_emails, send_sms, wallet_address): each calls the pool's agent
-// service API (team contract 3, docs/api.md "Agent services") at POOL_SERVICES_URL with the agent's own
+// service API (docs/api.md "Agent services") at POOL_SERVICES_URL with the agent's own
 // INSTANCE_TOKEN and INSTANCE_ID. No provider key is ever in the agent: the pool holds them, checks that the inbox,
 // number or wallet is this agent's, and applies the daily limits. A tool is offered to the model only while the
 // agent holds that service (GET /api/agent-services/me), so it never sees a tool it cannot use.
@@ -60,7 +60,7 @@ const readCapped = async (res: Response): Promise<string> => {
   return Buffer.concat(chunks).toString("utf8")
 }
 
-/** One request of contract 3. Resolves with the JSON body of a 2xx; rejects with the pool's own error line. */
+/** One request of the agent service API. Resolves with the JSON body of a 2xx; rejects with the pool's own error line. */
 export const callService = async (endpoint: ServiceEndpoint, method: "GET" | "POST", path: string, body?: unknown, signal?: AbortSignal): Promise<Record<string, unknown>> => {
   const headers: Record<string, string> = { authorization: `Bearer ${endpoint.token}`, "x-instance-id": endpoint.instanceId, accept: "application/json" }
   if (body !== undefined) headers["content-type"] = "application/json"

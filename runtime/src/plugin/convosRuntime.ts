@@ -69,7 +69,7 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
   const log = options.log ?? (() => {})
   let host: AgentHost | null = null
 
-  // Which services the agent holds, as the pool's service API last said (contract 3, GET /me). Until it answers: none,
+  // Which services the agent holds, as the pool's service API last said (GET /api/agent-services/me). Until it answers: none,
   // so the model never sees a tool the agent cannot use.
   let held: HeldServices = NO_SERVICES
   let heldAt = 0

@@ -1,4 +1,4 @@
-// A loopback stand-in for the pool's agent service API (team contract 3, docs/api.md "Agent services") that checks
+// A loopback stand-in for the pool's agent service API (docs/api.md "Agent services") that checks
 // every request the way the pool does: the bearer token and X-Instance-Id, the method, JSON bodies with exactly the
 // contract's fields, the limit's range. Anything else is answered with the contract's error shape and recorded as a
 // violation, so a test can assert there were none.
@@ -101,7 +101,7 @@ export const startServicesFake = async (options: { instanceId: string; token: st
         if (!held.wallet) return answer(404, { error: "This agent has no wallet." })
         return answer(200, { address: held.wallet.address })
       default:
-        return refuse(404, `no such route in contract 3: ${route}`)
+        return refuse(404, `no such route in the agent service API: ${route}`)
     }
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
