@@ -1,14 +1,14 @@
 // A fake OpenAI-compatible chat-completions server on loopback (streaming SSE like OpenRouter), for tests and the
 // bench. Replies "FAKE-REPLY #<n>: <the ping… line of the prompt>" and records each request (model, auth header, the
-// names of the tools offered). Scripted tool calls: a user message containing a trigger gets that tool call instead,
-// and the request that carries the tool's result gets "TOOL-RESULT #<n>: <the result the gateway gave the model>".
+// names of the tools offered). Scripted tool calls: a turn whose user messages contain a trigger gets that tool call
+// instead, and the request that carries the tool's result gets "TOOL-RESULT #<n>: <the result the gateway gave the model>".
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 
 export interface FakeLlm {
   readonly baseUrl: string
   readonly requests: Array<{ model: string; authorization: string | undefined; lastUser: string; tools: ReadonlyArray<string>; toolResult: string | null }>
-  /** When the newest user message contains `trigger`, the model calls `name` with `args` (OpenAI tool_calls). */
+  /** When the newest turn's user messages contain `trigger`, the model calls `name` with `args` (OpenAI tool_calls). */
   readonly toolCalls: Array<{ readonly trigger: string; readonly name: string; readonly args: Record<string, unknown> }>
   readonly close: () => Promise<void>
 }
@@ -40,8 +40,13 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
     }
     const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { model: string; stream?: boolean; messages: Array<{ role: string; content: unknown }>; tools?: Array<{ function?: { name?: string } }> }
     const user = lastUserText(body.messages)
-    const newest = body.messages.at(-1)
-    const toolResult = newest?.role === "tool" ? flatten(newest.content) : null
+    // The newest turn: everything after the last assistant message. OpenClaw sends the person's text and its context
+    // block as separate user messages (the context last), and after a tool call it sends the tool's result followed by
+    // that context block again, so a trigger and a tool result are both looked for in the whole turn.
+    const lastAssistant = body.messages.map((m) => m.role).lastIndexOf("assistant")
+    const turnMessages = body.messages.slice(lastAssistant + 1)
+    const toolMessages = turnMessages.filter((m) => m.role === "tool")
+    const toolResult = toolMessages.length > 0 ? toolMessages.map((m) => flatten(m.content)).join("\n") : null
     requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user, tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"), toolResult })
     // Like OpenRouter: a model id is "<vendor>/<model>" (or one of OpenRouter's own, "openrouter/<name>"). An OpenClaw
     // ref such as "openrouter/anthropic/…" or "convos-openrouter/…" is refused with 400.
@@ -57,7 +62,8 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
     const text = toolResult !== null ? `TOOL-RESULT #${requests.length}: ${toolResult.slice(0, 2000)}` : `FAKE-REPLY #${requests.length}: ${echoed}`
     const id = `chatcmpl-${requests.length}`
     const created = Math.floor(Date.now() / 1000)
-    const call = newest?.role === "user" ? toolCalls.find((c) => user.includes(c.trigger)) : undefined
+    const turnText = turnMessages.filter((m) => m.role === "user").map((m) => flatten(m.content)).join("\n")
+    const call = toolResult === null ? toolCalls.find((c) => turnText.includes(c.trigger)) : undefined
     if (call && body.stream) {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" })
       const toolDelta = { role: "assistant", content: null, tool_calls: [{ index: 0, id: `call_${requests.length}`, type: "function", function: { name: call.name, arguments: JSON.stringify(call.args) } }] }
