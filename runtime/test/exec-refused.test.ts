@@ -96,7 +96,6 @@ describe("a model's exec tool call through a real OpenClaw gateway", () => {
         return t.startsWith("TOOL-RESULT") || t.startsWith("FAKE-REPLY")
       }, sentAt - 1, 150_000)
     })))
-    if (process.env.DEBUG_EXEC_TEST) console.log(JSON.stringify({ reply, seen, requests: llm.requests }, null, 2))
 
     const turn = llm.requests.slice(before)
     const first = turn.find((r) => r.toolResult === null)!
