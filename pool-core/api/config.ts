@@ -1,4 +1,4 @@
-import { Config, Effect, Exit, Option, Redacted } from "effect"
+import { Cause, Config, Effect, Exit, Option, Redacted } from "effect"
 import { InvalidConfig } from "../domain/errors.ts"
 
 // POOL_API_KEY through effect `Config` (documented in .env.example). Unset or empty: no key (the API answers mutations
@@ -30,6 +30,5 @@ export const loadPoolApiKey: Effect.Effect<string | null, InvalidConfig> = poolA
 export const configSync = <A>(effect: Effect.Effect<A, InvalidConfig>): A => {
   const exit = Effect.runSyncExit(effect)
   if (Exit.isSuccess(exit)) return exit.value
-  const failure = exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
-  throw failure?.error ?? new Error("Configuration could not be read.")
+  throw Option.getOrElse(Cause.findErrorOption(exit.cause), () => new Error("Configuration could not be read."))
 }

@@ -1,4 +1,4 @@
-import { Cause, Effect, Exit, type ManagedRuntime } from "effect"
+import { Cause, Effect, Exit, type ManagedRuntime, Option } from "effect"
 import type { Context as HonoContext } from "hono"
 
 /** Runs an Effect for a request; client disconnects interrupt it. */
@@ -48,7 +48,7 @@ export const respond = async <A, E>(c: HonoContext, exit: Promise<Exit.Exit<A, E
   const result = await exit
   if (Exit.isSuccess(result)) return onSuccess(result.value)
   if (Cause.hasInterruptsOnly(result.cause)) return new Response(null, { status: 499 })
-  const failure = result.cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
-  if (!failure) console.error(Cause.pretty(result.cause))
-  return errorResponse(c, failure?.error)
+  const failure = Cause.findErrorOption(result.cause)
+  if (Option.isNone(failure)) console.error(Cause.pretty(result.cause))
+  return errorResponse(c, Option.getOrUndefined(failure))
 }

@@ -1,4 +1,4 @@
-import { Effect, Option, Result, Schema, SchemaTransformation } from "effect"
+import { Cause, Effect, Option, Result, Schema, SchemaTransformation } from "effect"
 import { type Context as HonoContext, Hono } from "hono"
 import { deleteCookie, setCookie } from "hono/cookie"
 import type { FC, PropsWithChildren } from "hono/jsx"
@@ -35,7 +35,8 @@ const TopUpForm = Schema.Struct({
 })
 const decodeTopUp = Schema.decodeUnknownResult(TopUpForm)
 
-type PoolOp = Effect.Effect<string, unknown, Pool>
+/** Every pool failure is tagged and says what to do (domain/errors.ts): the dashboard shows its message. */
+type PoolOp = Effect.Effect<string, { readonly _tag: string; readonly message: string }, Pool>
 const pool = <A, E>(f: (p: Pool["Service"]) => Effect.Effect<A, E>) => Effect.flatMap(Pool, f)
 
 /** Each dashboard action: its form decoded (a clear message when it does not match), then the pool operation. */
@@ -263,8 +264,8 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
     const op = decoded.success
     const exit = await o.run(op)
     if (exit._tag === "Success") return dashboard(c, exit.value)
-    const failure = exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: { message?: string } } | undefined
-    return dashboard(c, `Failed: ${failure?.error?.message ?? "internal error"}`, 400)
+    const failure = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
+    return dashboard(c, `Failed: ${failure?.message ?? "internal error"}`, 400)
   })
   return app
 }

@@ -1,4 +1,4 @@
-import { Effect, Exit, Option, Schema } from "effect"
+import { Cause, Effect, Exit, Option, Schema } from "effect"
 import { type Context as HonoContext, Hono, type MiddlewareHandler } from "hono"
 import { instanceToken, PoolConfig } from "../../config.ts"
 import { providerFault } from "../../domain/errors.ts"
@@ -93,9 +93,9 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
       )
       .then((exit) => {
         if (Exit.isSuccess(exit)) return c.json(exit.value as object)
-        const reason = exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
-        if (!reason) console.error("agent services: unexpected failure", exit.cause)
-        return failure(c, reason?.error)
+        const reason = Cause.findErrorOption(exit.cause)
+        if (Option.isNone(reason)) console.error("agent services: unexpected failure", exit.cause)
+        return failure(c, Option.getOrUndefined(reason))
       })
 
   app.use("*", auth)

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto"
-import { Effect, Queue, Schema } from "effect"
+import { Cause, Effect, Option, Queue, Schema } from "effect"
 import { type Context as HonoContext, Hono } from "hono"
 import { streamSSE } from "hono/streaming"
 import type { Instance } from "../../domain/instance.ts"
@@ -76,7 +76,7 @@ export const poolRoutes = (o: PoolRoutesOptions) => {
   })
 
   /** Runs a long operation either as JSON or as Server-Sent Events (progress steps, then `complete`). */
-  const longOperation = <A>(c: HonoContext, op: (onProgress: (p: Progress) => Effect.Effect<void>) => Effect.Effect<A, unknown, any>, status = 200) => {
+  const longOperation = <A>(c: HonoContext, op: (onProgress: (p: Progress) => Effect.Effect<void>) => Effect.Effect<A, { readonly _tag: string; readonly message: string }, any>, status = 200) => {
     if (!wantsSse(c.req.header("accept"))) return respond(c, o.run(op(() => Effect.void), c.req.raw.signal), (a) => c.json(a as object, status as 200))
     return streamSSE(c, async (stream) => {
       const queue = await Effect.runPromise(Queue.unbounded<Progress>())
@@ -91,8 +91,8 @@ export const poolRoutes = (o: PoolRoutesOptions) => {
       const exit = await done
       if (exit._tag === "Success") await stream.writeSSE({ event: "complete", data: JSON.stringify({ ok: true, result: exit.value }) })
       else {
-        const failure = exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: { message?: string; _tag?: string } } | undefined
-        await stream.writeSSE({ event: "complete", data: JSON.stringify({ ok: false, error: failure?.error?.message ?? "Internal error.", kind: failure?.error?._tag ?? "Defect" }) })
+        const failure = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
+        await stream.writeSSE({ event: "complete", data: JSON.stringify({ ok: false, error: failure?.message ?? "Internal error.", kind: failure?._tag ?? "Defect" }) })
       }
     })
   }
