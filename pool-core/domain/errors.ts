@@ -32,6 +32,24 @@ export class ProvisionFailed extends Schema.TaggedError<ProvisionFailed>()("Prov
   message: Schema.String,
 }) {}
 
+/** Setting up a claimed agent (provider resources + POST /pool/provision) ran past POOL_PROVISION_TIMEOUT. */
+export class SetupTimedOut extends Schema.TaggedError<SetupTimedOut>()("SetupTimedOut", {
+  instanceId: Schema.String,
+  message: Schema.String,
+}) {
+  static after = (instanceId: string, timeout: string) =>
+    new SetupTimedOut({ instanceId, message: `the agent did not finish setting up within ${timeout}` })
+}
+
+/** A claim's row left `claiming` while it was being set up (the tick recovered or crashed it meanwhile). */
+export class ClaimSuperseded extends Schema.TaggedError<ClaimSuperseded>()("ClaimSuperseded", {
+  instanceId: Schema.String,
+  message: Schema.String,
+}) {
+  static create = (instanceId: string) =>
+    new ClaimSuperseded({ instanceId, message: "the instance changed state while it was being set up" })
+}
+
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
   field: Schema.String,
   message: Schema.String,

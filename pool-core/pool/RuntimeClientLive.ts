@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer, Schema } from "effect"
+import { Data, Duration, Effect, Layer, Schema } from "effect"
 import { ProviderError } from "../domain/errors.ts"
 import { type AgentUpdate, type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
 
@@ -35,7 +35,8 @@ const fail = (operation: string, status: number | null, message: string) =>
  */
 export const MAX_RUNTIME_RESPONSE_BYTES = 64 * 1024
 
-class ResponseTooLarge extends Error {}
+/** Internal to readCapped: the body passed the cap (answered as a ProviderError by the caller). */
+class ResponseTooLarge extends Data.TaggedError("ResponseTooLarge")<{}> {}
 
 /** The body as text, or ResponseTooLarge as soon as more than `limit` bytes arrived (the rest is never read). */
 const readCapped = async (res: Response, limit: number): Promise<string> => {

@@ -1,7 +1,7 @@
 import { Clock, Duration, Effect, Exit, Option } from "effect"
 import type { SqlClient } from "effect/sql"
 import type { PoolSettings } from "../config.ts"
-import { DatabaseError, InstanceNotFound, InvalidRequest, NoAgentAvailable, ProvisionFailed } from "../domain/errors.ts"
+import { ClaimSuperseded, DatabaseError, InstanceNotFound, InvalidRequest, NoAgentAvailable, ProvisionFailed, SetupTimedOut } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import { QuotaExceeded } from "../domain/quota.ts"
 import type { Template } from "../domain/template.ts"
@@ -126,10 +126,10 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
   /** The same key again: wait for the first claim to finish, then return its result. */
   const replay = (key: string, instanceId: string, claimedBy: string) =>
     Effect.gen(function* () {
-      const deadline = Date.now() + Duration.toMillis(settings.provisionTimeout) + 5_000
+      const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(settings.provisionTimeout) + 5_000
       let current = yield* repo.get(instanceId)
       while (Option.isSome(current) && current.value.status === "claiming") {
-        if (Date.now() > deadline) {
+        if ((yield* Clock.currentTimeMillis) > deadline) {
           return yield* new ProvisionFailed({ instanceId, reason: "timeout", message: "That request is still being processed; ask again in a minute." })
         }
         yield* Effect.sleep("100 millis")
@@ -185,7 +185,7 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       Effect.interruptible,
       Effect.timeoutOrElse({
         duration: settings.provisionTimeout,
-        orElse: () => Effect.fail({ message: `the agent did not finish setting up within ${Duration.format(settings.provisionTimeout)}` }),
+        orElse: () => Effect.fail(SetupTimedOut.after(instance.id, Duration.format(settings.provisionTimeout))),
       })
     )
 
@@ -193,13 +193,13 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
     Effect.gen(function* () {
       const result = yield* setUp(instance, onProgress)
       const claimed = yield* markClaimed({ id: instance.id, conversationId: result.conversationId, inviteUrl: result.inviteUrl ?? req.joinUrl ?? null })
-      if (Option.isNone(claimed)) return yield* Effect.fail({ message: "the instance changed state while it was being set up" })
+      if (Option.isNone(claimed)) return yield* ClaimSuperseded.create(instance.id)
       yield* onProgress({ step: "provision", status: "ok", message: "your agent is ready", instanceId: instance.id })
       return resultOf(claimed.value, false)
     }).pipe(
-      Effect.catch((e: { readonly message: string; readonly _tag?: string }) =>
+      Effect.catch((e) =>
         Effect.gen(function* () {
-          if (e._tag === "DatabaseError") return yield* Effect.fail(e as DatabaseError)
+          if (e._tag === "DatabaseError") return yield* Effect.fail(e)
           const reason = e.message
           const moved = yield* repo.transition(instance.id, ["claiming"], "crashed", "provision-failed", { lastError: reason }, reason)
           if (Option.isNone(moved)) {

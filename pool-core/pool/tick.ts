@@ -84,7 +84,8 @@ export const makeTick = (deps: TickDeps) =>
     const resolveClaiming = (row: TickRow, why: string, health: Option.Option<{ readonly conversationId?: string | null; readonly inviteUrl?: string | null }>) =>
       Effect.gen(function* () {
         if (Option.isSome(health) && health.value.conversationId) {
-          yield* repo.transition(row.id, ["claiming"], "claimed", "recovered", { conversationId: health.value.conversationId, inviteUrl: health.value.inviteUrl ?? null, claimedAt: new Date() })
+          const claimedAt = new Date(yield* Clock.currentTimeMillis)
+          yield* repo.transition(row.id, ["claiming"], "claimed", "recovered", { conversationId: health.value.conversationId, inviteUrl: health.value.inviteUrl ?? null, claimedAt })
           return 0
         }
         const reason = `setting up was interrupted (${why}) before the agent was ready`
@@ -265,5 +266,5 @@ export const makeTick = (deps: TickDeps) =>
     })
 
     const run = replica.exclusiveTick(body).pipe(Effect.map(Option.getOrElse(() => notRan)))
-    return { run, instanceToken: (id: string) => instanceToken(settings, id) } as const
+    return { run } as const
   })

@@ -1,7 +1,7 @@
 import { Cause, Effect, Exit, Option, Schema } from "effect"
 import { type Context as HonoContext, Hono, type MiddlewareHandler } from "hono"
 import { instanceToken, PoolConfig } from "../../config.ts"
-import { providerFault } from "../../domain/errors.ts"
+import { NotConfigured, providerFault } from "../../domain/errors.ts"
 import { AgentServices } from "../../providers/services/AgentServices.ts"
 import { safeEqual } from "../auth.ts"
 import { readJson } from "../body.ts"
@@ -84,7 +84,8 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
         Effect.serviceOption(AgentServices).pipe(
           Effect.flatMap(
             Option.match({
-              onNone: () => Effect.fail({ _tag: "NotConfigured", message: "Agent services are not set up in this pool" }),
+              onNone: () =>
+                Effect.fail(new NotConfigured({ provider: "agent services", variable: "AgentServicesLive", message: "Agent services are not set up in this pool" })),
               onSome: (s) => op(s, c.get("instanceId")),
             })
           )

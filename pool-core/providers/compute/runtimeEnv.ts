@@ -1,4 +1,4 @@
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { optionalString, readConfig } from "../http/env.ts"
 
 // The environment every agent runtime boots with, built from the pool's own config in ONE place for every compute
@@ -34,14 +34,16 @@ export interface RuntimeBootEnvInput {
   readonly servicesUrl: string | null
 }
 
-export class RuntimeEnvError extends Error {
-  readonly _tag = "RuntimeEnvError"
-}
+/** An agent boot setting is invalid or cannot work with this compute; the message names the variable and the fix. */
+export class RuntimeEnvError extends Schema.TaggedError<RuntimeEnvError>()("RuntimeEnvError", {
+  variable: Schema.String,
+  message: Schema.String,
+}) {}
 
 /** Pure: the boot env of an agent from the pool's settings. XMTP wins over a devnet (as in messaging/layers.ts). */
 export const buildRuntimeBootEnv = (input: RuntimeBootEnvInput): Record<string, string> => {
   if (input.xmtpEnv !== null && input.xmtpEnv !== "dev" && input.xmtpEnv !== "production") {
-    throw new RuntimeEnvError(`XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "${input.xmtpEnv}".`)
+    throw new RuntimeEnvError({ variable: "XMTP_ENV", message: `XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "${input.xmtpEnv}".` })
   }
   return {
     ...(input.xmtpEnv ? { XMTP_ENV: input.xmtpEnv } : input.devnetUrl ? { DEVNET_URL: input.devnetUrl } : {}),
@@ -60,7 +62,7 @@ export const buildRuntimeBootEnv = (input: RuntimeBootEnvInput): Record<string, 
  */
 export const poolServicesUrl = (v: { readonly publicUrl: string | null; readonly railwayDomain: string | null; readonly host: string | null; readonly port: string | null }): string | null => {
   if (v.publicUrl) {
-    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v.publicUrl)) throw new RuntimeEnvError(`POOL_PUBLIC_URL must be an http(s) URL such as https://pool.example.com (got "${v.publicUrl}").`)
+    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v.publicUrl)) throw new RuntimeEnvError({ variable: "POOL_PUBLIC_URL", message: `POOL_PUBLIC_URL must be an http(s) URL such as https://pool.example.com (got "${v.publicUrl}").` })
     return v.publicUrl.replace(/\/+$/, "")
   }
   if (v.railwayDomain) return `https://${v.railwayDomain.replace(/\/+$/, "")}`
@@ -103,9 +105,10 @@ export const requireRemoteReachableNetwork = (env: Readonly<Record<string, strin
   if (env.XMTP_ENV) return
   const devnet = env.DEVNET_URL
   if (devnet && !/^https?:\/\/(127\.|localhost|\[::1\]|0\.0\.0\.0)/.test(devnet)) return
-  throw new RuntimeEnvError(
-    `${where} agents run on another machine and cannot reach this machine's devnet${devnet ? ` (${devnet})` : ""}: set XMTP_ENV=dev or XMTP_ENV=production (or DEVNET_URL to a devnet they can reach).`
-  )
+  throw new RuntimeEnvError({
+    variable: "XMTP_ENV",
+    message: `${where} agents run on another machine and cannot reach this machine's devnet${devnet ? ` (${devnet})` : ""}: set XMTP_ENV=dev or XMTP_ENV=production (or DEVNET_URL to a devnet they can reach).`,
+  })
 }
 
 /**
