@@ -9,12 +9,12 @@ export default {
     "pool-core/pool/tick.ts",
     "pool-core/api/auth.ts",
     // Invite verification: decodeInvite, checkInviteExpiry, parseInvite, verifyOwnInvite.
-    "pool-core/messaging/convos/invite.ts:263-309",
+    "messaging/convos/invite.ts:263-309",
     // Ownership: owned, release, claimedOwned, updateAgent, rename, instruct, join.
     "pool-core/pool/PoolLive.ts:44-47",
     "pool-core/pool/PoolLive.ts:152-190",
   ],
-  // Only pool-core is needed in the sandbox (runtime/ alone carries ~650 MB of OpenClaw).
+  // Only pool-core, messaging and contract are needed in the sandbox (runtime/ alone carries ~650 MB of OpenClaw).
   ignorePatterns: ["runtime", "web", "manager-bot", "bench", "docs", ".data", "reports", "**/.tmp"],
   coverageAnalysis: "perTest",
   // Module-level constants would need the whole suite per mutant; the functions are what the guarantees rest on.

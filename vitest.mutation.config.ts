@@ -8,8 +8,8 @@ export const mutationTestFiles = [
   "pool-core/pool/test/tick.test.ts",
   "pool-core/api/test/auth.test.ts",
   "pool-core/api/test/auth-matrix.test.ts",
-  "pool-core/messaging/convos/test/invite.test.ts",
-  "pool-core/messaging/convos/test/golden.test.ts",
+  "messaging/convos/test/invite.test.ts",
+  "messaging/convos/test/golden.test.ts",
 ]
 
 export default defineConfig({

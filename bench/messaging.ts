@@ -10,8 +10,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { generateIdentity } from "../pool-core/messaging/identity.ts"
-import { makeDevnetMessaging } from "../pool-core/messaging/devnet/DevnetMessaging.ts"
+import { generateIdentity } from "../messaging/identity.ts"
+import { makeDevnetMessaging } from "../messaging/devnet/DevnetMessaging.ts"
 import { percentileMeasures, reportBench } from "./lib.ts"
 
 const now = () => performance.timeOrigin + performance.now()
@@ -20,7 +20,7 @@ const PACE_MS = 5
 const BURST = Number(process.env.BENCH_MESSAGING_BURST ?? 2000)
 const IN_FLIGHT = 16
 const here = fileURLToPath(import.meta.url)
-const serverCli = fileURLToPath(new URL("../pool-core/messaging/devnet/server-cli.ts", import.meta.url))
+const serverCli = fileURLToPath(new URL("../messaging/devnet/server-cli.ts", import.meta.url))
 
 /** Receiver role: connect, print its inbox id, then print "<tag> <latency ms>" for every bench message it streams. */
 const receiver = (url: string) =>

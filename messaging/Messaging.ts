@@ -125,4 +125,4 @@ export class Messaging extends Context.Service<Messaging, {
   readonly devnetUrl?: string
   /** Registers the identity on the network if needed and opens a client; closed with the scope. */
   readonly connect: (identity: MessagingIdentity, options?: ConnectOptions) => Effect.Effect<MessagingClient, MessagingError, Scope.Scope>
-}>()("pool-core/messaging/Messaging") {}
+}>()("messaging/Messaging") {}

@@ -1,7 +1,7 @@
 import { resolve } from "node:path"
 import { Effect, Layer } from "effect"
 import { DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@convos-agents/pool-core"
-import { embeddedMessagingLayer, Messaging } from "@convos-agents/pool-core/messaging"
+import { embeddedMessagingLayer, Messaging } from "@convos-agents/messaging"
 import { localComputeLayer } from "@convos-agents/pool-core/providers/compute/local/index.ts"
 import { railwayComputeLayerFromEnv } from "@convos-agents/pool-core/providers/railway/RailwayCompute.ts"
 import { railwayConfigured } from "@convos-agents/pool-core/providers/railway/settings.ts"

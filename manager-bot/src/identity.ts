@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
 import { Effect } from "effect"
-import { generateIdentity, identityFromPrivateKey, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
+import { generateIdentity, identityFromPrivateKey, type MessagingIdentity } from "@convos-agents/messaging"
 import { InvalidConfig } from "@convos-agents/pool-core"
 
 /** The bot's key: MANAGER_PRIVATE_KEY, else generated once and kept in a file (same bot, same invite, after restarts). */

@@ -6,9 +6,9 @@ import { AgentResourcesNone, poolConfigLayer, PoolLive, type PoolSettings, Provi
 import { TestDatabase } from "@convos-agents/pool-core/db/testing.ts"
 import { MemoryCloud, memoryCloudLayer, type MemoryCloudOptions } from "@convos-agents/pool-core/pool/testing.ts"
 import { agentResourcesOverFakes, providerFakesLayer } from "@convos-agents/pool-core/providers/resources/testing.ts"
-import { generateIdentity, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
-import { DevnetTest } from "@convos-agents/pool-core/messaging/devnet/testing.ts"
-import { joinByInvite } from "@convos-agents/pool-core/convos"
+import { generateIdentity, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
+import { DevnetTest } from "@convos-agents/messaging/devnet/testing"
+import { joinByInvite } from "@convos-agents/messaging/convos"
 import { ManagerBot, ManagerBotLive } from "../src/ManagerBot.ts"
 
 export const admin = generateIdentity()

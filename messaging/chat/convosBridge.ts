@@ -1,4 +1,4 @@
-// The chat's use of the Convos protocol (pool-core/messaging/convos): join by invite, profile names.
+// The chat's use of the Convos protocol (messaging/convos): join by invite, profile names.
 import { Effect } from "effect"
 import { MessagingError } from "../errors.ts"
 import type { ChatMessage, MessagingClient, MessagingIdentity } from "../Messaging.ts"

@@ -1,4 +1,4 @@
-// Runs a devnet server as its own process: `node --import tsx pool-core/messaging/devnet/server-cli.ts --port N --data DIR`.
+// Runs a devnet server as its own process: `node --import tsx messaging/devnet/server-cli.ts --port N --data DIR`.
 // Prints `devnet listening on <url>` once ready and writes <url> to --url-file (default <data>/../devnet.url when --data
 // is the default) so other processes (terminal chat, web) can find it. Stops on SIGINT/SIGTERM.
 import { writeFileSync, mkdirSync } from "node:fs"

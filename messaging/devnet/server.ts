@@ -186,7 +186,7 @@ export class DevnetServerError extends Schema.TaggedError<DevnetServerError>()("
 
 /** A running devnet server held by a scope. */
 export class DevnetServer extends Context.Service<DevnetServer, { readonly url: string; readonly dataDir: string }>()(
-  "pool-core/messaging/devnet/DevnetServer",
+  "messaging/devnet/DevnetServer",
 ) {
   static readonly layer = (options: DevnetServerOptions) =>
     Layer.effect(

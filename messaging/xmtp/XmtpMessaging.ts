@@ -51,9 +51,9 @@ export const loadXmtpSdk = (load: () => Promise<typeof import("@xmtp/node-sdk")>
       return new MessagingError({
         reason: "unavailable",
         message: SDK_MISSING.test(text)
-          ? `XMTP_ENV is set but @xmtp/node-sdk is not installed (it is an optional dependency of pool-core, skipped where it cannot be installed). Run \`npm install\` on a platform it supports (see pool-core/messaging/xmtp/README.md). ${fix}`
+          ? `XMTP_ENV is set but @xmtp/node-sdk is not installed (it is an dependency of the messaging package, skipped where it cannot be installed). Run \`npm install\` on a platform it supports (see messaging/xmtp/README.md). ${fix}`
           : BINDING_BROKEN.test(text)
-            ? `XMTP_ENV is set but @xmtp/node-sdk's native binding does not load on this machine (${errorText(e)}). Use the pinned version from pool-core/messaging/xmtp/README.md on a supported platform. ${fix}`
+            ? `XMTP_ENV is set but @xmtp/node-sdk's native binding does not load on this machine (${errorText(e)}). Use the pinned version from messaging/xmtp/README.md on a supported platform. ${fix}`
             : `XMTP_ENV is set but @xmtp/node-sdk could not be loaded: ${errorText(e)}. ${fix}`,
       })
     },

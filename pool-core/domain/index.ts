@@ -1,5 +1,5 @@
 export * from "./errors.ts"
 export * from "./instance.ts"
 export * from "./template.ts"
-export * from "./names.ts"
+export * from "@convos-agents/contract"
 export * from "./quota.ts"

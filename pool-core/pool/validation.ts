@@ -1,6 +1,6 @@
 import { Effect, Result } from "effect"
 import { InvalidRequest } from "../domain/errors.ts"
-import { AGENT_NAME_MAX_CHARS, normalizeAgentName } from "../domain/names.ts"
+import { AGENT_NAME_MAX_CHARS, normalizeAgentName } from "@convos-agents/contract"
 
 // Input limits shared by every edge (chat, HTTP): checked again here so no caller can skip them.
 

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect } from "effect"
-import { DevnetMessaging, generateIdentity } from "@convos-agents/pool-core/messaging"
-import { createInviteSlug, inviteUrlBase, randomTag } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { DevnetMessaging, generateIdentity } from "@convos-agents/messaging"
+import { createInviteSlug, inviteUrlBase, randomTag } from "@convos-agents/messaging/convos"
 import { createConvosRuntime, NO_MODEL_REPLY, type ConvosRuntime } from "../src/plugin/convosRuntime.ts"
 import { connectPerson, joinInvite, waitForText } from "./support/chatClient.ts"
 import { startTestDevnet } from "./support/devnet.ts"
@@ -167,7 +167,7 @@ describe("instance HTTP contract", () => {
     const owner = generateIdentity()
     await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
       const client = yield* DevnetMessaging.layerFromUrl(devnet.url).pipe((l) => Effect.provide(Effect.gen(function* () {
-        const { Messaging } = yield* Effect.promise(() => import("@convos-agents/pool-core/messaging"))
+        const { Messaging } = yield* Effect.promise(() => import("@convos-agents/messaging"))
         return yield* (yield* Messaging).connect(owner, { label: "offline owner" })
       }), l))
       const tag = randomTag()

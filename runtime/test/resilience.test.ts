@@ -2,8 +2,8 @@
 // with OpenClaw's inbound dedup by message id modelled after its dist, auto-reply/reply/inbound-dedupe.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Fiber } from "effect"
-import { DevnetMessaging, generateIdentity, Messaging } from "@convos-agents/pool-core/messaging"
-import { createInviteSlug, encodeMetadata, inviteUrlBase, randomTag, serveJoinRequests } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { DevnetMessaging, generateIdentity, Messaging } from "@convos-agents/messaging"
+import { createInviteSlug, encodeMetadata, inviteUrlBase, randomTag, serveJoinRequests } from "@convos-agents/messaging/convos"
 import { connectPerson, joinInvite, waitForText } from "./support/chatClient.ts"
 import { startTestDevnet } from "./support/devnet.ts"
 import { faultyMessaging, startInstance, type TestInstance } from "./support/instance.ts"

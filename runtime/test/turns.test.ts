@@ -3,7 +3,7 @@
 // once to a message beyond that.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect } from "effect"
-import { DevnetMessaging } from "@convos-agents/pool-core/messaging"
+import { DevnetMessaging } from "@convos-agents/messaging"
 import { busyReply } from "../src/plugin/convosRuntime.ts"
 import { connectPerson, joinInvite } from "./support/chatClient.ts"
 import { startTestDevnet } from "./support/devnet.ts"

@@ -1,6 +1,6 @@
 import { Effect, type ManagedRuntime, Scope } from "effect"
 import type { Pool } from "@convos-agents/pool-core"
-import { Messaging } from "@convos-agents/pool-core/messaging"
+import { Messaging } from "@convos-agents/messaging"
 import { makeDevnetChat, type DevnetChat, type DevnetChatOptions } from "./chat/DevnetChat.ts"
 import type { RateLimitOptions } from "@convos-agents/pool-core/api/rateLimit.ts"
 

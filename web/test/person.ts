@@ -1,6 +1,6 @@
 import { Effect, Scope } from "effect"
-import { generateIdentity, Messaging } from "@convos-agents/pool-core/messaging"
-import { createInviteSlug, encodeMetadata, inviteUrlBase, randomTag, serveJoinRequests } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { generateIdentity, Messaging } from "@convos-agents/messaging"
+import { createInviteSlug, encodeMetadata, inviteUrlBase, randomTag, serveJoinRequests } from "@convos-agents/messaging/convos"
 import type { Harness } from "./harness.ts"
 
 /**

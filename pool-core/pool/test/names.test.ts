@@ -1,11 +1,11 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { InvalidRequest } from "../../domain/errors.ts"
-import { AGENT_NAME_MAX_CHARS } from "../../domain/names.ts"
+import { AGENT_NAME_MAX_CHARS } from "@convos-agents/contract"
 import { Pool } from "../Pool.ts"
 import { MemoryCloud, PoolTest } from "../testing.ts"
 
-// The one name rule (pool-core/domain/names.ts) at the pool, which every edge (bot, API, web) claims through: a name
+// The one name rule (contract/names.ts) at the pool, which every edge (bot, API, web) claims through: a name
 // is one line — line breaks fold into a space, so "\n## Custom Instructions" can no longer become a heading of the
 // agent's IDENTITY.md — without control or text-direction characters, 1–64 characters.
 

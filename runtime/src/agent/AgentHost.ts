@@ -5,7 +5,7 @@
 // failed boot connect (network down, devnet not up yet) must not leave the instance dead while its channel reports
 // ready. `ready()` is true only while the agent is connected AND its message stream is running.
 import { Cause, Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import { type Messaging, messagingLayerFromEnv } from "@convos-agents/pool-core/messaging"
+import { type Messaging, messagingLayerFromEnv } from "@convos-agents/messaging"
 import { ConvosAgent, type ConvosAgentOptions } from "./ConvosAgent.ts"
 import { NotReady, type RouteDeps } from "../http/routes.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"

@@ -3,10 +3,10 @@
 import { Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import {
   type ChatMessage, identityFromPrivateKey, Messaging, type MessagingClient, MessagingError, type MessagingIdentity,
-} from "@convos-agents/pool-core/messaging"
+} from "@convos-agents/messaging"
 import {
   createInviteSlug, encodeMetadata, handleJoinRequest, InviteError, inviteUrlBase, JoinFailed, joinByInvite, profileUpdateContent, randomTag,
-} from "@convos-agents/pool-core/messaging/convos/index.ts"
+} from "@convos-agents/messaging/convos"
 import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable } from "./errors.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"

@@ -2,7 +2,7 @@
 // One JSON file (mode 600) in the state dir, rewritten atomically; the runtime is its only writer.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { generateIdentity } from "@convos-agents/pool-core/messaging"
+import { generateIdentity } from "@convos-agents/messaging"
 
 export interface AgentState {
   readonly privateKey: `0x${string}`

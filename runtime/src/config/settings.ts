@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { agentNameForDisplay } from "@convos-agents/pool-core/messaging"
+import { agentNameForDisplay } from "@convos-agents/contract"
 
 // Inside the gateway OpenClaw runs the plugin from a captured copy under <state>/tmp/plugin-captures, so paths derived
 // from import.meta.url are wrong there: the CLI passes the real root as CONVOS_RUNTIME_ROOT.

@@ -4,13 +4,13 @@
 // `## Tools` section lists the typed tools the agent really has (its services: plugin/agentServices.ts).
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { AGENT_NAME_MAX_CHARS, agentNameForDisplay } from "@convos-agents/pool-core/messaging"
+import { AGENT_NAME_MAX_CHARS, agentNameForDisplay } from "@convos-agents/contract"
 
 // Size limits. OpenClaw injects each workspace file into the prompt up to `bootstrapMaxChars` (default 20,000) and
 // silently truncates the rest; IDENTITY.md is its header plus the custom instructions, so the config raises the
 // limit to hold the longest instructions the HTTP contract accepts (a test checks the worst case fits).
 export const MAX_INSTRUCTIONS_CHARS = 20_000
-/** The one name rule's limit (pool-core/domain/names.ts), the same as the pool's. */
+/** The one name rule's limit (contract/names.ts), the same as the pool's. */
 export const MAX_AGENT_NAME_CHARS = AGENT_NAME_MAX_CHARS
 export const MAX_TEMPLATE_SLUG_CHARS = 100
 /** agents.defaults.bootstrapMaxChars in the generated config: the longest IDENTITY.md plus a margin. */

@@ -1,11 +1,11 @@
 // Request bodies of the instance contract, validated at the edge. A failure names the field and the reason.
 import { Result, Schema, SchemaIssue } from "effect"
-import { AgentName } from "@convos-agents/pool-core/messaging"
+import { AgentName } from "@convos-agents/contract"
 import { MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS } from "../config/workspace.ts"
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
 
-// The one name rule (pool-core/domain/names.ts): one line, trimmed, 1–64 characters, no control characters.
+// The one name rule (contract/names.ts): one line, trimmed, 1–64 characters, no control characters.
 const Name = AgentName
 // IDENTITY.md holds these; the generated config lets OpenClaw read all of them (BOOTSTRAP_MAX_CHARS).
 const Instructions = Schema.String.check(Schema.isMaxLength(MAX_INSTRUCTIONS_CHARS, { message: `must be at most ${MAX_INSTRUCTIONS_CHARS} characters` }))

@@ -1,8 +1,8 @@
 // A person on the devnet: joins an agent's conversation through its invite (Convos joiner) and exchanges messages.
 import { Effect, Scope } from "effect"
-import { generateIdentity, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
-import { connectDevnet } from "@convos-agents/pool-core/messaging"
-import { joinByInvite } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { generateIdentity, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
+import { connectDevnet } from "@convos-agents/messaging"
+import { joinByInvite } from "@convos-agents/messaging/convos"
 
 export interface ChatPerson {
   readonly identity: MessagingIdentity

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { startDevnetServer } from "@convos-agents/pool-core/messaging"
+import { startDevnetServer } from "@convos-agents/messaging"
 
 export const startTestDevnet = async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "runtime-devnet-"))

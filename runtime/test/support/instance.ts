@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Stream } from "effect"
-import { Messaging, type MessagingClient, MessagingError } from "@convos-agents/pool-core/messaging"
+import { Messaging, type MessagingClient, MessagingError } from "@convos-agents/messaging"
 import { createConvosRuntime, type ConvosRuntime, type ConvosRuntimeOptions } from "../../src/plugin/convosRuntime.ts"
 
 export const TOKEN = "instance-token-for-tests"

@@ -1,6 +1,6 @@
 import { Effect, Exit, Option, Schema, Scope, Semaphore } from "effect"
-import { generateIdentity, Messaging, type ChatMessage, type MessagingClient, type MessagingIdentity } from "@convos-agents/pool-core/messaging"
-import { displayNames, joinByInvite, shortInboxId } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { generateIdentity, Messaging, type ChatMessage, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
+import { displayNames, joinByInvite, shortInboxId } from "@convos-agents/messaging/convos"
 
 // The devnet browser chat: each web visitor gets their own messaging identity (kept for the life of the app, in memory)
 // and joins conversations by invite exactly as a phone would (Convos join protocol over the devnet). Only for devnet:

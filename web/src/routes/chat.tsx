@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { Effect, Option, Schema } from "effect"
 import type { Context, Hono } from "hono"
-import { InviteError, parseInvite } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { InviteError, parseInvite } from "@convos-agents/messaging/convos"
 import type { ChatError } from "../chat/DevnetChat.ts"
 import type { Shared } from "../app.tsx"
 import { ChatMessages, ChatPage, ChatPending } from "../views/chat.tsx"

@@ -2,7 +2,7 @@
 import { Duration, Effect, Option, Schema } from "effect"
 import type { Context, Hono } from "hono"
 import { Pool, type ClaimRequest, webAddressKey, webOwner } from "@convos-agents/pool-core"
-import { InviteError, parseInvite } from "@convos-agents/pool-core/messaging/convos/index.ts"
+import { InviteError, parseInvite } from "@convos-agents/messaging/convos"
 import type { Shared } from "../app.tsx"
 import { slugPattern } from "../slug.ts"
 import { LaunchedPage } from "../views/pages.tsx"

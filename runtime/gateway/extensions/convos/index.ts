@@ -1,9 +1,9 @@
 // OpenClaw entry of the `convos` channel plugin. Glue only: the Convos logic (ConvosAgent, the HTTP contract) lives
-// in runtime/src and imports messaging solely from @convos-agents/pool-core/messaging.
+// in runtime/src and imports only the messaging and contract packages (never the pool).
 //
 // Why runtime/src is loaded with tsx at run time instead of a static import: OpenClaw copies ("captures") a local
 // plugin's whole static import graph before loading it and refuses to load it if any of those files or directories
-// changes meanwhile. A static import would pull runtime/src and pool-core into that graph; keeping the graph to
+// changes meanwhile. A static import would pull runtime/src and messaging into that graph; keeping the graph to
 // these two files makes the load independent of edits elsewhere in the repository, and runtime/src runs from its
 // real path (CONVOS_RUNTIME_ROOT, set by `runtime start`).
 import { join } from "node:path"
