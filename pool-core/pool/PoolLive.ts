@@ -4,9 +4,10 @@ import { SqlClient } from "effect/sql"
 import { instanceToken, PoolConfig, tokenHash } from "../config.ts"
 import { InstanceNotFound, InvalidRequest, providerFault, StaleTransition } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
+import { Template } from "../domain/template.ts"
 import { readTemplates, syncTemplates } from "../db/templates.ts"
 import { stopReason } from "../supervision/supervise.ts"
-import { AgentResources } from "../providers/AgentResources.ts"
+import { AgentResources, availableSkills } from "../providers/AgentResources.ts"
 import { Compute } from "../providers/compute/Compute.ts"
 import { callCosts, makeCallBudget } from "./budget.ts"
 import { type OnProgress, Pool, type PoolEvent } from "./Pool.ts"
@@ -34,7 +35,11 @@ export const makePool = Effect.gen(function* () {
   const publish = (e: PoolEvent) => PubSub.publish(events, e).pipe(Effect.asVoid)
   yield* syncTemplates.pipe(Effect.provideService(SqlClient.SqlClient, yield* SqlClient.SqlClient))
   const sqlClient = yield* SqlClient.SqlClient
-  const templates = readTemplates.pipe(Effect.provideService(SqlClient.SqlClient, sqlClient))
+  // A template's skills as this deployment can give them: `web` only where agents can search (AgentResources.webSearch).
+  const templates = readTemplates.pipe(
+    Effect.provideService(SqlClient.SqlClient, sqlClient),
+    Effect.map((all) => all.map((t) => new Template({ ...t, skills: [...availableSkills(t.skills, resources.webSearch)] })))
+  )
   const template = (slug: string) =>
     templates.pipe(
       Effect.flatMap((all) => {

@@ -34,6 +34,11 @@ export type TopUpError = InvalidRequest | InstanceNotFound | ResourceConflict | 
  * `AgentResources.none` (pool/ layers) is used when no provider is configured.
  */
 export class AgentResources extends Context.Service<AgentResources, {
+  /**
+   * Whether agents can search the web: each gets its own OpenRouter key (OPENROUTER_MANAGEMENT_KEY set), and the
+   * runtime routes web search through OpenRouter with it. Templates show their `web` skill only when this is true.
+   */
+  readonly webSearch: boolean
   /** Takes one resource from each configured provider. On a failure halfway, releases what it took, then fails. */
   readonly acquire: (instanceId: string, onProgress?: OnProgress) => Effect.Effect<AcquiredResources, ProviderError | NotConfigured>
   /** Releases everything recorded for the instance; idempotent (a second call releases nothing). */
@@ -51,8 +56,16 @@ export class AgentResources extends Context.Service<AgentResources, {
 
 /** No provider configured: agents get no per-agent resources, and there is nothing to release. */
 export const AgentResourcesNone = Layer.succeed(AgentResources, {
+  webSearch: false,
   acquire: () => Effect.succeed({ resources: [], env: {} }),
   release: () => Effect.void,
   held: () => Effect.succeed([]),
   topUp: () => Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
 })
+
+/** The template skill that needs web search (see AgentResources.webSearch). */
+export const WEB_SKILL = "web"
+
+/** The skills a template shows on this deployment: `web` only where agents can search the web. */
+export const availableSkills = (skills: ReadonlyArray<string>, webSearch: boolean): ReadonlyArray<string> =>
+  webSearch ? skills : skills.filter((s) => s !== WEB_SKILL)

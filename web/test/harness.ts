@@ -32,6 +32,8 @@ export interface HarnessOptions {
   readonly trustProxy?: number
   /** Pool settings (quotas …) over the fixture's. */
   readonly settings?: Partial<PoolSettings>
+  /** Whether agents can search the web (OpenRouter configured); default true. */
+  readonly webSearch?: boolean
 }
 
 const listen = (fetch: (req: Request) => Response | Promise<Response>) =>
@@ -42,7 +44,7 @@ const listen = (fetch: (req: Request) => Response | Promise<Response>) =>
 
 export const startHarness = async (options: HarnessOptions = {}): Promise<Harness> => {
   let base = "http://127.0.0.1:0"
-  const runtime = ManagedRuntime.make(DevnetAgentPool(() => `${base}/v2?i=`, options.settings).pipe(Layer.provideMerge(DevnetTest)))
+  const runtime = ManagedRuntime.make(DevnetAgentPool(() => `${base}/v2?i=`, options.settings, options.webSearch ?? true).pipe(Layer.provideMerge(DevnetTest)))
   const scope = await Effect.runPromise(Scope.make())
   const run = <A, E>(effect: Effect.Effect<A, E, Pool | Messaging>) => runtime.runPromise(effect)
   let server: ServerType | null = null

@@ -20,7 +20,7 @@ export const userCommands: ReadonlyArray<Command> = [
     maxArgs: 0,
     run: (ctx) =>
       replyOr(ctx.pool.templates, (ts) =>
-        ["Agent templates (say /new <template>):", ...ts.map((t) => `${t.emoji} ${t.slug} — ${t.name}: ${t.description}`)].join("\n")
+        ["Agent templates (say /new <template>):", ...ts.map((t) => `${t.emoji} ${t.slug} — ${t.name}: ${t.description}${t.skills.length ? ` [${t.skills.join(", ")}]` : ""}`)].join("\n")
       ),
   },
   {

@@ -26,6 +26,7 @@ const slowResources = (delay: Duration.Input) => {
     release: (id) => Effect.sync(() => void released.push(id)),
     held: () => Effect.succeed([]),
     topUp: () => Effect.die("not used here"),
+    webSearch: false,
   }
   return { service, released, acquire }
 }

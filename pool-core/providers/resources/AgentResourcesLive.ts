@@ -183,7 +183,7 @@ export const AgentResourcesLive = Layer.effect(
         return { instanceId, amountUsd: amount, limitUsd }
       })
 
-    return AgentResources.of({ acquire, release, held, topUp })
+    return AgentResources.of({ webSearch: openRouter.configured, acquire, release, held, topUp })
   })
 )
 

@@ -9,7 +9,7 @@ import { writeWorkspace } from "./workspace.ts"
 import { type HeldServices, NO_SERVICES, toolsMarkdownLines } from "../plugin/agentServices.ts"
 
 /** Whether agents get web search (OpenClaw's Perplexity plugin on OpenRouter) when the plugin is installed. */
-const SEARCH_ENABLED = false
+const SEARCH_ENABLED = true
 
 export interface ApplyResult {
   readonly configPath: string

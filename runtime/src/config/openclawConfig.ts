@@ -123,6 +123,10 @@ export const buildOpenClawConfig = ({ settings, hasModelKey, webSearch = false, 
     allow: [...allowedTools(search)],
     deny: [...DENIED_TOOLS],
     fs: { workspaceOnly: true },
+    // Every allowed tool's schema goes to the model directly. OpenClaw's default Tool Search hides a catalog behind
+    // tool_search/tool_describe/tool_call, which costs discovery turns for a catalog this small and is easy to get
+    // wrong for a small local model (docs/tools/tool-search.md: "Set tools.toolSearch: false when direct schemas suit").
+    toolSearch: false,
     // Belt and braces: even if exec were ever allowed, the host policy refuses every command
     // (`openclaw exec-policy show` reports security=deny for tools.exec; a test runs it).
     exec: { host: "gateway", security: "deny", ask: "off", applyPatch: { enabled: false, workspaceOnly: true } },

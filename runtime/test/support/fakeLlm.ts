@@ -1,15 +1,29 @@
-// A fake OpenAI-compatible chat-completions server on loopback (streaming SSE like OpenRouter), for tests and the
-// bench. Replies "FAKE-REPLY #<n>: <the ping… line of the prompt>" and records each request (model, auth header, the
-// names of the tools offered). Scripted tool calls: a turn whose user messages contain a trigger gets that tool call
-// instead, and the request that carries the tool's result gets "TOOL-RESULT #<n>: <the result the gateway gave the model>".
+// A fake OpenRouter chat-completions API on loopback (streaming SSE like OpenRouter), for tests and the bench. Every
+// request body is checked against OpenRouter's published API reference (pool-core/providers/openrouter/openapi.json):
+// one the real API would refuse is answered 400 and kept in `violations`. Replies "FAKE-REPLY #<n>: <the ping… line
+// of the prompt>" and records each request (model, auth header, the names of the tools offered). Scripted tool calls:
+// a turn whose user messages contain a trigger gets that tool call instead, and the request that carries the tool's
+// result gets "TOOL-RESULT #<n>: <the result the gateway gave the model>". A request for a Perplexity Sonar model
+// (web search through OpenRouter) is kept in `searches` and answered with a synthesized answer and a URL citation.
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
+import { openApiContract } from "@convos-agents/pool-core/providers/http/openapi.ts"
+import { openRouterReference } from "@convos-agents/pool-core/providers/openrouter/fake.ts"
+
+const contract = openApiContract(openRouterReference)
+/** What the fake's web search answers for `query`: the test looks for it in the agent's reply. */
+export const searchAnswer = (query: string) => `SEARCH-ANSWER for ${query}: the answer is 42 (example.org)`
+export const SEARCH_CITATION = "https://example.org/answer-42"
 
 export interface FakeLlm {
   readonly baseUrl: string
   readonly requests: Array<{ model: string; authorization: string | undefined; lastUser: string; tools: ReadonlyArray<string>; toolResult: string | null }>
   /** When the newest turn's user messages contain `trigger`, the model calls `name` with `args` (OpenAI tool_calls). */
   readonly toolCalls: Array<{ readonly trigger: string; readonly name: string; readonly args: Record<string, unknown> }>
+  /** Web searches through OpenRouter (Perplexity Sonar models): the auth header and the whole request body. */
+  readonly searches: Array<{ readonly authorization: string | undefined; readonly body: Record<string, unknown> }>
+  /** Requests OpenRouter would refuse, per its API reference (each was answered 400). */
+  readonly violations: Array<string>
   readonly close: () => Promise<void>
 }
 
@@ -30,6 +44,8 @@ const OPENROUTER_MODEL_ID = /^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._:-]*$
 export const startFakeLlm = async (): Promise<FakeLlm> => {
   const requests: FakeLlm["requests"] = []
   const toolCalls: FakeLlm["toolCalls"] = []
+  const searches: FakeLlm["searches"] = []
+  const violations: FakeLlm["violations"] = []
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -39,6 +55,23 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
       return
     }
     const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { model: string; stream?: boolean; messages: Array<{ role: string; content: unknown }>; tools?: Array<{ function?: { name?: string } }> }
+    const violation = contract.checkRequest({ method: "POST", path: req.url, headers: req.headers, body })
+    if (violation) {
+      violations.push(violation.message)
+      res.writeHead(400, { "content-type": "application/json" })
+      res.end(JSON.stringify({ error: { code: 400, message: violation.message } }))
+      return
+    }
+    if (body.model.startsWith("perplexity/")) {
+      searches.push({ authorization: req.headers.authorization, body: body as unknown as Record<string, unknown> })
+      const query = lastUserText(body.messages)
+      const answer = { id: `search-${searches.length}`, object: "chat.completion", created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: null, choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: searchAnswer(query), annotations: [{ type: "url_citation", url_citation: { url: SEARCH_CITATION, title: "Answer 42", start_index: 0, end_index: 10, content: "42" } }] } }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }
+      const drift = contract.checkResponse({ method: "POST", path: req.url, headers: req.headers, body }, 200, answer)
+      if (drift) throw new Error(`fake OpenRouter answers off its reference: ${drift}`)
+      res.setHeader("content-type", "application/json")
+      res.end(JSON.stringify(answer))
+      return
+    }
     const user = lastUserText(body.messages)
     // The newest turn: everything after the last assistant message. OpenClaw sends the person's text and its context
     // block as separate user messages (the context last), and after a tool call it sends the tool's result followed by
@@ -90,9 +123,11 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
+    baseUrl: `http://127.0.0.1:${port}/api/v1`,
     requests,
     toolCalls,
+    searches,
+    violations,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
 }
