@@ -197,3 +197,24 @@ describe("plugin entry", () => {
     }
   })
 })
+
+describe("a model endpoint of your own (MODEL_BASE_URL, MODEL, MODEL_API_KEY)", () => {
+  const base = { OPENCLAW_STATE_DIR: "/tmp/endpoint-test" }
+  it("without an OpenRouter key, the agent thinks with the configured endpoint and model id; no key needed", () => {
+    const settings = settingsFromEnv({ ...base, MODEL_BASE_URL: "http://127.0.0.1:11434/v1", MODEL: "llama3.2" })
+    const c = buildOpenClawConfig({ settings, hasModelKey: false })
+    expect(c.agents.defaults.model.primary).toBe("convos-model/llama3.2")
+    expect(c.models.providers).toEqual({ "convos-model": expect.objectContaining({ baseUrl: "${MODEL_BASE_URL}", apiKey: "no-key", api: "openai-completions", models: [expect.objectContaining({ id: "llama3.2" })] }) })
+    // with a key, by reference only
+    expect(buildOpenClawConfig({ settings, hasModelKey: false, hasEndpointKey: true }).models.providers!["convos-model"]!.apiKey).toBe("${MODEL_API_KEY}")
+  })
+  it("an OpenRouter key keeps priority over the endpoint", () => {
+    const settings = settingsFromEnv({ ...base, MODEL_BASE_URL: "http://127.0.0.1:11434/v1", MODEL: "llama3.2" })
+    const c = buildOpenClawConfig({ settings, hasModelKey: true })
+    expect(c.agents.defaults.model.primary).toBe("convos-openrouter/anthropic/claude-sonnet-4-6")
+    expect(Object.keys(c.models.providers!)).toEqual(["convos-openrouter"])
+  })
+  it("MODEL_BASE_URL without MODEL is refused, naming the variable", () => {
+    expect(() => settingsFromEnv({ ...base, MODEL_BASE_URL: "http://127.0.0.1:11434/v1" })).toThrow(/MODEL is not/)
+  })
+})

@@ -35,9 +35,9 @@ export const applyRuntime = (settings: RuntimeSettings, env: NodeJS.ProcessEnv, 
   const hasModelKey = !!merged.OPENROUTER_API_KEY
   // Web search stays off for now: with the Perplexity plugin's search on, agent turns on the real gateway stalled in
   // the e2e test (not understood yet; docs/security.md "What is left"). buildOpenClawConfig's webSearch path is ready.
-  const config = buildOpenClawConfig({ settings, hasModelKey, webSearch: SEARCH_ENABLED && existsSync(join(perplexityPluginDir(), "openclaw.plugin.json")) })
+  const config = buildOpenClawConfig({ settings, hasModelKey, hasEndpointKey: !!merged.MODEL_API_KEY, webSearch: SEARCH_ENABLED && existsSync(join(perplexityPluginDir(), "openclaw.plugin.json")) })
   mkdirSync(dirname(settings.configPath), { recursive: true })
   writeFileSync(settings.configPath, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 })
   chmodSync(settings.configPath, 0o600)
-  return { configPath: settings.configPath, workspaceFiles, hasModelKey }
+  return { configPath: settings.configPath, workspaceFiles, hasModelKey: hasModelKey || settings.modelEndpoint !== null }
 }

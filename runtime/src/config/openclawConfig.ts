@@ -8,6 +8,8 @@ export const CHANNEL_ID = "convos"
 /** Our own provider id for OpenRouter's OpenAI-compatible API: naming it "openrouter" would auto-enable the bundled
  * openrouter plugin, which fetches https://openrouter.ai model capabilities at every start (not offline-safe). */
 export const MODEL_PROVIDER_ID = "convos-openrouter"
+/** The provider id of the configured OpenAI-compatible endpoint (MODEL_BASE_URL), used without an OpenRouter key. */
+export const ENDPOINT_PROVIDER_ID = "convos-model"
 
 /**
  * The typed agent tools of the convos plugin (runtime/gateway/extensions/convos/openclaw.plugin.json contracts.tools;
@@ -51,6 +53,8 @@ export interface OpenClawConfigInput {
   readonly settings: RuntimeSettings
   /** Whether OPENROUTER_API_KEY is known; without it no provider is configured and the plugin answers "no model". */
   readonly hasModelKey: boolean
+  /** Whether MODEL_API_KEY is set (a local server needs none; OpenClaw then sends a placeholder). */
+  readonly hasEndpointKey?: boolean
   /**
    * Web search through OpenRouter: OpenClaw's Perplexity plugin (pinned in runtime/gateway) on its OpenRouter route
    * (chat completions at OPENROUTER_BASE_URL with the agent's OPENROUTER_API_KEY, a Perplexity Sonar model): whether
@@ -66,8 +70,27 @@ export const SEARCH_PLUGIN_ID = "perplexity"
 /** OpenRouter's id of Perplexity Sonar (fast Q&A with web search and citations; openrouter.ai/perplexity/sonar). */
 export const SEARCH_MODEL = "perplexity/sonar"
 
-export const buildOpenClawConfig = ({ settings, hasModelKey, webSearch = false, pluginDir = convosPluginDir(), searchPluginDir = perplexityPluginDir() }: OpenClawConfigInput) => {
+const modelEntry = (id: string) => ({
+  id,
+  name: id,
+  reasoning: false,
+  input: ["text"],
+  cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+  contextWindow: 200000,
+  maxTokens: 8192,
+})
+
+/** The model provider: OpenRouter with the agent's key (priority), else the configured endpoint, else none. */
+const modelProvider = (settings: RuntimeSettings, hasModelKey: boolean, hasEndpointKey: boolean) =>
+  hasModelKey
+    ? { id: MODEL_PROVIDER_ID, model: settings.model, provider: { baseUrl: "${OPENROUTER_BASE_URL}", apiKey: "${OPENROUTER_API_KEY}", api: "openai-completions", models: [modelEntry(settings.model)] } }
+    : settings.modelEndpoint
+      ? { id: ENDPOINT_PROVIDER_ID, model: settings.modelEndpoint.model, provider: { baseUrl: "${MODEL_BASE_URL}", apiKey: hasEndpointKey ? "${MODEL_API_KEY}" : "no-key", api: "openai-completions", models: [modelEntry(settings.modelEndpoint.model)] } }
+      : null
+
+export const buildOpenClawConfig = ({ settings, hasModelKey, hasEndpointKey = false, webSearch = false, pluginDir = convosPluginDir(), searchPluginDir = perplexityPluginDir() }: OpenClawConfigInput) => {
   const search = webSearch && hasModelKey
+  const provider = modelProvider(settings, hasModelKey, hasEndpointKey)
   return {
   gateway: {
     mode: "local",
@@ -91,32 +114,13 @@ export const buildOpenClawConfig = ({ settings, hasModelKey, webSearch = false, 
       bootstrapTotalMaxChars: BOOTSTRAP_TOTAL_MAX_CHARS,
       heartbeat: { every: "0m" },
       sandbox: { mode: "off" },
-      model: { primary: `${MODEL_PROVIDER_ID}/${settings.model}` },
+      model: { primary: provider ? `${provider.id}/${provider.model}` : `${MODEL_PROVIDER_ID}/${settings.model}` },
     },
   },
   models: {
     mode: "merge",
     catalogRefresh: { enabled: false },
-    ...(hasModelKey
-      ? {
-          providers: {
-            [MODEL_PROVIDER_ID]: {
-              baseUrl: "${OPENROUTER_BASE_URL}",
-              apiKey: "${OPENROUTER_API_KEY}",
-              api: "openai-completions",
-              models: [{
-                id: settings.model,
-                name: settings.model,
-                reasoning: false,
-                input: ["text"],
-                cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
-                contextWindow: 200000,
-                maxTokens: 8192,
-              }],
-            },
-          },
-        }
-      : {}),
+    ...(provider ? { providers: { [provider.id]: provider.provider } } : {}),
   },
   channels: { [CHANNEL_ID]: { enabled: true } },
   tools: {

@@ -42,6 +42,11 @@ export interface RuntimeSettings {
   /** OpenRouter model id (provider-local), e.g. "anthropic/claude-sonnet-4-6"; see openRouterModelId. */
   readonly model: string
   readonly openrouterBaseUrl: string
+  /**
+   * Any OpenAI-compatible model server (MODEL_BASE_URL, e.g. a local Ollama or llama.cpp server) and its model id
+   * (MODEL); used when the agent has no OpenRouter key (OpenRouter keeps priority). MODEL_API_KEY is optional.
+   */
+  readonly modelEndpoint: { readonly baseUrl: string; readonly model: string } | null
   readonly agentName: string
   /** Agent turns that may wait behind the running one (CONVOS_TURN_QUEUE); beyond that a message gets a "busy" reply. */
   readonly turnQueue: number
@@ -70,9 +75,15 @@ export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
   if (!Number.isInteger(turnQueue) || turnQueue < 0 || turnQueue > 1_000) {
     throw new SettingsError(`CONVOS_TURN_QUEUE must be a whole number of waiting turns from 0 to 1000, got "${queueText}". Unset it for the default (${DEFAULT_TURN_QUEUE}).`)
   }
+  const endpointUrl = (env.MODEL_BASE_URL ?? "").trim()
+  const endpointModel = (env.MODEL ?? "").trim()
+  if (endpointUrl !== "" && endpointModel === "") {
+    throw new SettingsError(`MODEL_BASE_URL is set (${endpointUrl}) but MODEL is not. Set MODEL to the model id that server serves (e.g. MODEL=llama3.2).`)
+  }
   return {
     bind,
     stateDir,
+    modelEndpoint: endpointUrl === "" ? null : { baseUrl: endpointUrl, model: endpointModel },
     turnQueue,
     configPath: env.OPENCLAW_CONFIG_PATH ? resolve(env.OPENCLAW_CONFIG_PATH) : join(stateDir, "openclaw.json"),
     workspaceDir: join(stateDir, "workspace"),

@@ -119,7 +119,7 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
   /** One agent turn for the message: the model's answer, one retry when nothing was delivered, else an apology. */
   const runTurn = async (message: InboundText) => {
     try {
-      if (!env.OPENROUTER_API_KEY) return await reply(message.conversationId)(NO_MODEL_REPLY)
+      if (!env.OPENROUTER_API_KEY && !env.MODEL_BASE_URL) return await reply(message.conversationId)(NO_MODEL_REPLY)
       await servicesCurrent()
       const modelConfigured = options.modelConfigured ?? (() => true)
       for (let waited = 0; !modelConfigured() && waited < 30_000; waited += 250) await sleep(250)
