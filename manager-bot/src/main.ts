@@ -10,6 +10,7 @@ import { ManagerBot } from "./ManagerBot.ts"
 import { AppLayer, computeName, describeParts } from "./compose.ts"
 import { loadApiKey } from "./apiKey.ts"
 import { printInvite } from "./qr.ts"
+import { modelSourceLine } from "@convos-agents/pool-core/providers/compute/runtimeEnv.ts"
 import { httpSettings, startHttp } from "./http.ts"
 
 const log = (line: string) => console.log(`[start] ${line}`)
@@ -67,6 +68,7 @@ const main = async () => {
     )
     log(`database: ${db.location}`)
     log(`messaging: ${network}`)
+    log(modelSourceLine(!!process.env.OPENROUTER_MANAGEMENT_KEY, process.env as Record<string, string>))
     const apiKey = loadApiKey()
     http = await startHttp(runtime, { ...bot, network, compute: computeName() }, apiKey.key)
     if (apiKey.generated) log(`pool API key (generated, kept in ${apiKey.file}; set POOL_API_KEY to choose one): ${apiKey.key}`)

@@ -32,6 +32,11 @@ export interface RuntimeBootEnvInput {
   readonly xmtpApiUrl: string | null
   /** The pool's own HTTP base URL as agents reach it (POOL_PUBLIC_URL, else from HOST/PORT); null when unknown. */
   readonly servicesUrl: string | null
+  /**
+   * An OpenAI-compatible model server of the operator's (MODEL_BASE_URL, MODEL, optional MODEL_API_KEY): agents use it
+   * when they have no OpenRouter key of their own (OpenRouter keeps priority). Optional: absent means none.
+   */
+  readonly modelEndpoint?: { readonly baseUrl: string; readonly model: string | null; readonly apiKey: string | null } | null
 }
 
 /** An agent boot setting is invalid or cannot work with this compute; the message names the variable and the fix. */
@@ -52,8 +57,23 @@ export const buildRuntimeBootEnv = (input: RuntimeBootEnvInput): Record<string, 
     ...(input.primaryModel ? { OPENCLAW_PRIMARY_MODEL: input.primaryModel } : {}),
     ...(input.inviteBaseUrl ? { CONVOS_INVITE_BASE_URL: input.inviteBaseUrl } : {}),
     ...(input.servicesUrl ? { POOL_SERVICES_URL: input.servicesUrl } : {}),
+    ...(input.modelEndpoint ? modelEndpointEnv(input.modelEndpoint) : {}),
   }
 }
+
+const modelEndpointEnv = (e: NonNullable<RuntimeBootEnvInput["modelEndpoint"]>): Record<string, string> => {
+  if (!/^https?:\/\/\S+$/.test(e.baseUrl)) throw new RuntimeEnvError({ variable: "MODEL_BASE_URL", message: `MODEL_BASE_URL must be the http(s) URL of an OpenAI-compatible server, such as http://127.0.0.1:11434/v1 (got "${e.baseUrl}").` })
+  if (!e.model) throw new RuntimeEnvError({ variable: "MODEL", message: `MODEL_BASE_URL is set (${e.baseUrl}) but MODEL is not: set MODEL to the model id that server serves (e.g. MODEL=llama3.2).` })
+  return { MODEL_BASE_URL: e.baseUrl.replace(/\/+$/, ""), MODEL: e.model, ...(e.apiKey ? { MODEL_API_KEY: e.apiKey } : {}) }
+}
+
+/** Which model agents think with, in one line for `npm start`: OpenRouter (per-agent keys), the endpoint, or none. */
+export const modelSourceLine = (openRouterConfigured: boolean, env: Readonly<Record<string, string>>): string =>
+  openRouterConfigured
+    ? `model: OpenRouter, each agent with its own capped key (${env.OPENCLAW_PRIMARY_MODEL ?? "anthropic/claude-sonnet-4-6"})`
+    : env.MODEL_BASE_URL
+      ? `model: ${env.MODEL} at ${env.MODEL_BASE_URL}${env.MODEL_API_KEY ? " (with MODEL_API_KEY)" : " (no key)"}`
+      : "model: none configured (agents answer \"no model configured\"); set MODEL_BASE_URL and MODEL for a local model server, or OPENROUTER_MANAGEMENT_KEY"
 
 /**
  * The pool's base URL for agents: POOL_PUBLIC_URL (an http(s) URL; trailing slashes dropped), else Railway's public
@@ -89,12 +109,15 @@ export const runtimeBootEnv = (options: { readonly devnetUrl?: string | null } =
       inviteBaseUrl: yield* read("CONVOS_INVITE_BASE_URL"),
       xmtpApiUrl: yield* read("XMTP_API_URL"),
       servicesUrl: null,
+      modelEndpoint: null,
     }
+    const endpointUrl = yield* read("MODEL_BASE_URL")
+    const modelEndpoint = endpointUrl ? { baseUrl: endpointUrl, model: yield* read("MODEL"), apiKey: yield* read("MODEL_API_KEY") } : null
     const servicesUrl = yield* Effect.try({
       try: () => poolServicesUrl({ publicUrl: publicUrl, railwayDomain, host, port }),
       catch: (e) => e as RuntimeEnvError,
     }).pipe(Effect.orDie)
-    return yield* Effect.try({ try: () => buildRuntimeBootEnv({ ...input, servicesUrl }), catch: (e) => e as RuntimeEnvError }).pipe(Effect.orDie)
+    return yield* Effect.try({ try: () => buildRuntimeBootEnv({ ...input, servicesUrl, modelEndpoint }), catch: (e) => e as RuntimeEnvError }).pipe(Effect.orDie)
   })
 
 /**
