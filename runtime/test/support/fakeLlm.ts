@@ -41,7 +41,8 @@ const lastUserText = (messages: Array<{ role: string; content: unknown }>): stri
 /** `<vendor>/<model>`: OpenRouter's model id shape (an optional ":variant" such as ":free" included). */
 const OPENROUTER_MODEL_ID = /^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._:-]*$/
 
-export const startFakeLlm = async (): Promise<FakeLlm> => {
+/** `generic`: a plain OpenAI-compatible server (a local model server): any model id, no OpenRouter reference check. */
+export const startFakeLlm = async (options: { readonly generic?: boolean } = {}): Promise<FakeLlm> => {
   const requests: FakeLlm["requests"] = []
   const toolCalls: FakeLlm["toolCalls"] = []
   const searches: FakeLlm["searches"] = []
@@ -55,7 +56,7 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
       return
     }
     const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { model: string; stream?: boolean; messages: Array<{ role: string; content: unknown }>; tools?: Array<{ function?: { name?: string } }> }
-    const violation = contract.checkRequest({ method: "POST", path: req.url, headers: req.headers, body })
+    const violation = options.generic ? null : contract.checkRequest({ method: "POST", path: req.url, headers: req.headers, body })
     if (violation) {
       violations.push(violation.message)
       res.writeHead(400, { "content-type": "application/json" })
@@ -83,7 +84,7 @@ export const startFakeLlm = async (): Promise<FakeLlm> => {
     requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user, tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"), toolResult })
     // Like OpenRouter: a model id is "<vendor>/<model>" (or one of OpenRouter's own, "openrouter/<name>"). An OpenClaw
     // ref such as "openrouter/anthropic/…" or "convos-openrouter/…" is refused with 400.
-    if (!OPENROUTER_MODEL_ID.test(body.model ?? "")) {
+    if (!options.generic && !OPENROUTER_MODEL_ID.test(body.model ?? "")) {
       res.writeHead(400, { "content-type": "application/json" })
       res.end(JSON.stringify({ error: { message: `${body.model} is not a valid model ID`, code: 400 } }))
       return
