@@ -101,7 +101,8 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
     Date.now() - heldAt < (options.servicesMaxAgeMs ?? 60_000) ? Promise.resolve(held) : Promise.race([refreshServices(), sleep(5_000).then(() => held)])
 
   /** Sends one reply; REJECTS when it could not be sent, so OpenClaw's delivery (and our retry) sees the failure. */
-  const reply = (conversationId: string) => async (text: string) => {
+  const reply = (conversationId: string) => async (raw: string) => {
+    const text = modelFailureLine(raw, env) ?? raw
     const h = host
     if (!h) throw new Error(new NotReady().message)
     const exit = await h.run((a) => a.sendText(conversationId, text))
@@ -214,4 +215,16 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       return handled
     },
   }
+}
+
+/**
+ * OpenClaw answers a failed model request with its own warning ("⚠️ <provider>/<model> request failed (…)"). For the
+ * configured model server (MODEL_BASE_URL) the person gets one line naming the server and the reason instead.
+ */
+export const modelFailureLine = (text: string, env: NodeJS.ProcessEnv): string | null => {
+  const base = env.MODEL_BASE_URL
+  if (!base || env.OPENROUTER_API_KEY || !text.startsWith("⚠️ convos-model/") || !/request failed/i.test(text)) return null
+  if (/\b(401|403)\b|unauthori[sz]ed|forbidden|api key/i.test(text)) return `The model server at ${base} refused my key, so I cannot think right now.`
+  if (/\b404\b|not found|unknown model|no such model/i.test(text)) return `The model server at ${base} does not know the model ${env.MODEL ?? ""}, so I cannot think right now.`
+  return `The model server at ${base} is not answering, so I cannot think right now.`
 }
