@@ -52,7 +52,7 @@ export const startHttp = async (runtime: ManagedRuntime.ManagedRuntime<any, any>
   const { host, port, trustProxy } = exit.value
   const app = new Hono()
   app.get("/healthz", (c) => c.json({ ok: true }))
-  app.route("/", makeApiApp(runtime, { apiKey, trustProxy, info: () => ({ version: "0.1.0", network: bot.network, compute: bot.compute }) }))
+  app.route("/", makeApiApp(runtime, { apiKey, trustProxy, info: () => ({ network: bot.network }) }))
   app.route("/", makeWebApp({ runtime, bot, trustProxy }))
   return await new Promise<{ url: string; close: () => Promise<void> }>((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port, hostname: host }, (info) =>

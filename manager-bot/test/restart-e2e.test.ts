@@ -200,8 +200,8 @@ describe("Ctrl-C, then npm start again", () => {
         expect(lastChat.body).toContain("kept-across-restart") // its instructions
         expect(lastChat.body).toContain("Zed")
         // The pool still has it claimed, under its name.
-        const agents = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/pool/agents`).then((r) => r.json() as Promise<{ agents: Array<{ name: string; status: string }> }>))
-        expect(agents.agents).toEqual([expect.objectContaining({ name: "Zed", status: "claimed" })])
+        const agents = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/pool/agents`).then((r) => r.json() as Promise<{ claimed: Array<{ name: string; status: string }> }>))
+        expect(agents.claimed).toEqual([expect.objectContaining({ name: "Zed", status: "claimed" })])
       })))
       system.child.kill("SIGINT")
       expect(await system.exited).toBe(0)

@@ -26,8 +26,8 @@ export const openApiDocument = {
   paths: {
     "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "ok", content: json({ type: "object" }) } } } },
     "/api/pool/counts": { get: { summary: "Instances per state", responses: { "200": { description: "counts", content: json({ type: "object" }) }, ...errors(503) } } },
-    "/api/pool/agents": { get: { summary: "Claimed agents (public fields only: name, template, status, claimedAt)", responses: { "200": { description: "agents", content: json({ type: "object" }) } } } },
-    "/api/pool/info": { get: { summary: "Version, network, compute, targets", responses: { "200": { description: "info", content: json({ type: "object" }) } } } },
+    "/api/pool/agents": { get: { summary: "Every live instance by status ({claimed, crashed, idle, starting}); public fields only: id, status, name, template, ageSeconds (never invite URLs)", responses: { "200": { description: "agents", content: json({ type: "object" }) } } } },
+    "/api/pool/info": { get: { summary: "The deployment: environment, version, commit, branch, model {source, id}, compute ids (Railway) or local; network; targets", responses: { "200": { description: "info", content: json({ type: "object" }) } } } },
     "/api/pool/templates": { get: { summary: "Template catalog", responses: { "200": { description: "templates", content: json({ type: "object" }) } } } },
     "/api/pool/templates/{slug}": {
       get: { summary: "One template", parameters: [{ name: "slug", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "template", content: json({ type: "object" }) }, ...errors(404) } },

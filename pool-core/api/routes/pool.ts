@@ -8,6 +8,8 @@ import { Pool, type Progress } from "../../pool/Pool.ts"
 import { topUpAgent } from "../../providers/resources/maintenance.ts"
 import { spendingInstances, spendOf } from "../../providers/resources/spend.ts"
 import { requireKey } from "../auth.ts"
+import { loadDeploymentInfo } from "../info/deployment.ts"
+import { agentsByStatus } from "../info/publicAgents.ts"
 import { readJson } from "../body.ts"
 import { errorResponse, respond, type Run } from "../http.ts"
 
@@ -30,9 +32,6 @@ const ClaimBody = Schema.Struct({
 const TopUpBody = Schema.Struct({ amountUsd: Schema.Number.check(Schema.isFinite(), Schema.isGreaterThan(0)) })
 const IdParam = /^[A-Za-z0-9-]{1,64}$/
 const clientLabel = (c: HonoContext) => (c.req.header("x-client-label") ?? "api").replace(/[^\w.-]/g, "").slice(0, 40) || "api"
-
-/** What anyone may see of a claimed agent: no ids, tokens, keys, conversations or owners. */
-const publicAgent = (i: Instance) => ({ name: i.agentName, template: i.templateSlug, status: i.status, claimedAt: i.claimedAt })
 
 /** Admin view of an instance (behind the API key): still no token hash or owner identity beyond the API label. */
 export const adminInstance = (i: Instance) => ({
@@ -62,10 +61,12 @@ export const poolRoutes = (o: PoolRoutesOptions) => {
   const pool = <A, E>(f: (p: Pool["Service"]) => Effect.Effect<A, E>) => Effect.flatMap(Pool, f)
 
   app.get("/api/pool/counts", (c) => respond(c, o.run(pool((p) => p.counts), c.req.raw.signal)))
-  app.get("/api/pool/agents", (c) =>
-    respond(c, o.run(pool((p) => p.list({ status: ["claimed"], limit: 200 })), c.req.raw.signal), (all) => c.json({ agents: all.map(publicAgent) }))
+  app.get("/api/pool/agents", (c) => respond(c, o.run(agentsByStatus, c.req.raw.signal)))
+  // Read once per app (the first request), then served from memory: none of it changes while the process runs.
+  const deployment = Effect.runSync(Effect.cached(loadDeploymentInfo))
+  app.get("/api/pool/info", (c) =>
+    respond(c, o.run(Effect.all({ deployment, targets: pool((p) => Effect.succeed(p.targets)) })), (r) => c.json({ ...o.info(), ...r.deployment, targets: r.targets }))
   )
-  app.get("/api/pool/info", (c) => respond(c, o.run(pool((p) => Effect.succeed(p.targets))), (targets) => c.json({ ...o.info(), targets })))
   app.get("/api/pool/templates", (c) => respond(c, o.run(pool((p) => p.templates)), (templates) => c.json({ templates })))
   app.get("/api/pool/templates/:slug", (c) => {
     const slug = c.req.param("slug")

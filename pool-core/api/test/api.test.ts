@@ -28,7 +28,7 @@ describe("pool API over HTTP", () => {
     const counts = await (await fetch(`${base}/api/pool/counts`)).json()
     expect(counts).toHaveProperty("idle")
     const info = await (await fetch(`${base}/api/pool/info`)).json()
-    expect(info).toMatchObject({ version: "test", network: "devnet", targets: { minIdle: 0 } })
+    expect(info).toMatchObject({ version: "0.1.0", network: "devnet", targets: { minIdle: 0 } })
     const { templates } = await (await fetch(`${base}/api/pool/templates`)).json()
     expect(templates.length).toBeGreaterThanOrEqual(12)
     expect((await (await fetch(`${base}/api/pool/templates/trip-planner`)).json()).name).toBe("Trip Planner")
@@ -50,7 +50,7 @@ describe("pool API over HTTP", () => {
     expect((await right.json()).ran).toBe(true)
   })
 
-  it("claim: success, idempotent replay, 409 when nothing is idle; public agents list hides ids and owners", async () => {
+  it("claim: success, idempotent replay, 409 when nothing is idle; public agents list hides owners and invites", async () => {
     await warm(1)
     const headers = { ...auth, "idempotency-key": "k-1" }
     const first = await post("/api/pool/claim", { agentName: "Ada", instructions: "Be kind." }, headers)
@@ -63,10 +63,10 @@ describe("pool API over HTTP", () => {
     const none = await post("/api/pool/claim", {}, { ...auth, "idempotency-key": "k-2" })
     expect(none.status).toBe(409)
     expect((await none.json()).error).toContain("No agent is available")
-    const { agents } = await (await fetch(`${base}/api/pool/agents`)).json()
+    const { claimed: agents } = await (await fetch(`${base}/api/pool/agents`)).json()
     expect(agents.some((a: { name: string }) => a.name === "Ada")).toBe(true)
     const text = JSON.stringify(agents)
-    expect(text).not.toContain(claimed.instanceId)
+    expect(text).not.toContain(claimed.inviteUrl)
     expect(text).not.toContain("api:")
     expect(text).not.toContain("tokenHash")
   })
