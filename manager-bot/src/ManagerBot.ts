@@ -1,6 +1,6 @@
 import { join } from "node:path"
 import { Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
-import { InvalidConfig, Pool } from "@convos-agents/pool-core"
+import { fromConfigError, InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
 import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, profileUpdateContent, randomTag } from "@convos-agents/messaging/convos"
 import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision/supervise.ts"
@@ -43,7 +43,7 @@ const WELCOME =
 
 /** The bot's settings from the environment, checked: a bad value fails naming its variable. */
 export const botSettings = Effect.gen(function* () {
-  const s = yield* settings.pipe(Effect.mapError((e) => new InvalidConfig({ variable: "manager bot settings", message: e.message })))
+  const s = yield* settings.pipe(Effect.mapError(fromConfigError))
   const ranges = [
     ["ALERT_INTERVAL_MS", s.alertIntervalMs, 0],
     ["COMMANDS_PER_MINUTE", s.commandsPerMinute, 1],

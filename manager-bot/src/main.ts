@@ -1,16 +1,16 @@
 // `npm start`: the whole system on the embedded defaults (or production settings from the environment), with progress.
 // Ctrl-C (SIGINT) or SIGTERM stops everything: the bot, the tick, agent processes (their state is kept: the next start
 // brings them back), the HTTP server, devnet, database.
-import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import { Cause, ConfigProvider, Effect, Exit, ManagedRuntime, Option } from "effect"
 import { resolve } from "node:path"
-import { DatabaseInfo } from "@convos-agents/pool-core"
+import { configProblem, configProblemLine, DatabaseInfo, EXIT_CONFIG } from "@convos-agents/pool-core"
 import { secureDataDir } from "@convos-agents/pool-core/db/dataDir.ts"
 import { Messaging } from "@convos-agents/messaging"
 import { ManagerBot } from "./ManagerBot.ts"
 import { AppLayer, computeName, describeParts } from "./compose.ts"
 import { loadApiKey } from "./apiKey.ts"
 import { printInvite } from "./qr.ts"
-import { modelSourceLine } from "@convos-agents/pool-core/providers/compute/runtimeEnv.ts"
+import { modelSourceLine, runtimeBootEnv } from "@convos-agents/pool-core/providers/compute/runtimeEnv.ts"
 import { httpSettings, startHttp } from "./http.ts"
 
 const log = (line: string) => console.log(`[start] ${line}`)
@@ -25,14 +25,17 @@ const main = async () => {
   process.umask(0o077)
   const tightened = secureDataDir(resolve(process.env.DATA_DIR ?? ".data"))
   if (tightened.length > 0) log(`DATA_DIR: made ${tightened.length} file(s) and folder(s) owner-only (0700 folders, no group/other access)`)
-  // HOST/PORT first: a bad value stops here, naming the variable, before anything is started.
+  // HOST/PORT and the agents' boot env (XMTP_ENV, MODEL_BASE_URL, POOL_PUBLIC_URL…) first: a bad value stops here in
+  // one line naming the variable, with EX_CONFIG, before anything is started.
   // Read from a copy of the environment: the default config provider snapshots process.env on first use, and
   // CONVOS_INVITE_BASE_URL is set below before the system reads its config.
-  const settings = await Effect.runPromiseExit(httpSettings.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { ...process.env } as Record<string, string> }))))
-  if (settings._tag === "Failure") {
-    const error = settings.cause.reasons.find((r) => r._tag === "Fail") as { error?: Error } | undefined
-    console.error(`[start] could not start: ${error?.error?.message ?? "HOST/PORT could not be read."}`)
-    process.exit(1)
+  const settings = await Effect.runPromiseExit(
+    httpSettings.pipe(Effect.tap(() => runtimeBootEnv())).pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { ...process.env } as Record<string, string> })))
+  )
+  if (Exit.isFailure(settings)) {
+    const problem = configProblem(settings.cause)
+    console.error(`[start] ${Option.match(problem, { onSome: configProblemLine, onNone: () => `could not start: ${String(Cause.squash(settings.cause))}` })}`)
+    process.exit(Option.isSome(problem) ? EXIT_CONFIG : 1)
   }
   // On devnet, invite links open the web catalog's browser chat view (there is no phone app for the devnet).
   const { port } = settings.value
@@ -61,11 +64,21 @@ const main = async () => {
   process.once("SIGTERM", () => void stop(0))
   let http: { close: () => Promise<void>; url: string } | undefined
   try {
-    const { db, network, bot } = await runtime.runPromise(
+    const started = await runtime.runPromiseExit(
       Effect.gen(function* () {
         return { db: yield* DatabaseInfo, network: (yield* Messaging).network, bot: yield* ManagerBot }
       })
     )
+    if (Exit.isFailure(started)) {
+      // A setting to fix: one line naming the variable, and EX_CONFIG so a supervisor does not just restart it.
+      const problem = configProblem(started.cause)
+      if (Option.isSome(problem)) {
+        console.error(`[start] ${configProblemLine(problem.value)}`)
+        return await stop(EXIT_CONFIG)
+      }
+      throw Cause.squash(started.cause)
+    }
+    const { db, network, bot } = started.value
     log(`database: ${db.location}`)
     log(`messaging: ${network}`)
     log(modelSourceLine(!!process.env.OPENROUTER_MANAGEMENT_KEY, process.env as Record<string, string>))
@@ -77,8 +90,10 @@ const main = async () => {
     log(`ops chat invite (admins only): ${bot.opsInviteUrl}`)
     log("ready. Ctrl-C stops everything.")
   } catch (e) {
-    console.error(`[start] could not start: ${e instanceof Error ? e.message : String(e)}`)
-    await stop(1)
+    // POOL_API_KEY is read synchronously (loadApiKey): its InvalidConfig arrives here as a thrown error.
+    const problem = configProblem(Cause.die(e))
+    console.error(`[start] ${Option.match(problem, { onSome: configProblemLine, onNone: () => `could not start: ${e instanceof Error ? e.message : String(e)}` })}`)
+    await stop(Option.isSome(problem) ? EXIT_CONFIG : 1)
   }
 }
 

@@ -12,9 +12,10 @@ import { describe, expect, it } from "vitest"
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
 const startProcess = (dataDir: string, extra: Record<string, string> = {}) => {
-  const env = { ...process.env, DATA_DIR: dataDir, PORT: "0", POOL_MIN_IDLE: "0", ...extra } as Record<string, string>
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: "0", POOL_MIN_IDLE: "0" } as Record<string, string>
   delete env.DATABASE_URL // the embedded default
   delete env.XMTP_ENV
+  Object.assign(env, extra)
   const child = spawn(process.execPath, ["--import", "tsx", main], { env, stdio: ["ignore", "pipe", "pipe"] })
   const output = { text: "" }
   child.stdout.on("data", (d) => (output.text += d))
@@ -60,13 +61,35 @@ describe("npm start", () => {
     }
   })
 
-  it("a bad PORT stops it at once with a message naming PORT", { timeout: 60_000 }, async () => {
+  // A setting to fix is one line naming the variable, and exit code 78 (EX_CONFIG: a supervisor does not restart it).
+  const configErrors: ReadonlyArray<readonly [string, Record<string, string>, string]> = [
+    ["a bad PORT", { PORT: "eighty" }, 'PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "eighty"'],
+    ["a bad XMTP_ENV (the agents' boot env)", { XMTP_ENV: "staging" }, 'XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "staging"'],
+  ]
+  for (const [what, env, line] of configErrors) {
+    it(`${what} stops it at once: one line naming the variable, exit code 78`, { timeout: 60_000 }, async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
+      const { child, output, exited } = startProcess(dataDir, env)
+      try {
+        expect(await exited).toBe(78)
+        expect(output.text).toContain(`[start] configuration error: ${line}`)
+        expect(output.text.split("\n").filter((l) => l.includes(Object.keys(env)[0]!))).toHaveLength(1)
+        expect(output.text).not.toContain("database:")
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL")
+        rmSync(dataDir, { recursive: true, force: true })
+      }
+    })
+  }
+
+  it("a bad value found while the system is built (OPENROUTER_TOPUP_MAX) is the same one line and exit code 78, after stopping what started", { timeout: START_WAIT_MS + 60_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
-    const { child, output, exited } = startProcess(dataDir, { PORT: "eighty" })
+    const { child, output, exited } = startProcess(dataDir, { OPENROUTER_TOPUP_MAX: "lots" })
     try {
-      expect(await exited).toBe(1)
-      expect(output.text).toContain('[start] could not start: PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "eighty"')
-      expect(output.text).not.toContain("database:")
+      expect(await exited).toBe(78)
+      expect(output.text).toContain('[start] configuration error: OPENROUTER_TOPUP_MAX must be a positive number of USD (default 100); got "lots". See .env.example.')
+      expect(output.text.split("\n").filter((l) => l.includes("OPENROUTER_TOPUP_MAX"))).toHaveLength(1)
+      expect(output.text).toContain("[start] stopped")
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL")
       rmSync(dataDir, { recursive: true, force: true })

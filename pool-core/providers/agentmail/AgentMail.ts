@@ -172,7 +172,7 @@ export const agentMailLayerFromEnv = Layer.unwrap(
     if (Option.isNone(key)) return agentMailDisabled
     const baseUrl = yield* readConfig(stringOr("AGENTMAIL_BASE_URL", "https://api.agentmail.to"))
     const domain = yield* readConfig(stringOr("AGENTMAIL_DOMAIN", ""))
-    const environment = yield* Effect.orDie(providerEnvironment)
+    const environment = yield* providerEnvironment
     return agentMailLive({ apiKey: key.value, environment, baseUrl, domain: domain === "" ? null : domain })
   })
 )

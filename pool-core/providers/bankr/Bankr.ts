@@ -82,7 +82,7 @@ export const bankrLayerFromEnv = Layer.unwrap(
     }
     if (Option.isNone(key)) return bankrDisabled
     const baseUrl = yield* readConfig(stringOr("BANKR_BASE_URL", "https://api.bankr.bot"))
-    const environment = yield* Effect.orDie(providerEnvironment)
+    const environment = yield* providerEnvironment
     return bankrLive({ partnerKey: key.value, baseUrl, environment })
   })
 )

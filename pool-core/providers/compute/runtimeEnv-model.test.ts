@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { buildRuntimeBootEnv, modelSourceLine, RuntimeEnvError } from "./runtimeEnv.ts"
+import { buildRuntimeBootEnv, modelSourceLine } from "./runtimeEnv.ts"
+import { InvalidConfig } from "../../domain/errors.ts"
 
 // A model server of the operator's (MODEL_BASE_URL, MODEL, MODEL_API_KEY) reaches every agent's boot env, and
 // `npm start` says which model source agents will use.
@@ -14,7 +15,7 @@ describe("model endpoint in the agents' boot env", () => {
     expect(buildRuntimeBootEnv({ ...input, modelEndpoint: { baseUrl: "http://m.example/v1", model: "m", apiKey: "k" } }).MODEL_API_KEY).toBe("k")
   })
   it("refuses an endpoint without a model id, or a base URL that is not http(s), naming the variable", () => {
-    expect(() => buildRuntimeBootEnv({ ...input, modelEndpoint: { baseUrl: "http://127.0.0.1:11434/v1", model: null, apiKey: null } })).toThrow(RuntimeEnvError)
+    expect(() => buildRuntimeBootEnv({ ...input, modelEndpoint: { baseUrl: "http://127.0.0.1:11434/v1", model: null, apiKey: null } })).toThrow(InvalidConfig)
     expect(() => buildRuntimeBootEnv({ ...input, modelEndpoint: { baseUrl: "127.0.0.1:11434", model: "m", apiKey: null } })).toThrow(/MODEL_BASE_URL must be/)
   })
   it("npm start names the model source: OpenRouter first, else the endpoint, else none with the fix", () => {

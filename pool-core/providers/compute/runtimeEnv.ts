@@ -1,4 +1,5 @@
-import { Effect, Option, Schema } from "effect"
+import { Effect, Option } from "effect"
+import { InvalidConfig } from "../../domain/errors.ts"
 import { optionalString, readConfig } from "../http/env.ts"
 
 // The environment every agent runtime boots with, built from the pool's own config in ONE place for every compute
@@ -39,16 +40,10 @@ export interface RuntimeBootEnvInput {
   readonly modelEndpoint?: { readonly baseUrl: string; readonly model: string | null; readonly apiKey: string | null } | null
 }
 
-/** An agent boot setting is invalid or cannot work with this compute; the message names the variable and the fix. */
-export class RuntimeEnvError extends Schema.TaggedError<RuntimeEnvError>()("RuntimeEnvError", {
-  variable: Schema.String,
-  message: Schema.String,
-}) {}
-
 /** Pure: the boot env of an agent from the pool's settings. XMTP wins over a devnet (as in messaging/layers.ts). */
 export const buildRuntimeBootEnv = (input: RuntimeBootEnvInput): Record<string, string> => {
   if (input.xmtpEnv !== null && input.xmtpEnv !== "dev" && input.xmtpEnv !== "production") {
-    throw new RuntimeEnvError({ variable: "XMTP_ENV", message: `XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "${input.xmtpEnv}".` })
+    throw new InvalidConfig({ variable: "XMTP_ENV", message: `XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "${input.xmtpEnv}".` })
   }
   return {
     ...(input.xmtpEnv ? { XMTP_ENV: input.xmtpEnv } : input.devnetUrl ? { DEVNET_URL: input.devnetUrl } : {}),
@@ -62,8 +57,8 @@ export const buildRuntimeBootEnv = (input: RuntimeBootEnvInput): Record<string, 
 }
 
 const modelEndpointEnv = (e: NonNullable<RuntimeBootEnvInput["modelEndpoint"]>): Record<string, string> => {
-  if (!/^https?:\/\/\S+$/.test(e.baseUrl)) throw new RuntimeEnvError({ variable: "MODEL_BASE_URL", message: `MODEL_BASE_URL must be the http(s) URL of an OpenAI-compatible server, such as http://127.0.0.1:11434/v1 (got "${e.baseUrl}").` })
-  if (!e.model) throw new RuntimeEnvError({ variable: "MODEL", message: `MODEL_BASE_URL is set (${e.baseUrl}) but MODEL is not: set MODEL to the model id that server serves (e.g. MODEL=llama3.2).` })
+  if (!/^https?:\/\/\S+$/.test(e.baseUrl)) throw new InvalidConfig({ variable: "MODEL_BASE_URL", message: `MODEL_BASE_URL must be the http(s) URL of an OpenAI-compatible server, such as http://127.0.0.1:11434/v1 (got "${e.baseUrl}").` })
+  if (!e.model) throw new InvalidConfig({ variable: "MODEL", message: `MODEL_BASE_URL is set (${e.baseUrl}) but MODEL is not: set MODEL to the model id that server serves (e.g. MODEL=llama3.2).` })
   return { MODEL_BASE_URL: e.baseUrl.replace(/\/+$/, ""), MODEL: e.model, ...(e.apiKey ? { MODEL_API_KEY: e.apiKey } : {}) }
 }
 
@@ -82,7 +77,7 @@ export const modelSourceLine = (openRouterConfigured: boolean, env: Readonly<Rec
  */
 export const poolServicesUrl = (v: { readonly publicUrl: string | null; readonly railwayDomain: string | null; readonly host: string | null; readonly port: string | null }): string | null => {
   if (v.publicUrl) {
-    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v.publicUrl)) throw new RuntimeEnvError({ variable: "POOL_PUBLIC_URL", message: `POOL_PUBLIC_URL must be an http(s) URL such as https://pool.example.com (got "${v.publicUrl}").` })
+    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v.publicUrl)) throw new InvalidConfig({ variable: "POOL_PUBLIC_URL", message: `POOL_PUBLIC_URL must be an http(s) URL such as https://pool.example.com (got "${v.publicUrl}").` })
     return v.publicUrl.replace(/\/+$/, "")
   }
   if (v.railwayDomain) return `https://${v.railwayDomain.replace(/\/+$/, "")}`
@@ -92,6 +87,10 @@ export const poolServicesUrl = (v: { readonly publicUrl: string | null; readonly
   const host = raw === "0.0.0.0" || raw === "::" || raw === "" ? "127.0.0.1" : raw
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`
 }
+
+/** Runs one of the pure checks above: its InvalidConfig becomes a typed failure (anything else is a bug: a defect). */
+export const checked = <A>(f: () => A): Effect.Effect<A, InvalidConfig> =>
+  Effect.try({ try: f, catch: (e) => e }).pipe(Effect.catch((e) => (e instanceof InvalidConfig ? Effect.fail(e) : Effect.die(e))))
 
 /** The boot env from config (env vars). `devnetUrl` is the running devnet's URL when the pool knows it. */
 export const runtimeBootEnv = (options: { readonly devnetUrl?: string | null } = {}) =>
@@ -113,11 +112,8 @@ export const runtimeBootEnv = (options: { readonly devnetUrl?: string | null } =
     }
     const endpointUrl = yield* read("MODEL_BASE_URL")
     const modelEndpoint = endpointUrl ? { baseUrl: endpointUrl, model: yield* read("MODEL"), apiKey: yield* read("MODEL_API_KEY") } : null
-    const servicesUrl = yield* Effect.try({
-      try: () => poolServicesUrl({ publicUrl: publicUrl, railwayDomain, host, port }),
-      catch: (e) => e as RuntimeEnvError,
-    }).pipe(Effect.orDie)
-    return yield* Effect.try({ try: () => buildRuntimeBootEnv({ ...input, servicesUrl, modelEndpoint }), catch: (e) => e as RuntimeEnvError }).pipe(Effect.orDie)
+    const servicesUrl = yield* checked(() => poolServicesUrl({ publicUrl: publicUrl, railwayDomain, host, port }))
+    return yield* checked(() => buildRuntimeBootEnv({ ...input, servicesUrl, modelEndpoint }))
   })
 
 /**
@@ -128,7 +124,7 @@ export const requireRemoteReachableNetwork = (env: Readonly<Record<string, strin
   if (env.XMTP_ENV) return
   const devnet = env.DEVNET_URL
   if (devnet && !/^https?:\/\/(127\.|localhost|\[::1\]|0\.0\.0\.0)/.test(devnet)) return
-  throw new RuntimeEnvError({
+  throw new InvalidConfig({
     variable: "XMTP_ENV",
     message: `${where} agents run on another machine and cannot reach this machine's devnet${devnet ? ` (${devnet})` : ""}: set XMTP_ENV=dev or XMTP_ENV=production (or DEVNET_URL to a devnet they can reach).`,
   })

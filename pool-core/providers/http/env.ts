@@ -1,4 +1,5 @@
 import { Config, Effect, Option, Redacted } from "effect"
+import { fromConfigError } from "../../domain/configProblem.ts"
 import { poolEnvironment } from "../environment.ts"
 
 // Provider keys are optional: a missing key selects the provider's disabled layer instead of failing the pool.
@@ -14,8 +15,8 @@ export const stringOr = (name: string, fallback: string) => Config.String(name).
 export const optionalString = (name: string) =>
   Config.option(Config.String(name)).pipe(Config.map((o) => Option.filter(o, (s) => s.trim() !== "")))
 
-/** Reads a Config, turning a malformed value into a defect with the variable named (validated at start). */
-export const readConfig = <A>(config: Config.Config<A>) => Effect.orDie(config)
+/** Reads a Config; a malformed value fails with InvalidConfig naming the variable (validated at start). */
+export const readConfig = <A>(config: Config.Config<A>) => Effect.mapError(config, fromConfigError)
 
 /**
  * The environment name every provider resource carries (contract: providers/environment.ts), the same one the compute

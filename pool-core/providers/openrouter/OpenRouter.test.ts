@@ -192,9 +192,10 @@ describe("OpenRouter", () => {
         const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ OPENROUTER_TOPUP_MAX: value, ...extra }))
         const exit = yield* Effect.exit(Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(env))))
         expect(exit._tag, value).toBe("Failure")
-        const defect = exit._tag === "Failure" ? (exit.cause.reasons.find((r) => r._tag === "Die") as { defect?: { _tag?: string; variable?: string; message?: string } } | undefined)?.defect : undefined
-        expect(defect, value).toMatchObject({ _tag: "InvalidConfig", variable: "OPENROUTER_TOPUP_MAX" })
-        expect(defect?.message, value).toContain("OPENROUTER_TOPUP_MAX must be a positive number of USD (default 100)")
+        // A typed failure (not a defect): `npm start` prints it as one line and exits with EX_CONFIG.
+        const failure = exit._tag === "Failure" ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: { _tag?: string; variable?: string; message?: string } } | undefined)?.error : undefined
+        expect(failure, value).toMatchObject({ _tag: "InvalidConfig", variable: "OPENROUTER_TOPUP_MAX" })
+        expect(failure?.message, value).toContain("OPENROUTER_TOPUP_MAX must be a positive number of USD (default 100)")
       }
       const unset = yield* Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))))
       expect(unset.topUpMax).toBe(100)

@@ -256,7 +256,7 @@ export const openRouterLayerFromEnv = Layer.unwrap(
   Effect.gen(function* () {
     const key = yield* readConfig(optionalSecret("OPENROUTER_MANAGEMENT_KEY"))
     // Checked with or without a management key, so a bad value is caught before the day it is needed.
-    const topUpMax = yield* Effect.orDie(topUpMaxConfig)
+    const topUpMax = yield* topUpMaxConfig
     if (Option.isNone(key)) return disabled(topUpMax)
     // The runtime reads the same variable as its OpenAI-compatible endpoint (…/api/v1): accept both spellings.
     const baseUrl = (yield* readConfig(stringOr("OPENROUTER_BASE_URL", "https://openrouter.ai"))).replace(/\/api\/v1\/?$/, "")
@@ -264,9 +264,9 @@ export const openRouterLayerFromEnv = Layer.unwrap(
     const limitReset = (yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT_RESET", "monthly"))).trim()
     // OpenRouter takes daily, weekly or monthly (or no reset): anything else would fail every key create.
     if (!["daily", "weekly", "monthly"].includes(limitReset))
-      return yield* Effect.die(new InvalidConfig({ variable: "OPENROUTER_KEY_LIMIT_RESET", message: `OPENROUTER_KEY_LIMIT_RESET must be daily, weekly or monthly (default monthly); got "${limitReset.slice(0, 40)}".` }))
-    if (!Number.isFinite(keyLimit) || keyLimit <= 0) return yield* Effect.die(new Error("OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20)."))
-    const environment = yield* Effect.orDie(providerEnvironment)
+      return yield* new InvalidConfig({ variable: "OPENROUTER_KEY_LIMIT_RESET", message: `OPENROUTER_KEY_LIMIT_RESET must be daily, weekly or monthly (default monthly); got "${limitReset.slice(0, 40)}".` })
+    if (!Number.isFinite(keyLimit) || keyLimit <= 0) return yield* new InvalidConfig({ variable: "OPENROUTER_KEY_LIMIT", message: "OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20)." })
+    const environment = yield* providerEnvironment
     return openRouterLive({ managementKey: key.value, environment, baseUrl, keyLimit, limitReset, topUpMax })
   })
 )

@@ -41,7 +41,7 @@ export const AgentServicesLive = Layer.effect(
     const mail = yield* AgentMail
     const telnyx = yield* Telnyx
     const wallets = yield* AgentWallets
-    const limits = yield* Effect.orDie(dailyLimitsConfig)
+    const limits = yield* dailyLimitsConfig
     const usage = yield* makeUsage(limits)
 
     const inboxOf = (instanceId: string) =>

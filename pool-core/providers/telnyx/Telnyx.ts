@@ -250,7 +250,7 @@ export const telnyxLayerFromEnv = Layer.unwrap(
     const profile = yield* readConfig(stringOr("TELNYX_MESSAGING_PROFILE_ID", ""))
     if (Option.isNone(key) || profile === "") return telnyxDisabled
     const baseUrl = yield* readConfig(stringOr("TELNYX_BASE_URL", "https://api.telnyx.com/v2"))
-    const environment = yield* Effect.orDie(providerEnvironment)
+    const environment = yield* providerEnvironment
     return telnyxLive({ apiKey: key.value, environment, baseUrl, messagingProfileId: profile })
   })
 )

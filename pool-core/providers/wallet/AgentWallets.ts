@@ -1,6 +1,6 @@
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { NotConfigured, ProviderError } from "../../domain/errors.ts"
+import { InvalidConfig, NotConfigured, ProviderError } from "../../domain/errors.ts"
 import { Bankr, bankrLayerFromEnv } from "../bankr/Bankr.ts"
 import { readConfig, stringOr } from "../http/env.ts"
 import { newEvmKey } from "./evm.ts"
@@ -142,14 +142,14 @@ export const agentWalletsLayerFromEnv = Layer.unwrap(
     const raw = (yield* readConfig(stringOr("AGENT_WALLETS", bankr.configured ? "bankr" : "off"))).trim().toLowerCase()
     if (raw === "off" || raw === "") return walletsDisabledLayer
     if (raw === "bankr") {
-      if (!bankr.configured) return yield* Effect.die(new Error("AGENT_WALLETS=bankr needs BANKR_PARTNER_KEY (a Bankr partner key, bk_ptr_…); set it, or use AGENT_WALLETS=local or off."))
+      if (!bankr.configured) return yield* new InvalidConfig({ variable: "BANKR_PARTNER_KEY", message: "AGENT_WALLETS=bankr needs BANKR_PARTNER_KEY (a Bankr partner key, bk_ptr_…); set it, or use AGENT_WALLETS=local or off." })
       return bankrWalletsLayer.pipe(Layer.provide(Layer.succeed(Bankr, bankr)))
     }
     if (raw === "local") {
       const dataDir = yield* readConfig(stringOr("DATA_DIR", ".data"))
-      const key = yield* Effect.orDie(loadWalletKey(dataDir))
+      const key = yield* loadWalletKey(dataDir)
       return localWalletsLayer(key)
     }
-    return yield* Effect.die(new Error(`AGENT_WALLETS must be bankr, local or off (got "${raw}").`))
+    return yield* new InvalidConfig({ variable: "AGENT_WALLETS", message: `AGENT_WALLETS must be bankr, local or off (got "${raw}").` })
   })
 )

@@ -2,7 +2,8 @@
 // public domain of the pool, then the local server (HOST/PORT); remote compute is warned about a loopback URL.
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect } from "effect"
-import { poolServicesUrl, remoteServicesProblem, RuntimeEnvError, runtimeBootEnv } from "../../compute/runtimeEnv.ts"
+import { poolServicesUrl, remoteServicesProblem, runtimeBootEnv } from "../../compute/runtimeEnv.ts"
+import { InvalidConfig } from "../../../domain/errors.ts"
 
 const none = { publicUrl: null, railwayDomain: null, host: null, port: null }
 
@@ -14,7 +15,7 @@ describe("POOL_SERVICES_URL", () => {
     expect(poolServicesUrl({ ...none, host: "0.0.0.0", port: "18200" })).toBe("http://127.0.0.1:18200")
     expect(poolServicesUrl({ ...none, host: "::1", port: "9000" })).toBe("http://[::1]:9000")
     expect(poolServicesUrl({ ...none, port: "0" })).toBeNull()
-    expect(() => poolServicesUrl({ ...none, publicUrl: "pool.example.com" })).toThrow(RuntimeEnvError)
+    expect(() => poolServicesUrl({ ...none, publicUrl: "pool.example.com" })).toThrow(InvalidConfig)
   })
 
   it.effect("is in the boot env every compute layer passes, read from config", () =>
