@@ -44,9 +44,12 @@ const checkoutCommit = Effect.callback<string | null>((resume) => {
 const read = (name: string) => readConfig(optionalString(name)).pipe(Effect.map(Option.getOrNull))
 const isSet = (name: string) => readConfig(optionalSecret(name)).pipe(Effect.map(Option.isSome))
 
-/** Reads the deployment's description from config (env vars) once; see DeploymentInfo for each field. */
+/**
+ * Reads the deployment's description from config (env vars) once; see DeploymentInfo for each field. `npm start` has
+ * checked these settings before serving (an InvalidConfig stops it), so one here is a defect.
+ */
 export const loadDeploymentInfo: Effect.Effect<DeploymentInfo, never> = Effect.gen(function* () {
-  const environment = yield* providerEnvironment.pipe(Effect.orDie)
+  const environment = yield* providerEnvironment
   const commit = (yield* read("GIT_COMMIT")) ?? (yield* read("RAILWAY_GIT_COMMIT_SHA")) ?? (yield* checkoutCommit)
   const openRouter = yield* isSet("OPENROUTER_MANAGEMENT_KEY")
   const modelServer = yield* read("MODEL_BASE_URL")
@@ -66,4 +69,4 @@ export const loadDeploymentInfo: Effect.Effect<DeploymentInfo, never> = Effect.g
       }
     : { provider: "local" }
   return { environment, version: yield* packageVersion, commit, branch: yield* read("RAILWAY_GIT_BRANCH"), model, compute }
-})
+}).pipe(Effect.orDie)
