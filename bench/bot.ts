@@ -15,7 +15,9 @@ import { PoolTest } from "../pool-core/pool/testing.ts"
 import { generateIdentity, Messaging } from "../messaging/index.ts"
 import { DevnetTest } from "../messaging/devnet/testing.ts"
 import { joinByInvite } from "../messaging/convos/index.ts"
-import { makeRouter, type Incoming } from "../manager-bot/src/router.ts"
+import { makeBotPipeline, repliesTo } from "../manager-bot/src/bot/pipeline.ts"
+import type { Incoming } from "../manager-bot/src/bot/context.ts"
+import { Dialogs } from "../manager-bot/src/dialogs/Dialogs.ts"
 import { ManagerBot, ManagerBotLive } from "../manager-bot/src/ManagerBot.ts"
 import { percentileMeasures, reportBench, type Measure } from "./lib.ts"
 
@@ -54,7 +56,7 @@ const mix = (p: number, i: number): { readonly text: string; readonly expect: st
 
 const routerBench = Effect.gen(function* () {
   const pool = yield* Pool
-  const router = yield* makeRouter({ inviteUrlFor: () => "https://dev.convos.org/v2?i=bench", commandsPerMinute: Number.MAX_SAFE_INTEGER })
+  const router = yield* makeBotPipeline({ inviteUrlFor: () => "https://dev.convos.org/v2?i=bench", commandsPerMinute: Number.MAX_SAFE_INTEGER }).pipe(Effect.provide(Dialogs.layer))
   yield* pool.replenish(PEOPLE)
   yield* pool.tick
   const incoming = (p: number, i: number, text: string): Incoming => ({
@@ -64,9 +66,9 @@ const routerBench = Effect.gen(function* () {
   const claimStart = performance.now()
   const claimed = yield* Effect.forEach(Array.from({ length: PEOPLE }, (_, p) => p), (p) =>
     Effect.gen(function* () {
-      yield* router.handle(incoming(p, -3, "/new"))
-      yield* router.handle(incoming(p, -2, agentName(p)))
-      const replies = yield* router.handle(incoming(p, -1, "/skip"))
+      yield* repliesTo(router, incoming(p, -3, "/new"))
+      yield* repliesTo(router, incoming(p, -2, agentName(p)))
+      const replies = yield* repliesTo(router, incoming(p, -1, "/skip"))
       return replies.some((r) => r.includes("is ready"))
     }), { concurrency: CONCURRENCY })
   const dialogSeconds = (performance.now() - claimStart) / 1000
@@ -87,7 +89,7 @@ const routerBench = Effect.gen(function* () {
           const p = i % PEOPLE
           const command = pick(p, Math.floor(i / PEOPLE))
           const t0 = performance.now()
-          const replies = yield* router.handle(incoming(p, i, command.text))
+          const replies = yield* repliesTo(router, incoming(p, i, command.text))
           latencies.push(performance.now() - t0)
           if (replies.length === 0 || replies.some((r) => r.length === 0)) empty++
           else if (replies.some((r) => r.startsWith("Something went wrong"))) failed++

@@ -23,6 +23,8 @@ export interface PoolSettings {
   /** A `starting` instance that never became ready within this is dead. */
   readonly startTimeout: Duration.Duration
   readonly provisionTimeout: Duration.Duration
+  /** How long a claim that may wait (chat /new, API `wait`) waits for an agent when none is idle (CLAIM_WAIT). */
+  readonly claimWait: Duration.Duration
   readonly healthTimeout: Duration.Duration
   /** Secret that derives each instance's bearer token (HMAC), so tokens never need storing. */
   readonly tokenSecret: Redacted.Redacted<string>
@@ -72,6 +74,7 @@ export const poolSettingsConfig = Config.all({
   deathGrace: Config.Duration("POOL_DEATH_GRACE").pipe(Config.withDefault(Duration.minutes(3))),
   startTimeout: Config.Duration("POOL_START_TIMEOUT").pipe(Config.withDefault(Duration.minutes(5))),
   provisionTimeout: Config.Duration("POOL_PROVISION_TIMEOUT").pipe(Config.withDefault(Duration.seconds(90))),
+  claimWait: Config.Duration("CLAIM_WAIT").pipe(Config.withDefault(Duration.minutes(3))),
   healthTimeout: Config.Duration("POOL_HEALTH_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
   tokenSecret: Config.option(Config.Redacted("POOL_TOKEN_SECRET")),
   runTick: Config.Boolean("POOL_TICK").pipe(Config.withDefault(true)),
@@ -122,6 +125,7 @@ export const poolConfigLayer = (overrides: Partial<PoolSettings> = {}) =>
     deathGrace: Duration.seconds(30),
     startTimeout: Duration.minutes(5),
     provisionTimeout: Duration.seconds(10),
+    claimWait: Duration.seconds(30),
     healthTimeout: Duration.seconds(2),
     tokenSecret: Redacted.make("test-secret"),
     runTick: false,

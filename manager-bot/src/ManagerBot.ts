@@ -7,7 +7,9 @@ import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision
 import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
 import { makeLanes } from "./lanes.ts"
-import { COMMANDS_PER_MINUTE, makeRouter } from "./router.ts"
+import { makeBotPipeline } from "./bot/pipeline.ts"
+import { COMMANDS_PER_MINUTE } from "./bot/rateLimit.ts"
+import { Dialogs } from "./dialogs/Dialogs.ts"
 import { BotStore } from "./store.ts"
 
 // The manager bot on the Messaging port. People open its public (lobby) invite; each gets a private group with the bot
@@ -85,10 +87,7 @@ const makeBot = Effect.gen(function* () {
     base + createInviteSlug(me, { conversationId: templateSlug ? `${LOBBY}:${templateSlug}` : LOBBY, tag: lobbyTag, name: "Agent manager", emoji: "🤖" })
   const opsInviteUrl = base + createInviteSlug(me, { conversationId: OPS, tag: opsTag, name: "Agent pool ops" })
 
-  const router = yield* makeRouter({ inviteUrlFor: inviteUrl, commandsPerMinute: s.commandsPerMinute })
-
-  const sendAll = (conversationId: string, texts: ReadonlyArray<string>) =>
-    Effect.forEach(texts, (t) => client.sendText(conversationId, t), { discard: true })
+  const bot = yield* makeBotPipeline({ inviteUrlFor: inviteUrl, commandsPerMinute: s.commandsPerMinute })
 
   /** Where a join request goes: lobby → the person's manager chat (created on first join), ops → admins only. */
   const route = (ctx: { conversationId: string; requesterInboxId: string }) =>
@@ -115,9 +114,8 @@ const makeBot = Effect.gen(function* () {
       // Convos shows names from profile updates; new members only see messages sent after they joined.
       yield* client.send(ctx.groupId, profileUpdateContent("Agent manager", "agent"))
       const template = ctx.conversationId.startsWith(`${LOBBY}:`) ? ctx.conversationId.slice(LOBBY.length + 1) : null
-      const texts = [WELCOME]
-      if (template) texts.push(yield* router.startDialog(ctx.groupId, ctx.requesterInboxId, template))
-      yield* sendAll(ctx.groupId, texts)
+      yield* client.sendText(ctx.groupId, WELCOME)
+      if (template) yield* bot.startDialog(ctx.groupId, ctx.requesterInboxId, template, (text) => client.sendText(ctx.groupId, text).pipe(Effect.asVoid, Effect.orDie))
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: welcome not sent", cause)))
 
   /** Answers one message (in its conversation's lane: after that conversation's earlier messages). */
@@ -133,13 +131,12 @@ const makeBot = Effect.gen(function* () {
       const inOps = m.conversationId === opsId
       const owner = inOps ? Option.none() : yield* untilDatabaseAnswers("finding the chat's owner", store.ownerOfChat(m.conversationId))
       if (!inOps && Option.isNone(owner)) return // an agent's conversation or someone else's group: not ours to answer
-      const say = (text: string) =>
+      const reply = (text: string) =>
         client.sendText(m.conversationId, text).pipe(Effect.asVoid, Effect.catchCause((cause) => Effect.logWarning(`manager bot: reply to ${m.id} not sent`, cause)))
-      const replies = yield* router.handle(
+      yield* bot.handle(
         { conversationId: m.conversationId, sender: m.senderInboxId, messageId: m.id, text: m.text, inOpsChat: inOps, isAdmin: admins.has(m.senderInboxId) },
-        say
+        reply
       )
-      yield* sendAll(m.conversationId, replies)
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 
   // Alerts: at most one post per kind per interval; what was held back follows as one summary when it ends.
@@ -265,6 +262,6 @@ const makeBot = Effect.gen(function* () {
   return ManagerBot.of({ inboxId: me.inboxId, inviteUrl, opsInviteUrl, opsConversationId: opsId })
 })
 
-export const ManagerBotLive = Layer.effect(ManagerBot, makeBot).pipe(Layer.provide(BotStore.layer))
+export const ManagerBotLive = Layer.effect(ManagerBot, makeBot).pipe(Layer.provide(Layer.mergeAll(BotStore.layer, Dialogs.layer)))
 
 export type { MessagingClient }

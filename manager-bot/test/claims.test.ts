@@ -61,21 +61,11 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       assert.strictEqual((yield* pool.get(claiming!.id)).status, "claimed")
     }))
 
-  it.effect("a claim from an empty pool, and a claim whose provision fails: the person is told what happened and what to try", () =>
+  it.effect("a claim whose provision fails: the person is told what happened and what to try", () =>
     Effect.gen(function* () {
       const pool = yield* Pool
       const cloud = yield* MemoryCloud
-      assert.strictEqual((yield* pool.counts).idle, 0)
       const cy = yield* openManagerChat("Cy")
-      yield* cy.say("/new")
-      yield* cy.say("/skip")
-      const [working, empty] = yield* cy.say("/skip", 2)
-      assert.include(working, "Setting up Assistant")
-      assert.include(empty, "No agent is free right now")
-      assert.include(empty, "Try again in a minute")
-      assert.include(empty, "Say /new to try again")
-      assert.include((yield* cy.say("/agents"))[0], "no agents yet")
-
       yield* warm(1)
       cloud.failProvisions(1, "the agent's gateway did not start")
       yield* cy.say("/new trip-planner")

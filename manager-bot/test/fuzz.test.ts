@@ -2,7 +2,8 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Pool } from "@convos-agents/pool-core"
 import { PoolTest } from "@convos-agents/pool-core/pool/testing.ts"
-import { makeRouter } from "../src/router.ts"
+import { makeBotPipeline, repliesTo } from "../src/bot/pipeline.ts"
+import { Dialogs } from "../src/dialogs/Dialogs.ts"
 
 // 10,000 generated messages from 20 people through the bot's router (the part that reads what people type): commands
 // with wrong arity, unicode, 100 KB, control characters, and other people's agent ids and names. Every message gets a
@@ -20,13 +21,13 @@ layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat f
       const pool = yield* Pool
       yield* pool.replenish(20)
       yield* pool.tick
-      const router = yield* makeRouter({ inviteUrlFor: () => "https://dev.convos.org/v2?i=x", commandsPerMinute: 1_000_000 })
+      const router = yield* makeBotPipeline({ inviteUrlFor: () => "https://dev.convos.org/v2?i=x", commandsPerMinute: 1_000_000 }).pipe(Effect.provide(Dialogs.layer))
       const people = Array.from({ length: 20 }, (_, i) => `person-${i.toString().padStart(2, "0")}`)
       // Each person gets one agent with a unique name, through the real dialog.
       const agents = new Map<string, { id: string; name: string }>()
       for (const [n, p] of people.entries()) {
         const conv = `chat-${p}`
-        const msg = (text: string, k: string) => router.handle({ conversationId: conv, sender: p, messageId: `${p}-${k}`, text, inOpsChat: false, isAdmin: false })
+        const msg = (text: string, k: string) => repliesTo(router, { conversationId: conv, sender: p, messageId: `${p}-${k}`, text, inOpsChat: false, isAdmin: false })
         yield* msg("/new", "a")
         yield* msg(`Secret${n}Agent`, "b")
         yield* msg("/skip", "c")
@@ -70,7 +71,7 @@ layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat f
           // The sender's own agent: renames, new instructions and releases that must work, and only for the owner.
           () => `${pick(commands)} ${pick([agents.get(sender)!.id.slice(0, 8), agents.get(sender)!.name])} ${pick(["", junk(), "Renamed"])}`,
         ])()
-        const out = yield* router.handle({ conversationId: `chat-${sender}`, sender, messageId: `fuzz-${i}`, text, inOpsChat: false, isAdmin: false })
+        const out = yield* repliesTo(router, { conversationId: `chat-${sender}`, sender, messageId: `fuzz-${i}`, text, inOpsChat: false, isAdmin: false })
         const rows = yield* pool.list({ limit: 10_000 })
         const what = `message ${i} from ${sender} (${JSON.stringify(text.slice(0, 80))})`
 

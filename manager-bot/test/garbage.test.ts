@@ -1,7 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { ManagerBot } from "../src/ManagerBot.ts"
-import { MAX_MESSAGE_CHARS } from "../src/router.ts"
+import { MAX_MESSAGE_CHARS } from "../src/bot/rateLimit.ts"
 import { admin, botTestLayer, openManagerChat } from "./helpers.ts"
 
 // 1,000 generated garbage messages (unicode, control characters, 100 KB, near-commands, injection strings) from ten

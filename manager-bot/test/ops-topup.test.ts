@@ -5,7 +5,8 @@ import { Pool } from "@convos-agents/pool-core"
 import { managementKey } from "@convos-agents/pool-core/providers/openrouter/fake.ts"
 import { ProviderFakes, testKeyName } from "@convos-agents/pool-core/providers/resources/testing.ts"
 import { ManagerBot } from "../src/ManagerBot.ts"
-import { makeRouter } from "../src/router.ts"
+import { makeBotPipeline, repliesTo } from "../src/bot/pipeline.ts"
+import { Dialogs } from "../src/dialogs/Dialogs.ts"
 import { admin, botWithProvidersTestLayer, openManagerChat } from "./helpers.ts"
 
 // /topup over devnet: the real bot, the pool with live AgentResources over the loopback OpenRouter (which checks auth,
@@ -71,9 +72,9 @@ layer(botWithProvidersTestLayer(), { timeout: "120 seconds", excludeTestServices
       assert.strictEqual(refused, "/topup is an ops command: it only works in the ops chat, for admins.")
 
       // The devnet never lets a non-admin into the ops chat (its invite refuses them), so that case goes to the router.
-      const router = yield* makeRouter({ inviteUrlFor: () => "https://dev.convos.org/v2?i=x" })
+      const router = yield* makeBotPipeline({ inviteUrlFor: () => "https://dev.convos.org/v2?i=x" }).pipe(Effect.provide(Dialogs.layer))
       const bot = yield* ManagerBot
-      const [notAdmin] = yield* router.handle({ conversationId: bot.opsConversationId, sender: mallory.id.inboxId, messageId: "m-1", text: `/topup ${agent!.id} 50`, inOpsChat: true, isAdmin: false })
+      const [notAdmin] = yield* repliesTo(router, { conversationId: bot.opsConversationId, sender: mallory.id.inboxId, messageId: "m-1", text: `/topup ${agent!.id} 50`, inOpsChat: true, isAdmin: false })
       assert.strictEqual(notAdmin, "Only admins can use ops commands.")
       assert.strictEqual(changes(), before)
       assert.strictEqual(key.limit, limit)

@@ -76,6 +76,36 @@ layer(deps, { timeout: "120 seconds", excludeTestServices: true })("manager bot:
       assert.strictEqual((yield* pool.counts).idle, 1, "the second warm agent is still free")
     }))
 
+  it.effect("a restart in the middle of the /new dialog continues it: the answer after the restart finishes it", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      yield* pool.replenish(1)
+      yield* pool.tick
+      let eve: Person | undefined
+      const testScope = yield* Effect.scope
+      const asked = yield* withBot(
+        Effect.gen(function* () {
+          eve = yield* openManagerChat("Eve").pipe(Scope.provide(testScope))
+          yield* eve.say("/new")
+          return (yield* eve.say("Scout"))[0]!
+        })
+      )
+      assert.include(asked, "What should it do?")
+      // The bot is stopped; a new one starts over the same database and gets the answer to its last question.
+      const before = (yield* eve!.botTexts()).length
+      const texts = yield* withBot(
+        Effect.gen(function* () {
+          yield* eve!.client.sendText(eve!.chatId, "Find hikes near Lisbon.")
+          return (yield* eve!.waitForBotTexts(before + 2, 30_000)).slice(before)
+        })
+      )
+      assert.include(texts[0], "Setting up Scout", `the dialog went on: ${JSON.stringify(texts)}`)
+      assert.include(texts[1], "Scout is ready")
+      const [agent] = yield* pool.list({ claimedBy: eve!.id.inboxId })
+      assert.strictEqual(agent!.agentName, "Scout")
+      assert.strictEqual(agent!.instructions, "Find hikes near Lisbon.")
+    }))
+
   it.effect("a message the previous bot took but never answered (it died mid-answer) is answered after the restart", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient

@@ -8,6 +8,11 @@ export class NoAgentAvailable extends Schema.TaggedError<NoAgentAvailable>()("No
 }) {
   static create = () =>
     new NoAgentAvailable({ message: "No agent is available right now: the pool has no idle instance. Try again in a minute." })
+  /** A claim that waited CLAIM_WAIT and still got none (the pool is at POOL_MAX_TOTAL, or agents fail to start). */
+  static afterWaiting = (waited: string) =>
+    new NoAgentAvailable({
+      message: `No agent became ready within ${waited} (the pool may be at its size limit, or agents are failing to start; the operators are alerted). Try again in a few minutes.`,
+    })
 }
 
 export class InstanceNotFound extends Schema.TaggedError<InstanceNotFound>()("InstanceNotFound", {

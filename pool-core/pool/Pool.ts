@@ -30,6 +30,11 @@ export interface ClaimRequest {
    * counted per hour instead (API_CLAIMS_PER_HOUR).
    */
   readonly quotaKeys?: ReadonlyArray<string>
+  /**
+   * When no agent is idle: wait up to CLAIM_WAIT for the next one (the pool starts one more; first come, first
+   * served) instead of failing with NoAgentAvailable at once. Progress says how long ("wait" step, `etaMs`).
+   */
+  readonly wait?: boolean
 }
 
 export interface ClaimResult {
@@ -47,6 +52,8 @@ export interface Progress {
   readonly status: "active" | "ok" | "fail" | "skip"
   readonly message: string
   readonly instanceId?: string
+  /** The "wait" step: about how many milliseconds until an agent is ready. */
+  readonly etaMs?: number
 }
 export type OnProgress = (p: Progress) => Effect.Effect<void>
 

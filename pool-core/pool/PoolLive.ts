@@ -242,7 +242,11 @@ export const makePool = Effect.gen(function* () {
   // Who this process is to the other replicas (claim ownership, the tick lock).
   const replica = yield* makeReplica
 
-  const claim = yield* makeClaim({ repo, runtime, resources, settings, template, get, publish, token, owner: replica.id, sql: sqlClient })
+  const claim = yield* makeClaim({
+    repo, runtime, resources, settings, template, get, publish, token, owner: replica.id, sql: sqlClient,
+    startOne: Effect.suspend(() => replenish(1)),
+    nudge: Effect.suspend(() => tickRun),
+  })
 
   const tick = yield* makeTick({
     repo,

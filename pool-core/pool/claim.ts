@@ -8,6 +8,7 @@ import type { Template } from "../domain/template.ts"
 import type { AgentResources } from "../providers/AgentResources.ts"
 import type { ClaimRequest, ClaimResult, OnProgress, PoolEvent } from "./Pool.ts"
 import { makeBatcher } from "./batcher.ts"
+import { makeClaimQueue } from "./claimQueue.ts"
 import { type ClaimFields, type InstanceRepo, toDatabaseError } from "./repo.ts"
 import { lockOwners, type QuotaLimits, usageOf } from "./quota/sql.ts"
 import { isApiOwner } from "./quota/settings.ts"
@@ -30,6 +31,9 @@ interface ClaimDeps {
   /** This replica's id, recorded on each claim it makes (replica.ts). */
   readonly owner: string
   readonly sql: SqlClient.SqlClient
+  /** Starts one more instance for a waiting claim; runs the tick so one that became ready is seen (claimQueue.ts). */
+  readonly startOne: Effect.Effect<unknown, unknown>
+  readonly nudge: Effect.Effect<unknown, unknown>
 }
 
 const resultOf = (instance: Instance, replayed: boolean): ClaimResult => ({
@@ -47,6 +51,7 @@ const resultOf = (instance: Instance, replayed: boolean): ClaimResult => ({
  */
 export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
   const { repo, runtime, resources, settings, sql } = deps
+  const queue = makeClaimQueue({ sql, claimWait: settings.claimWait, counts: repo.counts, startOne: deps.startOne, nudge: deps.nudge })
   const closed = () => new DatabaseError({ message: "The pool is shutting down; try again in a moment.", cause: null })
 
   // Quotas (pool/quota): with a cap on, each pick is one transaction holding its owners' locks, and the statement
@@ -152,8 +157,11 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       return resultOf(settled, true)
     })
 
-  /** No instance for this request: the same key claimed before is replayed, an owner at quota is told, otherwise nothing is idle. */
-  const notPicked = (fields: ClaimFields, onProgress: OnProgress) =>
+  /**
+   * No instance for this request: the same key claimed before is replayed, an owner at quota is told; otherwise a
+   * claim that may wait queues for the next agent (claimQueue.ts), and one that may not hears that nothing is idle.
+   */
+  const notPicked = (fields: ClaimFields, req: ClaimRequest, onProgress: OnProgress) =>
     Effect.gen(function* () {
       const { key, claimedBy } = fields
       const previous = yield* repo.findClaim(key)
@@ -163,8 +171,13 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
         yield* onProgress({ step: "claim", status: "fail", message: "quota reached" })
         return yield* over.value
       }
-      yield* onProgress({ step: "claim", status: "fail", message: "no free agent" })
-      return yield* NoAgentAvailable.create()
+      if (!req.wait) {
+        yield* onProgress({ step: "claim", status: "fail", message: "no free agent" })
+        return yield* NoAgentAvailable.create()
+      }
+      const waited = yield* queue.wait(claimIfIdle(fields, req, onProgress, false), onProgress)
+      if (Option.isSome(waited)) return waited.value
+      return yield* NoAgentAvailable.afterWaiting(Duration.format(settings.claimWait))
     })
 
   /** Provider resources + POST /pool/provision, under one POOL_PROVISION_TIMEOUT. */
@@ -225,6 +238,26 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       )
     )
 
+  /** Picks an idle agent and sets it up for this request (uninterruptible once picked); None when none is idle. */
+  const claimIfIdle = (fields: ClaimFields, req: ClaimRequest, onProgress: OnProgress, firstTry: boolean) =>
+    Effect.uninterruptible(
+      Effect.gen(function* () {
+        let picked = yield* pick(fields)
+        // Concurrent batches each lock as many idle rows as they have requests, and release the ones whose key
+        // turned out to be a replay: a request can find every idle row locked for a moment although one is about
+        // to be free. Before saying "no agent", try alone a few times — unless the key is a replay or nothing is idle.
+        for (let attempt = 1; firstTry && Option.isNone(picked) && attempt <= 3; attempt++) {
+          if (Option.isSome(yield* repo.findClaim(fields.key)) || (yield* repo.counts).idle === 0 || Option.isSome(yield* overQuota(fields))) break
+          yield* Effect.sleep(Duration.millis(5 * attempt))
+          picked = yield* pickOne(fields)
+        }
+        if (Option.isNone(picked)) return Option.none<ClaimResult>()
+        const instance = picked.value
+        yield* onProgress({ step: "claim", status: "ok", message: `claimed instance ${instance.id.slice(0, 8)}`, instanceId: instance.id })
+        return Option.some(yield* provision(instance, req, onProgress))
+      })
+    )
+
   return (req: ClaimRequest, onProgress: OnProgress = noProgress) =>
     Effect.gen(function* () {
       const key = yield* checkText("key", req.key, limits.key)
@@ -238,27 +271,15 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
 
       // Happy path is one statement: the claim itself records the key. A key seen before is answered from the
       // first claim. Once picked, provisioning runs to the end even if the caller goes away: no claim is left
-      // half-done.
+      // half-done. Claims already waiting for an agent go first (first come, first served).
       yield* onProgress({ step: "claim", status: "active", message: "finding a free agent" })
-      return yield* Effect.uninterruptible(
-        Effect.gen(function* () {
-          const hourly = isApiOwner(claimedBy)
-          const quotaKeys = hourly ? [] : [...new Set([claimedBy, ...(req.quotaKeys ?? [])])]
-          const fields: ClaimFields = { key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl, owner: deps.owner, quotaKeys, hourly }
-          let picked = yield* pick(fields)
-          // Concurrent batches each lock as many idle rows as they have requests, and release the ones whose key
-          // turned out to be a replay: a request can find every idle row locked for a moment although one is about
-          // to be free. Before saying "no agent", try alone a few times — unless the key is a replay or nothing is idle.
-          for (let attempt = 1; Option.isNone(picked) && attempt <= 3; attempt++) {
-            if (Option.isSome(yield* repo.findClaim(key)) || (yield* repo.counts).idle === 0 || Option.isSome(yield* overQuota(fields))) break
-            yield* Effect.sleep(Duration.millis(5 * attempt))
-            picked = yield* pickOne(fields)
-          }
-          if (Option.isNone(picked)) return yield* Effect.interruptible(notPicked(fields, onProgress))
-          const instance = picked.value
-          yield* onProgress({ step: "claim", status: "ok", message: `claimed instance ${instance.id.slice(0, 8)}`, instanceId: instance.id })
-          return yield* provision(instance, req, onProgress)
-        })
-      )
+      const hourly = isApiOwner(claimedBy)
+      const quotaKeys = hourly ? [] : [...new Set([claimedBy, ...(req.quotaKeys ?? [])])]
+      const fields: ClaimFields = { key, claimedBy, agentName, instructions, templateSlug: tpl?.slug ?? null, joinUrl, owner: deps.owner, quotaKeys, hourly }
+      const ahead = queue.waiting()
+      const behindOthers = ahead > 0 && (req.wait || (yield* repo.counts).idle <= ahead)
+      const first = behindOthers ? Option.none<ClaimResult>() : yield* claimIfIdle(fields, req, onProgress, true)
+      if (Option.isSome(first)) return first.value
+      return yield* notPicked(fields, req, onProgress)
     })
 })

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { Instance, Pool } from "@convos-agents/pool-core"
 import { type SpendLookup, usd } from "@convos-agents/pool-core/providers/resources/spend.ts"
+import type { CommandContext } from "./types.ts"
 
 export const shortId = (id: string) => id.slice(0, 8)
 
@@ -35,4 +36,11 @@ export const resolveAgent = (pool: Pool["Service"], owner: string, ref: string) 
       }
       return { _tag: "Problem", message: `You have no agent called "${ref}". Your agents:\n${mine.map((i) => describeAgent(i)).join("\n")}` }
     })
+  )
+
+/** Runs `then` with the sender's agent named by `ref`, or replies why there is none. Nobody else's agent is found. */
+export const withAgent = (ctx: CommandContext, ref: string, then: (agent: Instance, name: string) => Effect.Effect<void>) =>
+  resolveAgent(ctx.pool, ctx.sender, ref).pipe(
+    Effect.catch(() => Effect.succeed<Resolved>({ _tag: "Problem", message: "I could not look up your agents just now. Try again in a moment." })),
+    Effect.flatMap((r) => (r._tag === "Found" ? then(r.agent, r.agent.agentName ?? shortId(r.agent.id)) : ctx.reply(r.message)))
   )

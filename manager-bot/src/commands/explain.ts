@@ -1,11 +1,12 @@
 import { Effect } from "effect"
+import type { CommandContext } from "./types.ts"
 
 /** Every failure becomes one clear reply; nothing a person types can crash the bot. */
 export const explain = (e: unknown): string => {
   const tagged = e as { _tag?: string; message?: string; status?: number | null; operation?: string }
   switch (tagged?._tag) {
     case "NoAgentAvailable":
-      return "No agent is free right now; the pool is warming more up. Try again in a minute."
+      return tagged.message ?? "No agent is free right now, and none became ready in time. Say /new to try again."
     case "QuotaExceeded": {
       const limit = (e as { limit?: number }).limit ?? 0
       return `You already have ${limit} agent${limit === 1 ? "" : "s"}, the most one person can have. Release one you no longer need with /release <agent> (/agents lists yours), then ask again.`
@@ -32,6 +33,7 @@ export const explain = (e: unknown): string => {
   }
 }
 
+/** The success text, or the failure explained; a defect is logged and explained as "something went wrong". */
 export const replyOr = <A>(effect: Effect.Effect<A, unknown>, onSuccess: (a: A) => string): Effect.Effect<string> =>
   effect.pipe(
     Effect.map(onSuccess),
@@ -43,3 +45,7 @@ export const replyOr = <A>(effect: Effect.Effect<A, unknown>, onSuccess: (a: A) 
       })
     )
   )
+
+/** replyOr, sent: the usual end of a command. */
+export const answer = <A>(ctx: CommandContext, effect: Effect.Effect<A, unknown>, onSuccess: (a: A) => string): Effect.Effect<void> =>
+  replyOr(effect, onSuccess).pipe(Effect.flatMap(ctx.reply))

@@ -1,4 +1,3 @@
-import { Effect } from "effect"
 import { helpText } from "./parse.ts"
 import type { Command } from "./types.ts"
 
@@ -11,5 +10,5 @@ export const helpCommand = (all: () => ReadonlyArray<Command>): Command => ({
   aliases: ["help", "?", "commands"],
   minArgs: 0,
   maxArgs: 0,
-  run: (ctx) => Effect.succeed(helpText(all(), ctx.where)),
+  run: (ctx) => ctx.reply(helpText(all(), ctx.where)),
 })

@@ -2,28 +2,29 @@ import type { Effect } from "effect"
 import type { Pool } from "@convos-agents/pool-core"
 import type { TopUpError, TopUpResult } from "@convos-agents/pool-core/providers/AgentResources.ts"
 import type { SpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
+import type { BotContext } from "../bot/context.ts"
+import type { Dialog, Dialogs } from "../dialogs/Dialogs.ts"
 
-/** Who is talking, where, and what the bot can do for them. */
-export interface CommandContext {
-  readonly sender: string
-  readonly conversationId: string
-  readonly messageId: string
-  /** True in the ops chat, for an admin. */
-  readonly isOps: boolean
-  /** Where the message arrived: the person's manager chat or the ops chat. */
-  readonly where: "user" | "ops"
+/** What commands use besides the message: built once per bot. */
+export interface BotServices {
   readonly pool: Pool["Service"]
+  readonly dialogs: Dialogs["Service"]
   /** OpenRouter spend per agent; never fails (null without a key, "unavailable" when OpenRouter did not answer). */
   readonly spendOf: SpendOf
   /** Raises an agent's OpenRouter spending cap (AgentResources.topUp); "OpenRouter is not configured" without it. */
   readonly topUp: (instanceId: string, amountUsd: number, by: string) => Effect.Effect<TopUpResult, TopUpError>
-  /** Sends a message right away, before the final reply (e.g. "setting up…" before a slow claim). */
-  readonly say: (text: string) => Effect.Effect<void>
-  /** Starts the /new dialog (used by /new). */
-  readonly startDialog: (templateSlug: string | null) => Effect.Effect<string>
   readonly inviteUrlFor: (templateSlug?: string) => string
 }
 
+/** Who is talking, where, how to answer, and what the bot can do for them. */
+export interface CommandContext extends BotContext, BotServices {
+  /** Where the message arrived: the person's manager chat or the ops chat. */
+  readonly where: "user" | "ops"
+  /** True in the ops chat, for an admin. */
+  readonly isOps: boolean
+}
+
+/** A command, declared once: its name, arguments, help line and handler (/help is generated from these). */
 export interface Command {
   readonly name: string
   /** Usage after the name, e.g. "<agent> <name>"; empty when it takes none. */
@@ -41,5 +42,14 @@ export interface Command {
   /** Minimum number of space-separated arguments; the last argument takes the rest of the line. */
   readonly minArgs: number
   readonly maxArgs: number
-  readonly run: (ctx: CommandContext, args: ReadonlyArray<string>) => Effect.Effect<string, never>
+  /** Answers through ctx.reply; never fails (failures are explained to the person). */
+  readonly run: (ctx: CommandContext, args: ReadonlyArray<string>) => Effect.Effect<void>
+  /**
+   * The dialog this command starts, continued here with each next message of that person in that chat. `next`
+   * passes the message on to the normal commands (when it is not an answer to the dialog).
+   */
+  readonly dialog?: {
+    readonly kind: Dialog["kind"]
+    readonly continue: (ctx: CommandContext, dialog: Dialog, next: Effect.Effect<void>) => Effect.Effect<void>
+  }
 }

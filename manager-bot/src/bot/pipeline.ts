@@ -1,0 +1,72 @@
+import { Effect, Option } from "effect"
+import { AgentResources, NotConfigured, Pool, type Template } from "@convos-agents/pool-core"
+import { makeSpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
+import { allCommands } from "../commands/index.ts"
+import type { BotServices, CommandContext } from "../commands/types.ts"
+import { startNewAgentDialog } from "../commands/user/new.ts"
+import { Dialogs } from "../dialogs/Dialogs.ts"
+import type { BotContext, Incoming } from "./context.ts"
+import { COMMANDS_PER_MINUTE, rateLimit, sizeLimit } from "./rateLimit.ts"
+import { authStep, dialogStep, dispatchStep, parseStep } from "./steps.ts"
+
+/** Sends one reply to the chat the message came from. */
+export type Reply = (text: string) => Effect.Effect<void>
+
+export interface BotPipelineOptions {
+  readonly inviteUrlFor: (templateSlug?: string) => string
+  readonly commandsPerMinute?: number
+}
+
+/**
+ * The manager bot's brain, independent of transport, as a chain of steps over one context (grammY's shape):
+ * rate limit → size limit → dialog → parse → auth → dispatch. Each step answers through `ctx.reply` or passes on.
+ */
+export const makeBotPipeline = (options: BotPipelineOptions) =>
+  Effect.gen(function* () {
+    const pool = yield* Pool
+    const dialogs = yield* Dialogs
+    const spendOf = yield* makeSpendOf
+    const resources = yield* Effect.serviceOption(AgentResources)
+    const services: BotServices = {
+      pool,
+      dialogs,
+      spendOf,
+      topUp: (instanceId, amountUsd, by) =>
+        Option.isSome(resources) ? resources.value.topUp(instanceId, amountUsd, by) : Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
+      inviteUrlFor: options.inviteUrlFor,
+    }
+    const limit = rateLimit(options.commandsPerMinute ?? COMMANDS_PER_MINUTE)
+    const dialog = dialogStep(allCommands)
+    const parse = parseStep(allCommands)
+
+    const withServices = (ctx: BotContext): CommandContext => ({ ...ctx, ...services, where: ctx.inOpsChat ? "ops" : "user", isOps: ctx.inOpsChat && ctx.isAdmin })
+
+    /** Answers one message through `reply`; nothing a person types makes it fail. */
+    const handle = (input: Incoming, reply: Reply): Effect.Effect<void> => {
+      const ctx: BotContext = { ...input, reply }
+      return limit(ctx, (c) => sizeLimit(c, (c) => dialog(withServices(c), (c) => parse(c, (c) => authStep(c, dispatchStep))))).pipe(
+        Effect.catchCause((cause) => Effect.logError("manager bot: a step failed", cause).pipe(Effect.andThen(reply("Something went wrong on my side. Try again, or say /help."))))
+      )
+    }
+
+    /** Starts /new for someone with a template (a template invite from the web catalog does this on join). */
+    const startDialog = (conversationId: string, sender: string, templateSlug: string, reply: Reply) =>
+      pool.template(templateSlug).pipe(
+        Effect.map((t): Template | null => t),
+        Effect.catch(() => Effect.succeed(null)),
+        Effect.flatMap((t) => startNewAgentDialog({ conversationId, sender, reply, dialogs }, t)),
+        Effect.catchCause((cause) => Effect.logWarning("manager bot: /new not started on join", cause))
+      )
+
+    return { handle, startDialog }
+  })
+
+export type BotPipeline = Effect.Success<ReturnType<typeof makeBotPipeline>>
+
+/** Collects the replies to one message instead of sending them (tests, benchmarks). */
+export const repliesTo = (bot: BotPipeline, input: Incoming) =>
+  Effect.gen(function* () {
+    const replies: string[] = []
+    yield* bot.handle(input, (text) => Effect.sync(() => void replies.push(text)))
+    return replies as ReadonlyArray<string>
+  })

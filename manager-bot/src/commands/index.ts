@@ -1,0 +1,26 @@
+import { helpCommand } from "./help.ts"
+import { countsCommand } from "./ops/counts.ts"
+import { dismissCommand } from "./ops/dismiss.ts"
+import { drainCommand } from "./ops/drain.ts"
+import { killCommand } from "./ops/kill.ts"
+import { poolCommand } from "./ops/pool.ts"
+import { reconcileCommand } from "./ops/reconcile.ts"
+import { replenishCommand } from "./ops/replenish.ts"
+import { topupCommand } from "./ops/topup.ts"
+import type { Command } from "./types.ts"
+import { agentsCommand } from "./user/agents.ts"
+import { instructCommand } from "./user/instruct.ts"
+import { inviteCommand } from "./user/invite.ts"
+import { joinCommand } from "./user/join.ts"
+import { newCommand } from "./user/new.ts"
+import { nameCommand } from "./user/name.ts"
+import { releaseCommand } from "./user/release.ts"
+import { cancelCommand, skipCommand } from "./user/skip.ts"
+import { templatesCommand } from "./user/templates.ts"
+
+// Every command, declared once, in the order /help lists them. A new command: a module in user/ or ops/, listed here.
+
+const userCommands = [templatesCommand, newCommand, agentsCommand, nameCommand, instructCommand, inviteCommand, joinCommand, releaseCommand, skipCommand, cancelCommand]
+const opsCommands = [countsCommand, poolCommand, replenishCommand, drainCommand, reconcileCommand, killCommand, dismissCommand, topupCommand]
+
+export const allCommands: ReadonlyArray<Command> = [...userCommands, ...opsCommands, helpCommand(() => allCommands)]

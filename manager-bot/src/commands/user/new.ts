@@ -1,0 +1,110 @@
+import { Effect, Result } from "effect"
+import { inputLimits, normalizeAgentName, type Progress, type Template } from "@convos-agents/pool-core"
+import type { NewAgentDialog } from "../../dialogs/Dialogs.ts"
+import { explain } from "../explain.ts"
+import type { Command, CommandContext } from "../types.ts"
+
+// /new: a dialog (name, then instructions, each skippable), then the claim. The dialog is kept in the database, so a
+// bot restart between the questions continues it.
+
+const DEFAULT_NAME = "Assistant"
+
+type Asker = Pick<CommandContext, "conversationId" | "sender" | "reply" | "dialogs">
+
+/** Starts the /new dialog with a template already read (or none), and asks the first question. */
+export const startNewAgentDialog = (ctx: Asker, template: Template | null) =>
+  Effect.gen(function* () {
+    const defaultName = template?.name ?? DEFAULT_NAME
+    yield* ctx.dialogs.set(ctx.conversationId, ctx.sender, {
+      kind: "new",
+      step: "name",
+      templateSlug: template?.slug ?? null,
+      defaultName,
+      templateInstructions: !!template?.instructions,
+    })
+    yield* ctx.reply(
+      `${template ? `Let's set up a ${template.emoji} ${template.name}. ` : "Let's get you an agent. "}What should it be called? (/skip keeps "${defaultName}", /cancel stops)`
+    )
+  })
+
+const seconds = (ms: number) => `${Math.max(1, Math.round(ms / 1000))} s`
+
+/** Claims the agent the dialog described; while none is idle it waits (up to CLAIM_WAIT) and says for how long. */
+const claim = (ctx: CommandContext, d: NewAgentDialog, instructions: string | null) =>
+  Effect.gen(function* () {
+    const name = d.name ?? d.defaultName
+    yield* ctx.reply(`Setting up ${name}… this takes a few seconds.`)
+    const onProgress = (p: Progress) =>
+      p.step === "wait" && p.status === "active"
+        ? ctx.reply(
+            `No agent is free right now, so the pool is starting one for you. ${name} will be ready in about ${seconds(p.etaMs ?? 20_000)}; ` +
+              "I'll send the link here, nothing to retype."
+          )
+        : Effect.void
+    const result = yield* ctx.pool
+      .claim(
+        {
+          key: `chat:${ctx.messageId}`,
+          claimedBy: ctx.sender,
+          agentName: name,
+          ...(instructions ? { instructions } : {}),
+          ...(d.templateSlug ? { templateSlug: d.templateSlug } : {}),
+          wait: true,
+        },
+        onProgress
+      )
+      .pipe(Effect.result)
+    if (Result.isFailure(result)) return yield* ctx.reply(`${explain(result.failure)}\nSay /new${d.templateSlug ? ` ${d.templateSlug}` : ""} to try again (or /help).`)
+    const r = result.success
+    yield* ctx.reply(
+      `${r.instance.agentName} is ready. Open this link in Convos to start chatting (share it to add others):\n${r.inviteUrl ?? "(no link: it joined a conversation)"}\n` +
+        "Manage it with /agent, /agents, /name, /instruct, /invite, /join, /release."
+    )
+  })
+
+/** The person's answer to the current question (or /skip, /cancel). */
+const continueNewAgent = (ctx: CommandContext, d: NewAgentDialog) =>
+  Effect.gen(function* () {
+    const text = ctx.text.trim()
+    if (/^\/cancel\b/i.test(text)) {
+      yield* ctx.dialogs.end(ctx.conversationId, ctx.sender)
+      return yield* ctx.reply("Cancelled. Say /new to start again.")
+    }
+    const skip = /^\/skip\b/i.test(text)
+    if (d.step === "name") {
+      if (!skip && (text.startsWith("/") || text.length === 0)) return yield* ctx.reply(`Send a name for your agent, /skip to keep "${d.defaultName}", or /cancel.`)
+      // The one name rule (pool-core/domain/names.ts): line breaks fold into spaces, control characters are refused.
+      const named = skip ? Result.succeed(d.defaultName) : normalizeAgentName(text)
+      if (Result.isFailure(named)) return yield* ctx.reply(`${named.failure} (/skip keeps "${d.defaultName}", /cancel stops.)`)
+      yield* ctx.dialogs.set(ctx.conversationId, ctx.sender, { ...d, step: "instructions", name: named.success })
+      return yield* ctx.reply(
+        `Great: ${named.success}. What should it do? Send its instructions in one message (/skip keeps ${d.templateInstructions ? "the template's" : "the default"} instructions).`
+      )
+    }
+    // Instructions are data: whatever the person sends (other than /skip, /cancel) is stored as is.
+    if (!skip && text.length > inputLimits.instructions) {
+      return yield* ctx.reply(`Those instructions are too long (at most ${inputLimits.instructions} characters). Shorten them and send again.`)
+    }
+    yield* ctx.dialogs.end(ctx.conversationId, ctx.sender)
+    return yield* claim(ctx, d, skip ? null : text)
+  })
+
+export const newCommand: Command = {
+  name: "new",
+  args: "[template]",
+  help: "get a new agent (asks its name, then its instructions)",
+  scope: "user",
+  aliases: ["new agent", "get an agent", "new"],
+  aliasArg: "template",
+  minArgs: 0,
+  maxArgs: 1,
+  run: (ctx, [slug]) =>
+    (slug ? ctx.pool.template(slug.toLowerCase()) : Effect.succeed(null)).pipe(
+      Effect.result,
+      Effect.flatMap((t) =>
+        Result.isSuccess(t) ? startNewAgentDialog(ctx, t.success) : ctx.reply(`${explain(t.failure)}${t.failure._tag === "InvalidRequest" ? "\nSay /templates to see them." : ""}`)
+      ),
+      Effect.catch((e) => ctx.reply(explain(e)))
+    ),
+  dialog: { kind: "new", continue: (ctx, d) => (d.kind === "new" ? continueNewAgent(ctx, d).pipe(Effect.catch((e) => ctx.reply(explain(e)))) : Effect.void) },
+}
