@@ -7,6 +7,7 @@ import { railwayComputeLayerFromEnv } from "@convos-agents/pool-core/providers/r
 import { railwayConfigured } from "@convos-agents/pool-core/providers/railway/settings.ts"
 import { agentResourcesLayerFromEnv } from "@convos-agents/pool-core/providers/resources/AgentResourcesLive.ts"
 import { AgentServicesLive } from "@convos-agents/pool-core/providers/services/AgentServices.ts"
+import { NotionPromptsLive } from "@convos-agents/pool-core/providers/notion/NotionPrompts.ts"
 import { ManagerBotLive } from "./ManagerBot.ts"
 import { OrphanKeySweeperLive } from "./sweeper.ts"
 
@@ -34,7 +35,8 @@ export const describeParts = () => [
 export const AppLayer = () => {
   const compute = computeName() === "railway" ? railwayComputeLayerFromEnv : localCompute
   const base = Layer.mergeAll(DatabaseLive, embeddedMessagingLayer, PoolConfigLive)
-  const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv)))
+  // NotionPrompts: templates' Notion pages for claims, and GET /api/prompts (NOTION_API_KEY; without it both say so).
+  const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv, NotionPromptsLive)))
   // AgentServices (the agents' email/SMS/wallet API) uses the provider clients agentResourcesLayerFromEnv built.
   return Layer.mergeAll(ManagerBotLive, OrphanKeySweeperLive, AgentServicesLive).pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
 }

@@ -8,6 +8,7 @@ import { openApiDocument } from "./openapi.ts"
 import { adminRoutes } from "./routes/admin.tsx"
 import { agentServiceRoutes } from "./routes/agentServices.ts"
 import { poolRoutes } from "./routes/pool.ts"
+import { promptRoutes } from "./routes/prompts.ts"
 import { runnerOf } from "./http.ts"
 
 export interface ApiOptions {
@@ -41,6 +42,8 @@ export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, opt
   app.route("/", poolRoutes({ run, apiKey, sessionSecret, info }))
   // Agents' own calls (instance token, not the API key): email, SMS and wallet through the pool (docs/api.md "Agent services").
   app.route("/api/agent-services", agentServiceRoutes({ run }))
+  // Agent prompts kept on Notion pages (NOTION_API_KEY), an hour in memory.
+  app.route("/api/prompts", promptRoutes({ run }))
   app.route("/", adminRoutes({ run, apiKey, sessionSecret, trustProxy, loginLimit }))
   app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.` }, 404) : c.text("Not found", 404)))
   return app

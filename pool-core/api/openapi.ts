@@ -75,6 +75,16 @@ export const openApiDocument = {
       },
     },
     "/api/pool/crashed/{id}": { delete: { summary: "Dismiss a crashed or dead instance", security: auth, parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "dismissed", content: json({ type: "object" }) }, ...errors(400, 401, 404, 409) } } },
+    "/api/prompts/{pageId}": {
+      get: {
+        summary: "An agent prompt kept on a Notion page (NOTION_API_KEY): its title and its blocks as plain text; read from Notion at most once an hour",
+        parameters: [{ name: "pageId", in: "path", required: true, schema: { type: "string", pattern: "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$" } }],
+        responses: {
+          "200": { description: "prompt", content: json({ type: "object", properties: { name: { type: "string" }, prompt: { type: "string" } }, required: ["name", "prompt"] }) },
+          ...errors(400, 502, 503),
+        },
+      },
+    },
     "/admin": { get: { summary: "Admin dashboard (session cookie from POST /admin/login with the API key)", responses: { "200": { description: "HTML" } } } },
   },
 } as const

@@ -23,11 +23,11 @@ export const syncTemplates = Effect.gen(function* () {
     catalog,
     (t, position) =>
       sql`
-        INSERT INTO templates (slug, name, description, category, emoji, skills, instructions, position)
-        VALUES (${t.slug}, ${t.name}, ${t.description}, ${t.category}, ${t.emoji}, ${JSON.stringify(t.skills)}, ${t.instructions}, ${position})
+        INSERT INTO templates (slug, name, description, category, emoji, skills, instructions, notion_page_id, position)
+        VALUES (${t.slug}, ${t.name}, ${t.description}, ${t.category}, ${t.emoji}, ${JSON.stringify(t.skills)}, ${t.instructions}, ${t.notionPageId ?? null}, ${position})
         ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, category = EXCLUDED.category,
-          emoji = EXCLUDED.emoji, skills = EXCLUDED.skills, instructions = EXCLUDED.instructions, position = EXCLUDED.position,
-          updated_at = now()`,
+          emoji = EXCLUDED.emoji, skills = EXCLUDED.skills, instructions = EXCLUDED.instructions, notion_page_id = EXCLUDED.notion_page_id,
+          position = EXCLUDED.position, updated_at = now()`,
     { discard: true }
   ).pipe(Effect.mapError(toDatabaseError))
   return catalog.length
@@ -41,13 +41,14 @@ interface TemplateRow {
   readonly emoji: string
   readonly skills: string
   readonly instructions: string
+  readonly notionPageId: string | null
 }
 
 export const rowToTemplate = (r: TemplateRow) => new Template({ ...r, skills: JSON.parse(r.skills) as string[] })
 
 export const readTemplates = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<TemplateRow>`SELECT slug, name, description, category, emoji, skills, instructions FROM templates ORDER BY position, slug`.pipe(
+  const rows = yield* sql<TemplateRow>`SELECT slug, name, description, category, emoji, skills, instructions, notion_page_id FROM templates ORDER BY position, slug`.pipe(
     Effect.mapError(toDatabaseError)
   )
   return rows.map(rowToTemplate)

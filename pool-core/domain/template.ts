@@ -11,4 +11,10 @@ export class Template extends Schema.Class<Template>("pool-core/domain/Template"
   skills: Schema.Array(Schema.String),
   /** Default instructions, used when the person keeps the defaults (/skip). */
   instructions: Schema.NonEmptyString,
+  /**
+   * A Notion page that holds this template's instructions (32 hex digits, dashes allowed). With NOTION_API_KEY set, a
+   * claim that keeps the defaults uses the page's text (cached 1 h); `instructions` stays the fallback when Notion
+   * cannot be read.
+   */
+  notionPageId: Schema.optional(Schema.NullOr(Schema.String.check(Schema.isPattern(/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/)))),
 }) {}

@@ -15,6 +15,7 @@ import { ProviderCircuit, ProviderCircuitLive } from "./ProviderCircuit.ts"
 import { makeInstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeClaim } from "./claim.ts"
+import { makeTemplateInstructions } from "./templateInstructions.ts"
 import { makeReplica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
 import { expireWebAgents } from "./quota/expiry.ts"
@@ -242,8 +243,9 @@ export const makePool = Effect.gen(function* () {
   // Who this process is to the other replicas (claim ownership, the tick lock).
   const replica = yield* makeReplica
 
+  const instructionsOf = yield* makeTemplateInstructions
   const claim = yield* makeClaim({
-    repo, runtime, resources, settings, template, get, publish, token, owner: replica.id, sql: sqlClient,
+    repo, runtime, resources, settings, template, instructionsOf, get, publish, token, owner: replica.id, sql: sqlClient,
     startOne: Effect.suspend(() => replenish(1)),
     nudge: Effect.suspend(() => tickRun),
   })

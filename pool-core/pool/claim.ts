@@ -25,6 +25,8 @@ interface ClaimDeps {
   readonly resources: AgentResources["Service"]
   readonly settings: PoolSettings
   readonly template: (slug: string) => Effect.Effect<Template, InvalidRequest | DatabaseError>
+  /** A template's default instructions (its Notion page's text when it has one and Notion answers). */
+  readonly instructionsOf: (template: Template) => Effect.Effect<string>
   readonly get: (id: string) => Effect.Effect<Instance, InstanceNotFound | DatabaseError>
   readonly publish: (e: PoolEvent) => Effect.Effect<void>
   readonly token: (id: string) => string
@@ -266,7 +268,9 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       const agentName = req.agentName?.trim() ? yield* checkAgentName("agentName", req.agentName) : (tpl?.name ?? DEFAULT_NAME)
       const instructions = req.instructions?.trim()
         ? yield* checkText("instructions", req.instructions, limits.instructions)
-        : (tpl?.instructions ?? DEFAULT_INSTRUCTIONS)
+        : tpl
+          ? yield* deps.instructionsOf(tpl)
+          : DEFAULT_INSTRUCTIONS
       const joinUrl = req.joinUrl?.trim() ? yield* checkInviteUrl("joinUrl", req.joinUrl) : null
 
       // Happy path is one statement: the claim itself records the key. A key seen before is answered from the
