@@ -1,213 +1,195 @@
-// npm run bench:runtime — real agent instances (OpenClaw gateway + convos plugin) started by the local compute layer
-// against a devnet and a fake OpenAI-compatible LLM on loopback. Measures: cold start to ready (median/max over the
-// instances), RSS of each idle instance (whole process group), provision → invite latency over real provisions only
-// (one POST /pool/provision per warm instance — a second one is refused — each invite URL decoded and checked), and
-// on the first provisioned agent: repeated POST /convos/conversation (create conversation + invite, reported apart)
-// and the first agent reply.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+// npm run bench:runtime — in one run on this machine: this project's agent (started by the local compute layer, the
+// way the pool starts it) against a default OpenClaw gateway (plain config: gateway mode local, token auth, the convos
+// channel plugin and nothing else configured). Both run against the same devnet; one after the other (agent, default,
+// agent, default, …) so a change in the machine's load hits both alike. Each start is measured from spawn to ready
+// (agent: GET /pool/health says ready; default gateway: GET /ready is 200, i.e. its convos channel is live), then it
+// idles IDLE_MS and the RSS of its whole process group is summed from /proc. Prints exactly four lines on stdout;
+// progress and the load average go to stderr, and bench/.tmp/runtime.json keeps the figures for `npm run bench`.
+import { spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, ManagedRuntime } from "effect"
-import { parseInvite } from "../messaging/convos/index.ts"
 import { Compute } from "../pool-core/providers/compute/Compute.ts"
 import { localComputeLayer } from "../pool-core/providers/compute/local/index.ts"
-import { connectPerson, joinInvite, waitForText } from "../runtime/test/support/chatClient.ts"
+import { freePort, groupMembers, terminate } from "../pool-core/providers/compute/local/processes.ts"
+import { convosPluginDir, openclawEntry, runtimeRoot } from "../runtime/src/config/settings.ts"
 import { startTestDevnet } from "../runtime/test/support/devnet.ts"
-import { startFakeLlm } from "../runtime/test/support/fakeLlm.ts"
-import { percentileMeasures, reportBench, type Measure } from "./lib.ts"
+import { resultsDir } from "./lib.ts"
 
 const TOKEN = "bench-token"
-const SAMPLES = Number(process.env.BENCH_RUNTIME_SAMPLES ?? 20)
-/** Warm instances, one real provision each (~1.2 GB RSS per instance). */
-const INSTANCES = Math.max(1, Number(process.env.BENCH_RUNTIME_INSTANCES ?? 3))
-/** Instances starting at once (a gateway start is CPU-bound; this machine has 2 cores). */
-const START_CONCURRENCY = Math.max(1, Number(process.env.BENCH_RUNTIME_START_CONCURRENCY ?? 2))
-const READY_TIMEOUT_MS = 240_000
-const IDLE_MS = 20_000
+const RUNS = 3
+// A liveness bound only: on this shared 2-core machine a gateway start has taken minutes under load.
+const READY_TIMEOUT_MS = 900_000
+const IDLE_MS = Number(process.env.BENCH_RUNTIME_IDLE_MS ?? 20_000)
 
-/** RSS (MB) of every process in the group led by `pgid` (runtime CLI, gateway, its workers/children). */
-const groupRssMb = (pgid: number): { total: number; largest: number; processes: number } => {
-  let total = 0
-  let largest = 0
-  let processes = 0
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+const load = () => loadavg().map((l) => l.toFixed(2)).join(" ")
+
+/** Pids of the process group `pgid` and every descendant of its members (OpenClaw's spawn broker has its own group). */
+const processTree = (pgid: number): ReadonlyArray<number> => {
+  const parent = new Map<number, number>()
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-      if (Number(fields[2]) !== pgid) continue // field 5 = pgrp
-      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ?? 0)
-      total += rssKb / 1024
-      largest = Math.max(largest, rssKb / 1024)
-      processes++
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]))
     } catch {}
   }
-  return { total, largest, processes }
-}
-
-const post = async (url: string, body: unknown) => {
-  const t0 = performance.now()
-  const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) })
-  const json = (await res.json()) as Record<string, any>
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${JSON.stringify(json)}`)
-  return { ms: performance.now() - t0, json }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const getJson = async (url: string) => {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } })
-  const json = (await res.json()) as Record<string, any>
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${JSON.stringify(json)}`)
-  return json
-}
-
-/** Runs `f` over `items` with at most `limit` in flight, results in input order. */
-const boundedAll = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A, i: number) => Promise<B>): Promise<B[]> => {
-  const out: B[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await f(items[i]!, i)
-    }
+  const tree = new Set(groupMembers(pgid))
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const [pid, ppid] of parent) if (!tree.has(pid) && tree.has(ppid)) tree.add(pid), (grew = true)
   }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
+  return [...tree]
 }
 
-const sorted = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)
-const median = (xs: ReadonlyArray<number>) => {
-  const s = sorted(xs)
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+/** RSS (MB) summed over the process tree of `pgid` (the agent or gateway and every worker process it started). */
+const treeRss = (pgid: number): { rssMb: number; processes: ReadonlyArray<string> } => {
+  let kb = 0
+  const processes: string[] = []
+  for (const pid of processTree(pgid)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8")
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+      kb += rss
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").find((a) => /\.(m?js|ts)$/.test(a))?.split("/").pop()
+      processes.push(`${/Name:\s+(\S+)/.exec(status)?.[1] ?? pid}${cmd ? `(${cmd})` : ""}=${Math.round(rss / 1024)}MB`)
+    } catch {}
+  }
+  return { rssMb: kb / 1024, processes }
 }
 
-interface Warm {
-  readonly id: string
-  readonly url: string
-  readonly pid: number
-  readonly coldStartS: number
+/** Polls `probe` every 250 ms until it is true; seconds since `t0`. */
+const until = async (what: string, t0: number, probe: () => Promise<boolean>): Promise<number> => {
+  for (;;) {
+    if (await probe().catch(() => false)) return (performance.now() - t0) / 1000
+    if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`${what} not ready within ${READY_TIMEOUT_MS / 1000} s`)
+    await sleep(250)
+  }
+}
+
+interface Sample {
+  readonly startS: number
+  readonly rssMb: number
+  readonly processes: ReadonlyArray<string>
+}
+
+/** One agent through the local compute layer: create → ready → idle → RSS → destroy. */
+const agentSample = async (compute: ManagedRuntime.ManagedRuntime<Compute, unknown>, dataDir: string, id: string): Promise<Sample> => {
+  const withCompute = <A, E>(f: (c: Compute["Service"]) => Effect.Effect<A, E>) => compute.runPromise(Effect.flatMap(Compute, f))
+  const t0 = performance.now()
+  const handle = await withCompute((c) => c.create({ instanceId: id, instanceToken: TOKEN, env: {} }))
+  try {
+    const startS = await until(`agent ${id}`, t0, async () => {
+      const r = await fetch(`${handle.url}/pool/health`)
+      return r.headers.get("content-type")?.includes("json") === true && ((await r.json()) as { ready: boolean }).ready
+    })
+    await sleep(IDLE_MS)
+    const pid = (JSON.parse(readFileSync(join(dataDir, "instances", id, "instance.json"), "utf8")) as { pid: number }).pid
+    return { startS, ...treeRss(pid) }
+  } finally {
+    await withCompute((c) => c.destroy(id))
+  }
+}
+
+/** A default OpenClaw gateway with the convos channel plugin only: spawn → GET /ready 200 → idle → RSS → stop. */
+const defaultSample = async (devnetUrl: string, root: string, i: number): Promise<Sample> => {
+  const stateDir = join(root, `default-${i}`)
+  mkdirSync(join(stateDir, "home"), { recursive: true })
+  const port = await freePort()
+  const configPath = join(stateDir, "openclaw.json")
+  const config = {
+    gateway: { mode: "local", auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" } },
+    channels: { convos: { enabled: true } },
+    plugins: { load: { paths: [convosPluginDir()] }, entries: { convos: { enabled: true } } },
+  }
+  writeFileSync(configPath, JSON.stringify(config, null, 2))
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [openclawEntry(), "gateway", "run", "--port", String(port), "--bind", "loopback"], {
+    cwd: stateDir,
+    detached: true,
+    stdio: ["ignore", "ignore", "ignore"],
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: join(stateDir, "home"),
+      OPENCLAW_STATE_DIR: stateDir,
+      OPENCLAW_CONFIG_PATH: configPath,
+      OPENCLAW_GATEWAY_TOKEN: TOKEN,
+      INSTANCE_TOKEN: TOKEN,
+      DEVNET_URL: devnetUrl,
+      CONVOS_RUNTIME_ROOT: runtimeRoot(),
+      XMTP_DB_DIR: join(stateDir, "xmtp"),
+    },
+  })
+  const pid = child.pid!
+  try {
+    const startS = await until(`default gateway ${i}`, t0, async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200)
+    await sleep(IDLE_MS)
+    return { startS, ...treeRss(pid) }
+  } finally {
+    await terminate(pid, 10_000)
+  }
 }
 
 const main = async () => {
-  const benchStart = performance.now()
   const devnet = await startTestDevnet()
-  const llm = await startFakeLlm()
-  const dataDir = mkdtempSync(join(tmpdir(), "bench-runtime-"))
-  const compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl } }))
-  const withCompute = <A, E>(f: (c: Compute["Service"]) => Effect.Effect<A, E>) => compute.runPromise(Effect.flatMap(Compute, f))
-  // Instances run in their own process groups (so a manager can re-adopt them): stop them on Ctrl-C too.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () =>
-      void compute.dispose().then(() => devnet.close()).finally(() => {
-        rmSync(dataDir, { recursive: true, force: true })
-        process.exit(130)
-      }))
-  }
-  const logTail = (id: string) => {
-    try {
-      return readFileSync(join(dataDir, "instances", id, "runtime.log"), "utf8").split("\n").slice(-15).join("\n")
-    } catch {
-      return "(no runtime.log)"
-    }
-  }
-  try {
-    // 1. Start N instances, at most START_CONCURRENCY at once; each one's cold start runs from its create to ready.
-    const ids = Array.from({ length: INSTANCES }, (_, i) => `bench-runtime-${i + 1}`)
-    const warm = await boundedAll(ids, START_CONCURRENCY, async (id): Promise<Warm> => {
-      const t0 = performance.now()
-      const handle = await withCompute((c) => c.create({ instanceId: id, instanceToken: TOKEN, env: {} }))
-      const url = handle.url!
-      for (;;) {
-        try {
-          const r = await fetch(`${url}/pool/health`)
-          if (r.headers.get("content-type")?.includes("json") && ((await r.json()) as { ready: boolean }).ready) break
-        } catch {}
-        if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`instance ${id} not ready within ${READY_TIMEOUT_MS / 1000} s; runtime.log:\n${logTail(id)}`)
-        await sleep(250)
-      }
-      const coldStartS = (performance.now() - t0) / 1000
-      const pid = (JSON.parse(readFileSync(join(dataDir, "instances", id, "instance.json"), "utf8")) as { pid: number }).pid
-      console.log(`${id} ready after ${coldStartS.toFixed(1)} s`)
-      return { id, url, pid, coldStartS }
-    })
-    console.log(`${INSTANCES} instance(s) ready; idling ${IDLE_MS / 1000} s before measuring memory…`)
-    await sleep(IDLE_MS)
-    const rss = warm.map((w) => groupRssMb(w.pid))
-
-    // 2. One real provision per warm instance, one after another (each on an idle instance); time request → invite
-    //    URL in the response, then check the URL is a valid Convos invite made by that instance's inbox.
-    const provisions: Array<{ ms: number; conversationId: string; inviteUrl: string }> = []
-    for (const [i, w] of warm.entries()) {
-      const { inboxId } = await getJson(`${w.url}/convos/status`)
-      const agentName = `Bench Agent ${i + 1}`
-      const { ms, json } = await post(`${w.url}/pool/provision`, { agentName, instructions: "Be brief.", env: { OPENROUTER_API_KEY: "sk-bench" } })
-      if (typeof json.inviteUrl !== "string") throw new Error(`${w.id}: provision returned no invite URL: ${JSON.stringify(json)}`)
-      const invite = parseInvite(json.inviteUrl) // throws InviteError when it is not a well-formed, signed, unexpired invite
-      if (invite.payload.creatorInboxId !== inboxId) throw new Error(`${w.id}: invite creator ${invite.payload.creatorInboxId} is not the agent's inbox ${inboxId}`)
-      if (invite.payload.name !== agentName) throw new Error(`${w.id}: invite names "${invite.payload.name}", expected "${agentName}"`)
-      if (!/^[A-Za-z0-9]{10}$/.test(invite.payload.tag)) throw new Error(`${w.id}: invite tag "${invite.payload.tag}" is malformed`)
-      console.log(`${w.id} provisioned in ${ms.toFixed(0)} ms; invite OK (signer ${invite.signerAddress})`)
-      provisions.push({ ms, conversationId: json.conversationId, inviteUrl: json.inviteUrl })
-    }
-    // A second provision is refused: check it once, outside the timings.
-    const again = await fetch(`${warm[0]!.url}/pool/provision`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ agentName: "Again", instructions: "x" }),
-    })
-    if (again.ok) throw new Error("a second provision of the same instance was accepted")
-
-    // The remaining figures use the first agent only: stop the others so they do not compete for the 2 cores.
-    for (const w of warm.slice(1)) await withCompute((c) => c.destroy(w.id))
-    const first = warm[0]!
-
-    // 3. Create conversation + invite on the provisioned agent (the same create-group + invite path, no provision).
-    const createMs: number[] = []
-    for (let i = 0; i < SAMPLES; i++) createMs.push((await post(`${first.url}/convos/conversation`, { name: `Bench ${i}` })).ms)
-
-    // 4. First agent reply in the agent's own conversation, joined through its provision invite.
-    const firstReplyMs = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const person = yield* connectPerson(devnet.url, "bench person")
-      yield* joinInvite(person, provisions[0]!.inviteUrl)
-      const sent = Date.now()
-      yield* person.client.sendText(provisions[0]!.conversationId, "ping bench")
-      yield* waitForText(person, provisions[0]!.conversationId, (t) => t.startsWith("FAKE-REPLY"), sent - 1, 180_000)
-      return Date.now() - sent
-    })))
-
-    const cold = warm.map((w) => w.coldStartS)
-    const prov = sorted(provisions.map((p) => p.ms))
-    // A handful of real provisions: their median and max, not percentiles (a "p95" of 3 samples is the max).
-    const provMedian = median(prov)
-    const createLatency = percentileMeasures(createMs, "ms", [
-      { p: 50, measure: `create conversation + invite on a provisioned agent p50 (${SAMPLES} × POST /convos/conversation)` },
-      { p: 95, measure: "create conversation + invite on a provisioned agent p95" },
-    ])
-    const measures: Measure[] = [
-      { measure: `runtime cold start to ready, median of ${INSTANCES} (≤ ${START_CONCURRENCY} starting at once)`, value: median(cold), unit: "s" },
-      { measure: "runtime cold start to ready, max", value: Math.max(...cold), unit: "s" },
-      { measure: "runtime idle RSS per instance (process group), median", value: median(rss.map((r) => r.total)), unit: "MB" },
-      { measure: "runtime idle RSS per instance (process group), max", value: Math.max(...rss.map((r) => r.total)), unit: "MB" },
-      { measure: "runtime idle RSS (largest process: gateway), median", value: median(rss.map((r) => r.largest)), unit: "MB" },
-      { measure: `provision → invite, median of ${INSTANCES} real provisions (one per warm instance)`, value: provMedian, unit: "ms", target: "≤ 1500 ms", pass: provMedian <= 1500 },
-      { measure: "provision → invite max", value: prov[prov.length - 1]!, unit: "ms" },
-      ...createLatency.measures,
-      { measure: "first agent reply after provision (fake LLM, includes config hot reload)", value: firstReplyMs / 1000, unit: "s" },
-    ]
-    reportBench("runtime", measures, [
-      `${INSTANCES} instances (BENCH_RUNTIME_INSTANCES), ≤ ${START_CONCURRENCY} starting at once; cold starts: ${cold.map((c) => c.toFixed(1)).join(", ")} s; provisions: ${provisions.map((p) => p.ms.toFixed(0)).join(", ")} ms; every invite URL decoded and checked (signed, creator inbox, name, tag)`,
-      `${rss.map((r) => r.processes).join("/")} processes in the instances' groups; 2-core machine shared with other work, figures are indicative`,
-      "messaging: devnet on loopback; model: fake OpenAI-compatible SSE server on loopback",
-      ...createLatency.notes,
-      `bench wall time ${((performance.now() - benchStart) / 1000).toFixed(0)} s`,
-    ])
-  } finally {
+  const root = mkdtempSync(join(tmpdir(), "bench-runtime-"))
+  const compute = ManagedRuntime.make(localComputeLayer({ dataDir: join(root, "pool"), baseEnv: { DEVNET_URL: devnet.url } }))
+  const cleanup = async () => {
     await compute.dispose()
-    await llm.close()
     await devnet.close()
-    rmSync(dataDir, { recursive: true, force: true })
+    rmSync(root, { recursive: true, force: true })
   }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)))
+  const agents: Sample[] = []
+  const defaults: Sample[] = []
+  const loads: string[] = [load()]
+  try {
+    for (let i = 1; i <= RUNS; i++) {
+      log(`run ${i}/${RUNS}: load average ${load()}`)
+      const a = await agentSample(compute, join(root, "pool"), `bench-agent-${i}`)
+      log(`  agent: ready after ${a.startS.toFixed(1)} s; idle RSS ${a.rssMb.toFixed(0)} MB (${a.processes.join(", ")})`)
+      agents.push(a)
+      const d = await defaultSample(devnet.url, root, i)
+      log(`  default gateway: ready after ${d.startS.toFixed(1)} s; idle RSS ${d.rssMb.toFixed(0)} MB (${d.processes.join(", ")})`)
+      defaults.push(d)
+      loads.push(load())
+    }
+  } finally {
+    await cleanup()
+  }
+  const agentRss = median(agents.map((s) => s.rssMb))
+  const agentStart = median(agents.map((s) => s.startS))
+  const defaultRss = median(defaults.map((s) => s.rssMb))
+  const defaultStart = median(defaults.map((s) => s.startS))
+  const ratio = defaultRss / agentRss
+  console.log(`agent idle RSS (process group, median of 3): ${Math.round(agentRss)} MB`)
+  console.log(`agent cold start to ready (median of 3): ${agentStart.toFixed(1)} s`)
+  console.log(`default gateway idle RSS (median of 3): ${Math.round(defaultRss)} MB`)
+  console.log(`ratio RSS default/agent: ${ratio.toFixed(2)}`)
+  log(`default gateway cold start to ready (median of 3): ${defaultStart.toFixed(1)} s; load average (1/5/15 min) at each run: ${loads.join(" | ")}; ${IDLE_MS / 1000} s idle before each RSS reading; targets ≤ 400 MB and ≤ 10 s per agent`)
+  mkdirSync(resultsDir, { recursive: true })
+  writeFileSync(
+    join(resultsDir, "runtime.json"),
+    JSON.stringify({
+      name: "runtime",
+      measures: [
+        { measure: "agent idle RSS (process group, median of 3)", value: agentRss, unit: "MB", target: "≤ 400 MB", pass: agentRss <= 400 },
+        { measure: "agent cold start to ready (median of 3)", value: agentStart, unit: "s", target: "≤ 10 s", pass: agentStart <= 10 },
+        { measure: "default gateway idle RSS (median of 3)", value: defaultRss, unit: "MB" },
+        { measure: "default gateway cold start to ready (median of 3)", value: defaultStart, unit: "s" },
+        { measure: "ratio RSS default/agent", value: ratio, unit: "×" },
+      ],
+      notes: [`load average (1/5/15 min) at each run: ${loads.join(" | ")}`, `agent samples: ${agents.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`, `default samples: ${defaults.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`],
+      at: new Date().toISOString(),
+    }, null, 2)
+  )
 }
 
 main().then(() => process.exit(0), (e) => {
