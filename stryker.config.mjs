@@ -15,7 +15,7 @@ export default {
     "pool-core/pool/PoolLive.ts:152-190",
   ],
   // Only pool-core, messaging and contract are needed in the sandbox (runtime/ alone carries ~650 MB of OpenClaw).
-  ignorePatterns: ["runtime", "web", "manager-bot", "bench", "docs", ".data", "reports", "**/.tmp"],
+  ignorePatterns: ["runtime", "web", "manager-bot", "server", "bench", "docs", ".data", "reports", "**/.tmp"],
   coverageAnalysis: "perTest",
   // Module-level constants would need the whole suite per mutant; the functions are what the guarantees rest on.
   ignoreStatic: true,

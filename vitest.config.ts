@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    include: ["{contract,messaging,pool-core,manager-bot,runtime,web}/**/*.test.ts", "bench/**/*.test.ts"],
+    include: ["{contract,messaging,pool-core,manager-bot,runtime,web,server}/**/*.test.ts", "bench/**/*.test.ts"],
     exclude: ["**/node_modules/**", ".data/**"],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -19,6 +19,8 @@ import { makeBotPipeline, repliesTo } from "../manager-bot/src/bot/pipeline.ts"
 import type { Incoming } from "../manager-bot/src/bot/context.ts"
 import { Dialogs } from "../manager-bot/src/dialogs/Dialogs.ts"
 import { ManagerBot, ManagerBotLive } from "../manager-bot/src/ManagerBot.ts"
+import { BotMigrations } from "../manager-bot/src/index.ts"
+import { TestDatabase } from "../pool-core/db/testing.ts"
 import { percentileMeasures, reportBench, type Measure } from "./lib.ts"
 
 process.env.TEST_DATABASE_URL ??= process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -220,14 +222,14 @@ const devnetBench = Effect.gen(function* () {
 
 const devnetLayer = (dataDir: string) =>
   ManagerBotLive.pipe(
-    Layer.provideMerge(PoolTest({ settings: { dataDir } })),
+    Layer.provideMerge(PoolTest({ settings: { dataDir }, database: TestDatabase.pipe(Layer.provide(BotMigrations)) })),
     Layer.provideMerge(DevnetTest),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: "", ALERT_INTERVAL_MS: "600000" } })))
   )
 
 const main = Effect.gen(function* () {
   console.log(`bench:bot: router phase (${COMMANDS} commands, ${PEOPLE} people)…`)
-  const router = yield* routerBench.pipe(Effect.provide(PoolTest({ settings: { maxTotal: 1_000_000 } })), Effect.scoped)
+  const router = yield* routerBench.pipe(Effect.provide(PoolTest({ settings: { maxTotal: 1_000_000 }, database: TestDatabase.pipe(Layer.provide(BotMigrations)) })), Effect.scoped)
   console.log(`bench:bot: devnet phase (${CHAT_PEOPLE} people × ${CHAT_COMMANDS_EACH} commands)…`)
   const dataDir = mkdtempSync(join(tmpdir(), "convos-bench-bot-"))
   const chat = yield* devnetBench.pipe(Effect.provide(devnetLayer(dataDir)), Effect.scoped, Effect.ensuring(Effect.sync(() => rmSync(dataDir, { recursive: true, force: true }))))

@@ -2,6 +2,7 @@
 export * from "./domain/index.ts"
 export * from "./config.ts"
 export { DatabaseInfo, DatabaseLive } from "./db/Database.ts"
+export { coreMigrationsFolder, MigrationFolders, migrationsWith } from "./db/migrations.ts"
 export { Pool } from "./pool/Pool.ts"
 export type { ClaimRequest, ClaimResult, ListFilter, OnProgress, PoolEvent, Progress, TickReport } from "./pool/Pool.ts"
 export { PoolLive, makePool } from "./pool/PoolLive.ts"
@@ -10,4 +11,4 @@ export { RuntimeClientLive, makeRuntimeClient } from "./pool/RuntimeClientLive.t
 export { limits as inputLimits } from "./pool/validation.ts"
 export { apiOwner, isApiOwner, isWebOwner, quotaDefaults, type QuotaSettings, webAddressKey, webOwner } from "./pool/quota/settings.ts"
 export { Compute } from "./providers/compute/Compute.ts"
-export { AgentResources, AgentResourcesNone } from "./providers/AgentResources.ts"
+export { AgentResources, AgentResourcesNone, type TopUpError, type TopUpResult } from "./providers/AgentResources.ts"

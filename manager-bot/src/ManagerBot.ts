@@ -3,7 +3,7 @@ import { Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Strea
 import { fromConfigError, InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
 import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, profileUpdateContent, randomTag } from "@convos-agents/messaging/convos"
-import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision/supervise.ts"
+import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision"
 import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
 import { makeLanes } from "./lanes.ts"

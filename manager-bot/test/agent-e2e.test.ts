@@ -4,13 +4,13 @@ import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer } from "effect"
 import { AgentResourcesNone, Pool, PoolLive, RuntimeClientLive, poolConfigLayer } from "@convos-agents/pool-core"
-import { TestDatabase } from "@convos-agents/pool-core/db/testing.ts"
+import { TestDatabase } from "@convos-agents/pool-core/testing/db"
 import { DevnetServer } from "@convos-agents/messaging"
 import { DevnetTest } from "@convos-agents/messaging/devnet/testing"
 import { displayNames, joinByInvite } from "@convos-agents/messaging/convos"
-import { localComputeLayer } from "@convos-agents/pool-core/providers/compute/local/index.ts"
+import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
 import { ManagerBotLive } from "../src/ManagerBot.ts"
-import { admin, openManagerChat } from "./helpers.ts"
+import { admin, openManagerChat, withBotTables } from "./helpers.ts"
 
 // The whole product with a REAL agent: the pool's tick warms a real OpenClaw gateway (local compute), a person opens
 // the manager bot's invite, asks for an agent with /new, joins the agent's conversation through the invite link the
@@ -24,7 +24,7 @@ const appLayer = ManagerBotLive.pipe(
   Layer.provideMerge(
     poolConfigLayer({ dataDir, runTick: true, minIdle: 1, maxTotal: 2, tickInterval: Duration.seconds(1), startTimeout: Duration.minutes(4), provisionTimeout: Duration.seconds(60) })
   ),
-  Layer.provideMerge(Layer.mergeAll(TestDatabase, DevnetTest)),
+  Layer.provideMerge(Layer.mergeAll(withBotTables(TestDatabase), DevnetTest)),
   Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: admin.inboxId } })))
 )
 

@@ -1,7 +1,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { Pool } from "@convos-agents/pool-core"
-import { MemoryCloud } from "@convos-agents/pool-core/pool/testing.ts"
+import { MemoryCloud } from "@convos-agents/pool-core/testing/pool"
 import { alertText, makeAlertLimiter } from "../src/alerts.ts"
 import { ManagerBot } from "../src/ManagerBot.ts"
 import { admin, botTestLayer, openManagerChat } from "./helpers.ts"

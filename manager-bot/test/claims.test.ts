@@ -1,7 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Pool } from "@convos-agents/pool-core"
-import { MemoryCloud } from "@convos-agents/pool-core/pool/testing.ts"
+import { MemoryCloud } from "@convos-agents/pool-core/testing/pool"
 import { createInviteSlug, displayNames, encodeMetadata, inviteUrlBase, randomTag, serveJoinRequests } from "@convos-agents/messaging/convos"
 import { ManagerBot } from "../src/ManagerBot.ts"
 import { admin, AgentRuntime, botTestLayer, openManagerChat } from "./helpers.ts"

@@ -1,9 +1,11 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Pool } from "@convos-agents/pool-core"
-import { PoolTest } from "@convos-agents/pool-core/pool/testing.ts"
+import { TestDatabase } from "@convos-agents/pool-core/testing/db"
+import { PoolTest } from "@convos-agents/pool-core/testing/pool"
 import { makeBotPipeline, repliesTo } from "../src/bot/pipeline.ts"
 import { Dialogs } from "../src/dialogs/Dialogs.ts"
+import { withBotTables } from "./helpers.ts"
 
 // 10,000 generated messages from 20 people through the bot's router (the part that reads what people type): commands
 // with wrong arity, unicode, 100 KB, control characters, and other people's agent ids and names. Every message gets a
@@ -15,7 +17,7 @@ const MESSAGES = Number(process.env.FUZZ_MESSAGES ?? 10_000)
 /** Deterministic generator so a failure can be replayed. */
 const rng = (seed: number) => () => ((seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff) / 0x7fffffff)
 
-layer(PoolTest(), { timeout: "300 seconds", excludeTestServices: true })("chat fuzz", (it) => {
+layer(PoolTest({ database: withBotTables(TestDatabase) }), { timeout: "300 seconds", excludeTestServices: true })("chat fuzz", (it) => {
   it.effect(`${MESSAGES} generated messages: a reply each, no crash, no cross-person leaks`, () =>
     Effect.gen(function* () {
       const pool = yield* Pool

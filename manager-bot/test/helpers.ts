@@ -3,13 +3,14 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ConfigProvider, Context, Effect, Latch, Layer, Scope, Stream } from "effect"
 import { AgentResourcesNone, poolConfigLayer, PoolLive, type PoolSettings, ProviderError, RuntimeClient } from "@convos-agents/pool-core"
-import { TestDatabase } from "@convos-agents/pool-core/db/testing.ts"
-import { MemoryCloud, memoryCloudLayer, type MemoryCloudOptions } from "@convos-agents/pool-core/pool/testing.ts"
-import { agentResourcesOverFakes, providerFakesLayer } from "@convos-agents/pool-core/providers/resources/testing.ts"
+import { TestDatabase } from "@convos-agents/pool-core/testing/db"
+import { MemoryCloud, memoryCloudLayer, type MemoryCloudOptions } from "@convos-agents/pool-core/testing/pool"
+import { agentResourcesOverFakes, providerFakesLayer } from "@convos-agents/pool-core/testing/providers"
 import { generateIdentity, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
 import { DevnetTest } from "@convos-agents/messaging/devnet/testing"
 import { joinByInvite } from "@convos-agents/messaging/convos"
 import { ManagerBot, ManagerBotLive } from "../src/ManagerBot.ts"
+import { BotMigrations } from "../src/index.ts"
 
 export const admin = generateIdentity()
 
@@ -106,12 +107,15 @@ export const botTestParts = (options: BotTestOptions = {}) => {
     Layer.provideMerge(memoryCloudLayer(options.cloud)),
     Layer.provideMerge(AgentResourcesNone),
     Layer.provideMerge(poolConfigLayer({ dataDir, ...options.settings })),
-    Layer.provideMerge(options.database ?? TestDatabase),
+    Layer.provideMerge(withBotTables(options.database ?? TestDatabase)),
     Layer.provideMerge(options.messaging ?? DevnetTest)
   )
   const bot = ManagerBotLive.pipe(Layer.provide(botConfig(dataDir, options.env ?? {})))
   return { dataDir, deps, bot }
 }
+
+/** A test database migrated with the bot's tables as well as pool-core's. */
+export const withBotTables = (database: typeof TestDatabase) => database.pipe(Layer.provide(BotMigrations))
 
 /** Pool (in-memory cloud) + devnet + the real manager bot, with a private data dir and one admin. */
 export const botTestLayer = (options: BotTestOptions = {}) => {
@@ -127,7 +131,7 @@ export const botWithProvidersTestLayer = (env: Record<string, string> = {}) => {
     Layer.provideMerge(agentResourcesOverFakes),
     Layer.provideMerge(providerFakesLayer),
     Layer.provideMerge(poolConfigLayer({ dataDir })),
-    Layer.provideMerge(TestDatabase)
+    Layer.provideMerge(withBotTables(TestDatabase))
   )
   return ManagerBotLive.pipe(Layer.provideMerge(pool), Layer.provideMerge(DevnetTest), Layer.provide(botConfig(dataDir, env)))
 }

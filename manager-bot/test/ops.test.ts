@@ -2,7 +2,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { SqlClient } from "effect/sql"
 import { Pool } from "@convos-agents/pool-core"
-import { MemoryCloud } from "@convos-agents/pool-core/pool/testing.ts"
+import { MemoryCloud } from "@convos-agents/pool-core/testing/pool"
 import { ManagerBot } from "../src/ManagerBot.ts"
 import { admin, AgentRuntime, botTestLayer, openManagerChat } from "./helpers.ts"
 

@@ -2,7 +2,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { Pool } from "@convos-agents/pool-core"
-import { MemoryCloud } from "@convos-agents/pool-core/pool/testing.ts"
+import { MemoryCloud } from "@convos-agents/pool-core/testing/pool"
 import { BotStore } from "../src/store.ts"
 import { botTestParts, openManagerChat, type Person } from "./helpers.ts"
 

@@ -1,7 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Pool } from "@convos-agents/pool-core"
-import { ProviderFakes, testKeyName } from "@convos-agents/pool-core/providers/resources/testing.ts"
+import { ProviderFakes, testKeyName } from "@convos-agents/pool-core/testing/providers"
 import { botWithProvidersTestLayer, openManagerChat } from "./helpers.ts"
 
 // The person's /agents shows what each agent has spent on its OpenRouter key: the real bot over devnet, the pool

@@ -1,7 +1,7 @@
 // DATA_DIR holds the pool's secrets (pool-token-secret, pool-api-key, the manager's identity, the embedded database
 // and its password, agents' state dirs with their provision-time keys). It and everything in it are for this user
 // only: folders 0700, files without group/other bits. Fixed at start for a DATA_DIR made by an older version (or
-// by hand), and kept so by a 077 umask in `npm start` (manager-bot/src/main.ts).
+// by hand), and kept so by a 077 umask in `npm start` (server/src/main.ts).
 import { randomBytes } from "node:crypto"
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"

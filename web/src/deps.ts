@@ -2,11 +2,11 @@ import { Effect, type ManagedRuntime, Scope } from "effect"
 import type { Pool } from "@convos-agents/pool-core"
 import { Messaging } from "@convos-agents/messaging"
 import { makeDevnetChat, type DevnetChat, type DevnetChatOptions } from "./chat/DevnetChat.ts"
-import type { RateLimitOptions } from "@convos-agents/pool-core/api/rateLimit.ts"
+import type { RateLimitOptions } from "@convos-agents/pool-core/api/rate-limit"
 
 export type Network = "devnet" | "dev" | "production"
 
-/** What the web catalog needs from the process that mounts it (manager-bot/src/main.ts). */
+/** What the web catalog needs from the process that mounts it (server/src/main.ts). */
 export interface WebDeps {
   /** Runs an Effect against the Pool (templates, claim, get). */
   readonly run: <A, E>(effect: Effect.Effect<A, E, Pool>) => Promise<A>
@@ -54,7 +54,7 @@ export interface ManagerBotLike {
   readonly inviteUrl: (templateSlug?: string) => string
 }
 
-/** How manager-bot/src/http.ts mounts the web: the app's ManagedRuntime (Pool + Messaging built) and the bot. */
+/** How server/src/http.ts mounts the web: the app's ManagedRuntime (Pool + Messaging built) and the bot. */
 export interface RuntimeMount extends Partial<Pick<WebDeps, "publicUrl" | "rateLimit" | "trustProxy">> {
   readonly runtime: ManagedRuntime.ManagedRuntime<Pool | Messaging, unknown>
   readonly bot: ManagerBotLike

@@ -2,5 +2,5 @@
 export { makeWebApp } from "./app.tsx"
 export { webDepsFromContext, webDepsFromRuntime, type ManagerBotLike, type Network, type RuntimeMount, type WebDeps, type WebFromContextOptions } from "./deps.ts"
 export { makeDevnetChat, ChatError, type DevnetChat, type DevnetChatOptions } from "./chat/DevnetChat.ts"
-export type { RateLimitOptions } from "@convos-agents/pool-core/api/rateLimit.ts"
+export type { RateLimitOptions } from "@convos-agents/pool-core/api/rate-limit"
 export { qrSvg } from "./qr.ts"

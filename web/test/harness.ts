@@ -4,7 +4,7 @@ import { serve, type ServerType } from "@hono/node-server"
 import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { Hono } from "hono"
 import { Pool } from "@convos-agents/pool-core"
-import type { PoolSettings } from "@convos-agents/pool-core/config.ts"
+import type { PoolSettings } from "@convos-agents/pool-core"
 import { generateIdentity, Messaging } from "@convos-agents/messaging"
 import { DevnetTest } from "@convos-agents/messaging/devnet/testing"
 import { createInviteSlug, encodeMetadata, randomTag, serveJoinRequests } from "@convos-agents/messaging/convos"
@@ -26,7 +26,7 @@ export interface HarnessOptions {
   readonly network?: Network
   readonly rateLimit?: RateLimitOptions
   readonly idle?: number
-  /** "runtime": mount the way manager-bot/src/http.ts does (parent Hono, makeWebApp({ runtime, bot })). */
+  /** "runtime": mount the way server/src/http.ts does (parent Hono, makeWebApp({ runtime, bot })). */
   readonly mount?: "context" | "runtime"
   /** TRUST_PROXY hops of the web app (default 0). */
   readonly trustProxy?: number

@@ -1,7 +1,7 @@
 import { Effect, Exit, Scope } from "effect"
 import { Pool } from "@convos-agents/pool-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { postChunked } from "@convos-agents/pool-core/api/test/chunked.ts"
+import { postChunked } from "@convos-agents/pool-core/testing/chunked"
 import { startHarness, type Harness } from "./harness.ts"
 import { hrefOf, unescapeHtml, Visitor } from "./http.ts"
 import { personConversation } from "./person.ts"

@@ -264,7 +264,7 @@ describe("web catalog off devnet, with a tight rate limit", () => {
   })
 })
 
-describe("web catalog mounted like manager-bot/src/http.ts ({ runtime, bot } under a parent app)", () => {
+describe("web catalog mounted like server/src/http.ts ({ runtime, bot } under a parent app)", () => {
   let h: Harness
   beforeAll(async () => {
     h = await startHarness({ mount: "runtime", idle: 1 })

@@ -1,6 +1,6 @@
 import { Effect, Option } from "effect"
 import { AgentResources, NotConfigured, Pool, type Template } from "@convos-agents/pool-core"
-import { makeSpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
+import { makeSpendOf } from "@convos-agents/pool-core/providers/resources"
 import { allCommands } from "../commands/index.ts"
 import type { BotServices, CommandContext } from "../commands/types.ts"
 import { startNewAgentDialog } from "../commands/user/new.ts"

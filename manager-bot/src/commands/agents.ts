@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import type { Instance, Pool } from "@convos-agents/pool-core"
-import { type SpendLookup, usd } from "@convos-agents/pool-core/providers/resources/spend.ts"
+import { type SpendLookup, usd } from "@convos-agents/pool-core/providers/resources"
 import type { CommandContext } from "./types.ts"
 
 export const shortId = (id: string) => id.slice(0, 8)

@@ -1,7 +1,7 @@
 import type { Effect } from "effect"
 import type { Pool } from "@convos-agents/pool-core"
-import type { TopUpError, TopUpResult } from "@convos-agents/pool-core/providers/AgentResources.ts"
-import type { SpendOf } from "@convos-agents/pool-core/providers/resources/spend.ts"
+import type { TopUpError, TopUpResult } from "@convos-agents/pool-core"
+import type { SpendOf } from "@convos-agents/pool-core/providers/resources"
 import type { BotContext } from "../bot/context.ts"
 import type { Dialog, Dialogs } from "../dialogs/Dialogs.ts"
 

@@ -15,7 +15,7 @@ import { makeStatusBatch } from "./status.ts"
 // Destroy succeeds only when Railway deleted the resource or says it does not exist ("not found"): "Not Authorized"
 // fails (fault unauthorized), so the pool never deletes a row while the service keeps running and billing.
 
-export { RAILWAY_IMAGE_HINT, railwaySettingsFromEnv, type RailwaySettings } from "./settings.ts"
+export { RAILWAY_IMAGE_HINT, railwayConfigured, railwaySettingsFromEnv, type RailwaySettings } from "./settings.ts"
 export { stateOf } from "./status.ts"
 
 const notFoundIsDone = <E extends ProviderError>(effect: Effect.Effect<unknown, E>) => effect.pipe(Effect.asVoid, Effect.catchIf(isNotFound, () => Effect.void))

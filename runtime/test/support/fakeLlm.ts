@@ -7,8 +7,8 @@
 // (web search through OpenRouter) is kept in `searches` and answered with a synthesized answer and a URL citation.
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { openApiContract } from "@convos-agents/pool-core/providers/http/openapi.ts"
-import { openRouterReference } from "@convos-agents/pool-core/providers/openrouter/fake.ts"
+import { openApiContract } from "@convos-agents/pool-core/providers/http/openapi"
+import { openRouterReference } from "@convos-agents/pool-core/testing/openrouter"
 
 const contract = openApiContract(openRouterReference)
 /** What the fake's web search answers for `query`: the test looks for it in the agent's reply. */

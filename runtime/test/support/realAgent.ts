@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, ManagedRuntime } from "effect"
-import { Compute } from "@convos-agents/pool-core/providers/compute/Compute.ts"
-import { localComputeLayer } from "@convos-agents/pool-core/providers/compute/local/index.ts"
+import { Compute } from "@convos-agents/pool-core"
+import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
 import { connectPerson, joinInvite, waitForText } from "./chatClient.ts"
 
 export interface RealAgent {

@@ -1,4 +1,4 @@
-import { usd } from "@convos-agents/pool-core/providers/resources/spend.ts"
+import { usd } from "@convos-agents/pool-core/providers/resources"
 import { shortId } from "../agents.ts"
 import { answer } from "../explain.ts"
 import type { Command } from "../types.ts"

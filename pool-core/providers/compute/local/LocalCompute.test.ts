@@ -1,7 +1,7 @@
 // Local compute without waiting for a gateway: stale pid files, refusing to adopt foreign pids, stopping every child
 // when the layer's scope closes while keeping its state, and starting it again from that state in a new layer.
 // (The full spawn → ready → re-adopt → destroy path with a real gateway is runtime/test/e2e.test.ts; Ctrl-C and a
-// restart of `npm start` with a claimed agent is manager-bot/test/restart-e2e.test.ts.)
+// restart of `npm start` with a claimed agent is server/test/restart-e2e.test.ts.)
 import { spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"

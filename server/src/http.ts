@@ -2,10 +2,10 @@ import { serve } from "@hono/node-server"
 import { Config, Effect, type ManagedRuntime } from "effect"
 import { Hono } from "hono"
 import { InvalidConfig } from "@convos-agents/pool-core"
-import { loadTrustProxy } from "@convos-agents/pool-core/api/edge.ts"
-import { makeApiApp } from "@convos-agents/pool-core/api/index.ts"
-import { makeWebApp } from "@convos-agents/web/src/index.ts"
-import type { ManagerBotInfo } from "./ManagerBot.ts"
+import { loadTrustProxy } from "@convos-agents/pool-core/api/edge"
+import { makeApiApp } from "@convos-agents/pool-core/api"
+import { makeWebApp } from "@convos-agents/web"
+import type { ManagerBotInfo } from "@convos-agents/manager-bot"
 
 // One HTTP server (HOST, default 127.0.0.1; PORT, default 8080): the pool API and admin page, then the web catalog
 // (mounted last: it ends with a catch-all page). HOST and PORT are read with effect `Config`; a bad value fails at

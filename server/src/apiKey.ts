@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { Config, Effect } from "effect"
 import { InvalidConfig } from "@convos-agents/pool-core"
-import { configSync, loadPoolApiKey } from "@convos-agents/pool-core/api/config.ts"
+import { configSync, loadPoolApiKey } from "@convos-agents/pool-core/api/config"
 
 export interface ApiKey {
   readonly key: string

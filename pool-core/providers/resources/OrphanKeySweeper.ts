@@ -1,6 +1,6 @@
 import { Duration, Effect, Layer, Schedule } from "effect"
-import { openRouterLayerFromEnv } from "@convos-agents/pool-core/providers/openrouter/OpenRouter.ts"
-import { sweepOrphanKeys } from "@convos-agents/pool-core/providers/resources/maintenance.ts"
+import { openRouterLayerFromEnv } from "../openrouter/OpenRouter.ts"
+import { sweepOrphanKeys } from "./maintenance.ts"
 
 /**
  * Hourly: delete OpenRouter keys that belong to no instance (left behind by a crash between creating a key and

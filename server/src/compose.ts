@@ -2,16 +2,14 @@ import { resolve } from "node:path"
 import { Effect, Layer } from "effect"
 import { DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@convos-agents/pool-core"
 import { embeddedMessagingLayer, Messaging } from "@convos-agents/messaging"
-import { localComputeLayer } from "@convos-agents/pool-core/providers/compute/local/index.ts"
-import { railwayComputeLayerFromEnv } from "@convos-agents/pool-core/providers/railway/RailwayCompute.ts"
-import { railwayConfigured } from "@convos-agents/pool-core/providers/railway/settings.ts"
-import { agentResourcesLayerFromEnv } from "@convos-agents/pool-core/providers/resources/AgentResourcesLive.ts"
-import { AgentServicesLive } from "@convos-agents/pool-core/providers/services/AgentServices.ts"
-import { NotionPromptsLive } from "@convos-agents/pool-core/providers/notion/NotionPrompts.ts"
-import { ManagerBotLive } from "./ManagerBot.ts"
-import { OrphanKeySweeperLive } from "./sweeper.ts"
+import { BotMigrations, ManagerBotLive } from "@convos-agents/manager-bot"
+import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
+import { railwayComputeLayerFromEnv, railwayConfigured } from "@convos-agents/pool-core/compute/railway"
+import { agentResourcesLayerFromEnv, OrphanKeySweeperLive } from "@convos-agents/pool-core/providers/resources"
+import { AgentServicesLive } from "@convos-agents/pool-core/providers/services"
+import { NotionPromptsLive } from "@convos-agents/pool-core/providers/notion"
 
-// How `npm start` is put together: database → messaging → pool (compute, runtime client, provider resources, tick)
+// How `npm start` is put together: database (pool-core's migrations and the bot's) → messaging → pool (compute, runtime client, provider resources, tick)
 // → manager bot. Compute is Railway when a Railway token is set (RAILWAY_API_TOKEN, RAILWAY_API_TOKENS or
 // RAILWAY_TOKEN), else local agent processes.
 
@@ -32,9 +30,12 @@ export const describeParts = () => [
   "provider resources: OpenRouter, AgentMail, Telnyx, Bankr for each one whose keys are set (.env.example)",
 ]
 
+/** Every part's migrations (pool-core's and the bot's tables), merged by pool-core's one loader. */
+export const AppMigrations = BotMigrations
+
 export const AppLayer = () => {
   const compute = computeName() === "railway" ? railwayComputeLayerFromEnv : localCompute
-  const base = Layer.mergeAll(DatabaseLive, embeddedMessagingLayer, PoolConfigLive)
+  const base = Layer.mergeAll(DatabaseLive.pipe(Layer.provide(AppMigrations)), embeddedMessagingLayer, PoolConfigLive)
   // NotionPrompts: templates' Notion pages for claims, and GET /api/prompts (NOTION_API_KEY; without it both say so).
   const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv, NotionPromptsLive)))
   // AgentServices (the agents' email/SMS/wallet API) uses the provider clients agentResourcesLayerFromEnv built.

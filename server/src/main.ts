@@ -4,13 +4,13 @@
 import { Cause, ConfigProvider, Effect, Exit, ManagedRuntime, Option } from "effect"
 import { resolve } from "node:path"
 import { configProblem, configProblemLine, DatabaseInfo, EXIT_CONFIG } from "@convos-agents/pool-core"
-import { secureDataDir } from "@convos-agents/pool-core/db/dataDir.ts"
+import { secureDataDir } from "@convos-agents/pool-core/db/data-dir"
 import { Messaging } from "@convos-agents/messaging"
-import { ManagerBot } from "./ManagerBot.ts"
+import { ManagerBot } from "@convos-agents/manager-bot"
 import { AppLayer, computeName, describeParts } from "./compose.ts"
 import { loadApiKey } from "./apiKey.ts"
 import { printInvite } from "./qr.ts"
-import { modelSourceLine, runtimeBootEnv } from "@convos-agents/pool-core/providers/compute/runtimeEnv.ts"
+import { modelSourceLine, runtimeBootEnv } from "@convos-agents/pool-core/compute/runtime-env"
 import { httpSettings, startHttp } from "./http.ts"
 
 const log = (line: string) => console.log(`[start] ${line}`)

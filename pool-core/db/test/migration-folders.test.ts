@@ -1,0 +1,36 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { coreMigrationsFolder, migrationFiles } from "../migrations.ts"
+
+// One loader merges every part's migrations folder; the ids are shared by all parts.
+
+const folderWith = (...files: ReadonlyArray<string>) => {
+  const dir = mkdtempSync(join(tmpdir(), "convos-migration-folder-"))
+  for (const f of files) writeFileSync(join(dir, f), "export default null\n")
+  return dir
+}
+
+describe("migration folders", () => {
+  it("merges the folders' migration files, skipping tests and declarations", () => {
+    const part = folderWith("0800_part_table.ts", "0800_part_table.test.ts", "notes.md", "0900_x.d.ts")
+    try {
+      const files = migrationFiles([coreMigrationsFolder, part])
+      expect([...files.keys()]).toContain("0001_core.ts")
+      expect(files.get("0800_part_table.ts")).toBe(join(part, "0800_part_table.ts"))
+      expect([...files.keys()].filter((f) => !f.startsWith("0800_") && !/^0[0-7]\d\d_/.test(f))).toEqual([])
+    } finally {
+      rmSync(part, { recursive: true, force: true })
+    }
+  })
+
+  it("refuses two files with one id in different parts, naming both", () => {
+    const part = folderWith("0001_other_part.ts")
+    try {
+      expect(() => migrationFiles([coreMigrationsFolder, part])).toThrow(/Two migrations have the id 1: .*0001_other_part\.ts and .*0001_core\.ts/)
+    } finally {
+      rmSync(part, { recursive: true, force: true })
+    }
+  })
+})
