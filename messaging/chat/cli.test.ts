@@ -29,7 +29,7 @@ export const runChat = (args: ReadonlyArray<string>, env: Record<string, string>
   })
 
 layer(DevnetTest, { excludeTestServices: true })("terminal chat (child process)", (it) => {
-  it.effect("sends stdin lines, prints replies as `<sender>: <text>`, exits after the quiet period, keeps its identity", () =>
+  it.effect("sends stdin lines, prints replies as `<sender>: <text>` with their line breaks (indented under the text), exits after the quiet period, keeps its identity", () =>
     Effect.gen(function* () {
       const { url } = yield* DevnetServer
       const messaging = yield* Messaging
@@ -41,7 +41,7 @@ layer(DevnetTest, { excludeTestServices: true })("terminal chat (child process)"
       const group = yield* bot.createGroup([alice.inboxId], { name: "Manager" })
       yield* bot.stream().pipe(
         Stream.filter((m) => m.conversationId === group.id && m.senderInboxId === alice.inboxId && m.text !== null),
-        Stream.runForEach((m) => bot.sendText(group.id, `echo: ${m.text}`)),
+        Stream.runForEach((m) => bot.sendText(group.id, `echo: ${m.text}\n• first\n• second`)),
         Effect.forkScoped,
       )
       const env = { DEVNET_URL: url, DATA_DIR: dataDir }
@@ -49,11 +49,12 @@ layer(DevnetTest, { excludeTestServices: true })("terminal chat (child process)"
       const first = yield* runChat(args, env, "hello\n\nsecond line\n")
       expect(first.code, first.stderr).toBe(0)
       const botName = shortInboxId(bot.inboxId)
-      expect(first.lines).toEqual([`${botName}: echo: hello`, `${botName}: echo: second line`])
+      const list = [`${" ".repeat(botName.length + 2)}• first`, `${" ".repeat(botName.length + 2)}• second`]
+      expect(first.lines).toEqual([`${botName}: echo: hello`, ...list, `${botName}: echo: second line`, ...list])
       // Same --name → same identity file → same inbox: the rerun is still a member and is heard.
       const second = yield* runChat(args, env, "again\n")
       expect(second.code, second.stderr).toBe(0)
-      expect(second.lines).toEqual([`${botName}: echo: again`])
+      expect(second.lines).toEqual([`${botName}: echo: again`, ...list])
       const texts = (yield* bot.messages(group.id)).filter((m) => m.senderInboxId === alice.inboxId && m.text !== null).map((m) => m.text)
       expect(texts).toEqual(["hello", "second line", "again"])
     }), 60_000)

@@ -20,6 +20,16 @@ export interface ChatSessionOptions {
 }
 
 
+/**
+ * `<name>: <text>` with the text's line breaks kept, as Convos shows them: each further line is indented under the
+ * text, so lists read as lists and a script still finds every message by its unindented `<name>: ` line.
+ */
+export const formatMessage = (name: string, text: string) => {
+  const [first = "", ...rest] = text.replace(/\r\n?/g, "\n").split("\n")
+  const indent = " ".repeat(name.length + 2)
+  return [`${name}: ${first}`, ...rest.map((line) => (line.length > 0 ? indent + line : ""))].join("\n")
+}
+
 export const runChatSession = (o: ChatSessionOptions): Effect.Effect<void, MessagingError> =>
   Effect.gen(function* () {
     const names = new Map(o.names ?? [])
@@ -31,8 +41,7 @@ export const runChatSession = (o: ChatSessionOptions): Effect.Effect<void, Messa
         if (profile !== undefined) names.set(m.senderInboxId, profile)
         if (m.senderInboxId === o.client.inboxId || m.kind !== "application" || m.text === null) return
         lastActivity = Date.now()
-        // One message per line: embedded newlines would break `<name>: <text>` parsing by scripts.
-        o.print(`${names.get(m.senderInboxId) ?? shortInboxId(m.senderInboxId)}: ${m.text.replace(/\r?\n/g, " ")}`)
+        o.print(formatMessage(names.get(m.senderInboxId) ?? shortInboxId(m.senderInboxId), m.text))
       })
     yield* o.client.stream({ afterMs: o.sinceMs ?? Date.now() - 1 }).pipe(Stream.runForEach(onMessage), Effect.forkScoped)
 
