@@ -40,7 +40,7 @@ export const openApiDocument = {
           { name: "Idempotency-Key", in: "header", schema: { type: "string", maxLength: 200 }, description: "Same key → same claim (replayed). Without it every request is a new claim." },
           { name: "X-Client-Label", in: "header", schema: { type: "string" }, description: "Recorded as the owner api:<label>." },
         ],
-        requestBody: { content: json({ type: "object", properties: { agentName: { type: "string", maxLength: 64 }, instructions: { type: "string", maxLength: 8000 }, templateSlug: { type: "string" }, joinUrl: { type: "string", description: "Convos invite URL to join instead of creating a conversation" } }, additionalProperties: false }) },
+        requestBody: { content: json({ type: "object", properties: { agentName: { type: "string", maxLength: 64 }, instructions: { type: "string", maxLength: 8000 }, templateSlug: { type: "string" }, joinUrl: { type: "string", description: "Convos invite URL to join instead of creating a conversation" }, wait: { type: "boolean", description: "When no agent is idle, wait up to CLAIM_WAIT (default 3 min) for the one the pool starts; over SSE a wait step carries etaMs" } }, additionalProperties: false }) },
         responses: { "200": { description: "claimed", content: { ...json({ type: "object", properties: { instanceId: { type: "string" }, agentName: { type: "string" }, inviteUrl: { type: ["string", "null"] }, conversationId: { type: "string" }, joined: { type: "boolean" }, replayed: { type: "boolean" } } }), ...sse } }, ...errors(400, 401, 409, 413, 415, 502, 503) },
       },
     },

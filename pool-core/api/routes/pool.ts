@@ -27,6 +27,8 @@ const ClaimBody = Schema.Struct({
   instructions: Schema.optional(Schema.String.check(Schema.isMaxLength(8_000))),
   templateSlug: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
   joinUrl: Schema.optional(Schema.String.check(Schema.isMaxLength(4_096))),
+  /** No idle agent: wait up to CLAIM_WAIT for the one the pool starts (a "wait" step with etaMs over SSE). */
+  wait: Schema.optional(Schema.Boolean),
 })
 // The upper bound (OPENROUTER_TOPUP_MAX) and whole cents are checked by AgentResources.topUp, with the same field name.
 const TopUpBody = Schema.Struct({ amountUsd: Schema.Number.check(Schema.isFinite(), Schema.isGreaterThan(0)) })

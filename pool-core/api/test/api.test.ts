@@ -155,6 +155,14 @@ describe("pool API over HTTP", () => {
     expect(events.at(-1)).toMatchObject({ event: "complete", data: { ok: false, kind: "NoAgentAvailable", error: expect.stringContaining("No agent is available") } })
   })
 
+  it("claim with wait: true on an empty pool streams a wait step with its estimate, then completes with the agent the pool started", async () => {
+    const res = await post("/api/pool/claim", { agentName: "Patient", wait: true }, { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse-wait" })
+    const events = sseEvents(await res.text())
+    const waiting = events.find((e) => e.event === "step" && (e.data as { step?: string }).step === "wait")
+    expect(waiting?.data).toMatchObject({ status: "active", etaMs: expect.any(Number) })
+    expect(events.at(-1)).toMatchObject({ event: "complete", data: { ok: true, result: { agentName: "Patient", replayed: false } } })
+  })
+
   it("drain streams a step per drained instance, then complete with the drained list", async () => {
     await warm(2)
     const res = await post("/api/pool/drain", { count: 2 }, { ...auth, accept: "text/event-stream" })
