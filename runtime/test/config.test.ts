@@ -11,7 +11,7 @@ import {
   agentsMarkdown, BOOTSTRAP_MAX_CHARS, BOOTSTRAP_TOTAL_MAX_CHARS, identityMarkdown, MAX_AGENT_NAME_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS,
   readInstructions, soulMarkdown, writeWorkspace,
 } from "../src/config/workspace.ts"
-import { toolsMarkdownLines } from "../src/plugin/agentServices.ts"
+import { greetingFor, toolLines } from "../src/config/seedFiles.ts"
 import { decodeBody, ProvisionBody } from "../src/http/bodies.ts"
 import { gatewayArgs, gatewayEnv } from "../src/gateway.ts"
 
@@ -127,16 +127,60 @@ describe("model id (OPENCLAW_PRIMARY_MODEL)", () => {
 })
 
 describe("workspace", () => {
-  it("writes AGENTS.md, SOUL.md and IDENTITY.md with the instructions under ## Custom Instructions", () => {
+  it("writes the seed's files (AGENTS, SOUL, TOOLS, IDENTITY, HEARTBEAT, BOOT, USER) with the instructions under ## Custom Instructions", () => {
     const dir = tempDir()
     const written = writeWorkspace(dir, { agentName: "Chef", instructions: "Suggest vegetarian dinners.", templateSlug: "cook" })
-    expect(written).toEqual(["AGENTS.md", "SOUL.md", "IDENTITY.md"])
+    expect(written).toEqual(["AGENTS.md", "SOUL.md", "TOOLS.md", "IDENTITY.md", "HEARTBEAT.md", "BOOT.md", "USER.md"])
     const identity = readFileSync(join(dir, "IDENTITY.md"), "utf8")
     expect(identity).toContain("- **Name:** Chef")
     expect(identity).toContain("- **Template:** cook")
     expect(readInstructions(dir)).toBe("Suggest vegetarian dinners.")
     expect(readFileSync(join(dir, "AGENTS.md"), "utf8")).toContain("## Tools")
-    expect(existsSync(join(dir, "TOOLS.md"))).toBe(false)
+    expect(readFileSync(join(dir, "USER.md"), "utf8")).toContain("## Decisions")
+  })
+
+  it("TOOLS.md and AGENTS.md name exactly the tools the config lets the model call, services only while held", () => {
+    const allowNames = (allow: ReadonlyArray<string>, held: Parameters<typeof toolLines>[1]) =>
+      [...new Set(toolLines(allow, held).join("\n").match(/`([a-z_]+)`/g)!.map((m) => m.slice(1, -1)))].sort()
+    const plain = buildOpenClawConfig({ settings: settingsFromEnv({}), hasModelKey: false, webSearch: false }).tools.allow
+    expect(allowNames(plain, {})).toEqual(["edit", "memory_get", "memory_search", "read", "write"])
+    const searching = buildOpenClawConfig({ settings: settingsFromEnv({}), hasModelKey: true, webSearch: true }).tools.allow
+    const held = { email: { address: "a@agentmail.to" }, phone: { number: "+15550001111" }, wallet: { address: "0xabc" } }
+    // Every allowed tool is described (the service tools only because all three services are held).
+    expect(allowNames(searching, held)).toEqual([...searching].sort())
+    expect(allowNames(searching, { wallet: { address: "0xabc" } })).not.toContain("send_email")
+    const dir = tempDir()
+    writeWorkspace(dir, { agentName: "Chef", instructions: "" }, toolLines(plain, {}))
+    const tools = readFileSync(join(dir, "TOOLS.md"), "utf8")
+    for (const denied of ["exec", "browser", "web_fetch", "cron", "web_search", "send_email", "send_sms", "wallet_address"]) expect(tools).not.toContain(`\`${denied}\``)
+    expect(readFileSync(join(dir, "AGENTS.md"), "utf8")).toContain(toolLines(plain, {})[0])
+  })
+
+  it("HEARTBEAT.md: heartbeats off (config every 0m) unless AGENT_HEARTBEAT_EVERY sets a cadence; a bad value names the variable", () => {
+    const dir = tempDir()
+    const off = settingsFromEnv({})
+    writeWorkspace(dir, { agentName: "Chef", instructions: "" }, [], off.heartbeatEvery)
+    expect(buildOpenClawConfig({ settings: off, hasModelKey: false }).agents.defaults.heartbeat).toEqual({ every: "0m" })
+    expect(readFileSync(join(dir, "HEARTBEAT.md"), "utf8")).toContain("Heartbeats are off")
+    const on = settingsFromEnv({ AGENT_HEARTBEAT_EVERY: "30m" })
+    writeWorkspace(dir, { agentName: "Chef", instructions: "" }, [], on.heartbeatEvery)
+    expect(buildOpenClawConfig({ settings: on, hasModelKey: false }).agents.defaults.heartbeat).toEqual({ every: "30m" })
+    expect(readFileSync(join(dir, "HEARTBEAT.md"), "utf8")).toContain("every 30m")
+    expect(readFileSync(join(dir, "AGENTS.md"), "utf8")).toContain("HEARTBEAT_OK")
+    expect(() => settingsFromEnv({ AGENT_HEARTBEAT_EVERY: "often" })).toThrow(/AGENT_HEARTBEAT_EVERY/)
+  })
+
+  it("BOOT.md holds the greeting: the default follows renames, an edited one is kept and posted; USER.md notes are never overwritten", () => {
+    const dir = tempDir()
+    writeWorkspace(dir, { agentName: "Chef", instructions: "" })
+    expect(greetingFor(dir, "Chef")).toMatch(/^Hi, I'm Chef! /)
+    writeWorkspace(dir, { agentName: "Cook", instructions: "" })
+    expect(readFileSync(join(dir, "BOOT.md"), "utf8")).toContain("Hi, I'm Cook!")
+    writeFileSync(join(dir, "BOOT.md"), readFileSync(join(dir, "BOOT.md"), "utf8").replace(/Hi, I'm Cook!.*/, "Bonjour! Je cuisine pour vous."))
+    writeFileSync(join(dir, "USER.md"), "# USER.md\n\n- 2026-12-04: Ada is vegetarian.\n")
+    writeWorkspace(dir, { agentName: "Chef", instructions: "" })
+    expect(greetingFor(dir, "Chef")).toBe("Bonjour! Je cuisine pour vous.")
+    expect(readFileSync(join(dir, "USER.md"), "utf8")).toContain("Ada is vegetarian")
   })
 
   it("the longest profile the HTTP contract accepts fits OpenClaw's per-file and total bootstrap limits (nothing truncated)", () => {
@@ -149,8 +193,9 @@ describe("workspace", () => {
     const c = buildOpenClawConfig({ settings: settingsFromEnv({ OPENCLAW_STATE_DIR: "/srv/a" }), hasModelKey: false })
     expect(c.agents.defaults.bootstrapMaxChars).toBe(BOOTSTRAP_MAX_CHARS)
     expect(identity.length).toBeLessThanOrEqual(c.agents.defaults.bootstrapMaxChars)
-    const allTools = toolsMarkdownLines({ email: { address: `${"a".repeat(64)}@agentmail.to` }, phone: { number: "+155500011112222" }, wallet: { address: `0x${"f".repeat(40)}` } })
-    const total = identity.length + agentsMarkdown(longest, allTools).length + soulMarkdown(longest).length
+    const allTools = toolLines(buildOpenClawConfig({ settings: settingsFromEnv({}), hasModelKey: true, webSearch: true }).tools.allow, { email: { address: `${"a".repeat(64)}@agentmail.to` }, phone: { number: "+155500011112222" }, wallet: { address: `0x${"f".repeat(40)}` } })
+    // USER.md is injected too, within its own 4,000-character budget.
+    const total = identity.length + agentsMarkdown(longest, allTools, "30m").length + soulMarkdown(longest).length + 4_000
     expect(total).toBeLessThanOrEqual(c.agents.defaults.bootstrapTotalMaxChars)
     expect(c.agents.defaults.bootstrapTotalMaxChars).toBe(BOOTSTRAP_TOTAL_MAX_CHARS)
   })

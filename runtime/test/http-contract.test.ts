@@ -3,7 +3,7 @@
 // without an OpenRouter key the agent answers "no model configured", which this file checks end to end too.
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -157,6 +157,18 @@ describe("instance HTTP contract", () => {
     expect(identity).toContain("Only Lisbon.")
     const status = await call("/convos/status")
     expect(status.body).toMatchObject({ agentName: "Lisbon Guide", provisioned: true })
+  })
+
+  it("a newcomer reads the greeting BOOT.md holds: an edited one as written", async () => {
+    const { inviteUrl, conversationId } = (await call("/pool/health")).body
+    const boot = join(stateDir, "workspace", "BOOT.md")
+    expect(readFileSync(boot, "utf8")).toContain("Hi, I'm Lisbon Guide!") // the default follows the rename
+    writeFileSync(boot, readFileSync(boot, "utf8").replace(/Hi, I'm Lisbon Guide!.*/, "Olá! Ask me anything about Lisbon."))
+    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+      const person = yield* connectPerson(devnet.url)
+      expect(yield* joinInvite(person, inviteUrl)).toMatchObject({ _tag: "Joined", conversationId })
+      expect(yield* waitForText(person, conversationId, (t) => t.startsWith("Olá!"), 0, 10_000)).toBe("Olá! Ask me anything about Lisbon.")
+    })))
   })
 
   it("creates extra conversations and reports a join as pending while the invite's owner is offline", async () => {

@@ -10,6 +10,7 @@ import {
 import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable } from "./errors.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
+import { defaultGreeting } from "../config/seedFiles.ts"
 
 export interface InboundText {
   readonly id: string
@@ -52,12 +53,12 @@ export interface ConvosAgentOptions {
   readonly joinWaitMs?: number
   /** Backoff when connecting or the message stream fails (AgentHost reconnects; the stream restarts). */
   readonly reconnect?: ReconnectPolicy
+  /** The message posted on joining a conversation (or when someone joins the agent's): the workspace's BOOT.md. */
+  readonly greeting?: (agentName: string) => string
 }
 
 const messagingFailure = (e: MessagingError) =>
   new MessagingUnavailable({ message: `Messaging failed: ${e.message}. Check DEVNET_URL / XMTP_ENV and retry.` })
-
-const greeting = (name: string) => `Hi, I'm ${name}! Mention what you need and I'll help right here.`
 
 export class ConvosAgent extends Context.Service<ConvosAgent, {
   readonly identity: MessagingIdentity
@@ -77,6 +78,7 @@ export class ConvosAgent extends Context.Service<ConvosAgent, {
 const make = (options: ConvosAgentOptions) =>
   Effect.gen(function* () {
     const messaging = yield* Messaging
+    const greeting = options.greeting ?? defaultGreeting
     let state = loadAgentState(options.stateDir, options.defaults)
     const identity = identityFromPrivateKey(state.privateKey)
     const client: MessagingClient = yield* messaging.connect(identity, { label: state.agentName })

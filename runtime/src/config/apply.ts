@@ -6,7 +6,8 @@ import { loadAgentState } from "../agent/state.ts"
 import { buildOpenClawConfig } from "./openclawConfig.ts"
 import { perplexityPluginDir, readSecretsEnv, type RuntimeSettings } from "./settings.ts"
 import { writeWorkspace } from "./workspace.ts"
-import { type HeldServices, NO_SERVICES, toolsMarkdownLines } from "../plugin/agentServices.ts"
+import { type HeldServices, NO_SERVICES } from "../plugin/agentServices.ts"
+import { toolLines } from "./seedFiles.ts"
 
 /** Whether agents get web search (OpenClaw's Perplexity plugin on OpenRouter) when the plugin is installed. */
 const SEARCH_ENABLED = true
@@ -31,11 +32,11 @@ export const applyRuntime = (settings: RuntimeSettings, env: NodeJS.ProcessEnv, 
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 })
   const merged = effectiveEnv(settings, env)
   const state = loadAgentState(settings.stateDir, { agentName: env.AGENT_NAME || settings.agentName, instructions: env.AGENT_INSTRUCTIONS || "" })
-  const workspaceFiles = writeWorkspace(settings.workspaceDir, state, toolsMarkdownLines(held))
   const hasModelKey = !!merged.OPENROUTER_API_KEY
-  // Web search stays off for now: with the Perplexity plugin's search on, agent turns on the real gateway stalled in
-  // the e2e test (not understood yet; docs/security.md "What is left"). buildOpenClawConfig's webSearch path is ready.
-  const config = buildOpenClawConfig({ settings, hasModelKey, hasEndpointKey: !!merged.MODEL_API_KEY, webSearch: SEARCH_ENABLED && existsSync(join(perplexityPluginDir(), "openclaw.plugin.json")) })
+  const webSearch = SEARCH_ENABLED && existsSync(join(perplexityPluginDir(), "openclaw.plugin.json"))
+  const config = buildOpenClawConfig({ settings, hasModelKey, hasEndpointKey: !!merged.MODEL_API_KEY, webSearch })
+  // The tools the workspace describes are the ones the config lets the model call (search only with a search route).
+  const workspaceFiles = writeWorkspace(settings.workspaceDir, state, toolLines(config.tools.allow, held), settings.heartbeatEvery)
   mkdirSync(dirname(settings.configPath), { recursive: true })
   writeFileSync(settings.configPath, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 })
   chmodSync(settings.configPath, 0o600)

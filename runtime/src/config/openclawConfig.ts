@@ -112,7 +112,8 @@ export const buildOpenClawConfig = ({ settings, hasModelKey, hasEndpointKey = fa
       // would be cut silently (workspace.ts BOOTSTRAP_MAX_CHARS).
       bootstrapMaxChars: BOOTSTRAP_MAX_CHARS,
       bootstrapTotalMaxChars: BOOTSTRAP_TOTAL_MAX_CHARS,
-      heartbeat: { every: "0m" },
+      // Off ("0m") unless AGENT_HEARTBEAT_EVERY sets a cadence (HEARTBEAT.md says which).
+      heartbeat: { every: settings.heartbeatEvery },
       sandbox: { mode: "off" },
       model: { primary: provider ? `${provider.id}/${provider.model}` : `${MODEL_PROVIDER_ID}/${settings.model}` },
     },

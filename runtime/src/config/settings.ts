@@ -50,6 +50,8 @@ export interface RuntimeSettings {
   readonly agentName: string
   /** Agent turns that may wait behind the running one (CONVOS_TURN_QUEUE); beyond that a message gets a "busy" reply. */
   readonly turnQueue: number
+  /** OpenClaw heartbeat cadence (AGENT_HEARTBEAT_EVERY, e.g. "30m"); "0m", the default, is off. */
+  readonly heartbeatEvery: string
 }
 
 export const DEFAULT_TURN_QUEUE = 8
@@ -75,6 +77,10 @@ export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
   if (!Number.isInteger(turnQueue) || turnQueue < 0 || turnQueue > 1_000) {
     throw new SettingsError(`CONVOS_TURN_QUEUE must be a whole number of waiting turns from 0 to 1000, got "${queueText}". Unset it for the default (${DEFAULT_TURN_QUEUE}).`)
   }
+  const heartbeatEvery = (env.AGENT_HEARTBEAT_EVERY ?? "").trim() || "0m"
+  if (!/^\d{1,4}[smh]$/.test(heartbeatEvery)) {
+    throw new SettingsError(`AGENT_HEARTBEAT_EVERY must be a duration such as 30m, 2h or 0m (off), got "${heartbeatEvery}". Unset it to keep heartbeats off.`)
+  }
   const endpointUrl = (env.MODEL_BASE_URL ?? "").trim()
   const endpointModel = (env.MODEL ?? "").trim()
   if (endpointUrl !== "" && endpointModel === "") {
@@ -85,6 +91,7 @@ export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
     stateDir,
     modelEndpoint: endpointUrl === "" ? null : { baseUrl: endpointUrl, model: endpointModel },
     turnQueue,
+    heartbeatEvery,
     configPath: env.OPENCLAW_CONFIG_PATH ? resolve(env.OPENCLAW_CONFIG_PATH) : join(stateDir, "openclaw.json"),
     workspaceDir: join(stateDir, "workspace"),
     port,

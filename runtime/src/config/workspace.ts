@@ -1,10 +1,12 @@
 // The agent's workspace as OpenClaw 2026.9 reads it: AGENTS.md (operating rules, with a `## Tools` section since
 // TOOLS.md is retired), SOUL.md (persona), IDENTITY.md (name; custom instructions under `## Custom Instructions`,
 // where the upstream runtime put them – upstream bug #84 was instructions written where the agent never looked). The
-// `## Tools` section lists the typed tools the agent really has (its services: plugin/agentServices.ts).
+// `## Tools` section lists the tools the agent really has (the config's allow list, its services only while held).
+// The seed's other files (TOOLS.md, HEARTBEAT.md, BOOT.md, USER.md) are written too: seedFiles.ts.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { AGENT_NAME_MAX_CHARS, agentNameForDisplay } from "@convos-agents/contract"
+import { bootMarkdown, heartbeatMarkdown, heartbeatOn, isDefaultGreeting, readGreeting, toolsMarkdown, userMarkdown } from "./seedFiles.ts"
 
 // Size limits. OpenClaw injects each workspace file into the prompt up to `bootstrapMaxChars` (default 20,000) and
 // silently truncates the rest; IDENTITY.md is its header plus the custom instructions, so the config raises the
@@ -48,7 +50,7 @@ export const identityMarkdown = (p: AgentProfile): string =>
     "",
   ].join("\n")
 
-export const agentsMarkdown = (p: AgentProfile, toolLines: ReadonlyArray<string>): string =>
+export const agentsMarkdown = (p: AgentProfile, toolLines: ReadonlyArray<string>, heartbeatEvery = "0m"): string =>
   [
     "# AGENTS.md - How to work here",
     "",
@@ -59,10 +61,12 @@ export const agentsMarkdown = (p: AgentProfile, toolLines: ReadonlyArray<string>
     "- Follow the custom instructions in IDENTITY.md; they were written by the person who created you.",
     "- Anyone with the chat's invite can talk to you: confirm with the person before sending email or SMS for them.",
     "- You have no shell and cannot run commands or programs; your files are this workspace only.",
+    "- Notes about the people here go in USER.md.",
+    ...(heartbeatOn(heartbeatEvery) ? ["- Heartbeat polls: see HEARTBEAT.md; reply HEARTBEAT_OK when nothing needs the group."] : []),
     "",
     "## Tools",
     "",
-    toolLines.length === 0 ? "No external services are connected to this agent." : ["Your services (typed tools):", ...toolLines].join("\n"),
+    toolLines.length === 0 ? "You have no tools: answer from what you know and what the chat says." : ["All the tools you have (also in TOOLS.md):", ...toolLines].join("\n"),
     "",
   ].join("\n")
 
@@ -75,15 +79,27 @@ export const soulMarkdown = (p: AgentProfile): string =>
     "",
   ].join("\n")
 
-/** Writes (or rewrites) the workspace files; `toolLines` is the `## Tools` list. Returns the paths written. */
-export const writeWorkspace = (workspaceDir: string, profile: AgentProfile, toolLines: ReadonlyArray<string> = []): string[] => {
+const keepsEditedGreeting = (workspaceDir: string) => {
+  const greeting = readGreeting(workspaceDir)
+  return greeting !== null && !isDefaultGreeting(greeting)
+}
+
+/**
+ * Writes (or rewrites) the workspace files; `toolLines` is the `## Tools` list (seedFiles.ts toolLines). USER.md is
+ * the agent's own notes: written only when missing. Returns the files written.
+ */
+export const writeWorkspace = (workspaceDir: string, profile: AgentProfile, toolLines: ReadonlyArray<string> = [], heartbeatEvery = "0m"): string[] => {
   mkdirSync(workspaceDir, { recursive: true, mode: 0o700 })
   // The name goes into Markdown lines (`- **Name:** …`): whatever was stored, it is written as one line.
   profile = { ...profile, agentName: agentNameForDisplay(profile.agentName, "Convos Agent") }
   const files: Record<string, string> = {
-    "AGENTS.md": agentsMarkdown(profile, toolLines),
+    "AGENTS.md": agentsMarkdown(profile, toolLines, heartbeatEvery),
     "SOUL.md": soulMarkdown(profile),
+    "TOOLS.md": toolsMarkdown(toolLines),
     "IDENTITY.md": identityMarkdown(profile),
+    "HEARTBEAT.md": heartbeatMarkdown(heartbeatEvery),
+    ...(keepsEditedGreeting(workspaceDir) ? {} : { "BOOT.md": bootMarkdown(profile.agentName) }),
+    ...(existsSync(join(workspaceDir, "USER.md")) ? {} : { "USER.md": userMarkdown() }),
   }
   const written: string[] = []
   for (const [name, text] of Object.entries(files)) {

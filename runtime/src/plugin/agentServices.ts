@@ -214,10 +214,3 @@ export const agentServiceTools = (endpoint: ServiceEndpoint, held: HeldServices)
   }
   return tools
 }
-
-/** The `## Tools` lines of AGENTS.md for what the agent holds (only real tools; nothing to run in a shell). */
-export const toolsMarkdownLines = (held: HeldServices): ReadonlyArray<string> => [
-  ...(held.email ? [`- \`send_email\` / \`list_emails\`: email from and to your address ${held.email.address}.`] : []),
-  ...(held.phone ? [`- \`send_sms\`: text messages from your number ${held.phone.number}.`] : []),
-  ...(held.wallet ? ["- `wallet_address`: your crypto wallet's address."] : []),
-]

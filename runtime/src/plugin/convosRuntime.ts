@@ -9,6 +9,7 @@ import type { Messaging } from "@convos-agents/messaging"
 import type { InboundText } from "../agent/ConvosAgent.ts"
 import { type AgentHost, type ReconnectPolicy, startAgentHost } from "../agent/AgentHost.ts"
 import { applyRuntime } from "../config/apply.ts"
+import { greetingFor } from "../config/seedFiles.ts"
 import { formatSecretsEnv, readSecretsEnv, runtimeRoot, secretsEnvPath, settingsFromEnv } from "../config/settings.ts"
 import { handleContractRequest, NotReady, ROUTES } from "../http/routes.ts"
 import { makeTurnQueue } from "../agent/turnQueue.ts"
@@ -179,6 +180,7 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
         defaults: { agentName: env.AGENT_NAME || settings.agentName, instructions: env.AGENT_INSTRUCTIONS || "" },
         onInbound,
         onProfileChanged: () => Effect.sync(rewrite),
+        greeting: (name) => greetingFor(settings.workspaceDir, name),
         ...(env.CONVOS_INVITE_BASE_URL ? { inviteBaseUrl: env.CONVOS_INVITE_BASE_URL } : {}),
         ...(env.CONVOS_JOIN_WAIT_MS ? { joinWaitMs: Number(env.CONVOS_JOIN_WAIT_MS) } : {}),
         ...(options.messaging ? { messaging: options.messaging } : {}),
