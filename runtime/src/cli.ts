@@ -1,9 +1,10 @@
 // `runtime apply` – write openclaw.json + workspace + skills into the state dir.
-// `runtime start` – apply, then run the OpenClaw gateway headless on loopback (SIGTERM is forwarded).
-// Run with Node 24: `node --import tsx runtime/src/cli.ts start`. Secrets are never printed.
+// `runtime start` – apply, then become the OpenClaw gateway (execve: one process, no wrapper; see gateway.ts).
+// Compiled ahead of time (scripts/build-runtime.mjs): `node runtime/dist/cli.mjs start` with Node 24. Secrets are
+// never printed.
 import { applyRuntime } from "./config/apply.ts"
 import { describeSettings, SettingsError, settingsFromEnv } from "./config/settings.ts"
-import { runGateway } from "./gateway.ts"
+import { execGateway } from "./gateway.ts"
 
 const usage = "usage: runtime <apply|start>\n  env: OPENCLAW_STATE_DIR (or STATE_DIR), PORT, INSTANCE_TOKEN, OPENROUTER_API_KEY, OPENCLAW_PRIMARY_MODEL, DEVNET_URL | XMTP_ENV"
 
@@ -25,7 +26,7 @@ const main = async (command: string | undefined): Promise<number> => {
   const applied = applyRuntime(settings, process.env)
   console.log(`runtime: applied ${describeSettings(settings, process.env)} files=${applied.workspaceFiles.join(",")}`)
   if (command === "apply") return 0
-  return runGateway(settings, process.env)
+  return execGateway(settings, process.env)
 }
 
 main(process.argv[2]).then(

@@ -1,6 +1,7 @@
-// Runs the OpenClaw gateway headless on loopback as a child process with offline-safe env, and forwards SIGTERM/SIGINT
-// so the gateway shuts down cleanly (it exits ~0.3-5 s after SIGTERM).
-import { spawn } from "node:child_process"
+// Turns `runtime start` into the OpenClaw gateway itself: after the config is written, the process is REPLACED
+// (execve) by `node openclaw.mjs gateway run`, so an agent is one gateway process with no wrapper beside it (same
+// pid, same process group, signals reach the gateway directly), with the offline-safe env. See
+// docs/runtime-footprint.md for the figures.
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { DEFAULT_OPENROUTER_BASE_URL, openclawEntry, readSecretsEnv, runtimeRoot, type RuntimeSettings } from "./config/settings.ts"
@@ -24,28 +25,19 @@ export const gatewayEnv = (settings: RuntimeSettings, env: NodeJS.ProcessEnv): N
   NO_COLOR: "1",
 })
 
+/** Node's argv for the gateway (after the node binary). */
 export const gatewayArgs = (settings: RuntimeSettings): string[] => [
   openclawEntry(), "gateway", "run", "--port", String(settings.port), "--bind", settings.bind,
 ]
 
-/** Spawns the gateway with this process's Node (must be ≥ 24.16) and resolves with its exit code. */
-export const runGateway = (settings: RuntimeSettings, env: NodeJS.ProcessEnv): Promise<number> => {
+/** Replaces this process with the gateway (never returns). Node must be ≥ 24.16 (checked by the CLI). */
+export const execGateway = (settings: RuntimeSettings, env: NodeJS.ProcessEnv): never => {
   mkdirSync(join(settings.stateDir, "home"), { recursive: true })
   // cwd = the agent's state dir: OpenClaw reads ./.env from its cwd, which must be the agent's own (its provision-time
-  // secrets), never a .env of the repository or the manager.
-  const child = spawn(process.execPath, gatewayArgs(settings), { cwd: settings.stateDir, env: gatewayEnv(settings, env), stdio: "inherit" })
-  const forward = (signal: NodeJS.Signals) => () => {
-    child.kill(signal)
-  }
-  const onTerm = forward("SIGTERM")
-  const onInt = forward("SIGINT")
-  process.on("SIGTERM", onTerm)
-  process.on("SIGINT", onInt)
-  return new Promise((resolve) => {
-    child.on("exit", (code, signal) => {
-      process.off("SIGTERM", onTerm)
-      process.off("SIGINT", onInt)
-      resolve(code ?? (signal ? 128 + 15 : 1))
-    })
-  })
+  // secrets), never a .env of the repository or the manager. execve keeps the cwd.
+  process.chdir(settings.stateDir)
+  const merged = gatewayEnv(settings, env)
+  const envRecord = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined))
+  process.execve!(process.execPath, [process.execPath, ...gatewayArgs(settings)], envRecord)
+  throw new Error("unreachable: process.execve returned")
 }

@@ -1,12 +1,13 @@
 // Config generation: openclaw.json is offline-safe and secret-free; the workspace carries the instructions where
 // OpenClaw reads them; skills exist only while their key is present.
+import { spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { applyRuntime } from "../src/config/apply.ts"
 import { AGENT_SERVICE_TOOLS, buildOpenClawConfig, DENIED_TOOLS, MODEL_PROVIDER_ID, SEARCH_PLUGIN_ID } from "../src/config/openclawConfig.ts"
-import { describeSettings, formatSecretsEnv, readSecretsEnv, SettingsError, settingsFromEnv } from "../src/config/settings.ts"
+import { describeSettings, formatSecretsEnv, openclawEntry, readSecretsEnv, SettingsError, settingsFromEnv } from "../src/config/settings.ts"
 import {
   agentsMarkdown, BOOTSTRAP_MAX_CHARS, BOOTSTRAP_TOTAL_MAX_CHARS, identityMarkdown, MAX_AGENT_NAME_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS,
   readInstructions, soulMarkdown, writeWorkspace,
@@ -219,27 +220,31 @@ describe("apply + gateway launch", () => {
 
     const genv = gatewayEnv(settings, env)
     expect(genv).toMatchObject({ OPENCLAW_DISABLE_BONJOUR: "1", OPENCLAW_NO_RESPAWN: "1", OPENCLAW_STATE_DIR: dir, OPENCLAW_GATEWAY_TOKEN: "tok", OPENROUTER_API_KEY: "sk-very-secret" })
-    expect(gatewayArgs(settings).slice(1)).toEqual(["gateway", "run", "--port", "18801", "--bind", "loopback"])
+    expect(gatewayArgs(settings)).toEqual([openclawEntry(), "gateway", "run", "--port", "18801", "--bind", "loopback"])
   })
 })
 
 describe("plugin entry", () => {
-  it("registers exactly the contract's routes and uses the config's model provider id", async () => {
-    const { ROUTES } = await import("../src/http/routes.ts")
-    const entry = readFileSync(join(import.meta.dirname, "..", "gateway", "extensions", "convos", "index.ts"), "utf8")
-    const listed = JSON.parse(/const ROUTES = (\[[^\]]*\])/.exec(entry)![1]!) as string[]
-    expect(listed).toEqual([...ROUTES])
-    // the typed tools: registered by the entry, owned in the manifest (OpenClaw refuses undeclared ones), allowed by the config
-    const registered = JSON.parse(/const AGENT_SERVICE_TOOLS = (\[[^\]]*\])/.exec(entry)![1]!) as string[]
-    expect(registered).toEqual([...AGENT_SERVICE_TOOLS])
-    const manifest = JSON.parse(readFileSync(join(import.meta.dirname, "..", "gateway", "extensions", "convos", "openclaw.plugin.json"), "utf8"))
+  const pluginDir = join(import.meta.dirname, "..", "gateway", "extensions", "convos")
+  it("takes the contract's routes, the typed tools and the model provider id from runtime/src; the manifest owns the tools", () => {
+    const entry = readFileSync(join(pluginDir, "src", "index.ts"), "utf8")
+    expect(entry).toMatch(/import \{ ROUTES \} from "(\.\.\/)+src\/http\/routes\.ts"/)
+    expect(entry).toMatch(/import \{ AGENT_SERVICE_TOOLS, MODEL_PROVIDER_ID \} from "(\.\.\/)+src\/config\/openclawConfig\.ts"/)
+    // OpenClaw refuses a tool its plugin's manifest does not declare
+    const manifest = JSON.parse(readFileSync(join(pluginDir, "openclaw.plugin.json"), "utf8"))
     expect(manifest.contracts.tools).toEqual([...AGENT_SERVICE_TOOLS])
-    expect(entry).toContain(`const MODEL_PROVIDER_ID = "${MODEL_PROVIDER_ID}"`)
-    // Nothing from runtime/src or pool-core in the plugin's static import graph (OpenClaw captures that graph).
-    for (const file of ["index.ts", "dispatch.ts"]) {
-      const text = readFileSync(join(import.meta.dirname, "..", "gateway", "extensions", "convos", file), "utf8")
-      expect(text).not.toMatch(/from "(\.\.\/)+src|from "@convos-agents/)
-    }
+  })
+
+  it("OpenClaw loads it compiled: one JS file, no TypeScript loader, only the SDK and the XMTP native bindings outside", () => {
+    const build = spawnSync(process.execPath, [join(import.meta.dirname, "..", "..", "scripts", "build-runtime.mjs"), "--if-stale"], { encoding: "utf8" })
+    expect(build.status, build.stderr).toBe(0)
+    const pkg = JSON.parse(readFileSync(join(pluginDir, "package.json"), "utf8"))
+    expect(pkg.openclaw.extensions).toEqual(["./dist/index.js"])
+    const bundle = readFileSync(join(pluginDir, "dist", "index.js"), "utf8")
+    const imported = new Set([...bundle.matchAll(/^import [^"]*"([^"]+)";?/gm)].map((m) => m[1]!).filter((m) => !m.startsWith("node:")))
+    expect([...imported].filter((m) => m !== "@xmtp/node-bindings" && !m.startsWith("openclaw/plugin-sdk/"))).toEqual([])
+    expect(bundle).not.toMatch(/from "tsx|import\("tsx/)
+    expect(bundle).toContain('"/pool/provision"') // the HTTP contract is in the bundle, not loaded from runtime/src at run time
   })
 })
 

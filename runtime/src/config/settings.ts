@@ -6,8 +6,16 @@ import { fileURLToPath } from "node:url"
 import { agentNameForDisplay } from "@convos-agents/contract"
 
 // Inside the gateway OpenClaw runs the plugin from a captured copy under <state>/tmp/plugin-captures, so paths derived
-// from import.meta.url are wrong there: the CLI passes the real root as CONVOS_RUNTIME_ROOT.
-export const runtimeRoot = (): string => process.env.CONVOS_RUNTIME_ROOT || resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
+// from import.meta.url are wrong there: the CLI passes the real root as CONVOS_RUNTIME_ROOT. Elsewhere the root is the
+// nearest folder above this module (runtime/src/config in the sources, runtime/dist once compiled) with runtime/'s files.
+export const runtimeRoot = (): string => {
+  if (process.env.CONVOS_RUNTIME_ROOT) return process.env.CONVOS_RUNTIME_ROOT
+  const here = dirname(fileURLToPath(import.meta.url))
+  for (let dir = here; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, "gateway", "extensions", "convos", "openclaw.plugin.json"))) return dir
+  }
+  return resolve(here, "..", "..")
+}
 export const gatewayDir = () => join(runtimeRoot(), "gateway")
 export const openclawEntry = () => join(gatewayDir(), "node_modules", "openclaw", "openclaw.mjs")
 export const convosPluginDir = () => join(gatewayDir(), "extensions", "convos")

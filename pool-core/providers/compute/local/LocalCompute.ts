@@ -5,10 +5,10 @@
 // state, on the same port when it is free. Stop is not destroy: closing the layer's scope (Ctrl-C, a failed start)
 // stops the processes and keeps every state dir; only `destroy` (the pool's release, kill, drain, expiry) removes one.
 // The runtime's env comes from the pool's config (../runtimeEnv.ts), shared with the Railway layer.
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
 import { Config, Effect, Layer } from "effect"
 import { ProviderError } from "../../../domain/errors.ts"
 import { Compute, type ComputeSpec, type ComputeStatus } from "../Compute.ts"
@@ -38,7 +38,9 @@ export interface LocalComputeOptions {
 const STABLE_AFTER_MS = 10 * 60_000
 
 const repoRoot = resolve(fileURLToPath(new URL("../../../../", import.meta.url)))
-const runtimeCli = join(repoRoot, "runtime", "src", "cli.ts")
+/** The runtime CLI, compiled ahead of time (scripts/build-runtime.mjs): no TypeScript loader runs in an agent. */
+const runtimeCli = join(repoRoot, "runtime", "dist", "cli.mjs")
+const buildScript = join(repoRoot, "scripts", "build-runtime.mjs")
 /** Node 24 from the repo's node_modules (the system node may be older); falls back to the current node. */
 const nodeBinary = () => {
   const local = join(repoRoot, "node_modules", ".bin", "node")
@@ -52,8 +54,16 @@ const nodeBinary = () => {
  */
 const PASS_THROUGH = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/
 
-/** tsx's ESM loader by absolute URL: the agent runs with its state dir as cwd, where `--import tsx` would not resolve. */
-const tsxLoader = () => pathToFileURL(join(repoRoot, "node_modules", "tsx", "dist", "esm", "index.mjs")).href
+/**
+ * Compiles the runtime (CLI + OpenClaw plugin) when a source changed since the last build (a fresh clone is built by
+ * `npm install`; this keeps an edited checkout from starting stale agents). Fails with the build's own message.
+ */
+const ensureRuntimeBuilt = Effect.suspend(() => {
+  const result = spawnSync(nodeBinary(), [buildScript, "--if-stale"], { cwd: repoRoot, encoding: "utf8" })
+  if (result.status === 0) return Effect.void
+  const output = `${result.stderr ?? ""}${result.stdout ?? ""}`.trim() || String(result.error ?? `exit code ${result.status}`)
+  return Effect.fail(fail("create", `Compiling the agent runtime failed (node scripts/build-runtime.mjs): ${output}. Fix the error and start again.`))
+})
 
 const SAFE_ID = /^[A-Za-z0-9_-]+$/
 
@@ -61,6 +71,7 @@ const fail = (operation: string, message: string) => new ProviderError({ provide
 
 export const makeLocalCompute = (options: LocalComputeOptions) =>
   Effect.gen(function* () {
+    yield* ensureRuntimeBuilt
     const instancesDir = resolve(options.dataDir, "instances")
     mkdirSync(instancesDir, { recursive: true })
     const grace = options.stopGraceMs ?? 10_000
@@ -137,12 +148,12 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
         PORT: String(port),
       }
       const log = openSync(join(stateDir, "runtime.log"), "a")
-      const child = spawn(nodeBinary(), ["--import", tsxLoader(), runtimeCli, "start", "--instance", spec.instanceId], {
+      const child = spawn(nodeBinary(), [runtimeCli, "start", "--instance", spec.instanceId], {
         // Its own state dir, not the repo root: relative paths (OpenClaw's ./.env, .data/…) resolve to the agent's
         // files, never the manager's DATA_DIR.
         cwd: stateDir,
         env,
-        detached: true, // own process group: destroy reaches the gateway grandchild too
+        detached: true, // own process group: destroy reaches the gateway's helper processes too
         stdio: ["ignore", log, log],
       })
       closeSync(log)

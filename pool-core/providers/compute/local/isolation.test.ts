@@ -57,7 +57,7 @@ describe("a local agent's processes", () => {
     await compute.runPromise(Effect.flatMap(Compute, (c) => c.create({ instanceId: ID, instanceToken: "agent-own-token", env: {} })))
     const record = JSON.parse(readFileSync(join(dataDir, "instances", ID, "instance.json"), "utf8")) as { pid: number }
     const stateDir = join(dataDir, "instances", ID)
-    // The runtime CLI first, then the OpenClaw gateway it starts in the same process group.
+    // The runtime CLI replaces itself with the OpenClaw gateway (same pid): no wrapper process, no TypeScript loader.
     const cmdline = (pid: number) => {
       try {
         return readFileSync(`/proc/${pid}/cmdline`, "utf8")
@@ -66,10 +66,11 @@ describe("a local agent's processes", () => {
       }
     }
     const deadline = Date.now() + 120_000
-    while (!groupMembers(record.pid).some((pid) => cmdline(pid).includes("openclaw")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    while (!cmdline(record.pid).includes("openclaw") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
     const members = groupMembers(record.pid)
-    expect(members.some((pid) => cmdline(pid).includes("runtime/src/cli.ts"))).toBe(true)
     expect(members.some((pid) => cmdline(pid).includes("openclaw"))).toBe(true)
+    expect(cmdline(record.pid)).toContain("openclaw") // the leader IS the gateway (`openclaw.mjs gateway run`, then its title)
+    expect(members.filter((pid) => /tsx|runtime\/(src|dist)\/cli/.test(cmdline(pid)))).toEqual([])
     for (const pid of members) {
       const env = environOf(pid)
       for (const [name, value] of Object.entries(MANAGER_ENV)) {

@@ -31,12 +31,13 @@ export const isAlive = (pid: number): boolean => {
   }
 }
 
-/** True when `pid` is a runtime we started for `instanceId` (its command line carries `--instance <id>`). */
+/**
+ * True when `pid` is a runtime we started for `instanceId`: its environment carries INSTANCE_ID=<id>. (The runtime
+ * CLI replaces itself with the OpenClaw gateway, which renames its process, so the command line says nothing.)
+ */
 export const isOurRuntime = (pid: number, instanceId: string): boolean => {
   try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-    const i = argv.indexOf("--instance")
-    return argv.some((a) => a.endsWith("runtime/src/cli.ts")) && i >= 0 && argv[i + 1] === instanceId
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`INSTANCE_ID=${instanceId}`)
   } catch {
     return false
   }
@@ -81,11 +82,11 @@ export const terminate = async (pid: number, graceMs: number): Promise<void> => 
 }
 
 // --- process groups ------------------------------------------------------------------------------------------------
-// A runtime is spawned detached, so it leads its own process group (pgid = its pid) and the OpenClaw gateway it starts
-// is in that group too. The CLI can die while the gateway lives on (killed by OOM, crashed, or SIGKILLed alone), so
-// stopping an instance means stopping its group, whether or not the CLI pid is still alive. A pgid can be reused by
-// an unrelated group once ours is gone: a member is signalled only after /proc shows it is one of ours (its
-// environment names the instance's state dir).
+// A runtime is spawned detached, so it leads its own process group (pgid = its pid); the CLI becomes the OpenClaw
+// gateway (same pid) and the gateway's helper processes are in that group too. The leader can die while a helper
+// lives on, so stopping an instance means stopping its group, whether or not the leader is still alive. A pgid can
+// be reused by an unrelated group once ours is gone: a member is signalled only after /proc shows it is one of ours
+// (its environment names the instance's state dir).
 
 /** Pids whose process group is `pgid`, from /proc/<pid>/stat (field 5, after the parenthesised command name). */
 export const groupMembers = (pgid: number): number[] => {

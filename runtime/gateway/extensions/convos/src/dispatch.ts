@@ -13,15 +13,8 @@
 // and the plain context builder (dist/loader-runtime-load-*.mjs resolveRecordChannelRuntime), so participant identity
 // evidence is not minted; admission is still decided by it. Convos groups are open: every member may talk to the agent.
 import type { OpenClawConfig, PluginRuntime } from "openclaw/plugin-sdk/core"
+import type { InboundText } from "../../../../src/agent/ConvosAgent.ts"
 
-/** Shape of runtime/src/agent/ConvosAgent.ts InboundText (kept local: see index.ts on the import graph). */
-interface InboundText {
-  readonly id: string
-  readonly conversationId: string
-  readonly senderInboxId: string
-  readonly text: string
-  readonly sentAt: Date
-}
 
 const CHANNEL = "convos"
 const ACCOUNT_ID = "default"

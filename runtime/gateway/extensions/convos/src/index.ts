@@ -1,59 +1,29 @@
 // OpenClaw entry of the `convos` channel plugin. Glue only: the Convos logic (ConvosAgent, the HTTP contract) lives
 // in runtime/src and imports only the messaging and contract packages (never the pool).
 //
-// Why runtime/src is loaded with tsx at run time instead of a static import: OpenClaw copies ("captures") a local
-// plugin's whole static import graph before loading it and refuses to load it if any of those files or directories
-// changes meanwhile. A static import would pull runtime/src and messaging into that graph; keeping the graph to
-// these two files makes the load independent of edits elsewhere in the repository, and runtime/src runs from its
-// real path (CONVOS_RUNTIME_ROOT, set by `runtime start`).
-import { join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import { tsImport } from "tsx/esm/api"
+// Compiled ahead of time (scripts/build-runtime.mjs → ../dist/index.js, what package.json points OpenClaw at): one
+// file with runtime/src, messaging and effect bundled in. OpenClaw copies ("captures") a local plugin's static import
+// graph before loading it; a single built file keeps that graph to itself, and no TypeScript loader runs in the agent.
 import { createChannelPluginBase, createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core"
 import { emptyPluginConfigSchema } from "openclaw/plugin-sdk/core"
 import { channelReadyPatch } from "openclaw/plugin-sdk/gateway-runtime"
 import { waitUntilAbort } from "openclaw/plugin-sdk/channel-outbound"
+import { type ConvosRuntime, createConvosRuntime } from "../../../../src/plugin/convosRuntime.ts"
+import { AGENT_SERVICE_TOOLS, MODEL_PROVIDER_ID } from "../../../../src/config/openclawConfig.ts"
+import { ROUTES } from "../../../../src/http/routes.ts"
 import { dispatchToAgent } from "./dispatch.ts"
 
 const CHANNEL = "convos"
 const SHARED = Symbol.for("@convos-agents/runtime/convos-plugin")
-/** Model provider id written by runtime/src/config/openclawConfig.ts (MODEL_PROVIDER_ID). */
-const MODEL_PROVIDER_ID = "convos-openrouter"
-/**
- * The typed service tools (runtime/src/config/openclawConfig.ts AGENT_SERVICE_TOOLS and this plugin's manifest
- * contracts.tools; a test checks all three agree). Implemented in runtime/src/plugin/agentServices.ts.
- */
-const AGENT_SERVICE_TOOLS = ["send_email", "list_emails", "send_sms", "wallet_address"]
-/** The instance HTTP contract (runtime/src/http/routes.ts ROUTES; a test checks both lists agree). */
-const ROUTES = ["/pool/health", "/pool/provision", "/pool/agent", "/convos/status", "/convos/conversation", "/convos/join"]
 
-interface ConvosRuntime {
-  start(): Promise<void>
-  stop(): Promise<void>
-  sendText(conversationId: string, text: string): Promise<string>
-  handle(req: unknown, res: unknown): Promise<boolean>
-  serviceTool(name: string): unknown | null
-}
-
-const runtimeRoot = () => process.env.CONVOS_RUNTIME_ROOT || fileURLToPath(new URL("../../../", import.meta.url))
-
-const loadConvosRuntime = async (shared: { api: any }): Promise<ConvosRuntime> => {
-  const url = pathToFileURL(join(runtimeRoot(), "src", "plugin", "convosRuntime.ts")).href
-  type Module = { createConvosRuntime?: (options: any) => ConvosRuntime; default?: Module; "openclaw:async-commonjs"?: Module }
-  const imported = (await tsImport(url, import.meta.url)) as Module
-  // Inside the gateway OpenClaw's module hooks transpile the file and wrap its namespace (see its worker.mjs).
-  const loaded = imported["openclaw:async-commonjs"] ?? imported
-  const createConvosRuntime = loaded.createConvosRuntime ?? loaded.default?.createConvosRuntime
-  if (!createConvosRuntime) throw new Error(`${url} does not export createConvosRuntime (got: ${Object.keys(loaded).join(",")}; default: ${Object.keys(loaded.default ?? {}).join(",")})`)
-  return createConvosRuntime({
+const loadConvosRuntime = async (shared: { api: any }): Promise<ConvosRuntime> =>
+  createConvosRuntime({
     env: process.env,
-    dispatch: (message: any, reply: (text: string) => Promise<void>) =>
-      dispatchToAgent(shared.api.runtime, message, reply, (line) => shared.api.logger?.warn?.(`[convos] ${line}`)),
+    dispatch: (message, reply) => dispatchToAgent(shared.api.runtime, message, reply, (line) => shared.api.logger?.warn?.(`[convos] ${line}`)),
     // A key given at provision reaches the agent through a config hot reload: wait for it before the first turn.
     modelConfigured: () => !!shared.api.runtime.config.current()?.models?.providers?.[MODEL_PROVIDER_ID],
     log: (line: string) => shared.api.logger?.info?.(`[convos] ${line}`),
   })
-}
 
 const stripTarget = (to: string) => to.replace(/^convos:/, "").replace(/^group:/, "")
 
