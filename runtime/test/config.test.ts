@@ -1,7 +1,7 @@
 // Config generation: openclaw.json is offline-safe and secret-free; the workspace carries the instructions where
 // OpenClaw reads them; skills exist only while their key is present.
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -14,7 +14,7 @@ import {
 } from "../src/config/workspace.ts"
 import { greetingFor, toolLines } from "../src/config/seedFiles.ts"
 import { decodeBody, ProvisionBody } from "../src/http/bodies.ts"
-import { gatewayArgs, gatewayEnv } from "../src/gateway.ts"
+import { GATEWAY_NODE_FLAGS, gatewayArgs, gatewayEnv, seedCompileCache } from "../src/gateway.ts"
 
 const dirs: string[] = []
 const tempDir = () => {
@@ -218,9 +218,31 @@ describe("apply + gateway launch", () => {
     expect(readFileSync(join(dir, "workspace", "IDENTITY.md"), "utf8")).toContain("Scout")
     expect(statSync(join(dir, "convos", "agent.json")).mode & 0o777).toBe(0o600)
 
-    const genv = gatewayEnv(settings, env)
+    const genv = gatewayEnv(settings, { ...env, NODE_COMPILE_CACHE: "/elsewhere" })
     expect(genv).toMatchObject({ OPENCLAW_DISABLE_BONJOUR: "1", OPENCLAW_NO_RESPAWN: "1", OPENCLAW_STATE_DIR: dir, OPENCLAW_GATEWAY_TOKEN: "tok", OPENROUTER_API_KEY: "sk-very-secret" })
-    expect(gatewayArgs(settings)).toEqual([openclawEntry(), "gateway", "run", "--port", "18801", "--bind", "loopback"])
+    // OpenClaw's compile cache (under os.tmpdir()) and log file live in the agent's state dir; NODE_COMPILE_CACHE would
+    // make OpenClaw's launcher respawn itself into a second process
+    expect(genv.TMPDIR).toBe(join(dir, "tmp"))
+    expect(genv.NODE_COMPILE_CACHE).toBeUndefined()
+    // V8 limits on the gateway's own command line (not NODE_OPTIONS, which OpenClaw's helper processes would inherit)
+    expect(gatewayArgs(settings)).toEqual([...GATEWAY_NODE_FLAGS, openclawEntry(), "gateway", "run", "--port", "18801", "--bind", "loopback"])
+    expect(genv.NODE_OPTIONS).toBeUndefined()
+  })
+})
+
+describe("the gateway's compile cache", () => {
+  it("a new agent's starts as a copy of the host's; an agent's own cache is never replaced", () => {
+    const dir = tempDir()
+    const host = tempDir()
+    const settings = settingsFromEnv({ OPENCLAW_STATE_DIR: dir })
+    expect(seedCompileCache(settings, host)).toBe(false) // the host has none: nothing to copy
+    mkdirSync(join(host, "node-compile-cache", "openclaw"), { recursive: true })
+    writeFileSync(join(host, "node-compile-cache", "openclaw", "entry"), "compiled")
+    expect(seedCompileCache(settings, host)).toBe(true)
+    expect(readFileSync(join(dir, "tmp", "node-compile-cache", "openclaw", "entry"), "utf8")).toBe("compiled")
+    writeFileSync(join(host, "node-compile-cache", "openclaw", "entry"), "newer")
+    expect(seedCompileCache(settings, host)).toBe(false)
+    expect(readFileSync(join(dir, "tmp", "node-compile-cache", "openclaw", "entry"), "utf8")).toBe("compiled")
   })
 })
 
