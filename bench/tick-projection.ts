@@ -13,6 +13,7 @@ import { AgentResourcesNone } from "../pool-core/providers/AgentResources.ts"
 import { Pool } from "../pool-core/pool/Pool.ts"
 import { makePool } from "../pool-core/pool/PoolLive.ts"
 import { ProviderCircuitLive } from "../pool-core/pool/ProviderCircuit.ts"
+import { Replica } from "../pool-core/pool/replica.ts"
 import { makeShiftedClock } from "../pool-core/pool/test/loopback-cloud.ts"
 import { MemoryCloud, memoryCloudLayer } from "../pool-core/pool/testing.ts"
 
@@ -32,7 +33,7 @@ export const projectDay = (agents: number) =>
     const time = yield* makeShiftedClock
     const idle = Math.max(1, Math.round(agents / 10))
     const layer = Layer.effect(Pool, makePool).pipe(
-      Layer.provideMerge(ProviderCircuitLive),
+      Layer.provideMerge(Layer.merge(ProviderCircuitLive, Replica.layer)),
       Layer.provideMerge(memoryCloudLayer({ name: "railway" })),
       Layer.provideMerge(AgentResourcesNone),
       Layer.provideMerge(

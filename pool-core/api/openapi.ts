@@ -59,7 +59,10 @@ export const openApiDocument = {
       post: {
         summary: "Raise the spending cap of the agent's OpenRouter key by amountUsd (recorded as a `topup` event)",
         security: auth,
-        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        parameters: [
+          { name: "id", in: "path", required: true, schema: { type: "string" } },
+          { name: "Idempotency-Key", in: "header", schema: { type: "string", maxLength: 200 }, description: "Same key → one top-up (the answer says replayed: true). Without it every request is a new top-up." },
+        ],
         requestBody: {
           content: json({
             type: "object",

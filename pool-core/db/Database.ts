@@ -4,6 +4,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer, Option, Redacted, String as Str } from "effect"
 import type { SqlClient } from "effect/sql"
 import { DatabaseError, InvalidConfig } from "../domain/errors.ts"
+import { ReplicasHere } from "../pool/ReplicasHere.ts"
 import { MigrationsLive } from "./migrations.ts"
 import { embeddedDbPassword, secureDataDir } from "./dataDir.ts"
 import { startEmbeddedPostgres } from "./pglite-server.ts"
@@ -53,6 +54,8 @@ const connectAndMigrate = (location: string, url: string, maxConnections: number
   MigrationsLive.pipe(
     Layer.provideMerge(pgClientLayer(url, maxConnections)),
     Layer.provideMerge(Layer.succeed(DatabaseInfo, { kind, location })),
+    // What this process knows about the pool replicas on this database (pool/ReplicasHere.ts).
+    Layer.provideMerge(ReplicasHere.layer),
     Layer.catchCause((cause) =>
       Layer.effectDiscard(Effect.fail(
         new DatabaseError({
@@ -62,7 +65,7 @@ const connectAndMigrate = (location: string, url: string, maxConnections: number
       ))
     )
     // catchCause types its result as the fallback's outputs only; on success the client layers are what it provides.
-  ) as unknown as Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | DatabaseInfo, DatabaseError>
+  ) as unknown as Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | DatabaseInfo | ReplicasHere, DatabaseError>
 
 /**
  * The application database: Postgres from DATABASE_URL, else embedded PGlite under DATA_DIR/pglite served on a

@@ -6,6 +6,7 @@ import { PGlite } from "@electric-sql/pglite"
 import { Effect, Layer, type Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { DatabaseInfo, describeUrl, pgClientLayer } from "./Database.ts"
+import { ReplicasHere } from "../pool/ReplicasHere.ts"
 import { MigrationsLive } from "./migrations.ts"
 import { startEmbeddedPostgres } from "./pglite-server.ts"
 
@@ -35,7 +36,8 @@ const pgliteSnapshot = Effect.promise(async () => {
   return new Blob([readFileSync(file)])
 })
 
-const withInfo = (kind: "postgres" | "embedded", location: string) => Layer.succeed(DatabaseInfo, { kind, location })
+/** What the database layer provides besides SQL: its description, and a fresh ReplicasHere (one per database). */
+const withInfo = (kind: "postgres" | "embedded", location: string) => Layer.merge(Layer.succeed(DatabaseInfo, { kind, location }), ReplicasHere.layer)
 
 export interface TestDatabaseOptions {
   /** Connections in the pool (default: DB_MAX_CONNECTIONS or 20 on a server, 10 on PGlite). */

@@ -16,7 +16,7 @@ import { makeInstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeClaim } from "./claim.ts"
 import { makeTemplateInstructions } from "./templateInstructions.ts"
-import { makeReplica } from "./replica.ts"
+import { Replica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
 import { expireWebAgents } from "./quota/expiry.ts"
 import { checkAgentName, checkCount, checkInviteUrl, checkText, limits } from "./validation.ts"
@@ -240,8 +240,8 @@ export const makePool = Effect.gen(function* () {
       return { joined: r.joined, pending: r.pending ?? false, conversationId: r.conversationId || null }
     })
 
-  // Who this process is to the other replicas (claim ownership, the tick lock).
-  const replica = yield* makeReplica
+  // Who this pool is to the other replicas (claim ownership, the tick lock).
+  const replica = yield* Replica
 
   const instructionsOf = yield* makeTemplateInstructions
   const claim = yield* makeClaim({
@@ -315,5 +315,8 @@ export const makePool = Effect.gen(function* () {
   })
 })
 
-/** The pool with its own create circuit (ProviderCircuitLive); needs PoolConfig, Compute, RuntimeClient, AgentResources, SQL. */
-export const PoolLive = Layer.effect(Pool, makePool).pipe(Layer.provide(ProviderCircuitLive))
+/**
+ * The pool with its own create circuit and replica; needs PoolConfig, Compute, RuntimeClient, AgentResources and the
+ * database (SQL, ReplicasHere).
+ */
+export const PoolLive = Layer.effect(Pool, makePool).pipe(Layer.provide(Layer.merge(ProviderCircuitLive, Replica.layer)))

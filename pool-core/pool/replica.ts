@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto"
 import { PgClient, PgConnection } from "@effect/sql-pg"
-import { Deferred, Duration, Effect, Option, Ref, Schedule, Semaphore } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Option, Ref, Schedule, Semaphore } from "effect"
 import { SqlClient } from "effect/sql"
 import { DatabaseError } from "../domain/errors.ts"
+import { ReplicasHere } from "./ReplicasHere.ts"
 import { toDatabaseError } from "./repo.ts"
 
 // One pool process (a replica) and how the others know it is alive.
@@ -16,8 +17,8 @@ import { toDatabaseError } from "./repo.ts"
 // taken for death; the manager bot's ledger asks without that wait (see ManagerBot.ts).
 //
 // PGlite is one shared session: every advisory lock is re-entrant there, so the lock tells nothing. Replicas alive in
-// this process are known from `liveHere` instead, and any other id counts as dead — right for the embedded database,
-// which only ever lives in the one process that serves it.
+// this process are known from ReplicasHere (per database) instead, and any other id counts as dead — right for the
+// embedded database, which only ever lives in the one process that serves it.
 //
 // The same session carries the tick's advisory lock, so neither takes a connection from the pool.
 
@@ -26,10 +27,6 @@ const RECONNECT = Schedule.spaced(Duration.millis(250))
 const START_TIMEOUT = Duration.seconds(15)
 /** No statement on the session takes longer (none of them waits on a lock): a hung session is dropped and reopened. */
 const STATEMENT_TIMEOUT = Duration.seconds(5)
-
-/** Replica ids alive in this process (every backend), and the databases whose tick runs in this process right now. */
-const liveHere = new Set<string>()
-const ticksHere = new Set<string>()
 
 interface Session {
   readonly values: (query: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, DatabaseError>
@@ -50,20 +47,12 @@ const tickUnlockSql = "SELECT pg_advisory_unlock(73041, hashtext(current_schema(
 
 export const makeReplica = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
+  const here = yield* ReplicasHere
   const pg = yield* Effect.serviceOption(PgClient.PgClient)
   const id = randomUUID()
   const current = yield* Ref.make(Option.none<Session>())
   const ready = yield* Deferred.make<void, DatabaseError>()
   const serial = yield* Semaphore.make(1)
-
-  // This database's id (per schema on a shared server): keys the in-process tick exclusion. DO UPDATE (to itself), not
-  // DO NOTHING: two replicas starting at once both get the committed row back (DO NOTHING would return no row to the
-  // one that lost the race, and a SELECT in the same statement cannot see the other's insert).
-  const random = randomUUID()
-  const [row] = yield* sql<{ value: string }>`
-    INSERT INTO settings (key, value) VALUES ('database_id', ${random})
-    ON CONFLICT (key) DO UPDATE SET value = settings.value RETURNING value`.pipe(Effect.mapError(toDatabaseError))
-  const databaseId = row!.value
 
   const bounded = <A>(statement: Effect.Effect<A, DatabaseError>) =>
     statement.pipe(
@@ -119,8 +108,8 @@ export const makeReplica = Effect.gen(function* () {
         Effect.fail(new DatabaseError({ message: `The pool could not open its own database session within ${Duration.format(START_TIMEOUT)}. Check that the database accepts one more connection than DB_MAX_CONNECTIONS.`, cause: null })),
     })
   )
-  liveHere.add(id)
-  yield* Effect.addFinalizer(() => Effect.sync(() => liveHere.delete(id)))
+  yield* here.enter(id)
+  yield* Effect.addFinalizer(() => here.leave(id))
 
   const withSession = <A>(use: (s: Session) => Effect.Effect<A, DatabaseError>) =>
     Ref.get(current).pipe(
@@ -140,25 +129,8 @@ export const makeReplica = Effect.gen(function* () {
    * once). An owner whose liveness cannot be checked right now counts as alive.
    */
   const gone = (owners: ReadonlyArray<string>, confirmAfter: Duration.Duration = Duration.zero) =>
-    Effect.forEach(
-      owners.filter((o) => o !== id && !liveHere.has(o)),
-      (owner) =>
-        withSession((s) =>
-          s.values("SELECT CASE WHEN pg_try_advisory_lock(k) THEN pg_advisory_unlock(k) ELSE false END FROM (SELECT hashtextextended($1, 0) AS k) AS t", [lockKey(owner)])
-        ).pipe(
-          Effect.map((rows) => {
-            const now = Date.now()
-            if (rows[0]?.[0] !== true) {
-              firstSeenFree.delete(owner)
-              return []
-            }
-            const first = firstSeenFree.get(owner) ?? now
-            firstSeenFree.set(owner, first)
-            return now - first >= Duration.toMillis(confirmAfter) ? [owner] : []
-          }),
-          Effect.orElseSucceed(() => [] as Array<string>)
-        )
-    ).pipe(
+    Effect.filter(owners, (o) => (o === id ? Effect.succeed(false) : Effect.map(here.isLive(o), (live) => !live))).pipe(
+      Effect.flatMap((others) => Effect.forEach(others, (owner) => lockFreeFor(owner, confirmAfter))),
       Effect.map((found) => {
         // Owners of long-resolved claims are never asked again: keep the map small.
         for (const [owner, at] of firstSeenFree) if (Date.now() - at > 86_400_000) firstSeenFree.delete(owner)
@@ -166,28 +138,55 @@ export const makeReplica = Effect.gen(function* () {
       })
     )
 
+  /** [owner] when its lock is free and has been for `confirmAfter`; [] otherwise (or when it cannot be asked). */
+  const lockFreeFor = (owner: string, confirmAfter: Duration.Duration) =>
+    withSession((s) =>
+      s.values("SELECT CASE WHEN pg_try_advisory_lock(k) THEN pg_advisory_unlock(k) ELSE false END FROM (SELECT hashtextextended($1, 0) AS k) AS t", [lockKey(owner)])
+    ).pipe(
+      Effect.map((rows) => {
+        const now = Date.now()
+        if (rows[0]?.[0] !== true) {
+          firstSeenFree.delete(owner)
+          return []
+        }
+        const first = firstSeenFree.get(owner) ?? now
+        firstSeenFree.set(owner, first)
+        return now - first >= Duration.toMillis(confirmAfter) ? [owner] : []
+      }),
+      Effect.orElseSucceed(() => [] as Array<string>)
+    )
+
   /**
-   * Runs `body` only if no other tick on this database runs (this process: `ticksHere`; other processes: an advisory
+   * Runs `body` only if no other tick on this database runs (this process: ReplicasHere; other processes: an advisory
    * lock keyed by the schema, on this replica's session). None when another tick holds it.
    */
   const exclusiveTick = <A, E>(body: Effect.Effect<A, E>): Effect.Effect<Option.Option<A>, E | DatabaseError> =>
-    Effect.suspend(() => {
-      if (ticksHere.has(databaseId)) return Effect.succeedNone
-      ticksHere.add(databaseId)
-      return withSession((s) => s.values(tickLockSql)).pipe(
-        Effect.flatMap((rows) =>
-          rows[0]?.[0] !== true
+    Effect.uninterruptibleMask((restore) =>
+      here.startTick.pipe(
+        Effect.flatMap((mine) =>
+          !mine
             ? Effect.succeedNone
-            : body.pipe(
-                Effect.map(Option.some),
-                Effect.ensuring(withSession((s) => s.values(tickUnlockSql)).pipe(Effect.ignore))
-              )
-        ),
-        Effect.ensuring(Effect.sync(() => ticksHere.delete(databaseId)))
+            : restore(
+                withSession((s) => s.values(tickLockSql)).pipe(
+                  Effect.flatMap((rows) =>
+                    rows[0]?.[0] !== true
+                      ? Effect.succeedNone
+                      : body.pipe(
+                          Effect.map(Option.some),
+                          Effect.ensuring(withSession((s) => s.values(tickUnlockSql)).pipe(Effect.ignore))
+                        )
+                  )
+                )
+              ).pipe(Effect.ensuring(here.endTick))
+        )
       )
-    })
+    )
 
   return { id, gone, exclusiveTick } as const
 })
 
-export type Replica = Effect.Success<typeof makeReplica>
+/** This process as one pool replica on its database (see above); each pool has its own. */
+export class Replica extends Context.Service<Replica, Effect.Success<typeof makeReplica>>()("pool-core/pool/Replica") {
+  /** A new replica for the pool built with it; needs SqlClient and ReplicasHere (from the database layer). */
+  static readonly layer = Layer.effect(Replica, makeReplica)
+}

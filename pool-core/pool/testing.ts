@@ -7,6 +7,7 @@ import { Compute, type ComputeState, type ComputeStatus } from "../providers/com
 import { makePool } from "./PoolLive.ts"
 import { Pool as PoolTag } from "./Pool.ts"
 import { ProviderCircuitLive } from "./ProviderCircuit.ts"
+import { makeReplica, Replica } from "./replica.ts"
 import { type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
 
 // In-memory compute + runtime for tests and benchmarks: a "cloud" whose instances become running after a delay,
@@ -230,7 +231,7 @@ export interface PoolTestOptions {
 /** PoolLive over the in-memory cloud and a private test database; also exposes MemoryCloud, ProviderCircuit and SqlClient. */
 export const PoolTest = (options: PoolTestOptions = {}) =>
   Layer.effect(PoolTag, makePool).pipe(
-    Layer.provideMerge(ProviderCircuitLive),
+    Layer.provideMerge(Layer.merge(ProviderCircuitLive, Replica.layer)),
     Layer.provideMerge(memoryCloudLayer(options.cloud)),
     Layer.provideMerge(options.resources ?? AgentResourcesNone),
     Layer.provideMerge(poolConfigLayer(options.settings)),
@@ -249,6 +250,7 @@ export const startPool = (overrides: { readonly settings?: Partial<PoolSettings>
     const pool: PoolTag["Service"] = yield* makePool.pipe(
       Effect.provideService(PoolConfig, { ...base, ...overrides.settings }),
       Effect.provideService(AgentResources, resources),
+      Effect.provideServiceEffect(Replica, makeReplica),
       Scope.provide(scope)
     )
     return { pool, close: Scope.close(scope, Exit.void) }

@@ -23,7 +23,7 @@ interface TickDeps {
   readonly compute: Compute["Service"]
   readonly runtime: RuntimeClient["Service"]
   readonly settings: PoolSettings
-  readonly replica: Replica
+  readonly replica: Replica["Service"]
   readonly circuit: ProviderCircuit["Service"]
   readonly budget: CallBudget
   readonly publish: (e: PoolEvent) => Effect.Effect<void>

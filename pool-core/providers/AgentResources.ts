@@ -24,6 +24,8 @@ export interface TopUpResult {
   readonly instanceId: string
   readonly amountUsd: number
   readonly limitUsd: number
+  /** True when this idempotency key had already topped up: the recorded result, nothing sent again. */
+  readonly replayed: boolean
 }
 
 export type TopUpError = InvalidRequest | InstanceNotFound | ResourceConflict | NotConfigured | ProviderError
@@ -49,9 +51,11 @@ export class AgentResources extends Context.Service<AgentResources, {
    * Raises the spending cap of the instance's OpenRouter key by `amountUsd` (> 0, whole cents, ≤ OPENROUTER_TOPUP_MAX)
    * and records a `topup` event; `by` (who asked: "api", "admin", "ops:<inbox>") goes into the event. Fails with
    * InvalidRequest (field amountUsd), InstanceNotFound, NotConfigured (no OPENROUTER_MANAGEMENT_KEY) or
-   * ResourceConflict (the instance holds no key) before anything is sent to OpenRouter.
+   * ResourceConflict (the instance holds no key) before anything is sent to OpenRouter. `idempotencyKey` (API:
+   * Idempotency-Key; ops chat: the message id): the same key tops up once, whichever replica gets it; without one,
+   * every call is a new top-up. Top-ups of one agent run one at a time across replicas.
    */
-  readonly topUp: (instanceId: string, amountUsd: number, by?: string) => Effect.Effect<TopUpResult, TopUpError>
+  readonly topUp: (instanceId: string, amountUsd: number, by?: string, idempotencyKey?: string) => Effect.Effect<TopUpResult, TopUpError>
 }>()("pool-core/providers/AgentResources") {}
 
 /** No provider configured: agents get no per-agent resources, and there is nothing to release. */

@@ -31,8 +31,8 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
       pool,
       dialogs,
       spendOf,
-      topUp: (instanceId, amountUsd, by) =>
-        Option.isSome(resources) ? resources.value.topUp(instanceId, amountUsd, by) : Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
+      topUp: (instanceId, amountUsd, by, key) =>
+        Option.isSome(resources) ? resources.value.topUp(instanceId, amountUsd, by, key) : Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
       inviteUrlFor: options.inviteUrlFor,
     }
     const limit = rateLimit(options.commandsPerMinute ?? COMMANDS_PER_MINUTE)

@@ -11,8 +11,11 @@ export interface BotServices {
   readonly dialogs: Dialogs["Service"]
   /** OpenRouter spend per agent; never fails (null without a key, "unavailable" when OpenRouter did not answer). */
   readonly spendOf: SpendOf
-  /** Raises an agent's OpenRouter spending cap (AgentResources.topUp); "OpenRouter is not configured" without it. */
-  readonly topUp: (instanceId: string, amountUsd: number, by: string) => Effect.Effect<TopUpResult, TopUpError>
+  /**
+   * Raises an agent's OpenRouter spending cap (AgentResources.topUp; `key` makes it once only); "OpenRouter is not
+   * configured" without it.
+   */
+  readonly topUp: (instanceId: string, amountUsd: number, by: string, key?: string) => Effect.Effect<TopUpResult, TopUpError>
   readonly inviteUrlFor: (templateSlug?: string) => string
 }
 

@@ -147,7 +147,11 @@ export const poolRoutes = (o: PoolRoutesOptions) => {
     if (!IdParam.test(id)) return errorResponse(c, { _tag: "InvalidRequest", field: "id", message: "id must be an instance id (letters, digits, dashes)." })
     const body = await readJson(c, TopUpBody)
     if (!body.ok) return body.response
-    return respond(c, o.run(topUpAgent(id, body.value.amountUsd, `api:${clientLabel(c)}`)), (r) => c.json(r))
+    // The same Idempotency-Key tops up once (a client retrying after a timeout, or two replicas behind a balancer).
+    const key = c.req.header("idempotency-key")?.trim()
+    if (key && key.length > 200) return c.json({ error: "Idempotency-Key is too long (at most 200 characters).", field: "Idempotency-Key" }, 400)
+    const label = clientLabel(c)
+    return respond(c, o.run(topUpAgent(id, body.value.amountUsd, `api:${label}`, key ? `api:${label}:${key}` : undefined)), (r) => c.json(r))
   })
   // Spend only here, behind the key: the public /agents must not show what anyone's agent costs.
   const listWithSpend = pool((p) => p.list({ limit: 1000 })).pipe(

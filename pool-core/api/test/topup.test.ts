@@ -54,7 +54,7 @@ describe("top-up over HTTP", () => {
     const res = await topUp(claimedId, { amountUsd: 5 }, { ...auth, "x-client-label": "ops-console" })
     expect(res.status).toBe(200)
     const text = await res.text()
-    expect(JSON.parse(text)).toEqual({ instanceId: claimedId, amountUsd: 5, limitUsd: 25 })
+    expect(JSON.parse(text)).toEqual({ instanceId: claimedId, amountUsd: 5, limitUsd: 25, replayed: false })
     expect(text).not.toContain("sk-or")
     expect(await limitAtFake()).toBe(25)
     const sent = (await openRouterRequests()).slice(before)
@@ -181,8 +181,25 @@ describe("top-up without OpenRouter", () => {
   })
 })
 
-// Last: it moves the cap by an amount the tests above do not expect.
+// Last: they move the cap by amounts the tests above do not expect.
 describe("top-ups at the same moment", () => {
+  it("the same Idempotency-Key tops up once: a retry answers the recorded result (replayed) and sends nothing", async () => {
+    const start = (await limitAtFake())!
+    const headers = { ...auth, "idempotency-key": "retry-1" }
+    const [first, second] = await Promise.all([topUp(claimedId, { amountUsd: 3 }, headers), topUp(claimedId, { amountUsd: 3 }, headers)])
+    const bodies = [await first!.json(), await second!.json()] as Array<{ limitUsd: number; replayed: boolean }>
+    expect(bodies.map((b) => b.limitUsd)).toEqual([start + 3, start + 3])
+    expect(bodies.map((b) => b.replayed).sort()).toEqual([false, true])
+    const patches = (await openRouterRequests()).filter((r) => r.method === "PATCH").length
+    const third = await topUp(claimedId, { amountUsd: 3 }, headers)
+    expect(((await third.json()) as { replayed: boolean }).replayed).toBe(true)
+    expect((await openRouterRequests()).filter((r) => r.method === "PATCH").length).toBe(patches)
+    expect(await limitAtFake()).toBe(start + 3)
+    const other = await topUp(claimedId, { amountUsd: 4 }, headers)
+    expect(other.status).toBe(400)
+    expect(((await other.json()) as { field: string }).field).toBe("Idempotency-Key")
+  })
+
   it("top-ups sent at the same moment all count: none is lost between reading and setting the limit", async () => {
     const start = (await limitAtFake())!
     const results = await Promise.all([1, 2, 3, 4].map(() => topUp(claimedId, { amountUsd: 1 })))

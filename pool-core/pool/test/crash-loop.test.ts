@@ -7,6 +7,7 @@ import { AgentResourcesNone } from "../../providers/AgentResources.ts"
 import { Pool, type PoolEvent } from "../Pool.ts"
 import { makePool } from "../PoolLive.ts"
 import { ProviderCircuitLive } from "../ProviderCircuit.ts"
+import { Replica } from "../replica.ts"
 import { RuntimeClient } from "../RuntimeClient.ts"
 import { makeRuntimeClient } from "../RuntimeClientLive.ts"
 import { type LoopbackCloud, loopbackCompute, makeShiftedClock, startLoopbackCloud } from "./loopback-cloud.ts"
@@ -30,7 +31,7 @@ const settings: Partial<PoolSettings> = {
 
 const poolOn = (cloud: LoopbackCloud, overrides: Partial<PoolSettings>) =>
   Layer.effect(Pool, makePool).pipe(
-    Layer.provideMerge(ProviderCircuitLive),
+    Layer.provideMerge(Layer.merge(ProviderCircuitLive, Replica.layer)),
     Layer.provideMerge(loopbackCompute(cloud)),
     Layer.provideMerge(Layer.succeed(RuntimeClient, makeRuntimeClient({ healthTimeout: Duration.seconds(5), provisionTimeout: Duration.seconds(5) }))),
     Layer.provideMerge(AgentResourcesNone),

@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Option, Redacted, Schema, Semaphore } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { InvalidConfig, InvalidRequest, NotConfigured, type ProviderError, ResourceConflict } from "../../domain/errors.ts"
 import { resourcePrefix } from "../environment.ts"
 import { optionalSecret, providerEnvironment, readConfig, stringOr } from "../http/env.ts"
@@ -61,6 +61,12 @@ export const checkTopUpAmount = (amountUsd: unknown, max: number): Effect.Effect
   return Effect.succeed(amountUsd)
 }
 
+/** A top-up worked out against the key's current limit (OpenRouter.planTopUp). */
+export interface TopUpPlan {
+  readonly before: number
+  readonly limit: number
+}
+
 export interface KeyUsage {
   readonly hash: string
   readonly name: string
@@ -80,8 +86,15 @@ export class OpenRouter extends Context.Service<OpenRouter, {
   /** Most one top-up may add (USD, OPENROUTER_TOPUP_MAX). */
   readonly topUpMax: number
   /**
-   * Raises the key's spend limit by `amountUsd` (checked: > 0, whole cents, ≤ topUpMax); returns the new limit. An
-   * uncapped key is refused (a "top-up" would cap it).
+   * What raising the key's spend limit by `amountUsd` (checked: > 0, whole cents, ≤ topUpMax) means now: its limit
+   * and the new one. Reads only. An uncapped key is refused (a "top-up" would cap it).
+   */
+  readonly planTopUp: (hash: string, amountUsd: number) => Effect.Effect<TopUpPlan, ProviderError | NotConfigured | InvalidRequest | ResourceConflict>
+  /** Sets the key's absolute spend limit (sending it twice is sending it once). */
+  readonly setLimit: (hash: string, limitUsd: number) => Effect.Effect<void, ProviderError | NotConfigured>
+  /**
+   * planTopUp then setLimit; returns the new limit. Not serialized: two at once on one key lose one, so the pool tops
+   * up only through AgentResources.topUp (per-agent database lock, journal).
    */
   readonly topUp: (hash: string, amountUsd: number) => Effect.Effect<number, ProviderError | NotConfigured | InvalidRequest | ResourceConflict>
   /** Deletes the key; an unknown key counts as deleted. */
@@ -186,28 +199,27 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
       })
 
     const topUpMax = settings.topUpMax ?? DEFAULT_TOPUP_MAX
-    // A top-up reads the limit, then sets limit + amount: two at once would lose one. Top-ups are rare admin actions,
-    // so one at a time in this process. (Two replicas topping up the same key at the same moment are not serialized.)
-    const topUpLock = Semaphore.makeUnsafe(1)
+    const planTopUp = (hash: string, amountUsd: number) =>
+      Effect.gen(function* () {
+        yield* checkTopUpAmount(amountUsd, topUpMax)
+        const current = yield* get(hash)
+        if (current.limit === null) {
+          const prefix = keyNamePrefix(settings.environment)
+          const instanceId = current.name.startsWith(prefix) ? current.name.slice(prefix.length) : hash
+          return yield* new ResourceConflict({ instanceId, provider: "openrouter", message: "This agent's OpenRouter key has no spending cap, so there is nothing to raise." })
+        }
+        // Rounded to micro-dollars: 20.1 + 0.2 must be 20.3, not 20.300000000000001.
+        return { before: current.limit, limit: Math.round((current.limit + amountUsd) * 1e6) / 1e6 }
+      })
+    const setLimit = (hash: string, limit: number) =>
+      http.request({ operation: "top up key", method: "PATCH", path: `api/v1/keys/${encodeURIComponent(hash)}`, body: { limit }, idempotent: true }).pipe(Effect.asVoid)
     return OpenRouter.of({
       configured: true,
       createKey,
       topUpMax,
-      topUp: (hash, amountUsd) =>
-        Effect.gen(function* () {
-          yield* checkTopUpAmount(amountUsd, topUpMax)
-          const current = yield* get(hash)
-          if (current.limit === null) {
-            const prefix = keyNamePrefix(settings.environment)
-            const instanceId = current.name.startsWith(prefix) ? current.name.slice(prefix.length) : hash
-            return yield* new ResourceConflict({ instanceId, provider: "openrouter", message: "This agent's OpenRouter key has no spending cap, so there is nothing to raise." })
-          }
-          // Rounded to micro-dollars: 20.1 + 0.2 must be 20.3, not 20.300000000000001.
-          const limit = Math.round((current.limit + amountUsd) * 1e6) / 1e6
-          // Sets an absolute limit: sending it twice is sending it once.
-          yield* http.request({ operation: "top up key", method: "PATCH", path: `api/v1/keys/${encodeURIComponent(hash)}`, body: { limit }, idempotent: true })
-          return limit
-        }).pipe(topUpLock.withPermits(1)),
+      planTopUp,
+      setLimit,
+      topUp: (hash, amountUsd) => planTopUp(hash, amountUsd).pipe(Effect.tap((plan) => setLimit(hash, plan.limit)), Effect.map((plan) => plan.limit)),
       deleteKey,
       usage: (hash) => get(hash).pipe(Effect.map(toUsage)),
       sweep: (liveIds, window) =>
@@ -233,6 +245,8 @@ const disabled = (topUpMax: number) => Layer.succeed(OpenRouter, {
   configured: false,
   topUpMax,
   createKey: () => notConfigured,
+  planTopUp: () => notConfigured,
+  setLimit: () => notConfigured,
   topUp: () => notConfigured,
   deleteKey: () => notConfigured,
   usage: () => notConfigured,

@@ -4,9 +4,10 @@ import { InstanceNotFound, NotConfigured, ProviderError, ResourceConflict } from
 import type { OnProgress } from "../../pool/Pool.ts"
 import { AgentMail, agentMailLayerFromEnv } from "../agentmail/AgentMail.ts"
 import { AgentResources, AgentResourcesNone, type HeldResource } from "../AgentResources.ts"
-import { checkTopUpAmount, OpenRouter, openRouterLayerFromEnv } from "../openrouter/OpenRouter.ts"
+import { OpenRouter, openRouterLayerFromEnv } from "../openrouter/OpenRouter.ts"
 import { Telnyx, telnyxLayerFromEnv } from "../telnyx/Telnyx.ts"
 import { AgentWallets, agentWalletsLayerFromEnv } from "../wallet/AgentWallets.ts"
+import { makeTopUp } from "./topUp.ts"
 
 // Per-agent resources from every configured provider. Order: Telnyx first (most contention: fail before spending
 // anything else), then OpenRouter, AgentMail, the wallet (agent_wallets, providers/wallet). Each resource is recorded in `instance_resources` right after
@@ -157,31 +158,8 @@ export const AgentResourcesLive = Layer.effect(
       )
     }
 
-    // Top-up: every check that can fail is made before OpenRouter is called; the event row carries amounts and who
-    // asked, never the key. If only the event write fails the cap was still raised: report success (an error would
-    // invite a second top-up) and log it.
-    const topUp = (instanceId: string, amountUsd: number, by = "api") =>
-      Effect.gen(function* () {
-        const amount = yield* checkTopUpAmount(amountUsd, openRouter.topUpMax)
-        const rows = yield* sql<{ status: string }>`SELECT status FROM instances WHERE id = ${instanceId}`.pipe(Effect.mapError(dbError("top up")))
-        const instance = rows[0]
-        if (!instance) return yield* InstanceNotFound.forId(instanceId)
-        if (!openRouter.configured) return yield* NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")
-        const key = (yield* held(instanceId)).find((r) => r.provider === "openrouter")
-        if (!key) {
-          return yield* new ResourceConflict({
-            instanceId,
-            provider: "openrouter",
-            message: `Instance ${instanceId} has no OpenRouter key (agents get one when they are claimed), so it has no spending cap to raise.`,
-          })
-        }
-        const limitUsd = yield* openRouter.topUp(key.externalId, amount).pipe(Effect.tapError((e) => recordError(instanceId, "openrouter", "topup", e.message)))
-        const detail = `amountUsd=${amount} limitUsd=${limitUsd} by=${by.replace(/[^\w:.@-]/g, "").slice(0, 100) || "unknown"}`
-        yield* sql`INSERT INTO events (instance_id, from_status, to_status, kind, detail) VALUES (${instanceId}, ${instance.status}, ${instance.status}, 'topup', ${detail})`.pipe(
-          Effect.catch((e) => Effect.logError(`resources: top-up of ${instanceId} done (${detail}) but its event could not be recorded: ${String(e)}`))
-        )
-        return { instanceId, amountUsd: amount, limitUsd }
-      })
+    // Top-ups: one at a time per agent across replicas, journalled under their idempotency key (topUp.ts).
+    const topUp = yield* makeTopUp({ openRouter, held, recordError })
 
     return AgentResources.of({ webSearch: openRouter.configured, acquire, release, held, topUp })
   })

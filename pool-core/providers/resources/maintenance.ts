@@ -21,9 +21,9 @@ export const openRouterUsageOf = (instanceId: string) =>
  * Raises an agent's OpenRouter spending cap (API, /admin, ops chat): AgentResources.topUp with the services of the
  * calling runtime; a runtime without AgentResources answers "OpenRouter is not configured".
  */
-export const topUpAgent = (instanceId: string, amountUsd: number, by: string): Effect.Effect<TopUpResult, TopUpError> =>
+export const topUpAgent = (instanceId: string, amountUsd: number, by: string, idempotencyKey?: string): Effect.Effect<TopUpResult, TopUpError> =>
   Effect.flatMap(Effect.serviceOption(AgentResources), (resources) =>
-    Option.isNone(resources) ? Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")) : resources.value.topUp(instanceId, amountUsd, by)
+    Option.isNone(resources) ? Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")) : resources.value.topUp(instanceId, amountUsd, by, idempotencyKey)
   )
 
 /** OPENROUTER_SWEEP_GRACE: how old a key must be before the sweep may delete it, and how old the database. */

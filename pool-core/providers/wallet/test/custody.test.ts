@@ -21,13 +21,14 @@ import { AgentResourcesLive } from "../../resources/AgentResourcesLive.ts"
 import { telnyxDisabled } from "../../telnyx/Telnyx.ts"
 import { AgentWallets, localWalletsLayer } from "../AgentWallets.ts"
 import { addressOf } from "../evm.ts"
+import { ReplicasHere } from "../../../pool/ReplicasHere.ts"
 import { decryptSecret, encryptSecret, loadWalletKey, parseWalletKey, WALLET_KEY_FILE } from "../walletCrypto.ts"
 
 const KEY = Redacted.make(Buffer.from("11".repeat(32), "hex"))
 const wallets = localWalletsLayer(KEY)
 // AgentResourcesLive with only local wallets configured; PoolTest's test database serves it too (its SqlClient).
 const resources = AgentResourcesLive.pipe(Layer.provideMerge(Layer.mergeAll(telnyxDisabled, openRouterDisabled, agentMailDisabled, wallets)))
-const world = PoolTest({ resources: resources as unknown as Layer.Layer<AgentResources> }) as unknown as Layer.Layer<Pool | MemoryCloud | Compute | SqlClient.SqlClient | AgentWallets | AgentResources | PoolConfig | RuntimeClient | ProviderCircuit>
+const world = PoolTest({ resources: resources as unknown as Layer.Layer<AgentResources> }) as unknown as Layer.Layer<Pool | MemoryCloud | Compute | SqlClient.SqlClient | AgentWallets | AgentResources | PoolConfig | RuntimeClient | ProviderCircuit | ReplicasHere>
 
 layer(world, { timeout: "120 seconds", excludeTestServices: true })("wallet custody", (it) => {
   it.effect("the key is held encrypted by the pool, survives destroy and re-adopt, and is deleted on release with an event", () =>
