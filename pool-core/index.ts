@@ -11,4 +11,4 @@ export { RuntimeClientLive, makeRuntimeClient } from "./pool/RuntimeClientLive.t
 export { limits as inputLimits } from "./pool/validation.ts"
 export { apiOwner, isApiOwner, isWebOwner, quotaDefaults, type QuotaSettings, webAddressKey, webOwner } from "./pool/quota/settings.ts"
 export { Compute } from "./providers/compute/Compute.ts"
-export { AgentResources, AgentResourcesNone, type TopUpError, type TopUpResult } from "./providers/AgentResources.ts"
+export { AgentResources, AgentResourcesNone, type HeldResource, type TopUpError, type TopUpResult } from "./providers/AgentResources.ts"

@@ -34,6 +34,7 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
       topUp: (instanceId, amountUsd, by, key) =>
         Option.isSome(resources) ? resources.value.topUp(instanceId, amountUsd, by, key) : Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
       inviteUrlFor: options.inviteUrlFor,
+      heldBy: (instanceId) => (Option.isSome(resources) ? resources.value.held(instanceId) : Effect.succeed([])),
     }
     const limit = rateLimit(options.commandsPerMinute ?? COMMANDS_PER_MINUTE)
     const dialog = dialogStep(allCommands)

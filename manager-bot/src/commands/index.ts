@@ -8,6 +8,7 @@ import { reconcileCommand } from "./ops/reconcile.ts"
 import { replenishCommand } from "./ops/replenish.ts"
 import { topupCommand } from "./ops/topup.ts"
 import type { Command } from "./types.ts"
+import { agentCommand } from "./user/agent.ts"
 import { agentsCommand } from "./user/agents.ts"
 import { instructCommand } from "./user/instruct.ts"
 import { inviteCommand } from "./user/invite.ts"
@@ -20,7 +21,7 @@ import { templatesCommand } from "./user/templates.ts"
 
 // Every command, declared once, in the order /help lists them. A new command: a module in user/ or ops/, listed here.
 
-const userCommands = [templatesCommand, newCommand, agentsCommand, nameCommand, instructCommand, inviteCommand, joinCommand, releaseCommand, skipCommand, cancelCommand]
+const userCommands = [templatesCommand, newCommand, agentsCommand, agentCommand, nameCommand, instructCommand, inviteCommand, joinCommand, releaseCommand, skipCommand, cancelCommand]
 const opsCommands = [countsCommand, poolCommand, replenishCommand, drainCommand, reconcileCommand, killCommand, dismissCommand, topupCommand]
 
 export const allCommands: ReadonlyArray<Command> = [...userCommands, ...opsCommands, helpCommand(() => allCommands)]

@@ -1,6 +1,6 @@
 import type { Effect } from "effect"
 import type { Pool } from "@convos-agents/pool-core"
-import type { TopUpError, TopUpResult } from "@convos-agents/pool-core"
+import type { HeldResource, TopUpError, TopUpResult } from "@convos-agents/pool-core"
 import type { SpendOf } from "@convos-agents/pool-core/providers/resources"
 import type { BotContext } from "../bot/context.ts"
 import type { Dialog, Dialogs } from "../dialogs/Dialogs.ts"
@@ -17,6 +17,8 @@ export interface BotServices {
    */
   readonly topUp: (instanceId: string, amountUsd: number, by: string, key?: string) => Effect.Effect<TopUpResult, TopUpError>
   readonly inviteUrlFor: (templateSlug?: string) => string
+  /** The provider resources an agent holds (email inbox, phone number, wallet …); none without AgentResources. */
+  readonly heldBy: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, unknown>
 }
 
 /** Who is talking, where, how to answer, and what the bot can do for them. */
