@@ -6,6 +6,7 @@ import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, Joi
 import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision"
 import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
+import { notifyOwner } from "./ownerNotices.ts"
 import { makeLanes } from "./lanes.ts"
 import { makeBotPipeline } from "./bot/pipeline.ts"
 import { COMMANDS_PER_MINUTE } from "./bot/rateLimit.ts"
@@ -254,6 +255,8 @@ const makeBot = Effect.gen(function* () {
       })
     )
   )
+  const toOwner = notifyOwner({ pool, store, send: client.sendText })
+  yield* supervised("owner notices", pool.events.pipe(Stream.runForEach(toOwner)))
   yield* supervised(
     "alert summaries",
     Effect.suspend(() => postAlerts(limiter.flush(Date.now()))).pipe(Effect.repeat(Schedule.spaced(Duration.millis(Math.min(30_000, Math.max(50, s.alertIntervalMs / 4))))))

@@ -59,7 +59,8 @@ export type OnProgress = (p: Progress) => Effect.Effect<void>
 
 /** Published on Pool.events: what the ops chat alerts and the admin page react to. */
 export type PoolEvent =
-  | { readonly _tag: "InstanceCrashed"; readonly instanceId: string; readonly agentName: string | null; readonly reason: string }
+  /** `duringSetup`: its claim's setup failed (the claimer is told in the claim's answer), else a running agent stopped. */
+  | { readonly _tag: "InstanceCrashed"; readonly instanceId: string; readonly agentName: string | null; readonly reason: string; readonly duringSetup?: boolean }
   | { readonly _tag: "InstanceDead"; readonly instanceId: string; readonly reason: string }
   | { readonly _tag: "IdleBelowTarget"; readonly idle: number; readonly target: number }
   | { readonly _tag: "ProviderFailing"; readonly provider: string; readonly message: string }

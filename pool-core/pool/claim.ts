@@ -228,7 +228,7 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
             }
           } else {
             yield* resources.release(instance.id).pipe(Effect.ignore)
-            yield* deps.publish({ _tag: "InstanceCrashed", instanceId: instance.id, agentName: instance.agentName, reason })
+            yield* deps.publish({ _tag: "InstanceCrashed", instanceId: instance.id, agentName: instance.agentName, reason, duringSetup: true })
           }
           yield* onProgress({ step: "provision", status: "fail", message: reason, instanceId: instance.id })
           return yield* new ProvisionFailed({

@@ -1,0 +1,32 @@
+import { Effect, Option } from "effect"
+import { agentNameForDisplay, type Pool, type PoolEvent } from "@convos-agents/pool-core"
+import type { BotStore } from "./store.ts"
+
+// Owner notifications: what happens to a person's agent is said in that person's manager chat, not only in the ops
+// chat. Agents claimed over the API (owner "api:<label>") have no manager chat and are left to the API client.
+
+/** The owner's notice for a pool event, or null when the event is none of the owner's business. */
+export const ownerNoticeText = (e: PoolEvent): string | null => {
+  if (e._tag !== "InstanceCrashed" || e.duringSetup) return null // a failed setup is answered by the claim itself
+  const name = agentNameForDisplay(e.agentName, "Your agent")
+  const ref = e.agentName ? name : e.instanceId.slice(0, 8)
+  return (
+    `⚠️ ${name} [${e.instanceId.slice(0, 8)}] stopped working: ${e.reason}.\n` +
+    `The operators are told. /agent ${ref} shows its state; /release ${ref} then /new gets you a fresh agent.`
+  )
+}
+
+/** Sends the owner's notice for one event to their manager chat (nothing when there is none or no chat). */
+export const notifyOwner = (deps: {
+  readonly pool: Pool["Service"]
+  readonly store: BotStore["Service"]
+  readonly send: (conversationId: string, text: string) => Effect.Effect<unknown, unknown>
+}) => (e: PoolEvent) =>
+  Effect.gen(function* () {
+    const text = ownerNoticeText(e)
+    if (text === null || !("instanceId" in e)) return
+    const agent = yield* deps.pool.get(e.instanceId)
+    if (!agent.claimedBy || agent.claimedBy.startsWith("api:")) return
+    const chat = yield* deps.store.chatOf(agent.claimedBy)
+    if (Option.isSome(chat)) yield* deps.send(chat.value, text)
+  }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: owner notice not sent", cause)))
