@@ -8,7 +8,7 @@ import { Schema } from "effect"
 export const InstanceStatus = Schema.Literals(["starting", "idle", "claiming", "claimed", "crashed", "dead", "draining"])
 export type InstanceStatus = typeof InstanceStatus.Type
 
-export const ComputeProviderName = Schema.Literals(["local", "railway", "memory"])
+export const ComputeProviderName = Schema.Literals(["local", "railway", "docker", "memory"])
 export type ComputeProviderName = typeof ComputeProviderName.Type
 
 /** One row of `instances`, as the application sees it. Secrets are never part of it (only the token hash). */

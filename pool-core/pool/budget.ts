@@ -20,6 +20,8 @@ export interface CallCosts {
 const costs: Record<ComputeProviderName, CallCosts> = {
   railway: { create: 5, destroy: 2, statusRefsPerRequest: 20 },
   local: { create: 1, destroy: 1, statusRefsPerRequest: 500 },
+  // Docker: inspect, volume, create, start, inspect; remove + volume; one list call answers for every agent.
+  docker: { create: 5, destroy: 2, statusRefsPerRequest: 10_000 },
   memory: { create: 1, destroy: 1, statusRefsPerRequest: 500 },
 }
 

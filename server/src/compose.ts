@@ -4,29 +4,37 @@ import { DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@conv
 import { embeddedMessagingLayer, Messaging } from "@convos-agents/messaging"
 import { BotMigrations, ManagerBotLive } from "@convos-agents/manager-bot"
 import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
-import { railwayComputeLayerFromEnv, railwayConfigured } from "@convos-agents/pool-core/compute/railway"
+import { dockerComputeLayerFromEnv } from "@convos-agents/pool-core/compute/docker"
+import { railwayComputeLayerFromEnv } from "@convos-agents/pool-core/compute/railway"
+import { computeChoice, describeCompute } from "@convos-agents/pool-core/compute/select"
 import { agentResourcesLayerFromEnv, OrphanKeySweeperLive } from "@convos-agents/pool-core/providers/resources"
 import { AgentServicesLive } from "@convos-agents/pool-core/providers/services"
 import { NotionPromptsLive } from "@convos-agents/pool-core/providers/notion"
 
 // How `npm start` is put together: database (pool-core's migrations and the bot's) → messaging → pool (compute, runtime client, provider resources, tick)
-// → manager bot. Compute is Railway when a Railway token is set (RAILWAY_API_TOKEN, RAILWAY_API_TOKENS or
-// RAILWAY_TOKEN), else local agent processes.
+// → manager bot. Compute: COMPUTE=local|railway|docker, else Railway when a Railway token is set (RAILWAY_API_TOKEN,
+// RAILWAY_API_TOKENS or RAILWAY_TOKEN), else local agent processes (pool-core/providers/compute/select.ts).
 
-export const computeName = () => (railwayConfigured(process.env) ? "railway" : "local")
+export const computeName = () => computeChoice(process.env)
 
-/** Local agents are child processes: they need the devnet's URL, known only once the devnet is up. */
+/** Agents on this machine's devnet need its URL, known only once the devnet is up. */
 const localCompute = Layer.unwrap(
   Effect.gen(function* () {
     const messaging = yield* Messaging
     return localComputeLayer({ dataDir: resolve(process.env.DATA_DIR ?? ".data"), baseEnv: messaging.devnetUrl ? { DEVNET_URL: messaging.devnetUrl } : {} })
   })
 )
+const dockerCompute = Layer.unwrap(
+  Effect.gen(function* () {
+    const messaging = yield* Messaging
+    return dockerComputeLayerFromEnv({ baseEnv: messaging.devnetUrl ? { DEVNET_URL: messaging.devnetUrl } : {} })
+  })
+)
 
 export const describeParts = () => [
   `database: ${process.env.DATABASE_URL ? "Postgres from DATABASE_URL" : "embedded PGlite (set DATABASE_URL for Postgres)"}`,
   `messaging: ${process.env.XMTP_ENV ? `XMTP ${process.env.XMTP_ENV}` : process.env.DEVNET_URL ? `devnet at ${process.env.DEVNET_URL}` : "embedded devnet (set XMTP_ENV=dev|production for XMTP)"}`,
-  `compute: ${computeName() === "railway" ? "Railway" : "local OpenClaw agent processes (set RAILWAY_API_TOKEN for Railway)"}`,
+  `compute: ${describeCompute(computeName(), process.env)}`,
   "provider resources: OpenRouter, AgentMail, Telnyx, Bankr for each one whose keys are set (.env.example)",
 ]
 
@@ -34,7 +42,8 @@ export const describeParts = () => [
 export const AppMigrations = BotMigrations
 
 export const AppLayer = () => {
-  const compute = computeName() === "railway" ? railwayComputeLayerFromEnv : localCompute
+  const choice = computeName()
+  const compute = choice === "railway" ? railwayComputeLayerFromEnv : choice === "docker" ? dockerCompute : localCompute
   const base = Layer.mergeAll(DatabaseLive.pipe(Layer.provide(AppMigrations)), embeddedMessagingLayer, PoolConfigLive)
   // NotionPrompts: templates' Notion pages for claims, and GET /api/prompts (NOTION_API_KEY; without it both say so).
   const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv, NotionPromptsLive)))

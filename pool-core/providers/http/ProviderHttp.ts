@@ -23,6 +23,8 @@ export interface ProviderHttpOptions {
   readonly baseDelay?: Duration.Input
   /** A Retry-After longer than this is capped (a provider must not park the pool for an hour). */
   readonly maxRetryAfter?: Duration.Input
+  /** How requests are sent (default: the global fetch); the Docker client passes one that speaks over a unix socket. */
+  readonly fetch?: typeof fetch
 }
 
 export interface RequestOptions {
@@ -113,7 +115,7 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
         try {
           // An empty path means the base URL itself (GraphQL endpoints): no trailing slash appended.
           const url = req.path === "" ? options.baseUrl : new URL(req.path.replace(/^\//, ""), options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`)
-          const res = await fetch(url, {
+          const res = await (options.fetch ?? fetch)(url, {
             method: req.method,
             headers: { ...headerValues(), ...(req.body === undefined ? {} : { "content-type": "application/json" }), accept: "application/json" },
             body: req.body === undefined ? undefined : JSON.stringify(req.body),
