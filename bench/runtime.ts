@@ -5,6 +5,8 @@
 // (agent: GET /pool/health says ready; default gateway: GET /ready is 200, i.e. its convos channel is live), then it
 // idles IDLE_MS and the RSS of its whole process group is summed from /proc. Prints exactly four lines on stdout;
 // progress and the load average go to stderr, and bench/.tmp/runtime.json keeps the figures for `npm run bench`.
+// Then, where a container engine exists, the agent in its container (bench/runtimeContainer.ts: Docker compute, the
+// runtime image): cold start and RSS from the container's stats, on stderr and in runtime.json.
 import { spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
@@ -16,6 +18,7 @@ import { freePort, groupMembers, terminate } from "../pool-core/providers/comput
 import { convosPluginDir, openclawEntry, runtimeRoot } from "../runtime/src/config/settings.ts"
 import { startTestDevnet } from "../runtime/test/support/devnet.ts"
 import { resultsDir } from "./lib.ts"
+import { measureContainerAgent } from "./runtimeContainer.ts"
 
 const TOKEN = "bench-token"
 const RUNS = 3
@@ -150,6 +153,7 @@ const main = async () => {
   const agents: Sample[] = []
   const defaults: Sample[] = []
   const loads: string[] = [load()]
+  let container: Awaited<ReturnType<typeof measureContainerAgent>> = { measures: [], notes: [] }
   try {
     for (let i = 1; i <= RUNS; i++) {
       log(`run ${i}/${RUNS}: load average ${load()}`)
@@ -161,6 +165,11 @@ const main = async () => {
       defaults.push(d)
       loads.push(load())
     }
+    // The agent in its container, alone: the local runs are over.
+    log(`container: load average ${load()}`)
+    container = await measureContainerAgent({ devnetUrl: devnet.url, token: TOKEN, idleMs: IDLE_MS, readyTimeoutMs: READY_TIMEOUT_MS, log })
+    for (const m of container.measures) log(`${m.measure}: ${m.value.toFixed(1)} ${m.unit}`)
+    for (const n of container.notes) log(n)
   } finally {
     await cleanup()
   }
@@ -185,8 +194,9 @@ const main = async () => {
         { measure: "default gateway idle RSS (median of 3)", value: defaultRss, unit: "MB" },
         { measure: "default gateway cold start to ready (median of 3)", value: defaultStart, unit: "s" },
         { measure: "ratio RSS default/agent", value: ratio, unit: "×" },
+        ...container.measures,
       ],
-      notes: [`load average (1/5/15 min) at each run: ${loads.join(" | ")}`, `agent samples: ${agents.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`, `default samples: ${defaults.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`],
+      notes: [`load average (1/5/15 min) at each run: ${loads.join(" | ")}`, `agent samples: ${agents.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`, `default samples: ${defaults.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`, ...container.notes],
       at: new Date().toISOString(),
     }, null, 2)
   )

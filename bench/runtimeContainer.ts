@@ -1,7 +1,7 @@
 // The container phase of `npm run bench:runtime`: one agent in the runtime image (built or refreshed with
 // `npm run image:runtime`, layers cached), started by Docker compute over a real engine's Docker Engine API (a podman
 // service started here, or a Docker daemon; runtime/test/support/containerEngine.ts), on this machine's network
-// against the bench's devnet and fake LLM. Measures cold start (create → /pool/health ready) and the container's
+// against the bench's devnet. Measures cold start (create → /pool/health ready) and the container's
 // memory from the engine's stats (RSS, and usage incl. page cache) after the same idle time as the local phase.
 import { spawnSync } from "node:child_process"
 import { join } from "node:path"
@@ -16,16 +16,16 @@ const IMAGE = "convos-agent-runtime:latest"
 const MEMORY = 1536 * 1024 ** 2
 const root = join(import.meta.dirname, "..")
 
-export const measureContainerAgent = async (options: { devnetUrl: string; llmBaseUrl: string; token: string; idleMs: number; readyTimeoutMs: number }): Promise<{ measures: Measure[]; notes: string[] }> => {
+export const measureContainerAgent = async (options: { devnetUrl: string; token: string; idleMs: number; readyTimeoutMs: number; log: (line: string) => void }): Promise<{ measures: Measure[]; notes: string[] }> => {
   const reason = noEngineReason()
   if (reason) return { measures: [], notes: [`container phase skipped: ${reason}`] }
   const engine = await startTestEngine()
   const buildStart = performance.now()
-  const build = spawnSync(process.execPath, [join(root, "scripts", "image.mjs"), "runtime"], { cwd: root, env: { ...engine.env, CONTAINER_ENGINE: engine.name, IMAGE_TAG: IMAGE }, stdio: "inherit" })
+  const build = spawnSync(process.execPath, [join(root, "scripts", "image.mjs"), "runtime"], { cwd: root, env: { ...engine.env, CONTAINER_ENGINE: engine.name, IMAGE_TAG: IMAGE }, stdio: ["ignore", "inherit", "inherit"] })
   if (build.status !== 0) throw new Error(`npm run image:runtime failed (exit ${build.status})`)
   const buildS = (performance.now() - buildStart) / 1000
   const settings = { host: engine.host, image: IMAGE, memoryBytes: MEMORY, nanoCpus: 1e9, network: "host", environment: `bench-${process.pid}` }
-  const layer = dockerComputeLayer(settings, { baseEnv: { DEVNET_URL: options.devnetUrl, OPENROUTER_BASE_URL: options.llmBaseUrl } }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
+  const layer = dockerComputeLayer(settings, { baseEnv: { DEVNET_URL: options.devnetUrl } }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
   const compute = ManagedRuntime.make(layer)
   const onCompute = <A, E>(f: (c: Compute["Service"]) => Effect.Effect<A, E>) => compute.runPromise(Effect.flatMap(Effect.service(Compute), f))
   let ref = ""
@@ -42,7 +42,7 @@ export const measureContainerAgent = async (options: { devnetUrl: string; llmBas
       await new Promise((r) => setTimeout(r, 250))
     }
     const coldStartS = (performance.now() - t0) / 1000
-    console.log(`${ref} ready after ${coldStartS.toFixed(1)} s; idling ${options.idleMs / 1000} s before reading its stats…`)
+    options.log(`  agent container ${ref} ready after ${coldStartS.toFixed(1)} s; idling ${options.idleMs / 1000} s before reading its stats…`)
     await new Promise((r) => setTimeout(r, options.idleMs))
     const t = dockerTransport(engine.host)
     const stats = (await (await t.fetch(`${t.baseUrl}/v1.41/containers/${ref}/stats?stream=false`)).json()) as { memory_stats: { usage: number; limit: number; stats?: Record<string, number> } }
