@@ -5,7 +5,7 @@ import { dockerSettings, parseMemory } from "./settings.ts"
 
 // COMPUTE picks the compute; Docker compute's settings refuse what cannot work, naming the variable and the fix.
 
-const raw = { host: null, image: null, memory: null, cpus: null, network: null, environment: "test" }
+const raw: Parameters<typeof dockerSettings>[0] = { host: null, image: null, memory: null, cpus: null, network: null, environment: "test" }
 
 describe("compute selection and Docker settings", () => {
   it("COMPUTE=docker selects Docker; unset keeps Railway-with-a-token else local; anything else is refused by name", () => {
