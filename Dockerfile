@@ -6,15 +6,17 @@
 # or `docker build --build-arg BASE_IMAGE=node:24-bookworm-slim -t convos-manager .` from the repository root.
 # The build reads the npm registry; behind a TLS-inspecting proxy pass its CA bundle as the build secret `ca`.
 ARG BASE_IMAGE=node:24-bookworm-slim
+# Every package.json and lockfile in its place (npm ci needs each workspace's manifest): a layer that changes only
+# when a manifest does, so the install stays cached across source edits.
+FROM ${BASE_IMAGE} AS manifests
+WORKDIR /src
+COPY . .
+RUN mkdir /manifests && find . \( -name node_modules -prune \) -o \( -name package.json -o -name package-lock.json \) -type f -print \
+  | xargs cp --parents -t /manifests
+
 FROM ${BASE_IMAGE}
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY contract/package.json contract/
-COPY messaging/package.json messaging/
-COPY pool-core/package.json pool-core/
-COPY runtime/package.json runtime/
-COPY manager-bot/package.json manager-bot/
-COPY web/package.json web/
+COPY --from=manifests /manifests/ ./
 # The manager runs its TypeScript with tsx (a dev dependency). No install scripts: no OpenClaw gateway (agents run
 # elsewhere), no second Node download (the npm `node` package's link is removed so the base's Node 24 runs).
 RUN --mount=type=secret,id=ca NODE_EXTRA_CA_CERTS=/run/secrets/ca npm ci --include=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
