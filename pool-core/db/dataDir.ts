@@ -14,7 +14,7 @@ export const secureDataDir = (dataDir: string): ReadonlyArray<string> => {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const fixed: string[] = []
   const visit = (path: string) => {
-    let stat
+    let stat: ReturnType<typeof lstatSync>
     try {
       stat = lstatSync(path)
     } catch {

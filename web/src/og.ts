@@ -31,6 +31,7 @@ const escapeXml = (s: string) => s.replace(/[<>&"']/g, (ch) => ({ "<": "&lt;", "
 /** Drops what Inter cannot draw as anything but a "no glyph" box: emoji, their modifiers, joiners and selectors. */
 const printable = (s: string) =>
   s
+    // biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point is removed on its own, joiners included
     .replace(/[\p{Extended_Pictographic}\p{Emoji_Modifier}\p{Regional_Indicator}\u{FE0F}\u{FE0E}\u{200D}\u{20E3}]/gu, "")
     .replace(/\s+/g, " ")
     .trim()

@@ -7,6 +7,7 @@ declare module "qrcode" {
     readonly errorCorrectionLevel?: "L" | "M" | "Q" | "H"
     readonly color?: { readonly dark?: string; readonly light?: string }
   }
+  // biome-ignore lint/suspicious/noShadowRestrictedNames: the qrcode package's own export name
   export function toString(text: string, options?: QRCodeToStringOptions): Promise<string>
   const QRCode: { toString: typeof toString }
   export default QRCode

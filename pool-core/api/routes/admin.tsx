@@ -135,13 +135,13 @@ const Dashboard: FC<{
     </nav>
     <p>
       <form class="inline" method="post" action="/admin/actions/replenish">
-        <input type="number" name="count" min="1" max="20" value="1" /> <button>Replenish</button>
+        <input type="number" name="count" min="1" max="20" value="1" /> <button type="submit">Replenish</button>
       </form>{" "}
       <form class="inline" method="post" action="/admin/actions/drain">
-        <input type="number" name="count" min="1" max="20" value="1" /> <button>Drain idle</button>
+        <input type="number" name="count" min="1" max="20" value="1" /> <button type="submit">Drain idle</button>
       </form>{" "}
       <form class="inline" method="post" action="/admin/logout">
-        <button>Sign out</button>
+        <button type="submit">Sign out</button>
       </form>
     </p>
     <table>
@@ -161,16 +161,16 @@ const Dashboard: FC<{
             <td>
               {p.qr[i.id] ? <a href={`#qr-${i.id}`}>QR</a> : null}{" "}
               {i.status === "crashed" || i.status === "dead" ? (
-                <form class="inline" method="post" action="/admin/actions/dismiss"><input type="hidden" name="id" value={i.id} /><button>Dismiss</button></form>
+                <form class="inline" method="post" action="/admin/actions/dismiss"><input type="hidden" name="id" value={i.id} /><button type="submit">Dismiss</button></form>
               ) : null}{" "}
               {p.topUpMax !== null && (p.spend.get(i.id) ?? null) !== null ? (
                 <form class="inline" method="post" action="/admin/actions/topup">
                   <input type="hidden" name="id" value={i.id} />
                   <input type="number" name="amountUsd" min="0.01" max={String(p.topUpMax)} step="0.01" value="5" aria-label="USD to add to the spending cap" />{" "}
-                  <button>Top up</button>
+                  <button type="submit">Top up</button>
                 </form>
               ) : null}{" "}
-              <form class="inline" method="post" action="/admin/actions/kill"><input type="hidden" name="id" value={i.id} /><button>Kill</button></form>
+              <form class="inline" method="post" action="/admin/actions/kill"><input type="hidden" name="id" value={i.id} /><button type="submit">Kill</button></form>
             </td>
           </tr>
         ))}
@@ -182,6 +182,7 @@ const Dashboard: FC<{
           <h2>{i.agentName}</h2>
           <span dangerouslySetInnerHTML={{ __html: p.qr[i.id]! }} />
           <p><code>{i.inviteUrl}</code></p>
+          {/* biome-ignore lint/a11y/useValidAnchor: "#" closes the :target modal without script (the CSP allows none) */}
           <a href="#">Close</a>
         </div>
       </section>
