@@ -100,6 +100,29 @@ describe("runtime with a real OpenClaw gateway", () => {
     expect(last.authorization).toBe("Bearer sk-e2e-fake")
   }, 180_000)
 
+  it("two conversations made with POST /convos/conversation: different inbox ids, and each one's instructions reach the model there", async () => {
+    const make = async (name: string, instructions: string) => {
+      const res = await fetch(`${url}/convos/conversation`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ name, instructions }) })
+      expect(res.status).toBe(200)
+      return (await res.json()) as { conversationId: string; inviteUrl: string; inboxId: string }
+    }
+    const books = await make("Book club", "BOOKS-RULE: only talk about books.")
+    const chess = await make("Chess", "CHESS-RULE: only talk about chess.")
+    expect(books.inboxId).not.toBe(chess.inboxId)
+    for (const [made, mine, other] of [[books, "BOOKS-RULE", "CHESS-RULE"], [chess, "CHESS-RULE", "BOOKS-RULE"]] as const) {
+      await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        const person = yield* connectPerson(devnet.url, `${mine} person`)
+        expect(yield* joinInvite(person, made.inviteUrl)).toMatchObject({ _tag: "Joined", conversationId: made.conversationId })
+        const sentAt = Date.now()
+        yield* person.client.sendText(made.conversationId, `ping ${mine}`)
+        yield* waitForText(person, made.conversationId, (t) => t.startsWith("FAKE-REPLY") && t.includes(mine), sentAt - 1, 120_000)
+      })))
+      const asked = llm.requests.filter((r) => r.lastUser.includes(`ping ${mine}`)).at(-1)!
+      expect(asked.prompt).toContain(`${mine}: only talk about`)
+      expect(asked.prompt).not.toContain(other)
+    }
+  }, 300_000)
+
   it("a restarted manager re-adopts the running instance, and destroy stops it by PID", async () => {
     const record = JSON.parse(await (await import("node:fs/promises")).readFile(join(dataDir, "instances", ID, "instance.json"), "utf8")) as { pid: number }
     expect(isAlive(record.pid)).toBe(true)

@@ -22,6 +22,8 @@ let server: Server
 let base: string
 const env: NodeJS.ProcessEnv = {}
 const dispatched: string[] = []
+/** Turns that reached the agent (dispatch), with the conversation's own instructions; each answered "ok <n>". */
+const turns: Array<{ conversationId: string; text: string; instructions: string | undefined }> = []
 
 const call = (path: string, init: { method?: string; token?: string | null; body?: unknown; raw?: string } = {}) =>
   fetch(`${base}${path}`, {
@@ -40,7 +42,12 @@ beforeAll(async () => {
   convos = createConvosRuntime({
     env,
     messaging: DevnetMessaging.layerFromUrl(devnet.url),
-    dispatch: async (m) => {
+    dispatch: async (m, reply) => {
+      if (env.MODEL_BASE_URL) {
+        turns.push({ conversationId: m.conversationId, text: m.text, instructions: m.instructions })
+        await reply(`ok ${turns.length}`)
+        return { delivered: 1, silent: false }
+      }
       dispatched.push(m.text)
       return { delivered: 0, silent: true }
     },
@@ -189,5 +196,35 @@ describe("instance HTTP contract", () => {
       expect(res.status).toBe(200)
       expect(res.body).toMatchObject({ joined: false, pending: true, conversationId: null })
     })))
+  })
+
+  it("POST /convos/conversation: each conversation has its own identity, and its own instructions reach the agent's turns there", async () => {
+    const agentInbox = (await call("/convos/status")).body.inboxId
+    const books = await call("/convos/conversation", { method: "POST", body: { name: "Book club", instructions: "Only talk about books." } })
+    const chess = await call("/convos/conversation", { method: "POST", body: { name: "Chess", instructions: "Only talk about chess.", env: "devnet" } })
+    expect(books.status).toBe(200)
+    expect(chess.status).toBe(200)
+    expect(new Set([agentInbox, books.body.inboxId, chess.body.inboxId]).size).toBe(3)
+    const wrongNetwork = await call("/convos/conversation", { method: "POST", body: { name: "Elsewhere", env: "production" } })
+    expect(wrongNetwork).toMatchObject({ status: 400, body: { field: "env" } })
+
+    env.MODEL_BASE_URL = "http://127.0.0.1:9/v1" // a model is configured: turns go to the agent (the test's dispatch)
+    try {
+      await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+        for (const [made, instructions] of [[books.body, "Only talk about books."], [chess.body, "Only talk about chess."]] as const) {
+          const person = yield* connectPerson(devnet.url)
+          expect(yield* joinInvite(person, made.inviteUrl)).toMatchObject({ _tag: "Joined", conversationId: made.conversationId })
+          const sentAt = Date.now()
+          yield* person.client.sendText(made.conversationId, `hello ${made.conversationId}`)
+          yield* waitForText(person, made.conversationId, (t) => t.startsWith("ok "), sentAt - 1, 15_000)
+          expect(turns.at(-1)).toEqual({ conversationId: made.conversationId, text: `hello ${made.conversationId}`, instructions })
+          // The answer (and the greeting) come from the conversation's own identity, not the agent's main one.
+          const senders = new Set((yield* person.client.messages(made.conversationId, { limit: 100 })).map((m) => m.senderInboxId).filter((id) => id !== person.identity.inboxId))
+          expect([...senders]).toEqual([made.inboxId])
+        }
+      })))
+    } finally {
+      delete env.MODEL_BASE_URL
+    }
   })
 })

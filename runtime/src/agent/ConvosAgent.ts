@@ -11,6 +11,7 @@ import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable } fro
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
 import { defaultGreeting } from "../config/seedFiles.ts"
+import { createOwnConversation, type OwnConversationDeps, reconnectOwnConversation, serveOwnConversation } from "./ownConversations.ts"
 
 export interface InboundText {
   readonly id: string
@@ -18,6 +19,8 @@ export interface InboundText {
   readonly senderInboxId: string
   readonly text: string
   readonly sentAt: Date
+  /** The conversation's own instructions (a conversation made by createConversation), for this turn only. */
+  readonly instructions?: string
 }
 
 export interface ProvisionInput {
@@ -65,7 +68,8 @@ export class ConvosAgent extends Context.Service<ConvosAgent, {
   readonly state: Effect.Effect<AgentState>
   readonly provision: (input: ProvisionInput) => Effect.Effect<ProvisionOutput, AlreadyProvisioned | BadInvite | JoinRejected | MessagingUnavailable>
   readonly update: (input: { agentName?: string; instructions?: string }) => Effect.Effect<AgentState, MessagingUnavailable>
-  readonly createConversation: (name: string) => Effect.Effect<{ conversationId: string; inviteUrl: string }, MessagingUnavailable>
+  /** A new conversation with its own identity (inbox) and instructions; the agent answers there with that identity. */
+  readonly createConversation: (name: string, instructions?: string) => Effect.Effect<{ conversationId: string; inviteUrl: string; inboxId: string }, MessagingUnavailable>
   readonly join: (inviteUrl: string) => Effect.Effect<JoinOutput, BadInvite | JoinRejected | MessagingUnavailable>
   readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingUnavailable>
   /** Whether the message stream is running (false while it restarts after a failure). */
@@ -90,6 +94,34 @@ const make = (options: ConvosAgentOptions) =>
     const addConversation = (id: string) =>
       save({ ...state, conversations: state.conversations.includes(id) ? state.conversations : [...state.conversations, id] })
     const profileChanged = () => (options.onProfileChanged ? options.onProfileChanged(state) : Effect.void)
+
+    // Conversations with their own identity: one client each, replies go out through it.
+    const ownClients = new Map<string, MessagingClient>()
+    const own: OwnConversationDeps = {
+      messaging,
+      scope,
+      ...(options.inviteBaseUrl ? { inviteBaseUrl: options.inviteBaseUrl } : {}),
+      ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+      agentName: () => state.agentName,
+      greeting,
+      onText: (m) => options.onInbound(m),
+      seen: (conversationId, atMs) =>
+        save({ ...state, ownConversations: (state.ownConversations ?? []).map((c) => (c.conversationId === conversationId ? { ...c, lastSeenMs: atMs } : c)) }),
+    }
+    for (const c of state.ownConversations ?? []) {
+      yield* reconnectOwnConversation(own, c).pipe(
+        Effect.tap((ownClient) => Effect.sync(() => ownClients.set(c.conversationId, ownClient))),
+        Effect.catchCause((cause) => Effect.logError(`conversation ${c.conversationId} could not reconnect its identity`, cause))
+      )
+    }
+    const createOwn = (name: string, instructions: string) =>
+      Effect.gen(function* () {
+        const made = yield* createOwnConversation(own, name, instructions)
+        ownClients.set(made.conversation.conversationId, made.client)
+        yield* save({ ...state, ownConversations: [...(state.ownConversations ?? []), made.conversation] })
+        yield* serveOwnConversation(own, made.conversation, made.client)
+        return { conversationId: made.conversation.conversationId, inviteUrl: made.conversation.inviteUrl, inboxId: made.conversation.inboxId }
+      }).pipe(Effect.mapError(messagingFailure))
 
     const createConversation = (name: string) =>
       Effect.gen(function* () {
@@ -211,9 +243,9 @@ const make = (options: ConvosAgentOptions) =>
       state: Effect.sync(() => state),
       provision,
       update,
-      createConversation: (name) => createConversation(name).pipe(Effect.map(({ conversationId, inviteUrl }) => ({ conversationId, inviteUrl }))),
+      createConversation: (name, instructions) => createOwn(name, instructions ?? ""),
       join: (url) => join(url),
-      sendText: (conversationId, text) => client.sendText(conversationId, text).pipe(Effect.mapError(messagingFailure)),
+      sendText: (conversationId, text) => (ownClients.get(conversationId) ?? client).sendText(conversationId, text).pipe(Effect.mapError(messagingFailure)),
       streaming: () => streaming,
     })
   })

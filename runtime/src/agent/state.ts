@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { generateIdentity } from "@convos-agents/messaging"
+import type { OwnConversation } from "./ownConversations.ts"
 
 export interface AgentState {
   readonly privateKey: `0x${string}`
@@ -19,6 +20,8 @@ export interface AgentState {
   readonly conversations: ReadonlyArray<string>
   /** Stream resume point, so a restart neither replays nor misses messages. */
   readonly lastSeenMs: number
+  /** Conversations made by POST /convos/conversation, each with its own identity (ownConversations.ts). */
+  readonly ownConversations?: ReadonlyArray<OwnConversation>
 }
 
 export const agentStatePath = (stateDir: string) => join(stateDir, "convos", "agent.json")

@@ -31,6 +31,8 @@ export const AgentPatchBody = Schema.Struct({
 export const ConversationBody = Schema.Struct({
   name: Name,
   instructions: Schema.optional(Instructions),
+  /** The seed's XMTP env: the network the conversation is on; it must be the agent's own. */
+  env: Schema.optional(Schema.Literals(["devnet", "dev", "production"])),
 })
 
 export const JoinBody = Schema.Struct({ inviteUrl: Url })

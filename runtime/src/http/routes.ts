@@ -10,6 +10,8 @@ import { AgentPatchBody, ConversationBody, decodeBody, JoinBody, ProvisionBody }
 export interface RouteDeps {
   readonly token: string | null
   readonly version: string
+  /** The messaging network the agent runs on (devnet, dev or production): a conversation's `env` must name it. */
+  readonly network: string
   /** Whether the messaging account is live and the agent can take a provision. */
   readonly isReady: () => boolean
   /** Runs an effect against the live agent; rejects/fails with NotReady semantics when it is not up yet. */
@@ -151,7 +153,12 @@ export const handleContractRequest = async (req: IncomingMessage, res: ServerRes
       if (!expect("POST")) return true
       const b = await body(ConversationBody)
       if (!b) return true
-      sendExit(res, await deps.runAgent((a) => a.createConversation(b.name)), (r) => r)
+      // The agent runs on one network; a request for another is refused rather than silently ignored.
+      if (b.env !== undefined && b.env !== deps.network) {
+        send(res, 400, { error: `env: this agent runs on the ${deps.network} network; omit env or send "${deps.network}".`, field: "env" })
+        return true
+      }
+      sendExit(res, await deps.runAgent((a) => a.createConversation(b.name, b.instructions)), (r) => r)
       return true
     }
     case "/convos/join": {

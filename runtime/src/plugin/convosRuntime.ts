@@ -208,6 +208,8 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       const handled = await handleContractRequest(req, res, {
         token: settings.token,
         version: runtimeVersion(),
+        // As the messaging layer picks it (messaging/layers.ts): XMTP_ENV wins, else the devnet.
+        network: env.XMTP_ENV || "devnet",
         isReady: () => host?.ready() ?? false,
         runAgent: (f) => (host ? host.run(f) : Promise.resolve(Exit.fail(new NotReady()))),
         applyEnv,

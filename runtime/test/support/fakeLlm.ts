@@ -17,7 +17,8 @@ export const SEARCH_CITATION = "https://example.org/answer-42"
 
 export interface FakeLlm {
   readonly baseUrl: string
-  readonly requests: Array<{ model: string; authorization: string | undefined; lastUser: string; tools: ReadonlyArray<string>; toolResult: string | null }>
+  /** `prompt`: every message of the request (system included), flattened: what the model was told. */
+  readonly requests: Array<{ model: string; authorization: string | undefined; lastUser: string; prompt: string; tools: ReadonlyArray<string>; toolResult: string | null }>
   /** When the newest turn's user messages contain `trigger`, the model calls `name` with `args` (OpenAI tool_calls). */
   readonly toolCalls: Array<{ readonly trigger: string; readonly name: string; readonly args: Record<string, unknown> }>
   /** Web searches through OpenRouter (Perplexity Sonar models): the auth header and the whole request body. */
@@ -81,7 +82,7 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
     const turnMessages = body.messages.slice(lastAssistant + 1)
     const toolMessages = turnMessages.filter((m) => m.role === "tool")
     const toolResult = toolMessages.length > 0 ? toolMessages.map((m) => flatten(m.content)).join("\n") : null
-    requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user, tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"), toolResult })
+    requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user, prompt: body.messages.map((m) => flatten(m.content)).join("\n"), tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"), toolResult })
     // Like OpenRouter: a model id is "<vendor>/<model>" (or one of OpenRouter's own, "openrouter/<name>"). An OpenClaw
     // ref such as "openrouter/anthropic/…" or "convos-openrouter/…" is refused with 400.
     if (!options.generic && !OPENROUTER_MODEL_ID.test(body.model ?? "")) {

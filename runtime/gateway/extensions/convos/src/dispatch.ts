@@ -77,6 +77,9 @@ export const dispatchToAgent = async (
           reply: { to: `${CHANNEL}:${message.conversationId}`, originatingTo: `${CHANNEL}:${message.conversationId}` },
           message: { rawBody: message.text, commandBody: message.text },
           channelIngress: ingress,
+          // A conversation's own instructions go to the model as its group system prompt (trusted: set by the owner
+          // through the instance contract, never by chat members).
+          ...(message.instructions ? { supplemental: { groupSystemPrompt: message.instructions } } : {}),
           // The label is ours, not the group's name: keep it out of the prompt's group_subject (as before the migration).
           extra: { GroupSubject: undefined },
         })
