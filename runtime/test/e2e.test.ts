@@ -117,7 +117,7 @@ describe("runtime with a real OpenClaw gateway", () => {
         yield* person.client.sendText(made.conversationId, `ping ${mine}`)
         yield* waitForText(person, made.conversationId, (t) => t.startsWith("FAKE-REPLY") && t.includes(mine), sentAt - 1, 120_000)
       })))
-      const asked = llm.requests.filter((r) => r.lastUser.includes(`ping ${mine}`)).at(-1)!
+      const asked = llm.requests.filter((r) => r.prompt.includes(`ping ${mine}`)).at(-1)!
       expect(asked.prompt).toContain(`${mine}: only talk about`)
       expect(asked.prompt).not.toContain(other)
     }
