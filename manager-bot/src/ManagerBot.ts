@@ -119,8 +119,12 @@ const makeBot = Effect.gen(function* () {
       if (template) yield* bot.startDialog(ctx.groupId, ctx.requesterInboxId, template, (text) => client.sendText(ctx.groupId, text).pipe(Effect.asVoid, Effect.orDie))
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: welcome not sent", cause)))
 
-  /** Answers one message (in its conversation's lane: after that conversation's earlier messages). */
-  const answer = (m: ChatMessage) =>
+  /**
+   * Answers one message (in its conversation's lane: after that conversation's earlier messages). The answer is
+   * claimed in the ledger before its first reply is sent (guarded on this process still holding the message), so of
+   * two processes that both think they hold it — a takeover after a connection blip — only one ever sends.
+   */
+  const answer = (m: ChatMessage, claimed: { value: boolean }) =>
     Effect.gen(function* () {
       const conv = yield* client.conversation(m.conversationId)
       if (Option.isNone(conv)) return
@@ -132,8 +136,24 @@ const makeBot = Effect.gen(function* () {
       const inOps = m.conversationId === opsId
       const owner = inOps ? Option.none() : yield* untilDatabaseAnswers("finding the chat's owner", store.ownerOfChat(m.conversationId))
       if (!inOps && Option.isNone(owner)) return // an agent's conversation or someone else's group: not ours to answer
+      let refused = false
+      const mayReply = Effect.suspend(() => {
+        if (claimed.value || refused) return Effect.succeed(claimed.value)
+        return untilDatabaseAnswers("claiming an answer", store.claimAnswer(m.id, handler)).pipe(
+          Effect.tap((mine) =>
+            Effect.sync(() => {
+              claimed.value = mine
+              refused = !mine
+            })
+          ),
+          Effect.tap((mine) => (mine ? Effect.void : Effect.logWarning(`manager bot: message ${m.id} was taken over by another process; it answers it, not this one`)))
+        )
+      })
       const reply = (text: string) =>
-        client.sendText(m.conversationId, text).pipe(Effect.asVoid, Effect.catchCause((cause) => Effect.logWarning(`manager bot: reply to ${m.id} not sent`, cause)))
+        mayReply.pipe(
+          Effect.flatMap((mine) => (mine ? client.sendText(m.conversationId, text).pipe(Effect.asVoid) : Effect.void)),
+          Effect.catchCause((cause) => Effect.logWarning(`manager bot: reply to ${m.id} not sent`, cause))
+        )
       yield* bot.handle(
         { conversationId: m.conversationId, sender: m.senderInboxId, messageId: m.id, text: m.text, inOpsChat: inOps, isAdmin: admins.has(m.senderInboxId) },
         reply
@@ -183,6 +203,7 @@ const makeBot = Effect.gen(function* () {
   // The ledger's handler is this process's pool replica id: a message taken by a process that is gone (its session
   // lock is free) and never answered is taken again; one a live process is answering is left to it.
   const handler = pool.replica.id
+  // Gone = its lock stayed free for POOL_REPLICA_GONE_AFTER (Pool.replica): a blip never makes two processes answer.
   const gone = (other: string) => pool.replica.gone([other]).pipe(Effect.map((set) => set.has(other)))
   // Where a restart resumes (a minute before the cursor; the ledger drops repeats): the oldest message still being
   // answered, else the newest taken. Saved at most once a second.
@@ -197,29 +218,53 @@ const makeBot = Effect.gen(function* () {
       Effect.catchCause((cause) => Effect.logWarning("manager bot: stream cursor not saved (a restart replays a little more)", cause))
     )
   })
+  // A message another process holds is watched until it is answered there, or that process is gone for
+  // POOL_REPLICA_GONE_AFTER and this one takes it over (every process streams every message). Bounded: a process
+  // alive that long without answering has its own restart path (its cursor replays it).
+  const WATCH = Schedule.spaced(Duration.seconds(1)).pipe(Schedule.upTo({ duration: Duration.minutes(10) }))
+  const watch = (m: ChatMessage) =>
+    untilDatabaseAnswers("watching a message", store.takeMessage(m.id, handler, gone)).pipe(
+      Effect.repeat({ schedule: WATCH, while: (r) => r === "held" }),
+      Effect.flatMap((r) => (r === "taken" ? proceed(m) : Effect.void)),
+      Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not watched`, cause)),
+      Effect.forkIn(watchers)
+    )
+  const watchers = yield* Effect.scope
   const onMessage = (m: ChatMessage) =>
     Effect.gen(function* () {
       if (m.senderInboxId === me.inboxId) return
-      if (!(yield* untilDatabaseAnswers("taking a message", store.takeMessage(m.id, handler, gone)))) return // answered, or being answered
+      const taken = yield* untilDatabaseAnswers("taking a message", store.takeMessage(m.id, handler, gone))
+      if (taken === "held") return yield* watch(m).pipe(Effect.asVoid)
+      if (taken === "done") return // answered, or this process has it
+      yield* proceed(m)
+    }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
+  /** A message this process took: answered in its conversation's lane. */
+  const proceed = (m: ChatMessage) =>
+    Effect.gen(function* () {
       const sentAt = m.sentAt.getTime()
       newestTaken = Math.max(newestTaken, sentAt)
       // Ops commands change the pool (top-ups, replenish, drain): answered at most once, so a crash mid-command never
       // runs it again. Everything else is done only once answered, so an answer a crash cut off comes after the
       // restart (claims stay single: their key is the message id; renames and instructions repeat harmlessly).
       const atMostOnce = m.conversationId === opsId
-      if (atMostOnce) yield* store.markAnswered(m.id)
-      else inFlight.set(m.id, sentAt)
+      const claimed = { value: false }
+      if (atMostOnce) {
+        claimed.value = yield* store.claimAnswer(m.id, handler)
+        if (!claimed.value) return // taken over meanwhile: the other process answers it
+      } else inFlight.set(m.id, sentAt)
       yield* saveCursor
       const done = (exit: Exit.Exit<void>) =>
         Effect.suspend(() => {
           inFlight.delete(m.id)
-          return atMostOnce || Exit.hasInterrupts(exit) ? Effect.void : store.markAnswered(m.id).pipe(Effect.ignore)
+          // Guarded like every answer: a message another process took over meanwhile stays its to answer.
+          return atMostOnce || Exit.hasInterrupts(exit) ? Effect.void : store.claimAnswer(m.id, handler).pipe(Effect.ignore)
         })
-      const queued = yield* lanes.run(m.conversationId, answer(m).pipe(Effect.onExit(done)))
+      const queued = yield* lanes.run(m.conversationId, answer(m, claimed).pipe(Effect.onExit(done)))
       if (!queued) {
         inFlight.delete(m.id)
-        yield* client.sendText(m.conversationId, "That's a lot of messages at once: I'm still answering the earlier ones. Send this one again in a moment.").pipe(Effect.ignore)
-        if (!atMostOnce) yield* store.markAnswered(m.id)
+        if (claimed.value || (yield* store.claimAnswer(m.id, handler))) {
+          yield* client.sendText(m.conversationId, "That's a lot of messages at once: I'm still answering the earlier ones. Send this one again in a moment.").pipe(Effect.ignore)
+        }
       }
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 

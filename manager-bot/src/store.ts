@@ -9,15 +9,17 @@ export class BotStore extends Context.Service<BotStore, {
   readonly chatOf: (inboxId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
   readonly ownerOfChat: (conversationId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
   readonly recordChat: (conversationId: string, inboxId: string) => Effect.Effect<void, DatabaseError>
-  /** True the first time a message id is seen; false on redelivery. */
   /**
-   * Takes a message for this bot process (`handler`): true when it is new, or was taken by a process that is gone
-   * (`gone` says which; it died before answering); false when it is answered, this process has it already (a
-   * redelivery), or a live process is answering it.
+   * Takes a message for this bot process (`handler`): "taken" when it is new, or was taken by a process that is gone
+   * (`gone` says which; it died before answering); "done" when it is answered or this process has it already (a
+   * redelivery); "held" while another process has it and is not (yet) known to be gone: ask again later.
    */
-  readonly takeMessage: (messageId: string, handler: string, gone: (handler: string) => Effect.Effect<boolean>) => Effect.Effect<boolean, DatabaseError>
-  /** The message got its answer (or needed none): a redelivery is never answered again. */
-  readonly markAnswered: (messageId: string) => Effect.Effect<void, DatabaseError>
+  readonly takeMessage: (messageId: string, handler: string, gone: (handler: string) => Effect.Effect<boolean>) => Effect.Effect<"taken" | "done" | "held", DatabaseError>
+  /**
+   * Claims the message's answer for `handler` before anything is sent: true when this process still holds the message
+   * and nobody answered it; false when another process took it over (or it is answered): then nothing may be sent.
+   */
+  readonly claimAnswer: (messageId: string, handler: string) => Effect.Effect<boolean, DatabaseError>
   /** Forgets answered messages taken before `before` (older than any the stream can replay); returns how many. */
   readonly pruneAnswered: (before: Date) => Effect.Effect<number, DatabaseError>
   readonly getState: (key: string) => Effect.Effect<Option.Option<string>, DatabaseError>
@@ -45,24 +47,28 @@ export class BotStore extends Context.Service<BotStore, {
         takeMessage: (messageId, handler, gone) =>
           Effect.gen(function* () {
             const inserted = yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES (${messageId}, ${handler}) ON CONFLICT DO NOTHING RETURNING message_id`
-            if (inserted.length > 0) return true
+            if (inserted.length > 0) return "taken" as const
             const [row] = yield* sql<{ handledBy: string | null; answered: boolean }>`
               SELECT handled_by, answered_at IS NOT NULL AS answered FROM processed_messages WHERE message_id = ${messageId}`
-            if (!row || row.answered || row.handledBy === null || row.handledBy === handler) return false
-            if (!(yield* gone(row.handledBy))) return false
+            if (!row || row.answered || row.handledBy === null || row.handledBy === handler) return "done" as const
+            if (!(yield* gone(row.handledBy))) return "held" as const
             // Guarded on the previous handler: of two processes taking over at once, one wins.
             const taken = yield* sql`
               UPDATE processed_messages SET handled_by = ${handler}, processed_at = now()
               WHERE message_id = ${messageId} AND handled_by = ${row.handledBy} AND answered_at IS NULL RETURNING message_id`
-            return taken.length > 0
+            return taken.length > 0 ? ("taken" as const) : ("held" as const)
           }).pipe(Effect.mapError(dbError)),
+        claimAnswer: (messageId, handler) =>
+          sql`UPDATE processed_messages SET answered_at = now()
+              WHERE message_id = ${messageId} AND handled_by = ${handler} AND answered_at IS NULL RETURNING message_id`.pipe(
+            Effect.map((rows) => rows.length > 0),
+            Effect.mapError(dbError)
+          ),
         pruneAnswered: (before) =>
           sql`DELETE FROM processed_messages WHERE answered_at IS NOT NULL AND processed_at < ${before} RETURNING message_id`.pipe(
             Effect.map((r) => r.length),
             Effect.mapError(dbError)
           ),
-        markAnswered: (messageId) =>
-          sql`UPDATE processed_messages SET answered_at = now() WHERE message_id = ${messageId}`.pipe(Effect.asVoid, Effect.mapError(dbError)),
         getState: (key) => single(sql<{ value: string }>`SELECT value FROM bot_state WHERE key = ${key}`, (x) => x.value),
         setState: (key, value) =>
           sql`INSERT INTO bot_state (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.pipe(

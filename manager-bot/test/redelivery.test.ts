@@ -150,15 +150,21 @@ layer(deps, { timeout: "120 seconds", excludeTestServices: true })("manager bot:
       const store = yield* Effect.provide(Effect.service(BotStore), BotStore.layer)
       const alive = (_: string) => Effect.succeed(false)
       const dead = (_: string) => Effect.succeed(true)
-      assert.isTrue(yield* store.takeMessage("m-new", "me", alive), "a new message is taken")
-      assert.isFalse(yield* store.takeMessage("m-new", "me", dead), "a redelivery to the same process is not")
+      assert.strictEqual(yield* store.takeMessage("m-new", "me", alive), "taken", "a new message is taken")
+      assert.strictEqual(yield* store.takeMessage("m-new", "me", dead), "done", "a redelivery to the same process is not")
       yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES ('m-other', 'other-process')`
-      assert.isFalse(yield* store.takeMessage("m-other", "me", alive), "a live process is still answering it")
+      assert.strictEqual(yield* store.takeMessage("m-other", "me", alive), "held", "a live process is still answering it: watched")
       // Only the first holder is gone; "me" and "you" are both alive, so whichever loses must not take it from the winner.
       const onlyOtherGone = (h: string) => Effect.succeed(h === "other-process")
       const both = yield* Effect.all([store.takeMessage("m-other", "me", onlyOtherGone), store.takeMessage("m-other", "you", onlyOtherGone)], { concurrency: 2 })
-      assert.deepStrictEqual([...both].sort(), [false, true], "of two takeovers at once, one wins")
-      yield* store.markAnswered("m-other")
-      assert.isFalse(yield* store.takeMessage("m-other", "third", dead), "an answered message is never taken again")
+      assert.deepStrictEqual([...both].sort(), ["held", "taken"], "of two takeovers at once, one wins")
+      const winner = both[0] === "taken" ? "me" : "you"
+      // The one-answer guarantee: the old holder (it came back after a blip) and the loser cannot claim the answer;
+      // the winner claims it once, before it sends.
+      assert.isFalse(yield* store.claimAnswer("m-other", "other-process"), "the old holder may not answer any more")
+      assert.isFalse(yield* store.claimAnswer("m-other", winner === "me" ? "you" : "me"), "nor the loser")
+      assert.isTrue(yield* store.claimAnswer("m-other", winner), "the new holder claims the answer")
+      assert.isFalse(yield* store.claimAnswer("m-other", winner), "once")
+      assert.strictEqual(yield* store.takeMessage("m-other", "third", dead), "done", "an answered message is never taken again")
     }))
 })

@@ -124,7 +124,8 @@ export class Pool extends Context.Service<Pool, {
   readonly quotas: QuotaSettings
   /**
    * This process to the other replicas: its id, and which of some replica ids belong to processes that are gone
-   * (their Postgres session lock is free). The manager bot uses it to take over only a dead process's messages.
+   * (their Postgres session lock has been free for POOL_REPLICA_GONE_AFTER: the first sighting of a free lock starts
+   * that clock, so ask again later). The manager bot uses it to take over only a dead process's messages.
    */
   readonly replica: { readonly id: string; readonly gone: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>> }
 }>()("pool-core/pool/Pool") {}

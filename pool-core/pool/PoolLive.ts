@@ -311,7 +311,9 @@ export const makePool = Effect.gen(function* () {
     events: Stream.merge(Stream.fromPubSub(events), circuit.events),
     targets: { minIdle: settings.minIdle, maxTotal: settings.maxTotal },
     quotas: settings.quotas,
-    replica: { id: replica.id, gone: replica.gone },
+    // Gone only once its lock has stayed free for POOL_REPLICA_GONE_AFTER, as for the tick's claims: a live replica's
+    // session blip must never let another replica answer what it is answering.
+    replica: { id: replica.id, gone: (ids) => replica.gone(ids, settings.replicaGoneAfter) },
   })
 })
 

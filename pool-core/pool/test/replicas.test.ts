@@ -87,6 +87,16 @@ layer(PoolTest({ cloud: { provisionDelay: "1500 millis" } }), { timeout: "120 se
       yield* close
     }))
 
+  it.effect("Pool.replica.gone (the manager bot's takeover) waits for POOL_REPLICA_GONE_AFTER, as the tick does", () =>
+    Effect.gen(function* () {
+      const { pool, close } = yield* startPool({ settings: { replicaGoneAfter: Duration.millis(400) } })
+      const other = randomUUID() // a replica whose lock nobody holds: free, but maybe only a session blip
+      assert.isFalse((yield* pool.replica.gone([other])).has(other), "first sighting of a free lock: not gone yet")
+      yield* Effect.sleep(450)
+      assert.isTrue((yield* pool.replica.gone([other])).has(other), "still free after the confirmation time: gone")
+      yield* close
+    }))
+
   it.effect("claims of this pool's own in-flight provisioning are never resolved by its own tick", () =>
     Effect.gen(function* () {
       const pool = yield* Pool
