@@ -42,6 +42,12 @@ const main = async () => {
   if (!process.env.XMTP_ENV && !process.env.CONVOS_INVITE_BASE_URL && port !== 0) {
     process.env.CONVOS_INVITE_BASE_URL = `http://127.0.0.1:${port}/v2?i=`
   }
+  try {
+    computeName() // COMPUTE names a compute that exists (else one line, like the settings above)
+  } catch (e) {
+    console.error(`[start] configuration error: ${e instanceof Error ? e.message : String(e)}`)
+    process.exit(EXIT_CONFIG)
+  }
   for (const part of describeParts()) log(part)
   const runtime = ManagedRuntime.make(AppLayer())
   let stopping = false

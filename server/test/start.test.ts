@@ -65,6 +65,7 @@ describe("npm start", () => {
   const configErrors: ReadonlyArray<readonly [string, Record<string, string>, string]> = [
     ["a bad PORT", { PORT: "eighty" }, 'PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "eighty"'],
     ["a bad XMTP_ENV (the agents' boot env)", { XMTP_ENV: "staging" }, 'XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "staging"'],
+    ["a COMPUTE that does not exist", { COMPUTE: "kubernetes" }, 'COMPUTE must be one of local, railway, docker (got "kubernetes")'],
   ]
   for (const [what, env, line] of configErrors) {
     it(`${what} stops it at once: one line naming the variable, exit code 78`, { timeout: 60_000 }, async () => {
