@@ -42,8 +42,8 @@ export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, opt
   app.route("/", poolRoutes({ run, apiKey, sessionSecret, info }))
   // Agents' own calls (instance token, not the API key): email, SMS and wallet through the pool (docs/api.md "Agent services").
   app.route("/api/agent-services", agentServiceRoutes({ run }))
-  // Agent prompts kept on Notion pages (NOTION_API_KEY), an hour in memory.
-  app.route("/api/prompts", promptRoutes({ run }))
+  // Agent prompts kept on Notion pages (NOTION_API_KEY), an hour in memory; public for the catalog's pages only.
+  app.route("/api/prompts", promptRoutes({ run, apiKey, sessionSecret }))
   app.route("/", adminRoutes({ run, apiKey, sessionSecret, trustProxy, loginLimit }))
   app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.` }, 404) : c.text("Not found", 404)))
   return app

@@ -80,7 +80,8 @@ const calls = (): ReadonlyArray<Call> => {
     const route = `${r.method} ${r.path}`
     if (seen.has(route) || PUBLIC.has(route)) continue
     seen.add(route)
-    const fills: Record<string, ReadonlyArray<string>> = { id: [claimedId], slug: ["trip-planner"], action: adminActionNames }
+    // pageId: a Notion page no template names (a catalog page is public, any other needs the key).
+    const fills: Record<string, ReadonlyArray<string>> = { id: [claimedId], slug: ["trip-planner"], action: adminActionNames, pageId: ["0123456789abcdef0123456789abcdef"] }
     let paths = [r.path]
     for (const param of r.path.match(/:\w+/g) ?? []) {
       const values = fills[param.slice(1)]

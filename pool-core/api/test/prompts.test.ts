@@ -48,22 +48,44 @@ afterAll(async () => {
 const run = <A, E>(e: Effect.Effect<A, E, any>) => runtime.runPromise(e)
 const notionReads = () => notion.requests.length
 
+const setPage = (slug: string, pageId: string | null) =>
+  run(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE templates SET notion_page_id = ${pageId} WHERE slug = ${slug}`))
+const keyOnly = { authorization: `Bearer ${KEY}` }
+
 describe("GET /api/prompts/:pageId", () => {
-  it("answers the page's title and text, then serves it from memory", async () => {
-    const res = await fetch(`${base}/api/prompts/${PAGE}`)
-    expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ name: "Trip Planner (Notion)", prompt: promptText })
+  it("a page the catalog's templates name is public: its title and text, then served from memory", async () => {
+    await setPage("trip-planner", PAGE)
+    try {
+      const res = await fetch(`${base}/api/prompts/${PAGE}`)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ name: "Trip Planner (Notion)", prompt: promptText })
+      const reads = notionReads()
+      expect(reads).toBeGreaterThanOrEqual(4) // the page, two pages of blocks, the toggle's children
+      expect((await (await fetch(`${base}/api/prompts/${PAGE.toUpperCase()}`)).json()).name).toBe("Trip Planner (Notion)")
+      expect(notionReads()).toBe(reads)
+    } finally {
+      await setPage("trip-planner", null)
+    }
+  }, 180_000) // the first request builds the route's layers: 40 s on a loaded machine
+
+  it("any other page needs the pool key: a stranger with a page id reads nothing and Notion is not asked", async () => {
     const reads = notionReads()
-    expect(reads).toBeGreaterThanOrEqual(4) // the page, two pages of blocks, the toggle's children
-    expect((await (await fetch(`${base}/api/prompts/${PAGE.toUpperCase()}`)).json()).name).toBe("Trip Planner (Notion)")
+    for (const headers of [{}, { authorization: "Bearer wrong-key" }]) {
+      const res = await fetch(`${base}/api/prompts/${PAGE}`, { headers })
+      expect(res.status).toBe(401)
+      expect(JSON.stringify(await res.json())).not.toContain("Notion)")
+    }
     expect(notionReads()).toBe(reads)
+    const withKey = await fetch(`${base}/api/prompts/${PAGE}`, { headers: keyOnly })
+    expect(withKey.status).toBe(200)
+    expect((await withKey.json()).prompt).toBe(promptText)
   })
 
   it("400 for what is not a page id, 502 saying to share a page Notion does not show", async () => {
-    const bad = await fetch(`${base}/api/prompts/not-a-page`)
+    const bad = await fetch(`${base}/api/prompts/not-a-page`, { headers: keyOnly })
     expect(bad.status).toBe(400)
     expect(await bad.json()).toMatchObject({ field: "pageId" })
-    const missing = await fetch(`${base}/api/prompts/${GONE}`)
+    const missing = await fetch(`${base}/api/prompts/${GONE}`, { headers: keyOnly })
     expect(missing.status).toBe(502)
     expect((await missing.json()).error).toContain("share the page with the integration")
   })
@@ -73,7 +95,7 @@ describe("GET /api/prompts/:pageId", () => {
     const bare = ManagedRuntime.make(NotionPromptsLive.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))))
     const server = await serveApi(bare, KEY)
     try {
-      const res = await fetch(`${server.base}/api/prompts/${PAGE}`)
+      const res = await fetch(`${server.base}/api/prompts/${PAGE}`, { headers: keyOnly })
       expect(res.status).toBe(503)
       expect((await res.json()).error).toContain("NOTION_API_KEY")
     } finally {
@@ -84,8 +106,6 @@ describe("GET /api/prompts/:pageId", () => {
 })
 
 describe("a template with a notionPageId", () => {
-  const setPage = (slug: string, pageId: string | null) =>
-    run(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE templates SET notion_page_id = ${pageId} WHERE slug = ${slug}`))
   const claim = async (body: Record<string, unknown>, key: string) => {
     await run(Effect.flatMap(Pool, (p) => p.replenish(1).pipe(Effect.andThen(p.tick))))
     const res = await fetch(`${base}/api/pool/claim`, { method: "POST", headers: { ...auth, "idempotency-key": key }, body: JSON.stringify(body) })
