@@ -70,7 +70,7 @@ describe("GET /api/prompts/:pageId", () => {
 
   it("any other page needs the pool key: a stranger with a page id reads nothing and Notion is not asked", async () => {
     const reads = notionReads()
-    for (const headers of [{}, { authorization: "Bearer wrong-key" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong-key" }] as Array<Record<string, string>>) {
       const res = await fetch(`${base}/api/prompts/${PAGE}`, { headers })
       expect(res.status).toBe(401)
       expect(JSON.stringify(await res.json())).not.toContain("Notion)")
