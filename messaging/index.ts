@@ -7,3 +7,4 @@ export { DevnetMessaging, connectDevnet, devnetUrlFile, devnetUrlConfig, makeDev
 export { DevnetServer, startDevnetServer, type DevnetServerOptions, type RunningDevnet } from "./devnet/server.ts"
 export { embeddedDevnetLayer } from "./devnet/embedded.ts"
 export { embeddedMessagingLayer, messagingLayerFromEnv } from "./layers.ts"
+export { messagesReceived, messagesSent, messagingErrors, metered } from "./metered.ts"

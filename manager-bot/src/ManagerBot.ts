@@ -4,6 +4,7 @@ import { fromConfigError, InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
 import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, profileUpdateContent, randomTag } from "@convos-agents/messaging/convos"
 import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision"
+import { registerCheck } from "@convos-agents/pool-core/observability"
 import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
 import { notifyOwner } from "./ownerNotices.ts"
@@ -80,6 +81,14 @@ const makeBot = Effect.gen(function* () {
   const opsId = yield* stateOr(
     "ops_conversation_id",
     client.createGroup([], { name: "Agent pool ops", description: "Pool alerts and admin commands", appData: encodeMetadata({ tag: opsTag }) }).pipe(Effect.map((g) => g.id))
+  )
+  // /readyz: the bot's messaging client answers a lookup of its own ops chat (devnet: the server; XMTP: the client).
+  yield* registerCheck(
+    "messaging",
+    client.conversation(opsId).pipe(
+      Effect.flatMap(Option.match({ onNone: () => Effect.fail("the bot's client does not find its ops chat"), onSome: () => Effect.succeed(`${messaging.network}: the bot's client answers`) })),
+      Effect.mapError((e) => (typeof e === "string" ? e : `not answering: ${e.message}`))
+    )
   )
   // Admins that already exist on the network are added straight away; the others use the ops invite.
   for (const admin of admins) yield* client.addMembers(opsId, [admin]).pipe(Effect.ignore)

@@ -9,6 +9,7 @@ import { adminRoutes } from "./routes/admin.tsx"
 import { agentServiceRoutes } from "./routes/agentServices.ts"
 import { poolRoutes } from "./routes/pool.ts"
 import { promptRoutes } from "./routes/prompts.ts"
+import { probeRoutes } from "./routes/probes.ts"
 import { runnerOf } from "./http.ts"
 
 export interface ApiOptions {
@@ -37,7 +38,8 @@ export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, opt
   const app = new Hono()
   // Security headers with a strict CSP on every response (pages and JSON).
   app.use("*", securityHeaders())
-  app.get("/healthz", (c) => c.json({ ok: true }))
+  // /healthz (liveness), /readyz (database, messaging, tick) and /metrics (Prometheus text, key-protected).
+  app.route("/", probeRoutes({ run, apiKey, sessionSecret }))
   app.get("/api/openapi.json", (c) => c.json(openApiDocument))
   app.route("/", poolRoutes({ run, apiKey, sessionSecret, info }))
   // Agents' own calls (instance token, not the API key): email, SMS and wallet through the pool (docs/api.md "Agent services").

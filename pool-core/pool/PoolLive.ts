@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto"
-import { Clock, Duration, Effect, Exit, Layer, Option, PubSub, Schedule, Stream } from "effect"
+import { Clock, Effect, Layer, Option, PubSub, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import { instanceToken, PoolConfig, tokenHash } from "../config.ts"
 import { InstanceNotFound, InvalidRequest, providerFault, StaleTransition } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import { Template } from "../domain/template.ts"
 import { readTemplates, syncTemplates } from "../db/templates.ts"
-import { stopReason } from "../supervision/supervise.ts"
 import { AgentResources, availableSkills } from "../providers/AgentResources.ts"
 import { Compute } from "../providers/compute/Compute.ts"
 import { callCosts, makeCallBudget } from "./budget.ts"
@@ -18,6 +17,7 @@ import { makeClaim } from "./claim.ts"
 import { makeTemplateInstructions } from "./templateInstructions.ts"
 import { Replica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
+import { makeTickLoop } from "./tickLoop.ts"
 import { expireWebAgents } from "./quota/expiry.ts"
 import { checkAgentName, checkCount, checkInviteUrl, checkText, limits } from "./validation.ts"
 
@@ -271,26 +271,14 @@ export const makePool = Effect.gen(function* () {
   const expire = expireWebAgents({ sql: sqlClient, quotas: settings.quotas, drainAndDestroy }).pipe(
     Effect.catchCause((cause) => Effect.logWarning("expiring web-launched agents failed; the next tick tries again", cause))
   )
-  const tickRun = tick.run.pipe(Effect.tap((report) => (report.ran ? expire : Effect.void)))
-
-  if (settings.runTick) {
-    // The tick loop never stops on a failure: it runs again on the next interval, and the ops chat is told.
-    yield* tickRun.pipe(
-      Effect.catchCause((cause) =>
-        Effect.logWarning("pool tick failed; it runs again on the next interval", cause).pipe(
-          Effect.andThen(
-            publish({
-              _tag: "LoopFailing",
-              loop: "pool tick",
-              message: `pool tick failed (${stopReason(Exit.failCause(cause))}); it runs again every ${Duration.format(settings.tickInterval)}`,
-            })
-          )
-        )
-      ),
-      Effect.repeat(Schedule.spaced(settings.tickInterval)),
-      Effect.forkScoped
-    )
-  }
+  const tickRun = yield* makeTickLoop({
+    settings,
+    run: tick.run.pipe(Effect.tap((report) => (report.ran ? expire : Effect.void))),
+    counts: repo.counts,
+    budget,
+    sql: sqlClient,
+    publish,
+  })
 
   return Pool.of({
     claim,

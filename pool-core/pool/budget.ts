@@ -37,6 +37,8 @@ export const makeCallBudget = (perDay: number) =>
     const perMs = perDay / DAY_MS
     let tokens = capacity
     let at = yield* Clock.currentTimeMillis
+    // Every request spent since start, for the pool history (observability/history.ts) and its budget chart.
+    let spentTotal = 0
     const refill = Effect.map(Clock.currentTimeMillis, (now) => {
       tokens = Math.min(capacity, tokens + Math.max(0, now - at) * perMs)
       at = now
@@ -47,9 +49,11 @@ export const makeCallBudget = (perDay: number) =>
       /** Requests that may be spent now. */
       available: Effect.map(refill, Math.floor),
       /** Takes `cost` if that much is left; false (nothing taken) otherwise. */
-      take: (cost: number) => Effect.map(refill, (left) => (left >= cost ? ((tokens -= cost), true) : false)),
+      take: (cost: number) => Effect.map(refill, (left) => (left >= cost ? ((tokens -= cost), (spentTotal += cost), true) : false)),
       /** Records calls that are made regardless (an admin's replenish): the tick then plans with less. */
-      spend: (cost: number) => Effect.map(refill, () => void (tokens -= cost)),
+      spend: (cost: number) => Effect.map(refill, () => void ((tokens -= cost), (spentTotal += cost))),
+      /** Requests spent since this process started. */
+      spent: Effect.sync(() => spentTotal),
     } as const
   })
 

@@ -5,6 +5,7 @@ import { ClaimSuperseded, DatabaseError, InstanceNotFound, InvalidRequest, NoAge
 import type { Instance } from "../domain/instance.ts"
 import { QuotaExceeded } from "../domain/quota.ts"
 import type { Template } from "../domain/template.ts"
+import { claimDuration, claimsInFlight, claimsTotal, inFlight, measured, outcomeOf } from "../observability/metrics.ts"
 import type { AgentResources } from "../providers/AgentResources.ts"
 import type { ClaimRequest, ClaimResult, OnProgress, PoolEvent } from "./Pool.ts"
 import { makeBatcher } from "./batcher.ts"
@@ -185,7 +186,7 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
   /** Provider resources + POST /pool/provision, under one POOL_PROVISION_TIMEOUT. */
   const setUp = (instance: Instance, onProgress: OnProgress) =>
     Effect.gen(function* () {
-      const acquired = yield* resources.acquire(instance.id, onProgress)
+      const acquired = yield* resources.acquire(instance.id, onProgress).pipe(Effect.withSpan("pool.provision.resources"))
       yield* onProgress({ step: "provision", status: "active", message: "setting up your agent", instanceId: instance.id })
       return yield* runtime.provision(instance.url ?? "", deps.token(instance.id), {
         agentName: instance.agentName ?? DEFAULT_NAME,
@@ -193,7 +194,7 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
         templateSlug: instance.templateSlug,
         joinUrl: instance.joinUrl,
         env: acquired.env,
-      })
+      }).pipe(Effect.withSpan("pool.provision.runtime"))
     }).pipe(
       // The claim runs uninterruptibly (it must end in a recorded state); only this part may be cut short by the
       // timeout. What acquire recorded is released by the failure path below.
@@ -237,7 +238,9 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
             message: `Setting up the agent failed: ${reason}. Nothing was charged to you; try again.`,
           })
         })
-      )
+      ),
+      Effect.withSpan("pool.provision", { attributes: { "instance.id": instance.id, "instance.template": instance.templateSlug ?? "" } }),
+      Effect.annotateLogs({ instanceId: instance.id })
     )
 
   /** Picks an idle agent and sets it up for this request (uninterruptible once picked); None when none is idle. */
@@ -255,6 +258,7 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
         }
         if (Option.isNone(picked)) return Option.none<ClaimResult>()
         const instance = picked.value
+        yield* Effect.annotateCurrentSpan("instance.id", instance.id)
         yield* onProgress({ step: "claim", status: "ok", message: `claimed instance ${instance.id.slice(0, 8)}`, instanceId: instance.id })
         return Option.some(yield* provision(instance, req, onProgress))
       })
@@ -285,5 +289,10 @@ export const makeClaim = (deps: ClaimDeps) => Effect.gen(function* () {
       const first = behindOthers ? Option.none<ClaimResult>() : yield* claimIfIdle(fields, req, onProgress, true)
       if (Option.isSome(first)) return first.value
       return yield* notPicked(fields, req, onProgress)
-    })
+    }).pipe(
+      (claim) => measured(claim, { histogram: claimDuration, counter: claimsTotal }, (exit) => (Exit.isSuccess(exit) ? (exit.value.replayed ? "replayed" : "claimed") : outcomeOf(exit))),
+      (claim) => inFlight(claimsInFlight, claim),
+      Effect.withSpan("pool.claim", { attributes: { "claim.owner": req.claimedBy, "claim.template": req.templateSlug ?? "" } }),
+      Effect.annotateLogs({ owner: req.claimedBy })
+    )
 })

@@ -1,7 +1,8 @@
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Metric, Option } from "effect"
 import type { SqlClient } from "effect/sql"
 import type { DatabaseError } from "../domain/errors.ts"
 import type { InstanceCounts } from "../domain/instance.ts"
+import { claimsWaiting } from "../observability/metrics.ts"
 import type { OnProgress } from "./Pool.ts"
 import { toDatabaseError } from "./repo.ts"
 
@@ -60,10 +61,11 @@ export const makeClaimQueue = (deps: ClaimQueueDeps) => {
     Effect.gen(function* () {
       const ticket = {}
       queue.push(ticket)
+      yield* Metric.modify(claimsWaiting, 1)
       const leave = Effect.sync(() => {
         const at = queue.indexOf(ticket)
         if (at >= 0) queue.splice(at, 1)
-      })
+      }).pipe(Effect.andThen(Metric.modify(claimsWaiting, -1)))
       return yield* Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         const deadline = started + Duration.toMillis(deps.claimWait)

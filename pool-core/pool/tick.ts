@@ -119,12 +119,14 @@ export const makeTick = (deps: TickDeps) =>
       })
       const resolved = yield* Effect.forEach(orphans, ({ row, why }) => (row.url ? health(row.url, instanceToken(settings, row.id)) : Effect.succeedNone).pipe(Effect.flatMap((h) => resolveClaiming(row, why, h))), {
         concurrency: HEALTH_CONCURRENCY,
-      })
+      }).pipe(Effect.withSpan("pool.tick.resolve-claims", { attributes: { count: orphans.length } }))
       markedCrashed += resolved.reduce<number>((a, b) => a + b, 0)
 
       // 2. Every runtime answers for itself: /pool/health is direct and free.
       const checked = rows.filter((r) => (r.status === "starting" || r.status === "idle" || r.status === "claimed") && r.url !== null)
-      const answers = yield* Effect.forEach(checked, (r) => Effect.map(health(r.url!), (h) => [r.id, Option.isSome(h) && h.value.ready] as const), { concurrency: HEALTH_CONCURRENCY })
+      const answers = yield* Effect.forEach(checked, (r) => Effect.map(health(r.url!), (h) => [r.id, Option.isSome(h) && h.value.ready] as const), { concurrency: HEALTH_CONCURRENCY }).pipe(
+        Effect.withSpan("pool.tick.health", { attributes: { count: checked.length } })
+      )
       const healthy = new Set(answers.flatMap(([id, ok]) => (ok ? [id] : [])))
 
       // 3. The provider, only about what /pool/health cannot settle, at its own pace and within the budget. During a
@@ -136,7 +138,9 @@ export const makeTick = (deps: TickDeps) =>
       if (asking.length > 0 && now >= nextStatusAt) {
         const batches = chunks(asking.map((r) => ({ providerRef: r.providerRef!, providerProjectRef: r.providerProjectRef })), STATUS_BATCH)
         if (yield* budget.take(batches.reduce((sum, b) => sum + statusCost(costs, b.length), 0))) {
-          const got = yield* Effect.forEach(batches, (b) => Effect.suspend(() => (providerCalls++, Effect.result(compute.statusBatch(b)))), { concurrency: STATUS_CONCURRENCY })
+          const got = yield* Effect.forEach(batches, (b) => Effect.suspend(() => (providerCalls++, Effect.result(compute.statusBatch(b)))), { concurrency: STATUS_CONCURRENCY }).pipe(
+            Effect.withSpan("pool.tick.provider-status", { attributes: { provider, refs: asking.length } })
+          )
           const failed = got.find((a) => a._tag === "Failure")
           if (failed && failed._tag === "Failure") {
             const e = failed.failure
@@ -194,7 +198,7 @@ export const makeTick = (deps: TickDeps) =>
             return "wait" as const
           }),
         { concurrency: HEALTH_CONCURRENCY }
-      )
+      ).pipe(Effect.withSpan("pool.tick.starting"))
       const promoted = startResults.filter((r) => r === "promoted").length
       let markedDead = died.length
 
@@ -240,7 +244,7 @@ export const makeTick = (deps: TickDeps) =>
         const callsProvider = rows.find((r) => r.id === id)?.providerRef != null
         if (callsProvider && (yield* budget.available) < costs.destroy) break
         const before = yield* Effect.map(circuit.state(provider), (s) => s._tag)
-        const gone = yield* (retrying ? deps.retryDestroy(id) : deps.reap(id))
+        const gone = yield* (retrying ? deps.retryDestroy(id) : deps.reap(id)).pipe(Effect.withSpan("pool.tick.destroy", { attributes: { "instance.id": id, retrying } }))
         if (callsProvider) providerCalls++
         if (gone) {
           destroyed++
@@ -260,7 +264,7 @@ export const makeTick = (deps: TickDeps) =>
       if (counts.idle < settings.minIdle) yield* publish({ _tag: "IdleBelowTarget", idle: counts.idle, target: settings.minIdle })
       const affordable = Math.floor((yield* budget.available) / costs.create)
       const want = Math.min(settings.minIdle - (counts.idle + counts.starting), settings.maxTotal - counts.total, affordable)
-      const made = want > 0 ? yield* deps.createMany(want) : { attempted: 0, created: 0 }
+      const made = want > 0 ? yield* deps.createMany(want).pipe(Effect.withSpan("pool.tick.create", { attributes: { wanted: want } })) : { attempted: 0, created: 0 }
       providerCalls += made.attempted
       return yield* report({ promoted, markedDead, destroyed, created: made.created })
     })

@@ -1,7 +1,7 @@
 import { resolve } from "node:path"
 import { Effect, Layer } from "effect"
 import { DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@convos-agents/pool-core"
-import { embeddedMessagingLayer, Messaging } from "@convos-agents/messaging"
+import { embeddedMessagingLayer, Messaging, metered } from "@convos-agents/messaging"
 import { BotMigrations, ManagerBotLive } from "@convos-agents/manager-bot"
 import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
 import { dockerComputeLayerFromEnv } from "@convos-agents/pool-core/compute/docker"
@@ -10,6 +10,7 @@ import { computeChoice, describeCompute } from "@convos-agents/pool-core/compute
 import { agentResourcesLayerFromEnv, OrphanKeySweeperLive } from "@convos-agents/pool-core/providers/resources"
 import { AgentServicesLive } from "@convos-agents/pool-core/providers/services"
 import { NotionPromptsLive } from "@convos-agents/pool-core/providers/notion"
+import { LoggingLive, ReadinessLive, TelemetryLive } from "@convos-agents/pool-core/observability"
 
 // How `npm start` is put together: database (pool-core's migrations and the bot's) → messaging → pool (compute, runtime client, provider resources, tick)
 // → manager bot. Compute: COMPUTE=local|railway|docker, else Railway when a Railway token is set (RAILWAY_API_TOKEN,
@@ -44,9 +45,14 @@ export const AppMigrations = BotMigrations
 export const AppLayer = () => {
   const choice = computeName()
   const compute = choice === "railway" ? railwayComputeLayerFromEnv : choice === "docker" ? dockerCompute : localCompute
-  const base = Layer.mergeAll(DatabaseLive.pipe(Layer.provide(AppMigrations)), embeddedMessagingLayer, PoolConfigLive)
+  const database = DatabaseLive.pipe(Layer.provide(AppMigrations))
+  // Readiness (/readyz) checks the database itself; the pool's tick and the bot's messaging register their checks.
+  const base = Layer.mergeAll(database, metered(embeddedMessagingLayer), PoolConfigLive).pipe(Layer.provideMerge(ReadinessLive), Layer.provideMerge(database))
   // NotionPrompts: templates' Notion pages for claims, and GET /api/prompts (NOTION_API_KEY; without it both say so).
   const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv, NotionPromptsLive)))
   // AgentServices (the agents' email/SMS/wallet API) uses the provider clients agentResourcesLayerFromEnv built.
-  return Layer.mergeAll(ManagerBotLive, OrphanKeySweeperLive, AgentServicesLive).pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
+  const app = Layer.mergeAll(ManagerBotLive, OrphanKeySweeperLive, AgentServicesLive).pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
+  // Logging (LOG_FORMAT, LOG_LEVEL) and OTLP export (OTEL_EXPORTER_OTLP_ENDPOINT) under everything, so every log
+  // line, span and metric of the system goes through them.
+  return app.pipe(Layer.provideMerge(TelemetryLive), Layer.provideMerge(LoggingLive))
 }

@@ -1,4 +1,5 @@
 import { Clock, Effect } from "effect"
+import { botCommandsTotal, count } from "@convos-agents/pool-core/observability"
 import type { Middleware } from "./context.ts"
 
 export const COMMANDS_PER_MINUTE = 30
@@ -14,6 +15,7 @@ export const rateLimit = (perMinute: number): Middleware => {
       const now = yield* Clock.currentTimeMillis
       const times = (recent.get(ctx.sender) ?? []).filter((t) => now - t < 60_000)
       if (times.length >= perMinute) {
+        yield* count(botCommandsTotal, { command: "any", outcome: "rate_limited" })
         return yield* ctx.reply(`You're sending commands faster than I can take them (at most ${perMinute} a minute). Wait a moment, then try again.`)
       }
       times.push(now)

@@ -1,4 +1,5 @@
 import { Effect, Option } from "effect"
+import { botCommandDuration, botCommandsTotal, count, measured, outcomeOf } from "@convos-agents/pool-core/observability"
 import { resolveAgent } from "../commands/agents.ts"
 import { explain } from "../commands/explain.ts"
 import { helpText, parseCommand, type PlainArg, usage } from "../commands/parse.ts"
@@ -39,6 +40,7 @@ export const parseStep = (commands: ReadonlyArray<Command>): Middleware<CommandC
     if (parsed._tag !== "Unknown" && !(yield* plainArgOk(ctx, parsed.plainArg))) parsed = { _tag: "Unknown", word: null }
     if (parsed._tag === "Unknown") {
       const what = parsed.word ? `I don't know /${parsed.word}.` : "I didn't understand that."
+      yield* count(botCommandsTotal, { command: "unknown", outcome: "unknown" })
       return yield* ctx.reply(`${what} ${helpText(commands, ctx.where)}`)
     }
     if (parsed._tag === "Usage") return yield* ctx.reply(`${parsed.problem} Usage: ${usage(parsed.command)} — ${parsed.command.help}`)
@@ -55,4 +57,10 @@ export const authStep: Middleware<ParsedContext> = (ctx, next) => {
   return next(ctx)
 }
 
-export const dispatchStep = (ctx: ParsedContext) => ctx.command.run(ctx, ctx.args)
+/** Runs the command, in a span and counted with its latency and outcome (bot_commands_total, /metrics). */
+export const dispatchStep = (ctx: ParsedContext) =>
+  ctx.command.run(ctx, ctx.args).pipe(
+    (run) => measured(run, { histogram: botCommandDuration, counter: botCommandsTotal }, outcomeOf, { command: ctx.command.name }),
+    Effect.withSpan("bot.command", { attributes: { "bot.command": ctx.command.name, "bot.scope": ctx.where } }),
+    Effect.annotateLogs({ command: ctx.command.name, owner: ctx.sender })
+  )

@@ -1,5 +1,6 @@
-import { Duration, Effect, Redacted, Schedule, Schema } from "effect"
-import { ProviderError } from "../../domain/errors.ts"
+import { Cause, Duration, Effect, Exit, Option, Redacted, Schedule, Schema } from "effect"
+import { ProviderError, providerFault } from "../../domain/errors.ts"
+import { measured, providerCallDuration, providerCallsTotal } from "../../observability/metrics.ts"
 
 // One small HTTP client for every provider: fetch with a timeout, JSON decoded with effect/Schema, retries with
 // exponential backoff on 429/5xx/timeouts only (never other 4xx: they will not get better), Retry-After honoured,
@@ -54,6 +55,10 @@ interface Attempt {
 }
 
 const isIdempotent = (req: RequestOptions) => req.idempotent ?? (req.method === "GET" || req.method === "PUT" || req.method === "DELETE")
+
+/** A call's outcome for provider_calls_total: "ok", or its fault (throttled, unauthorized, unavailable, …). */
+const providerOutcome = (exit: Exit.Exit<HttpResult, ProviderError>): string =>
+  Exit.isSuccess(exit) ? "ok" : Option.match(Cause.findErrorOption(exit.cause), { onNone: () => "interrupted", onSome: providerFault })
 
 /** Connection errors that mean the request never left this machine. */
 const neverSent = (cause: unknown): boolean => {
@@ -169,7 +174,11 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
         isIdempotent(req) || a.notDone || !mayHaveHappened(a.error)
           ? a.error
           : new ProviderError({ provider: a.error.provider, operation: a.error.operation, status: a.error.status, retryable: a.error.retryable, message: `${a.error.message} (not retried: it may have been carried out)` })
-      )
+      ),
+      // One span, one count and one duration per call (retries included): outcome "ok", or the fault (providerOutcome).
+      (call) => measured(call, { histogram: providerCallDuration, counter: providerCallsTotal }, providerOutcome, { provider: options.provider }),
+      Effect.withSpan(`provider.${options.provider}`, { attributes: { "provider.name": options.provider, "provider.operation": req.operation, "http.method": req.method } }),
+      Effect.annotateLogs({ provider: options.provider })
     )
 
   /** Sends one request and decodes the JSON answer; a body of the wrong shape is a non-retryable ProviderError. */
