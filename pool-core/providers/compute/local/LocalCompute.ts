@@ -227,7 +227,7 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
           // A stopped instance with this id starts again on its state (and its old port when free).
           return spawnRuntime(spec, existing?.port ?? null)
         },
-        catch: (e) => fail("create", `Could not start a local agent process: ${e instanceof Error ? e.message : String(e)}. Check free memory (~1.3 GB per agent) and Node 24 in node_modules/.bin.`),
+        catch: (e) => fail("create", `Could not start a local agent process: ${e instanceof Error ? e.message : String(e)}. Check free memory (~1 GB per agent) and Node 24 in node_modules/.bin.`),
       }).pipe(Effect.map((r) => ({ providerRef: r.instanceId, providerProjectRef: null, url: `http://127.0.0.1:${r.port}` })))
 
     const destroy = (providerRef: string) =>
