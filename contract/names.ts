@@ -1,4 +1,5 @@
 import { Result, Schema } from "effect"
+import { LIMITS } from "./limits.ts"
 
 // One rule for agent names (docs/security.md, "One name rule"), used by the bot, the pool (and so the HTTP API and web), and the
 // runtime. A name is one line: it is written into IDENTITY.md/SOUL.md/AGENTS.md as `- **Name:** …`, into ops alerts
@@ -7,7 +8,7 @@ import { Result, Schema } from "effect"
 // must be 1–64 characters (Unicode code points, so an emoji counts as one) with no control characters and no
 // bidirectional overrides (which can make a name display as something else).
 
-export const AGENT_NAME_MAX_CHARS = 64
+export const AGENT_NAME_MAX_CHARS = LIMITS.agentNameChars
 
 /** Whitespace a person may type by accident (Enter, Tab, NEL, Unicode line/paragraph separators): folded into one space. */
 const FOLDED_WHITESPACE = /[\s\u0085]+/gu

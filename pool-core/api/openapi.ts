@@ -1,8 +1,12 @@
-// OpenAPI 3.1 description of the pool API, served at /api/openapi.json.
+// OpenAPI 3.1 description of the pool API, served at /api/openapi.json. Request bodies are generated from the Schemas
+// the routes decode with (routes/pool.ts, limits from contract/limits.ts), so the document cannot drift from them.
+import { Schema } from "effect"
+import { ClaimBody, Count, OptionalCount } from "./routes/pool.ts"
+
+const bodyOf = (schema: Schema.Top) => Schema.toJsonSchemaDocument(schema, { onExcessProperty: "error" }).schema
 const json = (schema: object) => ({ "application/json": { schema } })
 const err = { type: "object", properties: { error: { type: "string" }, field: { type: "string" }, reason: { type: "string" } }, required: ["error"] }
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: "error", content: json(err) }]))
-const count = { type: "object", properties: { count: { type: "integer", minimum: 1, maximum: 20 } }, additionalProperties: false }
 const sse = { "text/event-stream": { schema: { type: "string", description: "events `step` {step,status,message,instanceId?} then `complete` {ok,result|error}" } } }
 const auth = [{ bearer: [] }]
 const spend = {
@@ -40,12 +44,12 @@ export const openApiDocument = {
           { name: "Idempotency-Key", in: "header", schema: { type: "string", maxLength: 200 }, description: "Same key → same claim (replayed). Without it every request is a new claim." },
           { name: "X-Client-Label", in: "header", schema: { type: "string" }, description: "Recorded as the owner api:<label>." },
         ],
-        requestBody: { content: json({ type: "object", properties: { agentName: { type: "string", maxLength: 64 }, instructions: { type: "string", maxLength: 8000 }, templateSlug: { type: "string" }, joinUrl: { type: "string", description: "Convos invite URL to join instead of creating a conversation" }, wait: { type: "boolean", description: "When no agent is idle, wait up to CLAIM_WAIT (default 3 min) for the one the pool starts; over SSE a wait step carries etaMs" } }, additionalProperties: false }) },
+        requestBody: { content: json(bodyOf(ClaimBody)) },
         responses: { "200": { description: "claimed", content: { ...json({ type: "object", properties: { instanceId: { type: "string" }, agentName: { type: "string" }, inviteUrl: { type: ["string", "null"] }, conversationId: { type: "string" }, joined: { type: "boolean" }, replayed: { type: "boolean" } } }), ...sse } }, ...errors(400, 401, 409, 413, 415, 502, 503) },
       },
     },
-    "/api/pool/replenish": { post: { summary: "Start N instances", security: auth, requestBody: { content: json({ ...count, required: ["count"] }) }, responses: { "200": { description: "created", content: { ...json({ type: "object" }), ...sse } }, ...errors(400, 401, 413, 415) } } },
-    "/api/pool/drain": { post: { summary: "Destroy N idle instances (default 1)", security: auth, requestBody: { content: json(count) }, responses: { "200": { description: "drained", content: { ...json({ type: "object" }), ...sse } }, ...errors(400, 401, 413, 415) } } },
+    "/api/pool/replenish": { post: { summary: "Start N instances", security: auth, requestBody: { content: json(bodyOf(Count)) }, responses: { "200": { description: "created", content: { ...json({ type: "object" }), ...sse } }, ...errors(400, 401, 413, 415) } } },
+    "/api/pool/drain": { post: { summary: "Destroy N idle instances (default 1)", security: auth, requestBody: { content: json(bodyOf(OptionalCount)) }, responses: { "200": { description: "drained", content: { ...json({ type: "object" }), ...sse } }, ...errors(400, 401, 413, 415) } } },
     "/api/pool/reconcile": { post: { summary: "Run the reconcile tick now", security: auth, responses: { "200": { description: "tick report", content: json({ type: "object" }) }, ...errors(401) } } },
     "/api/pool/instances": {
       get: {

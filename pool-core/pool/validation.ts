@@ -1,10 +1,12 @@
 import { Effect, Result } from "effect"
 import { InvalidRequest } from "../domain/errors.ts"
-import { AGENT_NAME_MAX_CHARS, normalizeAgentName } from "@convos-agents/contract"
+import { LIMITS, normalizeAgentName } from "@convos-agents/contract"
 
 // Input limits shared by every edge (chat, HTTP): checked again here so no caller can skip them.
 
-export const limits = { key: 200, owner: 200, agentName: AGENT_NAME_MAX_CHARS, instructions: 8_000, url: 4_096, count: 100 } as const
+// Text limits come from the contract's one table; `count` bounds one internal replenish/drain batch (the edges allow
+// LIMITS.poolCountMax per request).
+export const limits = { key: 200, owner: 200, agentName: LIMITS.agentNameChars, instructions: LIMITS.instructionsChars, url: LIMITS.urlChars, count: 100 } as const
 
 const invalid = (field: string, message: string) => Effect.fail(new InvalidRequest({ field, message }))
 

@@ -187,7 +187,7 @@ describe("workspace", () => {
   it("the longest profile the HTTP contract accepts fits OpenClaw's per-file and total bootstrap limits (nothing truncated)", () => {
     const longest = { agentName: "N".repeat(MAX_AGENT_NAME_CHARS), instructions: "i".repeat(MAX_INSTRUCTIONS_CHARS), templateSlug: "t".repeat(MAX_TEMPLATE_SLUG_CHARS) }
     expect(decodeBody(ProvisionBody, longest)._tag).toBe("Success")
-    expect(decodeBody(ProvisionBody, { ...longest, instructions: `${longest.instructions}x` })).toMatchObject({ failure: { field: "instructions", reason: "must be at most 20000 characters" } })
+    expect(decodeBody(ProvisionBody, { ...longest, instructions: `${longest.instructions}x` })).toMatchObject({ failure: { field: "instructions", reason: `must be at most ${MAX_INSTRUCTIONS_CHARS} characters` } })
     expect(decodeBody(ProvisionBody, { ...longest, templateSlug: `${longest.templateSlug}x` })).toMatchObject({ failure: { field: "templateSlug" } })
     const identity = identityMarkdown(longest)
     expect(identity.length).toBeGreaterThan(20_000) // OpenClaw's default per-file limit would cut it

@@ -1,3 +1,4 @@
+import { LIMITS } from "@convos-agents/contract"
 import { Clock, Effect } from "effect"
 import { botCommandsTotal, count } from "@convos-agents/pool-core/observability"
 import type { Middleware } from "./context.ts"
@@ -25,7 +26,8 @@ export const rateLimit = (perMinute: number): Middleware => {
     })
 }
 
-export const MAX_MESSAGE_CHARS = 4_000
+/** Room for the longest instructions (LIMITS) with their command and agent, so /instruct never hits this first. */
+export const MAX_MESSAGE_CHARS = LIMITS.instructionsChars + 1_000
 
 /** A message longer than any command or instructions is refused before anything reads it. */
 export const sizeLimit: Middleware = (ctx, next) =>

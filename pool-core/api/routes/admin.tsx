@@ -3,6 +3,7 @@ import { type Context as HonoContext, Hono } from "hono"
 import { deleteCookie, setCookie } from "hono/cookie"
 import type { FC, PropsWithChildren } from "hono/jsx"
 import QRCode from "qrcode"
+import { LIMITS, PoolCount } from "@convos-agents/contract"
 import type { Instance, InstanceCounts } from "../../domain/instance.ts"
 import { Pool } from "../../pool/Pool.ts"
 import { OpenRouter } from "../../providers/openrouter/OpenRouter.ts"
@@ -19,10 +20,8 @@ import { makeRateLimiter, type RateLimitOptions } from "../rateLimit.ts"
 
 const STATUSES = ["starting", "idle", "claiming", "claimed", "crashed", "dead", "draining"] as const
 
-// The dashboard's forms, decoded with Schema at the edge like the JSON routes (same 1–20 bound as /replenish, /drain).
-const CountField = Schema.String.check(Schema.isPattern(/^\d{1,2}$/)).pipe(
-  Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })), SchemaTransformation.numberFromString)
-)
+// The dashboard's forms, decoded with Schema at the edge like the JSON routes (the same PoolCount as /replenish, /drain).
+const CountField = Schema.String.check(Schema.isPattern(/^\d{1,2}$/)).pipe(Schema.decodeTo(PoolCount, SchemaTransformation.numberFromString))
 const IdField = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9-]{1,64}$/))
 const CountForm = Schema.Struct({ count: CountField })
 const IdForm = Schema.Struct({ id: IdField })
@@ -44,7 +43,7 @@ const withCount = (form: Record<string, string>, op: (n: number) => PoolOp): Res
   const given = (form.count ?? "1").trim()
   return Result.match(decodeCount({ count: given }), {
     onSuccess: (f) => Result.succeed(op(f.count)),
-    onFailure: () => Result.fail(`Invalid count "${given.slice(0, 20)}": enter a whole number from 1 to 20.`),
+    onFailure: () => Result.fail(`Invalid count "${given.slice(0, 20)}": enter a whole number from ${LIMITS.poolCountMin} to ${LIMITS.poolCountMax}.`),
   })
 }
 const withId = (form: Record<string, string>, op: (id: string) => PoolOp): Result.Result<PoolOp, string> =>
@@ -135,10 +134,10 @@ const Dashboard: FC<{
     </nav>
     <p>
       <form class="inline" method="post" action="/admin/actions/replenish">
-        <input type="number" name="count" min="1" max="20" value="1" /> <button type="submit">Replenish</button>
+        <input type="number" name="count" min={LIMITS.poolCountMin} max={LIMITS.poolCountMax} value="1" /> <button type="submit">Replenish</button>
       </form>{" "}
       <form class="inline" method="post" action="/admin/actions/drain">
-        <input type="number" name="count" min="1" max="20" value="1" /> <button type="submit">Drain idle</button>
+        <input type="number" name="count" min={LIMITS.poolCountMin} max={LIMITS.poolCountMax} value="1" /> <button type="submit">Drain idle</button>
       </form>{" "}
       <form class="inline" method="post" action="/admin/logout">
         <button type="submit">Sign out</button>

@@ -3,7 +3,7 @@ import { Cause, Effect, Option, Queue, Schema } from "effect"
 import { type Context as HonoContext, Hono } from "hono"
 import { streamSSE } from "hono/streaming"
 import type { Instance } from "../../domain/instance.ts"
-import { agentNameRefusal } from "@convos-agents/contract"
+import { agentNameRefusal, Instructions, LIMITS, PoolCount, TemplateSlug } from "@convos-agents/contract"
 import { Pool, type Progress } from "../../pool/Pool.ts"
 import { topUpAgent } from "../../providers/resources/maintenance.ts"
 import { spendingInstances, spendOf } from "../../providers/resources/spend.ts"
@@ -13,25 +13,28 @@ import { agentsByStatus } from "../info/publicAgents.ts"
 import { readJson } from "../body.ts"
 import { errorResponse, respond, type Run } from "../http.ts"
 
-const Count = Schema.Struct({ count: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })) })
-const OptionalCount = Schema.Struct({ count: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 }))) })
+export const Count = Schema.Struct({ count: PoolCount })
+export const OptionalCount = Schema.Struct({ count: Schema.optionalKey(PoolCount) })
 /** The name rule's refusal, naming the field it is about (the rule's own words are for chat, where there is no field). */
 const nameFieldRefusal = (s: string) => {
   const refusal = s.trim() === "" ? undefined : agentNameRefusal(s)
   return refusal === undefined ? undefined : `agentName: ${refusal}`
 }
-const ClaimBody = Schema.Struct({
+export const ClaimBody = Schema.Struct({
   // The one name rule (domain/names.ts) at the edge, so the 400 names the field; blank means the default name. The
   // pool applies the rule again (and folds line breaks into one line).
-  agentName: Schema.optional(Schema.String.check(Schema.isMaxLength(256), Schema.makeFilter((s: string) => nameFieldRefusal(s)))),
-  instructions: Schema.optional(Schema.String.check(Schema.isMaxLength(8_000))),
-  templateSlug: Schema.optional(Schema.String.check(Schema.isMaxLength(64))),
-  joinUrl: Schema.optional(Schema.String.check(Schema.isMaxLength(4_096))),
+  agentName: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(256), Schema.makeFilter((s: string) => nameFieldRefusal(s))).annotate({
+      description: `The agent's name: one line of 1 to ${LIMITS.agentNameChars} characters (Unicode code points); blank = the default name`,
+    }),
+  ),
+  instructions: Schema.optionalKey(Instructions),
+  templateSlug: Schema.optionalKey(TemplateSlug),
+  joinUrl: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(LIMITS.urlChars))),
   /** No idle agent: wait up to CLAIM_WAIT for the one the pool starts (a "wait" step with etaMs over SSE). */
-  wait: Schema.optional(Schema.Boolean),
+  wait: Schema.optionalKey(Schema.Boolean),
 })
 // The upper bound (OPENROUTER_TOPUP_MAX) and whole cents are checked by AgentResources.topUp, with the same field name.
-const TopUpBody = Schema.Struct({ amountUsd: Schema.Number.check(Schema.isFinite(), Schema.isGreaterThan(0)) })
+export const TopUpBody = Schema.Struct({ amountUsd: Schema.Number.check(Schema.isFinite(), Schema.isGreaterThan(0)) })
 const IdParam = /^[A-Za-z0-9-]{1,64}$/
 const clientLabel = (c: HonoContext) => (c.req.header("x-client-label") ?? "api").replace(/[^\w.-]/g, "").slice(0, 40) || "api"
 

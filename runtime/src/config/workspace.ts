@@ -5,18 +5,19 @@
 // The seed's other files (TOOLS.md, HEARTBEAT.md, BOOT.md, USER.md) are written too: seedFiles.ts.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { AGENT_NAME_MAX_CHARS, agentNameForDisplay } from "@convos-agents/contract"
+import { AGENT_NAME_MAX_CHARS, agentNameForDisplay, LIMITS } from "@convos-agents/contract"
 import { bootMarkdown, heartbeatMarkdown, heartbeatOn, isDefaultGreeting, readGreeting, toolsMarkdown, userMarkdown } from "./seedFiles.ts"
 
 // Size limits. OpenClaw injects each workspace file into the prompt up to `bootstrapMaxChars` (default 20,000) and
 // silently truncates the rest; IDENTITY.md is its header plus the custom instructions, so the config raises the
 // limit to hold the longest instructions the HTTP contract accepts (a test checks the worst case fits).
-export const MAX_INSTRUCTIONS_CHARS = 20_000
+export const MAX_INSTRUCTIONS_CHARS = LIMITS.instructionsChars
 /** The one name rule's limit (contract/names.ts), the same as the pool's. */
 export const MAX_AGENT_NAME_CHARS = AGENT_NAME_MAX_CHARS
-export const MAX_TEMPLATE_SLUG_CHARS = 100
+export const MAX_TEMPLATE_SLUG_CHARS = LIMITS.templateSlugChars
 /** agents.defaults.bootstrapMaxChars in the generated config: the longest IDENTITY.md plus a margin. */
-export const BOOTSTRAP_MAX_CHARS = MAX_INSTRUCTIONS_CHARS + 4_000
+// Kept at the 24,000 it was when instructions could be 20,000: OpenClaw applies it to AGENTS.md and SOUL.md as well.
+export const BOOTSTRAP_MAX_CHARS = 24_000
 /** agents.defaults.bootstrapTotalMaxChars: AGENTS.md + SOUL.md + IDENTITY.md together (OpenClaw's default). */
 export const BOOTSTRAP_TOTAL_MAX_CHARS = 60_000
 

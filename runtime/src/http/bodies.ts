@@ -1,15 +1,13 @@
 // Request bodies of the instance contract, validated at the edge. A failure names the field and the reason.
 import { Result, Schema, SchemaIssue } from "effect"
-import { AgentName } from "@convos-agents/contract"
-import { MAX_INSTRUCTIONS_CHARS, MAX_TEMPLATE_SLUG_CHARS } from "../config/workspace.ts"
+import { AgentName, Instructions, TemplateSlug } from "@convos-agents/contract"
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
 
 // The one name rule (contract/names.ts): one line, trimmed, 1–64 characters, no control characters.
 const Name = AgentName
-// IDENTITY.md holds these; the generated config lets OpenClaw read all of them (BOOTSTRAP_MAX_CHARS).
-const Instructions = Schema.String.check(Schema.isMaxLength(MAX_INSTRUCTIONS_CHARS, { message: `must be at most ${MAX_INSTRUCTIONS_CHARS} characters` }))
-const TemplateSlug = Schema.String.check(Schema.isMaxLength(MAX_TEMPLATE_SLUG_CHARS, { message: `must be at most ${MAX_TEMPLATE_SLUG_CHARS} characters` }))
+// Instructions and template slugs under the contract's one table of limits (contract/limits.ts). IDENTITY.md holds
+// the instructions; the generated config lets OpenClaw read all of them (BOOTSTRAP_MAX_CHARS).
 const Url = Schema.String.check(Schema.isNonEmpty({ message: "must not be empty" }))
 
 export const ProvisionBody = Schema.Struct({

@@ -3,6 +3,7 @@ import { Duration, Effect, Option, Schema } from "effect"
 import type { Context, Hono } from "hono"
 import { Pool, type ClaimRequest, webAddressKey, webOwner } from "@convos-agents/pool-core"
 import { InviteError, parseInvite } from "@convos-agents/messaging/convos"
+import { LIMITS, TemplateSlug } from "@convos-agents/contract"
 import type { Shared } from "../app.tsx"
 import { slugPattern } from "../slug.ts"
 import { LaunchedPage } from "../views/pages.tsx"
@@ -16,9 +17,9 @@ import { LaunchedPage } from "../views/pages.tsx"
 const Nonce = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{8,64}$/))
 // The form token is required: it is the claim's idempotency key, and a post without one comes from no page of ours.
 const LaunchForm = Schema.Struct({ nonce: Nonce })
-const JoinForm = Schema.Struct({
-  invite: Schema.String.check(Schema.isMaxLength(4096)),
-  template: Schema.optional(Schema.String.check(Schema.isPattern(slugPattern), Schema.isMaxLength(100))),
+export const JoinForm = Schema.Struct({
+  invite: Schema.String.check(Schema.isMaxLength(LIMITS.urlChars)),
+  template: Schema.optional(TemplateSlug.check(Schema.isPattern(slugPattern))),
   nonce: Nonce,
 })
 
