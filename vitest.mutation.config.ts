@@ -3,21 +3,36 @@ import { defineConfig } from "vitest/config"
 // The test files `npm run mutation` (StrykerJS, stryker.config.mjs) runs against mutants of the claim, tick, auth,
 // invite verification and ownership code: the files that exercise those modules, nothing else (the machine is shared).
 // claim-timeout.test.ts is left out: its sleeps and measured baselines cost ~10 s per mutant run.
-export const mutationTestFiles = [
+const sharedWorker = [
   "pool-core/pool/test/pool.test.ts",
   "pool-core/pool/test/tick.test.ts",
-  "pool-core/api/test/auth.test.ts",
+  // The tick under a provider that refuses the key or keeps failing (circuit, destroy retries), and claims left
+  // behind by a replica that is gone.
+  "pool-core/pool/test/crash-loop.test.ts",
+  "pool-core/pool/test/replicas.test.ts",
   "pool-core/api/test/auth-matrix.test.ts",
   "messaging/convos/test/invite.test.ts",
   "messaging/convos/test/golden.test.ts",
 ]
+/** Files that mock a module (vi.mock) need a fresh module graph of their own. */
+const ownWorker = ["pool-core/api/test/auth.test.ts"]
+export const mutationTestFiles = [...sharedWorker, ...ownWorker]
+
+const hasPostgres = !!(process.env.TEST_DATABASE_URL || process.env.DATABASE_URL)
 
 export default defineConfig({
   test: {
-    include: mutationTestFiles,
     exclude: ["**/node_modules/**", ".data/**"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // With a server, the tests that run on both databases run on Postgres only (the stronger copy; see testBackends).
+    env: hasPostgres ? { TEST_BACKENDS: "postgres" } : {},
     reporters: ["default"],
+    projects: [
+      // Stryker runs each mutant's covering tests in one worker, hundreds of times: reusing the worker keeps Effect,
+      // the SQL driver and the rest of node_modules loaded between runs instead of importing them again (~3 s a run).
+      { extends: true, test: { name: "shared", include: sharedWorker, isolate: false } },
+      { extends: true, test: { name: "own", include: ownWorker, isolate: true } },
+    ],
   },
 })

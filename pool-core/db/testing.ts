@@ -113,8 +113,17 @@ export const testDatabaseOn = (backend: TestBackend, options: TestDatabaseOption
 
 export const testDatabaseKind = (): TestBackend => (serverUrl() ? "postgres" : "embedded")
 
-/** Backends a test must pass on: PGlite and Postgres. Without a server URL the Postgres copy is skipped (see needsPostgres). */
-export const testBackends = (): ReadonlyArray<TestBackend> => ["embedded", "postgres"]
+/**
+ * Backends a test must pass on: PGlite and Postgres. Without a server URL the Postgres copy is skipped (see
+ * needsPostgres). TEST_BACKENDS=postgres (or =embedded) keeps one copy: `npm run mutation` runs only the Postgres one
+ * when it has a server (the PGlite copy proves less and takes ~15 s per run).
+ */
+export const testBackends = (): ReadonlyArray<TestBackend> => {
+  const only = (process.env.TEST_BACKENDS ?? "").split(",").map((b) => b.trim()).filter((b) => b !== "")
+  const unknown = only.filter((b) => b !== "embedded" && b !== "postgres")
+  if (unknown.length > 0) throw new Error(`TEST_BACKENDS must list "embedded" and/or "postgres", got "${process.env.TEST_BACKENDS}". Unset it for both.`)
+  return only.length === 0 ? ["embedded", "postgres"] : (["embedded", "postgres"] as const).filter((b) => only.includes(b))
+}
 
 // Tests that only prove something on a real Postgres server (row locks across connections, backends to terminate,
 // sessions in other processes) must never just vanish from a run without one: they are registered always, skipped
