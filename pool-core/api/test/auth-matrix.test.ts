@@ -22,6 +22,7 @@ const DAY = 24 * 60 * 60 * 1000
 /** Routes anyone may call. Everything else needs the key (or an admin session). */
 const PUBLIC = new Set([
   "GET /healthz",
+  "GET /readyz", // a probe: ready or not, and which checks; why a check failed only with the key (probes.ts)
   "GET /api/openapi.json",
   "GET /api/pool/counts",
   "GET /api/pool/agents",
