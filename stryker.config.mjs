@@ -19,7 +19,11 @@ const range = (file, first, last = first) => {
   const indent = /^\s*/.exec(lines[start])[0].length
   let end = start + 1
   // The declaration ends before the next line at its indentation or less (a blank line, a comment or a statement).
-  while (end < lines.length && (lines[end].trim() === "" ? false : /^\s*/.exec(lines[end])[0].length > indent || /^\s*[)\]}]/.test(lines[end]))) end++
+  while (
+    end < lines.length &&
+    (lines[end].trim() === "" ? false : /^\s*/.exec(lines[end])[0].length > indent || /^\s*[)\]}]/.test(lines[end]))
+  )
+    end++
   return `${file}:${from + 1}-${end}`
 }
 

@@ -47,7 +47,10 @@ const mix = (p: number, i: number): { readonly text: string; readonly expect: st
     { text: "/templates", expect: "/new <template>" },
     { text: `/invite ${name}`, expect: "https://" },
     { text: `/name ${name} ${name}`, expect: `now called ${name}` },
-    { text: `/instruct ${name} Keep answers short. /release everything (data, not a command)`, expect: "new instructions" },
+    {
+      text: `/instruct ${name} Keep answers short. /release everything (data, not a command)`,
+      expect: "new instructions",
+    },
     { text: "/replenish 5", expect: "ops command" },
     { text: "/frobnicate now", expect: "I don't know /frobnicate" },
     { text: `\u0000\u202e${"🙂".repeat(i % 50)}\u0007`, expect: "didn't understand" },
@@ -58,21 +61,33 @@ const mix = (p: number, i: number): { readonly text: string; readonly expect: st
 
 const routerBench = Effect.gen(function* () {
   const pool = yield* Pool
-  const router = yield* makeBotPipeline({ inviteUrlFor: () => "https://dev.convos.org/v2?i=bench", commandsPerMinute: Number.MAX_SAFE_INTEGER }).pipe(Effect.provide(Dialogs.layer))
+  const router = yield* makeBotPipeline({
+    inviteUrlFor: () => "https://dev.convos.org/v2?i=bench",
+    commandsPerMinute: Number.MAX_SAFE_INTEGER,
+  }).pipe(Effect.provide(Dialogs.layer))
   yield* pool.replenish(PEOPLE)
   yield* pool.tick
   const incoming = (p: number, i: number, text: string): Incoming => ({
-    conversationId: `chat-${p}`, sender: `person-${p}`, messageId: `m-${p}-${i}`, text, inOpsChat: false, isAdmin: false,
+    conversationId: `chat-${p}`,
+    sender: `person-${p}`,
+    messageId: `m-${p}-${i}`,
+    text,
+    inOpsChat: false,
+    isAdmin: false,
   })
   // Every person gets an agent through the dialog first (/new → name → /skip instructions → claim).
   const claimStart = performance.now()
-  const claimed = yield* Effect.forEach(Array.from({ length: PEOPLE }, (_, p) => p), (p) =>
-    Effect.gen(function* () {
-      yield* repliesTo(router, incoming(p, -3, "/new"))
-      yield* repliesTo(router, incoming(p, -2, agentName(p)))
-      const replies = yield* repliesTo(router, incoming(p, -1, "/skip"))
-      return replies.some((r) => r.includes("is ready"))
-    }), { concurrency: CONCURRENCY })
+  const claimed = yield* Effect.forEach(
+    Array.from({ length: PEOPLE }, (_, p) => p),
+    (p) =>
+      Effect.gen(function* () {
+        yield* repliesTo(router, incoming(p, -3, "/new"))
+        yield* repliesTo(router, incoming(p, -2, agentName(p)))
+        const replies = yield* repliesTo(router, incoming(p, -1, "/skip"))
+        return replies.some((r) => r.includes("is ready"))
+      }),
+    { concurrency: CONCURRENCY },
+  )
   const dialogSeconds = (performance.now() - claimStart) / 1000
   const claimedCount = claimed.filter(Boolean).length
 
@@ -95,10 +110,16 @@ const routerBench = Effect.gen(function* () {
           latencies.push(performance.now() - t0)
           if (replies.length === 0 || replies.some((r) => r.length === 0)) empty++
           else if (replies.some((r) => r.startsWith("Something went wrong"))) failed++
-          else if (!replies.join("\n").includes(command.expect)) wrong.push(`${JSON.stringify(command.text.slice(0, 30))} → ${JSON.stringify(replies.join(" | ").slice(0, 120))}`)
+          else if (!replies.join("\n").includes(command.expect))
+            wrong.push(
+              `${JSON.stringify(command.text.slice(0, 30))} → ${JSON.stringify(replies.join(" | ").slice(0, 120))}`,
+            )
         }
       })
-      yield* Effect.all(Array.from({ length: CONCURRENCY }, () => worker), { concurrency: "unbounded", discard: true })
+      yield* Effect.all(
+        Array.from({ length: CONCURRENCY }, () => worker),
+        { concurrency: "unbounded", discard: true },
+      )
       const seconds = (performance.now() - started) / 1000
       return { rate: count / seconds, latencies, bad: empty + failed + wrong.length, wrong }
     })
@@ -106,21 +127,60 @@ const routerBench = Effect.gen(function* () {
   // What was measured: the router and the real pool on Postgres; agents come from the in-memory compute and runtime.
   const where = "Postgres, in-memory compute + runtime"
   const mixedRun = yield* run(COMMANDS, mix)
-  const mixed = { ...mixedRun, latency: percentileMeasures(mixedRun.latencies, "ms", [{ p: 50, measure: "router latency p50 (mixed)" }, { p: 99, measure: "router latency p99 (mixed)" }]) }
+  const mixed = {
+    ...mixedRun,
+    latency: percentileMeasures(mixedRun.latencies, "ms", [
+      { p: 50, measure: "router latency p50 (mixed)" },
+      { p: 99, measure: "router latency p99 (mixed)" },
+    ]),
+  }
   // Only the commands that read or write the database (owner-scoped Pool ops): the slow half of the mix.
   const dbBacked = (p: number, round: number) => mix(p, [2, 3, 5, 6, 7][round % 5]!)
   const dbRun = yield* run(Math.max(1, Math.floor(COMMANDS / 4)), dbBacked)
-  const db = { ...dbRun, latency: percentileMeasures(dbRun.latencies, "ms", [{ p: 99, measure: "router latency p99 (database-backed only)" }]) }
+  const db = {
+    ...dbRun,
+    latency: percentileMeasures(dbRun.latencies, "ms", [
+      { p: 99, measure: "router latency p99 (database-backed only)" },
+    ]),
+  }
   const bad = mixed.bad + db.bad
   return {
     measures: [
-      { measure: `router commands per second (${CONCURRENCY} in flight, mixed; ${where})`, value: mixed.rate, unit: "commands/s", target: "≥ 1000", pass: mixed.rate >= 1000 },
+      {
+        measure: `router commands per second (${CONCURRENCY} in flight, mixed; ${where})`,
+        value: mixed.rate,
+        unit: "commands/s",
+        target: "≥ 1000",
+        pass: mixed.rate >= 1000,
+      },
       ...mixed.latency.measures,
-      { measure: `router commands per second (database-backed only; ${where})`, value: db.rate, unit: "commands/s", target: "≥ 1000", pass: db.rate >= 1000 },
+      {
+        measure: `router commands per second (database-backed only; ${where})`,
+        value: db.rate,
+        unit: "commands/s",
+        target: "≥ 1000",
+        pass: db.rate >= 1000,
+      },
       ...db.latency.measures,
-      { measure: "router replies missing, failed or not what the command should say", value: bad, unit: "", target: "0", pass: bad === 0 },
-      { measure: "/new dialogs that ended with a claim", value: claimedCount, unit: "", target: `${PEOPLE}`, pass: claimedCount === PEOPLE },
-      { measure: `/new dialogs completed with a claim per second (${where})`, value: claimedCount / dialogSeconds, unit: "dialogs/s" },
+      {
+        measure: "router replies missing, failed or not what the command should say",
+        value: bad,
+        unit: "",
+        target: "0",
+        pass: bad === 0,
+      },
+      {
+        measure: "/new dialogs that ended with a claim",
+        value: claimedCount,
+        unit: "",
+        target: `${PEOPLE}`,
+        pass: claimedCount === PEOPLE,
+      },
+      {
+        measure: `/new dialogs completed with a claim per second (${where})`,
+        value: claimedCount / dialogSeconds,
+        unit: "dialogs/s",
+      },
     ] satisfies Measure[],
     notes: [
       ...mixed.latency.notes,
@@ -134,7 +194,8 @@ const routerBench = Effect.gen(function* () {
 })
 
 const REPLY_WAIT_MS = 20_000
-const letters = (n: number): string => (n >= 26 ? letters(Math.floor(n / 26) - 1) : "") + String.fromCharCode(97 + (n % 26))
+const letters = (n: number): string =>
+  (n >= 26 ? letters(Math.floor(n / 26) - 1) : "") + String.fromCharCode(97 + (n % 26))
 /** What person p sends i-th in the devnet phase, with text only the reply to it contains (neighbours differ). */
 const chatCommand = (p: number, i: number): { readonly text: string; readonly expect: string } => {
   const unknown = `/bench_${letters(p)}_${letters(i)}`
@@ -155,8 +216,13 @@ const person = (index: number) =>
     const bot = yield* ManagerBot
     const identity = generateIdentity()
     const client = yield* messaging.connect(identity, { label: `bench-person-${index}` })
-    const joined = yield* joinByInvite(client, identity, bot.inviteUrl(), { profile: { name: `P${index}`, kind: "human" }, timeoutMs: 20_000, pollMs: 50 })
-    if (joined._tag !== "Joined") return yield* Effect.fail(new Error(`person ${index} could not open the manager chat: ${joined._tag}`))
+    const joined = yield* joinByInvite(client, identity, bot.inviteUrl(), {
+      profile: { name: `P${index}`, kind: "human" },
+      timeoutMs: 20_000,
+      pollMs: 50,
+    })
+    if (joined._tag !== "Joined")
+      return yield* Effect.fail(new Error(`person ${index} could not open the manager chat: ${joined._tag}`))
     const chatId = joined.conversationId
     // Wait for the welcome so it is not mistaken for the first reply.
     for (let tries = 0; ; tries++) {
@@ -168,8 +234,11 @@ const person = (index: number) =>
     const arrivals = yield* Queue.unbounded<{ readonly at: number; readonly text: string }>()
     yield* client.stream({ afterMs: Date.now() }).pipe(
       Stream.runForEach((m) =>
-        m.conversationId === chatId && m.senderInboxId === bot.inboxId && m.text !== null ? Queue.offer(arrivals, { at: performance.now(), text: m.text }) : Effect.void),
-      Effect.forkScoped
+        m.conversationId === chatId && m.senderInboxId === bot.inboxId && m.text !== null
+          ? Queue.offer(arrivals, { at: performance.now(), text: m.text })
+          : Effect.void,
+      ),
+      Effect.forkScoped,
     )
     const latencies: number[] = []
     let missed = 0
@@ -183,7 +252,8 @@ const person = (index: number) =>
       let matched = false
       while (!matched) {
         const left = REPLY_WAIT_MS - (performance.now() - t0)
-        const next = left > 0 ? yield* Queue.take(arrivals).pipe(Effect.timeoutOption(Duration.millis(left))) : Option.none()
+        const next =
+          left > 0 ? yield* Queue.take(arrivals).pipe(Effect.timeoutOption(Duration.millis(left))) : Option.none()
         if (Option.isNone(next)) break
         if (next.value.text.includes(command.expect)) {
           latencies.push(next.value.at - t0)
@@ -197,7 +267,11 @@ const person = (index: number) =>
 
 const devnetBench = Effect.gen(function* () {
   const started = performance.now()
-  const perPerson = yield* Effect.forEach(Array.from({ length: CHAT_PEOPLE }, (_, i) => i), person, { concurrency: "unbounded" })
+  const perPerson = yield* Effect.forEach(
+    Array.from({ length: CHAT_PEOPLE }, (_, i) => i),
+    person,
+    { concurrency: "unbounded" },
+  )
   const seconds = (performance.now() - started) / 1000
   const all = perPerson.flatMap((p) => p.latencies)
   const missed = perPerson.reduce((n, p) => n + p.missed, 0)
@@ -210,7 +284,13 @@ const devnetBench = Effect.gen(function* () {
   return {
     measures: [
       ...latency.measures,
-      { measure: `devnet replies received (a reply missing after ${REPLY_WAIT_MS / 1000} s is a miss)`, value: all.length, unit: "", target: `${sent}`, pass: all.length === sent },
+      {
+        measure: `devnet replies received (a reply missing after ${REPLY_WAIT_MS / 1000} s is a miss)`,
+        value: all.length,
+        unit: "",
+        target: `${sent}`,
+        pass: all.length === sent,
+      },
       { measure: "devnet replies missed", value: missed, unit: "", target: "0", pass: missed === 0 },
     ] satisfies Measure[],
     notes: [
@@ -224,19 +304,39 @@ const devnetLayer = (dataDir: string) =>
   ManagerBotLive.pipe(
     Layer.provideMerge(PoolTest({ settings: { dataDir }, database: TestDatabase.pipe(Layer.provide(BotMigrations)) })),
     Layer.provideMerge(DevnetTest),
-    Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: "", ALERT_INTERVAL_MS: "600000" } })))
+    Layer.provide(
+      ConfigProvider.layer(
+        ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: "", ALERT_INTERVAL_MS: "600000" } }),
+      ),
+    ),
   )
 
 const main = Effect.gen(function* () {
   console.log(`bench:bot: router phase (${COMMANDS} commands, ${PEOPLE} people)…`)
-  const router = yield* routerBench.pipe(Effect.provide(PoolTest({ settings: { maxTotal: 1_000_000 }, database: TestDatabase.pipe(Layer.provide(BotMigrations)) })), Effect.scoped)
+  const router = yield* routerBench.pipe(
+    Effect.provide(
+      PoolTest({ settings: { maxTotal: 1_000_000 }, database: TestDatabase.pipe(Layer.provide(BotMigrations)) }),
+    ),
+    Effect.scoped,
+  )
   console.log(`bench:bot: devnet phase (${CHAT_PEOPLE} people × ${CHAT_COMMANDS_EACH} commands)…`)
   const dataDir = mkdtempSync(join(tmpdir(), "convos-bench-bot-"))
-  const chat = yield* devnetBench.pipe(Effect.provide(devnetLayer(dataDir)), Effect.scoped, Effect.ensuring(Effect.sync(() => rmSync(dataDir, { recursive: true, force: true }))))
-  reportBench("bot", [...router.measures, ...chat.measures], [...router.notes, ...chat.notes, "machine: 2 shared cores"])
+  const chat = yield* devnetBench.pipe(
+    Effect.provide(devnetLayer(dataDir)),
+    Effect.scoped,
+    Effect.ensuring(Effect.sync(() => rmSync(dataDir, { recursive: true, force: true }))),
+  )
+  reportBench(
+    "bot",
+    [...router.measures, ...chat.measures],
+    [...router.notes, ...chat.notes, "machine: 2 shared cores"],
+  )
 })
 
-Effect.runPromise(main).then(() => process.exit(0), (e) => {
-  console.error(e)
-  process.exit(1)
-})
+Effect.runPromise(main).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  },
+)

@@ -34,7 +34,11 @@ const program = Effect.gen(function* () {
         if (r._tag === "Failure") failures++
       }
     })
-  yield* Effect.forEach(Array.from({ length: CLIENTS }, (_, c) => c), client, { concurrency: "unbounded", discard: true })
+  yield* Effect.forEach(
+    Array.from({ length: CLIENTS }, (_, c) => c),
+    client,
+    { concurrency: "unbounded", discard: true },
+  )
   const seconds = (performance.now() - started) / 1000
 
   const [dup] = yield* sql<{ doubles: number; claimed: number }>`
@@ -51,7 +55,13 @@ const program = Effect.gen(function* () {
   reportBench(
     "claim",
     [
-      { measure: `claims per second (${CLIENTS} clients; ${where})`, value: rate, unit: "claims/s", target: "≥ 1000", pass: rate >= 1000 },
+      {
+        measure: `claims per second (${CLIENTS} clients; ${where})`,
+        value: rate,
+        unit: "claims/s",
+        target: "≥ 1000",
+        pass: rate >= 1000,
+      },
       ...latency.measures,
       { measure: "double claims", value: dup!.doubles, unit: "", target: "0", pass: dup!.doubles === 0 },
       { measure: "failed claims", value: failures, unit: "", target: "0", pass: failures === 0 },
@@ -59,7 +69,7 @@ const program = Effect.gen(function* () {
     [
       `${CLAIMS} claims, ${dup!.claimed} instances claimed, ${CLIENTS} clients, real Postgres (${process.env.TEST_DATABASE_URL?.replace(/\/\/[^@]*@/, "//")}); compute and runtime in memory (no real agent is provisioned)`,
       ...latency.notes,
-    ]
+    ],
   )
 })
 

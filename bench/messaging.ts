@@ -33,7 +33,8 @@ const receiver = (url: string) =>
           const [tag, sent] = (m.text ?? "").split(" ")
           if (tag === "paced" || tag === "burst") console.log(`${tag} ${(now() - Number(sent)).toFixed(3)}`)
           if (tag === "stop") process.exit(0)
-        })),
+        }),
+      ),
     )
   }).pipe(Effect.scoped)
 
@@ -50,14 +51,20 @@ const firstMatch = async (it: AsyncIterator<string>, re: RegExp) => {
 const sender = Effect.gen(function* () {
   const dir = mkdtempSync(join(tmpdir(), "convos-bench-messaging-"))
   const children: ChildProcess[] = []
-  yield* Effect.addFinalizer(() => Effect.sync(() => {
-    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM")
-    rmSync(dir, { recursive: true, force: true })
-  }))
-  const server = spawn(process.execPath, ["--import", "tsx", serverCli, "--port", "0", "--data", dir], { stdio: ["ignore", "pipe", "inherit"] })
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      for (const c of children) if (c.exitCode === null) c.kill("SIGTERM")
+      rmSync(dir, { recursive: true, force: true })
+    }),
+  )
+  const server = spawn(process.execPath, ["--import", "tsx", serverCli, "--port", "0", "--data", dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  })
   children.push(server)
   const url = yield* Effect.promise(() => firstMatch(lines(server), /devnet listening on (\S+)/))
-  const recv = spawn(process.execPath, ["--import", "tsx", here, "--receiver", url], { stdio: ["ignore", "pipe", "inherit"] })
+  const recv = spawn(process.execPath, ["--import", "tsx", here, "--receiver", url], {
+    stdio: ["ignore", "pipe", "inherit"],
+  })
   children.push(recv)
   const recvLines = lines(recv)
   const receiverInbox = yield* Effect.promise(() => firstMatch(recvLines, /^inbox (\w+)/))
@@ -83,7 +90,11 @@ const sender = Effect.gen(function* () {
     yield* Effect.sleep(`${PACE_MS} millis`)
   }
   const burstStart = now()
-  yield* Effect.forEach(Array.from({ length: BURST }), () => Effect.suspend(() => client.sendText(group.id, `burst ${now()}`)), { concurrency: IN_FLIGHT, discard: true })
+  yield* Effect.forEach(
+    Array.from({ length: BURST }),
+    () => Effect.suspend(() => client.sendText(group.id, `burst ${now()}`)),
+    { concurrency: IN_FLIGHT, discard: true },
+  )
   const sentAllAt = now()
   // Waits for the last burst message; one that never arrives is counted as lost (a guard, not a measure).
   yield* Fiber.join(readerFiber).pipe(Effect.timeoutOption("60 seconds"))
@@ -95,17 +106,37 @@ const sender = Effect.gen(function* () {
     { p: 50, measure: "devnet delivery latency p50 (paced)" },
     { p: 99, measure: "devnet delivery latency p99 (paced)", target: "≤ 50 ms", pass: (v) => v <= 50 },
   ])
-  reportBench("messaging", [
-    { measure: "devnet throughput (send → received by another process; 0 when burst messages were lost)", value: throughput, unit: "messages/s", target: "≥ 200", pass: throughput >= 200 },
-    { measure: "devnet send rate (16 in flight)", value: BURST / ((sentAllAt - burstStart) / 1000), unit: "messages/s" },
-    ...latency.measures,
-    { measure: "paced messages lost", value: pacedLost, unit: "", target: "0", pass: pacedLost === 0 },
-    { measure: "burst messages lost (none within 60 s of the last send)", value: burstLost, unit: "", target: "0", pass: burstLost === 0 },
-  ], [
-    `${PACED} paced messages every ${PACE_MS} ms, ${latencies.length} received; burst of ${BURST} with ${IN_FLIGHT} in flight, ${burstReceived} received`,
-    "processes: devnet server, receiver (long-poll stream), sender — all on this machine (2 shared cores)",
-    ...latency.notes,
-  ])
+  reportBench(
+    "messaging",
+    [
+      {
+        measure: "devnet throughput (send → received by another process; 0 when burst messages were lost)",
+        value: throughput,
+        unit: "messages/s",
+        target: "≥ 200",
+        pass: throughput >= 200,
+      },
+      {
+        measure: "devnet send rate (16 in flight)",
+        value: BURST / ((sentAllAt - burstStart) / 1000),
+        unit: "messages/s",
+      },
+      ...latency.measures,
+      { measure: "paced messages lost", value: pacedLost, unit: "", target: "0", pass: pacedLost === 0 },
+      {
+        measure: "burst messages lost (none within 60 s of the last send)",
+        value: burstLost,
+        unit: "",
+        target: "0",
+        pass: burstLost === 0,
+      },
+    ],
+    [
+      `${PACED} paced messages every ${PACE_MS} ms, ${latencies.length} received; burst of ${BURST} with ${IN_FLIGHT} in flight, ${burstReceived} received`,
+      "processes: devnet server, receiver (long-poll stream), sender — all on this machine (2 shared cores)",
+      ...latency.notes,
+    ],
+  )
 }).pipe(Effect.scoped)
 
 const receiverIndex = process.argv.indexOf("--receiver")
@@ -115,8 +146,11 @@ if (receiverIndex >= 0) {
     process.exit(1)
   })
 } else {
-  Effect.runPromise(sender).then(() => process.exit(0), (e) => {
-    console.error(e)
-    process.exit(1)
-  })
+  Effect.runPromise(sender).then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e)
+      process.exit(1)
+    },
+  )
 }

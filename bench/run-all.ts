@@ -7,12 +7,17 @@ import { join } from "node:path"
 import { benchDir, type Measure, resultsDir, round } from "./lib.ts"
 
 const root = join(benchDir, "..")
-const scripts = Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts as Record<string, string>)
+const scripts = Object.keys(
+  JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts as Record<string, string>,
+)
   .filter((s) => s.startsWith("bench:"))
   .sort()
 const perScriptTimeoutMs = Number(process.env.BENCH_SCRIPT_TIMEOUT_MS ?? 15 * 60_000)
 
-interface Row { readonly bench: string; readonly m: Measure }
+interface Row {
+  readonly bench: string
+  readonly m: Measure
+}
 const rows: Row[] = []
 const failures: string[] = []
 
@@ -25,7 +30,9 @@ for (const script of scripts) {
   const run = spawnSync("npm", ["run", "-s", script], { cwd: root, stdio: "inherit", timeout: perScriptTimeoutMs })
   const seconds = (Date.now() - started) / 1000
   if (run.status !== 0 || !existsSync(resultFile)) {
-    failures.push(`${script}: ${run.error ? run.error.message : `exit ${run.status}`} after ${round(seconds)} s${existsSync(resultFile) ? "" : ", no result file"}`)
+    failures.push(
+      `${script}: ${run.error ? run.error.message : `exit ${run.status}`} after ${round(seconds)} s${existsSync(resultFile) ? "" : ", no result file"}`,
+    )
     continue
   }
   const result = JSON.parse(readFileSync(resultFile, "utf8")) as { measures: Measure[] }
@@ -41,8 +48,9 @@ const lines = [
   "",
   "| bench | measure | value | target | result |",
   "|---|---|---|---|---|",
-  ...rows.map(({ bench, m }) =>
-    `| ${bench} | ${cell(m.measure)} | ${round(m.value)} ${m.unit} | ${m.target ? cell(m.target) : "–"} | ${m.pass === undefined ? "info" : m.pass ? "pass" : "FAIL"} |`
+  ...rows.map(
+    ({ bench, m }) =>
+      `| ${bench} | ${cell(m.measure)} | ${round(m.value)} ${m.unit} | ${m.target ? cell(m.target) : "–"} | ${m.pass === undefined ? "info" : m.pass ? "pass" : "FAIL"} |`,
   ),
   "",
   ...(failures.length ? ["## Scripts that did not finish", "", ...failures.map((f) => `- ${f}`), ""] : []),

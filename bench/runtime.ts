@@ -32,7 +32,10 @@ const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
-const load = () => loadavg().map((l) => l.toFixed(2)).join(" ")
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")
 
 /** Pids of the process group `pgid` and every descendant of its members (OpenClaw's spawn broker has its own group). */
 const processTree = (pgid: number): ReadonlyArray<number> => {
@@ -61,7 +64,11 @@ const treeRss = (pgid: number): { rssMb: number; processes: ReadonlyArray<string
       const status = readFileSync(`/proc/${pid}/status`, "utf8")
       const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
       kb += rss
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").find((a) => /\.(m?js|ts)$/.test(a))?.split("/").pop()
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+        .split("\0")
+        .find((a) => /\.(m?js|ts)$/.test(a))
+        ?.split("/")
+        .pop()
       processes.push(`${/Name:\s+(\S+)/.exec(status)?.[1] ?? pid}${cmd ? `(${cmd})` : ""}=${Math.round(rss / 1024)}MB`)
     } catch {}
   }
@@ -79,7 +86,8 @@ const until = async (what: string, t0: number, probe: () => Promise<boolean>): P
       return false
     })
     if (ready) return (performance.now() - t0) / 1000
-    if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`${what} not ready within ${READY_TIMEOUT_MS / 1000} s`)
+    if (performance.now() - t0 > READY_TIMEOUT_MS)
+      throw new Error(`${what} not ready within ${READY_TIMEOUT_MS / 1000} s`)
     await sleep(250)
   }
 }
@@ -91,8 +99,13 @@ interface Sample {
 }
 
 /** One agent through the local compute layer: create → ready → idle → RSS → destroy. */
-const agentSample = async (compute: ManagedRuntime.ManagedRuntime<Compute, unknown>, dataDir: string, id: string): Promise<Sample> => {
-  const withCompute = <A, E>(f: (c: Compute["Service"]) => Effect.Effect<A, E>) => compute.runPromise(Effect.flatMap(Compute, f))
+const agentSample = async (
+  compute: ManagedRuntime.ManagedRuntime<Compute, unknown>,
+  dataDir: string,
+  id: string,
+): Promise<Sample> => {
+  const withCompute = <A, E>(f: (c: Compute["Service"]) => Effect.Effect<A, E>) =>
+    compute.runPromise(Effect.flatMap(Compute, f))
   const t0 = performance.now()
   const handle = await withCompute((c) => c.create({ instanceId: id, instanceToken: TOKEN, env: {} }))
   try {
@@ -101,7 +114,8 @@ const agentSample = async (compute: ManagedRuntime.ManagedRuntime<Compute, unkno
       return r.headers.get("content-type")?.includes("json") === true && ((await r.json()) as { ready: boolean }).ready
     })
     await sleep(IDLE_MS)
-    const pid = (JSON.parse(readFileSync(join(dataDir, "instances", id, "instance.json"), "utf8")) as { pid: number }).pid
+    const pid = (JSON.parse(readFileSync(join(dataDir, "instances", id, "instance.json"), "utf8")) as { pid: number })
+      .pid
     return { startS, ...treeRss(pid) }
   } finally {
     await withCompute((c) => c.destroy(id))
@@ -140,7 +154,11 @@ const defaultSample = async (devnetUrl: string, root: string, i: number): Promis
   let restarts = 0
   const spawnGateway = () => {
     const log = openSync(join(stateDir, "gateway.log"), "a")
-    const child = spawn(process.execPath, [openclawEntry(), "gateway", "run", "--port", String(port), "--bind", "loopback"], { cwd: stateDir, detached: true, stdio: ["ignore", log, log], env })
+    const child = spawn(
+      process.execPath,
+      [openclawEntry(), "gateway", "run", "--port", String(port), "--bind", "loopback"],
+      { cwd: stateDir, detached: true, stdio: ["ignore", log, log], env },
+    )
     closeSync(log)
     pid = child.pid!
     exited = false
@@ -149,7 +167,8 @@ const defaultSample = async (devnetUrl: string, root: string, i: number): Promis
   try {
     const startS = await until(`default gateway ${i}`, t0, async () => {
       if (exited) {
-        if (pid !== 0 && ++restarts > 5) throw new GaveUp(`default gateway ${i} failed to start 6 times; see ${join(stateDir, "gateway.log")}`)
+        if (pid !== 0 && ++restarts > 5)
+          throw new GaveUp(`default gateway ${i} failed to start 6 times; see ${join(stateDir, "gateway.log")}`)
         spawnGateway()
         return false
       }
@@ -166,13 +185,16 @@ const defaultSample = async (devnetUrl: string, root: string, i: number): Promis
 const main = async () => {
   const devnet = await startTestDevnet()
   const root = mkdtempSync(join(tmpdir(), "bench-runtime-"))
-  const compute = ManagedRuntime.make(localComputeLayer({ dataDir: join(root, "pool"), baseEnv: { DEVNET_URL: devnet.url } }))
+  const compute = ManagedRuntime.make(
+    localComputeLayer({ dataDir: join(root, "pool"), baseEnv: { DEVNET_URL: devnet.url } }),
+  )
   const cleanup = async () => {
     await compute.dispose()
     await devnet.close()
     rmSync(root, { recursive: true, force: true })
   }
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)))
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => void cleanup().finally(() => process.exit(130)))
   const agents: Sample[] = []
   const defaults: Sample[] = []
   const loads: string[] = [load()]
@@ -181,16 +203,26 @@ const main = async () => {
     for (let i = 1; i <= RUNS; i++) {
       log(`run ${i}/${RUNS}: load average ${load()}`)
       const a = await agentSample(compute, join(root, "pool"), `bench-agent-${i}`)
-      log(`  agent: ready after ${a.startS.toFixed(1)} s; idle RSS ${a.rssMb.toFixed(0)} MB (${a.processes.join(", ")})`)
+      log(
+        `  agent: ready after ${a.startS.toFixed(1)} s; idle RSS ${a.rssMb.toFixed(0)} MB (${a.processes.join(", ")})`,
+      )
       agents.push(a)
       const d = await defaultSample(devnet.url, root, i)
-      log(`  default gateway: ready after ${d.startS.toFixed(1)} s; idle RSS ${d.rssMb.toFixed(0)} MB (${d.processes.join(", ")})`)
+      log(
+        `  default gateway: ready after ${d.startS.toFixed(1)} s; idle RSS ${d.rssMb.toFixed(0)} MB (${d.processes.join(", ")})`,
+      )
       defaults.push(d)
       loads.push(load())
     }
     // The agent in its container, alone: the local runs are over.
     log(`container: load average ${load()}`)
-    container = await measureContainerAgent({ devnetUrl: devnet.url, token: TOKEN, idleMs: IDLE_MS, readyTimeoutMs: READY_TIMEOUT_MS, log })
+    container = await measureContainerAgent({
+      devnetUrl: devnet.url,
+      token: TOKEN,
+      idleMs: IDLE_MS,
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      log,
+    })
     for (const m of container.measures) log(`${m.measure}: ${m.value.toFixed(1)} ${m.unit}`)
     for (const n of container.notes) log(n)
   } finally {
@@ -205,27 +237,53 @@ const main = async () => {
   console.log(`agent cold start to ready (median of 3): ${agentStart.toFixed(1)} s`)
   console.log(`default gateway idle RSS (median of 3): ${Math.round(defaultRss)} MB`)
   console.log(`ratio RSS default/agent: ${ratio.toFixed(2)}`)
-  log(`default gateway cold start to ready (median of 3): ${defaultStart.toFixed(1)} s; load average (1/5/15 min) at each run: ${loads.join(" | ")}; ${IDLE_MS / 1000} s idle before each RSS reading; targets ≤ 400 MB and ≤ 10 s per agent`)
+  log(
+    `default gateway cold start to ready (median of 3): ${defaultStart.toFixed(1)} s; load average (1/5/15 min) at each run: ${loads.join(" | ")}; ${IDLE_MS / 1000} s idle before each RSS reading; targets ≤ 400 MB and ≤ 10 s per agent`,
+  )
   mkdirSync(resultsDir, { recursive: true })
   writeFileSync(
     join(resultsDir, "runtime.json"),
-    JSON.stringify({
-      name: "runtime",
-      measures: [
-        { measure: "agent idle RSS (process group, median of 3)", value: agentRss, unit: "MB", target: "≤ 400 MB", pass: agentRss <= 400 },
-        { measure: "agent cold start to ready (median of 3)", value: agentStart, unit: "s", target: "≤ 10 s", pass: agentStart <= 10 },
-        { measure: "default gateway idle RSS (median of 3)", value: defaultRss, unit: "MB" },
-        { measure: "default gateway cold start to ready (median of 3)", value: defaultStart, unit: "s" },
-        { measure: "ratio RSS default/agent", value: ratio, unit: "×" },
-        ...container.measures,
-      ],
-      notes: [`load average (1/5/15 min) at each run: ${loads.join(" | ")}`, `agent samples: ${agents.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`, `default samples: ${defaults.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`, ...container.notes],
-      at: new Date().toISOString(),
-    }, null, 2)
+    JSON.stringify(
+      {
+        name: "runtime",
+        measures: [
+          {
+            measure: "agent idle RSS (process group, median of 3)",
+            value: agentRss,
+            unit: "MB",
+            target: "≤ 400 MB",
+            pass: agentRss <= 400,
+          },
+          {
+            measure: "agent cold start to ready (median of 3)",
+            value: agentStart,
+            unit: "s",
+            target: "≤ 10 s",
+            pass: agentStart <= 10,
+          },
+          { measure: "default gateway idle RSS (median of 3)", value: defaultRss, unit: "MB" },
+          { measure: "default gateway cold start to ready (median of 3)", value: defaultStart, unit: "s" },
+          { measure: "ratio RSS default/agent", value: ratio, unit: "×" },
+          ...container.measures,
+        ],
+        notes: [
+          `load average (1/5/15 min) at each run: ${loads.join(" | ")}`,
+          `agent samples: ${agents.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`,
+          `default samples: ${defaults.map((s) => `${s.startS.toFixed(1)} s/${s.rssMb.toFixed(0)} MB`).join(", ")}`,
+          ...container.notes,
+        ],
+        at: new Date().toISOString(),
+      },
+      null,
+      2,
+    ),
   )
 }
 
-main().then(() => process.exit(0), (e) => {
-  console.error(e)
-  process.exit(1)
-})
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  },
+)

@@ -47,8 +47,8 @@ export const projectDay = (agents: number) =>
           createBackoffMax: Duration.minutes(30),
           providerStatusInterval: Duration.minutes(1),
           providerCallsPerDay: 8_000,
-        })
-      )
+        }),
+      ),
     )
     return yield* Effect.gen(function* () {
       const pool = yield* Pool
@@ -60,14 +60,27 @@ export const projectDay = (agents: number) =>
                CASE WHEN g <= ${idle} THEN NULL ELSE 'person-' || g END, now(), now()
         FROM generate_series(1, ${agents}) g`
       for (let g = 1; g <= agents; g++) {
-        cloud.instances.set(`mem-proj-${g}`, { instanceId: `proj-${g}`, ref: `mem-proj-${g}`, createdAt: 0, state: "running", provisioned: null, conversationId: null, inviteUrl: null })
+        cloud.instances.set(`mem-proj-${g}`, {
+          instanceId: `proj-${g}`,
+          ref: `mem-proj-${g}`,
+          createdAt: 0,
+          state: "running",
+          provisioned: null,
+          conversationId: null,
+          inviteUrl: null,
+        })
       }
-      const start = { creates: cloud.stats.creates, destroys: cloud.stats.destroys, statusCalls: cloud.stats.statusCalls }
+      const start = {
+        creates: cloud.stats.creates,
+        destroys: cloud.stats.destroys,
+        statusCalls: cloud.stats.statusCalls,
+      }
       let statusRequests = 0
       let failing = 0
       for (let t = 0; t < TICKS; t++) {
         // Every 10 minutes a runtime dies, alternately an idle one (destroyed and replaced) and a claimed one (crashed).
-        if (t % 60 === 30) cloud.setState(`mem-proj-${failing % 2 === 0 ? 1 + failing++ : agents - failing++}`, "failed")
+        if (t % 60 === 30)
+          cloud.setState(`mem-proj-${failing % 2 === 0 ? 1 + failing++ : agents - failing++}`, "failed")
         const refs = cloud.stats.statusRefs
         const calls = cloud.stats.statusCalls
         yield* pool.tick
@@ -77,6 +90,12 @@ export const projectDay = (agents: number) =>
       const creates = cloud.stats.creates - start.creates
       const destroys = cloud.stats.destroys - start.destroys
       const perHour = creates * 5 + destroys * 2 + statusRequests
-      return { agents, perDay: perHour * 24, creates: creates * 24, destroys: destroys * 24, statusRequests: statusRequests * 24 } satisfies Projection
+      return {
+        agents,
+        perDay: perHour * 24,
+        creates: creates * 24,
+        destroys: destroys * 24,
+        statusRequests: statusRequests * 24,
+      } satisfies Projection
     }).pipe(Effect.provide(layer), Effect.provideService(Clock.Clock, time.clock), Effect.provide(TestDatabase))
   })

@@ -28,7 +28,13 @@ const program = Effect.gen(function* () {
     FROM generate_series(1, ${INSTANCES}) g`
   for (let g = 1; g <= INSTANCES; g++) {
     cloud.instances.set(`mem-bench-${g}`, {
-      instanceId: `bench-${g}`, ref: `mem-bench-${g}`, createdAt: 0, state: "running", provisioned: null, conversationId: null, inviteUrl: null,
+      instanceId: `bench-${g}`,
+      ref: `mem-bench-${g}`,
+      createdAt: 0,
+      state: "running",
+      provisioned: null,
+      conversationId: null,
+      inviteUrl: null,
     })
   }
   const starting = Math.floor((INSTANCES - 1) / 100) + 1
@@ -62,8 +68,20 @@ const program = Effect.gen(function* () {
   reportBench(
     "tick",
     [
-      { measure: `tick duration, median of ${TICKS} (${INSTANCES} instances; Postgres, in-memory compute + runtime)`, value: percentile(durations, 50), unit: "s", target: "≤ 1 s", pass: percentile(durations, 50) <= 1 },
-      { measure: "tick duration, worst (Postgres, in-memory compute + runtime)", value: worst, unit: "s", target: "≤ 1 s", pass: worst <= 1 },
+      {
+        measure: `tick duration, median of ${TICKS} (${INSTANCES} instances; Postgres, in-memory compute + runtime)`,
+        value: percentile(durations, 50),
+        unit: "s",
+        target: "≤ 1 s",
+        pass: percentile(durations, 50) <= 1,
+      },
+      {
+        measure: "tick duration, worst (Postgres, in-memory compute + runtime)",
+        value: worst,
+        unit: "s",
+        target: "≤ 1 s",
+        pass: worst <= 1,
+      },
       {
         measure: "provider status calls per tick (counted by the in-memory provider)",
         value: maxCalls,
@@ -71,23 +89,42 @@ const program = Effect.gen(function* () {
         target: `= 0 (every runtime answered /pool/health; the provider is asked only about starting or unhealthy ones)`,
         pass: maxCalls === expected && minCalls === expected,
       },
-      { measure: "provider calls in the tick report = calls counted", value: agree ? 1 : 0, unit: agree ? "(agree)" : "(differ)", target: "agree", pass: agree },
-      { measure: "health checks per tick (every runtime, direct; in-memory runtime)", value: Math.max(...health), unit: "checks", target: `= ${INSTANCES}`, pass: health.every((h) => h === INSTANCES) },
+      {
+        measure: "provider calls in the tick report = calls counted",
+        value: agree ? 1 : 0,
+        unit: agree ? "(agree)" : "(differ)",
+        target: "agree",
+        pass: agree,
+      },
+      {
+        measure: "health checks per tick (every runtime, direct; in-memory runtime)",
+        value: Math.max(...health),
+        unit: "checks",
+        target: `= ${INSTANCES}`,
+        pass: health.every((h) => h === INSTANCES),
+      },
     ],
     [
       `tick batch size ${STATUS_BATCH} refs; provider calls counted per tick: ${measured.join(", ")}; reported: ${reported.join(", ")}`,
       `${promoted} promotions over ${TICKS} ticks; after the ticks: ${counts.idle} idle, ${counts.claimed} claimed, ${counts.starting} starting, ${counts.dead} dead, ${counts.crashed} crashed`,
-    ]
+    ],
   )
 })
 
-await Effect.runPromise(program.pipe(Effect.provide(PoolTest({ settings: { maxTotal: 1_000_000, minIdle: 0 }, cloud: { batchSize: PROVIDER_BATCH } })), Effect.scoped))
+await Effect.runPromise(
+  program.pipe(
+    Effect.provide(PoolTest({ settings: { maxTotal: 1_000_000, minIdle: 0 }, cloud: { batchSize: PROVIDER_BATCH } })),
+    Effect.scoped,
+  ),
+)
 
 // Provider calls per day against RAILWAY_CALLS_PER_DAY, projected from a simulated hour (bench/tick-projection.ts).
 const TARGET = 5_000
 const projections = await Effect.runPromise(Effect.forEach([100, 1_000], projectDay).pipe(Effect.scoped))
 for (const p of projections) {
-  console.log(`projected provider calls per day at ${p.agents} agents: ${p.perDay} (Railway requests: ${p.statusRequests} status, ${p.creates} creates × 5, ${p.destroys} destroys × 2)`)
+  console.log(
+    `projected provider calls per day at ${p.agents} agents: ${p.perDay} (Railway requests: ${p.statusRequests} status, ${p.creates} creates × 5, ${p.destroys} destroys × 2)`,
+  )
 }
 const at1000 = projections.find((p) => p.agents === 1_000)!
 console.log(`target ≤ ${TARGET} a day at 1000 agents: ${at1000.perDay <= TARGET ? "PASS" : "FAIL"} (${at1000.perDay})`)

@@ -22,17 +22,19 @@ export const LIMITS = {
 } as const
 
 /** A number of instances for one replenish or drain request. */
-export const PoolCount = Schema.Int.check(Schema.isBetween({ minimum: LIMITS.poolCountMin, maximum: LIMITS.poolCountMax }))
+export const PoolCount = Schema.Int.check(
+  Schema.isBetween({ minimum: LIMITS.poolCountMin, maximum: LIMITS.poolCountMax }),
+)
 
 /** Is `n` a number of instances one request may ask for? */
 export const isPoolCount = (n: number) => Number.isInteger(n) && n >= LIMITS.poolCountMin && n <= LIMITS.poolCountMax
 
 /** An agent's instructions (any text up to the limit; the pool refuses control characters). */
 export const Instructions = Schema.String.check(
-  Schema.isMaxLength(LIMITS.instructionsChars, { message: `must be at most ${LIMITS.instructionsChars} characters` })
+  Schema.isMaxLength(LIMITS.instructionsChars, { message: `must be at most ${LIMITS.instructionsChars} characters` }),
 )
 
 /** A template slug's length (each edge also checks its shape). */
 export const TemplateSlug = Schema.String.check(
-  Schema.isMaxLength(LIMITS.templateSlugChars, { message: `must be at most ${LIMITS.templateSlugChars} characters` })
+  Schema.isMaxLength(LIMITS.templateSlugChars, { message: `must be at most ${LIMITS.templateSlugChars} characters` }),
 )

@@ -26,11 +26,17 @@ const codePoints = (s: string) => [...s].length
 export const normalizeAgentName = (raw: string): Result.Result<string, string> => {
   const name = raw.replace(FOLDED_WHITESPACE, " ").trim()
   if (name.length === 0) return Result.fail("The agent's name is empty: send a name of 1 to 64 characters.")
-  if (CONTROL.test(name)) return Result.fail("The agent's name contains control characters: use letters, digits, spaces and punctuation only.")
-  if (BIDI_CONTROL.test(name)) return Result.fail("The agent's name contains text-direction control characters: remove them and send it again.")
+  if (CONTROL.test(name))
+    return Result.fail(
+      "The agent's name contains control characters: use letters, digits, spaces and punctuation only.",
+    )
+  if (BIDI_CONTROL.test(name))
+    return Result.fail("The agent's name contains text-direction control characters: remove them and send it again.")
   const length = codePoints(name)
   if (length > AGENT_NAME_MAX_CHARS) {
-    return Result.fail(`The agent's name is too long (${length} characters; at most ${AGENT_NAME_MAX_CHARS}). Send a shorter one.`)
+    return Result.fail(
+      `The agent's name is too long (${length} characters; at most ${AGENT_NAME_MAX_CHARS}). Send a shorter one.`,
+    )
   }
   return Result.succeed(name)
 }

@@ -13,7 +13,12 @@ export interface ContentType {
   readonly versionMinor: number
 }
 
-export const TextContentType: ContentType = { authorityId: "xmtp.org", typeId: "text", versionMajor: 1, versionMinor: 0 }
+export const TextContentType: ContentType = {
+  authorityId: "xmtp.org",
+  typeId: "text",
+  versionMajor: 1,
+  versionMinor: 0,
+}
 
 /** A secp256k1 identity: the XMTP EOA signer and the Convos invite signing key. */
 export interface MessagingIdentity {
@@ -60,7 +65,11 @@ export interface ChatMessage {
   /** Whether the sender asked for a push notification (recorded by devnet; XMTP does not expose it to receivers). */
   readonly shouldPush?: boolean
   /** For kind "membership_change": who was added/removed and by whom. */
-  readonly membership?: { readonly added: ReadonlyArray<InboxId>; readonly removed: ReadonlyArray<InboxId>; readonly by: InboxId }
+  readonly membership?: {
+    readonly added: ReadonlyArray<InboxId>
+    readonly removed: ReadonlyArray<InboxId>
+    readonly by: InboxId
+  }
 }
 
 export interface OutgoingContent {
@@ -79,7 +88,10 @@ export interface GroupOptions {
 export interface MessagingClient {
   readonly inboxId: InboxId
   readonly address: string
-  readonly createGroup: (members: ReadonlyArray<InboxId>, options?: GroupOptions) => Effect.Effect<ConversationInfo, MessagingError>
+  readonly createGroup: (
+    members: ReadonlyArray<InboxId>,
+    options?: GroupOptions,
+  ) => Effect.Effect<ConversationInfo, MessagingError>
   /** Find-or-create (idempotent). Used only for Convos join requests and their errors. */
   readonly dm: (peer: InboxId) => Effect.Effect<ConversationInfo, MessagingError>
   readonly conversation: (id: string) => Effect.Effect<Option.Option<ConversationInfo>, MessagingError>
@@ -87,7 +99,10 @@ export interface MessagingClient {
   readonly members: (conversationId: string) => Effect.Effect<ReadonlyArray<Member>, MessagingError>
   /** Fails for an inbox the network does not know. Needs admin rights. */
   readonly addMembers: (conversationId: string, inboxIds: ReadonlyArray<InboxId>) => Effect.Effect<void, MessagingError>
-  readonly removeMembers: (conversationId: string, inboxIds: ReadonlyArray<InboxId>) => Effect.Effect<void, MessagingError>
+  readonly removeMembers: (
+    conversationId: string,
+    inboxIds: ReadonlyArray<InboxId>,
+  ) => Effect.Effect<void, MessagingError>
   readonly updateGroup: (conversationId: string, options: GroupOptions) => Effect.Effect<void, MessagingError>
   readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingError>
   readonly send: (conversationId: string, content: OutgoingContent) => Effect.Effect<string, MessagingError>
@@ -95,7 +110,10 @@ export interface MessagingClient {
    * History the caller may see (members see only messages after they joined). Oldest first.
    * With `afterMs`: the first `limit` messages after that time; without: the latest `limit` messages.
    */
-  readonly messages: (conversationId: string, options?: { readonly afterMs?: number; readonly limit?: number }) => Effect.Effect<ReadonlyArray<ChatMessage>, MessagingError>
+  readonly messages: (
+    conversationId: string,
+    options?: { readonly afterMs?: number; readonly limit?: number },
+  ) => Effect.Effect<ReadonlyArray<ChatMessage>, MessagingError>
   /**
    * Every message of every conversation the caller is in (own messages included), each id once, in order.
    * `afterMs` resumes after a restart: messages sent after that time are replayed first.
@@ -119,10 +137,16 @@ export interface ConnectOptions {
   readonly dbEncryptionKey?: string
 }
 
-export class Messaging extends Context.Service<Messaging, {
-  readonly network: "devnet" | "dev" | "production"
-  /** devnet only: the server URL, to hand to child processes as DEVNET_URL. */
-  readonly devnetUrl?: string
-  /** Registers the identity on the network if needed and opens a client; closed with the scope. */
-  readonly connect: (identity: MessagingIdentity, options?: ConnectOptions) => Effect.Effect<MessagingClient, MessagingError, Scope.Scope>
-}>()("messaging/Messaging") {}
+export class Messaging extends Context.Service<
+  Messaging,
+  {
+    readonly network: "devnet" | "dev" | "production"
+    /** devnet only: the server URL, to hand to child processes as DEVNET_URL. */
+    readonly devnetUrl?: string
+    /** Registers the identity on the network if needed and opens a client; closed with the scope. */
+    readonly connect: (
+      identity: MessagingIdentity,
+      options?: ConnectOptions,
+    ) => Effect.Effect<MessagingClient, MessagingError, Scope.Scope>
+  }
+>()("messaging/Messaging") {}

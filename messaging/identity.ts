@@ -20,9 +20,11 @@ export const inboxIdFromAddress = (address: string, nonce = 1): InboxId =>
 
 export const identityFromPrivateKey = (privateKey: string): MessagingIdentity => {
   const hex = strip0x(privateKey).toLowerCase()
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error("A messaging private key must be 32 bytes of hex (64 hex digits, optional 0x prefix).")
+  if (!/^[0-9a-f]{64}$/.test(hex))
+    throw new Error("A messaging private key must be 32 bytes of hex (64 hex digits, optional 0x prefix).")
   const secret = hexToBytes(hex)
-  if (!secp256k1.utils.isValidSecretKey(secret)) throw new Error("The messaging private key is not a valid secp256k1 key; generate a new one.")
+  if (!secp256k1.utils.isValidSecretKey(secret))
+    throw new Error("The messaging private key is not a valid secp256k1 key; generate a new one.")
   const address = addressFromPublicKey(secp256k1.getPublicKey(secret, false))
   return { privateKey: `0x${hex}`, address, inboxId: inboxIdFromAddress(address) }
 }
@@ -32,7 +34,10 @@ export const generateIdentity = (): MessagingIdentity =>
 
 /** 65-byte r||s||recid signature over sha256(message) – the recoverable form the devnet challenge and Convos invites use. */
 export const signRecoverable = (identity: MessagingIdentity, message: Uint8Array): Uint8Array => {
-  const recovered = secp256k1.sign(sha256(message), hexToBytes(strip0x(identity.privateKey)), { prehash: false, format: "recovered" })
+  const recovered = secp256k1.sign(sha256(message), hexToBytes(strip0x(identity.privateKey)), {
+    prehash: false,
+    format: "recovered",
+  })
   // noble's "recovered" format is recid||r||s; XMTP/Convos use r||s||recid.
   const out = new Uint8Array(65)
   out.set(recovered.subarray(1), 0)

@@ -3,7 +3,13 @@
 export * from "./Messaging.ts"
 export * from "./errors.ts"
 export * from "./identity.ts"
-export { DevnetMessaging, connectDevnet, devnetUrlFile, devnetUrlConfig, makeDevnetMessaging } from "./devnet/DevnetMessaging.ts"
+export {
+  DevnetMessaging,
+  connectDevnet,
+  devnetUrlFile,
+  devnetUrlConfig,
+  makeDevnetMessaging,
+} from "./devnet/DevnetMessaging.ts"
 export { DevnetServer, startDevnetServer, type DevnetServerOptions, type RunningDevnet } from "./devnet/server.ts"
 export { embeddedDevnetLayer } from "./devnet/embedded.ts"
 export { embeddedMessagingLayer, messagingLayerFromEnv } from "./layers.ts"

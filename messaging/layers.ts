@@ -15,7 +15,9 @@ const xmtpEnv = Config.option(Config.String("XMTP_ENV")).pipe(
 )
 
 // Imported on demand so devnet users never evaluate the XMTP adapter module (it only type-imports the SDK, but stays out of the graph).
-const xmtpLayer = Layer.unwrap(Effect.promise(() => import("./xmtp/layer.ts")).pipe(Effect.map((m) => m.XmtpMessaging.layer)))
+const xmtpLayer = Layer.unwrap(
+  Effect.promise(() => import("./xmtp/layer.ts")).pipe(Effect.map((m) => m.XmtpMessaging.layer)),
+)
 
 export const messagingLayerFromEnv: Layer.Layer<Messaging, MessagingError> = Layer.unwrap(
   Effect.map(xmtpEnv, (env) => (Option.isSome(env) && env.value !== "" ? xmtpLayer : DevnetMessaging.layer)),

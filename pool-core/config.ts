@@ -11,7 +11,9 @@ import { quotaDefaults, type QuotaSettings, quotaSettingsConfig } from "./pool/q
 const nonNegativeInt = (name: string, fallback: number) => Config.Int(name).pipe(Config.withDefault(fallback))
 
 const requireNonNegative = (variable: string, n: number) =>
-  n >= 0 ? Effect.void : Effect.fail(new InvalidConfig({ variable, message: `${variable} must be a whole number ≥ 0 (got ${n}).` }))
+  n >= 0
+    ? Effect.void
+    : Effect.fail(new InvalidConfig({ variable, message: `${variable} must be a whole number ≥ 0 (got ${n}).` }))
 
 export interface PoolSettings {
   readonly dataDir: string
@@ -81,14 +83,22 @@ export const poolSettingsConfig = Config.all({
   replicaGoneAfter: Config.Duration("POOL_REPLICA_GONE_AFTER").pipe(Config.withDefault(Duration.seconds(15))),
   quotas: quotaSettingsConfig,
   providerCallsPerDay: nonNegativeInt("RAILWAY_CALLS_PER_DAY", 8_000),
-  providerStatusInterval: Config.Duration("POOL_PROVIDER_STATUS_INTERVAL").pipe(Config.withDefault(Duration.minutes(1))),
+  providerStatusInterval: Config.Duration("POOL_PROVIDER_STATUS_INTERVAL").pipe(
+    Config.withDefault(Duration.minutes(1)),
+  ),
   createBackoff: Config.Duration("POOL_CREATE_BACKOFF").pipe(Config.withDefault(Duration.seconds(30))),
   createBackoffMax: Config.Duration("POOL_CREATE_BACKOFF_MAX").pipe(Config.withDefault(Duration.minutes(30))),
 })
 
 export const loadPoolSettings = Effect.gen(function* () {
   const raw = yield* poolSettingsConfig.pipe(
-    Effect.mapError((e) => new InvalidConfig({ variable: "environment", message: `Invalid environment variable: ${e.message}. See .env.example for what each variable accepts.` }))
+    Effect.mapError(
+      (e) =>
+        new InvalidConfig({
+          variable: "environment",
+          message: `Invalid environment variable: ${e.message}. See .env.example for what each variable accepts.`,
+        }),
+    ),
   )
   yield* requireNonNegative("POOL_MIN_IDLE", raw.minIdle)
   yield* requireNonNegative("POOL_MAX_TOTAL", raw.maxTotal)

@@ -9,6 +9,20 @@ export { PoolLive, makePool } from "./pool/PoolLive.ts"
 export { RuntimeClient } from "./pool/RuntimeClient.ts"
 export { RuntimeClientLive, makeRuntimeClient } from "./pool/RuntimeClientLive.ts"
 export { limits as inputLimits } from "./pool/validation.ts"
-export { apiOwner, isApiOwner, isWebOwner, quotaDefaults, type QuotaSettings, webAddressKey, webOwner } from "./pool/quota/settings.ts"
+export {
+  apiOwner,
+  isApiOwner,
+  isWebOwner,
+  quotaDefaults,
+  type QuotaSettings,
+  webAddressKey,
+  webOwner,
+} from "./pool/quota/settings.ts"
 export { Compute } from "./providers/compute/Compute.ts"
-export { AgentResources, AgentResourcesNone, type HeldResource, type TopUpError, type TopUpResult } from "./providers/AgentResources.ts"
+export {
+  AgentResources,
+  AgentResourcesNone,
+  type HeldResource,
+  type TopUpError,
+  type TopUpResult,
+} from "./providers/AgentResources.ts"

@@ -54,7 +54,9 @@ export const buildRuntime = async () => {
       target: "node24",
       external: ["openclaw", "openclaw/*", "@xmtp/node-bindings"],
       // CommonJS dependencies inside an ES module bundle still call require() for Node built-ins.
-      banner: { js: 'import { createRequire as __convosCreateRequire } from "node:module"; const require = __convosCreateRequire(import.meta.url);' },
+      banner: {
+        js: 'import { createRequire as __convosCreateRequire } from "node:module"; const require = __convosCreateRequire(import.meta.url);',
+      },
       metafile: true,
       logLevel: "warning",
       legalComments: "none",
@@ -68,7 +70,9 @@ export const buildRuntime = async () => {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   // In a Docker layer that installs dependencies before the sources are copied there is nothing to build yet.
   if (process.argv.includes("--postinstall") && !existsSync(targets[0].entry)) {
-    console.log("[build-runtime] no runtime sources yet: not compiling (run `npm run build:runtime` once they are there)")
+    console.log(
+      "[build-runtime] no runtime sources yet: not compiling (run `npm run build:runtime` once they are there)",
+    )
     process.exit(0)
   }
   const ifStale = process.argv.includes("--if-stale")
@@ -76,10 +80,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   if (reason === null) process.exit(0)
   const t0 = performance.now()
   buildRuntime().then(
-    () => console.log(`[build-runtime] compiled the agent runtime (${reason}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`),
+    () =>
+      console.log(
+        `[build-runtime] compiled the agent runtime (${reason}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      ),
     (e) => {
       console.error(`[build-runtime] compiling the agent runtime failed: ${e instanceof Error ? e.message : String(e)}`)
       process.exit(1)
-    }
+    },
   )
 }

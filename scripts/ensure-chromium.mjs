@@ -9,7 +9,7 @@ if (!existsSync(chromium)) {
   if (!canInstall) {
     console.error(
       `Chromium is missing at ${chromium}; the web browser test needs it.\n` +
-        "Install it with `sudo apt-get update && sudo apt-get install -y chromium`, or set CHROMIUM_PATH to a Chromium binary."
+        "Install it with `sudo apt-get update && sudo apt-get install -y chromium`, or set CHROMIUM_PATH to a Chromium binary.",
     )
     process.exit(1)
   }

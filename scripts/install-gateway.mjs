@@ -17,12 +17,16 @@ if (process.env.CONVOS_SKIP_GATEWAY_INSTALL === "1") {
 }
 const major = Number(process.versions.node.split(".")[0])
 if (major < 24) {
-  console.error(`[postinstall] Node ${process.versions.node} runs this script; expected the pinned Node 24 from node_modules/.bin.`)
+  console.error(
+    `[postinstall] Node ${process.versions.node} runs this script; expected the pinned Node 24 from node_modules/.bin.`,
+  )
   process.exit(1)
 }
 const hasLock = existsSync(join(gatewayDir, "package-lock.json"))
 const args = [hasLock ? "ci" : "install", "--no-audit", "--no-fund", "--loglevel=error"]
-console.log(`[postinstall] installing the OpenClaw gateway in runtime/gateway (npm ${args[0]}) on Node ${process.versions.node}…`)
+console.log(
+  `[postinstall] installing the OpenClaw gateway in runtime/gateway (npm ${args[0]}) on Node ${process.versions.node}…`,
+)
 const result = spawnSync("npm", args, {
   cwd: gatewayDir,
   stdio: "inherit",

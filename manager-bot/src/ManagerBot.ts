@@ -2,7 +2,15 @@ import { join } from "node:path"
 import { Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
 import { fromConfigError, InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
-import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, JoinRefused, profileUpdateContent, randomTag } from "@convos-agents/messaging/convos"
+import {
+  createInviteSlug,
+  encodeMetadata,
+  handleJoinRequest,
+  inviteUrlBase,
+  JoinRefused,
+  profileUpdateContent,
+  randomTag,
+} from "@convos-agents/messaging/convos"
 import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision"
 import { registerCheck } from "@convos-agents/pool-core/observability"
 import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
@@ -54,11 +62,24 @@ export const botSettings = Effect.gen(function* () {
     ["BOT_CONCURRENCY", s.concurrency, 1],
   ] as const
   for (const [variable, value, min] of ranges) {
-    if (value < min) return yield* new InvalidConfig({ variable, message: `${variable} is ${value}; it must be at least ${min}. Unset it to use the default.` })
+    if (value < min)
+      return yield* new InvalidConfig({
+        variable,
+        message: `${variable} is ${value}; it must be at least ${min}. Unset it to use the default.`,
+      })
   }
-  const admins = new Set(s.admins.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean))
+  const admins = new Set(
+    s.admins
+      .split(",")
+      .map((x) => x.trim().toLowerCase())
+      .filter(Boolean),
+  )
   for (const a of admins) {
-    if (!/^[0-9a-f]{64}$/.test(a)) return yield* new InvalidConfig({ variable: "ADMIN_INBOX_IDS", message: `ADMIN_INBOX_IDS has "${a}", which is not an inbox id (64 hex characters). Separate several with commas.` })
+    if (!/^[0-9a-f]{64}$/.test(a))
+      return yield* new InvalidConfig({
+        variable: "ADMIN_INBOX_IDS",
+        message: `ADMIN_INBOX_IDS has "${a}", which is not an inbox id (64 hex characters). Separate several with commas.`,
+      })
   }
   return { ...s, admins }
 })
@@ -66,7 +87,10 @@ export const botSettings = Effect.gen(function* () {
 const makeBot = Effect.gen(function* () {
   const s = yield* botSettings
   const admins = s.admins
-  const me: MessagingIdentity = yield* loadOrCreateIdentity(join(s.dataDir, "manager-identity.json"), Option.getOrUndefined(s.privateKey))
+  const me: MessagingIdentity = yield* loadOrCreateIdentity(
+    join(s.dataDir, "manager-identity.json"),
+    Option.getOrUndefined(s.privateKey),
+  )
   const messaging = yield* Messaging
   const store = yield* BotStore
   const pool = yield* Pool
@@ -74,27 +98,50 @@ const makeBot = Effect.gen(function* () {
 
   const base = Option.getOrElse(s.inviteBase, () => inviteUrlBase(messaging.network))
   const stateOr = (key: string, make: Effect.Effect<string, unknown>) =>
-    store.getState(key).pipe(Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => make.pipe(Effect.tap((v) => store.setState(key, v))) })))
+    store
+      .getState(key)
+      .pipe(
+        Effect.flatMap(
+          Option.match({ onSome: Effect.succeed, onNone: () => make.pipe(Effect.tap((v) => store.setState(key, v))) }),
+        ),
+      )
 
   const lobbyTag = yield* stateOr("lobby_tag", Effect.sync(randomTag))
   const opsTag = yield* stateOr("ops_tag", Effect.sync(randomTag))
   const opsId = yield* stateOr(
     "ops_conversation_id",
-    client.createGroup([], { name: "Agent pool ops", description: "Pool alerts and admin commands", appData: encodeMetadata({ tag: opsTag }) }).pipe(Effect.map((g) => g.id))
+    client
+      .createGroup([], {
+        name: "Agent pool ops",
+        description: "Pool alerts and admin commands",
+        appData: encodeMetadata({ tag: opsTag }),
+      })
+      .pipe(Effect.map((g) => g.id)),
   )
   // /readyz: the bot's messaging client answers a lookup of its own ops chat (devnet: the server; XMTP: the client).
   yield* registerCheck(
     "messaging",
     client.conversation(opsId).pipe(
-      Effect.flatMap(Option.match({ onNone: () => Effect.fail("the bot's client does not find its ops chat"), onSome: () => Effect.succeed(`${messaging.network}: the bot's client answers`) })),
-      Effect.mapError((e) => (typeof e === "string" ? e : `not answering: ${e.message}`))
-    )
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.fail("the bot's client does not find its ops chat"),
+          onSome: () => Effect.succeed(`${messaging.network}: the bot's client answers`),
+        }),
+      ),
+      Effect.mapError((e) => (typeof e === "string" ? e : `not answering: ${e.message}`)),
+    ),
   )
   // Admins that already exist on the network are added straight away; the others use the ops invite.
   for (const admin of admins) yield* client.addMembers(opsId, [admin]).pipe(Effect.ignore)
 
   const inviteUrl = (templateSlug?: string) =>
-    base + createInviteSlug(me, { conversationId: templateSlug ? `${LOBBY}:${templateSlug}` : LOBBY, tag: lobbyTag, name: "Agent manager", emoji: "🤖" })
+    base +
+    createInviteSlug(me, {
+      conversationId: templateSlug ? `${LOBBY}:${templateSlug}` : LOBBY,
+      tag: lobbyTag,
+      name: "Agent manager",
+      emoji: "🤖",
+    })
   const opsInviteUrl = base + createInviteSlug(me, { conversationId: OPS, tag: opsTag, name: "Agent pool ops" })
 
   const bot = yield* makeBotPipeline({ inviteUrlFor: inviteUrl, commandsPerMinute: s.commandsPerMinute })
@@ -103,13 +150,20 @@ const makeBot = Effect.gen(function* () {
   const route = (ctx: { conversationId: string; requesterInboxId: string }) =>
     Effect.gen(function* () {
       if (ctx.conversationId === OPS) {
-        if (!admins.has(ctx.requesterInboxId)) return yield* Effect.fail(new JoinRefused("consent_not_allowed", "Only admins (ADMIN_INBOX_IDS) can join the ops chat."))
+        if (!admins.has(ctx.requesterInboxId))
+          return yield* Effect.fail(
+            new JoinRefused("consent_not_allowed", "Only admins (ADMIN_INBOX_IDS) can join the ops chat."),
+          )
         return opsId
       }
       if (ctx.conversationId !== LOBBY && !ctx.conversationId.startsWith(`${LOBBY}:`)) return ctx.conversationId
       const existing = yield* store.chatOf(ctx.requesterInboxId).pipe(Effect.orDie)
       if (Option.isSome(existing)) return existing.value
-      const chat = yield* client.createGroup([], { name: "Agent manager", description: "Your private chat with the agent manager", appData: encodeMetadata({ tag: lobbyTag, emoji: "🤖" }) })
+      const chat = yield* client.createGroup([], {
+        name: "Agent manager",
+        description: "Your private chat with the agent manager",
+        appData: encodeMetadata({ tag: lobbyTag, emoji: "🤖" }),
+      })
       yield* store.recordChat(chat.id, ctx.requesterInboxId).pipe(Effect.orDie)
       return chat.id
     })
@@ -125,7 +179,10 @@ const makeBot = Effect.gen(function* () {
       yield* client.send(ctx.groupId, profileUpdateContent("Agent manager", "agent"))
       const template = ctx.conversationId.startsWith(`${LOBBY}:`) ? ctx.conversationId.slice(LOBBY.length + 1) : null
       yield* client.sendText(ctx.groupId, WELCOME)
-      if (template) yield* bot.startDialog(ctx.groupId, ctx.requesterInboxId, template, (text) => client.sendText(ctx.groupId, text).pipe(Effect.asVoid, Effect.orDie))
+      if (template)
+        yield* bot.startDialog(ctx.groupId, ctx.requesterInboxId, template, (text) =>
+          client.sendText(ctx.groupId, text).pipe(Effect.asVoid, Effect.orDie),
+        )
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: welcome not sent", cause)))
 
   /**
@@ -143,7 +200,9 @@ const makeBot = Effect.gen(function* () {
       }
       if (m.text === null) return // profile updates, reactions, read receipts: not input
       const inOps = m.conversationId === opsId
-      const owner = inOps ? Option.none() : yield* untilDatabaseAnswers("finding the chat's owner", store.ownerOfChat(m.conversationId))
+      const owner = inOps
+        ? Option.none()
+        : yield* untilDatabaseAnswers("finding the chat's owner", store.ownerOfChat(m.conversationId))
       if (!inOps && Option.isNone(owner)) return // an agent's conversation or someone else's group: not ours to answer
       let refused = false
       const mayReply = Effect.suspend(() => {
@@ -153,27 +212,42 @@ const makeBot = Effect.gen(function* () {
             Effect.sync(() => {
               claimed.value = mine
               refused = !mine
-            })
+            }),
           ),
-          Effect.tap((mine) => (mine ? Effect.void : Effect.logWarning(`manager bot: message ${m.id} was taken over by another process; it answers it, not this one`)))
+          Effect.tap((mine) =>
+            mine
+              ? Effect.void
+              : Effect.logWarning(
+                  `manager bot: message ${m.id} was taken over by another process; it answers it, not this one`,
+                ),
+          ),
         )
       })
       const reply = (text: string) =>
         mayReply.pipe(
           Effect.flatMap((mine) => (mine ? client.sendText(m.conversationId, text).pipe(Effect.asVoid) : Effect.void)),
-          Effect.catchCause((cause) => Effect.logWarning(`manager bot: reply to ${m.id} not sent`, cause))
+          Effect.catchCause((cause) => Effect.logWarning(`manager bot: reply to ${m.id} not sent`, cause)),
         )
       yield* bot.handle(
-        { conversationId: m.conversationId, sender: m.senderInboxId, messageId: m.id, text: m.text, inOpsChat: inOps, isAdmin: admins.has(m.senderInboxId) },
-        reply
+        {
+          conversationId: m.conversationId,
+          sender: m.senderInboxId,
+          messageId: m.id,
+          text: m.text,
+          inOpsChat: inOps,
+          isAdmin: admins.has(m.senderInboxId),
+        },
+        reply,
       )
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 
   // Alerts: at most one post per kind per interval; what was held back follows as one summary when it ends.
   const limiter = makeAlertLimiter(s.alertIntervalMs)
-  const postAlerts = (texts: ReadonlyArray<string>) => Effect.forEach(texts, (t) => client.sendText(opsId, t).pipe(Effect.ignore), { discard: true })
+  const postAlerts = (texts: ReadonlyArray<string>) =>
+    Effect.forEach(texts, (t) => client.sendText(opsId, t).pipe(Effect.ignore), { discard: true })
   /** Supervised loops tell the ops chat when they restart (rate-limited like every alert). */
-  const opsWarning = (loop: string) => (message: string) => Effect.suspend(() => postAlerts(limiter.offer(restartAlert(loop, message), Date.now())))
+  const opsWarning = (loop: string) => (message: string) =>
+    Effect.suspend(() => postAlerts(limiter.offer(restartAlert(loop, message), Date.now())))
   /** A long-running loop of the bot: restarted with backoff when it stops, with a warning in the log and the ops chat. */
   const supervised = <A, E>(loop: string, effect: Effect.Effect<A, E>) =>
     supervise(`manager bot: ${loop}`, effect, { warn: opsWarning(loop) }).pipe(Effect.forkScoped)
@@ -191,7 +265,7 @@ const makeBot = Effect.gen(function* () {
           databaseDownSince = Date.now()
           const message = `manager bot: the database is not answering (${what}: ${e.message}); messages wait and are answered once it is back`
           return Effect.logWarning(message).pipe(Effect.andThen(opsWarning("database")(message)))
-        })
+        }),
       ),
       Effect.retry(restartSchedule({ maxDelay: Duration.seconds(2) })),
       Effect.tap(() =>
@@ -199,9 +273,11 @@ const makeBot = Effect.gen(function* () {
           if (databaseDownSince === null) return Effect.void
           const downFor = Date.now() - databaseDownSince
           databaseDownSince = null
-          return Effect.logInfo(`manager bot: the database answers again after ${Math.round(downFor / 1000)} s; answering the messages that waited`)
-        })
-      )
+          return Effect.logInfo(
+            `manager bot: the database answers again after ${Math.round(downFor / 1000)} s; answering the messages that waited`,
+          )
+        }),
+      ),
     )
 
   // One stream for every chat: the redelivery check and the cursor run in stream order, then each message goes to its
@@ -223,9 +299,13 @@ const makeBot = Effect.gen(function* () {
     if (Date.now() - cursorSavedAt < 1_000) return Effect.void
     cursorSavedAt = Date.now()
     const cursor = inFlight.size > 0 ? Math.min(...inFlight.values()) : newestTaken
-    return store.setState("stream_cursor", String(cursor)).pipe(
-      Effect.catchCause((cause) => Effect.logWarning("manager bot: stream cursor not saved (a restart replays a little more)", cause))
-    )
+    return store
+      .setState("stream_cursor", String(cursor))
+      .pipe(
+        Effect.catchCause((cause) =>
+          Effect.logWarning("manager bot: stream cursor not saved (a restart replays a little more)", cause),
+        ),
+      )
   })
   // A message another process holds is watched until it is answered there, or that process is gone for
   // POOL_REPLICA_GONE_AFTER and this one takes it over (every process streams every message). Bounded: a process
@@ -236,7 +316,7 @@ const makeBot = Effect.gen(function* () {
       Effect.repeat({ schedule: WATCH, while: (r) => r === "held" }),
       Effect.flatMap((r) => (r === "taken" ? proceed(m) : Effect.void)),
       Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not watched`, cause)),
-      Effect.forkIn(watchers)
+      Effect.forkIn(watchers),
     )
   const watchers = yield* Effect.scope
   const onMessage = (m: ChatMessage) =>
@@ -266,13 +346,20 @@ const makeBot = Effect.gen(function* () {
         Effect.suspend(() => {
           inFlight.delete(m.id)
           // Guarded like every answer: a message another process took over meanwhile stays its to answer.
-          return atMostOnce || Exit.hasInterrupts(exit) ? Effect.void : store.claimAnswer(m.id, handler).pipe(Effect.ignore)
+          return atMostOnce || Exit.hasInterrupts(exit)
+            ? Effect.void
+            : store.claimAnswer(m.id, handler).pipe(Effect.ignore)
         })
       const queued = yield* lanes.run(m.conversationId, answer(m, claimed).pipe(Effect.onExit(done)))
       if (!queued) {
         inFlight.delete(m.id)
         if (claimed.value || (yield* store.claimAnswer(m.id, handler))) {
-          yield* client.sendText(m.conversationId, "That's a lot of messages at once: I'm still answering the earlier ones. Send this one again in a moment.").pipe(Effect.ignore)
+          yield* client
+            .sendText(
+              m.conversationId,
+              "That's a lot of messages at once: I'm still answering the earlier ones. Send this one again in a moment.",
+            )
+            .pipe(Effect.ignore)
         }
       }
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
@@ -285,7 +372,10 @@ const makeBot = Effect.gen(function* () {
     const from = inFlight.size > 0 ? Math.min(...inFlight.values()) : newestTaken
     return from > 0 ? from - 60_000 : startedFrom
   }
-  yield* supervised("message stream", Effect.suspend(() => client.stream({ afterMs: resumeFrom() }).pipe(Stream.runForEach(onMessage))))
+  yield* supervised(
+    "message stream",
+    Effect.suspend(() => client.stream({ afterMs: resumeFrom() }).pipe(Stream.runForEach(onMessage))),
+  )
 
   // The ledger only needs what a restart can replay (from a minute before the cursor); an hour of margin covers clock
   // skew between the network's timestamps and the database's. Pruned hourly, so it does not grow forever.
@@ -293,11 +383,14 @@ const makeBot = Effect.gen(function* () {
     const saved = yield* store.getState("stream_cursor")
     if (Option.isNone(saved)) return
     const pruned = yield* store.pruneAnswered(new Date(Number(saved.value) - 60 * 60_000))
-    if (pruned > 0) yield* Effect.logInfo(`manager bot: forgot ${pruned} answered message id(s) older than the replay window`)
+    if (pruned > 0)
+      yield* Effect.logInfo(`manager bot: forgot ${pruned} answered message id(s) older than the replay window`)
   }).pipe(
-    Effect.catchCause((cause) => Effect.logWarning("manager bot: pruning the message ledger failed; it runs again in an hour", cause)),
+    Effect.catchCause((cause) =>
+      Effect.logWarning("manager bot: pruning the message ledger failed; it runs again in an hour", cause),
+    ),
     Effect.repeat(Schedule.spaced("1 hour")),
-    Effect.forkScoped
+    Effect.forkScoped,
   )
 
   yield* supervised(
@@ -306,19 +399,23 @@ const makeBot = Effect.gen(function* () {
       Stream.runForEach((e) => {
         const alert = alertText(e)
         return alert ? postAlerts(limiter.offer(alert, Date.now())) : Effect.void
-      })
-    )
+      }),
+    ),
   )
   const toOwner = notifyOwner({ pool, store, send: client.sendText })
   yield* supervised("owner notices", pool.events.pipe(Stream.runForEach(toOwner)))
   yield* supervised(
     "alert summaries",
-    Effect.suspend(() => postAlerts(limiter.flush(Date.now()))).pipe(Effect.repeat(Schedule.spaced(Duration.millis(Math.min(30_000, Math.max(50, s.alertIntervalMs / 4))))))
+    Effect.suspend(() => postAlerts(limiter.flush(Date.now()))).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(Math.min(30_000, Math.max(50, s.alertIntervalMs / 4))))),
+    ),
   )
 
   return ManagerBot.of({ inboxId: me.inboxId, inviteUrl, opsInviteUrl, opsConversationId: opsId })
 })
 
-export const ManagerBotLive = Layer.effect(ManagerBot, makeBot).pipe(Layer.provide(Layer.mergeAll(BotStore.layer, Dialogs.layer)))
+export const ManagerBotLive = Layer.effect(ManagerBot, makeBot).pipe(
+  Layer.provide(Layer.mergeAll(BotStore.layer, Dialogs.layer)),
+)
 
 export type { MessagingClient }

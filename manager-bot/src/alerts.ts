@@ -15,7 +15,11 @@ export interface Alert {
 const short = (id: string) => id.slice(0, 8)
 
 /** The ops alert for a supervised loop that stopped and is being restarted (pool-core/supervision). */
-export const restartAlert = (loop: string, message: string): Alert => ({ kind: `restart:${loop}`, subject: message, text: `⚠️ ${message}` })
+export const restartAlert = (loop: string, message: string): Alert => ({
+  kind: `restart:${loop}`,
+  subject: message,
+  text: `⚠️ ${message}`,
+})
 const duration = (ms: number) => {
   const s = Math.round(ms / 1000)
   if (s < 90) return `${s} s`
@@ -36,7 +40,11 @@ export const alertText = (e: PoolEvent): Alert | null => {
       }
     }
     case "InstanceDead":
-      return { kind: "dead", subject: short(e.instanceId), text: `⚠️ Instance ${short(e.instanceId)} is dead: ${e.reason}.` }
+      return {
+        kind: "dead",
+        subject: short(e.instanceId),
+        text: `⚠️ Instance ${short(e.instanceId)} is dead: ${e.reason}.`,
+      }
     case "IdleBelowTarget":
       return {
         kind: "idle-below-target",
@@ -81,10 +89,14 @@ const listed = (subjects: ReadonlyArray<string>, count: number) =>
 
 /** The one message standing for `count` alerts of a kind that were held back. */
 export const summaryText = (kind: string, count: number, subjects: ReadonlyArray<string>, minutes: string): string => {
-  if (kind === "crashed") return `⚠️ ${count} more crashed in the last ${minutes}: ${listed(subjects, count)}. /pool lists them; /dismiss <id> once their owners are told.`
-  if (kind === "dead") return `⚠️ ${count} more instance(s) died in the last ${minutes}: ${listed(subjects, count)}. /pool lists them.`
-  if (kind === "idle-below-target") return `⚠️ Still below target (${subjects[subjects.length - 1]}; ${count} more alert(s) in the last ${minutes}). /counts to watch.`
-  if (kind.startsWith("restart:")) return `⚠️ ${kind.slice("restart:".length)} restarted ${count} more time(s) in the last ${minutes}; last: ${subjects[subjects.length - 1]}`
+  if (kind === "crashed")
+    return `⚠️ ${count} more crashed in the last ${minutes}: ${listed(subjects, count)}. /pool lists them; /dismiss <id> once their owners are told.`
+  if (kind === "dead")
+    return `⚠️ ${count} more instance(s) died in the last ${minutes}: ${listed(subjects, count)}. /pool lists them.`
+  if (kind === "idle-below-target")
+    return `⚠️ Still below target (${subjects[subjects.length - 1]}; ${count} more alert(s) in the last ${minutes}). /counts to watch.`
+  if (kind.startsWith("restart:"))
+    return `⚠️ ${kind.slice("restart:".length)} restarted ${count} more time(s) in the last ${minutes}; last: ${subjects[subjects.length - 1]}`
   const provider = kind.replace(/^provider:/, "")
   return `⚠️ ${provider} failed ${count} more time(s) in the last ${minutes}; last error: ${subjects[subjects.length - 1]}`
 }
@@ -109,11 +121,15 @@ export interface AlertLimiter {
  * counted, and when the interval ends they go out as one summary ("3 more crashed …"). The clock is passed in so it
  * can be tested. Memory is bounded: quiet kinds are forgotten on flush and at most `maxKinds` are remembered.
  */
-export const makeAlertLimiter = (intervalMs: number, options: { readonly maxKinds?: number; readonly maxSubjects?: number } = {}): AlertLimiter => {
+export const makeAlertLimiter = (
+  intervalMs: number,
+  options: { readonly maxKinds?: number; readonly maxSubjects?: number } = {},
+): AlertLimiter => {
   const maxKinds = options.maxKinds ?? 64
   const maxSubjects = options.maxSubjects ?? 10
   const windows = new Map<string, Window>()
-  const minutes = intervalMs >= 60_000 ? `${Math.round(intervalMs / 60_000)} min` : `${Math.max(1, Math.round(intervalMs / 1000))} s`
+  const minutes =
+    intervalMs >= 60_000 ? `${Math.round(intervalMs / 60_000)} min` : `${Math.max(1, Math.round(intervalMs / 1000))} s`
   const open = (kind: string, now: number) => {
     windows.delete(kind)
     windows.set(kind, { startedAt: now, held: 0, subjects: [] })
@@ -121,7 +137,8 @@ export const makeAlertLimiter = (intervalMs: number, options: { readonly maxKind
   const hold = (w: Window, alert: Alert) => {
     w.held++
     if (w.subjects.length < maxSubjects) w.subjects.push(alert.subject)
-    else if (alert.kind.startsWith("provider:") || alert.kind === "idle-below-target") w.subjects[w.subjects.length - 1] = alert.subject // keep the latest
+    else if (alert.kind.startsWith("provider:") || alert.kind === "idle-below-target")
+      w.subjects[w.subjects.length - 1] = alert.subject // keep the latest
   }
   /** Closes the kind's window if its interval is over: a summary when something was held (it opens the next window). */
   const close = (kind: string, now: number, extra?: Alert): string[] => {

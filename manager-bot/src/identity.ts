@@ -9,7 +9,8 @@ export const loadOrCreateIdentity = (file: string, fromEnv: string | undefined) 
   Effect.try({
     try: (): MessagingIdentity => {
       if (fromEnv && fromEnv.trim() !== "") return identityFromPrivateKey(fromEnv.trim())
-      if (existsSync(file)) return identityFromPrivateKey((JSON.parse(readFileSync(file, "utf8")) as { privateKey: string }).privateKey)
+      if (existsSync(file))
+        return identityFromPrivateKey((JSON.parse(readFileSync(file, "utf8")) as { privateKey: string }).privateKey)
       const id = generateIdentity()
       mkdirSync(dirname(file), { recursive: true })
       writeFileSync(file, JSON.stringify({ privateKey: id.privateKey, inboxId: id.inboxId }, null, 2), { mode: 0o600 })

@@ -15,7 +15,11 @@ export interface Lanes {
  * One lane per key (a conversation): tasks of one key run one at a time in arrival order, tasks of different keys
  * run concurrently, at most `concurrency` at once. The tasks run in the caller's scope and stop when it closes.
  */
-export const makeLanes = (options: { readonly concurrency: number; readonly maxQueued: number; readonly maxPerKey?: number }) =>
+export const makeLanes = (options: {
+  readonly concurrency: number
+  readonly maxQueued: number
+  readonly maxPerKey?: number
+}) =>
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const running = yield* Semaphore.make(options.concurrency)

@@ -17,16 +17,18 @@ export const ownerNoticeText = (e: PoolEvent): string | null => {
 }
 
 /** Sends the owner's notice for one event to their manager chat (nothing when there is none or no chat). */
-export const notifyOwner = (deps: {
-  readonly pool: Pool["Service"]
-  readonly store: BotStore["Service"]
-  readonly send: (conversationId: string, text: string) => Effect.Effect<unknown, unknown>
-}) => (e: PoolEvent) =>
-  Effect.gen(function* () {
-    const text = ownerNoticeText(e)
-    if (text === null || !("instanceId" in e)) return
-    const agent = yield* deps.pool.get(e.instanceId)
-    if (!agent.claimedBy || agent.claimedBy.startsWith("api:")) return
-    const chat = yield* deps.store.chatOf(agent.claimedBy)
-    if (Option.isSome(chat)) yield* deps.send(chat.value, text)
-  }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: owner notice not sent", cause)))
+export const notifyOwner =
+  (deps: {
+    readonly pool: Pool["Service"]
+    readonly store: BotStore["Service"]
+    readonly send: (conversationId: string, text: string) => Effect.Effect<unknown, unknown>
+  }) =>
+  (e: PoolEvent) =>
+    Effect.gen(function* () {
+      const text = ownerNoticeText(e)
+      if (text === null || !("instanceId" in e)) return
+      const agent = yield* deps.pool.get(e.instanceId)
+      if (!agent.claimedBy || agent.claimedBy.startsWith("api:")) return
+      const chat = yield* deps.store.chatOf(agent.claimedBy)
+      if (Option.isSome(chat)) yield* deps.send(chat.value, text)
+    }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: owner notice not sent", cause)))

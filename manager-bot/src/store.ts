@@ -5,48 +5,66 @@ import { DatabaseError } from "@convos-agents/pool-core"
 const dbError = (e: { message: string }) => new DatabaseError({ message: `Manager bot state: ${e.message}`, cause: e })
 
 /** The manager bot's own tables (migration 0200). */
-export class BotStore extends Context.Service<BotStore, {
-  readonly chatOf: (inboxId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
-  readonly ownerOfChat: (conversationId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
-  readonly recordChat: (conversationId: string, inboxId: string) => Effect.Effect<void, DatabaseError>
-  /**
-   * Takes a message for this bot process (`handler`): "taken" when it is new, or was taken by a process that is gone
-   * (`gone` says which; it died before answering); "done" when it is answered or this process has it already (a
-   * redelivery); "held" while another process has it and is not (yet) known to be gone: ask again later.
-   */
-  readonly takeMessage: (messageId: string, handler: string, gone: (handler: string) => Effect.Effect<boolean>) => Effect.Effect<"taken" | "done" | "held", DatabaseError>
-  /**
-   * Claims the message's answer for `handler` before anything is sent: true when this process still holds the message
-   * and nobody answered it; false when another process took it over (or it is answered): then nothing may be sent.
-   */
-  readonly claimAnswer: (messageId: string, handler: string) => Effect.Effect<boolean, DatabaseError>
-  /** Forgets answered messages taken before `before` (older than any the stream can replay); returns how many. */
-  readonly pruneAnswered: (before: Date) => Effect.Effect<number, DatabaseError>
-  readonly getState: (key: string) => Effect.Effect<Option.Option<string>, DatabaseError>
-  readonly setState: (key: string, value: string) => Effect.Effect<void, DatabaseError>
-}>()("manager-bot/BotStore") {
+export class BotStore extends Context.Service<
+  BotStore,
+  {
+    readonly chatOf: (inboxId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
+    readonly ownerOfChat: (conversationId: string) => Effect.Effect<Option.Option<string>, DatabaseError>
+    readonly recordChat: (conversationId: string, inboxId: string) => Effect.Effect<void, DatabaseError>
+    /**
+     * Takes a message for this bot process (`handler`): "taken" when it is new, or was taken by a process that is gone
+     * (`gone` says which; it died before answering); "done" when it is answered or this process has it already (a
+     * redelivery); "held" while another process has it and is not (yet) known to be gone: ask again later.
+     */
+    readonly takeMessage: (
+      messageId: string,
+      handler: string,
+      gone: (handler: string) => Effect.Effect<boolean>,
+    ) => Effect.Effect<"taken" | "done" | "held", DatabaseError>
+    /**
+     * Claims the message's answer for `handler` before anything is sent: true when this process still holds the message
+     * and nobody answered it; false when another process took it over (or it is answered): then nothing may be sent.
+     */
+    readonly claimAnswer: (messageId: string, handler: string) => Effect.Effect<boolean, DatabaseError>
+    /** Forgets answered messages taken before `before` (older than any the stream can replay); returns how many. */
+    readonly pruneAnswered: (before: Date) => Effect.Effect<number, DatabaseError>
+    readonly getState: (key: string) => Effect.Effect<Option.Option<string>, DatabaseError>
+    readonly setState: (key: string, value: string) => Effect.Effect<void, DatabaseError>
+  }
+>()("manager-bot/BotStore") {
   static readonly layer = Layer.effect(
     BotStore,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       /** The first row's value, if any. */
-      const single = <R extends object, A>(query: Effect.Effect<ReadonlyArray<R>, { message: string }>, pick: (row: R) => A) =>
+      const single = <R extends object, A>(
+        query: Effect.Effect<ReadonlyArray<R>, { message: string }>,
+        pick: (row: R) => A,
+      ) =>
         query.pipe(
           Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), pick)),
-          Effect.mapError(dbError)
+          Effect.mapError(dbError),
         )
       return BotStore.of({
-        chatOf: (inboxId) => single(sql<{ conversationId: string }>`SELECT conversation_id FROM manager_chats WHERE inbox_id = ${inboxId}`, (x) => x.conversationId),
+        chatOf: (inboxId) =>
+          single(
+            sql<{ conversationId: string }>`SELECT conversation_id FROM manager_chats WHERE inbox_id = ${inboxId}`,
+            (x) => x.conversationId,
+          ),
         ownerOfChat: (conversationId) =>
-          single(sql<{ inboxId: string }>`SELECT inbox_id FROM manager_chats WHERE conversation_id = ${conversationId}`, (x) => x.inboxId),
+          single(
+            sql<{ inboxId: string }>`SELECT inbox_id FROM manager_chats WHERE conversation_id = ${conversationId}`,
+            (x) => x.inboxId,
+          ),
         recordChat: (conversationId, inboxId) =>
           sql`INSERT INTO manager_chats (conversation_id, inbox_id) VALUES (${conversationId}, ${inboxId}) ON CONFLICT (inbox_id) DO UPDATE SET conversation_id = EXCLUDED.conversation_id`.pipe(
             Effect.asVoid,
-            Effect.mapError(dbError)
+            Effect.mapError(dbError),
           ),
         takeMessage: (messageId, handler, gone) =>
           Effect.gen(function* () {
-            const inserted = yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES (${messageId}, ${handler}) ON CONFLICT DO NOTHING RETURNING message_id`
+            const inserted =
+              yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES (${messageId}, ${handler}) ON CONFLICT DO NOTHING RETURNING message_id`
             if (inserted.length > 0) return "taken" as const
             const [row] = yield* sql<{ handledBy: string | null; answered: boolean }>`
               SELECT handled_by, answered_at IS NOT NULL AS answered FROM processed_messages WHERE message_id = ${messageId}`
@@ -62,20 +80,21 @@ export class BotStore extends Context.Service<BotStore, {
           sql`UPDATE processed_messages SET answered_at = now()
               WHERE message_id = ${messageId} AND handled_by = ${handler} AND answered_at IS NULL RETURNING message_id`.pipe(
             Effect.map((rows) => rows.length > 0),
-            Effect.mapError(dbError)
+            Effect.mapError(dbError),
           ),
         pruneAnswered: (before) =>
           sql`DELETE FROM processed_messages WHERE answered_at IS NOT NULL AND processed_at < ${before} RETURNING message_id`.pipe(
             Effect.map((r) => r.length),
-            Effect.mapError(dbError)
+            Effect.mapError(dbError),
           ),
-        getState: (key) => single(sql<{ value: string }>`SELECT value FROM bot_state WHERE key = ${key}`, (x) => x.value),
+        getState: (key) =>
+          single(sql<{ value: string }>`SELECT value FROM bot_state WHERE key = ${key}`, (x) => x.value),
         setState: (key, value) =>
           sql`INSERT INTO bot_state (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.pipe(
             Effect.asVoid,
-            Effect.mapError(dbError)
+            Effect.mapError(dbError),
           ),
       })
-    })
+    }),
   )
 }

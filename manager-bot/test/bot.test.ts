@@ -20,7 +20,9 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       // The welcome follows the join (the bot adds the person, then greets): wait for it.
       let welcome: unknown
       for (let i = 0; i < 100 && !welcome; i++) {
-        ;[welcome] = yield* ada.client.messages(ada.chatId).pipe(Effect.map((ms) => ms.filter((m) => m.text?.includes("agent manager"))))
+        ;[welcome] = yield* ada.client
+          .messages(ada.chatId)
+          .pipe(Effect.map((ms) => ms.filter((m) => m.text?.includes("agent manager"))))
         if (!welcome) yield* Effect.sleep(50)
       }
       assert.isDefined(welcome, "the bot greets a new manager chat")
@@ -37,7 +39,8 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       assert.strictEqual(mine[0]!.agentName, "Trippy")
       assert.strictEqual(mine[0]!.instructions, "Plan our trip to Lisbon. Be brief.")
       assert.include(done, mine[0]!.inviteUrl!)
-    }))
+    }),
+  )
 
   it.effect("each user command: happy path and error path; nobody reaches another person's agent", () =>
     Effect.gen(function* () {
@@ -69,7 +72,8 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       assert.include((yield* eve.say("/agents"))[0], "no agents yet")
       assert.include((yield* bob.say("/release Scout"))[0], "released")
       assert.include((yield* bob.say("/agents"))[0], "no agents yet")
-    }))
+    }),
+  )
 
   it.effect("ops commands are refused outside the ops chat and for non-admins; admins use them in the ops chat", () =>
     Effect.gen(function* () {
@@ -87,7 +91,8 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       assert.include((yield* ops.say("/replenish 500"))[0], "Usage: /replenish")
       assert.include((yield* ops.say("/kill zzzz"))[0], "No instance zzzz")
       assert.include((yield* ops.say("/new"))[0], "manager chat, not in the ops chat")
-    }))
+    }),
+  )
 
   it.effect("a template invite from the web catalog starts /new with that template", () =>
     Effect.gen(function* () {
@@ -99,28 +104,48 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
         texts = (yield* dana.client.messages(dana.chatId)).flatMap((m) => (m.text ? [m.text] : []))
       }
       assert.isTrue(texts.some((t) => t.includes("Trip Planner") && t.includes("What should it be called?")))
-    }))
+    }),
+  )
 
-  it.effect("/help lists every command (/help, /skip, /cancel too); plain words are commands only when exact or about a known template/agent", () =>
-    Effect.gen(function* () {
-      const gil = yield* openManagerChat("Gil")
-      const [help] = yield* gil.say("/help")
-      for (const c of ["/help — this list", "/skip —", "/cancel —", "/new [template]", "/templates", "/agents", "/release <agent>"]) assert.include(help, c)
-      assert.notInclude(help, "/kill", "ops commands are not listed in a manager chat")
-      assert.strictEqual((yield* gil.say("help"))[0], help)
-      assert.include((yield* gil.say("/skip"))[0], "nothing to skip")
-      assert.include((yield* gil.say("/cancel"))[0], "nothing to cancel")
-      // Ordinary sentences that start like a command are not commands.
-      for (const sentence of ["new agent for trips", "new phone who dis", "release the kraken", "join us tonight at 8", "invite my friends", "my agents are great"]) {
-        assert.include((yield* gil.say(sentence))[0], "I didn't understand that.", sentence)
-      }
-      // Exact phrases, and a known template after the words, are.
-      assert.include((yield* gil.say("new agent"))[0], "What should it be called?")
-      assert.include((yield* gil.say("/cancel"))[0], "Cancelled")
-      assert.include((yield* gil.say("new agent trip-planner"))[0], "Trip Planner")
-      assert.include((yield* gil.say("/cancel"))[0], "Cancelled")
-      assert.include((yield* gil.say("release"))[0], "Usage: /release <agent>")
-    }))
+  it.effect(
+    "/help lists every command (/help, /skip, /cancel too); plain words are commands only when exact or about a known template/agent",
+    () =>
+      Effect.gen(function* () {
+        const gil = yield* openManagerChat("Gil")
+        const [help] = yield* gil.say("/help")
+        for (const c of [
+          "/help — this list",
+          "/skip —",
+          "/cancel —",
+          "/new [template]",
+          "/templates",
+          "/agents",
+          "/release <agent>",
+        ])
+          assert.include(help, c)
+        assert.notInclude(help, "/kill", "ops commands are not listed in a manager chat")
+        assert.strictEqual((yield* gil.say("help"))[0], help)
+        assert.include((yield* gil.say("/skip"))[0], "nothing to skip")
+        assert.include((yield* gil.say("/cancel"))[0], "nothing to cancel")
+        // Ordinary sentences that start like a command are not commands.
+        for (const sentence of [
+          "new agent for trips",
+          "new phone who dis",
+          "release the kraken",
+          "join us tonight at 8",
+          "invite my friends",
+          "my agents are great",
+        ]) {
+          assert.include((yield* gil.say(sentence))[0], "I didn't understand that.", sentence)
+        }
+        // Exact phrases, and a known template after the words, are.
+        assert.include((yield* gil.say("new agent"))[0], "What should it be called?")
+        assert.include((yield* gil.say("/cancel"))[0], "Cancelled")
+        assert.include((yield* gil.say("new agent trip-planner"))[0], "Trip Planner")
+        assert.include((yield* gil.say("/cancel"))[0], "Cancelled")
+        assert.include((yield* gil.say("release"))[0], "Usage: /release <agent>")
+      }),
+  )
 
   it.effect("over-long messages count against the per-person rate limit too", () =>
     Effect.gen(function* () {
@@ -128,13 +153,30 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       const replies = yield* hal.sayAll(Array.from({ length: 31 }, () => "x".repeat(5_000)))
       assert.strictEqual(replies.filter((r) => r.includes("too long for me")).length, 30)
       assert.include(replies[30], "faster than I can take them (at most 30 a minute)")
-      assert.include((yield* hal.say("/help"))[0], "faster than I can take them", "the limit holds for normal messages after the long ones")
-    }))
+      assert.include(
+        (yield* hal.say("/help"))[0],
+        "faster than I can take them",
+        "the limit holds for normal messages after the long ones",
+      )
+    }),
+  )
 
   it.effect("garbage gets a reply every time and the bot stays up", () =>
     Effect.gen(function* () {
       const fuzz = yield* openManagerChat("Fuzz")
-      const samples = ["", " ", "\u0000\u0001\u0002", "🤖".repeat(500), "/", "//", "/new\u0000", "x".repeat(100_000), "/name \u202e evil", "/join a b c d", "ＮＥＷ"]
+      const samples = [
+        "",
+        " ",
+        "\u0000\u0001\u0002",
+        "🤖".repeat(500),
+        "/",
+        "//",
+        "/new\u0000",
+        "x".repeat(100_000),
+        "/name \u202e evil",
+        "/join a b c d",
+        "ＮＥＷ",
+      ]
       for (const s of samples) {
         const text = s === "" ? "\u200b" : s
         const [reply] = yield* fuzz.say(text)
@@ -142,5 +184,6 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
         assert.isAbove(reply!.length, 0)
       }
       assert.include((yield* fuzz.say("/help"))[0], "Here is what I can do")
-    }))
+    }),
+  )
 })

@@ -2,7 +2,14 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ConfigProvider, Context, Effect, Latch, Layer, Scope, Stream } from "effect"
-import { AgentResourcesNone, poolConfigLayer, PoolLive, type PoolSettings, ProviderError, RuntimeClient } from "@convos-agents/pool-core"
+import {
+  AgentResourcesNone,
+  poolConfigLayer,
+  PoolLive,
+  type PoolSettings,
+  ProviderError,
+  RuntimeClient,
+} from "@convos-agents/pool-core"
 import { TestDatabase } from "@convos-agents/pool-core/testing/db"
 import { MemoryCloud, memoryCloudLayer, type MemoryCloudOptions } from "@convos-agents/pool-core/testing/pool"
 import { agentResourcesOverFakes, providerFakesLayer } from "@convos-agents/pool-core/testing/providers"
@@ -15,20 +22,27 @@ import { BotMigrations } from "../src/index.ts"
 export const admin = generateIdentity()
 
 const botConfig = (dataDir: string, env: Record<string, string>) =>
-  ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: admin.inboxId, ALERT_INTERVAL_MS: "600000", ...env } }))
+  ConfigProvider.layer(
+    ConfigProvider.fromEnv({
+      env: { DATA_DIR: dataDir, ADMIN_INBOX_IDS: admin.inboxId, ALERT_INTERVAL_MS: "600000", ...env },
+    }),
+  )
 
 export type GatedCall = "provision" | "health"
 
 /** Test controls over the agents' runtime (the in-memory cloud's, with /join done for real on the devnet). */
-export class AgentRuntime extends Context.Service<AgentRuntime, {
-  /** Calls of that kind wait until `release` (a slow claim or a slow tick, for as long as the test wants). */
-  readonly hold: (call: GatedCall) => Effect.Effect<void>
-  readonly release: (call: GatedCall) => Effect.Effect<void>
-  /** Calls waiting at that gate right now. */
-  readonly waiting: (call: GatedCall) => number
-  /** The devnet inbox an agent instance joins conversations with (after its first /join). */
-  readonly agentInbox: (instanceId: string) => string | undefined
-}>()("manager-bot/test/AgentRuntime") {}
+export class AgentRuntime extends Context.Service<
+  AgentRuntime,
+  {
+    /** Calls of that kind wait until `release` (a slow claim or a slow tick, for as long as the test wants). */
+    readonly hold: (call: GatedCall) => Effect.Effect<void>
+    readonly release: (call: GatedCall) => Effect.Effect<void>
+    /** Calls waiting at that gate right now. */
+    readonly waiting: (call: GatedCall) => number
+    /** The devnet inbox an agent instance joins conversations with (after its first /join). */
+    readonly agentInbox: (instanceId: string) => string | undefined
+  }
+>()("manager-bot/test/AgentRuntime") {}
 
 /**
  * The in-memory cloud's runtime with two changes: provisions and health checks pass gates the test can close, and join really joins —
@@ -42,19 +56,23 @@ const agentRuntimeLayer = Layer.effectContext(
     const scope = yield* Effect.scope
     const gates = { provision: Latch.makeUnsafe(true), health: Latch.makeUnsafe(true) }
     const waiting = { provision: 0, health: 0 }
-    const gated = (call: GatedCall) => <A, E>(effect: Effect.Effect<A, E>) =>
-      Effect.sync(() => void waiting[call]++).pipe(
-        Effect.andThen(gates[call].await),
-        Effect.ensuring(Effect.sync(() => void waiting[call]--)),
-        Effect.andThen(effect)
-      )
+    const gated =
+      (call: GatedCall) =>
+      <A, E>(effect: Effect.Effect<A, E>) =>
+        Effect.sync(() => void waiting[call]++).pipe(
+          Effect.andThen(gates[call].await),
+          Effect.ensuring(Effect.sync(() => void waiting[call]--)),
+          Effect.andThen(effect),
+        )
     const agents = new Map<string, { identity: MessagingIdentity; client: MessagingClient }>()
     const agentOf = (instanceId: string) =>
       Effect.gen(function* () {
         const known = agents.get(instanceId)
         if (known) return known
         const identity = generateIdentity()
-        const client = yield* messaging.connect(identity, { label: `agent-${instanceId.slice(0, 8)}` }).pipe(Scope.provide(scope))
+        const client = yield* messaging
+          .connect(identity, { label: `agent-${instanceId.slice(0, 8)}` })
+          .pipe(Scope.provide(scope))
         agents.set(instanceId, { identity, client })
         return { identity, client }
       })
@@ -67,12 +85,25 @@ const agentRuntimeLayer = Layer.effectContext(
           const instanceId = url.replace("memory://", "")
           const name = cloud.instances.get(`mem-${instanceId}`)?.provisioned?.agentName ?? "Agent"
           const agent = yield* agentOf(instanceId)
-          const joined = yield* joinByInvite(agent.client, agent.identity, inviteUrl, { profile: { name, kind: "agent" }, timeoutMs: 10_000, pollMs: 100 })
+          const joined = yield* joinByInvite(agent.client, agent.identity, inviteUrl, {
+            profile: { name, kind: "agent" },
+            timeoutMs: 10_000,
+            pollMs: 100,
+          })
           return joined._tag === "Joined"
             ? { conversationId: joined.conversationId, inviteUrl: null, joined: true, pending: false }
             : { conversationId: "", inviteUrl: null, joined: false, pending: true }
         }).pipe(
-          Effect.mapError((e) => new ProviderError({ provider: "runtime", operation: "join", status: 400, retryable: false, message: `The agent instance refused join (HTTP 400): ${(e as { message?: string }).message ?? String(e)}.` }))
+          Effect.mapError(
+            (e) =>
+              new ProviderError({
+                provider: "runtime",
+                operation: "join",
+                status: 400,
+                retryable: false,
+                message: `The agent instance refused join (HTTP 400): ${(e as { message?: string }).message ?? String(e)}.`,
+              }),
+          ),
         ),
     })
     const control = AgentRuntime.of({
@@ -82,7 +113,7 @@ const agentRuntimeLayer = Layer.effectContext(
       agentInbox: (instanceId) => agents.get(instanceId)?.identity.inboxId,
     })
     return Context.make(RuntimeClient, runtime).pipe(Context.add(AgentRuntime, control))
-  })
+  }),
 )
 
 export interface BotTestOptions {
@@ -108,7 +139,7 @@ export const botTestParts = (options: BotTestOptions = {}) => {
     Layer.provideMerge(AgentResourcesNone),
     Layer.provideMerge(poolConfigLayer({ dataDir, ...options.settings })),
     Layer.provideMerge(withBotTables(options.database ?? TestDatabase)),
-    Layer.provideMerge(options.messaging ?? DevnetTest)
+    Layer.provideMerge(options.messaging ?? DevnetTest),
   )
   const bot = ManagerBotLive.pipe(Layer.provide(botConfig(dataDir, options.env ?? {})))
   return { dataDir, deps, bot }
@@ -131,9 +162,13 @@ export const botWithProvidersTestLayer = (env: Record<string, string> = {}) => {
     Layer.provideMerge(agentResourcesOverFakes),
     Layer.provideMerge(providerFakesLayer),
     Layer.provideMerge(poolConfigLayer({ dataDir })),
-    Layer.provideMerge(withBotTables(TestDatabase))
+    Layer.provideMerge(withBotTables(TestDatabase)),
   )
-  return ManagerBotLive.pipe(Layer.provideMerge(pool), Layer.provideMerge(DevnetTest), Layer.provide(botConfig(dataDir, env)))
+  return ManagerBotLive.pipe(
+    Layer.provideMerge(pool),
+    Layer.provideMerge(DevnetTest),
+    Layer.provide(botConfig(dataDir, env)),
+  )
 }
 
 /** A scripted person with a real messaging client on the devnet. */
@@ -144,7 +179,11 @@ export interface Person {
   /** Sends a message and waits for `replies` answers from the bot (returns their texts). */
   readonly say: (text: string, replies?: number) => Effect.Effect<ReadonlyArray<string>, unknown>
   /** Sends all the texts without waiting, then waits for `replies` (default: one each) answers; returns them. */
-  readonly sayAll: (texts: ReadonlyArray<string>, replies?: number, timeoutMs?: number) => Effect.Effect<ReadonlyArray<string>, unknown>
+  readonly sayAll: (
+    texts: ReadonlyArray<string>,
+    replies?: number,
+    timeoutMs?: number,
+  ) => Effect.Effect<ReadonlyArray<string>, unknown>
   /** Every text the bot sent in this chat so far (oldest first). */
   readonly botTexts: () => Effect.Effect<ReadonlyArray<string>, unknown>
   /** Waits until the bot has sent at least `count` texts in this chat (all of them, oldest first). */
@@ -156,15 +195,30 @@ export const openManagerChat = (name: string, url?: string, identity: MessagingI
     const messaging = yield* Messaging
     const bot = yield* ManagerBot
     const client = yield* messaging.connect(identity, { label: name })
-    const joined = yield* joinByInvite(client, identity, url ?? bot.inviteUrl(), { profile: { name, kind: "human" }, timeoutMs: 10_000, pollMs: 100 })
-    if (joined._tag !== "Joined") return yield* Effect.fail(new Error(`${name} could not open the manager chat: ${joined._tag}`))
+    const joined = yield* joinByInvite(client, identity, url ?? bot.inviteUrl(), {
+      profile: { name, kind: "human" },
+      timeoutMs: 10_000,
+      pollMs: 100,
+    })
+    if (joined._tag !== "Joined")
+      return yield* Effect.fail(new Error(`${name} could not open the manager chat: ${joined._tag}`))
     const chatId = joined.conversationId
     // The bot's texts in this chat as they arrive on the person's own message stream (each message once, in order):
     // no polling of the whole history, which gets slow when people send 100 KB messages.
     const received: string[] = []
     yield* client.stream({ afterMs: 0 }).pipe(
-      Stream.runForEach((m) => Effect.sync(() => void (m.conversationId === chatId && m.senderInboxId === bot.inboxId && m.text !== null && received.push(m.text)))),
-      Effect.forkScoped
+      Stream.runForEach((m) =>
+        Effect.sync(
+          () =>
+            void (
+              m.conversationId === chatId &&
+              m.senderInboxId === bot.inboxId &&
+              m.text !== null &&
+              received.push(m.text)
+            ),
+        ),
+      ),
+      Effect.forkScoped,
     )
     const botTexts = () => Effect.sync(() => [...received] as ReadonlyArray<string>)
     const waitForBotTexts = (count: number, timeoutMs = 15_000) =>
@@ -172,7 +226,10 @@ export const openManagerChat = (name: string, url?: string, identity: MessagingI
         const deadline = Date.now() + timeoutMs
         for (;;) {
           if (received.length >= count) return [...received]
-          if (Date.now() > deadline) return yield* Effect.fail(new Error(`the bot sent ${received.length} of ${count} messages in ${timeoutMs} ms`))
+          if (Date.now() > deadline)
+            return yield* Effect.fail(
+              new Error(`the bot sent ${received.length} of ${count} messages in ${timeoutMs} ms`),
+            )
           yield* Effect.sleep(20)
         }
       })
@@ -183,7 +240,9 @@ export const openManagerChat = (name: string, url?: string, identity: MessagingI
         return (yield* waitForBotTexts(before + replies, timeoutMs)).slice(before)
       })
     const say = (text: string, replies = 1) =>
-      sayAll([text], replies).pipe(Effect.mapError((e) => new Error(`no reply to "${text.slice(0, 40)}": ${(e as Error).message}`)))
+      sayAll([text], replies).pipe(
+        Effect.mapError((e) => new Error(`no reply to "${text.slice(0, 40)}": ${(e as Error).message}`)),
+      )
     // The bot greets right after adding the person; wait for it so the greeting never counts as a reply.
     for (let i = 0; i < 200 && (yield* botTexts()).length === 0; i++) yield* Effect.sleep(25)
     return { id: identity, client, chatId, say, sayAll, botTexts, waitForBotTexts } satisfies Person

@@ -29,7 +29,12 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       const ops = yield* openManagerChat("Admin", bot.opsInviteUrl, admin)
 
       const [listing] = yield* ops.say("/pool")
-      for (const [i, status] of [[keeper, "claimed"], [broken, "crashed"], [idle!, "idle"]] as const) assert.match(listing!, new RegExp(`${short(i.id)} ${status}`))
+      for (const [i, status] of [
+        [keeper, "claimed"],
+        [broken, "crashed"],
+        [idle!, "idle"],
+      ] as const)
+        assert.match(listing!, new RegExp(`${short(i.id)} ${status}`))
       assert.include(listing, "Keeper")
       assert.include(listing, "Broken — gateway exploded")
 
@@ -58,7 +63,10 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       assert.strictEqual((yield* pool.get(keeper.id).pipe(Effect.flip))._tag, "InstanceNotFound")
 
       const [live] = yield* pool.list({ status: ["idle"] })
-      assert.include((yield* ops.say(`/dismiss ${short(live!.id)}`))[0], "only crashed or dead instances can be dismissed (use kill for others)")
+      assert.include(
+        (yield* ops.say(`/dismiss ${short(live!.id)}`))[0],
+        "only crashed or dead instances can be dismissed (use kill for others)",
+      )
       assert.strictEqual((yield* pool.get(live!.id)).status, "idle", "a refused dismiss changes nothing")
       assert.include((yield* ops.say(`/dismiss ${short(broken.id)}`))[0], `Dismissed ${short(broken.id)}.`)
       assert.strictEqual((yield* pool.get(broken.id).pipe(Effect.flip))._tag, "InstanceNotFound")
@@ -67,7 +75,8 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       for (const i of yield* pool.list({})) yield* ops.say(`/kill ${i.id}`)
       assert.include((yield* ops.say("/pool"))[0], "The pool is empty. /replenish N adds instances.")
       assert.strictEqual((yield* pool.counts).total - (yield* pool.counts).dead, 0)
-    }))
+    }),
+  )
 
   it.effect("/help in the ops chat lists the ops commands (and /help), not the manager-chat ones", () =>
     Effect.gen(function* () {
@@ -75,39 +84,60 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
       const ops = yield* openManagerChat("Admin", bot.opsInviteUrl, admin)
       const [help] = yield* ops.say("/help")
       assert.include(help, "Ops commands (this chat only)")
-      for (const c of ["/counts", "/pool", "/replenish <N>", "/drain <N>", "/reconcile", "/kill <id>", "/dismiss <id>", "/help"]) assert.include(help, c)
+      for (const c of [
+        "/counts",
+        "/pool",
+        "/replenish <N>",
+        "/drain <N>",
+        "/reconcile",
+        "/kill <id>",
+        "/dismiss <id>",
+        "/help",
+      ])
+        assert.include(help, c)
       assert.notInclude(help, "/new")
-    }))
+    }),
+  )
 
-  it.effect("ops commands are answered at most once (ledger done when taken); a person's message only once answered", () =>
-    Effect.gen(function* () {
-      const pool = yield* Pool
-      const runtime = yield* AgentRuntime
-      const bot = yield* ManagerBot
-      const sql = yield* SqlClient.SqlClient
-      const answered = (id: string) =>
-        sql<{ answered: boolean }>`SELECT answered_at IS NOT NULL AS answered FROM processed_messages WHERE message_id = ${id}`.pipe(Effect.map((r) => r[0]?.answered))
-      const ops = yield* openManagerChat("Admin", bot.opsInviteUrl, admin)
-      const ann = yield* openManagerChat("Ann")
-      yield* pool.replenish(1)
-      // Both held mid-command: the admin's /reconcile at a health check, Ann's claim at provisioning.
-      yield* runtime.hold("health")
-      yield* runtime.hold("provision")
-      const reconcile = yield* ops.client.sendText(ops.chatId, "/reconcile")
-      for (let i = 0; i < 300 && runtime.waiting("health") === 0; i++) yield* Effect.sleep(10)
-      assert.isAbove(runtime.waiting("health"), 0, "the tick is held")
-      assert.isTrue(yield* answered(reconcile), "an ops command is done in the ledger before it runs: a crash never runs it twice")
-      yield* runtime.release("health")
-      for (let i = 0; i < 300 && (yield* pool.counts).idle === 0; i++) yield* Effect.sleep(10)
-      assert.isAtLeast((yield* pool.counts).idle, 1, "the held tick finished")
-      yield* ann.say("/new")
-      yield* ann.say("/skip")
-      const instructions = yield* ann.client.sendText(ann.chatId, "/skip")
-      for (let i = 0; i < 300 && runtime.waiting("provision") === 0; i++) yield* Effect.sleep(10)
-      assert.isAbove(runtime.waiting("provision"), 0, "Ann's claim is held")
-      assert.isFalse(yield* answered(instructions), "a person's message is done only once answered")
-      yield* runtime.release("provision")
-      for (let i = 0; i < 300 && !(yield* answered(instructions)); i++) yield* Effect.sleep(10)
-      assert.isTrue(yield* answered(instructions))
-    }))
+  it.effect(
+    "ops commands are answered at most once (ledger done when taken); a person's message only once answered",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* Pool
+        const runtime = yield* AgentRuntime
+        const bot = yield* ManagerBot
+        const sql = yield* SqlClient.SqlClient
+        const answered = (id: string) =>
+          sql<{
+            answered: boolean
+          }>`SELECT answered_at IS NOT NULL AS answered FROM processed_messages WHERE message_id = ${id}`.pipe(
+            Effect.map((r) => r[0]?.answered),
+          )
+        const ops = yield* openManagerChat("Admin", bot.opsInviteUrl, admin)
+        const ann = yield* openManagerChat("Ann")
+        yield* pool.replenish(1)
+        // Both held mid-command: the admin's /reconcile at a health check, Ann's claim at provisioning.
+        yield* runtime.hold("health")
+        yield* runtime.hold("provision")
+        const reconcile = yield* ops.client.sendText(ops.chatId, "/reconcile")
+        for (let i = 0; i < 300 && runtime.waiting("health") === 0; i++) yield* Effect.sleep(10)
+        assert.isAbove(runtime.waiting("health"), 0, "the tick is held")
+        assert.isTrue(
+          yield* answered(reconcile),
+          "an ops command is done in the ledger before it runs: a crash never runs it twice",
+        )
+        yield* runtime.release("health")
+        for (let i = 0; i < 300 && (yield* pool.counts).idle === 0; i++) yield* Effect.sleep(10)
+        assert.isAtLeast((yield* pool.counts).idle, 1, "the held tick finished")
+        yield* ann.say("/new")
+        yield* ann.say("/skip")
+        const instructions = yield* ann.client.sendText(ann.chatId, "/skip")
+        for (let i = 0; i < 300 && runtime.waiting("provision") === 0; i++) yield* Effect.sleep(10)
+        assert.isAbove(runtime.waiting("provision"), 0, "Ann's claim is held")
+        assert.isFalse(yield* answered(instructions), "a person's message is done only once answered")
+        yield* runtime.release("provision")
+        for (let i = 0; i < 300 && !(yield* answered(instructions)); i++) yield* Effect.sleep(10)
+        assert.isTrue(yield* answered(instructions))
+      }),
+  )
 })

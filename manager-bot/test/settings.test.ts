@@ -5,14 +5,26 @@ import { botSettings } from "../src/ManagerBot.ts"
 // The bot's own settings: defaults when unset, and a bad value fails at start with a message naming the variable.
 
 const withEnv = (env: Record<string, string>) =>
-  Effect.runPromise(Effect.result(botSettings.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))))
+  Effect.runPromise(
+    Effect.result(
+      botSettings.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))),
+    ),
+  )
 
 const inbox = "ab".repeat(32)
 
 describe("manager bot settings", () => {
   it("uses the defaults and takes valid values", async () => {
-    expect(await withEnv({})).toMatchObject({ _tag: "Success", success: { commandsPerMinute: 30, concurrency: 16, alertIntervalMs: 600_000 } })
-    const r = await withEnv({ COMMANDS_PER_MINUTE: "5", BOT_CONCURRENCY: "2", ALERT_INTERVAL_MS: "0", ADMIN_INBOX_IDS: ` ${inbox.toUpperCase()} ,` })
+    expect(await withEnv({})).toMatchObject({
+      _tag: "Success",
+      success: { commandsPerMinute: 30, concurrency: 16, alertIntervalMs: 600_000 },
+    })
+    const r = await withEnv({
+      COMMANDS_PER_MINUTE: "5",
+      BOT_CONCURRENCY: "2",
+      ALERT_INTERVAL_MS: "0",
+      ADMIN_INBOX_IDS: ` ${inbox.toUpperCase()} ,`,
+    })
     expect(r).toMatchObject({ _tag: "Success", success: { commandsPerMinute: 5, concurrency: 2, alertIntervalMs: 0 } })
     expect(r._tag === "Success" && [...r.success.admins]).toEqual([inbox])
   })

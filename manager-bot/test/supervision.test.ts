@@ -53,7 +53,7 @@ const pollFaultRelay = (devnetUrl: string) =>
           res.end(JSON.stringify({ reason: "internal", message: "injected fault: the devnet failed this poll" }))
         }
         const isBotPoll = path === "/v1/poll" && botToken !== null && auth === `Bearer ${botToken}`
-        if (isBotPoll && armed) return (armed = false), fail()
+        if (isBotPoll && armed) return ((armed = false), fail())
         const aborter = new AbortController()
         let failed = false
         const failNow = () => {
@@ -69,7 +69,11 @@ const pollFaultRelay = (devnetUrl: string) =>
             signal: aborter.signal,
           })
           const answer = await upstream.text()
-          if (path === "/v1/connect" && upstream.ok && (JSON.parse(text) as { label?: string }).label === "manager-bot") {
+          if (
+            path === "/v1/connect" &&
+            upstream.ok &&
+            (JSON.parse(text) as { label?: string }).label === "manager-bot"
+          ) {
             botToken = (JSON.parse(answer) as { token: string }).token
           }
           res.writeHead(upstream.status, { "content-type": "application/json" })
@@ -97,7 +101,7 @@ const pollFaultRelay = (devnetUrl: string) =>
       Effect.promise(() => {
         server.closeAllConnections()
         return new Promise((resolve) => server.close(resolve))
-      })
+      }),
   ).pipe(Effect.map(({ faults }) => faults))
 
 let pollFaults: PollFaults | null = null
@@ -106,7 +110,7 @@ const relayedDevnet = Layer.unwrap(
   Effect.gen(function* () {
     const dataDir = yield* Effect.acquireRelease(
       Effect.sync(() => mkdtempSync(join(tmpdir(), "convos-supervision-"))),
-      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
     )
     const server = DevnetServer.layer({ port: 0, dataDir })
     const messaging = Layer.unwrap(
@@ -114,10 +118,10 @@ const relayedDevnet = Layer.unwrap(
         const devnet = yield* DevnetServer
         pollFaults = yield* pollFaultRelay(devnet.url)
         return DevnetMessaging.layerFromUrl(pollFaults.url)
-      })
+      }),
     )
     return Layer.provideMerge(messaging, server)
-  })
+  }),
 )
 
 // ---- a database behind a switch ------------------------------------------------------------------------------------
@@ -141,61 +145,77 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   })
 
 describe("manager bot supervision", () => {
-  layer(botTestLayer({ messaging: relayedDevnet, env: { ALERT_INTERVAL_MS: "600000" } }), { timeout: "120 seconds", excludeTestServices: true })("message stream", (it) => {
-    it.effect("after a stream error the bot restarts its stream with backoff, tells the ops chat, and answers again", () =>
-      Effect.gen(function* () {
-        const bot = yield* ManagerBot
-        const ops = yield* openManagerChat("Admin", bot.opsInviteUrl, admin)
-        const ada = yield* openManagerChat("Ada")
-        // Baseline: how long an answer takes on this machine right now.
-        const baseline = yield* timed(ada.say("/help"))
-        assert.include(baseline.value[0], "/new")
+  layer(botTestLayer({ messaging: relayedDevnet, env: { ALERT_INTERVAL_MS: "600000" } }), {
+    timeout: "120 seconds",
+    excludeTestServices: true,
+  })("message stream", (it) => {
+    it.effect(
+      "after a stream error the bot restarts its stream with backoff, tells the ops chat, and answers again",
+      () =>
+        Effect.gen(function* () {
+          const bot = yield* ManagerBot
+          const ops = yield* openManagerChat("Admin", bot.opsInviteUrl, admin)
+          const ada = yield* openManagerChat("Ada")
+          // Baseline: how long an answer takes on this machine right now.
+          const baseline = yield* timed(ada.say("/help"))
+          assert.include(baseline.value[0], "/new")
 
-        const opsBefore = (yield* ops.botTexts()).length
-        pollFaults!.failBotStream()
-        for (let i = 0; i < 100 && pollFaults!.injected() === 0; i++) yield* Effect.sleep(20)
-        assert.strictEqual(pollFaults!.injected(), 1, "the bot's stream got the error")
+          const opsBefore = (yield* ops.botTexts()).length
+          pollFaults!.failBotStream()
+          for (let i = 0; i < 100 && pollFaults!.injected() === 0; i++) yield* Effect.sleep(20)
+          assert.strictEqual(pollFaults!.injected(), 1, "the bot's stream got the error")
 
-        // Answered again within the longest restart delay plus a few answer times (the issue's bound is 10 s).
-        const bound = MAX_RESTART_DELAY_MS + 4 * baseline.ms + 1_000
-        const before = (yield* ada.botTexts()).length
-        const again = yield* timed(
-          Effect.gen(function* () {
-            yield* ada.client.sendText(ada.chatId, "/templates")
-            return yield* ada.waitForBotTexts(before + 1, bound)
-          })
-        )
-        assert.include(again.value[before], "/new")
-        console.log(`answer after a stream error: ${again.ms} ms (baseline answer ${baseline.ms} ms, bound ${bound} ms)`)
+          // Answered again within the longest restart delay plus a few answer times (the issue's bound is 10 s).
+          const bound = MAX_RESTART_DELAY_MS + 4 * baseline.ms + 1_000
+          const before = (yield* ada.botTexts()).length
+          const again = yield* timed(
+            Effect.gen(function* () {
+              yield* ada.client.sendText(ada.chatId, "/templates")
+              return yield* ada.waitForBotTexts(before + 1, bound)
+            }),
+          )
+          assert.include(again.value[before], "/new")
+          console.log(
+            `answer after a stream error: ${again.ms} ms (baseline answer ${baseline.ms} ms, bound ${bound} ms)`,
+          )
 
-        const warnings = yield* ops.waitForBotTexts(opsBefore + 1, bound)
-        assert.isTrue(
-          warnings.slice(opsBefore).some((t) => t.includes("message stream stopped") && t.includes("injected fault") && t.includes("restarting")),
-          JSON.stringify(warnings.slice(opsBefore))
-        )
-      }))
+          const warnings = yield* ops.waitForBotTexts(opsBefore + 1, bound)
+          assert.isTrue(
+            warnings
+              .slice(opsBefore)
+              .some(
+                (t) => t.includes("message stream stopped") && t.includes("injected fault") && t.includes("restarting"),
+              ),
+            JSON.stringify(warnings.slice(opsBefore)),
+          )
+        }),
+    )
   })
 
-  layer(botTestLayer({ database: switchedDatabase }), { timeout: "120 seconds", excludeTestServices: true })("database outage", (it) => {
-    it.effect("a message sent while the database is down for 5 s is answered once it is back", () =>
-      Effect.gen(function* () {
-        const ada = yield* openManagerChat("Ada")
-        assert.include((yield* ada.say("/templates"))[0], "/new")
-        const before = (yield* ada.botTexts()).length
+  layer(botTestLayer({ database: switchedDatabase }), { timeout: "120 seconds", excludeTestServices: true })(
+    "database outage",
+    (it) => {
+      it.effect("a message sent while the database is down for 5 s is answered once it is back", () =>
+        Effect.gen(function* () {
+          const ada = yield* openManagerChat("Ada")
+          assert.include((yield* ada.say("/templates"))[0], "/new")
+          const before = (yield* ada.botTexts()).length
 
-        databaseSwitch!.off()
-        yield* ada.client.sendText(ada.chatId, "/templates")
-        yield* Effect.sleep(Duration.seconds(5))
-        const refused = databaseSwitch!.refused()
-        const duringOutage = (yield* ada.botTexts()).length - before
-        databaseSwitch!.on()
-        assert.isAbove(refused, 0, "the bot really tried the database during the outage")
-        assert.strictEqual(duringOutage, 0, "nothing could be answered without the database")
+          databaseSwitch!.off()
+          yield* ada.client.sendText(ada.chatId, "/templates")
+          yield* Effect.sleep(Duration.seconds(5))
+          const refused = databaseSwitch!.refused()
+          const duringOutage = (yield* ada.botTexts()).length - before
+          databaseSwitch!.on()
+          assert.isAbove(refused, 0, "the bot really tried the database during the outage")
+          assert.strictEqual(duringOutage, 0, "nothing could be answered without the database")
 
-        // Once it is back: answered (the retry waits at most its longest delay before trying again).
-        const maxRetryDelay = Duration.toMillis(Duration.seconds(2))
-        const answered = yield* ada.waitForBotTexts(before + 1, 15_000 + maxRetryDelay)
-        assert.include(answered[before], "/new", "the templates list, not an error")
-      }))
-  })
+          // Once it is back: answered (the retry waits at most its longest delay before trying again).
+          const maxRetryDelay = Duration.toMillis(Duration.seconds(2))
+          const answered = yield* ada.waitForBotTexts(before + 1, 15_000 + maxRetryDelay)
+          assert.include(answered[before], "/new", "the templates list, not an error")
+        }),
+      )
+    },
+  )
 })

@@ -50,25 +50,44 @@ const managerInvite = (): string | undefined => {
 const program = Effect.gen(function* () {
   const messaging = yield* Messaging
   const identity = loadOrCreateChatIdentity(dataDir, name)
-  const client = yield* messaging.connect(identity, { label: name, dbPath: join(dataDir, "chat", `xmtp-${identity.inboxId}.db3`) })
+  const client = yield* messaging.connect(identity, {
+    label: name,
+    dbPath: join(dataDir, "chat", `xmtp-${identity.inboxId}.db3`),
+  })
   status(`you are ${name} (inbox ${identity.inboxId.slice(0, 8)}…) on ${messaging.network}`)
   const sinceMs = Date.now() - 1
   let conversationId = values.conversation
   if (!conversationId) {
     const invite = values.invite ?? managerInvite()
     if (!invite) {
-      return yield* new MessagingError({ reason: "invalid", message: `Nothing to open: pass --invite <url> (or --conversation <id>), or start the manager bot with \`npm start\` so ${join(dataDir, "manager-invite.url")} exists.` })
+      return yield* new MessagingError({
+        reason: "invalid",
+        message: `Nothing to open: pass --invite <url> (or --conversation <id>), or start the manager bot with \`npm start\` so ${join(dataDir, "manager-invite.url")} exists.`,
+      })
     }
     status("joining by invite…")
     conversationId = yield* joinByInvite(client, identity, invite, { name, timeoutMs: joinTimeoutMs })
   }
   const info = yield* client.conversation(conversationId)
-  if (info._tag === "None") return yield* new MessagingError({ reason: "not-found", message: `You are not in conversation ${conversationId}; join it with --invite first.` })
+  if (info._tag === "None")
+    return yield* new MessagingError({
+      reason: "not-found",
+      message: `You are not in conversation ${conversationId}; join it with --invite first.`,
+    })
   status(`in "${info.value.name ?? conversationId}" – type a message and press enter; Ctrl-D to leave`)
   const names = yield* knownNames(client, conversationId)
   yield* announceProfile(client, conversationId, name, names)
   const input = createInterface({ input: process.stdin, terminal: false })
-  yield* runChatSession({ client, conversationId, input, print: (line) => console.log(line), quietMs, sinceMs, profileName: profileNameOf, names })
+  yield* runChatSession({
+    client,
+    conversationId,
+    input,
+    print: (line) => console.log(line),
+    quietMs,
+    sinceMs,
+    profileName: profileNameOf,
+    names,
+  })
 }).pipe(Effect.scoped)
 
 Effect.runPromise(program.pipe(Effect.provide(messagingLayerFromEnv as Layer.Layer<Messaging, MessagingError>))).then(

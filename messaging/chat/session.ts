@@ -19,7 +19,6 @@ export interface ChatSessionOptions {
   readonly names?: ReadonlyMap<string, string>
 }
 
-
 /**
  * `<name>: <text>` with the text's line breaks kept, as Convos shows them: each further line is indented under the
  * text, so lists read as lists and a script still finds every message by its unindented `<name>: ` line.
@@ -43,7 +42,9 @@ export const runChatSession = (o: ChatSessionOptions): Effect.Effect<void, Messa
         lastActivity = Date.now()
         o.print(formatMessage(names.get(m.senderInboxId) ?? shortInboxId(m.senderInboxId), m.text))
       })
-    yield* o.client.stream({ afterMs: o.sinceMs ?? Date.now() - 1 }).pipe(Stream.runForEach(onMessage), Effect.forkScoped)
+    yield* o.client
+      .stream({ afterMs: o.sinceMs ?? Date.now() - 1 })
+      .pipe(Stream.runForEach(onMessage), Effect.forkScoped)
 
     const iterator = o.input[Symbol.asyncIterator]()
     for (;;) {

@@ -2,14 +2,21 @@
 import type { ChatMessage, ContentType, OutgoingContent } from "../Messaging.ts"
 import { ProtoWriter, protoInt, protoString, readProto } from "./proto.ts"
 
-const convos = (typeId: string): ContentType => ({ authorityId: "convos.org", typeId, versionMajor: 1, versionMinor: 0 })
+const convos = (typeId: string): ContentType => ({
+  authorityId: "convos.org",
+  typeId,
+  versionMajor: 1,
+  versionMinor: 0,
+})
 export const JoinRequestType = convos("join_request")
 export const InviteJoinErrorType = convos("invite_join_error")
 export const InviteJoinHandledType = convos("invite_join_handled")
 export const ProfileUpdateType = convos("profile_update")
 
 export const isType = (m: Pick<ChatMessage, "contentType">, t: ContentType) =>
-  m.contentType.authorityId === t.authorityId && m.contentType.typeId === t.typeId && m.contentType.versionMajor === t.versionMajor
+  m.contentType.authorityId === t.authorityId &&
+  m.contentType.typeId === t.typeId &&
+  m.contentType.versionMajor === t.versionMajor
 
 export interface JoinRequest {
   readonly inviteSlug: string
@@ -17,7 +24,11 @@ export interface JoinRequest {
   readonly metadata?: Readonly<Record<string, string>>
 }
 
-export type JoinErrorType = "conversation_expired" | "conversation_not_found" | "consent_not_allowed" | "generic_failure"
+export type JoinErrorType =
+  | "conversation_expired"
+  | "conversation_not_found"
+  | "consent_not_allowed"
+  | "generic_failure"
 export interface InviteJoinError {
   readonly errorType: JoinErrorType
   readonly inviteTag: string
@@ -59,11 +70,16 @@ export const joinHandledContent = (inviteTag: string, handledMessageId: string):
 /** ProfileUpdate { optional string name = 1; MemberKind member_kind = 3 } (AGENT = 1). */
 export const profileUpdateContent = (name: string, kind: "agent" | "human"): OutgoingContent => ({
   contentType: ProfileUpdateType,
-  content: new ProtoWriter().string(1, name).enumValue(3, kind === "agent" ? 1 : 0).finish(),
+  content: new ProtoWriter()
+    .string(1, name)
+    .enumValue(3, kind === "agent" ? 1 : 0)
+    .finish(),
   shouldPush: false,
 })
 
-export const readProfileUpdate = (m: ChatMessage): { readonly name: string | null; readonly kind: "agent" | "human" } | null => {
+export const readProfileUpdate = (
+  m: ChatMessage,
+): { readonly name: string | null; readonly kind: "agent" | "human" } | null => {
   if (!isType(m, ProfileUpdateType)) return null
   try {
     const f = readProto(m.content)

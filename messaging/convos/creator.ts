@@ -9,7 +9,15 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { bytesToHex } from "@noble/hashes/utils.js"
 import type { ChatMessage, InboxId, MessagingClient, MessagingIdentity } from "../Messaging.ts"
 import { MessagingError } from "../errors.ts"
-import { joinErrorContent, joinHandledContent, type JoinErrorType, type JoinRequest, JoinRequestType, isType, readJoinRequest } from "./contentTypes.ts"
+import {
+  joinErrorContent,
+  joinHandledContent,
+  type JoinErrorType,
+  type JoinRequest,
+  JoinRequestType,
+  isType,
+  readJoinRequest,
+} from "./contentTypes.ts"
 import { InviteError } from "./errors.ts"
 import { decodeMetadata } from "./metadata.ts"
 import { checkInviteExpiry, decodeInvite, extractInviteCode, type ParsedInvite, verifyOwnInvite } from "./invite.ts"
@@ -60,7 +68,11 @@ export const inviteKey = (invite: ParsedInvite): string => bytesToHex(sha256(inv
 /** A UsedInviteStore kept in one JSON file (`{ "<invite key>": { "inboxId": …, "usedAt": … } }`), written atomically. */
 export const usedInviteFileStore = (file: string): UsedInviteStore => {
   type Entries = Record<string, { readonly inboxId: string; readonly usedAt: string }>
-  const storeError = (e: unknown) => new MessagingError({ reason: "invalid", message: `The used-invites ledger ${file} cannot be read or written: ${String(e)}` })
+  const storeError = (e: unknown) =>
+    new MessagingError({
+      reason: "invalid",
+      message: `The used-invites ledger ${file} cannot be read or written: ${String(e)}`,
+    })
   const load = (): Entries => (existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Entries) : {})
   const save = (entries: Entries) => {
     mkdirSync(dirname(file), { recursive: true })
@@ -93,13 +105,18 @@ export const usedInviteFileStore = (file: string): UsedInviteStore => {
 const defaultUsedInvites = (me: MessagingIdentity) =>
   Config.String("DATA_DIR").pipe(
     Config.withDefault(".data"),
-    Effect.map((dataDir) => usedInviteFileStore(join(resolve(dataDir), "convos", "used-invites", `${me.inboxId}.json`))),
+    Effect.map((dataDir) =>
+      usedInviteFileStore(join(resolve(dataDir), "convos", "used-invites", `${me.inboxId}.json`)),
+    ),
     Effect.mapError((e) => new MessagingError({ reason: "invalid", message: `Invalid DATA_DIR: ${e.message}` })),
   )
 
 export class JoinRefused {
   readonly _tag = "JoinRefused"
-  constructor(readonly errorType: JoinErrorType, readonly reason: string) {}
+  constructor(
+    readonly errorType: JoinErrorType,
+    readonly reason: string,
+  ) {}
 }
 
 export type JoinOutcome =
@@ -108,7 +125,12 @@ export type JoinOutcome =
   | { readonly _tag: "Refused"; readonly errorType: JoinErrorType | "spam"; readonly reason: string }
 
 /** Handles one message if it is a join request for one of `me`'s invites; anything else is Ignored. */
-export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity, message: ChatMessage, options: InviteCreatorOptions = {}) =>
+export const handleJoinRequest = (
+  client: MessagingClient,
+  me: MessagingIdentity,
+  message: ChatMessage,
+  options: InviteCreatorOptions = {},
+) =>
   Effect.gen(function* () {
     if (message.senderInboxId === me.inboxId) return { _tag: "Ignored", why: "own message" } as JoinOutcome
     const conv = yield* client.conversation(message.conversationId)
@@ -116,22 +138,32 @@ export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity
     const request = isType(message, JoinRequestType) ? readJoinRequest(message) : null
     const code = request?.inviteSlug ?? (message.text ? extractInviteCode(message.text) : null)
     if (!code) return { _tag: "Ignored", why: "no invite in it" } as JoinOutcome
-    if (options.alreadyHandled && (yield* options.alreadyHandled(message.id))) return { _tag: "Ignored", why: "already handled" } as JoinOutcome
+    if (options.alreadyHandled && (yield* options.alreadyHandled(message.id)))
+      return { _tag: "Ignored", why: "already handled" } as JoinOutcome
     // Joiners send the typed request and the bare slug as text (for older apps): the pair is one request.
     if (!request) {
       const recent = yield* client.messages(message.conversationId, { limit: 20 })
       const pairedTyped = recent.some(
-        (m) => m.id !== message.id && m.senderInboxId === message.senderInboxId && isType(m, JoinRequestType) && readJoinRequest(m)?.inviteSlug === code &&
-          Math.abs(m.sentAt.getTime() - message.sentAt.getTime()) < 5 * 60_000
+        (m) =>
+          m.id !== message.id &&
+          m.senderInboxId === message.senderInboxId &&
+          isType(m, JoinRequestType) &&
+          readJoinRequest(m)?.inviteSlug === code &&
+          Math.abs(m.sentAt.getTime() - message.sentAt.getTime()) < 5 * 60_000,
       )
       if (pairedTyped) return { _tag: "Ignored", why: "text copy of a typed join request" } as JoinOutcome
     }
 
     const refuse = (errorType: JoinErrorType, reason: string, tag: string) =>
-      client.send(message.conversationId, joinErrorContent({ errorType, inviteTag: tag, timestamp: new Date().toISOString(), reason })).pipe(
-        Effect.andThen(options.markHandled ? options.markHandled(message.id) : Effect.void),
-        Effect.as({ _tag: "Refused", errorType, reason } as JoinOutcome)
-      )
+      client
+        .send(
+          message.conversationId,
+          joinErrorContent({ errorType, inviteTag: tag, timestamp: new Date().toISOString(), reason }),
+        )
+        .pipe(
+          Effect.andThen(options.markHandled ? options.markHandled(message.id) : Effect.void),
+          Effect.as({ _tag: "Refused", errorType, reason } as JoinOutcome),
+        )
 
     let invite: ParsedInvite
     let conversationId: string
@@ -151,7 +183,11 @@ export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity
         // A join attempt with a damaged link (e.g. a broken %-escape): the joiner is told, in the protocol's error
         // reply, rather than left waiting. Its tag is unreadable, so the reply carries none; nothing of the input is
         // echoed back.
-        return yield* refuse("generic_failure", `The invite is ${e.reason === "malformed" ? "malformed" : "too large"}: ${e.message}`, "")
+        return yield* refuse(
+          "generic_failure",
+          `The invite is ${e.reason === "malformed" ? "malformed" : "too large"}: ${e.message}`,
+          "",
+        )
       }
       // wrong-creator, not-an-invite: not a request for one of my invites.
       return { _tag: "Ignored", why: e.message } as JoinOutcome
@@ -163,18 +199,30 @@ export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity
       return yield* refuse("conversation_expired", e.message, invite.payload.tag)
     }
     const tag = invite.payload.tag
-    const ctx: JoinContext = { requesterInboxId: message.senderInboxId, invite, conversationId, request, messageId: message.id }
+    const ctx: JoinContext = {
+      requesterInboxId: message.senderInboxId,
+      invite,
+      conversationId,
+      request,
+      messageId: message.id,
+    }
     const routed = options.route ? yield* Effect.result(options.route(ctx)) : null
     if (routed && routed._tag === "Failure") {
       const f = routed.failure
-      return yield* refuse(f instanceof JoinRefused ? f.errorType : "generic_failure", f instanceof JoinRefused ? f.reason : f.message, tag)
+      return yield* refuse(
+        f instanceof JoinRefused ? f.errorType : "generic_failure",
+        f instanceof JoinRefused ? f.reason : f.message,
+        tag,
+      )
     }
     const groupId = routed && routed._tag === "Success" ? routed.success : conversationId
     const group = yield* client.conversation(groupId)
     if (Option.isNone(group)) return yield* refuse("conversation_not_found", "That conversation no longer exists.", tag)
-    if ((yield* client.consent(groupId)) === "denied") return yield* refuse("consent_not_allowed", "This conversation is not accepting new members.", tag)
+    if ((yield* client.consent(groupId)) === "denied")
+      return yield* refuse("consent_not_allowed", "This conversation is not accepting new members.", tag)
     // Rotating the group's tag revokes every outstanding invite ("lock").
-    if (decodeMetadata(group.value.appData)?.tag !== tag) return yield* refuse("conversation_expired", "This invite was revoked.", tag)
+    if (decodeMetadata(group.value.appData)?.tag !== tag)
+      return yield* refuse("conversation_expired", "This invite was revoked.", tag)
     const members = yield* client.members(groupId)
     if (!members.some((m) => m.inboxId === message.senderInboxId)) {
       const key = inviteKey(invite)
@@ -185,9 +233,16 @@ export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity
       const added = yield* Effect.result(client.addMembers(groupId, [message.senderInboxId]))
       if (added._tag === "Failure") {
         if (used) yield* used.release(key)
-        yield* Effect.logWarning(`join request ${message.id}: adding ${message.senderInboxId} to ${groupId} failed`, added.failure)
+        yield* Effect.logWarning(
+          `join request ${message.id}: adding ${message.senderInboxId} to ${groupId} failed`,
+          added.failure,
+        )
         // The joiner is untrusted: the reason names the failure kind, not the network's raw message.
-        return yield* refuse("generic_failure", `The invite's owner could not add you to the conversation (${added.failure.reason}); try again later.`, tag)
+        return yield* refuse(
+          "generic_failure",
+          `The invite's owner could not add you to the conversation (${added.failure.reason}); try again later.`,
+          tag,
+        )
       }
     }
     yield* client.setConsent(message.conversationId, "allowed")
@@ -199,10 +254,12 @@ export const handleJoinRequest = (client: MessagingClient, me: MessagingIdentity
 
 /** Serves join requests from the client's message stream until interrupted (for runtimes that only create invites). */
 export const serveJoinRequests = (client: MessagingClient, me: MessagingIdentity, options: InviteCreatorOptions = {}) =>
-  client.stream({ afterMs: Date.now() - 60_000 }).pipe(
-    Stream.runForEach((m) =>
-      handleJoinRequest(client, me, m, options).pipe(
-        Effect.catchCause((cause) => Effect.logWarning(`join request ${m.id} could not be handled`, cause))
-      )
+  client
+    .stream({ afterMs: Date.now() - 60_000 })
+    .pipe(
+      Stream.runForEach((m) =>
+        handleJoinRequest(client, me, m, options).pipe(
+          Effect.catchCause((cause) => Effect.logWarning(`join request ${m.id} could not be handled`, cause)),
+        ),
+      ),
     )
-  )

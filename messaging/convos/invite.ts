@@ -50,29 +50,54 @@ export const randomTag = (): string => {
 // --- conversation token -------------------------------------------------------------------------------------------
 
 const tokenKey = (privateKey: string, creatorInboxId: string) =>
-  hkdf(sha256, hexToBytes(privateKey.replace(/^0x/, "")), new TextEncoder().encode("ConvosInviteV1"), new TextEncoder().encode(`inbox:${creatorInboxId}`), 32)
+  hkdf(
+    sha256,
+    hexToBytes(privateKey.replace(/^0x/, "")),
+    new TextEncoder().encode("ConvosInviteV1"),
+    new TextEncoder().encode(`inbox:${creatorInboxId}`),
+    32,
+  )
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-export const encryptConversationId = (privateKey: string, creatorInboxId: string, conversationId: string): Uint8Array => {
+export const encryptConversationId = (
+  privateKey: string,
+  creatorInboxId: string,
+  conversationId: string,
+): Uint8Array => {
   let plain: Uint8Array
   if (UUID.test(conversationId)) plain = Uint8Array.from([0x01, ...hexToBytes(conversationId.replace(/-/g, ""))])
   else {
     const utf8 = new TextEncoder().encode(conversationId)
-    plain = utf8.length <= 255 ? Uint8Array.from([0x02, utf8.length, ...utf8]) : Uint8Array.from([0x02, 0x00, utf8.length >> 8, utf8.length & 0xff, ...utf8])
+    plain =
+      utf8.length <= 255
+        ? Uint8Array.from([0x02, utf8.length, ...utf8])
+        : Uint8Array.from([0x02, 0x00, utf8.length >> 8, utf8.length & 0xff, ...utf8])
   }
   const nonce = randomBytes(12)
-  const sealed = chacha20poly1305(tokenKey(privateKey, creatorInboxId), nonce, new TextEncoder().encode(creatorInboxId)).encrypt(plain)
+  const sealed = chacha20poly1305(
+    tokenKey(privateKey, creatorInboxId),
+    nonce,
+    new TextEncoder().encode(creatorInboxId),
+  ).encrypt(plain)
   return Uint8Array.from([0x01, ...nonce, ...sealed])
 }
 
 export const decryptConversationId = (privateKey: string, creatorInboxId: string, token: Uint8Array): string => {
-  if (token.length < 1 + 12 + 16 || token[0] !== 0x01) throw fail("undecryptable", "The invite's conversation token has an unknown format.")
+  if (token.length < 1 + 12 + 16 || token[0] !== 0x01)
+    throw fail("undecryptable", "The invite's conversation token has an unknown format.")
   let plain: Uint8Array
   try {
-    plain = chacha20poly1305(tokenKey(privateKey, creatorInboxId), token.subarray(1, 13), new TextEncoder().encode(creatorInboxId)).decrypt(token.subarray(13))
+    plain = chacha20poly1305(
+      tokenKey(privateKey, creatorInboxId),
+      token.subarray(1, 13),
+      new TextEncoder().encode(creatorInboxId),
+    ).decrypt(token.subarray(13))
   } catch {
-    throw fail("undecryptable", "This invite was not made with this identity's key (its conversation token does not decrypt).")
+    throw fail(
+      "undecryptable",
+      "This invite was not made with this identity's key (its conversation token does not decrypt).",
+    )
   }
   if (plain[0] === 0x01 && plain.length === 17) {
     const h = bytesToHex(plain.subarray(1))
@@ -129,7 +154,10 @@ export const decodePayload = (bytes: Uint8Array): InvitePayload => {
 }
 
 const signPayload = (privateKey: string, payloadBytes: Uint8Array): Uint8Array => {
-  const recovered = secp256k1.sign(sha256(payloadBytes), hexToBytes(privateKey.replace(/^0x/, "")), { prehash: false, format: "recovered" })
+  const recovered = secp256k1.sign(sha256(payloadBytes), hexToBytes(privateKey.replace(/^0x/, "")), {
+    prehash: false,
+    format: "recovered",
+  })
   // noble: recid || r || s; Convos: r || s || recid
   return Uint8Array.from([...recovered.subarray(1), recovered[0]!])
 }
@@ -167,9 +195,13 @@ export const inflateMarked = (bytes: Uint8Array, what: string): Uint8Array => {
   const declared = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0)
   const body = bytes.subarray(5)
   const tooLarge = () =>
-    fail("too-large", `The ${what} inflates to more than allowed (at most ${MAX_INFLATED_BYTES} bytes and ${MAX_INFLATE_RATIO}× its compressed size); refusing it.`)
+    fail(
+      "too-large",
+      `The ${what} inflates to more than allowed (at most ${MAX_INFLATED_BYTES} bytes and ${MAX_INFLATE_RATIO}× its compressed size); refusing it.`,
+    )
   if (declared > MAX_INFLATED_BYTES || declared > body.length * MAX_INFLATE_RATIO) throw tooLarge()
-  const isTooLarge = (e: unknown) => (e as { code?: string })?.code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError
+  const isTooLarge = (e: unknown) =>
+    (e as { code?: string })?.code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError
   let out: Buffer
   try {
     out = inflateRawSync(body, { maxOutputLength: Math.max(declared, 1) }) // iOS: Apple COMPRESSION_ZLIB = raw DEFLATE
@@ -189,7 +221,10 @@ const decodeSlugBytes = (slug: string): Uint8Array => {
   const clean = slug.replace(/\*/g, "")
   // A "%" left in a code is a percent-escape that did not decode (e.g. `%E0%A4%A`, see decodePathSegment).
   if (clean.includes("%")) {
-    throw fail("malformed", "That invite link is damaged (it has a broken %-escape); copy the whole link again from Convos (Share → Copy link).")
+    throw fail(
+      "malformed",
+      "That invite link is damaged (it has a broken %-escape); copy the whole link again from Convos (Share → Copy link).",
+    )
   }
   if (!/^[A-Za-z0-9_-]+$/.test(clean)) throw fail("not-an-invite", "That is not a Convos invite code.")
   const bytes = new Uint8Array(Buffer.from(clean, "base64url"))
@@ -263,7 +298,11 @@ export const createInviteSlug = (creator: MessagingIdentity, o: CreateInviteOpti
 /** Decodes an invite and recovers its signer, without the expiry checks (the creator needs the tag of an expired invite to answer it). */
 export const decodeInvite = (input: string): ParsedInvite => {
   const slug = extractInviteCode(input)
-  if (!slug) throw fail("not-an-invite", "That is not a Convos invite link. Copy the whole link from Convos (Share → Copy link).")
+  if (!slug)
+    throw fail(
+      "not-an-invite",
+      "That is not a Convos invite link. Copy the whole link from Convos (Share → Copy link).",
+    )
   let payloadBytes: Uint8Array
   let signature: Uint8Array
   let payload: InvitePayload
@@ -287,7 +326,11 @@ export const checkInviteExpiry = (invite: ParsedInvite, now: Date = new Date()):
   if (payload.expiresAt !== undefined && payload.expiresAt > 0 && payload.expiresAt < nowSec) {
     throw fail("expired", "This invite has expired; ask for a new one.")
   }
-  if (payload.conversationExpiresAt !== undefined && payload.conversationExpiresAt > 0 && payload.conversationExpiresAt < nowSec) {
+  if (
+    payload.conversationExpiresAt !== undefined &&
+    payload.conversationExpiresAt > 0 &&
+    payload.conversationExpiresAt < nowSec
+  ) {
     throw fail("conversation-expired", "The conversation of this invite has ended.")
   }
 }

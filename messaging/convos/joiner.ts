@@ -31,7 +31,9 @@ export type JoinResult =
 export const joinPollSchedule = (options: Pick<JoinOptions, "timeoutMs" | "pollMs" | "maxPollMs">) => {
   const max = Duration.millis(options.maxPollMs ?? 10_000)
   return Schedule.max([
-    Schedule.exponential(Duration.millis(options.pollMs ?? 250)).pipe(Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, max)))),
+    Schedule.exponential(Duration.millis(options.pollMs ?? 250)).pipe(
+      Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, max))),
+    ),
     Schedule.during(Duration.millis(options.timeoutMs ?? 60_000)),
   ])
 }
@@ -41,24 +43,41 @@ const notYet = { _tag: "NotYetJoined" } as const
 
 export class JoinFailed {
   readonly _tag = "JoinFailed"
-  constructor(readonly errorType: string, readonly message: string) {}
+  constructor(
+    readonly errorType: string,
+    readonly message: string,
+  ) {}
 }
 
 export const joinByInvite = (client: MessagingClient, me: MessagingIdentity, url: string, options: JoinOptions) =>
   Effect.gen(function* () {
-    const invite = yield* Effect.try({ try: () => parseInvite(url), catch: (e) => (e instanceof InviteError ? e : new InviteError({ reason: "malformed", message: String(e) })) })
+    const invite = yield* Effect.try({
+      try: () => parseInvite(url),
+      catch: (e) => (e instanceof InviteError ? e : new InviteError({ reason: "malformed", message: String(e) })),
+    })
     const { tag, creatorInboxId } = invite.payload
-    if (creatorInboxId === me.inboxId) return yield* new InviteError({ reason: "own-invite", message: "That is your own invite; share it with someone else." })
+    if (creatorInboxId === me.inboxId)
+      return yield* new InviteError({
+        reason: "own-invite",
+        message: "That is your own invite; share it with someone else.",
+      })
 
     const findGroup = client.conversations.pipe(
-      Effect.map((all) => all.find((c) => c.kind === "group" && decodeMetadata(c.appData)?.tag === tag))
+      Effect.map((all) => all.find((c) => c.kind === "group" && decodeMetadata(c.appData)?.tag === tag)),
     )
     const existing = yield* findGroup
     if (existing) return { _tag: "Joined", conversationId: existing.id, tag } as JoinResult
 
     const dm = yield* client.dm(creatorInboxId)
     const sentAt = Date.now()
-    yield* client.send(dm.id, joinRequestContent({ inviteSlug: invite.slug, profile: { name: options.profile.name, memberKind: options.profile.kind }, ...(options.metadata ? { metadata: options.metadata } : {}) }))
+    yield* client.send(
+      dm.id,
+      joinRequestContent({
+        inviteSlug: invite.slug,
+        profile: { name: options.profile.name, memberKind: options.profile.kind },
+        ...(options.metadata ? { metadata: options.metadata } : {}),
+      }),
+    )
     yield* client.sendText(dm.id, invite.slug)
 
     const poll = Effect.gen(function* () {
@@ -70,13 +89,24 @@ export const joinByInvite = (client: MessagingClient, me: MessagingIdentity, url
         return { _tag: "Joined", conversationId: group.id, tag } as JoinResult
       }
       const replies = yield* client.messages(dm.id, { afterMs: sentAt - 1, limit: 50 })
-      const error = replies.filter((m) => m.senderInboxId === creatorInboxId && isType(m, InviteJoinErrorType)).map(readJoinError).find((e) => e && e.inviteTag === tag)
-      if (error) return yield* Effect.fail(new JoinFailed(error.errorType, error.reason ?? `The invite's owner refused the join (${error.errorType.replace(/_/g, " ")}).`))
+      const error = replies
+        .filter((m) => m.senderInboxId === creatorInboxId && isType(m, InviteJoinErrorType))
+        .map(readJoinError)
+        .find((e) => e && e.inviteTag === tag)
+      if (error)
+        return yield* Effect.fail(
+          new JoinFailed(
+            error.errorType,
+            error.reason ?? `The invite's owner refused the join (${error.errorType.replace(/_/g, " ")}).`,
+          ),
+        )
       return yield* Effect.fail(notYet)
     })
     return yield* poll.pipe(
       Effect.retry({ schedule: joinPollSchedule(options), while: (e) => e === notYet }),
-      Effect.catchIf((e): e is typeof notYet => e === notYet, () => Effect.succeed({ _tag: "Pending", tag, creatorInboxId } as JoinResult))
+      Effect.catchIf(
+        (e): e is typeof notYet => e === notYet,
+        () => Effect.succeed({ _tag: "Pending", tag, creatorInboxId } as JoinResult),
+      ),
     )
   })
-

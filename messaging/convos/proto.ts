@@ -64,7 +64,10 @@ export class ProtoWriter {
   }
 }
 
-export type ProtoValue = { readonly wire: 0; readonly value: bigint } | { readonly wire: 1; readonly value: bigint } | { readonly wire: 2; readonly value: Uint8Array }
+export type ProtoValue =
+  | { readonly wire: 0; readonly value: bigint }
+  | { readonly wire: 1; readonly value: bigint }
+  | { readonly wire: 2; readonly value: Uint8Array }
 
 /** Fields by number (repeated fields keep every occurrence). Throws on malformed input. */
 export const readProto = (bytes: Uint8Array): Map<number, ProtoValue[]> => {

@@ -6,7 +6,13 @@ import { bytesToHex } from "@noble/hashes/utils.js"
 import { signRecoverable } from "../identity.ts"
 import { MessagingError } from "../errors.ts"
 import {
-  Messaging, TextContentType, type ChatMessage, type Consent, type ConversationInfo, type MessagingClient, type MessagingIdentity,
+  Messaging,
+  TextContentType,
+  type ChatMessage,
+  type Consent,
+  type ConversationInfo,
+  type MessagingClient,
+  type MessagingIdentity,
 } from "../Messaging.ts"
 import { challengeMessage, type WireConversation, type WireMember, type WireMessage } from "./wire.ts"
 
@@ -22,7 +28,8 @@ const DEDUP_WINDOW = 10_000
 export const devnetUrlFile = (dataDir: string): string => join(dataDir, "devnet.url")
 
 const utf8 = new TextDecoder()
-const isText = (ct: { authorityId: string; typeId: string }) => ct.authorityId === TextContentType.authorityId && ct.typeId === TextContentType.typeId
+const isText = (ct: { authorityId: string; typeId: string }) =>
+  ct.authorityId === TextContentType.authorityId && ct.typeId === TextContentType.typeId
 
 export const toChatMessage = (m: WireMessage): ChatMessage => {
   const content = new Uint8Array(Buffer.from(m.content, "base64"))
@@ -42,8 +49,14 @@ export const toChatMessage = (m: WireMessage): ChatMessage => {
 }
 
 const toConversation = (c: WireConversation): ConversationInfo => ({
-  id: c.id, kind: c.kind, name: c.name, description: c.description, appData: c.appData, creatorInboxId: c.creatorInboxId,
-  createdAt: new Date(c.createdAtMs), peerInboxId: c.peerInboxId,
+  id: c.id,
+  kind: c.kind,
+  name: c.name,
+  description: c.description,
+  appData: c.appData,
+  creatorInboxId: c.creatorInboxId,
+  createdAt: new Date(c.createdAtMs),
+  peerInboxId: c.peerInboxId,
 })
 
 /** Connection refused = the request never arrived (safe to retry anything); other transport failures may have been processed. */
@@ -59,7 +72,15 @@ const transportError = (url: string, path: string, e: unknown) => {
 }
 
 /** One HTTP call; retried while the server refuses connections (restarting). `idempotent` calls also retry other transport failures. */
-const call = <A>(url: string, path: string, body: unknown, token: string | undefined, signal?: AbortSignal, retries = UNREACHABLE_RETRIES, idempotent = false): Effect.Effect<A, MessagingError> =>
+const call = <A>(
+  url: string,
+  path: string,
+  body: unknown,
+  token: string | undefined,
+  signal?: AbortSignal,
+  retries = UNREACHABLE_RETRIES,
+  idempotent = false,
+): Effect.Effect<A, MessagingError> =>
   Effect.tryPromise({
     // The fiber's signal aborts the request on interruption (a stopped stream must not leave a long poll behind).
     try: (interrupted) =>
@@ -71,16 +92,30 @@ const call = <A>(url: string, path: string, body: unknown, token: string | undef
       }),
     catch: (e) => transportError(url, path, e),
   }).pipe(
-    Effect.retry({ schedule: Schedule.spaced("200 millis"), times: retries, while: (e: MessagingError) => (e.reason === "unreachable" || (idempotent && e.reason === "network")) && !signal?.aborted }),
+    Effect.retry({
+      schedule: Schedule.spaced("200 millis"),
+      times: retries,
+      while: (e: MessagingError) =>
+        (e.reason === "unreachable" || (idempotent && e.reason === "network")) && !signal?.aborted,
+    }),
     Effect.flatMap((res) =>
       Effect.tryPromise({
         try: () => res.json() as Promise<Record<string, unknown>>,
-        catch: (e) => new MessagingError({ reason: "network", message: `Devnet server at ${url} sent an unreadable reply (${String(e)}).` }),
+        catch: (e) =>
+          new MessagingError({
+            reason: "network",
+            message: `Devnet server at ${url} sent an unreadable reply (${String(e)}).`,
+          }),
       }).pipe(
         Effect.flatMap((json) =>
           res.ok
             ? Effect.succeed(json as A)
-            : Effect.fail(new MessagingError({ reason: String(json.reason ?? "network"), message: String(json.message ?? `HTTP ${res.status}`) })),
+            : Effect.fail(
+                new MessagingError({
+                  reason: String(json.reason ?? "network"),
+                  message: String(json.message ?? `HTTP ${res.status}`),
+                }),
+              ),
         ),
       ),
     ),
@@ -90,24 +125,45 @@ const login = (url: string, identity: MessagingIdentity, label: string | undefin
   Effect.gen(function* () {
     const { challenge } = yield* call<{ challenge: string }>(url, "/v1/challenge", {}, undefined)
     const signature = bytesToHex(signRecoverable(identity, challengeMessage(challenge)))
-    const session = yield* call<{ token: string; inboxId: string }>(url, "/v1/connect", { challenge, signature, label }, undefined)
+    const session = yield* call<{ token: string; inboxId: string }>(
+      url,
+      "/v1/connect",
+      { challenge, signature, label },
+      undefined,
+    )
     if (session.inboxId !== identity.inboxId) {
-      return yield* new MessagingError({ reason: "invalid", message: `Devnet derived inbox ${session.inboxId} for this key, expected ${identity.inboxId}; the identity record is corrupt.` })
+      return yield* new MessagingError({
+        reason: "invalid",
+        message: `Devnet derived inbox ${session.inboxId} for this key, expected ${identity.inboxId}; the identity record is corrupt.`,
+      })
     }
     return session.token
   })
 
-const encodeOut = (contentType: ChatMessage["contentType"], content: Uint8Array, fallback?: string, shouldPush?: boolean) => ({
-  contentType, content: Buffer.from(content).toString("base64"), fallback, shouldPush,
+const encodeOut = (
+  contentType: ChatMessage["contentType"],
+  content: Uint8Array,
+  fallback?: string,
+  shouldPush?: boolean,
+) => ({
+  contentType,
+  content: Buffer.from(content).toString("base64"),
+  fallback,
+  shouldPush,
 })
 
 /** Opens a devnet client for `identity` against the server at `url`; in-flight calls are aborted when the scope closes. */
-export const connectDevnet = (url: string, identity: MessagingIdentity, label?: string): Effect.Effect<MessagingClient, MessagingError, Scope.Scope> =>
+export const connectDevnet = (
+  url: string,
+  identity: MessagingIdentity,
+  label?: string,
+): Effect.Effect<MessagingClient, MessagingError, Scope.Scope> =>
   Effect.gen(function* () {
     const aborter = new AbortController()
     yield* Effect.addFinalizer(() => Effect.sync(() => aborter.abort()))
     const token = yield* login(url, identity, label)
-    const rpc = <A>(op: string, body: unknown = {}, retries?: number) => call<A>(url, `/v1/${op}`, body, token, aborter.signal, retries, op === "poll")
+    const rpc = <A>(op: string, body: unknown = {}, retries?: number) =>
+      call<A>(url, `/v1/${op}`, body, token, aborter.signal, retries, op === "poll")
 
     const stream = (options?: { readonly afterMs?: number }): Stream.Stream<ChatMessage, MessagingError> =>
       Stream.suspend(() => {
@@ -115,7 +171,11 @@ export const connectDevnet = (url: string, identity: MessagingIdentity, label?: 
         // Without afterMs the stream is live from now (1 ms slack: the server clock is this machine's clock).
         const start = { afterMs: options?.afterMs ?? Date.now() - 1 } as { afterMs?: number; afterSeq?: number }
         return Stream.paginate(start, (cursor) =>
-          rpc<{ messages: WireMessage[]; cursor: number }>("poll", { ...cursor, waitMs: POLL_WAIT_MS }, STREAM_UNREACHABLE_RETRIES).pipe(
+          rpc<{ messages: WireMessage[]; cursor: number }>(
+            "poll",
+            { ...cursor, waitMs: POLL_WAIT_MS },
+            STREAM_UNREACHABLE_RETRIES,
+          ).pipe(
             Effect.map((r) => {
               const fresh = r.messages.filter((m) => !seen.has(m.id))
               for (const m of fresh) {
@@ -124,31 +184,46 @@ export const connectDevnet = (url: string, identity: MessagingIdentity, label?: 
               }
               return [fresh.map(toChatMessage), Option.some({ afterSeq: r.cursor })] as const
             }),
-          ))
+          ),
+        )
       })
 
     return {
       inboxId: identity.inboxId,
       address: identity.address,
-      createGroup: (members, options) => rpc<WireConversation>("createGroup", { members, ...options }).pipe(Effect.map(toConversation)),
+      createGroup: (members, options) =>
+        rpc<WireConversation>("createGroup", { members, ...options }).pipe(Effect.map(toConversation)),
       dm: (peer) => rpc<WireConversation>("dm", { peer }).pipe(Effect.map(toConversation)),
       conversation: (conversationId) =>
         rpc<{ conversation: WireConversation | null }>("conversation", { conversationId }).pipe(
           Effect.map((r) => Option.map(Option.fromNullishOr(r.conversation), toConversation)),
         ),
-      conversations: rpc<{ conversations: WireConversation[] }>("conversations").pipe(Effect.map((r) => r.conversations.map(toConversation))),
-      members: (conversationId) => rpc<{ members: WireMember[] }>("members", { conversationId }).pipe(Effect.map((r) => r.members)),
+      conversations: rpc<{ conversations: WireConversation[] }>("conversations").pipe(
+        Effect.map((r) => r.conversations.map(toConversation)),
+      ),
+      members: (conversationId) =>
+        rpc<{ members: WireMember[] }>("members", { conversationId }).pipe(Effect.map((r) => r.members)),
       addMembers: (conversationId, inboxIds) => rpc("addMembers", { conversationId, inboxIds }).pipe(Effect.asVoid),
-      removeMembers: (conversationId, inboxIds) => rpc("removeMembers", { conversationId, inboxIds }).pipe(Effect.asVoid),
+      removeMembers: (conversationId, inboxIds) =>
+        rpc("removeMembers", { conversationId, inboxIds }).pipe(Effect.asVoid),
       updateGroup: (conversationId, options) => rpc("updateGroup", { conversationId, ...options }).pipe(Effect.asVoid),
       sendText: (conversationId, text) =>
-        rpc<{ id: string }>("send", { conversationId, message: encodeOut(TextContentType, new TextEncoder().encode(text), text, true) }).pipe(Effect.map((r) => r.id)),
+        rpc<{ id: string }>("send", {
+          conversationId,
+          message: encodeOut(TextContentType, new TextEncoder().encode(text), text, true),
+        }).pipe(Effect.map((r) => r.id)),
       send: (conversationId, c) =>
-        rpc<{ id: string }>("send", { conversationId, message: encodeOut(c.contentType, c.content, c.fallback, c.shouldPush ?? false) }).pipe(Effect.map((r) => r.id)),
+        rpc<{ id: string }>("send", {
+          conversationId,
+          message: encodeOut(c.contentType, c.content, c.fallback, c.shouldPush ?? false),
+        }).pipe(Effect.map((r) => r.id)),
       messages: (conversationId, options) =>
-        rpc<{ messages: WireMessage[] }>("messages", { conversationId, ...options }).pipe(Effect.map((r) => r.messages.map(toChatMessage))),
+        rpc<{ messages: WireMessage[] }>("messages", { conversationId, ...options }).pipe(
+          Effect.map((r) => r.messages.map(toChatMessage)),
+        ),
       stream,
-      consent: (conversationId) => rpc<{ consent: Consent }>("consent", { conversationId }).pipe(Effect.map((r) => r.consent)),
+      consent: (conversationId) =>
+        rpc<{ consent: Consent }>("consent", { conversationId }).pipe(Effect.map((r) => r.consent)),
       setConsent: (conversationId, consent) => rpc("setConsent", { conversationId, consent }).pipe(Effect.asVoid),
       sync: Effect.void,
     } satisfies MessagingClient
@@ -168,8 +243,17 @@ export const devnetUrlConfig = Effect.gen(function* () {
   const dataDir = resolve(yield* Config.String("DATA_DIR").pipe(Config.withDefault(".data")))
   const file = devnetUrlFile(dataDir)
   if (existsSync(file)) return readFileSync(file, "utf8").trim()
-  return yield* new MessagingError({ reason: "invalid", message: `No devnet to talk to: set DEVNET_URL, or run \`npm start\` first (it writes ${file}).` })
-}).pipe(Effect.mapError((e) => (e instanceof MessagingError ? e : new MessagingError({ reason: "invalid", message: `Invalid DEVNET_URL/DATA_DIR: ${e.message}` }))))
+  return yield* new MessagingError({
+    reason: "invalid",
+    message: `No devnet to talk to: set DEVNET_URL, or run \`npm start\` first (it writes ${file}).`,
+  })
+}).pipe(
+  Effect.mapError((e) =>
+    e instanceof MessagingError
+      ? e
+      : new MessagingError({ reason: "invalid", message: `Invalid DEVNET_URL/DATA_DIR: ${e.message}` }),
+  ),
+)
 
 export const DevnetMessaging = {
   /** Configured by DEVNET_URL (or $DATA_DIR/devnet.url). */

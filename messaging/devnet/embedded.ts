@@ -36,7 +36,9 @@ const start = (port: number, dataDir: string) =>
   })
 
 const startFailed = (port: number, e: unknown) =>
-  new DevnetServerError({ message: `Could not start the devnet server on port ${port}: ${String(e)}. Pick another port (DEVNET_PORT) or stop whatever uses it.` })
+  new DevnetServerError({
+    message: `Could not start the devnet server on port ${port}: ${String(e)}. Pick another port (DEVNET_PORT) or stop whatever uses it.`,
+  })
 
 /** Starts the server on DEVNET_PORT, else on the previous run's port (a new one if that is taken), and records the port. */
 const acquireServer = (dataDir: string, explicitPort: Option.Option<number>) =>
@@ -45,7 +47,9 @@ const acquireServer = (dataDir: string, explicitPort: Option.Option<number>) =>
     const portFile = devnetPortFile(dataDir)
     let running: RunningDevnet
     if (Option.isSome(explicitPort)) {
-      running = yield* start(explicitPort.value, devnetDir).pipe(Effect.mapError((e) => startFailed(explicitPort.value, e)))
+      running = yield* start(explicitPort.value, devnetDir).pipe(
+        Effect.mapError((e) => startFailed(explicitPort.value, e)),
+      )
     } else {
       const previous = readPreviousPort(portFile)
       if (previous === null) {
@@ -71,7 +75,11 @@ const acquireServer = (dataDir: string, explicitPort: Option.Option<number>) =>
 /** Starts the devnet server (held by the layer's scope) and provides DevnetServer plus Messaging pointed at it. */
 export const embeddedDevnetLayer: Layer.Layer<DevnetServer | Messaging, unknown> = Layer.unwrap(
   Effect.gen(function* () {
-    const s = yield* settings.pipe(Effect.mapError((e) => new MessagingError({ reason: "invalid", message: `Invalid DATA_DIR/DEVNET_PORT: ${e.message}` })))
+    const s = yield* settings.pipe(
+      Effect.mapError(
+        (e) => new MessagingError({ reason: "invalid", message: `Invalid DATA_DIR/DEVNET_PORT: ${e.message}` }),
+      ),
+    )
     const dataDir = resolve(s.dataDir)
     const server = Layer.effect(
       DevnetServer,
@@ -92,10 +100,12 @@ export const embeddedDevnetLayer: Layer.Layer<DevnetServer | Messaging, unknown>
         )
       }),
     )
-    const messaging = Layer.unwrap(Effect.gen(function* () {
-      const running = yield* DevnetServer
-      return DevnetMessaging.layerFromUrl(running.url)
-    }))
+    const messaging = Layer.unwrap(
+      Effect.gen(function* () {
+        const running = yield* DevnetServer
+        return DevnetMessaging.layerFromUrl(running.url)
+      }),
+    )
     return Layer.provideMerge(Layer.merge(messaging, published), server)
   }),
 )

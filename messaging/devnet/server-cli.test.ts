@@ -14,7 +14,11 @@ const cli = fileURLToPath(new URL("./server-cli.ts", import.meta.url))
 const startCli = (dir: string) =>
   Effect.acquireRelease(
     Effect.callback<{ url: string; child: ReturnType<typeof spawn> }, Error>((resume) => {
-      const child = spawn(process.execPath, ["--import", "tsx", cli, "--port", "0", "--data", join(dir, "devnet"), "--url-file", join(dir, "devnet.url")], { stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", cli, "--port", "0", "--data", join(dir, "devnet"), "--url-file", join(dir, "devnet.url")],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      )
       let out = ""
       child.stdout!.on("data", (d: Buffer) => {
         out += d.toString()
@@ -28,22 +32,26 @@ const startCli = (dir: string) =>
   )
 
 describe("devnet server CLI", () => {
-  it.live("serves the network from its own process, writes its URL file and stops on SIGTERM", () =>
-    Effect.gen(function* () {
-      const dir = mkdtempSync(join(tmpdir(), "convos-devnet-cli-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-      const { url, child } = yield* startCli(dir)
-      expect(readFileSync(join(dir, "devnet.url"), "utf8").trim()).toBe(url)
-      const messaging = makeDevnetMessaging(url)
-      const a = yield* messaging.connect(generateIdentity())
-      const b = yield* messaging.connect(generateIdentity())
-      const group = yield* a.createGroup([b.inboxId], { name: "cli" })
-      yield* a.sendText(group.id, "over the wire")
-      expect((yield* b.messages(group.id)).filter((m) => m.text).map((m) => m.text)).toEqual(["over the wire"])
-      const exited = yield* Effect.callback<number | null>((resume) => {
-        child.once("exit", (code) => resume(Effect.succeed(code)))
-        child.kill("SIGTERM")
-      })
-      expect(exited).toBe(0)
-    }).pipe(Effect.scoped), 30_000)
+  it.live(
+    "serves the network from its own process, writes its URL file and stops on SIGTERM",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "convos-devnet-cli-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        const { url, child } = yield* startCli(dir)
+        expect(readFileSync(join(dir, "devnet.url"), "utf8").trim()).toBe(url)
+        const messaging = makeDevnetMessaging(url)
+        const a = yield* messaging.connect(generateIdentity())
+        const b = yield* messaging.connect(generateIdentity())
+        const group = yield* a.createGroup([b.inboxId], { name: "cli" })
+        yield* a.sendText(group.id, "over the wire")
+        expect((yield* b.messages(group.id)).filter((m) => m.text).map((m) => m.text)).toEqual(["over the wire"])
+        const exited = yield* Effect.callback<number | null>((resume) => {
+          child.once("exit", (code) => resume(Effect.succeed(code)))
+          child.kill("SIGTERM")
+        })
+        expect(exited).toBe(0)
+      }).pipe(Effect.scoped),
+    30_000,
+  )
 })

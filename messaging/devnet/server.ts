@@ -69,12 +69,17 @@ const buildApp = (store: DevnetStore, wakeups: Wakeups) => {
     const body = Schema.decodeUnknownSync(Requests.connect)(await c.req.json())
     const expires = challenges.get(body.challenge)
     challenges.delete(body.challenge)
-    if (!expires || expires < Date.now()) throw new DevnetRefusal("unauthorized", "The login challenge is unknown or expired; request a new one.", 401)
+    if (!expires || expires < Date.now())
+      throw new DevnetRefusal("unauthorized", "The login challenge is unknown or expired; request a new one.", 401)
     let address: string
     try {
       address = recoverAddress(challengeMessage(body.challenge), hexToBytes(body.signature.replace(/^0x/, "")))
     } catch {
-      throw new DevnetRefusal("unauthorized", "The challenge signature is malformed; sign sha256(message) with the identity key (r||s||recid).", 401)
+      throw new DevnetRefusal(
+        "unauthorized",
+        "The challenge signature is malformed; sign sha256(message) with the identity key (r||s||recid).",
+        401,
+      )
     }
     const inboxId = inboxIdFromAddress(address)
     const token = store.register(inboxId, address, body.label ?? null)
@@ -84,7 +89,8 @@ const buildApp = (store: DevnetStore, wakeups: Wakeups) => {
   app.post("/v1/:op", async (c) => {
     const token = (c.req.header("authorization") ?? "").replace(/^Bearer\s+/i, "")
     const caller = token ? store.inboxForToken(token) : undefined
-    if (!caller) throw new DevnetRefusal("unauthorized", "No valid devnet session; connect again (sign a fresh challenge).", 401)
+    if (!caller)
+      throw new DevnetRefusal("unauthorized", "No valid devnet session; connect again (sign a fresh challenge).", 401)
     const op = c.req.param("op")
     const raw = await c.req.json().catch(() => ({}))
     switch (op) {
@@ -94,10 +100,18 @@ const buildApp = (store: DevnetStore, wakeups: Wakeups) => {
         wakeups.wakeAll()
         return c.json(conv)
       }
-      case "dm": return c.json(store.dm(caller, Schema.decodeUnknownSync(Requests.dm)(raw).peer))
-      case "conversation": return c.json({ conversation: store.conversation(caller, Schema.decodeUnknownSync(Requests.conversation)(raw).conversationId) })
-      case "conversations": return c.json({ conversations: store.conversations(caller) })
-      case "members": return c.json({ members: store.members(caller, Schema.decodeUnknownSync(Requests.members)(raw).conversationId) })
+      case "dm":
+        return c.json(store.dm(caller, Schema.decodeUnknownSync(Requests.dm)(raw).peer))
+      case "conversation":
+        return c.json({
+          conversation: store.conversation(caller, Schema.decodeUnknownSync(Requests.conversation)(raw).conversationId),
+        })
+      case "conversations":
+        return c.json({ conversations: store.conversations(caller) })
+      case "members":
+        return c.json({
+          members: store.members(caller, Schema.decodeUnknownSync(Requests.members)(raw).conversationId),
+        })
       case "addMembers": {
         const b = Schema.decodeUnknownSync(Requests.addMembers)(raw)
         store.addMembers(caller, b.conversationId, b.inboxIds)
@@ -126,7 +140,10 @@ const buildApp = (store: DevnetStore, wakeups: Wakeups) => {
         const b = Schema.decodeUnknownSync(Requests.messages)(raw)
         return c.json({ messages: store.messages(caller, b.conversationId, b.afterMs, b.limit) })
       }
-      case "consent": return c.json({ consent: store.consent(caller, Schema.decodeUnknownSync(Requests.consent)(raw).conversationId) })
+      case "consent":
+        return c.json({
+          consent: store.consent(caller, Schema.decodeUnknownSync(Requests.consent)(raw).conversationId),
+        })
       case "setConsent": {
         const b = Schema.decodeUnknownSync(Requests.setConsent)(raw)
         store.setConsent(caller, b.conversationId, b.consent)
@@ -194,7 +211,10 @@ export class DevnetServer extends Context.Service<DevnetServer, { readonly url: 
       Effect.acquireRelease(
         Effect.tryPromise({
           try: () => startDevnetServer(options),
-          catch: (e) => new DevnetServerError({ message: `Could not start the devnet server on port ${options.port}: ${String(e)}. Pick another port or stop whatever uses it.` }),
+          catch: (e) =>
+            new DevnetServerError({
+              message: `Could not start the devnet server on port ${options.port}: ${String(e)}. Pick another port or stop whatever uses it.`,
+            }),
         }),
         (running) => Effect.promise(() => running.close()),
       ).pipe(Effect.map((running) => DevnetServer.of({ url: running.url, dataDir: options.dataDir }))),

@@ -18,10 +18,12 @@ const tempDataDir = Effect.acquireRelease(
 export const DevnetTest: Layer.Layer<DevnetServer | Messaging, unknown> = Layer.unwrap(
   Effect.map(tempDataDir, (dataDir) => {
     const server = DevnetServer.layer({ port: 0, dataDir })
-    const messaging = Layer.unwrap(Effect.gen(function* () {
-      const running = yield* DevnetServer
-      return DevnetMessaging.layerFromUrl(running.url)
-    }))
+    const messaging = Layer.unwrap(
+      Effect.gen(function* () {
+        const running = yield* DevnetServer
+        return DevnetMessaging.layerFromUrl(running.url)
+      }),
+    )
     return Layer.provideMerge(messaging, server)
   }),
 )

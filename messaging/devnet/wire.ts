@@ -23,9 +23,20 @@ CREATE INDEX IF NOT EXISTS messages_by_time ON messages (sent_ms);
 `
 
 export interface MessageRow {
-  seq: number; id: string; conv: string; sender: string; sent_ms: number; kind: "application" | "membership_change"
-  ct_authority: string; ct_type: string; ct_major: number; ct_minor: number; content: Uint8Array
-  fallback: string | null; should_push: number; membership: string | null
+  seq: number
+  id: string
+  conv: string
+  sender: string
+  sent_ms: number
+  kind: "application" | "membership_change"
+  ct_authority: string
+  ct_type: string
+  ct_major: number
+  ct_minor: number
+  content: Uint8Array
+  fallback: string | null
+  should_push: number
+  membership: string | null
 }
 
 const ContentTypeSchema = Schema.Struct({
@@ -55,7 +66,11 @@ export interface WireMessage {
   readonly content: string
   readonly fallback: string | null
   readonly shouldPush: boolean
-  readonly membership: { readonly added: ReadonlyArray<string>; readonly removed: ReadonlyArray<string>; readonly by: string } | null
+  readonly membership: {
+    readonly added: ReadonlyArray<string>
+    readonly removed: ReadonlyArray<string>
+    readonly by: string
+  } | null
 }
 
 export interface WireConversation {
@@ -107,10 +122,22 @@ export const Requests = {
   removeMembers: Schema.Struct({ conversationId: Schema.String, inboxIds: Schema.Array(InboxIdSchema) }),
   updateGroup: Schema.Struct({ conversationId: Schema.String, ...GroupOptionsFields }),
   send: Schema.Struct({ conversationId: Schema.String, message: WireOutgoingSchema }),
-  messages: Schema.Struct({ conversationId: Schema.String, afterMs: Schema.optional(Schema.Number), limit: Schema.optional(Schema.Number) }),
+  messages: Schema.Struct({
+    conversationId: Schema.String,
+    afterMs: Schema.optional(Schema.Number),
+    limit: Schema.optional(Schema.Number),
+  }),
   consent: Schema.Struct({ conversationId: Schema.String }),
-  setConsent: Schema.Struct({ conversationId: Schema.String, consent: Schema.Literals(["unknown", "allowed", "denied"]) }),
-  poll: Schema.Struct({ afterSeq: Schema.optional(Schema.Number), afterMs: Schema.optional(Schema.Number), waitMs: Schema.optional(Schema.Number) }),
+  setConsent: Schema.Struct({
+    conversationId: Schema.String,
+    consent: Schema.Literals(["unknown", "allowed", "denied"]),
+  }),
+  poll: Schema.Struct({
+    afterSeq: Schema.optional(Schema.Number),
+    afterMs: Schema.optional(Schema.Number),
+    waitMs: Schema.optional(Schema.Number),
+  }),
 } as const
 
-export const challengeMessage = (challenge: string): Uint8Array => new TextEncoder().encode(`convos devnet login ${challenge}`)
+export const challengeMessage = (challenge: string): Uint8Array =>
+  new TextEncoder().encode(`convos devnet login ${challenge}`)

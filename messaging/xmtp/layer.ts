@@ -12,7 +12,15 @@ export const xmtpSettingsConfig = Effect.gen(function* () {
   const dbDir = yield* Config.String("XMTP_DB_DIR").pipe(Config.withDefault(join(dataDir, "xmtp")))
   const apiUrl = yield* Config.option(Config.String("XMTP_API_URL"))
   return { env, dbDir: resolve(dbDir), ...(apiUrl._tag === "Some" ? { apiUrl: apiUrl.value } : {}) }
-}).pipe(Effect.mapError((e) => new MessagingError({ reason: "invalid", message: `XMTP configuration: ${e.message}. XMTP_ENV must be "dev" or "production".` })))
+}).pipe(
+  Effect.mapError(
+    (e) =>
+      new MessagingError({
+        reason: "invalid",
+        message: `XMTP configuration: ${e.message}. XMTP_ENV must be "dev" or "production".`,
+      }),
+  ),
+)
 
 export const XmtpMessaging = {
   layer: Layer.effect(Messaging, Effect.map(xmtpSettingsConfig, makeXmtpMessaging)),

@@ -25,21 +25,27 @@ describe("xmtp adapter (offline)", () => {
     const id = generateIdentity()
     const sig = await eoaSigner(id).signMessage("XMTP : Authenticate to inbox")
     const body = new TextEncoder().encode("XMTP : Authenticate to inbox")
-    const digest = keccak_256(new Uint8Array([...new TextEncoder().encode(`\x19Ethereum Signed Message:\n${body.length}`), ...body]))
+    const digest = keccak_256(
+      new Uint8Array([...new TextEncoder().encode(`\x19Ethereum Signed Message:\n${body.length}`), ...body]),
+    )
     const noble = new Uint8Array([sig[64]! - 27, ...sig.subarray(0, 64)])
     expect(addressFromPublicKey(secp256k1.recoverPublicKey(noble, digest, { prehash: false }))).toBe(id.address)
   })
 
-  it.live("reports an unreachable network as a MessagingError instead of hanging", () =>
-    Effect.gen(function* () {
-      const dbDir = mkdtempSync(join(tmpdir(), "convos-xmtp-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dbDir, { recursive: true, force: true })))
-      const messaging = makeXmtpMessaging({ env: "dev", dbDir, apiUrl: "http://127.0.0.1:9" })
-      const error = yield* Effect.flip(messaging.connect(generateIdentity()))
-      expect(error._tag).toBe("MessagingError")
-      expect(error.reason).toBe("network")
-      expect(error.message).toMatch(/Client.create/)
-    }).pipe(Effect.scoped), 30_000)
+  it.live(
+    "reports an unreachable network as a MessagingError instead of hanging",
+    () =>
+      Effect.gen(function* () {
+        const dbDir = mkdtempSync(join(tmpdir(), "convos-xmtp-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dbDir, { recursive: true, force: true })))
+        const messaging = makeXmtpMessaging({ env: "dev", dbDir, apiUrl: "http://127.0.0.1:9" })
+        const error = yield* Effect.flip(messaging.connect(generateIdentity()))
+        expect(error._tag).toBe("MessagingError")
+        expect(error.reason).toBe("network")
+        expect(error.message).toMatch(/Client.create/)
+      }).pipe(Effect.scoped),
+    30_000,
+  )
 
   // A stand-in for node-sdk's Client with just what the inbox lookup touches (no XMTP network is reachable here).
   const clientWhoseLookup = (fetchInboxStates: (ids: string[]) => Promise<unknown>) => {
@@ -47,7 +53,10 @@ describe("xmtp adapter (offline)", () => {
     const client = {
       inboxId: "me",
       preferences: { fetchInboxStates },
-      conversations: { createGroup: async (ids: string[]) => (created.push(ids), { id: "g" }), createDm: async () => ({ id: "d" }) },
+      conversations: {
+        createGroup: async (ids: string[]) => (created.push(ids), { id: "g" }),
+        createDm: async () => ({ id: "d" }),
+      },
     }
     return { client: makeClient(client as never, generateIdentity()), created }
   }
@@ -57,7 +66,9 @@ describe("xmtp adapter (offline)", () => {
       const peer = generateIdentity().inboxId
       // What node-sdk throws offline (measured: research notes §1).
       const { client, created } = clientWhoseLookup(async () => {
-        throw new Error(`[ApiError::Api] api client error api client at endpoint "/xmtp.identity.api.v1.IdentityApi/GetInboxIds" has error code: 'The service is currently unavailable', message: "tcp connect error"`)
+        throw new Error(
+          `[ApiError::Api] api client error api client at endpoint "/xmtp.identity.api.v1.IdentityApi/GetInboxIds" has error code: 'The service is currently unavailable', message: "tcp connect error"`,
+        )
       })
       for (const attempt of [client.createGroup([peer]), client.dm(peer)]) {
         const error = yield* Effect.flip(attempt)
@@ -66,7 +77,8 @@ describe("xmtp adapter (offline)", () => {
         expect(error.message).not.toMatch(/not registered/)
       }
       expect(created).toEqual([])
-    }))
+    }),
+  )
 
   it.effect("an inbox XMTP does not know is still reported as unknown-inbox", () =>
     Effect.gen(function* () {
@@ -76,7 +88,8 @@ describe("xmtp adapter (offline)", () => {
       expect(error.reason).toBe("unknown-inbox")
       expect(error.message).toContain(peer)
       expect(created).toEqual([])
-    }))
+    }),
+  )
 
   it.effect("a missing @xmtp/node-sdk (an incomplete install) gives a clear error saying what to do", () =>
     Effect.gen(function* () {
@@ -86,20 +99,40 @@ describe("xmtp adapter (offline)", () => {
       expect(error.message).toMatch(/@xmtp\/node-sdk is not installed/)
       expect(error.message).toMatch(/Run `npm install`/)
       expect(error.message).toMatch(/Unset XMTP_ENV to use the local devnet/)
-      const broken = yield* Effect.flip(loadXmtpSdk(() => Promise.reject(Object.assign(new Error("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found"), { code: "ERR_DLOPEN_FAILED" }))))
+      const broken = yield* Effect.flip(
+        loadXmtpSdk(() =>
+          Promise.reject(
+            Object.assign(new Error("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found"), {
+              code: "ERR_DLOPEN_FAILED",
+            }),
+          ),
+        ),
+      )
       expect(broken.message).toMatch(/native binding does not load on this machine/)
-    }))
+    }),
+  )
 })
 
 const xmtpEnv = process.env.XMTP_ENV
 if (xmtpEnv === "dev" || xmtpEnv === "production") {
-  layer(XmtpMessaging.layer, { excludeTestServices: true, timeout: "60 seconds" })(`xmtp conformance (XMTP_ENV=${xmtpEnv})`, (it) => {
-    for (const c of conformanceCases) {
-      it.effect(c.name, () => Effect.gen(function* () { return yield* Messaging }).pipe(Effect.flatMap(c.run)), 120_000)
-    }
-  })
+  layer(XmtpMessaging.layer, { excludeTestServices: true, timeout: "60 seconds" })(
+    `xmtp conformance (XMTP_ENV=${xmtpEnv})`,
+    (it) => {
+      for (const c of conformanceCases) {
+        it.effect(
+          c.name,
+          () =>
+            Effect.gen(function* () {
+              return yield* Messaging
+            }).pipe(Effect.flatMap(c.run)),
+          120_000,
+        )
+      }
+    },
+  )
 } else {
-  const reason = "XMTP conformance needs a reachable XMTP network: set XMTP_ENV=dev (or production) on a machine with internet access"
+  const reason =
+    "XMTP conformance needs a reachable XMTP network: set XMTP_ENV=dev (or production) on a machine with internet access"
   console.log(`xmtp conformance skipped: ${reason}`)
   describe.skip(`xmtp conformance — skipped: ${reason}`, () => {
     it("runs the shared conformance suite against XMTP", () => {})

@@ -40,9 +40,14 @@ export const bearerOk = (c: HonoContext, apiKey: string) => {
 }
 
 /** Bearer key (API clients) or a valid admin session (the dashboard's forms). */
-export const requireKey = (apiKey: string | null, sessionSecret: string): MiddlewareHandler => async (c, next) => {
-  if (!apiKey) return c.json({ error: "Mutations are disabled: set POOL_API_KEY on the server." }, 503)
-  if (bearerOk(c, apiKey) || hasAdminSession(c, sessionSecret)) return next()
-  const sent = c.req.header("authorization")
-  return c.json({ error: sent ? "Wrong API key." : "Missing API key: send Authorization: Bearer <POOL_API_KEY>." }, 401)
-}
+export const requireKey =
+  (apiKey: string | null, sessionSecret: string): MiddlewareHandler =>
+  async (c, next) => {
+    if (!apiKey) return c.json({ error: "Mutations are disabled: set POOL_API_KEY on the server." }, 503)
+    if (bearerOk(c, apiKey) || hasAdminSession(c, sessionSecret)) return next()
+    const sent = c.req.header("authorization")
+    return c.json(
+      { error: sent ? "Wrong API key." : "Missing API key: send Authorization: Bearer <POOL_API_KEY>." },
+      401,
+    )
+  }

@@ -11,10 +11,17 @@ export const MAX_BODY_BYTES = 64 * 1024
 export type BodyFailure = { readonly status: 400 | 413 | 415; readonly field: string; readonly message: string }
 export type BodyResult<A> = { readonly ok: true; readonly value: A } | ({ readonly ok: false } & BodyFailure)
 
-const tooLarge = (limit: number): BodyFailure => ({ status: 413, field: "body", message: `Body too large (limit ${limit} bytes).` })
+const tooLarge = (limit: number): BodyFailure => ({
+  status: 413,
+  field: "body",
+  message: `Body too large (limit ${limit} bytes).`,
+})
 
 /** The raw body, read chunk by chunk and abandoned the moment it passes `limit` bytes. */
-export const readLimited = async (req: Request, limit: number = MAX_BODY_BYTES): Promise<BodyResult<Uint8Array<ArrayBuffer>>> => {
+export const readLimited = async (
+  req: Request,
+  limit: number = MAX_BODY_BYTES,
+): Promise<BodyResult<Uint8Array<ArrayBuffer>>> => {
   const declared = req.headers.get("content-length")
   if (declared !== null && Number(declared) > limit) return { ok: false, ...tooLarge(limit) }
   if (req.body === null) return { ok: true, value: new Uint8Array(0) }
@@ -59,7 +66,10 @@ const utf8 = (bytes: Uint8Array): string | null => {
  * A form body (application/x-www-form-urlencoded or multipart/form-data) as its string fields, within `limit` bytes.
  * An empty body is an empty form. File parts are dropped: no form of ours has one.
  */
-export const readForm = async (req: Request, limit: number = MAX_BODY_BYTES): Promise<BodyResult<Record<string, string>>> => {
+export const readForm = async (
+  req: Request,
+  limit: number = MAX_BODY_BYTES,
+): Promise<BodyResult<Record<string, string>>> => {
   const raw = await readLimited(req, limit)
   if (!raw.ok) return raw
   if (raw.value.byteLength === 0) return { ok: true, value: {} }
@@ -73,14 +83,26 @@ export const readForm = async (req: Request, limit: number = MAX_BODY_BYTES): Pr
   }
   if (type === "multipart/form-data") {
     try {
-      const form = await new Response(raw.value, { headers: { "content-type": req.headers.get("content-type")! } }).formData()
+      const form = await new Response(raw.value, {
+        headers: { "content-type": req.headers.get("content-type")! },
+      }).formData()
       for (const [k, v] of form) if (typeof v === "string" && !(k in fields)) fields[k] = v
       return { ok: true, value: fields }
     } catch {
-      return { ok: false, status: 400, field: "body", message: "The form is damaged (multipart body could not be parsed)." }
+      return {
+        ok: false,
+        status: 400,
+        field: "body",
+        message: "The form is damaged (multipart body could not be parsed).",
+      }
     }
   }
-  return { ok: false, status: 415, field: "body", message: "Send the form as application/x-www-form-urlencoded or multipart/form-data." }
+  return {
+    ok: false,
+    status: 415,
+    field: "body",
+    message: "Send the form as application/x-www-form-urlencoded or multipart/form-data.",
+  }
 }
 
 /** A body over the limit closes the connection, so the server drops the unread rest of the upload. */
@@ -89,7 +111,10 @@ const closeIfTooLarge = (c: HonoContext, f: BodyFailure) => {
 }
 
 /** `readForm` of the request in `c`; a body over the limit also closes the connection. */
-export const readRequestForm = async (c: HonoContext, limit: number = MAX_BODY_BYTES): Promise<BodyResult<Record<string, string>>> => {
+export const readRequestForm = async (
+  c: HonoContext,
+  limit: number = MAX_BODY_BYTES,
+): Promise<BodyResult<Record<string, string>>> => {
   const body = await readForm(c.req.raw, limit)
   if (!body.ok) closeIfTooLarge(c, body)
   return body
@@ -136,10 +161,16 @@ export const readJson = async <S extends Schema.Top>(c: HonoContext, schema: S):
     }
   }
   try {
-    return { ok: true, value: Schema.decodeUnknownSync(schema as never)(data, { onExcessProperty: "error" }) as S["Type"] }
+    return {
+      ok: true,
+      value: Schema.decodeUnknownSync(schema as never)(data, { onExcessProperty: "error" }) as S["Type"],
+    }
   } catch (e) {
     const issue = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ")
     const field = issueField(issue)
-    return { ok: false, response: c.json({ error: `Invalid ${field}: ${issue.slice(0, 200)}`, field, reason: issue.slice(0, 300) }, 400) }
+    return {
+      ok: false,
+      response: c.json({ error: `Invalid ${field}: ${issue.slice(0, 200)}`, field, reason: issue.slice(0, 300) }, 400),
+    }
   }
 }

@@ -7,9 +7,12 @@ import { InvalidConfig } from "../domain/errors.ts"
 
 export const MIN_API_KEY_LENGTH = 16
 
-const invalid = (message: string) => new InvalidConfig({ variable: "POOL_API_KEY", message: `${message} See .env.example.` })
+const invalid = (message: string) =>
+  new InvalidConfig({ variable: "POOL_API_KEY", message: `${message} See .env.example.` })
 
-export const poolApiKeyConfig: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(Config.Redacted("POOL_API_KEY"))
+export const poolApiKeyConfig: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
+  Config.Redacted("POOL_API_KEY"),
+)
 
 /** The configured key, or null when none is set; a bad value fails with InvalidConfig naming POOL_API_KEY. */
 export const loadPoolApiKey: Effect.Effect<string | null, InvalidConfig> = poolApiKeyConfig.pipe(
@@ -18,12 +21,19 @@ export const loadPoolApiKey: Effect.Effect<string | null, InvalidConfig> = poolA
     if (Option.isNone(o)) return Effect.succeed(null)
     const key = Redacted.value(o.value)
     if (key.length === 0) return Effect.succeed(null)
-    if (/\s/.test(key)) return Effect.fail(invalid("POOL_API_KEY must not contain spaces or line breaks (check for a stray newline when pasting it)."))
+    if (/\s/.test(key))
+      return Effect.fail(
+        invalid("POOL_API_KEY must not contain spaces or line breaks (check for a stray newline when pasting it)."),
+      )
     if (key.length < MIN_API_KEY_LENGTH) {
-      return Effect.fail(invalid(`POOL_API_KEY is too short (${key.length} characters; at least ${MIN_API_KEY_LENGTH}). Generate one with \`openssl rand -base64 24\`.`))
+      return Effect.fail(
+        invalid(
+          `POOL_API_KEY is too short (${key.length} characters; at least ${MIN_API_KEY_LENGTH}). Generate one with \`openssl rand -base64 24\`.`,
+        ),
+      )
     }
     return Effect.succeed(key)
-  })
+  }),
 )
 
 /** Runs a config effect synchronously against the environment; a bad value throws the InvalidConfig (an Error). */

@@ -18,12 +18,23 @@ export const MAX_TRUST_PROXY = 10
  */
 export const loadTrustProxy: Effect.Effect<number, InvalidConfig> = Config.Int("TRUST_PROXY").pipe(
   Config.withDefault(0),
-  Effect.mapError(() => new InvalidConfig({ variable: "TRUST_PROXY", message: "TRUST_PROXY must be a whole number of proxy hops (0 = no proxy). See .env.example." })),
+  Effect.mapError(
+    () =>
+      new InvalidConfig({
+        variable: "TRUST_PROXY",
+        message: "TRUST_PROXY must be a whole number of proxy hops (0 = no proxy). See .env.example.",
+      }),
+  ),
   Effect.flatMap((hops) =>
     hops >= 0 && hops <= MAX_TRUST_PROXY
       ? Effect.succeed(hops)
-      : Effect.fail(new InvalidConfig({ variable: "TRUST_PROXY", message: `TRUST_PROXY must be from 0 to ${MAX_TRUST_PROXY} (the proxies in front of this server); got ${hops}. See .env.example.` }))
-  )
+      : Effect.fail(
+          new InvalidConfig({
+            variable: "TRUST_PROXY",
+            message: `TRUST_PROXY must be from 0 to ${MAX_TRUST_PROXY} (the proxies in front of this server); got ${hops}. See .env.example.`,
+          }),
+        ),
+  ),
 )
 
 const socketAddress = (c: HonoContext): string => {
@@ -34,7 +45,10 @@ const socketAddress = (c: HonoContext): string => {
 
 /** The entry `hops` from the right of a comma-separated forwarding header (the leftmost when there are fewer). */
 const fromTheRight = (header: string | undefined, hops: number): string | null => {
-  const entries = (header ?? "").split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+  const entries = (header ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
   if (entries.length === 0) return null
   return entries[Math.max(0, entries.length - hops)]!
 }
@@ -72,7 +86,10 @@ export interface SameSiteFormsOptions {
  */
 export const sameSiteForms = (o: SameSiteFormsOptions): MiddlewareHandler => {
   const extra = o.publicUrl ? new URL(o.publicUrl).origin : null
-  const check = csrf({ origin: (origin, c) => origin === edgeOrigin(c, o.trustProxy) || origin === new URL(c.req.url).origin || origin === extra })
+  const check = csrf({
+    origin: (origin, c) =>
+      origin === edgeOrigin(c, o.trustProxy) || origin === new URL(c.req.url).origin || origin === extra,
+  })
   return async (c, next) => {
     try {
       return await check(c, next)

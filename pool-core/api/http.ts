@@ -4,8 +4,10 @@ import type { Context as HonoContext } from "hono"
 /** Runs an Effect for a request; client disconnects interrupt it. */
 export type Run = <A, E>(effect: Effect.Effect<A, E, any>, signal?: AbortSignal) => Promise<Exit.Exit<A, E>>
 
-export const runnerOf = (runtime: ManagedRuntime.ManagedRuntime<any, any>): Run => (effect, signal) =>
-  runtime.runPromiseExit(effect, signal ? { signal } : undefined)
+export const runnerOf =
+  (runtime: ManagedRuntime.ManagedRuntime<any, any>): Run =>
+  (effect, signal) =>
+    runtime.runPromiseExit(effect, signal ? { signal } : undefined)
 
 export interface ApiErrorBody {
   readonly error: string
@@ -16,7 +18,8 @@ export interface ApiErrorBody {
 /** Tagged domain errors → HTTP status + JSON that says what to do. */
 export const errorResponse = (c: HonoContext, error: unknown) => {
   const e = error as { _tag?: string; message?: string; field?: string }
-  const body = (status: number, extra: Partial<ApiErrorBody> = {}) => c.json({ error: e.message ?? "Request failed.", ...extra } satisfies ApiErrorBody, status as 400)
+  const body = (status: number, extra: Partial<ApiErrorBody> = {}) =>
+    c.json({ error: e.message ?? "Request failed.", ...extra } satisfies ApiErrorBody, status as 400)
   switch (e?._tag) {
     case "InvalidRequest":
       return body(400, { field: e.field, reason: e.message })
@@ -44,7 +47,11 @@ export const errorResponse = (c: HonoContext, error: unknown) => {
 }
 
 /** Success → JSON (or `onSuccess`), failure → mapped error, interruption (client gone) → 499. */
-export const respond = async <A, E>(c: HonoContext, exit: Promise<Exit.Exit<A, E>>, onSuccess: (a: A) => Response = (a) => c.json(a as object)) => {
+export const respond = async <A, E>(
+  c: HonoContext,
+  exit: Promise<Exit.Exit<A, E>>,
+  onSuccess: (a: A) => Response = (a) => c.json(a as object),
+) => {
   const result = await exit
   if (Exit.isSuccess(result)) return onSuccess(result.value)
   if (Cause.hasInterruptsOnly(result.cause)) return new Response(null, { status: 499 })

@@ -47,6 +47,10 @@ export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, opt
   // Agent prompts kept on Notion pages (NOTION_API_KEY), an hour in memory; public for the catalog's pages only.
   app.route("/api/prompts", promptRoutes({ run, apiKey, sessionSecret }))
   app.route("/", adminRoutes({ run, apiKey, sessionSecret, trustProxy, loginLimit }))
-  app.notFound((c) => (c.req.path.startsWith("/api/") ? c.json({ error: `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.` }, 404) : c.text("Not found", 404)))
+  app.notFound((c) =>
+    c.req.path.startsWith("/api/")
+      ? c.json({ error: `No route ${c.req.method} ${c.req.path}. See /api/openapi.json.` }, 404)
+      : c.text("Not found", 404),
+  )
   return app
 }

@@ -10,11 +10,14 @@ import { embeddedDbPassword, secureDataDir } from "./dataDir.ts"
 import { startEmbeddedPostgres } from "./pglite-server.ts"
 
 /** Which database the process talks to, for start-up output and /info. */
-export class DatabaseInfo extends Context.Service<DatabaseInfo, {
-  readonly kind: "postgres" | "embedded"
-  /** Where it is, without credentials. */
-  readonly location: string
-}>()("pool-core/db/DatabaseInfo") {}
+export class DatabaseInfo extends Context.Service<
+  DatabaseInfo,
+  {
+    readonly kind: "postgres" | "embedded"
+    /** Where it is, without credentials. */
+    readonly location: string
+  }
+>()("pool-core/db/DatabaseInfo") {}
 
 /** snake_case columns in SQL, camelCase fields in TypeScript. */
 export const pgClientLayer = (url: string, maxConnections: number, startupParameters?: Record<string, string>) =>
@@ -57,13 +60,15 @@ const connectAndMigrate = (location: string, url: string, maxConnections: number
     // What this process knows about the pool replicas on this database (pool/ReplicasHere.ts).
     Layer.provideMerge(ReplicasHere.layer),
     Layer.catchCause((cause) =>
-      Layer.effectDiscard(Effect.fail(
-        new DatabaseError({
-          message: `Cannot use the database at ${location}: ${String(cause).split("\n")[0]}. Check DATABASE_URL (or unset it for the embedded database) and that the server is running.`,
-          cause,
-        })
-      ))
-    )
+      Layer.effectDiscard(
+        Effect.fail(
+          new DatabaseError({
+            message: `Cannot use the database at ${location}: ${String(cause).split("\n")[0]}. Check DATABASE_URL (or unset it for the embedded database) and that the server is running.`,
+            cause,
+          }),
+        ),
+      ),
+    ),
     // catchCause types its result as the fallback's outputs only; on success the client layers are what it provides.
   ) as unknown as Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | DatabaseInfo | ReplicasHere, DatabaseError>
 
@@ -75,15 +80,25 @@ const connectAndMigrate = (location: string, url: string, maxConnections: number
 export const DatabaseLive = Layer.unwrap(
   Effect.gen(function* () {
     const url = yield* Config.option(Config.String("DATABASE_URL")).pipe(
-      Effect.mapError((e) => new InvalidConfig({ variable: "DATABASE_URL", message: e.message }))
+      Effect.mapError((e) => new InvalidConfig({ variable: "DATABASE_URL", message: e.message })),
     )
     const maxConnections = yield* Config.Int("DB_MAX_CONNECTIONS").pipe(
       Config.withDefault(10),
-      Effect.mapError(() => new InvalidConfig({ variable: "DB_MAX_CONNECTIONS", message: "DB_MAX_CONNECTIONS must be a whole number ≥ 1 (connections in the database pool)." })),
+      Effect.mapError(
+        () =>
+          new InvalidConfig({
+            variable: "DB_MAX_CONNECTIONS",
+            message: "DB_MAX_CONNECTIONS must be a whole number ≥ 1 (connections in the database pool).",
+          }),
+      ),
       Effect.filterOrFail(
         (n) => n >= 1,
-        (n) => new InvalidConfig({ variable: "DB_MAX_CONNECTIONS", message: `DB_MAX_CONNECTIONS must be a whole number ≥ 1 (got ${n}); set it to 1 or more, or unset it for the default of 10.` })
-      )
+        (n) =>
+          new InvalidConfig({
+            variable: "DB_MAX_CONNECTIONS",
+            message: `DB_MAX_CONNECTIONS must be a whole number ≥ 1 (got ${n}); set it to 1 or more, or unset it for the default of 10.`,
+          }),
+      ),
     )
     if (Option.isSome(url) && url.value.trim() !== "") {
       const checked = yield* validateDatabaseUrl("DATABASE_URL", url.value.trim())
@@ -105,9 +120,9 @@ export const DatabaseLive = Layer.unwrap(
             cause,
           }),
       }),
-      (db) => Effect.promise(() => db.close())
+      (db) => Effect.promise(() => db.close()),
     )
     const location = `embedded PGlite at ${dir} (served on ${describeUrl(embedded.url)})`
     return connectAndMigrate(location, embedded.url, maxConnections, "embedded")
-  })
+  }),
 )

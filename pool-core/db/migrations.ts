@@ -21,7 +21,8 @@ export const MigrationFolders = Context.Reference<ReadonlyArray<string>>("pool-c
 })
 
 /** pool-core's migrations plus the given parts' folders. */
-export const migrationsWith = (...folders: ReadonlyArray<string>) => Layer.succeed(MigrationFolders, [coreMigrationsFolder, ...folders])
+export const migrationsWith = (...folders: ReadonlyArray<string>) =>
+  Layer.succeed(MigrationFolders, [coreMigrationsFolder, ...folders])
 
 /**
  * Every migration file of the folders, keyed by file name (the ledger records the id and the name after it, not the
@@ -37,7 +38,10 @@ export const migrationFiles = (folders: ReadonlyArray<string>) => {
       if (!/^\d+_.+\.(ts|js|mts|mjs)$/.test(f) || f.endsWith(".d.ts") || f.includes(".test.")) continue
       const id = Number(f.split("_")[0])
       const clash = [...files.keys()].find((other) => Number(other.split("_")[0]) === id)
-      if (clash) throw new Error(`Two migrations have the id ${id}: ${join(folder, f)} and ${files.get(clash)}. Give one an id above every existing migration.`)
+      if (clash)
+        throw new Error(
+          `Two migrations have the id ${id}: ${join(folder, f)} and ${files.get(clash)}. Give one an id above every existing migration.`,
+        )
       files.set(f, join(folder, f))
     }
   }
@@ -45,7 +49,11 @@ export const migrationFiles = (folders: ReadonlyArray<string>) => {
 }
 
 const loaderOf = (folders: ReadonlyArray<string>) =>
-  Migrator.fromGlob(Object.fromEntries([...migrationFiles(folders)].map(([f, path]) => [basename(f), () => import(pathToFileURL(path).href)])))
+  Migrator.fromGlob(
+    Object.fromEntries(
+      [...migrationFiles(folders)].map(([f, path]) => [basename(f), () => import(pathToFileURL(path).href)]),
+    ),
+  )
 
 const runMigrations = Migrator.make({})
 
@@ -73,9 +81,13 @@ export const MigrationsLive = Layer.effectDiscard(
   Effect.gen(function* () {
     const loader = loaderOf(yield* MigrationFolders)
     const ran = yield* runMigrations({ loader, table: MIGRATIONS_TABLE }).pipe(
-      Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 50, while: (e) => e._tag === "MigrationError" && e.kind === "Locked" })
+      Effect.retry({
+        schedule: Schedule.spaced("100 millis"),
+        times: 50,
+        while: (e) => e._tag === "MigrationError" && e.kind === "Locked",
+      }),
     )
     if (ran.length > 0) yield* Effect.logInfo(`database: ran ${ran.length} migration(s)`)
     yield* checkNoneSkipped(loader)
-  })
+  }),
 )

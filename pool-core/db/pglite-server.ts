@@ -78,7 +78,7 @@ const patchSessionOwnership = (server: PGLiteSocketServer): void => {
                 chunks.push(data.slice())
                 job.onData(data)
               },
-            })
+            }),
           )
         } catch (err) {
           owner = null
@@ -144,8 +144,16 @@ export interface EmbeddedPostgresOptions {
 }
 
 export const startEmbeddedPostgres = async (options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> => {
-  const db = await PGlite.create(options.dataDir ?? "memory://", options.loadDataDir ? { loadDataDir: options.loadDataDir } : {})
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: options.port ?? 0, maxConnections: options.maxConnections ?? 32 })
+  const db = await PGlite.create(
+    options.dataDir ?? "memory://",
+    options.loadDataDir ? { loadDataDir: options.loadDataDir } : {},
+  )
+  const server = new PGLiteSocketServer({
+    db,
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+    maxConnections: options.maxConnections ?? 32,
+  })
   patchSessionOwnership(server)
   const password = options.password ?? randomBytes(24).toString("hex")
   requirePassword(server, password)

@@ -10,10 +10,7 @@ const catalogFile = new URL("./templates.json", import.meta.url)
 export const loadCatalog = Effect.try({
   try: () => JSON.parse(readFileSync(catalogFile, "utf8")) as unknown,
   catch: (e) => new Error(`pool-core/db/templates.json is not valid JSON: ${String(e)}`),
-}).pipe(
-  Effect.flatMap(Schema.decodeUnknownEffect(Schema.Array(Template))),
-  Effect.orDie
-)
+}).pipe(Effect.flatMap(Schema.decodeUnknownEffect(Schema.Array(Template))), Effect.orDie)
 
 /** Upserts the catalog into `templates` (catalog order kept in `position`). */
 export const syncTemplates = Effect.gen(function* () {
@@ -28,7 +25,7 @@ export const syncTemplates = Effect.gen(function* () {
         ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, category = EXCLUDED.category,
           emoji = EXCLUDED.emoji, skills = EXCLUDED.skills, instructions = EXCLUDED.instructions, notion_page_id = EXCLUDED.notion_page_id,
           position = EXCLUDED.position, updated_at = now()`,
-    { discard: true }
+    { discard: true },
   ).pipe(Effect.mapError(toDatabaseError))
   return catalog.length
 })
@@ -48,8 +45,9 @@ export const rowToTemplate = (r: TemplateRow) => new Template({ ...r, skills: JS
 
 export const readTemplates = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<TemplateRow>`SELECT slug, name, description, category, emoji, skills, instructions, notion_page_id FROM templates ORDER BY position, slug`.pipe(
-    Effect.mapError(toDatabaseError)
-  )
+  const rows =
+    yield* sql<TemplateRow>`SELECT slug, name, description, category, emoji, skills, instructions, notion_page_id FROM templates ORDER BY position, slug`.pipe(
+      Effect.mapError(toDatabaseError),
+    )
   return rows.map(rowToTemplate)
 })

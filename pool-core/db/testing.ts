@@ -19,7 +19,9 @@ const serverUrl = (): string | undefined => process.env.TEST_DATABASE_URL || pro
 
 const pgliteSnapshotFile = () => {
   // pool-core pins the exact PGlite version, so it keys the snapshot.
-  const version = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).dependencies["@electric-sql/pglite"]
+  const version = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).dependencies[
+    "@electric-sql/pglite"
+  ]
   return join(tmpdir(), `convos-agents-pglite-${version}.tar.gz`)
 }
 
@@ -37,7 +39,8 @@ const pgliteSnapshot = Effect.promise(async () => {
 })
 
 /** What the database layer provides besides SQL: its description, and a fresh ReplicasHere (one per database). */
-const withInfo = (kind: "postgres" | "embedded", location: string) => Layer.merge(Layer.succeed(DatabaseInfo, { kind, location }), ReplicasHere.layer)
+const withInfo = (kind: "postgres" | "embedded", location: string) =>
+  Layer.merge(Layer.succeed(DatabaseInfo, { kind, location }), ReplicasHere.layer)
 
 export interface TestDatabaseOptions {
   /** Connections in the pool (default: DB_MAX_CONNECTIONS or 20 on a server, 10 on PGlite). */
@@ -62,14 +65,19 @@ const schemaLayer = (url: string, options: TestDatabaseOptions = {}) =>
           Effect.gen(function* () {
             const sql = yield* SqlClient.SqlClient
             yield* sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-          }).pipe(Effect.provide(admin), Effect.ignore)
+          }).pipe(Effect.provide(admin), Effect.ignore),
       )
       const connectTo = yield* appUrl(url, options)
       return MigrationsLive.pipe(
-        Layer.provideMerge(pgClientLayer(connectTo, options.maxConnections ?? Number(process.env.DB_MAX_CONNECTIONS ?? 20), { search_path: schema, application_name: schema })),
-        Layer.provideMerge(withInfo("postgres", `${describeUrl(url)} schema ${schema}`))
+        Layer.provideMerge(
+          pgClientLayer(connectTo, options.maxConnections ?? Number(process.env.DB_MAX_CONNECTIONS ?? 20), {
+            search_path: schema,
+            application_name: schema,
+          }),
+        ),
+        Layer.provideMerge(withInfo("postgres", `${describeUrl(url)} schema ${schema}`)),
       )
-    })
+    }),
   )
 
 const pgliteLayer = (options: TestDatabaseOptions = {}) =>
@@ -78,14 +86,14 @@ const pgliteLayer = (options: TestDatabaseOptions = {}) =>
       const snapshot = yield* pgliteSnapshot
       const embedded = yield* Effect.acquireRelease(
         Effect.promise(() => startEmbeddedPostgres({ loadDataDir: snapshot })),
-        (db) => Effect.promise(() => db.close())
+        (db) => Effect.promise(() => db.close()),
       )
       const connectTo = yield* appUrl(embedded.url, options)
       return MigrationsLive.pipe(
         Layer.provideMerge(pgClientLayer(connectTo, options.maxConnections ?? 10)),
-        Layer.provideMerge(withInfo("embedded", `in-memory PGlite on ${describeUrl(embedded.url)}`))
+        Layer.provideMerge(withInfo("embedded", `in-memory PGlite on ${describeUrl(embedded.url)}`)),
       )
-    })
+    }),
   )
 
 export type TestBackend = "postgres" | "embedded"
@@ -97,10 +105,11 @@ export const TestDatabase = Layer.suspend(() => {
 })
 
 /** As TestDatabase, with options (the code under test connecting through `via`, a pool size). */
-export const testDatabaseWith = (options: TestDatabaseOptions) => Layer.suspend(() => {
-  const url = serverUrl()
-  return url ? schemaLayer(url, options) : pgliteLayer(options)
-})
+export const testDatabaseWith = (options: TestDatabaseOptions) =>
+  Layer.suspend(() => {
+    const url = serverUrl()
+    return url ? schemaLayer(url, options) : pgliteLayer(options)
+  })
 
 /** The same, on a chosen backend: "embedded" is always PGlite, "postgres" needs TEST_DATABASE_URL / DATABASE_URL. */
 export const testDatabaseOn = (backend: TestBackend, options: TestDatabaseOptions = {}) =>
@@ -119,10 +128,18 @@ export const testDatabaseKind = (): TestBackend => (serverUrl() ? "postgres" : "
  * when it has a server (the PGlite copy proves less and takes ~15 s per run).
  */
 export const testBackends = (): ReadonlyArray<TestBackend> => {
-  const only = (process.env.TEST_BACKENDS ?? "").split(",").map((b) => b.trim()).filter((b) => b !== "")
+  const only = (process.env.TEST_BACKENDS ?? "")
+    .split(",")
+    .map((b) => b.trim())
+    .filter((b) => b !== "")
   const unknown = only.filter((b) => b !== "embedded" && b !== "postgres")
-  if (unknown.length > 0) throw new Error(`TEST_BACKENDS must list "embedded" and/or "postgres", got "${process.env.TEST_BACKENDS}". Unset it for both.`)
-  return only.length === 0 ? ["embedded", "postgres"] : (["embedded", "postgres"] as const).filter((b) => only.includes(b))
+  if (unknown.length > 0)
+    throw new Error(
+      `TEST_BACKENDS must list "embedded" and/or "postgres", got "${process.env.TEST_BACKENDS}". Unset it for both.`,
+    )
+  return only.length === 0
+    ? ["embedded", "postgres"]
+    : (["embedded", "postgres"] as const).filter((b) => only.includes(b))
 }
 
 // Tests that only prove something on a real Postgres server (row locks across connections, backends to terminate,

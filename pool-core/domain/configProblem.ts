@@ -16,12 +16,16 @@ const isTagged = (u: unknown, tag: string): u is { readonly _tag: string; readon
 export const fromConfigError = (e: { readonly message: string }): InvalidConfig => {
   const variable = /at \["([^"]+)"/.exec(e.message)?.[1] ?? "a setting"
   const reason = e.message.split("\n")[0]!.replace(/^\w+Error\(/, "")
-  return new InvalidConfig({ variable, message: `${variable} is not valid (${reason}); fix or unset it (see .env.example).` })
+  return new InvalidConfig({
+    variable,
+    message: `${variable} is not valid (${reason}); fix or unset it (see .env.example).`,
+  })
 }
 
 const asInvalidConfig = (u: unknown): Option.Option<InvalidConfig> => {
   if (u instanceof InvalidConfig) return Option.some(u)
-  if (isTagged(u, "InvalidConfig") && typeof (u as { variable?: unknown }).variable === "string") return Option.some(new InvalidConfig(u as InvalidConfig))
+  if (isTagged(u, "InvalidConfig") && typeof (u as { variable?: unknown }).variable === "string")
+    return Option.some(new InvalidConfig(u as InvalidConfig))
   if (isTagged(u, "ConfigError")) return Option.some(fromConfigError(u))
   return Option.none()
 }
@@ -29,7 +33,11 @@ const asInvalidConfig = (u: unknown): Option.Option<InvalidConfig> => {
 /** The configuration error among a cause's failures and defects, if any. */
 export const configProblem = (cause: Cause.Cause<unknown>): Option.Option<InvalidConfig> => {
   for (const reason of cause.reasons) {
-    const found = Cause.isFailReason(reason) ? asInvalidConfig(reason.error) : Cause.isDieReason(reason) ? asInvalidConfig(reason.defect) : Option.none()
+    const found = Cause.isFailReason(reason)
+      ? asInvalidConfig(reason.error)
+      : Cause.isDieReason(reason)
+        ? asInvalidConfig(reason.defect)
+        : Option.none()
     if (Option.isSome(found)) return found
   }
   return Option.none()
@@ -37,4 +45,6 @@ export const configProblem = (cause: Cause.Cause<unknown>): Option.Option<Invali
 
 /** The one line `npm start` prints for it. */
 export const configProblemLine = (e: InvalidConfig): string =>
-  e.message.includes(e.variable) ? `configuration error: ${e.message}` : `configuration error (${e.variable}): ${e.message}`
+  e.message.includes(e.variable)
+    ? `configuration error: ${e.message}`
+    : `configuration error (${e.variable}): ${e.message}`

@@ -7,7 +7,9 @@ export class NoAgentAvailable extends Schema.TaggedError<NoAgentAvailable>()("No
   message: Schema.String,
 }) {
   static create = () =>
-    new NoAgentAvailable({ message: "No agent is available right now: the pool has no idle instance. Try again in a minute." })
+    new NoAgentAvailable({
+      message: "No agent is available right now: the pool has no idle instance. Try again in a minute.",
+    })
   /** A claim that waited CLAIM_WAIT and still got none (the pool is at POOL_MAX_TOTAL, or agents fail to start). */
   static afterWaiting = (waited: string) =>
     new NoAgentAvailable({
@@ -19,7 +21,8 @@ export class InstanceNotFound extends Schema.TaggedError<InstanceNotFound>()("In
   id: Schema.String,
   message: Schema.String,
 }) {
-  static forId = (id: string) => new InstanceNotFound({ id, message: `No instance with id "${id}". List instances to find the right id.` })
+  static forId = (id: string) =>
+    new InstanceNotFound({ id, message: `No instance with id "${id}". List instances to find the right id.` })
 }
 
 /** A guarded transition found the row in another state than expected: someone else moved it first. */

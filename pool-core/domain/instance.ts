@@ -5,7 +5,15 @@ import { Schema } from "effect"
  * starting → idle → claiming → claimed, plus crashed (claimed but unhealthy), dead (never healthy / gone),
  * draining (being destroyed). Every transition is one guarded SQL statement that also writes an `events` row.
  */
-export const InstanceStatus = Schema.Literals(["starting", "idle", "claiming", "claimed", "crashed", "dead", "draining"])
+export const InstanceStatus = Schema.Literals([
+  "starting",
+  "idle",
+  "claiming",
+  "claimed",
+  "crashed",
+  "dead",
+  "draining",
+])
 export type InstanceStatus = typeof InstanceStatus.Type
 
 export const ComputeProviderName = Schema.Literals(["local", "railway", "docker", "memory"])

@@ -16,5 +16,11 @@ export class Template extends Schema.Class<Template>("pool-core/domain/Template"
    * claim that keeps the defaults uses the page's text (cached 1 h); `instructions` stays the fallback when Notion
    * cannot be read.
    */
-  notionPageId: Schema.optional(Schema.NullOr(Schema.String.check(Schema.isPattern(/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/)))),
+  notionPageId: Schema.optional(
+    Schema.NullOr(
+      Schema.String.check(
+        Schema.isPattern(/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/),
+      ),
+    ),
+  ),
 }) {}

@@ -20,19 +20,28 @@ export interface ReadinessReport {
 /** A check that does not answer within this is a failed check: /readyz must answer even when a dependency hangs. */
 const CHECK_TIMEOUT = Duration.seconds(3)
 
-export class Readiness extends Context.Service<Readiness, {
-  /** Adds a check for the life of the caller's scope. */
-  readonly register: (name: string, check: Effect.Effect<string, string>) => Effect.Effect<void, never, Scope.Scope>
-  /** Runs every check (concurrently, each under a timeout). */
-  readonly report: Effect.Effect<ReadinessReport>
-}>()("pool-core/observability/Readiness") {}
+export class Readiness extends Context.Service<
+  Readiness,
+  {
+    /** Adds a check for the life of the caller's scope. */
+    readonly register: (name: string, check: Effect.Effect<string, string>) => Effect.Effect<void, never, Scope.Scope>
+    /** Runs every check (concurrently, each under a timeout). */
+    readonly report: Effect.Effect<ReadinessReport>
+  }
+>()("pool-core/observability/Readiness") {}
 
 const runCheck = (name: string, check: Effect.Effect<string, string>): Effect.Effect<CheckResult> =>
   check.pipe(
-    Effect.timeoutOrElse({ duration: CHECK_TIMEOUT, orElse: () => Effect.fail(`no answer within ${Duration.format(CHECK_TIMEOUT)}`) }),
-    Effect.match({ onSuccess: (detail) => ({ name, ok: true, detail }), onFailure: (detail) => ({ name, ok: false, detail }) }),
+    Effect.timeoutOrElse({
+      duration: CHECK_TIMEOUT,
+      orElse: () => Effect.fail(`no answer within ${Duration.format(CHECK_TIMEOUT)}`),
+    }),
+    Effect.match({
+      onSuccess: (detail) => ({ name, ok: true, detail }),
+      onFailure: (detail) => ({ name, ok: false, detail }),
+    }),
     Effect.catchCause(() => Effect.succeed({ name, ok: false, detail: "the check itself failed; see the logs" })),
-    Effect.withSpan(`readiness.${name}`)
+    Effect.withSpan(`readiness.${name}`),
   )
 
 export const makeReadiness = Effect.gen(function* () {
@@ -42,15 +51,18 @@ export const makeReadiness = Effect.gen(function* () {
     "database",
     sql`SELECT 1 AS ok`.pipe(
       Effect.as("answers"),
-      Effect.mapError((e) => `not answering: ${e.message.split("\n")[0]!.slice(0, 200)}`)
-    )
+      Effect.mapError((e) => `not answering: ${e.message.split("\n")[0]!.slice(0, 200)}`),
+    ),
   )
   return Readiness.of({
     register: (name, check) =>
-      Effect.acquireRelease(Effect.sync(() => void checks.set(name, check)), () => Effect.sync(() => void checks.delete(name))),
-    report: Effect.suspend(() => Effect.forEach([...checks], ([name, check]) => runCheck(name, check), { concurrency: "unbounded" })).pipe(
-      Effect.map((results) => ({ ready: results.every((r) => r.ok), checks: results }))
-    ),
+      Effect.acquireRelease(
+        Effect.sync(() => void checks.set(name, check)),
+        () => Effect.sync(() => void checks.delete(name)),
+      ),
+    report: Effect.suspend(() =>
+      Effect.forEach([...checks], ([name, check]) => runCheck(name, check), { concurrency: "unbounded" }),
+    ).pipe(Effect.map((results) => ({ ready: results.every((r) => r.ok), checks: results }))),
   })
 })
 
@@ -59,4 +71,7 @@ export const ReadinessLive = Layer.effect(Readiness, makeReadiness)
 
 /** Registers a check when Readiness is provided; a no-op otherwise (tests and tools that build only part of the system). */
 export const registerCheck = (name: string, check: Effect.Effect<string, string>) =>
-  Effect.flatMap(Effect.serviceOption(Readiness), Option.match({ onNone: () => Effect.void, onSome: (r) => r.register(name, check) }))
+  Effect.flatMap(
+    Effect.serviceOption(Readiness),
+    Option.match({ onNone: () => Effect.void, onSome: (r) => r.register(name, check) }),
+  )

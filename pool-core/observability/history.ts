@@ -11,7 +11,13 @@ export const HISTORY_KEEP_DAYS = 7
 
 // Instances by status (InstanceCounts without its total).
 const { total: _total, ...byStatus } = InstanceCounts.fields
-export const Sample = Schema.Struct({ at: Schema.Date, ...byStatus, claimsWaiting: Schema.Int, providerCalls: Schema.Int, callsPerDay: Schema.Int })
+export const Sample = Schema.Struct({
+  at: Schema.Date,
+  ...byStatus,
+  claimsWaiting: Schema.Int,
+  providerCalls: Schema.Int,
+  callsPerDay: Schema.Int,
+})
 export type Sample = typeof Sample.Type
 
 export const LatencyBucket = Schema.Struct({ hour: Schema.Date, p50: Schema.Number, p99: Schema.Number, n: Schema.Int })
@@ -28,12 +34,22 @@ const decodeSamples = Schema.decodeUnknownEffect(Schema.Array(Sample))
 const decodeLatency = Schema.decodeUnknownEffect(Schema.Array(LatencyBucket))
 
 /** Writes one sample and drops those older than HISTORY_KEEP_DAYS. */
-export const recordSample = (sql: SqlClient.SqlClient, at: Date, counts: InstanceCounts, claimsWaiting: number, providerCalls: number, callsPerDay: number) =>
-  Effect.all([
-    sql`INSERT INTO pool_samples (at, starting, idle, claiming, claimed, crashed, dead, draining, claims_waiting, provider_calls, calls_per_day)
+export const recordSample = (
+  sql: SqlClient.SqlClient,
+  at: Date,
+  counts: InstanceCounts,
+  claimsWaiting: number,
+  providerCalls: number,
+  callsPerDay: number,
+) =>
+  Effect.all(
+    [
+      sql`INSERT INTO pool_samples (at, starting, idle, claiming, claimed, crashed, dead, draining, claims_waiting, provider_calls, calls_per_day)
         VALUES (${at}, ${counts.starting}, ${counts.idle}, ${counts.claiming}, ${counts.claimed}, ${counts.crashed}, ${counts.dead}, ${counts.draining}, ${claimsWaiting}, ${providerCalls}, ${callsPerDay})`,
-    sql`DELETE FROM pool_samples WHERE at < ${new Date(at.getTime() - HISTORY_KEEP_DAYS * 86_400_000)}`,
-  ], { discard: true }).pipe(Effect.mapError(toDatabaseError))
+      sql`DELETE FROM pool_samples WHERE at < ${new Date(at.getTime() - HISTORY_KEEP_DAYS * 86_400_000)}`,
+    ],
+    { discard: true },
+  ).pipe(Effect.mapError(toDatabaseError))
 
 /** The `hours` before `until`: every sample, and claim latency (seconds, p50/p99) per hour. */
 export const readHistory = (sql: SqlClient.SqlClient, until: Date, hours = 24) => {
@@ -52,6 +68,6 @@ export const readHistory = (sql: SqlClient.SqlClient, until: Date, hours = 24) =
       GROUP BY 1 ORDER BY 1`.pipe(Effect.flatMap(decodeLatency)),
   }).pipe(
     Effect.map((r): History => ({ since, until, ...r })),
-    Effect.mapError(toDatabaseError)
+    Effect.mapError(toDatabaseError),
   )
 }

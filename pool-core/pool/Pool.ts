@@ -60,17 +60,40 @@ export type OnProgress = (p: Progress) => Effect.Effect<void>
 /** Published on Pool.events: what the ops chat alerts and the admin page react to. */
 export type PoolEvent =
   /** `duringSetup`: its claim's setup failed (the claimer is told in the claim's answer), else a running agent stopped. */
-  | { readonly _tag: "InstanceCrashed"; readonly instanceId: string; readonly agentName: string | null; readonly reason: string; readonly duringSetup?: boolean }
+  | {
+      readonly _tag: "InstanceCrashed"
+      readonly instanceId: string
+      readonly agentName: string | null
+      readonly reason: string
+      readonly duringSetup?: boolean
+    }
   | { readonly _tag: "InstanceDead"; readonly instanceId: string; readonly reason: string }
   | { readonly _tag: "IdleBelowTarget"; readonly idle: number; readonly target: number }
   | { readonly _tag: "ProviderFailing"; readonly provider: string; readonly message: string }
   /** A long-running loop of the pool (the tick) stopped with an error; it runs again (the ops chat is told). */
   | { readonly _tag: "LoopFailing"; readonly loop: string; readonly message: string }
   /** Creates at this provider paused (ProviderCircuit): once per outage; `fault` "unauthorized" is a configuration fault. */
-  | { readonly _tag: "ProviderCircuitOpened"; readonly provider: string; readonly reason: string; readonly fault: ProviderFault; readonly retryInMs: number }
+  | {
+      readonly _tag: "ProviderCircuitOpened"
+      readonly provider: string
+      readonly reason: string
+      readonly fault: ProviderFault
+      readonly retryInMs: number
+    }
   /** Creates resumed: a trial instance became ready, or (configuration fault) the provider answered again. */
-  | { readonly _tag: "ProviderCircuitClosed"; readonly provider: string; readonly pausedForMs: number; readonly failures: number; readonly fault: ProviderFault }
-  | { readonly _tag: "Transition"; readonly instanceId: string; readonly from: InstanceStatus | null; readonly to: InstanceStatus }
+  | {
+      readonly _tag: "ProviderCircuitClosed"
+      readonly provider: string
+      readonly pausedForMs: number
+      readonly failures: number
+      readonly fault: ProviderFault
+    }
+  | {
+      readonly _tag: "Transition"
+      readonly instanceId: string
+      readonly from: InstanceStatus | null
+      readonly to: InstanceStatus
+    }
 
 export interface TickReport {
   readonly ran: boolean // false when another replica holds the tick lock
@@ -92,40 +115,67 @@ export interface ListFilter {
 
 type PoolError = DatabaseError
 
-export class Pool extends Context.Service<Pool, {
-  readonly claim: (
-    req: ClaimRequest,
-    onProgress?: OnProgress
-  ) => Effect.Effect<ClaimResult, NoAgentAvailable | QuotaExceeded | ProvisionFailed | InvalidRequest | PoolError>
-  readonly replenish: (n: number, onProgress?: OnProgress) => Effect.Effect<ReadonlyArray<Instance>, InvalidRequest | ProviderError | PoolError>
-  /** Destroys up to n idle instances (never claimed ones). */
-  readonly drain: (n: number, onProgress?: OnProgress) => Effect.Effect<ReadonlyArray<Instance>, InvalidRequest | PoolError>
-  /** Destroys any instance (admin), releasing its provider resources. */
-  readonly kill: (id: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
-  /** Removes a crashed or dead instance's row after destroying what is left of it. */
-  readonly dismiss: (id: string) => Effect.Effect<Instance, InstanceNotFound | StaleTransition | PoolError>
-  readonly counts: Effect.Effect<InstanceCounts, PoolError>
-  readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<Instance>, PoolError>
-  readonly get: (id: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
-  /** Owner-scoped changes (manager bot /name, /instruct, /join): refused unless claimedBy matches. */
-  readonly rename: (id: string, owner: string, agentName: string) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
-  readonly instruct: (id: string, owner: string, instructions: string) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
-  readonly join: (id: string, owner: string, inviteUrl: string) => Effect.Effect<{ readonly joined: boolean; readonly pending: boolean; readonly conversationId: string | null }, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
-  /** The owner gives the agent back: it is destroyed (never reused for someone else). */
-  readonly release: (id: string, owner: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
-  /** Runs one reconcile tick now (same code as the scheduled one, same lock). */
-  readonly tick: Effect.Effect<TickReport, PoolError>
-  readonly templates: Effect.Effect<ReadonlyArray<Template>, PoolError>
-  readonly template: (slug: string) => Effect.Effect<Template, InvalidRequest | PoolError>
-  readonly events: Stream.Stream<PoolEvent>
-  /** Target sizes from config, for /counts and alerts. */
-  readonly targets: { readonly minIdle: number; readonly maxTotal: number }
-  /** AGENTS_PER_OWNER, API_CLAIMS_PER_HOUR, WEB_AGENT_TTL: the edges tell people what the limits are. */
-  readonly quotas: QuotaSettings
-  /**
-   * This process to the other replicas: its id, and which of some replica ids belong to processes that are gone
-   * (their Postgres session lock has been free for POOL_REPLICA_GONE_AFTER: the first sighting of a free lock starts
-   * that clock, so ask again later). The manager bot uses it to take over only a dead process's messages.
-   */
-  readonly replica: { readonly id: string; readonly gone: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>> }
-}>()("pool-core/pool/Pool") {}
+export class Pool extends Context.Service<
+  Pool,
+  {
+    readonly claim: (
+      req: ClaimRequest,
+      onProgress?: OnProgress,
+    ) => Effect.Effect<ClaimResult, NoAgentAvailable | QuotaExceeded | ProvisionFailed | InvalidRequest | PoolError>
+    readonly replenish: (
+      n: number,
+      onProgress?: OnProgress,
+    ) => Effect.Effect<ReadonlyArray<Instance>, InvalidRequest | ProviderError | PoolError>
+    /** Destroys up to n idle instances (never claimed ones). */
+    readonly drain: (
+      n: number,
+      onProgress?: OnProgress,
+    ) => Effect.Effect<ReadonlyArray<Instance>, InvalidRequest | PoolError>
+    /** Destroys any instance (admin), releasing its provider resources. */
+    readonly kill: (id: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
+    /** Removes a crashed or dead instance's row after destroying what is left of it. */
+    readonly dismiss: (id: string) => Effect.Effect<Instance, InstanceNotFound | StaleTransition | PoolError>
+    readonly counts: Effect.Effect<InstanceCounts, PoolError>
+    readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<Instance>, PoolError>
+    readonly get: (id: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
+    /** Owner-scoped changes (manager bot /name, /instruct, /join): refused unless claimedBy matches. */
+    readonly rename: (
+      id: string,
+      owner: string,
+      agentName: string,
+    ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+    readonly instruct: (
+      id: string,
+      owner: string,
+      instructions: string,
+    ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+    readonly join: (
+      id: string,
+      owner: string,
+      inviteUrl: string,
+    ) => Effect.Effect<
+      { readonly joined: boolean; readonly pending: boolean; readonly conversationId: string | null },
+      InstanceNotFound | InvalidRequest | ProviderError | PoolError
+    >
+    /** The owner gives the agent back: it is destroyed (never reused for someone else). */
+    readonly release: (id: string, owner: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
+    /** Runs one reconcile tick now (same code as the scheduled one, same lock). */
+    readonly tick: Effect.Effect<TickReport, PoolError>
+    readonly templates: Effect.Effect<ReadonlyArray<Template>, PoolError>
+    readonly template: (slug: string) => Effect.Effect<Template, InvalidRequest | PoolError>
+    readonly events: Stream.Stream<PoolEvent>
+    /** Target sizes from config, for /counts and alerts. */
+    readonly targets: { readonly minIdle: number; readonly maxTotal: number }
+    /** AGENTS_PER_OWNER, API_CLAIMS_PER_HOUR, WEB_AGENT_TTL: the edges tell people what the limits are. */
+    readonly quotas: QuotaSettings
+    /**
+     * This process to the other replicas: its id, and which of some replica ids belong to processes that are gone
+     * (their Postgres session lock has been free for POOL_REPLICA_GONE_AFTER: the first sighting of a free lock starts
+     * that clock, so ask again later). The manager bot uses it to take over only a dead process's messages.
+     */
+    readonly replica: {
+      readonly id: string
+      readonly gone: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>>
+    }
+  }
+>()("pool-core/pool/Pool") {}

@@ -39,7 +39,9 @@ export const makePool = Effect.gen(function* () {
   // A template's skills as this deployment can give them: `web` only where agents can search (AgentResources.webSearch).
   const templates = readTemplates.pipe(
     Effect.provideService(SqlClient.SqlClient, sqlClient),
-    Effect.map((all) => all.map((t) => new Template({ ...t, skills: [...availableSkills(t.skills, resources.webSearch)] })))
+    Effect.map((all) =>
+      all.map((t) => new Template({ ...t, skills: [...availableSkills(t.skills, resources.webSearch)] })),
+    ),
   )
   const template = (slug: string) =>
     templates.pipe(
@@ -47,15 +49,30 @@ export const makePool = Effect.gen(function* () {
         const t = all.find((x) => x.slug === slug)
         return t
           ? Effect.succeed(t)
-          : Effect.fail(new InvalidRequest({ field: "templateSlug", message: `No template "${slug}". Known templates: ${all.map((x) => x.slug).join(", ")}.` }))
-      })
+          : Effect.fail(
+              new InvalidRequest({
+                field: "templateSlug",
+                message: `No template "${slug}". Known templates: ${all.map((x) => x.slug).join(", ")}.`,
+              }),
+            )
+      }),
     )
 
-  const get = (id: string) => repo.get(id).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: Effect.succeed })))
+  const get = (id: string) =>
+    repo
+      .get(id)
+      .pipe(
+        Effect.flatMap(Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: Effect.succeed })),
+      )
 
   /** Owner-scoped lookup: someone else's agent looks exactly like a missing one. */
   const owned = (id: string, owner: string) =>
-    get(id).pipe(Effect.filterOrFail((i) => i.claimedBy === owner, () => InstanceNotFound.forId(id)))
+    get(id).pipe(
+      Effect.filterOrFail(
+        (i) => i.claimedBy === owner,
+        () => InstanceNotFound.forId(id),
+      ),
+    )
 
   const token = (id: string) => instanceToken(settings, id)
 
@@ -66,33 +83,49 @@ export const makePool = Effect.gen(function* () {
    */
   const destroy = (instance: Instance, kind: string) =>
     Effect.gen(function* () {
-      yield* resources.release(instance.id).pipe(
-        Effect.catch((e) => repo.update(instance.id, { lastError: `releasing provider resources failed: ${e.message}` }).pipe(Effect.andThen(Effect.fail(e))))
-      )
+      yield* resources
+        .release(instance.id)
+        .pipe(
+          Effect.catch((e) =>
+            repo
+              .update(instance.id, { lastError: `releasing provider resources failed: ${e.message}` })
+              .pipe(Effect.andThen(Effect.fail(e))),
+          ),
+        )
       if (instance.providerRef) {
         yield* budget.spend(costs.destroy)
         yield* compute.destroy(instance.providerRef).pipe(
-          Effect.catchIf((e) => providerFault(e) === "not_found", () => Effect.void),
+          Effect.catchIf(
+            (e) => providerFault(e) === "not_found",
+            () => Effect.void,
+          ),
           Effect.tap(() => circuit.answered(compute.name)),
           Effect.catch((e) =>
             Effect.all([
               repo.update(instance.id, { lastError: `destroy failed: ${e.message}` }),
               providerFault(e) === "unauthorized" ? circuit.refused(compute.name, e.message) : Effect.void,
-            ]).pipe(Effect.andThen(Effect.fail(e)))
-          )
+            ]).pipe(Effect.andThen(Effect.fail(e))),
+          ),
         )
       }
       yield* repo.remove(instance.id, kind, null)
       return true
     }).pipe(
-      Effect.catchTag("ProviderError", (e) => publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message }).pipe(Effect.as(false))),
-      Effect.uninterruptible
+      Effect.catchTag("ProviderError", (e) =>
+        publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message }).pipe(Effect.as(false)),
+      ),
+      Effect.uninterruptible,
     )
 
   /** Moves the instance to draining (guarded) and destroys it. */
   const drainAndDestroy = (id: string, from: ReadonlyArray<Instance["status"]>, kind: string) =>
     repo.transition(id, from, "draining", kind).pipe(
-      Effect.flatMap(Option.match({ onNone: () => Effect.succeed(Option.none<Instance>()), onSome: (i) => destroy(i, kind).pipe(Effect.as(Option.some(i))) }))
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.succeed(Option.none<Instance>()),
+          onSome: (i) => destroy(i, kind).pipe(Effect.as(Option.some(i))),
+        }),
+      ),
     )
 
   /**
@@ -101,29 +134,54 @@ export const makePool = Effect.gen(function* () {
    */
   const createOne = (onProgress: OnProgress, sent: { count: number }) =>
     Effect.gen(function* () {
-      yield* circuit.acquire(compute.name).pipe(Effect.tapError((e) => onProgress({ step: "create", status: "fail", message: e.message })))
+      yield* circuit
+        .acquire(compute.name)
+        .pipe(Effect.tapError((e) => onProgress({ step: "create", status: "fail", message: e.message })))
       const id = randomUUID()
       const instanceToken = token(id)
-      yield* repo.insertStarting({ id, provider: compute.name, tokenHash: tokenHash(instanceToken), createdAt: new Date(yield* Clock.currentTimeMillis) })
-      yield* onProgress({ step: "create", status: "active", message: `creating instance ${id.slice(0, 8)}`, instanceId: id })
+      yield* repo.insertStarting({
+        id,
+        provider: compute.name,
+        tokenHash: tokenHash(instanceToken),
+        createdAt: new Date(yield* Clock.currentTimeMillis),
+      })
+      yield* onProgress({
+        step: "create",
+        status: "active",
+        message: `creating instance ${id.slice(0, 8)}`,
+        instanceId: id,
+      })
       sent.count++
       yield* budget.spend(costs.create)
       const handle = yield* compute.create({ instanceId: id, instanceToken, env: {} }).pipe(
         Effect.tapError((e) =>
           Effect.all([
             repo.transition(id, ["starting"], "dead", "create-failed", { lastError: e.message }, e.message),
-            providerFault(e) === "unauthorized" ? circuit.refused(compute.name, e.message) : circuit.failed(compute.name, e.message, providerFault(e), null),
+            providerFault(e) === "unauthorized"
+              ? circuit.refused(compute.name, e.message)
+              : circuit.failed(compute.name, e.message, providerFault(e), null),
             // Without pauses the circuit tells ops nothing about ordinary failures: each one is an alert (rate-limited).
-            circuit.pausesCreates || providerFault(e) === "unauthorized" ? Effect.void : publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message }),
+            circuit.pausesCreates || providerFault(e) === "unauthorized"
+              ? Effect.void
+              : publish({ _tag: "ProviderFailing", provider: e.provider, message: e.message }),
             onProgress({ step: "create", status: "fail", message: e.message, instanceId: id }),
-          ])
-        )
+          ]),
+        ),
       )
       // A create that went through proves the key works: that ends a configuration fault.
       yield* circuit.answered(compute.name)
       yield* circuit.created(compute.name, id)
-      yield* repo.update(id, { providerRef: handle.providerRef, providerProjectRef: handle.providerProjectRef, url: handle.url })
-      yield* onProgress({ step: "create", status: "ok", message: `instance ${id.slice(0, 8)} is starting`, instanceId: id })
+      yield* repo.update(id, {
+        providerRef: handle.providerRef,
+        providerProjectRef: handle.providerProjectRef,
+        url: handle.url,
+      })
+      yield* onProgress({
+        step: "create",
+        status: "ok",
+        message: `instance ${id.slice(0, 8)} is starting`,
+        instanceId: id,
+      })
       return yield* repo.get(id).pipe(Effect.map(Option.getOrThrow))
     }).pipe(Effect.uninterruptible)
 
@@ -136,7 +194,12 @@ export const makePool = Effect.gen(function* () {
       const sent = { count: 0 }
       if (n <= 0) return { results: [], sent: 0 }
       const first = yield* Effect.result(createOne(onProgress, sent))
-      const rest = first._tag === "Success" ? yield* Effect.forEach(Array.from({ length: n - 1 }), () => Effect.result(createOne(onProgress, sent)), { concurrency: 5 }) : []
+      const rest =
+        first._tag === "Success"
+          ? yield* Effect.forEach(Array.from({ length: n - 1 }), () => Effect.result(createOne(onProgress, sent)), {
+              concurrency: 5,
+            })
+          : []
       return { results: [first, ...rest], sent: sent.count }
     })
 
@@ -155,7 +218,8 @@ export const makePool = Effect.gen(function* () {
       const { results } = yield* createMany(n, onProgress)
       const created = results.flatMap((r) => (r._tag === "Success" ? [r.success] : []))
       const firstError = results.find((r) => r._tag === "Failure")
-      if (created.length === 0 && firstError && firstError._tag === "Failure") return yield* Effect.fail(firstError.failure)
+      if (created.length === 0 && firstError && firstError._tag === "Failure")
+        return yield* Effect.fail(firstError.failure)
       return created
     })
 
@@ -167,9 +231,13 @@ export const makePool = Effect.gen(function* () {
         idle,
         (i) =>
           drainAndDestroy(i.id, ["idle"], "drain").pipe(
-            Effect.tap((o) => (Option.isSome(o) ? onProgress({ step: "drain", status: "ok", message: `drained ${i.id.slice(0, 8)}`, instanceId: i.id }) : Effect.void))
+            Effect.tap((o) =>
+              Option.isSome(o)
+                ? onProgress({ step: "drain", status: "ok", message: `drained ${i.id.slice(0, 8)}`, instanceId: i.id })
+                : Effect.void,
+            ),
           ),
-        { concurrency: 5 }
+        { concurrency: 5 },
       )
       return drained.flatMap((o) => (Option.isSome(o) ? [o.value] : []))
     })
@@ -178,9 +246,11 @@ export const makePool = Effect.gen(function* () {
     get(id).pipe(
       Effect.flatMap((i) =>
         drainAndDestroy(id, ["starting", "idle", "claiming", "claimed", "crashed", "dead", "draining"], "kill").pipe(
-          Effect.flatMap(Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: () => Effect.succeed(i) }))
-        )
-      )
+          Effect.flatMap(
+            Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: () => Effect.succeed(i) }),
+          ),
+        ),
+      ),
     )
 
   const dismiss = (id: string) =>
@@ -191,34 +261,50 @@ export const makePool = Effect.gen(function* () {
             Option.match({
               onNone: () =>
                 Effect.fail(
-                  new StaleTransition({ id, expected: ["crashed", "dead"], to: "draining", actual: i.status, message: `Instance ${id} is ${i.status}; only crashed or dead instances can be dismissed (use kill for others).` })
+                  new StaleTransition({
+                    id,
+                    expected: ["crashed", "dead"],
+                    to: "draining",
+                    actual: i.status,
+                    message: `Instance ${id} is ${i.status}; only crashed or dead instances can be dismissed (use kill for others).`,
+                  }),
                 ),
               onSome: () => Effect.succeed(i),
-            })
-          )
-        )
-      )
+            }),
+          ),
+        ),
+      ),
     )
 
   const release = (id: string, owner: string) =>
     owned(id, owner).pipe(
       Effect.flatMap((i) =>
         drainAndDestroy(id, ["claimed", "crashed"], "release").pipe(
-          Effect.flatMap(Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: () => Effect.succeed(i) }))
-        )
-      )
+          Effect.flatMap(
+            Option.match({ onNone: () => Effect.fail(InstanceNotFound.forId(id)), onSome: () => Effect.succeed(i) }),
+          ),
+        ),
+      ),
     )
 
   const claimedOwned = (id: string, owner: string) =>
     owned(id, owner).pipe(
       Effect.filterOrFail(
         (i) => i.status === "claimed" && i.url !== null,
-        (i) => new InvalidRequest({ field: "agent", message: `That agent is ${i.status}, not running; release it and create a new one.` })
-      )
+        (i) =>
+          new InvalidRequest({
+            field: "agent",
+            message: `That agent is ${i.status}, not running; release it and create a new one.`,
+          }),
+      ),
     )
 
   /** Tells the running agent first, then records it: the row never claims a change the agent did not take. */
-  const updateAgent = (id: string, owner: string, change: { readonly agentName: string } | { readonly instructions: string }) =>
+  const updateAgent = (
+    id: string,
+    owner: string,
+    change: { readonly agentName: string } | { readonly instructions: string },
+  ) =>
     Effect.gen(function* () {
       const i = yield* claimedOwned(id, owner)
       yield* runtime.update(i.url!, token(id), change)
@@ -230,7 +316,9 @@ export const makePool = Effect.gen(function* () {
     checkAgentName("agentName", agentName).pipe(Effect.flatMap((name) => updateAgent(id, owner, { agentName: name })))
 
   const instruct = (id: string, owner: string, instructions: string) =>
-    checkText("instructions", instructions, limits.instructions).pipe(Effect.flatMap((text) => updateAgent(id, owner, { instructions: text })))
+    checkText("instructions", instructions, limits.instructions).pipe(
+      Effect.flatMap((text) => updateAgent(id, owner, { instructions: text })),
+    )
 
   const join = (id: string, owner: string, inviteUrl: string) =>
     Effect.gen(function* () {
@@ -245,7 +333,17 @@ export const makePool = Effect.gen(function* () {
 
   const instructionsOf = yield* makeTemplateInstructions
   const claim = yield* makeClaim({
-    repo, runtime, resources, settings, template, instructionsOf, get, publish, token, owner: replica.id, sql: sqlClient,
+    repo,
+    runtime,
+    resources,
+    settings,
+    template,
+    instructionsOf,
+    get,
+    publish,
+    token,
+    owner: replica.id,
+    sql: sqlClient,
     startOne: Effect.suspend(() => replenish(1)),
     nudge: Effect.suspend(() => tickRun),
   })
@@ -259,17 +357,30 @@ export const makePool = Effect.gen(function* () {
     replica,
     circuit,
     budget,
-    createMany: (n) => Effect.map(createMany(n), ({ results, sent }) => ({ attempted: sent, created: results.filter((r) => r._tag === "Success").length })),
+    createMany: (n) =>
+      Effect.map(createMany(n), ({ results, sent }) => ({
+        attempted: sent,
+        created: results.filter((r) => r._tag === "Success").length,
+      })),
     reap: (id) =>
-      repo.transition(id, ["dead"], "draining", "reap").pipe(Effect.flatMap(Option.match({ onNone: () => Effect.succeed(false), onSome: (i) => destroy(i, "reap") }))),
+      repo
+        .transition(id, ["dead"], "draining", "reap")
+        .pipe(Effect.flatMap(Option.match({ onNone: () => Effect.succeed(false), onSome: (i) => destroy(i, "reap") }))),
     retryDestroy: (id) =>
       repo.get(id).pipe(
-        Effect.flatMap(Option.match({ onNone: () => Effect.succeed(true), onSome: (i) => (i.status === "draining" ? destroy(i, "destroy-retry") : Effect.succeed(false)) }))
+        Effect.flatMap(
+          Option.match({
+            onNone: () => Effect.succeed(true),
+            onSome: (i) => (i.status === "draining" ? destroy(i, "destroy-retry") : Effect.succeed(false)),
+          }),
+        ),
       ),
   })
   // After a tick that ran (this replica holds the tick lock): release web-launched agents past WEB_AGENT_TTL.
   const expire = expireWebAgents({ sql: sqlClient, quotas: settings.quotas, drainAndDestroy }).pipe(
-    Effect.catchCause((cause) => Effect.logWarning("expiring web-launched agents failed; the next tick tries again", cause))
+    Effect.catchCause((cause) =>
+      Effect.logWarning("expiring web-launched agents failed; the next tick tries again", cause),
+    ),
   )
   const tickRun = yield* makeTickLoop({
     settings,
@@ -309,4 +420,6 @@ export const makePool = Effect.gen(function* () {
  * The pool with its own create circuit and replica; needs PoolConfig, Compute, RuntimeClient, AgentResources and the
  * database (SQL, ReplicasHere).
  */
-export const PoolLive = Layer.effect(Pool, makePool).pipe(Layer.provide(Layer.merge(ProviderCircuitLive, Replica.layer)))
+export const PoolLive = Layer.effect(Pool, makePool).pipe(
+  Layer.provide(Layer.merge(ProviderCircuitLive, Replica.layer)),
+)

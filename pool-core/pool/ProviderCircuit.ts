@@ -42,31 +42,39 @@ interface Entry {
   nextPause: ((now: number) => Effect.Effect<Duration.Duration>) | null
 }
 
-export class ProviderCircuit extends Context.Service<ProviderCircuit, {
-  /** Permission for one create at this provider. Fails, sending nothing, while creates are paused. */
-  readonly acquire: (provider: string) => Effect.Effect<void, ProviderError>
-  /** The create went through for this instance: if it was the half-open trial, its readiness now decides. */
-  readonly created: (provider: string, instanceId: string) => Effect.Effect<void>
-  /** The instance became ready: a half-open circuit whose trial it is closes. */
-  readonly ready: (provider: string, instanceId: string) => Effect.Effect<void>
-  /**
-   * A create failed (instanceId null: the call itself) or an instance died before it was ready. Opens a closed
-   * circuit; a failed trial opens it again for longer.
-   */
-  readonly failed: (provider: string, reason: string, fault: ProviderFault, instanceId: string | null) => Effect.Effect<void>
-  /**
-   * Any call was refused as not authorized: a configuration fault. Opens the circuit (or turns an open one into a
-   * configuration fault, which ops hear about once more); the tick then creates and marks nothing.
-   */
-  readonly refused: (provider: string, reason: string) => Effect.Effect<void>
-  /** Some other call to the provider was answered: ends a configuration fault (the provider accepts our key again). */
-  readonly answered: (provider: string) => Effect.Effect<void>
-  readonly state: (provider: string) => Effect.Effect<CircuitState>
-  /** False when POOL_CREATE_BACKOFF is 0: failed creates do not pause anything (callers then alert per failure). */
-  readonly pausesCreates: boolean
-  /** ProviderCircuitOpened / ProviderCircuitClosed, for Pool.events. */
-  readonly events: Stream.Stream<PoolEvent>
-}>()("pool-core/pool/ProviderCircuit") {}
+export class ProviderCircuit extends Context.Service<
+  ProviderCircuit,
+  {
+    /** Permission for one create at this provider. Fails, sending nothing, while creates are paused. */
+    readonly acquire: (provider: string) => Effect.Effect<void, ProviderError>
+    /** The create went through for this instance: if it was the half-open trial, its readiness now decides. */
+    readonly created: (provider: string, instanceId: string) => Effect.Effect<void>
+    /** The instance became ready: a half-open circuit whose trial it is closes. */
+    readonly ready: (provider: string, instanceId: string) => Effect.Effect<void>
+    /**
+     * A create failed (instanceId null: the call itself) or an instance died before it was ready. Opens a closed
+     * circuit; a failed trial opens it again for longer.
+     */
+    readonly failed: (
+      provider: string,
+      reason: string,
+      fault: ProviderFault,
+      instanceId: string | null,
+    ) => Effect.Effect<void>
+    /**
+     * Any call was refused as not authorized: a configuration fault. Opens the circuit (or turns an open one into a
+     * configuration fault, which ops hear about once more); the tick then creates and marks nothing.
+     */
+    readonly refused: (provider: string, reason: string) => Effect.Effect<void>
+    /** Some other call to the provider was answered: ends a configuration fault (the provider accepts our key again). */
+    readonly answered: (provider: string) => Effect.Effect<void>
+    readonly state: (provider: string) => Effect.Effect<CircuitState>
+    /** False when POOL_CREATE_BACKOFF is 0: failed creates do not pause anything (callers then alert per failure). */
+    readonly pausesCreates: boolean
+    /** ProviderCircuitOpened / ProviderCircuitClosed, for Pool.events. */
+    readonly events: Stream.Stream<PoolEvent>
+  }
+>()("pool-core/pool/ProviderCircuit") {}
 
 export interface CircuitSettings {
   readonly createBackoff: Duration.Duration
@@ -85,24 +93,33 @@ export const makeProviderCircuit = (settings: CircuitSettings) =>
     const pubsub = yield* PubSub.unbounded<PoolEvent>()
     const publish = (e: PoolEvent) => PubSub.publish(pubsub, e).pipe(Effect.asVoid)
     const pauses = Schedule.exponential(settings.createBackoff, 2).pipe(
-      Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, settings.createBackoffMax)))
+      Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, settings.createBackoffMax))),
     )
-    const newPauses = Effect.map(Schedule.toStep(pauses), (step) => (now: number) =>
-      step(now, undefined).pipe(
-        Effect.map(([, pause]) => pause),
-        Effect.orElseSucceed(() => settings.createBackoffMax)
-      )
+    const newPauses = Effect.map(
+      Schedule.toStep(pauses),
+      (step) => (now: number) =>
+        step(now, undefined).pipe(
+          Effect.map(([, pause]) => pause),
+          Effect.orElseSucceed(() => settings.createBackoffMax),
+        ),
     )
     const entry = (provider: string): Entry => {
       let e = entries.get(provider)
       if (!e) entries.set(provider, (e = { state: closed, nextPause: null }))
       return e
     }
-    const serial = <A, E>(f: (now: number) => Effect.Effect<A, E>) => lock.withPermits(1)(Effect.flatMap(Clock.currentTimeMillis, f))
+    const serial = <A, E>(f: (now: number) => Effect.Effect<A, E>) =>
+      lock.withPermits(1)(Effect.flatMap(Clock.currentTimeMillis, f))
 
     const paused = (provider: string, s: Exclude<CircuitState, { _tag: "Closed" }>, now: number) => {
-      const what = s.fault === "unauthorized" ? `${provider} refuses the pool's credentials (${s.reason})` : `creates at ${provider} failed (${s.reason})`
-      const when = s._tag === "Open" ? `the next trial is in ${Duration.format(Duration.millis(Math.max(0, s.retryAt - now)))}` : "a trial create is under way"
+      const what =
+        s.fault === "unauthorized"
+          ? `${provider} refuses the pool's credentials (${s.reason})`
+          : `creates at ${provider} failed (${s.reason})`
+      const when =
+        s._tag === "Open"
+          ? `the next trial is in ${Duration.format(Duration.millis(Math.max(0, s.retryAt - now)))}`
+          : "a trial create is under way"
       return new ProviderError({
         provider,
         operation: "create",
@@ -113,7 +130,15 @@ export const makeProviderCircuit = (settings: CircuitSettings) =>
       })
     }
 
-    const open = (provider: string, e: Entry, now: number, reason: string, fault: ProviderFault, failures: number, openedAt: number) =>
+    const open = (
+      provider: string,
+      e: Entry,
+      now: number,
+      reason: string,
+      fault: ProviderFault,
+      failures: number,
+      openedAt: number,
+    ) =>
       Effect.gen(function* () {
         if (e.nextPause === null) e.nextPause = yield* newPauses
         const pause = yield* e.nextPause(now)
@@ -143,7 +168,13 @@ export const makeProviderCircuit = (settings: CircuitSettings) =>
         if (s._tag === "Closed") return
         e.state = closed
         e.nextPause = null
-        yield* publish({ _tag: "ProviderCircuitClosed", provider, pausedForMs: now - s.openedAt, failures: s.failures, fault: s.fault })
+        yield* publish({
+          _tag: "ProviderCircuitClosed",
+          provider,
+          pausedForMs: now - s.openedAt,
+          failures: s.failures,
+          fault: s.fault,
+        })
       })
 
     return ProviderCircuit.of({
@@ -154,7 +185,15 @@ export const makeProviderCircuit = (settings: CircuitSettings) =>
           if (s._tag === "Closed") return Effect.void
           const trialStuck = s._tag === "HalfOpen" && now - s.trialAt >= Duration.toMillis(settings.trialTimeout)
           if ((s._tag === "Open" && now >= s.retryAt) || trialStuck) {
-            e.state = { _tag: "HalfOpen", openedAt: s.openedAt, failures: s.failures, reason: s.reason, fault: s.fault, trial: null, trialAt: now }
+            e.state = {
+              _tag: "HalfOpen",
+              openedAt: s.openedAt,
+              failures: s.failures,
+              reason: s.reason,
+              fault: s.fault,
+              trial: null,
+              trialAt: now,
+            }
             return Effect.void
           }
           return Effect.fail(paused(provider, s, now))
@@ -182,12 +221,14 @@ export const makeProviderCircuit = (settings: CircuitSettings) =>
             const isTrial = s._tag === "HalfOpen" && (instanceId === null ? s.trial === null : s.trial === instanceId)
             if (isTrial) yield* open(provider, e, now, reason, fault, s.failures + 1, s.openedAt)
             else if (fault === "unauthorized") yield* escalate(provider, e, now, reason)
-          })
+          }),
         ),
       refused: (provider, reason) =>
         serial((now) => {
           const e = entry(provider)
-          return e.state._tag === "Closed" ? openFirst(provider, e, now, reason, "unauthorized") : escalate(provider, e, now, reason)
+          return e.state._tag === "Closed"
+            ? openFirst(provider, e, now, reason, "unauthorized")
+            : escalate(provider, e, now, reason)
         }),
       answered: (provider) =>
         serial((now) => {
@@ -208,6 +249,6 @@ export const ProviderCircuitLive = Layer.effect(
       createBackoff: s.createBackoff,
       createBackoffMax: s.createBackoffMax,
       trialTimeout: Duration.sum(s.startTimeout, Duration.times(s.tickInterval, 2)),
-    })
-  )
+    }),
+  ),
 )

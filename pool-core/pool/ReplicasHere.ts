@@ -9,21 +9,24 @@ import { Context, Effect, Layer, Semaphore } from "effect"
 // lives in the one process that serves it, so what this process knows is the whole truth there. On Postgres the locks
 // decide across processes and this only adds the in-process exclusion.
 
-export class ReplicasHere extends Context.Service<ReplicasHere, {
-  /** A replica of this process started on this database (`leave` when it stops). */
-  readonly enter: (replicaId: string) => Effect.Effect<void>
-  readonly leave: (replicaId: string) => Effect.Effect<void>
-  /** True when the replica id is one of this process's live replicas on this database. */
-  readonly isLive: (replicaId: string) => Effect.Effect<boolean>
-  /** Takes this process's tick slot for the database: false when another of its replicas is ticking. */
-  readonly startTick: Effect.Effect<boolean>
-  readonly endTick: Effect.Effect<void>
-  /**
-   * Runs `effect` while no other effect of this process holds the lock `name` on this database. Advisory locks keep
-   * other processes out on Postgres; on PGlite they are re-entrant, so this is what keeps this process's own apart.
-   */
-  readonly withLock: <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-}>()("pool-core/pool/ReplicasHere") {
+export class ReplicasHere extends Context.Service<
+  ReplicasHere,
+  {
+    /** A replica of this process started on this database (`leave` when it stops). */
+    readonly enter: (replicaId: string) => Effect.Effect<void>
+    readonly leave: (replicaId: string) => Effect.Effect<void>
+    /** True when the replica id is one of this process's live replicas on this database. */
+    readonly isLive: (replicaId: string) => Effect.Effect<boolean>
+    /** Takes this process's tick slot for the database: false when another of its replicas is ticking. */
+    readonly startTick: Effect.Effect<boolean>
+    readonly endTick: Effect.Effect<void>
+    /**
+     * Runs `effect` while no other effect of this process holds the lock `name` on this database. Advisory locks keep
+     * other processes out on Postgres; on PGlite they are re-entrant, so this is what keeps this process's own apart.
+     */
+    readonly withLock: <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  }
+>()("pool-core/pool/ReplicasHere") {
   static readonly make = Effect.sync(() => {
     const live = new Set<string>()
     let ticking = false
@@ -44,7 +47,7 @@ export class ReplicasHere extends Context.Service<ReplicasHere, {
           }),
           (lock) => lock.semaphore.withPermits(1)(effect),
           // Forgotten once nobody holds or waits for it: one entry per lock in use, not per name ever used.
-          (lock) => Effect.sync(() => void (--lock.users === 0 && locks.delete(name)))
+          (lock) => Effect.sync(() => void (--lock.users === 0 && locks.delete(name))),
         ),
     })
   })

@@ -41,15 +41,22 @@ export interface AgentUpdate {
  * HTTP client for one runtime instance. Live layer: fetch with timeouts; tests use an in-memory layer
  * or real runtimes on loopback. Errors are ProviderError with provider "runtime".
  */
-export class RuntimeClient extends Context.Service<RuntimeClient, {
-  /**
-   * GET /pool/health. Without the instance token the runtime says readiness only; with it, also the conversation and
-   * invite (the tick uses that to recover a claim whose pool process stopped).
-   */
-  readonly health: (url: string, token?: string) => Effect.Effect<RuntimeHealth, ProviderError>
-  readonly provision: (url: string, token: string, body: ProvisionRequest) => Effect.Effect<ProvisionResult, ProviderError>
-  /** PATCH /pool/agent: rename / new instructions for a claimed agent. */
-  readonly update: (url: string, token: string, body: AgentUpdate) => Effect.Effect<void, ProviderError>
-  /** POST /convos/join: send the agent into another conversation. */
-  readonly join: (url: string, token: string, inviteUrl: string) => Effect.Effect<ProvisionResult, ProviderError>
-}>()("pool-core/pool/RuntimeClient") {}
+export class RuntimeClient extends Context.Service<
+  RuntimeClient,
+  {
+    /**
+     * GET /pool/health. Without the instance token the runtime says readiness only; with it, also the conversation and
+     * invite (the tick uses that to recover a claim whose pool process stopped).
+     */
+    readonly health: (url: string, token?: string) => Effect.Effect<RuntimeHealth, ProviderError>
+    readonly provision: (
+      url: string,
+      token: string,
+      body: ProvisionRequest,
+    ) => Effect.Effect<ProvisionResult, ProviderError>
+    /** PATCH /pool/agent: rename / new instructions for a claimed agent. */
+    readonly update: (url: string, token: string, body: AgentUpdate) => Effect.Effect<void, ProviderError>
+    /** POST /convos/join: send the agent into another conversation. */
+    readonly join: (url: string, token: string, inviteUrl: string) => Effect.Effect<ProvisionResult, ProviderError>
+  }
+>()("pool-core/pool/RuntimeClient") {}

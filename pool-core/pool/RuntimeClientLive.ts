@@ -68,11 +68,14 @@ const call = <A>(
   init: RequestInit,
   timeout: Duration.Duration,
   schema: Schema.Decoder<A> | null,
-  maxBytes: number
+  maxBytes: number,
 ) =>
   Effect.tryPromise({
     try: async (signal) => {
-      const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(Duration.toMillis(timeout))]) })
+      const res = await fetch(url, {
+        ...init,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(Duration.toMillis(timeout))]),
+      })
       try {
         return { status: res.status, text: await readCapped(res, maxBytes) }
       } catch (e) {
@@ -81,12 +84,22 @@ const call = <A>(
       }
     },
     catch: (e) =>
-      fail(operation, null, `The agent instance at ${new URL(url).origin} did not answer ${operation} (${e instanceof Error ? e.name === "TimeoutError" ? `no answer within ${Duration.format(timeout)}` : e.message : String(e)}).`),
+      fail(
+        operation,
+        null,
+        `The agent instance at ${new URL(url).origin} did not answer ${operation} (${e instanceof Error ? (e.name === "TimeoutError" ? `no answer within ${Duration.format(timeout)}` : e.message) : String(e)}).`,
+      ),
   }).pipe(
     Effect.flatMap((answer) =>
       "tooLarge" in answer
-        ? Effect.fail(fail(operation, null, `The agent instance at ${new URL(url).origin} answered ${operation} with more than ${maxBytes} bytes; the pool stopped reading. The instance is broken or hostile: check its runtime.log, or kill it.`))
-        : Effect.succeed(answer)
+        ? Effect.fail(
+            fail(
+              operation,
+              null,
+              `The agent instance at ${new URL(url).origin} answered ${operation} with more than ${maxBytes} bytes; the pool stopped reading. The instance is broken or hostile: check its runtime.log, or kill it.`,
+            ),
+          )
+        : Effect.succeed(answer),
     ),
     Effect.flatMap(({ status, text }) => {
       if (status < 200 || status >= 300) {
@@ -95,14 +108,27 @@ const call = <A>(
           const body = JSON.parse(text) as { error?: unknown }
           if (typeof body.error === "string") reason = body.error
         } catch {}
-        return Effect.fail(fail(operation, status, `The agent instance refused ${operation} (HTTP ${status}): ${reason || "no details"}.`))
+        return Effect.fail(
+          fail(
+            operation,
+            status,
+            `The agent instance refused ${operation} (HTTP ${status}): ${reason || "no details"}.`,
+          ),
+        )
       }
       if (schema === null) return Effect.succeed(undefined as A)
-      return Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => fail(operation, status, `The agent instance answered ${operation} with invalid JSON.`) }).pipe(
+      return Effect.try({
+        try: () => JSON.parse(text) as unknown,
+        catch: () => fail(operation, status, `The agent instance answered ${operation} with invalid JSON.`),
+      }).pipe(
         Effect.flatMap(Schema.decodeUnknownEffect(schema)),
-        Effect.mapError((e) => (e instanceof ProviderError ? e : fail(operation, status, `The agent instance answered ${operation} with an unexpected body: ${e.message}`)))
+        Effect.mapError((e) =>
+          e instanceof ProviderError
+            ? e
+            : fail(operation, status, `The agent instance answered ${operation} with an unexpected body: ${e.message}`),
+        ),
       )
-    })
+    }),
   )
 
 const json = (token: string, method: string, body: unknown): RequestInit => ({
@@ -111,24 +137,60 @@ const json = (token: string, method: string, body: unknown): RequestInit => ({
   body: JSON.stringify(body),
 })
 
-export const makeRuntimeClient = (options: { healthTimeout: Duration.Duration; provisionTimeout: Duration.Duration; maxResponseBytes?: number }) => {
+export const makeRuntimeClient = (options: {
+  healthTimeout: Duration.Duration
+  provisionTimeout: Duration.Duration
+  maxResponseBytes?: number
+}) => {
   const max = options.maxResponseBytes ?? MAX_RUNTIME_RESPONSE_BYTES
   return RuntimeClient.of({
     health: (url, token) =>
-      call("health", `${url}/pool/health`, token ? { method: "GET", headers: { authorization: `Bearer ${token}` } } : { method: "GET" }, options.healthTimeout, Health, max),
-    provision: (url, token, body: ProvisionRequest) =>
-      call("provision", `${url}/pool/provision`, json(token, "POST", body), options.provisionTimeout, Provisioned, max).pipe(
-        Effect.map((r) => ({ conversationId: r.conversationId, inviteUrl: r.inviteUrl ?? null, joined: r.joined ?? false, pending: r.pending ?? false }))
+      call(
+        "health",
+        `${url}/pool/health`,
+        token ? { method: "GET", headers: { authorization: `Bearer ${token}` } } : { method: "GET" },
+        options.healthTimeout,
+        Health,
+        max,
       ),
-    update: (url, token, body: AgentUpdate) => call("update", `${url}/pool/agent`, json(token, "PATCH", body), options.provisionTimeout, null, max),
+    provision: (url, token, body: ProvisionRequest) =>
+      call(
+        "provision",
+        `${url}/pool/provision`,
+        json(token, "POST", body),
+        options.provisionTimeout,
+        Provisioned,
+        max,
+      ).pipe(
+        Effect.map((r) => ({
+          conversationId: r.conversationId,
+          inviteUrl: r.inviteUrl ?? null,
+          joined: r.joined ?? false,
+          pending: r.pending ?? false,
+        })),
+      ),
+    update: (url, token, body: AgentUpdate) =>
+      call("update", `${url}/pool/agent`, json(token, "PATCH", body), options.provisionTimeout, null, max),
     join: (url, token, inviteUrl) =>
-      call("join", `${url}/convos/join`, json(token, "POST", { inviteUrl }), options.provisionTimeout, Joined, max).pipe(
-        Effect.map((r) => ({ conversationId: r.conversationId ?? "", inviteUrl: r.inviteUrl ?? null, joined: r.joined ?? !r.pending, pending: r.pending ?? false }))
+      call(
+        "join",
+        `${url}/convos/join`,
+        json(token, "POST", { inviteUrl }),
+        options.provisionTimeout,
+        Joined,
+        max,
+      ).pipe(
+        Effect.map((r) => ({
+          conversationId: r.conversationId ?? "",
+          inviteUrl: r.inviteUrl ?? null,
+          joined: r.joined ?? !r.pending,
+          pending: r.pending ?? false,
+        })),
       ),
   })
 }
 
 export const RuntimeClientLive = Layer.succeed(
   RuntimeClient,
-  makeRuntimeClient({ healthTimeout: Duration.seconds(5), provisionTimeout: Duration.seconds(90) })
+  makeRuntimeClient({ healthTimeout: Duration.seconds(5), provisionTimeout: Duration.seconds(90) }),
 )

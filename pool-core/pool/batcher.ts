@@ -23,7 +23,7 @@ export interface BatcherOptions {
 export const makeBatcher = <I, O, E>(
   run: (items: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<Exit.Exit<O, E>>>,
   onClosed: () => E,
-  options: BatcherOptions
+  options: BatcherOptions,
 ): Effect.Effect<(item: I) => Effect.Effect<O, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const queue = yield* Queue.unbounded<Pending<I, O, E>>()
@@ -39,12 +39,14 @@ export const makeBatcher = <I, O, E>(
               (p, i) =>
                 Deferred.done(
                   p.result,
-                  Exit.isSuccess(exits) ? (exits.value[i] ?? Exit.die(new Error("batch returned too few results"))) : (exits as Exit.Exit<never>)
+                  Exit.isSuccess(exits)
+                    ? (exits.value[i] ?? Exit.die(new Error("batch returned too few results")))
+                    : (exits as Exit.Exit<never>),
                 ),
-              { discard: true }
-            )
+              { discard: true },
+            ),
           ),
-          Effect.uninterruptible
+          Effect.uninterruptible,
         )
       }
     })
@@ -54,8 +56,8 @@ export const makeBatcher = <I, O, E>(
     yield* Effect.addFinalizer(() =>
       Queue.clear(queue).pipe(
         Effect.flatMap((left) => Effect.forEach(left, (p) => Deferred.fail(p.result, onClosed()), { discard: true })),
-        Effect.andThen(Queue.shutdown(queue))
-      )
+        Effect.andThen(Queue.shutdown(queue)),
+      ),
     )
 
     return (item: I) =>

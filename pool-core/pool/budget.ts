@@ -49,7 +49,8 @@ export const makeCallBudget = (perDay: number) =>
       /** Requests that may be spent now. */
       available: Effect.map(refill, Math.floor),
       /** Takes `cost` if that much is left; false (nothing taken) otherwise. */
-      take: (cost: number) => Effect.map(refill, (left) => (left >= cost ? ((tokens -= cost), (spentTotal += cost), true) : false)),
+      take: (cost: number) =>
+        Effect.map(refill, (left) => (left >= cost ? ((tokens -= cost), (spentTotal += cost), true) : false)),
       /** Records calls that are made regardless (an admin's replenish): the tick then plans with less. */
       spend: (cost: number) => Effect.map(refill, () => void ((tokens -= cost), (spentTotal += cost))),
       /** Requests spent since this process started. */

@@ -35,7 +35,9 @@ const bootFigures = (sql: SqlClient.SqlClient) =>
       FROM events r JOIN events s ON s.instance_id = r.instance_id AND s.from_status IS NULL AND s.to_status = 'starting'
       WHERE r.from_status = 'starting' AND r.to_status = 'idle'
       ORDER BY r.id DESC LIMIT 20`
-    const [oldest] = yield* sql<{ createdAt: Date }>`SELECT created_at FROM instances WHERE status = 'starting' ORDER BY created_at LIMIT 1`
+    const [oldest] = yield* sql<{
+      createdAt: Date
+    }>`SELECT created_at FROM instances WHERE status = 'starting' ORDER BY created_at LIMIT 1`
     const sorted = recent.map((r) => Number(r.ms)).sort((a, b) => a - b)
     const median = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)]! : DEFAULT_BOOT_MS
     return { median, oldestStartingAt: oldest ? new Date(oldest.createdAt).getTime() : null }
@@ -73,7 +75,12 @@ export const makeClaimQueue = (deps: ClaimQueueDeps) => {
         const counts = yield* deps.counts
         if (counts.starting < queue.length) yield* deps.startOne.pipe(Effect.ignore)
         const etaMs = yield* estimate
-        yield* onProgress({ step: "wait", status: "active", message: `no idle agent: one is starting, ready in about ${Math.round(etaMs / 1000)} s`, etaMs })
+        yield* onProgress({
+          step: "wait",
+          status: "active",
+          message: `no idle agent: one is starting, ready in about ${Math.round(etaMs / 1000)} s`,
+          etaMs,
+        })
         let nudgedAt = started
         for (;;) {
           if (queue[0] === ticket) {
@@ -85,7 +92,11 @@ export const makeClaimQueue = (deps: ClaimQueueDeps) => {
           }
           const now = yield* Clock.currentTimeMillis
           if (now >= deadline) {
-            yield* onProgress({ step: "wait", status: "fail", message: `no agent became ready within ${Duration.format(deps.claimWait)}` })
+            yield* onProgress({
+              step: "wait",
+              status: "fail",
+              message: `no agent became ready within ${Duration.format(deps.claimWait)}`,
+            })
             return Option.none<A>()
           }
           if (queue[0] === ticket && now - nudgedAt >= NUDGE_EVERY_MS) {

@@ -29,7 +29,10 @@ const START_TIMEOUT = Duration.seconds(15)
 const STATEMENT_TIMEOUT = Duration.seconds(5)
 
 interface Session {
-  readonly values: (query: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, DatabaseError>
+  readonly values: (
+    query: string,
+    params?: ReadonlyArray<unknown>,
+  ) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, DatabaseError>
 }
 
 const lockKey = (replicaId: string) => `convos-pool-replica:${replicaId}`
@@ -58,21 +61,35 @@ export const makeReplica = Effect.gen(function* () {
     statement.pipe(
       Effect.timeoutOrElse({
         duration: STATEMENT_TIMEOUT,
-        orElse: () => Effect.fail(new DatabaseError({ message: `The pool's own database session did not answer within ${Duration.format(STATEMENT_TIMEOUT)}; it reconnects.`, cause: null })),
-      })
+        orElse: () =>
+          Effect.fail(
+            new DatabaseError({
+              message: `The pool's own database session did not answer within ${Duration.format(STATEMENT_TIMEOUT)}; it reconnects.`,
+              cause: null,
+            }),
+          ),
+      }),
     )
 
   /** A dedicated session outside the connection pool (or, without a PgClient, a reserved pool connection). */
   const open = Option.match(pg, {
     onSome: (client) =>
       PgConnection.make(client.config).pipe(
-        Effect.map((conn): Session => ({ values: (q, p) => bounded(conn.queryValues(q, p ?? [], false).pipe(Effect.mapError(toDatabaseError))) })),
-        Effect.mapError(toDatabaseError)
+        Effect.map(
+          (conn): Session => ({
+            values: (q, p) => bounded(conn.queryValues(q, p ?? [], false).pipe(Effect.mapError(toDatabaseError))),
+          }),
+        ),
+        Effect.mapError(toDatabaseError),
       ),
     onNone: () =>
       sql.reserve.pipe(
-        Effect.map((conn): Session => ({ values: (q, p) => bounded(conn.executeValues(q, p ?? []).pipe(Effect.mapError(toDatabaseError))) })),
-        Effect.mapError(toDatabaseError)
+        Effect.map(
+          (conn): Session => ({
+            values: (q, p) => bounded(conn.executeValues(q, p ?? []).pipe(Effect.mapError(toDatabaseError))),
+          }),
+        ),
+        Effect.mapError(toDatabaseError),
       ),
   })
 
@@ -80,12 +97,13 @@ export const makeReplica = Effect.gen(function* () {
     Effect.gen(function* () {
       const session = yield* open
       const [[locked]] = (yield* session.values(replicaLockSql, replicaLockParams(id))) as [[boolean]]
-      if (locked !== true) return yield* new DatabaseError({ message: `Replica lock ${id} is held by another session.`, cause: null })
+      if (locked !== true)
+        return yield* new DatabaseError({ message: `Replica lock ${id} is held by another session.`, cause: null })
       yield* Ref.set(current, Option.some(session))
       yield* Deferred.succeed(ready, undefined)
       // Runs until the session fails; then the keeper opens a new one.
       return yield* serial.withPermit(session.values("SELECT 1")).pipe(Effect.repeat(Schedule.spaced(PING)))
-    })
+    }),
   ).pipe(Effect.ensuring(Ref.set(current, Option.none())))
 
   // During an outage the keeper retries every 250 ms: say so once, then at most once a minute.
@@ -95,18 +113,26 @@ export const makeReplica = Effect.gen(function* () {
       Effect.suspend(() => {
         if (Date.now() - warnedAt < 60_000) return Effect.void
         warnedAt = Date.now()
-        return Effect.logWarning(`pool replica ${id.slice(0, 8)}: database session lost, reconnecting (every 250 ms; repeated at most once a minute)`, cause)
-      })
+        return Effect.logWarning(
+          `pool replica ${id.slice(0, 8)}: database session lost, reconnecting (every 250 ms; repeated at most once a minute)`,
+          cause,
+        )
+      }),
     ),
     Effect.repeat(RECONNECT),
-    Effect.forkScoped
+    Effect.forkScoped,
   )
   yield* Deferred.await(ready).pipe(
     Effect.timeoutOrElse({
       duration: START_TIMEOUT,
       orElse: () =>
-        Effect.fail(new DatabaseError({ message: `The pool could not open its own database session within ${Duration.format(START_TIMEOUT)}. Check that the database accepts one more connection than DB_MAX_CONNECTIONS.`, cause: null })),
-    })
+        Effect.fail(
+          new DatabaseError({
+            message: `The pool could not open its own database session within ${Duration.format(START_TIMEOUT)}. Check that the database accepts one more connection than DB_MAX_CONNECTIONS.`,
+            cause: null,
+          }),
+        ),
+    }),
   )
   yield* here.enter(id)
   yield* Effect.addFinalizer(() => here.leave(id))
@@ -115,10 +141,16 @@ export const makeReplica = Effect.gen(function* () {
     Ref.get(current).pipe(
       Effect.flatMap(
         Option.match({
-          onNone: () => Effect.fail(new DatabaseError({ message: "The pool's database session is reconnecting; the tick runs again on the next interval.", cause: null })),
+          onNone: () =>
+            Effect.fail(
+              new DatabaseError({
+                message: "The pool's database session is reconnecting; the tick runs again on the next interval.",
+                cause: null,
+              }),
+            ),
           onSome: (s) => serial.withPermit(use(s)),
-        })
-      )
+        }),
+      ),
     )
 
   /** When each other replica's lock was first seen free (forgotten when seen held again). */
@@ -135,13 +167,16 @@ export const makeReplica = Effect.gen(function* () {
         // Owners of long-resolved claims are never asked again: keep the map small.
         for (const [owner, at] of firstSeenFree) if (Date.now() - at > 86_400_000) firstSeenFree.delete(owner)
         return new Set(found.flat())
-      })
+      }),
     )
 
   /** [owner] when its lock is free and has been for `confirmAfter`; [] otherwise (or when it cannot be asked). */
   const lockFreeFor = (owner: string, confirmAfter: Duration.Duration) =>
     withSession((s) =>
-      s.values("SELECT CASE WHEN pg_try_advisory_lock(k) THEN pg_advisory_unlock(k) ELSE false END FROM (SELECT hashtextextended($1, 0) AS k) AS t", [lockKey(owner)])
+      s.values(
+        "SELECT CASE WHEN pg_try_advisory_lock(k) THEN pg_advisory_unlock(k) ELSE false END FROM (SELECT hashtextextended($1, 0) AS k) AS t",
+        [lockKey(owner)],
+      ),
     ).pipe(
       Effect.map((rows) => {
         const now = Date.now()
@@ -153,7 +188,7 @@ export const makeReplica = Effect.gen(function* () {
         firstSeenFree.set(owner, first)
         return now - first >= Duration.toMillis(confirmAfter) ? [owner] : []
       }),
-      Effect.orElseSucceed(() => [] as Array<string>)
+      Effect.orElseSucceed(() => [] as Array<string>),
     )
 
   /**
@@ -173,13 +208,13 @@ export const makeReplica = Effect.gen(function* () {
                       ? Effect.succeedNone
                       : body.pipe(
                           Effect.map(Option.some),
-                          Effect.ensuring(withSession((s) => s.values(tickUnlockSql)).pipe(Effect.ignore))
-                        )
-                  )
-                )
-              ).pipe(Effect.ensuring(here.endTick))
-        )
-      )
+                          Effect.ensuring(withSession((s) => s.values(tickUnlockSql)).pipe(Effect.ignore)),
+                        ),
+                  ),
+                ),
+              ).pipe(Effect.ensuring(here.endTick)),
+        ),
+      ),
     )
 
   return { id, gone, exclusiveTick } as const

@@ -75,7 +75,9 @@ export const makeInstanceRepo = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
 
   const one = <E>(rows: Effect.Effect<ReadonlyArray<unknown>, E>) =>
-    rows.pipe(Effect.flatMap((r) => (r.length === 0 ? Effect.succeedNone : Effect.map(decodeInstance(r[0]), Option.some))))
+    rows.pipe(
+      Effect.flatMap((r) => (r.length === 0 ? Effect.succeedNone : Effect.map(decodeInstance(r[0]), Option.some))),
+    )
 
   /** Rows tagged with `request_n` → one Option per request, in request order. */
   const byRequest = (found: ReadonlyArray<unknown>, count: number) =>
@@ -102,7 +104,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
     to: InstanceStatus,
     kind: string,
     patch: InstancePatch = {},
-    detail: string | null = null
+    detail: string | null = null,
   ) => {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined)
     const set = entries.length > 0 ? sql`${sql.update(Object.fromEntries(entries))},` : sql``
@@ -125,7 +127,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
     if (entries.length === 0) return Effect.void
     return sql`UPDATE instances SET ${sql.update(Object.fromEntries(entries))}, updated_at = now() WHERE id = ${id}`.pipe(
       Effect.asVoid,
-      Effect.mapError(toDatabaseError)
+      Effect.mapError(toDatabaseError),
     )
   }
 
@@ -160,9 +162,17 @@ export const makeInstanceRepo = Effect.gen(function* () {
   const claimIdleBatch = (requests: ReadonlyArray<ClaimFields>, quota?: QuotaLimits) => {
     const rows = JSON.stringify(
       requests.map((c, n) => ({
-        n, key: c.key, claimed_by: c.claimedBy, agent_name: c.agentName, instructions: c.instructions, template_slug: c.templateSlug, join_url: c.joinUrl,
-        owner: c.owner, quota_keys: c.quotaKeys ?? [], hourly: c.hourly ?? false,
-      }))
+        n,
+        key: c.key,
+        claimed_by: c.claimedBy,
+        agent_name: c.agentName,
+        instructions: c.instructions,
+        template_slug: c.templateSlug,
+        join_url: c.joinUrl,
+        owner: c.owner,
+        quota_keys: c.quotaKeys ?? [],
+        hourly: c.hourly ?? false,
+      })),
     )
     // With quotas, requests over their owner's quota are left out before slots are given (pool/quota/sql.ts); the
     // caller holds the owners' locks, so the counts cannot change under this statement.
@@ -194,13 +204,17 @@ export const makeInstanceRepo = Effect.gen(function* () {
       )
       SELECT * FROM upd`.pipe(
       Effect.flatMap((found) => byRequest(found, requests.length)),
-      Effect.mapError(toDatabaseError)
+      Effect.mapError(toDatabaseError),
     )
   }
 
   /** claiming → claimed for many provisioned instances in one statement; None for a row no longer `claiming`. */
-  const markClaimedBatch = (done: ReadonlyArray<{ readonly id: string; readonly conversationId: string; readonly inviteUrl: string | null }>) => {
-    const rows = JSON.stringify(done.map((d, n) => ({ n, id: d.id, conversation_id: d.conversationId, invite_url: d.inviteUrl })))
+  const markClaimedBatch = (
+    done: ReadonlyArray<{ readonly id: string; readonly conversationId: string; readonly inviteUrl: string | null }>,
+  ) => {
+    const rows = JSON.stringify(
+      done.map((d, n) => ({ n, id: d.id, conversation_id: d.conversationId, invite_url: d.inviteUrl })),
+    )
     return sql`
       WITH req AS (
         SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS r(n int, id text, conversation_id text, invite_url text)
@@ -214,7 +228,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
       )
       SELECT * FROM upd`.pipe(
       Effect.flatMap((found) => byRequest(found, done.length)),
-      Effect.mapError(toDatabaseError)
+      Effect.mapError(toDatabaseError),
     )
   }
 
@@ -225,8 +239,14 @@ export const makeInstanceRepo = Effect.gen(function* () {
     while (current && typeof current === "object" && !seen.has(current)) {
       seen.add(current)
       const c = current as { _tag?: unknown; code?: unknown; message?: unknown; reason?: unknown; cause?: unknown }
-      if (c._tag === "UniqueViolation" || c.code === "23505" || /duplicate key|unique constraint|UniqueViolation/i.test(String(c.message ?? ""))) return true
-      if (c.reason && typeof c.reason === "object" && (c.reason as { _tag?: unknown })._tag === "UniqueViolation") return true
+      if (
+        c._tag === "UniqueViolation" ||
+        c.code === "23505" ||
+        /duplicate key|unique constraint|UniqueViolation/i.test(String(c.message ?? ""))
+      )
+        return true
+      if (c.reason && typeof c.reason === "object" && (c.reason as { _tag?: unknown })._tag === "UniqueViolation")
+        return true
       current = c.reason && typeof c.reason === "object" && c.reason !== current ? c.reason : c.cause
     }
     return /UniqueViolation|duplicate key|23505/.test(String(e.cause))
@@ -235,7 +255,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
   const findClaim = (key: string) =>
     sql<{ instanceId: string; claimedBy: string }>`SELECT instance_id, claimed_by FROM claims WHERE key = ${key}`.pipe(
       Effect.map((rows) => Option.fromNullishOr(rows[0])),
-      Effect.mapError(toDatabaseError)
+      Effect.mapError(toDatabaseError),
     )
 
   const get = (id: string) => one(sql`SELECT * FROM instances WHERE id = ${id}`).pipe(Effect.mapError(toDatabaseError))
@@ -248,37 +268,68 @@ export const makeInstanceRepo = Effect.gen(function* () {
     const where = clauses.length > 0 ? sql`WHERE ${sql.and(clauses)}` : sql``
     return sql`SELECT * FROM instances ${where} ORDER BY created_at, id LIMIT ${filter.limit ?? 1000}`.pipe(
       Effect.flatMap(decodeInstances),
-      Effect.mapError(toDatabaseError)
+      Effect.mapError(toDatabaseError),
     )
   }
 
-  const counts = sql<{ status: InstanceStatus; n: number }>`SELECT status, count(*)::int AS n FROM instances GROUP BY status`.pipe(
+  const counts = sql<{
+    status: InstanceStatus
+    n: number
+  }>`SELECT status, count(*)::int AS n FROM instances GROUP BY status`.pipe(
     Effect.map((rows) => {
-      const c: Record<string, number> = { starting: 0, idle: 0, claiming: 0, claimed: 0, crashed: 0, dead: 0, draining: 0 }
+      const c: Record<string, number> = {
+        starting: 0,
+        idle: 0,
+        claiming: 0,
+        claimed: 0,
+        crashed: 0,
+        dead: 0,
+        draining: 0,
+      }
       for (const r of rows) c[r.status] = r.n
       return { ...c, total: rows.reduce((sum, r) => sum + r.n, 0) } as InstanceCounts
     }),
-    Effect.mapError(toDatabaseError)
+    Effect.mapError(toDatabaseError),
   )
 
   const tickRows = sql<TickRow>`
     SELECT id, status, provider_ref, provider_project_ref, url, agent_name, claim_owner, created_at, updated_at, last_healthy_at, unhealthy_since
-    FROM instances WHERE status IN ('starting','idle','claiming','claimed','dead','draining')`.pipe(Effect.mapError(toDatabaseError))
+    FROM instances WHERE status IN ('starting','idle','claiming','claimed','dead','draining')`.pipe(
+    Effect.mapError(toDatabaseError),
+  )
 
   /** Removes a destroyed instance's row (its events stay as the audit trail). */
   const remove = (id: string, kind: string, detail: string | null) =>
     sql`
       WITH del AS (DELETE FROM instances WHERE id = ${id} RETURNING id, status),
       ev AS (INSERT INTO events (instance_id, from_status, to_status, kind, detail) SELECT id, status, NULL, ${kind}, ${detail} FROM del)
-      SELECT id FROM del`.pipe(Effect.map((r) => r.length > 0), Effect.mapError(toDatabaseError))
+      SELECT id FROM del`.pipe(
+      Effect.map((r) => r.length > 0),
+      Effect.mapError(toDatabaseError),
+    )
 
   const events = (instanceId: string) =>
     sql`SELECT id::int AS id, instance_id, from_status, to_status, kind, detail, created_at FROM events WHERE instance_id = ${instanceId} ORDER BY id`.pipe(
       Effect.flatMap(decodeEvents),
-      Effect.mapError(toDatabaseError)
+      Effect.mapError(toDatabaseError),
     )
 
-  return { insertStarting, transition, update, claimIdle, claimIdleBatch, markClaimedBatch, isUniqueViolation, findClaim, get, list, counts, tickRows, remove, events } as const
+  return {
+    insertStarting,
+    transition,
+    update,
+    claimIdle,
+    claimIdleBatch,
+    markClaimedBatch,
+    isUniqueViolation,
+    findClaim,
+    get,
+    list,
+    counts,
+    tickRows,
+    remove,
+    events,
+  } as const
 })
 
 export type InstanceRepo = Effect.Success<typeof makeInstanceRepo>

@@ -23,11 +23,11 @@ export const makeTemplateInstructions = Effect.gen(function* () {
         const text = p.prompt.trim()
         if (text === "") return fallback(`its Notion page ${t.notionPageId} has no text.`)
         if (text.length <= limits.instructions) return Effect.succeed(text)
-        return Effect.logWarning(`template ${t.slug}: its Notion page is ${text.length} characters; agents get the first ${limits.instructions}.`).pipe(
-          Effect.as(text.slice(0, limits.instructions))
-        )
+        return Effect.logWarning(
+          `template ${t.slug}: its Notion page is ${text.length} characters; agents get the first ${limits.instructions}.`,
+        ).pipe(Effect.as(text.slice(0, limits.instructions)))
       }),
-      Effect.catch((e) => fallback(`its Notion page could not be read: ${e.message}`))
+      Effect.catch((e) => fallback(`its Notion page could not be read: ${e.message}`)),
     )
   }
 })

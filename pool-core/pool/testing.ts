@@ -43,19 +43,22 @@ interface MemoryInstance {
   inviteUrl: string | null
 }
 
-export class MemoryCloud extends Context.Service<MemoryCloud, {
-  readonly instances: Map<string, MemoryInstance>
-  readonly stats: MemoryStats
-  /** How many times each instance id was created at the provider (a retry that creates again shows as 2). */
-  readonly createsPerInstance: ReadonlyMap<string, number>
-  /** Makes the provider report the instance as failed/gone (e.g. a crash). */
-  readonly setState: (ref: string, state: ComputeState) => void
-  /** The next n provisions fail with this message. */
-  readonly failProvisions: (n: number, message: string) => void
-  readonly setFailRate: (rate: number) => void
-  /** Every compute call fails with this HTTP status (401: not authorized, 503: unavailable); null: back to normal. */
-  readonly failAll: (status: number | null) => void
-}>()("pool-core/pool/testing/MemoryCloud") {}
+export class MemoryCloud extends Context.Service<
+  MemoryCloud,
+  {
+    readonly instances: Map<string, MemoryInstance>
+    readonly stats: MemoryStats
+    /** How many times each instance id was created at the provider (a retry that creates again shows as 2). */
+    readonly createsPerInstance: ReadonlyMap<string, number>
+    /** Makes the provider report the instance as failed/gone (e.g. a crash). */
+    readonly setState: (ref: string, state: ComputeState) => void
+    /** The next n provisions fail with this message. */
+    readonly failProvisions: (n: number, message: string) => void
+    readonly setFailRate: (rate: number) => void
+    /** Every compute call fails with this HTTP status (401: not authorized, 503: unavailable); null: back to normal. */
+    readonly failAll: (status: number | null) => void
+  }
+>()("pool-core/pool/testing/MemoryCloud") {}
 
 export interface MemoryStats {
   creates: number
@@ -77,7 +80,16 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
       const readyAfterMs = Duration.toMillis(Duration.fromInputUnsafe(options.readyAfter ?? 0))
       const instances = new Map<string, MemoryInstance>()
       const destroyed = new Set<string>()
-      const stats: MemoryStats = { creates: 0, destroys: 0, statusCalls: 0, statusRefs: 0, healthCalls: 0, provisions: 0, failures: 0, destroyedTwice: 0 }
+      const stats: MemoryStats = {
+        creates: 0,
+        destroys: 0,
+        statusCalls: 0,
+        statusRefs: 0,
+        healthCalls: 0,
+        provisions: 0,
+        failures: 0,
+        destroyedTwice: 0,
+      }
       const createsPerInstance = new Map<string, number>()
       const batchSize = options.batchSize ?? 500
       let failRate = options.failRate ?? 0
@@ -90,23 +102,51 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
           if (failAllStatus !== null) {
             stats.failures++
             const text = failAllStatus === 401 ? "Not Authorized" : `HTTP ${failAllStatus}`
-            return Effect.fail(new ProviderError({ provider: "memory", operation, status: failAllStatus, retryable: failAllStatus >= 500, message: `memory compute: ${operation} refused: ${text}` }))
+            return Effect.fail(
+              new ProviderError({
+                provider: "memory",
+                operation,
+                status: failAllStatus,
+                retryable: failAllStatus >= 500,
+                message: `memory compute: ${operation} refused: ${text}`,
+              }),
+            )
           }
           const roll = random()
           if (roll < failRate) {
             stats.failures++
-            return Effect.fail(new ProviderError({ provider: "memory", operation, status: 503, retryable: true, message: `memory compute: injected failure of ${operation}` }))
+            return Effect.fail(
+              new ProviderError({
+                provider: "memory",
+                operation,
+                status: 503,
+                retryable: true,
+                message: `memory compute: injected failure of ${operation}`,
+              }),
+            )
           }
           if (roll < failRate + (options.stallRate ?? 0)) {
             return Effect.sleep(Duration.fromInputUnsafe(options.stallFor ?? "1 second")).pipe(
-              Effect.andThen(Effect.fail(new ProviderError({ provider: "memory", operation, status: null, retryable: true, message: `memory compute: ${operation} timed out` })))
+              Effect.andThen(
+                Effect.fail(
+                  new ProviderError({
+                    provider: "memory",
+                    operation,
+                    status: null,
+                    retryable: true,
+                    message: `memory compute: ${operation} timed out`,
+                  }),
+                ),
+              ),
             )
           }
           return effect
         })
 
       const stateOf = (i: MemoryInstance): ComputeState =>
-        i.state === "starting" && Date.now() - i.createdAt >= readyAfterMs ? ((i.state = "running"), "running") : i.state
+        i.state === "starting" && Date.now() - i.createdAt >= readyAfterMs
+          ? ((i.state = "running"), "running")
+          : i.state
       const byUrl = (url: string) => instances.get(url.replace("memory://", "mem-"))
 
       const compute = Compute.of({
@@ -118,9 +158,17 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
               stats.creates++
               createsPerInstance.set(spec.instanceId, (createsPerInstance.get(spec.instanceId) ?? 0) + 1)
               const ref = `mem-${spec.instanceId}`
-              instances.set(ref, { instanceId: spec.instanceId, ref, createdAt: Date.now(), state: "starting", provisioned: null, conversationId: null, inviteUrl: null })
+              instances.set(ref, {
+                instanceId: spec.instanceId,
+                ref,
+                createdAt: Date.now(),
+                state: "starting",
+                provisioned: null,
+                conversationId: null,
+                inviteUrl: null,
+              })
               return { providerRef: ref, providerProjectRef: "memory-project", url: `memory://${spec.instanceId}` }
-            })
+            }),
           ),
         destroy: (ref) =>
           faulty(
@@ -130,16 +178,33 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
               destroyed.add(ref)
               stats.destroys++
               // Like a real API: deleting what does not exist is a 404 (the pool counts that as destroyed).
-              if (!instances.delete(ref)) return Effect.fail(new ProviderError({ provider: "memory", operation: "destroy", status: 404, retryable: false, message: `memory compute: no instance ${ref}` }))
+              if (!instances.delete(ref))
+                return Effect.fail(
+                  new ProviderError({
+                    provider: "memory",
+                    operation: "destroy",
+                    status: 404,
+                    retryable: false,
+                    message: `memory compute: no instance ${ref}`,
+                  }),
+                )
               return Effect.void
-            })
+            }),
           ),
         statusBatch: (refs) =>
           faulty(
             "status",
             Effect.suspend(() => {
               if (refs.length > batchSize) {
-                return Effect.fail(new ProviderError({ provider: "memory", operation: "status", status: 400, retryable: false, message: `memory compute: a status request takes at most ${batchSize} refs (got ${refs.length})` }))
+                return Effect.fail(
+                  new ProviderError({
+                    provider: "memory",
+                    operation: "status",
+                    status: 400,
+                    retryable: false,
+                    message: `memory compute: a status request takes at most ${batchSize} refs (got ${refs.length})`,
+                  }),
+                )
               }
               stats.statusRefs += refs.length
               return Effect.succeed(refs)
@@ -149,16 +214,27 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
                 const out = new Map<string, ComputeStatus>()
                 for (const { providerRef } of asked) {
                   const i = instances.get(providerRef)
-                  out.set(providerRef, i ? { providerRef, state: stateOf(i), url: `memory://${i.instanceId}` } : { providerRef, state: "gone", url: null })
+                  out.set(
+                    providerRef,
+                    i
+                      ? { providerRef, state: stateOf(i), url: `memory://${i.instanceId}` }
+                      : { providerRef, state: "gone", url: null },
+                  )
                 }
                 return out
-              })
-            )
+              }),
+            ),
           ),
       })
 
       const unreachable = (operation: string, url: string) =>
-        new ProviderError({ provider: "runtime", operation, status: null, retryable: true, message: `The agent instance at ${url} did not answer ${operation}.` })
+        new ProviderError({
+          provider: "runtime",
+          operation,
+          status: null,
+          retryable: true,
+          message: `The agent instance at ${url} did not answer ${operation}.`,
+        })
 
       const runtime = RuntimeClient.of({
         health: (url, token) =>
@@ -167,7 +243,11 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
             const i = byUrl(url)
             if (!i || stateOf(i) !== "running") return Effect.fail(unreachable("health", url))
             // Like the runtime: the conversation and invite only for the holder of a token.
-            return Effect.succeed(token ? { ready: true, version: "memory", conversationId: i.conversationId, inviteUrl: i.inviteUrl } : { ready: true, version: "memory" })
+            return Effect.succeed(
+              token
+                ? { ready: true, version: "memory", conversationId: i.conversationId, inviteUrl: i.inviteUrl }
+                : { ready: true, version: "memory" },
+            )
           }),
         provision: (url, _token, body) =>
           Effect.sleep(Duration.fromInputUnsafe(options.provisionDelay ?? 0)).pipe(
@@ -177,23 +257,50 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
                 if (!i || stateOf(i) !== "running") return Effect.fail(unreachable("provision", url))
                 if (provisionFailures.n > 0) {
                   provisionFailures.n--
-                  return Effect.fail(new ProviderError({ provider: "runtime", operation: "provision", status: 500, retryable: false, message: provisionFailures.message }))
+                  return Effect.fail(
+                    new ProviderError({
+                      provider: "runtime",
+                      operation: "provision",
+                      status: 500,
+                      retryable: false,
+                      message: provisionFailures.message,
+                    }),
+                  )
                 }
-                if (i.provisioned) return Effect.fail(new ProviderError({ provider: "runtime", operation: "provision", status: 409, retryable: false, message: "already provisioned" }))
+                if (i.provisioned)
+                  return Effect.fail(
+                    new ProviderError({
+                      provider: "runtime",
+                      operation: "provision",
+                      status: 409,
+                      retryable: false,
+                      message: "already provisioned",
+                    }),
+                  )
                 stats.provisions++
                 i.provisioned = body
                 i.conversationId = `conv-${i.instanceId.replace(/-/g, "")}`
                 i.inviteUrl = body.joinUrl ?? `https://dev.convos.org/v2?i=memory-${i.instanceId}`
-                return Effect.succeed({ conversationId: i.conversationId, inviteUrl: body.joinUrl ? null : i.inviteUrl, joined: Boolean(body.joinUrl), pending: false })
-              })
-            )
+                return Effect.succeed({
+                  conversationId: i.conversationId,
+                  inviteUrl: body.joinUrl ? null : i.inviteUrl,
+                  joined: Boolean(body.joinUrl),
+                  pending: false,
+                })
+              }),
+            ),
           ),
         update: (url) => (byUrl(url) ? Effect.void : Effect.fail(unreachable("update", url))),
         join: (url, _token, inviteUrl) =>
           Effect.suspend(() => {
             const i = byUrl(url)
             if (!i) return Effect.fail(unreachable("join", url))
-            return Effect.succeed({ conversationId: `conv-joined-${inviteUrl.length}`, inviteUrl: null, joined: true, pending: false })
+            return Effect.succeed({
+              conversationId: `conv-joined-${inviteUrl.length}`,
+              inviteUrl: null,
+              joined: true,
+              pending: false,
+            })
           }),
       })
 
@@ -216,7 +323,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         },
       })
       return Context.make(Compute, compute).pipe(Context.add(RuntimeClient, runtime), Context.add(MemoryCloud, cloud))
-    })
+    }),
   )
 
 export interface PoolTestOptions {
@@ -235,14 +342,16 @@ export const PoolTest = (options: PoolTestOptions = {}) =>
     Layer.provideMerge(memoryCloudLayer(options.cloud)),
     Layer.provideMerge(options.resources ?? AgentResourcesNone),
     Layer.provideMerge(poolConfigLayer(options.settings)),
-    Layer.provideMerge(options.database ?? TestDatabase)
+    Layer.provideMerge(options.database ?? TestDatabase),
   )
 
 /**
  * Another pool on the same database, cloud and runtime (a second replica, or a restart), with its own settings or
  * resources; it lives until `close`. Needs what PoolTest provides.
  */
-export const startPool = (overrides: { readonly settings?: Partial<PoolSettings>; readonly resources?: AgentResources["Service"] } = {}) =>
+export const startPool = (
+  overrides: { readonly settings?: Partial<PoolSettings>; readonly resources?: AgentResources["Service"] } = {},
+) =>
   Effect.gen(function* () {
     const base = yield* PoolConfig
     const resources = overrides.resources ?? (yield* AgentResources)
@@ -251,7 +360,7 @@ export const startPool = (overrides: { readonly settings?: Partial<PoolSettings>
       Effect.provideService(PoolConfig, { ...base, ...overrides.settings }),
       Effect.provideService(AgentResources, resources),
       Effect.provideServiceEffect(Replica, makeReplica),
-      Scope.provide(scope)
+      Scope.provide(scope),
     )
     return { pool, close: Scope.close(scope, Exit.void) }
   })

@@ -4,7 +4,14 @@ import type { PoolSettings } from "../config.ts"
 import type { DatabaseError } from "../domain/errors.ts"
 import type { InstanceCounts } from "../domain/instance.ts"
 import { recordSample } from "../observability/history.ts"
-import { claimsWaiting, count, instancesByStatus, tickDuration, tickProviderCalls, ticksTotal } from "../observability/metrics.ts"
+import {
+  claimsWaiting,
+  count,
+  instancesByStatus,
+  tickDuration,
+  tickProviderCalls,
+  ticksTotal,
+} from "../observability/metrics.ts"
 import { registerCheck } from "../observability/Readiness.ts"
 import { stopReason } from "../supervision/supervise.ts"
 import type { CallBudget } from "./budget.ts"
@@ -27,12 +34,16 @@ interface TickLoopDeps {
 }
 
 /** A tick that finished this long ago (or longer) makes the pool not ready: three intervals, at least a minute. */
-export const tickStaleAfter = (interval: Duration.Duration) => Duration.max(Duration.times(interval, 3), Duration.minutes(1))
+export const tickStaleAfter = (interval: Duration.Duration) =>
+  Duration.max(Duration.times(interval, 3), Duration.minutes(1))
 
 export const makeTickLoop = (deps: TickLoopDeps) =>
   Effect.gen(function* () {
     const { settings, budget } = deps
-    const last = yield* Ref.make<{ readonly okAt: number | null; readonly error: string | null }>({ okAt: null, error: null })
+    const last = yield* Ref.make<{ readonly okAt: number | null; readonly error: string | null }>({
+      okAt: null,
+      error: null,
+    })
     const sampled = yield* Ref.make({ at: 0, spent: yield* budget.spent })
 
     const sample = Effect.gen(function* () {
@@ -47,29 +58,37 @@ export const makeTickLoop = (deps: TickLoopDeps) =>
     })
 
     const gauges = Effect.flatMap(deps.counts, (c) =>
-      Effect.forEach(STATUSES, (s) => Metric.update(Metric.withAttributes(instancesByStatus, { status: s }), c[s]), { discard: true })
+      Effect.forEach(STATUSES, (s) => Metric.update(Metric.withAttributes(instancesByStatus, { status: s }), c[s]), {
+        discard: true,
+      }),
     )
 
     const run = deps.run.pipe(
       Effect.tap((report) =>
         report.ran
-          ? Effect.all([
-              Metric.update(tickDuration, report.durationMs / 1000),
-              count(ticksTotal, { outcome: "ran" }),
-              Metric.update(tickProviderCalls, report.providerCalls),
-              gauges,
-              sample,
-            ], { discard: true })
-          : count(ticksTotal, { outcome: "skipped" })
+          ? Effect.all(
+              [
+                Metric.update(tickDuration, report.durationMs / 1000),
+                count(ticksTotal, { outcome: "ran" }),
+                Metric.update(tickProviderCalls, report.providerCalls),
+                gauges,
+                sample,
+              ],
+              { discard: true },
+            )
+          : count(ticksTotal, { outcome: "skipped" }),
       ),
       Effect.onExit((exit) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Exit.isSuccess(exit)
             ? Ref.set(last, { okAt: now, error: null })
-            : Effect.andThen(Ref.update(last, (l) => ({ ...l, error: stopReason(exit) })), count(ticksTotal, { outcome: "failed" }))
-        )
+            : Effect.andThen(
+                Ref.update(last, (l) => ({ ...l, error: stopReason(exit) })),
+                count(ticksTotal, { outcome: "failed" }),
+              ),
+        ),
       ),
-      Effect.withSpan("pool.tick")
+      Effect.withSpan("pool.tick"),
     )
 
     if (settings.runTick) {
@@ -78,12 +97,18 @@ export const makeTickLoop = (deps: TickLoopDeps) =>
         "tick",
         Effect.gen(function* () {
           const { okAt, error } = yield* Ref.get(last)
-          if (error !== null) return yield* Effect.fail(`the last tick failed (${error}); it runs again every ${Duration.format(settings.tickInterval)}`)
+          if (error !== null)
+            return yield* Effect.fail(
+              `the last tick failed (${error}); it runs again every ${Duration.format(settings.tickInterval)}`,
+            )
           if (okAt === null) return yield* Effect.fail("the first tick has not finished yet")
           const ago = (yield* Clock.currentTimeMillis) - okAt
-          if (ago > staleMs) return yield* Effect.fail(`no tick finished for ${Math.round(ago / 1000)} s (POOL_TICK_INTERVAL=${Duration.format(settings.tickInterval)})`)
+          if (ago > staleMs)
+            return yield* Effect.fail(
+              `no tick finished for ${Math.round(ago / 1000)} s (POOL_TICK_INTERVAL=${Duration.format(settings.tickInterval)})`,
+            )
           return `last tick ${Math.round(ago / 1000)} s ago`
-        })
+        }),
       )
       yield* run.pipe(
         Effect.catchCause((cause) =>
@@ -93,12 +118,12 @@ export const makeTickLoop = (deps: TickLoopDeps) =>
                 _tag: "LoopFailing",
                 loop: "pool tick",
                 message: `pool tick failed (${stopReason(Exit.failCause(cause))}); it runs again every ${Duration.format(settings.tickInterval)}`,
-              })
-            )
-          )
+              }),
+            ),
+          ),
         ),
         Effect.repeat(Schedule.spaced(settings.tickInterval)),
-        Effect.forkScoped
+        Effect.forkScoped,
       )
     }
     return run

@@ -1,5 +1,11 @@
 import { Context, Effect, Layer } from "effect"
-import { type InstanceNotFound, type InvalidRequest, NotConfigured, type ProviderError, type ResourceConflict } from "../domain/errors.ts"
+import {
+  type InstanceNotFound,
+  type InvalidRequest,
+  NotConfigured,
+  type ProviderError,
+  type ResourceConflict,
+} from "../domain/errors.ts"
 import type { OnProgress } from "../pool/Pool.ts"
 
 /** One provider resource held by one instance (an OpenRouter key, an AgentMail inbox, a Telnyx number …). */
@@ -35,28 +41,39 @@ export type TopUpError = InvalidRequest | InstanceNotFound | ResourceConflict | 
  * resources recorded in the database so that kill/dismiss/release and restarts release each exactly once.
  * `AgentResources.none` (pool/ layers) is used when no provider is configured.
  */
-export class AgentResources extends Context.Service<AgentResources, {
-  /**
-   * Whether agents can search the web: each gets its own OpenRouter key (OPENROUTER_MANAGEMENT_KEY set), and the
-   * runtime routes web search through OpenRouter with it. Templates show their `web` skill only when this is true.
-   */
-  readonly webSearch: boolean
-  /** Takes one resource from each configured provider. On a failure halfway, releases what it took, then fails. */
-  readonly acquire: (instanceId: string, onProgress?: OnProgress) => Effect.Effect<AcquiredResources, ProviderError | NotConfigured>
-  /** Releases everything recorded for the instance; idempotent (a second call releases nothing). */
-  readonly release: (instanceId: string) => Effect.Effect<void, ProviderError>
-  /** What an instance holds (for /agents and the admin page; no secrets). */
-  readonly held: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, ProviderError>
-  /**
-   * Raises the spending cap of the instance's OpenRouter key by `amountUsd` (> 0, whole cents, ≤ OPENROUTER_TOPUP_MAX)
-   * and records a `topup` event; `by` (who asked: "api", "admin", "ops:<inbox>") goes into the event. Fails with
-   * InvalidRequest (field amountUsd), InstanceNotFound, NotConfigured (no OPENROUTER_MANAGEMENT_KEY) or
-   * ResourceConflict (the instance holds no key) before anything is sent to OpenRouter. `idempotencyKey` (API:
-   * Idempotency-Key; ops chat: the message id): the same key tops up once, whichever replica gets it; without one,
-   * every call is a new top-up. Top-ups of one agent run one at a time across replicas.
-   */
-  readonly topUp: (instanceId: string, amountUsd: number, by?: string, idempotencyKey?: string) => Effect.Effect<TopUpResult, TopUpError>
-}>()("pool-core/providers/AgentResources") {}
+export class AgentResources extends Context.Service<
+  AgentResources,
+  {
+    /**
+     * Whether agents can search the web: each gets its own OpenRouter key (OPENROUTER_MANAGEMENT_KEY set), and the
+     * runtime routes web search through OpenRouter with it. Templates show their `web` skill only when this is true.
+     */
+    readonly webSearch: boolean
+    /** Takes one resource from each configured provider. On a failure halfway, releases what it took, then fails. */
+    readonly acquire: (
+      instanceId: string,
+      onProgress?: OnProgress,
+    ) => Effect.Effect<AcquiredResources, ProviderError | NotConfigured>
+    /** Releases everything recorded for the instance; idempotent (a second call releases nothing). */
+    readonly release: (instanceId: string) => Effect.Effect<void, ProviderError>
+    /** What an instance holds (for /agents and the admin page; no secrets). */
+    readonly held: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, ProviderError>
+    /**
+     * Raises the spending cap of the instance's OpenRouter key by `amountUsd` (> 0, whole cents, ≤ OPENROUTER_TOPUP_MAX)
+     * and records a `topup` event; `by` (who asked: "api", "admin", "ops:<inbox>") goes into the event. Fails with
+     * InvalidRequest (field amountUsd), InstanceNotFound, NotConfigured (no OPENROUTER_MANAGEMENT_KEY) or
+     * ResourceConflict (the instance holds no key) before anything is sent to OpenRouter. `idempotencyKey` (API:
+     * Idempotency-Key; ops chat: the message id): the same key tops up once, whichever replica gets it; without one,
+     * every call is a new top-up. Top-ups of one agent run one at a time across replicas.
+     */
+    readonly topUp: (
+      instanceId: string,
+      amountUsd: number,
+      by?: string,
+      idempotencyKey?: string,
+    ) => Effect.Effect<TopUpResult, TopUpError>
+  }
+>()("pool-core/providers/AgentResources") {}
 
 /** No provider configured: agents get no per-agent resources, and there is nothing to release. */
 export const AgentResourcesNone = Layer.succeed(AgentResources, {

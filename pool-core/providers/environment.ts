@@ -15,19 +15,27 @@ export const poolEnvironment = (fallback: string) =>
   Config.String("POOL_ENVIRONMENT").pipe(
     Config.withDefault(fallback),
     Effect.mapError(
-      (e) => new InvalidConfig({ variable: "POOL_ENVIRONMENT", message: `POOL_ENVIRONMENT could not be read: ${e.message}.` })
+      (e) =>
+        new InvalidConfig({
+          variable: "POOL_ENVIRONMENT",
+          message: `POOL_ENVIRONMENT could not be read: ${e.message}.`,
+        }),
     ),
     Effect.flatMap((raw) => {
-      const value = raw.trim().toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "")
+      const value = raw
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, "-")
+        .replace(/^-+|-+$/g, "")
       return VALID.test(value)
         ? Effect.succeed(value)
         : Effect.fail(
             new InvalidConfig({
               variable: "POOL_ENVIRONMENT",
               message: `POOL_ENVIRONMENT must be 1–32 lower-case letters, digits or dashes (got "${raw}"), e.g. POOL_ENVIRONMENT=staging.`,
-            })
+            }),
           )
-    })
+    }),
   )
 
 /** The name prefix every provider resource of this environment carries: `convos-<environment>-`. */

@@ -17,7 +17,7 @@ export interface SuperviseOptions {
 export const restartSchedule = (options: SuperviseOptions = {}) => {
   const max = Duration.fromInputUnsafe(options.maxDelay ?? Duration.seconds(5))
   return Schedule.exponential(options.baseDelay ?? Duration.millis(250)).pipe(
-    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, max)))
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, max))),
   )
 }
 
@@ -25,7 +25,12 @@ export const restartSchedule = (options: SuperviseOptions = {}) => {
 export const stopReason = <A, E>(exit: Exit.Exit<A, E>): string => {
   if (Exit.isSuccess(exit)) return "it ended"
   const error = Cause.squash(exit.cause)
-  const message = error instanceof Error ? error.message : typeof error === "object" && error !== null && "message" in error ? String((error as { message: unknown }).message) : String(error)
+  const message =
+    error instanceof Error
+      ? error.message
+      : typeof error === "object" && error !== null && "message" in error
+        ? String((error as { message: unknown }).message)
+        : String(error)
   return `it failed: ${message.split("\n")[0]!.slice(0, 300)}`
 }
 
@@ -33,7 +38,11 @@ export const stopReason = <A, E>(exit: Exit.Exit<A, E>): string => {
  * Runs `loop` forever: each time it stops (failure, defect or end) it is logged, `warn` is told, and it runs again
  * after the next delay of `restartSchedule`. Fork it in a scope; closing the scope stops it.
  */
-export const supervise = <A, E, R>(name: string, loop: Effect.Effect<A, E, R>, options: SuperviseOptions = {}): Effect.Effect<never, never, R> => {
+export const supervise = <A, E, R>(
+  name: string,
+  loop: Effect.Effect<A, E, R>,
+  options: SuperviseOptions = {},
+): Effect.Effect<never, never, R> => {
   const warn = options.warn ?? (() => Effect.void)
   let restarts = 0
   return loop.pipe(
@@ -44,10 +53,10 @@ export const supervise = <A, E, R>(name: string, loop: Effect.Effect<A, E, R>, o
       const message = `${name} stopped (${stopReason(exit)}); restarting it (restart ${restarts}, with backoff)`
       return Effect.logWarning(message, ...(Exit.isFailure(exit) ? [exit.cause] : [])).pipe(
         Effect.andThen(warn(message).pipe(Effect.ignore)),
-        Effect.catchCause(() => Effect.void)
+        Effect.catchCause(() => Effect.void),
       )
     }),
     Effect.repeat(restartSchedule(options)),
-    Effect.andThen(Effect.never)
+    Effect.andThen(Effect.never),
   )
 }

@@ -6,7 +6,8 @@ import { applyRuntime } from "./config/apply.ts"
 import { describeSettings, SettingsError, settingsFromEnv } from "./config/settings.ts"
 import { execGateway } from "./gateway.ts"
 
-const usage = "usage: runtime <apply|start>\n  env: OPENCLAW_STATE_DIR (or STATE_DIR), PORT, INSTANCE_TOKEN, OPENROUTER_API_KEY, OPENCLAW_PRIMARY_MODEL, DEVNET_URL | XMTP_ENV"
+const usage =
+  "usage: runtime <apply|start>\n  env: OPENCLAW_STATE_DIR (or STATE_DIR), PORT, INSTANCE_TOKEN, OPENROUTER_API_KEY, OPENCLAW_PRIMARY_MODEL, DEVNET_URL | XMTP_ENV"
 
 const main = async (command: string | undefined): Promise<number> => {
   if (command !== "apply" && command !== "start") {
@@ -15,12 +16,16 @@ const main = async (command: string | undefined): Promise<number> => {
   }
   const [major, minor] = process.versions.node.split(".").map(Number) as [number, number]
   if (command === "start" && (major < 24 || (major === 24 && minor < 16))) {
-    console.error(`runtime: Node ${process.versions.node} is too old for OpenClaw; run with Node 24.16+ (node_modules/.bin/node).`)
+    console.error(
+      `runtime: Node ${process.versions.node} is too old for OpenClaw; run with Node 24.16+ (node_modules/.bin/node).`,
+    )
     return 69
   }
   const settings = settingsFromEnv(process.env)
   if (command === "start" && !settings.token) {
-    console.error("runtime: INSTANCE_TOKEN (or OPENCLAW_GATEWAY_TOKEN) is required: every route but /pool/health checks it.")
+    console.error(
+      "runtime: INSTANCE_TOKEN (or OPENCLAW_GATEWAY_TOKEN) is required: every route but /pool/health checks it.",
+    )
     return 78
   }
   const applied = applyRuntime(settings, process.env)
@@ -34,5 +39,5 @@ main(process.argv[2]).then(
   (e) => {
     console.error(`runtime: ${e instanceof SettingsError ? e.message : e instanceof Error ? e.stack : String(e)}`)
     process.exit(1)
-  }
+  },
 )

@@ -5,7 +5,13 @@
 import { cpSync, existsSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DEFAULT_OPENROUTER_BASE_URL, openclawEntry, readSecretsEnv, runtimeRoot, type RuntimeSettings } from "./config/settings.ts"
+import {
+  DEFAULT_OPENROUTER_BASE_URL,
+  openclawEntry,
+  readSecretsEnv,
+  runtimeRoot,
+  type RuntimeSettings,
+} from "./config/settings.ts"
 
 /**
  * V8 limits for one agent's gateway (docs/runtime-footprint.md): old space well above the ~200 MB a ready agent
@@ -43,7 +49,10 @@ export const seedCompileCache = (settings: RuntimeSettings, hostTmpDir: string =
 }
 
 /** The gateway's environment: caller env + provision-time secrets + the offline/embedding presets. */
-export const gatewayEnv = (settings: RuntimeSettings, { NODE_COMPILE_CACHE: _respawns, ...env }: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
+export const gatewayEnv = (
+  settings: RuntimeSettings,
+  { NODE_COMPILE_CACHE: _respawns, ...env }: NodeJS.ProcessEnv,
+): NodeJS.ProcessEnv => ({
   ...env,
   ...readSecretsEnv(settings.stateDir),
   CONVOS_RUNTIME_ROOT: runtimeRoot(),
@@ -64,7 +73,14 @@ export const gatewayEnv = (settings: RuntimeSettings, { NODE_COMPILE_CACHE: _res
 
 /** Node's argv for the gateway (after the node binary). */
 export const gatewayArgs = (settings: RuntimeSettings): string[] => [
-  ...GATEWAY_NODE_FLAGS, openclawEntry(), "gateway", "run", "--port", String(settings.port), "--bind", settings.bind,
+  ...GATEWAY_NODE_FLAGS,
+  openclawEntry(),
+  "gateway",
+  "run",
+  "--port",
+  String(settings.port),
+  "--bind",
+  settings.bind,
 ]
 
 /** Replaces this process with the gateway (never returns). Node must be ≥ 24.16 (checked by the CLI). */

@@ -18,16 +18,24 @@ afterEach(async () => {
 const setup = async (held: ServicesFake["held"], env: Record<string, string> = {}) => {
   const fake = await startServicesFake({ instanceId: INSTANCE_ID, token: TOKEN, held })
   open.push(fake)
-  const i: TestInstance = await startInstance({ dispatch: async () => ({ delivered: 0, silent: true }), env: { POOL_SERVICES_URL: fake.url, INSTANCE_ID, ...env } })
+  const i: TestInstance = await startInstance({
+    dispatch: async () => ({ delivered: 0, silent: true }),
+    env: { POOL_SERVICES_URL: fake.url, INSTANCE_ID, ...env },
+  })
   open.push(i)
   return { fake, i }
 }
 
-const toolNames = (i: TestInstance) => ["send_email", "list_emails", "send_sms", "wallet_address"].filter((n) => i.convos.serviceTool(n) !== null)
+const toolNames = (i: TestInstance) =>
+  ["send_email", "list_emails", "send_sms", "wallet_address"].filter((n) => i.convos.serviceTool(n) !== null)
 
 describe("typed agent service tools", () => {
   it("offers only the tools of the services the agent holds (asked with its token), and lists them in AGENTS.md", async () => {
-    const { fake, i } = await setup({ email: { address: "agent-1@agentmail.to" }, phone: null, wallet: { address: "0x00000000000000000000000000000000000000a1" } })
+    const { fake, i } = await setup({
+      email: { address: "agent-1@agentmail.to" },
+      phone: null,
+      wallet: { address: "0x00000000000000000000000000000000000000a1" },
+    })
     expect(toolNames(i)).toEqual([]) // nothing before the pool answered
     await i.convos.refreshServices()
     expect(toolNames(i)).toEqual(["send_email", "list_emails", "wallet_address"])
@@ -46,9 +54,14 @@ describe("typed agent service tools", () => {
   })
 
   it("each tool sends exactly the agent service API's request and reports the answer", async () => {
-    const { fake, i } = await setup({ email: { address: "agent-1@agentmail.to" }, phone: { number: "+15550001111" }, wallet: { address: "0xabc0000000000000000000000000000000000001" } })
+    const { fake, i } = await setup({
+      email: { address: "agent-1@agentmail.to" },
+      phone: { number: "+15550001111" },
+      wallet: { address: "0xabc0000000000000000000000000000000000001" },
+    })
     await i.convos.refreshServices()
-    const run = (name: string, params: Record<string, unknown>) => i.convos.serviceTool(name)!.execute(`call-${name}`, params)
+    const run = (name: string, params: Record<string, unknown>) =>
+      i.convos.serviceTool(name)!.execute(`call-${name}`, params)
 
     const email = await run("send_email", { to: "ada@example.com", subject: "Dinner", text: "7 pm works." })
     expect(email.details).toMatchObject({ ok: true, messageId: "msg-1" })
@@ -80,17 +93,26 @@ describe("typed agent service tools", () => {
   it("a refusal by the pool reaches the model as the pool's own line (what happened, what to do)", async () => {
     const { fake, i } = await setup({ email: null, phone: { number: "+15550001111" }, wallet: null })
     await i.convos.refreshServices()
-    fake.failNext.set("/api/agent-services/sms/send", { status: 429, error: "Daily SMS limit (20) reached; it resets at 2026-12-04T00:00:00.000Z." })
-    const r = (await i.convos.serviceTool("send_sms")!.execute("c1", { to: "+15557654321", text: "hi" }))
+    fake.failNext.set("/api/agent-services/sms/send", {
+      status: 429,
+      error: "Daily SMS limit (20) reached; it resets at 2026-12-04T00:00:00.000Z.",
+    })
+    const r = await i.convos.serviceTool("send_sms")!.execute("c1", { to: "+15557654321", text: "hi" })
     expect(r.details).toMatchObject({ ok: false, status: 429 })
-    expect(r.content[0]!.text).toBe("send_sms failed (HTTP 429): Daily SMS limit (20) reached; it resets at 2026-12-04T00:00:00.000Z.")
+    expect(r.content[0]!.text).toBe(
+      "send_sms failed (HTTP 429): Daily SMS limit (20) reached; it resets at 2026-12-04T00:00:00.000Z.",
+    )
     // the model's bad input is refused by the pool (400), also as a result, not a crash
-    const bad = (await i.convos.serviceTool("send_sms")!.execute("c2", { to: "5551234", text: "hi" }))
+    const bad = await i.convos.serviceTool("send_sms")!.execute("c2", { to: "5551234", text: "hi" })
     expect(bad.details).toMatchObject({ ok: false, status: 400 })
   })
 
   it("without the pool's service API (no POOL_SERVICES_URL) the agent has no service tools and asks nobody", async () => {
-    const fake = await startServicesFake({ instanceId: INSTANCE_ID, token: TOKEN, held: { email: { address: "x@agentmail.to" }, phone: null, wallet: null } })
+    const fake = await startServicesFake({
+      instanceId: INSTANCE_ID,
+      token: TOKEN,
+      held: { email: { address: "x@agentmail.to" }, phone: null, wallet: null },
+    })
     open.push(fake)
     const i = await startInstance({ dispatch: async () => ({ delivered: 0, silent: true }), env: { INSTANCE_ID } })
     open.push(i)

@@ -25,7 +25,11 @@ const ID = `dockere2e${process.pid}`
 const TOKEN = "docker-e2e-token"
 const MEMORY = 1536 * 1024 ** 2
 const repoRoot = join(import.meta.dirname, "..", "..")
-const reason = noEngineReason() ?? (process.env.CONTAINER_E2E === "1" ? null : "set CONTAINER_E2E=1 to build the runtime image (~18 min the first time, ~6 min cached, on a 2-core machine) and run an agent in it")
+const reason =
+  noEngineReason() ??
+  (process.env.CONTAINER_E2E === "1"
+    ? null
+    : "set CONTAINER_E2E=1 to build the runtime image (~18 min the first time, ~6 min cached, on a 2-core machine) and run an agent in it")
 
 let engine: TestEngine
 let devnet: Awaited<ReturnType<typeof startTestDevnet>>
@@ -36,8 +40,10 @@ let compute: ManagedRuntime.ManagedRuntime<Compute, unknown>
 let ref = ""
 let url = ""
 
-const onCompute = <A, E>(runtime: ManagedRuntime.ManagedRuntime<Compute, unknown>, f: (c: Compute["Service"]) => Effect.Effect<A, E>) =>
-  runtime.runPromise(Effect.flatMap(Effect.service(Compute), f))
+const onCompute = <A, E>(
+  runtime: ManagedRuntime.ManagedRuntime<Compute, unknown>,
+  f: (c: Compute["Service"]) => Effect.Effect<A, E>,
+) => runtime.runPromise(Effect.flatMap(Effect.service(Compute), f))
 const layerFor = (baseEnv: Record<string, string>) =>
   dockerComputeLayer(settings, { baseEnv }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
 /** The engine's own answer for one of its API paths (the test's view, beside the layer's). */
@@ -56,7 +62,9 @@ const waitReady = async (base: string) => {
     const state = (await engineGet(`/containers/${ref}/json`)).json?.State
     if (state && state.Status !== "running" && state.Status !== "created" && state.Status !== "restarting") {
       const logs = spawnSync(engine.name, ["logs", "--tail", "40", ref], { env: engine.env, encoding: "utf8" })
-      throw new Error(`agent container ${ref} is ${state.Status} (exit ${state.ExitCode}); its log:\n${logs.stdout}${logs.stderr}`)
+      throw new Error(
+        `agent container ${ref} is ${state.Status} (exit ${state.ExitCode}); its log:\n${logs.stdout}${logs.stderr}`,
+      )
     }
     await new Promise((r) => setTimeout(r, 1000))
   }
@@ -71,19 +79,43 @@ if (reason) {
   beforeAll(async () => {
     engine = await startTestEngine()
     // Built once; later runs reuse the engine's layer cache (only changed sources are compiled and copied again).
-    const build = spawnSync(process.execPath, [join(repoRoot, "scripts", "image.mjs"), "runtime"], { cwd: repoRoot, env: { ...engine.env, CONTAINER_ENGINE: engine.name, IMAGE_TAG: IMAGE }, stdio: "inherit" })
+    const build = spawnSync(process.execPath, [join(repoRoot, "scripts", "image.mjs"), "runtime"], {
+      cwd: repoRoot,
+      env: { ...engine.env, CONTAINER_ENGINE: engine.name, IMAGE_TAG: IMAGE },
+      stdio: "inherit",
+    })
     if (build.status !== 0) throw new Error(`npm run image:runtime failed (exit ${build.status}); see its output above`)
     devnet = await startTestDevnet()
     llm = await startFakeLlm()
-    services = await startServicesFake({ instanceId: ID, token: TOKEN, held: { email: null, phone: null, wallet: null } })
-    settings = { host: engine.host, image: IMAGE, memoryBytes: MEMORY, nanoCpus: 1e9, network: "host", environment: `e2e-${process.pid}` }
-    compute = ManagedRuntime.make(layerFor({ DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl, OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6", POOL_SERVICES_URL: services.url }))
+    services = await startServicesFake({
+      instanceId: ID,
+      token: TOKEN,
+      held: { email: null, phone: null, wallet: null },
+    })
+    settings = {
+      host: engine.host,
+      image: IMAGE,
+      memoryBytes: MEMORY,
+      nanoCpus: 1e9,
+      network: "host",
+      environment: `e2e-${process.pid}`,
+    }
+    compute = ManagedRuntime.make(
+      layerFor({
+        DEVNET_URL: devnet.url,
+        OPENROUTER_BASE_URL: llm.baseUrl,
+        OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6",
+        POOL_SERVICES_URL: services.url,
+      }),
+    )
     const startedAt = Date.now()
     const handle = await onCompute(compute, (c) => c.create({ instanceId: ID, instanceToken: TOKEN, env: {} }))
     ref = handle.providerRef
     url = handle.url!
     await waitReady(url)
-    console.log(`docker e2e: agent container ready ${((Date.now() - startedAt) / 1000).toFixed(1)} s after create (cold start)`)
+    console.log(
+      `docker e2e: agent container ready ${((Date.now() - startedAt) / 1000).toFixed(1)} s after create (cold start)`,
+    )
   }, 3_600_000)
 
   afterAll(async () => {
@@ -101,12 +133,19 @@ if (reason) {
       expect(inspect.Config.User).toBe("10001:10001")
       expect(inspect.HostConfig.Memory).toBe(MEMORY)
       expect(inspect.HostConfig.NanoCpus).toBe(1e9)
-      expect(inspect.Config.Labels).toMatchObject({ "convos.pool.environment": settings.environment, "convos.instance.id": ID })
-      expect(inspect.Mounts.map((m: { Name: string; Destination: string }) => [m.Name, m.Destination])).toEqual([[`${ref}-data`, "/data"]])
+      expect(inspect.Config.Labels).toMatchObject({
+        "convos.pool.environment": settings.environment,
+        "convos.instance.id": ID,
+      })
+      expect(inspect.Mounts.map((m: { Name: string; Destination: string }) => [m.Name, m.Destination])).toEqual([
+        [`${ref}-data`, "/data"],
+      ])
       // The limit is enforced by the kernel, not only recorded: the container's cgroup reports it.
       const stats = (await engineGet(`/containers/${ref}/stats?stream=false`)).json!
       expect(stats.memory_stats.limit).toBe(MEMORY)
-      console.log(`docker e2e: agent container RSS ${(stats.memory_stats.usage / 1024 ** 2).toFixed(0)} MB (memory usage from container stats, idle)`)
+      console.log(
+        `docker e2e: agent container RSS ${(stats.memory_stats.usage / 1024 ** 2).toFixed(0)} MB (memory usage from container stats, idle)`,
+      )
       const status = await onCompute(compute, (c) => c.statusBatch([{ providerRef: ref, providerProjectRef: null }]))
       expect(status.get(ref)).toEqual({ providerRef: ref, state: "running", url })
       expect(await (await fetch(`${url}/pool/health`)).json()).toMatchObject({ ready: true })
@@ -118,17 +157,31 @@ if (reason) {
       const res = await fetch(`${url}/pool/provision`, {
         method: "POST",
         headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify({ agentName: "Container Helper", instructions: "Answer briefly.", env: { OPENROUTER_API_KEY: "sk-docker-e2e" } }),
+        body: JSON.stringify({
+          agentName: "Container Helper",
+          instructions: "Answer briefly.",
+          env: { OPENROUTER_API_KEY: "sk-docker-e2e" },
+        }),
       })
       expect(res.status).toBe(200)
       const answer = (await res.json()) as { conversationId: string; inviteUrl: string }
-      const reply = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-        const person = yield* connectPerson(devnet.url, "docker e2e person")
-        yield* joinInvite(person, answer.inviteUrl)
-        const sentAt = Date.now()
-        yield* person.client.sendText(answer.conversationId, "ping from a container test")
-        return yield* waitForText(person, answer.conversationId, (t) => t.startsWith("FAKE-REPLY"), sentAt - 1, 300_000)
-      })))
+      const reply = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const person = yield* connectPerson(devnet.url, "docker e2e person")
+            yield* joinInvite(person, answer.inviteUrl)
+            const sentAt = Date.now()
+            yield* person.client.sendText(answer.conversationId, "ping from a container test")
+            return yield* waitForText(
+              person,
+              answer.conversationId,
+              (t) => t.startsWith("FAKE-REPLY"),
+              sentAt - 1,
+              300_000,
+            )
+          }),
+        ),
+      )
       expect(reply).toMatch(/^FAKE-REPLY #\d+: ping from a container test/)
       expect(llm.requests.at(-1)!.authorization).toBe("Bearer sk-docker-e2e")
     }, 600_000)
@@ -140,7 +193,10 @@ if (reason) {
         expect(status.get(ref)).toEqual({ providerRef: ref, state: "running", url })
         await onCompute(second, (c) => c.destroy(ref))
         expect((await engineGet(`/containers/${ref}/json`)).status).toBe(404)
-        const volumes = spawnSync(engine.name, ["volume", "ls", "--format", "{{.Name}}"], { env: engine.env, encoding: "utf8" }).stdout
+        const volumes = spawnSync(engine.name, ["volume", "ls", "--format", "{{.Name}}"], {
+          env: engine.env,
+          encoding: "utf8",
+        }).stdout
         expect(volumes.split("\n")).not.toContain(`${ref}-data`)
         const after = await onCompute(second, (c) => c.statusBatch([{ providerRef: ref, providerProjectRef: null }]))
         expect(after.get(ref)?.state).toBe("gone")

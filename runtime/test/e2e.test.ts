@@ -35,7 +35,8 @@ const waitReady = async (base: string, timeoutMs: number) => {
   while (Date.now() < deadline) {
     try {
       const r = await fetch(`${base}/pool/health`)
-      if (r.ok && r.headers.get("content-type")?.includes("json") && ((await r.json()) as { ready: boolean }).ready) return
+      if (r.ok && r.headers.get("content-type")?.includes("json") && ((await r.json()) as { ready: boolean }).ready)
+        return
     } catch {}
     await new Promise((r) => setTimeout(r, 500))
   }
@@ -46,10 +47,30 @@ beforeAll(async () => {
   devnet = await startTestDevnet()
   llm = await startFakeLlm()
   // The pool's agent service API: this agent holds an inbox and a wallet, no phone number.
-  services = await startServicesFake({ instanceId: ID, token: TOKEN, held: { email: { address: "e2e-agent@agentmail.to" }, phone: null, wallet: { address: "0x00000000000000000000000000000000000000e2" } } })
+  services = await startServicesFake({
+    instanceId: ID,
+    token: TOKEN,
+    held: {
+      email: { address: "e2e-agent@agentmail.to" },
+      phone: null,
+      wallet: { address: "0x00000000000000000000000000000000000000e2" },
+    },
+  })
   dataDir = mkdtempSync(join(tmpdir(), "runtime-e2e-"))
-  compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl, OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6", POOL_SERVICES_URL: services.url } }))
-  const handle = await compute.runPromise(useCompute((c) => c.create({ instanceId: ID, instanceToken: TOKEN, env: {} })))
+  compute = ManagedRuntime.make(
+    localComputeLayer({
+      dataDir,
+      baseEnv: {
+        DEVNET_URL: devnet.url,
+        OPENROUTER_BASE_URL: llm.baseUrl,
+        OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6",
+        POOL_SERVICES_URL: services.url,
+      },
+    }),
+  )
+  const handle = await compute.runPromise(
+    useCompute((c) => c.create({ instanceId: ID, instanceToken: TOKEN, env: {} })),
+  )
   url = handle.url!
   // A liveness bound for a loaded 2-core machine (the gateway alone takes 15-25 s idle, minutes under load).
   await waitReady(url, 420_000)
@@ -65,7 +86,9 @@ afterAll(async () => {
 
 describe("runtime with a real OpenClaw gateway", () => {
   it("is running and healthy, and guards its routes with the instance token", async () => {
-    const status = await compute.runPromise(useCompute((c) => c.statusBatch([{ providerRef: ID, providerProjectRef: null }])))
+    const status = await compute.runPromise(
+      useCompute((c) => c.statusBatch([{ providerRef: ID, providerProjectRef: null }])),
+    )
     expect(status.get(ID)).toMatchObject({ state: "running", url })
     const health = (await (await fetch(`${url}/pool/health`)).json()) as Record<string, unknown>
     expect(health).toEqual({ ready: true, version: "0.1.0" })
@@ -77,7 +100,11 @@ describe("runtime with a real OpenClaw gateway", () => {
     const res = await fetch(`${url}/pool/provision`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ agentName: "E2E Helper", instructions: "Answer briefly.", env: { OPENROUTER_API_KEY: "sk-e2e-fake" } }),
+      body: JSON.stringify({
+        agentName: "E2E Helper",
+        instructions: "Answer briefly.",
+        env: { OPENROUTER_API_KEY: "sk-e2e-fake" },
+      }),
     })
     expect(res.status).toBe(200)
     const answer = (await res.json()) as { conversationId: string; inviteUrl: string; joined: boolean }
@@ -85,14 +112,24 @@ describe("runtime with a real OpenClaw gateway", () => {
     expect(answer.joined).toBe(false)
     expect(answer.inviteUrl).toContain("?i=")
 
-    const reply = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const person = yield* connectPerson(devnet.url, "e2e person")
-      const joined = yield* joinInvite(person, answer.inviteUrl)
-      expect(joined).toMatchObject({ _tag: "Joined", conversationId: answer.conversationId })
-      const sentAt = Date.now()
-      yield* person.client.sendText(answer.conversationId, "ping from the e2e test")
-      return yield* waitForText(person, answer.conversationId, (t) => t.startsWith("FAKE-REPLY"), sentAt - 1, 120_000)
-    })))
+    const reply = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const person = yield* connectPerson(devnet.url, "e2e person")
+          const joined = yield* joinInvite(person, answer.inviteUrl)
+          expect(joined).toMatchObject({ _tag: "Joined", conversationId: answer.conversationId })
+          const sentAt = Date.now()
+          yield* person.client.sendText(answer.conversationId, "ping from the e2e test")
+          return yield* waitForText(
+            person,
+            answer.conversationId,
+            (t) => t.startsWith("FAKE-REPLY"),
+            sentAt - 1,
+            120_000,
+          )
+        }),
+      ),
+    )
     expect(reply).toMatch(/^FAKE-REPLY #\d+: ping from the e2e test/)
     // the seed's model ref (openrouter/anthropic/…) reaches OpenRouter as the id it expects
     const last = llm.requests.at(-1)!
@@ -102,21 +139,41 @@ describe("runtime with a real OpenClaw gateway", () => {
 
   it("two conversations made with POST /convos/conversation: different inbox ids, and each one's instructions reach the model there", async () => {
     const make = async (name: string, instructions: string) => {
-      const res = await fetch(`${url}/convos/conversation`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ name, instructions }) })
+      const res = await fetch(`${url}/convos/conversation`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ name, instructions }),
+      })
       expect(res.status).toBe(200)
       return (await res.json()) as { conversationId: string; inviteUrl: string; inboxId: string }
     }
     const books = await make("Book club", "BOOKS-RULE: only talk about books.")
     const chess = await make("Chess", "CHESS-RULE: only talk about chess.")
     expect(books.inboxId).not.toBe(chess.inboxId)
-    for (const [made, mine, other] of [[books, "BOOKS-RULE", "CHESS-RULE"], [chess, "CHESS-RULE", "BOOKS-RULE"]] as const) {
-      await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-        const person = yield* connectPerson(devnet.url, `${mine} person`)
-        expect(yield* joinInvite(person, made.inviteUrl)).toMatchObject({ _tag: "Joined", conversationId: made.conversationId })
-        const sentAt = Date.now()
-        yield* person.client.sendText(made.conversationId, `ping ${mine}`)
-        yield* waitForText(person, made.conversationId, (t) => t.startsWith("FAKE-REPLY") && t.includes(mine), sentAt - 1, 120_000)
-      })))
+    for (const [made, mine, other] of [
+      [books, "BOOKS-RULE", "CHESS-RULE"],
+      [chess, "CHESS-RULE", "BOOKS-RULE"],
+    ] as const) {
+      await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const person = yield* connectPerson(devnet.url, `${mine} person`)
+            expect(yield* joinInvite(person, made.inviteUrl)).toMatchObject({
+              _tag: "Joined",
+              conversationId: made.conversationId,
+            })
+            const sentAt = Date.now()
+            yield* person.client.sendText(made.conversationId, `ping ${mine}`)
+            yield* waitForText(
+              person,
+              made.conversationId,
+              (t) => t.startsWith("FAKE-REPLY") && t.includes(mine),
+              sentAt - 1,
+              120_000,
+            )
+          }),
+        ),
+      )
       const asked = llm.requests.filter((r) => r.prompt.includes(`ping ${mine}`)).at(-1)!
       expect(asked.prompt).toContain(`${mine}: only talk about`)
       expect(asked.prompt).not.toContain(other)
@@ -124,17 +181,28 @@ describe("runtime with a real OpenClaw gateway", () => {
   }, 300_000)
 
   it("a restarted manager re-adopts the running instance, and destroy stops it by PID", async () => {
-    const record = JSON.parse(await (await import("node:fs/promises")).readFile(join(dataDir, "instances", ID, "instance.json"), "utf8")) as { pid: number }
+    const record = JSON.parse(
+      await (await import("node:fs/promises")).readFile(join(dataDir, "instances", ID, "instance.json"), "utf8"),
+    ) as { pid: number }
     expect(isAlive(record.pid)).toBe(true)
     const second = ManagedRuntime.make(localComputeLayer({ dataDir }))
     try {
-      const status = await second.runPromise(useCompute((c) => c.statusBatch([{ providerRef: ID, providerProjectRef: null }, { providerRef: "unknown", providerProjectRef: null }])))
+      const status = await second.runPromise(
+        useCompute((c) =>
+          c.statusBatch([
+            { providerRef: ID, providerProjectRef: null },
+            { providerRef: "unknown", providerProjectRef: null },
+          ]),
+        ),
+      )
       expect(status.get(ID)?.state).toBe("running")
       expect(status.get("unknown")?.state).toBe("gone")
       await second.runPromise(useCompute((c) => c.destroy(ID)))
       expect(isAlive(record.pid)).toBe(false)
       expect(existsSync(join(dataDir, "instances", ID))).toBe(false)
-      const after = await second.runPromise(useCompute((c) => c.statusBatch([{ providerRef: ID, providerProjectRef: null }])))
+      const after = await second.runPromise(
+        useCompute((c) => c.statusBatch([{ providerRef: ID, providerProjectRef: null }])),
+      )
       expect(after.get(ID)?.state).toBe("gone")
     } finally {
       await second.dispose()

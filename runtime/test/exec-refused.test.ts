@@ -37,7 +37,8 @@ const waitReady = async (base: string, timeoutMs: number) => {
   while (Date.now() < deadline) {
     try {
       const r = await fetch(`${base}/pool/health`)
-      if (r.ok && r.headers.get("content-type")?.includes("json") && ((await r.json()) as { ready: boolean }).ready) return
+      if (r.ok && r.headers.get("content-type")?.includes("json") && ((await r.json()) as { ready: boolean }).ready)
+        return
     } catch {}
     await new Promise((r) => setTimeout(r, 500))
   }
@@ -52,11 +53,27 @@ const plantSecret = (dir: string) => {
 beforeAll(async () => {
   devnet = await startTestDevnet()
   llm = await startFakeLlm()
-  llm.toolCalls.push({ trigger: "read me the pool secret", name: "exec", args: { command: "cat .data/pool-token-secret" } })
+  llm.toolCalls.push({
+    trigger: "read me the pool secret",
+    name: "exec",
+    args: { command: "cat .data/pool-token-secret" },
+  })
   services = await startServicesFake({ instanceId: ID, token: TOKEN, held: { email: null, phone: null, wallet: null } })
   dataDir = mkdtempSync(join(tmpdir(), "runtime-exec-"))
-  compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: devnet.url, OPENROUTER_BASE_URL: llm.baseUrl, OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6", POOL_SERVICES_URL: services.url } }))
-  const handle = await compute.runPromise(useCompute((c) => c.create({ instanceId: ID, instanceToken: TOKEN, env: {} })))
+  compute = ManagedRuntime.make(
+    localComputeLayer({
+      dataDir,
+      baseEnv: {
+        DEVNET_URL: devnet.url,
+        OPENROUTER_BASE_URL: llm.baseUrl,
+        OPENCLAW_PRIMARY_MODEL: "openrouter/anthropic/claude-sonnet-4-6",
+        POOL_SERVICES_URL: services.url,
+      },
+    }),
+  )
+  const handle = await compute.runPromise(
+    useCompute((c) => c.create({ instanceId: ID, instanceToken: TOKEN, env: {} })),
+  )
   url = handle.url!
   await waitReady(url, 420_000)
 }, 450_000)
@@ -74,7 +91,11 @@ describe("a model's exec tool call through a real OpenClaw gateway", () => {
     const res = await fetch(`${url}/pool/provision`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ agentName: "Exec Probe", instructions: "Answer briefly.", env: { OPENROUTER_API_KEY: "sk-exec-fake" } }),
+      body: JSON.stringify({
+        agentName: "Exec Probe",
+        instructions: "Answer briefly.",
+        env: { OPENROUTER_API_KEY: "sk-exec-fake" },
+      }),
     })
     expect(res.status).toBe(200)
     const answer = (await res.json()) as { conversationId: string; inviteUrl: string }
@@ -85,17 +106,27 @@ describe("a model's exec tool call through a real OpenClaw gateway", () => {
 
     const before = llm.requests.length
     const seen: string[] = []
-    const reply = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const person = yield* connectPerson(devnet.url, "exec person")
-      const joined = yield* joinInvite(person, answer.inviteUrl)
-      expect(joined).toMatchObject({ _tag: "Joined", conversationId: answer.conversationId })
-      const sentAt = Date.now()
-      yield* person.client.sendText(answer.conversationId, TRIGGER)
-      return yield* waitForText(person, answer.conversationId, (t) => {
-        seen.push(t)
-        return t.startsWith("TOOL-RESULT") || t.startsWith("FAKE-REPLY")
-      }, sentAt - 1, 150_000)
-    })))
+    const reply = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const person = yield* connectPerson(devnet.url, "exec person")
+          const joined = yield* joinInvite(person, answer.inviteUrl)
+          expect(joined).toMatchObject({ _tag: "Joined", conversationId: answer.conversationId })
+          const sentAt = Date.now()
+          yield* person.client.sendText(answer.conversationId, TRIGGER)
+          return yield* waitForText(
+            person,
+            answer.conversationId,
+            (t) => {
+              seen.push(t)
+              return t.startsWith("TOOL-RESULT") || t.startsWith("FAKE-REPLY")
+            },
+            sentAt - 1,
+            150_000,
+          )
+        }),
+      ),
+    )
 
     const turn = llm.requests.slice(before)
     const first = turn.find((r) => r.toolResult === null)!

@@ -32,13 +32,22 @@ const call = (path: string, init: { method?: string; token?: string | null; body
       ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? TOKEN}` }),
       "content-type": "application/json",
     },
-    ...(init.raw !== undefined ? { body: init.raw } : init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+    ...(init.raw !== undefined
+      ? { body: init.raw }
+      : init.body !== undefined
+        ? { body: JSON.stringify(init.body) }
+        : {}),
   }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }))
 
 beforeAll(async () => {
   devnet = await startTestDevnet()
   stateDir = mkdtempSync(join(tmpdir(), "runtime-http-"))
-  Object.assign(env, { OPENCLAW_STATE_DIR: stateDir, INSTANCE_TOKEN: TOKEN, PORT: "18999", CONVOS_JOIN_WAIT_MS: "1500" })
+  Object.assign(env, {
+    OPENCLAW_STATE_DIR: stateDir,
+    INSTANCE_TOKEN: TOKEN,
+    PORT: "18999",
+    CONVOS_JOIN_WAIT_MS: "1500",
+  })
   convos = createConvosRuntime({
     env,
     messaging: DevnetMessaging.layerFromUrl(devnet.url),
@@ -87,7 +96,15 @@ describe("instance HTTP contract", () => {
   it("refuses a missing or wrong bearer token with 401", async () => {
     expect((await call("/convos/status", { token: null })).status).toBe(401)
     expect((await call("/convos/status", { token: "wrong" })).status).toBe(401)
-    expect((await call("/pool/provision", { method: "POST", token: `${TOKEN}x`, body: { agentName: "A", instructions: "" } })).status).toBe(401)
+    expect(
+      (
+        await call("/pool/provision", {
+          method: "POST",
+          token: `${TOKEN}x`,
+          body: { agentName: "A", instructions: "" },
+        })
+      ).status,
+    ).toBe(401)
     expect((await call("/convos/status")).status).toBe(200)
   })
 
@@ -99,7 +116,10 @@ describe("instance HTTP contract", () => {
     const empty = await call("/pool/provision", { method: "POST", body: { agentName: "", instructions: "x" } })
     expect(empty.status).toBe(400)
     expect(empty.body).toMatchObject({ field: "agentName", reason: expect.stringContaining("name is empty") })
-    const badEnv = await call("/pool/provision", { method: "POST", body: { agentName: "A", instructions: "", env: { "lower-case": "v" } } })
+    const badEnv = await call("/pool/provision", {
+      method: "POST",
+      body: { agentName: "A", instructions: "", env: { "lower-case": "v" } },
+    })
     expect(badEnv.status).toBe(400)
     expect(badEnv.body.field).toMatch(/^env/)
     const notJson = await call("/convos/join", { method: "POST", raw: "{nope" })
@@ -113,7 +133,12 @@ describe("instance HTTP contract", () => {
   it("provisions once: creates the named group with a Convos invite, greets, applies env without echoing it; then 409", async () => {
     const res = await call("/pool/provision", {
       method: "POST",
-      body: { agentName: "Trip Planner", instructions: "Plan trips to Lisbon.", templateSlug: "travel", env: { TELNYX_API_KEY: "secret-telnyx-value", TELNYX_PHONE_NUMBER: "+15550001234" } },
+      body: {
+        agentName: "Trip Planner",
+        instructions: "Plan trips to Lisbon.",
+        templateSlug: "travel",
+        env: { TELNYX_API_KEY: "secret-telnyx-value", TELNYX_PHONE_NUMBER: "+15550001234" },
+      },
     })
     expect(res.status).toBe(200)
     expect(res.body.joined).toBe(false)
@@ -135,7 +160,8 @@ describe("instance HTTP contract", () => {
     expect(open.status).toBe(200)
     expect(open.body).toEqual({ ready: true, version: "0.1.0" })
     expect(JSON.stringify(open.body)).not.toContain(res.body.inviteUrl)
-    for (const token of ["wrong-token", `${TOKEN}x`]) expect((await call("/pool/health", { token })).body).toEqual({ ready: true, version: "0.1.0" })
+    for (const token of ["wrong-token", `${TOKEN}x`])
+      expect((await call("/pool/health", { token })).body).toEqual({ ready: true, version: "0.1.0" })
     // The pool, holding the instance token, gets them (how it recovers a claim after a restart).
     const health = await call("/pool/health")
     expect(health.body.conversationId).toBe(res.body.conversationId)
@@ -143,21 +169,36 @@ describe("instance HTTP contract", () => {
 
     // A person joins through the invite (the agent serves the join request), sees the greeting, and — with no
     // OpenRouter key — gets the "no model configured" answer instead of silence.
-    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const person = yield* connectPerson(devnet.url)
-      const joined = yield* joinInvite(person, res.body.inviteUrl)
-      expect(joined).toMatchObject({ _tag: "Joined", conversationId: res.body.conversationId })
-      const greeting = yield* waitForText(person, res.body.conversationId, (t) => t.startsWith("Hi, I'm Trip Planner"), 0, 10_000)
-      expect(greeting).toContain("Trip Planner")
-      const sentAt = Date.now()
-      yield* person.client.sendText(res.body.conversationId, "what can you do?")
-      expect(yield* waitForText(person, res.body.conversationId, (t) => t === NO_MODEL_REPLY, sentAt - 1, 15_000)).toBe(NO_MODEL_REPLY)
-    })))
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const person = yield* connectPerson(devnet.url)
+          const joined = yield* joinInvite(person, res.body.inviteUrl)
+          expect(joined).toMatchObject({ _tag: "Joined", conversationId: res.body.conversationId })
+          const greeting = yield* waitForText(
+            person,
+            res.body.conversationId,
+            (t) => t.startsWith("Hi, I'm Trip Planner"),
+            0,
+            10_000,
+          )
+          expect(greeting).toContain("Trip Planner")
+          const sentAt = Date.now()
+          yield* person.client.sendText(res.body.conversationId, "what can you do?")
+          expect(
+            yield* waitForText(person, res.body.conversationId, (t) => t === NO_MODEL_REPLY, sentAt - 1, 15_000),
+          ).toBe(NO_MODEL_REPLY)
+        }),
+      ),
+    )
     expect(dispatched).toEqual([])
   })
 
   it("PATCH /pool/agent renames and rewrites the instructions where the agent reads them", async () => {
-    const res = await call("/pool/agent", { method: "PATCH", body: { agentName: "Lisbon Guide", instructions: "Only Lisbon." } })
+    const res = await call("/pool/agent", {
+      method: "PATCH",
+      body: { agentName: "Lisbon Guide", instructions: "Only Lisbon." },
+    })
     expect(res.status).toBe(200)
     const identity = readFileSync(join(stateDir, "workspace", "IDENTITY.md"), "utf8")
     expect(identity).toContain("Lisbon Guide")
@@ -170,12 +211,21 @@ describe("instance HTTP contract", () => {
     const { inviteUrl, conversationId } = (await call("/pool/health")).body
     const boot = join(stateDir, "workspace", "BOOT.md")
     expect(readFileSync(boot, "utf8")).toContain("Hi, I'm Lisbon Guide!") // the default follows the rename
-    writeFileSync(boot, readFileSync(boot, "utf8").replace(/Hi, I'm Lisbon Guide!.*/, "Olá! Ask me anything about Lisbon."))
-    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const person = yield* connectPerson(devnet.url)
-      expect(yield* joinInvite(person, inviteUrl)).toMatchObject({ _tag: "Joined", conversationId })
-      expect(yield* waitForText(person, conversationId, (t) => t.startsWith("Olá!"), 0, 10_000)).toBe("Olá! Ask me anything about Lisbon.")
-    })))
+    writeFileSync(
+      boot,
+      readFileSync(boot, "utf8").replace(/Hi, I'm Lisbon Guide!.*/, "Olá! Ask me anything about Lisbon."),
+    )
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const person = yield* connectPerson(devnet.url)
+          expect(yield* joinInvite(person, inviteUrl)).toMatchObject({ _tag: "Joined", conversationId })
+          expect(yield* waitForText(person, conversationId, (t) => t.startsWith("Olá!"), 0, 10_000)).toBe(
+            "Olá! Ask me anything about Lisbon.",
+          )
+        }),
+      ),
+    )
   })
 
   it("creates extra conversations and reports a join as pending while the invite's owner is offline", async () => {
@@ -184,45 +234,81 @@ describe("instance HTTP contract", () => {
     expect(conv.body.inviteUrl).toMatch(/\?i=/)
     // An invite from someone who is connected but never answers join requests: the join stays pending.
     const owner = generateIdentity()
-    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const client = yield* DevnetMessaging.layerFromUrl(devnet.url).pipe((l) => Effect.provide(Effect.gen(function* () {
-        const { Messaging } = yield* Effect.promise(() => import("@convos-agents/messaging"))
-        return yield* (yield* Messaging).connect(owner, { label: "offline owner" })
-      }), l))
-      const tag = randomTag()
-      const group = yield* client.createGroup([], { name: "Owner's group", appData: JSON.stringify({ tag }) })
-      const url = inviteUrlBase("dev") + createInviteSlug(owner, { conversationId: group.id, tag })
-      const res = yield* Effect.promise(() => call("/convos/join", { method: "POST", body: { inviteUrl: url } }))
-      expect(res.status).toBe(200)
-      expect(res.body).toMatchObject({ joined: false, pending: true, conversationId: null })
-    })))
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const client = yield* DevnetMessaging.layerFromUrl(devnet.url).pipe((l) =>
+            Effect.provide(
+              Effect.gen(function* () {
+                const { Messaging } = yield* Effect.promise(() => import("@convos-agents/messaging"))
+                return yield* (yield* Messaging).connect(owner, { label: "offline owner" })
+              }),
+              l,
+            ),
+          )
+          const tag = randomTag()
+          const group = yield* client.createGroup([], { name: "Owner's group", appData: JSON.stringify({ tag }) })
+          const url = inviteUrlBase("dev") + createInviteSlug(owner, { conversationId: group.id, tag })
+          const res = yield* Effect.promise(() => call("/convos/join", { method: "POST", body: { inviteUrl: url } }))
+          expect(res.status).toBe(200)
+          expect(res.body).toMatchObject({ joined: false, pending: true, conversationId: null })
+        }),
+      ),
+    )
   })
 
   it("POST /convos/conversation: each conversation has its own identity, and its own instructions reach the agent's turns there", async () => {
     const agentInbox = (await call("/convos/status")).body.inboxId
-    const books = await call("/convos/conversation", { method: "POST", body: { name: "Book club", instructions: "Only talk about books." } })
-    const chess = await call("/convos/conversation", { method: "POST", body: { name: "Chess", instructions: "Only talk about chess.", env: "devnet" } })
+    const books = await call("/convos/conversation", {
+      method: "POST",
+      body: { name: "Book club", instructions: "Only talk about books." },
+    })
+    const chess = await call("/convos/conversation", {
+      method: "POST",
+      body: { name: "Chess", instructions: "Only talk about chess.", env: "devnet" },
+    })
     expect(books.status).toBe(200)
     expect(chess.status).toBe(200)
     expect(new Set([agentInbox, books.body.inboxId, chess.body.inboxId]).size).toBe(3)
-    const wrongNetwork = await call("/convos/conversation", { method: "POST", body: { name: "Elsewhere", env: "production" } })
+    const wrongNetwork = await call("/convos/conversation", {
+      method: "POST",
+      body: { name: "Elsewhere", env: "production" },
+    })
     expect(wrongNetwork).toMatchObject({ status: 400, body: { field: "env" } })
 
     env.MODEL_BASE_URL = "http://127.0.0.1:9/v1" // a model is configured: turns go to the agent (the test's dispatch)
     try {
-      await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-        for (const [made, instructions] of [[books.body, "Only talk about books."], [chess.body, "Only talk about chess."]] as const) {
-          const person = yield* connectPerson(devnet.url)
-          expect(yield* joinInvite(person, made.inviteUrl)).toMatchObject({ _tag: "Joined", conversationId: made.conversationId })
-          const sentAt = Date.now()
-          yield* person.client.sendText(made.conversationId, `hello ${made.conversationId}`)
-          yield* waitForText(person, made.conversationId, (t) => t.startsWith("ok "), sentAt - 1, 15_000)
-          expect(turns.at(-1)).toEqual({ conversationId: made.conversationId, text: `hello ${made.conversationId}`, instructions })
-          // The answer (and the greeting) come from the conversation's own identity, not the agent's main one.
-          const senders = new Set((yield* person.client.messages(made.conversationId, { limit: 100 })).map((m) => m.senderInboxId).filter((id) => id !== person.identity.inboxId))
-          expect([...senders]).toEqual([made.inboxId])
-        }
-      })))
+      await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            for (const [made, instructions] of [
+              [books.body, "Only talk about books."],
+              [chess.body, "Only talk about chess."],
+            ] as const) {
+              const person = yield* connectPerson(devnet.url)
+              expect(yield* joinInvite(person, made.inviteUrl)).toMatchObject({
+                _tag: "Joined",
+                conversationId: made.conversationId,
+              })
+              const sentAt = Date.now()
+              yield* person.client.sendText(made.conversationId, `hello ${made.conversationId}`)
+              yield* waitForText(person, made.conversationId, (t) => t.startsWith("ok "), sentAt - 1, 15_000)
+              expect(turns.at(-1)).toEqual({
+                conversationId: made.conversationId,
+                text: `hello ${made.conversationId}`,
+                instructions,
+              })
+              // The answer (and the greeting) come from the conversation's own identity, not the agent's main one.
+              const senders = new Set(
+                (yield* person.client.messages(made.conversationId, { limit: 100 }))
+                  .map((m) => m.senderInboxId)
+                  .filter((id) => id !== person.identity.inboxId),
+              )
+              expect([...senders]).toEqual([made.inboxId])
+            }
+          }),
+        ),
+      )
     } finally {
       delete env.MODEL_BASE_URL
     }

@@ -19,7 +19,11 @@ beforeAll(async () => {
   devnet = await startTestDevnet()
   llm = await startFakeLlm({ generic: true })
   services = await startServicesFake({ instanceId: ID, token: TOKEN, held: { email: null, phone: null, wallet: null } })
-  agent = await startRealAgent({ id: ID, token: TOKEN, baseEnv: { DEVNET_URL: devnet.url, MODEL_BASE_URL: llm.baseUrl, MODEL, POOL_SERVICES_URL: services.url } })
+  agent = await startRealAgent({
+    id: ID,
+    token: TOKEN,
+    baseEnv: { DEVNET_URL: devnet.url, MODEL_BASE_URL: llm.baseUrl, MODEL, POOL_SERVICES_URL: services.url },
+  })
 }, 450_000)
 
 afterAll(async () => {
@@ -32,7 +36,12 @@ afterAll(async () => {
 describe("an agent on a model server of your own (MODEL_BASE_URL, MODEL, no key)", () => {
   it("answers the person with that server's text; the request names the custom model id", async () => {
     const invite = await agent.provision({ agentName: "Local", instructions: "Answer briefly." })
-    const [reply] = await converse(devnet.url, invite, ["ping hello local model"], (t) => t.startsWith("FAKE-REPLY") || t.startsWith("No model"))
+    const [reply] = await converse(
+      devnet.url,
+      invite,
+      ["ping hello local model"],
+      (t) => t.startsWith("FAKE-REPLY") || t.startsWith("No model"),
+    )
     expect(reply).toMatch(/^FAKE-REPLY #\d+: ping hello local model/)
     expect(llm.requests.length).toBeGreaterThan(0)
     for (const r of llm.requests) expect(r.model).toBe(MODEL)

@@ -14,13 +14,24 @@ let agent: RealAgent
 let deadUrl: string
 
 /** A loopback port that was free a moment ago (nothing listens on it). */
-const freePort = () => new Promise<number>((resolve) => { const s = createServer(); s.listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port
+      s.close(() => resolve(p))
+    })
+  })
 
 beforeAll(async () => {
   devnet = await startTestDevnet()
   deadUrl = `http://127.0.0.1:${await freePort()}/v1`
   services = await startServicesFake({ instanceId: ID, token: TOKEN, held: { email: null, phone: null, wallet: null } })
-  agent = await startRealAgent({ id: ID, token: TOKEN, baseEnv: { DEVNET_URL: devnet.url, MODEL_BASE_URL: deadUrl, MODEL: "local-model", POOL_SERVICES_URL: services.url } })
+  agent = await startRealAgent({
+    id: ID,
+    token: TOKEN,
+    baseEnv: { DEVNET_URL: devnet.url, MODEL_BASE_URL: deadUrl, MODEL: "local-model", POOL_SERVICES_URL: services.url },
+  })
 }, 450_000)
 
 afterAll(async () => {

@@ -23,7 +23,13 @@ const openclaw = async (bind: "loopback" | "lan", args: ReadonlyArray<string>) =
   const stateDir = mkdtempSync(join(tmpdir(), "runtime-policy-"))
   dirs.push(stateDir)
   const token = "t".repeat(48)
-  const env = { OPENCLAW_STATE_DIR: stateDir, PORT: "18101", INSTANCE_TOKEN: token, GATEWAY_BIND: bind, OPENROUTER_API_KEY: "sk-or-test" }
+  const env = {
+    OPENCLAW_STATE_DIR: stateDir,
+    PORT: "18101",
+    INSTANCE_TOKEN: token,
+    GATEWAY_BIND: bind,
+    OPENROUTER_API_KEY: "sk-or-test",
+  }
   const settings = settingsFromEnv(env)
   applyRuntime(settings, env)
   const { stdout } = await run(node, [openclawEntry(), ...args], {

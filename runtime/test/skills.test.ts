@@ -15,7 +15,9 @@ import { startTestDevnet } from "./support/devnet.ts"
 import { startInstance } from "./support/instance.ts"
 
 let devnet: Awaited<ReturnType<typeof startTestDevnet>>
-const pool = ManagedRuntime.make(agentResourcesOverFakes.pipe(Layer.provideMerge(providerFakesLayer), Layer.provideMerge(TestDatabase)))
+const pool = ManagedRuntime.make(
+  agentResourcesOverFakes.pipe(Layer.provideMerge(providerFakesLayer), Layer.provideMerge(TestDatabase)),
+)
 
 beforeAll(async () => {
   devnet = await startTestDevnet()
@@ -26,9 +28,15 @@ afterAll(async () => {
 })
 
 const provisioned = async (env: Readonly<Record<string, string>>) => {
-  const i = await startInstance({ messaging: DevnetMessaging.layerFromUrl(devnet.url), dispatch: async () => ({ delivered: 0, silent: true }) })
+  const i = await startInstance({
+    messaging: DevnetMessaging.layerFromUrl(devnet.url),
+    dispatch: async () => ({ delivered: 0, silent: true }),
+  })
   await i.convos.start()
-  const res = await i.call("/pool/provision", { method: "POST", body: { agentName: "Skilled", instructions: "Help with errands.", env } })
+  const res = await i.call("/pool/provision", {
+    method: "POST",
+    body: { agentName: "Skilled", instructions: "Help with errands.", env },
+  })
   expect(res.status).toBe(200)
   return i
 }
@@ -41,7 +49,13 @@ describe("skills of a pool agent", () => {
       // what the agent keeps and runs with (provision-time secrets in <state>/.env and the process env)
       const secrets = readSecretsEnv(i.stateDir)
       expect(Object.keys(secrets)).toEqual(["OPENROUTER_API_KEY"])
-      for (const name of ["TELNYX_API_KEY", "AGENTMAIL_API_KEY", "BANKR_API_KEY", "BANKR_PARTNER_KEY", "PRIVATE_WALLET_KEY"]) {
+      for (const name of [
+        "TELNYX_API_KEY",
+        "AGENTMAIL_API_KEY",
+        "BANKR_API_KEY",
+        "BANKR_PARTNER_KEY",
+        "PRIVATE_WALLET_KEY",
+      ]) {
         expect(i.env[name], name).toBeUndefined()
         expect(secrets[name], name).toBeUndefined()
       }
@@ -58,7 +72,9 @@ describe("skills of a pool agent", () => {
   }, 60_000)
 
   it("with no provider configured the agent has no skills", async () => {
-    const none = await Effect.runPromise(Effect.flatMap(AgentResources, (r) => r.acquire("skills-2")).pipe(Effect.provide(AgentResourcesNone)))
+    const none = await Effect.runPromise(
+      Effect.flatMap(AgentResources, (r) => r.acquire("skills-2")).pipe(Effect.provide(AgentResourcesNone)),
+    )
     const i = await provisioned(none.env)
     try {
       expect(existsSync(join(i.stateDir, "workspace", "skills"))).toBe(false)

@@ -41,36 +41,55 @@ describe("agent turn queue", () => {
     })
     await instance.convos.start()
     const i = instance
-    const texts = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const person = yield* connectPerson(devnet.url, "busy person")
-      const res = yield* Effect.promise(() => i.call("/pool/provision", { method: "POST", body: { agentName: "Busy", instructions: "" } }))
-      const conversationId = res.body.conversationId as string
-      yield* joinInvite(person, res.body.inviteUrl)
-      const at = Date.now() - 1
-      const fromAgent = () =>
-        person.client.messages(conversationId, { afterMs: at, limit: 100 }).pipe(
-          Effect.map((ms) => ms.filter((m) => m.senderInboxId !== person.identity.inboxId && m.text !== null).map((m) => m.text!))
-        )
-      const waitUntil = (what: string, ok: (ts: ReadonlyArray<string>) => boolean) =>
+    const texts = await Effect.runPromise(
+      Effect.scoped(
         Effect.gen(function* () {
-          for (let n = 0; n < 300; n++) {
-            const ts = yield* fromAgent()
-            if (ok(ts)) return ts
-            yield* Effect.sleep(50)
+          const person = yield* connectPerson(devnet.url, "busy person")
+          const res = yield* Effect.promise(() =>
+            i.call("/pool/provision", { method: "POST", body: { agentName: "Busy", instructions: "" } }),
+          )
+          const conversationId = res.body.conversationId as string
+          yield* joinInvite(person, res.body.inviteUrl)
+          const at = Date.now() - 1
+          const fromAgent = () =>
+            person.client
+              .messages(conversationId, { afterMs: at, limit: 100 })
+              .pipe(
+                Effect.map((ms) =>
+                  ms.filter((m) => m.senderInboxId !== person.identity.inboxId && m.text !== null).map((m) => m.text!),
+                ),
+              )
+          const waitUntil = (what: string, ok: (ts: ReadonlyArray<string>) => boolean) =>
+            Effect.gen(function* () {
+              for (let n = 0; n < 300; n++) {
+                const ts = yield* fromAgent()
+                if (ok(ts)) return ts
+                yield* Effect.sleep(50)
+              }
+              return yield* Effect.fail(new Error(`${what}: got ${JSON.stringify(yield* fromAgent())}`))
+            })
+          // The first turn runs (held), two wait, the fourth and fifth find the queue full.
+          for (const t of ["m1", "m2", "m3", "m4", "m5"]) {
+            yield* person.client.sendText(conversationId, t)
+            if (t === "m1")
+              yield* Effect.promise(async () => {
+                while (started.length === 0) await new Promise((r) => setTimeout(r, 20))
+              })
           }
-          return yield* Effect.fail(new Error(`${what}: got ${JSON.stringify(yield* fromAgent())}`))
-        })
-      // The first turn runs (held), two wait, the fourth and fifth find the queue full.
-      for (const t of ["m1", "m2", "m3", "m4", "m5"]) {
-        yield* person.client.sendText(conversationId, t)
-        if (t === "m1") yield* Effect.promise(async () => { while (started.length === 0) await new Promise((r) => setTimeout(r, 20)) })
-      }
-      const busy = yield* waitUntil("two busy replies while the first turn is held", (ts) => ts.filter((t) => t.startsWith("I'm busy")).length === 2)
-      expect(busy.filter((t) => t.startsWith("ANSWER"))).toEqual([]) // the busy replies came while every turn was held
-      expect(started).toEqual(["m1"]) // one at a time
-      release()
-      return yield* waitUntil("the three queued answers", (ts) => ts.filter((t) => t.startsWith("ANSWER")).length === 3)
-    })))
+          const busy = yield* waitUntil(
+            "two busy replies while the first turn is held",
+            (ts) => ts.filter((t) => t.startsWith("I'm busy")).length === 2,
+          )
+          expect(busy.filter((t) => t.startsWith("ANSWER"))).toEqual([]) // the busy replies came while every turn was held
+          expect(started).toEqual(["m1"]) // one at a time
+          release()
+          return yield* waitUntil(
+            "the three queued answers",
+            (ts) => ts.filter((t) => t.startsWith("ANSWER")).length === 3,
+          )
+        }),
+      ),
+    )
     expect(started).toEqual(["m1", "m2", "m3"]) // oldest first; m4 and m5 never became turns
     expect(mostAtOnce).toBe(1)
     expect(texts.filter((t) => t.startsWith("ANSWER"))).toEqual(["ANSWER: m1", "ANSWER: m2", "ANSWER: m3"])
@@ -80,8 +99,12 @@ describe("agent turn queue", () => {
   }, 60_000)
 
   it("a bad CONVOS_TURN_QUEUE stops the runtime at start, naming the variable", async () => {
-    await expect(startInstance({ messaging: DevnetMessaging.layerFromUrl(devnet.url), env: { CONVOS_TURN_QUEUE: "lots" }, dispatch: async () => ({ delivered: 0, silent: true }) })).rejects.toThrow(
-      /CONVOS_TURN_QUEUE must be a whole number/
-    )
+    await expect(
+      startInstance({
+        messaging: DevnetMessaging.layerFromUrl(devnet.url),
+        env: { CONVOS_TURN_QUEUE: "lots" },
+        dispatch: async () => ({ delivered: 0, silent: true }),
+      }),
+    ).rejects.toThrow(/CONVOS_TURN_QUEUE must be a whole number/)
   })
 })

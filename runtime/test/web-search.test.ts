@@ -55,9 +55,18 @@ afterAll(async () => {
 
 describe("web search through OpenRouter on a real gateway", () => {
   it("the model's web_search call reaches OpenRouter with the agent's key in OpenRouter's shape, and the answer carries the result", async () => {
-    const invite = await agent.provision({ agentName: "Searcher", instructions: "Answer briefly.", env: { OPENROUTER_API_KEY: AGENT_KEY } })
+    const invite = await agent.provision({
+      agentName: "Searcher",
+      instructions: "Answer briefly.",
+      env: { OPENROUTER_API_KEY: AGENT_KEY },
+    })
     const before = llm.requests.length
-    const [reply] = await converse(devnet.url, invite, ["ping look it up on the web please"], (t) => t.startsWith("TOOL-RESULT") || t.startsWith("FAKE-REPLY"))
+    const [reply] = await converse(
+      devnet.url,
+      invite,
+      ["ping look it up on the web please"],
+      (t) => t.startsWith("TOOL-RESULT") || t.startsWith("FAKE-REPLY"),
+    )
     const turn = llm.requests.slice(before)
     // the model was offered web_search, and the model id is the one OpenRouter accepts
     expect(turn[0]!.tools).toContain("web_search")
@@ -65,7 +74,10 @@ describe("web search through OpenRouter on a real gateway", () => {
     // the search went to OpenRouter (through its hostname) with the agent's own key, as a Sonar chat completion
     expect(llm.searches).toHaveLength(1)
     expect(llm.searches[0]!.authorization).toBe(`Bearer ${AGENT_KEY}`)
-    expect(llm.searches[0]!.body).toMatchObject({ model: "perplexity/sonar", messages: [{ role: "user", content: QUERY }] })
+    expect(llm.searches[0]!.body).toMatchObject({
+      model: "perplexity/sonar",
+      messages: [{ role: "user", content: QUERY }],
+    })
     expect(proxy.asked.some((h) => h.startsWith(OPENROUTER_HOST))).toBe(true)
     // nothing OpenRouter would refuse was sent, and every model call used the agent's key too
     expect(llm.violations).toEqual([])

@@ -14,7 +14,9 @@ export interface ApiKey {
 
 const dataDir = Config.String("DATA_DIR").pipe(
   Config.withDefault(".data"),
-  Effect.mapError((e) => new InvalidConfig({ variable: "DATA_DIR", message: `DATA_DIR could not be read: ${e.message}.` }))
+  Effect.mapError(
+    (e) => new InvalidConfig({ variable: "DATA_DIR", message: `DATA_DIR could not be read: ${e.message}.` }),
+  ),
 )
 
 /**

@@ -22,14 +22,17 @@ export const computeName = () => computeChoice(process.env)
 const localCompute = Layer.unwrap(
   Effect.gen(function* () {
     const messaging = yield* Messaging
-    return localComputeLayer({ dataDir: resolve(process.env.DATA_DIR ?? ".data"), baseEnv: messaging.devnetUrl ? { DEVNET_URL: messaging.devnetUrl } : {} })
-  })
+    return localComputeLayer({
+      dataDir: resolve(process.env.DATA_DIR ?? ".data"),
+      baseEnv: messaging.devnetUrl ? { DEVNET_URL: messaging.devnetUrl } : {},
+    })
+  }),
 )
 const dockerCompute = Layer.unwrap(
   Effect.gen(function* () {
     const messaging = yield* Messaging
     return dockerComputeLayerFromEnv({ baseEnv: messaging.devnetUrl ? { DEVNET_URL: messaging.devnetUrl } : {} })
-  })
+  }),
 )
 
 export const describeParts = () => [
@@ -47,11 +50,19 @@ export const AppLayer = () => {
   const compute = choice === "railway" ? railwayComputeLayerFromEnv : choice === "docker" ? dockerCompute : localCompute
   const database = DatabaseLive.pipe(Layer.provide(AppMigrations))
   // Readiness (/readyz) checks the database itself; the pool's tick and the bot's messaging register their checks.
-  const base = Layer.mergeAll(database, metered(embeddedMessagingLayer), PoolConfigLive).pipe(Layer.provideMerge(ReadinessLive), Layer.provideMerge(database))
+  const base = Layer.mergeAll(database, metered(embeddedMessagingLayer), PoolConfigLive).pipe(
+    Layer.provideMerge(ReadinessLive),
+    Layer.provideMerge(database),
+  )
   // NotionPrompts: templates' Notion pages for claims, and GET /api/prompts (NOTION_API_KEY; without it both say so).
-  const pool = PoolLive.pipe(Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv, NotionPromptsLive)))
+  const pool = PoolLive.pipe(
+    Layer.provideMerge(Layer.mergeAll(compute, RuntimeClientLive, agentResourcesLayerFromEnv, NotionPromptsLive)),
+  )
   // AgentServices (the agents' email/SMS/wallet API) uses the provider clients agentResourcesLayerFromEnv built.
-  const app = Layer.mergeAll(ManagerBotLive, OrphanKeySweeperLive, AgentServicesLive).pipe(Layer.provideMerge(pool), Layer.provideMerge(base))
+  const app = Layer.mergeAll(ManagerBotLive, OrphanKeySweeperLive, AgentServicesLive).pipe(
+    Layer.provideMerge(pool),
+    Layer.provideMerge(base),
+  )
   // Logging (LOG_FORMAT, LOG_LEVEL) and OTLP export (OTEL_EXPORTER_OTLP_ENDPOINT) under everything, so every log
   // line, span and metric of the system goes through them.
   return app.pipe(Layer.provideMerge(TelemetryLive), Layer.provideMerge(LoggingLive))

@@ -18,7 +18,8 @@ export interface HttpSettings {
   readonly trustProxy: number
 }
 
-const bad = (variable: string, message: string) => new InvalidConfig({ variable, message: `${message} See .env.example.` })
+const bad = (variable: string, message: string) =>
+  new InvalidConfig({ variable, message: `${message} See .env.example.` })
 
 const portConfig = Config.String("PORT").pipe(
   Config.withDefault("8080"),
@@ -28,8 +29,10 @@ const portConfig = Config.String("PORT").pipe(
     const n = Number(text)
     return /^\d{1,5}$/.test(text) && n <= 65_535
       ? Effect.succeed(n)
-      : Effect.fail(bad("PORT", `PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "${raw.slice(0, 40)}".`))
-  })
+      : Effect.fail(
+          bad("PORT", `PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "${raw.slice(0, 40)}".`),
+        )
+  }),
 )
 
 const hostConfig = Config.String("HOST").pipe(
@@ -39,16 +42,33 @@ const hostConfig = Config.String("HOST").pipe(
     const host = raw.trim()
     return /^(?:[A-Za-z0-9.-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?)$/.test(host)
       ? Effect.succeed(host.replace(/^\[(.*)\]$/, "$1"))
-      : Effect.fail(bad("HOST", `HOST must be an address or host name to listen on, e.g. 127.0.0.1 (loopback) or 0.0.0.0 (all interfaces); got "${raw.slice(0, 60)}".`))
-  })
+      : Effect.fail(
+          bad(
+            "HOST",
+            `HOST must be an address or host name to listen on, e.g. 127.0.0.1 (loopback) or 0.0.0.0 (all interfaces); got "${raw.slice(0, 60)}".`,
+          ),
+        )
+  }),
 )
 
 /** HOST and PORT of the web/API server. */
-export const httpSettings: Effect.Effect<HttpSettings, InvalidConfig> = Effect.all({ host: hostConfig, port: portConfig, trustProxy: loadTrustProxy })
+export const httpSettings: Effect.Effect<HttpSettings, InvalidConfig> = Effect.all({
+  host: hostConfig,
+  port: portConfig,
+  trustProxy: loadTrustProxy,
+})
 
-export const startHttp = async (runtime: ManagedRuntime.ManagedRuntime<any, any>, bot: ManagerBotInfo & { network: string; compute: string }, apiKey: string) => {
+export const startHttp = async (
+  runtime: ManagedRuntime.ManagedRuntime<any, any>,
+  bot: ManagerBotInfo & { network: string; compute: string },
+  apiKey: string,
+) => {
   const exit = await Effect.runPromiseExit(httpSettings)
-  if (exit._tag === "Failure") throw (exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: Error } | undefined)?.error ?? new Error("HOST/PORT/TRUST_PROXY could not be read.")
+  if (exit._tag === "Failure")
+    throw (
+      (exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: Error } | undefined)?.error ??
+      new Error("HOST/PORT/TRUST_PROXY could not be read.")
+    )
   const { host, port, trustProxy } = exit.value
   const app = new Hono()
   app.get("/healthz", (c) => c.json({ ok: true }))
@@ -59,8 +79,14 @@ export const startHttp = async (runtime: ManagedRuntime.ManagedRuntime<any, any>
       resolve({
         url: `http://${host.includes(":") ? `[${host}]` : host}:${info.port}`,
         close: () => new Promise<void>((done) => server.close(() => done())),
-      })
+      }),
     )
-    server.once("error", (e: Error) => reject(new Error(`Cannot listen on ${host}:${port} (${e.message}). Set PORT to a free port (or HOST to an address of this machine).`)))
+    server.once("error", (e: Error) =>
+      reject(
+        new Error(
+          `Cannot listen on ${host}:${port} (${e.message}). Set PORT to a free port (or HOST to an address of this machine).`,
+        ),
+      ),
+    )
   })
 }

@@ -17,24 +17,37 @@ const log = (line: string) => console.log(`[start] ${line}`)
 
 // A closed terminal or pipe (`npm start | tee log`, then Ctrl-C kills tee first) must not crash the shutdown that
 // stops the agent processes: writes to a gone stdout/stderr are dropped.
-for (const stream of [process.stdout, process.stderr]) stream.on("error", (e: NodeJS.ErrnoException) => { if (e.code !== "EPIPE") throw e })
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e
+  })
 
 const main = async () => {
   log("starting Convos agents…")
   // DATA_DIR holds every secret of the system: owner-only, including what this process and its agents create later.
   process.umask(0o077)
   const tightened = secureDataDir(resolve(process.env.DATA_DIR ?? ".data"))
-  if (tightened.length > 0) log(`DATA_DIR: made ${tightened.length} file(s) and folder(s) owner-only (0700 folders, no group/other access)`)
+  if (tightened.length > 0)
+    log(`DATA_DIR: made ${tightened.length} file(s) and folder(s) owner-only (0700 folders, no group/other access)`)
   // HOST/PORT and the agents' boot env (XMTP_ENV, MODEL_BASE_URL, POOL_PUBLIC_URL…) first: a bad value stops here in
   // one line naming the variable, with EX_CONFIG, before anything is started.
   // Read from a copy of the environment: the default config provider snapshots process.env on first use, and
   // CONVOS_INVITE_BASE_URL is set below before the system reads its config.
   const settings = await Effect.runPromiseExit(
-    httpSettings.pipe(Effect.tap(() => runtimeBootEnv())).pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { ...process.env } as Record<string, string> })))
+    httpSettings
+      .pipe(Effect.tap(() => runtimeBootEnv()))
+      .pipe(
+        Effect.provideService(
+          ConfigProvider.ConfigProvider,
+          ConfigProvider.fromEnv({ env: { ...process.env } as Record<string, string> }),
+        ),
+      ),
   )
   if (Exit.isFailure(settings)) {
     const problem = configProblem(settings.cause)
-    console.error(`[start] ${Option.match(problem, { onSome: configProblemLine, onNone: () => `could not start: ${String(Cause.squash(settings.cause))}` })}`)
+    console.error(
+      `[start] ${Option.match(problem, { onSome: configProblemLine, onNone: () => `could not start: ${String(Cause.squash(settings.cause))}` })}`,
+    )
     process.exit(Option.isSome(problem) ? EXIT_CONFIG : 1)
   }
   // On devnet, invite links open the web catalog's browser chat view (there is no phone app for the devnet).
@@ -58,7 +71,9 @@ const main = async () => {
     // A last resort only: local agents get up to 10 s each (in parallel) to stop before SIGKILL, and their records must
     // be marked stopped so the next start brings them back, so this waits well beyond that.
     setTimeout(() => {
-      console.error("[start] stopping took more than 45 s; exiting anyway (agents still running are re-adopted by the next start)")
+      console.error(
+        "[start] stopping took more than 45 s; exiting anyway (agents still running are re-adopted by the next start)",
+      )
       process.exit(code || 1)
     }, 45_000).unref()
     await http?.close().catch(() => undefined)
@@ -73,7 +88,7 @@ const main = async () => {
     const started = await runtime.runPromiseExit(
       Effect.gen(function* () {
         return { db: yield* DatabaseInfo, network: (yield* Messaging).network, bot: yield* ManagerBot }
-      })
+      }),
     )
     if (Exit.isFailure(started)) {
       // A setting to fix: one line naming the variable, and EX_CONFIG so a supervisor does not just restart it.
@@ -90,15 +105,21 @@ const main = async () => {
     log(modelSourceLine(!!process.env.OPENROUTER_MANAGEMENT_KEY, process.env as Record<string, string>))
     const apiKey = loadApiKey()
     http = await startHttp(runtime, { ...bot, network, compute: computeName() }, apiKey.key)
-    if (apiKey.generated) log(`pool API key (generated, kept in ${apiKey.file}; set POOL_API_KEY to choose one): ${apiKey.key}`)
+    if (apiKey.generated)
+      log(`pool API key (generated, kept in ${apiKey.file}; set POOL_API_KEY to choose one): ${apiKey.key}`)
     log(`web catalog and pool API: ${http.url} (admin: ${http.url}/admin)`)
-    printInvite("Manager bot invite (open it in Convos, or: npm run chat -- --invite <link> --name You)", bot.inviteUrl())
+    printInvite(
+      "Manager bot invite (open it in Convos, or: npm run chat -- --invite <link> --name You)",
+      bot.inviteUrl(),
+    )
     log(`ops chat invite (admins only): ${bot.opsInviteUrl}`)
     log("ready. Ctrl-C stops everything.")
   } catch (e) {
     // POOL_API_KEY is read synchronously (loadApiKey): its InvalidConfig arrives here as a thrown error.
     const problem = configProblem(Cause.die(e))
-    console.error(`[start] ${Option.match(problem, { onSome: configProblemLine, onNone: () => `could not start: ${e instanceof Error ? e.message : String(e)}` })}`)
+    console.error(
+      `[start] ${Option.match(problem, { onSome: configProblemLine, onNone: () => `could not start: ${e instanceof Error ? e.message : String(e)}` })}`,
+    )
     await stop(Option.isSome(problem) ? EXIT_CONFIG : 1)
   }
 }

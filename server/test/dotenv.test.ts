@@ -16,9 +16,19 @@ const runScript = (script: "start" | "chat", dotenv: string | null, env: Record<
   const dir = mkdtempSync(join(tmpdir(), "convos-dotenv-"))
   for (const part of ["server", "messaging", "node_modules"]) symlinkSync(join(repo, part), join(dir, part))
   if (dotenv !== null) writeFileSync(join(dir, ".env"), dotenv)
-  const base = { ...process.env, PATH: `${join(repo, "node_modules", ".bin")}:${process.env.PATH}`, DATA_DIR: join(dir, "data"), ...env } as Record<string, string>
-  for (const variable of ["PORT", "XMTP_ENV", "DATABASE_URL", "DEVNET_URL"]) if (!(variable in env)) delete base[variable]
-  const child = spawn("sh", ["-c", `exec ${scripts[script]} ${script === "chat" ? "--name Tester" : ""}`], { cwd: dir, env: base, stdio: ["ignore", "pipe", "pipe"] })
+  const base = {
+    ...process.env,
+    PATH: `${join(repo, "node_modules", ".bin")}:${process.env.PATH}`,
+    DATA_DIR: join(dir, "data"),
+    ...env,
+  } as Record<string, string>
+  for (const variable of ["PORT", "XMTP_ENV", "DATABASE_URL", "DEVNET_URL"])
+    if (!(variable in env)) delete base[variable]
+  const child = spawn("sh", ["-c", `exec ${scripts[script]} ${script === "chat" ? "--name Tester" : ""}`], {
+    cwd: dir,
+    env: base,
+    stdio: ["ignore", "pipe", "pipe"],
+  })
   let output = ""
   const take = (d: Buffer) => {
     output += d
@@ -31,12 +41,14 @@ const runScript = (script: "start" | "chat", dotenv: string | null, env: Record<
     child.on("exit", (code) => {
       rmSync(dir, { recursive: true, force: true })
       resolve({ code, output })
-    })
+    }),
   )
 }
 
 describe(".env for npm start and npm run chat", () => {
-  it("npm start reads PORT from .env (a bad one stops it naming PORT), and the environment wins over the file", { timeout: 240_000 }, async () => {
+  it("npm start reads PORT from .env (a bad one stops it naming PORT), and the environment wins over the file", {
+    timeout: 240_000,
+  }, async () => {
     const fromFile = await runScript("start", "# comment\nPORT=70000\n")
     expect(fromFile.code).not.toBe(0)
     expect(fromFile.output).toContain('PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "70000"')

@@ -32,21 +32,29 @@ const here = dirname(fileURLToPath(import.meta.url))
 
 /** The embedded database in `dataDir` (the same one on every build), migrated with `folders`. */
 const database = (dataDir: string, folders: Layer.Layer<never>) =>
-  DatabaseLive.pipe(Layer.provide(folders), Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir }))))
+  DatabaseLive.pipe(
+    Layer.provide(folders),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir }))),
+  )
 
 const ledgerAndRan = (dataDir: string, folders: Layer.Layer<never>) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const ledger = yield* sql<{ migrationId: number; name: string }>`SELECT migration_id, name FROM schema_migrations ORDER BY migration_id`
+      const ledger = yield* sql<{
+        migrationId: number
+        name: string
+      }>`SELECT migration_id, name FROM schema_migrations ORDER BY migration_id`
       // The bot's tables (0200, 0400) are there and usable.
       yield* sql`INSERT INTO processed_messages (message_id, handled_by) VALUES (${`m-${ledger.length}-${Math.random()}`}, 'probe')`
       return ledger.map((r) => [Number(r.migrationId), r.name]).filter(([id]) => Number(id) <= 800)
-    }).pipe(Effect.provide(database(dataDir, folders)), Effect.scoped)
+    }).pipe(Effect.provide(database(dataDir, folders)), Effect.scoped),
   )
 
 describe("migrations: one loader over every part's folder", () => {
-  it("a fresh database gets the same ledger as before the bot's migrations moved to manager-bot", { timeout: 120_000 }, async () => {
+  it("a fresh database gets the same ledger as before the bot's migrations moved to manager-bot", {
+    timeout: 120_000,
+  }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-migrations-"))
     try {
       expect(await ledgerAndRan(dataDir, AppMigrations)).toEqual(LEDGER_BEFORE_THE_MOVE)
@@ -55,7 +63,9 @@ describe("migrations: one loader over every part's folder", () => {
     }
   })
 
-  it("a database migrated by the old layout (every file in one folder) starts with the new one and runs nothing", { timeout: 120_000 }, async () => {
+  it("a database migrated by the old layout (every file in one folder) starts with the new one and runs nothing", {
+    timeout: 120_000,
+  }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-migrations-"))
     // The old layout: one folder with all the files, inside the repo so they resolve "effect".
     const oneFolder = mkdtempSync(join(here, ".old-layout-"))

@@ -46,7 +46,12 @@ const startFakeOpenRouter = async () => {
     const text = await readBody(req)
     const path = req.url ?? ""
     if (path.startsWith("/api/v1/keys")) {
-      const reply = keys.handle({ method: req.method ?? "", path, headers: req.headers, body: text ? JSON.parse(text) : undefined })
+      const reply = keys.handle({
+        method: req.method ?? "",
+        path,
+        headers: req.headers,
+        body: text ? JSON.parse(text) : undefined,
+      })
       res.writeHead(reply.status ?? 200, { "content-type": "application/json" })
       res.end(JSON.stringify(reply.json ?? {}))
       return
@@ -54,7 +59,10 @@ const startFakeOpenRouter = async () => {
     if (path.endsWith("/chat/completions")) chats.push({ authorization: req.headers.authorization, body: text })
     const upstream = await fetch(`${llm.baseUrl}${path.replace(/^\/api\/v1/, "")}`, {
       method: req.method,
-      headers: { "content-type": "application/json", ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) },
+      headers: {
+        "content-type": "application/json",
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      },
       body: req.method === "GET" || req.method === "HEAD" ? undefined : text,
     })
     res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" })
@@ -81,7 +89,8 @@ const startSystem = (env: Record<string, string>) => {
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)))
   const ready = async (timeoutMs: number) => {
     const until = Date.now() + timeoutMs
-    while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 200))
+    while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 200))
     expect(output.text, output.text).toContain("[start] ready")
   }
   return { child, output, exited, ready }
@@ -90,20 +99,40 @@ const startSystem = (env: Record<string, string>) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Waits for a text from someone else in the conversation, sent after `afterMs`, that matches. */
-const nextText = (person: ChatPerson, conversationId: string, match: (text: string) => boolean, afterMs: number, timeoutMs: number) =>
+const nextText = (
+  person: ChatPerson,
+  conversationId: string,
+  match: (text: string) => boolean,
+  afterMs: number,
+  timeoutMs: number,
+) =>
   Effect.gen(function* () {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
-      const messages = yield* person.client.messages(conversationId, { afterMs, limit: 100 }).pipe(Effect.orElseSucceed(() => []))
+      const messages = yield* person.client
+        .messages(conversationId, { afterMs, limit: 100 })
+        .pipe(Effect.orElseSucceed(() => []))
       const hit = messages.find((m) => m.senderInboxId !== person.identity.inboxId && m.text !== null && match(m.text))
       if (hit) return hit
       yield* Effect.sleep(300)
     }
-    const seen = yield* person.client.messages(conversationId, { afterMs, limit: 100 }).pipe(Effect.orElseSucceed(() => []))
-    return yield* Effect.fail(new Error(`no matching message in ${conversationId} within ${timeoutMs} ms; got: ${JSON.stringify(seen.map((m) => m.text))}`))
+    const seen = yield* person.client
+      .messages(conversationId, { afterMs, limit: 100 })
+      .pipe(Effect.orElseSucceed(() => []))
+    return yield* Effect.fail(
+      new Error(
+        `no matching message in ${conversationId} within ${timeoutMs} ms; got: ${JSON.stringify(seen.map((m) => m.text))}`,
+      ),
+    )
   })
 
-const say = (person: ChatPerson, conversationId: string, text: string, match: (reply: string) => boolean, timeoutMs = 120_000) =>
+const say = (
+  person: ChatPerson,
+  conversationId: string,
+  text: string,
+  match: (reply: string) => boolean,
+  timeoutMs = 120_000,
+) =>
   Effect.gen(function* () {
     const sentAt = Date.now() - 1
     yield* person.client.sendText(conversationId, text)
@@ -111,7 +140,9 @@ const say = (person: ChatPerson, conversationId: string, text: string, match: (r
   })
 
 describe("Ctrl-C, then npm start again", () => {
-  it("a claimed agent answers the same person in the same conversation, under the same name and instructions", { timeout: 1_500_000 }, async () => {
+  it("a claimed agent answers the same person in the same conversation, under the same name and instructions", {
+    timeout: 1_500_000,
+  }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-restart-"))
     const openRouter = await startFakeOpenRouter()
     const port = await freePort()
@@ -125,7 +156,8 @@ describe("Ctrl-C, then npm start again", () => {
       OPENROUTER_BASE_URL: openRouter.origin,
       OPENROUTER_MANAGEMENT_KEY: managementKey,
     } as Record<string, string>
-    for (const name of ["DATABASE_URL", "XMTP_ENV", "RAILWAY_API_TOKEN", "DEVNET_URL", "DEVNET_PORT", "POOL_API_KEY"]) delete env[name]
+    for (const name of ["DATABASE_URL", "XMTP_ENV", "RAILWAY_API_TOKEN", "DEVNET_URL", "DEVNET_PORT", "POOL_API_KEY"])
+      delete env[name]
     let system = startSystem(env)
     const instanceDir = () => {
       const dirs = existsSync(join(dataDir, "instances")) ? readdirSync(join(dataDir, "instances")) : []
@@ -135,80 +167,112 @@ describe("Ctrl-C, then npm start again", () => {
       await system.ready(300_000)
       const devnetUrl = readFileSync(join(dataDir, "devnet.url"), "utf8").trim()
       const managerInvite = readFileSync(join(dataDir, "manager-invite.url"), "utf8").trim()
-      await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-        // Wait for the real agent to be warm (idle), then get it from the manager bot like a person does.
-        // (An OpenClaw gateway takes 20 s to start on an idle machine, minutes on a loaded one.)
-        let idle = 0
-        for (let i = 0; i < 600 && idle < 1; i++) {
-          idle = (yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/pool/counts`).then((r) => r.json() as Promise<{ idle: number }>))).idle
-          if (idle < 1) yield* Effect.sleep(1_000)
-        }
-        expect(idle, "a real agent became ready").toBe(1)
-        const ada = yield* connectPerson(devnetUrl, "Ada")
-        const chat = yield* joinInvite(ada, managerInvite, 120_000)
-        expect(chat._tag).toBe("Joined")
-        const chatId = chat._tag === "Joined" ? chat.conversationId : ""
-        yield* nextText(ada, chatId, (t) => t.includes("agent manager"), 0, 120_000)
-        yield* say(ada, chatId, "/new", (t) => t.includes("What should it be called?"))
-        yield* say(ada, chatId, "Zed", (t) => t.includes("Send its instructions"))
-        const ready = yield* say(ada, chatId, "You are Zed. Always be brief. (kept-across-restart)", (t) => t.includes("Zed is ready"), 240_000)
-        const link = /(https?:\/\/\S+\/v2\?i=\S+)/.exec(ready.text!)![1]!
-        const joined = yield* joinInvite(ada, link, 120_000)
-        expect(joined._tag).toBe("Joined")
-        const conversationId = joined._tag === "Joined" ? joined.conversationId : ""
+      await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            // Wait for the real agent to be warm (idle), then get it from the manager bot like a person does.
+            // (An OpenClaw gateway takes 20 s to start on an idle machine, minutes on a loaded one.)
+            let idle = 0
+            for (let i = 0; i < 600 && idle < 1; i++) {
+              idle = (yield* Effect.promise(() =>
+                fetch(`http://127.0.0.1:${port}/api/pool/counts`).then((r) => r.json() as Promise<{ idle: number }>),
+              )).idle
+              if (idle < 1) yield* Effect.sleep(1_000)
+            }
+            expect(idle, "a real agent became ready").toBe(1)
+            const ada = yield* connectPerson(devnetUrl, "Ada")
+            const chat = yield* joinInvite(ada, managerInvite, 120_000)
+            expect(chat._tag).toBe("Joined")
+            const chatId = chat._tag === "Joined" ? chat.conversationId : ""
+            yield* nextText(ada, chatId, (t) => t.includes("agent manager"), 0, 120_000)
+            yield* say(ada, chatId, "/new", (t) => t.includes("What should it be called?"))
+            yield* say(ada, chatId, "Zed", (t) => t.includes("Send its instructions"))
+            const ready = yield* say(
+              ada,
+              chatId,
+              "You are Zed. Always be brief. (kept-across-restart)",
+              (t) => t.includes("Zed is ready"),
+              240_000,
+            )
+            const link = /(https?:\/\/\S+\/v2\?i=\S+)/.exec(ready.text!)![1]!
+            const joined = yield* joinInvite(ada, link, 120_000)
+            expect(joined._tag).toBe("Joined")
+            const conversationId = joined._tag === "Joined" ? joined.conversationId : ""
 
-        const before = yield* say(ada, conversationId, "ping before the restart", (t) => t.startsWith("FAKE-REPLY"), 300_000)
-        const agentInbox = before.senderInboxId
-        const keyBefore = openRouter.chats.at(-1)!.authorization
-        expect(keyBefore).toMatch(/^Bearer sk-or-v1-secret-/)
+            const before = yield* say(
+              ada,
+              conversationId,
+              "ping before the restart",
+              (t) => t.startsWith("FAKE-REPLY"),
+              300_000,
+            )
+            const agentInbox = before.senderInboxId
+            const keyBefore = openRouter.chats.at(-1)!.authorization
+            expect(keyBefore).toMatch(/^Bearer sk-or-v1-secret-/)
 
-        // Ctrl-C: the agent's processes stop; its state stays.
-        const dir = instanceDir()
-        expect(dir).not.toBeNull()
-        const pidBefore = (JSON.parse(readFileSync(join(dir!, "instance.json"), "utf8")) as { pid: number }).pid
-        system.child.kill("SIGINT")
-        expect(yield* Effect.promise(() => system.exited)).toBe(0)
-        expect(isAlive(pidBefore)).toBe(false)
-        expect(existsSync(join(dir!, "convos", "agent.json"))).toBe(true)
+            // Ctrl-C: the agent's processes stop; its state stays.
+            const dir = instanceDir()
+            expect(dir).not.toBeNull()
+            const pidBefore = (JSON.parse(readFileSync(join(dir!, "instance.json"), "utf8")) as { pid: number }).pid
+            system.child.kill("SIGINT")
+            expect(yield* Effect.promise(() => system.exited)).toBe(0)
+            expect(isAlive(pidBefore)).toBe(false)
+            expect(existsSync(join(dir!, "convos", "agent.json"))).toBe(true)
 
-        // A start that fails after the compute layer brought the agent back (the HTTP port is taken): nothing destroyed.
-        const squatter = createNetServer()
-        yield* Effect.promise(() => new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", () => resolve())))
-        const failing = startSystem(env)
-        const failedWith = yield* Effect.promise(() => failing.exited)
-        yield* Effect.promise(() => new Promise((resolve) => squatter.close(resolve)))
-        expect(failedWith, failing.output.text).toBe(1)
-        expect(failing.output.text).toContain("could not start")
-        expect(instanceDir()).toBe(dir)
-        expect(existsSync(join(dir!, "convos", "agent.json"))).toBe(true)
-        expect(existsSync(join(dir!, ".env"))).toBe(true)
+            // A start that fails after the compute layer brought the agent back (the HTTP port is taken): nothing destroyed.
+            const squatter = createNetServer()
+            yield* Effect.promise(
+              () => new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", () => resolve())),
+            )
+            const failing = startSystem(env)
+            const failedWith = yield* Effect.promise(() => failing.exited)
+            yield* Effect.promise(() => new Promise((resolve) => squatter.close(resolve)))
+            expect(failedWith, failing.output.text).toBe(1)
+            expect(failing.output.text).toContain("could not start")
+            expect(instanceDir()).toBe(dir)
+            expect(existsSync(join(dir!, "convos", "agent.json"))).toBe(true)
+            expect(existsSync(join(dir!, ".env"))).toBe(true)
 
-        // Start again: the same agent comes back and answers Ada in the same conversation.
-        system = startSystem(env)
-        yield* Effect.promise(() => system.ready(300_000))
-        expect(instanceDir()).toBe(dir)
-        const after = yield* Effect.gen(function* () {
-          // Sent as soon as the manager is up: the agent is still starting, and answers once it is.
-          return yield* say(ada, conversationId, "ping after the restart", (t) => t.startsWith("FAKE-REPLY"), 480_000)
-        })
-        expect(after.conversationId).toBe(conversationId)
-        expect(after.senderInboxId).toBe(agentInbox) // same identity
-        const messages = yield* ada.client.messages(conversationId, { limit: 200 })
-        expect(displayNames(messages).get(agentInbox)).toBe("Zed")
-        const lastChat = openRouter.chats.at(-1)!
-        expect(lastChat.authorization).toBe(keyBefore) // its OpenRouter key (a provision-time secret) was kept
-        expect(lastChat.body).toContain("kept-across-restart") // its instructions
-        expect(lastChat.body).toContain("Zed")
-        // The pool still has it claimed, under its name.
-        const agents = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/pool/agents`).then((r) => r.json() as Promise<{ claimed: Array<{ name: string; status: string }> }>))
-        expect(agents.claimed).toEqual([expect.objectContaining({ name: "Zed", status: "claimed" })])
-      })))
+            // Start again: the same agent comes back and answers Ada in the same conversation.
+            system = startSystem(env)
+            yield* Effect.promise(() => system.ready(300_000))
+            expect(instanceDir()).toBe(dir)
+            const after = yield* Effect.gen(function* () {
+              // Sent as soon as the manager is up: the agent is still starting, and answers once it is.
+              return yield* say(
+                ada,
+                conversationId,
+                "ping after the restart",
+                (t) => t.startsWith("FAKE-REPLY"),
+                480_000,
+              )
+            })
+            expect(after.conversationId).toBe(conversationId)
+            expect(after.senderInboxId).toBe(agentInbox) // same identity
+            const messages = yield* ada.client.messages(conversationId, { limit: 200 })
+            expect(displayNames(messages).get(agentInbox)).toBe("Zed")
+            const lastChat = openRouter.chats.at(-1)!
+            expect(lastChat.authorization).toBe(keyBefore) // its OpenRouter key (a provision-time secret) was kept
+            expect(lastChat.body).toContain("kept-across-restart") // its instructions
+            expect(lastChat.body).toContain("Zed")
+            // The pool still has it claimed, under its name.
+            const agents = yield* Effect.promise(() =>
+              fetch(`http://127.0.0.1:${port}/api/pool/agents`).then(
+                (r) => r.json() as Promise<{ claimed: Array<{ name: string; status: string }> }>,
+              ),
+            )
+            expect(agents.claimed).toEqual([expect.objectContaining({ name: "Zed", status: "claimed" })])
+          }),
+        ),
+      )
       system.child.kill("SIGINT")
       expect(await system.exited).toBe(0)
     } catch (e) {
       // What the manager and the agent said, to see where it stopped.
       const dir = instanceDir()
-      console.error(`manager output (tail):\n${system.output.text.slice(-4_000)}\nagent log (tail):\n${dir && existsSync(join(dir, "runtime.log")) ? readFileSync(join(dir, "runtime.log"), "utf8").slice(-4_000) : "(none)"}`)
+      console.error(
+        `manager output (tail):\n${system.output.text.slice(-4_000)}\nagent log (tail):\n${dir && existsSync(join(dir, "runtime.log")) ? readFileSync(join(dir, "runtime.log"), "utf8").slice(-4_000) : "(none)"}`,
+      )
       throw e
     } finally {
       if (system.child.exitCode === null) system.child.kill("SIGKILL")

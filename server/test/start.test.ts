@@ -39,17 +39,22 @@ const freePort = () =>
 const START_WAIT_MS = 240_000
 
 describe("npm start", () => {
-  it("on the devnet, the invites it prints open its own browser chat view", { timeout: START_WAIT_MS + 60_000 }, async () => {
+  it("on the devnet, the invites it prints open its own browser chat view", {
+    timeout: START_WAIT_MS + 60_000,
+  }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
     const port = await freePort()
     const { child, output, exited } = startProcess(dataDir, { PORT: String(port) })
     try {
       const until = Date.now() + START_WAIT_MS
-      while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 200))
+      while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 200))
       expect(output.text).toContain("[start] ready")
       const invite = readFileSync(join(dataDir, "manager-invite.url"), "utf8").trim()
       expect(invite.startsWith(`http://127.0.0.1:${port}/v2?i=`), invite).toBe(true)
-      expect(output.text).toMatch(new RegExp(`ops chat invite \\(admins only\\): http://127\\.0\\.0\\.1:${port}/v2\\?i=`))
+      expect(output.text).toMatch(
+        new RegExp(`ops chat invite \\(admins only\\): http://127\\.0\\.0\\.1:${port}/v2\\?i=`),
+      )
       const page = await fetch(invite, { redirect: "manual" })
       expect(page.status).toBe(302)
       expect(page.headers.get("location")).toBe(`/chat?invite=${encodeURIComponent(invite)}`)
@@ -63,9 +68,21 @@ describe("npm start", () => {
 
   // A setting to fix is one line naming the variable, and exit code 78 (EX_CONFIG: a supervisor does not restart it).
   const configErrors: ReadonlyArray<readonly [string, Record<string, string>, string]> = [
-    ["a bad PORT", { PORT: "eighty" }, 'PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "eighty"'],
-    ["a bad XMTP_ENV (the agents' boot env)", { XMTP_ENV: "staging" }, 'XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "staging"'],
-    ["a COMPUTE that does not exist", { COMPUTE: "kubernetes" }, 'COMPUTE must be one of local, railway, docker (got "kubernetes")'],
+    [
+      "a bad PORT",
+      { PORT: "eighty" },
+      'PORT must be a TCP port number from 0 to 65535 (0 = any free port); got "eighty"',
+    ],
+    [
+      "a bad XMTP_ENV (the agents' boot env)",
+      { XMTP_ENV: "staging" },
+      'XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "staging"',
+    ],
+    [
+      "a COMPUTE that does not exist",
+      { COMPUTE: "kubernetes" },
+      'COMPUTE must be one of local, railway, docker (got "kubernetes")',
+    ],
   ]
   for (const [what, env, line] of configErrors) {
     it(`${what} stops it at once: one line naming the variable, exit code 78`, { timeout: 60_000 }, async () => {
@@ -83,12 +100,16 @@ describe("npm start", () => {
     })
   }
 
-  it("a bad value found while the system is built (OPENROUTER_TOPUP_MAX) is the same one line and exit code 78, after stopping what started", { timeout: START_WAIT_MS + 60_000 }, async () => {
+  it("a bad value found while the system is built (OPENROUTER_TOPUP_MAX) is the same one line and exit code 78, after stopping what started", {
+    timeout: START_WAIT_MS + 60_000,
+  }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
     const { child, output, exited } = startProcess(dataDir, { OPENROUTER_TOPUP_MAX: "lots" })
     try {
       expect(await exited).toBe(78)
-      expect(output.text).toContain('[start] configuration error: OPENROUTER_TOPUP_MAX must be a positive number of USD (default 100); got "lots". See .env.example.')
+      expect(output.text).toContain(
+        '[start] configuration error: OPENROUTER_TOPUP_MAX must be a positive number of USD (default 100); got "lots". See .env.example.',
+      )
       expect(output.text.split("\n").filter((l) => l.includes("OPENROUTER_TOPUP_MAX"))).toHaveLength(1)
       expect(output.text).toContain("[start] stopped")
     } finally {
@@ -97,12 +118,15 @@ describe("npm start", () => {
     }
   })
 
-  it("Ctrl-C still shuts down cleanly when its output pipe is already gone (npm start | tee, tee killed first)", { timeout: START_WAIT_MS + 60_000 }, async () => {
+  it("Ctrl-C still shuts down cleanly when its output pipe is already gone (npm start | tee, tee killed first)", {
+    timeout: START_WAIT_MS + 60_000,
+  }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "convos-start-"))
     const { child, output, exited } = startProcess(dataDir)
     try {
       const until = Date.now() + START_WAIT_MS
-      while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 200))
+      while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 200))
       expect(output.text).toContain("[start] ready")
       child.stdout.destroy()
       child.stderr.destroy()
@@ -126,9 +150,11 @@ describe("npm start", () => {
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)))
     try {
       const until = Date.now() + START_WAIT_MS
-      while (!out.includes("[start] ready") && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 200))
+      while (!out.includes("[start] ready") && Date.now() < until && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 200))
       expect(out).toContain("[start] ready")
-      for (const part of ["database: embedded PGlite", "messaging: devnet", "compute: local", "Manager bot invite"]) expect(out).toContain(part)
+      for (const part of ["database: embedded PGlite", "messaging: devnet", "compute: local", "Manager bot invite"])
+        expect(out).toContain(part)
       const url = /web catalog and pool API: (http:\/\/\S+)/.exec(out)![1]!
       expect((await (await fetch(`${url}/healthz`)).json()).ok).toBe(true)
       expect((await (await fetch(`${url}/api/pool/templates`)).json()).templates.length).toBeGreaterThanOrEqual(12)

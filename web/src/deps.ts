@@ -39,7 +39,9 @@ export interface WebFromContextOptions extends Omit<WebDeps, "run" | "chat"> {
  * Builds the deps from the ambient services: Pool, and (devnet) Messaging for the browser chat whose visitor
  * connections close with the scope. Use: `const app = makeWebApp(yield* webDepsFromContext({ network, managerInviteUrl }))`.
  */
-export const webDepsFromContext = (options: WebFromContextOptions): Effect.Effect<WebDeps, never, Pool | Messaging | Scope.Scope> =>
+export const webDepsFromContext = (
+  options: WebFromContextOptions,
+): Effect.Effect<WebDeps, never, Pool | Messaging | Scope.Scope> =>
   Effect.gen(function* () {
     const context = yield* Effect.context<Pool>()
     const { chat: chatOptions, ...rest } = options
@@ -69,7 +71,9 @@ export const webDepsFromRuntime = (mount: RuntimeMount): WebDeps => {
   const network = runtime.runSync(Messaging.useSync((m) => m.network))
   const chat =
     network === "devnet"
-      ? runtime.runSync(Effect.flatMap(Scope.fork(runtime.scope), (scope) => makeDevnetChat().pipe(Scope.provide(scope))))
+      ? runtime.runSync(
+          Effect.flatMap(Scope.fork(runtime.scope), (scope) => makeDevnetChat().pipe(Scope.provide(scope))),
+        )
       : undefined
   return {
     ...rest,

@@ -17,9 +17,19 @@ const inked = (png: PNG, x0: number, x1: number, y0: number, y1: number) => {
 }
 
 const extremes: OgTemplate[] = [
-  { slug: "long-name", name: "The Extraordinarily Long-Named Multilingual Research Assistant Deluxe", description: "Short.", category: "Work" },
+  {
+    slug: "long-name",
+    name: "The Extraordinarily Long-Named Multilingual Research Assistant Deluxe",
+    description: "Short.",
+    category: "Work",
+  },
   { slug: "wide", name: "W".repeat(60), description: "W".repeat(200), category: "M".repeat(80) },
-  { slug: "url", name: "Links", description: `See https://example.com/${"a-very-long-path-".repeat(8)} and ${"more words ".repeat(20)}`, category: "Life" },
+  {
+    slug: "url",
+    name: "Links",
+    description: `See https://example.com/${"a-very-long-path-".repeat(8)} and ${"more words ".repeat(20)}`,
+    category: "Life",
+  },
 ]
 
 describe("Open Graph PNG", () => {
@@ -42,13 +52,23 @@ describe("Open Graph PNG", () => {
   it("leaves emoji out instead of drawing a no-glyph box", async () => {
     const og = makeOgImages()
     const plain = await og.png({ slug: "a", name: "Trip Planner", description: "Plans trips.", category: "Life" })
-    const emoji = await og.png({ slug: "b", name: "Trip Planner 🧳", description: "Plans trips. ✈️", category: "Life 🌍" })
+    const emoji = await og.png({
+      slug: "b",
+      name: "Trip Planner 🧳",
+      description: "Plans trips. ✈️",
+      category: "Life 🌍",
+    })
     expect(Buffer.from(emoji).equals(Buffer.from(plain))).toBe(true)
   })
 
   it("renders each slug once, again when its text changes, and keeps at most maxEntries images", async () => {
     const og = makeOgImages(2)
-    const t = (slug: string, description = "Plans trips.") => ({ slug, name: "Trip Planner", description, category: "Life" })
+    const t = (slug: string, description = "Plans trips.") => ({
+      slug,
+      name: "Trip Planner",
+      description,
+      category: "Life",
+    })
     const first = await og.png(t("a"))
     expect(await og.png(t("a"))).toBe(first) // the same bytes object: served from memory
     const edited = await og.png(t("a", "Plans trips for a group."))

@@ -26,13 +26,17 @@ const options = (): ResvgRenderOptions => ({
   logLevel: "off",
 })
 
-const escapeXml = (s: string) => s.replace(/[<>&"']/g, (ch) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[ch]!)
+const escapeXml = (s: string) =>
+  s.replace(/[<>&"']/g, (ch) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[ch]!)
 
 /** Drops what Inter cannot draw as anything but a "no glyph" box: emoji, their modifiers, joiners and selectors. */
 const printable = (s: string) =>
   s
-    // biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point is removed on its own, joiners included
-    .replace(/[\p{Extended_Pictographic}\p{Emoji_Modifier}\p{Regional_Indicator}\u{FE0F}\u{FE0E}\u{200D}\u{20E3}]/gu, "")
+    .replace(
+      // biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point is removed on its own, joiners included
+      /[\p{Extended_Pictographic}\p{Emoji_Modifier}\p{Regional_Indicator}\u{FE0F}\u{FE0E}\u{200D}\u{20E3}]/gu,
+      "",
+    )
     .replace(/\s+/g, " ")
     .trim()
 
@@ -65,14 +69,21 @@ const CATEGORY_SIZE = 30
 const nameText = (name: string, size: number) =>
   `<text x="${X}" y="262" font-size="${size}" font-weight="700" fill="#1d1d1f">${escapeXml(name)}</text>`
 const descriptionText = (lines: ReadonlyArray<string>) =>
-  lines.map((l, i) => `<text x="${X}" y="${346 + i * 56}" font-size="${DESCRIPTION_SIZE}" fill="#444">${escapeXml(l)}</text>`).join("")
+  lines
+    .map(
+      (l, i) => `<text x="${X}" y="${346 + i * 56}" font-size="${DESCRIPTION_SIZE}" fill="#444">${escapeXml(l)}</text>`,
+    )
+    .join("")
 const categoryText = (category: string) =>
   `<text x="${X + 24}" y="539" font-size="${CATEGORY_SIZE}" font-weight="700" fill="#0a3d8f">${escapeXml(category)}</text>`
 
 /** How far right of X the ink of `body` (SVG text elements) reaches, laid out with the shipped font. */
 const inkWidth = (body: string): number => {
   // A canvas wider than any text, so the box is not clipped.
-  const box = new Resvg(`<svg xmlns="http://www.w3.org/2000/svg" width="20000" height="${OG_HEIGHT}" font-family="${FONT_FAMILY}">${body}</svg>`, options()).getBBox()
+  const box = new Resvg(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="20000" height="${OG_HEIGHT}" font-family="${FONT_FAMILY}">${body}</svg>`,
+    options(),
+  ).getBBox()
   return box ? box.x + box.width - X : 0
 }
 
@@ -100,7 +111,9 @@ const fitDescription = (description: string): string[] => {
   let chars = 46
   let lines = wrap(description, chars, 3)
   for (let i = 0; i < 8; i++) {
-    const over = lines.map((l) => ({ length: [...l].length, width: inkWidth(descriptionText([l])) })).filter((l) => l.width > MAX_TEXT)
+    const over = lines
+      .map((l) => ({ length: [...l].length, width: inkWidth(descriptionText([l])) }))
+      .filter((l) => l.width > MAX_TEXT)
     if (over.length === 0) break
     // The characters that fit at the widest overflowing line's average glyph width; always at least one fewer.
     chars = Math.max(8, Math.min(chars - 1, ...over.map((l) => Math.floor((l.length * MAX_TEXT) / l.width))))

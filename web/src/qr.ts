@@ -5,7 +5,13 @@ import QRCode from "qrcode"
  * correction so phone cameras read it from a screen at a distance.
  */
 export const qrSvg = async (text: string, size = 256): Promise<string> => {
-  const svg = await QRCode.toString(text, { type: "svg", margin: 4, width: size, errorCorrectionLevel: "M", color: { dark: "#000000", light: "#ffffff" } })
+  const svg = await QRCode.toString(text, {
+    type: "svg",
+    margin: 4,
+    width: size,
+    errorCorrectionLevel: "M",
+    color: { dark: "#000000", light: "#ffffff" },
+  })
   // Mark it for screen readers and tests; the library's markup is otherwise kept as is.
   return svg.replace("<svg ", `<svg role="img" aria-label="QR code" class="qr" `)
 }

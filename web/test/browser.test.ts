@@ -20,7 +20,10 @@ const jsQR = jsQRModule.default
 
 const decodeQr = (png: Buffer): string | null => {
   const image = PNG.sync.read(png)
-  return jsQR(new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.length), image.width, image.height)?.data ?? null
+  return (
+    jsQR(new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.length), image.width, image.height)
+      ?.data ?? null
+  )
 }
 
 describe("web catalog in headless Chromium", () => {
@@ -31,7 +34,9 @@ describe("web catalog in headless Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is missing at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (npm test installs it when run as root), or set CHROMIUM_PATH.`)
+      throw new Error(
+        `Chromium is missing at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (npm test installs it when run as root), or set CHROMIUM_PATH.`,
+      )
     }
     mkdirSync(shots, { recursive: true })
     profile = mkdtempSync(join(tmpdir(), "convos-web-chromium-"))
@@ -41,7 +46,16 @@ describe("web catalog in headless Chromium", () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1100, height: 1000 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     })
     page = await browser.newPage()
   })
@@ -59,7 +73,9 @@ describe("web catalog in headless Chromium", () => {
 
     await page.getByRole("link", { name: "Life", exact: true }).click()
     await page.waitForURL(/\?category=Life$/)
-    const categories = await page.locator("ul.grid > li").evaluateAll((cards) => cards.map((c) => c.getAttribute("data-category")))
+    const categories = await page
+      .locator("ul.grid > li")
+      .evaluateAll((cards) => cards.map((c) => c.getAttribute("data-category")))
     expect(categories.length).toBeGreaterThan(0)
     expect(new Set(categories)).toEqual(new Set(["Life"]))
     await page.screenshot({ path: join(shots, "2-category-life.png"), fullPage: true })
@@ -80,13 +96,18 @@ describe("web catalog in headless Chromium", () => {
     await page.locator("#open-chat").click()
     await page.waitForURL(/\/chat\?c=/)
     const messages = page.frameLocator("iframe.messages")
-    await messages.locator('li[data-sender="Trip Planner"]', { hasText: greetingOf("Trip Planner") }).waitFor({ timeout: 20_000 })
+    await messages
+      .locator('li[data-sender="Trip Planner"]', { hasText: greetingOf("Trip Planner") })
+      .waitFor({ timeout: 20_000 })
     await page.screenshot({ path: join(shots, "5-chat-greeting.png"), fullPage: true })
 
     await page.getByRole("textbox", { name: "Message" }).fill("Plan a weekend in Lisbon")
     await page.getByRole("button", { name: "Send" }).click()
     await page.waitForURL(/\/chat\?c=/)
-    await page.frameLocator("iframe.messages").locator('li[data-sender="You"]', { hasText: "Plan a weekend in Lisbon" }).waitFor({ timeout: 10_000 })
+    await page
+      .frameLocator("iframe.messages")
+      .locator('li[data-sender="You"]', { hasText: "Plan a weekend in Lisbon" })
+      .waitFor({ timeout: 10_000 })
     await page.screenshot({ path: join(shots, "6-chat-sent.png"), fullPage: true })
   })
 })

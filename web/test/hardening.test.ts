@@ -32,9 +32,17 @@ describe("web: cross-site posts, form tokens, security headers", () => {
     const cross = await v2.post("/t/trip-planner/launch", { nonce: nonce2 })
     expect(cross.status).toBe(403)
     expect(unescapeHtml(cross.text)).toContain("Send the form from this site")
-    const crossSite = await new Visitor(h.url, { origin: "null", "sec-fetch-site": "cross-site" }).post("/t/trip-planner/launch", { nonce: nonce2 })
+    const crossSite = await new Visitor(h.url, { origin: "null", "sec-fetch-site": "cross-site" }).post(
+      "/t/trip-planner/launch",
+      { nonce: nonce2 },
+    )
     expect(crossSite.status).toBe(403)
-    const bare = await fetch(`${h.url}/t/trip-planner/launch`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `nonce=${nonce2}`, redirect: "manual" })
+    const bare = await fetch(`${h.url}/t/trip-planner/launch`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `nonce=${nonce2}`,
+      redirect: "manual",
+    })
     expect(bare.status).toBe(403)
     // Join and the devnet chat's send are forms too.
     expect((await v2.post("/join", { invite: "https://dev.convos.org/v2?i=x", nonce: nonce2 })).status).toBe(403)
@@ -55,7 +63,18 @@ describe("web: cross-site posts, form tokens, security headers", () => {
 
   it("every page (and error page) carries the security headers and a strict CSP, and holds no script or inline style", async () => {
     const v = new Visitor(h.url)
-    const paths = ["/", "/t/trip-planner", "/start/trip-planner", "/t/trip-planner/og.png", "/t/nope", "/nothing-here", "/a/unknown", "/chat?c=x", "/chat?invite=junk", "/assets/site.css"]
+    const paths = [
+      "/",
+      "/t/trip-planner",
+      "/start/trip-planner",
+      "/t/trip-planner/og.png",
+      "/t/nope",
+      "/nothing-here",
+      "/a/unknown",
+      "/chat?c=x",
+      "/chat?invite=junk",
+      "/assets/site.css",
+    ]
     for (const path of paths) {
       const r = await v.get(path)
       const csp = r.headers.get("content-security-policy") ?? ""
@@ -101,7 +120,8 @@ describe("web behind a proxy (TRUST_PROXY=1)", () => {
 
   it("the rate limit keys on the rightmost X-Forwarded-For entry: a spoofed leftmost one does not escape it", async () => {
     // Fresh cookies each time, so only the address can tie the requests together.
-    const launch = (xff: string, n: number) => new Visitor(h.url, { "x-forwarded-for": xff }).post("/t/trip-planner/launch", { nonce: `proxy-test-000${n}` })
+    const launch = (xff: string, n: number) =>
+      new Visitor(h.url, { "x-forwarded-for": xff }).post("/t/trip-planner/launch", { nonce: `proxy-test-000${n}` })
     expect((await launch("1.1.1.1, 203.0.113.5", 1)).status).toBe(303)
     expect((await launch("2.2.2.2, 203.0.113.5", 2)).status).toBe(303)
     const third = await launch("3.3.3.3, 203.0.113.5", 3)
@@ -112,9 +132,13 @@ describe("web behind a proxy (TRUST_PROXY=1)", () => {
   })
 
   it("cookies are Secure when the proxy says the edge is https, and not otherwise", async () => {
-    const secure = await new Visitor(h.url, { "x-forwarded-proto": "https", "x-forwarded-for": "198.51.100.20" }).get("/chat?c=x")
+    const secure = await new Visitor(h.url, { "x-forwarded-proto": "https", "x-forwarded-for": "198.51.100.20" }).get(
+      "/chat?c=x",
+    )
     expect(secure.headers.getSetCookie().join("; ")).toMatch(/convos_visitor=[^;]+;.*Secure/i)
-    const plain = await new Visitor(h.url, { "x-forwarded-proto": "http", "x-forwarded-for": "198.51.100.21" }).get("/chat?c=x")
+    const plain = await new Visitor(h.url, { "x-forwarded-proto": "http", "x-forwarded-for": "198.51.100.21" }).get(
+      "/chat?c=x",
+    )
     const cookie = plain.headers.getSetCookie().join("; ")
     expect(cookie).toContain("convos_visitor=")
     expect(cookie).not.toMatch(/Secure/i)
@@ -131,7 +155,10 @@ describe("web without a trusted proxy (TRUST_PROXY=0, the default)", () => {
   })
 
   it("X-Forwarded-For and X-Forwarded-Proto are ignored: the socket address is the client, cookies are not Secure", async () => {
-    const launch = (xff: string, n: number) => new Visitor(h.url, { "x-forwarded-for": xff, "x-forwarded-proto": "https" }).post("/t/trip-planner/launch", { nonce: `direct-test-000${n}` })
+    const launch = (xff: string, n: number) =>
+      new Visitor(h.url, { "x-forwarded-for": xff, "x-forwarded-proto": "https" }).post("/t/trip-planner/launch", {
+        nonce: `direct-test-000${n}`,
+      })
     const first = await launch("10.0.0.1", 1)
     expect(first.status).toBe(303)
     expect(first.headers.getSetCookie().join("; ")).not.toMatch(/Secure/i)
@@ -155,7 +182,8 @@ describe("web quota (AGENTS_PER_OWNER=3)", () => {
 
   it("a visitor's 4th launch is refused (429) with a page that says what to do; a fresh cookie from the same address too", async () => {
     const v = new Visitor(h.url)
-    for (let i = 0; i < 3; i++) expect((await v.post("/t/trip-planner/launch", { nonce: `quota-test-000${i}` })).status).toBe(303)
+    for (let i = 0; i < 3; i++)
+      expect((await v.post("/t/trip-planner/launch", { nonce: `quota-test-000${i}` })).status).toBe(303)
     const before = await idle(h)
     const fourth = await v.post("/t/trip-planner/launch", { nonce: "quota-test-0003" })
     expect(fourth.status).toBe(429)

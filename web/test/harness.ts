@@ -44,7 +44,11 @@ const listen = (fetch: (req: Request) => Response | Promise<Response>) =>
 
 export const startHarness = async (options: HarnessOptions = {}): Promise<Harness> => {
   let base = "http://127.0.0.1:0"
-  const runtime = ManagedRuntime.make(DevnetAgentPool(() => `${base}/v2?i=`, options.settings, options.webSearch ?? true).pipe(Layer.provideMerge(DevnetTest)))
+  const runtime = ManagedRuntime.make(
+    DevnetAgentPool(() => `${base}/v2?i=`, options.settings, options.webSearch ?? true).pipe(
+      Layer.provideMerge(DevnetTest),
+    ),
+  )
   const scope = await Effect.runPromise(Scope.make())
   const run = <A, E>(effect: Effect.Effect<A, E, Pool | Messaging>) => runtime.runPromise(effect)
   let server: ServerType | null = null
@@ -62,14 +66,23 @@ export const startHarness = async (options: HarnessOptions = {}): Promise<Harnes
         const client = yield* messaging.connect(me, { label: "manager" })
         const tag = randomTag()
         const lobby = yield* client.createGroup([], { name: "Agent manager", appData: encodeMetadata({ tag }) })
-        yield* Effect.forkIn(serveJoinRequests(client, me, { onJoined: ({ groupId }) => client.sendText(groupId, MANAGER_GREETING) }), scope)
+        yield* Effect.forkIn(
+          serveJoinRequests(client, me, { onJoined: ({ groupId }) => client.sendText(groupId, MANAGER_GREETING) }),
+          scope,
+        )
         return `${base}/v2?i=${createInviteSlug(me, { conversationId: lobby.id, tag, name: "Agent manager" })}`
-      }).pipe(Scope.provide(scope))
+      }).pipe(Scope.provide(scope)),
     )
     if (options.mount === "runtime") {
       const parent = new Hono()
       parent.get("/api/ping", (c) => c.json({ ok: true }))
-      parent.route("/", makeWebApp({ runtime, bot: { inviteUrl: (slug) => (slug ? `${managerInvite}&template=${slug}` : managerInvite) } }))
+      parent.route(
+        "/",
+        makeWebApp({
+          runtime,
+          bot: { inviteUrl: (slug) => (slug ? `${managerInvite}&template=${slug}` : managerInvite) },
+        }),
+      )
       handler = (req) => parent.fetch(req)
     } else {
       const deps = await runtime.runPromise(
@@ -79,7 +92,7 @@ export const startHarness = async (options: HarnessOptions = {}): Promise<Harnes
           ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
           ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
           chat: { joinTimeoutMs: 10_000 },
-        }).pipe(Scope.provide(scope))
+        }).pipe(Scope.provide(scope)),
       )
       const app = makeWebApp(deps)
       handler = (req) => app.fetch(req)
@@ -92,8 +105,9 @@ export const startHarness = async (options: HarnessOptions = {}): Promise<Harnes
           yield* pool.replenish(n)
           yield* pool.tick
           const counts = yield* pool.counts
-          if (counts.idle < n) return yield* Effect.die(new Error(`pool has ${counts.idle} idle agents after replenish(${n}) + tick`))
-        })
+          if (counts.idle < n)
+            return yield* Effect.die(new Error(`pool has ${counts.idle} idle agents after replenish(${n}) + tick`))
+        }),
       )
     if (options.idle) await fillPool(options.idle)
 

@@ -2,7 +2,10 @@
 
 export class Visitor {
   private readonly cookies = new Map<string, string>()
-  constructor(readonly base: string, private readonly headers: Record<string, string> = {}) {}
+  constructor(
+    readonly base: string,
+    private readonly headers: Record<string, string> = {},
+  ) {}
 
   async request(path: string, init: { method?: string; form?: Record<string, string> } = {}) {
     const headers: Record<string, string> = { ...this.headers }
@@ -14,7 +17,12 @@ export class Visitor {
       headers.origin ??= new URL(this.base).origin
       body = new URLSearchParams(init.form).toString()
     }
-    const res = await fetch(new URL(path, this.base), { method: init.method ?? (init.form ? "POST" : "GET"), headers, body, redirect: "manual" })
+    const res = await fetch(new URL(path, this.base), {
+      method: init.method ?? (init.form ? "POST" : "GET"),
+      headers,
+      body,
+      redirect: "manual",
+    })
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(";")
       const i = pair!.indexOf("=")
@@ -29,7 +37,13 @@ export class Visitor {
 }
 
 /** Decodes the HTML entities hono's JSX escaping produces, for comparing attribute values. */
-export const unescapeHtml = (s: string) => s.replace(/&amp;/g, "&").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">")
+export const unescapeHtml = (s: string) =>
+  s
+    .replace(/&amp;/g, "&")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
 
 export const hrefOf = (html: string, id: string) => {
   const m = new RegExp(`id="${id}" href="([^"]+)"`).exec(html)

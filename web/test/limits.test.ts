@@ -31,7 +31,11 @@ describe("web forms: body limits and form tokens", () => {
     const idle = () => h.run(Pool.use((p) => p.counts).pipe(Effect.map((c) => c.idle)))
     const before = await idle()
     const form = { "content-type": "application/x-www-form-urlencoded", origin: h.url }
-    for (const [path, prefix] of [["/join", "invite="], ["/t/trip-planner/launch", "nonce="], ["/chat/send", "c=x&text="]] as const) {
+    for (const [path, prefix] of [
+      ["/join", "invite="],
+      ["/t/trip-planner/launch", "nonce="],
+      ["/chat/send", "c=x&text="],
+    ] as const) {
       const r = await postChunked(`${h.url}${path}`, { headers: form, prefix })
       // Answered long before the 256 MB upload ended (bytes sent, not ms, show it stopped reading early).
       expect(r.status, path).toBe(413)
@@ -41,7 +45,11 @@ describe("web forms: body limits and form tokens", () => {
     }
     // Nothing was claimed; a body that is not a form is a 415.
     expect(await idle()).toBe(before)
-    const wrongType = await fetch(`${h.url}/join`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
+    const wrongType = await fetch(`${h.url}/join`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    })
     expect(wrongType.status).toBe(415)
   })
 
@@ -71,7 +79,9 @@ describe("web forms: body limits and form tokens", () => {
     expect([launched.location, joined.location]).not.toContain(reused.location)
     expect((await v.get(reused.location!)).text).toContain("is joining your conversation")
     // The same Join token again is still the same join (a double submit).
-    expect((await v.post("/join", { invite: person.url, template: "trip-planner", nonce: joinNonce! })).location).toBe(joined.location)
+    expect((await v.post("/join", { invite: person.url, template: "trip-planner", nonce: joinNonce! })).location).toBe(
+      joined.location,
+    )
   })
 })
 
@@ -88,7 +98,11 @@ describe("devnet chat join rate limit", () => {
   })
 
   it("the third chat join in the window answers 429 with Retry-After; retries of a counted invite and bad links do not count", async () => {
-    const invites = [await personConversation(h, scope, "One"), await personConversation(h, scope, "Two"), await personConversation(h, scope, "Three")]
+    const invites = [
+      await personConversation(h, scope, "One"),
+      await personConversation(h, scope, "Two"),
+      await personConversation(h, scope, "Three"),
+    ]
     const join = (v: Visitor, url: string) => v.get(`/chat?invite=${encodeURIComponent(url)}`)
     const v = new Visitor(h.url)
     // A bad link is answered first and does not use the quota.

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
 import { Pool } from "@convos-agents/pool-core"
 import { generateIdentity, Messaging } from "@convos-agents/messaging"
-import { createInviteSlug, encodeMetadata, inviteUrlBase, randomTag, serveJoinRequests } from "@convos-agents/messaging/convos"
+import {
+  createInviteSlug,
+  encodeMetadata,
+  inviteUrlBase,
+  randomTag,
+  serveJoinRequests,
+} from "@convos-agents/messaging/convos"
 import { greetingOf } from "./fixtures/devnetAgents.ts"
 import { MANAGER_GREETING, startHarness, type Harness } from "./harness.ts"
 import { PNG } from "pngjs"
@@ -11,7 +17,6 @@ import { hrefOf, metaContent, unescapeHtml, Visitor } from "./http.ts"
 // Every page over real HTTP on 127.0.0.1 against a real devnet and a pool of devnet agents.
 
 const names = ["Research Assistant", "Trip Planner", "Meal Planner"]
-
 
 /** Opens the manager invite in the browser chat view and waits for the bot's greeting there. */
 const expectManagerChatGreets = async (url: string, managerInvite: string) => {
@@ -86,7 +91,8 @@ describe("web catalog on devnet", () => {
     const { data } = PNG.sync.read(bytes)
     const count = (x0: number, x1: number, y0: number, y1: number, match: (rgb: Buffer) => boolean) => {
       let n = 0
-      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (match(data.subarray((y * 1200 + x) * 4, (y * 1200 + x) * 4 + 3))) n++
+      for (let y = y0; y < y1; y++)
+        for (let x = x0; x < x1; x++) if (match(data.subarray((y * 1200 + x) * 4, (y * 1200 + x) * 4 + 3))) n++
       return n
     }
     expect(count(100, 1104, 190, 275, ([r, g, b]) => r! < 80 && g! < 80 && b! < 80)).toBeGreaterThan(3000)
@@ -157,7 +163,9 @@ describe("web catalog on devnet", () => {
     const sent = await v.post("/chat/send", { c, text: "hello from the browser" })
     expect(sent.status).toBe(303)
     const after = await v.get(`/chat/messages?c=${encodeURIComponent(c)}`)
-    expect(after.text).toMatch(/data-sender="You"><span class="who">You<\/span><span class="text">hello from the browser<\/span>/)
+    expect(after.text).toMatch(
+      /data-sender="You"><span class="who">You<\/span><span class="text">hello from the browser<\/span>/,
+    )
     // Someone else (no cookie) is not in that conversation.
     const stranger = await new Visitor(h.url).get(`/chat?c=${encodeURIComponent(c)}`)
     expect(stranger.status).toBe(403)
@@ -185,7 +193,10 @@ describe("web catalog on devnet", () => {
     expect(notUrl.status).toBe(400)
     expect(notUrl.text).toContain("That is not a usable invite link")
     expect(notUrl.text).toContain('href="/t/trip-planner"')
-    const malformed = await v.post("/join", { invite: `${inviteUrlBase("dev")}${"A".repeat(80)}`, nonce: "join-bad-00002" })
+    const malformed = await v.post("/join", {
+      invite: `${inviteUrlBase("dev")}${"A".repeat(80)}`,
+      nonce: "join-bad-00002",
+    })
     expect(malformed.status).toBe(400)
 
     // A person's own conversation on the devnet, whose creator device lets joiners in (alive until the test ends).
@@ -201,7 +212,7 @@ describe("web catalog on devnet", () => {
           yield* Effect.forkIn(serveJoinRequests(client, me), scope)
           const url = `${inviteUrlBase("dev")}${createInviteSlug(me, { conversationId: group.id, tag, name: "Friends" })}`
           return { url, texts: client.messages(group.id).pipe(Effect.map((ms) => ms.map((m) => m.text))) }
-        }).pipe(Scope.provide(scope))
+        }).pipe(Scope.provide(scope)),
       )
       const joined = await v.post("/join", { invite: person.url, template: "trip-planner", nonce: "join-test-00001" })
       expect(joined.status).toBe(303)

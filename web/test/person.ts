@@ -1,6 +1,12 @@
 import { Effect, Scope } from "effect"
 import { generateIdentity, Messaging } from "@convos-agents/messaging"
-import { createInviteSlug, encodeMetadata, inviteUrlBase, randomTag, serveJoinRequests } from "@convos-agents/messaging/convos"
+import {
+  createInviteSlug,
+  encodeMetadata,
+  inviteUrlBase,
+  randomTag,
+  serveJoinRequests,
+} from "@convos-agents/messaging/convos"
 import type { Harness } from "./harness.ts"
 
 /**
@@ -18,5 +24,5 @@ export const personConversation = (h: Harness, scope: Scope.Scope, name = "Frien
       yield* Effect.forkIn(serveJoinRequests(client, me), scope)
       const url = `${inviteUrlBase("dev")}${createInviteSlug(me, { conversationId: group.id, tag, name })}`
       return { url, texts: client.messages(group.id).pipe(Effect.map((ms) => ms.map((m) => m.text))) }
-    }).pipe(Scope.provide(scope))
+    }).pipe(Scope.provide(scope)),
   )

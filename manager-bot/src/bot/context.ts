@@ -23,5 +23,5 @@ export interface BotContext extends Incoming {
 /** One step of the chain: handles the message itself, or passes it (possibly enriched) to the next step. */
 export type Middleware<In extends BotContext = BotContext, Out extends BotContext = In> = (
   ctx: In,
-  next: (ctx: Out) => Effect.Effect<void>
+  next: (ctx: Out) => Effect.Effect<void>,
 ) => Effect.Effect<void>

@@ -32,7 +32,9 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
       dialogs,
       spendOf,
       topUp: (instanceId, amountUsd, by, key) =>
-        Option.isSome(resources) ? resources.value.topUp(instanceId, amountUsd, by, key) : Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
+        Option.isSome(resources)
+          ? resources.value.topUp(instanceId, amountUsd, by, key)
+          : Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
       inviteUrlFor: options.inviteUrlFor,
       heldBy: (instanceId) => (Option.isSome(resources) ? resources.value.held(instanceId) : Effect.succeed([])),
     }
@@ -40,13 +42,24 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
     const dialog = dialogStep(allCommands)
     const parse = parseStep(allCommands)
 
-    const withServices = (ctx: BotContext): CommandContext => ({ ...ctx, ...services, where: ctx.inOpsChat ? "ops" : "user", isOps: ctx.inOpsChat && ctx.isAdmin })
+    const withServices = (ctx: BotContext): CommandContext => ({
+      ...ctx,
+      ...services,
+      where: ctx.inOpsChat ? "ops" : "user",
+      isOps: ctx.inOpsChat && ctx.isAdmin,
+    })
 
     /** Answers one message through `reply`; nothing a person types makes it fail. */
     const handle = (input: Incoming, reply: Reply): Effect.Effect<void> => {
       const ctx: BotContext = { ...input, reply }
-      return limit(ctx, (c) => sizeLimit(c, (c) => dialog(withServices(c), (c) => parse(c, (c) => authStep(c, dispatchStep))))).pipe(
-        Effect.catchCause((cause) => Effect.logError("manager bot: a step failed", cause).pipe(Effect.andThen(reply("Something went wrong on my side. Try again, or say /help."))))
+      return limit(ctx, (c) =>
+        sizeLimit(c, (c) => dialog(withServices(c), (c) => parse(c, (c) => authStep(c, dispatchStep)))),
+      ).pipe(
+        Effect.catchCause((cause) =>
+          Effect.logError("manager bot: a step failed", cause).pipe(
+            Effect.andThen(reply("Something went wrong on my side. Try again, or say /help.")),
+          ),
+        ),
       )
     }
 
@@ -56,7 +69,7 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
         Effect.map((t): Template | null => t),
         Effect.catch(() => Effect.succeed(null)),
         Effect.flatMap((t) => startNewAgentDialog({ conversationId, sender, reply, dialogs }, t)),
-        Effect.catchCause((cause) => Effect.logWarning("manager bot: /new not started on join", cause))
+        Effect.catchCause((cause) => Effect.logWarning("manager bot: /new not started on join", cause)),
       )
 
     return { handle, startDialog }

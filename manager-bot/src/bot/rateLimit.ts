@@ -17,7 +17,9 @@ export const rateLimit = (perMinute: number): Middleware => {
       const times = (recent.get(ctx.sender) ?? []).filter((t) => now - t < 60_000)
       if (times.length >= perMinute) {
         yield* count(botCommandsTotal, { command: "any", outcome: "rate_limited" })
-        return yield* ctx.reply(`You're sending commands faster than I can take them (at most ${perMinute} a minute). Wait a moment, then try again.`)
+        return yield* ctx.reply(
+          `You're sending commands faster than I can take them (at most ${perMinute} a minute). Wait a moment, then try again.`,
+        )
       }
       times.push(now)
       recent.set(ctx.sender, times)
@@ -32,5 +34,7 @@ export const MAX_MESSAGE_CHARS = LIMITS.instructionsChars + 1_000
 /** A message longer than any command or instructions is refused before anything reads it. */
 export const sizeLimit: Middleware = (ctx, next) =>
   ctx.text.length > MAX_MESSAGE_CHARS
-    ? ctx.reply(`That message is too long for me (${ctx.text.length} characters; at most ${MAX_MESSAGE_CHARS}). Say /help for what I can do.`)
+    ? ctx.reply(
+        `That message is too long for me (${ctx.text.length} characters; at most ${MAX_MESSAGE_CHARS}). Say /help for what I can do.`,
+      )
     : next(ctx)

@@ -1,5 +1,11 @@
 import { Effect, Option } from "effect"
-import { botCommandDuration, botCommandsTotal, count, measured, outcomeOf } from "@convos-agents/pool-core/observability"
+import {
+  botCommandDuration,
+  botCommandsTotal,
+  count,
+  measured,
+  outcomeOf,
+} from "@convos-agents/pool-core/observability"
 import { resolveAgent } from "../commands/agents.ts"
 import { explain } from "../commands/explain.ts"
 import { helpText, parseCommand, type PlainArg, usage } from "../commands/parse.ts"
@@ -15,52 +21,72 @@ export interface ParsedContext extends CommandContext {
 }
 
 /** A person in a dialog (the /new questions, a transfer to accept): their message goes to the command that asked. */
-export const dialogStep = (commands: ReadonlyArray<Command>): Middleware<CommandContext> => (ctx, next) =>
-  Effect.gen(function* () {
-    if (ctx.inOpsChat) return yield* next(ctx)
-    const open = yield* ctx.dialogs.get(ctx.conversationId, ctx.sender)
-    if (Option.isNone(open)) return yield* next(ctx)
-    const owner = commands.find((c) => c.dialog?.kind === open.value.kind)
-    if (!owner?.dialog) return yield* next(ctx)
-    return yield* owner.dialog.continue(ctx, open.value, next(ctx))
-  }).pipe(Effect.catch((e) => ctx.reply(explain(e))))
+export const dialogStep =
+  (commands: ReadonlyArray<Command>): Middleware<CommandContext> =>
+  (ctx, next) =>
+    Effect.gen(function* () {
+      if (ctx.inOpsChat) return yield* next(ctx)
+      const open = yield* ctx.dialogs.get(ctx.conversationId, ctx.sender)
+      if (Option.isNone(open)) return yield* next(ctx)
+      const owner = commands.find((c) => c.dialog?.kind === open.value.kind)
+      if (!owner?.dialog) return yield* next(ctx)
+      return yield* owner.dialog.continue(ctx, open.value, next(ctx))
+    }).pipe(Effect.catch((e) => ctx.reply(explain(e))))
 
 /** A plain-word command counts only when the word after the alias is a known template or one of the sender's agents. */
 const plainArgOk = (ctx: CommandContext, arg: PlainArg | undefined) =>
   !arg
     ? Effect.succeed(true)
     : arg.kind === "template"
-      ? ctx.pool.template(arg.value.toLowerCase()).pipe(Effect.as(true), Effect.catch(() => Effect.succeed(false)))
-      : resolveAgent(ctx.pool, ctx.sender, arg.value).pipe(Effect.map((r) => r._tag === "Found"), Effect.catch(() => Effect.succeed(false)))
+      ? ctx.pool.template(arg.value.toLowerCase()).pipe(
+          Effect.as(true),
+          Effect.catch(() => Effect.succeed(false)),
+        )
+      : resolveAgent(ctx.pool, ctx.sender, arg.value).pipe(
+          Effect.map((r) => r._tag === "Found"),
+          Effect.catch(() => Effect.succeed(false)),
+        )
 
 /** Reads the command; an unknown word or missing arguments are answered here, with the help of the chat. */
-export const parseStep = (commands: ReadonlyArray<Command>): Middleware<CommandContext, ParsedContext> => (ctx, next) =>
-  Effect.gen(function* () {
-    let parsed = parseCommand(commands, ctx.text)
-    if (parsed._tag !== "Unknown" && !(yield* plainArgOk(ctx, parsed.plainArg))) parsed = { _tag: "Unknown", word: null }
-    if (parsed._tag === "Unknown") {
-      const what = parsed.word ? `I don't know /${parsed.word}.` : "I didn't understand that."
-      yield* count(botCommandsTotal, { command: "unknown", outcome: "unknown" })
-      return yield* ctx.reply(`${what} ${helpText(commands, ctx.where)}`)
-    }
-    if (parsed._tag === "Usage") return yield* ctx.reply(`${parsed.problem} Usage: ${usage(parsed.command)} — ${parsed.command.help}`)
-    return yield* next({ ...ctx, command: parsed.command, args: parsed.args })
-  })
+export const parseStep =
+  (commands: ReadonlyArray<Command>): Middleware<CommandContext, ParsedContext> =>
+  (ctx, next) =>
+    Effect.gen(function* () {
+      let parsed = parseCommand(commands, ctx.text)
+      if (parsed._tag !== "Unknown" && !(yield* plainArgOk(ctx, parsed.plainArg)))
+        parsed = { _tag: "Unknown", word: null }
+      if (parsed._tag === "Unknown") {
+        const what = parsed.word ? `I don't know /${parsed.word}.` : "I didn't understand that."
+        yield* count(botCommandsTotal, { command: "unknown", outcome: "unknown" })
+        return yield* ctx.reply(`${what} ${helpText(commands, ctx.where)}`)
+      }
+      if (parsed._tag === "Usage")
+        return yield* ctx.reply(`${parsed.problem} Usage: ${usage(parsed.command)} — ${parsed.command.help}`)
+      return yield* next({ ...ctx, command: parsed.command, args: parsed.args })
+    })
 
 /** Ops commands only in the ops chat and only for admins; a person's commands only in their manager chat. */
 export const authStep: Middleware<ParsedContext> = (ctx, next) => {
   const { command } = ctx
   if (command.scope === "ops" && !ctx.isOps) {
-    return ctx.reply(ctx.inOpsChat ? "Only admins can use ops commands." : `/${command.name} is an ops command: it only works in the ops chat, for admins.`)
+    return ctx.reply(
+      ctx.inOpsChat
+        ? "Only admins can use ops commands."
+        : `/${command.name} is an ops command: it only works in the ops chat, for admins.`,
+    )
   }
-  if (command.scope === "user" && ctx.inOpsChat) return ctx.reply(`/${command.name} works in your manager chat, not in the ops chat.`)
+  if (command.scope === "user" && ctx.inOpsChat)
+    return ctx.reply(`/${command.name} works in your manager chat, not in the ops chat.`)
   return next(ctx)
 }
 
 /** Runs the command, in a span and counted with its latency and outcome (bot_commands_total, /metrics). */
 export const dispatchStep = (ctx: ParsedContext) =>
   ctx.command.run(ctx, ctx.args).pipe(
-    (run) => measured(run, { histogram: botCommandDuration, counter: botCommandsTotal }, outcomeOf, { command: ctx.command.name }),
+    (run) =>
+      measured(run, { histogram: botCommandDuration, counter: botCommandsTotal }, outcomeOf, {
+        command: ctx.command.name,
+      }),
     Effect.withSpan("bot.command", { attributes: { "bot.command": ctx.command.name, "bot.scope": ctx.where } }),
-    Effect.annotateLogs({ command: ctx.command.name, owner: ctx.sender })
+    Effect.annotateLogs({ command: ctx.command.name, owner: ctx.sender }),
   )

@@ -19,7 +19,9 @@ export const describeAgent = (i: Instance, spend?: SpendLookup) =>
   spendPhrase(spend) +
   (i.status === "crashed" && i.lastError ? `\n  problem: ${i.lastError}` : "")
 
-export type Resolved = { readonly _tag: "Found"; readonly agent: Instance } | { readonly _tag: "Problem"; readonly message: string }
+export type Resolved =
+  | { readonly _tag: "Found"; readonly agent: Instance }
+  | { readonly _tag: "Problem"; readonly message: string }
 
 /** `<agent>` = short id (or its prefix) or the name of one of the sender's own agents. Nobody else's are ever matched. */
 export const resolveAgent = (pool: Pool["Service"], owner: string, ref: string) =>
@@ -32,15 +34,32 @@ export const resolveAgent = (pool: Pool["Service"], owner: string, ref: string) 
       const matches = byId.length > 0 ? byId : byName
       if (matches.length === 1) return { _tag: "Found", agent: matches[0]! }
       if (matches.length > 1) {
-        return { _tag: "Problem", message: `Several of your agents match "${ref}". Use the short id instead:\n${matches.map((i) => describeAgent(i)).join("\n")}` }
+        return {
+          _tag: "Problem",
+          message: `Several of your agents match "${ref}". Use the short id instead:\n${matches.map((i) => describeAgent(i)).join("\n")}`,
+        }
       }
-      return { _tag: "Problem", message: `You have no agent called "${ref}". Your agents:\n${mine.map((i) => describeAgent(i)).join("\n")}` }
-    })
+      return {
+        _tag: "Problem",
+        message: `You have no agent called "${ref}". Your agents:\n${mine.map((i) => describeAgent(i)).join("\n")}`,
+      }
+    }),
   )
 
 /** Runs `then` with the sender's agent named by `ref`, or replies why there is none. Nobody else's agent is found. */
-export const withAgent = (ctx: CommandContext, ref: string, then: (agent: Instance, name: string) => Effect.Effect<void>) =>
+export const withAgent = (
+  ctx: CommandContext,
+  ref: string,
+  then: (agent: Instance, name: string) => Effect.Effect<void>,
+) =>
   resolveAgent(ctx.pool, ctx.sender, ref).pipe(
-    Effect.catch(() => Effect.succeed<Resolved>({ _tag: "Problem", message: "I could not look up your agents just now. Try again in a moment." })),
-    Effect.flatMap((r) => (r._tag === "Found" ? then(r.agent, r.agent.agentName ?? shortId(r.agent.id)) : ctx.reply(r.message)))
+    Effect.catch(() =>
+      Effect.succeed<Resolved>({
+        _tag: "Problem",
+        message: "I could not look up your agents just now. Try again in a moment.",
+      }),
+    ),
+    Effect.flatMap((r) =>
+      r._tag === "Found" ? then(r.agent, r.agent.agentName ?? shortId(r.agent.id)) : ctx.reply(r.message),
+    ),
   )

@@ -22,8 +22,12 @@ export const explain = (e: unknown): string => {
     case "ProviderError":
       // The agent answered and refused (a 4xx): waiting will not help, a different input might.
       if (typeof tagged.status === "number" && tagged.status >= 400 && tagged.status < 500) {
-        return `That did not work: ${tagged.message} ` +
-          (tagged.operation === "join" ? 'Check the invite link (copy it again from "Share" in Convos) and try again.' : "Try something else, or say /help.")
+        return (
+          `That did not work: ${tagged.message} ` +
+          (tagged.operation === "join"
+            ? 'Check the invite link (copy it again from "Share" in Convos) and try again.'
+            : "Try something else, or say /help.")
+        )
       }
       return `The agent did not answer: ${tagged.message}. Try again in a minute; if it keeps failing, /release it and make a new one.`
     case "DatabaseError":
@@ -42,10 +46,13 @@ export const replyOr = <A>(effect: Effect.Effect<A, unknown>, onSuccess: (a: A) 
         const failure = cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
         if (!failure) yield* Effect.logError("command failed", cause)
         return explain(failure?.error)
-      })
-    )
+      }),
+    ),
   )
 
 /** replyOr, sent: the usual end of a command. */
-export const answer = <A>(ctx: CommandContext, effect: Effect.Effect<A, unknown>, onSuccess: (a: A) => string): Effect.Effect<void> =>
-  replyOr(effect, onSuccess).pipe(Effect.flatMap(ctx.reply))
+export const answer = <A>(
+  ctx: CommandContext,
+  effect: Effect.Effect<A, unknown>,
+  onSuccess: (a: A) => string,
+): Effect.Effect<void> => replyOr(effect, onSuccess).pipe(Effect.flatMap(ctx.reply))

@@ -21,7 +21,28 @@ import { templatesCommand } from "./user/templates.ts"
 
 // Every command, declared once, in the order /help lists them. A new command: a module in user/ or ops/, listed here.
 
-const userCommands = [templatesCommand, newCommand, agentsCommand, agentCommand, nameCommand, instructCommand, inviteCommand, joinCommand, releaseCommand, skipCommand, cancelCommand]
-const opsCommands = [countsCommand, poolCommand, replenishCommand, drainCommand, reconcileCommand, killCommand, dismissCommand, topupCommand]
+const userCommands = [
+  templatesCommand,
+  newCommand,
+  agentsCommand,
+  agentCommand,
+  nameCommand,
+  instructCommand,
+  inviteCommand,
+  joinCommand,
+  releaseCommand,
+  skipCommand,
+  cancelCommand,
+]
+const opsCommands = [
+  countsCommand,
+  poolCommand,
+  replenishCommand,
+  drainCommand,
+  reconcileCommand,
+  killCommand,
+  dismissCommand,
+  topupCommand,
+]
 
 export const allCommands: ReadonlyArray<Command> = [...userCommands, ...opsCommands, helpCommand(() => allCommands)]

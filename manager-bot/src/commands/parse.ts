@@ -7,7 +7,12 @@ export interface PlainArg {
 }
 
 export type Parsed =
-  | { readonly _tag: "Command"; readonly command: Command; readonly args: ReadonlyArray<string>; readonly plainArg?: PlainArg }
+  | {
+      readonly _tag: "Command"
+      readonly command: Command
+      readonly args: ReadonlyArray<string>
+      readonly plainArg?: PlainArg
+    }
   | { readonly _tag: "Usage"; readonly command: Command; readonly problem: string; readonly plainArg?: PlainArg }
   | { readonly _tag: "Unknown"; readonly word: string | null }
 
@@ -28,7 +33,17 @@ const patterns = new Map<string, RegExp>()
 /** "new agent" → /^new\s+agent(?=\s|$)/i (any spacing between the words, then the end or a space). */
 const aliasPattern = (alias: string) => {
   let p = patterns.get(alias)
-  if (!p) patterns.set(alias, (p = new RegExp(`^${alias.split(" ").map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("\\s+")}(?=\\s|$)`, "i")))
+  if (!p)
+    patterns.set(
+      alias,
+      (p = new RegExp(
+        `^${alias
+          .split(" ")
+          .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+          .join("\\s+")}(?=\\s|$)`,
+        "i",
+      )),
+    )
   return p
 }
 
@@ -65,9 +80,17 @@ export const parseCommand = (commands: ReadonlyArray<Command>, text: string): Pa
     if (!command) return { _tag: "Unknown", word: null }
   }
   const args = splitArgs(rest, command.maxArgs)
-  const plain = !trimmed.startsWith("/") && command.aliasArg && args.length > 0 ? { plainArg: { kind: command.aliasArg, value: args[0]! } } : {}
+  const plain =
+    !trimmed.startsWith("/") && command.aliasArg && args.length > 0
+      ? { plainArg: { kind: command.aliasArg, value: args[0]! } }
+      : {}
   if (args.length < command.minArgs) {
-    return { _tag: "Usage", command, problem: `${usage(command)} needs ${command.minArgs === 1 ? "an argument" : `${command.minArgs} arguments`}.`, ...plain }
+    return {
+      _tag: "Usage",
+      command,
+      problem: `${usage(command)} needs ${command.minArgs === 1 ? "an argument" : `${command.minArgs} arguments`}.`,
+      ...plain,
+    }
   }
   return { _tag: "Command", command, args, ...plain }
 }

@@ -15,7 +15,12 @@ export interface BotServices {
    * Raises an agent's OpenRouter spending cap (AgentResources.topUp; `key` makes it once only); "OpenRouter is not
    * configured" without it.
    */
-  readonly topUp: (instanceId: string, amountUsd: number, by: string, key?: string) => Effect.Effect<TopUpResult, TopUpError>
+  readonly topUp: (
+    instanceId: string,
+    amountUsd: number,
+    by: string,
+    key?: string,
+  ) => Effect.Effect<TopUpResult, TopUpError>
   readonly inviteUrlFor: (templateSlug?: string) => string
   /** The provider resources an agent holds (email inbox, phone number, wallet …); none without AgentResources. */
   readonly heldBy: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, unknown>

@@ -36,15 +36,19 @@ const encode = Schema.encodeSync(Schema.fromJsonString(Dialog))
 /** Dialogs untouched this long are forgotten (someone who walked away from /new is not asked forever). */
 export const DIALOG_TTL_MINUTES = 60
 
-const dbError = (e: { message: string }) => new DatabaseError({ message: `Manager bot dialogs: ${e.message}`, cause: e })
+const dbError = (e: { message: string }) =>
+  new DatabaseError({ message: `Manager bot dialogs: ${e.message}`, cause: e })
 
-export class Dialogs extends Context.Service<Dialogs, {
-  /** The person's open dialog in that chat, if any (an expired or unreadable one counts as none). */
-  readonly get: (conversationId: string, sender: string) => Effect.Effect<Option.Option<Dialog>, DatabaseError>
-  /** Starts or moves on the person's dialog in that chat (there is at most one). */
-  readonly set: (conversationId: string, sender: string, dialog: Dialog) => Effect.Effect<void, DatabaseError>
-  readonly end: (conversationId: string, sender: string) => Effect.Effect<void, DatabaseError>
-}>()("manager-bot/Dialogs") {
+export class Dialogs extends Context.Service<
+  Dialogs,
+  {
+    /** The person's open dialog in that chat, if any (an expired or unreadable one counts as none). */
+    readonly get: (conversationId: string, sender: string) => Effect.Effect<Option.Option<Dialog>, DatabaseError>
+    /** Starts or moves on the person's dialog in that chat (there is at most one). */
+    readonly set: (conversationId: string, sender: string, dialog: Dialog) => Effect.Effect<void, DatabaseError>
+    readonly end: (conversationId: string, sender: string) => Effect.Effect<void, DatabaseError>
+  }
+>()("manager-bot/Dialogs") {
   static readonly layer = Layer.effect(
     Dialogs,
     Effect.gen(function* () {
@@ -56,18 +60,21 @@ export class Dialogs extends Context.Service<Dialogs, {
             WHERE conversation_id = ${conversationId} AND sender = ${sender}
               AND started_at > now() - make_interval(mins => ${DIALOG_TTL_MINUTES})`.pipe(
             Effect.map((rows) => (rows[0] ? decode(rows[0].state) : Option.none())),
-            Effect.mapError(dbError)
+            Effect.mapError(dbError),
           ),
         set: (conversationId, sender, dialog) =>
           sql`
             INSERT INTO bot_dialogs (conversation_id, sender, kind, state) VALUES (${conversationId}, ${sender}, ${dialog.kind}, ${encode(dialog)})
             ON CONFLICT (conversation_id, sender) DO UPDATE SET kind = EXCLUDED.kind, state = EXCLUDED.state, started_at = now()`.pipe(
             Effect.asVoid,
-            Effect.mapError(dbError)
+            Effect.mapError(dbError),
           ),
         end: (conversationId, sender) =>
-          sql`DELETE FROM bot_dialogs WHERE conversation_id = ${conversationId} AND sender = ${sender}`.pipe(Effect.asVoid, Effect.mapError(dbError)),
+          sql`DELETE FROM bot_dialogs WHERE conversation_id = ${conversationId} AND sender = ${sender}`.pipe(
+            Effect.asVoid,
+            Effect.mapError(dbError),
+          ),
       })
-    })
+    }),
   )
 }

@@ -8,7 +8,16 @@ import { parseInvite, verifyOwnInvite } from "../invite.ts"
 // utils/invite module, run in a scratch directory outside this repo with fixed keys). Two of them are zlib-compressed
 // (0x1F marker), the form the CLI writes for long invites.
 const golden = JSON.parse(readFileSync(new URL("./fixtures/convos-cli-invites.json", import.meta.url), "utf8")) as {
-  vectors: Array<{ privateKey: string; address: string; inboxId: string; conversationId: string; tag: string; name: string | null; expiresAtUnix: number | null; slug: string }>
+  vectors: Array<{
+    privateKey: string
+    address: string
+    inboxId: string
+    conversationId: string
+    tag: string
+    name: string | null
+    expiresAtUnix: number | null
+    slug: string
+  }>
 }
 
 describe("invites made by convos-cli", () => {
@@ -43,7 +52,9 @@ describe("invites made by convos-cli", () => {
       const header = Buffer.alloc(5)
       header[0] = 0x1f
       header.writeUInt32BE(signedInvite.length, 1)
-      const slug = Buffer.concat([header, raw]).toString("base64url").replace(/(.{300})(?=.)/g, "$1*")
+      const slug = Buffer.concat([header, raw])
+        .toString("base64url")
+        .replace(/(.{300})(?=.)/g, "$1*")
       expect(slug).not.toBe(v.slug)
       const me = identityFromPrivateKey(v.privateKey)
       const parsed = parseInvite(`https://popup.convos.org/v2?i=${slug}`)

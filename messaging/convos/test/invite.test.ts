@@ -1,7 +1,19 @@
 import { deflateRawSync, deflateSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
 import { generateIdentity } from "../../identity.ts"
-import { checkInviteExpiry, createInviteSlug, decodeInvite, decryptConversationId, encodePayload, encodeSlug, extractInviteCode, inviteUrlBase, parseInvite, randomTag, verifyOwnInvite } from "../invite.ts"
+import {
+  checkInviteExpiry,
+  createInviteSlug,
+  decodeInvite,
+  decryptConversationId,
+  encodePayload,
+  encodeSlug,
+  extractInviteCode,
+  inviteUrlBase,
+  parseInvite,
+  randomTag,
+  verifyOwnInvite,
+} from "../invite.ts"
 import { decodeMetadata, encodeMetadata } from "../metadata.ts"
 import { InviteError } from "../errors.ts"
 import { ProtoWriter } from "../proto.ts"
@@ -43,13 +55,31 @@ describe("Convos invite codec", () => {
     const creator = generateIdentity()
     const tag = randomTag()
     const expiresAt = new Date(Date.now() + 3_600_000)
-    const slug = createInviteSlug(creator, { conversationId, tag, name: "Trip 🧳", description: "Plans", emoji: "🧳", expiresAt, singleUse: true })
+    const slug = createInviteSlug(creator, {
+      conversationId,
+      tag,
+      name: "Trip 🧳",
+      description: "Plans",
+      emoji: "🧳",
+      expiresAt,
+      singleUse: true,
+    })
     const url = `${inviteUrlBase("dev")}${slug}`
     const parsed = parseInvite(url)
-    expect(parsed.payload).toMatchObject({ creatorInboxId: creator.inboxId, tag, name: "Trip 🧳", description: "Plans", emoji: "🧳", expiresAfterUse: true, expiresAt: Math.floor(expiresAt.getTime() / 1000) })
+    expect(parsed.payload).toMatchObject({
+      creatorInboxId: creator.inboxId,
+      tag,
+      name: "Trip 🧳",
+      description: "Plans",
+      emoji: "🧳",
+      expiresAfterUse: true,
+      expiresAt: Math.floor(expiresAt.getTime() / 1000),
+    })
     expect(parsed.signerAddress).toBe(creator.address)
     expect(verifyOwnInvite(creator, parsed)).toBe(conversationId)
-    expect(() => decryptConversationId(generateIdentity().privateKey, creator.inboxId, parsed.payload.conversationToken)).toThrow(InviteError)
+    expect(() =>
+      decryptConversationId(generateIdentity().privateKey, creator.inboxId, parsed.payload.conversationToken),
+    ).toThrow(InviteError)
     expect(slug[0]).toBe("C") // uncompressed SignedInvite starts with field 1 (0x0A), which every Convos reader accepts
   })
 
@@ -65,7 +95,14 @@ describe("Convos invite codec", () => {
     const creator = generateIdentity()
     const slug = createInviteSlug(creator, { conversationId, tag: randomTag(), description: "d".repeat(400) })
     expect(slug).toContain("*")
-    for (const form of [`https://popup.convos.org/v2?i=${slug}`, `https://dev.convos.org/i/${slug}`, `https://convos.org/invite?code=${slug}`, `convos://invite/${slug}`, `convos://join/${slug}`, slug]) {
+    for (const form of [
+      `https://popup.convos.org/v2?i=${slug}`,
+      `https://dev.convos.org/i/${slug}`,
+      `https://convos.org/invite?code=${slug}`,
+      `convos://invite/${slug}`,
+      `convos://join/${slug}`,
+      slug,
+    ]) {
       expect(extractInviteCode(form)).toBe(slug)
       expect(parseInvite(form).payload.creatorInboxId).toBe(creator.inboxId)
     }
@@ -81,7 +118,13 @@ describe("Convos invite codec", () => {
     const forged = parseInvite(encodeSlug(tampered, parsed.signature))
     expect(forged.signerAddress).not.toBe(creator.address)
     expect(reason(() => verifyOwnInvite(creator, forged))).toBe("bad-signature")
-    expect(reason(() => parseInvite(createInviteSlug(creator, { conversationId, tag: randomTag(), expiresAt: new Date(Date.now() - 1000) })))).toBe("expired")
+    expect(
+      reason(() =>
+        parseInvite(
+          createInviteSlug(creator, { conversationId, tag: randomTag(), expiresAt: new Date(Date.now() - 1000) }),
+        ),
+      ),
+    ).toBe("expired")
     expect(reason(() => verifyOwnInvite(generateIdentity(), parsed))).toBe("wrong-creator")
     expect(reason(() => parseInvite(slug.slice(0, 60)))).toBe("malformed")
     expect(reason(() => parseInvite("hello there"))).toBe("not-an-invite")
@@ -89,7 +132,10 @@ describe("Convos invite codec", () => {
   })
 
   it("reads and writes group metadata (tag), compressed or not, and legacy JSON", () => {
-    expect(decodeMetadata(encodeMetadata({ tag: "AbCdEfGhIj", emoji: "🤖" }))).toEqual({ tag: "AbCdEfGhIj", emoji: "🤖" })
+    expect(decodeMetadata(encodeMetadata({ tag: "AbCdEfGhIj", emoji: "🤖" }))).toEqual({
+      tag: "AbCdEfGhIj",
+      emoji: "🤖",
+    })
     const long = encodeMetadata({ tag: "AbCdEfGhIj", emoji: "🤖".repeat(60) })
     expect(Buffer.from(long, "base64url")[0]).toBe(0x1f)
     expect(decodeMetadata(long)?.tag).toBe("AbCdEfGhIj")
@@ -113,13 +159,17 @@ describe("Convos invite codec", () => {
 
     it("refuses declared sizes over 1 MiB or over 100× the compressed size, as the Convos app does", () => {
       const creator = generateIdentity()
-      const big = signedInviteBytes(createInviteSlug(creator, { conversationId, tag: randomTag(), description: "b".repeat(600_000) }))
+      const big = signedInviteBytes(
+        createInviteSlug(creator, { conversationId, tag: randomTag(), description: "b".repeat(600_000) }),
+      )
       const packed = deflateRawSync(big)
       expect(big.length / packed.length).toBeGreaterThan(100)
       expect(reason(() => parseInvite(framed(big.length, packed)))).toBe("too-large") // honest size, ratio > 100
       expect(reason(() => parseInvite(framed(2 << 20, packed)))).toBe("too-large") // over 1 MiB
       // An ordinary compressed invite is still read.
-      const normal = signedInviteBytes(createInviteSlug(creator, { conversationId, tag: "Normal0001", name: "n".repeat(200) }))
+      const normal = signedInviteBytes(
+        createInviteSlug(creator, { conversationId, tag: "Normal0001", name: "n".repeat(200) }),
+      )
       expect(parseInvite(framed(normal.length, deflateRawSync(normal))).payload.tag).toBe("Normal0001")
     })
 
@@ -152,7 +202,9 @@ describe("invite expiry and the creator's check (boundaries)", () => {
 
   it("an expiry of 0 (the protobuf default) means no expiry, for the invite and for its conversation", () => {
     const real = decodeInvite(createInviteSlug(generateIdentity(), { conversationId, tag: randomTag() }))
-    const zero = decodeInvite(encodeSlug(encodePayload({ ...real.payload, expiresAt: 0, conversationExpiresAt: 0 }), real.signature))
+    const zero = decodeInvite(
+      encodeSlug(encodePayload({ ...real.payload, expiresAt: 0, conversationExpiresAt: 0 }), real.signature),
+    )
     expect([zero.payload.expiresAt, zero.payload.conversationExpiresAt]).toEqual([0, 0])
     expect(() => checkInviteExpiry(zero, new Date(4_000_000_000_000))).not.toThrow()
   })
@@ -173,7 +225,9 @@ describe("invite expiry and the creator's check (boundaries)", () => {
   it("an invite naming my inbox but signed with another key is bad-signature; one naming another inbox is wrong-creator", () => {
     const me = generateIdentity()
     const forger = generateIdentity()
-    const inMyName = decodeInvite(createInviteSlug({ ...forger, inboxId: me.inboxId }, { conversationId, tag: randomTag() }))
+    const inMyName = decodeInvite(
+      createInviteSlug({ ...forger, inboxId: me.inboxId }, { conversationId, tag: randomTag() }),
+    )
     expect(inMyName.payload.creatorInboxId).toBe(me.inboxId)
     expect(reasonOf(() => verifyOwnInvite(me, inMyName))).toBe("bad-signature")
     const theirs = decodeInvite(createInviteSlug(forger, { conversationId, tag: randomTag() }))

@@ -30,7 +30,11 @@ describe("invite decoding never throws anything but InviteError", () => {
   it("a broken percent-escape in the path is an InviteError 'malformed' that says to copy the link again", () => {
     assert.strictEqual(reasonOf(BAD_ESCAPE), "malformed")
     assert.throws(() => parseInvite(BAD_ESCAPE), /copy the whole link again/)
-    for (const url of ["https://convos.org/invite/%", "https://popup.convos.org/join/abc%ZZdef", "https://dev.convos.org/v2?i=%E0%A4%A"]) {
+    for (const url of [
+      "https://convos.org/invite/%",
+      "https://popup.convos.org/join/abc%ZZdef",
+      "https://dev.convos.org/v2?i=%E0%A4%A",
+    ]) {
       assert.strictEqual(reasonOf(url), "malformed", url)
     }
   })
@@ -39,9 +43,15 @@ describe("invite decoding never throws anything but InviteError", () => {
     const me = generateIdentity()
     const slug = createInviteSlug(me, { conversationId: "c-1", tag: randomTag(), name: "Trip" })
     let seed = 20261203
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     const pieces = ["%", "%E0", "%A4%A", "%ZZ", "%25", "%00", "*", "/", "?", "#", "\u0000", "\ud800", "é", "%F0%9F"]
-    const bases = ["https://convos.org/i/", "https://popup.convos.org/v2?i=", "convos://join/", "https://dev.convos.org/invite/", ""]
+    const bases = [
+      "https://convos.org/i/",
+      "https://popup.convos.org/v2?i=",
+      "convos://join/",
+      "https://dev.convos.org/invite/",
+      "",
+    ]
     const outcomes = new Map<string, number>()
     for (let n = 0; n < 3_000; n++) {
       const chars = [...slug]
@@ -61,45 +71,60 @@ describe("invite decoding never throws anything but InviteError", () => {
   })
 })
 
-layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("a malformed invite over the devnet join protocol", (it) => {
-  it.effect("a joiner who DMs a creator the broken-escape link gets an invite_join_error saying 'malformed'", () =>
-    Effect.gen(function* () {
-      const messaging = yield* Messaging
-      const creatorId = generateIdentity()
-      const joinerId = generateIdentity()
-      const creator = yield* messaging.connect(creatorId, { label: "creator" })
-      const joiner = yield* messaging.connect(joinerId, { label: "joiner" })
-      // The creator serves join requests the way the manager bot and agents do (its own stream loop).
-      const tag = randomTag()
-      yield* creator.createGroup([], { name: "Trip", appData: encodeMetadata({ tag }) })
-      const serving = yield* Effect.forkChild(serveJoinRequests(creator, creatorId))
-      yield* Effect.sleep(200) // the stream is subscribed
+layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })(
+  "a malformed invite over the devnet join protocol",
+  (it) => {
+    it.effect("a joiner who DMs a creator the broken-escape link gets an invite_join_error saying 'malformed'", () =>
+      Effect.gen(function* () {
+        const messaging = yield* Messaging
+        const creatorId = generateIdentity()
+        const joinerId = generateIdentity()
+        const creator = yield* messaging.connect(creatorId, { label: "creator" })
+        const joiner = yield* messaging.connect(joinerId, { label: "joiner" })
+        // The creator serves join requests the way the manager bot and agents do (its own stream loop).
+        const tag = randomTag()
+        yield* creator.createGroup([], { name: "Trip", appData: encodeMetadata({ tag }) })
+        const serving = yield* Effect.forkChild(serveJoinRequests(creator, creatorId))
+        yield* Effect.sleep(200) // the stream is subscribed
 
-      // What an app that does not check the link first sends: the typed request plus the text copy.
-      const dm = yield* joiner.dm(creatorId.inboxId)
-      yield* joiner.send(dm.id, joinRequestContent({ inviteSlug: BAD_ESCAPE, profile: { name: "Joiner", memberKind: "agent" } }))
-      let errors: Array<ReturnType<typeof readJoinError>> = []
-      for (let i = 0; i < 100 && errors.length === 0; i++) {
-        yield* joiner.sync
-        errors = (yield* joiner.messages(dm.id)).filter((m) => m.senderInboxId === creatorId.inboxId && isType(m, InviteJoinErrorType)).map(readJoinError)
-        if (errors.length === 0) yield* Effect.sleep(100)
-      }
-      yield* Fiber.interrupt(serving)
-      assert.strictEqual(errors.length, 1, "exactly one error reply")
-      assert.strictEqual(errors[0]!.errorType, "generic_failure")
-      assert.match(errors[0]!.reason ?? "", /malformed/)
-      assert.match(errors[0]!.reason ?? "", /copy the whole link again/)
-    }))
+        // What an app that does not check the link first sends: the typed request plus the text copy.
+        const dm = yield* joiner.dm(creatorId.inboxId)
+        yield* joiner.send(
+          dm.id,
+          joinRequestContent({ inviteSlug: BAD_ESCAPE, profile: { name: "Joiner", memberKind: "agent" } }),
+        )
+        let errors: Array<ReturnType<typeof readJoinError>> = []
+        for (let i = 0; i < 100 && errors.length === 0; i++) {
+          yield* joiner.sync
+          errors = (yield* joiner.messages(dm.id))
+            .filter((m) => m.senderInboxId === creatorId.inboxId && isType(m, InviteJoinErrorType))
+            .map(readJoinError)
+          if (errors.length === 0) yield* Effect.sleep(100)
+        }
+        yield* Fiber.interrupt(serving)
+        assert.strictEqual(errors.length, 1, "exactly one error reply")
+        assert.strictEqual(errors[0]!.errorType, "generic_failure")
+        assert.match(errors[0]!.reason ?? "", /malformed/)
+        assert.match(errors[0]!.reason ?? "", /copy the whole link again/)
+      }),
+    )
 
-  it.effect("joinByInvite with the broken-escape link fails as InviteError 'malformed' before sending anything", () =>
-    Effect.gen(function* () {
-      const messaging = yield* Messaging
-      const me = generateIdentity()
-      const client = yield* messaging.connect(me, { label: "joiner" })
-      const failure = yield* Effect.flip(joinByInvite(client, me, BAD_ESCAPE, { profile: { name: "J", kind: "agent" }, timeoutMs: 1_000 }))
-      assert.instanceOf(failure, InviteError)
-      assert.strictEqual((failure as InviteError).reason, "malformed")
-      assert.match((failure as InviteError).message, /copy the whole link again/)
-      assert.deepStrictEqual((yield* client.conversations).filter((c) => c.kind === "dm"), [])
-    }))
-})
+    it.effect("joinByInvite with the broken-escape link fails as InviteError 'malformed' before sending anything", () =>
+      Effect.gen(function* () {
+        const messaging = yield* Messaging
+        const me = generateIdentity()
+        const client = yield* messaging.connect(me, { label: "joiner" })
+        const failure = yield* Effect.flip(
+          joinByInvite(client, me, BAD_ESCAPE, { profile: { name: "J", kind: "agent" }, timeoutMs: 1_000 }),
+        )
+        assert.instanceOf(failure, InviteError)
+        assert.strictEqual((failure as InviteError).reason, "malformed")
+        assert.match((failure as InviteError).message, /copy the whole link again/)
+        assert.deepStrictEqual(
+          (yield* client.conversations).filter((c) => c.kind === "dm"),
+          [],
+        )
+      }),
+    )
+  },
+)

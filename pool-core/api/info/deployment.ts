@@ -22,7 +22,13 @@ export interface DeploymentInfo {
   readonly model: { readonly source: "openrouter" | "model-server" | "none"; readonly id: string | null }
   /** Where agents run: Railway ids (not secret: they name, they do not grant) or the local machine. */
   readonly compute:
-    | { readonly provider: "railway"; readonly teamId: string | null; readonly projectId: string | null; readonly environmentId: string | null; readonly serviceId: string | null }
+    | {
+        readonly provider: "railway"
+        readonly teamId: string | null
+        readonly projectId: string | null
+        readonly environmentId: string | null
+        readonly serviceId: string | null
+      }
     | { readonly provider: "local" }
 }
 
@@ -30,7 +36,7 @@ const repoRoot = new URL("../../../", import.meta.url)
 
 const packageVersion = Effect.tryPromise(() => readFile(new URL("package.json", repoRoot), "utf8")).pipe(
   Effect.map((text) => String((JSON.parse(text) as { version?: unknown }).version ?? "unknown")),
-  Effect.orElseSucceed(() => "unknown")
+  Effect.orElseSucceed(() => "unknown"),
 )
 
 /** HEAD of the checkout the code runs from; null outside a git checkout (a container image without .git). */
@@ -58,7 +64,9 @@ export const loadDeploymentInfo: Effect.Effect<DeploymentInfo, never> = Effect.g
     : modelServer
       ? { source: "model-server", id: yield* read("MODEL") }
       : { source: "none", id: null }
-  const railway = (yield* Effect.forEach(["RAILWAY_API_TOKEN", "RAILWAY_API_TOKENS", "RAILWAY_TOKEN"], isSet)).some((b) => b)
+  const railway = (yield* Effect.forEach(["RAILWAY_API_TOKEN", "RAILWAY_API_TOKENS", "RAILWAY_TOKEN"], isSet)).some(
+    (b) => b,
+  )
   const compute: DeploymentInfo["compute"] = railway
     ? {
         provider: "railway",
@@ -68,5 +76,12 @@ export const loadDeploymentInfo: Effect.Effect<DeploymentInfo, never> = Effect.g
         serviceId: yield* read("RAILWAY_SERVICE_ID"),
       }
     : { provider: "local" }
-  return { environment, version: yield* packageVersion, commit, branch: yield* read("RAILWAY_GIT_BRANCH"), model, compute }
+  return {
+    environment,
+    version: yield* packageVersion,
+    commit,
+    branch: yield* read("RAILWAY_GIT_BRANCH"),
+    model,
+    compute,
+  }
 }).pipe(Effect.orDie)

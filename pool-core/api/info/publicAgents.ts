@@ -7,7 +7,12 @@ import { Pool } from "../../pool/Pool.ts"
 // the agent), no conversation, owner, instructions, URL, token hash or error text. The full rows are behind the key
 // (GET /api/pool/instances).
 
-export const LISTED_STATUSES = ["claimed", "crashed", "idle", "starting"] as const satisfies ReadonlyArray<InstanceStatus>
+export const LISTED_STATUSES = [
+  "claimed",
+  "crashed",
+  "idle",
+  "starting",
+] as const satisfies ReadonlyArray<InstanceStatus>
 type ListedStatus = (typeof LISTED_STATUSES)[number]
 
 export interface PublicAgent {
@@ -36,7 +41,10 @@ export const agentsByStatus = Effect.gen(function* () {
   const pool = yield* Pool
   const all = yield* pool.list({ status: LISTED_STATUSES, limit: LISTING_LIMIT })
   const now = yield* Clock.currentTimeMillis
-  const grouped = Object.fromEntries(LISTED_STATUSES.map((s) => [s, [] as PublicAgent[]])) as Record<ListedStatus, PublicAgent[]>
+  const grouped = Object.fromEntries(LISTED_STATUSES.map((s) => [s, [] as PublicAgent[]])) as Record<
+    ListedStatus,
+    PublicAgent[]
+  >
   for (const i of all) grouped[i.status as ListedStatus]?.push(publicAgent(i, now))
   return grouped as AgentsByStatus
 })

@@ -21,7 +21,9 @@ import { makeRateLimiter, type RateLimitOptions } from "../rateLimit.ts"
 const STATUSES = ["starting", "idle", "claiming", "claimed", "crashed", "dead", "draining"] as const
 
 // The dashboard's forms, decoded with Schema at the edge like the JSON routes (the same PoolCount as /replenish, /drain).
-const CountField = Schema.String.check(Schema.isPattern(/^\d{1,2}$/)).pipe(Schema.decodeTo(PoolCount, SchemaTransformation.numberFromString))
+const CountField = Schema.String.check(Schema.isPattern(/^\d{1,2}$/)).pipe(
+  Schema.decodeTo(PoolCount, SchemaTransformation.numberFromString),
+)
 const IdField = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9-]{1,64}$/))
 const CountForm = Schema.Struct({ count: CountField })
 const IdForm = Schema.Struct({ id: IdField })
@@ -30,7 +32,9 @@ const decodeId = Schema.decodeUnknownResult(IdForm)
 // USD with at most cents; the upper bound (OPENROUTER_TOPUP_MAX) is checked by the top-up itself.
 const TopUpForm = Schema.Struct({
   id: IdField,
-  amountUsd: Schema.String.check(Schema.isPattern(/^\d{1,6}(\.\d{1,2})?$/)).pipe(Schema.decodeTo(Schema.Number, SchemaTransformation.numberFromString)),
+  amountUsd: Schema.String.check(Schema.isPattern(/^\d{1,6}(\.\d{1,2})?$/)).pipe(
+    Schema.decodeTo(Schema.Number, SchemaTransformation.numberFromString),
+  ),
 })
 const decodeTopUp = Schema.decodeUnknownResult(TopUpForm)
 
@@ -43,7 +47,10 @@ const withCount = (form: Record<string, string>, op: (n: number) => PoolOp): Res
   const given = (form.count ?? "1").trim()
   return Result.match(decodeCount({ count: given }), {
     onSuccess: (f) => Result.succeed(op(f.count)),
-    onFailure: () => Result.fail(`Invalid count "${given.slice(0, 20)}": enter a whole number from ${LIMITS.poolCountMin} to ${LIMITS.poolCountMax}.`),
+    onFailure: () =>
+      Result.fail(
+        `Invalid count "${given.slice(0, 20)}": enter a whole number from ${LIMITS.poolCountMin} to ${LIMITS.poolCountMax}.`,
+      ),
   })
 }
 const withId = (form: Record<string, string>, op: (id: string) => PoolOp): Result.Result<PoolOp, string> =>
@@ -54,15 +61,28 @@ const withId = (form: Record<string, string>, op: (id: string) => PoolOp): Resul
 const withTopUp = (form: Record<string, string>): Result.Result<PoolOp, string> => {
   const given = (form.amountUsd ?? "").trim()
   return Result.match(decodeTopUp({ id: form.id ?? "", amountUsd: given }), {
-    onSuccess: (f) => Result.succeed(topUpAgent(f.id, f.amountUsd, "admin").pipe(Effect.map((r) => `Topped up ${r.instanceId.slice(0, 8)} by ${usd(r.amountUsd)}: its cap is now ${usd(r.limitUsd)}.`))),
-    onFailure: () => Result.fail(`Invalid amountUsd "${given.slice(0, 20)}": enter USD above 0 with at most 2 decimals, e.g. 5 or 12.50.`),
+    onSuccess: (f) =>
+      Result.succeed(
+        topUpAgent(f.id, f.amountUsd, "admin").pipe(
+          Effect.map(
+            (r) => `Topped up ${r.instanceId.slice(0, 8)} by ${usd(r.amountUsd)}: its cap is now ${usd(r.limitUsd)}.`,
+          ),
+        ),
+      ),
+    onFailure: () =>
+      Result.fail(
+        `Invalid amountUsd "${given.slice(0, 20)}": enter USD above 0 with at most 2 decimals, e.g. 5 or 12.50.`,
+      ),
   })
 }
 const actions: Record<string, (form: Record<string, string>) => Result.Result<PoolOp, string>> = {
-  replenish: (f) => withCount(f, (n) => pool((p) => p.replenish(n).pipe(Effect.map((x) => `Started ${x.length} instance(s).`)))),
-  drain: (f) => withCount(f, (n) => pool((p) => p.drain(n).pipe(Effect.map((x) => `Drained ${x.length} instance(s).`)))),
+  replenish: (f) =>
+    withCount(f, (n) => pool((p) => p.replenish(n).pipe(Effect.map((x) => `Started ${x.length} instance(s).`)))),
+  drain: (f) =>
+    withCount(f, (n) => pool((p) => p.drain(n).pipe(Effect.map((x) => `Drained ${x.length} instance(s).`)))),
   kill: (f) => withId(f, (id) => pool((p) => p.kill(id).pipe(Effect.map((i) => `Killed ${i.id.slice(0, 8)}.`)))),
-  dismiss: (f) => withId(f, (id) => pool((p) => p.dismiss(id).pipe(Effect.map((i) => `Dismissed ${i.id.slice(0, 8)}.`)))),
+  dismiss: (f) =>
+    withId(f, (id) => pool((p) => p.dismiss(id).pipe(Effect.map((i) => `Dismissed ${i.id.slice(0, 8)}.`)))),
   topup: withTopUp,
 }
 
@@ -125,7 +145,9 @@ const Dashboard: FC<{
     <h1>Pool admin</h1>
     {p.notice ? <p>{p.notice}</p> : null}
     <nav class="pills">
-      <a href="/admin" class={p.filter ? "" : "on"}>all {p.counts.total}</a>
+      <a href="/admin" class={p.filter ? "" : "on"}>
+        all {p.counts.total}
+      </a>
       {STATUSES.map((s) => (
         <a href={`/admin?status=${s}`} class={p.filter === s ? "on" : ""}>
           {s} {p.counts[s]}
@@ -134,10 +156,12 @@ const Dashboard: FC<{
     </nav>
     <p>
       <form class="inline" method="post" action="/admin/actions/replenish">
-        <input type="number" name="count" min={LIMITS.poolCountMin} max={LIMITS.poolCountMax} value="1" /> <button type="submit">Replenish</button>
+        <input type="number" name="count" min={LIMITS.poolCountMin} max={LIMITS.poolCountMax} value="1" />{" "}
+        <button type="submit">Replenish</button>
       </form>{" "}
       <form class="inline" method="post" action="/admin/actions/drain">
-        <input type="number" name="count" min={LIMITS.poolCountMin} max={LIMITS.poolCountMax} value="1" /> <button type="submit">Drain idle</button>
+        <input type="number" name="count" min={LIMITS.poolCountMin} max={LIMITS.poolCountMax} value="1" />{" "}
+        <button type="submit">Drain idle</button>
       </form>{" "}
       <form class="inline" method="post" action="/admin/logout">
         <button type="submit">Sign out</button>
@@ -145,12 +169,23 @@ const Dashboard: FC<{
     </p>
     <table>
       <thead>
-        <tr><th>id</th><th>status</th><th>age</th><th>name</th><th>template</th><th>spend</th><th>problem</th><th></th></tr>
+        <tr>
+          <th>id</th>
+          <th>status</th>
+          <th>age</th>
+          <th>name</th>
+          <th>template</th>
+          <th>spend</th>
+          <th>problem</th>
+          <th></th>
+        </tr>
       </thead>
       <tbody>
         {p.instances.map((i) => (
           <tr>
-            <td><code>{i.id.slice(0, 8)}</code></td>
+            <td>
+              <code>{i.id.slice(0, 8)}</code>
+            </td>
             <td>{i.status}</td>
             <td>{age(i.createdAt)}</td>
             <td>{i.agentName ?? "—"}</td>
@@ -160,32 +195,50 @@ const Dashboard: FC<{
             <td>
               {p.qr[i.id] ? <a href={`#qr-${i.id}`}>QR</a> : null}{" "}
               {i.status === "crashed" || i.status === "dead" ? (
-                <form class="inline" method="post" action="/admin/actions/dismiss"><input type="hidden" name="id" value={i.id} /><button type="submit">Dismiss</button></form>
+                <form class="inline" method="post" action="/admin/actions/dismiss">
+                  <input type="hidden" name="id" value={i.id} />
+                  <button type="submit">Dismiss</button>
+                </form>
               ) : null}{" "}
               {p.topUpMax !== null && (p.spend.get(i.id) ?? null) !== null ? (
                 <form class="inline" method="post" action="/admin/actions/topup">
                   <input type="hidden" name="id" value={i.id} />
-                  <input type="number" name="amountUsd" min="0.01" max={String(p.topUpMax)} step="0.01" value="5" aria-label="USD to add to the spending cap" />{" "}
+                  <input
+                    type="number"
+                    name="amountUsd"
+                    min="0.01"
+                    max={String(p.topUpMax)}
+                    step="0.01"
+                    value="5"
+                    aria-label="USD to add to the spending cap"
+                  />{" "}
                   <button type="submit">Top up</button>
                 </form>
               ) : null}{" "}
-              <form class="inline" method="post" action="/admin/actions/kill"><input type="hidden" name="id" value={i.id} /><button type="submit">Kill</button></form>
+              <form class="inline" method="post" action="/admin/actions/kill">
+                <input type="hidden" name="id" value={i.id} />
+                <button type="submit">Kill</button>
+              </form>
             </td>
           </tr>
         ))}
       </tbody>
     </table>
-    {p.instances.filter((i) => p.qr[i.id]).map((i) => (
-      <section class="modal" id={`qr-${i.id}`}>
-        <div>
-          <h2>{i.agentName}</h2>
-          <span dangerouslySetInnerHTML={{ __html: p.qr[i.id]! }} />
-          <p><code>{i.inviteUrl}</code></p>
-          {/* biome-ignore lint/a11y/useValidAnchor: "#" closes the :target modal without script (the CSP allows none) */}
-          <a href="#">Close</a>
-        </div>
-      </section>
-    ))}
+    {p.instances
+      .filter((i) => p.qr[i.id])
+      .map((i) => (
+        <section class="modal" id={`qr-${i.id}`}>
+          <div>
+            <h2>{i.agentName}</h2>
+            <span dangerouslySetInnerHTML={{ __html: p.qr[i.id]! }} />
+            <p>
+              <code>{i.inviteUrl}</code>
+            </p>
+            {/* biome-ignore lint/a11y/useValidAnchor: "#" closes the :target modal without script (the CSP allows none) */}
+            <a href="#">Close</a>
+          </div>
+        </section>
+      ))}
   </Page>
 )
 
@@ -205,24 +258,46 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
   // Every admin form post comes from this site's own pages (hono csrf; the session cookie is SameSite=Strict too).
   app.use(
     "/admin/*",
-    sameSiteForms({ trustProxy: o.trustProxy, refused: (c) => c.html(<Login error="Cross-site form posts are refused: sign in and use the forms on this site's own admin page." />, 403) })
+    sameSiteForms({
+      trustProxy: o.trustProxy,
+      refused: (c) =>
+        c.html(
+          <Login error="Cross-site form posts are refused: sign in and use the forms on this site's own admin page." />,
+          403,
+        ),
+    }),
   )
-  app.get(ADMIN_CSS_PATH, (c) => c.body(adminCss, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=3600" }))
+  app.get(ADMIN_CSS_PATH, (c) =>
+    c.body(adminCss, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=3600" }),
+  )
 
   const dashboard = async (c: HonoContext, notice?: string, status = 200) => {
     const filter = STATUSES.find((s) => s === c.req.query("status")) ?? null
     const exit = await o.run(
-      Effect.all({ counts: pool((p) => p.counts), instances: pool((p) => p.list(filter ? { status: [filter], limit: 500 } : { limit: 500 })) }).pipe(
+      Effect.all({
+        counts: pool((p) => p.counts),
+        instances: pool((p) => p.list(filter ? { status: [filter], limit: 500 } : { limit: 500 })),
+      }).pipe(
         Effect.flatMap((r) => Effect.map(spendOf(spendingInstances(r.instances)), (spend) => ({ ...r, spend }))),
         Effect.flatMap((r) =>
-          Effect.map(Effect.serviceOption(OpenRouter), (or) => ({ ...r, topUpMax: Option.isSome(or) && or.value.configured ? or.value.topUpMax : null }))
-        )
+          Effect.map(Effect.serviceOption(OpenRouter), (or) => ({
+            ...r,
+            topUpMax: Option.isSome(or) && or.value.configured ? or.value.topUpMax : null,
+          })),
+        ),
       ),
-      c.req.raw.signal
+      c.req.raw.signal,
     )
-    if (exit._tag === "Failure") return c.html(<Page title="Pool admin"><p class="err">The pool is not answering; reload in a moment.</p></Page>, 503)
+    if (exit._tag === "Failure")
+      return c.html(
+        <Page title="Pool admin">
+          <p class="err">The pool is not answering; reload in a moment.</p>
+        </Page>,
+        503,
+      )
     const qr: Record<string, string> = {}
-    for (const i of exit.value.instances) if (i.inviteUrl) qr[i.id] = await QRCode.toString(i.inviteUrl, { type: "svg", margin: 1 })
+    for (const i of exit.value.instances)
+      if (i.inviteUrl) qr[i.id] = await QRCode.toString(i.inviteUrl, { type: "svg", margin: 1 })
     return c.html(<Dashboard {...exit.value} filter={filter} qr={qr} {...(notice ? { notice } : {})} />, status as 200)
   }
 
@@ -234,7 +309,12 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
     if (!verdict.allowed) {
       c.header("Retry-After", String(verdict.retryAfterSeconds))
       const minutes = Math.ceil(verdict.retryAfterSeconds / 60)
-      return c.html(<Login error={`Too many sign-in attempts from your address. Wait ${minutes} minute${minutes === 1 ? "" : "s"}, then try again.`} />, 429)
+      return c.html(
+        <Login
+          error={`Too many sign-in attempts from your address. Wait ${minutes} minute${minutes === 1 ? "" : "s"}, then try again.`}
+        />,
+        429,
+      )
     }
     const body = await readRequestForm(c)
     if (!body.ok) return c.html(<Login error={body.message} />, body.status)

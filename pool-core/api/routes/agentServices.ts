@@ -15,8 +15,12 @@ import type { Run } from "../http.ts"
 // unavailable.
 
 const InstanceId = /^[A-Za-z0-9_-]{1,64}$/
-const oneLine = (max: number) => Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(max), Schema.isPattern(/^[^\r\n\u0000-\u001f\u007f]*$/))
-const Email = Schema.String.check(Schema.isMaxLength(320), Schema.isPattern(/^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/))
+const oneLine = (max: number) =>
+  Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(max), Schema.isPattern(/^[^\r\n\u0000-\u001f\u007f]*$/))
+const Email = Schema.String.check(
+  Schema.isMaxLength(320),
+  Schema.isPattern(/^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/),
+)
 const Phone = Schema.String.check(Schema.isPattern(/^\+[1-9]\d{6,14}$/))
 
 // `from` is optional (the agent's own address/number is used); naming another gets 403.
@@ -26,11 +30,20 @@ const SendEmail = Schema.Struct({
   text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(50_000)),
   from: Schema.optional(Email),
 })
-const SendSms = Schema.Struct({ to: Phone, text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1_600)), from: Schema.optional(Phone) })
+const SendSms = Schema.Struct({
+  to: Phone,
+  text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1_600)),
+  from: Schema.optional(Phone),
+})
 
 type Vars = { Variables: { instanceId: string } }
 
-const fail = (c: HonoContext, status: 400 | 401 | 403 | 404 | 429 | 503, error: string, extra: Record<string, unknown> = {}): Response => c.json({ error, ...extra }, status)
+const fail = (
+  c: HonoContext,
+  status: 400 | 401 | 403 | 404 | 429 | 503,
+  error: string,
+  extra: Record<string, unknown> = {},
+): Response => c.json({ error, ...extra }, status)
 
 /** Maps an AgentServices failure to the agent service API's statuses. */
 const failure = (c: HonoContext, e: unknown) => {
@@ -50,9 +63,17 @@ const failure = (c: HonoContext, e: unknown) => {
     case "ProviderError": {
       const pe = e as Parameters<typeof providerFault>[0]
       if (pe.provider !== "database" && providerFault(pe) === "rejected") {
-        return fail(c, 400, `The ${pe.provider} service refused this request (${pe.status}); check the recipient and the text, then try again.`)
+        return fail(
+          c,
+          400,
+          `The ${pe.provider} service refused this request (${pe.status}); check the recipient and the text, then try again.`,
+        )
       }
-      return fail(c, 503, `The ${pe.provider === "database" ? "pool" : pe.provider} service is unavailable right now; try again in a few minutes.`)
+      return fail(
+        c,
+        503,
+        `The ${pe.provider === "database" ? "pool" : pe.provider} service is unavailable right now; try again in a few minutes.`,
+      )
     }
     default:
       return c.json({ error: "Internal error; the operators have the details in the logs." }, 500)
@@ -63,34 +84,55 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
   const app = new Hono<Vars>()
   // The token secret is read once from the runtime's PoolConfig.
   let secret: Promise<{ tokenSecret: PoolConfig["Service"]["tokenSecret"] }> | null = null
-  const settings = () => (secret ??= o.run(Effect.service(PoolConfig)).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(new Error("PoolConfig is missing")))))
+  const settings = () =>
+    (secret ??= o
+      .run(Effect.service(PoolConfig))
+      .then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(new Error("PoolConfig is missing")))))
 
   const auth: MiddlewareHandler<Vars> = async (c, next) => {
     const id = c.req.header("x-instance-id")?.trim() ?? ""
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1]
     if (!InstanceId.test(id) || bearer === undefined) {
-      return fail(c, 401, "Send Authorization: Bearer <INSTANCE_TOKEN> and X-Instance-Id: <INSTANCE_ID> (both are in the agent's environment).")
+      return fail(
+        c,
+        401,
+        "Send Authorization: Bearer <INSTANCE_TOKEN> and X-Instance-Id: <INSTANCE_ID> (both are in the agent's environment).",
+      )
     }
     // Always compare (even for an id of the wrong shape above we returned already): constant time in the token.
-    if (!safeEqual(bearer, instanceToken(await settings(), id))) return fail(c, 401, "The instance token does not match X-Instance-Id; use this agent's own INSTANCE_TOKEN and INSTANCE_ID.")
+    if (!safeEqual(bearer, instanceToken(await settings(), id)))
+      return fail(
+        c,
+        401,
+        "The instance token does not match X-Instance-Id; use this agent's own INSTANCE_TOKEN and INSTANCE_ID.",
+      )
     c.set("instanceId", id)
     return next()
   }
 
   /** Runs an AgentServices operation; without AgentServices in the runtime every route answers 503. */
-  const serve = <A>(c: HonoContext<Vars>, op: (s: AgentServices["Service"], id: string) => Effect.Effect<A, unknown>): Promise<Response> =>
+  const serve = <A>(
+    c: HonoContext<Vars>,
+    op: (s: AgentServices["Service"], id: string) => Effect.Effect<A, unknown>,
+  ): Promise<Response> =>
     o
       .run(
         Effect.serviceOption(AgentServices).pipe(
           Effect.flatMap(
             Option.match({
               onNone: () =>
-                Effect.fail(new NotConfigured({ provider: "agent services", variable: "AgentServicesLive", message: "Agent services are not set up in this pool" })),
+                Effect.fail(
+                  new NotConfigured({
+                    provider: "agent services",
+                    variable: "AgentServicesLive",
+                    message: "Agent services are not set up in this pool",
+                  }),
+                ),
               onSome: (s) => op(s, c.get("instanceId")),
-            })
-          )
+            }),
+          ),
         ),
-        c.req.raw.signal
+        c.req.raw.signal,
       )
       .then((exit) => {
         if (Exit.isSuccess(exit)) return c.json(exit.value as object)
@@ -109,7 +151,8 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
   app.get("/email/messages", async (c) => {
     const raw = c.req.query("limit")
     const limit = raw === undefined ? 20 : /^\d{1,2}$/.test(raw) ? Number(raw) : NaN
-    if (!(limit >= 1 && limit <= 50)) return fail(c, 400, "limit must be a whole number from 1 to 50 (default 20).", { field: "limit" })
+    if (!(limit >= 1 && limit <= 50))
+      return fail(c, 400, "limit must be a whole number from 1 to 50 (default 20).", { field: "limit" })
     return serve(c, (s, id) => s.listEmails(id, limit))
   })
   app.post("/sms/send", async (c) => {
@@ -118,6 +161,13 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
     return serve(c, (s, id) => s.sendSms(id, body.value))
   })
   app.get("/wallet", (c) => serve(c, (s, id) => s.wallet(id)))
-  app.notFound((c) => c.json({ error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet.` }, 404))
+  app.notFound((c) =>
+    c.json(
+      {
+        error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet.`,
+      },
+      404,
+    ),
+  )
   return app
 }

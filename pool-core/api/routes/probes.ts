@@ -16,15 +16,27 @@ export interface ProbeRoutesOptions {
   readonly sessionSecret: string
 }
 
-const notConfigured: ReadinessReport = { ready: false, checks: [{ name: "readiness", ok: false, detail: "no readiness checks in this server's layer (ReadinessLive)" }] }
+const notConfigured: ReadinessReport = {
+  ready: false,
+  checks: [{ name: "readiness", ok: false, detail: "no readiness checks in this server's layer (ReadinessLive)" }],
+}
 
 export const probeRoutes = (o: ProbeRoutesOptions) => {
   const app = new Hono()
   app.get("/healthz", (c) => c.json({ ok: true }))
 
   app.get("/readyz", async (c) => {
-    const exit = await o.run(Effect.flatMap(Effect.serviceOption(Readiness), Option.match({ onNone: () => Effect.succeed(notConfigured), onSome: (r) => r.report })), c.req.raw.signal)
-    const report = exit._tag === "Success" ? exit.value : { ready: false, checks: [{ name: "readiness", ok: false, detail: "the checks could not run" }] }
+    const exit = await o.run(
+      Effect.flatMap(
+        Effect.serviceOption(Readiness),
+        Option.match({ onNone: () => Effect.succeed(notConfigured), onSome: (r) => r.report }),
+      ),
+      c.req.raw.signal,
+    )
+    const report =
+      exit._tag === "Success"
+        ? exit.value
+        : { ready: false, checks: [{ name: "readiness", ok: false, detail: "the checks could not run" }] }
     const detailed = o.apiKey !== null && (bearerOk(c, o.apiKey) || hasAdminSession(c, o.sessionSecret))
     const checks = report.checks.map((r) => (detailed ? r : { name: r.name, ok: r.ok }))
     if (!report.ready) {
@@ -37,7 +49,10 @@ export const probeRoutes = (o: ProbeRoutesOptions) => {
   app.get("/metrics", requireKey(o.apiKey, o.sessionSecret), async (c) => {
     const exit = await o.run(PrometheusMetrics.format(), c.req.raw.signal)
     if (exit._tag === "Failure") return c.text("Metrics could not be read; see the logs.", 500)
-    return c.body(exit.value, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" })
+    return c.body(exit.value, 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      "cache-control": "no-store",
+    })
   })
   return app
 }

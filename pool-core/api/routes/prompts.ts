@@ -19,8 +19,8 @@ const promptOf = (pageId: string) =>
         // A runtime composed without the service reads no Notion, like one without a key.
         onNone: () => Effect.fail(NotConfigured.create("Notion", "NOTION_API_KEY")),
         onSome: (notion) => notion.prompt(pageId),
-      })
-    )
+      }),
+    ),
   )
 
 /** Notion writes page ids with or without dashes, in any case; compare them as 32 lowercase hex digits. */
@@ -28,16 +28,24 @@ const samePage = (a: string, b: string) => a.replaceAll("-", "").toLowerCase() =
 
 const isCatalogPage = (pageId: string) =>
   Effect.flatMap(Pool, (p) => p.templates).pipe(
-    Effect.map((templates) => templates.some((t) => t.notionPageId != null && samePage(t.notionPageId, pageId)))
+    Effect.map((templates) => templates.some((t) => t.notionPageId != null && samePage(t.notionPageId, pageId))),
   )
 
-export const promptRoutes = (o: { readonly run: Run; readonly apiKey: string | null; readonly sessionSecret: string }) => {
+export const promptRoutes = (o: {
+  readonly run: Run
+  readonly apiKey: string | null
+  readonly sessionSecret: string
+}) => {
   const app = new Hono()
   const auth = requireKey(o.apiKey, o.sessionSecret)
   app.get("/:pageId", async (c, next) => {
     const catalog = await o.run(isCatalogPage(c.req.param("pageId")), c.req.raw.signal)
     return Exit.isSuccess(catalog) && catalog.value ? next() : auth(c, next)
   })
-  app.get("/:pageId", (c) => respond(c, o.run(promptOf(c.req.param("pageId")), c.req.raw.signal), (p) => c.json({ name: p.name, prompt: p.prompt })))
+  app.get("/:pageId", (c) =>
+    respond(c, o.run(promptOf(c.req.param("pageId")), c.req.raw.signal), (p) =>
+      c.json({ name: p.name, prompt: p.prompt }),
+    ),
+  )
   return app
 }

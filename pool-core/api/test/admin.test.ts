@@ -14,17 +14,26 @@ const page = async (query = "") => {
   return await res.text()
 }
 /** [shortId, status] of every instance row of the dashboard. */
-const rows = (html: string) => [...html.matchAll(/<tr><td><code>([^<]*)<\/code><\/td><td>([a-z]+)<\/td>/g)].map((m) => [m[1]!, m[2]!] as const)
+const rows = (html: string) =>
+  [...html.matchAll(/<tr><td><code>([^<]*)<\/code><\/td><td>([a-z]+)<\/td>/g)].map((m) => [m[1]!, m[2]!] as const)
 const action = (name: string, form: Record<string, string>) =>
-  fetch(`${server.api.base}/admin/actions/${name}`, { method: "POST", headers: { cookie: server.session, origin: server.api.base }, body: new URLSearchParams(form) })
+  fetch(`${server.api.base}/admin/actions/${name}`, {
+    method: "POST",
+    headers: { cookie: server.session, origin: server.api.base },
+    body: new URLSearchParams(form),
+  })
 const list = () => server.api.runtime.runPromise(Effect.flatMap(Pool, (p) => p.list({ limit: 1000 })))
 const statusOf = async (id: string) => (await list()).find((i) => i.id === id)?.status ?? "gone"
 
 describe("admin dashboard", () => {
   it("filter pills filter the list: ?status=idle shows only idle rows, ?status=crashed only crashed ones", async () => {
     await server.api.warm(2)
-    await server.api.runtime.runPromise(Effect.flatMap(MemoryCloud, (c) => Effect.sync(() => c.failProvisions(1, "boom"))))
-    expect((await server.api.post("/api/pool/claim", {}, { ...server.api.auth, "idempotency-key": "admin-crash" })).status).toBe(502)
+    await server.api.runtime.runPromise(
+      Effect.flatMap(MemoryCloud, (c) => Effect.sync(() => c.failProvisions(1, "boom"))),
+    )
+    expect(
+      (await server.api.post("/api/pool/claim", {}, { ...server.api.auth, "idempotency-key": "admin-crash" })).status,
+    ).toBe(502)
     await server.api.post("/api/pool/replenish", { count: 1 }) // one more, left starting (no tick)
 
     const all = rows(await page())
@@ -33,7 +42,10 @@ describe("admin dashboard", () => {
       const html = await page(`?status=${status}`)
       const shown = rows(html)
       expect(shown.length, status).toBe(all.filter(([, s]) => s === status).length)
-      expect(shown.every(([, s]) => s === status), status).toBe(true)
+      expect(
+        shown.every(([, s]) => s === status),
+        status,
+      ).toBe(true)
       expect(html).toContain(`<a href="/admin?status=${status}" class="on">`)
     }
     expect(rows(await page("?status=claimed"))).toEqual([])
@@ -67,7 +79,11 @@ describe("admin dashboard", () => {
 
   it("buttons need the server.session: without the cookie they answer 401 and change nothing", async () => {
     const idle = (await list()).find((i) => i.status === "idle")!
-    const res = await fetch(`${server.api.base}/admin/actions/kill`, { method: "POST", headers: { origin: server.api.base }, body: new URLSearchParams({ id: idle.id }) })
+    const res = await fetch(`${server.api.base}/admin/actions/kill`, {
+      method: "POST",
+      headers: { origin: server.api.base },
+      body: new URLSearchParams({ id: idle.id }),
+    })
     expect(res.status).toBe(401)
     expect(await statusOf(idle.id)).toBe("idle")
   })

@@ -18,21 +18,25 @@ import { poolLayerOverProviderFakes } from "./server.ts"
 
 const limits = ConfigProvider.layer(ConfigProvider.fromUnknown({ AGENT_EMAILS_PER_DAY: "2", AGENT_SMS_PER_DAY: "1" }))
 const runtime = ManagedRuntime.make(
-  AgentServicesLive.pipe(
-    Layer.provideMerge(poolLayerOverProviderFakes),
-    Layer.provide(limits)
-  )
+  AgentServicesLive.pipe(Layer.provideMerge(poolLayerOverProviderFakes), Layer.provide(limits)),
 )
 
 let base = ""
 let close = async () => {}
 const agents: Record<"a" | "b" | "idle", string> = { a: "", b: "", idle: "" }
-const held: Record<"a" | "b", { inbox: string; number: string }> = { a: { inbox: "", number: "" }, b: { inbox: "", number: "" } }
+const held: Record<"a" | "b", { inbox: string; number: string }> = {
+  a: { inbox: "", number: "" },
+  b: { inbox: "", number: "" },
+}
 const run = <A, E>(e: Effect.Effect<A, E, any>) => runtime.runPromise(e as Effect.Effect<A, E, never>)
 const fakes = () => run(Effect.service(ProviderFakes))
 let tokenOf = (_id: string) => ""
 
-const call = (path: string, who: { id: string; token: string } | null, init: { method?: string; body?: unknown } = {}) =>
+const call = (
+  path: string,
+  who: { id: string; token: string } | null,
+  init: { method?: string; body?: unknown } = {},
+) =>
   fetch(`${base}/api/agent-services${path}`, {
     method: init.method ?? "GET",
     headers: {
@@ -55,7 +59,7 @@ beforeAll(async () => {
       const b = yield* pool.claim({ key: "svc-b", claimedBy: "owner-b", agentName: "B" })
       const idle = (yield* pool.list({ status: ["idle"] }))[0]!
       return { a: a.instance.id, b: b.instance.id, idle: idle.id }
-    })
+    }),
   )
   Object.assign(agents, ids)
   const app = makeApiApp(runtime, { apiKey: "test-key-0123456789" })
@@ -84,7 +88,15 @@ describe("agent services (docs/api.md, Agent services)", () => {
     expect(wrong.status).toBe(401)
     expect(wrong.body.error).toContain("INSTANCE_TOKEN")
     expect((await call("/me", { id: agents.a, token: tokenOf(agents.b) })).status).toBe(401)
-    expect((await call("/email/send", { id: agents.a, token: "x" }, { method: "POST", body: { to: "x@example.com", subject: "s", text: "t" } })).status).toBe(401)
+    expect(
+      (
+        await call(
+          "/email/send",
+          { id: agents.a, token: "x" },
+          { method: "POST", body: { to: "x@example.com", subject: "s", text: "t" } },
+        )
+      ).status,
+    ).toBe(401)
   })
 
   it("GET /me shows the agent's own inbox, number and Bankr wallet", async () => {
@@ -116,14 +128,24 @@ describe("agent services (docs/api.md, Agent services)", () => {
   it("sends email from the agent's own inbox with the org key; naming another agent's inbox is 403", async () => {
     const f = await fakes()
     const before = f.agentmail.api.requests.length
-    const sent = await call("/email/send", as("a"), { method: "POST", body: { to: "bob@example.com", subject: "Hello", text: "From A" } })
+    const sent = await call("/email/send", as("a"), {
+      method: "POST",
+      body: { to: "bob@example.com", subject: "Hello", text: "From A" },
+    })
     expect(sent.status).toBe(200)
     expect(sent.body.messageId).toBeTruthy()
     const request = f.agentmail.api.requests.slice(before).find((r) => r.path.endsWith("/messages/send"))!
     expect(request.path).toBe(`/v0/inboxes/${encodeURIComponent(held.a.inbox)}/messages/send`)
     expect(request.headers.authorization).toBe(`Bearer ${agentMailKey}`)
-    expect(f.agentmail.state.messages.find((m) => m.message_id === sent.body.messageId)).toMatchObject({ inbox_id: held.a.inbox, to: ["bob@example.com"], text: "From A" })
-    const foreign = await call("/email/send", as("a"), { method: "POST", body: { from: held.b.inbox, to: "bob@example.com", subject: "Hello", text: "Spoofed" } })
+    expect(f.agentmail.state.messages.find((m) => m.message_id === sent.body.messageId)).toMatchObject({
+      inbox_id: held.a.inbox,
+      to: ["bob@example.com"],
+      text: "From A",
+    })
+    const foreign = await call("/email/send", as("a"), {
+      method: "POST",
+      body: { from: held.b.inbox, to: "bob@example.com", subject: "Hello", text: "Spoofed" },
+    })
     expect(foreign.status).toBe(403)
     expect(foreign.body.error).toContain("not this agent's")
     expect(f.agentmail.state.messages.some((m) => m.text === "Spoofed")).toBe(false)
@@ -131,22 +153,37 @@ describe("agent services (docs/api.md, Agent services)", () => {
 
   it("lists the agent's own mail with its text", async () => {
     const f = await fakes()
-    f.agentmail.state.deliver(held.a.inbox, { from: "carol@example.com", subject: "Question", text: "Can you book a table?" })
+    f.agentmail.state.deliver(held.a.inbox, {
+      from: "carol@example.com",
+      subject: "Question",
+      text: "Can you book a table?",
+    })
     f.agentmail.state.deliver(held.b.inbox, { from: "dave@example.com", subject: "For B only", text: "secret of B" })
     const list = await call("/email/messages?limit=5", as("a"))
     expect(list.status).toBe(200)
-    expect(list.body.messages[0]).toMatchObject({ from: "carol@example.com", subject: "Question", text: "Can you book a table?" })
+    expect(list.body.messages[0]).toMatchObject({
+      from: "carol@example.com",
+      subject: "Question",
+      text: "Can you book a table?",
+    })
     expect(list.body.messages[0].id).toBeTruthy()
     expect(list.body.messages[0].receivedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/)
     expect(JSON.stringify(list.body)).not.toContain("secret of B")
-    for (const bad of ["0", "51", "abc", "1.5"]) expect((await call(`/email/messages?limit=${bad}`, as("a"))).status, bad).toBe(400)
+    for (const bad of ["0", "51", "abc", "1.5"])
+      expect((await call(`/email/messages?limit=${bad}`, as("a"))).status, bad).toBe(400)
   })
 
   it("the daily email limit is counted in the database: 429 with the reset time, also for a rebuilt service", async () => {
     // A sent one above; AGENT_EMAILS_PER_DAY=2.
-    const second = await call("/email/send", as("a"), { method: "POST", body: { to: "bob@example.com", subject: "Two", text: "Second" } })
+    const second = await call("/email/send", as("a"), {
+      method: "POST",
+      body: { to: "bob@example.com", subject: "Two", text: "Second" },
+    })
     expect(second.status).toBe(200)
-    const third = await call("/email/send", as("a"), { method: "POST", body: { to: "bob@example.com", subject: "Three", text: "Third" } })
+    const third = await call("/email/send", as("a"), {
+      method: "POST",
+      body: { to: "bob@example.com", subject: "Three", text: "Third" },
+    })
     expect(third.status).toBe(429)
     expect(third.body.error).toContain("resets at")
     expect(Date.parse(third.body.resetAt)).toBeGreaterThan(Date.now())
@@ -154,23 +191,56 @@ describe("agent services (docs/api.md, Agent services)", () => {
     expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0)
     const f = await fakes()
     expect(f.agentmail.state.messages.some((m) => m.text === "Third")).toBe(false)
-    const rows = await run(Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) => sql<{ count: number }>`SELECT count FROM agent_service_usage WHERE instance_id = ${agents.a} AND service = 'email'`))
+    const rows = await run(
+      Effect.flatMap(
+        Effect.service(SqlClient.SqlClient),
+        (sql) =>
+          sql<{
+            count: number
+          }>`SELECT count FROM agent_service_usage WHERE instance_id = ${agents.a} AND service = 'email'`,
+      ),
+    )
     expect(rows.map((r) => r.count)).toEqual([2])
     // A restart builds the service again: the count is still there.
-    const again = await run(Effect.flip(Effect.flatMap(Effect.service(AgentServices), (s) => s.sendEmail(agents.a, { to: "bob@example.com", subject: "Four", text: "Fourth" })).pipe(Effect.provide(AgentServicesLive), Effect.provide(limits))))
+    const again = await run(
+      Effect.flip(
+        Effect.flatMap(Effect.service(AgentServices), (s) =>
+          s.sendEmail(agents.a, { to: "bob@example.com", subject: "Four", text: "Fourth" }),
+        ).pipe(Effect.provide(AgentServicesLive), Effect.provide(limits)),
+      ),
+    )
     expect(again).toMatchObject({ _tag: "DailyLimitReached", limit: 2 })
     // Limits are per agent: B still sends.
-    expect((await call("/email/send", as("b"), { method: "POST", body: { to: "bob@example.com", subject: "B", text: "From B" } })).status).toBe(200)
+    expect(
+      (
+        await call("/email/send", as("b"), {
+          method: "POST",
+          body: { to: "bob@example.com", subject: "B", text: "From B" },
+        })
+      ).status,
+    ).toBe(200)
   })
 
   it("sends an SMS from the agent's own number with the org key and its profile; another's number is 403; the limit is 429", async () => {
     const f = await fakes()
-    const foreign = await call("/sms/send", as("a"), { method: "POST", body: { from: held.b.number, to: "+15551234567", text: "Spoofed" } })
+    const foreign = await call("/sms/send", as("a"), {
+      method: "POST",
+      body: { from: held.b.number, to: "+15551234567", text: "Spoofed" },
+    })
     expect(foreign.status).toBe(403)
-    const sent = await call("/sms/send", as("a"), { method: "POST", body: { to: "+15551234567", text: "Hello by SMS" } })
+    const sent = await call("/sms/send", as("a"), {
+      method: "POST",
+      body: { to: "+15551234567", text: "Hello by SMS" },
+    })
     expect(sent.status).toBe(200)
-    expect(f.telnyx.state.sent.find((m) => m.id === sent.body.id)).toMatchObject({ from: held.a.number, to: "+15551234567", text: "Hello by SMS" })
-    const request = f.telnyx.api.requests.find((r) => r.path === "/messages" && (r.body as { text?: string }).text === "Hello by SMS")!
+    expect(f.telnyx.state.sent.find((m) => m.id === sent.body.id)).toMatchObject({
+      from: held.a.number,
+      to: "+15551234567",
+      text: "Hello by SMS",
+    })
+    const request = f.telnyx.api.requests.find(
+      (r) => r.path === "/messages" && (r.body as { text?: string }).text === "Hello by SMS",
+    )!
     expect(request.headers.authorization).toBe(`Bearer ${telnyxKey}`)
     expect(f.telnyx.state.sent.some((m) => m.text === "Spoofed")).toBe(false)
     const over = await call("/sms/send", as("a"), { method: "POST", body: { to: "+15551234567", text: "Again" } })
@@ -189,7 +259,9 @@ describe("agent services (docs/api.md, Agent services)", () => {
       expect(r.status, JSON.stringify(body)).toBe(400)
       expect(r.body.error).toBeTruthy()
     }
-    expect((await call("/sms/send", as("b"), { method: "POST", body: { to: "5551234567", text: "no plus" } })).status).toBe(400)
+    expect(
+      (await call("/sms/send", as("b"), { method: "POST", body: { to: "5551234567", text: "no plus" } })).status,
+    ).toBe(400)
   })
 
   it("a provider refusing the message is 400 and the count is given back; a provider outage is 503", async () => {
@@ -203,7 +275,9 @@ describe("agent services (docs/api.md, Agent services)", () => {
       f.telnyx.restore()
     }
     // the refused one did not use B's only SMS of the day
-    expect((await call("/sms/send", as("b"), { method: "POST", body: { to: "+15557654321", text: "Hi again" } })).status).toBe(200)
+    expect(
+      (await call("/sms/send", as("b"), { method: "POST", body: { to: "+15557654321", text: "Hi again" } })).status,
+    ).toBe(200)
     f.agentmail.fail(() => ({ status: 503, json: { name: "ServiceUnavailable" } }))
     try {
       const down = await call("/email/messages", as("b"))

@@ -20,7 +20,9 @@ const warm = (n: number) => api.warm(n)
 const runtime = { runPromise: <A, E>(e: Effect.Effect<A, E, any>) => api.runtime.runPromise(e) }
 /** The dashboard row (<tr>…</tr>) whose status cell is `status` and name cell is `name`. */
 const rowOf = (html: string, status: string, name: string) =>
-  new RegExp(`<tr><td><code>[^<]*</code></td><td>${status}</td><td>[^<]*</td><td>${name}</td>.*?</tr>`).exec(html)?.[0] ?? null
+  new RegExp(`<tr><td><code>[^<]*</code></td><td>${status}</td><td>[^<]*</td><td>${name}</td>.*?</tr>`).exec(
+    html,
+  )?.[0] ?? null
 
 describe("pool API over HTTP", () => {
   it("public reads: counts, info, templates, one template, 404 for an unknown one", async () => {
@@ -43,7 +45,11 @@ describe("pool API over HTTP", () => {
     const missing = await post("/api/pool/reconcile", {}, { "content-type": "application/json" })
     expect(missing.status).toBe(401)
     expect((await missing.json()).error).toContain("Missing API key")
-    const wrong = await post("/api/pool/reconcile", {}, { authorization: "Bearer nope", "content-type": "application/json" })
+    const wrong = await post(
+      "/api/pool/reconcile",
+      {},
+      { authorization: "Bearer nope", "content-type": "application/json" },
+    )
     expect(wrong.status).toBe(401)
     const right = await post("/api/pool/reconcile", {})
     expect(right.status).toBe(200)
@@ -80,15 +86,29 @@ describe("pool API over HTTP", () => {
     expect((await post("/api/pool/claim", "{not json")).status).toBe(400)
     expect((await post("/api/pool/claim", "agentName=x", { ...auth, "content-type": "text/plain" })).status).toBe(415)
     expect((await post("/api/pool/claim", { instructions: "x".repeat(100_000) })).status).toBe(413)
-    const longName = await post("/api/pool/claim", { agentName: "n".repeat(65) }, { ...auth, "idempotency-key": "k-long" })
+    const longName = await post(
+      "/api/pool/claim",
+      { agentName: "n".repeat(65) },
+      { ...auth, "idempotency-key": "k-long" },
+    )
     expect(longName.status).toBe(400)
     expect((await longName.json()).field).toBe("agentName")
-    const unicode = await post("/api/pool/claim", { agentName: "🤖\u202e", templateSlug: "no-such" }, { ...auth, "idempotency-key": "k-u" })
+    const unicode = await post(
+      "/api/pool/claim",
+      { agentName: "🤖\u202e", templateSlug: "no-such" },
+      { ...auth, "idempotency-key": "k-u" },
+    )
     expect(unicode.status).toBe(400)
-    const badId = await fetch(`${base}/api/pool/instances/${encodeURIComponent("../../etc")}`, { method: "DELETE", headers: auth })
+    const badId = await fetch(`${base}/api/pool/instances/${encodeURIComponent("../../etc")}`, {
+      method: "DELETE",
+      headers: auth,
+    })
     expect(badId.status).toBe(400)
     expect(await badId.json()).toMatchObject({ field: "id" })
-    const unknown = await fetch(`${base}/api/pool/instances/00000000-0000-0000-0000-000000000000`, { method: "DELETE", headers: auth })
+    const unknown = await fetch(`${base}/api/pool/instances/00000000-0000-0000-0000-000000000000`, {
+      method: "DELETE",
+      headers: auth,
+    })
     expect(unknown.status).toBe(404)
     expect((await unknown.json()).error).toEqual(expect.any(String))
   })
@@ -111,7 +131,9 @@ describe("pool API over HTTP", () => {
     expect(failed.status).toBe(502)
     const all = (await (await fetch(`${base}/api/pool/instances`, { headers: auth })).json()).instances
     const crashed = all.find((i: { status: string }) => i.status === "crashed")
-    expect((await fetch(`${base}/api/pool/crashed/${crashed.id}`, { method: "DELETE", headers: auth })).status).toBe(200)
+    expect((await fetch(`${base}/api/pool/crashed/${crashed.id}`, { method: "DELETE", headers: auth })).status).toBe(
+      200,
+    )
   })
 
   it("drain: 400 naming count for a bad count; mutations and the admin listing need the key (401)", async () => {
@@ -123,44 +145,76 @@ describe("pool API over HTTP", () => {
     const noKey = await fetch(`${base}/api/pool/instances`)
     expect(noKey.status).toBe(401)
     expect((await noKey.json()).error).toContain("Missing API key")
-    const wrongKey = await fetch(`${base}/api/pool/instances`, { headers: { authorization: "Bearer wrong-key-0123456789" } })
+    const wrongKey = await fetch(`${base}/api/pool/instances`, {
+      headers: { authorization: "Bearer wrong-key-0123456789" },
+    })
     expect(wrongKey.status).toBe(401)
     expect((await wrongKey.json()).error).toBe("Wrong API key.")
-    for (const path of ["/api/pool/instances/x", "/api/pool/crashed/x"]) expect((await fetch(`${base}${path}`, { method: "DELETE" })).status).toBe(401)
+    for (const path of ["/api/pool/instances/x", "/api/pool/crashed/x"])
+      expect((await fetch(`${base}${path}`, { method: "DELETE" })).status).toBe(401)
   })
 
   it("dismissing an unknown id is a 404 with a JSON error", async () => {
-    const res = await fetch(`${base}/api/pool/crashed/00000000-0000-0000-0000-00000000dead`, { method: "DELETE", headers: auth })
+    const res = await fetch(`${base}/api/pool/crashed/00000000-0000-0000-0000-00000000dead`, {
+      method: "DELETE",
+      headers: auth,
+    })
     expect(res.status).toBe(404)
     expect((await res.json()).error).toEqual(expect.any(String))
   })
 
   it("claim streams its progress as Server-Sent Events, then complete with the claimed agent", async () => {
     await warm(1)
-    const res = await post("/api/pool/claim", { agentName: "Streamy" }, { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse" })
+    const res = await post(
+      "/api/pool/claim",
+      { agentName: "Streamy" },
+      { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse" },
+    )
     expect(res.status).toBe(200)
     expect(res.headers.get("content-type")).toContain("text/event-stream")
     const events = sseEvents(await res.text())
     const steps = events.filter((e) => e.event === "step")
     expect(steps.length).toBeGreaterThan(0)
-    for (const s of steps) expect(s.data).toMatchObject({ step: expect.any(String), status: expect.stringMatching(/^(active|ok|fail|skip)$/), message: expect.any(String) })
+    for (const s of steps)
+      expect(s.data).toMatchObject({
+        step: expect.any(String),
+        status: expect.stringMatching(/^(active|ok|fail|skip)$/),
+        message: expect.any(String),
+      })
     expect(events.at(-1)!.event).toBe("complete")
     expect(events.filter((e) => e.event === "complete")).toHaveLength(1)
-    expect(events.at(-1)!.data).toMatchObject({ ok: true, result: { agentName: "Streamy", instanceId: expect.any(String), replayed: false } })
+    expect(events.at(-1)!.data).toMatchObject({
+      ok: true,
+      result: { agentName: "Streamy", instanceId: expect.any(String), replayed: false },
+    })
   })
 
   it("claim over SSE with nothing idle completes with ok: false and the reason", async () => {
-    const res = await post("/api/pool/claim", {}, { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse-none" })
+    const res = await post(
+      "/api/pool/claim",
+      {},
+      { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse-none" },
+    )
     const events = sseEvents(await res.text())
-    expect(events.at(-1)).toMatchObject({ event: "complete", data: { ok: false, kind: "NoAgentAvailable", error: expect.stringContaining("No agent is available") } })
+    expect(events.at(-1)).toMatchObject({
+      event: "complete",
+      data: { ok: false, kind: "NoAgentAvailable", error: expect.stringContaining("No agent is available") },
+    })
   })
 
   it("claim with wait: true on an empty pool streams a wait step with its estimate, then completes with the agent the pool started", async () => {
-    const res = await post("/api/pool/claim", { agentName: "Patient", wait: true }, { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse-wait" })
+    const res = await post(
+      "/api/pool/claim",
+      { agentName: "Patient", wait: true },
+      { ...auth, accept: "text/event-stream", "idempotency-key": "k-sse-wait" },
+    )
     const events = sseEvents(await res.text())
     const waiting = events.find((e) => e.event === "step" && (e.data as { step?: string }).step === "wait")
     expect(waiting?.data).toMatchObject({ status: "active", etaMs: expect.any(Number) })
-    expect(events.at(-1)).toMatchObject({ event: "complete", data: { ok: true, result: { agentName: "Patient", replayed: false } } })
+    expect(events.at(-1)).toMatchObject({
+      event: "complete",
+      data: { ok: true, result: { agentName: "Patient", replayed: false } },
+    })
   })
 
   it("drain streams a step per drained instance, then complete with the drained list", async () => {
@@ -189,9 +243,19 @@ describe("pool API over HTTP", () => {
   it("admin: login sets a signed HttpOnly SameSite=Strict cookie; the key never appears in pages; wrong key 401", async () => {
     const page = await (await fetch(`${base}/admin`)).text()
     expect(page).toContain('type="password"')
-    const wrong = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: "nope" }), redirect: "manual" })
+    const wrong = await fetch(`${base}/admin/login`, {
+      method: "POST",
+      headers: { origin: base },
+      body: new URLSearchParams({ key: "nope" }),
+      redirect: "manual",
+    })
     expect(wrong.status).toBe(401)
-    const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+    const login = await fetch(`${base}/admin/login`, {
+      method: "POST",
+      headers: { origin: base },
+      body: new URLSearchParams({ key: KEY }),
+      redirect: "manual",
+    })
     expect(login.status).toBe(303)
     const cookie = login.headers.get("set-cookie") ?? ""
     expect(cookie).toMatch(/HttpOnly/i)
@@ -208,9 +272,17 @@ describe("pool API over HTTP", () => {
     expect(dash).toContain("<svg")
     const forged = `${session.split(".").slice(0, -1).join(".")}.forged`
     expect(await (await fetch(`${base}/admin`, { headers: { cookie: forged } })).text()).toContain('type="password"')
-    const cross = await fetch(`${base}/admin/actions/replenish`, { method: "POST", headers: { cookie: session, origin: "https://evil.example" }, body: new URLSearchParams({ count: "1" }) })
+    const cross = await fetch(`${base}/admin/actions/replenish`, {
+      method: "POST",
+      headers: { cookie: session, origin: "https://evil.example" },
+      body: new URLSearchParams({ count: "1" }),
+    })
     expect(cross.status).toBe(403)
-    const ok = await fetch(`${base}/admin/actions/replenish`, { method: "POST", headers: { cookie: session, origin: base }, body: new URLSearchParams({ count: "1" }) })
+    const ok = await fetch(`${base}/admin/actions/replenish`, {
+      method: "POST",
+      headers: { cookie: session, origin: base },
+      body: new URLSearchParams({ count: "1" }),
+    })
     expect(await ok.text()).toContain("Started 1 instance")
   })
 })

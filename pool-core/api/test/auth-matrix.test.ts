@@ -57,7 +57,7 @@ beforeAll(async () => {
       yield* pool.replenish(3)
       yield* pool.tick
       return (yield* pool.claim({ key: "auth-matrix", claimedBy: "api:owner" })).instance.id
-    })
+    }),
   )
   claimedToken = await runtime.runPromise(Effect.map(PoolConfig, (settings) => instanceToken(settings, claimedId)))
 })
@@ -82,7 +82,12 @@ const calls = (): ReadonlyArray<Call> => {
     if (seen.has(route) || PUBLIC.has(route)) continue
     seen.add(route)
     // pageId: a Notion page no template names (a catalog page is public, any other needs the key).
-    const fills: Record<string, ReadonlyArray<string>> = { id: [claimedId], slug: ["trip-planner"], action: adminActionNames, pageId: ["0123456789abcdef0123456789abcdef"] }
+    const fills: Record<string, ReadonlyArray<string>> = {
+      id: [claimedId],
+      slug: ["trip-planner"],
+      action: adminActionNames,
+      pageId: ["0123456789abcdef0123456789abcdef"],
+    }
     let paths = [r.path]
     for (const param of r.path.match(/:\w+/g) ?? []) {
       const values = fills[param.slice(1)]
@@ -95,7 +100,9 @@ const calls = (): ReadonlyArray<Call> => {
 }
 
 type Credentials = Record<string, string>
-const session = (issuedAt: number, secret = SECRET) => ({ cookie: `${SESSION_COOKIE}=${makeSession(secret, issuedAt)}` })
+const session = (issuedAt: number, secret = SECRET) => ({
+  cookie: `${SESSION_COOKIE}=${makeSession(secret, issuedAt)}`,
+})
 /** The agent service API (docs/api.md "Agent services") takes an agent's instance token, not the pool key. */
 const isAgentRoute = (call: Call) => call.path.startsWith("/api/agent-services/")
 const refusals: Record<string, (call: Call) => Credentials> = {
@@ -103,7 +110,9 @@ const refusals: Record<string, (call: Call) => Credentials> = {
   "wrong key": () => ({ authorization: "Bearer auth-matrix-wrong-key-000000" }),
   "expired session": () => session(Date.now() - DAY - 60_000),
   "session signed by another secret": () => session(Date.now(), "someone-elses-secret"),
-  "a real credential of the other kind": (call) => ({ authorization: `Bearer ${isAgentRoute(call) ? KEY : claimedToken}` }),
+  "a real credential of the other kind": (call) => ({
+    authorization: `Bearer ${isAgentRoute(call) ? KEY : claimedToken}`,
+  }),
 }
 
 /** What each API mutation accepts (bodies are strict: an unknown field is refused), so that only the credentials decide. */
@@ -123,26 +132,58 @@ const send = (call: Call, credentials: Credentials) => {
     call.method === "GET" || call.method === "HEAD"
       ? undefined
       : admin
-        ? new URLSearchParams({ count: "1", id: claimedId, amountUsd: "1", key: credentials.authorization?.slice(7) ?? "" })
+        ? new URLSearchParams({
+            count: "1",
+            id: claimedId,
+            amountUsd: "1",
+            key: credentials.authorization?.slice(7) ?? "",
+          })
         : JSON.stringify(jsonBodies[call.route] ?? {})
   return fetch(`${base}${call.path}`, {
     method: call.method,
-    headers: { origin: base, ...(admin ? {} : { "content-type": "application/json" }), "idempotency-key": "auth-matrix-other", "x-instance-id": claimedId, ...credentials },
+    headers: {
+      origin: base,
+      ...(admin ? {} : { "content-type": "application/json" }),
+      "idempotency-key": "auth-matrix-other",
+      "x-instance-id": claimedId,
+      ...credentials,
+    },
     redirect: "manual",
     ...(body ? { body } : {}),
   })
 }
 
 const snapshot = () =>
-  runtime.runPromise(Effect.flatMap(Pool, (p) => p.list({ limit: 1000 }).pipe(Effect.map((all) => all.map((i) => `${i.id} ${i.status} ${i.agentName}`).sort()))))
+  runtime.runPromise(
+    Effect.flatMap(Pool, (p) =>
+      p.list({ limit: 1000 }).pipe(Effect.map((all) => all.map((i) => `${i.id} ${i.status} ${i.agentName}`).sort())),
+    ),
+  )
 
 describe("auth: every route × every way of not being allowed", () => {
   it("the table covers the API's mutations and reads behind the key, and every admin action", () => {
     const routes = new Set(calls().map((c) => c.route))
-    for (const r of ["POST /api/pool/claim", "POST /api/pool/replenish", "POST /api/pool/drain", "POST /api/pool/reconcile", "DELETE /api/pool/instances/:id", "DELETE /api/pool/crashed/:id", "POST /api/pool/instances/:id/topup", "GET /api/pool/instances", "GET /admin", "POST /admin/login", "POST /admin/actions/:action", "GET /api/agent-services/me"]) {
+    for (const r of [
+      "POST /api/pool/claim",
+      "POST /api/pool/replenish",
+      "POST /api/pool/drain",
+      "POST /api/pool/reconcile",
+      "DELETE /api/pool/instances/:id",
+      "DELETE /api/pool/crashed/:id",
+      "POST /api/pool/instances/:id/topup",
+      "GET /api/pool/instances",
+      "GET /admin",
+      "POST /admin/login",
+      "POST /admin/actions/:action",
+      "GET /api/agent-services/me",
+    ]) {
       expect(routes, r).toContain(r)
     }
-    expect(calls().filter((c) => c.route === "POST /admin/actions/:action").map((c) => c.path)).toEqual(adminActionNames.map((a) => `/admin/actions/${a}`))
+    expect(
+      calls()
+        .filter((c) => c.route === "POST /admin/actions/:action")
+        .map((c) => c.path),
+    ).toEqual(adminActionNames.map((a) => `/admin/actions/${a}`))
   })
 
   it("each is refused (401, or the login form) and changes nothing", async () => {
@@ -153,8 +194,12 @@ describe("auth: every route × every way of not being allowed", () => {
         const res = await send(call, credentials(call))
         const text = await res.text()
         // GET /admin without a session is the sign-in page itself; everything else answers 401.
-        const refused = call.route === "GET /admin" ? res.status === 200 && text.includes('name="key"') && !text.includes(claimedId) : res.status === 401
-        if (!refused || text.includes(claimedId)) wrong.push(`${call.method} ${call.path} with ${how}: ${res.status} ${text.slice(0, 120)}`)
+        const refused =
+          call.route === "GET /admin"
+            ? res.status === 200 && text.includes('name="key"') && !text.includes(claimedId)
+            : res.status === 401
+        if (!refused || text.includes(claimedId))
+          wrong.push(`${call.method} ${call.path} with ${how}: ${res.status} ${text.slice(0, 120)}`)
       }
     }
     expect(wrong).toEqual([])
@@ -162,21 +207,29 @@ describe("auth: every route × every way of not being allowed", () => {
   })
 
   it("the same requests with the right key or a valid session get past the check", async () => {
-    const right: Record<string, Credentials> = { "the key": { authorization: `Bearer ${KEY}` }, "a valid session": session(Date.now()) }
+    const right: Record<string, Credentials> = {
+      "the key": { authorization: `Bearer ${KEY}` },
+      "a valid session": session(Date.now()),
+    }
     const stuck: Array<string> = []
     for (const call of calls()) {
       const admin = call.path.startsWith("/admin")
       const credentials = isAgentRoute(call)
         ? { authorization: `Bearer ${claimedToken}` }
         : admin
-          ? call.route === "POST /admin/login" ? right["the key"]! : right["a valid session"]!
+          ? call.route === "POST /admin/login"
+            ? right["the key"]!
+            : right["a valid session"]!
           : right["the key"]!
       const res = await send(call, credentials)
       const text = await res.text()
       // Past the check means the handler ran on this very request: not refused, not a missing route, not a body the
       // handler rejected (which would hide whether it would have acted).
       const blocked =
-        res.status === 401 || (res.status === 404 && text.includes("No route")) || /Invalid|excess property|field/.test(text) || (call.route === "GET /admin" && !text.includes("Pool admin"))
+        res.status === 401 ||
+        (res.status === 404 && text.includes("No route")) ||
+        /Invalid|excess property|field/.test(text) ||
+        (call.route === "GET /admin" && !text.includes("Pool admin"))
       if (blocked) stuck.push(`${call.method} ${call.path}: ${res.status} ${text.slice(0, 120)}`)
     }
     expect(stuck).toEqual([])

@@ -40,21 +40,32 @@ describe("safeEqual", () => {
 })
 
 const keyFrom = (env: Record<string, string>) =>
-  Effect.runPromise(Effect.result(loadPoolApiKey.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))))
+  Effect.runPromise(
+    Effect.result(
+      loadPoolApiKey.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))),
+    ),
+  )
 
 describe("POOL_API_KEY (effect Config)", () => {
   it("unset or empty is no key; a good key is used as is", async () => {
     expect(await keyFrom({})).toMatchObject({ _tag: "Success", success: null })
     expect(await keyFrom({ POOL_API_KEY: "" })).toMatchObject({ _tag: "Success", success: null })
-    expect(await keyFrom({ POOL_API_KEY: "a-good-key-0123456789" })).toMatchObject({ _tag: "Success", success: "a-good-key-0123456789" })
+    expect(await keyFrom({ POOL_API_KEY: "a-good-key-0123456789" })).toMatchObject({
+      _tag: "Success",
+      success: "a-good-key-0123456789",
+    })
   })
 
   it("a short key or one with whitespace fails with InvalidConfig naming POOL_API_KEY and saying what to do", async () => {
     const short = await keyFrom({ POOL_API_KEY: "abc" })
     expect(short).toMatchObject({ _tag: "Failure", failure: { _tag: "InvalidConfig", variable: "POOL_API_KEY" } })
-    expect(short._tag === "Failure" && short.failure.message).toMatch(/POOL_API_KEY is too short \(3 characters; at least 16\)/)
+    expect(short._tag === "Failure" && short.failure.message).toMatch(
+      /POOL_API_KEY is too short \(3 characters; at least 16\)/,
+    )
     const spaced = await keyFrom({ POOL_API_KEY: "a-good-key-0123456789\n" })
-    expect(spaced._tag === "Failure" && spaced.failure.message).toContain("POOL_API_KEY must not contain spaces or line breaks")
+    expect(spaced._tag === "Failure" && spaced.failure.message).toContain(
+      "POOL_API_KEY must not contain spaces or line breaks",
+    )
   })
 
   it("makeApiApp without an explicit key reads POOL_API_KEY and refuses a bad one at construction", async () => {
@@ -67,7 +78,10 @@ describe("POOL_API_KEY (effect Config)", () => {
       expect(() => makeApiApp(runtime)).toThrow(/POOL_API_KEY is too short \(4 characters; at least 16\)/)
       // An explicit key (what npm start passes) does not read the environment.
       const app = makeApiApp(runtime, { apiKey: "explicit-key-0123456789" })
-      const res = await app.request("/api/pool/reconcile", { method: "POST", headers: { authorization: "Bearer wrong-wrong-wrong-wrong" } })
+      const res = await app.request("/api/pool/reconcile", {
+        method: "POST",
+        headers: { authorization: "Bearer wrong-wrong-wrong-wrong" },
+      })
       expect(res.status).toBe(401)
       expect((await res.json()).error).toBe("Wrong API key.")
     } finally {
@@ -117,22 +131,38 @@ describe("admin sessions and the key check (unit)", () => {
       app.post("/x", requireKey(apiKey, secret), (c) => c.json({ ok: true }))
       return app
     }
-    const off = await appWith(null).request("/x", { method: "POST", headers: { authorization: "Bearer anything-at-all-0000" } })
+    const off = await appWith(null).request("/x", {
+      method: "POST",
+      headers: { authorization: "Bearer anything-at-all-0000" },
+    })
     expect(off.status).toBe(503)
     expect((await off.json()).error).toContain("set POOL_API_KEY")
     const app = appWith("unit-key-0123456789")
     const missing = await app.request("/x", { method: "POST" })
-    expect([missing.status, (await missing.json()).error]).toEqual([401, "Missing API key: send Authorization: Bearer <POOL_API_KEY>."])
+    expect([missing.status, (await missing.json()).error]).toEqual([
+      401,
+      "Missing API key: send Authorization: Bearer <POOL_API_KEY>.",
+    ])
     const wrong = await app.request("/x", { method: "POST", headers: { authorization: "Bearer unit-key-0123456780" } })
     expect([wrong.status, (await wrong.json()).error]).toEqual([401, "Wrong API key."])
     const notBearer = await app.request("/x", { method: "POST", headers: { authorization: "unit-key-0123456789" } })
     expect(notBearer.status).toBe(401)
     // Another scheme that merely contains the word is not a bearer key.
-    const otherScheme = await app.request("/x", { method: "POST", headers: { authorization: "Basic Bearer unit-key-0123456789" } })
+    const otherScheme = await app.request("/x", {
+      method: "POST",
+      headers: { authorization: "Basic Bearer unit-key-0123456789" },
+    })
     expect(otherScheme.status).toBe(401)
     for (const scheme of ["Bearer", "bearer", "BEARER"]) {
-      expect((await app.request("/x", { method: "POST", headers: { authorization: `${scheme} unit-key-0123456789` } })).status, scheme).toBe(200)
+      expect(
+        (await app.request("/x", { method: "POST", headers: { authorization: `${scheme} unit-key-0123456789` } }))
+          .status,
+        scheme,
+      ).toBe(200)
     }
-    expect((await app.request("/x", { method: "POST", headers: { authorization: "Bearer  unit-key-0123456789 " } })).status, "surrounding spaces").toBe(200)
+    expect(
+      (await app.request("/x", { method: "POST", headers: { authorization: "Bearer  unit-key-0123456789 " } })).status,
+      "surrounding spaces",
+    ).toBe(200)
   })
 })

@@ -31,7 +31,10 @@ export const postChunked = (url: string, options: ChunkedOptions = {}): Promise<
     const chunk = Buffer.alloc(16 * 1024, "x")
     let sent = 0
     let answered = false
-    const req = request(url, { method: options.method ?? "POST", headers: { ...options.headers, "transfer-encoding": "chunked" } })
+    const req = request(url, {
+      method: options.method ?? "POST",
+      headers: { ...options.headers, "transfer-encoding": "chunked" },
+    })
     const finish = (r: ChunkedResult) => {
       if (answered) return
       answered = true
@@ -40,13 +43,20 @@ export const postChunked = (url: string, options: ChunkedOptions = {}): Promise<
       resolve(r)
     }
     // A guard against a server that never answers, not a performance bound (tests judge by bytes sent).
-    const timer = setTimeout(() => finish({ status: "timeout", headers: {}, body: "", ms: Date.now() - started, sent }), options.timeoutMs ?? 60_000)
+    const timer = setTimeout(
+      () => finish({ status: "timeout", headers: {}, body: "", ms: Date.now() - started, sent }),
+      options.timeoutMs ?? 60_000,
+    )
     req.on("response", (res) => {
       let body = ""
       res.setEncoding("utf8")
       res.on("data", (d: string) => (body += d))
-      res.on("end", () => finish({ status: res.statusCode ?? 0, headers: res.headers, body, ms: Date.now() - started, sent }))
-      res.on("error", () => finish({ status: res.statusCode ?? 0, headers: res.headers, body, ms: Date.now() - started, sent }))
+      res.on("end", () =>
+        finish({ status: res.statusCode ?? 0, headers: res.headers, body, ms: Date.now() - started, sent }),
+      )
+      res.on("error", () =>
+        finish({ status: res.statusCode ?? 0, headers: res.headers, body, ms: Date.now() - started, sent }),
+      )
     })
     req.on("error", () => finish({ status: "timeout", headers: {}, body: "", ms: Date.now() - started, sent }))
     if (options.prefix) {

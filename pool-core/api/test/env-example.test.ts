@@ -56,13 +56,25 @@ describe(".env.example", () => {
   const read = variablesRead()
 
   it("the scan finds the variables it must (a broken pattern would pass vacuously)", () => {
-    for (const name of ["DATABASE_URL", "POOL_API_KEY", "PORT", "HOST", "XMTP_ENV", "RAILWAY_API_TOKEN", "OPENROUTER_KEY_LIMIT", "AGENT_NAME", "BENCH_CLAIMS"]) {
+    for (const name of [
+      "DATABASE_URL",
+      "POOL_API_KEY",
+      "PORT",
+      "HOST",
+      "XMTP_ENV",
+      "RAILWAY_API_TOKEN",
+      "OPENROUTER_KEY_LIMIT",
+      "AGENT_NAME",
+      "BENCH_CLAIMS",
+    ]) {
       expect([...read.keys()], name).toContain(name)
     }
   })
 
   it("documents every variable the code reads with a `# NAME=` line", () => {
-    const missing = [...read].filter(([name]) => !documented(example, name)).map(([name, files]) => `${name} (read in ${[...files].slice(0, 3).join(", ")})`)
+    const missing = [...read]
+      .filter(([name]) => !documented(example, name))
+      .map(([name, files]) => `${name} (read in ${[...files].slice(0, 3).join(", ")})`)
     expect(missing, `add these to .env.example with a line saying what they do:\n${missing.join("\n")}`).toEqual([])
   })
 

@@ -6,7 +6,12 @@ import { type ApiServer, KEY, startApi } from "./server.ts"
 // Secure behind an https edge, and every response carries the security headers with a strict CSP.
 
 const login = (api: ApiServer, key: string, headers: Record<string, string> = {}) =>
-  fetch(`${api.base}/admin/login`, { method: "POST", headers: { origin: api.base, ...headers }, body: new URLSearchParams({ key }), redirect: "manual" })
+  fetch(`${api.base}/admin/login`, {
+    method: "POST",
+    headers: { origin: api.base, ...headers },
+    body: new URLSearchParams({ key }),
+    redirect: "manual",
+  })
 
 describe("admin sign-in rate limit (3 attempts per window), no proxy", () => {
   let api: ApiServer
@@ -22,7 +27,9 @@ describe("admin sign-in rate limit (3 attempts per window), no proxy", () => {
     const limited = await login(api, KEY, { "x-forwarded-for": "192.0.2.44" })
     expect(limited.status).toBe(429)
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0)
-    expect(await limited.text()).toContain("Too many sign-in attempts from your address. Wait 1 minute, then try again.")
+    expect(await limited.text()).toContain(
+      "Too many sign-in attempts from your address. Wait 1 minute, then try again.",
+    )
     expect(limited.headers.get("set-cookie")).toBeNull()
   })
 })
@@ -68,7 +75,11 @@ describe("admin forms and headers", () => {
   it("a cross-site sign-in or action is refused with 403 (also without Origin), the same from this site works", async () => {
     expect((await login(api, KEY, { origin: "https://evil.example" })).status).toBe(403)
     const action = (headers: Record<string, string>) =>
-      fetch(`${api.base}/admin/actions/replenish`, { method: "POST", headers: { cookie: session, ...headers }, body: new URLSearchParams({ count: "1" }) })
+      fetch(`${api.base}/admin/actions/replenish`, {
+        method: "POST",
+        headers: { cookie: session, ...headers },
+        body: new URLSearchParams({ count: "1" }),
+      })
     expect((await action({ origin: "https://evil.example" })).status).toBe(403)
     expect((await action({ "sec-fetch-site": "cross-site" })).status).toBe(403)
     expect((await action({})).status).toBe(403)
@@ -78,7 +89,14 @@ describe("admin forms and headers", () => {
   })
 
   it("every response carries the security headers and a strict CSP; the admin pages hold no script or inline style", async () => {
-    for (const [path, cookie] of [["/admin", ""], ["/admin", session], ["/admin/assets/admin.css", ""], ["/api/pool/counts", ""], ["/healthz", ""], ["/api/nothing", ""]] as const) {
+    for (const [path, cookie] of [
+      ["/admin", ""],
+      ["/admin", session],
+      ["/admin/assets/admin.css", ""],
+      ["/api/pool/counts", ""],
+      ["/healthz", ""],
+      ["/api/nothing", ""],
+    ] as const) {
       const r = await fetch(`${api.base}${path}`, { headers: cookie ? { cookie } : {} })
       const csp = r.headers.get("content-security-policy") ?? ""
       expect(csp, path).toContain("default-src 'none'")

@@ -8,12 +8,16 @@ import { type ApiServer, startApi } from "./server.ts"
 // GET /api/pool/info (the deployment: environment, version, commit, model, compute ids) and GET /api/pool/agents
 // (every live instance by status, public fields only), as the seed README lists them.
 
-const withEnv = (env: Record<string, string>) => loadDeploymentInfo.pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))), Effect.runPromise)
+const withEnv = (env: Record<string, string>) =>
+  loadDeploymentInfo.pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))), Effect.runPromise)
 const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: import.meta.dirname, encoding: "utf8" }).trim()
 
 describe("deployment info (from config)", () => {
   it("on Railway: the environment, the platform's commit and branch, the OpenRouter model, the Railway ids, and no secret", async () => {
-    const secrets = { RAILWAY_API_TOKEN: "railway-secret-token-1", OPENROUTER_MANAGEMENT_KEY: "sk-or-secret-management" }
+    const secrets = {
+      RAILWAY_API_TOKEN: "railway-secret-token-1",
+      OPENROUTER_MANAGEMENT_KEY: "sk-or-secret-management",
+    }
     const info = await withEnv({
       ...secrets,
       RAILWAY_RUNTIME_IMAGE: "ghcr.io/x/runtime:1",
@@ -32,19 +36,39 @@ describe("deployment info (from config)", () => {
       commit: "a".repeat(40),
       branch: "main",
       model: { source: "openrouter", id: "openai/gpt-5" },
-      compute: { provider: "railway", teamId: "team-1", projectId: "proj-1", environmentId: "env-1", serviceId: "svc-1" },
+      compute: {
+        provider: "railway",
+        teamId: "team-1",
+        projectId: "proj-1",
+        environmentId: "env-1",
+        serviceId: "svc-1",
+      },
     })
     for (const secret of Object.values(secrets)) expect(JSON.stringify(info)).not.toContain(secret)
   })
 
   it("locally: environment local, the checkout's HEAD, a model server's model id (never its URL or key), compute local", async () => {
-    const info = await withEnv({ MODEL_BASE_URL: "http://10.0.0.7:11434/v1", MODEL: "llama3.2", MODEL_API_KEY: "model-secret-key" })
-    expect(info).toEqual({ environment: "local", version: "0.1.0", commit: head, branch: null, model: { source: "model-server", id: "llama3.2" }, compute: { provider: "local" } })
+    const info = await withEnv({
+      MODEL_BASE_URL: "http://10.0.0.7:11434/v1",
+      MODEL: "llama3.2",
+      MODEL_API_KEY: "model-secret-key",
+    })
+    expect(info).toEqual({
+      environment: "local",
+      version: "0.1.0",
+      commit: head,
+      branch: null,
+      model: { source: "model-server", id: "llama3.2" },
+      compute: { provider: "local" },
+    })
     expect(JSON.stringify(info)).not.toContain("10.0.0.7")
     expect(JSON.stringify(info)).not.toContain("model-secret-key")
     expect((await withEnv({ GIT_COMMIT: "b".repeat(40) })).commit).toBe("b".repeat(40))
     expect((await withEnv({})).model).toEqual({ source: "none", id: null })
-    expect((await withEnv({ OPENROUTER_MANAGEMENT_KEY: "k" })).model).toEqual({ source: "openrouter", id: "anthropic/claude-sonnet-4-6" })
+    expect((await withEnv({ OPENROUTER_MANAGEMENT_KEY: "k" })).model).toEqual({
+      source: "openrouter",
+      id: "anthropic/claude-sonnet-4-6",
+    })
   })
 })
 
@@ -59,14 +83,26 @@ describe("GET /api/pool/info and /api/pool/agents over HTTP", () => {
 
   it("info: the deployment next to the network and the pool's targets", async () => {
     const info = await (await fetch(`${api.base}/api/pool/info`)).json()
-    expect(info).toMatchObject({ environment: expect.any(String), version: "0.1.0", commit: expect.stringMatching(/^[0-9a-f]{40}$/), network: "devnet", targets: { minIdle: 0 } })
+    expect(info).toMatchObject({
+      environment: expect.any(String),
+      version: "0.1.0",
+      commit: expect.stringMatching(/^[0-9a-f]{40}$/),
+      network: "devnet",
+      targets: { minIdle: 0 },
+    })
     expect(info.model.source).toMatch(/^(openrouter|model-server|none)$/)
     expect(info.compute.provider).toMatch(/^(railway|local)$/)
   })
 
   it("agents: claimed, crashed, idle and starting instances, each with id, status, name, template and age only", async () => {
     await api.warm(3)
-    const claimed = await (await api.post("/api/pool/claim", { agentName: "Ada", templateSlug: "trip-planner" }, { ...api.auth, "idempotency-key": "info-1" })).json()
+    const claimed = await (
+      await api.post(
+        "/api/pool/claim",
+        { agentName: "Ada", templateSlug: "trip-planner" },
+        { ...api.auth, "idempotency-key": "info-1" },
+      )
+    ).json()
     await api.runtime.runPromise(Effect.flatMap(MemoryCloud, (c) => Effect.sync(() => c.failProvisions(1, "boom"))))
     const failed = await api.post("/api/pool/claim", { agentName: "Bea" }, { ...api.auth, "idempotency-key": "info-2" })
     expect(failed.status).toBe(502)
@@ -84,7 +120,9 @@ describe("GET /api/pool/info and /api/pool/agents over HTTP", () => {
         expect(a.ageSeconds).toBeGreaterThanOrEqual(0)
       }
     }
-    expect(body.claimed).toContainEqual(expect.objectContaining({ id: claimed.instanceId, name: "Ada", template: "trip-planner" }))
+    expect(body.claimed).toContainEqual(
+      expect.objectContaining({ id: claimed.instanceId, name: "Ada", template: "trip-planner" }),
+    )
     expect(body.crashed).toContainEqual(expect.objectContaining({ name: "Bea" }))
     expect(body.idle.length).toBeGreaterThanOrEqual(1)
     expect(body.starting.length).toBeGreaterThanOrEqual(1)

@@ -19,9 +19,15 @@ const expectQuick413 = (r: Awaited<ReturnType<typeof postChunked>>) => {
 describe("body limits on a chunked upload", () => {
   it("JSON API: an endless chunked body gets 413 with a JSON error right after the limit", async () => {
     for (const path of ["/api/pool/claim", "/api/pool/replenish", "/api/pool/drain"]) {
-      const r = await postChunked(`${server.api.base}${path}`, { headers: server.api.auth, prefix: '{"instructions":"' })
+      const r = await postChunked(`${server.api.base}${path}`, {
+        headers: server.api.auth,
+        prefix: '{"instructions":"',
+      })
       expectQuick413(r)
-      expect(JSON.parse(r.body)).toMatchObject({ field: "body", error: expect.stringContaining("Body too large (limit 65536 bytes)") })
+      expect(JSON.parse(r.body)).toMatchObject({
+        field: "body",
+        error: expect.stringContaining("Body too large (limit 65536 bytes)"),
+      })
     }
     // The server is fine afterwards.
     expect((await fetch(`${server.api.base}/healthz`)).status).toBe(200)
@@ -32,14 +38,20 @@ describe("body limits on a chunked upload", () => {
     const login = await postChunked(`${server.api.base}/admin/login`, { headers: form, prefix: "key=" })
     expectQuick413(login)
     expect(login.body).toContain("Body too large")
-    const action = await postChunked(`${server.api.base}/admin/actions/replenish`, { headers: { ...form, cookie: server.session }, prefix: "count=" })
+    const action = await postChunked(`${server.api.base}/admin/actions/replenish`, {
+      headers: { ...form, cookie: server.session },
+      prefix: "count=",
+    })
     expectQuick413(action)
     expect(action.body).toContain("Body too large")
   })
 
   it("a declared Content-Length over the limit is refused before any body is read", async () => {
     const r = await new Promise<{ status: number }>((resolve, reject) => {
-      const req = request(`${server.api.base}/api/pool/claim`, { method: "POST", headers: { ...server.api.auth, "content-length": String(1024 * 1024 * 1024) } })
+      const req = request(`${server.api.base}/api/pool/claim`, {
+        method: "POST",
+        headers: { ...server.api.auth, "content-length": String(1024 * 1024 * 1024) },
+      })
       req.on("response", (res) => {
         res.resume()
         resolve({ status: res.statusCode ?? 0 })
@@ -60,7 +72,12 @@ describe("body limits on a chunked upload", () => {
         c.close()
       },
     })
-    const res = await fetch(`${server.api.base}/api/pool/replenish`, { method: "POST", headers: server.api.auth, body, duplex: "half" } as RequestInit)
+    const res = await fetch(`${server.api.base}/api/pool/replenish`, {
+      method: "POST",
+      headers: server.api.auth,
+      body,
+      duplex: "half",
+    } as RequestInit)
     expect(res.status).toBe(200)
     expect((await res.json()).created).toHaveLength(1)
   })

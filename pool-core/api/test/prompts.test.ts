@@ -24,7 +24,8 @@ const pages: Record<string, FakePage> = {
     ],
   },
 }
-const promptText = "## Who you are\n\nYou plan trips from Notion.\n\n- Ask for dates\n\nRules\n  Never book without asking."
+const promptText =
+  "## Who you are\n\nYou plan trips from Notion.\n\n- Ask for dates\n\nRules\n  Never book without asking."
 
 const scope = Effect.runSync(Scope.make())
 let notion: FakeApi
@@ -35,7 +36,11 @@ const auth = { authorization: `Bearer ${KEY}`, "content-type": "application/json
 
 beforeAll(async () => {
   notion = await Effect.runPromise(fakeApi(notionApi(pages, { pageSize: 2 }).handle).pipe(Scope.provide(scope)))
-  const notionLayer = notionPromptsLayer({ apiKey: Redacted.make(notionKey), baseUrl: notion.url, retry: { maxRetries: 0, initialRetryDelayMs: 1 } })
+  const notionLayer = notionPromptsLayer({
+    apiKey: Redacted.make(notionKey),
+    baseUrl: notion.url,
+    retry: { maxRetries: 0, initialRetryDelayMs: 1 },
+  })
   runtime = ManagedRuntime.make(PoolTest().pipe(Layer.provideMerge(notionLayer)))
   ;({ base, close } = await serveApi(runtime, KEY))
 })
@@ -49,7 +54,12 @@ const run = <A, E>(e: Effect.Effect<A, E, any>) => runtime.runPromise(e)
 const notionReads = () => notion.requests.length
 
 const setPage = (slug: string, pageId: string | null) =>
-  run(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE templates SET notion_page_id = ${pageId} WHERE slug = ${slug}`))
+  run(
+    Effect.flatMap(
+      SqlClient.SqlClient,
+      (sql) => sql`UPDATE templates SET notion_page_id = ${pageId} WHERE slug = ${slug}`,
+    ),
+  )
 const keyOnly = { authorization: `Bearer ${KEY}` }
 
 describe("GET /api/prompts/:pageId", () => {
@@ -61,7 +71,9 @@ describe("GET /api/prompts/:pageId", () => {
       expect(await res.json()).toEqual({ name: "Trip Planner (Notion)", prompt: promptText })
       const reads = notionReads()
       expect(reads).toBeGreaterThanOrEqual(4) // the page, two pages of blocks, the toggle's children
-      expect((await (await fetch(`${base}/api/prompts/${PAGE.toUpperCase()}`)).json()).name).toBe("Trip Planner (Notion)")
+      expect((await (await fetch(`${base}/api/prompts/${PAGE.toUpperCase()}`)).json()).name).toBe(
+        "Trip Planner (Notion)",
+      )
       expect(notionReads()).toBe(reads)
     } finally {
       await setPage("trip-planner", null)
@@ -92,7 +104,9 @@ describe("GET /api/prompts/:pageId", () => {
 
   it("without NOTION_API_KEY: 503 naming the variable", async () => {
     // The route needs nothing of the pool: a runtime with only the live Notion layer over an empty environment.
-    const bare = ManagedRuntime.make(NotionPromptsLive.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))))
+    const bare = ManagedRuntime.make(
+      NotionPromptsLive.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))),
+    )
     const server = await serveApi(bare, KEY)
     try {
       const res = await fetch(`${server.base}/api/prompts/${PAGE}`, { headers: keyOnly })
@@ -108,7 +122,11 @@ describe("GET /api/prompts/:pageId", () => {
 describe("a template with a notionPageId", () => {
   const claim = async (body: Record<string, unknown>, key: string) => {
     await run(Effect.flatMap(Pool, (p) => p.replenish(1).pipe(Effect.andThen(p.tick))))
-    const res = await fetch(`${base}/api/pool/claim`, { method: "POST", headers: { ...auth, "idempotency-key": key }, body: JSON.stringify(body) })
+    const res = await fetch(`${base}/api/pool/claim`, {
+      method: "POST",
+      headers: { ...auth, "idempotency-key": key },
+      body: JSON.stringify(body),
+    })
     expect(res.status).toBe(200)
     const { instanceId } = await res.json()
     return (await run(Effect.flatMap(Pool, (p) => p.get(instanceId)))).instructions

@@ -7,14 +7,17 @@ import { type ApiServer, startApi } from "./server.ts"
 
 let api: ApiServer
 beforeAll(async () => {
-  api = await startApi({ settings: { quotas: { agentsPerOwner: 3, apiClaimsPerHour: 2, webAgentTtl: Duration.hours(24) } } })
+  api = await startApi({
+    settings: { quotas: { agentsPerOwner: 3, apiClaimsPerHour: 2, webAgentTtl: Duration.hours(24) } },
+  })
   await api.warm(6)
 })
 afterAll(async () => {
   await api?.close()
 })
 
-const claim = (label: string, body: Record<string, unknown> = {}) => api.post("/api/pool/claim", body, { ...api.auth, "x-client-label": label })
+const claim = (label: string, body: Record<string, unknown> = {}) =>
+  api.post("/api/pool/claim", body, { ...api.auth, "x-client-label": label })
 
 describe("pool API quotas and names", () => {
   it("the 3rd claim of one client label within the hour gets 429 with Retry-After and what to do; another label is not affected", async () => {
@@ -25,7 +28,9 @@ describe("pool API quotas and names", () => {
     const retry = Number(refused.headers.get("retry-after"))
     expect(retry).toBeGreaterThan(0)
     expect(retry).toBeLessThanOrEqual(3600)
-    expect((await refused.json()).error).toMatch(/made 2 claims in the last hour, its limit \(API_CLAIMS_PER_HOUR\)\. Try again in \d+ minute/)
+    expect((await refused.json()).error).toMatch(
+      /made 2 claims in the last hour, its limit \(API_CLAIMS_PER_HOUR\)\. Try again in \d+ minute/,
+    )
     expect((await claim("other")).status).toBe(200)
   })
 

@@ -37,7 +37,7 @@ export const startApi = async (options: StartApiOptions = {}): Promise<ApiServer
   const app = makeApiApp(runtime, { apiKey: KEY, info: () => ({ version: "test", network: "devnet" }), ...options.api })
   const { base, stop } = await new Promise<{ base: string; stop: () => Promise<void> }>((resolve) => {
     const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
-      resolve({ base: `http://127.0.0.1:${info.port}`, stop: () => new Promise((r) => server.close(() => r())) })
+      resolve({ base: `http://127.0.0.1:${info.port}`, stop: () => new Promise((r) => server.close(() => r())) }),
     )
   })
   const auth = { authorization: `Bearer ${KEY}`, "content-type": "application/json" }
@@ -45,10 +45,21 @@ export const startApi = async (options: StartApiOptions = {}): Promise<ApiServer
     base,
     runtime,
     auth,
-    post: (path, body, headers = auth) => fetch(`${base}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) }),
-    warm: (n) => runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(n).pipe(Effect.andThen(p.tick), Effect.asVoid))),
+    post: (path, body, headers = auth) =>
+      fetch(`${base}${path}`, {
+        method: "POST",
+        headers,
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    warm: (n) =>
+      runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(n).pipe(Effect.andThen(p.tick), Effect.asVoid))),
     session: async () => {
-      const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+      const login = await fetch(`${base}/admin/login`, {
+        method: "POST",
+        headers: { origin: base },
+        body: new URLSearchParams({ key: KEY }),
+        redirect: "manual",
+      })
       return (login.headers.get("set-cookie") ?? "").split(";")[0]!
     },
     close: async () => {
@@ -64,7 +75,7 @@ export const poolLayerOverProviderFakes = PoolLive.pipe(
   Layer.provideMerge(agentResourcesOverFakes),
   Layer.provideMerge(providerFakesLayer),
   Layer.provideMerge(poolConfigLayer()),
-  Layer.provideMerge(TestDatabase)
+  Layer.provideMerge(TestDatabase),
 )
 
 /** The same, as a runtime. */
@@ -75,7 +86,7 @@ export const serveApi = (runtime: ManagedRuntime.ManagedRuntime<any, any>, apiKe
   new Promise<{ base: string; close: () => Promise<void> }>((resolve) => {
     const app = makeApiApp(runtime, { apiKey })
     const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
-      resolve({ base: `http://127.0.0.1:${info.port}`, close: () => new Promise((r) => server.close(() => r())) })
+      resolve({ base: `http://127.0.0.1:${info.port}`, close: () => new Promise((r) => server.close(() => r())) }),
     )
   })
 
@@ -99,6 +110,10 @@ export const sseEvents = (text: string) =>
     .filter((block) => block.trim().length > 0)
     .map((block) => {
       const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message"
-      const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n")
+      const data = block
+        .split("\n")
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => l.slice(6))
+        .join("\n")
       return { event, data: JSON.parse(data) as Record<string, unknown> }
     })

@@ -37,12 +37,19 @@ const adminList = async () => {
   return ((await res.json()) as { instances: Array<Listed> }).instances
 }
 const adminPage = async () => {
-  const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+  const login = await fetch(`${base}/admin/login`, {
+    method: "POST",
+    headers: { origin: base },
+    body: new URLSearchParams({ key: KEY }),
+    redirect: "manual",
+  })
   const session = (login.headers.get("set-cookie") ?? "").split(";")[0]!
   return await (await fetch(`${base}/admin`, { headers: { cookie: session } })).text()
 }
 /** The dashboard row of the agent called `name`. */
-const rowOf = (html: string, name: string) => new RegExp(`<tr><td><code>[^<]*</code></td><td>claimed</td><td>[^<]*</td><td>${name}</td>.*?</tr>`).exec(html)?.[0] ?? ""
+const rowOf = (html: string, name: string) =>
+  new RegExp(`<tr><td><code>[^<]*</code></td><td>claimed</td><td>[^<]*</td><td>${name}</td>.*?</tr>`).exec(html)?.[0] ??
+  ""
 
 let claimedId = ""
 let hash = ""
@@ -50,7 +57,11 @@ let hash = ""
 describe("agent spend over HTTP", () => {
   it("a claimed agent's key usage shows in the admin listing and page, not on the public /agents", async () => {
     await runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(2).pipe(Effect.andThen(p.tick))))
-    const claim = await fetch(`${base}/api/pool/claim`, { method: "POST", headers: { ...auth, "idempotency-key": "spend-1" }, body: JSON.stringify({ agentName: "Penny" }) })
+    const claim = await fetch(`${base}/api/pool/claim`, {
+      method: "POST",
+      headers: { ...auth, "idempotency-key": "spend-1" },
+      body: JSON.stringify({ agentName: "Penny" }),
+    })
     expect(claim.status).toBe(200)
     claimedId = (await claim.json()).instanceId
     const or = (await fakes()).openrouter
@@ -58,7 +69,11 @@ describe("agent spend over HTTP", () => {
     or.state.setUsage(hash, { total: 9.87654, thisPeriod: 3.14159 })
 
     const listed = await adminList()
-    expect(listed.find((i) => i.id === claimedId)!.spend).toEqual({ usedUsd: 3.14159, limitUsd: 20, limitReset: "monthly" })
+    expect(listed.find((i) => i.id === claimedId)!.spend).toEqual({
+      usedUsd: 3.14159,
+      limitUsd: 20,
+      limitReset: "monthly",
+    })
     const idle = listed.find((i) => i.status === "idle")
     expect(idle).toBeDefined()
     expect(idle!.spend).toBeNull()
@@ -77,7 +92,11 @@ describe("agent spend over HTTP", () => {
 
   it("OpenRouter failing (500) for the key: listing and page still answer, with that spend unavailable", async () => {
     const or = (await fakes()).openrouter
-    or.fail((r) => (r.method === "GET" && r.path.endsWith(`/${hash}`) ? { status: 500, json: { error: { message: "internal" } } } : or.state.handle(r)))
+    or.fail((r) =>
+      r.method === "GET" && r.path.endsWith(`/${hash}`)
+        ? { status: 500, json: { error: { message: "internal" } } }
+        : or.state.handle(r),
+    )
     try {
       expect((await adminList()).find((i) => i.id === claimedId)!.spend).toBe("unavailable")
       const row = rowOf(await adminPage(), "Penny")

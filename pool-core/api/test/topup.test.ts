@@ -23,12 +23,23 @@ const fakes = () => runtime.runPromise(Effect.service(ProviderFakes))
 const openRouterRequests = async () => (await fakes()).openrouter.api.requests
 const limitAtFake = async () => (await fakes()).openrouter.state.keys.get(hash)!.limit
 const topUp = (id: string, body: unknown, headers: Record<string, string> = auth) =>
-  fetch(`${base}/api/pool/instances/${id}/topup`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) })
+  fetch(`${base}/api/pool/instances/${id}/topup`, {
+    method: "POST",
+    headers,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  })
 const topUpEvents = (id: string) =>
   runtime.runPromise(
-    Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql<{ kind: string; detail: string; fromStatus: string; toStatus: string }>`SELECT kind, detail, from_status, to_status FROM events WHERE instance_id = ${id} AND kind = 'topup' ORDER BY id`
-    )
+    Effect.flatMap(
+      SqlClient.SqlClient,
+      (sql) =>
+        sql<{
+          kind: string
+          detail: string
+          fromStatus: string
+          toStatus: string
+        }>`SELECT kind, detail, from_status, to_status FROM events WHERE instance_id = ${id} AND kind = 'topup' ORDER BY id`,
+    ),
   )
 
 beforeAll(async () => {
@@ -36,7 +47,11 @@ beforeAll(async () => {
   const served = await serveApi(runtime, KEY)
   base = served.base
   close = served.close
-  const claim = await fetch(`${base}/api/pool/claim`, { method: "POST", headers: { ...auth, "idempotency-key": "topup-1" }, body: JSON.stringify({ agentName: "Tilly" }) })
+  const claim = await fetch(`${base}/api/pool/claim`, {
+    method: "POST",
+    headers: { ...auth, "idempotency-key": "topup-1" },
+    body: JSON.stringify({ agentName: "Tilly" }),
+  })
   expect(claim.status).toBe(200)
   claimedId = (await claim.json()).instanceId
   hash = [...(await fakes()).openrouter.state.keys.values()].find((k) => k.name === testKeyName(claimedId))!.hash
@@ -64,15 +79,34 @@ describe("top-up over HTTP", () => {
     ])
     expect(sent.every((r) => r.headers.authorization === `Bearer ${managementKey}`)).toBe(true)
     const events = await topUpEvents(claimedId)
-    expect(events).toEqual([{ kind: "topup", detail: "amountUsd=5 limitUsd=25 by=api:ops-console", fromStatus: "claimed", toStatus: "claimed" }])
+    expect(events).toEqual([
+      {
+        kind: "topup",
+        detail: "amountUsd=5 limitUsd=25 by=api:ops-console",
+        fromStatus: "claimed",
+        toStatus: "claimed",
+      },
+    ])
     expect(JSON.stringify(events)).not.toMatch(/sk-or|secret|mgmt/)
-    const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, { post?: { requestBody?: unknown } }> }
+    const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as {
+      paths: Record<string, { post?: { requestBody?: unknown } }>
+    }
     expect(JSON.stringify(doc.paths["/api/pool/instances/{id}/topup"]?.post?.requestBody)).toContain("amountUsd")
   })
 
   it("bad amounts are a 400 naming amountUsd, and nothing is sent to OpenRouter", async () => {
     const before = (await openRouterRequests()).length
-    const bodies: Array<unknown> = [{ amountUsd: 0 }, { amountUsd: -5 }, { amountUsd: 100.01 }, { amountUsd: 1000 }, { amountUsd: "5" }, { amountUsd: null }, { amountUsd: 1.005 }, {}, { amountUsd: true }]
+    const bodies: Array<unknown> = [
+      { amountUsd: 0 },
+      { amountUsd: -5 },
+      { amountUsd: 100.01 },
+      { amountUsd: 1000 },
+      { amountUsd: "5" },
+      { amountUsd: null },
+      { amountUsd: 1.005 },
+      {},
+      { amountUsd: true },
+    ]
     for (const body of bodies) {
       const res = await topUp(claimedId, body)
       expect(res.status, JSON.stringify(body)).toBe(400)
@@ -94,7 +128,7 @@ describe("top-up over HTTP", () => {
     const noKey = await topUp(idleId, { amountUsd: 5 })
     expect(noKey.status).toBe(409)
     expect(((await noKey.json()) as { error: string }).error).toBe(
-      `Instance ${idleId} has no OpenRouter key (agents get one when they are claimed), so it has no spending cap to raise.`
+      `Instance ${idleId} has no OpenRouter key (agents get one when they are claimed), so it has no spending cap to raise.`,
     )
     const unknown = await topUp("no-such-instance", { amountUsd: 5 })
     expect(unknown.status).toBe(404)
@@ -103,14 +137,18 @@ describe("top-up over HTTP", () => {
     expect(badId.status).toBe(400)
     expect(((await badId.json()) as { field: string }).field).toBe("id")
     expect((await topUp(claimedId, { amountUsd: 5 }, { "content-type": "application/json" })).status).toBe(401)
-    expect((await topUp(claimedId, { amountUsd: 5 }, { ...auth, authorization: "Bearer wrong-key-0123456789" })).status).toBe(401)
+    expect(
+      (await topUp(claimedId, { amountUsd: 5 }, { ...auth, authorization: "Bearer wrong-key-0123456789" })).status,
+    ).toBe(401)
     expect((await openRouterRequests()).length).toBe(before)
     expect(await topUpEvents(idleId)).toEqual([])
   })
 
   it("OpenRouter failing (500) is a 502 and the cap and events stay as they were", async () => {
     const or = (await fakes()).openrouter
-    or.fail((r) => (r.method === "PATCH" ? { status: 500, json: { error: { message: "internal" } } } : or.state.handle(r)))
+    or.fail((r) =>
+      r.method === "PATCH" ? { status: 500, json: { error: { message: "internal" } } } : or.state.handle(r),
+    )
     try {
       expect((await topUp(claimedId, { amountUsd: 1 })).status).toBe(502)
     } finally {
@@ -123,11 +161,20 @@ describe("top-up over HTTP", () => {
 
 describe("top-up on /admin", () => {
   const session = async () => {
-    const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { origin: base }, body: new URLSearchParams({ key: KEY }), redirect: "manual" })
+    const login = await fetch(`${base}/admin/login`, {
+      method: "POST",
+      headers: { origin: base },
+      body: new URLSearchParams({ key: KEY }),
+      redirect: "manual",
+    })
     return (login.headers.get("set-cookie") ?? "").split(";")[0]!
   }
   const action = (form: Record<string, string>, headers: Record<string, string>) =>
-    fetch(`${base}/admin/actions/topup`, { method: "POST", headers: { origin: base, ...headers }, body: new URLSearchParams(form) })
+    fetch(`${base}/admin/actions/topup`, {
+      method: "POST",
+      headers: { origin: base, ...headers },
+      body: new URLSearchParams(form),
+    })
 
   it("the agent with a key has a Top up form, the idle one has none", async () => {
     const html = await (await fetch(`${base}/admin`, { headers: { cookie: await session() } })).text()
@@ -151,7 +198,9 @@ describe("top-up on /admin", () => {
     const patches = async () => (await openRouterRequests()).filter((r) => r.method !== "GET").length
     const before = await patches()
     expect((await action({ id: claimedId, amountUsd: "5" }, {})).status).toBe(401)
-    expect((await action({ id: claimedId, amountUsd: "5" }, { cookie, origin: "https://evil.example" })).status).toBe(403)
+    expect((await action({ id: claimedId, amountUsd: "5" }, { cookie, origin: "https://evil.example" })).status).toBe(
+      403,
+    )
     for (const amountUsd of ["0", "-1", "abc", "1.234", "", "500"]) {
       const res = await action({ id: claimedId, amountUsd }, { cookie })
       expect(res.status, amountUsd).toBe(400)
@@ -174,7 +223,9 @@ describe("top-up without OpenRouter", () => {
       const id = ((await claim.json()) as { instanceId: string }).instanceId
       const res = await api.post(`/api/pool/instances/${id}/topup`, { amountUsd: 5 })
       expect(res.status).toBe(503)
-      expect(((await res.json()) as { error: string }).error).toBe("OpenRouter is not configured: set OPENROUTER_MANAGEMENT_KEY to use it.")
+      expect(((await res.json()) as { error: string }).error).toBe(
+        "OpenRouter is not configured: set OPENROUTER_MANAGEMENT_KEY to use it.",
+      )
     } finally {
       await api.close()
     }
@@ -186,7 +237,10 @@ describe("top-ups at the same moment", () => {
   it("the same Idempotency-Key tops up once: a retry answers the recorded result (replayed) and sends nothing", async () => {
     const start = (await limitAtFake())!
     const headers = { ...auth, "idempotency-key": "retry-1" }
-    const [first, second] = await Promise.all([topUp(claimedId, { amountUsd: 3 }, headers), topUp(claimedId, { amountUsd: 3 }, headers)])
+    const [first, second] = await Promise.all([
+      topUp(claimedId, { amountUsd: 3 }, headers),
+      topUp(claimedId, { amountUsd: 3 }, headers),
+    ])
     const bodies = [await first!.json(), await second!.json()] as Array<{ limitUsd: number; replayed: boolean }>
     expect(bodies.map((b) => b.limitUsd)).toEqual([start + 3, start + 3])
     expect(bodies.map((b) => b.replayed).sort()).toEqual([false, true])
@@ -204,7 +258,9 @@ describe("top-ups at the same moment", () => {
     const start = (await limitAtFake())!
     const results = await Promise.all([1, 2, 3, 4].map(() => topUp(claimedId, { amountUsd: 1 })))
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200])
-    const limits = (await Promise.all(results.map((r) => r.json()))).map((b) => (b as { limitUsd: number }).limitUsd).sort((a, b) => a - b)
+    const limits = (await Promise.all(results.map((r) => r.json())))
+      .map((b) => (b as { limitUsd: number }).limitUsd)
+      .sort((a, b) => a - b)
     expect(limits).toEqual([start + 1, start + 2, start + 3, start + 4])
     expect(await limitAtFake()).toBe(start + 4)
   })

@@ -27,8 +27,8 @@ const trySelect = (url: string): Promise<string> =>
     }).pipe(
       Effect.provide(pgClientLayer(url, 1)),
       Effect.timeout("20 seconds"),
-      Effect.catchCause((cause) => Effect.succeed(`refused: ${Cause.pretty(cause)}`))
-    )
+      Effect.catchCause((cause) => Effect.succeed(`refused: ${Cause.pretty(cause)}`)),
+    ),
   )
 
 /**
@@ -97,12 +97,22 @@ describe("embedded PGlite server", () => {
     writeFileSync(join(dataDir, "pool-api-key"), "key", { mode: 0o644 })
     chmodSync(join(dataDir, "pool-api-key"), 0o644)
 
-    const runtime = ManagedRuntime.make(DatabaseLive.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir } })))))
+    const runtime = ManagedRuntime.make(
+      DatabaseLive.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DATA_DIR: dataDir } })))),
+    )
     try {
-      const info = await runtime.runPromise(Effect.gen(function* () {
-        return yield* DatabaseInfo
-      }))
-      for (const dir of [dataDir, join(dataDir, "instances"), join(dataDir, "instances", "agent-1"), join(dataDir, "pglite")]) expect(mode(dir), dir).toBe(0o700)
+      const info = await runtime.runPromise(
+        Effect.gen(function* () {
+          return yield* DatabaseInfo
+        }),
+      )
+      for (const dir of [
+        dataDir,
+        join(dataDir, "instances"),
+        join(dataDir, "instances", "agent-1"),
+        join(dataDir, "pglite"),
+      ])
+        expect(mode(dir), dir).toBe(0o700)
       expect(mode(join(dataDir, "pool-api-key"))).toBe(0o600)
       const passwordFile = join(dataDir, EMBEDDED_DB_PASSWORD_FILE)
       expect(mode(passwordFile)).toBe(0o600)
@@ -110,7 +120,11 @@ describe("embedded PGlite server", () => {
       expect(password.length).toBeGreaterThanOrEqual(32)
       expect(info.location).not.toContain(password)
       const port = /127\.0\.0\.1:(\d+)/.exec(info.location)![1]
-      expect(await withoutPassword(`postgres://postgres@127.0.0.1:${port}/postgres`)).toEqual({ authRequest: 5, error: "28P01", closed: true })
+      expect(await withoutPassword(`postgres://postgres@127.0.0.1:${port}/postgres`)).toEqual({
+        authRequest: 5,
+        error: "28P01",
+        closed: true,
+      })
       expect(await trySelect(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`)).toBe("ok")
     } finally {
       await runtime.dispose()

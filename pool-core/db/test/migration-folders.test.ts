@@ -29,7 +29,9 @@ describe("migration folders", () => {
   it("refuses two files with one id in different parts, naming both", () => {
     const part = folderWith("0001_other_part.ts")
     try {
-      expect(() => migrationFiles([coreMigrationsFolder, part])).toThrow(/Two migrations have the id 1: .*0001_other_part\.ts and .*0001_core\.ts/)
+      expect(() => migrationFiles([coreMigrationsFolder, part])).toThrow(
+        /Two migrations have the id 1: .*0001_other_part\.ts and .*0001_core\.ts/,
+      )
     } finally {
       rmSync(part, { recursive: true, force: true })
     }

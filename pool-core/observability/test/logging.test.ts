@@ -10,9 +10,11 @@ const fixture = join(import.meta.dirname, "fixtures", "log-lines.ts")
 
 const run = (env: Record<string, string>) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "LOG_FORMAT" && k !== "LOG_LEVEL")) as Record<string, string>
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => k !== "LOG_FORMAT" && k !== "LOG_LEVEL"),
+    ) as Record<string, string>
     execFile(node, ["--import", "tsx", fixture], { cwd: root, env: { ...clean, ...env } }, (error, stdout, stderr) =>
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr })
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     )
   })
 
@@ -21,18 +23,31 @@ describe("logging", { timeout: 300_000 }, () => {
   it("LOG_FORMAT=json: one JSON object a line with level, message and the annotations; LOG_LEVEL=debug shows debug", async () => {
     const { code, stdout } = await run({ LOG_FORMAT: "json", LOG_LEVEL: "debug" })
     expect(code).toBe(0)
-    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(lines.map((l) => [l.level, l.message])).toEqual([
       ["DEBUG", "debug line"],
       ["INFO", "claim answered"],
       ["WARN", "warning line"],
     ])
-    expect(lines[1]!.annotations).toEqual({ instanceId: "i-123", owner: "api:ops-test", command: "new", provider: "openrouter" })
+    expect(lines[1]!.annotations).toEqual({
+      instanceId: "i-123",
+      owner: "api:ops-test",
+      command: "new",
+      provider: "openrouter",
+    })
   })
 
   it("LOG_LEVEL=warning leaves out debug and info; pretty is the default and shows the annotations", async () => {
     const quiet = await run({ LOG_FORMAT: "json", LOG_LEVEL: "warning" })
-    expect(quiet.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(["warning line"])
+    expect(
+      quiet.stdout
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { message: string }).message),
+    ).toEqual(["warning line"])
     const pretty = await run({})
     expect(pretty.code).toBe(0)
     expect(pretty.stdout).not.toContain("debug line")
@@ -47,6 +62,8 @@ describe("logging", { timeout: 300_000 }, () => {
     expect(format.stderr).toContain('LOG_FORMAT must be "pretty" or "json"; got "xml"')
     const level = await run({ LOG_LEVEL: "loud" })
     expect(level.code).toBe(2)
-    expect(level.stderr).toContain("LOG_LEVEL must be one of all, trace, debug, info, warn, warning, error, fatal, none; got \"loud\"")
+    expect(level.stderr).toContain(
+      'LOG_LEVEL must be one of all, trace, debug, info, warn, warning, error, fatal, none; got "loud"',
+    )
   })
 })

@@ -10,8 +10,19 @@ import { TelemetryLive, telemetrySettings } from "../Telemetry.ts"
 // it is OTLP JSON (content type, resource, ids of the right size, parent links). A claim and a tick run on the test
 // pool; disposing the runtime flushes the exporters.
 
-interface Span { readonly traceId: string; readonly spanId: string; readonly parentSpanId?: string; readonly name: string; readonly startTimeUnixNano: string; readonly endTimeUnixNano: string }
-interface Received { readonly path: string; readonly contentType: string; readonly body: any }
+interface Span {
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId?: string
+  readonly name: string
+  readonly startTimeUnixNano: string
+  readonly endTimeUnixNano: string
+}
+interface Received {
+  readonly path: string
+  readonly contentType: string
+  readonly body: any
+}
 
 const received: Array<Received> = []
 let base = ""
@@ -37,15 +48,23 @@ const withEnv = (env: Record<string, string>) => ConfigProvider.layer(ConfigProv
 
 /** Warms one agent, claims it, and stops the system (which flushes the exporters). */
 const claimOnce = async (env: Record<string, string>) => {
-  const runtime = ManagedRuntime.make(PoolTest().pipe(Layer.provideMerge(TelemetryLive.pipe(Layer.provide(withEnv(env))))))
+  const runtime = ManagedRuntime.make(
+    PoolTest().pipe(Layer.provideMerge(TelemetryLive.pipe(Layer.provide(withEnv(env))))),
+  )
   await runtime.runPromise(
-    Effect.flatMap(Pool, (p) => p.replenish(1).pipe(Effect.andThen(p.tick), Effect.andThen(p.claim({ key: "otlp-claim", claimedBy: "api:otlp" }))))
+    Effect.flatMap(Pool, (p) =>
+      p
+        .replenish(1)
+        .pipe(Effect.andThen(p.tick), Effect.andThen(p.claim({ key: "otlp-claim", claimedBy: "api:otlp" }))),
+    ),
   )
   await runtime.dispose()
 }
 
 const spansOf = (items: ReadonlyArray<Received>): Array<Span> =>
-  items.filter((r) => r.path === "/v1/traces").flatMap((r) => r.body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)))
+  items
+    .filter((r) => r.path === "/v1/traces")
+    .flatMap((r) => r.body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)))
 
 // Each case builds and stops a whole test pool: minutes on a loaded 2-core machine, hence the timeout.
 describe("OTLP export", { timeout: 300_000 }, () => {
@@ -55,7 +74,10 @@ describe("OTLP export", { timeout: 300_000 }, () => {
     const traces = received.filter((r) => r.path === "/v1/traces")
     expect(traces.length).toBeGreaterThan(0)
     for (const t of traces) {
-      const attrs = t.body.resourceSpans[0].resource.attributes as Array<{ key: string; value: { stringValue?: string } }>
+      const attrs = t.body.resourceSpans[0].resource.attributes as Array<{
+        key: string
+        value: { stringValue?: string }
+      }>
       expect(attrs.find((a) => a.key === "service.name")?.value.stringValue).toBe("ops-test")
     }
     const spans = spansOf(received)
@@ -76,15 +98,23 @@ describe("OTLP export", { timeout: 300_000 }, () => {
 
     const metricNames = received
       .filter((r) => r.path === "/v1/metrics")
-      .flatMap((r) => r.body.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics.map((m: any) => m.name as string))))
-    expect(metricNames).toEqual(expect.arrayContaining(["pool_claims_total", "pool_claim_duration_seconds", "pool_ticks_total"]))
+      .flatMap((r) =>
+        r.body.resourceMetrics.flatMap((rm: any) =>
+          rm.scopeMetrics.flatMap((sm: any) => sm.metrics.map((m: any) => m.name as string)),
+        ),
+      )
+    expect(metricNames).toEqual(
+      expect.arrayContaining(["pool_claims_total", "pool_claim_duration_seconds", "pool_ticks_total"]),
+    )
   })
 
   it("without it nothing is sent; a value that is not an http(s) URL is refused naming the variable", async () => {
     const before = received.length
     await claimOnce({})
     expect(received.length).toBe(before)
-    const bad = await Effect.runPromiseExit(telemetrySettings.pipe(Effect.provide(withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }))))
+    const bad = await Effect.runPromiseExit(
+      telemetrySettings.pipe(Effect.provide(withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }))),
+    )
     expect(Exit.isFailure(bad)).toBe(true)
     expect(JSON.stringify(bad)).toContain("OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL of an OTLP/HTTP receiver")
   })

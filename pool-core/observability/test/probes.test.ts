@@ -20,9 +20,10 @@ let base = ""
 let stop: () => Promise<void>
 
 beforeAll(async () => {
-  const layer = PoolTest({ settings: { runTick: true, tickInterval: Duration.millis(200), minIdle: 0 }, cloud: { provisionDelay: Duration.seconds(3) } }).pipe(
-    Layer.provideMerge(ReadinessLive.pipe(Layer.provide(TestDatabase)))
-  )
+  const layer = PoolTest({
+    settings: { runTick: true, tickInterval: Duration.millis(200), minIdle: 0 },
+    cloud: { provisionDelay: Duration.seconds(3) },
+  }).pipe(Layer.provideMerge(ReadinessLive.pipe(Layer.provide(TestDatabase))))
   runtime = ManagedRuntime.make(layer)
   await runtime.runPromise(Effect.void)
   const app = makeApiApp(runtime, { apiKey: KEY })
@@ -50,7 +51,10 @@ const until = async <A>(read: () => Promise<A>, check: (a: A) => boolean): Promi
 
 const readyz = async (headers: Record<string, string> = {}) => {
   const res = await fetch(`${base}/readyz`, { headers })
-  return { status: res.status, body: (await res.json()) as { ready: boolean; checks: Array<{ name: string; ok: boolean; detail?: string }> } }
+  return {
+    status: res.status,
+    body: (await res.json()) as { ready: boolean; checks: Array<{ name: string; ok: boolean; detail?: string }> },
+  }
 }
 const scrape = async () => {
   const res = await fetch(`${base}/metrics`, { headers: bearer })
@@ -69,7 +73,10 @@ describe("probes", { timeout: 300_000 }, () => {
   it("/healthz is liveness only: ok while /readyz says not ready", async () => {
     await sql("ALTER TABLE instances RENAME TO instances_away")
     try {
-      const notReady = await until(() => readyz(), (r) => r.status === 503)
+      const notReady = await until(
+        () => readyz(),
+        (r) => r.status === 503,
+      )
       expect(notReady.body.ready).toBe(false)
       const health = await fetch(`${base}/healthz`)
       expect(health.status).toBe(200)
@@ -80,7 +87,10 @@ describe("probes", { timeout: 300_000 }, () => {
   })
 
   it("/readyz checks the database and the tick: ready once a tick finished, 503 naming the tick while ticks fail, ready again after", async () => {
-    const ready = await until(() => readyz(bearer), (r) => r.status === 200)
+    const ready = await until(
+      () => readyz(bearer),
+      (r) => r.status === 200,
+    )
     expect(ready.body.ready).toBe(true)
     expect(ready.body.checks.map((c) => c.name).sort()).toEqual(["database", "tick"])
     expect(ready.body.checks.find((c) => c.name === "tick")!.detail).toMatch(/^last tick \d+ s ago$/)
@@ -88,12 +98,19 @@ describe("probes", { timeout: 300_000 }, () => {
     // The tick reads `instances`: without it every tick fails, while the database itself still answers.
     await sql("ALTER TABLE instances RENAME TO instances_away")
     try {
-      const failing = await until(() => readyz(bearer), (r) => r.status === 503)
+      const failing = await until(
+        () => readyz(bearer),
+        (r) => r.status === 503,
+      )
       const tick = failing.body.checks.find((c) => c.name === "tick")!
       expect(tick.ok).toBe(false)
       expect(tick.detail).toContain("the last tick failed")
       expect(tick.detail).toContain("Database operation failed")
-      expect(failing.body.checks.find((c) => c.name === "database")).toEqual({ name: "database", ok: true, detail: "answers" })
+      expect(failing.body.checks.find((c) => c.name === "database")).toEqual({
+        name: "database",
+        ok: true,
+        detail: "answers",
+      })
       // Without the key: which check fails, not why (a database error can name internal hosts).
       const anonymous = await readyz()
       expect(anonymous.status).toBe(503)
@@ -101,55 +118,103 @@ describe("probes", { timeout: 300_000 }, () => {
     } finally {
       await sql("ALTER TABLE instances_away RENAME TO instances")
     }
-    expect((await until(() => readyz(bearer), (r) => r.status === 200)).body.ready).toBe(true)
+    expect(
+      (
+        await until(
+          () => readyz(bearer),
+          (r) => r.status === 200,
+        )
+      ).body.ready,
+    ).toBe(true)
   })
 
   it("/readyz fails on a check that fails or never answers, naming it, and recovers when it is gone", async () => {
-    await until(() => readyz(), (r) => r.status === 200)
+    await until(
+      () => readyz(),
+      (r) => r.status === 200,
+    )
     const scope = await runtime.runPromise(
       Effect.gen(function* () {
         const readiness = yield* Readiness
         const scope = yield* Scope.make()
-        yield* readiness.register("messaging", Effect.fail("the bot's client does not answer")).pipe(Scope.provide(scope))
+        yield* readiness
+          .register("messaging", Effect.fail("the bot's client does not answer"))
+          .pipe(Scope.provide(scope))
         yield* readiness.register("hanging", Effect.never).pipe(Scope.provide(scope))
         return { close: Scope.close(scope, Exit.void) }
-      })
+      }),
     )
     const r = await readyz(bearer)
     expect(r.status).toBe(503)
-    expect(r.body.checks.find((c) => c.name === "messaging")).toEqual({ name: "messaging", ok: false, detail: "the bot's client does not answer" })
-    expect(r.body.checks.find((c) => c.name === "hanging")).toEqual({ name: "hanging", ok: false, detail: "no answer within 3s" })
+    expect(r.body.checks.find((c) => c.name === "messaging")).toEqual({
+      name: "messaging",
+      ok: false,
+      detail: "the bot's client does not answer",
+    })
+    expect(r.body.checks.find((c) => c.name === "hanging")).toEqual({
+      name: "hanging",
+      ok: false,
+      detail: "no answer within 3s",
+    })
     await runtime.runPromise(scope.close)
     expect((await readyz()).status).toBe(200)
   })
 
   it("/metrics needs the API key", async () => {
     expect((await fetch(`${base}/metrics`)).status).toBe(401)
-    expect((await fetch(`${base}/metrics`, { headers: { authorization: "Bearer wrong-key-0123456789" } })).status).toBe(401)
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: "Bearer wrong-key-0123456789" } })).status).toBe(
+      401,
+    )
   })
 
   it("/metrics during a claim: the claim is in flight, then counted with its latency; the tick is counted too", async () => {
     await runtime.runPromise(Effect.flatMap(Pool, (p) => p.replenish(1).pipe(Effect.andThen(p.tick))))
-    await until(() => runtime.runPromise(Effect.flatMap(Pool, (p) => p.counts)), (c) => c.idle > 0)
+    await until(
+      () => runtime.runPromise(Effect.flatMap(Pool, (p) => p.counts)),
+      (c) => c.idle > 0,
+    )
     const before = await scrape()
-    const claim = fetch(`${base}/api/pool/claim`, { method: "POST", headers: { ...bearer, "content-type": "application/json", "idempotency-key": "metrics-claim" }, body: "{}" })
+    const claim = fetch(`${base}/api/pool/claim`, {
+      method: "POST",
+      headers: { ...bearer, "content-type": "application/json", "idempotency-key": "metrics-claim" },
+      body: "{}",
+    })
     const during = await until(scrape, (t) => sample(t, "pool_claims_in_flight") === 1)
-    expect(sample(during, 'pool_claims_total{outcome="claimed"}')).toBe(sample(before, 'pool_claims_total{outcome="claimed"}'))
+    expect(sample(during, 'pool_claims_total{outcome="claimed"}')).toBe(
+      sample(before, 'pool_claims_total{outcome="claimed"}'),
+    )
     expect((await claim).status).toBe(200)
     const after = await scrape()
     expect(sample(after, "pool_claims_in_flight")).toBe(0)
-    expect(sample(after, 'pool_claims_total{outcome="claimed"}')).toBe(sample(before, 'pool_claims_total{outcome="claimed"}') + 1)
-    expect(sample(after, "pool_claim_duration_seconds_count")).toBe(sample(before, "pool_claim_duration_seconds_count") + 1)
+    expect(sample(after, 'pool_claims_total{outcome="claimed"}')).toBe(
+      sample(before, 'pool_claims_total{outcome="claimed"}') + 1,
+    )
+    expect(sample(after, "pool_claim_duration_seconds_count")).toBe(
+      sample(before, "pool_claim_duration_seconds_count") + 1,
+    )
     // Provisioning alone takes 3 s: the claim is not in the buckets up to 2.5 s.
-    expect(sample(after, 'pool_claim_duration_seconds_bucket{le="2.5"}')).toBe(sample(before, 'pool_claim_duration_seconds_bucket{le="2.5"}'))
-    expect(sample(after, 'pool_claim_duration_seconds_bucket{le="+Inf"}')).toBe(sample(before, 'pool_claim_duration_seconds_bucket{le="+Inf"}') + 1)
+    expect(sample(after, 'pool_claim_duration_seconds_bucket{le="2.5"}')).toBe(
+      sample(before, 'pool_claim_duration_seconds_bucket{le="2.5"}'),
+    )
+    expect(sample(after, 'pool_claim_duration_seconds_bucket{le="+Inf"}')).toBe(
+      sample(before, 'pool_claim_duration_seconds_bucket{le="+Inf"}') + 1,
+    )
     // A second claim with nothing idle is counted under its outcome.
     await runtime.runPromise(Effect.flatMap(Pool, (p) => p.drain(20)))
-    const refused = await fetch(`${base}/api/pool/claim`, { method: "POST", headers: { ...bearer, "content-type": "application/json", "idempotency-key": "metrics-none" }, body: "{}" })
+    const refused = await fetch(`${base}/api/pool/claim`, {
+      method: "POST",
+      headers: { ...bearer, "content-type": "application/json", "idempotency-key": "metrics-none" },
+      body: "{}",
+    })
     expect(refused.status).toBe(409)
-    expect(sample(await scrape(), 'pool_claims_total{outcome="NoAgentAvailable"}')).toBe(sample(before, 'pool_claims_total{outcome="NoAgentAvailable"}') + 1)
+    expect(sample(await scrape(), 'pool_claims_total{outcome="NoAgentAvailable"}')).toBe(
+      sample(before, 'pool_claims_total{outcome="NoAgentAvailable"}') + 1,
+    )
     expect(sample(after, 'pool_ticks_total{outcome="ran"}')).toBeGreaterThan(0)
     // The gauges of instances by status follow the ticks.
-    await until(scrape, (t) => sample(t, 'pool_instances{status="claimed"}') === 1 && sample(t, 'pool_instances{status="idle"}') === 0)
+    await until(
+      scrape,
+      (t) => sample(t, 'pool_instances{status="claimed"}') === 1 && sample(t, 'pool_instances{status="idle"}') === 0,
+    )
   })
 })

@@ -13,7 +13,11 @@ export interface WebExpiryDeps {
   readonly sql: SqlClient.SqlClient
   readonly quotas: QuotaSettings
   /** Moves the instance to draining (guarded by `from`) and destroys it, with events of `kind`. */
-  readonly drainAndDestroy: (id: string, from: ReadonlyArray<Instance["status"]>, kind: string) => Effect.Effect<Option.Option<Instance>, DatabaseError>
+  readonly drainAndDestroy: (
+    id: string,
+    from: ReadonlyArray<Instance["status"]>,
+    kind: string,
+  ) => Effect.Effect<Option.Option<Instance>, DatabaseError>
 }
 
 /** Releases the web-launched agents claimed more than WEB_AGENT_TTL ago; returns how many it released. */
@@ -26,6 +30,8 @@ export const expireWebAgents = (deps: WebExpiryDeps): Effect.Effect<number, Data
       SELECT id FROM instances
       WHERE status IN ('claimed','crashed') AND claimed_by LIKE 'web:%' AND claimed_at IS NOT NULL AND claimed_at < ${cutoff.toISOString()}::timestamptz
       ORDER BY claimed_at LIMIT 100`.pipe(Effect.mapError(toDatabaseError))
-    const released = yield* Effect.forEach(due, (r) => deps.drainAndDestroy(r.id, ["claimed", "crashed"], "expire"), { concurrency: 5 })
+    const released = yield* Effect.forEach(due, (r) => deps.drainAndDestroy(r.id, ["claimed", "crashed"], "expire"), {
+      concurrency: 5,
+    })
     return released.filter(Option.isSome).length
   })

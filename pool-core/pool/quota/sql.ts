@@ -59,17 +59,25 @@ export const lockOwners = (sql: Sql, keys: ReadonlyArray<string>) =>
         SELECT count(pg_advisory_xact_lock(73042, h))::int AS locked
         FROM (SELECT DISTINCT hashtext(k) AS h FROM jsonb_array_elements_text(${JSON.stringify([...new Set(keys)])}::jsonb) AS t(k) ORDER BY h) s`.pipe(
         Effect.asVoid,
-        Effect.mapError(toDatabaseError)
+        Effect.mapError(toDatabaseError),
       )
 
 /** What one owner uses now: its largest live count over its keys, and its claims in the hour window. */
-export const usageOf = (sql: Sql, owner: { readonly quotaKeys: ReadonlyArray<string>; readonly hourly: boolean; readonly claimedBy: string }, since: Date) =>
+export const usageOf = (
+  sql: Sql,
+  owner: { readonly quotaKeys: ReadonlyArray<string>; readonly hourly: boolean; readonly claimedBy: string },
+  since: Date,
+) =>
   owner.hourly
     ? sql<{ used: number; oldest: Date | null }>`
         SELECT count(*)::int AS used, min(created_at) AS oldest FROM claims
         WHERE claimed_by = ${owner.claimedBy} AND created_at > ${since.toISOString()}::timestamptz`.pipe(
-        Effect.map((rows) => ({ live: 0, hourly: rows[0]?.used ?? 0, oldest: Option.fromNullishOr(rows[0]?.oldest ?? null).pipe(Option.map((d) => new Date(d))) })),
-        Effect.mapError(toDatabaseError)
+        Effect.map((rows) => ({
+          live: 0,
+          hourly: rows[0]?.used ?? 0,
+          oldest: Option.fromNullishOr(rows[0]?.oldest ?? null).pipe(Option.map((d) => new Date(d))),
+        })),
+        Effect.mapError(toDatabaseError),
       )
     : sql<{ held: number }>`
         SELECT coalesce(max(n), 0)::int AS held FROM (
@@ -77,5 +85,5 @@ export const usageOf = (sql: Sql, owner: { readonly quotaKeys: ReadonlyArray<str
           FROM jsonb_array_elements_text(${JSON.stringify(owner.quotaKeys)}::jsonb) AS t(k)
         ) s`.pipe(
         Effect.map((rows) => ({ live: rows[0]?.held ?? 0, hourly: 0, oldest: Option.none<Date>() })),
-        Effect.mapError(toDatabaseError)
+        Effect.mapError(toDatabaseError),
       )

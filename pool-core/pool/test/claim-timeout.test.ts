@@ -21,7 +21,7 @@ const slowResources = (delay: Duration.Input) => {
       Effect.sleep(delay).pipe(
         Effect.tap(() => Effect.sync(() => void acquire.finished++)),
         Effect.onInterrupt(() => Effect.sync(() => void acquire.interrupted++)),
-        Effect.as({ resources: [], env: {} })
+        Effect.as({ resources: [], env: {} }),
       ),
     release: (id) => Effect.sync(() => void released.push(id)),
     held: () => Effect.succeed([]),
@@ -61,29 +61,42 @@ const provisionsAfterTheirDelay = Effect.gen(function* () {
   return (yield* MemoryCloud).stats.provisions
 })
 
-layer(PoolTest({ cloud: { provisionDelay: Duration.millis(PROVISION_MS) }, settings: { provisionTimeout: Duration.millis(TIMEOUT_MS) } }), {
-  timeout: "180 seconds",
-  excludeTestServices: true,
-})("claim timeout", (it) => {
-  it.effect("resources (1.9 s) + provision (700 ms), each under the 2 s timeout, together over it: the claim is cut at the timeout, crashed, resources released", () =>
-    Effect.gen(function* () {
-      const overhead = yield* measuredOverhead
-      yield* oneIdle
-      const provisionsBefore = (yield* MemoryCloud).stats.provisions
-      const resources = slowResources("1900 millis")
-      const { pool, close } = yield* startPool({ resources: resources.service })
-      const { exit, ms } = yield* timed(pool.claim({ key: "slow-both", claimedBy: "p" }))
-      assert.strictEqual(exit._tag, "Failure")
-      const [crashed] = yield* pool.list({ status: ["crashed"] })
-      assert.isDefined(crashed, "the instance is crashed, never handed out")
-      assert.include(crashed!.lastError ?? "", "did not finish setting up within 2s")
-      assert.deepStrictEqual(resources.released, [crashed!.id])
-      assert.strictEqual(resources.acquire.finished, 1, "the resources (under the timeout) were acquired")
-      assert.strictEqual(yield* provisionsAfterTheirDelay, provisionsBefore, "the provision was interrupted, not left running")
-      assert.isAtLeast(ms, TIMEOUT_MS, "not before the timeout")
-      assert.isBelow(ms, 1_900 + PROVISION_MS + overhead, "sooner than both parts would take")
-      yield* close
-    }))
+layer(
+  PoolTest({
+    cloud: { provisionDelay: Duration.millis(PROVISION_MS) },
+    settings: { provisionTimeout: Duration.millis(TIMEOUT_MS) },
+  }),
+  {
+    timeout: "180 seconds",
+    excludeTestServices: true,
+  },
+)("claim timeout", (it) => {
+  it.effect(
+    "resources (1.9 s) + provision (700 ms), each under the 2 s timeout, together over it: the claim is cut at the timeout, crashed, resources released",
+    () =>
+      Effect.gen(function* () {
+        const overhead = yield* measuredOverhead
+        yield* oneIdle
+        const provisionsBefore = (yield* MemoryCloud).stats.provisions
+        const resources = slowResources("1900 millis")
+        const { pool, close } = yield* startPool({ resources: resources.service })
+        const { exit, ms } = yield* timed(pool.claim({ key: "slow-both", claimedBy: "p" }))
+        assert.strictEqual(exit._tag, "Failure")
+        const [crashed] = yield* pool.list({ status: ["crashed"] })
+        assert.isDefined(crashed, "the instance is crashed, never handed out")
+        assert.include(crashed!.lastError ?? "", "did not finish setting up within 2s")
+        assert.deepStrictEqual(resources.released, [crashed!.id])
+        assert.strictEqual(resources.acquire.finished, 1, "the resources (under the timeout) were acquired")
+        assert.strictEqual(
+          yield* provisionsAfterTheirDelay,
+          provisionsBefore,
+          "the provision was interrupted, not left running",
+        )
+        assert.isAtLeast(ms, TIMEOUT_MS, "not before the timeout")
+        assert.isBelow(ms, 1_900 + PROVISION_MS + overhead, "sooner than both parts would take")
+        yield* close
+      }),
+  )
 
   it.effect("resources that hang: the claim still fails at the timeout and releases what was recorded", () =>
     Effect.gen(function* () {
@@ -99,7 +112,8 @@ layer(PoolTest({ cloud: { provisionDelay: Duration.millis(PROVISION_MS) }, setti
       assert.strictEqual(resources.released.length, 1)
       assert.strictEqual((yield* pool.counts).crashed, 1)
       yield* close
-    }))
+    }),
+  )
 
   it.effect("a runtime slower than the timeout on its own is cut at the timeout too", () =>
     Effect.gen(function* () {
@@ -113,7 +127,8 @@ layer(PoolTest({ cloud: { provisionDelay: Duration.millis(PROVISION_MS) }, setti
       assert.isBelow(ms, PROVISION_MS + overhead, "the 700 ms provision is cut at 300 ms")
       assert.strictEqual((yield* pool.counts).crashed, 1)
       yield* close
-    }))
+    }),
+  )
 
   it.effect("within the timeout (fast resources, 700 ms provision, 2 s timeout): the claim succeeds", () =>
     Effect.gen(function* () {
@@ -124,28 +139,32 @@ layer(PoolTest({ cloud: { provisionDelay: Duration.millis(PROVISION_MS) }, setti
       assert.strictEqual(result.instance.status, "claimed")
       assert.deepStrictEqual(resources.released, [])
       yield* close
-    }))
+    }),
+  )
 
-  it.effect("a claim someone else settled as claimed meanwhile (the tick's recovery) succeeds and keeps its resources", () =>
-    Effect.gen(function* () {
-      yield* oneIdle
-      const sql = yield* SqlClient.SqlClient
-      const resources = slowResources("10 millis")
-      const { pool, close } = yield* startPool({ resources: resources.service })
-      const claiming = yield* Effect.forkChild(pool.claim({ key: "settled-elsewhere", claimedBy: "p" }))
-      // While the runtime provisions (700 ms), record the instance claimed as the recovery would (the runtime finished).
-      let id: string | undefined
-      for (let i = 0; i < 200 && !id; i++) {
-        id = (yield* pool.list({ status: ["claiming"] }))[0]?.id
-        if (!id) yield* Effect.sleep(5)
-      }
-      assert.isDefined(id, "the claim is in progress")
-      yield* sql`UPDATE instances SET status = 'claimed', conversation_id = 'conv-recovered', invite_url = 'https://dev.convos.org/v2?i=recovered', claimed_at = now() WHERE id = ${id!}`
-      const result = yield* Fiber.join(claiming)
-      assert.strictEqual(result.instance.id, id)
-      assert.strictEqual(result.instance.status, "claimed")
-      assert.deepStrictEqual(resources.released, [], "a live agent's resources are never released")
-      assert.strictEqual((yield* pool.get(id!)).status, "claimed")
-      yield* close
-    }))
+  it.effect(
+    "a claim someone else settled as claimed meanwhile (the tick's recovery) succeeds and keeps its resources",
+    () =>
+      Effect.gen(function* () {
+        yield* oneIdle
+        const sql = yield* SqlClient.SqlClient
+        const resources = slowResources("10 millis")
+        const { pool, close } = yield* startPool({ resources: resources.service })
+        const claiming = yield* Effect.forkChild(pool.claim({ key: "settled-elsewhere", claimedBy: "p" }))
+        // While the runtime provisions (700 ms), record the instance claimed as the recovery would (the runtime finished).
+        let id: string | undefined
+        for (let i = 0; i < 200 && !id; i++) {
+          id = (yield* pool.list({ status: ["claiming"] }))[0]?.id
+          if (!id) yield* Effect.sleep(5)
+        }
+        assert.isDefined(id, "the claim is in progress")
+        yield* sql`UPDATE instances SET status = 'claimed', conversation_id = 'conv-recovered', invite_url = 'https://dev.convos.org/v2?i=recovered', claimed_at = now() WHERE id = ${id!}`
+        const result = yield* Fiber.join(claiming)
+        assert.strictEqual(result.instance.id, id)
+        assert.strictEqual(result.instance.status, "claimed")
+        assert.deepStrictEqual(resources.released, [], "a live agent's resources are never released")
+        assert.strictEqual((yield* pool.get(id!)).status, "claimed")
+        yield* close
+      }),
+  )
 })

@@ -82,17 +82,32 @@ export type LoopbackCloud = Awaited<ReturnType<typeof startLoopbackCloud>>
 const call = <A>(operation: string, url: string, init: RequestInit) =>
   Effect.tryPromise({
     try: () => fetch(url, { ...init, headers: { "content-type": "application/json" } }),
-    catch: (e) => new ProviderError({ provider: "loopback", operation, status: null, retryable: true, message: `loopback ${operation}: no answer (${String(e)})` }),
+    catch: (e) =>
+      new ProviderError({
+        provider: "loopback",
+        operation,
+        status: null,
+        retryable: true,
+        message: `loopback ${operation}: no answer (${String(e)})`,
+      }),
   }).pipe(
     Effect.flatMap((res) =>
       Effect.promise(() => res.text()).pipe(
         Effect.flatMap((text) =>
           res.ok
             ? Effect.succeed(JSON.parse(text) as A)
-            : Effect.fail(new ProviderError({ provider: "loopback", operation, status: res.status, retryable: res.status >= 500 || res.status === 429, message: `loopback ${operation} failed (HTTP ${res.status}): ${text}` }))
-        )
-      )
-    )
+            : Effect.fail(
+                new ProviderError({
+                  provider: "loopback",
+                  operation,
+                  status: res.status,
+                  retryable: res.status >= 500 || res.status === 429,
+                  message: `loopback ${operation} failed (HTTP ${res.status}): ${text}`,
+                }),
+              ),
+        ),
+      ),
+    ),
   )
 
 /** The Compute port over the loopback cloud (named "railway" so the tick plans with Railway's call costs). */
@@ -102,15 +117,27 @@ export const loopbackCompute = (cloud: LoopbackCloud) =>
     Compute.of({
       name: "railway",
       create: (spec) =>
-        call<{ ref: string; url: string }>("create", `${cloud.url()}/instances`, { method: "POST", body: JSON.stringify({ instanceId: spec.instanceId }) }).pipe(
-          Effect.map((r) => ({ providerRef: r.ref, providerProjectRef: null, url: r.url }))
-        ),
+        call<{ ref: string; url: string }>("create", `${cloud.url()}/instances`, {
+          method: "POST",
+          body: JSON.stringify({ instanceId: spec.instanceId }),
+        }).pipe(Effect.map((r) => ({ providerRef: r.ref, providerProjectRef: null, url: r.url }))),
       destroy: (ref) => call("destroy", `${cloud.url()}/instances/${ref}`, { method: "DELETE" }).pipe(Effect.asVoid),
       statusBatch: (refs) =>
-        call<Record<string, ComputeState>>("status", `${cloud.url()}/status`, { method: "POST", body: JSON.stringify({ refs: refs.map((r) => r.providerRef) }) }).pipe(
-          Effect.map((m) => new Map<string, ComputeStatus>(refs.map((r) => [r.providerRef, { providerRef: r.providerRef, state: m[r.providerRef] ?? "unknown", url: null }])))
+        call<Record<string, ComputeState>>("status", `${cloud.url()}/status`, {
+          method: "POST",
+          body: JSON.stringify({ refs: refs.map((r) => r.providerRef) }),
+        }).pipe(
+          Effect.map(
+            (m) =>
+              new Map<string, ComputeStatus>(
+                refs.map((r) => [
+                  r.providerRef,
+                  { providerRef: r.providerRef, state: m[r.providerRef] ?? "unknown", url: null },
+                ]),
+              ),
+          ),
         ),
-    })
+    }),
   )
 
 /**
@@ -130,5 +157,8 @@ export const makeShiftedClock = Effect.map(Clock.clockWith(Effect.succeed), (rea
     monotonicTimeNanos: real.monotonicTimeNanos,
     sleep: (d) => real.sleep(d),
   }
-  return { clock, advance: (d: Duration.Input) => Effect.sync(() => void (offset += Duration.toMillis(Duration.fromInputUnsafe(d)))) }
+  return {
+    clock,
+    advance: (d: Duration.Input) => Effect.sync(() => void (offset += Duration.toMillis(Duration.fromInputUnsafe(d)))),
+  }
 })

@@ -12,26 +12,34 @@ import { PoolTest } from "../testing.ts"
 
 const world = () => Layer.build(PoolTest({ database: testDatabaseOn("embedded") }))
 
-it.live("a claim on one embedded database owned by a replica that lives only on another database of this process is resolved", () =>
-  Effect.gen(function* () {
-    const a = yield* world()
-    const b = yield* world()
-    const poolA = Context.get(a, Pool)
-    const poolB = Context.get(b, Pool)
-    const sqlB = Context.get(b, SqlClient.SqlClient)
-    yield* poolB.replenish(1)
-    yield* poolB.tick
-    const [idle] = yield* poolB.list({ status: ["idle"] })
-    assert.isDefined(idle)
-    yield* sqlB`UPDATE instances SET status = 'claiming', claimed_by = 'bob', claim_owner = ${poolA.replica.id}, updated_at = now() WHERE id = ${idle!.id}`
-    const report = yield* poolB.tick
-    assert.strictEqual(report.markedCrashed, 1, "database B has no live replica with that id: the claim is an orphan there")
-    assert.strictEqual((yield* poolB.get(idle!.id)).status, "crashed")
-    // Database A still knows its own replica: a claim it owns there is left alone.
-    yield* poolA.replenish(1)
-    yield* poolA.tick
-    const [idleA] = yield* poolA.list({ status: ["idle"] })
-    const sqlA = Context.get(a, SqlClient.SqlClient)
-    yield* sqlA`UPDATE instances SET status = 'claiming', claimed_by = 'bob', claim_owner = ${poolA.replica.id}, updated_at = now() WHERE id = ${idleA!.id}`
-    assert.strictEqual((yield* poolA.tick).markedCrashed, 0)
-  }).pipe(Effect.scoped), { timeout: 120_000 })
+it.live(
+  "a claim on one embedded database owned by a replica that lives only on another database of this process is resolved",
+  () =>
+    Effect.gen(function* () {
+      const a = yield* world()
+      const b = yield* world()
+      const poolA = Context.get(a, Pool)
+      const poolB = Context.get(b, Pool)
+      const sqlB = Context.get(b, SqlClient.SqlClient)
+      yield* poolB.replenish(1)
+      yield* poolB.tick
+      const [idle] = yield* poolB.list({ status: ["idle"] })
+      assert.isDefined(idle)
+      yield* sqlB`UPDATE instances SET status = 'claiming', claimed_by = 'bob', claim_owner = ${poolA.replica.id}, updated_at = now() WHERE id = ${idle!.id}`
+      const report = yield* poolB.tick
+      assert.strictEqual(
+        report.markedCrashed,
+        1,
+        "database B has no live replica with that id: the claim is an orphan there",
+      )
+      assert.strictEqual((yield* poolB.get(idle!.id)).status, "crashed")
+      // Database A still knows its own replica: a claim it owns there is left alone.
+      yield* poolA.replenish(1)
+      yield* poolA.tick
+      const [idleA] = yield* poolA.list({ status: ["idle"] })
+      const sqlA = Context.get(a, SqlClient.SqlClient)
+      yield* sqlA`UPDATE instances SET status = 'claiming', claimed_by = 'bob', claim_owner = ${poolA.replica.id}, updated_at = now() WHERE id = ${idleA!.id}`
+      assert.strictEqual((yield* poolA.tick).markedCrashed, 0)
+    }).pipe(Effect.scoped),
+  { timeout: 120_000 },
+)

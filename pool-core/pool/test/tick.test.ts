@@ -17,135 +17,175 @@ const drainAll = Effect.gen(function* () {
   for (const i of yield* pool.list()) yield* pool.kill(i.id)
 })
 
-layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 seconds", excludeTestServices: true })("the tick", (it) => {
-  it.effect("two concurrent ticks of one pool: exactly one runs, the other reports ran: false", () =>
-    Effect.gen(function* () {
-      yield* drainAll
-      const pool = yield* Pool
-      yield* pool.replenish(2)
-      const reports = yield* Effect.all([pool.tick, pool.tick], { concurrency: 2 })
-      assert.deepStrictEqual(reports.map((r) => r.ran).sort(), [false, true])
-      const ran = reports.find((r) => r.ran)!
-      assert.strictEqual(ran.promoted, 2)
-      assert.strictEqual(ran.healthChecks, 2, "one /pool/health per starting instance")
-      assert.deepStrictEqual(reports.find((r) => !r.ran), { ran: false, promoted: 0, markedDead: 0, markedCrashed: 0, created: 0, destroyed: 0, providerCalls: 0, healthChecks: 0, durationMs: 0 })
-      assert.isTrue((yield* pool.tick).ran, "the lock is free again afterwards")
-    }))
+layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 seconds", excludeTestServices: true })(
+  "the tick",
+  (it) => {
+    it.effect("two concurrent ticks of one pool: exactly one runs, the other reports ran: false", () =>
+      Effect.gen(function* () {
+        yield* drainAll
+        const pool = yield* Pool
+        yield* pool.replenish(2)
+        const reports = yield* Effect.all([pool.tick, pool.tick], { concurrency: 2 })
+        assert.deepStrictEqual(reports.map((r) => r.ran).sort(), [false, true])
+        const ran = reports.find((r) => r.ran)!
+        assert.strictEqual(ran.promoted, 2)
+        assert.strictEqual(ran.healthChecks, 2, "one /pool/health per starting instance")
+        assert.deepStrictEqual(
+          reports.find((r) => !r.ran),
+          {
+            ran: false,
+            promoted: 0,
+            markedDead: 0,
+            markedCrashed: 0,
+            created: 0,
+            destroyed: 0,
+            providerCalls: 0,
+            healthChecks: 0,
+            durationMs: 0,
+          },
+        )
+        assert.isTrue((yield* pool.tick).ran, "the lock is free again afterwards")
+      }),
+    )
 
-  it.effect("two pools on one database tick at once: exactly one runs; afterwards either can", () =>
-    Effect.gen(function* () {
-      yield* drainAll
-      const pool = yield* Pool
-      yield* pool.replenish(1)
-      const other = yield* startPool()
-      for (let round = 0; round < 3; round++) {
-        const reports = yield* Effect.all([pool.tick, other.pool.tick], { concurrency: 2 })
-        assert.deepStrictEqual(reports.map((r) => r.ran).sort(), [false, true], `round ${round}`)
-      }
-      assert.isTrue((yield* other.pool.tick).ran)
-      assert.isTrue((yield* pool.tick).ran)
-      yield* other.close
-    }))
+    it.effect("two pools on one database tick at once: exactly one runs; afterwards either can", () =>
+      Effect.gen(function* () {
+        yield* drainAll
+        const pool = yield* Pool
+        yield* pool.replenish(1)
+        const other = yield* startPool()
+        for (let round = 0; round < 3; round++) {
+          const reports = yield* Effect.all([pool.tick, other.pool.tick], { concurrency: 2 })
+          assert.deepStrictEqual(reports.map((r) => r.ran).sort(), [false, true], `round ${round}`)
+        }
+        assert.isTrue((yield* other.pool.tick).ran)
+        assert.isTrue((yield* pool.tick).ran)
+        yield* other.close
+      }),
+    )
 
-  it.effect.skipIf(!hasPostgres())(needsPostgres("a replica in another process holding the tick lock: this one does not run"), () =>
-    Effect.gen(function* () {
-      const pool = yield* Pool
-      const pg = yield* PgClient.PgClient
-      const otherProcess = yield* Scope.make()
-      const session = yield* PgConnection.make(pg.config).pipe(Scope.provide(otherProcess))
-      assert.deepStrictEqual(yield* session.queryValues(tickLockSql), [[true]])
-      assert.isFalse((yield* pool.tick).ran)
-      yield* Scope.close(otherProcess, Exit.void)
-      // The lock goes once the server has ended that session (a moment after the socket closes).
-      let ran = false
-      for (let t = 0; t < 50 && !ran; t++) ran = (yield* pool.tick).ran || (yield* Effect.sleep(50), false)
-      assert.isTrue(ran, "the lock went with the session that held it")
-    }))
+    it.effect.skipIf(!hasPostgres())(
+      needsPostgres("a replica in another process holding the tick lock: this one does not run"),
+      () =>
+        Effect.gen(function* () {
+          const pool = yield* Pool
+          const pg = yield* PgClient.PgClient
+          const otherProcess = yield* Scope.make()
+          const session = yield* PgConnection.make(pg.config).pipe(Scope.provide(otherProcess))
+          assert.deepStrictEqual(yield* session.queryValues(tickLockSql), [[true]])
+          assert.isFalse((yield* pool.tick).ran)
+          yield* Scope.close(otherProcess, Exit.void)
+          // The lock goes once the server has ended that session (a moment after the socket closes).
+          let ran = false
+          for (let t = 0; t < 50 && !ran; t++) ran = (yield* pool.tick).ran || (yield* Effect.sleep(50), false)
+          assert.isTrue(ran, "the lock went with the session that held it")
+        }),
+    )
 
-  it.effect("starting → dead once POOL_START_TIMEOUT has passed without becoming ready, then destroyed; younger ones keep waiting", () =>
-    Effect.gen(function* () {
-      yield* drainAll
-      const pool = yield* Pool
-      const cloud = yield* MemoryCloud
-      const sql = yield* SqlClient.SqlClient
-      const [old, young] = yield* pool.replenish(2)
-      // Both never run (the provider keeps them asleep); `old` was created before the start timeout (5 min here).
-      cloud.setState(old!.providerRef!, "sleeping")
-      cloud.setState(young!.providerRef!, "sleeping")
-      yield* sql`UPDATE instances SET created_at = now() - interval '6 minutes' WHERE id = ${old!.id}`
-      const report = yield* pool.tick
-      assert.strictEqual(report.markedDead, 1)
-      assert.strictEqual(report.destroyed, 1)
-      assert.isFalse(cloud.instances.has(old!.providerRef!), "destroyed at the provider")
-      assert.strictEqual((yield* Effect.flip(pool.get(old!.id)))._tag, "InstanceNotFound")
-      assert.strictEqual((yield* pool.get(young!.id)).status, "starting")
-      const [row] = yield* sql<{ n: number; detail: string }>`SELECT count(*)::int AS n, max(detail) AS detail FROM events WHERE instance_id = ${old!.id} AND from_status = 'starting' AND to_status = 'dead' AND kind = 'tick'`
-      assert.strictEqual(row!.n, 1)
-      assert.match(row!.detail, /^not ready after 6m/)
-    }))
+    it.effect(
+      "starting → dead once POOL_START_TIMEOUT has passed without becoming ready, then destroyed; younger ones keep waiting",
+      () =>
+        Effect.gen(function* () {
+          yield* drainAll
+          const pool = yield* Pool
+          const cloud = yield* MemoryCloud
+          const sql = yield* SqlClient.SqlClient
+          const [old, young] = yield* pool.replenish(2)
+          // Both never run (the provider keeps them asleep); `old` was created before the start timeout (5 min here).
+          cloud.setState(old!.providerRef!, "sleeping")
+          cloud.setState(young!.providerRef!, "sleeping")
+          yield* sql`UPDATE instances SET created_at = now() - interval '6 minutes' WHERE id = ${old!.id}`
+          const report = yield* pool.tick
+          assert.strictEqual(report.markedDead, 1)
+          assert.strictEqual(report.destroyed, 1)
+          assert.isFalse(cloud.instances.has(old!.providerRef!), "destroyed at the provider")
+          assert.strictEqual((yield* Effect.flip(pool.get(old!.id)))._tag, "InstanceNotFound")
+          assert.strictEqual((yield* pool.get(young!.id)).status, "starting")
+          const [row] = yield* sql<{
+            n: number
+            detail: string
+          }>`SELECT count(*)::int AS n, max(detail) AS detail FROM events WHERE instance_id = ${old!.id} AND from_status = 'starting' AND to_status = 'dead' AND kind = 'tick'`
+          assert.strictEqual(row!.n, 1)
+          assert.match(row!.detail, /^not ready after 6m/)
+        }),
+    )
 
-  it.effect("top-up fills idle towards POOL_MIN_IDLE but never above POOL_MAX_TOTAL live instances", () =>
-    Effect.gen(function* () {
-      yield* drainAll
-      const pool = yield* Pool
-      yield* pool.replenish(2)
-      yield* pool.tick
-      yield* pool.claim({ key: "cap-1", claimedBy: "p1" })
-      yield* pool.claim({ key: "cap-2", claimedBy: "p2" })
-      // min idle 3 wants 3 more, but 2 claimed + 3 would be 5 > max total 4.
-      const capped = yield* startPool({ settings: { minIdle: 3, maxTotal: 4 } })
-      const live = Effect.map(pool.counts, (c) => c.total)
-      const first = yield* capped.pool.tick
-      assert.strictEqual(first.created, 2)
-      assert.strictEqual(yield* live, 4)
-      for (let t = 0; t < 3; t++) {
-        const report = yield* capped.pool.tick
-        assert.strictEqual(report.created, 0, `tick ${t}: at POOL_MAX_TOTAL, nothing more is created`)
+    it.effect("top-up fills idle towards POOL_MIN_IDLE but never above POOL_MAX_TOTAL live instances", () =>
+      Effect.gen(function* () {
+        yield* drainAll
+        const pool = yield* Pool
+        yield* pool.replenish(2)
+        yield* pool.tick
+        yield* pool.claim({ key: "cap-1", claimedBy: "p1" })
+        yield* pool.claim({ key: "cap-2", claimedBy: "p2" })
+        // min idle 3 wants 3 more, but 2 claimed + 3 would be 5 > max total 4.
+        const capped = yield* startPool({ settings: { minIdle: 3, maxTotal: 4 } })
+        const live = Effect.map(pool.counts, (c) => c.total)
+        const first = yield* capped.pool.tick
+        assert.strictEqual(first.created, 2)
         assert.strictEqual(yield* live, 4)
-      }
-      assert.strictEqual((yield* pool.counts).idle, 2)
-      yield* capped.close
-    }))
+        for (let t = 0; t < 3; t++) {
+          const report = yield* capped.pool.tick
+          assert.strictEqual(report.created, 0, `tick ${t}: at POOL_MAX_TOTAL, nothing more is created`)
+          assert.strictEqual(yield* live, 4)
+        }
+        assert.strictEqual((yield* pool.counts).idle, 2)
+        yield* capped.close
+      }),
+    )
 
-  it.effect(`status is asked in batches of ${STATUS_BATCH}: the provider counts the requests it gets`, () =>
-    Effect.gen(function* () {
-      yield* drainAll
-      const pool = yield* Pool
-      const cloud = yield* MemoryCloud
-      const sql = yield* SqlClient.SqlClient
-      const n = 2 * STATUS_BATCH + 7
-      yield* sql`
+    it.effect(`status is asked in batches of ${STATUS_BATCH}: the provider counts the requests it gets`, () =>
+      Effect.gen(function* () {
+        yield* drainAll
+        const pool = yield* Pool
+        const cloud = yield* MemoryCloud
+        const sql = yield* SqlClient.SqlClient
+        const n = 2 * STATUS_BATCH + 7
+        yield* sql`
         INSERT INTO instances (id, status, provider, provider_ref, url, token_hash, created_at, last_healthy_at)
         SELECT 'batch-' || g, 'idle', 'memory', 'mem-batch-' || g, 'memory://batch-' || g, 'x', now(), now() FROM generate_series(1, ${n}) g`
-      // None of their runtimes answers /pool/health, so the provider is asked about every one (it says "sleeping").
-      for (let g = 1; g <= n; g++) {
-        cloud.instances.set(`mem-batch-${g}`, { instanceId: `batch-${g}`, ref: `mem-batch-${g}`, createdAt: 0, state: "sleeping", provisioned: null, conversationId: null, inviteUrl: null })
-      }
-      const before = cloud.stats.statusCalls
-      const report = yield* pool.tick
-      assert.strictEqual(cloud.stats.statusCalls - before, 3, "ceil(n / batch) requests arrived")
-      assert.strictEqual(report.providerCalls, 3, "the report counts the same calls")
-      assert.strictEqual((yield* pool.counts).idle, n, "every answer was used: nothing declared dead")
-      const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM instances WHERE unhealthy_since IS NOT NULL`
-      assert.strictEqual(row!.n, n, "each one's unhealthy clock started")
-      yield* sql`DELETE FROM instances WHERE id LIKE 'batch-%'`
-      for (let g = 1; g <= n; g++) cloud.instances.delete(`mem-batch-${g}`)
-    }))
-})
+        // None of their runtimes answers /pool/health, so the provider is asked about every one (it says "sleeping").
+        for (let g = 1; g <= n; g++) {
+          cloud.instances.set(`mem-batch-${g}`, {
+            instanceId: `batch-${g}`,
+            ref: `mem-batch-${g}`,
+            createdAt: 0,
+            state: "sleeping",
+            provisioned: null,
+            conversationId: null,
+            inviteUrl: null,
+          })
+        }
+        const before = cloud.stats.statusCalls
+        const report = yield* pool.tick
+        assert.strictEqual(cloud.stats.statusCalls - before, 3, "ceil(n / batch) requests arrived")
+        assert.strictEqual(report.providerCalls, 3, "the report counts the same calls")
+        assert.strictEqual((yield* pool.counts).idle, n, "every answer was used: nothing declared dead")
+        const [row] = yield* sql<{
+          n: number
+        }>`SELECT count(*)::int AS n FROM instances WHERE unhealthy_since IS NOT NULL`
+        assert.strictEqual(row!.n, n, "each one's unhealthy clock started")
+        yield* sql`DELETE FROM instances WHERE id LIKE 'batch-%'`
+        for (let g = 1; g <= n; g++) cloud.instances.delete(`mem-batch-${g}`)
+      }),
+    )
+  },
+)
 
 // DB_MAX_CONNECTIONS=1 is allowed: the tick's lock lives on the pool's own session, not on a pooled connection it
 // would hold while its queries wait for another one.
-layer(PoolTest({ database: testDatabaseOn(testDatabaseKind(), { maxConnections: 1 }) }), { timeout: "60 seconds", excludeTestServices: true })(
-  "one database connection",
-  (it) => {
-    it.effect("ticks and claims work with a single pooled connection", () =>
-      Effect.gen(function* () {
-        const pool = yield* Pool
-        yield* pool.replenish(2)
-        const report = yield* pool.tick.pipe(Effect.timeout("10 seconds"))
-        assert.strictEqual(report.promoted, 2)
-        const claimed = yield* pool.claim({ key: "one-connection", claimedBy: "p" }).pipe(Effect.timeout("10 seconds"))
-        assert.strictEqual(claimed.instance.status, "claimed")
-      }))
-  }
-)
+layer(PoolTest({ database: testDatabaseOn(testDatabaseKind(), { maxConnections: 1 }) }), {
+  timeout: "60 seconds",
+  excludeTestServices: true,
+})("one database connection", (it) => {
+  it.effect("ticks and claims work with a single pooled connection", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      yield* pool.replenish(2)
+      const report = yield* pool.tick.pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(report.promoted, 2)
+      const claimed = yield* pool.claim({ key: "one-connection", claimedBy: "p" }).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(claimed.instance.status, "claimed")
+    }),
+  )
+})

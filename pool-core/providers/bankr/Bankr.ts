@@ -21,11 +21,14 @@ export interface BankrWallet {
   readonly address: string
 }
 
-export class Bankr extends Context.Service<Bankr, {
-  readonly configured: boolean
-  /** The instance's Bankr wallet: created on the first call, the same one on every later call (idempotency key). */
-  readonly createWallet: (instanceId: string) => Effect.Effect<BankrWallet, ProviderError | NotConfigured>
-}>()("pool-core/providers/bankr/Bankr") {}
+export class Bankr extends Context.Service<
+  Bankr,
+  {
+    readonly configured: boolean
+    /** The instance's Bankr wallet: created on the first call, the same one on every later call (idempotency key). */
+    readonly createWallet: (instanceId: string) => Effect.Effect<BankrWallet, ProviderError | NotConfigured>
+  }
+>()("pool-core/providers/bankr/Bankr") {}
 
 export interface BankrSettings {
   readonly partnerKey: Redacted.Redacted<string>
@@ -36,7 +39,8 @@ export interface BankrSettings {
 }
 
 /** The idempotency key of an instance's wallet (documented limit: 128 characters). */
-export const walletIdempotencyKey = (environment: string, instanceId: string) => `${resourcePrefix(environment)}agent-${instanceId}`.slice(0, 128)
+export const walletIdempotencyKey = (environment: string, instanceId: string) =>
+  `${resourcePrefix(environment)}agent-${instanceId}`.slice(0, 128)
 
 export const bankrLive = (settings: BankrSettings) =>
   Layer.sync(Bankr, () => {
@@ -58,7 +62,7 @@ export const bankrLive = (settings: BankrSettings) =>
               body: { idempotencyKey: walletIdempotencyKey(settings.environment, instanceId) },
               idempotent: true, // idempotencyKey: a repeat answers the same wallet (200)
             },
-            CreatedWallet
+            CreatedWallet,
           )
           .pipe(Effect.map((w) => ({ walletId: w.id, address: w.evmAddress.toLowerCase() }))),
     })
@@ -78,11 +82,13 @@ export const bankrLayerFromEnv = Layer.unwrap(
     const key = yield* readConfig(optionalSecret("BANKR_PARTNER_KEY"))
     const legacy = yield* readConfig(optionalSecret("BANKR_API_KEY"))
     if (Option.isSome(legacy)) {
-      yield* Effect.logWarning("BANKR_API_KEY is set but no longer used: agents get their own Bankr wallet through the Partner API (BANKR_PARTNER_KEY). Remove BANKR_API_KEY.")
+      yield* Effect.logWarning(
+        "BANKR_API_KEY is set but no longer used: agents get their own Bankr wallet through the Partner API (BANKR_PARTNER_KEY). Remove BANKR_API_KEY.",
+      )
     }
     if (Option.isNone(key)) return bankrDisabled
     const baseUrl = yield* readConfig(stringOr("BANKR_BASE_URL", "https://api.bankr.bot"))
     const environment = yield* providerEnvironment
     return bankrLive({ partnerKey: key.value, baseUrl, environment })
-  })
+  }),
 )

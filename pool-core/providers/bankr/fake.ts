@@ -20,16 +20,28 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const checkCreateBody = (body: unknown): string | null => {
   if (!isObject(body)) return "Request body must be a JSON object"
   for (const k of Object.keys(body)) if (!documentedBody.has(k)) return `Unknown field: ${k}`
-  if (body.idempotencyKey !== undefined && (typeof body.idempotencyKey !== "string" || body.idempotencyKey.length === 0 || body.idempotencyKey.length > 128))
+  if (
+    body.idempotencyKey !== undefined &&
+    (typeof body.idempotencyKey !== "string" || body.idempotencyKey.length === 0 || body.idempotencyKey.length > 128)
+  )
     return "idempotencyKey must be a string of at most 128 characters"
   if (body.wallet !== undefined) {
-    if (!isObject(body.wallet) || Object.keys(body.wallet).some((k) => k !== "solana") || (body.wallet.solana !== undefined && typeof body.wallet.solana !== "boolean"))
+    if (
+      !isObject(body.wallet) ||
+      Object.keys(body.wallet).some((k) => k !== "solana") ||
+      (body.wallet.solana !== undefined && typeof body.wallet.solana !== "boolean")
+    )
       return "wallet must be { solana?: boolean }"
   }
   if (body.apiKey !== undefined) {
-    if (!isObject(body.apiKey) || Object.keys(body.apiKey).some((k) => !documentedApiKey.has(k))) return "apiKey has unknown fields"
+    if (!isObject(body.apiKey) || Object.keys(body.apiKey).some((k) => !documentedApiKey.has(k)))
+      return "apiKey has unknown fields"
     const p = body.apiKey.permissions
-    if (p !== undefined && (!isObject(p) || Object.entries(p).some(([k, v]) => !permissionFlags.has(k) || typeof v !== "boolean"))) return "apiKey.permissions must hold boolean flags"
+    if (
+      p !== undefined &&
+      (!isObject(p) || Object.entries(p).some(([k, v]) => !permissionFlags.has(k) || typeof v !== "boolean"))
+    )
+      return "apiKey.permissions must hold boolean flags"
   }
   return null
 }
@@ -40,15 +52,22 @@ export const bankrPartnerApi = () => {
   const handle = (r: RecordedRequest): Reply => {
     const key = r.headers["x-partner-key"]
     if (key === undefined) return { status: 401, json: { error: "Partner API key required" } }
-    if (key !== partnerKey) return { status: 401, json: { error: "The provided partner API key is invalid or inactive" } }
+    if (key !== partnerKey)
+      return { status: 401, json: { error: "The provided partner API key is invalid or inactive" } }
     if (!(r.method === "POST" && r.path === "/partner/wallets")) return { status: 404, json: { error: "Not found" } }
-    if (!String(r.headers["content-type"] ?? "").startsWith("application/json")) return bad("Content-Type must be application/json")
+    if (!String(r.headers["content-type"] ?? "").startsWith("application/json"))
+      return bad("Content-Type must be application/json")
     const why = checkCreateBody(r.body)
     if (why) return bad(why)
     const idempotencyKey = (r.body as { idempotencyKey?: string }).idempotencyKey ?? null
-    const existing = idempotencyKey === null ? undefined : [...wallets.values()].find((w) => w.idempotencyKey === idempotencyKey)
+    const existing =
+      idempotencyKey === null ? undefined : [...wallets.values()].find((w) => w.idempotencyKey === idempotencyKey)
     if (existing) return { status: 200, json: { id: existing.id, evmAddress: existing.evmAddress } }
-    const wallet = { id: `wlt_${randomBytes(8).toString("hex")}`, evmAddress: `0x${randomBytes(20).toString("hex")}`, idempotencyKey }
+    const wallet = {
+      id: `wlt_${randomBytes(8).toString("hex")}`,
+      evmAddress: `0x${randomBytes(20).toString("hex")}`,
+      idempotencyKey,
+    }
     wallets.set(wallet.id, wallet)
     return { status: 201, json: { id: wallet.id, evmAddress: wallet.evmAddress } }
   }

@@ -33,15 +33,18 @@ export interface ComputeStatus {
 }
 
 /** The compute port. Live layers: providers/compute/local (child processes), providers/compute/railway. */
-export class Compute extends Context.Service<Compute, {
-  readonly name: ComputeProviderName
-  readonly create: (spec: ComputeSpec) => Effect.Effect<ComputeHandle, ProviderError>
-  readonly destroy: (providerRef: string) => Effect.Effect<void, ProviderError>
-  /**
-   * Status of many instances in as few provider calls as possible (railway: one query per project).
-   * Refs the provider does not know come back as `gone`; refs it could not answer for come back as `unknown`.
-   */
-  readonly statusBatch: (
-    refs: ReadonlyArray<{ providerRef: string; providerProjectRef: string | null }>
-  ) => Effect.Effect<ReadonlyMap<string, ComputeStatus>, ProviderError>
-}>()("pool-core/providers/compute/Compute") {}
+export class Compute extends Context.Service<
+  Compute,
+  {
+    readonly name: ComputeProviderName
+    readonly create: (spec: ComputeSpec) => Effect.Effect<ComputeHandle, ProviderError>
+    readonly destroy: (providerRef: string) => Effect.Effect<void, ProviderError>
+    /**
+     * Status of many instances in as few provider calls as possible (railway: one query per project).
+     * Refs the provider does not know come back as `gone`; refs it could not answer for come back as `unknown`.
+     */
+    readonly statusBatch: (
+      refs: ReadonlyArray<{ providerRef: string; providerProjectRef: string | null }>,
+    ) => Effect.Effect<ReadonlyMap<string, ComputeStatus>, ProviderError>
+  }
+>()("pool-core/providers/compute/Compute") {}

@@ -13,7 +13,10 @@ export interface ComputeConformanceCase {
 }
 
 const spec = (id: string): ComputeSpec => ({ instanceId: id, instanceToken: `tok-${id}-conformance`, env: {} })
-const ref = (h: { providerRef: string; providerProjectRef: string | null }) => ({ providerRef: h.providerRef, providerProjectRef: h.providerProjectRef })
+const ref = (h: { providerRef: string; providerProjectRef: string | null }) => ({
+  providerRef: h.providerRef,
+  providerProjectRef: h.providerProjectRef,
+})
 const ALIVE = ["starting", "running"]
 
 export const computeConformanceCases: ReadonlyArray<ComputeConformanceCase> = [

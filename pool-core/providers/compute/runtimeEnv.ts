@@ -37,13 +37,20 @@ export interface RuntimeBootEnvInput {
    * An OpenAI-compatible model server of the operator's (MODEL_BASE_URL, MODEL, optional MODEL_API_KEY): agents use it
    * when they have no OpenRouter key of their own (OpenRouter keeps priority). Optional: absent means none.
    */
-  readonly modelEndpoint?: { readonly baseUrl: string; readonly model: string | null; readonly apiKey: string | null } | null
+  readonly modelEndpoint?: {
+    readonly baseUrl: string
+    readonly model: string | null
+    readonly apiKey: string | null
+  } | null
 }
 
 /** Pure: the boot env of an agent from the pool's settings. XMTP wins over a devnet (as in messaging/layers.ts). */
 export const buildRuntimeBootEnv = (input: RuntimeBootEnvInput): Record<string, string> => {
   if (input.xmtpEnv !== null && input.xmtpEnv !== "dev" && input.xmtpEnv !== "production") {
-    throw new InvalidConfig({ variable: "XMTP_ENV", message: `XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "${input.xmtpEnv}".` })
+    throw new InvalidConfig({
+      variable: "XMTP_ENV",
+      message: `XMTP_ENV must be "dev" or "production" (or unset for the devnet), got "${input.xmtpEnv}".`,
+    })
   }
   return {
     ...(input.xmtpEnv ? { XMTP_ENV: input.xmtpEnv } : input.devnetUrl ? { DEVNET_URL: input.devnetUrl } : {}),
@@ -57,9 +64,21 @@ export const buildRuntimeBootEnv = (input: RuntimeBootEnvInput): Record<string, 
 }
 
 const modelEndpointEnv = (e: NonNullable<RuntimeBootEnvInput["modelEndpoint"]>): Record<string, string> => {
-  if (!/^https?:\/\/\S+$/.test(e.baseUrl)) throw new InvalidConfig({ variable: "MODEL_BASE_URL", message: `MODEL_BASE_URL must be the http(s) URL of an OpenAI-compatible server, such as http://127.0.0.1:11434/v1 (got "${e.baseUrl}").` })
-  if (!e.model) throw new InvalidConfig({ variable: "MODEL", message: `MODEL_BASE_URL is set (${e.baseUrl}) but MODEL is not: set MODEL to the model id that server serves (e.g. MODEL=llama3.2).` })
-  return { MODEL_BASE_URL: e.baseUrl.replace(/\/+$/, ""), MODEL: e.model, ...(e.apiKey ? { MODEL_API_KEY: e.apiKey } : {}) }
+  if (!/^https?:\/\/\S+$/.test(e.baseUrl))
+    throw new InvalidConfig({
+      variable: "MODEL_BASE_URL",
+      message: `MODEL_BASE_URL must be the http(s) URL of an OpenAI-compatible server, such as http://127.0.0.1:11434/v1 (got "${e.baseUrl}").`,
+    })
+  if (!e.model)
+    throw new InvalidConfig({
+      variable: "MODEL",
+      message: `MODEL_BASE_URL is set (${e.baseUrl}) but MODEL is not: set MODEL to the model id that server serves (e.g. MODEL=llama3.2).`,
+    })
+  return {
+    MODEL_BASE_URL: e.baseUrl.replace(/\/+$/, ""),
+    MODEL: e.model,
+    ...(e.apiKey ? { MODEL_API_KEY: e.apiKey } : {}),
+  }
 }
 
 /** Which model agents think with, in one line for `npm start`: OpenRouter (per-agent keys), the endpoint, or none. */
@@ -68,16 +87,25 @@ export const modelSourceLine = (openRouterConfigured: boolean, env: Readonly<Rec
     ? `model: OpenRouter, each agent with its own capped key (${env.OPENCLAW_PRIMARY_MODEL ?? "anthropic/claude-sonnet-4-6"})`
     : env.MODEL_BASE_URL
       ? `model: ${env.MODEL} at ${env.MODEL_BASE_URL}${env.MODEL_API_KEY ? " (with MODEL_API_KEY)" : " (no key)"}`
-      : "model: none configured (agents answer \"no model configured\"); set MODEL_BASE_URL and MODEL for a local model server, or OPENROUTER_MANAGEMENT_KEY"
+      : 'model: none configured (agents answer "no model configured"); set MODEL_BASE_URL and MODEL for a local model server, or OPENROUTER_MANAGEMENT_KEY'
 
 /**
  * The pool's base URL for agents: POOL_PUBLIC_URL (an http(s) URL; trailing slashes dropped), else Railway's public
  * domain of the pool service (RAILWAY_PUBLIC_DOMAIN), else the local server (HOST/PORT, a wildcard host reached on
  * loopback). PORT=0 (any free port) is known only after listening: then null, unless POOL_PUBLIC_URL is set.
  */
-export const poolServicesUrl = (v: { readonly publicUrl: string | null; readonly railwayDomain: string | null; readonly host: string | null; readonly port: string | null }): string | null => {
+export const poolServicesUrl = (v: {
+  readonly publicUrl: string | null
+  readonly railwayDomain: string | null
+  readonly host: string | null
+  readonly port: string | null
+}): string | null => {
   if (v.publicUrl) {
-    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v.publicUrl)) throw new InvalidConfig({ variable: "POOL_PUBLIC_URL", message: `POOL_PUBLIC_URL must be an http(s) URL such as https://pool.example.com (got "${v.publicUrl}").` })
+    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v.publicUrl))
+      throw new InvalidConfig({
+        variable: "POOL_PUBLIC_URL",
+        message: `POOL_PUBLIC_URL must be an http(s) URL such as https://pool.example.com (got "${v.publicUrl}").`,
+      })
     return v.publicUrl.replace(/\/+$/, "")
   }
   if (v.railwayDomain) return `https://${v.railwayDomain.replace(/\/+$/, "")}`
@@ -90,7 +118,9 @@ export const poolServicesUrl = (v: { readonly publicUrl: string | null; readonly
 
 /** Runs one of the pure checks above: its InvalidConfig becomes a typed failure (anything else is a bug: a defect). */
 export const checked = <A>(f: () => A): Effect.Effect<A, InvalidConfig> =>
-  Effect.try({ try: f, catch: (e) => e }).pipe(Effect.catch((e) => (e instanceof InvalidConfig ? Effect.fail(e) : Effect.die(e))))
+  Effect.try({ try: f, catch: (e) => e }).pipe(
+    Effect.catch((e) => (e instanceof InvalidConfig ? Effect.fail(e) : Effect.die(e))),
+  )
 
 /** The boot env from config (env vars). `devnetUrl` is the running devnet's URL when the pool knows it. */
 export const runtimeBootEnv = (options: { readonly devnetUrl?: string | null } = {}) =>
@@ -111,7 +141,9 @@ export const runtimeBootEnv = (options: { readonly devnetUrl?: string | null } =
       modelEndpoint: null,
     }
     const endpointUrl = yield* read("MODEL_BASE_URL")
-    const modelEndpoint = endpointUrl ? { baseUrl: endpointUrl, model: yield* read("MODEL"), apiKey: yield* read("MODEL_API_KEY") } : null
+    const modelEndpoint = endpointUrl
+      ? { baseUrl: endpointUrl, model: yield* read("MODEL"), apiKey: yield* read("MODEL_API_KEY") }
+      : null
     const servicesUrl = yield* checked(() => poolServicesUrl({ publicUrl: publicUrl, railwayDomain, host, port }))
     return yield* checked(() => buildRuntimeBootEnv({ ...input, servicesUrl, modelEndpoint }))
   })

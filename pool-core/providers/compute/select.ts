@@ -11,7 +11,9 @@ export const computeChoice = (env: Readonly<Record<string, string | undefined>>)
   const raw = (env.COMPUTE ?? "").trim().toLowerCase()
   if (raw === "") return railwayConfigured(env) ? "railway" : "local"
   if ((CHOICES as ReadonlyArray<string>).includes(raw)) return raw as ComputeChoice
-  throw new Error(`COMPUTE must be one of ${CHOICES.join(", ")} (got "${env.COMPUTE}"); leave it unset for Railway when a Railway token is set, else local agent processes.`)
+  throw new Error(
+    `COMPUTE must be one of ${CHOICES.join(", ")} (got "${env.COMPUTE}"); leave it unset for Railway when a Railway token is set, else local agent processes.`,
+  )
 }
 
 /** One line for `npm start`. */

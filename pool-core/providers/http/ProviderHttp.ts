@@ -54,11 +54,14 @@ interface Attempt {
   readonly notDone: boolean
 }
 
-const isIdempotent = (req: RequestOptions) => req.idempotent ?? (req.method === "GET" || req.method === "PUT" || req.method === "DELETE")
+const isIdempotent = (req: RequestOptions) =>
+  req.idempotent ?? (req.method === "GET" || req.method === "PUT" || req.method === "DELETE")
 
 /** A call's outcome for provider_calls_total: "ok", or its fault (throttled, unauthorized, unavailable, …). */
 const providerOutcome = (exit: Exit.Exit<HttpResult, ProviderError>): string =>
-  Exit.isSuccess(exit) ? "ok" : Option.match(Cause.findErrorOption(exit.cause), { onNone: () => "interrupted", onSome: providerFault })
+  Exit.isSuccess(exit)
+    ? "ok"
+    : Option.match(Cause.findErrorOption(exit.cause), { onNone: () => "interrupted", onSome: providerFault })
 
 /** Connection errors that mean the request never left this machine. */
 const neverSent = (cause: unknown): boolean => {
@@ -79,7 +82,7 @@ const secretPatterns = [/sk-or-v1-[\w-]+/g, /Bearer\s+[^\s"',}]+/gi, /0x[0-9a-fA
 export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
   secretPatterns.reduce(
     (t, pattern) => t.replace(pattern, "[redacted]"),
-    secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join("[redacted]"), text)
+    secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join("[redacted]"), text),
   )
 
 const parseRetryAfter = (value: string | null): number | null => {
@@ -95,10 +98,19 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
   const maxRetryAfterMs = Duration.toMillis(Duration.fromInputUnsafe(options.maxRetryAfter ?? "30 seconds"))
   const secrets = Object.values(options.headers).flatMap((v) => (Redacted.isRedacted(v) ? [Redacted.value(v)] : []))
   const headerValues = (): Record<string, string> =>
-    Object.fromEntries(Object.entries(options.headers).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v]))
+    Object.fromEntries(
+      Object.entries(options.headers).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v]),
+    )
   const clean = (s: string) => redact(s, secrets)
 
-  const fail = (req: RequestOptions, status: number | null, retryable: boolean, what: string, retryAfterMs: number | null = null, notDone = false): Attempt => ({
+  const fail = (
+    req: RequestOptions,
+    status: number | null,
+    retryable: boolean,
+    what: string,
+    retryAfterMs: number | null = null,
+    notDone = false,
+  ): Attempt => ({
     notDone,
     error: new ProviderError({
       provider: options.provider,
@@ -119,10 +131,20 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
         const timer = setTimeout(() => controller.abort(new Error("timeout")), timeoutMs)
         try {
           // An empty path means the base URL itself (GraphQL endpoints): no trailing slash appended.
-          const url = req.path === "" ? options.baseUrl : new URL(req.path.replace(/^\//, ""), options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`)
+          const url =
+            req.path === ""
+              ? options.baseUrl
+              : new URL(
+                  req.path.replace(/^\//, ""),
+                  options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`,
+                )
           const res = await (options.fetch ?? fetch)(url, {
             method: req.method,
-            headers: { ...headerValues(), ...(req.body === undefined ? {} : { "content-type": "application/json" }), accept: "application/json" },
+            headers: {
+              ...headerValues(),
+              ...(req.body === undefined ? {} : { "content-type": "application/json" }),
+              accept: "application/json",
+            },
             body: req.body === undefined ? undefined : JSON.stringify(req.body),
             signal: controller.signal,
           })
@@ -134,15 +156,33 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
         }
       },
       catch: (cause) => {
-        const timedOut = cause instanceof Error && (cause.name === "AbortError" || cause.name === "TimeoutError" || String(cause.message).includes("timeout"))
-        const detail = cause instanceof Error ? `${cause.message}${(cause as { cause?: { code?: string } }).cause?.code ? ` (${(cause as { cause: { code: string } }).cause.code})` : ""}` : String(cause)
-        return fail(req, null, true, timedOut ? `timed out after ${timeoutMs} ms; the provider may be down, try again later` : `could not connect: ${detail}`, null, !timedOut && neverSent(cause))
+        const timedOut =
+          cause instanceof Error &&
+          (cause.name === "AbortError" || cause.name === "TimeoutError" || String(cause.message).includes("timeout"))
+        const detail =
+          cause instanceof Error
+            ? `${cause.message}${(cause as { cause?: { code?: string } }).cause?.code ? ` (${(cause as { cause: { code: string } }).cause.code})` : ""}`
+            : String(cause)
+        return fail(
+          req,
+          null,
+          true,
+          timedOut
+            ? `timed out after ${timeoutMs} ms; the provider may be down, try again later`
+            : `could not connect: ${detail}`,
+          null,
+          !timedOut && neverSent(cause),
+        )
       },
     }).pipe(
       Effect.flatMap(({ status, text, retryAfter }) => {
         const snippet = text.slice(0, 300)
-        if (status === 429) return Effect.fail(fail(req, status, true, `was rate limited (429): ${snippet}`, parseRetryAfter(retryAfter), true))
-        if (status >= 500) return Effect.fail(fail(req, status, true, `failed with ${status}: ${snippet}`, parseRetryAfter(retryAfter)))
+        if (status === 429)
+          return Effect.fail(
+            fail(req, status, true, `was rate limited (429): ${snippet}`, parseRetryAfter(retryAfter), true),
+          )
+        if (status >= 500)
+          return Effect.fail(fail(req, status, true, `failed with ${status}: ${snippet}`, parseRetryAfter(retryAfter)))
         const ok = (status >= 200 && status < 300) || (req.okStatuses ?? []).includes(status)
         if (!ok) {
           const hint = status === 401 || status === 403 ? " (check the API key)" : ""
@@ -154,17 +194,25 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
         } catch {
           return Effect.fail(fail(req, status, false, `answered ${status} with a body that is not JSON: ${snippet}`))
         }
-      })
+      }),
     )
 
-  const schedule = (idempotent: boolean) => Schedule.exponential(options.baseDelay ?? "500 millis").pipe(
-    Schedule.setInputType<Attempt>(),
-    Schedule.while(({ input, attempt }) => input.error.retryable && (idempotent || input.notDone) && attempt <= (options.retries ?? 3)),
-    // Retry-After from the provider wins over our own backoff when it asks for longer.
-    Schedule.modifyDelay(({ input, duration }) =>
-      Effect.succeed(input.retryAfterMs === null ? duration : Duration.max(duration, Duration.millis(Math.min(input.retryAfterMs, maxRetryAfterMs))))
+  const schedule = (idempotent: boolean) =>
+    Schedule.exponential(options.baseDelay ?? "500 millis").pipe(
+      Schedule.setInputType<Attempt>(),
+      Schedule.while(
+        ({ input, attempt }) =>
+          input.error.retryable && (idempotent || input.notDone) && attempt <= (options.retries ?? 3),
+      ),
+      // Retry-After from the provider wins over our own backoff when it asks for longer.
+      Schedule.modifyDelay(({ input, duration }) =>
+        Effect.succeed(
+          input.retryAfterMs === null
+            ? duration
+            : Duration.max(duration, Duration.millis(Math.min(input.retryAfterMs, maxRetryAfterMs))),
+        ),
+      ),
     )
-  )
 
   /** Sends one request; retries only what can get better. */
   const request = (req: RequestOptions): Effect.Effect<HttpResult, ProviderError> =>
@@ -173,31 +221,49 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
       Effect.mapError((a) =>
         isIdempotent(req) || a.notDone || !mayHaveHappened(a.error)
           ? a.error
-          : new ProviderError({ provider: a.error.provider, operation: a.error.operation, status: a.error.status, retryable: a.error.retryable, message: `${a.error.message} (not retried: it may have been carried out)` })
+          : new ProviderError({
+              provider: a.error.provider,
+              operation: a.error.operation,
+              status: a.error.status,
+              retryable: a.error.retryable,
+              message: `${a.error.message} (not retried: it may have been carried out)`,
+            }),
       ),
       // One span, one count and one duration per call (retries included): outcome "ok", or the fault (providerOutcome).
-      (call) => measured(call, { histogram: providerCallDuration, counter: providerCallsTotal }, providerOutcome, { provider: options.provider }),
-      Effect.withSpan(`provider.${options.provider}`, { attributes: { "provider.name": options.provider, "provider.operation": req.operation, "http.method": req.method } }),
-      Effect.annotateLogs({ provider: options.provider })
+      (call) =>
+        measured(call, { histogram: providerCallDuration, counter: providerCallsTotal }, providerOutcome, {
+          provider: options.provider,
+        }),
+      Effect.withSpan(`provider.${options.provider}`, {
+        attributes: {
+          "provider.name": options.provider,
+          "provider.operation": req.operation,
+          "http.method": req.method,
+        },
+      }),
+      Effect.annotateLogs({ provider: options.provider }),
     )
 
   /** Sends one request and decodes the JSON answer; a body of the wrong shape is a non-retryable ProviderError. */
   const json = <S extends Schema.Top>(req: RequestOptions, schema: S): Effect.Effect<S["Type"], ProviderError> =>
     request(req).pipe(
-      Effect.flatMap((res) =>
-        Schema.decodeUnknownEffect(schema as any)(res.json).pipe(
-          Effect.mapError(
-            (issue) =>
-              new ProviderError({
-                provider: options.provider,
-                operation: req.operation,
-                status: res.status,
-                retryable: false,
-                message: clean(`${options.provider} ${req.operation} answered a body of an unexpected shape: ${String(issue).slice(0, 300)}`),
-              })
-          )
-        ) as Effect.Effect<S["Type"], ProviderError>
-      )
+      Effect.flatMap(
+        (res) =>
+          Schema.decodeUnknownEffect(schema as any)(res.json).pipe(
+            Effect.mapError(
+              (issue) =>
+                new ProviderError({
+                  provider: options.provider,
+                  operation: req.operation,
+                  status: res.status,
+                  retryable: false,
+                  message: clean(
+                    `${options.provider} ${req.operation} answered a body of an unexpected shape: ${String(issue).slice(0, 300)}`,
+                  ),
+                }),
+            ),
+          ) as Effect.Effect<S["Type"], ProviderError>,
+      ),
     )
 
   return { request, json, redact: clean }

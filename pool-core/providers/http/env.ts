@@ -6,9 +6,7 @@ import { poolEnvironment } from "../environment.ts"
 
 /** The secret in `name`, or None when unset/empty. */
 export const optionalSecret = (name: string) =>
-  Config.option(Config.Redacted(name)).pipe(
-    Config.map((o) => Option.filter(o, (r) => Redacted.value(r).trim() !== ""))
-  )
+  Config.option(Config.Redacted(name)).pipe(Config.map((o) => Option.filter(o, (r) => Redacted.value(r).trim() !== "")))
 
 export const stringOr = (name: string, fallback: string) => Config.String(name).pipe(Config.withDefault(fallback))
 
@@ -25,7 +23,9 @@ export const readConfig = <A>(config: Config.Config<A>) => Effect.mapError(confi
  */
 export const providerEnvironment = Effect.gen(function* () {
   // The same test as railway/settings.ts railwayConfigured, read through Config.
-  const tokens = yield* Effect.forEach(["RAILWAY_API_TOKEN", "RAILWAY_API_TOKENS", "RAILWAY_TOKEN"], (name) => readConfig(optionalSecret(name)))
+  const tokens = yield* Effect.forEach(["RAILWAY_API_TOKEN", "RAILWAY_API_TOKENS", "RAILWAY_TOKEN"], (name) =>
+    readConfig(optionalSecret(name)),
+  )
   const railwayCompute = tokens.some(Option.isSome)
   const railwayName = Option.getOrNull(yield* readConfig(optionalString("RAILWAY_ENVIRONMENT_NAME")))
   return yield* poolEnvironment(railwayCompute ? (railwayName ?? "railway") : "local")

@@ -61,40 +61,70 @@ export interface Violation {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const typeOf = (v: unknown): string =>
-  v === null ? "null" : Array.isArray(v) ? "array" : typeof v === "number" ? (Number.isInteger(v) ? "integer" : "number") : typeof v
+  v === null
+    ? "null"
+    : Array.isArray(v)
+      ? "array"
+      : typeof v === "number"
+        ? Number.isInteger(v)
+          ? "integer"
+          : "number"
+        : typeof v
 
 /** Problems of `value` against `schema` at `at` (empty: it conforms). `strict`: unlisted object fields are errors. */
-export const schemaProblems = (schema: JsonSchema | undefined, value: unknown, at: string, strict: boolean): Array<string> => {
+export const schemaProblems = (
+  schema: JsonSchema | undefined,
+  value: unknown,
+  at: string,
+  strict: boolean,
+): Array<string> => {
   if (!schema) return []
   const types = schema.type === undefined ? [] : typeof schema.type === "string" ? [schema.type] : [...schema.type]
   const nullable = schema.nullable === true || types.includes("null") || (schema.enum?.includes(null) ?? false)
   if (value === null) return nullable || (types.length === 0 && !schema.enum) ? [] : [`${at} must not be null`]
   const problems: Array<string> = []
   if (schema.allOf) for (const s of schema.allOf) problems.push(...schemaProblems(s, value, at, false))
-  for (const [key, alternatives] of [["oneOf", schema.oneOf], ["anyOf", schema.anyOf]] as const) {
-    if (alternatives && !alternatives.some((s) => schemaProblems(s, value, at, strict).length === 0)) problems.push(`${at} matches none of the ${key} alternatives`)
+  for (const [key, alternatives] of [
+    ["oneOf", schema.oneOf],
+    ["anyOf", schema.anyOf],
+  ] as const) {
+    if (alternatives && !alternatives.some((s) => schemaProblems(s, value, at, strict).length === 0))
+      problems.push(`${at} matches none of the ${key} alternatives`)
   }
   const actual = typeOf(value)
-  if (types.length > 0 && !types.some((t) => t === actual || (t === "number" && actual === "integer"))) return [...problems, `${at} must be ${types.join(" or ")} (got ${actual})`]
-  if (schema.enum && !schema.enum.includes(value)) problems.push(`${at} must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(", ")} (got ${JSON.stringify(value)})`)
+  if (types.length > 0 && !types.some((t) => t === actual || (t === "number" && actual === "integer")))
+    return [...problems, `${at} must be ${types.join(" or ")} (got ${actual})`]
+  if (schema.enum && !schema.enum.includes(value))
+    problems.push(
+      `${at} must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(", ")} (got ${JSON.stringify(value)})`,
+    )
   if (typeof value === "string") {
-    if (schema.minLength !== undefined && value.length < schema.minLength) problems.push(`${at} must have at least ${schema.minLength} characters`)
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) problems.push(`${at} must have at most ${schema.maxLength} characters`)
+    if (schema.minLength !== undefined && value.length < schema.minLength)
+      problems.push(`${at} must have at least ${schema.minLength} characters`)
+    if (schema.maxLength !== undefined && value.length > schema.maxLength)
+      problems.push(`${at} must have at most ${schema.maxLength} characters`)
     if (schema.format === "uuid" && !UUID.test(value)) problems.push(`${at} must be a UUID`)
   }
   if (typeof value === "number") {
-    if (schema.minimum !== undefined && value < schema.minimum) problems.push(`${at} must be at least ${schema.minimum}`)
+    if (schema.minimum !== undefined && value < schema.minimum)
+      problems.push(`${at} must be at least ${schema.minimum}`)
     if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${at} must be at most ${schema.maximum}`)
   }
-  if (Array.isArray(value) && schema.items) value.forEach((item, i) => problems.push(...schemaProblems(schema.items, item, `${at}[${i}]`, strict)))
+  if (Array.isArray(value) && schema.items)
+    value.forEach((item, i) => problems.push(...schemaProblems(schema.items, item, `${at}[${i}]`, strict)))
   if (actual === "object" && (schema.properties || schema.additionalProperties !== undefined || schema.required)) {
     const object = value as Record<string, unknown>
     for (const name of schema.required ?? []) if (!(name in object)) problems.push(`${at}.${name} is required`)
     for (const [name, v] of Object.entries(object)) {
       const known = schema.properties?.[name]
       if (known) problems.push(...schemaProblems(known, v, `${at}.${name}`, strict))
-      else if (typeof schema.additionalProperties === "object") problems.push(...schemaProblems(schema.additionalProperties, v, `${at}.${name}`, strict))
-      else if (schema.additionalProperties === false || (strict && schema.additionalProperties !== true && schema.properties)) problems.push(`${at}.${name} is not a field of this API`)
+      else if (typeof schema.additionalProperties === "object")
+        problems.push(...schemaProblems(schema.additionalProperties, v, `${at}.${name}`, strict))
+      else if (
+        schema.additionalProperties === false ||
+        (strict && schema.additionalProperties !== true && schema.properties)
+      )
+        problems.push(`${at}.${name} is not a field of this API`)
     }
   }
   return problems
@@ -103,7 +133,8 @@ export const schemaProblems = (schema: JsonSchema | undefined, value: unknown, a
 /** A query value (always text) as the parameter's type; undefined when it cannot be one. */
 const fromQuery = (schema: JsonSchema | undefined, raw: string): unknown => {
   const types = schema?.type === undefined ? [] : typeof schema.type === "string" ? [schema.type] : schema.type
-  if (types.includes("integer") || types.includes("number")) return raw.trim() !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw
+  if (types.includes("integer") || types.includes("number"))
+    return raw.trim() !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw
   if (types.includes("boolean")) return raw === "true" ? true : raw === "false" ? false : raw
   return raw
 }
@@ -116,8 +147,16 @@ export const openApiContract = (doc: OpenApiDocument) => {
   const routes = Object.entries(doc.paths)
     .map(([template, operations]) => {
       const names: Array<string> = []
-      const source = template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{([^}]+)\}/g, (_, name: string) => (names.push(name), "([^/]+)"))
-      return { template, operations, names, pattern: new RegExp(`^${basePath}${source}$`), literal: template.split("/").filter((s) => s && !s.startsWith("{")).length }
+      const source = template
+        .replace(/[.*+?^$()|[\]\\]/g, "\\$&")
+        .replace(/\{([^}]+)\}/g, (_, name: string) => (names.push(name), "([^/]+)"))
+      return {
+        template,
+        operations,
+        names,
+        pattern: new RegExp(`^${basePath}${source}$`),
+        literal: template.split("/").filter((s) => s && !s.startsWith("{")).length,
+      }
     })
     .sort((a, b) => b.literal - a.literal)
 
@@ -125,7 +164,12 @@ export const openApiContract = (doc: OpenApiDocument) => {
     const url = new URL(r.path, "http://fake")
     for (const route of routes) {
       const m = route.pattern.exec(url.pathname)
-      if (m) return { route, url, pathParams: Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])) }
+      if (m)
+        return {
+          route,
+          url,
+          pathParams: Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])),
+        }
     }
     return null
   }
@@ -133,25 +177,39 @@ export const openApiContract = (doc: OpenApiDocument) => {
   /** The first way `r` breaks the contract, or null when the real API would take it. */
   const checkRequest = (r: RecordedRequest): Violation | null => {
     const found = match(r)
-    if (!found) return { kind: "unknown path", message: `${r.method} ${r.path.split("?")[0]} is not an endpoint of this API` }
+    if (!found)
+      return { kind: "unknown path", message: `${r.method} ${r.path.split("?")[0]} is not an endpoint of this API` }
     const operation = found.route.operations[r.method.toLowerCase()]
-    if (!operation) return { kind: "method not allowed", message: `${r.method} is not allowed on ${found.route.template} (allowed: ${Object.keys(found.route.operations).join(", ").toUpperCase()})` }
+    if (!operation)
+      return {
+        kind: "method not allowed",
+        message: `${r.method} is not allowed on ${found.route.template} (allowed: ${Object.keys(found.route.operations).join(", ").toUpperCase()})`,
+      }
     const problems: Array<string> = []
     const params = operation.parameters ?? []
-    for (const p of params.filter((p) => p.in === "path")) problems.push(...schemaProblems(p.schema, found.pathParams[p.name], `path parameter ${p.name}`, true))
+    for (const p of params.filter((p) => p.in === "path"))
+      problems.push(...schemaProblems(p.schema, found.pathParams[p.name], `path parameter ${p.name}`, true))
     const query = params.filter((p) => p.in === "query")
     const given = [...new Set(found.url.searchParams.keys())]
     for (const name of given) {
       const p = query.find((q) => q.name === name)
       if (!p) {
-        problems.push(`query parameter ${name} is not a parameter of ${r.method} ${found.route.template} (known: ${query.map((q) => q.name).join(", ") || "none"})`)
+        problems.push(
+          `query parameter ${name} is not a parameter of ${r.method} ${found.route.template} (known: ${query.map((q) => q.name).join(", ") || "none"})`,
+        )
         continue
       }
       const values = found.url.searchParams.getAll(name)
-      const value = p.schema?.type === "array" ? values.map((v) => fromQuery(p.schema?.items, v)) : values.length === 1 ? fromQuery(p.schema, values[0]!) : values
+      const value =
+        p.schema?.type === "array"
+          ? values.map((v) => fromQuery(p.schema?.items, v))
+          : values.length === 1
+            ? fromQuery(p.schema, values[0]!)
+            : values
       problems.push(...schemaProblems(p.schema, value, `query parameter ${name}`, true))
     }
-    for (const p of query) if (p.required && !given.includes(p.name)) problems.push(`query parameter ${p.name} is required`)
+    for (const p of query)
+      if (p.required && !given.includes(p.name)) problems.push(`query parameter ${p.name} is required`)
     const bodySchema = jsonSchemaOf(operation.requestBody)
     if (r.body === undefined) {
       if (operation.requestBody?.required) problems.push("a JSON body is required")
@@ -168,9 +226,13 @@ export const openApiContract = (doc: OpenApiDocument) => {
     const operation = found?.route.operations[r.method.toLowerCase()]
     if (!operation?.responses) return null
     const documented = operation.responses[String(status)] ?? operation.responses["2XX"]
-    if (!documented) return `${r.method} ${found!.route.template} answers ${Object.keys(operation.responses).join("/")}, not ${status}`
+    if (!documented)
+      return `${r.method} ${found!.route.template} answers ${Object.keys(operation.responses).join("/")}, not ${status}`
     const schema = jsonSchemaOf(documented)
-    if (!schema) return json === undefined || json === null ? null : `${r.method} ${found!.route.template} answers ${status} with no body`
+    if (!schema)
+      return json === undefined || json === null
+        ? null
+        : `${r.method} ${found!.route.template} answers ${status} with no body`
     const problems = schemaProblems(schema, json, "answer", false)
     return problems.length === 0 ? null : `${r.method} ${found!.route.template} ${status}: ${problems.join("; ")}`
   }
@@ -184,7 +246,11 @@ export type OpenApiContract = ReturnType<typeof openApiContract>
  * A fake's handler behind its contract: a request off the contract is answered by `refuse` (the provider's own error
  * shape and status) and kept in `violations`; an off-contract 2xx answer of the fake throws.
  */
-export const checkedByContract = (contract: OpenApiContract, refuse: (v: Violation) => Reply, handle: (r: RecordedRequest) => Reply) => {
+export const checkedByContract = (
+  contract: OpenApiContract,
+  refuse: (v: Violation) => Reply,
+  handle: (r: RecordedRequest) => Reply,
+) => {
   const violations: Array<Violation & { readonly request: string }> = []
   const checked = (r: RecordedRequest): Reply => {
     const violation = contract.checkRequest(r)

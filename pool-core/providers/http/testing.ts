@@ -79,6 +79,6 @@ export const fakeApi = (initial: Handler) =>
             for (const t of timers) clearTimeout(t)
             server.closeAllConnections()
             server.close(() => resolve())
-          })
-      )
+          }),
+      ),
   ).pipe(Effect.map(({ api }) => api))

@@ -17,10 +17,21 @@ const page: FakePage = {
     { type: "paragraph", text: "You plan trips for a group." },
     { type: "heading_2", text: "Steps" },
     { type: "numbered_list_item", text: "Ask for dates" },
-    { type: "numbered_list_item", text: "Ask for a budget", children: [{ type: "bulleted_list_item", text: "per person" }] },
+    {
+      type: "numbered_list_item",
+      text: "Ask for a budget",
+      children: [{ type: "bulleted_list_item", text: "per person" }],
+    },
     { type: "bulleted_list_item", text: "Keep a list of decisions" },
     { type: "to_do", text: "Book nothing without asking", extra: { checked: false } },
-    { type: "toggle", text: "Tone", children: [{ type: "paragraph", text: "Warm and brief." }, { type: "quote", text: "Less is more." }] },
+    {
+      type: "toggle",
+      text: "Tone",
+      children: [
+        { type: "paragraph", text: "Warm and brief." },
+        { type: "quote", text: "Less is more." },
+      ],
+    },
     { type: "code", text: "Day 1: arrive\nDay 2: explore", extra: { language: "plain text" } },
     { type: "image", text: "ignored" },
     { type: "divider" },
@@ -56,28 +67,37 @@ const expected = [
 ].join("\n")
 
 const service = (url: string, apiKey = notionKey) =>
-  Effect.provide(Effect.service(NotionPrompts), notionPromptsLayer({ apiKey: Redacted.make(apiKey), baseUrl: url, retry: { maxRetries: 1, initialRetryDelayMs: 5 } }))
+  Effect.provide(
+    Effect.service(NotionPrompts),
+    notionPromptsLayer({
+      apiKey: Redacted.make(apiKey),
+      baseUrl: url,
+      retry: { maxRetries: 1, initialRetryDelayMs: 5 },
+    }),
+  )
 
 describe("NotionPrompts", () => {
-  it.effect("a page's blocks become plain text (headings, lists, paragraphs, toggles, code), following every cursor", () =>
-    Effect.gen(function* () {
-      const api = yield* fakeApi(notionApi({ [PAGE]: page }, { pageSize: 3 }).handle)
-      const notion = yield* service(api.url)
-      const got = yield* notion.prompt(PAGE)
-      expect(got).toEqual({ pageId: PAGE, name: "Trip Planner prompt", prompt: expected })
-      // 12 top-level blocks in pages of 3 (4 requests), the list item's and the toggle's children, and the page.
-      const paths = api.requests.map((r) => new URL(r.path, "http://x").pathname)
-      expect(paths.filter((p) => p === `/v1/blocks/${PAGE}/children`)).toHaveLength(4)
-      expect(paths.filter((p) => p.endsWith("/children"))).toHaveLength(6)
-      expect(paths).toContain(`/v1/pages/${PAGE}`)
-      for (const r of api.requests) {
-        expect(r.method).toBe("GET")
-        expect(r.headers.authorization).toBe(`Bearer ${notionKey}`)
-        expect(r.headers["notion-version"]).toMatch(/^\d{4}-\d{2}-\d{2}$/)
-      }
-      // A cursor is sent back on the next request of its level.
-      expect(api.requests.filter((r) => r.path.includes("start_cursor=")).length).toBe(3)
-    }).pipe(Effect.scoped)
+  it.effect(
+    "a page's blocks become plain text (headings, lists, paragraphs, toggles, code), following every cursor",
+    () =>
+      Effect.gen(function* () {
+        const api = yield* fakeApi(notionApi({ [PAGE]: page }, { pageSize: 3 }).handle)
+        const notion = yield* service(api.url)
+        const got = yield* notion.prompt(PAGE)
+        expect(got).toEqual({ pageId: PAGE, name: "Trip Planner prompt", prompt: expected })
+        // 12 top-level blocks in pages of 3 (4 requests), the list item's and the toggle's children, and the page.
+        const paths = api.requests.map((r) => new URL(r.path, "http://x").pathname)
+        expect(paths.filter((p) => p === `/v1/blocks/${PAGE}/children`)).toHaveLength(4)
+        expect(paths.filter((p) => p.endsWith("/children"))).toHaveLength(6)
+        expect(paths).toContain(`/v1/pages/${PAGE}`)
+        for (const r of api.requests) {
+          expect(r.method).toBe("GET")
+          expect(r.headers.authorization).toBe(`Bearer ${notionKey}`)
+          expect(r.headers["notion-version"]).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+        }
+        // A cursor is sent back on the next request of its level.
+        expect(api.requests.filter((r) => r.path.includes("start_cursor=")).length).toBe(3)
+      }).pipe(Effect.scoped),
   )
 
   it.effect("served from memory for an hour (by Clock), then read again; a dashed id is the same page", () =>
@@ -94,7 +114,7 @@ describe("NotionPrompts", () => {
       yield* TestClock.adjust("2 minutes")
       expect((yield* notion.prompt(PAGE)).prompt).toBe(expected)
       expect(api.requests.length).toBe(afterFirst * 2)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped),
   )
 
   it.effect("a refused key, a missing page and a bad id fail with what to do; a failure is not kept", () =>
@@ -115,7 +135,9 @@ describe("NotionPrompts", () => {
       // Notion answers 429 once: the client waits (Retry-After) and the read succeeds; a failed read is asked again.
       let throttled = 1
       const fake = notionApi({ [PAGE]: page })
-      const flaky = yield* fakeApi((r) => (throttled-- > 0 ? fake.error(429, "rate_limited", "Rate limited", { "retry-after": "0" }) : fake.handle(r)))
+      const flaky = yield* fakeApi((r) =>
+        throttled-- > 0 ? fake.error(429, "rate_limited", "Rate limited", { "retry-after": "0" }) : fake.handle(r),
+      )
       expect((yield* (yield* service(flaky.url)).prompt(PAGE)).name).toBe("Trip Planner prompt")
       expect(flaky.requests[0]!.path).toBe(flaky.requests[1]!.path)
       const down = yield* fakeApi(() => fake.error(503, "service_unavailable", "Notion is unavailable."))
@@ -125,15 +147,18 @@ describe("NotionPrompts", () => {
       down.setHandler(fake.handle)
       expect((yield* downService.prompt(PAGE)).prompt).toBe(expected)
       expect(down.requests.length).toBeGreaterThan(asked)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped),
   )
 
   it.effect("without NOTION_API_KEY: NotConfigured naming the variable, and nothing is asked", () =>
     Effect.gen(function* () {
-      const notion = yield* Effect.provide(Effect.service(NotionPrompts), NotionPromptsLive.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))))
+      const notion = yield* Effect.provide(
+        Effect.service(NotionPrompts),
+        NotionPromptsLive.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))),
+      )
       const e = yield* Effect.flip(notion.prompt(PAGE))
       expect(e).toMatchObject({ _tag: "NotConfigured", variable: "NOTION_API_KEY" })
       expect(e.message).toContain("NOTION_API_KEY")
-    })
+    }),
   )
 })

@@ -1,4 +1,11 @@
-import { APIErrorCode, Client, collectPaginatedAPI, isHTTPResponseError, isNotionClientError, LogLevel } from "@notionhq/client"
+import {
+  APIErrorCode,
+  Client,
+  collectPaginatedAPI,
+  isHTTPResponseError,
+  isNotionClientError,
+  LogLevel,
+} from "@notionhq/client"
 import { Cache, Context, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { InvalidRequest, NotConfigured, ProviderError } from "../../domain/errors.ts"
 import { optionalSecret, readConfig, stringOr } from "../http/env.ts"
@@ -16,10 +23,13 @@ export interface NotionPrompt {
   readonly prompt: string
 }
 
-export class NotionPrompts extends Context.Service<NotionPrompts, {
-  /** The page's prompt, from the cache when read within the last hour. */
-  readonly prompt: (pageId: string) => Effect.Effect<NotionPrompt, InvalidRequest | NotConfigured | ProviderError>
-}>()("pool-core/providers/notion/NotionPrompts") {}
+export class NotionPrompts extends Context.Service<
+  NotionPrompts,
+  {
+    /** The page's prompt, from the cache when read within the last hour. */
+    readonly prompt: (pageId: string) => Effect.Effect<NotionPrompt, InvalidRequest | NotConfigured | ProviderError>
+  }
+>()("pool-core/providers/notion/NotionPrompts") {}
 
 /** How long a page's prompt is served from memory before Notion is asked again. */
 export const PROMPT_TTL = Duration.hours(1)
@@ -31,10 +41,14 @@ const MAX_BLOCKS = 2_000
 const PAGE_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
 
 /** A Notion page id (32 hex digits, with or without the UUID dashes) as 32 lower-case hex digits, or null. */
-export const normalizePageId = (raw: string): string | null => (PAGE_ID.test(raw.trim()) ? raw.trim().replace(/-/g, "").toLowerCase() : null)
+export const normalizePageId = (raw: string): string | null =>
+  PAGE_ID.test(raw.trim()) ? raw.trim().replace(/-/g, "").toLowerCase() : null
 
 const badPageId = (raw: string) =>
-  new InvalidRequest({ field: "pageId", message: `pageId must be a Notion page id: 32 hex digits, with or without dashes (got "${raw.slice(0, 80)}").` })
+  new InvalidRequest({
+    field: "pageId",
+    message: `pageId must be a Notion page id: 32 hex digits, with or without dashes (got "${raw.slice(0, 80)}").`,
+  })
 
 export interface NotionSettings {
   readonly apiKey: Redacted.Redacted<string>
@@ -67,9 +81,13 @@ const failureOf = (pageId: string, e: unknown): ProviderError => {
 
 /** The title of a page object (its one `title` property), or "" for a partial page. */
 const titleOf = (page: unknown): string => {
-  const props = (page as { properties?: Record<string, { type?: string; title?: Array<{ plain_text: string }> }> }).properties ?? {}
+  const props =
+    (page as { properties?: Record<string, { type?: string; title?: Array<{ plain_text: string }> }> }).properties ?? {}
   const title = Object.values(props).find((p) => p.type === "title")
-  return (title?.title ?? []).map((t) => t.plain_text).join("").trim()
+  return (title?.title ?? [])
+    .map((t) => t.plain_text)
+    .join("")
+    .trim()
 }
 
 /** The prompts service over one Notion client. */
@@ -82,19 +100,31 @@ export const makeNotionPrompts = (settings: NotionSettings) =>
       logLevel: LogLevel.ERROR,
       ...(settings.retry ? { retry: settings.retry } : {}),
     })
-    const call = <A>(pageId: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => failureOf(pageId, e) })
+    const call = <A>(pageId: string, f: () => Promise<A>) =>
+      Effect.tryPromise({ try: f, catch: (e) => failureOf(pageId, e) })
 
     /** The block's children, a level at a time (Notion returns one level per list, in pages of at most 100). */
-    const children = (pageId: string, blockId: string, depth: number, budget: { left: number }): Effect.Effect<ReadonlyArray<BlockTree>, ProviderError> =>
+    const children = (
+      pageId: string,
+      blockId: string,
+      depth: number,
+      budget: { left: number },
+    ): Effect.Effect<ReadonlyArray<BlockTree>, ProviderError> =>
       Effect.gen(function* () {
-        const blocks = (yield* call(pageId, () => collectPaginatedAPI(client.blocks.children.list, { block_id: blockId, page_size: 100 }))) as unknown as ReadonlyArray<NotionBlock>
+        const blocks = (yield* call(pageId, () =>
+          collectPaginatedAPI(client.blocks.children.list, { block_id: blockId, page_size: 100 }),
+        )) as unknown as ReadonlyArray<NotionBlock>
         const kept = blocks.filter((b) => typeof b.type === "string").slice(0, Math.max(0, budget.left))
         budget.left -= kept.length
         return yield* Effect.forEach(kept, (block) =>
           // A sub-page or database is other content, not part of this prompt.
-          block.has_children && depth < MAX_DEPTH && block.type !== "child_page" && block.type !== "child_database" && budget.left > 0
+          block.has_children &&
+          depth < MAX_DEPTH &&
+          block.type !== "child_page" &&
+          block.type !== "child_database" &&
+          budget.left > 0
             ? Effect.map(children(pageId, block.id, depth + 1, budget), (kids) => ({ block, children: kids }))
-            : Effect.succeed({ block, children: [] })
+            : Effect.succeed({ block, children: [] }),
         )
       })
 
@@ -106,7 +136,10 @@ export const makeNotionPrompts = (settings: NotionSettings) =>
       })
 
     // Concurrent reads of one page share one lookup; failures are not kept (the next request asks Notion again).
-    const cache = yield* Cache.makeWith(read, { capacity: 1_000, timeToLive: (exit) => (Exit.isSuccess(exit) ? PROMPT_TTL : Duration.zero) })
+    const cache = yield* Cache.makeWith(read, {
+      capacity: 1_000,
+      timeToLive: (exit) => (Exit.isSuccess(exit) ? PROMPT_TTL : Duration.zero),
+    })
 
     return NotionPrompts.of({
       prompt: (raw) => {
@@ -128,7 +161,7 @@ export const NotionPromptsLive = Layer.effect(
     const apiKey = yield* readConfig(optionalSecret("NOTION_API_KEY"))
     const baseUrl = yield* readConfig(stringOr("NOTION_API_URL", "https://api.notion.com"))
     return Option.isNone(apiKey) ? notConfigured : yield* makeNotionPrompts({ apiKey: apiKey.value, baseUrl })
-  })
+  }),
 )
 
 /** For tests: the service over explicit settings. */

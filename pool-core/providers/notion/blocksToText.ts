@@ -69,7 +69,12 @@ const blockLines = (block: NotionBlock, number: number): string | null => {
 }
 
 /** Children are indented under list items and toggles (they belong to them); other blocks' children follow as is. */
-const nests = (type: string) => type === "bulleted_list_item" || type === "numbered_list_item" || type === "to_do" || type === "toggle" || /^heading_\d$/.test(type)
+const nests = (type: string) =>
+  type === "bulleted_list_item" ||
+  type === "numbered_list_item" ||
+  type === "to_do" ||
+  type === "toggle" ||
+  /^heading_\d$/.test(type)
 
 const isListItem = (type: string) => type === "bulleted_list_item" || type === "numbered_list_item" || type === "to_do"
 
@@ -82,7 +87,14 @@ export const blocksToText = (trees: ReadonlyArray<BlockTree>): string => {
     const own = blockLines(block, number)
     const inner = children.length > 0 ? blocksToText(children) : ""
     if (own === null && inner === "") continue
-    const text = own === null ? inner : inner === "" ? own : nests(block.type) ? `${own}\n${indent(inner, "  ")}` : `${own}\n\n${inner}`
+    const text =
+      own === null
+        ? inner
+        : inner === ""
+          ? own
+          : nests(block.type)
+            ? `${own}\n${indent(inner, "  ")}`
+            : `${own}\n\n${inner}`
     parts.push({ text, list: isListItem(block.type) })
   }
   return parts

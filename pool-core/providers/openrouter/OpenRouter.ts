@@ -1,5 +1,11 @@
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { InvalidConfig, InvalidRequest, NotConfigured, type ProviderError, ResourceConflict } from "../../domain/errors.ts"
+import {
+  InvalidConfig,
+  InvalidRequest,
+  NotConfigured,
+  type ProviderError,
+  ResourceConflict,
+} from "../../domain/errors.ts"
 import { resourcePrefix } from "../environment.ts"
 import { optionalSecret, providerEnvironment, readConfig, stringOr } from "../http/env.ts"
 import { makeProviderHttp, mayHaveHappened, type ProviderHttpOptions } from "../http/ProviderHttp.ts"
@@ -54,10 +60,12 @@ export const DEFAULT_TOPUP_MAX = 100
  */
 export const checkTopUpAmount = (amountUsd: unknown, max: number): Effect.Effect<number, InvalidRequest> => {
   const bad = (why: string) => Effect.fail(new InvalidRequest({ field: "amountUsd", message: `amountUsd ${why}` }))
-  if (typeof amountUsd !== "number" || !Number.isFinite(amountUsd)) return bad(`must be a number of USD (e.g. 5 or 12.50).`)
+  if (typeof amountUsd !== "number" || !Number.isFinite(amountUsd))
+    return bad(`must be a number of USD (e.g. 5 or 12.50).`)
   if (amountUsd <= 0) return bad(`must be more than 0 (got ${amountUsd}).`)
   if (amountUsd > max) return bad(`must be at most ${max} USD per top-up (OPENROUTER_TOPUP_MAX); got ${amountUsd}.`)
-  if (Math.abs(amountUsd * 100 - Math.round(amountUsd * 100)) > 1e-6) return bad(`must be in whole cents (at most 2 decimals); got ${amountUsd}.`)
+  if (Math.abs(amountUsd * 100 - Math.round(amountUsd * 100)) > 1e-6)
+    return bad(`must be in whole cents (at most 2 decimals); got ${amountUsd}.`)
   return Effect.succeed(amountUsd)
 }
 
@@ -79,33 +87,50 @@ export interface KeyUsage {
   readonly periodUsage: number
 }
 
-export class OpenRouter extends Context.Service<OpenRouter, {
-  readonly configured: boolean
-  /** Creates the agent's key; `key` is the secret (runtime env only), `hash` its public id. */
-  readonly createKey: (instanceId: string) => Effect.Effect<{ readonly hash: string; readonly key: Redacted.Redacted<string> }, ProviderError | NotConfigured>
-  /** Most one top-up may add (USD, OPENROUTER_TOPUP_MAX). */
-  readonly topUpMax: number
-  /**
-   * What raising the key's spend limit by `amountUsd` (checked: > 0, whole cents, ≤ topUpMax) means now: its limit
-   * and the new one. Reads only. An uncapped key is refused (a "top-up" would cap it).
-   */
-  readonly planTopUp: (hash: string, amountUsd: number) => Effect.Effect<TopUpPlan, ProviderError | NotConfigured | InvalidRequest | ResourceConflict>
-  /** Sets the key's absolute spend limit (sending it twice is sending it once). */
-  readonly setLimit: (hash: string, limitUsd: number) => Effect.Effect<void, ProviderError | NotConfigured>
-  /**
-   * planTopUp then setLimit; returns the new limit. Not serialized: two at once on one key lose one, so the pool tops
-   * up only through AgentResources.topUp (per-agent database lock, journal).
-   */
-  readonly topUp: (hash: string, amountUsd: number) => Effect.Effect<number, ProviderError | NotConfigured | InvalidRequest | ResourceConflict>
-  /** Deletes the key; an unknown key counts as deleted. */
-  readonly deleteKey: (hash: string) => Effect.Effect<void, ProviderError | NotConfigured>
-  readonly usage: (hash: string) => Effect.Effect<KeyUsage, ProviderError | NotConfigured>
-  /**
-   * Deletes this environment's keys (enabled or disabled) whose instance id is not in `liveIds` and that were created
-   * inside `window` (see SweepWindow); returns the deleted key names.
-   */
-  readonly sweep: (liveIds: ReadonlySet<string>, window: SweepWindow) => Effect.Effect<ReadonlyArray<string>, ProviderError | NotConfigured>
-}>()("pool-core/providers/openrouter/OpenRouter") {}
+export class OpenRouter extends Context.Service<
+  OpenRouter,
+  {
+    readonly configured: boolean
+    /** Creates the agent's key; `key` is the secret (runtime env only), `hash` its public id. */
+    readonly createKey: (
+      instanceId: string,
+    ) => Effect.Effect<
+      { readonly hash: string; readonly key: Redacted.Redacted<string> },
+      ProviderError | NotConfigured
+    >
+    /** Most one top-up may add (USD, OPENROUTER_TOPUP_MAX). */
+    readonly topUpMax: number
+    /**
+     * What raising the key's spend limit by `amountUsd` (checked: > 0, whole cents, ≤ topUpMax) means now: its limit
+     * and the new one. Reads only. An uncapped key is refused (a "top-up" would cap it).
+     */
+    readonly planTopUp: (
+      hash: string,
+      amountUsd: number,
+    ) => Effect.Effect<TopUpPlan, ProviderError | NotConfigured | InvalidRequest | ResourceConflict>
+    /** Sets the key's absolute spend limit (sending it twice is sending it once). */
+    readonly setLimit: (hash: string, limitUsd: number) => Effect.Effect<void, ProviderError | NotConfigured>
+    /**
+     * planTopUp then setLimit; returns the new limit. Not serialized: two at once on one key lose one, so the pool tops
+     * up only through AgentResources.topUp (per-agent database lock, journal).
+     */
+    readonly topUp: (
+      hash: string,
+      amountUsd: number,
+    ) => Effect.Effect<number, ProviderError | NotConfigured | InvalidRequest | ResourceConflict>
+    /** Deletes the key; an unknown key counts as deleted. */
+    readonly deleteKey: (hash: string) => Effect.Effect<void, ProviderError | NotConfigured>
+    readonly usage: (hash: string) => Effect.Effect<KeyUsage, ProviderError | NotConfigured>
+    /**
+     * Deletes this environment's keys (enabled or disabled) whose instance id is not in `liveIds` and that were created
+     * inside `window` (see SweepWindow); returns the deleted key names.
+     */
+    readonly sweep: (
+      liveIds: ReadonlySet<string>,
+      window: SweepWindow,
+    ) => Effect.Effect<ReadonlyArray<string>, ProviderError | NotConfigured>
+  }
+>()("pool-core/providers/openrouter/OpenRouter") {}
 
 /**
  * Which keys a sweep may delete, by creation time (epoch ms): only keys created after `createdAfter` (the birth of the
@@ -133,7 +158,13 @@ export interface OpenRouterSettings {
 // A limit that resets caps only the current period's spend, and OpenRouter's usage_daily/weekly/monthly windows are
 // the reset windows: all-time `usage` would overstate what an agent has left after its first month.
 const periodUsage = (k: typeof KeyInfo.Type) =>
-  (k.limit_reset === "daily" ? k.usage_daily : k.limit_reset === "weekly" ? k.usage_weekly : k.limit_reset === "monthly" ? k.usage_monthly : undefined) ?? k.usage
+  (k.limit_reset === "daily"
+    ? k.usage_daily
+    : k.limit_reset === "weekly"
+      ? k.usage_weekly
+      : k.limit_reset === "monthly"
+        ? k.usage_monthly
+        : undefined) ?? k.usage
 
 const toUsage = (k: typeof KeyInfo.Type): KeyUsage => ({
   hash: k.hash,
@@ -153,13 +184,18 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
       ...settings.http,
     })
     const get = (hash: string) =>
-      http.json({ operation: "read key", method: "GET", path: `api/v1/keys/${encodeURIComponent(hash)}` }, One).pipe(Effect.map((r) => r.data))
+      http
+        .json({ operation: "read key", method: "GET", path: `api/v1/keys/${encodeURIComponent(hash)}` }, One)
+        .pipe(Effect.map((r) => r.data))
 
     const listAll = Effect.gen(function* () {
       const all: Array<typeof KeyInfo.Type> = []
       for (let offset = 0; offset < 100_000; ) {
         // Disabled keys too: a key disabled by hand still belongs to someone, and an orphan stays an orphan.
-        const page = yield* http.json({ operation: "list keys", method: "GET", path: `api/v1/keys?include_disabled=true&offset=${offset}` }, Page)
+        const page = yield* http.json(
+          { operation: "list keys", method: "GET", path: `api/v1/keys?include_disabled=true&offset=${offset}` },
+          Page,
+        )
         if (page.data.length === 0) break
         all.push(...page.data)
         offset += page.data.length
@@ -168,20 +204,42 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
     })
 
     const deleteKey = (hash: string) =>
-      http.request({ operation: "delete key", method: "DELETE", path: `api/v1/keys/${encodeURIComponent(hash)}`, okStatuses: [404] }).pipe(Effect.asVoid)
+      http
+        .request({
+          operation: "delete key",
+          method: "DELETE",
+          path: `api/v1/keys/${encodeURIComponent(hash)}`,
+          okStatuses: [404],
+        })
+        .pipe(Effect.asVoid)
 
     const createOnce = (instanceId: string) =>
       http
         .json(
-          { operation: "create key", method: "POST", path: "api/v1/keys", body: { name: keyName(settings.environment, instanceId), limit: settings.keyLimit, limit_reset: settings.limitReset } },
-          Created
+          {
+            operation: "create key",
+            method: "POST",
+            path: "api/v1/keys",
+            body: {
+              name: keyName(settings.environment, instanceId),
+              limit: settings.keyLimit,
+              limit_reset: settings.limitReset,
+            },
+          },
+          Created,
         )
         .pipe(Effect.map((r) => ({ hash: r.data.hash, key: Redacted.make(r.key) })))
 
     /** Deletes every key named for the instance: ones an earlier create made but whose secret never arrived. */
     const deleteNamed = (instanceId: string) =>
       listAll.pipe(
-        Effect.flatMap((all) => Effect.forEach(all.filter((k) => k.name === keyName(settings.environment, instanceId)), (k) => deleteKey(k.hash), { discard: true }))
+        Effect.flatMap((all) =>
+          Effect.forEach(
+            all.filter((k) => k.name === keyName(settings.environment, instanceId)),
+            (k) => deleteKey(k.hash),
+            { discard: true },
+          ),
+        ),
       )
 
     const createKey = (instanceId: string) =>
@@ -206,20 +264,36 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
         if (current.limit === null) {
           const prefix = keyNamePrefix(settings.environment)
           const instanceId = current.name.startsWith(prefix) ? current.name.slice(prefix.length) : hash
-          return yield* new ResourceConflict({ instanceId, provider: "openrouter", message: "This agent's OpenRouter key has no spending cap, so there is nothing to raise." })
+          return yield* new ResourceConflict({
+            instanceId,
+            provider: "openrouter",
+            message: "This agent's OpenRouter key has no spending cap, so there is nothing to raise.",
+          })
         }
         // Rounded to micro-dollars: 20.1 + 0.2 must be 20.3, not 20.300000000000001.
         return { before: current.limit, limit: Math.round((current.limit + amountUsd) * 1e6) / 1e6 }
       })
     const setLimit = (hash: string, limit: number) =>
-      http.request({ operation: "top up key", method: "PATCH", path: `api/v1/keys/${encodeURIComponent(hash)}`, body: { limit }, idempotent: true }).pipe(Effect.asVoid)
+      http
+        .request({
+          operation: "top up key",
+          method: "PATCH",
+          path: `api/v1/keys/${encodeURIComponent(hash)}`,
+          body: { limit },
+          idempotent: true,
+        })
+        .pipe(Effect.asVoid)
     return OpenRouter.of({
       configured: true,
       createKey,
       topUpMax,
       planTopUp,
       setLimit,
-      topUp: (hash, amountUsd) => planTopUp(hash, amountUsd).pipe(Effect.tap((plan) => setLimit(hash, plan.limit)), Effect.map((plan) => plan.limit)),
+      topUp: (hash, amountUsd) =>
+        planTopUp(hash, amountUsd).pipe(
+          Effect.tap((plan) => setLimit(hash, plan.limit)),
+          Effect.map((plan) => plan.limit),
+        ),
       deleteKey,
       usage: (hash) => get(hash).pipe(Effect.map(toUsage)),
       sweep: (liveIds, window) =>
@@ -241,17 +315,18 @@ export const openRouterLive = (settings: OpenRouterSettings) =>
 
 const notConfigured = Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY"))
 
-const disabled = (topUpMax: number) => Layer.succeed(OpenRouter, {
-  configured: false,
-  topUpMax,
-  createKey: () => notConfigured,
-  planTopUp: () => notConfigured,
-  setLimit: () => notConfigured,
-  topUp: () => notConfigured,
-  deleteKey: () => notConfigured,
-  usage: () => notConfigured,
-  sweep: () => notConfigured,
-})
+const disabled = (topUpMax: number) =>
+  Layer.succeed(OpenRouter, {
+    configured: false,
+    topUpMax,
+    createKey: () => notConfigured,
+    planTopUp: () => notConfigured,
+    setLimit: () => notConfigured,
+    topUp: () => notConfigured,
+    deleteKey: () => notConfigured,
+    usage: () => notConfigured,
+    sweep: () => notConfigured,
+  })
 
 export const openRouterDisabled = disabled(DEFAULT_TOPUP_MAX)
 
@@ -261,8 +336,13 @@ export const topUpMaxConfig = readConfig(stringOr("OPENROUTER_TOPUP_MAX", String
     const n = Number(raw.trim())
     return raw.trim() !== "" && Number.isFinite(n) && n > 0
       ? Effect.succeed(n)
-      : Effect.fail(new InvalidConfig({ variable: "OPENROUTER_TOPUP_MAX", message: `OPENROUTER_TOPUP_MAX must be a positive number of USD (default ${DEFAULT_TOPUP_MAX}); got "${raw.slice(0, 40)}". See .env.example.` }))
-  })
+      : Effect.fail(
+          new InvalidConfig({
+            variable: "OPENROUTER_TOPUP_MAX",
+            message: `OPENROUTER_TOPUP_MAX must be a positive number of USD (default ${DEFAULT_TOPUP_MAX}); got "${raw.slice(0, 40)}". See .env.example.`,
+          }),
+        )
+  }),
 )
 
 /** Live when OPENROUTER_MANAGEMENT_KEY is set, disabled otherwise. */
@@ -273,14 +353,24 @@ export const openRouterLayerFromEnv = Layer.unwrap(
     const topUpMax = yield* topUpMaxConfig
     if (Option.isNone(key)) return disabled(topUpMax)
     // The runtime reads the same variable as its OpenAI-compatible endpoint (…/api/v1): accept both spellings.
-    const baseUrl = (yield* readConfig(stringOr("OPENROUTER_BASE_URL", "https://openrouter.ai"))).replace(/\/api\/v1\/?$/, "")
+    const baseUrl = (yield* readConfig(stringOr("OPENROUTER_BASE_URL", "https://openrouter.ai"))).replace(
+      /\/api\/v1\/?$/,
+      "",
+    )
     const keyLimit = Number(yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT", "20")))
     const limitReset = (yield* readConfig(stringOr("OPENROUTER_KEY_LIMIT_RESET", "monthly"))).trim()
     // OpenRouter takes daily, weekly or monthly (or no reset): anything else would fail every key create.
     if (!["daily", "weekly", "monthly"].includes(limitReset))
-      return yield* new InvalidConfig({ variable: "OPENROUTER_KEY_LIMIT_RESET", message: `OPENROUTER_KEY_LIMIT_RESET must be daily, weekly or monthly (default monthly); got "${limitReset.slice(0, 40)}".` })
-    if (!Number.isFinite(keyLimit) || keyLimit <= 0) return yield* new InvalidConfig({ variable: "OPENROUTER_KEY_LIMIT", message: "OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20)." })
+      return yield* new InvalidConfig({
+        variable: "OPENROUTER_KEY_LIMIT_RESET",
+        message: `OPENROUTER_KEY_LIMIT_RESET must be daily, weekly or monthly (default monthly); got "${limitReset.slice(0, 40)}".`,
+      })
+    if (!Number.isFinite(keyLimit) || keyLimit <= 0)
+      return yield* new InvalidConfig({
+        variable: "OPENROUTER_KEY_LIMIT",
+        message: "OPENROUTER_KEY_LIMIT must be a positive number of USD (default 20).",
+      })
     const environment = yield* providerEnvironment
     return openRouterLive({ managementKey: key.value, environment, baseUrl, keyLimit, limitReset, topUpMax })
-  })
+  }),
 )

@@ -5,7 +5,9 @@ import type { RecordedRequest, Reply } from "../http/testing.ts"
 // Loopback stand-in for the provider API (tests only): answers like the real one, checks auth on every request, and
 // checks every request (and its own answers) against OpenRouter's published API reference (./openapi.json).
 
-export const openRouterReference = JSON.parse(readFileSync(new URL("./openapi.json", import.meta.url), "utf8")) as OpenApiDocument
+export const openRouterReference = JSON.parse(
+  readFileSync(new URL("./openapi.json", import.meta.url), "utf8"),
+) as OpenApiDocument
 const contract = openApiContract(openRouterReference)
 
 /** OpenRouter's error answers: `{ error: { code, message } }`. */
@@ -47,7 +49,11 @@ const view = (k: FakeKey) => {
     updated_at: null,
     creator_user_id: null,
     workspace_id: "0df9e665-d932-5740-b2c7-b52af166bc11",
-    usage_daily: period, usage_weekly: period, usage_monthly: period, limit_remaining: k.limit === null ? null : Math.max(0, k.limit - period) }
+    usage_daily: period,
+    usage_weekly: period,
+    usage_monthly: period,
+    limit_remaining: k.limit === null ? null : Math.max(0, k.limit - period),
+  }
 }
 
 /** A small OpenRouter keys API: checks auth on every request, keeps keys in memory. */
@@ -62,12 +68,20 @@ export const openRouterApi = () => {
   }
   let next = 0
   const handle = (r: RecordedRequest): Reply => {
-    if (r.headers.authorization !== `Bearer ${managementKey}`) return { status: 401, json: { error: { message: "No auth" } } }
+    if (r.headers.authorization !== `Bearer ${managementKey}`)
+      return { status: 401, json: { error: { message: "No auth" } } }
     const path = r.path.split("?")[0]
     if (r.method === "POST" && path === "/api/v1/keys") {
       const b = r.body as { name: string; limit?: number | null; limit_reset?: string | null }
       const hash = `hash-${++next}`
-      keys.set(hash, { hash, name: b.name, limit: b.limit ?? null, usage: 0, limit_reset: b.limit_reset ?? null, created_at: new Date().toISOString() })
+      keys.set(hash, {
+        hash,
+        name: b.name,
+        limit: b.limit ?? null,
+        usage: 0,
+        limit_reset: b.limit_reset ?? null,
+        created_at: new Date().toISOString(),
+      })
       return { status: 201, json: { key: `sk-or-v1-secret-${next}`, data: view(keys.get(hash)!) } }
     }
     if (r.method === "GET" && path === "/api/v1/keys") {
@@ -81,8 +95,9 @@ export const openRouterApi = () => {
     const key = m ? keys.get(m[1]) : undefined
     if (m && !key) return { status: 404, json: { error: { message: "Key not found" } } }
     if (key && r.method === "GET") return { json: { data: view(key) } }
-    if (key && r.method === "PATCH") return (key.limit = (r.body as { limit: number }).limit), { json: { data: view(key) } }
-    if (key && r.method === "DELETE") return keys.delete(key.hash), { json: { deleted: true } }
+    if (key && r.method === "PATCH")
+      return ((key.limit = (r.body as { limit: number }).limit), { json: { data: view(key) } })
+    if (key && r.method === "DELETE") return (keys.delete(key.hash), { json: { deleted: true } })
     return { status: 404, json: { error: { message: `no route ${r.method} ${r.path}` } } }
   }
   const checked = checkedByContract(contract, refuse, handle)

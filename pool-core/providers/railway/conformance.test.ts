@@ -17,7 +17,7 @@ describe("Railway compute conformance", () => {
           })
           yield* c.run(compute)
           expectNothingRefused(fake)
-        }).pipe(Effect.scoped)
+        }).pipe(Effect.scoped),
       )
     }
   }

@@ -19,7 +19,8 @@ import { pickEnvironment } from "./status.ts"
 // uses what it finds (and deletes extra copies), and creates again only when nothing is there. Throttling
 // ("one project per user every 30s", "creating volumes too quickly") is waited out by the client (./graphql.ts).
 
-export const agentName = (environment: string, instanceId: string) => `${resourcePrefix(environment)}agent-${instanceId}`
+export const agentName = (environment: string, instanceId: string) =>
+  `${resourcePrefix(environment)}agent-${instanceId}`
 
 export interface Target {
   readonly projectId: string
@@ -34,7 +35,7 @@ export const makeCreate = (
     readonly sharedTarget: Effect.Effect<Target, ProviderError>
     readonly deleteProject: (id: string) => Effect.Effect<void, ProviderError>
     readonly deleteService: (projectId: string, serviceId: string) => Effect.Effect<void, ProviderError>
-  }
+  },
 ) => {
   const layout = settings.layout
   const lookups = makeLookups(api, settings.pageSize ?? 100)
@@ -45,7 +46,7 @@ export const makeCreate = (
     create: Effect.Effect<A, ProviderError>,
     findByName: Effect.Effect<ReadonlyArray<A>, ProviderError>,
     remove: (id: string) => Effect.Effect<void, ProviderError>,
-    onUncertain: () => void
+    onUncertain: () => void,
   ): Effect.Effect<A, ProviderError> =>
     Effect.gen(function* () {
       for (let attempt = 1; ; attempt++) {
@@ -68,11 +69,19 @@ export const makeCreate = (
   const cleanup = (name: string, where: Target | null, serviceId: string | null, uncertain: boolean) =>
     Effect.gen(function* () {
       if (layout._tag === "perAgent") {
-        const named = uncertain ? yield* lookups.projectsNamed(layout.workspaceId, name).pipe(Effect.orElseSucceed((): ReadonlyArray<{ readonly id: string }> => [])) : []
+        const named = uncertain
+          ? yield* lookups
+              .projectsNamed(layout.workspaceId, name)
+              .pipe(Effect.orElseSucceed((): ReadonlyArray<{ readonly id: string }> => []))
+          : []
         const ids = new Set([...(where?.owned ? [where.projectId] : []), ...named.map((p) => p.id)])
         yield* Effect.forEach(ids, deps.deleteProject, { discard: true })
       } else if (where) {
-        const named = uncertain ? yield* lookups.servicesNamed(where.projectId, name).pipe(Effect.orElseSucceed((): ReadonlyArray<{ readonly id: string }> => [])) : []
+        const named = uncertain
+          ? yield* lookups
+              .servicesNamed(where.projectId, name)
+              .pipe(Effect.orElseSucceed((): ReadonlyArray<{ readonly id: string }> => []))
+          : []
         const ids = new Set([...(serviceId ? [serviceId] : []), ...named.map((n) => n.id)])
         yield* Effect.forEach(ids, (id) => deps.deleteService(where.projectId, id), { discard: true })
       }
@@ -87,15 +96,26 @@ export const makeCreate = (
             "create project",
             `mutation($input: ProjectCreateInput!) { projectCreate(input: $input) { id name environments { edges { node { id name } } } } }`,
             { input: { name, workspaceId: layout.workspaceId } },
-            Schema.Struct({ projectCreate: ProjectNode })
+            Schema.Struct({ projectCreate: ProjectNode }),
           )
           .pipe(Effect.map((r) => r.projectCreate)),
         lookups.projectsNamed(layout.workspaceId, name),
         deps.deleteProject,
-        onUncertain
+        onUncertain,
       )
-      const env = pickEnvironment(project.environments.edges.map((e) => e.node), null)
-      if (!env) return yield* new ProviderError({ provider: "railway", operation: "create project", status: 200, retryable: false, fault: "rejected", message: `railway project ${project.id} has no environment` })
+      const env = pickEnvironment(
+        project.environments.edges.map((e) => e.node),
+        null,
+      )
+      if (!env)
+        return yield* new ProviderError({
+          provider: "railway",
+          operation: "create project",
+          status: 200,
+          retryable: false,
+          fault: "rejected",
+          message: `railway project ${project.id} has no environment`,
+        })
       return { projectId: project.id, environmentId: env.id, owned: true }
     })
 
@@ -116,19 +136,21 @@ export const makeCreate = (
               "create service",
               `mutation($input: ServiceCreateInput!) { serviceCreate(input: $input) { id name } }`,
               { input: { projectId: target.projectId, environmentId: target.environmentId, name } },
-              Schema.Struct({ serviceCreate: Schema.Struct({ id: Schema.String, name: Schema.String }) })
+              Schema.Struct({ serviceCreate: Schema.Struct({ id: Schema.String, name: Schema.String }) }),
             )
             .pipe(Effect.map((r) => r.serviceCreate)),
           lookups.servicesNamed(target.projectId, name),
           (id) => deps.deleteService(target.projectId, id),
-          onUncertain
+          onUncertain,
         )
         serviceId = service.id
         yield* api.query(
           "create volume",
           `mutation($input: VolumeCreateInput!) { volumeCreate(input: $input) { id } }`,
-          { input: { projectId: target.projectId, environmentId: target.environmentId, serviceId, mountPath: "/data" } },
-          Schema.Struct({ volumeCreate: Schema.Struct({ id: Schema.String }) })
+          {
+            input: { projectId: target.projectId, environmentId: target.environmentId, serviceId, mountPath: "/data" },
+          },
+          Schema.Struct({ volumeCreate: Schema.Struct({ id: Schema.String }) }),
         )
         // A domain failure is not fatal: the service works, the tick picks the domain up later.
         const domain = yield* api
@@ -136,29 +158,54 @@ export const makeCreate = (
             "create domain",
             `mutation($input: ServiceDomainCreateInput!) { serviceDomainCreate(input: $input) { domain } }`,
             { input: { serviceId, environmentId: target.environmentId } },
-            Schema.Struct({ serviceDomainCreate: Schema.Struct({ domain: Schema.String }) })
+            Schema.Struct({ serviceDomainCreate: Schema.Struct({ domain: Schema.String }) }),
           )
           .pipe(
             Effect.map((d) => d.serviceDomainCreate.domain),
-            Effect.catch((e) => Effect.logWarning(`railway: no domain for ${serviceId} yet: ${e.message}`).pipe(Effect.as(null)))
+            Effect.catch((e) =>
+              Effect.logWarning(`railway: no domain for ${serviceId} yet: ${e.message}`).pipe(Effect.as(null)),
+            ),
           )
         const variables = Object.fromEntries(
-          Object.entries({ ...settings.runtimeEnv, GATEWAY_BIND: "lan", ...spec.env, INSTANCE_ID: spec.instanceId, INSTANCE_TOKEN: spec.instanceToken }).map(([k, value]) => [k, { value }])
+          Object.entries({
+            ...settings.runtimeEnv,
+            GATEWAY_BIND: "lan",
+            ...spec.env,
+            INSTANCE_ID: spec.instanceId,
+            INSTANCE_TOKEN: spec.instanceToken,
+          }).map(([k, value]) => [k, { value }]),
         )
-        const limits = settings.limits ? { limitOverride: { containers: { cpu: settings.limits.vcpus, memoryBytes: Math.round(settings.limits.memoryGb * 1024 ** 3) } } } : {}
+        const limits = settings.limits
+          ? {
+              limitOverride: {
+                containers: {
+                  cpu: settings.limits.vcpus,
+                  memoryBytes: Math.round(settings.limits.memoryGb * 1024 ** 3),
+                },
+              },
+            }
+          : {}
         const deploy = { ...(settings.startCommand ? { startCommand: settings.startCommand } : {}), ...limits }
         yield* api.query(
           "configure and deploy",
           `mutation($environmentId: String!, $patch: EnvironmentConfig!, $commitMessage: String) { environmentPatchCommit(environmentId: $environmentId, patch: $patch, commitMessage: $commitMessage) }`,
           {
             environmentId: target.environmentId,
-            patch: { services: { [serviceId]: { source: { image }, ...(Object.keys(deploy).length > 0 ? { deploy } : {}), variables } } },
+            patch: {
+              services: {
+                [serviceId]: { source: { image }, ...(Object.keys(deploy).length > 0 ? { deploy } : {}), variables },
+              },
+            },
             commitMessage: `convos agent ${spec.instanceId}`,
           },
           Schema.Unknown,
-          { idempotent: true } // the same patch twice configures the same service
+          { idempotent: true }, // the same patch twice configures the same service
         )
-        return { providerRef: serviceId, providerProjectRef: target.projectId, url: domain ? `https://${domain}` : null }
+        return {
+          providerRef: serviceId,
+          providerProjectRef: target.projectId,
+          url: domain ? `https://${domain}` : null,
+        }
       }).pipe(Effect.tapError(() => Effect.suspend(() => cleanup(name, where, serviceId, uncertain))))
     })
 }

@@ -21,7 +21,7 @@ describe("RailwayCompute destroy", () => {
       expect([...fake.volumes.values()].map((v) => v.serviceId)).toEqual([b.providerRef])
       expect(fake.ops.slice(-2)).toEqual(["volumeDelete", "serviceDelete"])
       expectNothingRefused(fake)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped),
   )
 
   it.live("project per agent: destroy deletes the project (its service and volume with it)", () =>
@@ -31,7 +31,7 @@ describe("RailwayCompute destroy", () => {
       yield* compute.destroy(h.providerRef)
       expect(fake.projects.size).toBe(0)
       expect(fake.volumes.size).toBe(0)
-    }).pipe(Effect.scoped)
+    }).pipe(Effect.scoped),
   )
 
   for (const wording of ["Not Authorized", "Not authorized to access this service"])
@@ -45,26 +45,36 @@ describe("RailwayCompute destroy", () => {
         expect(providerFault(error)).toBe("unauthorized")
         expect(fake.services.has(h.providerRef)).toBe(true)
         expect(fake.projects.size).toBe(1)
-      }).pipe(Effect.scoped)
+      }).pipe(Effect.scoped),
     )
 
-  it.live("a project token: sent as Project-Access-Token, its project and environment asked from Railway; create, status and destroy work", () =>
-    Effect.gen(function* () {
-      let token = ""
-      const { fake, api, compute } = yield* railwayOnFake((f) => {
-        const p = f.addProject("pool")
-        token = f.addProjectToken(p.id, p.environments[0]!.id)
-        return { token: Redacted.make(token), tokenKind: "project", layout: { _tag: "shared", projectId: null, environmentId: null } }
-      })
-      const h = yield* compute.create(spec)
-      expect(api.requests.every((r) => r.headers["project-access-token"] === token && r.headers.authorization === undefined)).toBe(true)
-      expect(sent(api.requests, "projectToken")).toBe(1)
-      expect((yield* compute.statusBatch([h])).get(h.providerRef)?.state).toBe("starting")
-      yield* compute.destroy(h.providerRef)
-      expect(fake.services.size).toBe(0)
-      expect(fake.volumes.size).toBe(0)
-      expect(sent(api.requests, "projectToken")).toBe(1)
-      expectNothingRefused(fake)
-    }).pipe(Effect.scoped)
+  it.live(
+    "a project token: sent as Project-Access-Token, its project and environment asked from Railway; create, status and destroy work",
+    () =>
+      Effect.gen(function* () {
+        let token = ""
+        const { fake, api, compute } = yield* railwayOnFake((f) => {
+          const p = f.addProject("pool")
+          token = f.addProjectToken(p.id, p.environments[0]!.id)
+          return {
+            token: Redacted.make(token),
+            tokenKind: "project",
+            layout: { _tag: "shared", projectId: null, environmentId: null },
+          }
+        })
+        const h = yield* compute.create(spec)
+        expect(
+          api.requests.every(
+            (r) => r.headers["project-access-token"] === token && r.headers.authorization === undefined,
+          ),
+        ).toBe(true)
+        expect(sent(api.requests, "projectToken")).toBe(1)
+        expect((yield* compute.statusBatch([h])).get(h.providerRef)?.state).toBe("starting")
+        yield* compute.destroy(h.providerRef)
+        expect(fake.services.size).toBe(0)
+        expect(fake.volumes.size).toBe(0)
+        expect(sent(api.requests, "projectToken")).toBe(1)
+        expectNothingRefused(fake)
+      }).pipe(Effect.scoped),
   )
 })

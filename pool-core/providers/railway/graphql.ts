@@ -13,12 +13,19 @@ import { callKind, makeTokenPool, type Cooldowns } from "./tokens.ts"
 // unless the caller says so (deletes, the environment patch); creates look up by name before trying again.
 
 export const THROTTLED = /only one project can be created|creating volumes too quickly|rate limit|too many requests/i
-const UNAUTHORIZED = /not authorized|unauthorized|forbidden|project token not found|invalid token|two factor authentication required/i
+const UNAUTHORIZED =
+  /not authorized|unauthorized|forbidden|project token not found|invalid token|two factor authentication required/i
 const NOT_FOUND = /not found|does not exist/i
 
 /** What a GraphQL error message from Railway means for the pool. */
 export const faultOfMessage = (message: string): ProviderFault =>
-  UNAUTHORIZED.test(message) ? "unauthorized" : THROTTLED.test(message) ? "throttled" : NOT_FOUND.test(message) ? "not_found" : "rejected"
+  UNAUTHORIZED.test(message)
+    ? "unauthorized"
+    : THROTTLED.test(message)
+      ? "throttled"
+      : NOT_FOUND.test(message)
+        ? "not_found"
+        : "rejected"
 
 /** The worst fault among several errors of one answer: unauthorized wins, then throttled, not_found, rejected. */
 export const faultOfMessages = (messages: ReadonlyArray<string>): ProviderFault => {
@@ -30,7 +37,14 @@ export const isNotFound = (e: ProviderError) => e.fault === "not_found" || (e.fa
 
 const Answer = Schema.Struct({
   data: Schema.optional(Schema.NullOr(Schema.Unknown)),
-  errors: Schema.optional(Schema.Array(Schema.Struct({ message: Schema.String, path: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union([Schema.String, Schema.Number])))) }))),
+  errors: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        message: Schema.String,
+        path: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union([Schema.String, Schema.Number])))),
+      }),
+    ),
+  ),
 })
 
 const isQuery = (query: string) => /^\s*query\b/.test(query)
@@ -61,22 +75,40 @@ export const makeRailwayApi = (options: RailwayApiOptions) => {
     makeProviderHttp({
       provider: "railway",
       baseUrl: options.url,
-      headers: options.tokenKind === "project" ? { "project-access-token": token } : { authorization: Redacted.make(`Bearer ${Redacted.value(token)}`) },
+      headers:
+        options.tokenKind === "project"
+          ? { "project-access-token": token }
+          : { authorization: Redacted.make(`Bearer ${Redacted.value(token)}`) },
       ...options.http,
-    })
+    }),
   )
   const pool = makeTokenPool(tokens.length, options.cooldowns)
   const maxWaitMs = Duration.toMillis(Duration.fromInputUnsafe(options.maxThrottleWait ?? "3 minutes"))
   const redact = (text: string) => clients.reduce((t, c) => c.redact(t), text)
   const which = (index: number) => (tokens.length > 1 ? ` (token ${index + 1} of ${tokens.length})` : "")
 
-  const post = (client: ProviderHttp, operation: string, query: string, variables: Record<string, unknown>, idempotent: boolean) =>
-    client.json({ operation, method: "POST", path: "", body: { query, variables }, idempotent }, Answer)
+  const post = (
+    client: ProviderHttp,
+    operation: string,
+    query: string,
+    variables: Record<string, unknown>,
+    idempotent: boolean,
+  ) => client.json({ operation, method: "POST", path: "", body: { query, variables }, idempotent }, Answer)
 
   const errorOf = (operation: string, messages: ReadonlyArray<string>, index: number) => {
     const fault = faultOfMessages(messages)
-    const hint = fault === "unauthorized" ? ` Railway refused the token${which(index)}: check that it is valid and may act on this workspace/project (RAILWAY_API_TOKEN, RAILWAY_API_TOKENS or RAILWAY_TOKEN).` : ""
-    return new ProviderError({ provider: "railway", operation, status: 200, retryable: fault === "throttled", fault, message: redact(`railway ${operation} failed: ${messages.join("; ")}.${hint}`) })
+    const hint =
+      fault === "unauthorized"
+        ? ` Railway refused the token${which(index)}: check that it is valid and may act on this workspace/project (RAILWAY_API_TOKEN, RAILWAY_API_TOKENS or RAILWAY_TOKEN).`
+        : ""
+    return new ProviderError({
+      provider: "railway",
+      operation,
+      status: 200,
+      retryable: fault === "throttled",
+      fault,
+      message: redact(`railway ${operation} failed: ${messages.join("; ")}.${hint}`),
+    })
   }
 
   /**
@@ -88,7 +120,7 @@ export const makeRailwayApi = (options: RailwayApiOptions) => {
     text: string,
     variables: Record<string, unknown>,
     schema: S,
-    opts: { readonly idempotent?: boolean } = {}
+    opts: { readonly idempotent?: boolean } = {},
   ): Effect.Effect<S["Type"], ProviderError> =>
     Effect.gen(function* () {
       const kind = callKind(text)
@@ -97,25 +129,48 @@ export const makeRailwayApi = (options: RailwayApiOptions) => {
         const slot = yield* pool.reserve(kind)
         if (slot.waitMs > 0) {
           if (waited + slot.waitMs > maxWaitMs) {
-            return yield* new ProviderError({ provider: "railway", operation, status: 200, retryable: true, fault: "throttled", message: `railway ${operation} is throttled: every token is cooling down for ${Math.ceil(slot.waitMs / 1000)} s more; try again later or add tokens of other users to RAILWAY_API_TOKENS.` })
+            return yield* new ProviderError({
+              provider: "railway",
+              operation,
+              status: 200,
+              retryable: true,
+              fault: "throttled",
+              message: `railway ${operation} is throttled: every token is cooling down for ${Math.ceil(slot.waitMs / 1000)} s more; try again later or add tokens of other users to RAILWAY_API_TOKENS.`,
+            })
           }
-          yield* Effect.logInfo(`railway: ${operation} waits ${Math.ceil(slot.waitMs / 1000)} s for Railway's throttling window${which(slot.index)}`)
+          yield* Effect.logInfo(
+            `railway: ${operation} waits ${Math.ceil(slot.waitMs / 1000)} s for Railway's throttling window${which(slot.index)}`,
+          )
           yield* Effect.sleep(Duration.millis(slot.waitMs))
           waited += slot.waitMs
         }
         const answer = yield* post(clients[slot.index]!, operation, text, variables, opts.idempotent ?? isQuery(text))
         if (answer.errors && answer.errors.length > 0) {
-          const error = errorOf(operation, answer.errors.map((e) => e.message), slot.index)
+          const error = errorOf(
+            operation,
+            answer.errors.map((e) => e.message),
+            slot.index,
+          )
           if (error.fault === "throttled" && attempt <= tokens.length * 2 + 2) {
             yield* pool.throttled(kind, slot.index)
             continue
           }
           return yield* error
         }
-        return yield* (Schema.decodeUnknownEffect(schema as any)(answer.data) as Effect.Effect<S["Type"], unknown>).pipe(
+        return yield* (
+          Schema.decodeUnknownEffect(schema as any)(answer.data) as Effect.Effect<S["Type"], unknown>
+        ).pipe(
           Effect.mapError(
-            (issue) => new ProviderError({ provider: "railway", operation, status: 200, retryable: false, fault: "rejected", message: `railway ${operation} answered data of an unexpected shape: ${String(issue).slice(0, 300)}` })
-          )
+            (issue) =>
+              new ProviderError({
+                provider: "railway",
+                operation,
+                status: 200,
+                retryable: false,
+                fault: "rejected",
+                message: `railway ${operation} answered data of an unexpected shape: ${String(issue).slice(0, 300)}`,
+              }),
+          ),
         )
       }
     })
@@ -128,8 +183,8 @@ export const makeRailwayApi = (options: RailwayApiOptions) => {
           data: (a.data ?? null) as Record<string, unknown> | null,
           errors: (a.errors ?? []).map((e): GraphqlError => ({ message: redact(e.message), path: e.path ?? null })),
           error: (messages: ReadonlyArray<string>) => errorOf(operation, messages, slot.index),
-        }))
-      )
+        })),
+      ),
     )
 
   return { query, raw, tokenCount: tokens.length }

@@ -53,7 +53,10 @@ const resolveOnce = async (image: string, options: DigestOptions): Promise<strin
   let res = await fetch(manifest, { method: "HEAD", headers: { accept: ACCEPT }, signal })
   if (res.status === 401) {
     const params = challenge(res.headers.get("www-authenticate"))
-    if (!params?.realm) throw new Error(`the registry asks for credentials this pool does not have (${res.headers.get("www-authenticate") ?? "no challenge"})`)
+    if (!params?.realm)
+      throw new Error(
+        `the registry asks for credentials this pool does not have (${res.headers.get("www-authenticate") ?? "no challenge"})`,
+      )
     const url = new URL(params.realm)
     if (params.service) url.searchParams.set("service", params.service)
     url.searchParams.set("scope", `repository:${ref.repository}:pull`)
@@ -62,11 +65,16 @@ const resolveOnce = async (image: string, options: DigestOptions): Promise<strin
     const body = (await tokenRes.json()) as { token?: string; access_token?: string }
     const token = body.token ?? body.access_token
     if (!token) throw new Error("the registry's token endpoint answered no token")
-    res = await fetch(manifest, { method: "HEAD", headers: { accept: ACCEPT, authorization: `Bearer ${token}` }, signal })
+    res = await fetch(manifest, {
+      method: "HEAD",
+      headers: { accept: ACCEPT, authorization: `Bearer ${token}` },
+      signal,
+    })
   }
   if (!res.ok) throw new Error(`manifest ${ref.tag} answered ${res.status}`)
   const digest = res.headers.get("docker-content-digest")
-  if (!digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`no usable Docker-Content-Digest (${digest ?? "none"})`)
+  if (!digest || !/^sha256:[0-9a-f]{64}$/.test(digest))
+    throw new Error(`no usable Docker-Content-Digest (${digest ?? "none"})`)
   return `${ref.name}@${digest}`
 }
 
@@ -75,8 +83,10 @@ export const pinImageDigest = (image: string, options: DigestOptions = {}): Effe
   Effect.tryPromise(() => resolveOnce(image, options)).pipe(
     Effect.catch((e) =>
       Effect.as(
-        Effect.logWarning(`railway: deploying ${image} by tag: its digest could not be resolved (${String((e as { cause?: unknown }).cause ?? e).slice(0, 200)}); make the image public or pin it yourself (image@sha256:…)`),
-        image
-      )
-    )
+        Effect.logWarning(
+          `railway: deploying ${image} by tag: its digest could not be resolved (${String((e as { cause?: unknown }).cause ?? e).slice(0, 200)}); make the image public or pin it yourself (image@sha256:…)`,
+        ),
+        image,
+      ),
+    ),
   )

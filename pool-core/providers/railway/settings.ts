@@ -44,7 +44,16 @@ const positive = (name: string, fallback: number) =>
   Config.Number(name).pipe(
     Config.withDefault(fallback),
     Effect.mapError(fromConfigError),
-    Effect.flatMap((n) => (Number.isFinite(n) && n > 0 ? Effect.succeed(n) : Effect.fail(new InvalidConfig({ variable: name, message: `${name} must be a positive number (got ${n}), e.g. ${name}=${fallback}.` }))))
+    Effect.flatMap((n) =>
+      Number.isFinite(n) && n > 0
+        ? Effect.succeed(n)
+        : Effect.fail(
+            new InvalidConfig({
+              variable: name,
+              message: `${name} must be a positive number (got ${n}), e.g. ${name}=${fallback}.`,
+            }),
+          ),
+    ),
   )
 
 /** The Railway tokens configured (any of RAILWAY_API_TOKEN, RAILWAY_API_TOKENS, RAILWAY_TOKEN), for the compose step. */
@@ -59,14 +68,30 @@ export const railwaySettingsFromEnv = Effect.gen(function* () {
   const apiToken = yield* readConfig(optionalSecret("RAILWAY_API_TOKEN"))
   const list = yield* readConfig(optionalString("RAILWAY_API_TOKENS"))
   const projectToken = yield* readConfig(optionalSecret("RAILWAY_TOKEN"))
-  const pooled = Option.match(list, { onNone: () => [], onSome: (s) => s.split(",").map((t) => t.trim()).filter((t) => t !== "").map((t) => Redacted.make(t)) })
+  const pooled = Option.match(list, {
+    onNone: () => [],
+    onSome: (s) =>
+      s
+        .split(",")
+        .map((t) => t.trim())
+        .filter((t) => t !== "")
+        .map((t) => Redacted.make(t)),
+  })
   const accountTokens = [...Option.toArray(apiToken), ...pooled]
   if (accountTokens.length === 0 && Option.isNone(projectToken)) return Option.none<RailwaySettings>()
   if (accountTokens.length > 0 && Option.isSome(projectToken))
-    return yield* new InvalidConfig({ variable: "RAILWAY_TOKEN", message: "Set either RAILWAY_TOKEN (a project token) or RAILWAY_API_TOKEN/RAILWAY_API_TOKENS (account or team tokens), not both." })
+    return yield* new InvalidConfig({
+      variable: "RAILWAY_TOKEN",
+      message:
+        "Set either RAILWAY_TOKEN (a project token) or RAILWAY_API_TOKEN/RAILWAY_API_TOKENS (account or team tokens), not both.",
+    })
   const url = yield* readConfig(stringOr("RAILWAY_API_URL", "https://backboard.railway.com/graphql/v2"))
   const image = yield* readConfig(optionalString("RAILWAY_RUNTIME_IMAGE"))
-  if (Option.isNone(image)) return yield* new InvalidConfig({ variable: "RAILWAY_RUNTIME_IMAGE", message: `A Railway token is set but Railway has no agent image: ${RAILWAY_IMAGE_HINT}.` })
+  if (Option.isNone(image))
+    return yield* new InvalidConfig({
+      variable: "RAILWAY_RUNTIME_IMAGE",
+      message: `A Railway token is set but Railway has no agent image: ${RAILWAY_IMAGE_HINT}.`,
+    })
   const startCommand = yield* readConfig(optionalString("RAILWAY_START_COMMAND"))
   const projectId = Option.getOrNull(yield* readConfig(optionalString("RAILWAY_PROJECT_ID")))
   const environmentId = Option.getOrNull(yield* readConfig(optionalString("RAILWAY_ENVIRONMENT_ID")))
@@ -79,7 +104,11 @@ export const railwaySettingsFromEnv = Effect.gen(function* () {
         ? { _tag: "shared", projectId, environmentId }
         : null
   if (layout === null)
-    return yield* new InvalidConfig({ variable: "RAILWAY_TEAM_ID", message: "A Railway token is set but Railway has nowhere to create agents: set RAILWAY_TEAM_ID (a project per agent) or RAILWAY_PROJECT_ID and RAILWAY_ENVIRONMENT_ID (one shared project), or use a project token in RAILWAY_TOKEN." })
+    return yield* new InvalidConfig({
+      variable: "RAILWAY_TEAM_ID",
+      message:
+        "A Railway token is set but Railway has nowhere to create agents: set RAILWAY_TEAM_ID (a project per agent) or RAILWAY_PROJECT_ID and RAILWAY_ENVIRONMENT_ID (one shared project), or use a project token in RAILWAY_TOKEN.",
+    })
   const railwayEnvironmentName = Option.getOrNull(yield* readConfig(optionalString("RAILWAY_ENVIRONMENT_NAME")))
   const environment = yield* poolEnvironment(railwayEnvironmentName ?? "railway")
   const vcpus = yield* positive("RAILWAY_AGENT_VCPUS", 2)

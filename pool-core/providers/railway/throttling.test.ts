@@ -15,7 +15,7 @@ const eventually = (condition: () => boolean) =>
   TestClock.withLive(
     Effect.gen(function* () {
       for (let i = 0; i < 1_500 && !condition(); i++) yield* Effect.sleep("10 millis")
-    })
+    }),
   )
 
 /** Records what the layer logs, to know when a create has started waiting (then TestClock may move). */
@@ -24,23 +24,25 @@ const recordLogs = Logger.layer([Logger.make(({ message }) => void logs.push(Str
 const waiting = (n: number) => eventually(() => logs.filter((l) => l.includes("waits")).length >= n)
 
 describe("Railway throttling", () => {
-  it.effect("projectCreate throttled: waited out for Railway's 30 s, not retried sooner, then the create completes", () =>
-    Effect.gen(function* () {
-      const { fake, api, compute } = yield* railwayOnFake({ cooldowns: RAILWAY_COOLDOWNS })
-      fake.throttleNext("projectCreate")
-      logs.length = 0
-      const fiber = yield* Effect.forkChild(compute.create(spec))
-      yield* waiting(1)
-      yield* settle
-      yield* TestClock.adjust("29 seconds")
-      yield* settle
-      expect(sent(api.requests, "projectCreate")).toBe(1)
-      yield* TestClock.adjust("1 second")
-      const handle = yield* Fiber.join(fiber)
-      expect(sent(api.requests, "projectCreate")).toBe(2)
-      expect(fake.services.has(handle.providerRef)).toBe(true)
-      expectNothingRefused(fake)
-    }).pipe(Effect.scoped, Effect.provide(recordLogs))
+  it.effect(
+    "projectCreate throttled: waited out for Railway's 30 s, not retried sooner, then the create completes",
+    () =>
+      Effect.gen(function* () {
+        const { fake, api, compute } = yield* railwayOnFake({ cooldowns: RAILWAY_COOLDOWNS })
+        fake.throttleNext("projectCreate")
+        logs.length = 0
+        const fiber = yield* Effect.forkChild(compute.create(spec))
+        yield* waiting(1)
+        yield* settle
+        yield* TestClock.adjust("29 seconds")
+        yield* settle
+        expect(sent(api.requests, "projectCreate")).toBe(1)
+        yield* TestClock.adjust("1 second")
+        const handle = yield* Fiber.join(fiber)
+        expect(sent(api.requests, "projectCreate")).toBe(2)
+        expect(fake.services.has(handle.providerRef)).toBe(true)
+        expectNothingRefused(fake)
+      }).pipe(Effect.scoped, Effect.provide(recordLogs)),
   )
 
   it.effect("one token creating twice: the second projectCreate waits 30 s instead of collecting Railway's error", () =>
@@ -56,19 +58,25 @@ describe("Railway throttling", () => {
       yield* Fiber.join(fiber)
       expect(sent(api.requests, "projectCreate")).toBe(2)
       expect(fake.projects.size).toBe(2)
-    }).pipe(Effect.scoped, Effect.provide(recordLogs))
+    }).pipe(Effect.scoped, Effect.provide(recordLogs)),
   )
 
   it.effect("RAILWAY_API_TOKENS: a throttled token hands the create to the next token at once (no wait)", () =>
     Effect.gen(function* () {
-      const { fake, api, compute } = yield* railwayOnFake({ cooldowns: RAILWAY_COOLDOWNS, tokens: [Redacted.make("rw_second_user_token")] }, { projectCreateWindowMs: 0, extraTokens: ["rw_second_user_token"] })
+      const { fake, api, compute } = yield* railwayOnFake(
+        { cooldowns: RAILWAY_COOLDOWNS, tokens: [Redacted.make("rw_second_user_token")] },
+        { projectCreateWindowMs: 0, extraTokens: ["rw_second_user_token"] },
+      )
       fake.throttleNext("projectCreate")
       yield* compute.create(spec) // TestClock never moves: any wait would hang here
       const creates = api.requests.filter((r) => (r.body as { query: string }).query.includes("projectCreate"))
-      expect(creates.map((r) => r.headers.authorization)).toEqual([`Bearer ${railwayToken}`, "Bearer rw_second_user_token"])
+      expect(creates.map((r) => r.headers.authorization)).toEqual([
+        `Bearer ${railwayToken}`,
+        "Bearer rw_second_user_token",
+      ])
       expect(fake.projects.size).toBe(1)
       expectNothingRefused(fake)
-    }).pipe(Effect.scoped, Effect.provide(recordLogs))
+    }).pipe(Effect.scoped, Effect.provide(recordLogs)),
   )
 
   it.effect("volumeCreate 'too quickly': not retried before the cooldown, then the create completes", () =>
@@ -86,17 +94,19 @@ describe("Railway throttling", () => {
       const handle = yield* Fiber.join(fiber)
       expect(sent(api.requests, "volumeCreate")).toBe(2)
       expect([...fake.volumes.values()].filter((v) => v.serviceId === handle.providerRef)).toHaveLength(1)
-    }).pipe(Effect.scoped, Effect.provide(recordLogs))
+    }).pipe(Effect.scoped, Effect.provide(recordLogs)),
   )
 
-  it.effect("throttled longer than maxThrottleWait: fails with fault throttled, and the half-made agent is deleted", () =>
-    Effect.gen(function* () {
-      const { fake, compute } = yield* railwayOnFake({ cooldowns: RAILWAY_COOLDOWNS, maxThrottleWait: "10 seconds" })
-      fake.throttleNext("volumeCreate")
-      const error = yield* Effect.flip(compute.create(spec))
-      expect(error.fault).toBe("throttled")
-      expect(error.message).toContain("RAILWAY_API_TOKENS")
-      expect(fake.projects.size).toBe(0)
-    }).pipe(Effect.scoped, Effect.provide(recordLogs))
+  it.effect(
+    "throttled longer than maxThrottleWait: fails with fault throttled, and the half-made agent is deleted",
+    () =>
+      Effect.gen(function* () {
+        const { fake, compute } = yield* railwayOnFake({ cooldowns: RAILWAY_COOLDOWNS, maxThrottleWait: "10 seconds" })
+        fake.throttleNext("volumeCreate")
+        const error = yield* Effect.flip(compute.create(spec))
+        expect(error.fault).toBe("throttled")
+        expect(error.message).toContain("RAILWAY_API_TOKENS")
+        expect(fake.projects.size).toBe(0)
+      }).pipe(Effect.scoped, Effect.provide(recordLogs)),
   )
 })

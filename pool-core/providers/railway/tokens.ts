@@ -33,7 +33,11 @@ export const makeTokenPool = (size: number, cooldowns: Cooldowns = RAILWAY_COOLD
     volumeCreate: Duration.toMillis(Duration.fromInputUnsafe(cooldowns.volumeCreate)),
     other: 0,
   }
-  const readyAt: Record<CallKind, Array<number>> = { projectCreate: Array(size).fill(0), volumeCreate: Array(size).fill(0), other: Array(size).fill(0) }
+  const readyAt: Record<CallKind, Array<number>> = {
+    projectCreate: Array(size).fill(0),
+    volumeCreate: Array(size).fill(0),
+    other: Array(size).fill(0),
+  }
   const lastUsed: Array<number> = Array(size).fill(-1)
   let uses = 0
 
@@ -63,4 +67,5 @@ export const makeTokenPool = (size: number, cooldowns: Cooldowns = RAILWAY_COOLD
 
 export type TokenPool = ReturnType<typeof makeTokenPool>
 
-export const callKind = (query: string): CallKind => (/\bprojectCreate\s*\(/.test(query) ? "projectCreate" : /\bvolumeCreate\s*\(/.test(query) ? "volumeCreate" : "other")
+export const callKind = (query: string): CallKind =>
+  /\bprojectCreate\s*\(/.test(query) ? "projectCreate" : /\bvolumeCreate\s*\(/.test(query) ? "volumeCreate" : "other"

@@ -18,7 +18,13 @@ import { makeTopUp } from "./topUp.ts"
 type Provider = HeldResource["provider"]
 
 const dbError = (operation: string) => (cause: unknown) =>
-  new ProviderError({ provider: "database", operation, status: null, retryable: true, message: `resources ${operation}: database error: ${String(cause)}` })
+  new ProviderError({
+    provider: "database",
+    operation,
+    status: null,
+    retryable: true,
+    message: `resources ${operation}: database error: ${String(cause)}`,
+  })
 
 export const AgentResourcesLive = Layer.effect(
   AgentResources,
@@ -31,15 +37,21 @@ export const AgentResourcesLive = Layer.effect(
 
     const record = (instanceId: string, provider: Provider, externalId: string) =>
       sql`INSERT INTO instance_resources (instance_id, provider, external_id) VALUES (${instanceId}, ${provider}, ${externalId})
-          ON CONFLICT (instance_id, provider) DO UPDATE SET external_id = EXCLUDED.external_id`.pipe(Effect.asVoid, Effect.mapError(dbError("record resource")))
+          ON CONFLICT (instance_id, provider) DO UPDATE SET external_id = EXCLUDED.external_id`.pipe(
+        Effect.asVoid,
+        Effect.mapError(dbError("record resource")),
+      )
 
     const recordError = (instanceId: string, provider: string, operation: string, message: string) =>
       sql`INSERT INTO resource_errors (instance_id, provider, operation, message) VALUES (${instanceId}, ${provider}, ${operation}, ${message})`.pipe(
         Effect.asVoid,
-        Effect.catch((e) => Effect.logWarning(`resources: could not record an error for ${instanceId}: ${String(e)}`))
+        Effect.catch((e) => Effect.logWarning(`resources: could not record an error for ${instanceId}: ${String(e)}`)),
       )
 
-    const freeAtProvider = (instanceId: string, r: HeldResource): Effect.Effect<void, ProviderError | NotConfigured> => {
+    const freeAtProvider = (
+      instanceId: string,
+      r: HeldResource,
+    ): Effect.Effect<void, ProviderError | NotConfigured> => {
       switch (r.provider) {
         case "telnyx":
           return telnyx.release(instanceId).pipe(Effect.asVoid)
@@ -57,14 +69,17 @@ export const AgentResourcesLive = Layer.effect(
       Effect.gen(function* () {
         const rows = yield* sql<{ externalId: string }>`
           DELETE FROM instance_resources WHERE instance_id = ${instanceId} AND provider = ${provider} RETURNING external_id`.pipe(
-          Effect.mapError(dbError("release resource"))
+          Effect.mapError(dbError("release resource")),
         )
         const row = rows[0]
         if (!row) return // someone else released it
         yield* freeAtProvider(instanceId, { provider, externalId: row.externalId }).pipe(
           Effect.tapError((e) =>
-            Effect.andThen(recordError(instanceId, provider, "release", e.message), record(instanceId, provider, row.externalId).pipe(Effect.ignore))
-          )
+            Effect.andThen(
+              recordError(instanceId, provider, "release", e.message),
+              record(instanceId, provider, row.externalId).pipe(Effect.ignore),
+            ),
+          ),
         )
       })
 
@@ -72,14 +87,15 @@ export const AgentResourcesLive = Layer.effect(
       sql<{ provider: Provider; externalId: string }>`
         SELECT provider, external_id FROM instance_resources WHERE instance_id = ${instanceId} ORDER BY created_at`.pipe(
         Effect.map((rows) => rows.map((r): HeldResource => ({ provider: r.provider, externalId: r.externalId }))),
-        Effect.mapError(dbError("list resources"))
+        Effect.mapError(dbError("list resources")),
       )
 
     const held = (instanceId: string) =>
       Effect.all([recorded(instanceId), wallets.get(instanceId)]).pipe(
-        Effect.map(([rows, wallet]): ReadonlyArray<HeldResource> =>
-          Option.isSome(wallet) ? [...rows, { provider: "wallet", externalId: wallet.value.address }] : rows
-        )
+        Effect.map(
+          ([rows, wallet]): ReadonlyArray<HeldResource> =>
+            Option.isSome(wallet) ? [...rows, { provider: "wallet", externalId: wallet.value.address }] : rows,
+        ),
       )
 
     const release = (instanceId: string) =>
@@ -88,15 +104,23 @@ export const AgentResourcesLive = Layer.effect(
         // A Telnyx number can be assigned in phone_numbers before its instance_resources row exists (crash in
         // between): releasing by instance id covers it too.
         const providers = new Set<Provider>([...rows.map((r) => r.provider)])
-        const results = yield* Effect.forEach([...providers], (p) => Effect.result(releaseOne(instanceId, p)), { concurrency: "unbounded" })
+        const results = yield* Effect.forEach([...providers], (p) => Effect.result(releaseOne(instanceId, p)), {
+          concurrency: "unbounded",
+        })
         yield* telnyx.release(instanceId).pipe(Effect.ignore)
         // The wallet goes only here, with the agent's other resources (never on a destroy of its compute alone).
-        const wallet = yield* Effect.result(wallets.remove(instanceId, "released").pipe(Effect.tapError((e) => recordError(instanceId, "wallet", "release", e.message))))
+        const wallet = yield* Effect.result(
+          wallets
+            .remove(instanceId, "released")
+            .pipe(Effect.tapError((e) => recordError(instanceId, "wallet", "release", e.message))),
+        )
         if (wallet._tag === "Failure") results.push(wallet as (typeof results)[number])
         const failures = results.flatMap((r) => (r._tag === "Failure" ? [r.failure] : []))
         if (failures.length > 0) {
           return yield* new ProviderError({
-            provider: failures.map((f) => (f._tag === "ProviderError" ? f.provider : f.provider.toLowerCase())).join(","),
+            provider: failures
+              .map((f) => (f._tag === "ProviderError" ? f.provider : f.provider.toLowerCase()))
+              .join(","),
             operation: "release",
             status: null,
             retryable: true,
@@ -111,7 +135,12 @@ export const AgentResourcesLive = Layer.effect(
       const env: Record<string, string> = {}
       const resources: Array<HeldResource> = []
 
-      const step = <A>(provider: Provider, configured: boolean, take: Effect.Effect<A, ProviderError | NotConfigured>, use: (a: A) => { externalId: string; env: Record<string, string> }) =>
+      const step = <A>(
+        provider: Provider,
+        configured: boolean,
+        take: Effect.Effect<A, ProviderError | NotConfigured>,
+        use: (a: A) => { externalId: string; env: Record<string, string> },
+      ) =>
         Effect.gen(function* () {
           if (!configured) return yield* progress(provider, "skip", `${provider} is not configured`)
           yield* progress(provider, "active", `taking a ${provider} resource`)
@@ -122,29 +151,48 @@ export const AgentResourcesLive = Layer.effect(
               const made = use(yield* take)
               yield* record(instanceId, provider, made.externalId)
               return made
-            })
+            }),
           )
           resources.push({ provider, externalId: taken.externalId })
           Object.assign(env, taken.env)
           yield* progress(provider, "ok", `${provider}: ${taken.externalId}`)
         }).pipe(
           Effect.tapError((e) =>
-            Effect.andThen(progress(provider, "fail", e.message), recordError(instanceId, provider, "acquire", e.message))
-          )
+            Effect.andThen(
+              progress(provider, "fail", e.message),
+              recordError(instanceId, provider, "acquire", e.message),
+            ),
+          ),
         )
 
       return Effect.gen(function* () {
         // Only the agent's own OpenRouter key (capped per agent) goes to the agent. Inbox, number and wallet stay with
         // the pool: the agent uses them through /api/agent-services with its instance token, so no org key
         // (TELNYX_API_KEY, the AgentMail key, BANKR_PARTNER_KEY) ever reaches an agent.
-        yield* step("telnyx", telnyx.configured, telnyx.acquire(instanceId), (phone) => ({ externalId: phone, env: {} }))
-        yield* step("openrouter", openRouter.configured, openRouter.createKey(instanceId), (k) => ({ externalId: k.hash, env: { OPENROUTER_API_KEY: Redacted.value(k.key) } }))
-        yield* step("agentmail", agentMail.configured, agentMail.createInbox(instanceId), (i) => ({ externalId: i.inboxId, env: {} }))
+        yield* step("telnyx", telnyx.configured, telnyx.acquire(instanceId), (phone) => ({
+          externalId: phone,
+          env: {},
+        }))
+        yield* step("openrouter", openRouter.configured, openRouter.createKey(instanceId), (k) => ({
+          externalId: k.hash,
+          env: { OPENROUTER_API_KEY: Redacted.value(k.key) },
+        }))
+        yield* step("agentmail", agentMail.configured, agentMail.createInbox(instanceId), (i) => ({
+          externalId: i.inboxId,
+          env: {},
+        }))
         if (wallets.configured) {
           yield* progress("wallet", "active", "making a wallet")
-          const w = yield* wallets.create(instanceId).pipe(
-            Effect.tapError((e) => Effect.andThen(progress("wallet", "fail", e.message), recordError(instanceId, "wallet", "acquire", e.message)))
-          )
+          const w = yield* wallets
+            .create(instanceId)
+            .pipe(
+              Effect.tapError((e) =>
+                Effect.andThen(
+                  progress("wallet", "fail", e.message),
+                  recordError(instanceId, "wallet", "acquire", e.message),
+                ),
+              ),
+            )
           resources.push({ provider: "wallet", externalId: w.address })
           yield* progress("wallet", "ok", `wallet: ${w.address}`)
         } else yield* progress("wallet", "skip", "wallets are not configured")
@@ -153,8 +201,8 @@ export const AgentResourcesLive = Layer.effect(
         // Halfway failure: give back what was taken (the provider that failed took nothing, or its create is
         // idempotent/swept), then fail with the original error.
         Effect.tapError(() =>
-          release(instanceId).pipe(Effect.catch((e) => recordError(instanceId, "resources", "rollback", e.message)))
-        )
+          release(instanceId).pipe(Effect.catch((e) => recordError(instanceId, "resources", "rollback", e.message))),
+        ),
       )
     }
 
@@ -162,7 +210,7 @@ export const AgentResourcesLive = Layer.effect(
     const topUp = yield* makeTopUp({ openRouter, held, recordError })
 
     return AgentResources.of({ webSearch: openRouter.configured, acquire, release, held, topUp })
-  })
+  }),
 )
 
 /**
@@ -172,11 +220,18 @@ export const AgentResourcesLive = Layer.effect(
  */
 export const agentResourcesLayerFromEnv = Layer.unwrap(
   Effect.gen(function* () {
-    const ctx = yield* Layer.build(Layer.mergeAll(telnyxLayerFromEnv, openRouterLayerFromEnv, agentMailLayerFromEnv, agentWalletsLayerFromEnv))
-    const any = [Context.get(ctx, Telnyx), Context.get(ctx, OpenRouter), Context.get(ctx, AgentMail), Context.get(ctx, AgentWallets)].some((p) => p.configured)
+    const ctx = yield* Layer.build(
+      Layer.mergeAll(telnyxLayerFromEnv, openRouterLayerFromEnv, agentMailLayerFromEnv, agentWalletsLayerFromEnv),
+    )
+    const any = [
+      Context.get(ctx, Telnyx),
+      Context.get(ctx, OpenRouter),
+      Context.get(ctx, AgentMail),
+      Context.get(ctx, AgentWallets),
+    ].some((p) => p.configured)
     const resources = any ? AgentResourcesLive.pipe(Layer.provide(Layer.succeedContext(ctx))) : AgentResourcesNone
     // The provider services too: spend lookups read keys through the OpenRouter client that made them, and the
     // agent service API (providers/services) sends through the same AgentMail/Telnyx clients and wallets.
     return Layer.mergeAll(resources, Layer.succeedContext(ctx))
-  })
+  }),
 )

@@ -8,9 +8,13 @@ import { sweepOrphanKeys } from "./maintenance.ts"
  */
 export const OrphanKeySweeperLive = Layer.effectDiscard(
   sweepOrphanKeys.pipe(
-    Effect.tap((deleted) => (deleted.length > 0 ? Effect.logInfo(`openrouter: deleted ${deleted.length} orphaned key(s)`) : Effect.void)),
-    Effect.catchCause((cause) => Effect.logWarning("openrouter: orphan key sweep failed; it runs again in an hour", cause)),
+    Effect.tap((deleted) =>
+      deleted.length > 0 ? Effect.logInfo(`openrouter: deleted ${deleted.length} orphaned key(s)`) : Effect.void,
+    ),
+    Effect.catchCause((cause) =>
+      Effect.logWarning("openrouter: orphan key sweep failed; it runs again in an hour", cause),
+    ),
     Effect.repeat(Schedule.spaced(Duration.hours(1))),
-    Effect.forkScoped
-  )
+    Effect.forkScoped,
+  ),
 ).pipe(Layer.provide(openRouterLayerFromEnv))

@@ -14,16 +14,25 @@ export const openRouterUsageOf = (instanceId: string) =>
     if (!openRouter.configured) return null
     const key = (yield* (yield* AgentResources).held(instanceId)).find((r) => r.provider === "openrouter")
     if (!key) return null
-    return yield* openRouter.usage(key.externalId).pipe(Effect.catchTag("NotConfigured", () => Effect.succeed(null as KeyUsage | null)))
+    return yield* openRouter
+      .usage(key.externalId)
+      .pipe(Effect.catchTag("NotConfigured", () => Effect.succeed(null as KeyUsage | null)))
   })
 
 /**
  * Raises an agent's OpenRouter spending cap (API, /admin, ops chat): AgentResources.topUp with the services of the
  * calling runtime; a runtime without AgentResources answers "OpenRouter is not configured".
  */
-export const topUpAgent = (instanceId: string, amountUsd: number, by: string, idempotencyKey?: string): Effect.Effect<TopUpResult, TopUpError> =>
+export const topUpAgent = (
+  instanceId: string,
+  amountUsd: number,
+  by: string,
+  idempotencyKey?: string,
+): Effect.Effect<TopUpResult, TopUpError> =>
   Effect.flatMap(Effect.serviceOption(AgentResources), (resources) =>
-    Option.isNone(resources) ? Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")) : resources.value.topUp(instanceId, amountUsd, by, idempotencyKey)
+    Option.isNone(resources)
+      ? Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY"))
+      : resources.value.topUp(instanceId, amountUsd, by, idempotencyKey),
   )
 
 /** OPENROUTER_SWEEP_GRACE: how old a key must be before the sweep may delete it, and how old the database. */
@@ -34,12 +43,18 @@ export const sweepGraceConfig = Config.Duration("OPENROUTER_SWEEP_GRACE").pipe(
       new InvalidConfig({
         variable: "OPENROUTER_SWEEP_GRACE",
         message: `OPENROUTER_SWEEP_GRACE must be a duration such as "1 hour" or "30 minutes" (default 1 hour): ${e.message}`,
-      })
-  )
+      }),
+  ),
 )
 
 const dbError = (cause: unknown) =>
-  new ProviderError({ provider: "database", operation: "sweep keys", status: null, retryable: true, message: `listing instances failed: ${String(cause)}` })
+  new ProviderError({
+    provider: "database",
+    operation: "sweep keys",
+    status: null,
+    retryable: true,
+    message: `listing instances failed: ${String(cause)}`,
+  })
 
 /**
  * Deletes this environment's OpenRouter keys whose instance no longer exists in `instances` (keys leaked by a crash
@@ -55,15 +70,21 @@ export const sweepOrphanKeys = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const grace = yield* Effect.orDie(sweepGraceConfig)
   const [facts] = yield* sql<{ born: Date | string | null; instances: number }>`
-    SELECT (SELECT min(created_at) FROM ${sql(MIGRATIONS_TABLE)}) AS born, (SELECT count(*)::int FROM instances) AS instances`.pipe(Effect.mapError(dbError))
+    SELECT (SELECT min(created_at) FROM ${sql(MIGRATIONS_TABLE)}) AS born, (SELECT count(*)::int FROM instances) AS instances`.pipe(
+    Effect.mapError(dbError),
+  )
   if (!facts || facts.instances === 0) {
-    yield* Effect.logInfo("openrouter: key sweep skipped: the database knows no instance, so it cannot tell an orphan from another deployment's key")
+    yield* Effect.logInfo(
+      "openrouter: key sweep skipped: the database knows no instance, so it cannot tell an orphan from another deployment's key",
+    )
     return [] as ReadonlyArray<string>
   }
   const createdBefore = (yield* Clock.currentTimeMillis) - Duration.toMillis(grace)
   const born = facts.born === null ? Number.NaN : new Date(facts.born).getTime()
   if (!Number.isFinite(born) || born > createdBefore) {
-    yield* Effect.logInfo(`openrouter: key sweep skipped: the database is younger than OPENROUTER_SWEEP_GRACE (${Duration.format(grace)})`)
+    yield* Effect.logInfo(
+      `openrouter: key sweep skipped: the database is younger than OPENROUTER_SWEEP_GRACE (${Duration.format(grace)})`,
+    )
     return [] as ReadonlyArray<string>
   }
   const rows = yield* sql<{ id: string }>`SELECT id FROM instances`.pipe(Effect.mapError(dbError))

@@ -18,10 +18,11 @@ const PoolWithProviders = PoolLive.pipe(
   Layer.provideMerge(agentResourcesOverFakes),
   Layer.provideMerge(providerFakesLayer),
   Layer.provideMerge(poolConfigLayer()),
-  Layer.provideMerge(TestDatabase)
+  Layer.provideMerge(TestDatabase),
 )
 
-const deletes = (f: { api: { requests: Array<{ method: string; path: string }> } }) => f.api.requests.filter((r) => r.method === "DELETE").map((r) => r.path)
+const deletes = (f: { api: { requests: Array<{ method: string; path: string }> } }) =>
+  f.api.requests.filter((r) => r.method === "DELETE").map((r) => r.path)
 
 const idleOne = Effect.gen(function* () {
   const pool = yield* Pool
@@ -43,22 +44,31 @@ layer(PoolWithProviders, { timeout: "120 seconds", excludeTestServices: true })(
       expect(provisioned.env?.OPENROUTER_API_KEY).toMatch(/^sk-or-v1-secret-/)
       // inbox, number and wallet are the pool's (the agent reaches them through /api/agent-services)
       assert.deepStrictEqual(Object.keys(provisioned.env ?? {}), ["OPENROUTER_API_KEY"])
-      assert.deepStrictEqual((yield* sql<{ provider: string }>`SELECT provider FROM instance_resources WHERE instance_id = ${id} ORDER BY provider`).map((r) => r.provider), ["agentmail", "openrouter", "telnyx"])
+      assert.deepStrictEqual(
+        (yield* sql<{
+          provider: string
+        }>`SELECT provider FROM instance_resources WHERE instance_id = ${id} ORDER BY provider`).map((r) => r.provider),
+        ["agentmail", "openrouter", "telnyx"],
+      )
       assert.lengthOf(yield* sql`SELECT 1 FROM agent_wallets WHERE instance_id = ${id}`, 1)
       // nothing secret reaches the instances row or the events
-      const stored = JSON.stringify(yield* sql`SELECT i.*, e.detail FROM instances i LEFT JOIN events e ON e.instance_id = i.id WHERE i.id = ${id}`)
+      const stored = JSON.stringify(
+        yield* sql`SELECT i.*, e.detail FROM instances i LEFT JOIN events e ON e.instance_id = i.id WHERE i.id = ${id}`,
+      )
       expect(stored).not.toContain(provisioned.env!.OPENROUTER_API_KEY)
 
       yield* pool.kill(id)
       yield* Effect.flip(pool.kill(id)) // already gone
       assert.deepStrictEqual(deletes(fakes.openrouter), ["/api/v1/keys/hash-1"])
-      assert.deepStrictEqual(deletes(fakes.agentmail), [`/v0/inboxes/${encodeURIComponent(`convos-test-${id}@agentmail.to`)}`])
+      assert.deepStrictEqual(deletes(fakes.agentmail), [
+        `/v0/inboxes/${encodeURIComponent(`convos-test-${id}@agentmail.to`)}`,
+      ])
       assert.strictEqual(fakes.openrouter.state.keys.size, 0)
       assert.strictEqual(fakes.agentmail.state.inboxes.size, 0)
       assert.deepStrictEqual(yield* sql`SELECT status FROM phone_numbers`, [{ status: "available" }])
       assert.lengthOf(yield* sql`SELECT 1 FROM instance_resources`, 0)
       assert.lengthOf(yield* sql`SELECT 1 FROM agent_wallets`, 0)
-    })
+    }),
   )
 
   it.effect("a claim whose provisioning fails releases what it took; the next claim reuses the phone number", () =>
@@ -83,7 +93,7 @@ layer(PoolWithProviders, { timeout: "120 seconds", excludeTestServices: true })(
       yield* pool.kill(ok.instance.id)
       for (const c of yield* pool.list()) yield* pool.kill(c.id)
       assert.lengthOf(yield* sql`SELECT 1 FROM instance_resources`, 0)
-    })
+    }),
   )
 
   it.effect("a provider failing during a claim: claim fails, nothing is leaked, the error is recorded", () =>
@@ -100,8 +110,11 @@ layer(PoolWithProviders, { timeout: "120 seconds", excludeTestServices: true })(
       assert.lengthOf(yield* sql`SELECT 1 FROM instance_resources`, 0)
       assert.lengthOf(yield* sql`SELECT 1 FROM phone_numbers WHERE status = 'assigned'`, 0)
       const errors = yield* sql<{ provider: string }>`SELECT provider FROM resource_errors WHERE operation = 'acquire'`
-      assert.deepStrictEqual(errors.map((e) => e.provider), ["agentmail"])
-    })
+      assert.deepStrictEqual(
+        errors.map((e) => e.provider),
+        ["agentmail"],
+      )
+    }),
   )
   it.effect("usage of a claimed agent's key; the sweep deletes only keys of instances that no longer exist", () =>
     Effect.gen(function* () {
@@ -117,12 +130,19 @@ layer(PoolWithProviders, { timeout: "120 seconds", excludeTestServices: true })(
       const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000).toISOString()
       for (const k of fakes.openrouter.state.keys.values()) k.created_at = twoHoursAgo
       const vanished = testKeyName(randomUUID())
-      fakes.openrouter.state.keys.set("leak", { hash: "leak", name: vanished, limit: 20, usage: 0, limit_reset: "monthly", created_at: twoHoursAgo })
+      fakes.openrouter.state.keys.set("leak", {
+        hash: "leak",
+        name: vanished,
+        limit: 20,
+        usage: 0,
+        limit_reset: "monthly",
+        created_at: twoHoursAgo,
+      })
       const swept = yield* sweepOrphanKeys
       assert.deepStrictEqual(swept, [vanished])
       assert.isTrue([...fakes.openrouter.state.keys.values()].some((k) => k.name === testKeyName(claimed.instance.id)))
       yield* pool.kill(claimed.instance.id)
       assert.isNull(yield* openRouterUsageOf(claimed.instance.id))
-    })
+    }),
   )
 })

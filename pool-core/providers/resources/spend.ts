@@ -27,7 +27,10 @@ export interface SpendOptions {
   readonly deadline?: Duration.Input
 }
 
-export type SpendOf = (instanceIds: ReadonlyArray<string>, options?: SpendOptions) => Effect.Effect<ReadonlyMap<string, SpendLookup>>
+export type SpendOf = (
+  instanceIds: ReadonlyArray<string>,
+  options?: SpendOptions,
+) => Effect.Effect<ReadonlyMap<string, SpendLookup>>
 
 /**
  * A spend lookup bound to the OpenRouter and AgentResources services present now. Both are optional: a runtime built
@@ -48,21 +51,32 @@ export const makeSpendOf: Effect.Effect<SpendOf> = Effect.gen(function* () {
         openRouterUsageOf(id).pipe(
           Effect.provideService(OpenRouter, openRouter.value),
           Effect.provideService(AgentResources, resources.value),
-          Effect.map((u): SpendLookup => (u === null ? null : { usedUsd: u.periodUsage, limitUsd: u.limit, limitReset: u.limitReset })),
+          Effect.map(
+            (u): SpendLookup =>
+              u === null ? null : { usedUsd: u.periodUsage, limitUsd: u.limit, limitReset: u.limitReset },
+          ),
           Effect.catch((e) => Effect.sync((): SpendLookup => (failures.push(`${id}: ${e.message}`), "unavailable"))),
-          Effect.tap((s) => Effect.sync(() => void out.set(id, s)))
+          Effect.tap((s) => Effect.sync(() => void out.set(id, s))),
         )
-      const done = yield* Effect.forEach(instanceIds, one, { concurrency: options.concurrency ?? 8, discard: true }).pipe(
-        Effect.timeoutOption(options.deadline ?? Duration.seconds(5))
-      )
-      if (failures.length > 0) yield* Effect.logWarning(`openrouter: spend unavailable for ${failures.length} agent(s): ${failures.slice(0, 3).join("; ")}`)
-      if (Option.isNone(done)) yield* Effect.logWarning(`openrouter: spend lookups for ${instanceIds.length} agent(s) hit the deadline; the rest show as unavailable`)
+      const done = yield* Effect.forEach(instanceIds, one, {
+        concurrency: options.concurrency ?? 8,
+        discard: true,
+      }).pipe(Effect.timeoutOption(options.deadline ?? Duration.seconds(5)))
+      if (failures.length > 0)
+        yield* Effect.logWarning(
+          `openrouter: spend unavailable for ${failures.length} agent(s): ${failures.slice(0, 3).join("; ")}`,
+        )
+      if (Option.isNone(done))
+        yield* Effect.logWarning(
+          `openrouter: spend lookups for ${instanceIds.length} agent(s) hit the deadline; the rest show as unavailable`,
+        )
       return out
     })
 })
 
 /** Spend of each instance, with the services of the calling runtime. */
-export const spendOf: SpendOf = (instanceIds, options) => Effect.flatMap(makeSpendOf, (lookup) => lookup(instanceIds, options))
+export const spendOf: SpendOf = (instanceIds, options) =>
+  Effect.flatMap(makeSpendOf, (lookup) => lookup(instanceIds, options))
 
 /** Instances that hold a key someone is spending on: claimed ones, and crashed ones until dismissed. */
 export const spendingInstances = (instances: ReadonlyArray<Instance>) =>
@@ -72,4 +86,8 @@ export const usd = (amount: number) => `$${amount.toFixed(2)}`
 
 /** For tables: "$1.23 / $20.00", "—" without a key, "unavailable" when OpenRouter did not answer. */
 export const spendText = (s: SpendLookup) =>
-  s === null ? "—" : s === "unavailable" ? "unavailable" : `${usd(s.usedUsd)} / ${s.limitUsd === null ? "no limit" : usd(s.limitUsd)}`
+  s === null
+    ? "—"
+    : s === "unavailable"
+      ? "unavailable"
+      : `${usd(s.usedUsd)} / ${s.limitUsd === null ? "no limit" : usd(s.limitUsd)}`

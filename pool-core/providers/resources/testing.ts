@@ -39,21 +39,37 @@ const agentMailWithMessages = () => {
   return { ...inboxes, messages: mail.messages, deliver: mail.deliver, handle: mail.handle }
 }
 
-export class ProviderFakes extends Context.Service<ProviderFakes, {
-  readonly telnyx: ProviderFake<ReturnType<typeof telnyxWithMessaging>>
-  readonly openrouter: ProviderFake<ReturnType<typeof openRouterApi>>
-  readonly agentmail: ProviderFake<ReturnType<typeof agentMailWithMessages>>
-  readonly bankr: ProviderFake<ReturnType<typeof bankrPartnerApi>>
-}>()("pool-core/providers/resources/testing/ProviderFakes") {}
+export class ProviderFakes extends Context.Service<
+  ProviderFakes,
+  {
+    readonly telnyx: ProviderFake<ReturnType<typeof telnyxWithMessaging>>
+    readonly openrouter: ProviderFake<ReturnType<typeof openRouterApi>>
+    readonly agentmail: ProviderFake<ReturnType<typeof agentMailWithMessages>>
+    readonly bankr: ProviderFake<ReturnType<typeof bankrPartnerApi>>
+  }
+>()("pool-core/providers/resources/testing/ProviderFakes") {}
 
 const start = <S extends { handle: Handler }>(state: S) =>
-  Effect.map(fakeApi(state.handle), (api): ProviderFake<S> => ({ api, state, fail: (h) => api.setHandler(h), restore: () => api.setHandler(state.handle) }))
+  Effect.map(
+    fakeApi(state.handle),
+    (api): ProviderFake<S> => ({
+      api,
+      state,
+      fail: (h) => api.setHandler(h),
+      restore: () => api.setHandler(state.handle),
+    }),
+  )
 
 export const providerFakesLayer = Layer.effect(
   ProviderFakes,
   Effect.gen(function* () {
-    return ProviderFakes.of({ telnyx: yield* start(telnyxWithMessaging()), openrouter: yield* start(openRouterApi()), agentmail: yield* start(agentMailWithMessages()), bankr: yield* start(bankrPartnerApi()) })
-  })
+    return ProviderFakes.of({
+      telnyx: yield* start(telnyxWithMessaging()),
+      openrouter: yield* start(openRouterApi()),
+      agentmail: yield* start(agentMailWithMessages()),
+      bankr: yield* start(bankrPartnerApi()),
+    })
+  }),
 )
 
 const http = { baseDelay: "5 millis", timeout: "500 millis", retries: 2 } as const
@@ -71,12 +87,40 @@ export const agentResourcesOverFakes = Layer.unwrap(
     return AgentResourcesLive.pipe(
       Layer.provideMerge(
         Layer.mergeAll(
-          telnyxLive({ apiKey: Redacted.make(telnyxKey), environment: testEnvironment, baseUrl: fakes.telnyx.api.url, messagingProfileId: profile, http }),
-          openRouterLive({ managementKey: Redacted.make(managementKey), environment: testEnvironment, baseUrl: fakes.openrouter.api.url, keyLimit: 20, limitReset: "monthly", http }),
-          agentMailLive({ apiKey: Redacted.make(agentMailKey), environment: testEnvironment, baseUrl: fakes.agentmail.api.url, domain: null, http }),
-          bankrWalletsLayer.pipe(Layer.provideMerge(bankrLive({ partnerKey: Redacted.make(bankrPartnerKey), baseUrl: fakes.bankr.api.url, environment: testEnvironment, http })))
-        )
-      )
+          telnyxLive({
+            apiKey: Redacted.make(telnyxKey),
+            environment: testEnvironment,
+            baseUrl: fakes.telnyx.api.url,
+            messagingProfileId: profile,
+            http,
+          }),
+          openRouterLive({
+            managementKey: Redacted.make(managementKey),
+            environment: testEnvironment,
+            baseUrl: fakes.openrouter.api.url,
+            keyLimit: 20,
+            limitReset: "monthly",
+            http,
+          }),
+          agentMailLive({
+            apiKey: Redacted.make(agentMailKey),
+            environment: testEnvironment,
+            baseUrl: fakes.agentmail.api.url,
+            domain: null,
+            http,
+          }),
+          bankrWalletsLayer.pipe(
+            Layer.provideMerge(
+              bankrLive({
+                partnerKey: Redacted.make(bankrPartnerKey),
+                baseUrl: fakes.bankr.api.url,
+                environment: testEnvironment,
+                http,
+              }),
+            ),
+          ),
+        ),
+      ),
     )
-  })
+  }),
 )

@@ -18,12 +18,28 @@ export interface DailyLimits {
 const limit = (variable: string, fallback: number) =>
   Config.Int(variable).pipe(
     Config.withDefault(fallback),
-    Effect.mapError((e) => new InvalidConfig({ variable, message: `${variable} must be a whole number ≥ 0 (messages per agent per UTC day): ${e.message}` })),
-    Effect.filterOrFail((n) => n >= 0, (n) => new InvalidConfig({ variable, message: `${variable} must be ≥ 0 (got ${n}); 0 turns the service off for agents.` }))
+    Effect.mapError(
+      (e) =>
+        new InvalidConfig({
+          variable,
+          message: `${variable} must be a whole number ≥ 0 (messages per agent per UTC day): ${e.message}`,
+        }),
+    ),
+    Effect.filterOrFail(
+      (n) => n >= 0,
+      (n) =>
+        new InvalidConfig({
+          variable,
+          message: `${variable} must be ≥ 0 (got ${n}); 0 turns the service off for agents.`,
+        }),
+    ),
   )
 
 /** AGENT_EMAILS_PER_DAY (default 50) and AGENT_SMS_PER_DAY (default 20). */
-export const dailyLimitsConfig: Effect.Effect<DailyLimits, InvalidConfig> = Effect.all({ email: limit("AGENT_EMAILS_PER_DAY", 50), sms: limit("AGENT_SMS_PER_DAY", 20) })
+export const dailyLimitsConfig: Effect.Effect<DailyLimits, InvalidConfig> = Effect.all({
+  email: limit("AGENT_EMAILS_PER_DAY", 50),
+  sms: limit("AGENT_SMS_PER_DAY", 20),
+})
 
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 const nextMidnight = (ms: number) => {
@@ -32,7 +48,13 @@ const nextMidnight = (ms: number) => {
 }
 
 const dbError = (operation: string) => (cause: unknown) =>
-  new ProviderError({ provider: "database", operation, status: null, retryable: true, message: `Could not ${operation} (database error); try again shortly. ${String(cause)}` })
+  new ProviderError({
+    provider: "database",
+    operation,
+    status: null,
+    retryable: true,
+    message: `Could not ${operation} (database error); try again shortly. ${String(cause)}`,
+  })
 
 export const makeUsage = (limits: DailyLimits) =>
   Effect.gen(function* () {
@@ -69,7 +91,9 @@ export const makeUsage = (limits: DailyLimits) =>
     const giveBack = (instanceId: string, service: Service, day: string) =>
       sql`UPDATE agent_service_usage SET count = count - 1 WHERE instance_id = ${instanceId} AND service = ${service} AND day = ${day} AND count > 0`.pipe(
         Effect.asVoid,
-        Effect.catch((e) => Effect.logWarning(`agent services: could not give back a ${service} count of ${instanceId}: ${String(e)}`))
+        Effect.catch((e) =>
+          Effect.logWarning(`agent services: could not give back a ${service} count of ${instanceId}: ${String(e)}`),
+        ),
       )
 
     return { take, giveBack, limits }

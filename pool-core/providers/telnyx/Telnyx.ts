@@ -31,22 +31,28 @@ const OrderedNumbers = Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct(
 const Order = Schema.Struct({ data: Schema.Struct({ phone_numbers: OrderedNumbers }) })
 const SentMessage = Schema.Struct({ data: Schema.Struct({ id: Schema.String }) })
 const Orders = Schema.Struct({
-  data: Schema.Array(Schema.Struct({ status: Schema.optional(Schema.NullOr(Schema.String)), phone_numbers: OrderedNumbers })),
+  data: Schema.Array(
+    Schema.Struct({ status: Schema.optional(Schema.NullOr(Schema.String)), phone_numbers: OrderedNumbers }),
+  ),
 })
 
 /** The number order's customer_reference: `convos-<environment>-agent-<instanceId>`. */
-export const orderReference = (environment: string, instanceId: string) => `${resourcePrefix(environment)}agent-${instanceId}`
+export const orderReference = (environment: string, instanceId: string) =>
+  `${resourcePrefix(environment)}agent-${instanceId}`
 
-export class Telnyx extends Context.Service<Telnyx, {
-  readonly configured: boolean
-  /** Assigns a number to the instance: a pooled one, else a newly ordered one. */
-  readonly acquire: (instanceId: string) => Effect.Effect<string, ProviderError | NotConfigured>
-  /** Returns every number held by the instance to the pool; returns how many. */
-  readonly release: (instanceId: string) => Effect.Effect<number, ProviderError>
-  readonly counts: Effect.Effect<{ readonly available: number; readonly assigned: number }, ProviderError>
-  /** Sends an SMS from one of the pool's numbers; answers Telnyx's message id. Not retried after a timeout/5xx. */
-  readonly sendSms: (from: string, to: string, text: string) => Effect.Effect<string, ProviderError | NotConfigured>
-}>()("pool-core/providers/telnyx/Telnyx") {}
+export class Telnyx extends Context.Service<
+  Telnyx,
+  {
+    readonly configured: boolean
+    /** Assigns a number to the instance: a pooled one, else a newly ordered one. */
+    readonly acquire: (instanceId: string) => Effect.Effect<string, ProviderError | NotConfigured>
+    /** Returns every number held by the instance to the pool; returns how many. */
+    readonly release: (instanceId: string) => Effect.Effect<number, ProviderError>
+    readonly counts: Effect.Effect<{ readonly available: number; readonly assigned: number }, ProviderError>
+    /** Sends an SMS from one of the pool's numbers; answers Telnyx's message id. Not retried after a timeout/5xx. */
+    readonly sendSms: (from: string, to: string, text: string) => Effect.Effect<string, ProviderError | NotConfigured>
+  }
+>()("pool-core/providers/telnyx/Telnyx") {}
 
 export interface TelnyxSettings {
   readonly apiKey: Redacted.Redacted<string>
@@ -61,7 +67,13 @@ export interface TelnyxSettings {
 }
 
 const dbError = (operation: string) => (cause: unknown) =>
-  new ProviderError({ provider: "telnyx", operation, status: null, retryable: true, message: `telnyx ${operation}: database error: ${String(cause)}` })
+  new ProviderError({
+    provider: "telnyx",
+    operation,
+    status: null,
+    retryable: true,
+    message: `telnyx ${operation}: database error: ${String(cause)}`,
+  })
 
 /** The table part, shared by the live and disabled layers (releasing must work even after the key is removed). */
 const numberTable = Effect.gen(function* () {
@@ -73,36 +85,47 @@ const numberTable = Effect.gen(function* () {
         WHERE phone_number = (
           SELECT phone_number FROM phone_numbers WHERE status = 'available' ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED
         ) AND status = 'available'
-        RETURNING phone_number`.pipe(Effect.map((rows) => rows[0]?.phoneNumber ?? null), Effect.mapError(dbError("assign pooled number"))),
+        RETURNING phone_number`.pipe(
+        Effect.map((rows) => rows[0]?.phoneNumber ?? null),
+        Effect.mapError(dbError("assign pooled number")),
+      ),
     /** Reserves a number about to be ordered; false when the table already has it (someone else is buying it). */
     reserve: (phone: string, instanceId: string) =>
-      sql<{ phoneNumber: string }>`INSERT INTO phone_numbers (phone_number, status, instance_id) VALUES (${phone}, 'assigned', ${instanceId})
+      sql<{
+        phoneNumber: string
+      }>`INSERT INTO phone_numbers (phone_number, status, instance_id) VALUES (${phone}, 'assigned', ${instanceId})
           ON CONFLICT (phone_number) DO NOTHING RETURNING phone_number`.pipe(
         Effect.map((rows) => rows.length === 1),
-        Effect.mapError(dbError("reserve number"))
+        Effect.mapError(dbError("reserve number")),
       ),
     /** Drops a reservation whose order did not happen. */
     unreserve: (phone: string, instanceId: string) =>
-      sql`DELETE FROM phone_numbers WHERE phone_number = ${phone} AND instance_id = ${instanceId}`.pipe(Effect.asVoid, Effect.mapError(dbError("drop number reservation"))),
+      sql`DELETE FROM phone_numbers WHERE phone_number = ${phone} AND instance_id = ${instanceId}`.pipe(
+        Effect.asVoid,
+        Effect.mapError(dbError("drop number reservation")),
+      ),
     /** The order gave a different number than reserved (not expected, but then the table must hold the real one). */
     replace: (reserved: string, ordered: string, instanceId: string) =>
       sql`UPDATE phone_numbers SET phone_number = ${ordered}, updated_at = now() WHERE phone_number = ${reserved} AND instance_id = ${instanceId}`.pipe(
         Effect.asVoid,
-        Effect.mapError(dbError("record ordered number"))
+        Effect.mapError(dbError("record ordered number")),
       ),
     release: (instanceId: string) =>
       sql<{ phoneNumber: string }>`
         UPDATE phone_numbers SET status = 'available', instance_id = NULL, updated_at = now()
         WHERE instance_id = ${instanceId} AND status = 'assigned' RETURNING phone_number`.pipe(
         Effect.map((rows) => rows.length),
-        Effect.mapError(dbError("release number"))
+        Effect.mapError(dbError("release number")),
       ),
-    counts: sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM phone_numbers GROUP BY status`.pipe(
+    counts: sql<{
+      status: string
+      n: number
+    }>`SELECT status, count(*)::int AS n FROM phone_numbers GROUP BY status`.pipe(
       Effect.map((rows) => ({
         available: rows.find((r) => r.status === "available")?.n ?? 0,
         assigned: rows.find((r) => r.status === "assigned")?.n ?? 0,
       })),
-      Effect.mapError(dbError("count numbers"))
+      Effect.mapError(dbError("count numbers")),
     ),
   }
 })
@@ -126,27 +149,40 @@ export const telnyxLive = (settings: TelnyxSettings) =>
           // filter[features] is an array parameter (repeated for more than one feature), not filter[features][]
           path: "available_phone_numbers?filter[country_code]=US&filter[features]=sms&filter[limit]=20",
         },
-        Available
+        Available,
       )
       const dropReservation = (phone: string, instanceId: string) =>
-        Effect.retry(table.unreserve(phone, instanceId), { schedule: Schedule.exponential("100 millis"), times: 3 }).pipe(
-          Effect.catch((e) => Effect.logWarning(`telnyx: could not drop the reservation of ${phone}: ${e.message}`))
+        Effect.retry(table.unreserve(phone, instanceId), {
+          schedule: Schedule.exponential("100 millis"),
+          times: 3,
+        }).pipe(
+          Effect.catch((e) => Effect.logWarning(`telnyx: could not drop the reservation of ${phone}: ${e.message}`)),
         )
       /** Whether an order with the instance's reference already holds `phone` (after an answer that was lost). */
       const alreadyOrdered = (instanceId: string, phone: string) =>
         http
           .json(
-            { operation: "look up number order", method: "GET", path: `number_orders?filter[customer_reference]=${encodeURIComponent(orderReference(settings.environment, instanceId))}` },
-            Orders
+            {
+              operation: "look up number order",
+              method: "GET",
+              path: `number_orders?filter[customer_reference]=${encodeURIComponent(orderReference(settings.environment, instanceId))}`,
+            },
+            Orders,
           )
-          .pipe(Effect.map((r) => r.data.some((o) => o.status !== "failure" && (o.phone_numbers ?? []).some((n) => n.phone_number === phone))))
+          .pipe(
+            Effect.map((r) =>
+              r.data.some(
+                (o) => o.status !== "failure" && (o.phone_numbers ?? []).some((n) => n.phone_number === phone),
+              ),
+            ),
+          )
 
       // A new number is unknown to /phone_numbers until its order has propagated: 404 then means "not yet".
       const assignStep = Duration.fromInputUnsafe(settings.assignBackoff ?? "2 seconds")
       const assignSchedule = Schedule.spaced(assignStep).pipe(
         Schedule.setInputType<ProviderError>(),
         Schedule.modifyDelay(({ attempt }) => Effect.succeed(Duration.times(assignStep, attempt))), // 2 s, 4 s, 6 s …
-        Schedule.while(({ input, attempt }) => input.status === 404 && attempt <= 5)
+        Schedule.while(({ input, attempt }) => input.status === 404 && attempt <= 5),
       )
       /** Assigns the number to the messaging profile (idempotent: the same profile set twice is one change). */
       const assignToProfile = (phone: string) =>
@@ -163,9 +199,12 @@ export const telnyxLive = (settings: TelnyxSettings) =>
             Effect.asVoid,
             Effect.mapError((e) =>
               e.status === 404
-                ? new ProviderError({ ...e, message: `${e.message} — Telnyx does not know ${phone} yet (a new number's order may still be propagating); the number stays recorded, its release returns it to the pool and its next use assigns it again. Try the claim again.` })
-                : e
-            )
+                ? new ProviderError({
+                    ...e,
+                    message: `${e.message} — Telnyx does not know ${phone} yet (a new number's order may still be propagating); the number stays recorded, its release returns it to the pool and its next use assigns it again. Try the claim again.`,
+                  })
+                : e,
+            ),
           )
 
       // Another buyer may take the number between search and order (409/422): search again, a few times.
@@ -173,12 +212,24 @@ export const telnyxLive = (settings: TelnyxSettings) =>
         Effect.gen(function* () {
           const found = (yield* search).data
           if (found.length === 0) {
-            return yield* new ProviderError({ provider: "telnyx", operation: "search numbers", status: 200, retryable: true, message: "telnyx has no US SMS numbers available right now; try again later." })
+            return yield* new ProviderError({
+              provider: "telnyx",
+              operation: "search numbers",
+              status: 200,
+              retryable: true,
+              message: "telnyx has no US SMS numbers available right now; try again later.",
+            })
           }
           const pick = found[Math.floor(random() * found.length)]!.phone_number
           if (!(yield* table.reserve(pick, instanceId))) {
             if (attempt < 3) return yield* orderOne(instanceId, attempt + 1)
-            return yield* new ProviderError({ provider: "telnyx", operation: "order number", status: null, retryable: true, message: `telnyx: ${pick} is already being bought by another claim; try again.` })
+            return yield* new ProviderError({
+              provider: "telnyx",
+              operation: "order number",
+              status: null,
+              retryable: true,
+              message: `telnyx: ${pick} is already being bought by another claim; try again.`,
+            })
           }
           const order = yield* Effect.result(
             http.json(
@@ -186,10 +237,14 @@ export const telnyxLive = (settings: TelnyxSettings) =>
                 operation: "order number",
                 method: "POST",
                 path: "number_orders",
-                body: { phone_numbers: [{ phone_number: pick }], messaging_profile_id: settings.messagingProfileId, customer_reference: orderReference(settings.environment, instanceId) },
+                body: {
+                  phone_numbers: [{ phone_number: pick }],
+                  messaging_profile_id: settings.messagingProfileId,
+                  customer_reference: orderReference(settings.environment, instanceId),
+                },
               },
-              Order
-            )
+              Order,
+            ),
           )
           if (order._tag === "Success") {
             const ordered = order.success.data.phone_numbers?.[0]?.phone_number ?? pick
@@ -223,10 +278,18 @@ export const telnyxLive = (settings: TelnyxSettings) =>
         counts: table.counts,
         sendSms: (from, to, text) =>
           http
-            .json({ operation: "send message", method: "POST", path: "messages", body: { from, to, text, messaging_profile_id: settings.messagingProfileId } }, SentMessage)
+            .json(
+              {
+                operation: "send message",
+                method: "POST",
+                path: "messages",
+                body: { from, to, text, messaging_profile_id: settings.messagingProfileId },
+              },
+              SentMessage,
+            )
             .pipe(Effect.map((r) => r.data.id)),
       })
-    })
+    }),
   )
 
 export const telnyxDisabled = Layer.effect(
@@ -240,7 +303,7 @@ export const telnyxDisabled = Layer.effect(
       counts: table.counts,
       sendSms: () => Effect.fail(NotConfigured.create("Telnyx", "TELNYX_API_KEY and TELNYX_MESSAGING_PROFILE_ID")),
     })
-  })
+  }),
 )
 
 /** Live when TELNYX_API_KEY and TELNYX_MESSAGING_PROFILE_ID are set, disabled otherwise. */
@@ -252,5 +315,5 @@ export const telnyxLayerFromEnv = Layer.unwrap(
     const baseUrl = yield* readConfig(stringOr("TELNYX_BASE_URL", "https://api.telnyx.com/v2"))
     const environment = yield* providerEnvironment
     return telnyxLive({ apiKey: key.value, environment, baseUrl, messagingProfileId: profile })
-  })
+  }),
 )

@@ -23,19 +23,28 @@ export interface AgentWallet {
   readonly address: string
 }
 
-export class AgentWallets extends Context.Service<AgentWallets, {
-  readonly mode: WalletMode
-  readonly configured: boolean
-  readonly create: (instanceId: string) => Effect.Effect<AgentWallet, ProviderError | NotConfigured>
-  readonly get: (instanceId: string) => Effect.Effect<Option.Option<AgentWallet>, ProviderError>
-  /** A local wallet's private key (operators' recovery; never sent to an agent). None for Bankr or no wallet. */
-  readonly privateKey: (instanceId: string) => Effect.Effect<Option.Option<Redacted.Redacted<string>>, ProviderError>
-  /** Deletes the wallet row and records `wallet-deleted`; false when the instance had none. */
-  readonly remove: (instanceId: string, reason: string) => Effect.Effect<boolean, ProviderError>
-}>()("pool-core/providers/wallet/AgentWallets") {}
+export class AgentWallets extends Context.Service<
+  AgentWallets,
+  {
+    readonly mode: WalletMode
+    readonly configured: boolean
+    readonly create: (instanceId: string) => Effect.Effect<AgentWallet, ProviderError | NotConfigured>
+    readonly get: (instanceId: string) => Effect.Effect<Option.Option<AgentWallet>, ProviderError>
+    /** A local wallet's private key (operators' recovery; never sent to an agent). None for Bankr or no wallet. */
+    readonly privateKey: (instanceId: string) => Effect.Effect<Option.Option<Redacted.Redacted<string>>, ProviderError>
+    /** Deletes the wallet row and records `wallet-deleted`; false when the instance had none. */
+    readonly remove: (instanceId: string, reason: string) => Effect.Effect<boolean, ProviderError>
+  }
+>()("pool-core/providers/wallet/AgentWallets") {}
 
 const dbError = (operation: string) => (cause: unknown) =>
-  new ProviderError({ provider: "database", operation, status: null, retryable: true, message: `wallets ${operation}: database error: ${String(cause)}` })
+  new ProviderError({
+    provider: "database",
+    operation,
+    status: null,
+    retryable: true,
+    message: `wallets ${operation}: database error: ${String(cause)}`,
+  })
 
 interface Row {
   readonly provider: "bankr" | "local"
@@ -49,7 +58,7 @@ const walletTable = Effect.gen(function* () {
   const row = (instanceId: string) =>
     sql<Row>`SELECT provider, wallet_ref, address, secret_ciphertext FROM agent_wallets WHERE instance_id = ${instanceId}`.pipe(
       Effect.map((rows) => Option.fromNullishOr(rows[0])),
-      Effect.mapError(dbError("read wallet"))
+      Effect.mapError(dbError("read wallet")),
     )
   /** Inserts unless a row exists; returns the row that is there afterwards (a concurrent create keeps the first). */
   const insert = (instanceId: string, r: Row) =>
@@ -57,7 +66,12 @@ const walletTable = Effect.gen(function* () {
         VALUES (${instanceId}, ${r.provider}, ${r.walletRef}, ${r.address}, ${r.secretCiphertext}) ON CONFLICT (instance_id) DO NOTHING`.pipe(
       Effect.andThen(row(instanceId)),
       Effect.mapError(dbError("record wallet")),
-      Effect.flatMap(Option.match({ onNone: () => Effect.fail(dbError("record wallet")("the wallet row vanished")), onSome: Effect.succeed }))
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.fail(dbError("record wallet")("the wallet row vanished")),
+          onSome: Effect.succeed,
+        }),
+      ),
     )
   const remove = (instanceId: string, reason: string) =>
     sql<{ instanceId: string }>`
@@ -68,13 +82,20 @@ const walletTable = Effect.gen(function* () {
                'provider=' || del.provider || ' wallet=' || del.wallet_ref || ' address=' || del.address || ' reason=' || ${reason}
         FROM del LEFT JOIN instances i ON i.id = del.instance_id
       )
-      SELECT instance_id FROM del`.pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(dbError("delete wallet")))
+      SELECT instance_id FROM del`.pipe(
+      Effect.map((rows) => rows.length > 0),
+      Effect.mapError(dbError("delete wallet")),
+    )
   return { row, insert, remove }
 })
 
 const publicView = (r: Row): AgentWallet => ({ provider: r.provider, walletRef: r.walletRef, address: r.address })
 
-const makeWallets = (mode: WalletMode, make: (instanceId: string) => Effect.Effect<Row, ProviderError | NotConfigured>, key: Redacted.Redacted<Buffer> | null) =>
+const makeWallets = (
+  mode: WalletMode,
+  make: (instanceId: string) => Effect.Effect<Row, ProviderError | NotConfigured>,
+  key: Redacted.Redacted<Buffer> | null,
+) =>
   Effect.gen(function* () {
     const table = yield* walletTable
     return AgentWallets.of({
@@ -82,20 +103,35 @@ const makeWallets = (mode: WalletMode, make: (instanceId: string) => Effect.Effe
       configured: mode !== "off",
       create: (instanceId) =>
         table.row(instanceId).pipe(
-          Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => make(instanceId).pipe(Effect.flatMap((r) => table.insert(instanceId, r))) })),
-          Effect.map(publicView)
+          Effect.flatMap(
+            Option.match({
+              onSome: Effect.succeed,
+              onNone: () => make(instanceId).pipe(Effect.flatMap((r) => table.insert(instanceId, r))),
+            }),
+          ),
+          Effect.map(publicView),
         ),
       get: (instanceId) => table.row(instanceId).pipe(Effect.map(Option.map(publicView))),
       privateKey: (instanceId) =>
         table.row(instanceId).pipe(
           Effect.flatMap((o) => {
-            if (Option.isNone(o) || o.value.secretCiphertext === null) return Effect.succeed(Option.none<Redacted.Redacted<string>>())
-            if (key === null) return Effect.fail(dbError("read wallet key")("local wallets are not enabled (AGENT_WALLETS=local), so the key cannot be decrypted"))
+            if (Option.isNone(o) || o.value.secretCiphertext === null)
+              return Effect.succeed(Option.none<Redacted.Redacted<string>>())
+            if (key === null)
+              return Effect.fail(
+                dbError("read wallet key")(
+                  "local wallets are not enabled (AGENT_WALLETS=local), so the key cannot be decrypted",
+                ),
+              )
             const plain = decryptSecret(key, instanceId, o.value.secretCiphertext)
             return plain === null
-              ? Effect.fail(dbError("read wallet key")(`the key of ${instanceId}'s wallet does not decrypt: WALLET_ENCRYPTION_KEY differs from the key it was stored with`))
+              ? Effect.fail(
+                  dbError("read wallet key")(
+                    `the key of ${instanceId}'s wallet does not decrypt: WALLET_ENCRYPTION_KEY differs from the key it was stored with`,
+                  ),
+                )
               : Effect.succeed(Option.some(Redacted.make(plain)))
-          })
+          }),
         ),
       remove: table.remove,
     })
@@ -106,8 +142,19 @@ export const bankrWalletsLayer = Layer.effect(
   AgentWallets,
   Effect.gen(function* () {
     const bankr = yield* Bankr
-    return yield* makeWallets("bankr", (instanceId) => bankr.createWallet(instanceId).pipe(Effect.map((w): Row => ({ provider: "bankr", walletRef: w.walletId, address: w.address, secretCiphertext: null }))), null)
-  })
+    return yield* makeWallets(
+      "bankr",
+      (instanceId) =>
+        bankr
+          .createWallet(instanceId)
+          .pipe(
+            Effect.map(
+              (w): Row => ({ provider: "bankr", walletRef: w.walletId, address: w.address, secretCiphertext: null }),
+            ),
+          ),
+      null,
+    )
+  }),
 )
 
 /** Local keys encrypted with `key`. */
@@ -119,16 +166,25 @@ export const localWalletsLayer = (key: Redacted.Redacted<Buffer>) =>
       (instanceId) =>
         Effect.sync(() => {
           const k = newEvmKey()
-          return { provider: "local", walletRef: k.address, address: k.address, secretCiphertext: encryptSecret(key, instanceId, k.privateKey) } satisfies Row
+          return {
+            provider: "local",
+            walletRef: k.address,
+            address: k.address,
+            secretCiphertext: encryptSecret(key, instanceId, k.privateKey),
+          } satisfies Row
         }),
-      key
-    )
+      key,
+    ),
   )
 
 /** No new wallets; rows left from before are still found and removed on release. */
 export const walletsDisabledLayer = Layer.effect(
   AgentWallets,
-  makeWallets("off", () => Effect.fail(NotConfigured.create("Wallets", "AGENT_WALLETS (bankr with BANKR_PARTNER_KEY, or local)")), null)
+  makeWallets(
+    "off",
+    () => Effect.fail(NotConfigured.create("Wallets", "AGENT_WALLETS (bankr with BANKR_PARTNER_KEY, or local)")),
+    null,
+  ),
 )
 
 /**
@@ -142,7 +198,12 @@ export const agentWalletsLayerFromEnv = Layer.unwrap(
     const raw = (yield* readConfig(stringOr("AGENT_WALLETS", bankr.configured ? "bankr" : "off"))).trim().toLowerCase()
     if (raw === "off" || raw === "") return walletsDisabledLayer
     if (raw === "bankr") {
-      if (!bankr.configured) return yield* new InvalidConfig({ variable: "BANKR_PARTNER_KEY", message: "AGENT_WALLETS=bankr needs BANKR_PARTNER_KEY (a Bankr partner key, bk_ptr_…); set it, or use AGENT_WALLETS=local or off." })
+      if (!bankr.configured)
+        return yield* new InvalidConfig({
+          variable: "BANKR_PARTNER_KEY",
+          message:
+            "AGENT_WALLETS=bankr needs BANKR_PARTNER_KEY (a Bankr partner key, bk_ptr_…); set it, or use AGENT_WALLETS=local or off.",
+        })
       return bankrWalletsLayer.pipe(Layer.provide(Layer.succeed(Bankr, bankr)))
     }
     if (raw === "local") {
@@ -150,6 +211,9 @@ export const agentWalletsLayerFromEnv = Layer.unwrap(
       const key = yield* loadWalletKey(dataDir)
       return localWalletsLayer(key)
     }
-    return yield* new InvalidConfig({ variable: "AGENT_WALLETS", message: `AGENT_WALLETS must be bankr, local or off (got "${raw}").` })
-  })
+    return yield* new InvalidConfig({
+      variable: "AGENT_WALLETS",
+      message: `AGENT_WALLETS must be bankr, local or off (got "${raw}").`,
+    })
+  }),
 )

@@ -28,7 +28,10 @@ const fileKey = (dataDir: string): Buffer => {
   const file = join(dataDir, WALLET_KEY_FILE)
   if (existsSync(file)) {
     const key = parseWalletKey(readFileSync(file, "utf8"))
-    if (!key) throw invalid(`${file} does not hold a 32-byte key (64 hex characters); restore it from a backup, or wallets encrypted with it cannot be read.`)
+    if (!key)
+      throw invalid(
+        `${file} does not hold a 32-byte key (64 hex characters); restore it from a backup, or wallets encrypted with it cannot be read.`,
+      )
     return key
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
@@ -47,10 +50,16 @@ export const loadWalletKey = (dataDir: string): Effect.Effect<Redacted.Redacted<
         const key = parseWalletKey(Redacted.value(configured.value))
         return key
           ? Effect.succeed(Redacted.make(key))
-          : Effect.fail(invalid("WALLET_ENCRYPTION_KEY must be 32 bytes: 64 hex characters (`openssl rand -hex 32`) or base64."))
+          : Effect.fail(
+              invalid("WALLET_ENCRYPTION_KEY must be 32 bytes: 64 hex characters (`openssl rand -hex 32`) or base64."),
+            )
       }
-      return Effect.try({ try: () => Redacted.make(fileKey(dataDir)), catch: (e) => (e instanceof InvalidConfig ? e : invalid(`Could not create ${join(dataDir, WALLET_KEY_FILE)}: ${String(e)}`)) })
-    })
+      return Effect.try({
+        try: () => Redacted.make(fileKey(dataDir)),
+        catch: (e) =>
+          e instanceof InvalidConfig ? e : invalid(`Could not create ${join(dataDir, WALLET_KEY_FILE)}: ${String(e)}`),
+      })
+    }),
   )
 
 export const encryptSecret = (key: Redacted.Redacted<Buffer>, instanceId: string, plaintext: string): string => {

@@ -39,7 +39,8 @@ const startManager = () =>
       POOL_PROVISION_TIMEOUT: "20 seconds",
     }
     delete env.DATABASE_URL
-    if (serverUrl) env.DATABASE_URL = `${serverUrl}${serverUrl.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`
+    if (serverUrl)
+      env.DATABASE_URL = `${serverUrl}${serverUrl.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`
     const child = spawn(process.execPath, ["--import", "tsx", managerEntry], { env, stdio: ["ignore", "pipe", "pipe"] })
     children.push(child)
     let out = ""
@@ -58,11 +59,16 @@ const startManager = () =>
   })
 
 const api = (base: string) => ({
-  get: async (path: string) => (await fetch(`${base}${path}`, { headers: { authorization: "Bearer crash-key" } })).json(),
+  get: async (path: string) =>
+    (await fetch(`${base}${path}`, { headers: { authorization: "Bearer crash-key" } })).json(),
   post: (path: string, body: unknown, key?: string) =>
     fetch(`${base}${path}`, {
       method: "POST",
-      headers: { authorization: "Bearer crash-key", "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
+      headers: {
+        authorization: "Bearer crash-key",
+        "content-type": "application/json",
+        ...(key ? { "idempotency-key": key } : {}),
+      },
       body: JSON.stringify(body),
     }),
 })
@@ -91,7 +97,9 @@ afterAll(async () => {
 type Row = { id: string; status: string; inviteUrl: string | null; lastError: string | null }
 
 describe("manager crash mid-provision", () => {
-  it("kill -9 when 10 of 20 provisions reached a runtime: those end claimed, the others crashed with a reason; replays take nothing else", { timeout: 600_000 }, async () => {
+  it("kill -9 when 10 of 20 provisions reached a runtime: those end claimed, the others crashed with a reason; replays take nothing else", {
+    timeout: 600_000,
+  }, async () => {
     const first = await startManager()
     const a = api(first.url)
     // 30 idle: 20 claims take 20, the 10 spare ones show whether a replay after the restart takes another instance.
@@ -106,10 +114,15 @@ describe("manager crash mid-provision", () => {
     await waitFor("20 provision requests at the cloud", async () => cloud.provisionRequests() === 20)
     const provisioned = [...cloud.instances.values()].filter((i) => i.provision)
     expect(provisioned).toHaveLength(10)
-    expect(provisioned.every((i) => i.inviteUrl === null), "the kill lands while the runtimes are still setting up").toBe(true)
+    expect(
+      provisioned.every((i) => i.inviteUrl === null),
+      "the kill lands while the runtimes are still setting up",
+    ).toBe(true)
     first.child.kill("SIGKILL")
     await Promise.all(inFlight)
-    await new Promise((r) => first.child.exitCode !== null || first.child.signalCode ? r(null) : first.child.once("exit", r))
+    await new Promise((r) =>
+      first.child.exitCode !== null || first.child.signalCode ? r(null) : first.child.once("exit", r),
+    )
     // The runtimes finish their setup while no manager runs.
     cloud.finishSetups()
     await waitFor("the 10 runtimes to finish setting up", async () => provisioned.every((i) => i.inviteUrl !== null))

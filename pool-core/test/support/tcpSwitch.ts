@@ -59,11 +59,11 @@ export const tcpSwitch = (target: { readonly host: string; readonly port: number
                   for (const s of open) s.destroy()
                   server.close(() => done())
                 }),
-            })
+            }),
           )
-        })
+        }),
     ),
-    (relay) => Effect.promise(() => relay.close())
+    (relay) => Effect.promise(() => relay.close()),
   ).pipe(Effect.map(({ close: _close, ...relay }) => relay as TcpSwitch))
 
 /** The same connection URL, pointed at the relay. */

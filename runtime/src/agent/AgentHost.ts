@@ -21,10 +21,15 @@ export interface AgentHost {
 }
 
 export const startAgentHost = (
-  options: ConvosAgentOptions & { readonly messaging?: Layer.Layer<Messaging, unknown>; readonly log?: (line: string) => void }
+  options: ConvosAgentOptions & {
+    readonly messaging?: Layer.Layer<Messaging, unknown>
+    readonly log?: (line: string) => void
+  },
 ): AgentHost => {
   const log = options.log ?? (() => {})
-  const layer = ConvosAgent.layer(options).pipe(Layer.provide(options.messaging ?? messagingLayerFromEnv)) as Layer.Layer<ConvosAgent, unknown>
+  const layer = ConvosAgent.layer(options).pipe(
+    Layer.provide(options.messaging ?? messagingLayerFromEnv),
+  ) as Layer.Layer<ConvosAgent, unknown>
   let agent: ConvosAgent["Service"] | null = null
   let scope: Scope.Closeable | null = null
   let attempts = 0
@@ -35,29 +40,33 @@ export const startAgentHost = (
     const s = yield* Scope.make()
     const context = yield* Layer.buildWithScope(layer, s).pipe(
       Effect.catchDefect((defect) => Effect.fail(defect)),
-      Effect.onError(() => Scope.close(s, Exit.void))
+      Effect.onError(() => Scope.close(s, Exit.void)),
     )
     return { scope: s, agent: Context.get(context, ConvosAgent) }
   })
 
   const connected = connectOnce.pipe(
     Effect.tapError((e) =>
-      Effect.sync(() => log(`messaging connect attempt ${attempts} failed (${e instanceof Error ? e.message : String((e as { message?: unknown })?.message ?? e)}); retrying`))
+      Effect.sync(() =>
+        log(
+          `messaging connect attempt ${attempts} failed (${e instanceof Error ? e.message : String((e as { message?: unknown })?.message ?? e)}); retrying`,
+        ),
+      ),
     ),
     Effect.retry(reconnectSchedule(options.reconnect)),
     Effect.tap((c) =>
       Effect.sync(() => {
         scope = c.scope
         agent = c.agent
-      })
-    )
+      }),
+    ),
   )
   const fiber = Effect.runFork(connected)
   const whenReady = Effect.runPromise(Fiber.join(fiber)).then(
     () => undefined,
     (e) => {
       throw Cause.isCause(e) ? new Error(Cause.pretty(e)) : e
-    }
+    },
   )
   whenReady.catch(() => {})
 

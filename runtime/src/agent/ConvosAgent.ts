@@ -2,16 +2,34 @@
 // serving join requests for its own invite, and handing inbound text to the agent (OpenClaw) through `onInbound`.
 import { Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import {
-  type ChatMessage, identityFromPrivateKey, Messaging, type MessagingClient, MessagingError, type MessagingIdentity,
+  type ChatMessage,
+  identityFromPrivateKey,
+  Messaging,
+  type MessagingClient,
+  MessagingError,
+  type MessagingIdentity,
 } from "@convos-agents/messaging"
 import {
-  createInviteSlug, encodeMetadata, handleJoinRequest, InviteError, inviteUrlBase, JoinFailed, joinByInvite, profileUpdateContent, randomTag,
+  createInviteSlug,
+  encodeMetadata,
+  handleJoinRequest,
+  InviteError,
+  inviteUrlBase,
+  JoinFailed,
+  joinByInvite,
+  profileUpdateContent,
+  randomTag,
 } from "@convos-agents/messaging/convos"
 import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable } from "./errors.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
 import { defaultGreeting } from "../config/seedFiles.ts"
-import { createOwnConversation, type OwnConversationDeps, reconnectOwnConversation, serveOwnConversation } from "./ownConversations.ts"
+import {
+  createOwnConversation,
+  type OwnConversationDeps,
+  reconnectOwnConversation,
+  serveOwnConversation,
+} from "./ownConversations.ts"
 
 export interface InboundText {
   readonly id: string
@@ -63,18 +81,29 @@ export interface ConvosAgentOptions {
 const messagingFailure = (e: MessagingError) =>
   new MessagingUnavailable({ message: `Messaging failed: ${e.message}. Check DEVNET_URL / XMTP_ENV and retry.` })
 
-export class ConvosAgent extends Context.Service<ConvosAgent, {
-  readonly identity: MessagingIdentity
-  readonly state: Effect.Effect<AgentState>
-  readonly provision: (input: ProvisionInput) => Effect.Effect<ProvisionOutput, AlreadyProvisioned | BadInvite | JoinRejected | MessagingUnavailable>
-  readonly update: (input: { agentName?: string; instructions?: string }) => Effect.Effect<AgentState, MessagingUnavailable>
-  /** A new conversation with its own identity (inbox) and instructions; the agent answers there with that identity. */
-  readonly createConversation: (name: string, instructions?: string) => Effect.Effect<{ conversationId: string; inviteUrl: string; inboxId: string }, MessagingUnavailable>
-  readonly join: (inviteUrl: string) => Effect.Effect<JoinOutput, BadInvite | JoinRejected | MessagingUnavailable>
-  readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingUnavailable>
-  /** Whether the message stream is running (false while it restarts after a failure). */
-  readonly streaming: () => boolean
-}>()("runtime/agent/ConvosAgent") {
+export class ConvosAgent extends Context.Service<
+  ConvosAgent,
+  {
+    readonly identity: MessagingIdentity
+    readonly state: Effect.Effect<AgentState>
+    readonly provision: (
+      input: ProvisionInput,
+    ) => Effect.Effect<ProvisionOutput, AlreadyProvisioned | BadInvite | JoinRejected | MessagingUnavailable>
+    readonly update: (input: {
+      agentName?: string
+      instructions?: string
+    }) => Effect.Effect<AgentState, MessagingUnavailable>
+    /** A new conversation with its own identity (inbox) and instructions; the agent answers there with that identity. */
+    readonly createConversation: (
+      name: string,
+      instructions?: string,
+    ) => Effect.Effect<{ conversationId: string; inviteUrl: string; inboxId: string }, MessagingUnavailable>
+    readonly join: (inviteUrl: string) => Effect.Effect<JoinOutput, BadInvite | JoinRejected | MessagingUnavailable>
+    readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingUnavailable>
+    /** Whether the message stream is running (false while it restarts after a failure). */
+    readonly streaming: () => boolean
+  }
+>()("runtime/agent/ConvosAgent") {
   /** Connects the agent (identity generated at first start) and serves its stream for the lifetime of the scope. */
   static layer = (options: ConvosAgentOptions) => Layer.effect(ConvosAgent, make(options))
 }
@@ -87,12 +116,16 @@ const make = (options: ConvosAgentOptions) =>
     const identity = identityFromPrivateKey(state.privateKey)
     const client: MessagingClient = yield* messaging.connect(identity, { label: state.agentName })
     const scope = yield* Effect.scope
-    const save = (next: AgentState) => Effect.sync(() => {
-      state = next
-      saveAgentState(options.stateDir, next)
-    })
+    const save = (next: AgentState) =>
+      Effect.sync(() => {
+        state = next
+        saveAgentState(options.stateDir, next)
+      })
     const addConversation = (id: string) =>
-      save({ ...state, conversations: state.conversations.includes(id) ? state.conversations : [...state.conversations, id] })
+      save({
+        ...state,
+        conversations: state.conversations.includes(id) ? state.conversations : [...state.conversations, id],
+      })
     const profileChanged = () => (options.onProfileChanged ? options.onProfileChanged(state) : Effect.void)
 
     // Conversations with their own identity: one client each, replies go out through it.
@@ -106,12 +139,19 @@ const make = (options: ConvosAgentOptions) =>
       greeting,
       onText: (m) => options.onInbound(m),
       seen: (conversationId, atMs) =>
-        save({ ...state, ownConversations: (state.ownConversations ?? []).map((c) => (c.conversationId === conversationId ? { ...c, lastSeenMs: atMs } : c)) }),
+        save({
+          ...state,
+          ownConversations: (state.ownConversations ?? []).map((c) =>
+            c.conversationId === conversationId ? { ...c, lastSeenMs: atMs } : c,
+          ),
+        }),
     }
     for (const c of state.ownConversations ?? []) {
       yield* reconnectOwnConversation(own, c).pipe(
         Effect.tap((ownClient) => Effect.sync(() => ownClients.set(c.conversationId, ownClient))),
-        Effect.catchCause((cause) => Effect.logError(`conversation ${c.conversationId} could not reconnect its identity`, cause))
+        Effect.catchCause((cause) =>
+          Effect.logError(`conversation ${c.conversationId} could not reconnect its identity`, cause),
+        ),
       )
     }
     const createOwn = (name: string, instructions: string) =>
@@ -120,7 +160,11 @@ const make = (options: ConvosAgentOptions) =>
         ownClients.set(made.conversation.conversationId, made.client)
         yield* save({ ...state, ownConversations: [...(state.ownConversations ?? []), made.conversation] })
         yield* serveOwnConversation(own, made.conversation, made.client)
-        return { conversationId: made.conversation.conversationId, inviteUrl: made.conversation.inviteUrl, inboxId: made.conversation.inboxId }
+        return {
+          conversationId: made.conversation.conversationId,
+          inviteUrl: made.conversation.inviteUrl,
+          inboxId: made.conversation.inboxId,
+        }
       }).pipe(Effect.mapError(messagingFailure))
 
     const createConversation = (name: string) =>
@@ -134,17 +178,37 @@ const make = (options: ConvosAgentOptions) =>
       }).pipe(Effect.mapError(messagingFailure))
 
     const joinWith = (inviteUrl: string, field: string, waitMs: number) =>
-      joinByInvite(client, identity, inviteUrl, { profile: { name: state.agentName, kind: "agent" }, timeoutMs: waitMs, pollMs: 250 }).pipe(
-        Effect.catchIf((e): e is InviteError => e instanceof InviteError, (e) => Effect.fail(new BadInvite({ field, message: e.message }))),
-        Effect.catchIf((e): e is JoinFailed => e instanceof JoinFailed, (e) => Effect.fail(new JoinRejected({ errorType: e.errorType, message: e.message }))),
-        Effect.catchIf((e): e is MessagingError => e instanceof MessagingError, (e) => Effect.fail(messagingFailure(e)))
+      joinByInvite(client, identity, inviteUrl, {
+        profile: { name: state.agentName, kind: "agent" },
+        timeoutMs: waitMs,
+        pollMs: 250,
+      }).pipe(
+        Effect.catchIf(
+          (e): e is InviteError => e instanceof InviteError,
+          (e) => Effect.fail(new BadInvite({ field, message: e.message })),
+        ),
+        Effect.catchIf(
+          (e): e is JoinFailed => e instanceof JoinFailed,
+          (e) => Effect.fail(new JoinRejected({ errorType: e.errorType, message: e.message })),
+        ),
+        Effect.catchIf(
+          (e): e is MessagingError => e instanceof MessagingError,
+          (e) => Effect.fail(messagingFailure(e)),
+        ),
       )
 
     const afterJoined = (conversationId: string) =>
-      addConversation(conversationId).pipe(Effect.andThen(client.sendText(conversationId, greeting(state.agentName))), Effect.mapError(messagingFailure))
+      addConversation(conversationId).pipe(
+        Effect.andThen(client.sendText(conversationId, greeting(state.agentName))),
+        Effect.mapError(messagingFailure),
+      )
 
     /** `onJoined` runs once the join is through, now or (for a pending one) when the owner accepts later. */
-    const join = (inviteUrl: string, field = "inviteUrl", onJoined: (conversationId: string) => Effect.Effect<void> = () => Effect.void) =>
+    const join = (
+      inviteUrl: string,
+      field = "inviteUrl",
+      onJoined: (conversationId: string) => Effect.Effect<void> = () => Effect.void,
+    ) =>
       Effect.gen(function* () {
         const result = yield* joinWith(inviteUrl, field, options.joinWaitMs ?? 20_000)
         if (result._tag === "Joined") {
@@ -154,9 +218,13 @@ const make = (options: ConvosAgentOptions) =>
         }
         // Still waiting for the owner's device: keep asking in the background for up to 10 minutes.
         yield* joinWith(inviteUrl, field, 10 * 60_000).pipe(
-          Effect.flatMap((r) => (r._tag === "Joined" ? afterJoined(r.conversationId).pipe(Effect.andThen(Effect.suspend(() => onJoined(r.conversationId)))) : Effect.void)),
+          Effect.flatMap((r) =>
+            r._tag === "Joined"
+              ? afterJoined(r.conversationId).pipe(Effect.andThen(Effect.suspend(() => onJoined(r.conversationId))))
+              : Effect.void,
+          ),
           Effect.catchCause((cause) => Effect.logWarning("background join ended without joining", cause)),
-          Effect.forkIn(scope)
+          Effect.forkIn(scope),
         )
         return { conversationId: null, joined: false, pending: true } as JoinOutput
       })
@@ -169,30 +237,64 @@ const make = (options: ConvosAgentOptions) =>
             message: `This instance is already provisioned as "${state.agentName}"${state.conversationId ? ` (conversation ${state.conversationId})` : ""}. Claim another instance, or use PATCH /pool/agent to change it.`,
           })
         }
-        yield* save({ ...state, provisioned: true, agentName: input.agentName, instructions: input.instructions, templateSlug: input.templateSlug ?? null })
+        yield* save({
+          ...state,
+          provisioned: true,
+          agentName: input.agentName,
+          instructions: input.instructions,
+          templateSlug: input.templateSlug ?? null,
+        })
         yield* profileChanged()
         if (input.joinUrl) {
           // The joined conversation becomes the agent's own, also when the owner accepts only later (pending):
           // /pool/health then reports it, and the pool can record the claim's conversation.
-          const recordOwn = (conversationId: string) => Effect.suspend(() => (state.conversationId ? Effect.void : save({ ...state, conversationId })))
-          const joined = yield* join(input.joinUrl, "joinUrl", recordOwn).pipe(Effect.tapError(() => save({ ...state, provisioned: false })))
-          return { conversationId: joined.conversationId ?? "", inviteUrl: null, joined: joined.joined, pending: joined.pending } as ProvisionOutput
+          const recordOwn = (conversationId: string) =>
+            Effect.suspend(() => (state.conversationId ? Effect.void : save({ ...state, conversationId })))
+          const joined = yield* join(input.joinUrl, "joinUrl", recordOwn).pipe(
+            Effect.tapError(() => save({ ...state, provisioned: false })),
+          )
+          return {
+            conversationId: joined.conversationId ?? "",
+            inviteUrl: null,
+            joined: joined.joined,
+            pending: joined.pending,
+          } as ProvisionOutput
         }
-        const created = yield* createConversation(input.agentName).pipe(Effect.tapError(() => save({ ...state, provisioned: false })))
-        yield* save({ ...state, conversationId: created.conversationId, inviteUrl: created.inviteUrl, inviteTag: created.tag })
-        yield* client.sendText(created.conversationId, greeting(input.agentName)).pipe(Effect.mapError(messagingFailure))
-        return { conversationId: created.conversationId, inviteUrl: created.inviteUrl, joined: false } as ProvisionOutput
+        const created = yield* createConversation(input.agentName).pipe(
+          Effect.tapError(() => save({ ...state, provisioned: false })),
+        )
+        yield* save({
+          ...state,
+          conversationId: created.conversationId,
+          inviteUrl: created.inviteUrl,
+          inviteTag: created.tag,
+        })
+        yield* client
+          .sendText(created.conversationId, greeting(input.agentName))
+          .pipe(Effect.mapError(messagingFailure))
+        return {
+          conversationId: created.conversationId,
+          inviteUrl: created.inviteUrl,
+          joined: false,
+        } as ProvisionOutput
       })
 
     const update = (input: { agentName?: string; instructions?: string }) =>
       Effect.gen(function* () {
-        yield* save({ ...state, ...(input.agentName ? { agentName: input.agentName } : {}), ...(input.instructions !== undefined ? { instructions: input.instructions } : {}) })
+        yield* save({
+          ...state,
+          ...(input.agentName ? { agentName: input.agentName } : {}),
+          ...(input.instructions !== undefined ? { instructions: input.instructions } : {}),
+        })
         if (input.agentName && state.conversationId && state.inviteTag) {
-          yield* client.updateGroup(state.conversationId, { name: input.agentName }).pipe(Effect.mapError(messagingFailure))
+          yield* client
+            .updateGroup(state.conversationId, { name: input.agentName })
+            .pipe(Effect.mapError(messagingFailure))
         }
         if (input.agentName) {
           // The new name shows in every conversation the agent is in.
-          for (const id of state.conversations) yield* client.send(id, profileUpdateContent(input.agentName, "agent")).pipe(Effect.ignore)
+          for (const id of state.conversations)
+            yield* client.send(id, profileUpdateContent(input.agentName, "agent")).pipe(Effect.ignore)
         }
         yield* profileChanged()
         return state
@@ -205,17 +307,24 @@ const make = (options: ConvosAgentOptions) =>
         if (m.senderInboxId === identity.inboxId) return
         if (state.conversations.includes(m.conversationId)) {
           if (m.kind === "application" && m.text !== null && m.contentType.typeId === "text") {
-            yield* options.onInbound({ id: m.id, conversationId: m.conversationId, senderInboxId: m.senderInboxId, text: m.text, sentAt: m.sentAt }).pipe(Effect.forkIn(scope))
+            yield* options
+              .onInbound({
+                id: m.id,
+                conversationId: m.conversationId,
+                senderInboxId: m.senderInboxId,
+                text: m.text,
+                sentAt: m.sentAt,
+              })
+              .pipe(Effect.forkIn(scope))
           }
         } else {
           // Members only see messages sent after they joined, so each newcomer gets the greeting once they are in.
           yield* handleJoinRequest(client, identity, m, {
             // The profile update first, so Convos shows the agent's name on the greeting.
             onJoined: ({ groupId }) =>
-              client.send(groupId, profileUpdateContent(state.agentName, "agent")).pipe(
-                Effect.andThen(client.sendText(groupId, greeting(state.agentName))),
-                Effect.asVoid
-              ),
+              client
+                .send(groupId, profileUpdateContent(state.agentName, "agent"))
+                .pipe(Effect.andThen(client.sendText(groupId, greeting(state.agentName))), Effect.asVoid),
           })
         }
         if (m.sentAt.getTime() > state.lastSeenMs) yield* save({ ...state, lastSeenMs: m.sentAt.getTime() })
@@ -230,10 +339,14 @@ const make = (options: ConvosAgentOptions) =>
       Effect.exit,
       Effect.tap((exit) =>
         Effect.sync(() => (streaming = false)).pipe(
-          Effect.andThen(Exit.isFailure(exit) ? Effect.logError("convos message stream stopped; restarting it", exit.cause) : Effect.logWarning("convos message stream ended; restarting it"))
-        )
+          Effect.andThen(
+            Exit.isFailure(exit)
+              ? Effect.logError("convos message stream stopped; restarting it", exit.cause)
+              : Effect.logWarning("convos message stream ended; restarting it"),
+          ),
+        ),
       ),
-      Effect.repeat(reconnectSchedule(options.reconnect))
+      Effect.repeat(reconnectSchedule(options.reconnect)),
     )
     const streamFiber = yield* serve.pipe(Effect.forkIn(scope))
     yield* Scope.addFinalizer(scope, Fiber.interrupt(streamFiber))
@@ -245,7 +358,10 @@ const make = (options: ConvosAgentOptions) =>
       update,
       createConversation: (name, instructions) => createOwn(name, instructions ?? ""),
       join: (url) => join(url),
-      sendText: (conversationId, text) => (ownClients.get(conversationId) ?? client).sendText(conversationId, text).pipe(Effect.mapError(messagingFailure)),
+      sendText: (conversationId, text) =>
+        (ownClients.get(conversationId) ?? client)
+          .sendText(conversationId, text)
+          .pipe(Effect.mapError(messagingFailure)),
       streaming: () => streaming,
     })
   })

@@ -4,8 +4,22 @@
 // and message stream (serving join requests for its invite, handing text to the agent), kept in the agent state so a
 // restart brings them back.
 import { Clock, Effect, Exit, Scope, Stream } from "effect"
-import { type ChatMessage, generateIdentity, identityFromPrivateKey, type Messaging, type MessagingClient, type MessagingError } from "@convos-agents/messaging"
-import { createInviteSlug, encodeMetadata, handleJoinRequest, inviteUrlBase, profileUpdateContent, randomTag } from "@convos-agents/messaging/convos"
+import {
+  type ChatMessage,
+  generateIdentity,
+  identityFromPrivateKey,
+  type Messaging,
+  type MessagingClient,
+  type MessagingError,
+} from "@convos-agents/messaging"
+import {
+  createInviteSlug,
+  encodeMetadata,
+  handleJoinRequest,
+  inviteUrlBase,
+  profileUpdateContent,
+  randomTag,
+} from "@convos-agents/messaging/convos"
 import type { InboundText } from "./ConvosAgent.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 
@@ -39,11 +53,15 @@ export interface OwnConversationDeps {
 export const reconnectOwnConversation = (deps: OwnConversationDeps, conversation: OwnConversation) =>
   deps.messaging.connect(identityFromPrivateKey(conversation.privateKey), { label: conversation.name }).pipe(
     Scope.provide(deps.scope),
-    Effect.tap((client) => serveOwnConversation(deps, conversation, client))
+    Effect.tap((client) => serveOwnConversation(deps, conversation, client)),
   )
 
 /** Serves the conversation's stream with its own client for the lifetime of the scope. */
-export const serveOwnConversation = (deps: OwnConversationDeps, conversation: OwnConversation, client: MessagingClient) =>
+export const serveOwnConversation = (
+  deps: OwnConversationDeps,
+  conversation: OwnConversation,
+  client: MessagingClient,
+) =>
   Effect.gen(function* () {
     const identity = identityFromPrivateKey(conversation.privateKey)
     let lastSeenMs = conversation.lastSeenMs
@@ -52,37 +70,77 @@ export const serveOwnConversation = (deps: OwnConversationDeps, conversation: Ow
         if (m.senderInboxId === identity.inboxId) return
         if (m.conversationId === conversation.conversationId) {
           if (m.kind === "application" && m.text !== null && m.contentType.typeId === "text") {
-            const text = { id: m.id, conversationId: m.conversationId, senderInboxId: m.senderInboxId, text: m.text, sentAt: m.sentAt, instructions: conversation.instructions }
+            const text = {
+              id: m.id,
+              conversationId: m.conversationId,
+              senderInboxId: m.senderInboxId,
+              text: m.text,
+              sentAt: m.sentAt,
+              instructions: conversation.instructions,
+            }
             yield* deps.onText(text).pipe(Effect.forkIn(deps.scope))
           }
         } else {
           yield* handleJoinRequest(client, identity, m, {
             onJoined: ({ groupId }) =>
-              client.send(groupId, profileUpdateContent(deps.agentName(), "agent")).pipe(Effect.andThen(client.sendText(groupId, deps.greeting(deps.agentName()))), Effect.asVoid),
+              client
+                .send(groupId, profileUpdateContent(deps.agentName(), "agent"))
+                .pipe(Effect.andThen(client.sendText(groupId, deps.greeting(deps.agentName()))), Effect.asVoid),
           })
         }
         if (m.sentAt.getTime() > lastSeenMs) {
           lastSeenMs = m.sentAt.getTime()
           yield* deps.seen(conversation.conversationId, lastSeenMs)
         }
-      }).pipe(Effect.catchCause((cause) => Effect.logWarning(`message ${m.id} in conversation ${conversation.conversationId} could not be handled`, cause)))
+      }).pipe(
+        Effect.catchCause((cause) =>
+          Effect.logWarning(
+            `message ${m.id} in conversation ${conversation.conversationId} could not be handled`,
+            cause,
+          ),
+        ),
+      )
     const serve = Effect.suspend(() => client.stream({ afterMs: lastSeenMs }).pipe(Stream.runForEach(handle))).pipe(
       Effect.exit,
-      Effect.tap((exit) => (Exit.isFailure(exit) ? Effect.logError(`conversation ${conversation.conversationId}: message stream stopped; restarting it`, exit.cause) : Effect.void)),
-      Effect.repeat(reconnectSchedule(deps.reconnect))
+      Effect.tap((exit) =>
+        Exit.isFailure(exit)
+          ? Effect.logError(
+              `conversation ${conversation.conversationId}: message stream stopped; restarting it`,
+              exit.cause,
+            )
+          : Effect.void,
+      ),
+      Effect.repeat(reconnectSchedule(deps.reconnect)),
     )
     yield* serve.pipe(Effect.forkIn(deps.scope))
   })
 
 /** A new identity, its group (named `name`) and a signed invite for it. */
-export const createOwnConversation = (deps: OwnConversationDeps, name: string, instructions: string): Effect.Effect<{ conversation: OwnConversation; client: MessagingClient }, MessagingError> =>
+export const createOwnConversation = (
+  deps: OwnConversationDeps,
+  name: string,
+  instructions: string,
+): Effect.Effect<{ conversation: OwnConversation; client: MessagingClient }, MessagingError> =>
   Effect.gen(function* () {
     const identity = generateIdentity()
     const client = yield* deps.messaging.connect(identity, { label: name }).pipe(Scope.provide(deps.scope))
     const tag = randomTag()
     const group = yield* client.createGroup([], { name, appData: encodeMetadata({ tag }) })
     yield* client.send(group.id, profileUpdateContent(deps.agentName(), "agent")).pipe(Effect.ignore)
-    const inviteUrl = inviteUrlBase(deps.messaging.network, deps.inviteBaseUrl) + createInviteSlug(identity, { conversationId: group.id, tag, name })
+    const inviteUrl =
+      inviteUrlBase(deps.messaging.network, deps.inviteBaseUrl) +
+      createInviteSlug(identity, { conversationId: group.id, tag, name })
     const now = yield* Clock.currentTimeMillis
-    return { conversation: { conversationId: group.id, privateKey: identity.privateKey, inboxId: identity.inboxId, name, instructions, inviteUrl, lastSeenMs: now }, client }
+    return {
+      conversation: {
+        conversationId: group.id,
+        privateKey: identity.privateKey,
+        inboxId: identity.inboxId,
+        name,
+        instructions,
+        inviteUrl,
+        lastSeenMs: now,
+      },
+      client,
+    }
   })

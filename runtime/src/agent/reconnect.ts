@@ -11,6 +11,6 @@ export interface ReconnectPolicy {
 export const reconnectSchedule = (policy: ReconnectPolicy = {}) => {
   const max = Duration.millis(policy.maxMs ?? 30_000)
   return Schedule.exponential(Duration.millis(policy.baseMs ?? 1_000)).pipe(
-    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, max)))
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, max))),
   )
 }

@@ -11,7 +11,10 @@ export interface TurnQueue {
   readonly busy: () => boolean
 }
 
-export const makeTurnQueue = (options: { readonly maxWaiting: number; readonly onError?: (e: unknown) => void }): TurnQueue => {
+export const makeTurnQueue = (options: {
+  readonly maxWaiting: number
+  readonly onError?: (e: unknown) => void
+}): TurnQueue => {
   const waiting: Array<() => Promise<void>> = []
   let running = false
 

@@ -19,7 +19,10 @@ export interface ApplyResult {
 }
 
 /** Env as the agent sees it: the process env plus the secrets handed over at provision time. */
-export const effectiveEnv = (settings: RuntimeSettings, env: NodeJS.ProcessEnv): Record<string, string | undefined> => ({
+export const effectiveEnv = (
+  settings: RuntimeSettings,
+  env: NodeJS.ProcessEnv,
+): Record<string, string | undefined> => ({
   ...env,
   ...readSecretsEnv(settings.stateDir),
 })
@@ -28,17 +31,33 @@ export const effectiveEnv = (settings: RuntimeSettings, env: NodeJS.ProcessEnv):
  * `held` is what the pool's service API says the agent holds (GET /api/agent-services/me): it decides the `## Tools`
  * list in AGENTS.md. Unknown (the CLI before the gateway runs, or the API unreachable) lists none.
  */
-export const applyRuntime = (settings: RuntimeSettings, env: NodeJS.ProcessEnv, held: HeldServices = NO_SERVICES): ApplyResult => {
+export const applyRuntime = (
+  settings: RuntimeSettings,
+  env: NodeJS.ProcessEnv,
+  held: HeldServices = NO_SERVICES,
+): ApplyResult => {
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 })
   const merged = effectiveEnv(settings, env)
-  const state = loadAgentState(settings.stateDir, { agentName: env.AGENT_NAME || settings.agentName, instructions: env.AGENT_INSTRUCTIONS || "" })
+  const state = loadAgentState(settings.stateDir, {
+    agentName: env.AGENT_NAME || settings.agentName,
+    instructions: env.AGENT_INSTRUCTIONS || "",
+  })
   const hasModelKey = !!merged.OPENROUTER_API_KEY
   const webSearch = SEARCH_ENABLED && existsSync(join(perplexityPluginDir(), "openclaw.plugin.json"))
   const config = buildOpenClawConfig({ settings, hasModelKey, hasEndpointKey: !!merged.MODEL_API_KEY, webSearch })
   // The tools the workspace describes are the ones the config lets the model call (search only with a search route).
-  const workspaceFiles = writeWorkspace(settings.workspaceDir, state, toolLines(config.tools.allow, held), settings.heartbeatEvery)
+  const workspaceFiles = writeWorkspace(
+    settings.workspaceDir,
+    state,
+    toolLines(config.tools.allow, held),
+    settings.heartbeatEvery,
+  )
   mkdirSync(dirname(settings.configPath), { recursive: true })
   writeFileSync(settings.configPath, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 })
   chmodSync(settings.configPath, 0o600)
-  return { configPath: settings.configPath, workspaceFiles, hasModelKey: hasModelKey || settings.modelEndpoint !== null }
+  return {
+    configPath: settings.configPath,
+    workspaceFiles,
+    hasModelKey: hasModelKey || settings.modelEndpoint !== null,
+  }
 }

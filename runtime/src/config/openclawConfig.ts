@@ -83,85 +83,126 @@ const modelEntry = (id: string) => ({
 /** The model provider: OpenRouter with the agent's key (priority), else the configured endpoint, else none. */
 const modelProvider = (settings: RuntimeSettings, hasModelKey: boolean, hasEndpointKey: boolean) =>
   hasModelKey
-    ? { id: MODEL_PROVIDER_ID, model: settings.model, provider: { baseUrl: "${OPENROUTER_BASE_URL}", apiKey: "${OPENROUTER_API_KEY}", api: "openai-completions", models: [modelEntry(settings.model)] } }
+    ? {
+        id: MODEL_PROVIDER_ID,
+        model: settings.model,
+        provider: {
+          baseUrl: "${OPENROUTER_BASE_URL}",
+          apiKey: "${OPENROUTER_API_KEY}",
+          api: "openai-completions",
+          models: [modelEntry(settings.model)],
+        },
+      }
     : settings.modelEndpoint
-      ? { id: ENDPOINT_PROVIDER_ID, model: settings.modelEndpoint.model, provider: { baseUrl: "${MODEL_BASE_URL}", apiKey: hasEndpointKey ? "${MODEL_API_KEY}" : "no-key", api: "openai-completions", models: [modelEntry(settings.modelEndpoint.model)] } }
+      ? {
+          id: ENDPOINT_PROVIDER_ID,
+          model: settings.modelEndpoint.model,
+          provider: {
+            baseUrl: "${MODEL_BASE_URL}",
+            apiKey: hasEndpointKey ? "${MODEL_API_KEY}" : "no-key",
+            api: "openai-completions",
+            models: [modelEntry(settings.modelEndpoint.model)],
+          },
+        }
       : null
 
-export const buildOpenClawConfig = ({ settings, hasModelKey, hasEndpointKey = false, webSearch = false, pluginDir = convosPluginDir(), searchPluginDir = perplexityPluginDir() }: OpenClawConfigInput) => {
+export const buildOpenClawConfig = ({
+  settings,
+  hasModelKey,
+  hasEndpointKey = false,
+  webSearch = false,
+  pluginDir = convosPluginDir(),
+  searchPluginDir = perplexityPluginDir(),
+}: OpenClawConfigInput) => {
   const search = webSearch && hasModelKey
   const provider = modelProvider(settings, hasModelKey, hasEndpointKey)
   return {
-  gateway: {
-    mode: "local",
-    bind: settings.bind,
-    port: settings.port,
-    // Failed gateway-auth attempts are limited (on Railway the gateway has a public domain; `openclaw security audit`
-    // flags an exposed gateway without it).
-    auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}", rateLimit: { maxAttempts: 10, windowMs: 60_000, lockoutMs: 300_000 } },
-    // Nobody operates an agent through OpenClaw's dashboard: the pool speaks the instance contract only.
-    controlUi: { enabled: false },
-    reload: { mode: "hybrid" },
-  },
-  agents: {
-    defaults: {
-      workspace: settings.workspaceDir,
-      // We write the workspace files ourselves (see workspace.ts).
-      skipBootstrap: true,
-      // IDENTITY.md carries up to 20,000 chars of instructions plus its header: past OpenClaw's default 20,000 it
-      // would be cut silently (workspace.ts BOOTSTRAP_MAX_CHARS).
-      bootstrapMaxChars: BOOTSTRAP_MAX_CHARS,
-      bootstrapTotalMaxChars: BOOTSTRAP_TOTAL_MAX_CHARS,
-      // Off ("0m") unless AGENT_HEARTBEAT_EVERY sets a cadence (HEARTBEAT.md says which).
-      heartbeat: { every: settings.heartbeatEvery },
-      sandbox: { mode: "off" },
-      model: { primary: provider ? `${provider.id}/${provider.model}` : `${MODEL_PROVIDER_ID}/${settings.model}` },
+    gateway: {
+      mode: "local",
+      bind: settings.bind,
+      port: settings.port,
+      // Failed gateway-auth attempts are limited (on Railway the gateway has a public domain; `openclaw security audit`
+      // flags an exposed gateway without it).
+      auth: {
+        mode: "token",
+        token: "${OPENCLAW_GATEWAY_TOKEN}",
+        rateLimit: { maxAttempts: 10, windowMs: 60_000, lockoutMs: 300_000 },
+      },
+      // Nobody operates an agent through OpenClaw's dashboard: the pool speaks the instance contract only.
+      controlUi: { enabled: false },
+      reload: { mode: "hybrid" },
     },
-  },
-  models: {
-    mode: "merge",
-    catalogRefresh: { enabled: false },
-    ...(provider ? { providers: { [provider.id]: provider.provider } } : {}),
-  },
-  channels: { [CHANNEL_ID]: { enabled: true } },
-  tools: {
-    allow: [...allowedTools(search)],
-    deny: [...DENIED_TOOLS],
-    fs: { workspaceOnly: true },
-    // Every allowed tool's schema goes to the model directly. OpenClaw's default Tool Search hides a catalog behind
-    // tool_search/tool_describe/tool_call, which costs discovery turns for a catalog this small and is easy to get
-    // wrong for a small local model (docs/tools/tool-search.md: "Set tools.toolSearch: false when direct schemas suit").
-    toolSearch: false,
-    // Belt and braces: even if exec were ever allowed, the host policy refuses every command
-    // (`openclaw exec-policy show` reports security=deny for tools.exec; a test runs it).
-    exec: { host: "gateway", security: "deny", ask: "off", applyPatch: { enabled: false, workspaceOnly: true } },
-    elevated: { enabled: false },
-    agentToAgent: { enabled: false },
-    // Each conversation is its own session: none may read another (the session tools are not allowed either).
-    sessions: { visibility: "self" },
-    // Without a search route, search stays off explicitly: else OpenClaw tries to install a search plugin at start.
-    web: { search: search ? { enabled: true, provider: SEARCH_PLUGIN_ID } : { enabled: false }, fetch: { enabled: false } },
-  },
-  update: { checkOnStart: false },
-  // The search plugin is loaded whenever it is installed, key or not: OpenClaw loads plugins at start only (a new
-  // load path in a hot reload is ignored), while the key arrives later, at provision. The key then only switches
-  // tools.web.search on and gives the plugin its config, both of which hot-reload.
-  plugins: {
-    allow: [CHANNEL_ID, "memory-core", ...(webSearch ? [SEARCH_PLUGIN_ID] : [])],
-    load: { paths: [pluginDir, ...(webSearch ? [searchPluginDir] : [])] },
-    entries: {
-      [CHANNEL_ID]: { enabled: true },
-      ...(webSearch
-        ? {
-            // A baseUrl makes the plugin use OpenRouter's chat completions (its documented OpenRouter route); keys by
-            // reference only, never inlined.
-            [SEARCH_PLUGIN_ID]: search
-              ? { enabled: true, config: { webSearch: { apiKey: "${OPENROUTER_API_KEY}", baseUrl: "${OPENROUTER_BASE_URL}", model: SEARCH_MODEL } } }
-              : { enabled: true },
-          }
-        : {}),
+    agents: {
+      defaults: {
+        workspace: settings.workspaceDir,
+        // We write the workspace files ourselves (see workspace.ts).
+        skipBootstrap: true,
+        // IDENTITY.md carries up to 20,000 chars of instructions plus its header: past OpenClaw's default 20,000 it
+        // would be cut silently (workspace.ts BOOTSTRAP_MAX_CHARS).
+        bootstrapMaxChars: BOOTSTRAP_MAX_CHARS,
+        bootstrapTotalMaxChars: BOOTSTRAP_TOTAL_MAX_CHARS,
+        // Off ("0m") unless AGENT_HEARTBEAT_EVERY sets a cadence (HEARTBEAT.md says which).
+        heartbeat: { every: settings.heartbeatEvery },
+        sandbox: { mode: "off" },
+        model: { primary: provider ? `${provider.id}/${provider.model}` : `${MODEL_PROVIDER_ID}/${settings.model}` },
+      },
     },
-  },
+    models: {
+      mode: "merge",
+      catalogRefresh: { enabled: false },
+      ...(provider ? { providers: { [provider.id]: provider.provider } } : {}),
+    },
+    channels: { [CHANNEL_ID]: { enabled: true } },
+    tools: {
+      allow: [...allowedTools(search)],
+      deny: [...DENIED_TOOLS],
+      fs: { workspaceOnly: true },
+      // Every allowed tool's schema goes to the model directly. OpenClaw's default Tool Search hides a catalog behind
+      // tool_search/tool_describe/tool_call, which costs discovery turns for a catalog this small and is easy to get
+      // wrong for a small local model (docs/tools/tool-search.md: "Set tools.toolSearch: false when direct schemas suit").
+      toolSearch: false,
+      // Belt and braces: even if exec were ever allowed, the host policy refuses every command
+      // (`openclaw exec-policy show` reports security=deny for tools.exec; a test runs it).
+      exec: { host: "gateway", security: "deny", ask: "off", applyPatch: { enabled: false, workspaceOnly: true } },
+      elevated: { enabled: false },
+      agentToAgent: { enabled: false },
+      // Each conversation is its own session: none may read another (the session tools are not allowed either).
+      sessions: { visibility: "self" },
+      // Without a search route, search stays off explicitly: else OpenClaw tries to install a search plugin at start.
+      web: {
+        search: search ? { enabled: true, provider: SEARCH_PLUGIN_ID } : { enabled: false },
+        fetch: { enabled: false },
+      },
+    },
+    update: { checkOnStart: false },
+    // The search plugin is loaded whenever it is installed, key or not: OpenClaw loads plugins at start only (a new
+    // load path in a hot reload is ignored), while the key arrives later, at provision. The key then only switches
+    // tools.web.search on and gives the plugin its config, both of which hot-reload.
+    plugins: {
+      allow: [CHANNEL_ID, "memory-core", ...(webSearch ? [SEARCH_PLUGIN_ID] : [])],
+      load: { paths: [pluginDir, ...(webSearch ? [searchPluginDir] : [])] },
+      entries: {
+        [CHANNEL_ID]: { enabled: true },
+        ...(webSearch
+          ? {
+              // A baseUrl makes the plugin use OpenRouter's chat completions (its documented OpenRouter route); keys by
+              // reference only, never inlined.
+              [SEARCH_PLUGIN_ID]: search
+                ? {
+                    enabled: true,
+                    config: {
+                      webSearch: {
+                        apiKey: "${OPENROUTER_API_KEY}",
+                        baseUrl: "${OPENROUTER_BASE_URL}",
+                        model: SEARCH_MODEL,
+                      },
+                    },
+                  }
+                : { enabled: true },
+            }
+          : {}),
+      },
+    },
   }
 }
 

@@ -16,13 +16,22 @@ export interface HeldTools {
 /** Lines describing each tool the model is offered. A service tool is offered only while the agent holds the service. */
 export const toolLines = (allowed: ReadonlyArray<string>, held: HeldTools): ReadonlyArray<string> => {
   const has = (t: string) => allowed.includes(t)
-  const service = (t: (typeof AGENT_SERVICE_TOOLS)[number]) => has(t) && (t === "send_sms" ? !!held.phone : t === "wallet_address" ? !!held.wallet : !!held.email)
+  const service = (t: (typeof AGENT_SERVICE_TOOLS)[number]) =>
+    has(t) && (t === "send_sms" ? !!held.phone : t === "wallet_address" ? !!held.wallet : !!held.email)
   return [
-    ...(has("read") || has("write") || has("edit") ? ["- `read` / `write` / `edit`: files in your workspace only (notes, lists, drafts); nothing outside it."] : []),
-    ...(has("memory_search") || has("memory_get") ? ["- `memory_search` / `memory_get`: search and read your notes (MEMORY.md, memory/*.md)."] : []),
+    ...(has("read") || has("write") || has("edit")
+      ? ["- `read` / `write` / `edit`: files in your workspace only (notes, lists, drafts); nothing outside it."]
+      : []),
+    ...(has("memory_search") || has("memory_get")
+      ? ["- `memory_search` / `memory_get`: search and read your notes (MEMORY.md, memory/*.md)."]
+      : []),
     ...(has("web_search") ? ["- `web_search`: search the web for current facts; say where an answer came from."] : []),
-    ...(service("send_email") && held.email ? [`- \`send_email\` / \`list_emails\`: email from and to your address ${held.email.address}.`] : []),
-    ...(service("send_sms") && held.phone ? [`- \`send_sms\`: text messages from your number ${held.phone.number}.`] : []),
+    ...(service("send_email") && held.email
+      ? [`- \`send_email\` / \`list_emails\`: email from and to your address ${held.email.address}.`]
+      : []),
+    ...(service("send_sms") && held.phone
+      ? [`- \`send_sms\`: text messages from your number ${held.phone.number}.`]
+      : []),
     ...(service("wallet_address") ? ["- `wallet_address`: your crypto wallet's address."] : []),
   ]
 }
@@ -55,7 +64,13 @@ export const heartbeatMarkdown = (every: string): string =>
         "Then post one short message about it. Never post twice about the same thing.",
         "",
       ].join("\n")
-    : ["# HEARTBEAT.md", "", "Heartbeats are off for this agent (AGENT_HEARTBEAT_EVERY is not set): you only speak when someone writes.", "If you ever get a heartbeat poll, reply HEARTBEAT_OK.", ""].join("\n")
+    : [
+        "# HEARTBEAT.md",
+        "",
+        "Heartbeats are off for this agent (AGENT_HEARTBEAT_EVERY is not set): you only speak when someone writes.",
+        "If you ever get a heartbeat poll, reply HEARTBEAT_OK.",
+        "",
+      ].join("\n")
 
 export const GREETING_HEADING = "## Greeting"
 
@@ -64,7 +79,8 @@ export const defaultGreeting = (agentName: string) =>
   `Hi, I'm ${agentName}! Mention what you need and I'll help right here. You can also tell me how you'd like me to work, and I'll remember it.`
 
 /** Whether `greeting` is the default one (for any name): such a BOOT.md is rewritten, an edited one kept. */
-export const isDefaultGreeting = (greeting: string) => /^Hi, I'm .*! Mention what you need and I'll help right here\./s.test(greeting)
+export const isDefaultGreeting = (greeting: string) =>
+  /^Hi, I'm .*! Mention what you need and I'll help right here\./s.test(greeting)
 
 export const bootMarkdown = (agentName: string): string =>
   [
@@ -86,7 +102,10 @@ export const readGreeting = (workspaceDir: string): string | null => {
   const text = readFileSync(path, "utf8")
   const at = text.indexOf(GREETING_HEADING)
   if (at < 0) return null
-  const greeting = text.slice(at + GREETING_HEADING.length).split(/\n#{1,6} /)[0]!.trim()
+  const greeting = text
+    .slice(at + GREETING_HEADING.length)
+    .split(/\n#{1,6} /)[0]!
+    .trim()
   return greeting === "" ? null : greeting.slice(0, 1_000)
 }
 

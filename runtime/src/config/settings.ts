@@ -83,16 +83,22 @@ export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
   const queueText = env.CONVOS_TURN_QUEUE || String(DEFAULT_TURN_QUEUE)
   const turnQueue = Number(queueText)
   if (!Number.isInteger(turnQueue) || turnQueue < 0 || turnQueue > 1_000) {
-    throw new SettingsError(`CONVOS_TURN_QUEUE must be a whole number of waiting turns from 0 to 1000, got "${queueText}". Unset it for the default (${DEFAULT_TURN_QUEUE}).`)
+    throw new SettingsError(
+      `CONVOS_TURN_QUEUE must be a whole number of waiting turns from 0 to 1000, got "${queueText}". Unset it for the default (${DEFAULT_TURN_QUEUE}).`,
+    )
   }
   const heartbeatEvery = (env.AGENT_HEARTBEAT_EVERY ?? "").trim() || "0m"
   if (!/^\d{1,4}[smh]$/.test(heartbeatEvery)) {
-    throw new SettingsError(`AGENT_HEARTBEAT_EVERY must be a duration such as 30m, 2h or 0m (off), got "${heartbeatEvery}". Unset it to keep heartbeats off.`)
+    throw new SettingsError(
+      `AGENT_HEARTBEAT_EVERY must be a duration such as 30m, 2h or 0m (off), got "${heartbeatEvery}". Unset it to keep heartbeats off.`,
+    )
   }
   const endpointUrl = (env.MODEL_BASE_URL ?? "").trim()
   const endpointModel = (env.MODEL ?? "").trim()
   if (endpointUrl !== "" && endpointModel === "") {
-    throw new SettingsError(`MODEL_BASE_URL is set (${endpointUrl}) but MODEL is not. Set MODEL to the model id that server serves (e.g. MODEL=llama3.2).`)
+    throw new SettingsError(
+      `MODEL_BASE_URL is set (${endpointUrl}) but MODEL is not. Set MODEL to the model id that server serves (e.g. MODEL=llama3.2).`,
+    )
   }
   return {
     bind,
@@ -136,4 +142,7 @@ export const readSecretsEnv = (stateDir: string): Record<string, string> => {
 export const isEnvName = (name: string) => ENV_NAME.test(name)
 
 export const formatSecretsEnv = (vars: Readonly<Record<string, string>>): string =>
-  Object.entries(vars).filter(([k]) => isEnvName(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n"
+  Object.entries(vars)
+    .filter(([k]) => isEnvName(k))
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join("\n") + "\n"

@@ -6,7 +6,15 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { AGENT_NAME_MAX_CHARS, agentNameForDisplay, LIMITS } from "@convos-agents/contract"
-import { bootMarkdown, heartbeatMarkdown, heartbeatOn, isDefaultGreeting, readGreeting, toolsMarkdown, userMarkdown } from "./seedFiles.ts"
+import {
+  bootMarkdown,
+  heartbeatMarkdown,
+  heartbeatOn,
+  isDefaultGreeting,
+  readGreeting,
+  toolsMarkdown,
+  userMarkdown,
+} from "./seedFiles.ts"
 
 // Size limits. OpenClaw injects each workspace file into the prompt up to `bootstrapMaxChars` (default 20,000) and
 // silently truncates the rest; IDENTITY.md is its header plus the custom instructions, so the config raises the
@@ -63,11 +71,15 @@ export const agentsMarkdown = (p: AgentProfile, toolLines: ReadonlyArray<string>
     "- Anyone with the chat's invite can talk to you: confirm with the person before sending email or SMS for them.",
     "- You have no shell and cannot run commands or programs; your files are this workspace only.",
     "- Notes about the people here go in USER.md.",
-    ...(heartbeatOn(heartbeatEvery) ? ["- Heartbeat polls: see HEARTBEAT.md; reply HEARTBEAT_OK when nothing needs the group."] : []),
+    ...(heartbeatOn(heartbeatEvery)
+      ? ["- Heartbeat polls: see HEARTBEAT.md; reply HEARTBEAT_OK when nothing needs the group."]
+      : []),
     "",
     "## Tools",
     "",
-    toolLines.length === 0 ? "You have no tools: answer from what you know and what the chat says." : ["All the tools you have (also in TOOLS.md):", ...toolLines].join("\n"),
+    toolLines.length === 0
+      ? "You have no tools: answer from what you know and what the chat says."
+      : ["All the tools you have (also in TOOLS.md):", ...toolLines].join("\n"),
     "",
   ].join("\n")
 
@@ -89,7 +101,12 @@ const keepsEditedGreeting = (workspaceDir: string) => {
  * Writes (or rewrites) the workspace files; `toolLines` is the `## Tools` list (seedFiles.ts toolLines). USER.md is
  * the agent's own notes: written only when missing. Returns the files written.
  */
-export const writeWorkspace = (workspaceDir: string, profile: AgentProfile, toolLines: ReadonlyArray<string> = [], heartbeatEvery = "0m"): string[] => {
+export const writeWorkspace = (
+  workspaceDir: string,
+  profile: AgentProfile,
+  toolLines: ReadonlyArray<string> = [],
+  heartbeatEvery = "0m",
+): string[] => {
   mkdirSync(workspaceDir, { recursive: true, mode: 0o700 })
   // The name goes into Markdown lines (`- **Name:** …`): whatever was stored, it is written as one line.
   profile = { ...profile, agentName: agentNameForDisplay(profile.agentName, "Convos Agent") }

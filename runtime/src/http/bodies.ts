@@ -15,10 +15,14 @@ export const ProvisionBody = Schema.Struct({
   instructions: Instructions,
   templateSlug: Schema.optional(Schema.NullOr(TemplateSlug)),
   joinUrl: Schema.optional(Schema.NullOr(Url)),
-  env: Schema.optional(Schema.Record(Schema.String, Schema.String).check(Schema.makeFilter((vars: Readonly<Record<string, string>>) => {
-    const bad = Object.keys(vars).find((k) => !ENV_NAME.test(k))
-    return bad === undefined ? undefined : { path: [bad], issue: "env names must be UPPER_SNAKE_CASE" }
-  }))),
+  env: Schema.optional(
+    Schema.Record(Schema.String, Schema.String).check(
+      Schema.makeFilter((vars: Readonly<Record<string, string>>) => {
+        const bad = Object.keys(vars).find((k) => !ENV_NAME.test(k))
+        return bad === undefined ? undefined : { path: [bad], issue: "env names must be UPPER_SNAKE_CASE" }
+      }),
+    ),
+  ),
 })
 
 export const AgentPatchBody = Schema.Struct({
@@ -42,10 +46,19 @@ export interface BodyProblem {
 
 const format = SchemaIssue.makeFormatterStandardSchemaV1()
 
-export const decodeBody = <S extends Schema.Codec<any, any, never, never>>(schema: S, input: unknown): Result.Result<S["Type"], BodyProblem> => {
-  const r = Schema.decodeResult(schema as any)(input as never, { errors: "first" }) as Result.Result<S["Type"], Schema.SchemaError>
+export const decodeBody = <S extends Schema.Codec<any, any, never, never>>(
+  schema: S,
+  input: unknown,
+): Result.Result<S["Type"], BodyProblem> => {
+  const r = Schema.decodeResult(schema as any)(input as never, { errors: "first" }) as Result.Result<
+    S["Type"],
+    Schema.SchemaError
+  >
   if (Result.isSuccess(r)) return r as Result.Result<S["Type"], never>
   const first = format(r.failure.issue).issues[0]
-  const field = first?.path?.map((p) => String(typeof p === "object" && p !== null && "key" in p ? (p as { key: PropertyKey }).key : p)).join(".") || "body"
+  const field =
+    first?.path
+      ?.map((p) => String(typeof p === "object" && p !== null && "key" in p ? (p as { key: PropertyKey }).key : p))
+      .join(".") || "body"
   return Result.fail({ field, reason: first?.message ?? r.failure.message })
 }

@@ -15,7 +15,9 @@ export interface RouteDeps {
   /** Whether the messaging account is live and the agent can take a provision. */
   readonly isReady: () => boolean
   /** Runs an effect against the live agent; rejects/fails with NotReady semantics when it is not up yet. */
-  readonly runAgent: <A, E>(f: (agent: ConvosAgent["Service"]) => Effect.Effect<A, E>) => Promise<Exit.Exit<A, E | NotReady>>
+  readonly runAgent: <A, E>(
+    f: (agent: ConvosAgent["Service"]) => Effect.Effect<A, E>,
+  ) => Promise<Exit.Exit<A, E | NotReady>>
   /** Applies provision-time env (provider keys) to the agent. Values are secrets: never logged. */
   readonly applyEnv: (env: Readonly<Record<string, string>>) => Promise<void>
 }
@@ -25,7 +27,14 @@ export class NotReady {
   readonly message = "The agent is still starting (messaging not connected yet). Retry in a few seconds."
 }
 
-export const ROUTES = ["/pool/health", "/pool/provision", "/pool/agent", "/convos/status", "/convos/conversation", "/convos/join"] as const
+export const ROUTES = [
+  "/pool/health",
+  "/pool/provision",
+  "/pool/agent",
+  "/convos/status",
+  "/convos/conversation",
+  "/convos/join",
+] as const
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
   res.statusCode = status
@@ -36,7 +45,9 @@ const send = (res: ServerResponse, status: number, body: unknown) => {
 
 const MAX_BODY = 256 * 1024
 
-const readJson = async (req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> => {
+const readJson = async (
+  req: IncomingMessage,
+): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> => {
   let size = 0
   const chunks: Buffer[] = []
   for await (const chunk of req) {
@@ -56,12 +67,18 @@ const readJson = async (req: IncomingMessage): Promise<{ ok: true; value: unknow
 const statusOf = (error: unknown): number => {
   const tag = (error as { _tag?: string })?._tag
   switch (tag) {
-    case "AlreadyProvisioned": return 409
-    case "BadInvite": return 400
-    case "JoinRejected": return 422
-    case "NotReady": return 503
-    case "MessagingUnavailable": return 502
-    default: return 500
+    case "AlreadyProvisioned":
+      return 409
+    case "BadInvite":
+      return 400
+    case "JoinRejected":
+      return 422
+    case "NotReady":
+      return 503
+    case "MessagingUnavailable":
+      return 502
+    default:
+      return 500
   }
 }
 
@@ -70,13 +87,21 @@ const sendExit = <A>(res: ServerResponse, exit: Exit.Exit<A, unknown>, ok: (a: A
   const failure = Cause.findErrorOption(exit.cause)
   if (failure._tag === "Some") {
     const e = failure.value as { message?: string; field?: string; _tag?: string }
-    return send(res, statusOf(e), { error: e.message ?? String(e), ...(e.field ? { field: e.field } : {}), code: e._tag })
+    return send(res, statusOf(e), {
+      error: e.message ?? String(e),
+      ...(e.field ? { field: e.field } : {}),
+      code: e._tag,
+    })
   }
   return send(res, 500, { error: `Internal error: ${Cause.pretty(exit.cause).split("\n")[0]}` })
 }
 
 /** Handles one request; returns false when the path is not ours (so the host can fall through). */
-export const handleContractRequest = async (req: IncomingMessage, res: ServerResponse, deps: RouteDeps): Promise<boolean> => {
+export const handleContractRequest = async (
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: RouteDeps,
+): Promise<boolean> => {
   const path = (req.url ?? "/").split("?")[0]!
   const method = req.method ?? "GET"
   if (!(ROUTES as ReadonlyArray<string>).includes(path)) return false
@@ -90,7 +115,12 @@ export const handleContractRequest = async (req: IncomingMessage, res: ServerRes
     }
     const exit = deps.isReady() ? await deps.runAgent((a) => a.state) : null
     const state = exit && Exit.isSuccess(exit) ? exit.value : null
-    send(res, 200, { ready: deps.isReady(), version: deps.version, conversationId: state?.conversationId ?? null, inviteUrl: state?.inviteUrl ?? null })
+    send(res, 200, {
+      ready: deps.isReady(),
+      version: deps.version,
+      conversationId: state?.conversationId ?? null,
+      inviteUrl: state?.inviteUrl ?? null,
+    })
     return true
   }
   if (!bearerMatches(req, deps.token)) {
@@ -111,7 +141,11 @@ export const handleContractRequest = async (req: IncomingMessage, res: ServerRes
     }
     const decoded = decodeBody(schema, raw.value)
     if (Result.isFailure(decoded)) {
-      send(res, 400, { error: `Invalid request: ${decoded.failure.field}: ${decoded.failure.reason}`, field: decoded.failure.field, reason: decoded.failure.reason })
+      send(res, 400, {
+        error: `Invalid request: ${decoded.failure.field}: ${decoded.failure.reason}`,
+        field: decoded.failure.field,
+        reason: decoded.failure.reason,
+      })
       return null
     }
     return decoded.success as S["Type"]
@@ -138,15 +172,19 @@ export const handleContractRequest = async (req: IncomingMessage, res: ServerRes
     }
     case "/convos/status": {
       if (!expect("GET")) return true
-      sendExit(res, await deps.runAgent((a) => Effect.map(a.state, (s) => ({ s, inboxId: a.identity.inboxId }))), ({ s, inboxId }) => ({
-        ready: deps.isReady(),
-        inboxId,
-        agentName: s.agentName,
-        provisioned: s.provisioned,
-        conversationId: s.conversationId,
-        inviteUrl: s.inviteUrl,
-        conversations: s.conversations,
-      }))
+      sendExit(
+        res,
+        await deps.runAgent((a) => Effect.map(a.state, (s) => ({ s, inboxId: a.identity.inboxId }))),
+        ({ s, inboxId }) => ({
+          ready: deps.isReady(),
+          inboxId,
+          agentName: s.agentName,
+          provisioned: s.provisioned,
+          conversationId: s.conversationId,
+          inviteUrl: s.inviteUrl,
+          conversations: s.conversations,
+        }),
+      )
       return true
     }
     case "/convos/conversation": {
@@ -155,7 +193,10 @@ export const handleContractRequest = async (req: IncomingMessage, res: ServerRes
       if (!b) return true
       // The agent runs on one network; a request for another is refused rather than silently ignored.
       if (b.env !== undefined && b.env !== deps.network) {
-        send(res, 400, { error: `env: this agent runs on the ${deps.network} network; omit env or send "${deps.network}".`, field: "env" })
+        send(res, 400, {
+          error: `env: this agent runs on the ${deps.network} network; omit env or send "${deps.network}".`,
+          field: "env",
+        })
         return true
       }
       sendExit(res, await deps.runAgent((a) => a.createConversation(b.name, b.instructions)), (r) => r)

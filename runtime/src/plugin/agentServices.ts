@@ -37,7 +37,10 @@ const TIMEOUT_MS = 15_000
 
 export class ServiceCallError extends Error {
   readonly _tag = "ServiceCallError"
-  constructor(readonly status: number | null, message: string) {
+  constructor(
+    readonly status: number | null,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -53,7 +56,10 @@ const readCapped = async (res: Response): Promise<string> => {
     size += value.byteLength
     if (size > MAX_ANSWER_BYTES) {
       await reader.cancel().catch(() => {})
-      throw new ServiceCallError(res.status, `The pool's service answer was larger than ${MAX_ANSWER_BYTES} bytes; try again later.`)
+      throw new ServiceCallError(
+        res.status,
+        `The pool's service answer was larger than ${MAX_ANSWER_BYTES} bytes; try again later.`,
+      )
     }
     chunks.push(value)
   }
@@ -61,8 +67,18 @@ const readCapped = async (res: Response): Promise<string> => {
 }
 
 /** One request of the agent service API. Resolves with the JSON body of a 2xx; rejects with the pool's own error line. */
-export const callService = async (endpoint: ServiceEndpoint, method: "GET" | "POST", path: string, body?: unknown, signal?: AbortSignal): Promise<Record<string, unknown>> => {
-  const headers: Record<string, string> = { authorization: `Bearer ${endpoint.token}`, "x-instance-id": endpoint.instanceId, accept: "application/json" }
+export const callService = async (
+  endpoint: ServiceEndpoint,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+): Promise<Record<string, unknown>> => {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${endpoint.token}`,
+    "x-instance-id": endpoint.instanceId,
+    accept: "application/json",
+  }
   if (body !== undefined) headers["content-type"] = "application/json"
   let res: Response
   try {
@@ -73,7 +89,10 @@ export const callService = async (endpoint: ServiceEndpoint, method: "GET" | "PO
       signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]) : AbortSignal.timeout(TIMEOUT_MS),
     })
   } catch (e) {
-    throw new ServiceCallError(null, `The pool's service API could not be reached (${e instanceof Error ? e.message : String(e)}); try again in a minute.`)
+    throw new ServiceCallError(
+      null,
+      `The pool's service API could not be reached (${e instanceof Error ? e.message : String(e)}); try again in a minute.`,
+    )
   }
   const text = await readCapped(res)
   let parsed: unknown = null
@@ -82,12 +101,17 @@ export const callService = async (endpoint: ServiceEndpoint, method: "GET" | "PO
   } catch {
     // handled below
   }
-  const json = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null
+  const json =
+    parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null
   if (res.status < 200 || res.status >= 300) {
     const reason = typeof json?.error === "string" ? json.error : `HTTP ${res.status}`
     throw new ServiceCallError(res.status, reason)
   }
-  if (json === null) throw new ServiceCallError(res.status, "The pool's service API answered with something that is not a JSON object; try again later.")
+  if (json === null)
+    throw new ServiceCallError(
+      res.status,
+      "The pool's service API answered with something that is not a JSON object; try again later.",
+    )
   return json
 }
 
@@ -119,7 +143,10 @@ export interface AgentServiceTool {
   readonly execute: (toolCallId: string, params: Record<string, unknown>, signal?: AbortSignal) => Promise<ToolResult>
 }
 
-const text = (t: string, details: Record<string, unknown>): ToolResult => ({ content: [{ type: "text", text: t }], details })
+const text = (t: string, details: Record<string, unknown>): ToolResult => ({
+  content: [{ type: "text", text: t }],
+  details,
+})
 
 /** Failures become a result the model can act on (the pool's line says what happened and what to do). */
 const guarded = (name: string, run: () => Promise<ToolResult>): Promise<ToolResult> =>
@@ -129,7 +156,8 @@ const guarded = (name: string, run: () => Promise<ToolResult>): Promise<ToolResu
     return text(`${name} failed${status ? ` (HTTP ${status})` : ""}: ${message}`, { ok: false, status, error: message })
   })
 
-const str = (params: Record<string, unknown>, key: string) => (typeof params[key] === "string" ? (params[key] as string) : "")
+const str = (params: Record<string, unknown>, key: string) =>
+  typeof params[key] === "string" ? (params[key] as string) : ""
 
 /** The tools for what the agent holds (email → send_email + list_emails, phone → send_sms, wallet → wallet_address). */
 export const agentServiceTools = (endpoint: ServiceEndpoint, held: HeldServices): ReadonlyArray<AgentServiceTool> => {
@@ -153,8 +181,17 @@ export const agentServiceTools = (endpoint: ServiceEndpoint, held: HeldServices)
         },
         execute: (_id, params, signal) =>
           guarded("send_email", async () => {
-            const r = await callService(endpoint, "POST", "/api/agent-services/email/send", { to: str(params, "to"), subject: str(params, "subject"), text: str(params, "text") }, signal)
-            return text(`Email sent to ${str(params, "to")} (message id ${String(r.messageId)}).`, { ok: true, messageId: r.messageId })
+            const r = await callService(
+              endpoint,
+              "POST",
+              "/api/agent-services/email/send",
+              { to: str(params, "to"), subject: str(params, "subject"), text: str(params, "text") },
+              signal,
+            )
+            return text(`Email sent to ${str(params, "to")} (message id ${String(r.messageId)}).`, {
+              ok: true,
+              messageId: r.messageId,
+            })
           }),
       },
       {
@@ -164,17 +201,36 @@ export const agentServiceTools = (endpoint: ServiceEndpoint, held: HeldServices)
         parameters: {
           type: "object",
           additionalProperties: false,
-          properties: { limit: { type: "integer", minimum: 1, maximum: 50, description: "How many, newest first (1-50, default 20)." } },
+          properties: {
+            limit: {
+              type: "integer",
+              minimum: 1,
+              maximum: 50,
+              description: "How many, newest first (1-50, default 20).",
+            },
+          },
         },
         execute: (_id, params, signal) =>
           guarded("list_emails", async () => {
-            const limit = typeof params.limit === "number" && Number.isInteger(params.limit) ? Math.min(50, Math.max(1, params.limit)) : 20
-            const r = await callService(endpoint, "GET", `/api/agent-services/email/messages?limit=${limit}`, undefined, signal)
+            const limit =
+              typeof params.limit === "number" && Number.isInteger(params.limit)
+                ? Math.min(50, Math.max(1, params.limit))
+                : 20
+            const r = await callService(
+              endpoint,
+              "GET",
+              `/api/agent-services/email/messages?limit=${limit}`,
+              undefined,
+              signal,
+            )
             const messages = Array.isArray(r.messages) ? (r.messages as Array<Record<string, unknown>>) : []
-            const lines = messages.map((m) => `- ${String(m.receivedAt)} from ${String(m.from)}: ${String(m.subject)}\n  ${String(m.text ?? "").slice(0, 2000)}`)
+            const lines = messages.map(
+              (m) =>
+                `- ${String(m.receivedAt)} from ${String(m.from)}: ${String(m.subject)}\n  ${String(m.text ?? "").slice(0, 2000)}`,
+            )
             return text(messages.length === 0 ? "No emails received yet." : lines.join("\n"), { ok: true, messages })
           }),
-      }
+      },
     )
   }
   if (held.phone) {
@@ -188,13 +244,23 @@ export const agentServiceTools = (endpoint: ServiceEndpoint, held: HeldServices)
         additionalProperties: false,
         required: ["to", "text"],
         properties: {
-          to: { type: "string", description: "Recipient in E.164 form, e.g. +15551234567.", pattern: "^\\+[1-9]\\d{6,14}$" },
+          to: {
+            type: "string",
+            description: "Recipient in E.164 form, e.g. +15551234567.",
+            pattern: "^\\+[1-9]\\d{6,14}$",
+          },
           text: { type: "string", description: "The message.", minLength: 1, maxLength: 1600 },
         },
       },
       execute: (_id, params, signal) =>
         guarded("send_sms", async () => {
-          const r = await callService(endpoint, "POST", "/api/agent-services/sms/send", { to: str(params, "to"), text: str(params, "text") }, signal)
+          const r = await callService(
+            endpoint,
+            "POST",
+            "/api/agent-services/sms/send",
+            { to: str(params, "to"), text: str(params, "text") },
+            signal,
+          )
           return text(`SMS sent to ${str(params, "to")} (id ${String(r.id)}).`, { ok: true, id: r.id })
         }),
     })
@@ -203,7 +269,8 @@ export const agentServiceTools = (endpoint: ServiceEndpoint, held: HeldServices)
     tools.push({
       name: "wallet_address",
       label: "Wallet address",
-      description: "Your own crypto wallet address (to receive funds). The pool holds the wallet's key; you never see it.",
+      description:
+        "Your own crypto wallet address (to receive funds). The pool holds the wallet's key; you never see it.",
       parameters: { type: "object", additionalProperties: false, properties: {} },
       execute: (_id, _params, signal) =>
         guarded("wallet_address", async () => {

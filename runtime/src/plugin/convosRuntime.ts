@@ -13,7 +13,14 @@ import { greetingFor } from "../config/seedFiles.ts"
 import { formatSecretsEnv, readSecretsEnv, runtimeRoot, secretsEnvPath, settingsFromEnv } from "../config/settings.ts"
 import { handleContractRequest, NotReady, ROUTES } from "../http/routes.ts"
 import { makeTurnQueue } from "../agent/turnQueue.ts"
-import { type AgentServiceTool, agentServiceTools, fetchHeldServices, type HeldServices, NO_SERVICES, serviceEndpointFromEnv } from "./agentServices.ts"
+import {
+  type AgentServiceTool,
+  agentServiceTools,
+  fetchHeldServices,
+  type HeldServices,
+  NO_SERVICES,
+  serviceEndpointFromEnv,
+} from "./agentServices.ts"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -36,7 +43,10 @@ export interface ConvosRuntimeOptions {
   /** The process env (mutated by provision-time env so the gateway's config substitution sees new keys). */
   readonly env: NodeJS.ProcessEnv
   /** Runs one agent turn for the message and calls `reply` with each reply text. */
-  readonly dispatch: (message: InboundText, reply: (text: string) => Promise<void>) => Promise<{ readonly delivered: number; readonly silent: boolean }>
+  readonly dispatch: (
+    message: InboundText,
+    reply: (text: string) => Promise<void>,
+  ) => Promise<{ readonly delivered: number; readonly silent: boolean }>
   /** Whether the running gateway already has the model provider (after a hot reload); default: always. */
   readonly modelConfigured?: () => boolean
   readonly log?: (line: string) => void
@@ -91,7 +101,9 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
           rewrite() // AGENTS.md lists the tools the agent has now
         }
       } catch (e) {
-        log(`asking the pool which services this agent holds failed (keeping the last answer): ${e instanceof Error ? e.message : String(e)}`)
+        log(
+          `asking the pool which services this agent holds failed (keeping the last answer): ${e instanceof Error ? e.message : String(e)}`,
+        )
       }
       return held
     })().finally(() => {
@@ -99,7 +111,9 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
     }))
   /** Before a turn: a fresh enough answer, or a new one; never waits more than a few seconds (the last answer stands). */
   const servicesCurrent = () =>
-    Date.now() - heldAt < (options.servicesMaxAgeMs ?? 60_000) ? Promise.resolve(held) : Promise.race([refreshServices(), sleep(5_000).then(() => held)])
+    Date.now() - heldAt < (options.servicesMaxAgeMs ?? 60_000)
+      ? Promise.resolve(held)
+      : Promise.race([refreshServices(), sleep(5_000).then(() => held)])
 
   /** Sends one reply; REJECTS when it could not be sent, so OpenClaw's delivery (and our retry) sees the failure. */
   const reply = (conversationId: string) => async (raw: string) => {
@@ -109,7 +123,10 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
     const exit = await h.run((a) => a.sendText(conversationId, text))
     if (Exit.isFailure(exit)) {
       const error = Cause.findErrorOption(exit.cause)
-      const reason = error._tag === "Some" ? (error.value as { message?: string }).message ?? String(error.value) : Cause.pretty(exit.cause).split("\n")[0]
+      const reason =
+        error._tag === "Some"
+          ? ((error.value as { message?: string }).message ?? String(error.value))
+          : Cause.pretty(exit.cause).split("\n")[0]
       log(`reply to ${conversationId} could not be sent: ${reason}`)
       throw new Error(`sending the reply to ${conversationId} failed: ${reason}`)
     }
@@ -132,7 +149,9 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       for (let attempt = 1; attempt <= 2; attempt++) {
         const turn = attempt === 1 ? message : { ...message, id: `${message.id}:retry-${attempt - 1}` }
         const outcome = await options.dispatch(turn, reply(message.conversationId)).catch((e: unknown) => {
-          log(`agent turn for message ${message.id} failed (attempt ${attempt}): ${e instanceof Error ? e.message : String(e)}`)
+          log(
+            `agent turn for message ${message.id} failed (attempt ${attempt}): ${e instanceof Error ? e.message : String(e)}`,
+          )
           return { delivered: 0, silent: false }
         })
         if (outcome.delivered > 0 || outcome.silent) return
@@ -148,11 +167,16 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
 
   // Turns are bounded per agent: one at a time, oldest first, at most CONVOS_TURN_QUEUE waiting; beyond that the
   // sender is told at once that the agent is busy (nothing piles up without end).
-  const turns = makeTurnQueue({ maxWaiting: settings.turnQueue, onError: (e) => log(`agent turn failed: ${e instanceof Error ? e.message : String(e)}`) })
+  const turns = makeTurnQueue({
+    maxWaiting: settings.turnQueue,
+    onError: (e) => log(`agent turn failed: ${e instanceof Error ? e.message : String(e)}`),
+  })
   const onInbound = (message: InboundText) =>
     Effect.sync(() => {
       if (turns.offer(() => runTurn(message))) return
-      log(`agent busy: message ${message.id} refused (${turns.waiting()} turn(s) waiting, CONVOS_TURN_QUEUE=${settings.turnQueue})`)
+      log(
+        `agent busy: message ${message.id} refused (${turns.waiting()} turn(s) waiting, CONVOS_TURN_QUEUE=${settings.turnQueue})`,
+      )
       void apologize(message.conversationId, busyReply(turns.waiting()))
     })
 
@@ -227,8 +251,11 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
  */
 export const modelFailureLine = (text: string, env: NodeJS.ProcessEnv): string | null => {
   const base = env.MODEL_BASE_URL
-  if (!base || env.OPENROUTER_API_KEY || !text.startsWith("⚠️ convos-model/") || !/request failed/i.test(text)) return null
-  if (/\b(401|403)\b|unauthori[sz]ed|forbidden|api key/i.test(text)) return `The model server at ${base} refused my key, so I cannot think right now.`
-  if (/\b404\b|not found|unknown model|no such model/i.test(text)) return `The model server at ${base} does not know the model ${env.MODEL ?? ""}, so I cannot think right now.`
+  if (!base || env.OPENROUTER_API_KEY || !text.startsWith("⚠️ convos-model/") || !/request failed/i.test(text))
+    return null
+  if (/\b(401|403)\b|unauthori[sz]ed|forbidden|api key/i.test(text))
+    return `The model server at ${base} refused my key, so I cannot think right now.`
+  if (/\b404\b|not found|unknown model|no such model/i.test(text))
+    return `The model server at ${base} does not know the model ${env.MODEL ?? ""}, so I cannot think right now.`
   return `The model server at ${base} is not answering, so I cannot think right now.`
 }

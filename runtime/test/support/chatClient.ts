@@ -20,7 +20,13 @@ export const joinInvite = (p: ChatPerson, inviteUrl: string, timeoutMs = 30_000)
   joinByInvite(p.client, p.identity, inviteUrl, { profile: { name: "Ada", kind: "human" }, timeoutMs, pollMs: 200 })
 
 /** Polls the conversation until a text from someone else matches, or fails after `timeoutMs`. */
-export const waitForText = (p: ChatPerson, conversationId: string, match: (text: string) => boolean, afterMs: number, timeoutMs = 60_000) =>
+export const waitForText = (
+  p: ChatPerson,
+  conversationId: string,
+  match: (text: string) => boolean,
+  afterMs: number,
+  timeoutMs = 60_000,
+) =>
   Effect.gen(function* () {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {

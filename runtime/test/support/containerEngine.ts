@@ -16,7 +16,8 @@ export interface TestEngine {
   readonly close: () => Promise<void>
 }
 
-const answers = (cmd: string, args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv) => spawnSync(cmd, args, { stdio: "ignore", env }).status === 0
+const answers = (cmd: string, args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv) =>
+  spawnSync(cmd, args, { stdio: "ignore", env }).status === 0
 
 const CONTAINERS_CONF = `[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
@@ -36,18 +37,27 @@ export const noEngineReason = (): string | null => {
 
 export const startTestEngine = async (): Promise<TestEngine> => {
   if (!answers("podman", ["--version"])) {
-    return { name: "docker", host: process.env.DOCKER_HOST || "unix:///var/run/docker.sock", env: process.env, close: async () => {} }
+    return {
+      name: "docker",
+      host: process.env.DOCKER_HOST || "unix:///var/run/docker.sock",
+      env: process.env,
+      close: async () => {},
+    }
   }
   const dir = mkdtempSync(join(tmpdir(), "podman-api-"))
   const conf = process.env.CONTAINERS_CONF || join(dir, "containers.conf")
   if (!process.env.CONTAINERS_CONF) writeFileSync(conf, CONTAINERS_CONF)
   const env = { ...process.env, CONTAINERS_CONF: conf }
   const socket = join(dir, "podman.sock")
-  const service = spawn("podman", ["system", "service", "--time=0", `unix://${socket}`], { env, stdio: ["ignore", "ignore", "pipe"] })
+  const service = spawn("podman", ["system", "service", "--time=0", `unix://${socket}`], {
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  })
   let stderr = ""
   service.stderr.on("data", (c: Buffer) => (stderr += c.toString()))
   for (let i = 0; !existsSync(socket); i++) {
-    if (service.exitCode !== null || i > 600) throw new Error(`podman system service did not start: ${stderr.slice(0, 500)}`)
+    if (service.exitCode !== null || i > 600)
+      throw new Error(`podman system service did not start: ${stderr.slice(0, 500)}`)
     await new Promise((r) => setTimeout(r, 100))
   }
   return {

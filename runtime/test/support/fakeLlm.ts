@@ -18,7 +18,14 @@ export const SEARCH_CITATION = "https://example.org/answer-42"
 export interface FakeLlm {
   readonly baseUrl: string
   /** `prompt`: every message of the request (system included), flattened: what the model was told. */
-  readonly requests: Array<{ model: string; authorization: string | undefined; lastUser: string; prompt: string; tools: ReadonlyArray<string>; toolResult: string | null }>
+  readonly requests: Array<{
+    model: string
+    authorization: string | undefined
+    lastUser: string
+    prompt: string
+    tools: ReadonlyArray<string>
+    toolResult: string | null
+  }>
   /** When the newest turn's user messages contain `trigger`, the model calls `name` with `args` (OpenAI tool_calls). */
   readonly toolCalls: Array<{ readonly trigger: string; readonly name: string; readonly args: Record<string, unknown> }>
   /** Web searches through OpenRouter (Perplexity Sonar models): the auth header and the whole request body. */
@@ -29,7 +36,11 @@ export interface FakeLlm {
 }
 
 const flatten = (content: unknown): string =>
-  typeof content === "string" ? content : Array.isArray(content) ? content.map((p: { text?: string }) => p.text ?? "").join("") : JSON.stringify(content ?? "")
+  typeof content === "string"
+    ? content
+    : Array.isArray(content)
+      ? content.map((p: { text?: string }) => p.text ?? "").join("")
+      : JSON.stringify(content ?? "")
 
 const lastUserText = (messages: Array<{ role: string; content: unknown }>): string => {
   const last = [...messages].reverse().find((m) => m.role === "user")
@@ -56,8 +67,15 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
       res.end(JSON.stringify({ data: [] }))
       return
     }
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { model: string; stream?: boolean; messages: Array<{ role: string; content: unknown }>; tools?: Array<{ function?: { name?: string } }> }
-    const violation = options.generic ? null : contract.checkRequest({ method: "POST", path: req.url, headers: req.headers, body })
+    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+      model: string
+      stream?: boolean
+      messages: Array<{ role: string; content: unknown }>
+      tools?: Array<{ function?: { name?: string } }>
+    }
+    const violation = options.generic
+      ? null
+      : contract.checkRequest({ method: "POST", path: req.url, headers: req.headers, body })
     if (violation) {
       violations.push(violation.message)
       res.writeHead(400, { "content-type": "application/json" })
@@ -67,7 +85,36 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
     if (body.model.startsWith("perplexity/")) {
       searches.push({ authorization: req.headers.authorization, body: body as unknown as Record<string, unknown> })
       const query = lastUserText(body.messages)
-      const answer = { id: `search-${searches.length}`, object: "chat.completion", created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: null, choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: searchAnswer(query), annotations: [{ type: "url_citation", url_citation: { url: SEARCH_CITATION, title: "Answer 42", start_index: 0, end_index: 10, content: "42" } }] } }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }
+      const answer = {
+        id: `search-${searches.length}`,
+        object: "chat.completion",
+        created: Math.floor(Date.now() / 1000),
+        model: body.model,
+        system_fingerprint: null,
+        choices: [
+          {
+            index: 0,
+            finish_reason: "stop",
+            message: {
+              role: "assistant",
+              content: searchAnswer(query),
+              annotations: [
+                {
+                  type: "url_citation",
+                  url_citation: {
+                    url: SEARCH_CITATION,
+                    title: "Answer 42",
+                    start_index: 0,
+                    end_index: 10,
+                    content: "42",
+                  },
+                },
+              ],
+            },
+          },
+        ],
+        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+      }
       const drift = contract.checkResponse({ method: "POST", path: req.url, headers: req.headers, body }, 200, answer)
       if (drift) throw new Error(`fake OpenRouter answers off its reference: ${drift}`)
       res.setHeader("content-type", "application/json")
@@ -82,7 +129,14 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
     const turnMessages = body.messages.slice(lastAssistant + 1)
     const toolMessages = turnMessages.filter((m) => m.role === "tool")
     const toolResult = toolMessages.length > 0 ? toolMessages.map((m) => flatten(m.content)).join("\n") : null
-    requests.push({ model: body.model, authorization: req.headers.authorization, lastUser: user, prompt: body.messages.map((m) => flatten(m.content)).join("\n"), tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"), toolResult })
+    requests.push({
+      model: body.model,
+      authorization: req.headers.authorization,
+      lastUser: user,
+      prompt: body.messages.map((m) => flatten(m.content)).join("\n"),
+      tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"),
+      toolResult,
+    })
     // Like OpenRouter: a model id is "<vendor>/<model>" (or one of OpenRouter's own, "openrouter/<name>"). An OpenClaw
     // ref such as "openrouter/anthropic/…" or "convos-openrouter/…" is refused with 400.
     if (!options.generic && !OPENROUTER_MODEL_ID.test(body.model ?? "")) {
@@ -92,34 +146,73 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
     }
     // OpenClaw wraps the user text in context sections (and some tokens in a reply are directives), so the fake echoes
     // only the part of the prompt that starts with "ping" — what tests and the bench send.
-    const all = body.messages.filter((m) => m.role === "user").map((m) => JSON.stringify(m.content)).join(" ")
+    const all = body.messages
+      .filter((m) => m.role === "user")
+      .map((m) => JSON.stringify(m.content))
+      .join(" ")
     const echoed = [...all.matchAll(/ping\b[^\\"<]*/g)].at(0)?.[0]?.trim() ?? "ok"
-    const text = toolResult !== null ? `TOOL-RESULT #${requests.length}: ${toolResult.slice(0, 2000)}` : `FAKE-REPLY #${requests.length}: ${echoed}`
+    const text =
+      toolResult !== null
+        ? `TOOL-RESULT #${requests.length}: ${toolResult.slice(0, 2000)}`
+        : `FAKE-REPLY #${requests.length}: ${echoed}`
     const id = `chatcmpl-${requests.length}`
     const created = Math.floor(Date.now() / 1000)
-    const turnText = turnMessages.filter((m) => m.role === "user").map((m) => flatten(m.content)).join("\n")
+    const turnText = turnMessages
+      .filter((m) => m.role === "user")
+      .map((m) => flatten(m.content))
+      .join("\n")
     const call = toolResult === null ? toolCalls.find((c) => turnText.includes(c.trigger)) : undefined
     if (call && body.stream) {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" })
-      const toolDelta = { role: "assistant", content: null, tool_calls: [{ index: 0, id: `call_${requests.length}`, type: "function", function: { name: call.name, arguments: JSON.stringify(call.args) } }] }
-      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta: toolDelta, finish_reason: null }] })}\n\n`)
-      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] })}\n\n`)
-      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`)
+      const toolDelta = {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          {
+            index: 0,
+            id: `call_${requests.length}`,
+            type: "function",
+            function: { name: call.name, arguments: JSON.stringify(call.args) },
+          },
+        ],
+      }
+      res.write(
+        `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta: toolDelta, finish_reason: null }] })}\n\n`,
+      )
+      res.write(
+        `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] })}\n\n`,
+      )
+      res.write(
+        `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`,
+      )
       res.end("data: [DONE]\n\n")
       return
     }
     if (!body.stream) {
       res.setHeader("content-type", "application/json")
-      res.end(JSON.stringify({ id, object: "chat.completion", created, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }))
+      res.end(
+        JSON.stringify({
+          id,
+          object: "chat.completion",
+          created,
+          model: body.model,
+          choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+          usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+        }),
+      )
       return
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" })
     const chunk = (delta: object, finish: string | null = null) =>
-      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`)
+      res.write(
+        `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
+      )
     chunk({ role: "assistant", content: "" })
     for (const part of text.match(/.{1,16}/gs) ?? []) chunk({ content: part })
     chunk({}, "stop")
-    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`)
+    res.write(
+      `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`,
+    )
     res.end("data: [DONE]\n\n")
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))

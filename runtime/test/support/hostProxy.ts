@@ -21,10 +21,13 @@ export const startHostProxy = async (hosts: Readonly<Record<string, number>>): P
     asked.push(target.host)
     const port = portFor(target.hostname)
     if (!port) return void res.writeHead(502).end(`no route to ${target.host}`)
-    const upstream = request({ host: "127.0.0.1", port, method: req.method, path: target.pathname + target.search, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers)
-      up.pipe(res)
-    })
+    const upstream = request(
+      { host: "127.0.0.1", port, method: req.method, path: target.pathname + target.search, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers)
+        up.pipe(res)
+      },
+    )
     upstream.on("error", () => res.destroy())
     req.pipe(upstream)
   })
@@ -46,6 +49,10 @@ export const startHostProxy = async (hosts: Readonly<Record<string, number>>): P
   return {
     url: `http://127.0.0.1:${port}`,
     asked,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

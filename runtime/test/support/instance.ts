@@ -16,15 +16,24 @@ export interface TestInstance {
   readonly env: NodeJS.ProcessEnv
   readonly stateDir: string
   readonly logs: Array<string>
-  readonly call: (path: string, init?: { method?: string; body?: unknown }) => Promise<{ status: number; body: Record<string, any> }>
+  readonly call: (
+    path: string,
+    init?: { method?: string; body?: unknown },
+  ) => Promise<{ status: number; body: Record<string, any> }>
   readonly close: () => Promise<void>
 }
 
 export const startInstance = async (
-  options: Omit<ConvosRuntimeOptions, "env" | "log"> & { readonly env?: NodeJS.ProcessEnv }
+  options: Omit<ConvosRuntimeOptions, "env" | "log"> & { readonly env?: NodeJS.ProcessEnv },
 ): Promise<TestInstance> => {
   const stateDir = mkdtempSync(join(tmpdir(), "runtime-instance-"))
-  const env: NodeJS.ProcessEnv = { OPENCLAW_STATE_DIR: stateDir, INSTANCE_TOKEN: TOKEN, PORT: "18999", CONVOS_JOIN_WAIT_MS: "1000", ...options.env }
+  const env: NodeJS.ProcessEnv = {
+    OPENCLAW_STATE_DIR: stateDir,
+    INSTANCE_TOKEN: TOKEN,
+    PORT: "18999",
+    CONVOS_JOIN_WAIT_MS: "1000",
+    ...options.env,
+  }
   const logs: Array<string> = []
   const convos = createConvosRuntime({ ...options, env, log: (line) => logs.push(line) })
   const server: Server = createServer((req, res) => {
@@ -93,7 +102,11 @@ export const faultyMessaging = (inner: Layer.Layer<Messaging, unknown>, faults: 
                 if ((faults.failStreams ?? 0) > 0) {
                   faults.failStreams!--
                   return Stream.fromEffect(
-                    Effect.sleep(faults.streamFailAfterMs ?? 0).pipe(Effect.andThen(Effect.fail(new MessagingError({ reason: "network", message: "test: stream dropped" }))))
+                    Effect.sleep(faults.streamFailAfterMs ?? 0).pipe(
+                      Effect.andThen(
+                        Effect.fail(new MessagingError({ reason: "network", message: "test: stream dropped" })),
+                      ),
+                    ),
                   ) as ReturnType<MessagingClient["stream"]>
                 }
                 return client.stream(o)
@@ -110,7 +123,7 @@ export const faultyMessaging = (inner: Layer.Layer<Messaging, unknown>, faults: 
             return wrapped
           }),
       })
-    })
+    }),
   ).pipe(Layer.provide(inner))
   return { layer, stats }
 }

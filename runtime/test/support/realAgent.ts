@@ -12,7 +12,11 @@ import { connectPerson, joinInvite, waitForText } from "./chatClient.ts"
 export interface RealAgent {
   readonly url: string
   readonly stateDir: string
-  readonly provision: (body: { agentName: string; instructions: string; env?: Record<string, string> }) => Promise<{ conversationId: string; inviteUrl: string }>
+  readonly provision: (body: {
+    agentName: string
+    instructions: string
+    env?: Record<string, string>
+  }) => Promise<{ conversationId: string; inviteUrl: string }>
   readonly patch: (body: Record<string, unknown>) => Promise<{ status: number; body: unknown }>
   readonly close: () => Promise<void>
 }
@@ -22,19 +26,27 @@ const waitReady = async (base: string, timeoutMs: number) => {
   while (Date.now() < deadline) {
     try {
       const r = await fetch(`${base}/pool/health`)
-      if (r.ok && r.headers.get("content-type")?.includes("json") && ((await r.json()) as { ready: boolean }).ready) return
+      if (r.ok && r.headers.get("content-type")?.includes("json") && ((await r.json()) as { ready: boolean }).ready)
+        return
     } catch {}
     await new Promise((r) => setTimeout(r, 500))
   }
   throw new Error(`runtime at ${base} not ready within ${timeoutMs} ms`)
 }
 
-export const startRealAgent = async (options: { id: string; token: string; baseEnv: Record<string, string>; readyTimeoutMs?: number }): Promise<RealAgent> => {
+export const startRealAgent = async (options: {
+  id: string
+  token: string
+  baseEnv: Record<string, string>
+  readyTimeoutMs?: number
+}): Promise<RealAgent> => {
   const dataDir = mkdtempSync(join(tmpdir(), `runtime-${options.id}-`))
   const compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: options.baseEnv }))
-  const handle = await compute.runPromise(Effect.gen(function* () {
-    return yield* (yield* Compute).create({ instanceId: options.id, instanceToken: options.token, env: {} })
-  }))
+  const handle = await compute.runPromise(
+    Effect.gen(function* () {
+      return yield* (yield* Compute).create({ instanceId: options.id, instanceToken: options.token, env: {} })
+    }),
+  )
   const url = handle.url!
   const headers = { authorization: `Bearer ${options.token}`, "content-type": "application/json" }
   const close = async () => {
@@ -65,15 +77,25 @@ export const startRealAgent = async (options: { id: string; token: string; baseE
 
 /** A person joins the conversation by its invite, then says each line in turn; answers[i] is the first message after
  * line i that `done` accepts. */
-export const converse = (devnetUrl: string, invite: { conversationId: string; inviteUrl: string }, lines: ReadonlyArray<string>, done: (text: string) => boolean, timeoutMs = 150_000) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    const person = yield* connectPerson(devnetUrl, "person")
-    yield* joinInvite(person, invite.inviteUrl)
-    const answers: Array<string> = []
-    for (const line of lines) {
-      const sentAt = Date.now()
-      yield* person.client.sendText(invite.conversationId, line)
-      answers.push(yield* waitForText(person, invite.conversationId, done, sentAt - 1, timeoutMs))
-    }
-    return answers
-  })))
+export const converse = (
+  devnetUrl: string,
+  invite: { conversationId: string; inviteUrl: string },
+  lines: ReadonlyArray<string>,
+  done: (text: string) => boolean,
+  timeoutMs = 150_000,
+) =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const person = yield* connectPerson(devnetUrl, "person")
+        yield* joinInvite(person, invite.inviteUrl)
+        const answers: Array<string> = []
+        for (const line of lines) {
+          const sentAt = Date.now()
+          yield* person.client.sendText(invite.conversationId, line)
+          answers.push(yield* waitForText(person, invite.conversationId, done, sentAt - 1, timeoutMs))
+        }
+        return answers
+      }),
+    ),
+  )

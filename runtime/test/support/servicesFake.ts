@@ -29,9 +29,16 @@ const EMAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/
 const PHONE = /^\+[1-9]\d{6,14}$/
 
 const exactKeys = (body: unknown, keys: ReadonlyArray<string>): boolean =>
-  body !== null && typeof body === "object" && !Array.isArray(body) && Object.keys(body).sort().join(",") === [...keys].sort().join(",")
+  body !== null &&
+  typeof body === "object" &&
+  !Array.isArray(body) &&
+  Object.keys(body).sort().join(",") === [...keys].sort().join(",")
 
-export const startServicesFake = async (options: { instanceId: string; token: string; held: HeldServices }): Promise<ServicesFake> => {
+export const startServicesFake = async (options: {
+  instanceId: string
+  token: string
+  held: HeldServices
+}): Promise<ServicesFake> => {
   const requests: ServicesFakeRequest[] = []
   const violations: string[] = []
   const failNext = new Map<string, { status: number; error: string }>()
@@ -59,11 +66,19 @@ export const startServicesFake = async (options: { instanceId: string; token: st
         return refuse(400, "body is not JSON")
       }
     }
-    requests.push({ method: req.method ?? "", path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body })
-    if (req.headers.authorization !== `Bearer ${options.token}`) return refuse(401, "missing or wrong Authorization: Bearer <instance token>")
+    requests.push({
+      method: req.method ?? "",
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      body,
+    })
+    if (req.headers.authorization !== `Bearer ${options.token}`)
+      return refuse(401, "missing or wrong Authorization: Bearer <instance token>")
     if (req.headers["x-instance-id"] !== options.instanceId) return refuse(401, "missing or wrong X-Instance-Id")
     const post = req.method === "POST"
-    if (post && !String(req.headers["content-type"] ?? "").startsWith("application/json")) return refuse(400, "POST without content-type application/json")
+    if (post && !String(req.headers["content-type"] ?? "").startsWith("application/json"))
+      return refuse(400, "POST without content-type application/json")
     if (!post && raw !== "") return refuse(400, "GET with a body")
     const forced = failNext.get(url.pathname)
     if (forced) {
@@ -76,9 +91,18 @@ export const startServicesFake = async (options: { instanceId: string; token: st
       case "GET /api/agent-services/me":
         return answer(200, { email: held.email, phone: held.phone, wallet: held.wallet })
       case "POST /api/agent-services/email/send": {
-        if (!exactKeys(body, ["to", "subject", "text"])) return refuse(400, `body must be exactly {to, subject, text}, got ${raw}`)
+        if (!exactKeys(body, ["to", "subject", "text"]))
+          return refuse(400, `body must be exactly {to, subject, text}, got ${raw}`)
         const b = body as { to: unknown; subject: unknown; text: unknown }
-        if (typeof b.to !== "string" || !EMAIL.test(b.to) || typeof b.subject !== "string" || b.subject === "" || /[\r\n]/.test(b.subject) || typeof b.text !== "string" || b.text === "") {
+        if (
+          typeof b.to !== "string" ||
+          !EMAIL.test(b.to) ||
+          typeof b.subject !== "string" ||
+          b.subject === "" ||
+          /[\r\n]/.test(b.subject) ||
+          typeof b.text !== "string" ||
+          b.text === ""
+        ) {
           return refuse(400, `invalid email fields: ${raw}`)
         }
         if (!held.email) return answer(404, { error: "This agent has no email inbox." })
@@ -86,14 +110,26 @@ export const startServicesFake = async (options: { instanceId: string; token: st
       }
       case "GET /api/agent-services/email/messages": {
         const limit = url.searchParams.get("limit")
-        if (limit !== null && !(/^\d+$/.test(limit) && Number(limit) >= 1 && Number(limit) <= 50)) return refuse(400, `limit must be 1-50, got ${limit}`)
+        if (limit !== null && !(/^\d+$/.test(limit) && Number(limit) >= 1 && Number(limit) <= 50))
+          return refuse(400, `limit must be 1-50, got ${limit}`)
         if (!held.email) return answer(404, { error: "This agent has no email inbox." })
-        return answer(200, { messages: [{ id: "m1", from: "ada@example.com", subject: "Hello", text: "Are you there?", receivedAt: "2026-12-03T10:00:00.000Z" }].slice(0, Number(limit ?? 20)) })
+        return answer(200, {
+          messages: [
+            {
+              id: "m1",
+              from: "ada@example.com",
+              subject: "Hello",
+              text: "Are you there?",
+              receivedAt: "2026-12-03T10:00:00.000Z",
+            },
+          ].slice(0, Number(limit ?? 20)),
+        })
       }
       case "POST /api/agent-services/sms/send": {
         if (!exactKeys(body, ["to", "text"])) return refuse(400, `body must be exactly {to, text}, got ${raw}`)
         const b = body as { to: unknown; text: unknown }
-        if (typeof b.to !== "string" || !PHONE.test(b.to) || typeof b.text !== "string" || b.text === "") return refuse(400, `invalid SMS fields: ${raw}`)
+        if (typeof b.to !== "string" || !PHONE.test(b.to) || typeof b.text !== "string" || b.text === "")
+          return refuse(400, `invalid SMS fields: ${raw}`)
         if (!held.phone) return answer(404, { error: "This agent has no phone number." })
         return answer(200, { id: `sms-${++sent}` })
       }

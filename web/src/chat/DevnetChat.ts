@@ -1,5 +1,11 @@
 import { Effect, Exit, Option, Schema, Scope, Semaphore } from "effect"
-import { generateIdentity, Messaging, type ChatMessage, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
+import {
+  generateIdentity,
+  Messaging,
+  type ChatMessage,
+  type MessagingClient,
+  type MessagingIdentity,
+} from "@convos-agents/messaging"
 import { displayNames, joinByInvite, shortInboxId } from "@convos-agents/messaging/convos"
 
 // The devnet browser chat: each web visitor gets their own messaging identity (kept for the life of the app, in memory)
@@ -42,7 +48,8 @@ export interface DevnetChatOptions {
   readonly maxSessions?: number
 }
 
-const failed = (e: { readonly message: string }) => new ChatError({ reason: "failed", message: `The devnet did not answer: ${e.message}. Try again.` })
+const failed = (e: { readonly message: string }) =>
+  new ChatError({ reason: "failed", message: `The devnet did not answer: ${e.message}. Try again.` })
 
 /** Builds the chat over the ambient Messaging; every visitor connection closes with the enclosing scope. */
 export const makeDevnetChat = (options: DevnetChatOptions = {}) =>
@@ -53,7 +60,9 @@ export const makeDevnetChat = (options: DevnetChatOptions = {}) =>
     const lock = yield* Semaphore.make(1)
     const maxSessions = options.maxSessions ?? 500
 
-    yield* Effect.addFinalizer(() => Effect.forEach([...sessions.values()], (s) => Scope.close(s.scope, Exit.void), { discard: true }))
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach([...sessions.values()], (s) => Scope.close(s.scope, Exit.void), { discard: true }),
+    )
 
     const session = (visitor: string) =>
       lock.withPermit(
@@ -74,27 +83,32 @@ export const makeDevnetChat = (options: DevnetChatOptions = {}) =>
           const client = yield* messaging.connect(identity, { label: `web-${visitor.slice(0, 6)}` }).pipe(
             Scope.provide(scope),
             Effect.tapError(() => Scope.close(scope, Exit.void)),
-            Effect.mapError(failed)
+            Effect.mapError(failed),
           )
           const created: Session = { identity, client, name: `Web visitor ${identity.inboxId.slice(0, 4)}` }
           sessions.set(visitor, { session: created, scope })
           return created
-        })
+        }),
       )
 
     const join = (visitor: string, inviteUrl: string): Effect.Effect<JoinOutcome, ChatError> =>
       Effect.gen(function* () {
         const s = yield* session(visitor)
-        const result = yield* joinByInvite(s.client, s.identity, inviteUrl, { profile: { name: s.name, kind: "human" }, timeoutMs: options.joinTimeoutMs ?? 20_000 }).pipe(
+        const result = yield* joinByInvite(s.client, s.identity, inviteUrl, {
+          profile: { name: s.name, kind: "human" },
+          timeoutMs: options.joinTimeoutMs ?? 20_000,
+        }).pipe(
           Effect.mapError((e) =>
             e._tag === "InviteError"
               ? new ChatError({ reason: "bad-invite", message: e.message })
               : e._tag === "JoinFailed"
                 ? new ChatError({ reason: "failed", message: e.message })
-                : failed(e)
-          )
+                : failed(e),
+          ),
         )
-        return result._tag === "Joined" ? { _tag: "Joined", conversationId: result.conversationId } : { _tag: "Pending" }
+        return result._tag === "Joined"
+          ? { _tag: "Joined", conversationId: result.conversationId }
+          : { _tag: "Pending" }
       })
 
     const memberSession = (visitor: string, conversationId: string) =>
@@ -102,20 +116,38 @@ export const makeDevnetChat = (options: DevnetChatOptions = {}) =>
         const s = yield* session(visitor)
         const info = yield* s.client.conversation(conversationId).pipe(Effect.mapError(failed))
         if (Option.isNone(info)) {
-          return yield* new ChatError({ reason: "not-member", message: "You are not in this conversation: open its invite link first." })
+          return yield* new ChatError({
+            reason: "not-member",
+            message: "You are not in this conversation: open its invite link first.",
+          })
         }
         return { s, info: info.value }
       })
 
-    const toLine = (s: Session, names: Map<string, string>) => (m: ChatMessage): ChatLine | null => {
-      const name = (inbox: string) => (inbox === s.identity.inboxId ? "You" : (names.get(inbox) ?? shortInboxId(inbox)))
-      if (m.kind === "membership_change" && m.membership) {
-        const who = [...m.membership.added.map((i) => `${name(i)} joined`), ...m.membership.removed.map((i) => `${name(i)} left`)]
-        return who.length ? { id: m.id, senderName: "", mine: false, text: who.join(", "), sentAt: m.sentAt, system: true } : null
+    const toLine =
+      (s: Session, names: Map<string, string>) =>
+      (m: ChatMessage): ChatLine | null => {
+        const name = (inbox: string) =>
+          inbox === s.identity.inboxId ? "You" : (names.get(inbox) ?? shortInboxId(inbox))
+        if (m.kind === "membership_change" && m.membership) {
+          const who = [
+            ...m.membership.added.map((i) => `${name(i)} joined`),
+            ...m.membership.removed.map((i) => `${name(i)} left`),
+          ]
+          return who.length
+            ? { id: m.id, senderName: "", mine: false, text: who.join(", "), sentAt: m.sentAt, system: true }
+            : null
+        }
+        if (m.text === null) return null // profile updates, join requests …: not chat lines
+        return {
+          id: m.id,
+          senderName: name(m.senderInboxId),
+          mine: m.senderInboxId === s.identity.inboxId,
+          text: m.text,
+          sentAt: m.sentAt,
+          system: false,
+        }
       }
-      if (m.text === null) return null // profile updates, join requests …: not chat lines
-      return { id: m.id, senderName: name(m.senderInboxId), mine: m.senderInboxId === s.identity.inboxId, text: m.text, sentAt: m.sentAt, system: false }
-    }
 
     const view = (visitor: string, conversationId: string): Effect.Effect<ChatView, ChatError> =>
       Effect.gen(function* () {

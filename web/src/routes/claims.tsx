@@ -35,18 +35,37 @@ const inWords = (d: Duration.Duration) => {
 }
 
 export const registerClaims = (app: Hono, s: Shared) => {
-  const claim = async (c: Context, action: Action, req: Omit<ClaimRequest, "key" | "claimedBy">, nonce: string, back: string) => {
+  const claim = async (
+    c: Context,
+    action: Action,
+    req: Omit<ClaimRequest, "key" | "claimedBy">,
+    nonce: string,
+    back: string,
+  ) => {
     const visitor = s.visitor(c)
     const ip = s.ip(c)
     const verdict = s.limiter.hit([`ip:${ip}`, `visitor:${visitor}`])
     if (!verdict.allowed) {
       c.header("Retry-After", String(verdict.retryAfterSeconds))
       const minutes = Math.ceil(verdict.retryAfterSeconds / 60)
-      return s.fail(c, 429, "Slow down", `You have launched several agents in a short time. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, back)
+      return s.fail(
+        c,
+        429,
+        "Slow down",
+        `You have launched several agents in a short time. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+        back,
+      )
     }
     // AGENTS_PER_OWNER holds for this browser and for its address (a fresh cookie does not reset it).
     const result = await s.pool(
-      Pool.use((p) => p.claim({ ...req, key: `web:${visitor}:${action}:${nonce}`, claimedBy: owner(visitor), quotaKeys: [webAddressKey(ip)] }))
+      Pool.use((p) =>
+        p.claim({
+          ...req,
+          key: `web:${visitor}:${action}:${nonce}`,
+          claimedBy: owner(visitor),
+          quotaKeys: [webAddressKey(ip)],
+        }),
+      ),
     )
     if (result._tag === "Success") return c.redirect(`/a/${encodeURIComponent(result.success.instance.id)}`, 303)
     const e = result.failure
@@ -57,11 +76,26 @@ export const registerClaims = (app: Hono, s: Shared) => {
         return s.fail(c, 400, "That did not work", e.message, back)
       case "QuotaExceeded": {
         const ttl = await s.pool(Pool.use((p) => Effect.succeed(p.quotas.webAgentTtl)))
-        const after = ttl._tag === "Success" && Duration.toMillis(ttl.success) > 0 ? ` Each agent launched here is released ${inWords(ttl.success)} after its launch; try again then,` : " Try again later,"
-        return s.fail(c, 429, "You have enough agents for now", `This browser (or your network) already has ${e.limit} agents running, the most one visitor can have.${after} or get an agent through the manager chat.`, back)
+        const after =
+          ttl._tag === "Success" && Duration.toMillis(ttl.success) > 0
+            ? ` Each agent launched here is released ${inWords(ttl.success)} after its launch; try again then,`
+            : " Try again later,"
+        return s.fail(
+          c,
+          429,
+          "You have enough agents for now",
+          `This browser (or your network) already has ${e.limit} agents running, the most one visitor can have.${after} or get an agent through the manager chat.`,
+          back,
+        )
       }
       case "ProvisionFailed":
-        return s.fail(c, 502, "The agent could not be set up", `${e.message} Try again: a fresh agent will be used.`, back)
+        return s.fail(
+          c,
+          502,
+          "The agent could not be set up",
+          `${e.message} Try again: a fresh agent will be used.`,
+          back,
+        )
       default:
         return s.fail(c, 503, "Service unavailable", `${e.message} Try again in a moment.`, back)
     }
@@ -69,13 +103,22 @@ export const registerClaims = (app: Hono, s: Shared) => {
 
   app.post("/t/:slug/launch", async (c) => {
     const slug = c.req.param("slug")
-    if (!slugPattern.test(slug)) return s.fail(c, 400, "Not a template address", "Pick a template from the catalog and press Launch there.")
+    if (!slugPattern.test(slug))
+      return s.fail(c, 400, "Not a template address", "Pick a template from the catalog and press Launch there.")
     const posted = await s.form(c, `/t/${slug}`)
     if (!posted.ok) return posted.response
     const body = s.decode(LaunchForm, posted.value)
-    if (Option.isNone(body)) return s.fail(c, 400, "Bad form", "The launch form was damaged or came without its token. Reload the template page and press Launch again.", `/t/${slug}`)
+    if (Option.isNone(body))
+      return s.fail(
+        c,
+        400,
+        "Bad form",
+        "The launch form was damaged or came without its token. Reload the template page and press Launch again.",
+        `/t/${slug}`,
+      )
     const known = await s.pool(Pool.use((p) => p.template(slug)))
-    if (known._tag === "Failure") return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
+    if (known._tag === "Failure")
+      return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
     return claim(c, "launch", { templateSlug: slug }, body.value.nonce, `/t/${slug}`)
   })
 
@@ -83,9 +126,18 @@ export const registerClaims = (app: Hono, s: Shared) => {
     const posted = await s.form(c)
     if (!posted.ok) return posted.response
     const body = s.decode(JoinForm, posted.value)
-    const back = body.pipe(Option.flatMap((b) => Option.fromUndefinedOr(b.template)), Option.match({ onNone: () => "/", onSome: (t) => `/t/${t}` }))
+    const back = body.pipe(
+      Option.flatMap((b) => Option.fromUndefinedOr(b.template)),
+      Option.match({ onNone: () => "/", onSome: (t) => `/t/${t}` }),
+    )
     if (Option.isNone(body)) {
-      return s.fail(c, 400, "Bad form", "Paste the whole invite link of your Convos conversation (at most 4096 characters) into the form on this site's page and send it from there (the form carries a token).", back)
+      return s.fail(
+        c,
+        400,
+        "Bad form",
+        "Paste the whole invite link of your Convos conversation (at most 4096 characters) into the form on this site's page and send it from there (the form carries a token).",
+        back,
+      )
     }
     const { invite, template, nonce } = body.value
     try {
@@ -96,20 +148,28 @@ export const registerClaims = (app: Hono, s: Shared) => {
     }
     if (template) {
       const known = await s.pool(Pool.use((p) => p.template(template)))
-      if (known._tag === "Failure") return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
+      if (known._tag === "Failure")
+        return s.fail(c, 404, "Template not found", "There is no template with this name. Pick one from the catalog.")
     }
     return claim(c, "join", { joinUrl: invite.trim(), ...(template ? { templateSlug: template } : {}) }, nonce, back)
   })
 
   app.get("/a/:id", async (c) => {
     const id = c.req.param("id")
-    const notYours = () => s.fail(c, 404, "Agent not found", "This agent does not exist or was launched from another browser. Launch one from the catalog.")
+    const notYours = () =>
+      s.fail(
+        c,
+        404,
+        "Agent not found",
+        "This agent does not exist or was launched from another browser. Launch one from the catalog.",
+      )
     if (id.length > 100) return notYours()
     const found = await s.pool(Pool.use((p) => p.get(id)))
     if (found._tag === "Failure" || found.success.claimedBy !== owner(s.visitor(c))) return notYours()
     const agent = found.success
     const templates = await s.pool(Pool.use((p) => p.templates))
-    const template = templates._tag === "Success" ? (templates.success.find((t) => t.slug === agent.templateSlug) ?? null) : null
+    const template =
+      templates._tag === "Success" ? (templates.success.find((t) => t.slug === agent.templateSlug) ?? null) : null
     const joined = agent.joinUrl !== null
     const inviteUrl = joined ? null : agent.inviteUrl
     const chatInvite = joined ? agent.joinUrl : agent.inviteUrl
@@ -121,7 +181,7 @@ export const registerClaims = (app: Hono, s: Shared) => {
         joined={joined}
         devnet={s.deps.network === "devnet"}
         chatUrl={chatInvite && s.deps.chat ? `/chat?invite=${encodeURIComponent(chatInvite)}` : null}
-      />
+      />,
     )
   })
 }

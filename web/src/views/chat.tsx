@@ -14,8 +14,19 @@ export const ChatPage = (props: { readonly view: ChatView }) => {
       <iframe class="messages" title="messages" src={`/chat/messages?c=${c}`}></iframe>
       <form method="post" action="/chat/send">
         <input type="hidden" name="c" value={props.view.conversationId} />
-        <input type="text" name="text" required maxlength={4000} autocomplete="off" aria-label="Message" placeholder="Write a message" autofocus />
-        <button class="button" type="submit">Send</button>
+        <input
+          type="text"
+          name="text"
+          required
+          maxlength={4000}
+          autocomplete="off"
+          aria-label="Message"
+          placeholder="Write a message"
+          autofocus
+        />
+        <button class="button" type="submit">
+          Send
+        </button>
       </form>
     </Layout>
   )
@@ -33,7 +44,7 @@ export const ChatMessages = (props: { readonly view: ChatView }) => (
             <span class="who">{l.senderName}</span>
             <span class="text">{l.text}</span>
           </li>
-        )
+        ),
       )}
     </ul>
   </Layout>

@@ -10,7 +10,13 @@ export interface Meta {
   readonly title: string
   readonly description?: string
   /** Link-preview image; its URL absolute, with size and type so previews lay out before fetching it. */
-  readonly ogImage?: { readonly url: string; readonly width: number; readonly height: number; readonly type: string; readonly alt: string }
+  readonly ogImage?: {
+    readonly url: string
+    readonly width: number
+    readonly height: number
+    readonly type: string
+    readonly alt: string
+  }
   /** Absolute URL. */
   readonly canonical?: string
   /** Seconds: the page reloads itself (the only "live" mechanism, no JS). */

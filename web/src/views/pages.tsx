@@ -13,11 +13,20 @@ const JoinForm = (props: { readonly template?: Template; readonly nonce: string;
   <form method="post" action="/join" class="card" aria-label="Join my conversation">
     <h3>Join my conversation</h3>
     <p class="note">Paste the invite link of your Convos conversation (Share → Copy link) and an agent joins it.</p>
-    <input type="url" name="invite" required placeholder="https://popup.convos.org/v2?i=…" value={props.value ?? ""} aria-label="Convos invite link" />
+    <input
+      type="url"
+      name="invite"
+      required
+      placeholder="https://popup.convos.org/v2?i=…"
+      value={props.value ?? ""}
+      aria-label="Convos invite link"
+    />
     {props.template ? <input type="hidden" name="template" value={props.template.slug} /> : null}
     <input type="hidden" name="nonce" value={props.nonce} />
     <p>
-      <button class="button" type="submit">Send an agent</button>
+      <button class="button" type="submit">
+        Send an agent
+      </button>
     </p>
   </form>
 )
@@ -28,13 +37,17 @@ const ManagerBox = (props: { readonly invite: InviteBox | null; readonly devnet:
       <Qr svg={props.invite.svg} text={props.invite.url} />
       <div>
         <p>
-          <a class="button" href={props.invite.url}>Chat with the manager</a>
+          <a class="button" href={props.invite.url}>
+            Chat with the manager
+          </a>
         </p>
         {props.hint ? <p>{props.hint}</p> : null}
         <p class="note">Scan with the Convos app, or open the link on your phone.</p>
         {props.devnet ? (
           <p>
-            <a href={`/chat?invite=${encodeURIComponent(props.invite.url)}`}>Open the manager chat in this browser (devnet)</a>
+            <a href={`/chat?invite=${encodeURIComponent(props.invite.url)}`}>
+              Open the manager chat in this browser (devnet)
+            </a>
           </p>
         ) : null}
       </div>
@@ -51,7 +64,9 @@ export const HomePage = (props: {
   readonly devnet: boolean
   readonly nonce: string
 }) => (
-  <Layout meta={{ title: "Convos agents", description: "Pick an AI agent for your Convos group chat: scan, launch, chat." }}>
+  <Layout
+    meta={{ title: "Convos agents", description: "Pick an AI agent for your Convos group chat: scan, launch, chat." }}
+  >
     <h1>AI agents for your group chats</h1>
     <section aria-label="Manager">
       <ManagerBox invite={props.manager} devnet={props.devnet} />
@@ -59,20 +74,34 @@ export const HomePage = (props: {
     <h2>Templates</h2>
     <ul class="pills" aria-label="categories">
       <li>
-        <a class="pill" href="/" aria-current={props.active === null ? "page" : undefined}>All</a>
+        <a class="pill" href="/" aria-current={props.active === null ? "page" : undefined}>
+          All
+        </a>
       </li>
       {props.categories.map((c) => (
         <li>
-          <a class="pill" href={`/?category=${encodeURIComponent(c)}`} aria-current={props.active === c ? "page" : undefined}>{c}</a>
+          <a
+            class="pill"
+            href={`/?category=${encodeURIComponent(c)}`}
+            aria-current={props.active === c ? "page" : undefined}
+          >
+            {c}
+          </a>
         </li>
       ))}
     </ul>
-    {props.templates.length === 0 ? <p>No templates in this category. <a href="/">Show all templates</a>.</p> : null}
+    {props.templates.length === 0 ? (
+      <p>
+        No templates in this category. <a href="/">Show all templates</a>.
+      </p>
+    ) : null}
     <ul class="grid" aria-label="templates">
       {props.templates.map((t) => (
         <li class="card" data-category={t.category}>
           <h3>
-            <a href={`/t/${t.slug}`}>{t.emoji} {t.name}</a>
+            <a href={`/t/${t.slug}`}>
+              {t.emoji} {t.name}
+            </a>
           </h3>
           <p class="note">{t.category}</p>
           <p>{t.description}</p>
@@ -100,21 +129,31 @@ export const TemplatePage = (props: {
       meta={{
         title: `${t.name} · Convos agents`,
         description: t.description,
-        ogImage: { url: `${props.origin}/t/${t.slug}/og.png`, width: OG_WIDTH, height: OG_HEIGHT, type: "image/png", alt: `${t.name}: ${t.description}` },
+        ogImage: {
+          url: `${props.origin}/t/${t.slug}/og.png`,
+          width: OG_WIDTH,
+          height: OG_HEIGHT,
+          type: "image/png",
+          alt: `${t.name}: ${t.description}`,
+        },
         canonical: `${props.origin}/t/${t.slug}`,
       }}
     >
       <p>
         <a href="/">← All templates</a>
       </p>
-      <h1>{t.emoji} {t.name}</h1>
+      <h1>
+        {t.emoji} {t.name}
+      </h1>
       <p class="note">{t.category}</p>
       <p>{t.description}</p>
       <Skills skills={t.skills} />
       <h2>Launch it now</h2>
       <form method="post" action={`/t/${t.slug}/launch`}>
         <input type="hidden" name="nonce" value={props.launchNonce} />
-        <button class="button" type="submit">Launch</button>
+        <button class="button" type="submit">
+          Launch
+        </button>
         <span class="note"> Creates a new conversation with this agent and shows its invite.</span>
       </form>
       <h2>Or set it up with the manager</h2>
@@ -127,9 +166,16 @@ export const TemplatePage = (props: {
   )
 }
 
-export const StartPage = (props: { readonly template: Template; readonly start: InviteBox | null; readonly hint: string; readonly devnet: boolean }) => (
+export const StartPage = (props: {
+  readonly template: Template
+  readonly start: InviteBox | null
+  readonly hint: string
+  readonly devnet: boolean
+}) => (
   <Layout meta={{ title: `Start ${props.template.name} · Convos agents`, description: props.template.description }}>
-    <h1>Start {props.template.emoji} {props.template.name} with the manager</h1>
+    <h1>
+      Start {props.template.emoji} {props.template.name} with the manager
+    </h1>
     <ManagerBox invite={props.start} devnet={props.devnet} hint={props.hint} />
   </Layout>
 )
@@ -150,7 +196,9 @@ export const LaunchedPage = (props: {
         <div>
           <p>Scan to open the conversation with your agent in Convos, or open the link:</p>
           <p>
-            <a id="agent-invite" href={props.invite.url}>{props.invite.url}</a>
+            <a id="agent-invite" href={props.invite.url}>
+              {props.invite.url}
+            </a>
           </p>
         </div>
       </div>
@@ -159,7 +207,9 @@ export const LaunchedPage = (props: {
     )}
     {props.devnet && props.chatUrl ? (
       <p>
-        <a class="button" id="open-chat" href={props.chatUrl}>Open the chat in this browser (devnet)</a>
+        <a class="button" id="open-chat" href={props.chatUrl}>
+          Open the chat in this browser (devnet)
+        </a>
       </p>
     ) : null}
     <p>
@@ -168,12 +218,21 @@ export const LaunchedPage = (props: {
   </Layout>
 )
 
-export const ErrorPage = (props: { readonly status: number; readonly title: string; readonly message: string; readonly back?: string }) => (
+export const ErrorPage = (props: {
+  readonly status: number
+  readonly title: string
+  readonly message: string
+  readonly back?: string
+}) => (
   <Layout meta={{ title: `${props.title} · Convos agents` }}>
     <h1>{props.title}</h1>
-    <p class="error" role="alert" data-status={String(props.status)}>{props.message}</p>
+    <p class="error" role="alert" data-status={String(props.status)}>
+      {props.message}
+    </p>
     <p>
-      <a href={props.back ?? "/"}>{props.back && props.back !== "/" ? "← Go back and try again" : "← Back to the templates"}</a>
+      <a href={props.back ?? "/"}>
+        {props.back && props.back !== "/" ? "← Go back and try again" : "← Back to the templates"}
+      </a>
     </p>
   </Layout>
 )

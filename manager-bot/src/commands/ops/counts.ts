@@ -9,8 +9,11 @@ export const countsCommand: Command = {
   minArgs: 0,
   maxArgs: 0,
   run: (ctx) =>
-    answer(ctx, ctx.pool.counts, (c) =>
-      `idle ${c.idle} · starting ${c.starting} · claiming ${c.claiming} · claimed ${c.claimed} · crashed ${c.crashed} · dead ${c.dead} · draining ${c.draining} · total ${c.total}\n` +
-      `target idle ${ctx.pool.targets.minIdle}, max ${ctx.pool.targets.maxTotal}`
+    answer(
+      ctx,
+      ctx.pool.counts,
+      (c) =>
+        `idle ${c.idle} · starting ${c.starting} · claiming ${c.claiming} · claimed ${c.claimed} · crashed ${c.crashed} · dead ${c.dead} · draining ${c.draining} · total ${c.total}\n` +
+        `target idle ${ctx.pool.targets.minIdle}, max ${ctx.pool.targets.maxTotal}`,
     ),
 }

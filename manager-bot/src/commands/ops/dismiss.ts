@@ -10,5 +10,6 @@ export const dismissCommand: Command = {
   scope: "ops",
   minArgs: 1,
   maxArgs: 1,
-  run: (ctx, [ref]) => withInstance(ctx, ref!, (i) => answer(ctx, ctx.pool.dismiss(i.id), () => `Dismissed ${shortId(i.id)}.`)),
+  run: (ctx, [ref]) =>
+    withInstance(ctx, ref!, (i) => answer(ctx, ctx.pool.dismiss(i.id), () => `Dismissed ${shortId(i.id)}.`)),
 }

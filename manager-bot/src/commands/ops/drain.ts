@@ -13,7 +13,12 @@ export const drainCommand: Command = {
   maxArgs: 1,
   run: (ctx, [n]) => {
     const k = count(n!)
-    if (!isPoolCount(k)) return ctx.reply(`Usage: /drain <N> with N from ${LIMITS.poolCountMin} to ${LIMITS.poolCountMax}.`)
-    return answer(ctx, ctx.pool.drain(k), (gone) => (gone.length === 0 ? "No idle instance to drain." : `Drained ${gone.length}: ${gone.map((i) => shortId(i.id)).join(", ")}.`))
+    if (!isPoolCount(k))
+      return ctx.reply(`Usage: /drain <N> with N from ${LIMITS.poolCountMin} to ${LIMITS.poolCountMax}.`)
+    return answer(ctx, ctx.pool.drain(k), (gone) =>
+      gone.length === 0
+        ? "No idle instance to drain."
+        : `Drained ${gone.length}: ${gone.map((i) => shortId(i.id)).join(", ")}.`,
+    )
   },
 }

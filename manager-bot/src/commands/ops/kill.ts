@@ -10,5 +10,8 @@ export const killCommand: Command = {
   scope: "ops",
   minArgs: 1,
   maxArgs: 1,
-  run: (ctx, [ref]) => withInstance(ctx, ref!, (i) => answer(ctx, ctx.pool.kill(i.id), () => `Killed ${shortId(i.id)} (was ${i.status}).`)),
+  run: (ctx, [ref]) =>
+    withInstance(ctx, ref!, (i) =>
+      answer(ctx, ctx.pool.kill(i.id), () => `Killed ${shortId(i.id)} (was ${i.status}).`),
+    ),
 }

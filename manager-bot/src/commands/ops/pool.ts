@@ -9,5 +9,8 @@ export const poolCommand: Command = {
   scope: "ops",
   minArgs: 0,
   maxArgs: 0,
-  run: (ctx) => answer(ctx, ctx.pool.list({ limit: 50 }), (all) => (all.length === 0 ? "The pool is empty. /replenish N adds instances." : all.map(instanceLine).join("\n"))),
+  run: (ctx) =>
+    answer(ctx, ctx.pool.list({ limit: 50 }), (all) =>
+      all.length === 0 ? "The pool is empty. /replenish N adds instances." : all.map(instanceLine).join("\n"),
+    ),
 }

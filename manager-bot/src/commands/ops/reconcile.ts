@@ -12,6 +12,6 @@ export const reconcileCommand: Command = {
     answer(ctx, ctx.pool.tick, (r) =>
       r.ran
         ? `Tick done in ${r.durationMs} ms: ${r.promoted} ready, ${r.markedDead} dead, ${r.markedCrashed} crashed, ${r.created} started.`
-        : "A tick is already running (here or on another replica); try again in a few seconds."
+        : "A tick is already running (here or on another replica); try again in a few seconds.",
     ),
 }

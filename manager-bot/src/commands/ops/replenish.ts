@@ -13,7 +13,12 @@ export const replenishCommand: Command = {
   maxArgs: 1,
   run: (ctx, [n]) => {
     const k = count(n!)
-    if (!isPoolCount(k)) return ctx.reply(`Usage: /replenish <N> with N from ${LIMITS.poolCountMin} to ${LIMITS.poolCountMax}.`)
-    return answer(ctx, ctx.pool.replenish(k), (made) => `Starting ${made.length} instance(s): ${made.map((i) => shortId(i.id)).join(", ")}.`)
+    if (!isPoolCount(k))
+      return ctx.reply(`Usage: /replenish <N> with N from ${LIMITS.poolCountMin} to ${LIMITS.poolCountMax}.`)
+    return answer(
+      ctx,
+      ctx.pool.replenish(k),
+      (made) => `Starting ${made.length} instance(s): ${made.map((i) => shortId(i.id)).join(", ")}.`,
+    )
   },
 }

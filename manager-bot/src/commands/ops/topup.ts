@@ -18,7 +18,12 @@ export const topupCommand: Command = {
     const n = dollars(amount!)
     if (!(n > 0)) return ctx.reply("Usage: /topup <id> <usd> with USD above 0, e.g. /topup 1a2b3c4d 5 or 12.50.")
     return withInstance(ctx, ref!, (i) =>
-      answer(ctx, ctx.topUp(i.id, n, `ops:${ctx.sender}`, `ops:${ctx.messageId}`), (r) => `Topped up ${shortId(i.id)}${i.agentName ? ` (${i.agentName})` : ""} by ${usd(r.amountUsd)}: its cap is now ${usd(r.limitUsd)}.`)
+      answer(
+        ctx,
+        ctx.topUp(i.id, n, `ops:${ctx.sender}`, `ops:${ctx.messageId}`),
+        (r) =>
+          `Topped up ${shortId(i.id)}${i.agentName ? ` (${i.agentName})` : ""} by ${usd(r.amountUsd)}: its cap is now ${usd(r.limitUsd)}.`,
+      ),
     )
   },
 }

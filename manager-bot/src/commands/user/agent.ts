@@ -6,7 +6,11 @@ import { shortId, withAgent } from "../agents.ts"
 import { answer } from "../explain.ts"
 import type { Command } from "../types.ts"
 
-const STATUS: Record<string, string> = { claimed: "running", claiming: "setting up", crashed: "crashed (it stopped answering)" }
+const STATUS: Record<string, string> = {
+  claimed: "running",
+  claiming: "setting up",
+  crashed: "crashed (it stopped answering)",
+}
 
 /** Instructions can be long: the first 600 characters, and how much more there is. */
 const excerpt = (text: string | null) => {
@@ -51,7 +55,7 @@ export const agentCommand: Command = {
           resources: ctx.heldBy(agent.id),
           spend: ctx.spendOf([agent.id]).pipe(Effect.map((m) => m.get(agent.id))),
         }),
-        ({ fresh, resources, spend }) => agentDetail(fresh, resources, spend)
-      )
+        ({ fresh, resources, spend }) => agentDetail(fresh, resources, spend),
+      ),
     ),
 }

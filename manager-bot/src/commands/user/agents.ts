@@ -18,6 +18,8 @@ export const agentsCommand: Command = {
         .list({ claimedBy: ctx.sender, status: ["claiming", "claimed", "crashed"] })
         .pipe(Effect.flatMap((mine) => Effect.map(ctx.spendOf(mine.map((i) => i.id)), (spend) => ({ mine, spend })))),
       ({ mine, spend }) =>
-        mine.length === 0 ? "You have no agents yet. Say /new to get one." : ["Your agents:", ...mine.map((i) => describeAgent(i, spend.get(i.id)))].join("\n")
+        mine.length === 0
+          ? "You have no agents yet. Say /new to get one."
+          : ["Your agents:", ...mine.map((i) => describeAgent(i, spend.get(i.id)))].join("\n"),
     ),
 }

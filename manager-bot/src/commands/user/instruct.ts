@@ -12,5 +12,7 @@ export const instructCommand: Command = {
   minArgs: 2,
   maxArgs: 2,
   run: (ctx, [ref, text]) =>
-    withAgent(ctx, ref!, (agent, name) => answer(ctx, ctx.pool.instruct(agent.id, ctx.sender, text!), () => `Done: ${name} has its new instructions.`)),
+    withAgent(ctx, ref!, (agent, name) =>
+      answer(ctx, ctx.pool.instruct(agent.id, ctx.sender, text!), () => `Done: ${name} has its new instructions.`),
+    ),
 }

@@ -14,7 +14,9 @@ export const inviteCommand: Command = {
   run: (ctx, [ref]) =>
     withAgent(ctx, ref!, (agent, name) =>
       answer(ctx, ctx.pool.get(agent.id), (a) =>
-        a.inviteUrl ? `Open this link in Convos to chat with ${name} (or share it):\n${a.inviteUrl}` : `${name} has no invite link (it joined another conversation, or is not ready).`
-      )
+        a.inviteUrl
+          ? `Open this link in Convos to chat with ${name} (or share it):\n${a.inviteUrl}`
+          : `${name} has no invite link (it joined another conversation, or is not ready).`,
+      ),
     ),
 }

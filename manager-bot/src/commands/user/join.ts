@@ -14,7 +14,9 @@ export const joinCommand: Command = {
   run: (ctx, [ref, url]) =>
     withAgent(ctx, ref!, (agent, name) =>
       answer(ctx, ctx.pool.join(agent.id, ctx.sender, url!.trim()), (r) =>
-        r.pending ? `${name} asked to join; it gets in as soon as the conversation's owner opens Convos and accepts.` : `${name} joined the conversation.`
-      )
+        r.pending
+          ? `${name} asked to join; it gets in as soon as the conversation's owner opens Convos and accepts.`
+          : `${name} joined the conversation.`,
+      ),
     ),
 }

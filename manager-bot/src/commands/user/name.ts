@@ -11,5 +11,12 @@ export const nameCommand: Command = {
   aliasArg: "agent",
   minArgs: 2,
   maxArgs: 2,
-  run: (ctx, [ref, name]) => withAgent(ctx, ref!, (agent) => answer(ctx, ctx.pool.rename(agent.id, ctx.sender, name!), (a) => `Done: your agent is now called ${a.agentName}.`)),
+  run: (ctx, [ref, name]) =>
+    withAgent(ctx, ref!, (agent) =>
+      answer(
+        ctx,
+        ctx.pool.rename(agent.id, ctx.sender, name!),
+        (a) => `Done: your agent is now called ${a.agentName}.`,
+      ),
+    ),
 }

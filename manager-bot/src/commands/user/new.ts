@@ -23,7 +23,7 @@ export const startNewAgentDialog = (ctx: Asker, template: Template | null) =>
       templateInstructions: !!template?.instructions,
     })
     yield* ctx.reply(
-      `${template ? `Let's set up a ${template.emoji} ${template.name}. ` : "Let's get you an agent. "}What should it be called? (/skip keeps "${defaultName}", /cancel stops)`
+      `${template ? `Let's set up a ${template.emoji} ${template.name}. ` : "Let's get you an agent. "}What should it be called? (/skip keeps "${defaultName}", /cancel stops)`,
     )
   })
 
@@ -38,7 +38,7 @@ const claim = (ctx: CommandContext, d: NewAgentDialog, instructions: string | nu
       p.step === "wait" && p.status === "active"
         ? ctx.reply(
             `No agent is free right now, so the pool is starting one for you. ${name} will be ready in about ${seconds(p.etaMs ?? 20_000)}; ` +
-              "I'll send the link here, nothing to retype."
+              "I'll send the link here, nothing to retype.",
           )
         : Effect.void
     const result = yield* ctx.pool
@@ -51,14 +51,17 @@ const claim = (ctx: CommandContext, d: NewAgentDialog, instructions: string | nu
           ...(d.templateSlug ? { templateSlug: d.templateSlug } : {}),
           wait: true,
         },
-        onProgress
+        onProgress,
       )
       .pipe(Effect.result)
-    if (Result.isFailure(result)) return yield* ctx.reply(`${explain(result.failure)}\nSay /new${d.templateSlug ? ` ${d.templateSlug}` : ""} to try again (or /help).`)
+    if (Result.isFailure(result))
+      return yield* ctx.reply(
+        `${explain(result.failure)}\nSay /new${d.templateSlug ? ` ${d.templateSlug}` : ""} to try again (or /help).`,
+      )
     const r = result.success
     yield* ctx.reply(
       `${r.instance.agentName} is ready. Open this link in Convos to start chatting (share it to add others):\n${r.inviteUrl ?? "(no link: it joined a conversation)"}\n` +
-        "Manage it with /agent, /agents, /name, /instruct, /invite, /join, /release."
+        "Manage it with /agent, /agents, /name, /instruct, /invite, /join, /release.",
     )
   })
 
@@ -72,18 +75,22 @@ const continueNewAgent = (ctx: CommandContext, d: NewAgentDialog) =>
     }
     const skip = /^\/skip\b/i.test(text)
     if (d.step === "name") {
-      if (!skip && (text.startsWith("/") || text.length === 0)) return yield* ctx.reply(`Send a name for your agent, /skip to keep "${d.defaultName}", or /cancel.`)
+      if (!skip && (text.startsWith("/") || text.length === 0))
+        return yield* ctx.reply(`Send a name for your agent, /skip to keep "${d.defaultName}", or /cancel.`)
       // The one name rule (pool-core/domain/names.ts): line breaks fold into spaces, control characters are refused.
       const named = skip ? Result.succeed(d.defaultName) : normalizeAgentName(text)
-      if (Result.isFailure(named)) return yield* ctx.reply(`${named.failure} (/skip keeps "${d.defaultName}", /cancel stops.)`)
+      if (Result.isFailure(named))
+        return yield* ctx.reply(`${named.failure} (/skip keeps "${d.defaultName}", /cancel stops.)`)
       yield* ctx.dialogs.set(ctx.conversationId, ctx.sender, { ...d, step: "instructions", name: named.success })
       return yield* ctx.reply(
-        `Great: ${named.success}. What should it do? Send its instructions in one message (/skip keeps ${d.templateInstructions ? "the template's" : "the default"} instructions).`
+        `Great: ${named.success}. What should it do? Send its instructions in one message (/skip keeps ${d.templateInstructions ? "the template's" : "the default"} instructions).`,
       )
     }
     // Instructions are data: whatever the person sends (other than /skip, /cancel) is stored as is.
     if (!skip && text.length > inputLimits.instructions) {
-      return yield* ctx.reply(`Those instructions are too long (at most ${inputLimits.instructions} characters). Shorten them and send again.`)
+      return yield* ctx.reply(
+        `Those instructions are too long (at most ${inputLimits.instructions} characters). Shorten them and send again.`,
+      )
     }
     yield* ctx.dialogs.end(ctx.conversationId, ctx.sender)
     return yield* claim(ctx, d, skip ? null : text)
@@ -102,9 +109,17 @@ export const newCommand: Command = {
     (slug ? ctx.pool.template(slug.toLowerCase()) : Effect.succeed(null)).pipe(
       Effect.result,
       Effect.flatMap((t) =>
-        Result.isSuccess(t) ? startNewAgentDialog(ctx, t.success) : ctx.reply(`${explain(t.failure)}${t.failure._tag === "InvalidRequest" ? "\nSay /templates to see them." : ""}`)
+        Result.isSuccess(t)
+          ? startNewAgentDialog(ctx, t.success)
+          : ctx.reply(
+              `${explain(t.failure)}${t.failure._tag === "InvalidRequest" ? "\nSay /templates to see them." : ""}`,
+            ),
       ),
-      Effect.catch((e) => ctx.reply(explain(e)))
+      Effect.catch((e) => ctx.reply(explain(e))),
     ),
-  dialog: { kind: "new", continue: (ctx, d) => (d.kind === "new" ? continueNewAgent(ctx, d).pipe(Effect.catch((e) => ctx.reply(explain(e)))) : Effect.void) },
+  dialog: {
+    kind: "new",
+    continue: (ctx, d) =>
+      d.kind === "new" ? continueNewAgent(ctx, d).pipe(Effect.catch((e) => ctx.reply(explain(e)))) : Effect.void,
+  },
 }

@@ -11,5 +11,8 @@ export const releaseCommand: Command = {
   aliasArg: "agent",
   minArgs: 1,
   maxArgs: 1,
-  run: (ctx, [ref]) => withAgent(ctx, ref!, (agent, name) => answer(ctx, ctx.pool.release(agent.id, ctx.sender), () => `${name} was released and shut down.`)),
+  run: (ctx, [ref]) =>
+    withAgent(ctx, ref!, (agent, name) =>
+      answer(ctx, ctx.pool.release(agent.id, ctx.sender), () => `${name} was released and shut down.`),
+    ),
 }

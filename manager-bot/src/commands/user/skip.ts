@@ -9,7 +9,10 @@ export const skipCommand: Command = {
   scope: "user",
   minArgs: 0,
   maxArgs: 0,
-  run: (ctx) => ctx.reply("There is nothing to skip: I only ask for a name and instructions while setting up an agent. Say /new to start."),
+  run: (ctx) =>
+    ctx.reply(
+      "There is nothing to skip: I only ask for a name and instructions while setting up an agent. Say /new to start.",
+    ),
 }
 
 export const cancelCommand: Command = {
@@ -19,5 +22,6 @@ export const cancelCommand: Command = {
   scope: "user",
   minArgs: 0,
   maxArgs: 0,
-  run: (ctx) => ctx.reply("There is nothing to cancel: you are not setting up an agent. Say /new to start, /help for everything."),
+  run: (ctx) =>
+    ctx.reply("There is nothing to cancel: you are not setting up an agent. Say /new to start, /help for everything."),
 }

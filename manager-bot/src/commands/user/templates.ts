@@ -13,7 +13,10 @@ export const templatesCommand: Command = {
     answer(ctx, ctx.pool.templates, (ts) =>
       [
         "Agent templates (say /new <template>):",
-        ...ts.map((t) => `${t.emoji} ${t.slug} — ${t.name}: ${t.description}${t.skills.length ? `\n   skills: ${t.skills.join(", ")}` : ""}`),
-      ].join("\n")
+        ...ts.map(
+          (t) =>
+            `${t.emoji} ${t.slug} — ${t.name}: ${t.description}${t.skills.length ? `\n   skills: ${t.skills.join(", ")}` : ""}`,
+        ),
+      ].join("\n"),
     ),
 }

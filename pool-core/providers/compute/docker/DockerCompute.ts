@@ -38,7 +38,8 @@ export interface DockerComputeOptions {
 }
 
 const SAFE_ID = /^[A-Za-z0-9_-]+$/
-const fail = (operation: string, message: string) => new ProviderError({ provider: "docker", operation, status: null, retryable: false, message })
+const fail = (operation: string, message: string) =>
+  new ProviderError({ provider: "docker", operation, status: null, retryable: false, message })
 
 /** Engine state → the pool's view. Readiness is the pool's own GET /pool/health; `running` only means the process is up. */
 export const stateOf = (state: string): ComputeState => {
@@ -68,31 +69,53 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
     const ours = [`${LABEL_ENVIRONMENT}=${settings.environment}`]
 
     yield* engine.ping.pipe(
-      Effect.mapError((e) => fail("connect", `Cannot reach the Docker engine at ${transport.describe} (${e.message}). Start it (or podman system service --time=0 unix:///run/podman/podman.sock) and set DOCKER_HOST to its socket.`))
+      Effect.mapError((e) =>
+        fail(
+          "connect",
+          `Cannot reach the Docker engine at ${transport.describe} (${e.message}). Start it (or podman system service --time=0 unix:///run/podman/podman.sock) and set DOCKER_HOST to its socket.`,
+        ),
+      ),
     )
     if (!(yield* engine.imageExists(settings.image))) {
-      return yield* fail("image", `The agent image ${settings.image} is not on the Docker engine at ${transport.describe}: build it with \`npm run image:runtime\`, or pull yours and set DOCKER_RUNTIME_IMAGE.`)
+      return yield* fail(
+        "image",
+        `The agent image ${settings.image} is not on the Docker engine at ${transport.describe}: build it with \`npm run image:runtime\`, or pull yours and set DOCKER_RUNTIME_IMAGE.`,
+      )
     }
     const bootEnv = yield* runtimeBootEnv({ devnetUrl: options.baseEnv?.DEVNET_URL ?? null })
     if (!hostNetwork) {
       // On a container network this machine's loopback is the container's own: a loopback devnet or pool URL is unreachable.
-      yield* Effect.try({ try: () => requireRemoteReachableNetwork(bootEnv, `Docker (DOCKER_NETWORK=${settings.network})`), catch: (e) => fail("config", (e as Error).message) })
+      yield* Effect.try({
+        try: () => requireRemoteReachableNetwork(bootEnv, `Docker (DOCKER_NETWORK=${settings.network})`),
+        catch: (e) => fail("config", (e as Error).message),
+      })
       const servicesProblem = remoteServicesProblem(bootEnv, `Docker (DOCKER_NETWORK=${settings.network})`)
-      if (servicesProblem) yield* Effect.logWarning(`docker compute: ${servicesProblem.replace("public https URL", "URL as the agents reach it, e.g. http://manager:8080")}`)
+      if (servicesProblem)
+        yield* Effect.logWarning(
+          `docker compute: ${servicesProblem.replace("public https URL", "URL as the agents reach it, e.g. http://manager:8080")}`,
+        )
     }
 
     const urlOf = (name: string, labels: Readonly<Record<string, string>> | null) =>
-      hostNetwork ? (labels?.[LABEL_PORT] ? `http://127.0.0.1:${labels[LABEL_PORT]}` : null) : `http://${name}:${CONTAINER_PORT}`
+      hostNetwork
+        ? labels?.[LABEL_PORT]
+          ? `http://127.0.0.1:${labels[LABEL_PORT]}`
+          : null
+        : `http://${name}:${CONTAINER_PORT}`
 
     // A previous manager's agents: the running ones are simply used; the stopped ones start again on their volume.
     const found = yield* engine.list(ours)
     for (const c of found.filter((c) => c.State === "exited" || c.State === "created")) {
       const name = nameOf(c)
       const started = yield* engine.start(name).pipe(Effect.result)
-      if (started._tag === "Success") yield* Effect.logInfo(`docker compute: started agent container ${name} again on its volume`)
+      if (started._tag === "Success")
+        yield* Effect.logInfo(`docker compute: started agent container ${name} again on its volume`)
       else yield* Effect.logWarning(`docker compute: agent container ${name} stays stopped: ${started.failure.message}`)
     }
-    if (found.length > 0) yield* Effect.logInfo(`docker compute: re-adopted ${found.length} agent container(s) of environment ${settings.environment}`)
+    if (found.length > 0)
+      yield* Effect.logInfo(
+        `docker compute: re-adopted ${found.length} agent container(s) of environment ${settings.environment}`,
+      )
 
     const containerBody = (spec: ComputeSpec, name: string, port: number | null): ContainerCreateBody => {
       const env: Record<string, string> = {
@@ -105,7 +128,11 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
         GATEWAY_BIND: hostNetwork ? "loopback" : "lan",
         PORT: String(port ?? CONTAINER_PORT),
       }
-      const labels = { [LABEL_ENVIRONMENT]: settings.environment, [LABEL_INSTANCE]: spec.instanceId, ...(port === null ? {} : { [LABEL_PORT]: String(port) }) }
+      const labels = {
+        [LABEL_ENVIRONMENT]: settings.environment,
+        [LABEL_INSTANCE]: spec.instanceId,
+        ...(port === null ? {} : { [LABEL_PORT]: String(port) }),
+      }
       return {
         Image: settings.image,
         Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
@@ -122,7 +149,8 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
 
     const create = (spec: ComputeSpec) =>
       Effect.gen(function* () {
-        if (!SAFE_ID.test(spec.instanceId)) return yield* fail("create", `instance id "${spec.instanceId}" must be [A-Za-z0-9_-]`)
+        if (!SAFE_ID.test(spec.instanceId))
+          return yield* fail("create", `instance id "${spec.instanceId}" must be [A-Za-z0-9_-]`)
         const name = containerName(spec.instanceId)
         // The same instance again (a retry, or one stopped meanwhile): started on its container and volume.
         const existing = yield* engine.inspect(name)
@@ -133,10 +161,17 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
           const made = yield* engine.create(name, containerBody(spec, name, port)).pipe(
             Effect.catchIf(
               (e) => e.status === 404,
-              (e) => Effect.fail(fail("create", `The agent image ${settings.image} is gone from the engine (${e.message}): build it with \`npm run image:runtime\` or set DOCKER_RUNTIME_IMAGE.`))
-            )
+              (e) =>
+                Effect.fail(
+                  fail(
+                    "create",
+                    `The agent image ${settings.image} is gone from the engine (${e.message}): build it with \`npm run image:runtime\` or set DOCKER_RUNTIME_IMAGE.`,
+                  ),
+                ),
+            ),
           )
-          if (made.status === 409) yield* Effect.logInfo(`docker compute: ${name} already exists (an earlier attempt got through); using it`)
+          if (made.status === 409)
+            yield* Effect.logInfo(`docker compute: ${name} already exists (an earlier attempt got through); using it`)
         }
         yield* engine.start(name)
         const current = yield* engine.inspect(name)
@@ -161,12 +196,21 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
                 refs.map(({ providerRef }) => {
                   const c = byName.get(providerRef)
                   const status: ComputeStatus = c
-                    ? { providerRef, state: stateOf(c.State), url: urlOf(providerRef, c.Labels), ...(c.State === "running" ? {} : { detail: `container ${providerRef}: ${c.Status ?? c.State}; logs: docker logs ${providerRef}` }) }
+                    ? {
+                        providerRef,
+                        state: stateOf(c.State),
+                        url: urlOf(providerRef, c.Labels),
+                        ...(c.State === "running"
+                          ? {}
+                          : {
+                              detail: `container ${providerRef}: ${c.Status ?? c.State}; logs: docker logs ${providerRef}`,
+                            }),
+                      }
                     : { providerRef, state: "gone", url: null }
                   return [providerRef, status] as const
-                })
+                }),
               )
-            })
+            }),
           )
 
     return Compute.of({ name: "docker", create, destroy, statusBatch })
@@ -175,7 +219,8 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
 /** A container's name as the list call gives it ("/name"). */
 const nameOf = (c: ContainerSummary) => (c.Names[0] ?? c.Id).replace(/^\//, "")
 
-export const dockerComputeLayer = (settings: DockerSettings, options?: DockerComputeOptions) => Layer.effect(Compute, makeDockerCompute(settings, options))
+export const dockerComputeLayer = (settings: DockerSettings, options?: DockerComputeOptions) =>
+  Layer.effect(Compute, makeDockerCompute(settings, options))
 
 /** From the environment (settings.ts): COMPUTE=docker. */
 export const dockerComputeLayerFromEnv = (options?: DockerComputeOptions) =>

@@ -14,12 +14,18 @@ describe("Docker compute conformance", () => {
     it.live(c.name, () =>
       Effect.gen(function* () {
         const engine = yield* fakeDockerEngine([IMAGE])
-        const layer = dockerComputeLayer({ host: engine.host, image: IMAGE, memoryBytes: 1024 ** 3, nanoCpus: 1e9, network: "host", environment: "conformance" }).pipe(
-          Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ XMTP_ENV: "dev" })))
-        )
+        const layer = dockerComputeLayer({
+          host: engine.host,
+          image: IMAGE,
+          memoryBytes: 1024 ** 3,
+          nanoCpus: 1e9,
+          network: "host",
+          environment: "conformance",
+        }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ XMTP_ENV: "dev" }))))
         yield* c.run(yield* Effect.provide(Effect.service(Compute), layer))
-        if (engine.violations.length > 0) throw new Error(`requests off the Docker Engine API: ${JSON.stringify(engine.violations)}`)
-      }).pipe(Effect.scoped)
+        if (engine.violations.length > 0)
+          throw new Error(`requests off the Docker Engine API: ${JSON.stringify(engine.violations)}`)
+      }).pipe(Effect.scoped),
     )
   }
 })

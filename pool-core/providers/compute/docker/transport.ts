@@ -29,7 +29,17 @@ const unixSocketFetch = (socketPath: string): typeof fetch =>
     const body = typeof init?.body === "string" ? init.body : undefined
     return new Promise<Response>((resolve, reject) => {
       const req = httpRequest(
-        { socketPath, method: init?.method ?? "GET", path: `${url.pathname}${url.search}`, headers: { ...headers, host: "docker", ...(body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) }) }, signal: init?.signal ?? undefined },
+        {
+          socketPath,
+          method: init?.method ?? "GET",
+          path: `${url.pathname}${url.search}`,
+          headers: {
+            ...headers,
+            host: "docker",
+            ...(body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) }),
+          },
+          signal: init?.signal ?? undefined,
+        },
         (res) => {
           const chunks: Array<Buffer> = []
           res.on("data", (c: Buffer) => chunks.push(c))
@@ -41,7 +51,7 @@ const unixSocketFetch = (socketPath: string): typeof fetch =>
             for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") answerHeaders.set(k, v)
             resolve(new Response(noBody ? null : Buffer.concat(chunks), { status, headers: answerHeaders }))
           })
-        }
+        },
       )
       req.on("error", reject)
       req.end(body)
@@ -50,7 +60,8 @@ const unixSocketFetch = (socketPath: string): typeof fetch =>
 
 /** The transport for a DOCKER_HOST (check it with dockerHostProblem first). */
 export const dockerTransport = (host: string): DockerTransport => {
-  if (host.startsWith("unix://")) return { baseUrl: "http://docker", describe: host, fetch: unixSocketFetch(host.slice("unix://".length)) }
+  if (host.startsWith("unix://"))
+    return { baseUrl: "http://docker", describe: host, fetch: unixSocketFetch(host.slice("unix://".length)) }
   const base = host.startsWith("tcp://") ? `http://${host.slice("tcp://".length)}` : host
   return { baseUrl: base.replace(/\/+$/, ""), describe: host, fetch: (input, init) => fetch(input, init) }
 }

@@ -43,7 +43,11 @@ const orphanedGateway = async (stateDir: string) => {
 const c = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
 require("node:fs").writeFileSync(process.argv[1], String(c.pid));
 c.unref();`
-  const cli = spawn(process.execPath, ["-e", script, pidFile], { detached: true, stdio: "ignore", env: { PATH: process.env.PATH ?? "", OPENCLAW_STATE_DIR: stateDir } })
+  const cli = spawn(process.execPath, ["-e", script, pidFile], {
+    detached: true,
+    stdio: "ignore",
+    env: { PATH: process.env.PATH ?? "", OPENCLAW_STATE_DIR: stateDir },
+  })
   const cliPid = cli.pid!
   await new Promise((resolve) => cli.once("exit", resolve))
   const gateway = Number(readFileSync(pidFile, "utf8"))
@@ -55,7 +59,10 @@ c.unref();`
 }
 
 const writeRecord = (stateDir: string, id: string, pid: number) =>
-  writeFileSync(join(stateDir, "instance.json"), JSON.stringify({ instanceId: id, pid, port: 1, startedAt: new Date().toISOString() }))
+  writeFileSync(
+    join(stateDir, "instance.json"),
+    JSON.stringify({ instanceId: id, pid, port: 1, startedAt: new Date().toISOString() }),
+  )
 
 const dirs: string[] = []
 afterEach(() => {
@@ -66,23 +73,36 @@ const dataDir = () => {
   dirs.push(d)
   return d
 }
-const use = <A, E>(rt: ManagedRuntime.ManagedRuntime<Compute, unknown>, f: (c: Compute["Service"]) => Effect.Effect<A, E>) =>
-  rt.runPromise(Effect.gen(function* () {
-    return yield* f(yield* Compute)
-  }))
+const use = <A, E>(
+  rt: ManagedRuntime.ManagedRuntime<Compute, unknown>,
+  f: (c: Compute["Service"]) => Effect.Effect<A, E>,
+) =>
+  rt.runPromise(
+    Effect.gen(function* () {
+      return yield* f(yield* Compute)
+    }),
+  )
 
 describe("local compute", () => {
   it("keeps the state of instances whose process is gone (no token recorded to restart them) and does not adopt a live process that is not our runtime", async () => {
     const dir = dataDir()
     const write = (id: string, pid: number) => {
       mkdirSync(join(dir, "instances", id), { recursive: true })
-      writeFileSync(join(dir, "instances", id, "instance.json"), JSON.stringify({ instanceId: id, pid, port: 1, startedAt: new Date().toISOString() }))
+      writeFileSync(
+        join(dir, "instances", id, "instance.json"),
+        JSON.stringify({ instanceId: id, pid, port: 1, startedAt: new Date().toISOString() }),
+      )
     }
     write("dead-one", 2 ** 22 + 12345) // above the default pid_max: never a live process
     write("foreign", process.pid) // alive, but it is the test runner, not a runtime
     const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir }))
     try {
-      const status = await use(rt, (c) => c.statusBatch([{ providerRef: "dead-one", providerProjectRef: null }, { providerRef: "foreign", providerProjectRef: null }]))
+      const status = await use(rt, (c) =>
+        c.statusBatch([
+          { providerRef: "dead-one", providerProjectRef: null },
+          { providerRef: "foreign", providerProjectRef: null },
+        ]),
+      )
       expect(status.get("dead-one")?.state).toBe("failed")
       expect(status.get("foreign")?.state).toBe("failed")
       expect(status.get("foreign")?.detail).toContain("its state is kept")
@@ -132,7 +152,11 @@ describe("local compute", () => {
 
   it("never signals a process group that /proc shows is not the instance's (a reused pgid)", async () => {
     const dir = dataDir()
-    const stranger = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { detached: true, stdio: "ignore", env: { PATH: process.env.PATH ?? "", OPENCLAW_STATE_DIR: "/somewhere/else" } })
+    const stranger = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], {
+      detached: true,
+      stdio: "ignore",
+      env: { PATH: process.env.PATH ?? "", OPENCLAW_STATE_DIR: "/somewhere/else" },
+    })
     started.push(stranger.pid!)
     const stateDir = join(dir, "instances", "reused-pgid")
     mkdirSync(stateDir, { recursive: true })
@@ -151,9 +175,11 @@ describe("local compute", () => {
   it("rejects an unsafe instance id with a ProviderError", async () => {
     const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dataDir() }))
     try {
-      const exit = await rt.runPromiseExit(Effect.gen(function* () {
-        return yield* (yield* Compute).create({ instanceId: "../escape", instanceToken: "t", env: {} })
-      }))
+      const exit = await rt.runPromiseExit(
+        Effect.gen(function* () {
+          return yield* (yield* Compute).create({ instanceId: "../escape", instanceToken: "t", env: {} })
+        }),
+      )
       expect(Exit.isFailure(exit)).toBe(true)
       expect(JSON.stringify(exit)).toContain("must be [A-Za-z0-9_-]")
     } finally {
@@ -164,20 +190,34 @@ describe("local compute", () => {
   it("spawns a runtime process on a loopback port with its own state dir and the pool's runtime env, and stops it when the scope closes", async () => {
     const dir = dataDir()
     // The pool's config (as env vars): the runtime env is built from it; master keys never reach the agent.
-    const config = ConfigProvider.layer(ConfigProvider.fromUnknown({
-      OPENROUTER_BASE_URL: "https://openrouter.ai",
-      OPENCLAW_PRIMARY_MODEL: "openai/gpt-5-mini",
-      CONVOS_INVITE_BASE_URL: "https://invite.example/v2?i=",
-      OPENROUTER_MANAGEMENT_KEY: "sk-or-mgmt-must-not-leak",
-    }))
-    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }).pipe(Layer.provide(config)))
+    const config = ConfigProvider.layer(
+      ConfigProvider.fromUnknown({
+        OPENROUTER_BASE_URL: "https://openrouter.ai",
+        OPENCLAW_PRIMARY_MODEL: "openai/gpt-5-mini",
+        CONVOS_INVITE_BASE_URL: "https://invite.example/v2?i=",
+        OPENROUTER_MANAGEMENT_KEY: "sk-or-mgmt-must-not-leak",
+      }),
+    )
+    const rt = ManagedRuntime.make(
+      localComputeLayer({ dataDir: dir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }).pipe(
+        Layer.provide(config),
+      ),
+    )
     // spec.env stays empty, as the pool sends it
     const handle = await use(rt, (c) => c.create({ instanceId: "scope-test", instanceToken: "tok", env: {} }))
     expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-    const record = JSON.parse(readFileSync(join(dir, "instances", "scope-test", "instance.json"), "utf8")) as { pid: number; port: number }
+    const record = JSON.parse(readFileSync(join(dir, "instances", "scope-test", "instance.json"), "utf8")) as {
+      pid: number
+      port: number
+    }
     expect(handle.url).toBe(`http://127.0.0.1:${record.port}`)
     expect(isAlive(record.pid)).toBe(true)
-    const environ = Object.fromEntries(readFileSync(`/proc/${record.pid}/environ`, "utf8").split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]))
+    const environ = Object.fromEntries(
+      readFileSync(`/proc/${record.pid}/environ`, "utf8")
+        .split("\0")
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    )
     expect(environ).toMatchObject({
       DEVNET_URL: "http://127.0.0.1:9",
       OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1",
@@ -198,29 +238,49 @@ describe("local compute", () => {
   it("closing the scope (Ctrl-C) stops the runtime but keeps its state; the next layer starts it again from that state, same token and port; only destroy removes it", async () => {
     const dir = dataDir()
     const stateDir = join(dir, "instances", "restart-me")
-    const layer = () => localComputeLayer({ dataDir: dir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } })
+    const layer = () =>
+      localComputeLayer({ dataDir: dir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } })
     const environOf = (pid: number) =>
-      Object.fromEntries(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]))
+      Object.fromEntries(
+        readFileSync(`/proc/${pid}/environ`, "utf8")
+          .split("\0")
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+      )
     const first = ManagedRuntime.make(layer())
-    const handle = await use(first, (c) => c.create({ instanceId: "restart-me", instanceToken: "tok-restart", env: { AGENT_NAME: "Kept" } }))
+    const handle = await use(first, (c) =>
+      c.create({ instanceId: "restart-me", instanceToken: "tok-restart", env: { AGENT_NAME: "Kept" } }),
+    )
     const before = JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number; port: number }
     // What the agent keeps between runs (its identity, conversations, provision secrets) lives in the state dir.
     writeFileSync(join(stateDir, ".env"), 'OPENROUTER_API_KEY="sk-or-v1-kept"\n', { mode: 0o600 })
     await first.dispose()
     expect(isAlive(before.pid)).toBe(false)
     expect(readFileSync(join(stateDir, ".env"), "utf8")).toContain("sk-or-v1-kept")
-    expect(JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8"))).toMatchObject({ stoppedAt: expect.any(String) })
+    expect(JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8"))).toMatchObject({
+      stoppedAt: expect.any(String),
+    })
 
     const second = ManagedRuntime.make(layer())
     try {
       const status = await use(second, (c) => c.statusBatch([{ providerRef: "restart-me", providerProjectRef: null }]))
       expect(["starting", "running"]).toContain(status.get("restart-me")?.state)
       expect(status.get("restart-me")?.url).toBe(handle.url) // same port: the pool's recorded URL still reaches it
-      const after = JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number; port: number; stoppedAt?: string }
+      const after = JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as {
+        pid: number
+        port: number
+        stoppedAt?: string
+      }
       expect(after.pid).not.toBe(before.pid)
       expect(after.stoppedAt).toBeUndefined()
       expect(isAlive(after.pid)).toBe(true)
-      expect(environOf(after.pid)).toMatchObject({ INSTANCE_ID: "restart-me", INSTANCE_TOKEN: "tok-restart", AGENT_NAME: "Kept", OPENCLAW_STATE_DIR: stateDir, PORT: String(before.port) })
+      expect(environOf(after.pid)).toMatchObject({
+        INSTANCE_ID: "restart-me",
+        INSTANCE_TOKEN: "tok-restart",
+        AGENT_NAME: "Kept",
+        OPENCLAW_STATE_DIR: stateDir,
+        PORT: String(before.port),
+      })
       expect(readFileSync(join(stateDir, ".env"), "utf8")).toContain("sk-or-v1-kept")
       await use(second, (c) => c.destroy("restart-me"))
       expect(isAlive(after.pid)).toBe(false)
@@ -235,8 +295,20 @@ describe("local compute", () => {
     const stateDir = join(dir, "instances", "rebooted")
     mkdirSync(stateDir, { recursive: true })
     const gonePid = 2 ** 22 + 4242
-    writeFileSync(join(stateDir, "instance.json"), JSON.stringify({ instanceId: "rebooted", pid: gonePid, port: 1, startedAt: new Date().toISOString(), instanceToken: "tok-rebooted", env: {} }))
-    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 2_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }))
+    writeFileSync(
+      join(stateDir, "instance.json"),
+      JSON.stringify({
+        instanceId: "rebooted",
+        pid: gonePid,
+        port: 1,
+        startedAt: new Date().toISOString(),
+        instanceToken: "tok-rebooted",
+        env: {},
+      }),
+    )
+    const rt = ManagedRuntime.make(
+      localComputeLayer({ dataDir: dir, stopGraceMs: 2_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }),
+    )
     try {
       const status = await use(rt, (c) => c.statusBatch([{ providerRef: "rebooted", providerProjectRef: null }]))
       expect(["starting", "running"]).toContain(status.get("rebooted")?.state)
@@ -254,11 +326,26 @@ describe("local compute", () => {
     const stateDir = join(dir, "instances", "crashed-alone")
     mkdirSync(stateDir, { recursive: true })
     const dead = 2 ** 22 + 54321
-    writeFileSync(join(stateDir, "instance.json"), JSON.stringify({ instanceId: "crashed-alone", pid: dead, port: 1, startedAt: new Date().toISOString(), instanceToken: "t", env: {}, exitedAt: new Date().toISOString(), exitCode: 1 }))
+    writeFileSync(
+      join(stateDir, "instance.json"),
+      JSON.stringify({
+        instanceId: "crashed-alone",
+        pid: dead,
+        port: 1,
+        startedAt: new Date().toISOString(),
+        instanceToken: "t",
+        env: {},
+        exitedAt: new Date().toISOString(),
+        exitCode: 1,
+      }),
+    )
     const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir }))
     try {
       const status = await use(rt, (c) => c.statusBatch([{ providerRef: "crashed-alone", providerProjectRef: null }]))
-      expect(status.get("crashed-alone")).toMatchObject({ state: "failed", detail: expect.stringContaining("exited on its own") })
+      expect(status.get("crashed-alone")).toMatchObject({
+        state: "failed",
+        detail: expect.stringContaining("exited on its own"),
+      })
       expect((JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number }).pid).toBe(dead)
     } finally {
       await rt.dispose()
@@ -269,7 +356,14 @@ describe("local compute", () => {
   it("a runtime that exits on its own is started again from its state with backoff, up to maxRestarts; then it stays stopped and says so", async () => {
     const dir = dataDir()
     const stateDir = join(dir, "instances", "crashy")
-    const rt = ManagedRuntime.make(localComputeLayer({ dataDir: dir, stopGraceMs: 2_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" }, restartOnFailure: { maxRestarts: 2, baseDelayMs: 100 } }))
+    const rt = ManagedRuntime.make(
+      localComputeLayer({
+        dataDir: dir,
+        stopGraceMs: 2_000,
+        baseEnv: { DEVNET_URL: "http://127.0.0.1:9" },
+        restartOnFailure: { maxRestarts: 2, baseDelayMs: 100 },
+      }),
+    )
     const pidOf = () => (JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number }).pid
     const crash = async () => {
       const pid = pidOf()
@@ -290,7 +384,9 @@ describe("local compute", () => {
       await sleep(500) // longer than the next backoff (400 ms): no third restart
       const status = await use(rt, (c) => c.statusBatch([{ providerRef: "crashy", providerProjectRef: null }]))
       expect(status.get("crashy")?.state).toBe("failed")
-      expect(JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8"))).toMatchObject({ exitedAt: expect.any(String) })
+      expect(JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8"))).toMatchObject({
+        exitedAt: expect.any(String),
+      })
       expect(existsSync(stateDir)).toBe(true)
     } finally {
       await rt.dispose()

@@ -61,13 +61,20 @@ const PASS_THROUGH = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/
 const ensureRuntimeBuilt = Effect.suspend(() => {
   const result = spawnSync(nodeBinary(), [buildScript, "--if-stale"], { cwd: repoRoot, encoding: "utf8" })
   if (result.status === 0) return Effect.void
-  const output = `${result.stderr ?? ""}${result.stdout ?? ""}`.trim() || String(result.error ?? `exit code ${result.status}`)
-  return Effect.fail(fail("create", `Compiling the agent runtime failed (node scripts/build-runtime.mjs): ${output}. Fix the error and start again.`))
+  const output =
+    `${result.stderr ?? ""}${result.stdout ?? ""}`.trim() || String(result.error ?? `exit code ${result.status}`)
+  return Effect.fail(
+    fail(
+      "create",
+      `Compiling the agent runtime failed (node scripts/build-runtime.mjs): ${output}. Fix the error and start again.`,
+    ),
+  )
 })
 
 const SAFE_ID = /^[A-Za-z0-9_-]+$/
 
-const fail = (operation: string, message: string) => new ProviderError({ provider: "local", operation, status: null, retryable: false, message })
+const fail = (operation: string, message: string) =>
+  new ProviderError({ provider: "local", operation, status: null, retryable: false, message })
 
 export const makeLocalCompute = (options: LocalComputeOptions) =>
   Effect.gen(function* () {
@@ -84,7 +91,9 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
     const stateDirOf = (id: string) => join(instancesDir, id)
     const devnetFile = join(resolve(options.dataDir), "devnet.url")
     const bootEnv = yield* runtimeBootEnv({
-      devnetUrl: options.baseEnv?.DEVNET_URL ?? (existsSync(devnetFile) ? readFileSync(devnetFile, "utf8").trim() || null : null),
+      devnetUrl:
+        options.baseEnv?.DEVNET_URL ??
+        (existsSync(devnetFile) ? readFileSync(devnetFile, "utf8").trim() || null : null),
     })
     /** Stops the instance's whole process group (verified by /proc), whether or not its CLI is still alive. */
     const stopGroup = (record: InstanceRecord) => terminateGroup(record.pid, stateDirOf(record.instanceId), grace)
@@ -119,7 +128,9 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
         const current = restarts.get(id)
         if (current) current.timer = null
         if (closed || stopping.has(id) || known.get(id)?.pid !== pid) return
-        spawnRuntime({ instanceId: id, instanceToken: record.instanceToken, env: record.env ?? {} }, record.port).catch(() => markExited(id, code))
+        spawnRuntime({ instanceId: id, instanceToken: record.instanceToken, env: record.env ?? {} }, record.port).catch(
+          () => markExited(id, code),
+        )
       }, delay)
       timer.unref()
       restarts.set(id, { count: count + 1, timer, code })
@@ -133,7 +144,9 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       const stateDir = stateDirOf(spec.instanceId)
       mkdirSync(stateDir, { recursive: true, mode: 0o700 })
       const port = preferredPort !== null && (await portFree(preferredPort)) ? preferredPort : await freePort()
-      const parentEnv = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && PASS_THROUGH.test(k))) as Record<string, string>
+      const parentEnv = Object.fromEntries(
+        Object.entries(process.env).filter(([k, v]) => v !== undefined && PASS_THROUGH.test(k)),
+      ) as Record<string, string>
       const { DEVNET_URL: _devnet, ...extra } = options.baseEnv ?? {}
       const env = {
         ...parentEnv,
@@ -159,7 +172,14 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       closeSync(log)
       if (!child.pid) throw new Error("the runtime process did not start")
       const pid = child.pid
-      const record: InstanceRecord = { instanceId: spec.instanceId, pid, port, startedAt: new Date().toISOString(), instanceToken: spec.instanceToken, env: spec.env }
+      const record: InstanceRecord = {
+        instanceId: spec.instanceId,
+        pid,
+        port,
+        startedAt: new Date().toISOString(),
+        instanceToken: spec.instanceToken,
+        env: spec.env,
+      }
       child.once("exit", (code) => noteExit(spec.instanceId, pid, code))
       child.unref()
       writeRecord(stateDir, record)
@@ -187,17 +207,27 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       if (!resumable(record)) {
         known.set(id, record)
         down.add(id)
-        const why = record.exitedAt ? `it exited on its own${record.exitCode === undefined || record.exitCode === null ? "" : ` with code ${record.exitCode}`}` : "its record has no token to start it with"
-        yield* Effect.logWarning(`local compute: instance ${id} stays stopped: ${why}${note}; its state is kept in ${stateDirOf(id)} until the pool destroys it`)
+        const why = record.exitedAt
+          ? `it exited on its own${record.exitCode === undefined || record.exitCode === null ? "" : ` with code ${record.exitCode}`}`
+          : "its record has no token to start it with"
+        yield* Effect.logWarning(
+          `local compute: instance ${id} stays stopped: ${why}${note}; its state is kept in ${stateDirOf(id)} until the pool destroys it`,
+        )
         continue
       }
-      const resumed = yield* Effect.tryPromise(() => spawnRuntime({ instanceId: id, instanceToken: record.instanceToken, env: record.env ?? {} }, record.port)).pipe(Effect.result)
+      const resumed = yield* Effect.tryPromise(() =>
+        spawnRuntime({ instanceId: id, instanceToken: record.instanceToken, env: record.env ?? {} }, record.port),
+      ).pipe(Effect.result)
       if (resumed._tag === "Success") {
-        yield* Effect.logInfo(`local compute: started instance ${id} again from its state (pid ${resumed.success.pid}, port ${resumed.success.port})${note}`)
+        yield* Effect.logInfo(
+          `local compute: started instance ${id} again from its state (pid ${resumed.success.pid}, port ${resumed.success.port})${note}`,
+        )
       } else {
         known.set(id, record)
         down.add(id)
-        yield* Effect.logWarning(`local compute: instance ${id} could not be started again (${String(resumed.failure.cause ?? resumed.failure)}); its state is kept in ${stateDirOf(id)}`)
+        yield* Effect.logWarning(
+          `local compute: instance ${id} could not be started again (${String(resumed.failure.cause ?? resumed.failure)}); its state is kept in ${stateDirOf(id)}`,
+        )
       }
     }
 
@@ -206,16 +236,21 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       Effect.sync(() => {
         closed = true
         for (const r of restarts.values()) if (r.timer) clearTimeout(r.timer)
-      }).pipe(Effect.andThen(Effect.promise(() =>
-        Promise.all(
-          [...known.values()].map(async (record) => {
-            if (down.has(record.instanceId) || record.exitedAt !== undefined || !isAlive(record.pid)) return
-            stopping.add(record.instanceId)
-            await stopGroup(record)
-            writeRecord(stateDirOf(record.instanceId), { ...record, stoppedAt: new Date().toISOString() })
-          })
-        )
-      )), Effect.andThen(Effect.sync(() => known.clear())))
+      }).pipe(
+        Effect.andThen(
+          Effect.promise(() =>
+            Promise.all(
+              [...known.values()].map(async (record) => {
+                if (down.has(record.instanceId) || record.exitedAt !== undefined || !isAlive(record.pid)) return
+                stopping.add(record.instanceId)
+                await stopGroup(record)
+                writeRecord(stateDirOf(record.instanceId), { ...record, stoppedAt: new Date().toISOString() })
+              }),
+            ),
+          ),
+        ),
+        Effect.andThen(Effect.sync(() => known.clear())),
+      ),
     )
 
     const create = (spec: ComputeSpec) =>
@@ -223,12 +258,19 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
         try: async () => {
           if (!SAFE_ID.test(spec.instanceId)) throw new Error(`instance id "${spec.instanceId}" must be [A-Za-z0-9_-]`)
           const existing = known.get(spec.instanceId)
-          if (existing && !down.has(spec.instanceId) && existing.exitedAt === undefined && isAlive(existing.pid)) return existing
+          if (existing && !down.has(spec.instanceId) && existing.exitedAt === undefined && isAlive(existing.pid))
+            return existing
           // A stopped instance with this id starts again on its state (and its old port when free).
           return spawnRuntime(spec, existing?.port ?? null)
         },
-        catch: (e) => fail("create", `Could not start a local agent process: ${e instanceof Error ? e.message : String(e)}. Check free memory (~1 GB per agent) and Node 24 in node_modules/.bin.`),
-      }).pipe(Effect.map((r) => ({ providerRef: r.instanceId, providerProjectRef: null, url: `http://127.0.0.1:${r.port}` })))
+        catch: (e) =>
+          fail(
+            "create",
+            `Could not start a local agent process: ${e instanceof Error ? e.message : String(e)}. Check free memory (~1 GB per agent) and Node 24 in node_modules/.bin.`,
+          ),
+      }).pipe(
+        Effect.map((r) => ({ providerRef: r.instanceId, providerProjectRef: null, url: `http://127.0.0.1:${r.port}` })),
+      )
 
     const destroy = (providerRef: string) =>
       Effect.promise(async () => {
@@ -252,20 +294,36 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       const url = `http://127.0.0.1:${record.port}`
       const log = join(stateDirOf(ref), "runtime.log")
       if (down.has(ref)) {
-        return { providerRef: ref, state: "failed", url, detail: `not running since the manager restarted${record.exitedAt ? " (it had exited on its own)" : ""}; its state is kept; see ${log}` }
+        return {
+          providerRef: ref,
+          state: "failed",
+          url,
+          detail: `not running since the manager restarted${record.exitedAt ? " (it had exited on its own)" : ""}; its state is kept; see ${log}`,
+        }
       }
       if (!isAlive(record.pid)) {
         // A re-adopted process is not our child: its end is seen here, not by an exit event.
         if (!exits.has(ref)) noteExit(ref, record.pid, null)
         const restart = restarts.get(ref)
         if (restart?.timer) {
-          return { providerRef: ref, state: "starting", url, detail: `exited${restart.code === null ? "" : ` with code ${restart.code}`}; starting it again from its state (restart ${restart.count} of ${maxRestarts}); see ${log}` }
+          return {
+            providerRef: ref,
+            state: "starting",
+            url,
+            detail: `exited${restart.code === null ? "" : ` with code ${restart.code}`}; starting it again from its state (restart ${restart.count} of ${maxRestarts}); see ${log}`,
+          }
         }
         const code = exits.get(ref) ?? null
-        return { providerRef: ref, state: code === 0 ? "gone" : "failed", url, detail: `process ${record.pid} exited${code === null ? "" : ` with code ${code}`}; see ${log}` }
+        return {
+          providerRef: ref,
+          state: code === 0 ? "gone" : "failed",
+          url,
+          detail: `process ${record.pid} exited${code === null ? "" : ` with code ${code}`}; see ${log}`,
+        }
       }
       const running = await portAccepts(record.port)
-      if (running && restarts.has(ref) && Date.now() - Date.parse(record.startedAt) > STABLE_AFTER_MS) restarts.delete(ref)
+      if (running && restarts.has(ref) && Date.now() - Date.parse(record.startedAt) > STABLE_AFTER_MS)
+        restarts.delete(ref)
       return { providerRef: ref, state: running ? "running" : "starting", url }
     }
 
@@ -274,7 +332,12 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       create,
       destroy,
       statusBatch: (refs) =>
-        Effect.promise(async () => new Map((await Promise.all(refs.map((r) => statusOf(r.providerRef)))).map((s) => [s.providerRef, s] as const))),
+        Effect.promise(
+          async () =>
+            new Map(
+              (await Promise.all(refs.map((r) => statusOf(r.providerRef)))).map((s) => [s.providerRef, s] as const),
+            ),
+        ),
     })
   })
 
@@ -286,6 +349,5 @@ export const LocalComputeLive = Layer.unwrap(
   Effect.gen(function* () {
     const dataDir = yield* Config.String("DATA_DIR").pipe(Config.withDefault(".data"))
     return localComputeLayer({ dataDir })
-  })
+  }),
 )
-

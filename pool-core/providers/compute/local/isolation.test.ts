@@ -37,7 +37,9 @@ beforeAll(() => {
     process.env[k] = v
   }
   dataDir = mkdtempSync(join(tmpdir(), "local-isolation-"))
-  compute = ManagedRuntime.make(localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" }, stopGraceMs: 3_000 }))
+  compute = ManagedRuntime.make(
+    localComputeLayer({ dataDir, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" }, stopGraceMs: 3_000 }),
+  )
 })
 
 afterAll(async () => {
@@ -50,11 +52,18 @@ afterAll(async () => {
 }, 30_000)
 
 const environOf = (pid: number): Map<string, string> =>
-  new Map(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const))
+  new Map(
+    readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const),
+  )
 
 describe("a local agent's processes", () => {
   it("have none of the manager's environment, and run in the agent's state dir", async () => {
-    await compute.runPromise(Effect.flatMap(Compute, (c) => c.create({ instanceId: ID, instanceToken: "agent-own-token", env: {} })))
+    await compute.runPromise(
+      Effect.flatMap(Compute, (c) => c.create({ instanceId: ID, instanceToken: "agent-own-token", env: {} })),
+    )
     const record = JSON.parse(readFileSync(join(dataDir, "instances", ID, "instance.json"), "utf8")) as { pid: number }
     const stateDir = join(dataDir, "instances", ID)
     // The runtime CLI replaces itself with the OpenClaw gateway (same pid): no wrapper process, no TypeScript loader.
@@ -66,7 +75,8 @@ describe("a local agent's processes", () => {
       }
     }
     const deadline = Date.now() + 120_000
-    while (!cmdline(record.pid).includes("openclaw") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    while (!cmdline(record.pid).includes("openclaw") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200))
     const members = groupMembers(record.pid)
     expect(members.some((pid) => cmdline(pid).includes("openclaw"))).toBe(true)
     expect(cmdline(record.pid)).toContain("openclaw") // the leader IS the gateway (`openclaw.mjs gateway run`, then its title)
@@ -74,7 +84,8 @@ describe("a local agent's processes", () => {
     for (const pid of members) {
       const env = environOf(pid)
       for (const [name, value] of Object.entries(MANAGER_ENV)) {
-        if (name === "XMTP_DB_DIR") expect(env.get(name)).toBe(join(stateDir, "xmtp")) // its own, not the manager's
+        if (name === "XMTP_DB_DIR")
+          expect(env.get(name)).toBe(join(stateDir, "xmtp")) // its own, not the manager's
         else expect(env.has(name), `${name} in the environment of pid ${pid}`).toBe(false)
         expect([...env.values()].some((v) => v.includes(value))).toBe(false)
       }

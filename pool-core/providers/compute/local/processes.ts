@@ -121,7 +121,8 @@ export const belongsTo = (pid: number, stateDir: string): boolean => {
 }
 
 /** Members of group `pgid` verified (by /proc) to belong to the instance whose state dir is `stateDir`. */
-export const ownedGroupMembers = (pgid: number, stateDir: string): number[] => groupMembers(pgid).filter((pid) => belongsTo(pid, stateDir))
+export const ownedGroupMembers = (pgid: number, stateDir: string): number[] =>
+  groupMembers(pgid).filter((pid) => belongsTo(pid, stateDir))
 
 const signalOwned = (pgid: number, stateDir: string, signal: NodeJS.Signals): number[] => {
   const all = groupMembers(pgid)

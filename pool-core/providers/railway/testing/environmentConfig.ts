@@ -26,7 +26,9 @@ const ServiceSource = Schema.Struct({
 const ServiceInstanceConfig = Schema.Struct({
   source: Schema.optional(ServiceSource),
   deploy: Schema.optional(DeployConfig),
-  variables: Schema.optional(Schema.Record(Schema.String.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/)), Variable)),
+  variables: Schema.optional(
+    Schema.Record(Schema.String.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/)), Variable),
+  ),
 })
 
 export const EnvironmentPatch = Schema.Struct({

@@ -24,7 +24,10 @@ let schema: GraphQLSchema | null = null
  * (Railway's deprecates Team.id, which implements the non-deprecated Node.id: graphql-js 17 would refuse to use it);
  * every request is still validated against it.
  */
-export const railwaySchema = () => (schema ??= buildSchema(readFileSync(new URL("../schema/railway.graphql", import.meta.url), "utf8"), { assumeValid: true }))
+export const railwaySchema = () =>
+  (schema ??= buildSchema(readFileSync(new URL("../schema/railway.graphql", import.meta.url), "utf8"), {
+    assumeValid: true,
+  }))
 
 export interface RailwayFakeOptions {
   /** Largest page a connection returns (Railway caps `first`; lookups that do not page miss the rest). */
@@ -69,7 +72,9 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
       return scope ? { kind: "project", ...scope } : null
     }
     const bearer = /^Bearer (.+)$/.exec(String(r.headers.authorization ?? ""))?.[1]
-    return bearer && workspaceTokens.has(bearer) ? { kind: "workspace", token: bearer, workspaceId: railwayWorkspace } : null
+    return bearer && workspaceTokens.has(bearer)
+      ? { kind: "workspace", token: bearer, workspaceId: railwayWorkspace }
+      : null
   }
 
   const refuse = (message: string): Reply => {
@@ -79,7 +84,8 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
 
   const handle = async (r: RecordedRequest): Promise<Reply> => {
     if (r.method !== "POST" || r.path !== "/graphql/v2") return { status: 404, json: { message: "Not Found" } }
-    if (!String(r.headers["content-type"] ?? "").startsWith("application/json")) return refuse("POST body must be JSON (content-type: application/json)")
+    if (!String(r.headers["content-type"] ?? "").startsWith("application/json"))
+      return refuse("POST body must be JSON (content-type: application/json)")
     const body = r.body as { query?: unknown; variables?: unknown; operationName?: unknown } | undefined
     if (!body || typeof body.query !== "string") return refuse("Must provide query string.")
     let document = documents.get(body.query)
@@ -93,7 +99,14 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
       if (errors.length > 0) return refuse(errors.map((e) => e.message).join("; "))
       documents.set(body.query, document)
     }
-    const contextValue: FakeContext = { state, principal: principalOf(r), pageSize: options.pageSize ?? 100, throttle, ops, notAuthorized }
+    const contextValue: FakeContext = {
+      state,
+      principal: principalOf(r),
+      pageSize: options.pageSize ?? 100,
+      throttle,
+      ops,
+      notAuthorized,
+    }
     const result = await execute({
       schema: railwaySchema(),
       document,
@@ -103,9 +116,11 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
       operationName: typeof body.operationName === "string" ? body.operationName : undefined,
     })
     // Variables that do not coerce to their declared types: no execution at all, the request is refused.
-    if (!("data" in result) || result.data === undefined) return refuse((result.errors ?? []).map((e) => e.message).join("; "))
+    if (!("data" in result) || result.data === undefined)
+      return refuse((result.errors ?? []).map((e) => e.message).join("; "))
     const errors = (result.errors ?? []).map((e) => ({ message: e.message, path: e.path, locations: e.locations }))
-    for (const e of errors) if (e.message.startsWith("test:") || e.message.startsWith("Problem processing request")) refusals.push(e.message)
+    for (const e of errors)
+      if (e.message.startsWith("test:") || e.message.startsWith("Problem processing request")) refusals.push(e.message)
     return { json: errors.length > 0 ? { data: result.data, errors } : { data: result.data } }
   }
 
@@ -132,7 +147,8 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
       return environmentId ? s.instances.get(environmentId)! : [...s.instances.values()].at(-1)!
     },
     /** Adds a project of the workspace (the shared layout's project, or projects to page through). */
-    addProject: (name: string, environmentNames?: ReadonlyArray<string>) => state.addProject(name, railwayWorkspace, environmentNames),
+    addProject: (name: string, environmentNames?: ReadonlyArray<string>) =>
+      state.addProject(name, railwayWorkspace, environmentNames),
   }
 }
 

@@ -10,7 +10,11 @@ import { railwayApi, railwayToken, type RailwayFake, type RailwayFakeOptions } f
 
 export const testHttp = { baseDelay: "5 millis", timeout: "5 seconds", retries: 2 } as const
 
-export const spec = { instanceId: "i1", instanceToken: "tok-secret-i1", env: { XMTP_ENV: "dev", OPENROUTER_API_KEY: "sk-or-v1-x" } }
+export const spec = {
+  instanceId: "i1",
+  instanceToken: "tok-secret-i1",
+  env: { XMTP_ENV: "dev", OPENROUTER_API_KEY: "sk-or-v1-x" },
+}
 
 /** Settings for the fake: a project per agent in the fake's workspace unless `overrides` say otherwise. */
 export const testSettings = (url: string, overrides: Partial<RailwaySettings> = {}): RailwaySettings => ({
@@ -27,7 +31,10 @@ export const testSettings = (url: string, overrides: Partial<RailwaySettings> = 
 })
 
 /** The fake (schema-validating) and a Compute on it. */
-export const railwayOnFake = (overrides: Partial<RailwaySettings> | ((fake: RailwayFake) => Partial<RailwaySettings>) = {}, fakeOptions: RailwayFakeOptions = { projectCreateWindowMs: 0 }) =>
+export const railwayOnFake = (
+  overrides: Partial<RailwaySettings> | ((fake: RailwayFake) => Partial<RailwaySettings>) = {},
+  fakeOptions: RailwayFakeOptions = { projectCreateWindowMs: 0 },
+) =>
   Effect.gen(function* () {
     const fake = railwayApi(fakeOptions)
     const api = yield* fakeApi(fake.handle)
@@ -39,4 +46,5 @@ export const railwayOnFake = (overrides: Partial<RailwaySettings> | ((fake: Rail
 /** Railway would have refused nothing the client sent (no invalid query, variable or environment patch). */
 export const expectNothingRefused = (fake: RailwayFake) => expect(fake.refusals).toEqual([])
 
-export const sent = (requests: ReadonlyArray<{ body: unknown }>, text: string) => requests.filter((r) => (r.body as { query: string }).query.includes(text)).length
+export const sent = (requests: ReadonlyArray<{ body: unknown }>, text: string) =>
+  requests.filter((r) => (r.body as { query: string }).query.includes(text)).length

@@ -29,7 +29,12 @@ const page = <A>(items: ReadonlyArray<A>, args: Args, max: number) => {
   const slice = items.slice(start, start + size)
   return {
     edges: slice.map((node, i) => ({ node, cursor: String(start + i + 1) })),
-    pageInfo: { hasNextPage: start + size < items.length, hasPreviousPage: start > 0, startCursor: slice.length ? String(start + 1) : null, endCursor: slice.length ? String(start + slice.length) : null },
+    pageInfo: {
+      hasNextPage: start + size < items.length,
+      hasPreviousPage: start > 0,
+      startCursor: slice.length ? String(start + 1) : null,
+      endCursor: slice.length ? String(start + slice.length) : null,
+    },
   }
 }
 
@@ -39,7 +44,8 @@ const fail = (message: string): never => {
 
 const principalOf = (ctx: FakeContext): Principal => ctx.principal ?? fail(ctx.notAuthorized)
 
-const canSee = (principal: Principal, p: FakeProject) => (principal.kind === "workspace" ? p.workspaceId === principal.workspaceId : p.id === principal.projectId)
+const canSee = (principal: Principal, p: FakeProject) =>
+  principal.kind === "workspace" ? p.workspaceId === principal.workspaceId : p.id === principal.projectId
 
 const projectFor = (ctx: FakeContext, id: string): FakeProject => {
   const principal = principalOf(ctx)
@@ -75,17 +81,42 @@ const serviceJson = (ctx: FakeContext, s: FakeService) => ({
         serviceId: s.id,
         serviceName: s.name,
         environmentId,
-        domains: { serviceDomains: inst.domain ? [{ id: `dom-${inst.domain}`, domain: inst.domain, environmentId, serviceId: s.id }] : [], customDomains: [] },
-        latestDeployment: inst.deployStatus ? { id: `d-${s.id}-${environmentId}`, status: inst.deployStatus, environmentId, serviceId: s.id, projectId: s.projectId } : null,
+        domains: {
+          serviceDomains: inst.domain
+            ? [{ id: `dom-${inst.domain}`, domain: inst.domain, environmentId, serviceId: s.id }]
+            : [],
+          customDomains: [],
+        },
+        latestDeployment: inst.deployStatus
+          ? {
+              id: `d-${s.id}-${environmentId}`,
+              status: inst.deployStatus,
+              environmentId,
+              serviceId: s.id,
+              projectId: s.projectId,
+            }
+          : null,
       })),
       args,
-      ctx.pageSize
+      ctx.pageSize,
     ),
   deployments: (args: Args) =>
     page(
-      [...s.instances.entries()].flatMap(([environmentId, inst]) => (inst.deployStatus ? [{ id: `d-${s.id}-${environmentId}`, status: inst.deployStatus, environmentId, serviceId: s.id, projectId: s.projectId }] : [])),
+      [...s.instances.entries()].flatMap(([environmentId, inst]) =>
+        inst.deployStatus
+          ? [
+              {
+                id: `d-${s.id}-${environmentId}`,
+                status: inst.deployStatus,
+                environmentId,
+                serviceId: s.id,
+                projectId: s.projectId,
+              },
+            ]
+          : [],
+      ),
       args,
-      ctx.pageSize
+      ctx.pageSize,
     ),
 })
 
@@ -94,15 +125,43 @@ const projectJson = (ctx: FakeContext, p: FakeProject) => ({
   name: p.name,
   deletedAt: p.deletedAt,
   workspaceId: p.workspaceId,
-  environments: (args: Args) => page(p.environments.map((e) => ({ ...e, projectId: p.id })), args, ctx.pageSize),
-  services: (args: Args) => page([...ctx.state.services.values()].filter((s) => s.projectId === p.id).map((s) => serviceJson(ctx, s)), args, ctx.pageSize),
+  environments: (args: Args) =>
+    page(
+      p.environments.map((e) => ({ ...e, projectId: p.id })),
+      args,
+      ctx.pageSize,
+    ),
+  services: (args: Args) =>
+    page(
+      [...ctx.state.services.values()].filter((s) => s.projectId === p.id).map((s) => serviceJson(ctx, s)),
+      args,
+      ctx.pageSize,
+    ),
   volumes: (args: Args) =>
     page(
       [...ctx.state.volumes.values()]
         .filter((v) => v.projectId === p.id)
-        .map((v) => ({ id: v.id, name: v.id, projectId: p.id, volumeInstances: (a: Args) => page([{ id: `vi-${v.id}`, volumeId: v.id, serviceId: v.serviceId, environmentId: v.environmentId, mountPath: v.mountPath }], a, ctx.pageSize) })),
+        .map((v) => ({
+          id: v.id,
+          name: v.id,
+          projectId: p.id,
+          volumeInstances: (a: Args) =>
+            page(
+              [
+                {
+                  id: `vi-${v.id}`,
+                  volumeId: v.id,
+                  serviceId: v.serviceId,
+                  environmentId: v.environmentId,
+                  mountPath: v.mountPath,
+                },
+              ],
+              a,
+              ctx.pageSize,
+            ),
+        })),
       args,
-      ctx.pageSize
+      ctx.pageSize,
     ),
 })
 
@@ -117,23 +176,38 @@ export const rootValue = {
     return {
       id: args.workspaceId,
       name: args.workspaceId,
-      projects: (a: Args) => page([...ctx.state.projects.values()].filter((p) => p.workspaceId === args.workspaceId).map((p) => projectJson(ctx, p)), a, ctx.pageSize),
+      projects: (a: Args) =>
+        page(
+          [...ctx.state.projects.values()]
+            .filter((p) => p.workspaceId === args.workspaceId)
+            .map((p) => projectJson(ctx, p)),
+          a,
+          ctx.pageSize,
+        ),
     }
   },
   projectToken: (_: Args, ctx: FakeContext) => {
     ctx.ops.push("projectToken")
     const principal = principalOf(ctx)
     if (principal.kind !== "project") fail("Project token not found")
-    return principal.kind === "project" ? { id: "pt-1", name: "pool", projectId: principal.projectId, environmentId: principal.environmentId } : null
+    return principal.kind === "project"
+      ? { id: "pt-1", name: "pool", projectId: principal.projectId, environmentId: principal.environmentId }
+      : null
   },
   // ---- mutations
   projectCreate: (args: Args, ctx: FakeContext) => {
     ctx.ops.push("projectCreate")
     const principal = principalOf(ctx)
     const input = args.input
-    if (principal.kind !== "workspace" || (input.workspaceId != null && input.workspaceId !== principal.workspaceId)) fail(ctx.notAuthorized)
+    if (principal.kind !== "workspace" || (input.workspaceId != null && input.workspaceId !== principal.workspaceId))
+      fail(ctx.notAuthorized)
     ctx.throttle("projectCreate", principal)
-    return projectJson(ctx, ctx.state.addProject(input.name ?? "unnamed", principal.kind === "workspace" ? principal.workspaceId : "", [input.defaultEnvironmentName ?? "production"]))
+    return projectJson(
+      ctx,
+      ctx.state.addProject(input.name ?? "unnamed", principal.kind === "workspace" ? principal.workspaceId : "", [
+        input.defaultEnvironmentName ?? "production",
+      ]),
+    )
   },
   projectDelete: (args: Args, ctx: FakeContext) => {
     ctx.ops.push("projectDelete")
@@ -147,8 +221,12 @@ export const rootValue = {
     const input = args.input
     const p = projectFor(ctx, input.projectId)
     const env = environmentFor(ctx, p, input.environmentId)
-    if (input.source != null) fail("test: create the service without a source (a source deploys at once, before its volume and variables)")
-    return serviceJson(ctx, ctx.state.addService(p.id, input.name ?? "service", env ? [env.id] : p.environments.map((e) => e.id)))
+    if (input.source != null)
+      fail("test: create the service without a source (a source deploys at once, before its volume and variables)")
+    return serviceJson(
+      ctx,
+      ctx.state.addService(p.id, input.name ?? "service", env ? [env.id] : p.environments.map((e) => e.id)),
+    )
   },
   serviceDelete: (args: Args, ctx: FakeContext) => {
     ctx.ops.push("serviceDelete")
@@ -164,7 +242,12 @@ export const rootValue = {
     const s = input.serviceId == null ? null : serviceFor(ctx, input.serviceId)
     if (s && s.projectId !== p.id) fail("Service not found")
     ctx.throttle("volumeCreate", principalOf(ctx))
-    const v = ctx.state.addVolume({ projectId: p.id, serviceId: s?.id ?? "", environmentId: env.id, mountPath: input.mountPath })
+    const v = ctx.state.addVolume({
+      projectId: p.id,
+      serviceId: s?.id ?? "",
+      environmentId: env.id,
+      mountPath: input.mountPath,
+    })
     return { id: v.id, name: v.id, projectId: p.id }
   },
   volumeDelete: (args: Args, ctx: FakeContext) => {
@@ -186,7 +269,9 @@ export const rootValue = {
   environmentPatchCommit: (args: Args, ctx: FakeContext) => {
     ctx.ops.push("environmentPatchCommit")
     const principal = principalOf(ctx)
-    const p = [...ctx.state.projects.values()].find((x) => x.environments.some((e) => e.id === args.environmentId)) ?? fail("Environment not found")
+    const p =
+      [...ctx.state.projects.values()].find((x) => x.environments.some((e) => e.id === args.environmentId)) ??
+      fail("Environment not found")
     if (!canSee(principal, p)) fail(ctx.notAuthorized)
     environmentFor(ctx, p, args.environmentId)
     const decoded = decodePatch(args.patch)
@@ -195,7 +280,12 @@ export const rootValue = {
       const s = ctx.state.services.get(serviceId)
       const inst = s && s.projectId === p.id ? s.instances.get(args.environmentId) : undefined
       if (!inst) fail("Service not found")
-      inst!.patch = { image: config.source?.image, startCommand: config.deploy?.startCommand, limits: config.deploy?.limitOverride?.containers, variables: config.variables }
+      inst!.patch = {
+        image: config.source?.image,
+        startCommand: config.deploy?.startCommand,
+        limits: config.deploy?.limitOverride?.containers,
+        variables: config.variables,
+      }
       inst!.deployStatus = "BUILDING"
     }
     return `commit-${ctx.state.id("c")}`

@@ -17,7 +17,12 @@ export interface FakeProject {
 export interface FakeServiceInstance {
   domain: string | null
   deployStatus: string | null
-  patch: { image?: string; startCommand?: string; limits?: { cpu?: number; memoryBytes?: number }; variables?: Record<string, { value: string }> } | null
+  patch: {
+    image?: string
+    startCommand?: string
+    limits?: { cpu?: number; memoryBytes?: number }
+    variables?: Record<string, { value: string }>
+  } | null
 }
 
 export interface FakeService {
@@ -38,7 +43,9 @@ export interface FakeVolume {
 }
 
 /** Who a request acts as: a workspace (account/team token) or one project environment (project token). */
-export type Principal = { readonly kind: "workspace"; readonly token: string; readonly workspaceId: string } | { readonly kind: "project"; readonly projectId: string; readonly environmentId: string }
+export type Principal =
+  | { readonly kind: "workspace"; readonly token: string; readonly workspaceId: string }
+  | { readonly kind: "project"; readonly projectId: string; readonly environmentId: string }
 
 export const makeState = () => {
   let seq = 0
@@ -46,13 +53,29 @@ export const makeState = () => {
   const projects = new Map<string, FakeProject>()
   const services = new Map<string, FakeService>()
   const volumes = new Map<string, FakeVolume>()
-  const addProject = (name: string, workspaceId: string, environmentNames: ReadonlyArray<string> = ["production"]): FakeProject => {
-    const p: FakeProject = { id: id("proj"), name, workspaceId, environments: environmentNames.map((n) => ({ id: id("env"), name: n })), deletedAt: null }
+  const addProject = (
+    name: string,
+    workspaceId: string,
+    environmentNames: ReadonlyArray<string> = ["production"],
+  ): FakeProject => {
+    const p: FakeProject = {
+      id: id("proj"),
+      name,
+      workspaceId,
+      environments: environmentNames.map((n) => ({ id: id("env"), name: n })),
+      deletedAt: null,
+    }
     projects.set(p.id, p)
     return p
   }
   const addService = (projectId: string, name: string, environmentIds: ReadonlyArray<string>): FakeService => {
-    const s: FakeService = { id: id("svc"), name, projectId, instances: new Map(environmentIds.map((e) => [e, { domain: null, deployStatus: null, patch: null }])), deletedAt: null }
+    const s: FakeService = {
+      id: id("svc"),
+      name,
+      projectId,
+      instances: new Map(environmentIds.map((e) => [e, { domain: null, deployStatus: null, patch: null }])),
+      deletedAt: null,
+    }
     services.set(s.id, s)
     return s
   }

@@ -20,7 +20,14 @@ import { managementKey } from "../../openrouter/fake.ts"
 import { apiKey as telnyxKey } from "../../telnyx/fake.ts"
 import { poolOverProviderFakes } from "../../../api/test/server.ts"
 
-const ORG_KEY_NAMES = ["TELNYX_API_KEY", "AGENTMAIL_API_KEY", "BANKR_API_KEY", "BANKR_PARTNER_KEY", "OPENROUTER_MANAGEMENT_KEY", "PRIVATE_WALLET_KEY"]
+const ORG_KEY_NAMES = [
+  "TELNYX_API_KEY",
+  "AGENTMAIL_API_KEY",
+  "BANKR_API_KEY",
+  "BANKR_PARTNER_KEY",
+  "OPENROUTER_MANAGEMENT_KEY",
+  "PRIVATE_WALLET_KEY",
+]
 const ORG_KEY_VALUES = [telnyxKey, agentMailKey, bankrPartnerKey, managementKey]
 
 const environOf = (pid: number) =>
@@ -28,7 +35,7 @@ const environOf = (pid: number) =>
     readFileSync(`/proc/${pid}/environ`, "utf8")
       .split("\0")
       .filter(Boolean)
-      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
   ) as Record<string, string>
 
 describe("org keys stay in the pool", () => {
@@ -45,7 +52,7 @@ describe("org keys stay in the pool", () => {
         const cloud = yield* MemoryCloud
         const instance = [...cloud.instances.values()].find((i) => i.instanceId === claimed.instance.id)!
         return { provisioned: instance.provisioned!, held: claimed.instance.id }
-      })
+      }),
     )
     expect(held).toBeTruthy()
     const env = provisioned.env ?? {}
@@ -60,15 +67,35 @@ describe("org keys stay in the pool", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "org-keys-"))
     // The pool's own environment holds every org key (as in production); the agent must inherit none of them.
     const saved = { ...process.env }
-    Object.assign(process.env, { TELNYX_API_KEY: telnyxKey, AGENTMAIL_API_KEY: agentMailKey, BANKR_PARTNER_KEY: bankrPartnerKey, BANKR_API_KEY: "bk_old_org_key_value", OPENROUTER_MANAGEMENT_KEY: managementKey })
+    Object.assign(process.env, {
+      TELNYX_API_KEY: telnyxKey,
+      AGENTMAIL_API_KEY: agentMailKey,
+      BANKR_PARTNER_KEY: bankrPartnerKey,
+      BANKR_API_KEY: "bk_old_org_key_value",
+      OPENROUTER_MANAGEMENT_KEY: managementKey,
+    })
     const config = ConfigProvider.layer(ConfigProvider.fromUnknown({ ...process.env, HOST: "0.0.0.0", PORT: "18200" }))
-    const rt = ManagedRuntime.make(localComputeLayer({ dataDir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }).pipe(Layer.provide(config)))
+    const rt = ManagedRuntime.make(
+      localComputeLayer({ dataDir, stopGraceMs: 5_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }).pipe(
+        Layer.provide(config),
+      ),
+    )
     try {
-      await rt.runPromise(Effect.flatMap(Effect.service(Compute), (c) => c.create({ instanceId: "org-keys-proc", instanceToken: "tok-org", env: {} })))
-      const record = JSON.parse(readFileSync(join(dataDir, "instances", "org-keys-proc", "instance.json"), "utf8")) as { pid: number }
+      await rt.runPromise(
+        Effect.flatMap(Effect.service(Compute), (c) =>
+          c.create({ instanceId: "org-keys-proc", instanceToken: "tok-org", env: {} }),
+        ),
+      )
+      const record = JSON.parse(readFileSync(join(dataDir, "instances", "org-keys-proc", "instance.json"), "utf8")) as {
+        pid: number
+      }
       expect(isAlive(record.pid)).toBe(true)
       const environ = environOf(record.pid)
-      expect(environ).toMatchObject({ POOL_SERVICES_URL: "http://127.0.0.1:18200", INSTANCE_ID: "org-keys-proc", INSTANCE_TOKEN: "tok-org" })
+      expect(environ).toMatchObject({
+        POOL_SERVICES_URL: "http://127.0.0.1:18200",
+        INSTANCE_ID: "org-keys-proc",
+        INSTANCE_TOKEN: "tok-org",
+      })
       for (const name of ORG_KEY_NAMES) expect(environ[name], name).toBeUndefined()
       const all = JSON.stringify(environ)
       for (const value of [...ORG_KEY_VALUES, "bk_old_org_key_value"]) expect(all).not.toContain(value)

@@ -52,7 +52,9 @@ export const startFakeCloud = async (options: FakeCloudOptions) => {
   })
   app.get("/rt/:ref/pool/health", (c) => {
     const i = instances.get(c.req.param("ref"))
-    return i ? c.json({ ready: true, version: "fake", conversationId: i.conversationId, inviteUrl: i.inviteUrl }) : c.json({ error: "gone" }, 404)
+    return i
+      ? c.json({ ready: true, version: "fake", conversationId: i.conversationId, inviteUrl: i.inviteUrl })
+      : c.json({ error: "gone" }, 404)
   })
   app.post("/rt/:ref/pool/provision", async (c) => {
     if (++provisionRequests > accept) {

@@ -10,19 +10,32 @@ const call = <A>(operation: string, url: string, init: RequestInit) =>
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       return (await res.json()) as A
     },
-    catch: (e) => new ProviderError({ provider: "fake-cloud", operation, status: null, retryable: true, message: String(e) }),
+    catch: (e) =>
+      new ProviderError({ provider: "fake-cloud", operation, status: null, retryable: true, message: String(e) }),
   })
 
 export const fakeCloudCompute = (base: string) =>
   Layer.succeed(Compute, {
     name: "local",
     create: (spec) =>
-      call<{ ref: string; url: string }>("create", `${base}/instances`, { method: "POST", body: JSON.stringify({ instanceId: spec.instanceId, token: spec.instanceToken }) }).pipe(
-        Effect.map((r) => ({ providerRef: r.ref, providerProjectRef: null, url: r.url }))
-      ),
+      call<{ ref: string; url: string }>("create", `${base}/instances`, {
+        method: "POST",
+        body: JSON.stringify({ instanceId: spec.instanceId, token: spec.instanceToken }),
+      }).pipe(Effect.map((r) => ({ providerRef: r.ref, providerProjectRef: null, url: r.url }))),
     destroy: (ref) => call("destroy", `${base}/instances/${ref}`, { method: "DELETE" }).pipe(Effect.asVoid),
     statusBatch: (refs) =>
-      call<Record<string, "running" | "gone">>("status", `${base}/status`, { method: "POST", body: JSON.stringify({ refs: refs.map((r) => r.providerRef) }) }).pipe(
-        Effect.map((m) => new Map<string, ComputeStatus>(refs.map((r) => [r.providerRef, { providerRef: r.providerRef, state: m[r.providerRef] ?? "gone", url: null }])))
+      call<Record<string, "running" | "gone">>("status", `${base}/status`, {
+        method: "POST",
+        body: JSON.stringify({ refs: refs.map((r) => r.providerRef) }),
+      }).pipe(
+        Effect.map(
+          (m) =>
+            new Map<string, ComputeStatus>(
+              refs.map((r) => [
+                r.providerRef,
+                { providerRef: r.providerRef, state: m[r.providerRef] ?? "gone", url: null },
+              ]),
+            ),
+        ),
       ),
   })

@@ -13,8 +13,15 @@ import { makeApiApp } from "../../../api/index.ts"
 import { fakeCloudCompute } from "./http-compute.ts"
 
 const layer = PoolLive.pipe(
-  Layer.provideMerge(Layer.mergeAll(fakeCloudCompute(process.env.FAKE_CLOUD_URL!), RuntimeClientLive, AgentResourcesNone, PoolConfigLive)),
-  Layer.provideMerge(DatabaseLive)
+  Layer.provideMerge(
+    Layer.mergeAll(
+      fakeCloudCompute(process.env.FAKE_CLOUD_URL!),
+      RuntimeClientLive,
+      AgentResourcesNone,
+      PoolConfigLive,
+    ),
+  ),
+  Layer.provideMerge(DatabaseLive),
 )
 const runtime = ManagedRuntime.make(layer)
 await runtime.runPromise(Effect.void)
@@ -24,9 +31,14 @@ const app = new Hono()
 app.get("/test/claims", async (c) =>
   c.json(
     await runtime.runPromise(
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ key: string; instanceId: string }>`SELECT key, instance_id FROM claims ORDER BY key`)
-    )
-  )
+      Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) => sql<{ key: string; instanceId: string }>`SELECT key, instance_id FROM claims ORDER BY key`,
+      ),
+    ),
+  ),
 )
 app.route("/", makeApiApp(runtime, { apiKey: "crash-key" }))
-serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => console.log(`READY http://127.0.0.1:${info.port}`))
+serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
+  console.log(`READY http://127.0.0.1:${info.port}`),
+)

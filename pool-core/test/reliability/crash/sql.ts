@@ -4,4 +4,9 @@ import { SqlClient } from "effect/sql"
 import { pgClientLayer } from "../../../db/Database.ts"
 
 export const SQL = (url: string, query: string) =>
-  Effect.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(query)).pipe(Effect.provide(pgClientLayer(url, 1)), Effect.scoped))
+  Effect.runPromise(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(query)).pipe(
+      Effect.provide(pgClientLayer(url, 1)),
+      Effect.scoped,
+    ),
+  )

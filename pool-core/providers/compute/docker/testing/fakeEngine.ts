@@ -24,7 +24,9 @@ export interface FakeContainer {
   exitCode: number
 }
 
-const contract = openApiContract(JSON.parse(readFileSync(new URL("../openapi.json", import.meta.url), "utf8")) as OpenApiDocument)
+const contract = openApiContract(
+  JSON.parse(readFileSync(new URL("../openapi.json", import.meta.url), "utf8")) as OpenApiDocument,
+)
 const BASE = "/v1.41"
 
 export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
@@ -33,7 +35,10 @@ export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
   const volumes = new Map<string, Readonly<Record<string, string>>>()
   const find = (ref: string) => containers.get(ref) ?? [...containers.values()].find((c) => c.id === ref)
   const notFound = (what: string): Reply => ({ status: 404, json: { message: `No such ${what}` } })
-  const usedBy = (volume: string) => [...containers.values()].some((c) => ((c.hostConfig.Mounts as Array<{ Source: string }> | undefined) ?? []).some((m) => m.Source === volume))
+  const usedBy = (volume: string) =>
+    [...containers.values()].some((c) =>
+      ((c.hostConfig.Mounts as Array<{ Source: string }> | undefined) ?? []).some((m) => m.Source === volume),
+    )
 
   const handle = (r: RecordedRequest): Reply => {
     const url = new URL(r.path, "http://docker")
@@ -48,28 +53,66 @@ export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
     if (r.method === "GET" && path === "/containers/json") {
       const all = url.searchParams.get("all") === "true" || url.searchParams.get("all") === "1"
       const labels = (JSON.parse(url.searchParams.get("filters") ?? "{}") as { label?: Array<string> }).label ?? []
-      const matches = [...containers.values()].filter((c) => (all || c.state === "running") && labels.every((l) => {
-        const [k, v] = l.split("=", 2) as [string, string | undefined]
-        return v === undefined ? k in c.labels : c.labels[k] === v
-      }))
-      return { json: matches.map((c) => ({ Id: c.id, Names: [`/${c.name}`], Image: c.image, State: c.state, Status: c.state === "exited" ? `Exited (${c.exitCode}) 1 second ago` : c.state === "running" ? "Up 1 second" : c.state, Labels: c.labels })) }
+      const matches = [...containers.values()].filter(
+        (c) =>
+          (all || c.state === "running") &&
+          labels.every((l) => {
+            const [k, v] = l.split("=", 2) as [string, string | undefined]
+            return v === undefined ? k in c.labels : c.labels[k] === v
+          }),
+      )
+      return {
+        json: matches.map((c) => ({
+          Id: c.id,
+          Names: [`/${c.name}`],
+          Image: c.image,
+          State: c.state,
+          Status:
+            c.state === "exited"
+              ? `Exited (${c.exitCode}) 1 second ago`
+              : c.state === "running"
+                ? "Up 1 second"
+                : c.state,
+          Labels: c.labels,
+        })),
+      }
     }
     if (r.method === "POST" && path === "/containers/create") {
       const name = url.searchParams.get("name") ?? randomBytes(6).toString("hex")
-      if (containers.has(name)) return { status: 409, json: { message: `Conflict. The container name "/${name}" is already in use.` } }
+      if (containers.has(name))
+        return { status: 409, json: { message: `Conflict. The container name "/${name}" is already in use.` } }
       const image = String(body.Image)
       if (!imageSet.has(image)) return notFound(`image: ${image}`)
       const id = randomBytes(32).toString("hex")
       const hostConfig = (body.HostConfig ?? {}) as Record<string, unknown>
-      for (const mount of (hostConfig.Mounts as Array<{ Source: string }> | undefined) ?? []) if (!volumes.has(mount.Source)) volumes.set(mount.Source, {})
-      containers.set(name, { id, name, image, env: (body.Env as Array<string>) ?? [], labels: (body.Labels as Record<string, string>) ?? {}, hostConfig, state: "created", exitCode: 0 })
+      for (const mount of (hostConfig.Mounts as Array<{ Source: string }> | undefined) ?? [])
+        if (!volumes.has(mount.Source)) volumes.set(mount.Source, {})
+      containers.set(name, {
+        id,
+        name,
+        image,
+        env: (body.Env as Array<string>) ?? [],
+        labels: (body.Labels as Record<string, string>) ?? {},
+        hostConfig,
+        state: "created",
+        exitCode: 0,
+      })
       return { status: 201, json: { Id: id, Warnings: [] } }
     }
     if ((m = /^\/containers\/([^/]+)(\/json|\/start)?$/.exec(path))) {
       const c = find(decodeURIComponent(m[1]!))
       if (!c) return notFound(`container: ${m[1]}`)
       if (r.method === "GET" && m[2] === "/json") {
-        return { json: { Id: c.id, Name: `/${c.name}`, Image: c.image, State: { Status: c.state, Running: c.state === "running", ExitCode: c.exitCode }, Config: { Image: c.image, Env: c.env, Labels: c.labels }, HostConfig: c.hostConfig } }
+        return {
+          json: {
+            Id: c.id,
+            Name: `/${c.name}`,
+            Image: c.image,
+            State: { Status: c.state, Running: c.state === "running", ExitCode: c.exitCode },
+            Config: { Image: c.image, Env: c.env, Labels: c.labels },
+            HostConfig: c.hostConfig,
+          },
+        }
       }
       if (r.method === "POST" && m[2] === "/start") {
         if (c.state === "running") return { status: 304 }
@@ -78,7 +121,13 @@ export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
         return { status: 204 }
       }
       if (r.method === "DELETE" && m[2] === undefined) {
-        if (c.state === "running" && url.searchParams.get("force") !== "true") return { status: 409, json: { message: `cannot remove container "/${c.name}": container is running: stop the container before removing or force remove` } }
+        if (c.state === "running" && url.searchParams.get("force") !== "true")
+          return {
+            status: 409,
+            json: {
+              message: `cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`,
+            },
+          }
         containers.delete(c.name)
         return { status: 204 }
       }
@@ -86,7 +135,17 @@ export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
     if (r.method === "POST" && path === "/volumes/create") {
       const name = String(body.Name)
       if (!volumes.has(name)) volumes.set(name, (body.Labels as Record<string, string>) ?? {})
-      return { status: 201, json: { Name: name, Driver: "local", Mountpoint: `/var/lib/docker/volumes/${name}/_data`, Labels: volumes.get(name), Scope: "local", Options: {} } }
+      return {
+        status: 201,
+        json: {
+          Name: name,
+          Driver: "local",
+          Mountpoint: `/var/lib/docker/volumes/${name}/_data`,
+          Labels: volumes.get(name),
+          Scope: "local",
+          Options: {},
+        },
+      }
     }
     if (r.method === "DELETE" && (m = /^\/volumes\/([^/]+)$/.exec(path))) {
       const name = decodeURIComponent(m[1]!)
@@ -122,7 +181,11 @@ export const fakeDockerEngine = (images: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const state = makeFakeEngineState(images)
-      const checked = checkedByContract(contract, (v) => ({ status: v.kind === "unknown path" ? 404 : 400, json: { message: v.message } }), state.handle)
+      const checked = checkedByContract(
+        contract,
+        (v) => ({ status: v.kind === "unknown path" ? 404 : 400, json: { message: v.message } }),
+        state.handle,
+      )
       const requests: Array<RecordedRequest> = []
       const server = createServer((req: IncomingMessage, res: ServerResponse) => {
         let text = ""
@@ -133,7 +196,12 @@ export const fakeDockerEngine = (images: ReadonlyArray<string>) =>
           try {
             body = text === "" ? undefined : JSON.parse(text)
           } catch {}
-          const recorded: RecordedRequest = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body }
+          const recorded: RecordedRequest = {
+            method: req.method ?? "",
+            path: req.url ?? "",
+            headers: req.headers,
+            body,
+          }
           requests.push(recorded)
           const reply = checked.handle(recorded)
           res.writeHead(reply.status ?? 200, { "content-type": "application/json", ...reply.headers })
@@ -145,8 +213,11 @@ export const fakeDockerEngine = (images: ReadonlyArray<string>) =>
       return { host: `unix://${socket}`, state, requests, violations: checked.violations, server, socket }
     }),
     ({ server, socket }) =>
-      Effect.promise(() => new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })).pipe(Effect.andThen(Effect.sync(() => rmSync(socket, { force: true }))))
+      Effect.promise(
+        () =>
+          new Promise<void>((resolve) => {
+            server.closeAllConnections()
+            server.close(() => resolve())
+          }),
+      ).pipe(Effect.andThen(Effect.sync(() => rmSync(socket, { force: true })))),
   )

@@ -15,7 +15,6 @@
 import type { OpenClawConfig, PluginRuntime } from "openclaw/plugin-sdk/core"
 import type { InboundText } from "../../../../src/agent/ConvosAgent.ts"
 
-
 const CHANNEL = "convos"
 const ACCOUNT_ID = "default"
 /** Senders are XMTP inbox ids (stable; the transport signs messages with the inbox's keys). */
@@ -37,7 +36,7 @@ export const dispatchToAgent = async (
   runtime: PluginRuntime,
   message: InboundText,
   reply: (text: string) => Promise<void>,
-  log: (line: string) => void = () => {}
+  log: (line: string) => void = () => {},
 ): Promise<DispatchOutcome> => {
   const inbound = runtime.channel.inbound
   let delivered = 0
@@ -50,7 +49,12 @@ export const dispatchToAgent = async (
       resolveTurn: async () => {
         // A read-only snapshot; OpenClaw's own helpers take the mutable type but do not write to it.
         const cfg = runtime.config.current() as OpenClawConfig
-        const route = runtime.channel.routing.resolveAgentRoute({ cfg, channel: CHANNEL, accountId: ACCOUNT_ID, peer: { kind: "group", id: message.conversationId } })
+        const route = runtime.channel.routing.resolveAgentRoute({
+          cfg,
+          channel: CHANNEL,
+          accountId: ACCOUNT_ID,
+          peer: { kind: "group", id: message.conversationId },
+        })
         const ingress = await inbound.ingress.resolveStable({
           channelId: CHANNEL,
           accountId: route.accountId,
@@ -58,12 +62,20 @@ export const dispatchToAgent = async (
           identity: SENDER_IDENTITY,
           subject: { stableId: message.senderInboxId },
           conversation: { kind: "group", id: message.conversationId },
-          contextBinding: { agentId: route.agentId, sessionKey: route.sessionKey, messageId: message.id, inboundEventKind: "user_request" },
+          contextBinding: {
+            agentId: route.agentId,
+            sessionKey: route.sessionKey,
+            messageId: message.id,
+            inboundEventKind: "user_request",
+          },
           dmPolicy: "disabled",
           groupPolicy: "open",
         })
         // Cannot happen with an open group policy; fail loudly (the caller logs it and apologises) rather than go quiet.
-        if (ingress.ingress.admission !== "dispatch") throw new Error(`channel ingress did not admit message ${message.id}: ${ingress.ingress.admission} (${ingress.ingress.reasonCode})`)
+        if (ingress.ingress.admission !== "dispatch")
+          throw new Error(
+            `channel ingress did not admit message ${message.id}: ${ingress.ingress.admission} (${ingress.ingress.reasonCode})`,
+          )
         const label = `Convos ${message.conversationId.slice(0, 8)}`
         const ctxPayload = inbound.buildContext({
           channel: CHANNEL,
@@ -73,7 +85,12 @@ export const dispatchToAgent = async (
           from: `${CHANNEL}:${message.senderInboxId}`,
           sender: { id: message.senderInboxId, name: message.senderInboxId.slice(0, 10) },
           conversation: { kind: "group", id: message.conversationId, label },
-          route: { agentId: route.agentId, dmScope: route.dmScope, accountId: route.accountId, routeSessionKey: route.sessionKey },
+          route: {
+            agentId: route.agentId,
+            dmScope: route.dmScope,
+            accountId: route.accountId,
+            routeSessionKey: route.sessionKey,
+          },
           reply: { to: `${CHANNEL}:${message.conversationId}`, originatingTo: `${CHANNEL}:${message.conversationId}` },
           message: { rawBody: message.text, commandBody: message.text },
           channelIngress: ingress,
@@ -96,7 +113,10 @@ export const dispatchToAgent = async (
               await reply(payload.text) // rejects when sending failed: not delivered
               delivered++
             },
-            onError: (err: unknown) => log(`delivering the reply to message ${message.id} failed: ${err instanceof Error ? err.message : String(err)}`),
+            onError: (err: unknown) =>
+              log(
+                `delivering the reply to message ${message.id} failed: ${err instanceof Error ? err.message : String(err)}`,
+              ),
           },
         }
       },

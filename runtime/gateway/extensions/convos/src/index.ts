@@ -19,7 +19,8 @@ const SHARED = Symbol.for("@convos-agents/runtime/convos-plugin")
 const loadConvosRuntime = async (shared: { api: any }): Promise<ConvosRuntime> =>
   createConvosRuntime({
     env: process.env,
-    dispatch: (message, reply) => dispatchToAgent(shared.api.runtime, message, reply, (line) => shared.api.logger?.warn?.(`[convos] ${line}`)),
+    dispatch: (message, reply) =>
+      dispatchToAgent(shared.api.runtime, message, reply, (line) => shared.api.logger?.warn?.(`[convos] ${line}`)),
     // A key given at provision reaches the agent through a config hot reload: wait for it before the first turn.
     modelConfigured: () => !!shared.api.runtime.config.current()?.models?.providers?.[MODEL_PROVIDER_ID],
     log: (line: string) => shared.api.logger?.info?.(`[convos] ${line}`),
@@ -36,7 +37,9 @@ export default {
     // One agent per gateway process. OpenClaw may register the plugin more than once (discovery + full, and again on
     // a hot reload, from a fresh module instance), so the runtime lives on globalThis and only the `api` it
     // dispatches through is refreshed: a second registration must not open a second message stream.
-    const shared: { api: any; convos: Promise<ConvosRuntime> | null; loaded: ConvosRuntime | null } = ((globalThis as any)[SHARED] ??= { api, convos: null, loaded: null })
+    const shared: { api: any; convos: Promise<ConvosRuntime> | null; loaded: ConvosRuntime | null } = ((
+      globalThis as any
+    )[SHARED] ??= { api, convos: null, loaded: null })
     if (!api.registrationMode || api.registrationMode === "full") shared.api = api
     const convos = () =>
       (shared.convos ??= loadConvosRuntime(shared).then(
@@ -44,14 +47,20 @@ export default {
         (e) => {
           shared.convos = null // let the channel's auto-restart try again
           throw e
-        }
+        },
       ))
 
     const plugin = createChatChannelPlugin({
       base: {
         ...createChannelPluginBase({
           id: CHANNEL,
-          meta: { id: CHANNEL, label: "Convos", selectionLabel: "Convos", docsPath: "/channels/convos", blurb: "Convos group chats" },
+          meta: {
+            id: CHANNEL,
+            label: "Convos",
+            selectionLabel: "Convos",
+            docsPath: "/channels/convos",
+            blurb: "Convos group chats",
+          },
           capabilities: { chatTypes: ["group"] },
           config: {
             listAccountIds: () => ["default"],
@@ -92,7 +101,9 @@ export default {
       outbound: {
         attachedResults: {
           channel: CHANNEL,
-          sendText: async ({ to, text }: { to: string; text: string }) => ({ messageId: await (await convos()).sendText(stripTarget(to), text) }),
+          sendText: async ({ to, text }: { to: string; text: string }) => ({
+            messageId: await (await convos()).sendText(stripTarget(to), text),
+          }),
         },
         base: { deliveryMode: "direct" },
       } as any,
@@ -104,7 +115,12 @@ export default {
     for (const name of AGENT_SERVICE_TOOLS) api.registerTool(() => shared.loaded?.serviceTool(name) ?? null, { name })
     if (api.registrationMode && api.registrationMode !== "full") return
     for (const path of ROUTES) {
-      api.registerHttpRoute({ path, auth: "plugin", match: "exact", handler: async (req: any, res: any) => (await convos()).handle(req, res) })
+      api.registerHttpRoute({
+        path,
+        auth: "plugin",
+        match: "exact",
+        handler: async (req: any, res: any) => (await convos()).handle(req, res),
+      })
     }
   },
 }
