@@ -2,8 +2,10 @@
 //   runtime/gateway/extensions/convos/src/index.ts → runtime/gateway/extensions/convos/dist/index.js (the OpenClaw plugin,
 //     with runtime/src, messaging, contract and effect bundled in: one file for OpenClaw to capture)
 //   runtime/src/cli.ts → runtime/dist/cli.mjs (`runtime apply|start`)
-// Left outside the bundles: the OpenClaw SDK (the gateway links its own copy into the plugin) and the XMTP native
-// bindings (a .node binary found next to its package).
+// Left outside the bundles: the OpenClaw SDK (the gateway links its own copy into the plugin) and the XMTP SDK with its
+// native bindings (a .node binary found next to its package). The SDK stays a dynamic import() (loadXmtpSdk): bundled,
+// esbuild hoisted the bindings' import to the top of the plugin, so every load of the plugin loaded the .node, and
+// OpenClaw's extra loads of the plugin failed with "Cannot find native binding" and drained the gateway mid-turn.
 //
 // `node scripts/build-runtime.mjs` always builds; `--if-stale` builds only when an output is missing or a source it was
 // built from changed since (the list of sources is kept in runtime/dist/build-inputs.json). The root postinstall runs it,
@@ -52,7 +54,7 @@ export const buildRuntime = async () => {
       platform: "node",
       format: "esm",
       target: "node24",
-      external: ["openclaw", "openclaw/*", "@xmtp/node-bindings"],
+      external: ["openclaw", "openclaw/*", "@xmtp/node-sdk", "@xmtp/node-bindings"],
       // CommonJS dependencies inside an ES module bundle still call require() for Node built-ins.
       banner: {
         js: 'import { createRequire as __convosCreateRequire } from "node:module"; const require = __convosCreateRequire(import.meta.url);',
