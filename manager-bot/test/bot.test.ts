@@ -1,6 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Pool } from "@convos-agents/pool-core"
+import { MAX_MESSAGE_CHARS } from "../src/bot/rateLimit.ts"
 import { ManagerBot } from "../src/ManagerBot.ts"
 import { admin, botTestLayer, openManagerChat } from "./helpers.ts"
 
@@ -150,7 +151,7 @@ layer(botTestLayer(), { timeout: "120 seconds", excludeTestServices: true })("ma
   it.effect("over-long messages count against the per-person rate limit too", () =>
     Effect.gen(function* () {
       const hal = yield* openManagerChat("Hal")
-      const replies = yield* hal.sayAll(Array.from({ length: 31 }, () => "x".repeat(5_000)))
+      const replies = yield* hal.sayAll(Array.from({ length: 31 }, () => "x".repeat(MAX_MESSAGE_CHARS + 1)))
       assert.strictEqual(replies.filter((r) => r.includes("too long for me")).length, 30)
       assert.include(replies[30], "faster than I can take them (at most 30 a minute)")
       assert.include(
