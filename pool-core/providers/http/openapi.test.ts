@@ -208,11 +208,16 @@ describe("provider fakes checked against the published API references", () => {
       const exit = yield* Effect.exit(
         Effect.provide(Effect.service(OpenRouter), openRouterLayerFromEnv.pipe(Layer.provide(env))),
       )
-      const defect =
+      // A tagged InvalidConfig (a failure of the layer), as every configuration error is.
+      const refusal =
         exit._tag === "Failure"
-          ? (exit.cause.reasons.find((r) => r._tag === "Die") as { defect?: { variable?: string } } | undefined)?.defect
+          ? (
+              exit.cause.reasons.find((r) => r._tag === "Fail") as
+                | { error?: { _tag?: string; variable?: string } }
+                | undefined
+            )?.error
           : undefined
-      expect(defect).toMatchObject({ variable: "OPENROUTER_KEY_LIMIT_RESET" })
+      expect(refusal).toMatchObject({ _tag: "InvalidConfig", variable: "OPENROUTER_KEY_LIMIT_RESET" })
     }).pipe(Effect.scoped),
   )
 })
