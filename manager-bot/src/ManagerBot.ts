@@ -146,17 +146,30 @@ const makeBot = Effect.gen(function* () {
 
   const bot = yield* makeBotPipeline({ inviteUrlFor: inviteUrl, commandsPerMinute: s.commandsPerMinute })
 
-  /** Where a join request goes: lobby → the person's manager chat (created on first join), ops → admins only. */
+  /**
+   * Where a join request goes: lobby → the person's manager chat (created on first join), ops → admins only. An invite
+   * the bot signed for any other conversation admits only that manager chat's own owner: nobody enters someone else's
+   * manager chat (or the ops chat) by holding a link to it.
+   */
   const route = (ctx: { conversationId: string; requesterInboxId: string }) =>
     Effect.gen(function* () {
-      if (ctx.conversationId === OPS) {
+      if (ctx.conversationId === OPS || ctx.conversationId === opsId) {
         if (!admins.has(ctx.requesterInboxId))
           return yield* Effect.fail(
             new JoinRefused("consent_not_allowed", "Only admins (ADMIN_INBOX_IDS) can join the ops chat."),
           )
         return opsId
       }
-      if (ctx.conversationId !== LOBBY && !ctx.conversationId.startsWith(`${LOBBY}:`)) return ctx.conversationId
+      if (ctx.conversationId !== LOBBY && !ctx.conversationId.startsWith(`${LOBBY}:`)) {
+        const owner = yield* store.ownerOfChat(ctx.conversationId).pipe(Effect.orDie)
+        if (Option.isSome(owner) && owner.value === ctx.requesterInboxId) return ctx.conversationId
+        return yield* Effect.fail(
+          new JoinRefused(
+            "consent_not_allowed",
+            "That link is to someone else's private chat with the agent manager. Open the agent manager's own invite to get yours.",
+          ),
+        )
+      }
       const existing = yield* store.chatOf(ctx.requesterInboxId).pipe(Effect.orDie)
       if (Option.isSome(existing)) return existing.value
       const chat = yield* client.createGroup([], {
