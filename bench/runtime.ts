@@ -50,7 +50,11 @@ const processTree = (pgid: number): ReadonlyArray<number> => {
   const tree = new Set(groupMembers(pgid))
   for (let grew = true; grew; ) {
     grew = false
-    for (const [pid, ppid] of parent) if (!tree.has(pid) && tree.has(ppid)) tree.add(pid), (grew = true)
+    for (const [pid, ppid] of parent)
+      if (!tree.has(pid) && tree.has(ppid)) {
+        tree.add(pid)
+        grew = true
+      }
   }
   return [...tree]
 }

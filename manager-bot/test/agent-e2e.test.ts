@@ -68,8 +68,10 @@ layer(appLayer, { timeout: "300 seconds", excludeTestServices: true })("manager 
 
         const texts = () => zoe.client.messages(conversationId, { limit: 100 })
         let messages = yield* texts()
-        for (let i = 0; i < 60 && !messages.some((m) => m.text?.includes("Zed")); i++)
-          yield* Effect.sleep(500), (messages = yield* texts())
+        for (let i = 0; i < 60 && !messages.some((m) => m.text?.includes("Zed")); i++) {
+          yield* Effect.sleep(500)
+          messages = yield* texts()
+        }
         const greeting = messages.find((m) => m.text?.includes("I'm Zed"))
         assert.isDefined(greeting, "the agent greets the newcomer")
         assert.strictEqual(displayNames(messages).get(greeting!.senderInboxId), "Zed", "Convos shows the agent's name")

@@ -173,8 +173,10 @@ layer(PoolTest({ database: withBotTables(TestDatabase) }), { timeout: "300 secon
               for (const [owner, a] of agents) {
                 if (owner === sender) continue
                 // Another person's agent may appear only if this very message named it (a reply echoing the input).
-                if (!text.includes(a.name))
-                  checked++, assert.notInclude(rest, a.name, `${what} leaked ${owner}'s agent name`)
+                if (!text.includes(a.name)) {
+                  checked++
+                  assert.notInclude(rest, a.name, `${what} leaked ${owner}'s agent name`)
+                }
                 if (!text.includes(a.id.slice(0, 8)))
                   assert.notInclude(rest, a.id.slice(0, 8), `${what} leaked ${owner}'s agent id`)
               }

@@ -53,7 +53,10 @@ const pollFaultRelay = (devnetUrl: string) =>
           res.end(JSON.stringify({ reason: "internal", message: "injected fault: the devnet failed this poll" }))
         }
         const isBotPoll = path === "/v1/poll" && botToken !== null && auth === `Bearer ${botToken}`
-        if (isBotPoll && armed) return ((armed = false), fail())
+        if (isBotPoll && armed) {
+          armed = false
+          return fail()
+        }
         const aborter = new AbortController()
         let failed = false
         const failNow = () => {

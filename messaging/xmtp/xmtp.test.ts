@@ -54,7 +54,10 @@ describe("xmtp adapter (offline)", () => {
       inboxId: "me",
       preferences: { fetchInboxStates },
       conversations: {
-        createGroup: async (ids: string[]) => (created.push(ids), { id: "g" }),
+        createGroup: async (ids: string[]) => {
+          created.push(ids)
+          return { id: "g" }
+        },
         createDm: async () => ({ id: "d" }),
       },
     }

@@ -50,9 +50,18 @@ export const makeCallBudget = (perDay: number) =>
       available: Effect.map(refill, Math.floor),
       /** Takes `cost` if that much is left; false (nothing taken) otherwise. */
       take: (cost: number) =>
-        Effect.map(refill, (left) => (left >= cost ? ((tokens -= cost), (spentTotal += cost), true) : false)),
+        Effect.map(refill, (left) => {
+          if (left < cost) return false
+          tokens -= cost
+          spentTotal += cost
+          return true
+        }),
       /** Records calls that are made regardless (an admin's replenish): the tick then plans with less. */
-      spend: (cost: number) => Effect.map(refill, () => void ((tokens -= cost), (spentTotal += cost))),
+      spend: (cost: number) =>
+        Effect.map(refill, () => {
+          tokens -= cost
+          spentTotal += cost
+        }),
       /** Requests spent since this process started. */
       spent: Effect.sync(() => spentTotal),
     } as const

@@ -143,10 +143,10 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
           return effect
         })
 
-      const stateOf = (i: MemoryInstance): ComputeState =>
-        i.state === "starting" && Date.now() - i.createdAt >= readyAfterMs
-          ? ((i.state = "running"), "running")
-          : i.state
+      const stateOf = (i: MemoryInstance): ComputeState => {
+        if (i.state === "starting" && Date.now() - i.createdAt >= readyAfterMs) i.state = "running"
+        return i.state
+      }
       const byUrl = (url: string) => instances.get(url.replace("memory://", "mem-"))
 
       const compute = Compute.of({

@@ -143,7 +143,10 @@ export const makeTick = (deps: TickDeps) =>
       let providerCalls = 0
       let healthChecks = 0
       const health = (url: string, token?: string) =>
-        Effect.suspend(() => (healthChecks++, runtime.health(url, token).pipe(Effect.option)))
+        Effect.suspend(() => {
+          healthChecks++
+          return runtime.health(url, token).pipe(Effect.option)
+        })
       const report = (extra: Partial<TickReport>) =>
         Effect.map(
           Clock.currentTimeMillis,
@@ -209,7 +212,11 @@ export const makeTick = (deps: TickDeps) =>
         if (yield* budget.take(batches.reduce((sum, b) => sum + statusCost(costs, b.length), 0))) {
           const got = yield* Effect.forEach(
             batches,
-            (b) => Effect.suspend(() => (providerCalls++, Effect.result(compute.statusBatch(b)))),
+            (b) =>
+              Effect.suspend(() => {
+                providerCalls++
+                return Effect.result(compute.statusBatch(b))
+              }),
             { concurrency: STATUS_CONCURRENCY },
           ).pipe(Effect.withSpan("pool.tick.provider-status", { attributes: { provider, refs: asking.length } }))
           const failed = got.find((a) => a._tag === "Failure")
@@ -311,13 +318,17 @@ export const makeTick = (deps: TickDeps) =>
             : `its runtime has not answered /pool/health for ${Duration.format(Duration.millis(now - (row.unhealthySince?.getTime() ?? now)))} while ${provider} reports it ${s.state}${detail}`
         if (row.status === "idle") {
           const moved = yield* repo.transition(row.id, ["idle"], "dead", "tick", { lastError: reason }, reason)
-          if (Option.isSome(moved))
-            markedDead++, died.push(row.id), yield* publish({ _tag: "InstanceDead", instanceId: row.id, reason })
+          if (Option.isSome(moved)) {
+            markedDead++
+            died.push(row.id)
+            yield* publish({ _tag: "InstanceDead", instanceId: row.id, reason })
+          }
         } else {
           const moved = yield* repo.transition(row.id, ["claimed"], "crashed", "tick", { lastError: reason }, reason)
-          if (Option.isSome(moved))
-            markedCrashed++,
-              yield* publish({ _tag: "InstanceCrashed", instanceId: row.id, agentName: row.agentName, reason })
+          if (Option.isSome(moved)) {
+            markedCrashed++
+            yield* publish({ _tag: "InstanceCrashed", instanceId: row.id, agentName: row.agentName, reason })
+          }
         }
       }
 

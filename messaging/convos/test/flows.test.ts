@@ -125,9 +125,12 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
       const { result } = yield* joinWhileCreatorServes(c, url, {
         route: (ctx) =>
           ctx.conversationId === lobbyId
-            ? c.creator
-                .createGroup([], { name: "Agent manager", appData: encodeMetadata({ tag }) })
-                .pipe(Effect.map((g) => (created.push(g.id), g.id)))
+            ? c.creator.createGroup([], { name: "Agent manager", appData: encodeMetadata({ tag }) }).pipe(
+                Effect.map((g) => {
+                  created.push(g.id)
+                  return g.id
+                }),
+              )
             : Effect.succeed(ctx.conversationId),
       })
       assert.strictEqual(result._tag, "Success")
@@ -483,7 +486,10 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
         const polls: Array<{ start: number; end: number }> = []
         const joiner: MessagingClient = {
           ...c.joiner,
-          sync: Effect.suspend(() => (polls.push({ start: Date.now(), end: Number.NaN }), c.joiner.sync)),
+          sync: Effect.suspend(() => {
+            polls.push({ start: Date.now(), end: Number.NaN })
+            return c.joiner.sync
+          }),
           messages: (id, o) =>
             c.joiner.messages(id, o).pipe(Effect.tap(() => Effect.sync(() => (polls.at(-1)!.end = Date.now())))),
         }

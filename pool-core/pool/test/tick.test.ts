@@ -77,7 +77,10 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
           yield* Scope.close(otherProcess, Exit.void)
           // The lock goes once the server has ended that session (a moment after the socket closes).
           let ran = false
-          for (let t = 0; t < 50 && !ran; t++) ran = (yield* pool.tick).ran || (yield* Effect.sleep(50), false)
+          for (let t = 0; t < 50 && !ran; t++) {
+            ran = (yield* pool.tick).ran
+            if (!ran) yield* Effect.sleep(50)
+          }
           assert.isTrue(ran, "the lock went with the session that held it")
         }),
     )

@@ -147,9 +147,10 @@ export const openApiContract = (doc: OpenApiDocument) => {
   const routes = Object.entries(doc.paths)
     .map(([template, operations]) => {
       const names: Array<string> = []
-      const source = template
-        .replace(/[.*+?^$()|[\]\\]/g, "\\$&")
-        .replace(/\{([^}]+)\}/g, (_, name: string) => (names.push(name), "([^/]+)"))
+      const source = template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{([^}]+)\}/g, (_, name: string) => {
+        names.push(name)
+        return "([^/]+)"
+      })
       return {
         template,
         operations,

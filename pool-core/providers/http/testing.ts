@@ -63,7 +63,10 @@ export const fakeApi = (initial: Handler) =>
           res.end(reply.raw ?? (reply.json === undefined ? "" : JSON.stringify(reply.json)))
         }
         if (reply.delayMs) {
-          const t = setTimeout(() => (timers.delete(t), send()), reply.delayMs)
+          const t = setTimeout(() => {
+            timers.delete(t)
+            send()
+          }, reply.delayMs)
           timers.add(t)
         } else send()
       })

@@ -95,9 +95,14 @@ export const openRouterApi = () => {
     const key = m ? keys.get(m[1]) : undefined
     if (m && !key) return { status: 404, json: { error: { message: "Key not found" } } }
     if (key && r.method === "GET") return { json: { data: view(key) } }
-    if (key && r.method === "PATCH")
-      return ((key.limit = (r.body as { limit: number }).limit), { json: { data: view(key) } })
-    if (key && r.method === "DELETE") return (keys.delete(key.hash), { json: { deleted: true } })
+    if (key && r.method === "PATCH") {
+      key.limit = (r.body as { limit: number }).limit
+      return { json: { data: view(key) } }
+    }
+    if (key && r.method === "DELETE") {
+      keys.delete(key.hash)
+      return { json: { deleted: true } }
+    }
     return { status: 404, json: { error: { message: `no route ${r.method} ${r.path}` } } }
   }
   const checked = checkedByContract(contract, refuse, handle)

@@ -117,13 +117,14 @@ layer(PoolOnRailway, { timeout: "60 seconds", excludeTestServices: true })("pool
         // the token lost its access: every call answers "Not Authorized" (which once read as "already gone")
         api.setHandler((r) => fake.handle({ ...r, headers: { ...r.headers, authorization: "Bearer revoked-token" } }))
         fake.setNotAuthorizedMessage("Not authorized to access this service")
-        yield* pool
-          .kill(created.id)
-          .pipe(
-            Effect.ensuring(
-              Effect.sync(() => (api.setHandler(normal), fake.setNotAuthorizedMessage("Not Authorized"))),
-            ),
-          )
+        yield* pool.kill(created.id).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              api.setHandler(normal)
+              fake.setNotAuthorizedMessage("Not Authorized")
+            }),
+          ),
+        )
         const row = yield* pool.get(created.id)
         assert.strictEqual(row.status, "draining")
         expect(row.lastError).toContain("Not authorized")

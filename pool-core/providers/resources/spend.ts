@@ -55,7 +55,12 @@ export const makeSpendOf: Effect.Effect<SpendOf> = Effect.gen(function* () {
             (u): SpendLookup =>
               u === null ? null : { usedUsd: u.periodUsage, limitUsd: u.limit, limitReset: u.limitReset },
           ),
-          Effect.catch((e) => Effect.sync((): SpendLookup => (failures.push(`${id}: ${e.message}`), "unavailable"))),
+          Effect.catch((e) =>
+            Effect.sync((): SpendLookup => {
+              failures.push(`${id}: ${e.message}`)
+              return "unavailable"
+            }),
+          ),
           Effect.tap((s) => Effect.sync(() => void out.set(id, s))),
         )
       const done = yield* Effect.forEach(instanceIds, one, {

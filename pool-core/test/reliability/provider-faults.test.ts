@@ -45,8 +45,10 @@ layer(
           // Claim traffic for the whole storm; releases (below) keep claimed instances from filling POOL_MAX_TOTAL.
           if (i % 3 === 0) {
             const r = yield* Effect.result(pool.claim({ key: `storm-${i}`, claimedBy: `person-${i % 7}` }))
-            if (r._tag === "Success") claims++, held.push({ id: r.success.instance.id, owner: `person-${i % 7}` })
-            else claimFailures++
+            if (r._tag === "Success") {
+              claims++
+              held.push({ id: r.success.instance.id, owner: `person-${i % 7}` })
+            } else claimFailures++
             // People let agents go again; a release whose destroy fails stays `draining` and the tick retries it.
             while (held.length > LIVE_CLAIMS) {
               const { id, owner } = held.shift()!

@@ -140,7 +140,10 @@ export const railwayApi = (options: RailwayFakeOptions = {}) => {
     /** The wording of refusals (Railway's is "Not Authorized"; a client must read any variant as a refusal). */
     setNotAuthorizedMessage: (message: string) => void (notAuthorized = message),
     /** Token revoked or its access removed: every request with it answers "Not Authorized". */
-    revokeToken: (token: string) => void (workspaceTokens.delete(token), projectTokens.delete(token)),
+    revokeToken: (token: string) => {
+      workspaceTokens.delete(token)
+      projectTokens.delete(token)
+    },
     /** The instance of a service in the environment this pool uses (its only one unless a test adds more). */
     instanceOf: (serviceId: string, environmentId?: string): FakeServiceInstance => {
       const s = state.services.get(serviceId)!

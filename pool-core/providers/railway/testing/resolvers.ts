@@ -167,8 +167,14 @@ const projectJson = (ctx: FakeContext, p: FakeProject) => ({
 
 export const rootValue = {
   // ---- queries
-  project: (args: Args, ctx: FakeContext) => (ctx.ops.push("project"), projectJson(ctx, projectFor(ctx, args.id))),
-  service: (args: Args, ctx: FakeContext) => (ctx.ops.push("service"), serviceJson(ctx, serviceFor(ctx, args.id))),
+  project: (args: Args, ctx: FakeContext) => {
+    ctx.ops.push("project")
+    return projectJson(ctx, projectFor(ctx, args.id))
+  },
+  service: (args: Args, ctx: FakeContext) => {
+    ctx.ops.push("service")
+    return serviceJson(ctx, serviceFor(ctx, args.id))
+  },
   workspace: (args: Args, ctx: FakeContext) => {
     ctx.ops.push("workspace")
     const principal = principalOf(ctx)

@@ -169,7 +169,11 @@ export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
     },
     /** A machine or engine restart without restart policies honoured: every container is stopped, volumes kept. */
     restartEngine: () => {
-      for (const c of containers.values()) if (c.state === "running") (c.state = "exited"), (c.exitCode = 0)
+      for (const c of containers.values())
+        if (c.state === "running") {
+          c.state = "exited"
+          c.exitCode = 0
+        }
     },
   }
 }
