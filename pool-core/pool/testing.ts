@@ -41,6 +41,8 @@ interface MemoryInstance {
   provisioned: ProvisionRequest | null
   conversationId: string | null
   inviteUrl: string | null
+  /** What the instance "printed" (create, provision), for the admin page's log tail. */
+  log?: Array<string>
 }
 
 export class MemoryCloud extends Context.Service<
@@ -166,6 +168,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
                 provisioned: null,
                 conversationId: null,
                 inviteUrl: null,
+                log: [`[memory] runtime ${spec.instanceId} starting`],
               })
               return { providerRef: ref, providerProjectRef: "memory-project", url: `memory://${spec.instanceId}` }
             }),
@@ -225,6 +228,21 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
               }),
             ),
           ),
+        logTail: (ref, maxBytes) =>
+          Effect.suspend(() => {
+            const i = instances.get(ref)
+            if (!i)
+              return Effect.fail(
+                new ProviderError({
+                  provider: "memory",
+                  operation: "logs",
+                  status: 404,
+                  retryable: false,
+                  message: `memory compute: no instance ${ref}`,
+                }),
+              )
+            return Effect.succeed(`${(i.log ?? []).join("\n")}\n`.slice(-maxBytes))
+          }),
       })
 
       const unreachable = (operation: string, url: string) =>
@@ -278,6 +296,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
                     }),
                   )
                 stats.provisions++
+                ;(i.log ??= []).push(`[memory] provisioned as "${body.agentName}"`)
                 i.provisioned = body
                 i.conversationId = `conv-${i.instanceId.replace(/-/g, "")}`
                 i.inviteUrl = body.joinUrl ?? `https://dev.convos.org/v2?i=memory-${i.instanceId}`

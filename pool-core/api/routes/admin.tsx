@@ -1,7 +1,7 @@
 import { Cause, Effect, Option, Result, Schema, SchemaTransformation } from "effect"
 import { type Context as HonoContext, Hono } from "hono"
 import { deleteCookie, setCookie } from "hono/cookie"
-import type { FC, PropsWithChildren } from "hono/jsx"
+import type { FC } from "hono/jsx"
 import QRCode from "qrcode"
 import { LIMITS, PoolCount } from "@convos-agents/contract"
 import type { Instance, InstanceCounts } from "../../domain/instance.ts"
@@ -14,6 +14,9 @@ import { readRequestForm } from "../body.ts"
 import { clientIp, edgeIsHttps, sameSiteForms } from "../edge.ts"
 import type { Run } from "../http.ts"
 import { makeRateLimiter, type RateLimitOptions } from "../rateLimit.ts"
+import { ADMIN_CSS_PATH, adminCss, Login, Page } from "./adminLayout.tsx"
+import { adminHistoryRoutes } from "./adminHistory.tsx"
+import { adminInstanceRoutes } from "./adminInstance.tsx"
 
 // Admin dashboard: server-rendered, forms only (no script). Login exchanges the API key for a signed session cookie;
 // the key never appears in a page or URL. POST forms are accepted only from this origin (plus SameSite=Strict).
@@ -24,7 +27,7 @@ const STATUSES = ["starting", "idle", "claiming", "claimed", "crashed", "dead", 
 const CountField = Schema.String.check(Schema.isPattern(/^\d{1,2}$/)).pipe(
   Schema.decodeTo(PoolCount, SchemaTransformation.numberFromString),
 )
-const IdField = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9-]{1,64}$/))
+export const IdField = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9-]{1,64}$/))
 const CountForm = Schema.Struct({ count: CountField })
 const IdForm = Schema.Struct({ id: IdField })
 const decodeCount = Schema.decodeUnknownResult(CountForm)
@@ -89,43 +92,6 @@ const actions: Record<string, (form: Record<string, string>) => Result.Result<Po
 /** The dashboard's form actions (POST /admin/actions/:action), for tests that must try every one. */
 export const adminActionNames: ReadonlyArray<string> = Object.keys(actions)
 
-/** The dashboard's stylesheet, served at ADMIN_CSS_PATH: the CSP (api/edge.ts) allows no inline style. */
-export const ADMIN_CSS_PATH = "/admin/assets/admin.css"
-const adminCss = `
-body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#111}
-.pills a{display:inline-block;margin:0 .4rem .4rem 0;padding:.25rem .7rem;border-radius:1rem;background:#eee;color:#111;text-decoration:none}
-.pills a.on{background:#111;color:#fff}
-table{border-collapse:collapse;width:100%}td,th{padding:.35rem .5rem;border-bottom:1px solid #ddd;text-align:left;font-size:.9rem}
-form.inline{display:inline}.err{color:#b00}.modal{display:none;position:fixed;inset:0;background:#0008}
-.modal:target{display:flex;align-items:center;justify-content:center}.modal div{background:#fff;padding:1.5rem;border-radius:.5rem;max-width:24rem}
-.modal svg{width:16rem;height:16rem}code{word-break:break-all}
-`
-
-const Page: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
-  <html lang="en">
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <title>{title}</title>
-      <link rel="stylesheet" href={ADMIN_CSS_PATH} />
-    </head>
-    <body>{children}</body>
-  </html>
-)
-
-const Login: FC<{ error?: string }> = ({ error }) => (
-  <Page title="Pool admin — sign in">
-    <h1>Pool admin</h1>
-    {error ? <p class="err">{error}</p> : null}
-    <form method="post" action="/admin/login">
-      <label>
-        API key <input type="password" name="key" autocomplete="current-password" required />
-      </label>{" "}
-      <button type="submit">Sign in</button>
-    </form>
-  </Page>
-)
-
 const age = (d: Date) => {
   const s = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000))
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`
@@ -165,7 +131,8 @@ const Dashboard: FC<{
       </form>{" "}
       <form class="inline" method="post" action="/admin/logout">
         <button type="submit">Sign out</button>
-      </form>
+      </form>{" "}
+      <a href="/admin/history">Pool history (24 h)</a>
     </p>
     <table>
       <thead>
@@ -193,7 +160,7 @@ const Dashboard: FC<{
             <td>{spendText(p.spend.get(i.id) ?? null)}</td>
             <td>{i.lastError ?? ""}</td>
             <td>
-              {p.qr[i.id] ? <a href={`#qr-${i.id}`}>QR</a> : null}{" "}
+              <a href={`/admin/instances/${i.id}`}>Details</a> {p.qr[i.id] ? <a href={`#qr-${i.id}`}>QR</a> : null}{" "}
               {i.status === "crashed" || i.status === "dead" ? (
                 <form class="inline" method="post" action="/admin/actions/dismiss">
                   <input type="hidden" name="id" value={i.id} />
@@ -270,6 +237,10 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
   app.get(ADMIN_CSS_PATH, (c) =>
     c.body(adminCss, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=3600" }),
   )
+  // An instance's page (/admin/instances/:id) and the pool history charts (/admin/history), same session rules.
+  const instance = adminInstanceRoutes(o)
+  app.route("/", instance.app)
+  app.route("/", adminHistoryRoutes(o))
 
   const dashboard = async (c: HonoContext, notice?: string, status = 200) => {
     const filter = STATUSES.find((s) => s === c.req.query("status")) ?? null
@@ -339,13 +310,18 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
     if (!action) return c.text(`Unknown action "${c.req.param("action")}".`, 404)
     const body = await readRequestForm(c)
     if (!body.ok) return dashboard(c, `Failed: ${body.message}`, body.status)
+    // The forms of an instance page (hidden back=instance) answer with that page, the others with the dashboard.
+    const back =
+      body.value.back === "instance" && Result.isSuccess(decodeId({ id: body.value.id ?? "" })) ? body.value.id! : null
+    const answer = (notice: string, status = 200) =>
+      back ? instance.page(c, back, notice, status) : dashboard(c, notice, status)
     const decoded = action(body.value)
-    if (Result.isFailure(decoded)) return dashboard(c, `Failed: ${decoded.failure}`, 400)
+    if (Result.isFailure(decoded)) return answer(`Failed: ${decoded.failure}`, 400)
     const op = decoded.success
     const exit = await o.run(op)
-    if (exit._tag === "Success") return dashboard(c, exit.value)
+    if (exit._tag === "Success") return answer(exit.value)
     const failure = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
-    return dashboard(c, `Failed: ${failure?.message ?? "internal error"}`, 400)
+    return answer(`Failed: ${failure?.message ?? "internal error"}`, 400)
   })
   return app
 }

@@ -176,6 +176,8 @@ describe("auth: every route × every way of not being allowed", () => {
       "POST /admin/login",
       "POST /admin/actions/:action",
       "GET /api/agent-services/me",
+      "GET /admin/instances/:id",
+      "GET /admin/history",
     ]) {
       expect(routes, r).toContain(r)
     }

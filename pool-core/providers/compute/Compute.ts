@@ -46,5 +46,10 @@ export class Compute extends Context.Service<
     readonly statusBatch: (
       refs: ReadonlyArray<{ providerRef: string; providerProjectRef: string | null }>,
     ) => Effect.Effect<ReadonlyMap<string, ComputeStatus>, ProviderError>
+    /**
+     * The last `maxBytes` of the instance's runtime log (stdout and stderr), for the admin instance page. Absent on a
+     * provider that cannot give it here (the page says so and points to the provider's own log viewer).
+     */
+    readonly logTail?: (providerRef: string, maxBytes: number) => Effect.Effect<string, ProviderError>
   }
 >()("pool-core/providers/compute/Compute") {}

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url"
 import { Config, Effect, Layer } from "effect"
 import { ProviderError } from "../../../domain/errors.ts"
 import { Compute, type ComputeSpec, type ComputeStatus } from "../Compute.ts"
+import { readLogTail } from "../logTail.ts"
 import { runtimeBootEnv } from "../runtimeEnv.ts"
 import { freePort, isAlive, isOurRuntime, portAccepts, portFree, terminateGroup } from "./processes.ts"
 import { type InstanceRecord, readRecord, resumable, writeRecord } from "./records.ts"
@@ -338,6 +339,16 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
               (await Promise.all(refs.map((r) => statusOf(r.providerRef)))).map((s) => [s.providerRef, s] as const),
             ),
         ),
+      // The child's stdout and stderr go to runtime.log in its state dir (kept across restarts, gone on destroy).
+      logTail: (providerRef, maxBytes) =>
+        SAFE_ID.test(providerRef)
+          ? Effect.try({
+              try: () =>
+                readLogTail(join(stateDirOf(providerRef), "runtime.log"), maxBytes) ??
+                "(no runtime.log: the agent's state dir was removed or it never started)",
+              catch: (e) => fail("logs", `Reading the runtime log of ${providerRef} failed: ${String(e)}`),
+            })
+          : Effect.fail(fail("logs", `Not an instance id: "${providerRef.slice(0, 64)}".`)),
     })
   })
 
