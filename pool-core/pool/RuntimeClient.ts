@@ -1,40 +1,19 @@
 import { Context, Effect } from "effect"
+import type { AgentUpdate, ProvisionRequest, RuntimeHealth } from "@convos-agents/contract"
 import type { ProviderError } from "../domain/errors.ts"
 
-// The pool's side of the runtime contract (DESIGN.md "Runtime contract").
+// The pool's side of the runtime contract (DESIGN.md "Runtime contract"). The bodies and answers are the contract's
+// Schemas (@convos-agents/contract, contract/runtime.ts), the same module the runtime decodes its requests with.
 
-export interface RuntimeHealth {
-  readonly ready: boolean
-  readonly version: string
-  /** Only when asked with the instance token. */
-  readonly conversationId?: string | null
-  /** Only with the token: invite URL of the agent's conversation once provisioned (used to recover a claim after a manager restart). */
-  readonly inviteUrl?: string | null
-}
+export type { AgentUpdate, ProvisionRequest, RuntimeHealth }
 
-export interface ProvisionRequest {
-  readonly agentName: string
-  readonly instructions: string
-  readonly templateSlug?: string | null
-  readonly joinUrl?: string | null
-  /**
-   * Per-agent provider resources acquired at claim time (OPENROUTER_API_KEY, AGENTMAIL_INBOX_ID, TELNYX_PHONE_NUMBER,
-   * BANKR_WALLET_KEY …). The runtime applies them to the agent; they are secrets: never logged or echoed back.
-   */
-  readonly env?: Readonly<Record<string, string>>
-}
-
+/** An answer to provision or join, with the contract's optional fields filled in. */
 export interface ProvisionResult {
   readonly conversationId: string
   readonly inviteUrl: string | null
   readonly joined: boolean
   /** A join still waiting for the conversation owner to accept. */
   readonly pending?: boolean
-}
-
-export interface AgentUpdate {
-  readonly agentName?: string
-  readonly instructions?: string
 }
 
 /**

@@ -1,30 +1,10 @@
 import { Data, Duration, Effect, Layer, Schema } from "effect"
+import { HealthAnswer, JoinAnswer, ProvisionAnswer } from "@convos-agents/contract"
 import { ProviderError } from "../domain/errors.ts"
 import { type AgentUpdate, type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
 
-// fetch-based client of the runtime contract. Errors say which instance URL and what to check; tokens never appear.
-
-const Health = Schema.Struct({
-  ready: Schema.Boolean,
-  version: Schema.String,
-  conversationId: Schema.optional(Schema.NullOr(Schema.String)),
-  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
-})
-
-const Provisioned = Schema.Struct({
-  conversationId: Schema.String,
-  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
-  joined: Schema.optional(Schema.Boolean),
-  pending: Schema.optional(Schema.Boolean),
-})
-
-/** A join may still wait for the owner's acceptance: then there is no conversation id yet. */
-const Joined = Schema.Struct({
-  conversationId: Schema.optional(Schema.NullOr(Schema.String)),
-  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
-  joined: Schema.optional(Schema.Boolean),
-  pending: Schema.optional(Schema.Boolean),
-})
+// fetch-based client of the runtime contract; its answers are decoded with the contract's Schemas (contract/runtime.ts).
+// Errors say which instance URL and what to check; tokens never appear.
 
 const fail = (operation: string, status: number | null, message: string) =>
   new ProviderError({ provider: "runtime", operation, status, retryable: status === null || status >= 500, message })
@@ -150,7 +130,7 @@ export const makeRuntimeClient = (options: {
         `${url}/pool/health`,
         token ? { method: "GET", headers: { authorization: `Bearer ${token}` } } : { method: "GET" },
         options.healthTimeout,
-        Health,
+        HealthAnswer,
         max,
       ),
     provision: (url, token, body: ProvisionRequest) =>
@@ -159,7 +139,7 @@ export const makeRuntimeClient = (options: {
         `${url}/pool/provision`,
         json(token, "POST", body),
         options.provisionTimeout,
-        Provisioned,
+        ProvisionAnswer,
         max,
       ).pipe(
         Effect.map((r) => ({
@@ -177,7 +157,7 @@ export const makeRuntimeClient = (options: {
         `${url}/convos/join`,
         json(token, "POST", { inviteUrl }),
         options.provisionTimeout,
-        Joined,
+        JoinAnswer,
         max,
       ).pipe(
         Effect.map((r) => ({

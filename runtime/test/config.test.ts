@@ -34,7 +34,8 @@ import {
   writeWorkspace,
 } from "../src/config/workspace.ts"
 import { greetingFor, toolLines } from "../src/config/seedFiles.ts"
-import { decodeBody, ProvisionBody } from "../src/http/bodies.ts"
+import { ProvisionBody } from "@convos-agents/contract"
+import { decodeBody } from "../src/http/bodies.ts"
 import { GATEWAY_NODE_FLAGS, gatewayArgs, gatewayEnv, seedCompileCache } from "../src/gateway.ts"
 
 const dirs: string[] = []

@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import { HealthAnswer, JoinAnswer, ProvisionAnswer } from "@convos-agents/contract"
 import { DevnetMessaging, generateIdentity } from "@convos-agents/messaging"
 import { createInviteSlug, inviteUrlBase, randomTag } from "@convos-agents/messaging/convos"
 import { createConvosRuntime, NO_MODEL_REPLY, type ConvosRuntime } from "../src/plugin/convosRuntime.ts"
@@ -141,6 +142,9 @@ describe("instance HTTP contract", () => {
       },
     })
     expect(res.status).toBe(200)
+    // Every answer the pool reads decodes with the contract's Schema, the one its client uses (contract/runtime.ts).
+    const exact = { onExcessProperty: "error" } as const
+    expect(Schema.decodeUnknownSync(ProvisionAnswer)(res.body, exact)).toEqual(res.body)
     expect(res.body.joined).toBe(false)
     expect(res.body.inviteUrl).toMatch(/^https:\/\/dev\.convos\.org\/v2\?i=/)
     expect(JSON.stringify(res.body)).not.toContain("secret-telnyx-value")
@@ -164,6 +168,8 @@ describe("instance HTTP contract", () => {
       expect((await call("/pool/health", { token })).body).toEqual({ ready: true, version: "0.1.0" })
     // The pool, holding the instance token, gets them (how it recovers a claim after a restart).
     const health = await call("/pool/health")
+    expect(Schema.decodeUnknownSync(HealthAnswer)(open.body, exact)).toEqual(open.body)
+    expect(Schema.decodeUnknownSync(HealthAnswer)(health.body, exact)).toEqual(health.body)
     expect(health.body.conversationId).toBe(res.body.conversationId)
     expect(health.body.inviteUrl).toBe(res.body.inviteUrl)
 
@@ -252,6 +258,7 @@ describe("instance HTTP contract", () => {
           const res = yield* Effect.promise(() => call("/convos/join", { method: "POST", body: { inviteUrl: url } }))
           expect(res.status).toBe(200)
           expect(res.body).toMatchObject({ joined: false, pending: true, conversationId: null })
+          expect(Schema.decodeUnknownSync(JoinAnswer)(res.body, { onExcessProperty: "error" })).toEqual(res.body)
         }),
       ),
     )

@@ -7,7 +7,8 @@ import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { settingsFromEnv } from "../src/config/settings.ts"
 import { CUSTOM_INSTRUCTIONS_HEADING, MAX_AGENT_NAME_CHARS, writeWorkspace } from "../src/config/workspace.ts"
-import { AgentPatchBody, ConversationBody, decodeBody, ProvisionBody } from "../src/http/bodies.ts"
+import { AgentPatchBody, ConversationBody, ProvisionBody } from "@convos-agents/contract"
+import { decodeBody } from "../src/http/bodies.ts"
 
 const dirs: string[] = []
 afterEach(() => {

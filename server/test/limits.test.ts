@@ -1,7 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { LIMITS } from "@convos-agents/contract"
+import { LIMITS, ProvisionBody } from "@convos-agents/contract"
 import { Pool } from "@convos-agents/pool-core"
 import { TestDatabase } from "@convos-agents/pool-core/testing/db"
 import { PoolTest } from "@convos-agents/pool-core/testing/pool"
@@ -10,7 +10,6 @@ import { makeBotPipeline, repliesTo } from "../../manager-bot/src/bot/pipeline.t
 import { Dialogs } from "../../manager-bot/src/dialogs/Dialogs.ts"
 import { ClaimBody, Count } from "../../pool-core/api/routes/pool.ts"
 import { JoinForm } from "../../web/src/routes/claims.tsx"
-import { ProvisionBody } from "../../runtime/src/http/bodies.ts"
 import { openApiDocument } from "../../pool-core/api/openapi.ts"
 
 // One table of limits (contract/limits.ts): the bot, the pool API, the web and the runtime contract refuse at the same

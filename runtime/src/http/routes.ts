@@ -5,7 +5,8 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { Cause, Effect, Exit, Result } from "effect"
 import type { ConvosAgent } from "../agent/ConvosAgent.ts"
 import { bearerMatches } from "./auth.ts"
-import { AgentPatchBody, ConversationBody, decodeBody, JoinBody, ProvisionBody } from "./bodies.ts"
+import { AgentPatchBody, ConversationBody, JoinBody, ProvisionBody } from "@convos-agents/contract"
+import { decodeBody } from "./bodies.ts"
 
 export interface RouteDeps {
   readonly token: string | null

@@ -1,0 +1,79 @@
+import { Schema } from "effect"
+import { AgentName } from "./names.ts"
+import { Instructions, TemplateSlug } from "./limits.ts"
+
+// The instance HTTP contract (docs/convos-extension.md): the bodies the pool sends to an agent's runtime and the
+// answers it reads back, as Effect Schemas. One module for both sides: the runtime decodes the requests with these
+// (runtime/src/http/routes.ts) and the pool's client decodes the answers with these (pool-core/pool/RuntimeClientLive.ts).
+
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
+
+/** An invite or join URL (any non-empty text; the agent checks it is an invite it can use). */
+const Url = Schema.String.check(Schema.isNonEmpty({ message: "must not be empty" }))
+
+// ---- requests (pool → runtime) ----
+
+/**
+ * POST /pool/provision. `env` carries the per-agent provider resources acquired at claim time (OPENROUTER_API_KEY,
+ * AGENTMAIL_INBOX_ID …): secrets, applied by the runtime, never logged or echoed back.
+ */
+export const ProvisionBody = Schema.Struct({
+  agentName: AgentName,
+  instructions: Instructions,
+  templateSlug: Schema.optional(Schema.NullOr(TemplateSlug)),
+  joinUrl: Schema.optional(Schema.NullOr(Url)),
+  env: Schema.optional(
+    Schema.Record(Schema.String, Schema.String).check(
+      Schema.makeFilter((vars: Readonly<Record<string, string>>) => {
+        const bad = Object.keys(vars).find((k) => !ENV_NAME.test(k))
+        return bad === undefined ? undefined : { path: [bad], issue: "env names must be UPPER_SNAKE_CASE" }
+      }),
+    ),
+  ),
+})
+export type ProvisionRequest = typeof ProvisionBody.Type
+
+/** PATCH /pool/agent: rename, or new instructions, for a claimed agent. */
+export const AgentPatchBody = Schema.Struct({
+  agentName: Schema.optional(AgentName),
+  instructions: Schema.optional(Instructions),
+})
+export type AgentUpdate = typeof AgentPatchBody.Type
+
+/** POST /convos/conversation. */
+export const ConversationBody = Schema.Struct({
+  name: AgentName,
+  instructions: Schema.optional(Instructions),
+  /** The seed's XMTP env: the network the conversation is on; it must be the agent's own. */
+  env: Schema.optional(Schema.Literals(["devnet", "dev", "production"])),
+})
+
+/** POST /convos/join. */
+export const JoinBody = Schema.Struct({ inviteUrl: Url })
+
+// ---- answers (runtime → pool) ----
+
+/** GET /pool/health. The conversation and its invite only for the holder of the instance token. */
+export const HealthAnswer = Schema.Struct({
+  ready: Schema.Boolean,
+  version: Schema.String,
+  conversationId: Schema.optional(Schema.NullOr(Schema.String)),
+  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
+})
+export type RuntimeHealth = typeof HealthAnswer.Type
+
+/** POST /pool/provision. */
+export const ProvisionAnswer = Schema.Struct({
+  conversationId: Schema.String,
+  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
+  joined: Schema.optional(Schema.Boolean),
+  pending: Schema.optional(Schema.Boolean),
+})
+
+/** POST /convos/join. A join may still wait for the owner's acceptance: then there is no conversation id yet. */
+export const JoinAnswer = Schema.Struct({
+  conversationId: Schema.optional(Schema.NullOr(Schema.String)),
+  inviteUrl: Schema.optional(Schema.NullOr(Schema.String)),
+  joined: Schema.optional(Schema.Boolean),
+  pending: Schema.optional(Schema.Boolean),
+})
