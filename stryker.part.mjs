@@ -1,11 +1,15 @@
-// One part of `npm run mutation` (a subset of its modules), for measuring on a loaded machine: MUTATE_PART names it.
+// One part of `npm run mutation` (one of its modules), for measuring on a loaded machine: MUTATE_PART names it
+// (claim, tick, auth, invite, ownership).
 import base from "./stryker.config.mjs"
 const parts = {
-  "auth-invite-ownership": (m) => !m.startsWith("pool-core/pool/claim.ts") && !m.startsWith("pool-core/pool/tick.ts"),
+  auth: (m) => m.startsWith("pool-core/api/auth.ts"),
+  invite: (m) => m.startsWith("messaging/convos/invite.ts"),
+  ownership: (m) => m.startsWith("pool-core/pool/PoolLive.ts"),
   claim: (m) => m.startsWith("pool-core/pool/claim.ts"),
   tick: (m) => m.startsWith("pool-core/pool/tick.ts"),
 }
 const part = process.env.MUTATE_PART
+if (!parts[part]) throw new Error(`stryker.part.mjs: MUTATE_PART must be one of ${Object.keys(parts).join(", ")}`)
 export default {
   ...base,
   mutate: base.mutate.filter(parts[part]),
