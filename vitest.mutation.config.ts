@@ -5,6 +5,10 @@ import { defineConfig } from "vitest/config"
 // claim-timeout.test.ts is left out: its sleeps and measured baselines cost ~10 s per mutant run.
 const sharedWorker = [
   "pool-core/pool/test/pool.test.ts",
+  "pool-core/pool/test/ownership.test.ts",
+  // Waiting claims, replays that never finish, a provision failing after the row was settled; quotas.
+  "pool-core/pool/test/claim.test.ts",
+  "pool-core/pool/test/quota.test.ts",
   "pool-core/pool/test/tick.test.ts",
   // The tick under a provider that refuses the key or keeps failing (circuit, destroy retries), and claims left
   // behind by a replica that is gone.

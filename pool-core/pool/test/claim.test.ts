@@ -1,0 +1,145 @@
+import { assert, layer } from "@effect/vitest"
+import { Duration, Effect, Exit, Scope } from "effect"
+import { SqlClient } from "effect/sql"
+import { ProviderError } from "../../domain/errors.ts"
+import { type OnProgress, Pool, type Progress } from "../Pool.ts"
+import { makePool } from "../PoolLive.ts"
+import { RuntimeClient } from "../RuntimeClient.ts"
+import { PoolTest, startPool } from "../testing.ts"
+
+// The claim paths pool.test.ts does not take: waiting for an agent (CLAIM_WAIT), a replay of a claim that never
+// finishes, and a provision that fails after someone else (the tick's recovery) already settled the row.
+
+const emptyPool = Effect.gen(function* () {
+  const pool = yield* Pool
+  for (const i of yield* pool.list()) yield* pool.kill(i.id)
+  return pool
+})
+
+const recorder = () => {
+  const steps: Array<string> = []
+  const onProgress: OnProgress = (p: Progress) => Effect.sync(() => void steps.push(`${p.step} ${p.status}`))
+  return { steps, onProgress }
+}
+
+type Failure = { readonly _tag: string; readonly message: string; readonly reason?: string }
+
+layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim", (it) => {
+  it.effect("a claim that may wait on an empty pool starts an agent and gets that one once it is ready", () =>
+    Effect.gen(function* () {
+      const pool = yield* emptyPool
+      const { steps, onProgress } = recorder()
+      const result = yield* pool.claim({ key: "wait-ok", claimedBy: "inbox-patient", wait: true }, onProgress)
+      assert.strictEqual(result.instance.status, "claimed")
+      assert.strictEqual(result.instance.claimedBy, "inbox-patient")
+      assert.isFalse(result.replayed)
+      assert.includeMembers(steps, ["wait active", "wait ok", "provision ok"])
+      assert.strictEqual((yield* pool.list()).length, 1, "the agent it got is the one started for it")
+    }),
+  )
+
+  it.effect(
+    "a claim that waited CLAIM_WAIT without an agent (POOL_MAX_TOTAL 0) fails NoAgentAvailable, saying so",
+    () =>
+      Effect.gen(function* () {
+        yield* emptyPool
+        const { pool, close } = yield* startPool({
+          settings: { minIdle: 0, maxTotal: 0, claimWait: Duration.millis(600) },
+        })
+        const { steps, onProgress } = recorder()
+        const refused = (yield* Effect.flip(
+          pool.claim({ key: "wait-none", claimedBy: "inbox-patient", wait: true }, onProgress),
+        )) as Failure
+        yield* close
+        assert.strictEqual(refused._tag, "NoAgentAvailable")
+        assert.include(refused.message, "No agent became ready within")
+        assert.includeMembers(steps, ["wait active", "wait fail"])
+      }),
+  )
+
+  it.effect(
+    "a replay of a claim that stays in claiming waits POOL_PROVISION_TIMEOUT + 5 s, then says it is still being processed",
+    () =>
+      Effect.gen(function* () {
+        yield* emptyPool
+        const provisionTimeout = Duration.millis(500)
+        const { pool, close } = yield* startPool({ settings: { provisionTimeout } })
+        yield* pool.replenish(1)
+        yield* pool.tick
+        const first = yield* pool.claim({ key: "replay-stuck", claimedBy: "inbox-a" })
+        const sql = yield* SqlClient.SqlClient
+        // As if the first claim were still setting up (its replica busy or gone, the tick not yet there).
+        yield* sql`UPDATE instances SET status = 'claiming' WHERE id = ${first.instance.id}`
+        const started = Date.now()
+        const replay = (yield* Effect.flip(pool.claim({ key: "replay-stuck", claimedBy: "inbox-a" }))) as Failure
+        const waited = Date.now() - started
+        yield* close
+        assert.strictEqual(replay._tag, "ProvisionFailed")
+        assert.strictEqual(replay.reason, "timeout")
+        assert.include(replay.message, "still being processed")
+        // A lower bound only (a loaded machine makes it later, never sooner).
+        assert.isAtLeast(waited, Duration.toMillis(provisionTimeout) + 5_000 - 50, "waited the timeout plus 5 s")
+      }),
+  )
+
+  for (const [settledAs, claimedBy, outcome] of [
+    ["claimed", null, "ok"],
+    ["crashed", null, "fail"],
+    ["claimed", "inbox-someone-else", "fail"],
+  ] as const) {
+    it.effect(
+      `a provision that fails after the row was settled ${settledAs}${claimedBy ? ` for ${claimedBy}` : ""} by someone else: ${outcome === "ok" ? "the claim succeeds with it" : "ProvisionFailed, the row left as it is"}`,
+      () =>
+        Effect.gen(function* () {
+          const pool = yield* emptyPool
+          yield* pool.replenish(1)
+          yield* pool.tick
+          const sql = yield* SqlClient.SqlClient
+          const memory = yield* RuntimeClient
+          // The runtime finishes late: meanwhile the row was settled (the tick's recovery), then the answer is a failure.
+          const lateFailure: RuntimeClient["Service"]["provision"] = (url) =>
+            sql`UPDATE instances SET status = ${settledAs}, claimed_by = COALESCE(${claimedBy}, claimed_by),
+                  conversation_id = 'conv-settled' WHERE url = ${url}`.pipe(
+              Effect.orDie,
+              Effect.andThen(
+                Effect.fail(
+                  new ProviderError({
+                    provider: "runtime",
+                    operation: "provision",
+                    status: null,
+                    retryable: true,
+                    message: "the answer was lost",
+                  }),
+                ),
+              ),
+            )
+          const scope = yield* Scope.make()
+          const racing = yield* makePool.pipe(
+            Effect.provideService(RuntimeClient, RuntimeClient.of({ ...memory, provision: lateFailure })),
+            Scope.provide(scope),
+          )
+          const { steps, onProgress } = recorder()
+          const exit = yield* Effect.exit(
+            racing.claim({ key: `settled-${settledAs}-${claimedBy}`, claimedBy: "inbox-a" }, onProgress),
+          )
+          yield* Scope.close(scope, Exit.void)
+          const [row] = yield* pool.list()
+          assert.strictEqual(row?.status, settledAs, "the row keeps what the other party recorded")
+          if (outcome === "ok") {
+            if (!Exit.isSuccess(exit)) return assert.fail(`the claim failed: ${String(exit.cause)}`)
+            const result = exit.value
+            assert.deepStrictEqual(
+              [result.instance.id, result.instance.status, result.replayed],
+              [row!.id, "claimed", false],
+            )
+            assert.strictEqual(steps.at(-1), "provision ok")
+          } else {
+            assert.isTrue(Exit.isFailure(exit))
+            const failure = (yield* Effect.flip(exit)) as Failure
+            assert.strictEqual(failure._tag, "ProvisionFailed")
+            assert.strictEqual(steps.at(-1), "provision fail")
+          }
+        }),
+    )
+  }
+})
