@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { PgClient, PgConnection } from "@effect/sql-pg"
-import { Context, Deferred, Duration, Effect, Layer, Option, Ref, Schedule, Semaphore } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Ref, Schedule, Semaphore } from "effect"
 import { SqlClient } from "effect/sql"
 import { DatabaseError } from "../domain/errors.ts"
 import { ReplicasHere } from "./ReplicasHere.ts"
@@ -110,9 +110,9 @@ export const makeReplica = Effect.gen(function* () {
   let warnedAt = 0
   yield* holdOnce.pipe(
     Effect.catchCause((cause) =>
-      Effect.suspend(() => {
-        if (Date.now() - warnedAt < 60_000) return Effect.void
-        warnedAt = Date.now()
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        if (now - warnedAt < 60_000) return Effect.void
+        warnedAt = now
         return Effect.logWarning(
           `pool replica ${id.slice(0, 8)}: database session lost, reconnecting (every 250 ms; repeated at most once a minute)`,
           cause,
@@ -163,11 +163,13 @@ export const makeReplica = Effect.gen(function* () {
   const gone = (owners: ReadonlyArray<string>, confirmAfter: Duration.Duration = Duration.zero) =>
     Effect.filter(owners, (o) => (o === id ? Effect.succeed(false) : Effect.map(here.isLive(o), (live) => !live))).pipe(
       Effect.flatMap((others) => Effect.forEach(others, (owner) => lockFreeFor(owner, confirmAfter))),
-      Effect.map((found) => {
-        // Owners of long-resolved claims are never asked again: keep the map small.
-        for (const [owner, at] of firstSeenFree) if (Date.now() - at > 86_400_000) firstSeenFree.delete(owner)
-        return new Set(found.flat())
-      }),
+      Effect.flatMap((found) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          // Owners of long-resolved claims are never asked again: keep the map small.
+          for (const [owner, at] of firstSeenFree) if (now - at > 86_400_000) firstSeenFree.delete(owner)
+          return new Set(found.flat())
+        }),
+      ),
     )
 
   /** [owner] when its lock is free and has been for `confirmAfter`; [] otherwise (or when it cannot be asked). */
@@ -178,8 +180,8 @@ export const makeReplica = Effect.gen(function* () {
         [lockKey(owner)],
       ),
     ).pipe(
-      Effect.map((rows) => {
-        const now = Date.now()
+      Effect.flatMap((rows) => Effect.map(Clock.currentTimeMillis, (now) => ({ rows, now }))),
+      Effect.map(({ rows, now }) => {
         if (rows[0]?.[0] !== true) {
           firstSeenFree.delete(owner)
           return []
