@@ -68,6 +68,8 @@ export type PoolEvent =
       readonly duringSetup?: boolean
     }
   | { readonly _tag: "InstanceDead"; readonly instanceId: string; readonly reason: string }
+  /** A crashed agent answers again after its owner's restart (Pool.restart). */
+  | { readonly _tag: "InstanceRecovered"; readonly instanceId: string; readonly agentName: string | null }
   | { readonly _tag: "IdleBelowTarget"; readonly idle: number; readonly target: number }
   | { readonly _tag: "ProviderFailing"; readonly provider: string; readonly message: string }
   /** A long-running loop of the pool (the tick) stopped with an error; it runs again (the ops chat is told). */
@@ -157,6 +159,23 @@ export class Pool extends Context.Service<
       { readonly joined: boolean; readonly pending: boolean; readonly conversationId: string | null },
       InstanceNotFound | InvalidRequest | ProviderError | PoolError
     >
+    /**
+     * The owner gives a running or crashed agent to `to`, who then owns it (and it counts against their
+     * AGENTS_PER_OWNER); refused when `to` already holds that many, or when `from` does not own it (looks missing).
+     */
+    readonly transfer: (
+      id: string,
+      from: string,
+      to: string,
+    ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | QuotaExceeded | PoolError>
+    /**
+     * Starts the owner's crashed agent again on its state (Compute.restart) and waits until it answers; then it is
+     * claimed again (InstanceRecovered). Refused with the reason when it is not crashed or the compute cannot restart.
+     */
+    readonly restart: (
+      id: string,
+      owner: string,
+    ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
     /** The owner gives the agent back: it is destroyed (never reused for someone else). */
     readonly release: (id: string, owner: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
     /** Runs one reconcile tick now (same code as the scheduled one, same lock). */

@@ -14,6 +14,7 @@ import { ProviderCircuit, ProviderCircuitLive } from "./ProviderCircuit.ts"
 import { makeInstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeClaim } from "./claim.ts"
+import { makeOwnership } from "./ownership.ts"
 import { makeTemplateInstructions } from "./templateInstructions.ts"
 import { Replica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
@@ -328,6 +329,8 @@ export const makePool = Effect.gen(function* () {
       return { joined: r.joined, pending: r.pending ?? false, conversationId: r.conversationId || null }
     })
 
+  const ownership = makeOwnership({ sql: sqlClient, repo, settings, compute, runtime, token, publish, owned })
+
   // Who this pool is to the other replicas (claim ownership, the tick lock).
   const replica = yield* Replica
 
@@ -403,6 +406,8 @@ export const makePool = Effect.gen(function* () {
     rename,
     instruct,
     join,
+    transfer: ownership.transfer,
+    restart: ownership.restart,
     release,
     tick: tickRun,
     templates,

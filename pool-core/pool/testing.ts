@@ -73,6 +73,8 @@ export interface MemoryStats {
   provisions: number
   failures: number
   destroyedTwice: number
+  /** Compute.restart calls received. */
+  restarts: number
 }
 
 export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
@@ -91,6 +93,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         provisions: 0,
         failures: 0,
         destroyedTwice: 0,
+        restarts: 0,
       }
       const createsPerInstance = new Map<string, number>()
       const batchSize = options.batchSize ?? 500
@@ -192,6 +195,31 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
                   }),
                 )
               return Effect.void
+            }),
+          ),
+        // Like a real restart: the same instance (its provisioned agent and conversation kept) runs again.
+        restart: (ref) =>
+          faulty(
+            "restart",
+            Effect.suspend(() => {
+              stats.restarts++
+              const i = instances.get(ref)
+              if (!i)
+                return Effect.fail(
+                  new ProviderError({
+                    provider: "memory",
+                    operation: "restart",
+                    status: 404,
+                    retryable: false,
+                    message: `memory compute: no instance ${ref}`,
+                  }),
+                )
+              i.state = "running"
+              return Effect.succeed({
+                providerRef: ref,
+                providerProjectRef: "memory-project",
+                url: `memory://${i.instanceId}`,
+              })
             }),
           ),
         statusBatch: (refs) =>

@@ -40,6 +40,11 @@ export class Compute extends Context.Service<
     readonly create: (spec: ComputeSpec) => Effect.Effect<ComputeHandle, ProviderError>
     readonly destroy: (providerRef: string) => Effect.Effect<void, ProviderError>
     /**
+     * Starts a stopped or crashed instance again on its own state (volume, state dir), with the token and env it was
+     * created with; its address may change. Absent where the provider cannot (the pool then says so).
+     */
+    readonly restart?: (providerRef: string) => Effect.Effect<ComputeHandle, ProviderError>
+    /**
      * Status of many instances in as few provider calls as possible (railway: one query per project).
      * Refs the provider does not know come back as `gone`; refs it could not answer for come back as `unknown`.
      */

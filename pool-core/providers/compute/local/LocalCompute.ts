@@ -289,6 +289,34 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
         stopping.delete(providerRef)
       })
 
+    /** Stops what is left of the instance and starts it again on its state dir, token, env and (when free) port. */
+    const restart = (providerRef: string) =>
+      Effect.tryPromise({
+        try: async () => {
+          const record = SAFE_ID.test(providerRef)
+            ? (known.get(providerRef) ?? readRecord(stateDirOf(providerRef)))
+            : null
+          if (!record?.instanceToken) throw new Error("it has no record with a token to start it with")
+          stopping.add(providerRef)
+          const pending = restarts.get(providerRef)?.timer
+          if (pending) clearTimeout(pending)
+          restarts.delete(providerRef)
+          await stopGroup({ ...record, instanceId: providerRef })
+          stopping.delete(providerRef)
+          return spawnRuntime(
+            { instanceId: providerRef, instanceToken: record.instanceToken, env: record.env ?? {} },
+            record.port,
+          )
+        },
+        catch: (e) =>
+          fail(
+            "restart",
+            `Could not start the local agent process again: ${e instanceof Error ? e.message : String(e)}. Its state is kept; see ${join(stateDirOf(providerRef), "runtime.log")}.`,
+          ),
+      }).pipe(
+        Effect.map((r) => ({ providerRef: r.instanceId, providerProjectRef: null, url: `http://127.0.0.1:${r.port}` })),
+      )
+
     const statusOf = async (ref: string): Promise<ComputeStatus> => {
       const record = known.get(ref)
       if (!record) return { providerRef: ref, state: "gone", url: null }
@@ -332,6 +360,7 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       name: "local",
       create,
       destroy,
+      restart,
       statusBatch: (refs) =>
         Effect.promise(
           async () =>
