@@ -12,10 +12,12 @@ import {
   randomTag,
 } from "@convos-agents/messaging/convos"
 import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision"
+import { makeSpendOf } from "@convos-agents/pool-core/providers/resources"
 import { registerCheck } from "@convos-agents/pool-core/observability"
 import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
 import { notifyOwner } from "./ownerNotices.ts"
+import { checkSpendCaps } from "./spendCaps.ts"
 import { makeLanes } from "./lanes.ts"
 import { makeBotPipeline } from "./bot/pipeline.ts"
 import { COMMANDS_PER_MINUTE } from "./bot/rateLimit.ts"
@@ -47,6 +49,8 @@ const settings = Config.all({
   commandsPerMinute: Config.Int("COMMANDS_PER_MINUTE").pipe(Config.withDefault(COMMANDS_PER_MINUTE)),
   /** Conversations answered at once; messages of one conversation are always answered in order. */
   concurrency: Config.Int("BOT_CONCURRENCY").pipe(Config.withDefault(16)),
+  /** How often running agents' OpenRouter spend is checked for the spend-cap notice (spendCaps.ts). */
+  spendCheckInterval: Config.Duration("SPEND_CHECK_INTERVAL").pipe(Config.withDefault(Duration.minutes(5))),
 })
 
 const WELCOME =
@@ -144,7 +148,23 @@ const makeBot = Effect.gen(function* () {
     })
   const opsInviteUrl = base + createInviteSlug(me, { conversationId: OPS, tag: opsTag, name: "Agent pool ops" })
 
-  const bot = yield* makeBotPipeline({ inviteUrlFor: inviteUrl, commandsPerMinute: s.commandsPerMinute })
+  /** An invite into one manager chat (its lobby tag): how the person a /transfer is for comes into it. */
+  const chatInviteUrl = (conversationId: string) =>
+    base + createInviteSlug(me, { conversationId, tag: lobbyTag, name: "Agent manager", emoji: "🤖" })
+  const membersOf = (conversationId: string) =>
+    client.members(conversationId).pipe(
+      Effect.map((ms) => ms.map((m) => m.inboxId).filter((id) => id !== me.inboxId)),
+      Effect.catchCause((cause) =>
+        Effect.logWarning("manager bot: members not listed", cause).pipe(Effect.as([] as ReadonlyArray<string>)),
+      ),
+    )
+
+  const bot = yield* makeBotPipeline({
+    inviteUrlFor: inviteUrl,
+    commandsPerMinute: s.commandsPerMinute,
+    membersOf,
+    chatInviteUrl,
+  })
 
   /**
    * Where a join request goes: lobby → the person's manager chat (created on first join), ops → admins only. An invite
@@ -417,6 +437,14 @@ const makeBot = Effect.gen(function* () {
   )
   const toOwner = notifyOwner({ pool, store, send: client.sendText })
   yield* supervised("owner notices", pool.events.pipe(Stream.runForEach(toOwner)))
+  const spendOf = yield* makeSpendOf
+  yield* supervised(
+    "spend-cap notices",
+    checkSpendCaps({ pool, store, spendOf, send: client.sendText }).pipe(
+      Effect.catchCause((cause) => Effect.logWarning("manager bot: spend caps not checked; next round soon", cause)),
+      Effect.repeat(Schedule.spaced(s.spendCheckInterval)),
+    ),
+  )
   yield* supervised(
     "alert summaries",
     Effect.suspend(() => postAlerts(limiter.flush(Date.now()))).pipe(

@@ -7,12 +7,17 @@ import type { BotStore } from "./store.ts"
 
 /** The owner's notice for a pool event, or null when the event is none of the owner's business. */
 export const ownerNoticeText = (e: PoolEvent): string | null => {
+  if (e._tag === "InstanceRecovered") {
+    const name = agentNameForDisplay(e.agentName, "Your agent")
+    return `✅ ${name} [${e.instanceId.slice(0, 8)}] is back up and answering again, with its conversations and memory.`
+  }
   if (e._tag !== "InstanceCrashed" || e.duringSetup) return null // a failed setup is answered by the claim itself
   const name = agentNameForDisplay(e.agentName, "Your agent")
   const ref = e.agentName ? name : e.instanceId.slice(0, 8)
   return (
     `⚠️ ${name} [${e.instanceId.slice(0, 8)}] stopped working: ${e.reason}.\n` +
-    `The operators are told. /agent ${ref} shows its state; /release ${ref} then /new gets you a fresh agent.`
+    `/restart ${ref} starts it again (it keeps its conversations); /agent ${ref} shows its state; ` +
+    `/release ${ref} then /new gets you a fresh agent. The operators are told.`
   )
 }
 
@@ -27,8 +32,22 @@ export const notifyOwner =
     Effect.gen(function* () {
       const text = ownerNoticeText(e)
       if (text === null || !("instanceId" in e)) return
-      const agent = yield* deps.pool.get(e.instanceId)
-      if (!agent.claimedBy || agent.claimedBy.startsWith("api:")) return
-      const chat = yield* deps.store.chatOf(agent.claimedBy)
-      if (Option.isSome(chat)) yield* deps.send(chat.value, text)
+      yield* tellOwner(deps, e.instanceId, text)
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("manager bot: owner notice not sent", cause)))
+
+/** Sends `text` to the manager chat of the agent's owner; nothing for API and web owners or people without one. */
+export const tellOwner = (
+  deps: {
+    readonly pool: Pool["Service"]
+    readonly store: BotStore["Service"]
+    readonly send: (conversationId: string, text: string) => Effect.Effect<unknown, unknown>
+  },
+  instanceId: string,
+  text: string,
+) =>
+  Effect.gen(function* () {
+    const agent = yield* deps.pool.get(instanceId)
+    if (!agent.claimedBy || agent.claimedBy.startsWith("api:") || agent.claimedBy.startsWith("web:")) return
+    const chat = yield* deps.store.chatOf(agent.claimedBy)
+    if (Option.isSome(chat)) yield* deps.send(chat.value, text)
+  })

@@ -30,6 +30,12 @@ export class BotStore extends Context.Service<
     readonly pruneAnswered: (before: Date) => Effect.Effect<number, DatabaseError>
     readonly getState: (key: string) => Effect.Effect<Option.Option<string>, DatabaseError>
     readonly setState: (key: string, value: string) => Effect.Effect<void, DatabaseError>
+    /**
+     * Sets `key` to `value` unless it already holds that value: true for the one caller (of every replica) that
+     * changed it, so something said once per value (a spend-cap notice per cap) is said once.
+     */
+    readonly changeState: (key: string, value: string) => Effect.Effect<boolean, DatabaseError>
+    readonly deleteState: (key: string) => Effect.Effect<void, DatabaseError>
   }
 >()("manager-bot/BotStore") {
   static readonly layer = Layer.effect(
@@ -94,6 +100,15 @@ export class BotStore extends Context.Service<
             Effect.asVoid,
             Effect.mapError(dbError),
           ),
+        changeState: (key, value) =>
+          sql`INSERT INTO bot_state (key, value) VALUES (${key}, ${value})
+              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE bot_state.value <> EXCLUDED.value
+              RETURNING key`.pipe(
+            Effect.map((rows) => rows.length > 0),
+            Effect.mapError(dbError),
+          ),
+        deleteState: (key) =>
+          sql`DELETE FROM bot_state WHERE key = ${key}`.pipe(Effect.asVoid, Effect.mapError(dbError)),
       })
     }),
   )

@@ -16,8 +16,10 @@ import { joinCommand } from "./user/join.ts"
 import { newCommand } from "./user/new.ts"
 import { nameCommand } from "./user/name.ts"
 import { releaseCommand } from "./user/release.ts"
+import { restartCommand } from "./user/restart.ts"
 import { cancelCommand, skipCommand } from "./user/skip.ts"
 import { templatesCommand } from "./user/templates.ts"
+import { acceptCommand, declineCommand, transferCommand } from "./user/transfer.ts"
 
 // Every command, declared once, in the order /help lists them. A new command: a module in user/ or ops/, listed here.
 
@@ -30,6 +32,10 @@ const userCommands = [
   instructCommand,
   inviteCommand,
   joinCommand,
+  restartCommand,
+  transferCommand,
+  acceptCommand,
+  declineCommand,
   releaseCommand,
   skipCommand,
   cancelCommand,
