@@ -148,22 +148,18 @@ const makeBot = Effect.gen(function* () {
     })
   const opsInviteUrl = base + createInviteSlug(me, { conversationId: OPS, tag: opsTag, name: "Agent pool ops" })
 
-  /** An invite into one manager chat (its lobby tag): how the person a /transfer is for comes into it. */
-  const chatInviteUrl = (conversationId: string) =>
-    base + createInviteSlug(me, { conversationId, tag: lobbyTag, name: "Agent manager", emoji: "🤖" })
-  const membersOf = (conversationId: string) =>
-    client.members(conversationId).pipe(
-      Effect.map((ms) => ms.map((m) => m.inboxId).filter((id) => id !== me.inboxId)),
-      Effect.catchCause((cause) =>
-        Effect.logWarning("manager bot: members not listed", cause).pipe(Effect.as([] as ReadonlyArray<string>)),
-      ),
+  /** A message in a person's manager chat (a /transfer accepted or declined is told to the giver). */
+  const tell = (inboxId: string, text: string) =>
+    store.chatOf(inboxId).pipe(
+      Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (chat) => client.sendText(chat, text) })),
+      Effect.asVoid,
+      Effect.catchCause((cause) => Effect.logWarning("manager bot: message to an owner not sent", cause)),
     )
 
   const bot = yield* makeBotPipeline({
     inviteUrlFor: inviteUrl,
     commandsPerMinute: s.commandsPerMinute,
-    membersOf,
-    chatInviteUrl,
+    tell,
   })
 
   /**

@@ -4,16 +4,14 @@ import { SqlClient } from "effect/sql"
 import { Pool } from "@convos-agents/pool-core"
 import { botTestLayer, openManagerChat, type Person } from "./helpers.ts"
 
-// /transfer over devnet with the real bot and the pool on real SQL: the owner brings the other person into their
-// manager chat (the link the bot gives), offers the agent, and it moves only when that person says /accept, within
-// their AGENTS_PER_OWNER; a stranger can neither give nor take it; an offer expires (DIALOG_TTL_MINUTES).
+// /transfer over devnet with the real bot and the pool on real SQL. Manager chats are private, so the owner gets a
+// one-time code to pass on; the other person says /accept <code> in their own manager chat, and the agent moves only
+// then, within their AGENTS_PER_OWNER; the giver hears of it. A stranger can neither give someone else's agent nor
+// learn of it; a wrong, used or expired code takes nothing.
 
 const settings = { quotas: { agentsPerOwner: 1, apiClaimsPerHour: 0, webAgentTtl: Duration.hours(24) } }
 
-const newAgent = (
-  person: { say: (t: string, n?: number) => Effect.Effect<ReadonlyArray<string>, unknown> },
-  name: string,
-) =>
+const newAgent = (person: Person, name: string) =>
   Effect.gen(function* () {
     yield* person.say("/new")
     yield* person.say(name)
@@ -21,79 +19,67 @@ const newAgent = (
     assert.include(ready, `${name} is ready`)
   })
 
-/** Says `text` in a chat two people share and waits until the other one got the same replies too. */
-const sharedSay =
-  (speaker: Person, listener: Person) =>
-  (text: string, n = 1) =>
-    Effect.gen(function* () {
-      const before = (yield* listener.botTexts()).length
-      const replies = yield* speaker.say(text, n)
-      yield* listener.waitForBotTexts(before + n)
-      return replies
-    })
+const codeIn = (text: string) => {
+  const code = /\/accept ([0-9a-f]{20})/.exec(text)?.[1]
+  assert.isDefined(code, text)
+  return code!
+}
 
 layer(botTestLayer({ settings }), { timeout: "240 seconds", excludeTestServices: true })(
   "manager bot: /transfer",
   (it) => {
-    it.effect("offer, accept within the new owner's limit, decline, expiry; strangers cannot give or take", () =>
+    it.effect("a code to pass on; accept within the new owner's limit, decline, expiry; strangers take nothing", () =>
       Effect.gen(function* () {
         const pool = yield* Pool
         yield* pool.replenish(3)
         yield* pool.tick
         const ada = yield* openManagerChat("Ada")
+        const bob = yield* openManagerChat("Bob")
         const eve = yield* openManagerChat("Eve")
         yield* newAgent(ada, "Scout")
         const [scout] = yield* pool.list({ claimedBy: ada.id.inboxId })
 
-        // Nobody else in the chat: the bot says how to bring the person in.
-        const [alone] = yield* ada.say("/transfer Scout")
-        assert.include(alone, "nobody else is here")
-        const link = /(https?:\/\/\S+)/.exec(alone)?.[1]
-        assert.isDefined(link, alone)
-
-        const adaSeen = (yield* ada.botTexts()).length
-        const bobPerson = yield* openManagerChat("Bob", link)
-        assert.strictEqual(bobPerson.chatId, ada.chatId, "the link brings Bob into Ada's manager chat")
-        yield* ada.waitForBotTexts(adaSeen + 1) // the welcome Bob got is in Ada's chat too
-        const bob = { ...bobPerson, say: sharedSay(bobPerson, ada) }
-        const adaHere = { ...ada, say: sharedSay(ada, bobPerson) }
-        const bobShort = bob.id.inboxId.slice(0, 8)
-        const [offered] = yield* adaHere.say("/transfer Scout")
-        assert.include(offered, `Offered Scout to ${bobShort}`)
-        assert.include(offered, "/accept")
+        const [offered] = yield* ada.say("/transfer Scout")
+        assert.include(offered, "To give Scout to someone, send them this code")
+        const code = codeIn(offered)
         assert.strictEqual((yield* pool.get(scout!.id)).claimedBy, ada.id.inboxId, "nothing moves before /accept")
 
-        // Strangers: Eve (her own chat) has no offer; Bob cannot give Ada's agent away or even see it.
-        assert.include((yield* eve.say("/accept"))[0], "Nobody has offered you an agent")
-        const [bobGives] = yield* bob.say(`/transfer ${scout!.id.slice(0, 8)}`)
-        assert.include(bobGives, "You have no agents yet")
-        assert.notInclude(bobGives, "Scout")
+        // A stranger cannot give Ada's agent away, and learns nothing of it; a wrong code takes nothing.
+        const [eveGives] = yield* eve.say(`/transfer ${scout!.id.slice(0, 8)}`)
+        assert.include(eveGives, "You have no agents yet")
+        assert.notInclude(eveGives, "Scout")
+        assert.include((yield* eve.say(`/accept ${"0".repeat(20)}`))[0], "There is no open offer with that code")
+        assert.include((yield* eve.say("/accept not-a-code"))[0], "There is no open offer with that code")
 
-        const [accepted] = yield* bob.say("/accept")
+        const adaBefore = (yield* ada.botTexts()).length
+        const [accepted] = yield* bob.say(`/accept ${code.toUpperCase()}`)
         assert.include(accepted, "Scout is yours now")
-        const moved = yield* pool.get(scout!.id)
-        assert.strictEqual(moved.claimedBy, bob.id.inboxId)
-        assert.include((yield* adaHere.say("/agent Scout"))[0], "You have no agents yet")
-        assert.include((yield* bob.say("/accept"))[0], "Nobody has offered you an agent", "the offer is used up")
+        assert.strictEqual((yield* pool.get(scout!.id)).claimedBy, bob.id.inboxId)
+        const [told] = (yield* ada.waitForBotTexts(adaBefore + 1)).slice(adaBefore)
+        assert.include(told, `Scout was accepted by ${bob.id.inboxId.slice(0, 8)}`)
+        assert.include((yield* ada.say("/agent Scout"))[0], "You have no agents yet")
+        assert.include((yield* eve.say(`/accept ${code}`))[0], "There is no open offer", "a code is taken once")
 
         // Bob is at AGENTS_PER_OWNER (1): a second agent offered to him is refused on /accept; the offer stays open
         // until he declines.
-        yield* newAgent(adaHere, "Rover")
+        yield* newAgent(ada, "Rover")
         const [rover] = yield* pool.list({ claimedBy: ada.id.inboxId })
-        assert.include((yield* adaHere.say("/transfer Rover"))[0], `Offered Rover to ${bobShort}`)
-        const [over] = yield* bob.say("/accept")
+        const second = codeIn((yield* ada.say("/transfer Rover"))[0]!)
+        const [over] = yield* bob.say(`/accept ${second}`)
         assert.include(over, "You already have 1 agent")
         assert.include(over, "stays open")
         assert.strictEqual((yield* pool.get(rover!.id)).claimedBy, ada.id.inboxId)
-        assert.include((yield* bob.say("/decline"))[0], `Declined: Rover stays with ${ada.id.inboxId.slice(0, 8)}`)
-        assert.include((yield* bob.say("/accept"))[0], "Nobody has offered you an agent")
+        const adaBeforeDecline = (yield* ada.botTexts()).length
+        assert.include((yield* bob.say(`/decline ${second}`))[0], "Declined: Rover stays with its owner")
+        assert.include((yield* ada.waitForBotTexts(adaBeforeDecline + 1))[adaBeforeDecline], "declined Rover")
+        assert.include((yield* bob.say(`/accept ${second}`))[0], "There is no open offer")
 
-        // An offer expires: one older than the dialog TTL is gone.
+        // An offer expires with the dialog TTL.
         yield* bob.say(`/release ${scout!.id.slice(0, 8)}`)
-        assert.include((yield* adaHere.say("/transfer Rover"))[0], "Offered Rover")
+        const third = codeIn((yield* ada.say("/transfer Rover"))[0]!)
         const sql = yield* SqlClient.SqlClient
-        yield* sql`UPDATE bot_dialogs SET started_at = now() - interval '61 minutes' WHERE sender = ${bob.id.inboxId}`
-        assert.include((yield* bob.say("/accept"))[0], "Nobody has offered you an agent")
+        yield* sql`UPDATE bot_dialogs SET started_at = now() - interval '61 minutes' WHERE conversation_id = ${`transfer-offer:${third}`}`
+        assert.include((yield* bob.say(`/accept ${third}`))[0], "There is no open offer")
         assert.strictEqual((yield* pool.get(rover!.id)).claimedBy, ada.id.inboxId)
       }),
     )

@@ -15,10 +15,8 @@ export type Reply = (text: string) => Effect.Effect<void>
 export interface BotPipelineOptions {
   readonly inviteUrlFor: (templateSlug?: string) => string
   readonly commandsPerMinute?: number
-  /** The people in a chat, the bot left out (ManagerBot: the messaging client's members); none by default. */
-  readonly membersOf?: (conversationId: string) => Effect.Effect<ReadonlyArray<string>>
-  /** An invite into a manager chat (ManagerBot signs one); none by default. */
-  readonly chatInviteUrl?: (conversationId: string) => string | null
+  /** Says something in a person's manager chat (ManagerBot); by default nothing is sent. */
+  readonly tell?: (inboxId: string, text: string) => Effect.Effect<void>
 }
 
 /**
@@ -40,8 +38,7 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
           ? resources.value.topUp(instanceId, amountUsd, by, key)
           : Effect.fail(NotConfigured.create("OpenRouter", "OPENROUTER_MANAGEMENT_KEY")),
       inviteUrlFor: options.inviteUrlFor,
-      membersOf: options.membersOf ?? (() => Effect.succeed([])),
-      chatInviteUrl: options.chatInviteUrl ?? (() => null),
+      tell: options.tell ?? (() => Effect.void),
       heldBy: (instanceId) => (Option.isSome(resources) ? resources.value.held(instanceId) : Effect.succeed([])),
     }
     const limit = rateLimit(options.commandsPerMinute ?? COMMANDS_PER_MINUTE)

@@ -22,10 +22,8 @@ export interface BotServices {
     key?: string,
   ) => Effect.Effect<TopUpResult, TopUpError>
   readonly inviteUrlFor: (templateSlug?: string) => string
-  /** The people in a chat (inbox ids), the bot left out; none when the transport cannot say. */
-  readonly membersOf: (conversationId: string) => Effect.Effect<ReadonlyArray<string>>
-  /** An invite into this manager chat (to bring in the person a /transfer is for); null without one. */
-  readonly chatInviteUrl: (conversationId: string) => string | null
+  /** Says `text` in that person's manager chat (nothing when they have none); never fails. */
+  readonly tell: (inboxId: string, text: string) => Effect.Effect<void>
   /** The provider resources an agent holds (email inbox, phone number, wallet …); none without AgentResources. */
   readonly heldBy: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, unknown>
 }

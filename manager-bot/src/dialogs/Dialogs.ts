@@ -18,7 +18,10 @@ export const NewAgentDialog = Schema.Struct({
 })
 export type NewAgentDialog = typeof NewAgentDialog.Type
 
-/** A /transfer waiting for the person it was offered to (the dialog is theirs): /accept or /decline. */
+/**
+ * A /transfer offer waiting for whoever has its code (/accept <code>, /decline <code>): kept under the key
+ * ("transfer-offer:<code>", "offer"), not a person's chat, so it expires with the dialog TTL (commands/user/transfer.ts).
+ */
 export const TransferDialog = Schema.Struct({
   kind: Schema.Literal("transfer"),
   instanceId: Schema.String,

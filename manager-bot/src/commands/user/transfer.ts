@@ -1,112 +1,99 @@
+import { randomBytes } from "node:crypto"
 import { Effect, Option } from "effect"
-import type { TransferDialog } from "../../dialogs/Dialogs.ts"
-import { DIALOG_TTL_MINUTES } from "../../dialogs/Dialogs.ts"
+import { DIALOG_TTL_MINUTES, type TransferDialog } from "../../dialogs/Dialogs.ts"
 import { shortId, withAgent } from "../agents.ts"
 import { explain } from "../explain.ts"
 import type { Command, CommandContext } from "../types.ts"
 
-// /transfer gives an agent to another member of this chat; the offer waits (bot_dialogs, as the recipient's dialog)
-// until they /accept or /decline, for DIALOG_TTL_MINUTES. Nothing moves before they accept; the pool then checks that
-// the giver still owns it and the new owner's AGENTS_PER_OWNER (Pool.transfer).
+// /transfer gives an agent to someone else. Manager chats are private (only their owner can enter one), so the offer
+// is a one-time code the owner passes on; the other person says /accept <code> (or /decline <code>) in their own
+// manager chat within DIALOG_TTL_MINUTES. The offer is kept with the dialogs (bot_dialogs, under the key
+// "transfer-offer:<code>", so it expires with the dialog TTL and survives a restart). Nothing moves before /accept;
+// the pool then checks that the giver still owns it and the new owner's AGENTS_PER_OWNER (Pool.transfer).
 
-/** The other people in this chat (not the sender, not the bot). */
-const othersHere = (ctx: CommandContext) =>
-  ctx.membersOf(ctx.conversationId).pipe(Effect.map((all) => all.filter((m) => m !== ctx.sender)))
-
-const offer = (ctx: CommandContext, instanceId: string, name: string, to: string) =>
-  Effect.gen(function* () {
-    const open = yield* ctx.dialogs.get(ctx.conversationId, to)
-    if (Option.isSome(open) && open.value.kind === "new")
-      return yield* ctx.reply(`${shortId(to)} is setting up an agent right now; offer ${name} once they are done.`)
-    const dialog: TransferDialog = { kind: "transfer", instanceId, agentName: name, from: ctx.sender }
-    yield* ctx.dialogs.set(ctx.conversationId, to, dialog)
-    return yield* ctx.reply(
-      `Offered ${name} to ${shortId(to)}. ${shortId(to)}: say /accept to take it or /decline, within ${DIALOG_TTL_MINUTES} minutes. ` +
-        `Until then ${name} stays with its owner.`,
-    )
-  })
+const offerKey = (code: string) => `transfer-offer:${code.trim().toLowerCase()}`
+const OFFER = "offer"
+/** 80 random bits as 20 hex digits: easy to copy, not guessable within the rate limit. */
+const newCode = () => randomBytes(10).toString("hex")
+const CODE = /^[0-9a-f]{20}$/i
 
 export const transferCommand: Command = {
   name: "transfer",
-  args: "<agent> [member]",
-  help: "give an agent to another member of this chat (they /accept it)",
+  args: "<agent>",
+  help: "give an agent to someone else: they /accept the code I give you",
   scope: "user",
   aliasArg: "agent",
   minArgs: 1,
-  maxArgs: 2,
-  run: (ctx, [ref, member]) =>
+  maxArgs: 1,
+  run: (ctx, [ref]) =>
     withAgent(ctx, ref!, (agent, name) =>
       Effect.gen(function* () {
-        const others = yield* othersHere(ctx)
-        if (others.length === 0) {
-          const link = ctx.chatInviteUrl(ctx.conversationId)
-          return yield* ctx.reply(
-            `Only someone in this chat can take ${name}, and nobody else is here.` +
-              (link
-                ? ` Send this link to the person you want to give it to; once they are in, say /transfer ${name} again:\n${link}`
-                : ""),
-          )
-        }
-        const wanted = member?.trim().toLowerCase()
-        const matches = wanted ? others.filter((m) => m.toLowerCase().startsWith(wanted) && wanted.length >= 4) : others
-        if (matches.length !== 1)
-          return yield* ctx.reply(
-            `${wanted ? `Nobody here has an id starting with "${member}".` : "Several people are in this chat."} ` +
-              `Say /transfer ${name} <member> with one of: ${others.map(shortId).join(", ")}.`,
-          )
-        return yield* offer(ctx, agent.id, name, matches[0]!)
+        const code = newCode()
+        const offer: TransferDialog = { kind: "transfer", instanceId: agent.id, agentName: name, from: ctx.sender }
+        yield* ctx.dialogs.set(offerKey(code), OFFER, offer)
+        return yield* ctx.reply(
+          `To give ${name} to someone, send them this code. They say /accept ${code} in their own chat with me ` +
+            `(they open ${ctx.inviteUrlFor()} if they have none) within ${DIALOG_TTL_MINUTES} minutes.\n` +
+            `${name} stays yours until they accept; whoever has the code can take it, so share it only with them.`,
+        )
       }).pipe(Effect.catch((e) => ctx.reply(explain(e)))),
     ),
 }
 
-/** The recipient's answer to an open offer: /accept takes the agent (if the giver still has it), /decline ends it. */
-const answerOffer = (ctx: CommandContext, d: TransferDialog, next: Effect.Effect<void>) =>
+/** The open offer under `code`, or the reply that there is none. */
+const withOffer = (ctx: CommandContext, code: string, then: (offer: TransferDialog) => Effect.Effect<void, unknown>) =>
   Effect.gen(function* () {
-    const text = ctx.text.trim()
-    if (/^\/decline\b/i.test(text)) {
-      yield* ctx.dialogs.end(ctx.conversationId, ctx.sender)
-      return yield* ctx.reply(`Declined: ${d.agentName} stays with ${shortId(d.from)}.`)
-    }
-    if (!/^\/accept\b/i.test(text)) return yield* next
-    const moved = yield* Effect.result(ctx.pool.transfer(d.instanceId, d.from, ctx.sender))
-    if (moved._tag === "Failure") {
-      const e = moved.failure
-      // Over their limit the offer stays open (release one, then /accept again); otherwise it is gone for good.
-      if (e._tag !== "QuotaExceeded") yield* ctx.dialogs.end(ctx.conversationId, ctx.sender)
+    const found = CODE.test(code.trim()) ? yield* ctx.dialogs.get(offerKey(code), OFFER) : Option.none()
+    if (Option.isNone(found) || found.value.kind !== "transfer")
       return yield* ctx.reply(
-        e._tag === "InstanceNotFound"
-          ? `${d.agentName} is no longer ${shortId(d.from)}'s to give (released or given to someone else).`
-          : `${explain(e)}${e._tag === "QuotaExceeded" ? ` The offer of ${d.agentName} stays open until it expires.` : ""}`,
+        `There is no open offer with that code (an offer lasts ${DIALOG_TTL_MINUTES} minutes and is taken once).`,
       )
-    }
-    yield* ctx.dialogs.end(ctx.conversationId, ctx.sender)
-    return yield* ctx.reply(
-      `${d.agentName} is yours now, ${shortId(ctx.sender)}: /agent ${shortId(d.instanceId)} shows it. ` +
-        `Notices about it go to your own manager chat (open ${ctx.inviteUrlFor()} if you have none).`,
-    )
+    return yield* then(found.value)
   }).pipe(Effect.catch((e) => ctx.reply(explain(e))))
 
 export const acceptCommand: Command = {
   name: "accept",
-  args: "",
-  help: "take an agent someone offered you here with /transfer",
+  args: "<code>",
+  help: "take an agent someone offered you with /transfer",
   scope: "user",
-  minArgs: 0,
-  maxArgs: 0,
-  run: (ctx) =>
-    ctx.reply(`Nobody has offered you an agent in this chat (an offer lasts ${DIALOG_TTL_MINUTES} minutes).`),
-  dialog: {
-    kind: "transfer",
-    continue: (ctx, d, next) => (d.kind === "transfer" ? answerOffer(ctx, d, next) : next),
-  },
+  minArgs: 1,
+  maxArgs: 1,
+  run: (ctx, [code]) =>
+    withOffer(ctx, code!, (offer) =>
+      Effect.gen(function* () {
+        const moved = yield* Effect.result(ctx.pool.transfer(offer.instanceId, offer.from, ctx.sender))
+        if (moved._tag === "Failure") {
+          const e = moved.failure
+          // Over their limit the offer stays open (release one, then /accept again); otherwise it is gone for good.
+          if (e._tag !== "QuotaExceeded" && e._tag !== "DatabaseError") yield* ctx.dialogs.end(offerKey(code!), OFFER)
+          return yield* ctx.reply(
+            e._tag === "InstanceNotFound"
+              ? `${offer.agentName} is no longer its owner's to give (released, or given to someone else).`
+              : `${explain(e)}${e._tag === "QuotaExceeded" ? ` The offer of ${offer.agentName} stays open until it expires.` : ""}`,
+          )
+        }
+        yield* ctx.dialogs.end(offerKey(code!), OFFER)
+        yield* ctx.tell(offer.from, `${offer.agentName} was accepted by ${shortId(ctx.sender)}: it is theirs now.`)
+        return yield* ctx.reply(
+          `${offer.agentName} is yours now: /agent ${shortId(offer.instanceId)} shows it, /invite ${shortId(offer.instanceId)} its link.`,
+        )
+      }),
+    ),
 }
 
 export const declineCommand: Command = {
   name: "decline",
-  args: "",
+  args: "<code>",
   help: "turn down an agent offered to you with /transfer",
   scope: "user",
-  minArgs: 0,
-  maxArgs: 0,
-  run: (ctx) => ctx.reply("There is no offer to decline here."),
+  minArgs: 1,
+  maxArgs: 1,
+  run: (ctx, [code]) =>
+    withOffer(ctx, code!, (offer) =>
+      Effect.gen(function* () {
+        yield* ctx.dialogs.end(offerKey(code!), OFFER)
+        yield* ctx.tell(offer.from, `${shortId(ctx.sender)} declined ${offer.agentName}; it stays yours.`)
+        return yield* ctx.reply(`Declined: ${offer.agentName} stays with its owner.`)
+      }),
+    ),
 }
