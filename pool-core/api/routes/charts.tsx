@@ -80,7 +80,7 @@ export const LineChart: FC<LineChartProps> = (p) => {
             {h.toISOString().slice(11, 16)}
           </text>
         ))}
-        <text x={W - RIGHT} y={H - 10} text-anchor="end" font-size="11" fill="#555">
+        <text x={LEFT - 6} y={H - 10} text-anchor="end" font-size="11" fill="#555">
           UTC
         </text>
         {p.reference ? (
