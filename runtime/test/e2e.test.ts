@@ -116,7 +116,8 @@ describe("runtime with a real OpenClaw gateway", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const person = yield* connectPerson(devnet.url, "e2e person")
-          const joined = yield* joinInvite(person, answer.inviteUrl)
+          // Accepting a join takes the agent well over the 30 s default on a loaded machine.
+          const joined = yield* joinInvite(person, answer.inviteUrl, 180_000)
           expect(joined).toMatchObject({ _tag: "Joined", conversationId: answer.conversationId })
           const sentAt = Date.now()
           yield* person.client.sendText(answer.conversationId, "ping from the e2e test")
@@ -125,7 +126,8 @@ describe("runtime with a real OpenClaw gateway", () => {
             answer.conversationId,
             (t) => t.startsWith("FAKE-REPLY"),
             sentAt - 1,
-            120_000,
+            // The first turn after the provision's config hot reload takes minutes on a loaded 2-core machine.
+            360_000,
           )
         }),
       ),
@@ -135,13 +137,13 @@ describe("runtime with a real OpenClaw gateway", () => {
     const last = llm.requests.at(-1)!
     expect(last.model).toBe("anthropic/claude-sonnet-4-6")
     expect(last.authorization).toBe("Bearer sk-e2e-fake")
-  }, 180_000)
+  }, 660_000)
 
-  // KNOWN FAILURE, reported as skipped so it cannot vanish: on a real gateway the turns of a conversation made here fail
-  // with OpenClaw's "Gateway is draining; new tasks are not accepted" (seen 2026-12-04 after the provision's config
-  // hot reload; the main conversation still answers). The devnet contract test (http-contract.test.ts) passes; the
-  // real-gateway path is not done. Unskip once fixed.
-  it.skip("[known failure: turns in a made conversation fail on a real gateway] two conversations made with POST /convos/conversation: different inbox ids, and each one's instructions reach the model there", async () => {
+  // Each conversation made by POST /convos/conversation has its own identity and message stream, opened inside that
+  // HTTP request. OpenClaw runs a plugin route's request as "root work" in an AsyncLocalStorage and refuses work that
+  // still carries it after the response ("Gateway is draining; new tasks are not accepted"): the plugin runs each turn
+  // outside it (runtime/gateway/extensions/convos/src/admission.ts). This test failed with exactly that before.
+  it("two conversations made with POST /convos/conversation: different inbox ids, and each one's instructions reach the model there", async () => {
     const make = async (name: string, instructions: string) => {
       const res = await fetch(`${url}/convos/conversation`, {
         method: "POST",
@@ -162,7 +164,7 @@ describe("runtime with a real OpenClaw gateway", () => {
         Effect.scoped(
           Effect.gen(function* () {
             const person = yield* connectPerson(devnet.url, `${mine} person`)
-            expect(yield* joinInvite(person, made.inviteUrl)).toMatchObject({
+            expect(yield* joinInvite(person, made.inviteUrl, 180_000)).toMatchObject({
               _tag: "Joined",
               conversationId: made.conversationId,
             })
@@ -173,7 +175,7 @@ describe("runtime with a real OpenClaw gateway", () => {
               made.conversationId,
               (t) => t.startsWith("FAKE-REPLY") && t.includes(mine),
               sentAt - 1,
-              120_000,
+              360_000,
             )
           }),
         ),
@@ -182,7 +184,7 @@ describe("runtime with a real OpenClaw gateway", () => {
       expect(asked.prompt).toContain(`${mine}: only talk about`)
       expect(asked.prompt).not.toContain(other)
     }
-  }, 300_000)
+  }, 1_500_000)
 
   it("a restarted manager re-adopts the running instance, and destroy stops it by PID", async () => {
     const record = JSON.parse(

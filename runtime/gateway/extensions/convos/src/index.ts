@@ -11,6 +11,7 @@ import { waitUntilAbort } from "openclaw/plugin-sdk/channel-outbound"
 import { type ConvosRuntime, createConvosRuntime } from "../../../../src/plugin/convosRuntime.ts"
 import { AGENT_SERVICE_TOOLS, MODEL_PROVIDER_ID } from "../../../../src/config/openclawConfig.ts"
 import { ROUTES } from "../../../../src/http/routes.ts"
+import { outsideRequestWork } from "./admission.ts"
 import { dispatchToAgent } from "./dispatch.ts"
 
 const CHANNEL = "convos"
@@ -19,8 +20,12 @@ const SHARED = Symbol.for("@convos-agents/runtime/convos-plugin")
 const loadConvosRuntime = async (shared: { api: any }): Promise<ConvosRuntime> =>
   createConvosRuntime({
     env: process.env,
-    dispatch: (message, reply) =>
-      dispatchToAgent(shared.api.runtime, message, reply, (line) => shared.api.logger?.warn?.(`[convos] ${line}`)),
+    // A turn is the message's own work: never the HTTP request's that opened the stream it came on (a conversation
+    // made by POST /convos/conversation), which OpenClaw refuses as draining once that request has ended (admission.ts).
+    dispatch: (message, reply) => {
+      const warn = (line: string) => shared.api.logger?.warn?.(`[convos] ${line}`)
+      return outsideRequestWork(() => dispatchToAgent(shared.api.runtime, message, reply, warn), warn)
+    },
     // A key given at provision reaches the agent through a config hot reload: wait for it before the first turn.
     modelConfigured: () => !!shared.api.runtime.config.current()?.models?.providers?.[MODEL_PROVIDER_ID],
     log: (line: string) => shared.api.logger?.info?.(`[convos] ${line}`),
