@@ -70,6 +70,12 @@ export const ProvisionAnswer = Schema.Struct({
   pending: Schema.optional(Schema.Boolean),
 })
 
+/**
+ * POST /convos/invite: a new invite to the agent's own conversation. The group's tag changes with it, so every earlier
+ * invite is refused on join ("revoked").
+ */
+export const InviteAnswer = Schema.Struct({ inviteUrl: Schema.String })
+
 /** POST /convos/join. A join may still wait for the owner's acceptance: then there is no conversation id yet. */
 export const JoinAnswer = Schema.Struct({
   conversationId: Schema.optional(Schema.NullOr(Schema.String)),

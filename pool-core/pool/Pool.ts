@@ -159,6 +159,11 @@ export class Pool extends Context.Service<
       { readonly joined: boolean; readonly pending: boolean; readonly conversationId: string | null },
       InstanceNotFound | InvalidRequest | ProviderError | PoolError
     >
+    /** A new invite link to the owner's running agent's conversation; every earlier link stops working. */
+    readonly rotateInvite: (
+      id: string,
+      owner: string,
+    ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
     /**
      * The owner gives a running or crashed agent to `to`, who then owns it (and it counts against their
      * AGENTS_PER_OWNER); refused when `to` already holds that many, or when `from` does not own it (looks missing).

@@ -329,6 +329,20 @@ export const makePool = Effect.gen(function* () {
       return { joined: r.joined, pending: r.pending ?? false, conversationId: r.conversationId || null }
     })
 
+  const rotateInvite = (id: string, owner: string) =>
+    Effect.gen(function* () {
+      const i = yield* claimedOwned(id, owner)
+      if (i.joinUrl)
+        return yield* new InvalidRequest({
+          field: "agent",
+          message:
+            "It joined someone else's conversation, so it has no invite of its own; ask that conversation's owner.",
+        })
+      const r = yield* runtime.rotateInvite(i.url!, token(id))
+      yield* repo.update(id, { inviteUrl: r.inviteUrl })
+      return yield* get(id)
+    })
+
   const ownership = makeOwnership({ sql: sqlClient, repo, settings, compute, runtime, token, publish, owned })
 
   // Who this pool is to the other replicas (claim ownership, the tick lock).
@@ -406,6 +420,7 @@ export const makePool = Effect.gen(function* () {
     rename,
     instruct,
     join,
+    rotateInvite,
     transfer: ownership.transfer,
     restart: ownership.restart,
     release,

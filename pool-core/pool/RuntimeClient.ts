@@ -37,5 +37,7 @@ export class RuntimeClient extends Context.Service<
     readonly update: (url: string, token: string, body: AgentUpdate) => Effect.Effect<void, ProviderError>
     /** POST /convos/join: send the agent into another conversation. */
     readonly join: (url: string, token: string, inviteUrl: string) => Effect.Effect<ProvisionResult, ProviderError>
+    /** POST /convos/invite: a new invite to the agent's own conversation; every earlier one stops working. */
+    readonly rotateInvite: (url: string, token: string) => Effect.Effect<{ readonly inviteUrl: string }, ProviderError>
   }
 >()("pool-core/pool/RuntimeClient") {}

@@ -1,5 +1,5 @@
 import { Data, Duration, Effect, Layer, Schema } from "effect"
-import { HealthAnswer, JoinAnswer, ProvisionAnswer } from "@convos-agents/contract"
+import { HealthAnswer, InviteAnswer, JoinAnswer, ProvisionAnswer } from "@convos-agents/contract"
 import { ProviderError } from "../domain/errors.ts"
 import { type AgentUpdate, type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
 
@@ -167,6 +167,8 @@ export const makeRuntimeClient = (options: {
           pending: r.pending ?? false,
         })),
       ),
+    rotateInvite: (url, token) =>
+      call("invite", `${url}/convos/invite`, json(token, "POST", {}), options.provisionTimeout, InviteAnswer, max),
   })
 }
 

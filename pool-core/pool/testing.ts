@@ -77,6 +77,9 @@ export interface MemoryStats {
   restarts: number
 }
 
+let rotations = 0
+const randomTagOf = () => `r${++rotations}`
+
 export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
   Layer.effectContext(
     Effect.sync(() => {
@@ -338,6 +341,24 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
             ),
           ),
         update: (url) => (byUrl(url) ? Effect.void : Effect.fail(unreachable("update", url))),
+        // Like the runtime: a new invite for the agent's own conversation (none for one that joined another).
+        rotateInvite: (url) =>
+          Effect.suspend(() => {
+            const i = byUrl(url)
+            if (!i || stateOf(i) !== "running") return Effect.fail(unreachable("invite", url))
+            if (!i.conversationId || i.provisioned?.joinUrl)
+              return Effect.fail(
+                new ProviderError({
+                  provider: "runtime",
+                  operation: "invite",
+                  status: 409,
+                  retryable: false,
+                  message: "This agent has no invite of its own: it joined someone else's conversation.",
+                }),
+              )
+            i.inviteUrl = `https://dev.convos.org/v2?i=memory-${i.instanceId}-${randomTagOf()}`
+            return Effect.succeed({ inviteUrl: i.inviteUrl })
+          }),
         join: (url, _token, inviteUrl) =>
           Effect.suspend(() => {
             const i = byUrl(url)

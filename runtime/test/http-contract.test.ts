@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Schema } from "effect"
-import { HealthAnswer, JoinAnswer, ProvisionAnswer } from "@convos-agents/contract"
+import { HealthAnswer, InviteAnswer, JoinAnswer, ProvisionAnswer } from "@convos-agents/contract"
 import { DevnetMessaging, generateIdentity } from "@convos-agents/messaging"
 import { createInviteSlug, inviteUrlBase, randomTag } from "@convos-agents/messaging/convos"
 import { createConvosRuntime, NO_MODEL_REPLY, type ConvosRuntime } from "../src/plugin/convosRuntime.ts"
@@ -229,6 +229,32 @@ describe("instance HTTP contract", () => {
           expect(yield* waitForText(person, conversationId, (t) => t.startsWith("Olá!"), 0, 10_000)).toBe(
             "Olá! Ask me anything about Lisbon.",
           )
+        }),
+      ),
+    )
+  })
+
+  it("POST /convos/invite: a new invite works, the old one is refused as revoked; health and status report the new one", async () => {
+    const before = (await call("/pool/health")).body
+    expect((await call("/convos/invite", { method: "POST", token: null })).status).toBe(401)
+    const res = await call("/convos/invite", { method: "POST" })
+    expect(res.status).toBe(200)
+    expect(Schema.decodeUnknownSync(InviteAnswer)(res.body, { onExcessProperty: "error" })).toEqual(res.body)
+    expect(res.body.inviteUrl).toMatch(/^https:\/\/dev\.convos\.org\/v2\?i=/)
+    expect(res.body.inviteUrl).not.toBe(before.inviteUrl)
+    expect((await call("/pool/health")).body.inviteUrl).toBe(res.body.inviteUrl)
+    expect((await call("/convos/status")).body.inviteUrl).toBe(res.body.inviteUrl)
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const stranger = yield* connectPerson(devnet.url, "old link")
+          const refused = yield* Effect.flip(joinInvite(stranger, before.inviteUrl, 10_000))
+          expect(String((refused as { message?: string }).message)).toContain("revoked")
+          const friend = yield* connectPerson(devnet.url, "new link")
+          expect(yield* joinInvite(friend, res.body.inviteUrl)).toMatchObject({
+            _tag: "Joined",
+            conversationId: before.conversationId,
+          })
         }),
       ),
     )

@@ -20,7 +20,7 @@ import {
   profileUpdateContent,
   randomTag,
 } from "@convos-agents/messaging/convos"
-import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable } from "./errors.ts"
+import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable, NoOwnConversation } from "./errors.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
 import { defaultGreeting } from "../config/seedFiles.ts"
@@ -99,6 +99,11 @@ export class ConvosAgent extends Context.Service<
       instructions?: string,
     ) => Effect.Effect<{ conversationId: string; inviteUrl: string; inboxId: string }, MessagingUnavailable>
     readonly join: (inviteUrl: string) => Effect.Effect<JoinOutput, BadInvite | JoinRejected | MessagingUnavailable>
+    /**
+     * A new invite to the agent's own conversation: the group gets a new tag, so every earlier invite is refused on
+     * join. NoOwnConversation when it has none (it joined someone else's).
+     */
+    readonly rotateInvite: () => Effect.Effect<{ inviteUrl: string }, NoOwnConversation | MessagingUnavailable>
     readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingUnavailable>
     /** Whether the message stream is running (false while it restarts after a failure). */
     readonly streaming: () => boolean
@@ -351,7 +356,26 @@ const make = (options: ConvosAgentOptions) =>
     const streamFiber = yield* serve.pipe(Effect.forkIn(scope))
     yield* Scope.addFinalizer(scope, Fiber.interrupt(streamFiber))
 
+    const rotateInvite = () =>
+      Effect.gen(function* () {
+        const conversationId = state.conversationId
+        if (!conversationId || !state.inviteTag)
+          return yield* new NoOwnConversation({
+            message:
+              "This agent has no invite of its own: it joined someone else's conversation (ask that conversation's owner for an invite).",
+          })
+        const tag = randomTag()
+        yield* client
+          .updateGroup(conversationId, { appData: encodeMetadata({ tag }) })
+          .pipe(Effect.mapError(messagingFailure))
+        const slug = createInviteSlug(identity, { conversationId, tag, name: state.agentName })
+        const inviteUrl = inviteUrlBase(messaging.network, options.inviteBaseUrl) + slug
+        yield* save({ ...state, inviteUrl, inviteTag: tag })
+        return { inviteUrl }
+      })
+
     return ConvosAgent.of({
+      rotateInvite,
       identity,
       state: Effect.sync(() => state),
       provision,

@@ -17,6 +17,11 @@ export class JoinRejected extends Schema.TaggedError<JoinRejected>()("JoinReject
   message: Schema.String,
 }) {}
 
+/** The agent has no conversation of its own (it joined someone else's): nothing to make an invite to. */
+export class NoOwnConversation extends Schema.TaggedError<NoOwnConversation>()("NoOwnConversation", {
+  message: Schema.String,
+}) {}
+
 export class MessagingUnavailable extends Schema.TaggedError<MessagingUnavailable>()("MessagingUnavailable", {
   message: Schema.String,
 }) {}

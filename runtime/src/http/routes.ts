@@ -35,6 +35,7 @@ export const ROUTES = [
   "/convos/status",
   "/convos/conversation",
   "/convos/join",
+  "/convos/invite",
 ] as const
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -74,6 +75,8 @@ const statusOf = (error: unknown): number => {
       return 400
     case "JoinRejected":
       return 422
+    case "NoOwnConversation":
+      return 409
     case "NotReady":
       return 503
     case "MessagingUnavailable":
@@ -201,6 +204,11 @@ export const handleContractRequest = async (
         return true
       }
       sendExit(res, await deps.runAgent((a) => a.createConversation(b.name, b.instructions)), (r) => r)
+      return true
+    }
+    case "/convos/invite": {
+      if (!expect("POST")) return true
+      sendExit(res, await deps.runAgent((a) => a.rotateInvite()), (r) => r)
       return true
     }
     case "/convos/join": {

@@ -4,19 +4,28 @@ import type { Command } from "../types.ts"
 
 export const inviteCommand: Command = {
   name: "invite",
-  args: "<agent>",
-  help: "the invite link to your agent's conversation",
+  args: "<agent> [new]",
+  help: "the invite link to your agent's conversation; with new: a new link, and the old ones stop working",
   scope: "user",
   aliases: ["invite"],
   aliasArg: "agent",
   minArgs: 1,
-  maxArgs: 1,
-  run: (ctx, [ref]) =>
-    withAgent(ctx, ref!, (agent, name) =>
-      answer(ctx, ctx.pool.get(agent.id), (a) =>
-        a.inviteUrl
-          ? `Open this link in Convos to chat with ${name} (or share it):\n${a.inviteUrl}`
-          : `${name} has no invite link (it joined another conversation, or is not ready).`,
-      ),
-    ),
+  maxArgs: 2,
+  run: (ctx, [ref, fresh]) =>
+    fresh !== undefined && fresh.trim().toLowerCase() !== "new"
+      ? ctx.reply(`Say /invite ${ref} for its link, or /invite ${ref} new for a new one (the old links stop working).`)
+      : withAgent(ctx, ref!, (agent, name) =>
+          fresh !== undefined
+            ? answer(
+                ctx,
+                ctx.pool.rotateInvite(agent.id, ctx.sender),
+                (a) =>
+                  `New invite link for ${name}; earlier links no longer let anyone in (people already in stay):\n${a.inviteUrl}`,
+              )
+            : answer(ctx, ctx.pool.get(agent.id), (a) =>
+                a.inviteUrl
+                  ? `Open this link in Convos to chat with ${name} (or share it):\n${a.inviteUrl}`
+                  : `${name} has no invite link (it joined another conversation, or is not ready).`,
+              ),
+        ),
 }
