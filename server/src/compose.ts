@@ -1,6 +1,6 @@
 import { resolve } from "node:path"
 import { Effect, Layer } from "effect"
-import { DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@convos-agents/pool-core"
+import { type Compute, DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@convos-agents/pool-core"
 import { embeddedMessagingLayer, Messaging, metered } from "@convos-agents/messaging"
 import { BotMigrations, ManagerBotLive } from "@convos-agents/manager-bot"
 import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
@@ -45,9 +45,19 @@ export const describeParts = () => [
 /** Every part's migrations (pool-core's and the bot's tables), merged by pool-core's one loader. */
 export const AppMigrations = BotMigrations
 
-export const AppLayer = () => {
+export interface AppOptions {
+  /**
+   * The compute layer instead of the one COMPUTE selects: the two-replica soak test (server/test/soak) runs this exact
+   * composition with a loopback fake cloud, since a real agent per claim is far too heavy for minutes of chat.
+   */
+  readonly compute?: Layer.Layer<Compute, unknown, Messaging>
+}
+
+export const AppLayer = (options: AppOptions = {}) => {
   const choice = computeName()
-  const compute = choice === "railway" ? railwayComputeLayerFromEnv : choice === "docker" ? dockerCompute : localCompute
+  const compute =
+    options.compute ??
+    (choice === "railway" ? railwayComputeLayerFromEnv : choice === "docker" ? dockerCompute : localCompute)
   const database = DatabaseLive.pipe(Layer.provide(AppMigrations))
   // Readiness (/readyz) checks the database itself; the pool's tick and the bot's messaging register their checks.
   const base = Layer.mergeAll(database, metered(embeddedMessagingLayer), PoolConfigLive).pipe(

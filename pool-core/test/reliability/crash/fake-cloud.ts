@@ -73,6 +73,15 @@ export const startFakeCloud = async (options: FakeCloudOptions) => {
     i.inviteUrl = `https://dev.convos.org/v2?i=fake-${i.instanceId}`
     return c.json({ conversationId: i.conversationId, inviteUrl: i.inviteUrl, joined: false })
   })
+  // PATCH /pool/agent (a rename or new instructions): the two-replica soak test renames agents through the bot.
+  app.patch("/rt/:ref/pool/agent", async (c) => {
+    const i = instances.get(c.req.param("ref"))
+    if (!i) return c.json({ error: "gone" }, 404)
+    if (c.req.header("authorization") !== `Bearer ${i.token}`) return c.json({ error: "bad token" }, 401)
+    const body = (await c.req.json()) as { agentName?: string }
+    if (i.provision && body.agentName) i.provision = { ...i.provision, agentName: body.agentName }
+    return c.json({ ok: true })
+  })
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
       base = `http://127.0.0.1:${info.port}`
