@@ -353,6 +353,56 @@ describe("local compute", () => {
     expect(existsSync(stateDir)).toBe(true)
   })
 
+  it("restart (the owner's /restart): a crashed instance the layer left stopped starts again on its state, token and env", async () => {
+    const dir = dataDir()
+    const stateDir = join(dir, "instances", "owner-restart")
+    mkdirSync(stateDir, { recursive: true })
+    const dead = 2 ** 22 + 54322
+    writeFileSync(join(stateDir, ".env"), 'OPENROUTER_API_KEY="sk-or-v1-kept"\n', { mode: 0o600 })
+    writeFileSync(
+      join(stateDir, "instance.json"),
+      JSON.stringify({
+        instanceId: "owner-restart",
+        pid: dead,
+        port: 1,
+        startedAt: new Date().toISOString(),
+        instanceToken: "tok-owner-restart",
+        env: { AGENT_NAME: "Kept" },
+        exitedAt: new Date().toISOString(),
+        exitCode: 1,
+      }),
+    )
+    const rt = ManagedRuntime.make(
+      localComputeLayer({ dataDir: dir, stopGraceMs: 2_000, baseEnv: { DEVNET_URL: "http://127.0.0.1:9" } }),
+    )
+    try {
+      const ask = () => use(rt, (c) => c.statusBatch([{ providerRef: "owner-restart", providerProjectRef: null }]))
+      expect((await ask()).get("owner-restart")?.state).toBe("failed")
+      const handle = await use(rt, (c) => c.restart!("owner-restart"))
+      const record = JSON.parse(readFileSync(join(stateDir, "instance.json"), "utf8")) as { pid: number; port: number }
+      expect(record.pid).not.toBe(dead)
+      expect(isAlive(record.pid)).toBe(true)
+      started.push(record.pid)
+      expect(handle.url).toBe(`http://127.0.0.1:${record.port}`)
+      const environ = readFileSync(`/proc/${record.pid}/environ`, "utf8").split("\0")
+      expect(environ).toContain("INSTANCE_TOKEN=tok-owner-restart")
+      expect(environ).toContain("AGENT_NAME=Kept")
+      expect(environ).toContain(`OPENCLAW_STATE_DIR=${stateDir}`)
+      expect(readFileSync(join(stateDir, ".env"), "utf8")).toContain("sk-or-v1-kept")
+      expect(["starting", "running"]).toContain((await ask()).get("owner-restart")?.state)
+      const unknown = await rt.runPromiseExit(
+        Effect.gen(function* () {
+          return yield* (yield* Compute).restart!("never-created")
+        }),
+      )
+      expect(JSON.stringify(unknown)).toContain("no record with a token")
+      await use(rt, (c) => c.destroy("owner-restart"))
+      expect(isAlive(record.pid)).toBe(false)
+    } finally {
+      await rt.dispose()
+    }
+  }, 60_000)
+
   it("a runtime that exits on its own is started again from its state with backoff, up to maxRestarts; then it stays stopped and says so", async () => {
     const dir = dataDir()
     const stateDir = join(dir, "instances", "crashy")
