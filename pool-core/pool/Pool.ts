@@ -9,7 +9,7 @@ import type {
   ProvisionFailed,
   StaleTransition,
 } from "../domain/errors.ts"
-import type { Instance, InstanceCounts, InstanceStatus } from "../domain/instance.ts"
+import type { Instance, InstanceCounts, InstanceEvent, InstanceStatus } from "../domain/instance.ts"
 import type { QuotaExceeded } from "../domain/quota.ts"
 import type { QuotaSettings } from "./quota/settings.ts"
 import type { Template } from "../domain/template.ts"
@@ -188,6 +188,11 @@ export class Pool extends Context.Service<
     readonly templates: Effect.Effect<ReadonlyArray<Template>, PoolError>
     readonly template: (slug: string) => Effect.Effect<Template, InvalidRequest | PoolError>
     readonly events: Stream.Stream<PoolEvent>
+    /** The audit trail (`events` table), newest first: the latest `limit` events of the pool, or of one instance. */
+    readonly recentEvents: (filter: {
+      readonly limit: number
+      readonly instanceId?: string
+    }) => Effect.Effect<ReadonlyArray<InstanceEvent>, PoolError>
     /** Target sizes from config, for /counts and alerts. */
     readonly targets: { readonly minIdle: number; readonly maxTotal: number }
     /** AGENTS_PER_OWNER, API_CLAIMS_PER_HOUR, WEB_AGENT_TTL: the edges tell people what the limits are. */

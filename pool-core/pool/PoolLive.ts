@@ -428,6 +428,7 @@ export const makePool = Effect.gen(function* () {
     templates,
     template,
     events: Stream.merge(Stream.fromPubSub(events), circuit.events),
+    recentEvents: (filter) => repo.recentEvents(Math.max(1, Math.floor(filter.limit)), filter.instanceId),
     targets: { minIdle: settings.minIdle, maxTotal: settings.maxTotal },
     quotas: settings.quotas,
     // Gone only once its lock has stayed free for POOL_REPLICA_GONE_AFTER, as for the tick's claims: a live replica's

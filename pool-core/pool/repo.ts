@@ -314,6 +314,13 @@ export const makeInstanceRepo = Effect.gen(function* () {
       Effect.mapError(toDatabaseError),
     )
 
+  /** The latest `limit` audit events, newest first: of every instance, or of one. */
+  const recentEvents = (limit: number, instanceId?: string) =>
+    (instanceId === undefined
+      ? sql`SELECT id::int AS id, instance_id, from_status, to_status, kind, detail, created_at FROM events ORDER BY id DESC LIMIT ${limit}`
+      : sql`SELECT id::int AS id, instance_id, from_status, to_status, kind, detail, created_at FROM events WHERE instance_id = ${instanceId} ORDER BY id DESC LIMIT ${limit}`
+    ).pipe(Effect.flatMap(decodeEvents), Effect.mapError(toDatabaseError))
+
   return {
     insertStarting,
     transition,
@@ -329,6 +336,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
     tickRows,
     remove,
     events,
+    recentEvents,
   } as const
 })
 

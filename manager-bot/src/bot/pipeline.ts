@@ -1,5 +1,6 @@
 import { Effect, Option } from "effect"
-import { AgentResources, NotConfigured, Pool, type Template } from "@convos-agents/pool-core"
+import { AgentResources, Compute, NotConfigured, Pool, type Template } from "@convos-agents/pool-core"
+import { loadDeploymentInfo } from "@convos-agents/pool-core/api/info"
 import { makeSpendOf } from "@convos-agents/pool-core/providers/resources"
 import { allCommands } from "../commands/index.ts"
 import type { BotServices, CommandContext } from "../commands/types.ts"
@@ -17,6 +18,8 @@ export interface BotPipelineOptions {
   readonly commandsPerMinute?: number
   /** Says something in a person's manager chat (ManagerBot); by default nothing is sent. */
   readonly tell?: (inboxId: string, text: string) => Effect.Effect<void>
+  /** The messaging network the bot is on (for /info). */
+  readonly network?: string
 }
 
 /**
@@ -29,6 +32,8 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
     const dialogs = yield* Dialogs
     const spendOf = yield* makeSpendOf
     const resources = yield* Effect.serviceOption(AgentResources)
+    const compute = yield* Effect.serviceOption(Compute)
+    const deployment = yield* Effect.cached(loadDeploymentInfo)
     const services: BotServices = {
       pool,
       dialogs,
@@ -40,6 +45,16 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
       inviteUrlFor: options.inviteUrlFor,
       tell: options.tell ?? (() => Effect.void),
       heldBy: (instanceId) => (Option.isSome(resources) ? resources.value.held(instanceId) : Effect.succeed([])),
+      about: deployment.pipe(
+        Effect.map((d) => ({
+          version: d.version,
+          commit: d.commit,
+          environment: d.environment,
+          network: options.network ?? "unknown",
+          compute: Option.match(compute, { onNone: () => "none", onSome: (c) => c.name }),
+          model: d.model,
+        })),
+      ),
     }
     const limit = rateLimit(options.commandsPerMinute ?? COMMANDS_PER_MINUTE)
     const dialog = dialogStep(allCommands)

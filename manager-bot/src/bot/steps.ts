@@ -48,11 +48,16 @@ const plainArgOk = (ctx: CommandContext, arg: PlainArg | undefined) =>
         )
 
 /** Reads the command; an unknown word or missing arguments are answered here, with the help of the chat. */
-export const parseStep =
-  (commands: ReadonlyArray<Command>): Middleware<CommandContext, ParsedContext> =>
-  (ctx, next) =>
+export const parseStep = (commands: ReadonlyArray<Command>): Middleware<CommandContext, ParsedContext> => {
+  // One name may be a person's command and an ops command (/agent): each chat reads its own first.
+  const inChat = (where: "user" | "ops") => [
+    ...commands.filter((c) => c.scope === where || c.scope === "any"),
+    ...commands.filter((c) => c.scope !== where && c.scope !== "any"),
+  ]
+  const ordered = { user: inChat("user"), ops: inChat("ops") }
+  return (ctx, next) =>
     Effect.gen(function* () {
-      let parsed = parseCommand(commands, ctx.text)
+      let parsed = parseCommand(ordered[ctx.where], ctx.text)
       if (parsed._tag !== "Unknown" && !(yield* plainArgOk(ctx, parsed.plainArg)))
         parsed = { _tag: "Unknown", word: null }
       if (parsed._tag === "Unknown") {
@@ -64,6 +69,7 @@ export const parseStep =
         return yield* ctx.reply(`${parsed.problem} Usage: ${usage(parsed.command)} — ${parsed.command.help}`)
       return yield* next({ ...ctx, command: parsed.command, args: parsed.args })
     })
+}
 
 /** Ops commands only in the ops chat and only for admins; a person's commands only in their manager chat. */
 export const authStep: Middleware<ParsedContext> = (ctx, next) => {

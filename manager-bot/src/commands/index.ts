@@ -1,8 +1,12 @@
 import { helpCommand } from "./help.ts"
+import { opsAgentCommand } from "./ops/agent.ts"
 import { countsCommand } from "./ops/counts.ts"
 import { dismissCommand } from "./ops/dismiss.ts"
 import { drainCommand } from "./ops/drain.ts"
+import { eventsCommand } from "./ops/events.ts"
+import { infoCommand } from "./ops/info.ts"
 import { killCommand } from "./ops/kill.ts"
+import { ownerCommand } from "./ops/owner.ts"
 import { poolCommand } from "./ops/pool.ts"
 import { reconcileCommand } from "./ops/reconcile.ts"
 import { replenishCommand } from "./ops/replenish.ts"
@@ -41,6 +45,7 @@ const userCommands = [
   cancelCommand,
 ]
 const opsCommands = [
+  infoCommand,
   countsCommand,
   poolCommand,
   replenishCommand,
@@ -49,6 +54,9 @@ const opsCommands = [
   killCommand,
   dismissCommand,
   topupCommand,
+  eventsCommand,
+  ownerCommand,
+  opsAgentCommand,
 ]
 
 export const allCommands: ReadonlyArray<Command> = [...userCommands, ...opsCommands, helpCommand(() => allCommands)]

@@ -5,6 +5,18 @@ import type { SpendOf } from "@convos-agents/pool-core/providers/resources"
 import type { BotContext } from "../bot/context.ts"
 import type { Dialog, Dialogs } from "../dialogs/Dialogs.ts"
 
+/** What /info says about this deployment (ops chat). */
+export interface About {
+  readonly version: string
+  readonly commit: string | null
+  readonly environment: string
+  /** The messaging network: devnet, or XMTP dev/production. */
+  readonly network: string
+  /** Where agents run (the Compute layer's name). */
+  readonly compute: string
+  readonly model: { readonly source: string; readonly id: string | null }
+}
+
 /** What commands use besides the message: built once per bot. */
 export interface BotServices {
   readonly pool: Pool["Service"]
@@ -26,6 +38,8 @@ export interface BotServices {
   readonly tell: (inboxId: string, text: string) => Effect.Effect<void>
   /** The provider resources an agent holds (email inbox, phone number, wallet …); none without AgentResources. */
   readonly heldBy: (instanceId: string) => Effect.Effect<ReadonlyArray<HeldResource>, unknown>
+  /** This deployment, for /info. */
+  readonly about: Effect.Effect<About>
 }
 
 /** Who is talking, where, how to answer, and what the bot can do for them. */
