@@ -16,6 +16,7 @@ import { makeSpendOf } from "@convos-agents/pool-core/providers/resources"
 import { registerCheck } from "@convos-agents/pool-core/observability"
 import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
+import { localOperator } from "./localOperator.ts"
 import { notifyOwner } from "./ownerNotices.ts"
 import { checkSpendCaps } from "./spendCaps.ts"
 import { makeLanes } from "./lanes.ts"
@@ -36,6 +37,8 @@ export interface ManagerBotInfo {
   readonly inviteUrl: (templateSlug?: string) => string
   readonly opsInviteUrl: string
   readonly opsConversationId: string
+  /** Devnet only: the local operator's inbox, admitted to the ops chat (`npm run chat -- --ops`); null on XMTP. */
+  readonly localOperatorInboxId: string | null
 }
 
 export class ManagerBot extends Context.Service<ManagerBot, ManagerBotInfo>()("manager-bot/ManagerBot") {}
@@ -90,7 +93,7 @@ export const botSettings = Effect.gen(function* () {
 
 const makeBot = Effect.gen(function* () {
   const s = yield* botSettings
-  const admins = s.admins
+  const admins = new Set(s.admins)
   const me: MessagingIdentity = yield* loadOrCreateIdentity(
     join(s.dataDir, "manager-identity.json"),
     Option.getOrUndefined(s.privateKey),
@@ -135,6 +138,18 @@ const makeBot = Effect.gen(function* () {
       Effect.mapError((e) => (typeof e === "string" ? e : `not answering: ${e.message}`)),
     ),
   )
+  // On the devnet the local operator is an admin too (never on XMTP).
+  const operator = yield* localOperator(s.dataDir, opsId)
+  if (Option.isSome(operator)) {
+    const op = operator.value.inboxId
+    admins.add(op)
+    // Added once; it sees only what is sent after, so the bot's name and a welcome follow.
+    if (!(yield* client.members(opsId)).some((m) => m.inboxId === op)) {
+      yield* client.addMembers(opsId, [op])
+      yield* client.send(opsId, profileUpdateContent("Agent manager", "agent"))
+      yield* client.sendText(opsId, "Welcome, local operator: this is the ops chat. /help lists the ops commands.")
+    }
+  }
   // Admins that already exist on the network are added straight away; the others use the ops invite.
   for (const admin of admins) yield* client.addMembers(opsId, [admin]).pipe(Effect.ignore)
 
@@ -160,6 +175,7 @@ const makeBot = Effect.gen(function* () {
     inviteUrlFor: inviteUrl,
     commandsPerMinute: s.commandsPerMinute,
     tell,
+    network: messaging.network,
   })
 
   /**
@@ -448,7 +464,13 @@ const makeBot = Effect.gen(function* () {
     ),
   )
 
-  return ManagerBot.of({ inboxId: me.inboxId, inviteUrl, opsInviteUrl, opsConversationId: opsId })
+  return ManagerBot.of({
+    inboxId: me.inboxId,
+    inviteUrl,
+    opsInviteUrl,
+    opsConversationId: opsId,
+    localOperatorInboxId: Option.match(operator, { onNone: () => null, onSome: (o) => o.inboxId }),
+  })
 })
 
 export const ManagerBotLive = Layer.effect(ManagerBot, makeBot).pipe(

@@ -2,6 +2,8 @@
 //   npm run chat -- --invite <convos invite url> --name "Ada"      join a conversation by invite (as Convos does)
 //   npm run chat -- --name "Ada"                                     open the manager bot's invite ($DATA_DIR/manager-invite.url)
 //   npm run chat -- --conversation <id> --name "Ada"                 continue in a conversation you are already in
+//   npm run chat -- --ops                                            the ops chat, as the local operator `npm start`
+//                                                                    made on the devnet ($DATA_DIR/operator.json)
 // Reads one message per stdin line; prints each incoming message as `<sender name>: <text>`; on EOF waits until the
 // conversation is quiet for --quiet-ms, then exits. Status goes to stderr so stdout stays scriptable.
 import { Effect, Layer } from "effect"
@@ -13,16 +15,18 @@ import { MessagingError } from "../errors.ts"
 import { messagingLayerFromEnv } from "../layers.ts"
 import { Messaging } from "../Messaging.ts"
 import { loadOrCreateChatIdentity } from "./identityStore.ts"
+import { operatorFile, readLocalOperator } from "./operator.ts"
 import { announceProfile, joinByInvite, knownNames, profileNameOf } from "./convosBridge.ts"
 import { runChatSession } from "./session.ts"
 
-const usage = `usage: npm run chat -- [--invite <url> | --conversation <id>] [--name <display name>] [--quiet-ms <ms>]`
+const usage = `usage: npm run chat -- [--invite <url> | --conversation <id> | --ops] [--name <display name>] [--quiet-ms <ms>]`
 
 const { values } = parseArgs({
   options: {
     invite: { type: "string" },
     conversation: { type: "string" },
-    name: { type: "string", default: process.env.USER ?? "me" },
+    ops: { type: "boolean", default: false },
+    name: { type: "string" },
     "quiet-ms": { type: "string", default: "3000" },
     "join-timeout-ms": { type: "string", default: "60000" },
     help: { type: "boolean", default: false },
@@ -39,7 +43,7 @@ if (!Number.isFinite(quietMs) || quietMs < 0 || !Number.isFinite(joinTimeoutMs) 
   process.exit(2)
 }
 const dataDir = resolve(process.env.DATA_DIR ?? ".data")
-const name = values.name!
+const name = values.name ?? (values.ops ? "Operator" : (process.env.USER ?? "me"))
 const status = (line: string) => process.stderr.write(`[chat] ${line}\n`)
 
 const managerInvite = (): string | undefined => {
@@ -47,16 +51,38 @@ const managerInvite = (): string | undefined => {
   return existsSync(file) ? readFileSync(file, "utf8").trim() || undefined : undefined
 }
 
+/** --ops: the local operator `npm start` admitted to the ops chat; on the devnet only (XMTP admins use the ops invite). */
+const opsSeat = (network: string) =>
+  Effect.gen(function* () {
+    if (network !== "devnet")
+      return yield* new MessagingError({
+        reason: "invalid",
+        message:
+          "--ops is the local operator of the embedded devnet. On XMTP the ops chat admits ADMIN_INBOX_IDS only: open the ops invite `npm start` prints with --invite, as one of them.",
+      })
+    const operator = yield* Effect.try({
+      try: () => readLocalOperator(dataDir),
+      catch: (e) => new MessagingError({ reason: "invalid", message: e instanceof Error ? e.message : String(e) }),
+    })
+    if (!operator?.opsConversationId)
+      return yield* new MessagingError({
+        reason: "not-found",
+        message: `No local operator in ${operatorFile(dataDir)} yet: start the system with \`npm start\` (embedded devnet) with this DATA_DIR first.`,
+      })
+    return { identity: operator.identity, opsConversationId: operator.opsConversationId }
+  })
+
 const program = Effect.gen(function* () {
   const messaging = yield* Messaging
-  const identity = loadOrCreateChatIdentity(dataDir, name)
+  const operator = values.ops ? yield* opsSeat(messaging.network) : null
+  const identity = operator?.identity ?? loadOrCreateChatIdentity(dataDir, name)
   const client = yield* messaging.connect(identity, {
     label: name,
     dbPath: join(dataDir, "chat", `xmtp-${identity.inboxId}.db3`),
   })
   status(`you are ${name} (inbox ${identity.inboxId.slice(0, 8)}…) on ${messaging.network}`)
   const sinceMs = Date.now() - 1
-  let conversationId = values.conversation
+  let conversationId = operator?.opsConversationId ?? values.conversation
   if (!conversationId) {
     const invite = values.invite ?? managerInvite()
     if (!invite) {

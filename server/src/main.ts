@@ -113,6 +113,10 @@ const main = async () => {
       bot.inviteUrl(),
     )
     log(`ops chat invite (admins only): ${bot.opsInviteUrl}`)
+    if (bot.localOperatorInboxId)
+      log(
+        `ops chat as the local operator (devnet only; kept in DATA_DIR/operator.json): npm run chat -- --ops (inbox ${bot.localOperatorInboxId.slice(0, 8)}…)`,
+      )
     log("ready. Ctrl-C stops everything.")
   } catch (e) {
     // POOL_API_KEY is read synchronously (loadApiKey): its InvalidConfig arrives here as a thrown error.
