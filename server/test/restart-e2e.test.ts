@@ -1,143 +1,28 @@
-import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import { createServer, type IncomingMessage, type Server } from "node:http"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer as createNetServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import { displayNames } from "@convos-agents/messaging/convos"
-import { managementKey, openRouterApi } from "@convos-agents/pool-core/testing/openrouter"
+import { managementKey } from "@convos-agents/pool-core/testing/openrouter"
 import { isAlive } from "@convos-agents/pool-core/compute/local/processes"
-import { connectPerson, joinInvite, type ChatPerson } from "../../runtime/test/support/chatClient.ts"
-import { startFakeLlm } from "../../runtime/test/support/fakeLlm.ts"
+import { connectPerson, joinInvite } from "../../runtime/test/support/chatClient.ts"
+import {
+  freePort,
+  instanceDir as agentDir,
+  nextText,
+  say,
+  sleep,
+  startFakeOpenRouter,
+  startSystem,
+} from "./support/system.ts"
 
 // Stop is not destroy, through the real parts: `npm start`'s entry as a real process (embedded PGlite and devnet, local
 // compute with a REAL OpenClaw agent, OpenRouter keys and the model on one loopback fake). A person gets an agent from
 // the manager bot and chats with it; Ctrl-C; a start that fails after the agents were brought back (its port is taken)
 // destroys nothing; the next start brings the agent back: same identity, same conversation, same name and
 // instructions, same model key, and it answers the same person again.
-
-const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createNetServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-
-const readBody = async (req: IncomingMessage) => {
-  const chunks: Buffer[] = []
-  for await (const c of req) chunks.push(c as Buffer)
-  return Buffer.concat(chunks).toString("utf8")
-}
-
-/** OpenRouter on one origin: the keys API (the provider fake) and the model (the fake LLM), like the real service. */
-const startFakeOpenRouter = async () => {
-  const llm = await startFakeLlm()
-  const keys = openRouterApi()
-  const chats: Array<{ authorization: string | undefined; body: string }> = []
-  const server: Server = createServer(async (req, res) => {
-    const text = await readBody(req)
-    const path = req.url ?? ""
-    if (path.startsWith("/api/v1/keys")) {
-      const reply = keys.handle({
-        method: req.method ?? "",
-        path,
-        headers: req.headers,
-        body: text ? JSON.parse(text) : undefined,
-      })
-      res.writeHead(reply.status ?? 200, { "content-type": "application/json" })
-      res.end(JSON.stringify(reply.json ?? {}))
-      return
-    }
-    if (path.endsWith("/chat/completions")) chats.push({ authorization: req.headers.authorization, body: text })
-    const upstream = await fetch(`${llm.baseUrl}${path.replace(/^\/api\/v1/, "")}`, {
-      method: req.method,
-      headers: {
-        "content-type": "application/json",
-        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
-      },
-      body: req.method === "GET" || req.method === "HEAD" ? undefined : text,
-    })
-    res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" })
-    if (upstream.body) for await (const chunk of upstream.body) res.write(chunk)
-    res.end()
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return {
-    origin: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    chats,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-      await llm.close()
-    },
-  }
-}
-
-const startSystem = (env: Record<string, string>) => {
-  const child = spawn(process.execPath, ["--import", "tsx", main], { env, stdio: ["ignore", "pipe", "pipe"] })
-  const output = { text: "" }
-  child.stdout.on("data", (d) => (output.text += d))
-  child.stderr.on("data", (d) => (output.text += d))
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)))
-  const ready = async (timeoutMs: number) => {
-    const until = Date.now() + timeoutMs
-    while (!output.text.includes("[start] ready") && Date.now() < until && child.exitCode === null)
-      await new Promise((r) => setTimeout(r, 200))
-    expect(output.text, output.text).toContain("[start] ready")
-  }
-  return { child, output, exited, ready }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Waits for a text from someone else in the conversation, sent after `afterMs`, that matches. */
-const nextText = (
-  person: ChatPerson,
-  conversationId: string,
-  match: (text: string) => boolean,
-  afterMs: number,
-  timeoutMs: number,
-) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      const messages = yield* person.client
-        .messages(conversationId, { afterMs, limit: 100 })
-        .pipe(Effect.orElseSucceed(() => []))
-      const hit = messages.find((m) => m.senderInboxId !== person.identity.inboxId && m.text !== null && match(m.text))
-      if (hit) return hit
-      yield* Effect.sleep(300)
-    }
-    const seen = yield* person.client
-      .messages(conversationId, { afterMs, limit: 100 })
-      .pipe(Effect.orElseSucceed(() => []))
-    return yield* Effect.fail(
-      new Error(
-        `no matching message in ${conversationId} within ${timeoutMs} ms; got: ${JSON.stringify(seen.map((m) => m.text))}`,
-      ),
-    )
-  })
-
-const say = (
-  person: ChatPerson,
-  conversationId: string,
-  text: string,
-  match: (reply: string) => boolean,
-  timeoutMs = 120_000,
-) =>
-  Effect.gen(function* () {
-    const sentAt = Date.now() - 1
-    yield* person.client.sendText(conversationId, text)
-    return yield* nextText(person, conversationId, match, sentAt, timeoutMs)
-  })
 
 describe("Ctrl-C, then npm start again", () => {
   it("a claimed agent answers the same person in the same conversation, under the same name and instructions", {
@@ -159,10 +44,7 @@ describe("Ctrl-C, then npm start again", () => {
     for (const name of ["DATABASE_URL", "XMTP_ENV", "RAILWAY_API_TOKEN", "DEVNET_URL", "DEVNET_PORT", "POOL_API_KEY"])
       delete env[name]
     let system = startSystem(env)
-    const instanceDir = () => {
-      const dirs = existsSync(join(dataDir, "instances")) ? readdirSync(join(dataDir, "instances")) : []
-      return dirs.length === 1 ? join(dataDir, "instances", dirs[0]!) : null
-    }
+    const instanceDir = () => agentDir(dataDir)
     try {
       await system.ready(300_000)
       const devnetUrl = readFileSync(join(dataDir, "devnet.url"), "utf8").trim()
