@@ -88,6 +88,7 @@ layer(devnet.deps, { timeout: "240 seconds", excludeTestServices: true })("local
           }),
         )
       }),
+    300_000,
   )
 })
 
@@ -109,29 +110,32 @@ const leftover = loadOrCreateLocalOperator(xmtp.dataDir, "an-old-devnet-ops-chat
 layer(xmtp.bot.pipe(Layer.provideMerge(xmtp.deps)), { timeout: "120 seconds", excludeTestServices: true })(
   "local operator on XMTP",
   (it) => {
-    it.effect("is never admitted: ADMIN_INBOX_IDS only, whatever DATA_DIR holds; --ops refuses to run", () =>
-      Effect.gen(function* () {
-        const bot = yield* ManagerBot
-        assert.isNull(bot.localOperatorInboxId)
-        const messaging = yield* Messaging
-        const op = yield* messaging.connect(leftover, { label: "operator" })
-        assert.isTrue(Option.isNone(yield* op.conversation(bot.opsConversationId)))
-        const joined = yield* joinByInvite(op, leftover, bot.opsInviteUrl, {
-          profile: { name: "Operator", kind: "human" },
-          timeoutMs: 10_000,
-          pollMs: 100,
-        }).pipe(Effect.catchTag("JoinFailed", (e: JoinFailed) => Effect.succeed({ _tag: "Refused" as const, e })))
-        assert.strictEqual(joined._tag, "Refused")
-        if (joined._tag === "Refused") assert.include(joined.e.message, "Only admins")
-        assert.isTrue(Option.isNone(yield* op.conversation(bot.opsConversationId)))
-        // The file is left as it was: the bot on XMTP neither reads nor rewrites it.
-        assert.strictEqual(readLocalOperator(xmtp.dataDir)!.opsConversationId, "an-old-devnet-ops-chat")
-        assert.isTrue(existsSync(join(xmtp.dataDir, "operator.json")))
-        const run = yield* runChat(["--ops"], { XMTP_ENV: "dev", DATA_DIR: xmtp.dataDir }, "")
-        assert.strictEqual(run.code, 1)
-        assert.include(run.stderr, "--ops is the local operator of the embedded devnet")
-        assert.notInclude(readFileSync(join(xmtp.dataDir, "operator.json"), "utf8"), bot.opsConversationId)
-      }),
+    it.effect(
+      "is never admitted: ADMIN_INBOX_IDS only, whatever DATA_DIR holds; --ops refuses to run",
+      () =>
+        Effect.gen(function* () {
+          const bot = yield* ManagerBot
+          assert.isNull(bot.localOperatorInboxId)
+          const messaging = yield* Messaging
+          const op = yield* messaging.connect(leftover, { label: "operator" })
+          assert.isTrue(Option.isNone(yield* op.conversation(bot.opsConversationId)))
+          const joined = yield* joinByInvite(op, leftover, bot.opsInviteUrl, {
+            profile: { name: "Operator", kind: "human" },
+            timeoutMs: 10_000,
+            pollMs: 100,
+          }).pipe(Effect.catchTag("JoinFailed", (e: JoinFailed) => Effect.succeed({ _tag: "Refused" as const, e })))
+          assert.strictEqual(joined._tag, "Refused")
+          if (joined._tag === "Refused") assert.include(joined.e.message, "Only admins")
+          assert.isTrue(Option.isNone(yield* op.conversation(bot.opsConversationId)))
+          // The file is left as it was: the bot on XMTP neither reads nor rewrites it.
+          assert.strictEqual(readLocalOperator(xmtp.dataDir)!.opsConversationId, "an-old-devnet-ops-chat")
+          assert.isTrue(existsSync(join(xmtp.dataDir, "operator.json")))
+          const run = yield* runChat(["--ops"], { XMTP_ENV: "dev", DATA_DIR: xmtp.dataDir }, "")
+          assert.strictEqual(run.code, 1)
+          assert.include(run.stderr, "--ops is the local operator of the embedded devnet")
+          assert.notInclude(readFileSync(join(xmtp.dataDir, "operator.json"), "utf8"), bot.opsConversationId)
+        }),
+      300_000,
     )
   },
 )
