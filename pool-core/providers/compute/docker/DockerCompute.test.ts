@@ -147,6 +147,29 @@ describe("DockerCompute", () => {
   )
 
   it.live(
+    "restart (the owner's /restart): a crashed agent's container starts again on its volume; a removed one is refused",
+    () =>
+      Effect.gen(function* () {
+        const engine = yield* fakeDockerEngine([IMAGE])
+        const compute = yield* computeOn(settingsFor(engine.host))
+        const first = yield* compute.create(spec("i9"))
+        const { id } = engine.state.containers.get(first.providerRef)!
+        engine.state.exit(first.providerRef, 1)
+        const status = yield* compute.statusBatch([{ providerRef: first.providerRef, providerProjectRef: null }])
+        expect(status.get(first.providerRef)?.state).not.toBe("running")
+        const again = yield* compute.restart!(first.providerRef)
+        expect(again).toEqual(first)
+        expect(engine.state.containers.get(first.providerRef)).toMatchObject({ id, state: "running" })
+        expect(requestsTo(engine.requests, "POST", /\/containers\/create$/)).toBe(1)
+        engine.state.containers.delete(first.providerRef)
+        const gone = yield* Effect.flip(compute.restart!(first.providerRef))
+        expect(gone.message).toContain("is gone")
+        expect(yield* Effect.flip(compute.restart!("someone-else"))).toMatchObject({ operation: "restart" })
+        expect(engine.violations).toEqual([])
+      }).pipe(Effect.scoped),
+  )
+
+  it.live(
     "a restarted manager re-adopts its containers by their labels: running ones as they are, stopped ones started again",
     () =>
       Effect.gen(function* () {

@@ -213,7 +213,25 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
             }),
           )
 
-    return Compute.of({ name: "docker", create, destroy, statusBatch })
+    /**
+     * The owner's /restart: the agent's container (stopped past its restart policy) starts again on its volume, with
+     * the token and env it was created with. One removed by hand cannot be: its env is gone with it.
+     */
+    const restart = (providerRef: string) =>
+      Effect.gen(function* () {
+        if (!providerRef.startsWith(prefix) || !SAFE_ID.test(providerRef.slice(prefix.length)))
+          return yield* fail("restart", `"${providerRef}" is not an agent container of this environment`)
+        const current = yield* engine.inspect(providerRef)
+        if (current === null)
+          return yield* fail(
+            "restart",
+            `Its container ${providerRef} is gone (removed by hand?); its volume is kept, but it cannot start without its container. Release the agent and create a new one.`,
+          )
+        yield* engine.start(providerRef)
+        return { providerRef, providerProjectRef: null, url: urlOf(providerRef, current.Config.Labels ?? null) }
+      })
+
+    return Compute.of({ name: "docker", create, destroy, restart, statusBatch })
   })
 
 /** A container's name as the list call gives it ("/name"). */
