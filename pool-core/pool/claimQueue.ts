@@ -27,20 +27,25 @@ export interface ClaimQueueDeps {
   readonly nudge: Effect.Effect<unknown, unknown>
 }
 
-/** The median time from created to ready of the last 20 agents, and when the oldest one still starting was created. */
-const bootFigures = (sql: SqlClient.SqlClient) =>
+/**
+ * The median time from created to ready of the last 20 agents, and when the oldest and the newest one still starting
+ * were created (also `npm start`'s warm-up progress, server/src/warmup.ts).
+ */
+export const bootFigures = (sql: SqlClient.SqlClient) =>
   Effect.gen(function* () {
     const recent = yield* sql<{ ms: number }>`
       SELECT extract(epoch FROM (r.created_at - s.created_at)) * 1000 AS ms
       FROM events r JOIN events s ON s.instance_id = r.instance_id AND s.from_status IS NULL AND s.to_status = 'starting'
       WHERE r.from_status = 'starting' AND r.to_status = 'idle'
       ORDER BY r.id DESC LIMIT 20`
-    const [oldest] = yield* sql<{
-      createdAt: Date
-    }>`SELECT created_at FROM instances WHERE status = 'starting' ORDER BY created_at LIMIT 1`
+    const [starting] = yield* sql<{
+      oldest: Date | null
+      newest: Date | null
+    }>`SELECT min(created_at) AS oldest, max(created_at) AS newest FROM instances WHERE status = 'starting'`
     const sorted = recent.map((r) => Number(r.ms)).sort((a, b) => a - b)
     const median = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)]! : DEFAULT_BOOT_MS
-    return { median, oldestStartingAt: oldest ? new Date(oldest.createdAt).getTime() : null }
+    const at = (d: Date | null | undefined) => (d ? new Date(d).getTime() : null)
+    return { median, oldestStartingAt: at(starting?.oldest), newestStartingAt: at(starting?.newest) }
   }).pipe(Effect.mapError(toDatabaseError))
 
 export const makeClaimQueue = (deps: ClaimQueueDeps) => {

@@ -1,7 +1,7 @@
 // `npm start`: the whole system on the embedded defaults (or production settings from the environment), with progress.
 // Ctrl-C (SIGINT) or SIGTERM stops everything: the bot, the tick, agent processes (their state is kept: the next start
 // brings them back), the HTTP server, devnet, database.
-import { Cause, ConfigProvider, Effect, Exit, ManagedRuntime, Option } from "effect"
+import { Cause, ConfigProvider, Effect, Exit, Fiber, ManagedRuntime, Option } from "effect"
 import { resolve } from "node:path"
 import { configProblem, configProblemLine, DatabaseInfo, EXIT_CONFIG } from "@convos-agents/pool-core"
 import { secureDataDir } from "@convos-agents/pool-core/db/data-dir"
@@ -12,6 +12,7 @@ import { loadApiKey } from "./apiKey.ts"
 import { printInvite } from "./qr.ts"
 import { modelSourceLine, runtimeBootEnv } from "@convos-agents/pool-core/compute/runtime-env"
 import { httpSettings, startHttp } from "./http.ts"
+import { warmupProgress } from "./warmup.ts"
 
 const log = (line: string) => console.log(`[start] ${line}`)
 
@@ -64,6 +65,7 @@ const main = async () => {
   for (const part of describeParts()) log(part)
   const runtime = ManagedRuntime.make(AppLayer())
   let stopping = false
+  let warmup: Fiber.Fiber<void, unknown> | undefined
   const stop = async (code: number) => {
     if (stopping) return
     stopping = true
@@ -76,6 +78,7 @@ const main = async () => {
       )
       process.exit(code || 1)
     }, 45_000).unref()
+    if (warmup) await Effect.runPromise(Fiber.interrupt(warmup))
     await http?.close().catch(() => undefined)
     await runtime.dispose()
     log("stopped")
@@ -118,6 +121,8 @@ const main = async () => {
         `ops chat as the local operator (devnet only; kept in DATA_DIR/operator.json): npm run chat -- --ops (inbox ${bot.localOperatorInboxId.slice(0, 8)}…)`,
       )
     log("ready. Ctrl-C stops everything.")
+    // While the agents warm: "agents: 1/2 ready, ~20 s", one line when the pool is at its target, then quiet.
+    warmup = runtime.runFork(warmupProgress(log))
   } catch (e) {
     // POOL_API_KEY is read synchronously (loadApiKey): its InvalidConfig arrives here as a thrown error.
     const problem = configProblem(Cause.die(e))
