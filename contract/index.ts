@@ -3,3 +3,4 @@
 export * from "./names.ts"
 export * from "./limits.ts"
 export * from "./runtime.ts"
+export * from "./pageLink.ts"

@@ -11,6 +11,13 @@ export const ownerNoticeText = (e: PoolEvent): string | null => {
     const name = agentNameForDisplay(e.agentName, "Your agent")
     return `✅ ${name} [${e.instanceId.slice(0, 8)}] is back up and answering again, with its conversations and memory.`
   }
+  if (e._tag === "MoreRequested") {
+    const name = agentNameForDisplay(e.agentName, "Your agent")
+    return (
+      `💳 ${name} [${e.instanceId.slice(0, 8)}] asks for more: its spend is ${e.spend ?? "unknown"}.\n` +
+      `Ask the pool's operators to raise its cap (they top agents up). /agent ${e.agentName ? name : e.instanceId.slice(0, 8)} shows its page link.`
+    )
+  }
   if (e._tag !== "InstanceCrashed" || e.duringSetup) return null // a failed setup is answered by the claim itself
   const name = agentNameForDisplay(e.agentName, "Your agent")
   const ref = e.agentName ? name : e.instanceId.slice(0, 8)

@@ -90,6 +90,16 @@ export type PoolEvent =
       readonly failures: number
       readonly fault: ProviderFault
     }
+  /** The agent asked its owner for more (the "request more" button of its services page, through the service API). */
+  | {
+      readonly _tag: "MoreRequested"
+      readonly instanceId: string
+      readonly agentName: string | null
+      /** The chat user who owns the agent (claimedBy). */
+      readonly owner: string
+      /** The spend line the owner sees ("$1.23 / $5.00"), or null when unknown. */
+      readonly spend: string | null
+    }
   | {
       readonly _tag: "Transition"
       readonly instanceId: string
@@ -183,6 +193,16 @@ export class Pool extends Context.Service<
     ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
     /** The owner gives the agent back: it is destroyed (never reused for someone else). */
     readonly release: (id: string, owner: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
+    /**
+     * The agent's "request more" (its services page): tells its owner in their manager chat (a MoreRequested event the
+     * bot turns into a message). Refused for an agent that is not claimed or whose owner has no manager chat (api:).
+     */
+    readonly requestMore: (
+      id: string,
+      spend: string | null,
+    ) => Effect.Effect<{ readonly owner: string }, InstanceNotFound | InvalidRequest | PoolError>
+    /** The owner's signed, expiring link to the agent's own page (null when the agent has no public URL). */
+    readonly pageLink: (id: string) => Effect.Effect<string | null, InstanceNotFound | PoolError>
     /** Runs one reconcile tick now (same code as the scheduled one, same lock). */
     readonly tick: Effect.Effect<TickReport, PoolError>
     readonly templates: Effect.Effect<ReadonlyArray<Template>, PoolError>

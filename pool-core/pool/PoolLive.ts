@@ -13,6 +13,7 @@ import { type OnProgress, Pool, type PoolEvent } from "./Pool.ts"
 import { ProviderCircuit, ProviderCircuitLive } from "./ProviderCircuit.ts"
 import { makeInstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
+import { makeAgentPage } from "./agentPage.ts"
 import { makeClaim } from "./claim.ts"
 import { makeOwnership } from "./ownership.ts"
 import { makeTemplateInstructions } from "./templateInstructions.ts"
@@ -425,6 +426,7 @@ export const makePool = Effect.gen(function* () {
     restart: ownership.restart,
     release,
     tick: tickRun,
+    ...makeAgentPage({ get, publish, token }),
     templates,
     template,
     events: Stream.merge(Stream.fromPubSub(events), circuit.events),

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, ManagedRuntime } from "effect"
+import { agentPageUrl } from "@convos-agents/contract"
 import { Compute } from "@convos-agents/pool-core"
 import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
 import { isAlive } from "@convos-agents/pool-core/compute/local/processes"
@@ -138,6 +139,19 @@ describe("runtime with a real OpenClaw gateway", () => {
     expect(last.model).toBe("anthropic/claude-sonnet-4-6")
     expect(last.authorization).toBe("Bearer sk-e2e-fake")
   }, 660_000)
+
+  it("the owner's signed link opens the agent's own page through the gateway; an unsigned one is refused", async () => {
+    const page = await fetch(agentPageUrl(url, TOKEN, Date.now()))
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toContain("text/html")
+    const html = await page.text()
+    expect(html).toContain("<h1>E2E Helper</h1>")
+    expect(html).toContain(`href="${provisioned!.inviteUrl.replaceAll("&", "&amp;")}"`)
+    expect(html).toContain('aria-label="Invite QR code"')
+    const refused = await fetch(`${url}/convos/page`)
+    expect(refused.status).toBe(403)
+    expect(await refused.text()).toContain("has no signature")
+  }, 120_000)
 
   // Each conversation made by POST /convos/conversation has its own identity and message stream, opened inside that
   // HTTP request. OpenClaw runs a plugin route's request as "root work" in an AsyncLocalStorage and refuses work that

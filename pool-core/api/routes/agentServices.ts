@@ -2,6 +2,8 @@ import { Cause, Effect, Exit, Option, Schema } from "effect"
 import { type Context as HonoContext, Hono, type MiddlewareHandler } from "hono"
 import { instanceToken, PoolConfig } from "../../config.ts"
 import { NotConfigured, providerFault } from "../../domain/errors.ts"
+import { Pool } from "../../pool/Pool.ts"
+import { spendOf, spendText } from "../../providers/resources/spend.ts"
 import { AgentServices } from "../../providers/services/AgentServices.ts"
 import { safeEqual } from "../auth.ts"
 import { readJson } from "../body.ts"
@@ -40,7 +42,7 @@ type Vars = { Variables: { instanceId: string } }
 
 const fail = (
   c: HonoContext,
-  status: 400 | 401 | 403 | 404 | 429 | 503,
+  status: 400 | 401 | 403 | 404 | 409 | 429 | 503,
   error: string,
   extra: Record<string, unknown> = {},
 ): Response => c.json({ error, ...extra }, status)
@@ -53,6 +55,10 @@ const failure = (c: HonoContext, e: unknown) => {
       return fail(c, 404, err.message!)
     case "NotYourResource":
       return fail(c, 403, err.message!)
+    case "InvalidRequest":
+      return fail(c, 409, err.message!)
+    case "InstanceNotFound":
+      return fail(c, 404, "This instance is not in the pool any more.")
     case "DailyLimitReached": {
       const seconds = Math.max(1, Math.ceil((Date.parse(err.resetAt!) - Date.now()) / 1000))
       c.header("Retry-After", String(seconds))
@@ -161,10 +167,38 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
     return serve(c, (s, id) => s.sendSms(id, body.value))
   })
   app.get("/wallet", (c) => serve(c, (s, id) => s.wallet(id)))
+  // The agent's own page (contract/pageLink.ts): its spend against its cap, and "request more", which tells its owner
+  // in the manager chat. Neither needs AgentServices (OpenRouter spend; the pool's event to the bot).
+  const answer = <A>(c: HonoContext<Vars>, effect: Effect.Effect<A, unknown, any>) =>
+    o.run(effect, c.req.raw.signal).then((exit) => {
+      if (Exit.isSuccess(exit)) return c.json(exit.value as object)
+      const reason = Cause.findErrorOption(exit.cause)
+      if (Option.isNone(reason)) console.error("agent services: unexpected failure", exit.cause)
+      return failure(c, Option.getOrUndefined(reason))
+    })
+  const spendOfAgent = (id: string) => Effect.map(spendOf([id]), (m) => m.get(id) ?? null)
+  app.get("/spend", (c) =>
+    answer(
+      c,
+      Effect.map(spendOfAgent(c.get("instanceId")), (spend) => ({ spend })),
+    ),
+  )
+  app.post("/request-more", (c) =>
+    answer(
+      c,
+      Effect.gen(function* () {
+        const id = c.get("instanceId")
+        const spend = yield* spendOfAgent(id)
+        const pool = yield* Pool
+        yield* pool.requestMore(id, spend === null ? null : spendText(spend))
+        return { ok: true }
+      }),
+    ),
+  )
   app.notFound((c) =>
     c.json(
       {
-        error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet.`,
+        error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet, GET /spend, POST /request-more.`,
       },
       404,
     ),

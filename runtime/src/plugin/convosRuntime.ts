@@ -11,7 +11,8 @@ import { type AgentHost, type ReconnectPolicy, startAgentHost } from "../agent/A
 import { applyRuntime } from "../config/apply.ts"
 import { greetingFor } from "../config/seedFiles.ts"
 import { formatSecretsEnv, readSecretsEnv, runtimeRoot, secretsEnvPath, settingsFromEnv } from "../config/settings.ts"
-import { handleContractRequest, NotReady, ROUTES } from "../http/routes.ts"
+import { handleContractRequest, NotReady, ROUTES, type RouteDeps } from "../http/routes.ts"
+import { makeAgentPageHandler, PAGE_ROUTES } from "../http/agentPage.ts"
 import { makeTurnQueue } from "../agent/turnQueue.ts"
 import {
   type AgentServiceTool,
@@ -193,8 +194,12 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
     applyRuntime(settings, env, held)
   }
 
+  const runAgent: RouteDeps["runAgent"] = (f) => (host ? host.run(f) : Promise.resolve(Exit.fail(new NotReady())))
+  // The agent's own page (invite QR, email, phone, spend, "request more"), opened by the owner's signed link.
+  const page = makeAgentPageHandler({ token: settings.token, runAgent, services: () => serviceEndpointFromEnv(env) })
+
   return {
-    routes: ROUTES,
+    routes: [...ROUTES, ...PAGE_ROUTES],
     start: async () => {
       // A host that is still connecting is awaited (it retries with backoff); only a stopped one is replaced. The
       // channel is reported ready only after this resolves, i.e. once messaging is live.
@@ -229,13 +234,14 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
     serviceTool: (name) => tools.find((t) => t.name === name) ?? null,
     refreshServices,
     handle: async (req, res) => {
+      if (await page(req, res)) return true
       const handled = await handleContractRequest(req, res, {
         token: settings.token,
         version: runtimeVersion(),
         // As the messaging layer picks it (messaging/layers.ts): XMTP_ENV wins, else the devnet.
         network: env.XMTP_ENV || "devnet",
         isReady: () => host?.ready() ?? false,
-        runAgent: (f) => (host ? host.run(f) : Promise.resolve(Exit.fail(new NotReady()))),
+        runAgent,
         applyEnv,
       })
       // A claim may have granted (or a release taken) services: ask again once the pool provisioned this agent.

@@ -20,6 +20,10 @@ export interface ServicesFake {
   /** Requests that broke the contract (wrong auth header, body shape, method …), with why. */
   readonly violations: Array<string>
   held: HeldServices
+  /** What GET /spend answers (the pool's SpendLookup: {usedUsd, limitUsd, limitReset}, "unavailable" or null). */
+  spend: unknown
+  /** How many POST /request-more reached the pool (each one a message to the owner in the real pool). */
+  moreRequested: number
   /** The next answer to this path is this status + error line instead (e.g. 429 daily limit). */
   readonly failNext: Map<string, { status: number; error: string }>
   readonly close: () => Promise<void>
@@ -43,7 +47,14 @@ export const startServicesFake = async (options: {
   const violations: string[] = []
   const failNext = new Map<string, { status: number; error: string }>()
   let sent = 0
-  const fake: Omit<ServicesFake, "url" | "close"> = { requests, violations, held: options.held, failNext }
+  const fake: Omit<ServicesFake, "url" | "close"> = {
+    requests,
+    violations,
+    held: options.held,
+    failNext,
+    spend: null,
+    moreRequested: 0,
+  }
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -133,6 +144,12 @@ export const startServicesFake = async (options: {
         if (!held.phone) return answer(404, { error: "This agent has no phone number." })
         return answer(200, { id: `sms-${++sent}` })
       }
+      case "GET /api/agent-services/spend":
+        return answer(200, { spend: fake.spend })
+      case "POST /api/agent-services/request-more":
+        if (!exactKeys(body, [])) return refuse(400, `body must be {}, got ${raw}`)
+        fake.moreRequested++
+        return answer(200, { ok: true })
       case "GET /api/agent-services/wallet":
         if (!held.wallet) return answer(404, { error: "This agent has no wallet." })
         return answer(200, { address: held.wallet.address })

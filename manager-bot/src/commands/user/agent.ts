@@ -25,7 +25,12 @@ const held = (resources: ReadonlyArray<HeldResource>, provider: HeldResource["pr
  * The detail view, one fact per line. Each line is a function of what was looked up, so a new fact (the model, say)
  * is one more entry here.
  */
-export const agentDetail = (i: Instance, resources: ReadonlyArray<HeldResource>, spend: SpendLookup | undefined) =>
+export const agentDetail = (
+  i: Instance,
+  resources: ReadonlyArray<HeldResource>,
+  spend: SpendLookup | undefined,
+  pageLink: string | null = null,
+) =>
   [
     `${i.agentName ?? "(unnamed)"} [${shortId(i.id)}]`,
     `status: ${STATUS[i.status] ?? i.status}${i.status === "crashed" && i.lastError ? ` — ${i.lastError}` : ""}`,
@@ -36,12 +41,14 @@ export const agentDetail = (i: Instance, resources: ReadonlyArray<HeldResource>,
     `spend: ${spend === undefined ? "—" : spendText(spend)}`,
     `conversations: ${i.joinUrl ? "one it joined by invite" : "its own"}${i.conversationId ? ` (${i.conversationId})` : ""}${i.inviteUrl ? `\n  invite: ${i.inviteUrl}` : ""}`,
     `instructions:\n${excerpt(i.instructions)}`,
+    // The agent's own page (invite QR, email, phone, spend, "request more"): signed for this owner, valid 24 hours.
+    ...(pageLink && i.status === "claimed" ? [`page (yours only, valid 24 h): ${pageLink}`] : []),
   ].join("\n")
 
 export const agentCommand: Command = {
   name: "agent",
   args: "<agent>",
-  help: "everything about one of your agents: state, template, instructions, email, phone, wallet, spend, conversations",
+  help: "everything about one of your agents: state, template, instructions, email, phone, wallet, spend, conversations, and a link to its own page",
   scope: "user",
   aliasArg: "agent",
   minArgs: 1,
@@ -54,8 +61,9 @@ export const agentCommand: Command = {
           fresh: ctx.pool.get(agent.id),
           resources: ctx.heldBy(agent.id),
           spend: ctx.spendOf([agent.id]).pipe(Effect.map((m) => m.get(agent.id))),
+          pageLink: ctx.pool.pageLink(agent.id),
         }),
-        ({ fresh, resources, spend }) => agentDetail(fresh, resources, spend),
+        ({ fresh, resources, spend, pageLink }) => agentDetail(fresh, resources, spend, pageLink),
       ),
     ),
 }

@@ -11,6 +11,7 @@ import { waitUntilAbort } from "openclaw/plugin-sdk/channel-outbound"
 import { type ConvosRuntime, createConvosRuntime } from "../../../../src/plugin/convosRuntime.ts"
 import { AGENT_SERVICE_TOOLS, MODEL_PROVIDER_ID } from "../../../../src/config/openclawConfig.ts"
 import { ROUTES } from "../../../../src/http/routes.ts"
+import { PAGE_ROUTES } from "../../../../src/http/agentPage.ts"
 import { outsideRequestWork } from "./admission.ts"
 import { dispatchToAgent } from "./dispatch.ts"
 
@@ -119,7 +120,7 @@ export default {
     // asks the pool's GET /api/agent-services/me): a model never sees a tool the agent cannot use.
     for (const name of AGENT_SERVICE_TOOLS) api.registerTool(() => shared.loaded?.serviceTool(name) ?? null, { name })
     if (api.registrationMode && api.registrationMode !== "full") return
-    for (const path of ROUTES) {
+    for (const path of [...ROUTES, ...PAGE_ROUTES]) {
       api.registerHttpRoute({
         path,
         auth: "plugin",
