@@ -161,6 +161,11 @@ describe("npm start", () => {
       expect((await fetch(url)).status).toBe(200)
       const invite = readFileSync(join(dataDir, "manager-invite.url"), "utf8").trim()
       expect(out).toContain(invite)
+      // The local operator of the devnet, kept in DATA_DIR for `npm run chat -- --ops`.
+      const operator = JSON.parse(readFileSync(join(dataDir, "operator.json"), "utf8")) as { inboxId: string }
+      expect(out).toContain(
+        `ops chat as the local operator (devnet only; kept in DATA_DIR/operator.json): npm run chat -- --ops (inbox ${operator.inboxId.slice(0, 8)}…)`,
+      )
       child.kill("SIGINT")
       expect(await exited).toBe(0)
       expect(out).toContain("[start] stopped")
