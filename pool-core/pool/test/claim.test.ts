@@ -1,7 +1,9 @@
 import { assert, layer } from "@effect/vitest"
 import { Duration, Effect, Exit, Scope } from "effect"
 import { SqlClient } from "effect/sql"
+import { PoolConfig } from "../../config.ts"
 import { ProviderError } from "../../domain/errors.ts"
+import { QuotaExceeded } from "../../domain/quota.ts"
 import { type OnProgress, Pool, type Progress } from "../Pool.ts"
 import { makePool } from "../PoolLive.ts"
 import { RuntimeClient } from "../RuntimeClient.ts"
@@ -79,6 +81,35 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
         assert.include(replay.message, "still being processed")
         // A lower bound only (a loaded machine makes it later, never sooner).
         assert.isAtLeast(waited, Duration.toMillis(provisionTimeout) + 5_000 - 50, "waited the timeout plus 5 s")
+      }),
+  )
+
+  it.effect(
+    "with AGENTS_PER_OWNER on and API_CLAIMS_PER_HOUR off: a person at the cap is told 'live', an API label is never capped",
+    () =>
+      Effect.gen(function* () {
+        const base = yield* emptyPool
+        yield* base.replenish(4)
+        yield* base.tick
+        const { pool, close } = yield* startPool({
+          settings: { quotas: { ...(yield* PoolConfig).quotas, agentsPerOwner: 1, apiClaimsPerHour: 0 } },
+        })
+        yield* pool.claim({ key: "cap-alice-1", claimedBy: "alice" })
+        const refused = yield* Effect.flip(pool.claim({ key: "cap-alice-2", claimedBy: "alice" }))
+        const api = []
+        for (let i = 0; i < 3; i++)
+          api.push(yield* Effect.exit(pool.claim({ key: `cap-api-${i}`, claimedBy: "api:ci" })))
+        // Nothing idle any more: that is what the next API claim hears, not a quota.
+        const none = yield* Effect.flip(pool.claim({ key: "cap-api-3", claimedBy: "api:ci" }))
+        yield* close
+        assert.strictEqual(none._tag, "NoAgentAvailable")
+        assert.instanceOf(refused, QuotaExceeded)
+        assert.strictEqual((refused as QuotaExceeded).kind, "live")
+        assert.deepStrictEqual(
+          api.map((e) => e._tag),
+          ["Success", "Success", "Success"],
+          "no hourly cap when API_CLAIMS_PER_HOUR is 0",
+        )
       }),
   )
 
