@@ -99,10 +99,12 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
         const api = []
         for (let i = 0; i < 3; i++)
           api.push(yield* Effect.exit(pool.claim({ key: `cap-api-${i}`, claimedBy: "api:ci" })))
-        // Nothing idle any more: that is what the next API claim hears, not a quota.
+        // Nothing idle any more: that is what the next API claim, and a person below the cap, hear, not a quota.
         const none = yield* Effect.flip(pool.claim({ key: "cap-api-3", claimedBy: "api:ci" }))
+        const bob = yield* Effect.flip(pool.claim({ key: "cap-bob-1", claimedBy: "bob" }))
         yield* close
         assert.strictEqual(none._tag, "NoAgentAvailable")
+        assert.strictEqual(bob._tag, "NoAgentAvailable")
         assert.instanceOf(refused, QuotaExceeded)
         assert.strictEqual((refused as QuotaExceeded).kind, "live")
         assert.deepStrictEqual(
@@ -110,6 +112,30 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
           ["Success", "Success", "Success"],
           "no hourly cap when API_CLAIMS_PER_HOUR is 0",
         )
+      }),
+  )
+
+  it.effect(
+    "with API_CLAIMS_PER_HOUR on and AGENTS_PER_OWNER off: an API label past its hour is told when its oldest claim frees a slot, a person is never capped",
+    () =>
+      Effect.gen(function* () {
+        const base = yield* emptyPool
+        yield* base.replenish(1)
+        yield* base.tick
+        const { pool, close } = yield* startPool({
+          settings: { quotas: { ...(yield* PoolConfig).quotas, agentsPerOwner: 0, apiClaimsPerHour: 1 } },
+        })
+        yield* pool.claim({ key: "hour-api-1", claimedBy: "api:hourly" })
+        const refused = yield* Effect.flip(pool.claim({ key: "hour-api-2", claimedBy: "api:hourly" }))
+        const person = yield* Effect.flip(pool.claim({ key: "hour-carol-1", claimedBy: "carol" }))
+        yield* close
+        assert.instanceOf(refused, QuotaExceeded)
+        const q = refused as QuotaExceeded
+        assert.strictEqual(q.kind, "hourly")
+        // The only claim was made moments ago: its slot frees in (almost) an hour.
+        assert.isAtLeast(q.retryAfterSeconds, 3_000)
+        assert.isAtMost(q.retryAfterSeconds, 3_600)
+        assert.strictEqual(person._tag, "NoAgentAvailable", "nothing idle: not a quota for a person")
       }),
   )
 
