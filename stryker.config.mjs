@@ -41,7 +41,19 @@ export default {
     range("pool-core/pool/PoolLive.ts", "release", "join"),
   ],
   // Only pool-core, messaging and contract are needed in the sandbox (runtime/ alone carries ~650 MB of OpenClaw).
-  ignorePatterns: ["runtime", "web", "manager-bot", "server", "bench", "docs", ".data", "reports", "**/.tmp"],
+  // .stryker-tmp*: the sandboxes of parts running at the same time (stryker.part.mjs) must not be copied in.
+  ignorePatterns: [
+    "runtime",
+    "web",
+    "manager-bot",
+    "server",
+    "bench",
+    "docs",
+    ".data",
+    "reports",
+    "**/.tmp",
+    ".stryker-tmp*",
+  ],
   // Each mutant runs only the tests that reached it in the dry run.
   coverageAnalysis: "perTest",
   // Module-level constants would need the whole suite per mutant; the functions are what the guarantees rest on.
