@@ -3,7 +3,7 @@ import type { SqlClient } from "effect/sql"
 import { InstanceCounts } from "../domain/instance.ts"
 import { toDatabaseError } from "../pool/repo.ts"
 
-// The pool's history for the admin charts (api/routes/history.tsx): samples the tick writes (counts by state and
+// The pool's history for the admin charts (api/routes/adminHistory.tsx): samples the tick writes (counts by state and
 // provider requests spent, table pool_samples, migration 1100) and claim latency read from the events audit (from a
 // row's `claim` event to its `provisioned` or `provision-failed` one; an instance is claimed at most once).
 
