@@ -19,7 +19,24 @@ export const LIMITS = {
   /** Instances one replenish or drain request may start or stop (bot, API, admin page). */
   poolCountMin: 1,
   poolCountMax: 20,
+  /** A model id (`llama3.2`, `anthropic/claude-sonnet-4-6`, `qwen2.5:7b`): the longest OpenRouter ids are far shorter. */
+  modelIdChars: 200,
 } as const
+
+/** What a model id may look like: one word of letters, digits and . _ : / @ + - (no spaces or control characters). */
+export const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/
+
+/** A model id (templates.json `model`, `/model`, the runtime contract's `model`). */
+export const ModelId = Schema.String.check(
+  Schema.isMaxLength(LIMITS.modelIdChars, { message: `must be at most ${LIMITS.modelIdChars} characters` }),
+  Schema.isPattern(MODEL_ID_PATTERN, {
+    message:
+      "must be a model id: letters, digits and . _ : / @ + - only (e.g. llama3.2 or anthropic/claude-sonnet-4-6)",
+  }),
+)
+
+/** Is `id` a model id (the shape ModelId checks)? */
+export const isModelId = (id: string) => id.length <= LIMITS.modelIdChars && MODEL_ID_PATTERN.test(id)
 
 /** A number of instances for one replenish or drain request. */
 export const PoolCount = Schema.Int.check(

@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import { AgentName } from "./names.ts"
-import { Instructions, TemplateSlug } from "./limits.ts"
+import { Instructions, ModelId, TemplateSlug } from "./limits.ts"
 
 // The instance HTTP contract (docs/convos-extension.md): the bodies the pool sends to an agent's runtime and the
 // answers it reads back, as Effect Schemas. One module for both sides: the runtime decodes the requests with these
@@ -22,6 +22,8 @@ export const ProvisionBody = Schema.Struct({
   instructions: Instructions,
   templateSlug: Schema.optional(Schema.NullOr(TemplateSlug)),
   joinUrl: Schema.optional(Schema.NullOr(Url)),
+  /** The agent's own model (its template's); absent or null: the configured one (MODEL / OPENCLAW_PRIMARY_MODEL). */
+  model: Schema.optional(Schema.NullOr(ModelId)),
   env: Schema.optional(
     Schema.Record(Schema.String, Schema.String).check(
       Schema.makeFilter((vars: Readonly<Record<string, string>>) => {
@@ -33,10 +35,14 @@ export const ProvisionBody = Schema.Struct({
 })
 export type ProvisionRequest = typeof ProvisionBody.Type
 
-/** PATCH /pool/agent: rename, or new instructions, for a claimed agent. */
+/**
+ * PATCH /pool/agent: rename, new instructions or another model for a claimed agent. `model` switches the model from
+ * the agent's next turn (openclaw.json rewritten, OpenClaw's config hot reload, no restart); null: the configured one.
+ */
 export const AgentPatchBody = Schema.Struct({
   agentName: Schema.optional(AgentName),
   instructions: Schema.optional(Instructions),
+  model: Schema.optional(Schema.NullOr(ModelId)),
 })
 export type AgentUpdate = typeof AgentPatchBody.Type
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfig } from "./domain/errors.ts"
+import { loadModelSettings, type ModelSettings, NO_MODELS } from "./pool/models.ts"
 import { quotaDefaults, type QuotaSettings, quotaSettingsConfig } from "./pool/quota/settings.ts"
 
 // Every variable read here is documented in .env.example. Invalid values fail at start with a message that names
@@ -38,6 +39,8 @@ export interface PoolSettings {
   readonly replicaGoneAfter: Duration.Duration
   /** AGENTS_PER_OWNER, API_CLAIMS_PER_HOUR, WEB_AGENT_TTL (pool/quota/settings.ts). */
   readonly quotas: QuotaSettings
+  /** The configured model and what `/model` may switch to (MODELS_ALLOWED; pool/models.ts). */
+  readonly models: ModelSettings
   /**
    * Compute provider calls per day the tick plans against (RAILWAY_CALLS_PER_DAY: Railway's account limit is 10K a day
    * across environments). Status, create and destroy calls spend it; when it runs low the tick asks less and waits.
@@ -120,7 +123,8 @@ export const loadPoolSettings = Effect.gen(function* () {
   const tokenSecret = Option.isSome(raw.tokenSecret)
     ? raw.tokenSecret.value
     : Redacted.make(yield* Effect.sync(() => persistedSecret(dataDir)))
-  return { ...raw, dataDir, tokenSecret } satisfies PoolSettings
+  const models = yield* loadModelSettings
+  return { ...raw, dataDir, tokenSecret, models } satisfies PoolSettings
 })
 
 export const PoolConfigLive = Layer.effect(PoolConfig, loadPoolSettings)
@@ -142,6 +146,7 @@ export const poolConfigLayer = (overrides: Partial<PoolSettings> = {}) =>
     replicaGoneAfter: Duration.zero,
     // Tests and benchmarks claim many agents for one owner: no caps unless a test sets them (the quota tests do).
     quotas: { ...quotaDefaults, agentsPerOwner: 0, apiClaimsPerHour: 0 },
+    models: NO_MODELS,
     // Tests that are not about the budget or the create circuit should not feel them: a huge budget, no pause.
     providerCallsPerDay: 1_000_000_000,
     providerStatusInterval: Duration.zero,

@@ -7,6 +7,14 @@ export { Pool } from "./pool/Pool.ts"
 export { bootFigures } from "./pool/claimQueue.ts"
 export type { ClaimRequest, ClaimResult, ListFilter, OnProgress, PoolEvent, Progress, TickReport } from "./pool/Pool.ts"
 export { PoolLive, makePool } from "./pool/PoolLive.ts"
+export {
+  checkModelChoice,
+  MODEL_PROBLEM_KINDS,
+  type ModelProblemKind,
+  type ModelSettings,
+  modelSettings,
+  NO_MODELS,
+} from "./pool/models.ts"
 export { RuntimeClient } from "./pool/RuntimeClient.ts"
 export { RuntimeClientLive, makeRuntimeClient } from "./pool/RuntimeClientLive.ts"
 export { limits as inputLimits } from "./pool/validation.ts"

@@ -39,6 +39,14 @@ export const alertText = (e: PoolEvent): Alert | null => {
         text: `⚠️ Agent ${name} [${short(e.instanceId)}] crashed: ${e.reason}. /dismiss ${short(e.instanceId)} once its owner is told.`,
       }
     }
+    case "ModelProblem": {
+      const name = agentNameForDisplay(e.agentName, "(unnamed)")
+      return {
+        kind: `model:${e.kind}`,
+        subject: `${name} [${short(e.instanceId)}]`,
+        text: `⚠️ Agent ${name} [${short(e.instanceId)}] cannot think (${e.kind}${e.model ? `, model ${e.model}` : ""}): ${e.message}`,
+      }
+    }
     case "InstanceDead":
       return {
         kind: "dead",
@@ -97,6 +105,8 @@ export const summaryText = (kind: string, count: number, subjects: ReadonlyArray
     return `⚠️ Still below target (${subjects[subjects.length - 1]}; ${count} more alert(s) in the last ${minutes}). /counts to watch.`
   if (kind.startsWith("restart:"))
     return `⚠️ ${kind.slice("restart:".length)} restarted ${count} more time(s) in the last ${minutes}; last: ${subjects[subjects.length - 1]}`
+  if (kind.startsWith("model:"))
+    return `⚠️ ${count} more agent(s) could not think (${kind.slice("model:".length)}) in the last ${minutes}: ${listed(subjects, count)}.`
   const provider = kind.replace(/^provider:/, "")
   return `⚠️ ${provider} failed ${count} more time(s) in the last ${minutes}; last error: ${subjects[subjects.length - 1]}`
 }

@@ -7,6 +7,7 @@ import type { BotStore } from "./store.ts"
 
 /** The owner's notice for a pool event, or null when the event is none of the owner's business. */
 export const ownerNoticeText = (e: PoolEvent): string | null => {
+  if (e._tag === "ModelProblem") return modelProblemNotice(e)
   if (e._tag === "InstanceRecovered") {
     const name = agentNameForDisplay(e.agentName, "Your agent")
     return `✅ ${name} [${e.instanceId.slice(0, 8)}] is back up and answering again, with its conversations and memory.`
@@ -26,6 +27,19 @@ export const ownerNoticeText = (e: PoolEvent): string | null => {
     `/restart ${ref} starts it again (it keeps its conversations); /agent ${ref} shows its state; ` +
     `/release ${ref} then /new gets you a fresh agent. The operators are told.`
   )
+}
+
+/** An agent that cannot think: what its chat was told, and what the owner can do about it. */
+const modelProblemNotice = (e: Extract<PoolEvent, { _tag: "ModelProblem" }>) => {
+  const name = agentNameForDisplay(e.agentName, "Your agent")
+  const ref = e.agentName ? name : e.instanceId.slice(0, 8)
+  const what =
+    e.kind === "unknown-model"
+      ? `/model ${ref} lists the models allowed here; /model ${ref} <model> switches to one.`
+      : e.kind === "refused-key"
+        ? "The model server refuses the pool's key; the operators are told."
+        : "The model server is not answering; the operators are told. It answers again once the server is back."
+  return `⚠️ ${name} [${e.instanceId.slice(0, 8)}] cannot think: it told its chat "${e.message}"\n${what}`
 }
 
 /** Sends the owner's notice for one event to their manager chat (nothing when there is none or no chat). */

@@ -20,10 +20,11 @@ export const syncTemplates = Effect.gen(function* () {
     catalog,
     (t, position) =>
       sql`
-        INSERT INTO templates (slug, name, description, category, emoji, skills, instructions, notion_page_id, position)
-        VALUES (${t.slug}, ${t.name}, ${t.description}, ${t.category}, ${t.emoji}, ${JSON.stringify(t.skills)}, ${t.instructions}, ${t.notionPageId ?? null}, ${position})
+        INSERT INTO templates (slug, name, description, category, emoji, skills, instructions, notion_page_id, model, position)
+        VALUES (${t.slug}, ${t.name}, ${t.description}, ${t.category}, ${t.emoji}, ${JSON.stringify(t.skills)}, ${t.instructions}, ${t.notionPageId ?? null}, ${t.model ?? null}, ${position})
         ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, category = EXCLUDED.category,
           emoji = EXCLUDED.emoji, skills = EXCLUDED.skills, instructions = EXCLUDED.instructions, notion_page_id = EXCLUDED.notion_page_id,
+          model = EXCLUDED.model,
           position = EXCLUDED.position, updated_at = now()`,
     { discard: true },
   ).pipe(Effect.mapError(toDatabaseError))
@@ -39,6 +40,7 @@ interface TemplateRow {
   readonly skills: string
   readonly instructions: string
   readonly notionPageId: string | null
+  readonly model: string | null
 }
 
 export const rowToTemplate = (r: TemplateRow) => new Template({ ...r, skills: JSON.parse(r.skills) as string[] })
@@ -46,7 +48,7 @@ export const rowToTemplate = (r: TemplateRow) => new Template({ ...r, skills: JS
 export const readTemplates = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const rows =
-    yield* sql<TemplateRow>`SELECT slug, name, description, category, emoji, skills, instructions, notion_page_id FROM templates ORDER BY position, slug`.pipe(
+    yield* sql<TemplateRow>`SELECT slug, name, description, category, emoji, skills, instructions, notion_page_id, model FROM templates ORDER BY position, slug`.pipe(
       Effect.mapError(toDatabaseError),
     )
   return rows.map(rowToTemplate)

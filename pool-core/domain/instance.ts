@@ -35,6 +35,8 @@ export class Instance extends Schema.Class<Instance>("pool-core/domain/Instance"
   agentName: Schema.NullOr(Schema.String),
   instructions: Schema.NullOr(Schema.String),
   templateSlug: Schema.NullOr(Schema.String),
+  /** The agent's own model (its template's, or its owner's `/model`); null: the configured one. */
+  model: Schema.optional(Schema.NullOr(Schema.String)),
   conversationId: Schema.NullOr(Schema.String),
   inviteUrl: Schema.NullOr(Schema.String),
   joinUrl: Schema.NullOr(Schema.String),

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { ModelId } from "@convos-agents/contract"
 
 /** An agent template from the checked-in catalog (pool-core/db/templates.json), loaded into `templates` at start. */
 export class Template extends Schema.Class<Template>("pool-core/domain/Template")({
@@ -16,6 +17,11 @@ export class Template extends Schema.Class<Template>("pool-core/domain/Template"
    * claim that keeps the defaults uses the page's text (cached 1 h); `instructions` stays the fallback when Notion
    * cannot be read.
    */
+  /**
+   * The model this template's agents think with (an id the model server or OpenRouter knows); absent or null: the
+   * configured model. The operator writes it, so it needs no MODELS_ALLOWED entry; owners switch with `/model`.
+   */
+  model: Schema.optional(Schema.NullOr(ModelId)),
   notionPageId: Schema.optional(
     Schema.NullOr(
       Schema.String.check(

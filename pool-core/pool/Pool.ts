@@ -11,6 +11,7 @@ import type {
 } from "../domain/errors.ts"
 import type { Instance, InstanceCounts, InstanceEvent, InstanceStatus } from "../domain/instance.ts"
 import type { QuotaExceeded } from "../domain/quota.ts"
+import type { ModelProblemKind, ModelSettings } from "./models.ts"
 import type { QuotaSettings } from "./quota/settings.ts"
 import type { Template } from "../domain/template.ts"
 
@@ -99,6 +100,17 @@ export type PoolEvent =
       readonly owner: string
       /** The spend line the owner sees ("$1.23 / $5.00"), or null when unknown. */
       readonly spend: string | null
+  /**
+   * A claimed agent cannot think: its model server does not answer, does not know its model, or refuses its key (the
+   * agent reported it; the person in the chat got `message`). At most one per agent and kind every 10 minutes.
+   */
+  | {
+      readonly _tag: "ModelProblem"
+      readonly instanceId: string
+      readonly agentName: string | null
+      readonly kind: ModelProblemKind
+      readonly model: string | null
+      readonly message: string
     }
   | {
       readonly _tag: "Transition"
@@ -161,6 +173,23 @@ export class Pool extends Context.Service<
       owner: string,
       instructions: string,
     ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+    /**
+     * The owner switches the agent's model (manager bot /model): only the configured model or one in MODELS_ALLOWED
+     * (refused naming them otherwise). The running agent takes it from its next turn (OpenClaw config hot reload).
+     */
+    readonly setModel: (
+      id: string,
+      owner: string,
+      model: string,
+    ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+    /**
+     * An agent says it cannot think (agent service API POST /me/model-problem): published as a ModelProblem event
+     * (the owner's manager chat and the ops chat are told), at most once per agent and kind every 10 minutes.
+     */
+    readonly reportModelProblem: (
+      id: string,
+      problem: { readonly kind: ModelProblemKind; readonly model: string | null; readonly message: string },
+    ) => Effect.Effect<{ readonly notified: boolean }, InstanceNotFound | PoolError>
     readonly join: (
       id: string,
       owner: string,
@@ -217,6 +246,8 @@ export class Pool extends Context.Service<
     readonly targets: { readonly minIdle: number; readonly maxTotal: number }
     /** AGENTS_PER_OWNER, API_CLAIMS_PER_HOUR, WEB_AGENT_TTL: the edges tell people what the limits are. */
     readonly quotas: QuotaSettings
+    /** The configured model and what `/model` may switch to (shown by /agent, /agents and the admin page). */
+    readonly models: ModelSettings
     /**
      * This process to the other replicas: its id, and which of some replica ids belong to processes that are gone
      * (their Postgres session lock has been free for POOL_REPLICA_GONE_AFTER: the first sighting of a free lock starts

@@ -16,6 +16,7 @@ import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeAgentPage } from "./agentPage.ts"
 import { makeClaim } from "./claim.ts"
 import { makeOwnership } from "./ownership.ts"
+import { checkModelChoice, MODEL_PROBLEM_EVERY_MS, type ModelProblemKind } from "./models.ts"
 import { makeTemplateInstructions } from "./templateInstructions.ts"
 import { Replica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
@@ -305,7 +306,7 @@ export const makePool = Effect.gen(function* () {
   const updateAgent = (
     id: string,
     owner: string,
-    change: { readonly agentName: string } | { readonly instructions: string },
+    change: { readonly agentName: string } | { readonly instructions: string } | { readonly model: string | null },
   ) =>
     Effect.gen(function* () {
       const i = yield* claimedOwned(id, owner)
@@ -321,6 +322,26 @@ export const makePool = Effect.gen(function* () {
     checkText("instructions", instructions, limits.instructions).pipe(
       Effect.flatMap((text) => updateAgent(id, owner, { instructions: text })),
     )
+
+  const setModel = (id: string, owner: string, model: string) =>
+    checkModelChoice(settings.models, model).pipe(Effect.flatMap((m) => updateAgent(id, owner, { model: m })))
+
+  const lastProblem = new Map<string, number>()
+  const reportModelProblem = (
+    id: string,
+    problem: { readonly kind: ModelProblemKind; readonly model: string | null; readonly message: string },
+  ) =>
+    Effect.gen(function* () {
+      const i = yield* get(id)
+      if (i.status !== "claimed") return { notified: false }
+      const now = yield* Clock.currentTimeMillis
+      const key = `${id}:${problem.kind}`
+      const before = lastProblem.get(key)
+      if (before !== undefined && now - before < MODEL_PROBLEM_EVERY_MS) return { notified: false }
+      lastProblem.set(key, now)
+      yield* publish({ _tag: "ModelProblem", instanceId: id, agentName: i.agentName, ...problem })
+      return { notified: true }
+    })
 
   const join = (id: string, owner: string, inviteUrl: string) =>
     Effect.gen(function* () {
@@ -420,6 +441,8 @@ export const makePool = Effect.gen(function* () {
     get,
     rename,
     instruct,
+    setModel,
+    reportModelProblem,
     join,
     rotateInvite,
     transfer: ownership.transfer,
@@ -433,6 +456,7 @@ export const makePool = Effect.gen(function* () {
     recentEvents: (filter) => repo.recentEvents(Math.max(1, Math.floor(filter.limit)), filter.instanceId),
     targets: { minIdle: settings.minIdle, maxTotal: settings.maxTotal },
     quotas: settings.quotas,
+    models: settings.models,
     // Gone only once its lock has stayed free for POOL_REPLICA_GONE_AFTER, as for the tick's claims: a live replica's
     // session blip must never let another replica answer what it is answering.
     replica: { id: replica.id, gone: (ids) => replica.gone(ids, settings.replicaGoneAfter) },

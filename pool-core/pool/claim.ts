@@ -250,6 +250,7 @@ export const makeClaim = (deps: ClaimDeps) =>
             instructions: instance.instructions ?? DEFAULT_INSTRUCTIONS,
             templateSlug: instance.templateSlug,
             joinUrl: instance.joinUrl,
+            model: instance.model ?? null,
             env: acquired.env,
           })
           .pipe(Effect.withSpan("pool.provision.runtime"))
@@ -383,6 +384,7 @@ export const makeClaim = (deps: ClaimDeps) =>
           agentName,
           instructions,
           templateSlug: tpl?.slug ?? null,
+          model: tpl?.model ?? null,
           joinUrl,
           owner: deps.owner,
           quotaKeys,

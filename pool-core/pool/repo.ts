@@ -23,6 +23,7 @@ export interface InstancePatch {
   readonly agentName?: string | null
   readonly instructions?: string | null
   readonly templateSlug?: string | null
+  readonly model?: string | null
   readonly conversationId?: string | null
   readonly inviteUrl?: string | null
   readonly joinUrl?: string | null
@@ -47,6 +48,8 @@ export interface ClaimFields {
   readonly agentName: string
   readonly instructions: string
   readonly templateSlug: string | null
+  /** The agent's own model (its template's); null: the configured one. */
+  readonly model?: string | null
   readonly joinUrl: string | null
   /** The replica setting it up (replica.ts); the tick leaves the claim alone while that replica lives. */
   readonly owner: string
@@ -142,7 +145,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
         SELECT id FROM instances WHERE status = 'idle' ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
       ), upd AS (
         UPDATE instances i SET status = 'claiming', claimed_by = ${c.claimedBy}, agent_name = ${c.agentName},
-          instructions = ${c.instructions}, template_slug = ${c.templateSlug}, join_url = ${c.joinUrl},
+          instructions = ${c.instructions}, template_slug = ${c.templateSlug}, model = ${c.model ?? null}, join_url = ${c.joinUrl},
           claim_owner = ${c.owner}, quota_keys = ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(c.quotaKeys ?? [])}::jsonb)), updated_at = now()
         FROM picked WHERE i.id = picked.id
         RETURNING i.*
@@ -168,6 +171,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
         agent_name: c.agentName,
         instructions: c.instructions,
         template_slug: c.templateSlug,
+        model: c.model ?? null,
         join_url: c.joinUrl,
         owner: c.owner,
         quota_keys: c.quotaKeys ?? [],
@@ -182,7 +186,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
     return sql`
       WITH req0 AS (
         SELECT r.*
-        FROM jsonb_to_recordset(${rows}::jsonb) AS r(n int, key text, claimed_by text, agent_name text, instructions text, template_slug text, join_url text, owner text, quota_keys jsonb, hourly boolean)
+        FROM jsonb_to_recordset(${rows}::jsonb) AS r(n int, key text, claimed_by text, agent_name text, instructions text, template_slug text, model text, join_url text, owner text, quota_keys jsonb, hourly boolean)
         WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.key = r.key)
       ), ${ctes} req AS (
         SELECT req0.*, row_number() OVER (ORDER BY req0.n) AS slot FROM req0 WHERE ${allowed}
@@ -193,7 +197,7 @@ export const makeInstanceRepo = Effect.gen(function* () {
         SELECT id, row_number() OVER (ORDER BY created_at, id) AS slot FROM locked
       ), upd AS (
         UPDATE instances i SET status = 'claiming', claimed_by = req.claimed_by, agent_name = req.agent_name,
-          instructions = req.instructions, template_slug = req.template_slug, join_url = req.join_url,
+          instructions = req.instructions, template_slug = req.template_slug, model = req.model, join_url = req.join_url,
           claim_owner = req.owner, quota_keys = ARRAY(SELECT jsonb_array_elements_text(req.quota_keys)), updated_at = now()
         FROM picked JOIN req USING (slot) WHERE i.id = picked.id
         RETURNING i.*, req.n AS request_n, req.key AS request_key

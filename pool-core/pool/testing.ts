@@ -8,7 +8,7 @@ import { makePool } from "./PoolLive.ts"
 import { Pool as PoolTag } from "./Pool.ts"
 import { ProviderCircuitLive } from "./ProviderCircuit.ts"
 import { makeReplica, Replica } from "./replica.ts"
-import { type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
+import { type AgentUpdate, type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
 
 // In-memory compute + runtime for tests and benchmarks: a "cloud" whose instances become running after a delay,
 // whose runtimes answer /pool/health and /pool/provision, and which can be told to fail or stall a share of calls.
@@ -39,6 +39,8 @@ interface MemoryInstance {
   readonly createdAt: number
   state: ComputeState
   provisioned: ProvisionRequest | null
+  /** Every PATCH /pool/agent body this instance took (rename, instructions, model), oldest first. */
+  updates?: Array<AgentUpdate>
   conversationId: string | null
   inviteUrl: string | null
   /** What the instance "printed" (create, provision), for the admin page's log tail. */
@@ -172,6 +174,7 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
                 createdAt: Date.now(),
                 state: "starting",
                 provisioned: null,
+                updates: [],
                 conversationId: null,
                 inviteUrl: null,
                 log: [`[memory] runtime ${spec.instanceId} starting`],
@@ -340,7 +343,13 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
               }),
             ),
           ),
-        update: (url) => (byUrl(url) ? Effect.void : Effect.fail(unreachable("update", url))),
+        update: (url, _token, body) =>
+          Effect.suspend(() => {
+            const i = byUrl(url)
+            if (!i) return Effect.fail(unreachable("update", url))
+            ;(i.updates ??= []).push(body)
+            return Effect.void
+          }),
         // Like the runtime: a new invite for the agent's own conversation (none for one that joined another).
         rotateInvite: (url) =>
           Effect.suspend(() => {

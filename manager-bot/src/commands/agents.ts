@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import type { Instance, Pool } from "@convos-agents/pool-core"
+import type { Instance, ModelSettings, Pool } from "@convos-agents/pool-core"
 import { type SpendLookup, usd } from "@convos-agents/pool-core/providers/resources"
 import type { CommandContext } from "./types.ts"
 
@@ -13,9 +13,11 @@ export const spendPhrase = (s: SpendLookup = null) =>
     ? ""
     : ` · ${usd(s.usedUsd)}${s.limitUsd === null ? " spent" : ` of ${usd(s.limitUsd)}`}${PERIOD[s.limitReset ?? ""] ?? ""}`
 
-export const describeAgent = (i: Instance, spend?: SpendLookup) =>
+/** One line per agent; with `models`, the model it thinks with too (its own, else the configured one). */
+export const describeAgent = (i: Instance, spend?: SpendLookup, models?: ModelSettings) =>
   `• ${i.agentName ?? "(unnamed)"} [${shortId(i.id)}] — ${i.status === "claimed" ? "running" : i.status === "claiming" ? "setting up" : i.status}` +
   (i.templateSlug ? ` · ${i.templateSlug}` : "") +
+  (models && (i.model ?? models.configured) ? ` · ${i.model ?? models.configured}` : "") +
   spendPhrase(spend) +
   (i.status === "crashed" && i.lastError ? `\n  problem: ${i.lastError}` : "")
 

@@ -17,6 +17,7 @@ import { agentsCommand } from "./user/agents.ts"
 import { instructCommand } from "./user/instruct.ts"
 import { inviteCommand } from "./user/invite.ts"
 import { joinCommand } from "./user/join.ts"
+import { modelCommand } from "./user/model.ts"
 import { newCommand } from "./user/new.ts"
 import { nameCommand } from "./user/name.ts"
 import { releaseCommand } from "./user/release.ts"
@@ -34,6 +35,7 @@ const userCommands = [
   agentCommand,
   nameCommand,
   instructCommand,
+  modelCommand,
   inviteCommand,
   joinCommand,
   restartCommand,

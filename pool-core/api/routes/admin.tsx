@@ -103,6 +103,8 @@ const Dashboard: FC<{
   spend: ReadonlyMap<string, SpendLookup>
   /** Most one top-up may add (USD); null when OpenRouter is not configured. */
   topUpMax: number | null
+  /** The configured model: what an agent without its own model thinks with (null: none configured). */
+  defaultModel: string | null
   filter: string | null
   qr: Record<string, string>
   notice?: string
@@ -142,6 +144,7 @@ const Dashboard: FC<{
           <th>age</th>
           <th>name</th>
           <th>template</th>
+          <th>model</th>
           <th>spend</th>
           <th>problem</th>
           <th></th>
@@ -157,6 +160,7 @@ const Dashboard: FC<{
             <td>{age(i.createdAt)}</td>
             <td>{i.agentName ?? "—"}</td>
             <td>{i.templateSlug ?? "—"}</td>
+            <td>{i.status === "idle" || i.status === "starting" ? "—" : (i.model ?? p.defaultModel ?? "—")}</td>
             <td>{spendText(p.spend.get(i.id) ?? null)}</td>
             <td>{i.lastError ?? ""}</td>
             <td>
@@ -247,6 +251,7 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
     const exit = await o.run(
       Effect.all({
         counts: pool((p) => p.counts),
+        defaultModel: pool((p) => Effect.succeed(p.models.configured)),
         instances: pool((p) => p.list(filter ? { status: [filter], limit: 500 } : { limit: 500 })),
       }).pipe(
         Effect.flatMap((r) => Effect.map(spendOf(spendingInstances(r.instances)), (spend) => ({ ...r, spend }))),

@@ -5,6 +5,9 @@ import { NotConfigured, providerFault } from "../../domain/errors.ts"
 import { Pool } from "../../pool/Pool.ts"
 import { spendOf, spendText } from "../../providers/resources/spend.ts"
 import { AgentServices } from "../../providers/services/AgentServices.ts"
+import { MODEL_PROBLEM_KINDS } from "../../pool/models.ts"
+import { Pool } from "../../pool/Pool.ts"
+import { ModelId } from "@convos-agents/contract"
 import { safeEqual } from "../auth.ts"
 import { readJson } from "../body.ts"
 import type { Run } from "../http.ts"
@@ -36,6 +39,13 @@ const SendSms = Schema.Struct({
   to: Phone,
   text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1_600)),
   from: Schema.optional(Phone),
+})
+
+// An agent that cannot think tells the pool, which tells its owner (ModelProblem event): the line the person got.
+const ModelProblemBody = Schema.Struct({
+  kind: Schema.Literals(MODEL_PROBLEM_KINDS),
+  model: Schema.NullOr(ModelId),
+  message: oneLine(300),
 })
 
 type Vars = { Variables: { instanceId: string } }
@@ -195,10 +205,22 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
       }),
     ),
   )
+  app.post("/me/model-problem", async (c) => {
+    const body = await readJson(c, ModelProblemBody)
+    if (!body.ok) return body.response
+    const exit = await o.run(
+      Effect.flatMap(Effect.service(Pool), (pool) => pool.reportModelProblem(c.get("instanceId"), body.value)),
+      c.req.raw.signal,
+    )
+    if (Exit.isSuccess(exit)) return c.json(exit.value)
+    const reason = Option.getOrUndefined(Cause.findErrorOption(exit.cause)) as { _tag?: string } | undefined
+    if (reason?._tag === "InstanceNotFound") return fail(c, 404, "No such instance in this pool.")
+    return c.json({ error: "Internal error; the operators have the details in the logs." }, 500)
+  })
   app.notFound((c) =>
     c.json(
       {
-        error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet, GET /spend, POST /request-more.`,
+        error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /me/model-problem, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet, GET /spend, POST /request-more.`,
       },
       404,
     ),

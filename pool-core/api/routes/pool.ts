@@ -50,6 +50,8 @@ export const adminInstance = (i: Instance) => ({
   provider: i.provider,
   agentName: i.agentName,
   templateSlug: i.templateSlug,
+  /** The agent's own model (its template's or its owner's /model); null: the configured one. */
+  model: i.model ?? null,
   inviteUrl: i.inviteUrl,
   lastError: i.lastError,
   createdAt: i.createdAt,

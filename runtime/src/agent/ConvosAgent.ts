@@ -46,6 +46,15 @@ export interface ProvisionInput {
   readonly instructions: string
   readonly templateSlug?: string | null
   readonly joinUrl?: string | null
+  /** The agent's own model (its template's); absent or null: the configured one. */
+  readonly model?: string | null
+}
+
+export interface AgentUpdate {
+  readonly agentName?: string
+  readonly instructions?: string
+  /** Switches the model; null goes back to the configured one. Takes effect on the next turn (config hot reload). */
+  readonly model?: string | null
 }
 
 export interface ProvisionOutput {
@@ -89,10 +98,7 @@ export class ConvosAgent extends Context.Service<
     readonly provision: (
       input: ProvisionInput,
     ) => Effect.Effect<ProvisionOutput, AlreadyProvisioned | BadInvite | JoinRejected | MessagingUnavailable>
-    readonly update: (input: {
-      agentName?: string
-      instructions?: string
-    }) => Effect.Effect<AgentState, MessagingUnavailable>
+    readonly update: (input: AgentUpdate) => Effect.Effect<AgentState, MessagingUnavailable>
     /** A new conversation with its own identity (inbox) and instructions; the agent answers there with that identity. */
     readonly createConversation: (
       name: string,
@@ -248,6 +254,7 @@ const make = (options: ConvosAgentOptions) =>
           agentName: input.agentName,
           instructions: input.instructions,
           templateSlug: input.templateSlug ?? null,
+          model: input.model ?? null,
         })
         yield* profileChanged()
         if (input.joinUrl) {
@@ -284,12 +291,13 @@ const make = (options: ConvosAgentOptions) =>
         } as ProvisionOutput
       })
 
-    const update = (input: { agentName?: string; instructions?: string }) =>
+    const update = (input: AgentUpdate) =>
       Effect.gen(function* () {
         yield* save({
           ...state,
           ...(input.agentName ? { agentName: input.agentName } : {}),
           ...(input.instructions !== undefined ? { instructions: input.instructions } : {}),
+          ...(input.model !== undefined ? { model: input.model } : {}),
         })
         if (input.agentName && state.conversationId && state.inviteTag) {
           yield* client

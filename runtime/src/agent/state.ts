@@ -10,6 +10,11 @@ export interface AgentState {
   readonly agentName: string
   readonly instructions: string
   readonly templateSlug: string | null
+  /**
+   * The model this agent thinks with (its template's, or an owner's `/model`); absent or null: the configured one
+   * (MODEL with MODEL_BASE_URL, else OPENCLAW_PRIMARY_MODEL). Written into openclaw.json, which OpenClaw hot-reloads.
+   */
+  readonly model?: string | null
   /** Set once by /pool/provision; a second provision is refused. */
   readonly provisioned: boolean
   /** The agent's own conversation (created at provision, or the one it joined). */

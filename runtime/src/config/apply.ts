@@ -44,7 +44,13 @@ export const applyRuntime = (
   })
   const hasModelKey = !!merged.OPENROUTER_API_KEY
   const webSearch = SEARCH_ENABLED && existsSync(join(perplexityPluginDir(), "openclaw.plugin.json"))
-  const config = buildOpenClawConfig({ settings, hasModelKey, hasEndpointKey: !!merged.MODEL_API_KEY, webSearch })
+  const config = buildOpenClawConfig({
+    settings,
+    hasModelKey,
+    hasEndpointKey: !!merged.MODEL_API_KEY,
+    model: state.model ?? null,
+    webSearch,
+  })
   // The tools the workspace describes are the ones the config lets the model call (search only with a search route).
   const workspaceFiles = writeWorkspace(
     settings.workspaceDir,

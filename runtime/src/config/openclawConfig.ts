@@ -1,7 +1,7 @@
 // The OpenClaw config (openclaw.json, JSON5-compatible JSON) for one agent instance. Pure: settings + env in, object out.
 // Offline-safe by construction: no update check, no remote model catalog, no web-search plugin auto-install, only our
 // channel plugin (plus the memory slot OpenClaw always loads) allowed. Secrets are referenced as ${VAR}, never inlined.
-import { convosPluginDir, perplexityPluginDir, type RuntimeSettings } from "./settings.ts"
+import { convosPluginDir, openRouterModelId, perplexityPluginDir, type RuntimeSettings } from "./settings.ts"
 import { BOOTSTRAP_MAX_CHARS, BOOTSTRAP_TOTAL_MAX_CHARS } from "./workspace.ts"
 
 export const CHANNEL_ID = "convos"
@@ -56,6 +56,11 @@ export interface OpenClawConfigInput {
   /** Whether MODEL_API_KEY is set (a local server needs none; OpenClaw then sends a placeholder). */
   readonly hasEndpointKey?: boolean
   /**
+   * The agent's own model (its template's or its owner's `/model`, kept in its state); absent or null: the configured
+   * one. Only the model id changes: OpenRouter stays OpenRouter, the model server stays the model server.
+   */
+  readonly model?: string | null
+  /**
    * Web search through OpenRouter: OpenClaw's Perplexity plugin (pinned in runtime/gateway) on its OpenRouter route
    * (chat completions at OPENROUTER_BASE_URL with the agent's OPENROUTER_API_KEY, a Perplexity Sonar model): whether
    * the plugin is installed (apply.ts checks). Search is on only with a model key as well.
@@ -80,42 +85,63 @@ const modelEntry = (id: string) => ({
   maxTokens: 8192,
 })
 
-/** The model provider: OpenRouter with the agent's key (priority), else the configured endpoint, else none. */
-const modelProvider = (settings: RuntimeSettings, hasModelKey: boolean, hasEndpointKey: boolean) =>
+/** The model id the agent thinks with on OpenRouter (priority) or on the configured endpoint; null when neither. */
+export const effectiveModel = (
+  settings: RuntimeSettings,
+  hasModelKey: boolean,
+  own: string | null | undefined,
+): string | null =>
   hasModelKey
+    ? own
+      ? openRouterModelId(own)
+      : settings.model
+    : settings.modelEndpoint
+      ? own || settings.modelEndpoint.model
+      : null
+
+/** The model provider: OpenRouter with the agent's key (priority), else the configured endpoint, else none. */
+const modelProvider = (
+  settings: RuntimeSettings,
+  hasModelKey: boolean,
+  hasEndpointKey: boolean,
+  own: string | null | undefined,
+) => {
+  const model = effectiveModel(settings, hasModelKey, own)
+  if (model === null) return null
+  return hasModelKey
     ? {
         id: MODEL_PROVIDER_ID,
-        model: settings.model,
+        model,
         provider: {
           baseUrl: "${OPENROUTER_BASE_URL}",
           apiKey: "${OPENROUTER_API_KEY}",
           api: "openai-completions",
-          models: [modelEntry(settings.model)],
+          models: [modelEntry(model)],
         },
       }
-    : settings.modelEndpoint
-      ? {
-          id: ENDPOINT_PROVIDER_ID,
-          model: settings.modelEndpoint.model,
-          provider: {
-            baseUrl: "${MODEL_BASE_URL}",
-            apiKey: hasEndpointKey ? "${MODEL_API_KEY}" : "no-key",
-            api: "openai-completions",
-            models: [modelEntry(settings.modelEndpoint.model)],
-          },
-        }
-      : null
+    : {
+        id: ENDPOINT_PROVIDER_ID,
+        model,
+        provider: {
+          baseUrl: "${MODEL_BASE_URL}",
+          apiKey: hasEndpointKey ? "${MODEL_API_KEY}" : "no-key",
+          api: "openai-completions",
+          models: [modelEntry(model)],
+        },
+      }
+}
 
 export const buildOpenClawConfig = ({
   settings,
   hasModelKey,
   hasEndpointKey = false,
+  model = null,
   webSearch = false,
   pluginDir = convosPluginDir(),
   searchPluginDir = perplexityPluginDir(),
 }: OpenClawConfigInput) => {
   const search = webSearch && hasModelKey
-  const provider = modelProvider(settings, hasModelKey, hasEndpointKey)
+  const provider = modelProvider(settings, hasModelKey, hasEndpointKey, model)
   return {
     gateway: {
       mode: "local",

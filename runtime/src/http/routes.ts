@@ -171,7 +171,11 @@ export const handleContractRequest = async (
       if (!expect("PATCH")) return true
       const b = await body(AgentPatchBody)
       if (!b) return true
-      sendExit(res, await deps.runAgent((a) => a.update(b)), (s) => ({ ok: true, agentName: s.agentName }))
+      sendExit(res, await deps.runAgent((a) => a.update(b)), (s) => ({
+        ok: true,
+        agentName: s.agentName,
+        model: s.model ?? null,
+      }))
       return true
     }
     case "/convos/status": {

@@ -9,6 +9,7 @@ import type { Messaging } from "@convos-agents/messaging"
 import type { InboundText } from "../agent/ConvosAgent.ts"
 import { type AgentHost, type ReconnectPolicy, startAgentHost } from "../agent/AgentHost.ts"
 import { applyRuntime } from "../config/apply.ts"
+import { effectiveModel } from "../config/openclawConfig.ts"
 import { greetingFor } from "../config/seedFiles.ts"
 import { formatSecretsEnv, readSecretsEnv, runtimeRoot, secretsEnvPath, settingsFromEnv } from "../config/settings.ts"
 import { handleContractRequest, NotReady, ROUTES, type RouteDeps } from "../http/routes.ts"
@@ -22,6 +23,7 @@ import {
   NO_SERVICES,
   serviceEndpointFromEnv,
 } from "./agentServices.ts"
+import { makeModelProblemReporter, modelProblem } from "./modelFailure.ts"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -116,11 +118,28 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       ? Promise.resolve(held)
       : Promise.race([refreshServices(), sleep(5_000).then(() => held)])
 
+  const reportModelProblem = makeModelProblemReporter(() => serviceEndpointFromEnv(env), log)
+  /** The model the agent thinks with now: its own (state) or the configured one. */
+  const currentModel = async (h: AgentHost) => {
+    const exit = await h.run((a) => a.state)
+    const own = Exit.isSuccess(exit) ? (exit.value.model ?? null) : null
+    return effectiveModel(settings, !!env.OPENROUTER_API_KEY, own)
+  }
+
   /** Sends one reply; REJECTS when it could not be sent, so OpenClaw's delivery (and our retry) sees the failure. */
   const reply = (conversationId: string) => async (raw: string) => {
-    const text = modelFailureLine(raw, env) ?? raw
     const h = host
     if (!h) throw new Error(new NotReady().message)
+    let text = raw
+    if (raw.startsWith("⚠️")) {
+      const model = await currentModel(h)
+      const problem = modelProblem(raw, env, model)
+      if (problem) {
+        text = problem.line
+        log(`model problem (${problem.kind}): ${raw.split("\n")[0]}`)
+        void reportModelProblem({ ...problem, model })
+      }
+    }
     const exit = await h.run((a) => a.sendText(conversationId, text))
     if (Exit.isFailure(exit)) {
       const error = Cause.findErrorOption(exit.cause)
@@ -249,19 +268,4 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       return handled
     },
   }
-}
-
-/**
- * OpenClaw answers a failed model request with its own warning ("⚠️ <provider>/<model> request failed (…)"). For the
- * configured model server (MODEL_BASE_URL) the person gets one line naming the server and the reason instead.
- */
-export const modelFailureLine = (text: string, env: NodeJS.ProcessEnv): string | null => {
-  const base = env.MODEL_BASE_URL
-  if (!base || env.OPENROUTER_API_KEY || !text.startsWith("⚠️ convos-model/") || !/request failed/i.test(text))
-    return null
-  if (/\b(401|403)\b|unauthori[sz]ed|forbidden|api key/i.test(text))
-    return `The model server at ${base} refused my key, so I cannot think right now.`
-  if (/\b404\b|not found|unknown model|no such model/i.test(text))
-    return `The model server at ${base} does not know the model ${env.MODEL ?? ""}, so I cannot think right now.`
-  return `The model server at ${base} is not answering, so I cannot think right now.`
 }

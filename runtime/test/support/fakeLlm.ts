@@ -32,6 +32,15 @@ export interface FakeLlm {
   readonly searches: Array<{ readonly authorization: string | undefined; readonly body: Record<string, unknown> }>
   /** Requests OpenRouter would refuse, per its API reference (each was answered 400). */
   readonly violations: Array<string>
+  /** Requests answered 401 (acceptKey) or 404 (knownModels), with the model id each asked for. */
+  readonly refused: Array<{ readonly model: string; readonly status: number }>
+  /**
+   * Like a model server: with a list, a request for any other model is answered 404 "model … not found" (as Ollama
+   * does); null (the default) serves any model. Changeable while the fake runs.
+   */
+  knownModels: ReadonlyArray<string> | null
+  /** When set, a request without `Authorization: Bearer <acceptKey>` is answered 401 (a refused key). */
+  acceptKey: string | null
   readonly close: () => Promise<void>
 }
 
@@ -59,6 +68,8 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
   const toolCalls: FakeLlm["toolCalls"] = []
   const searches: FakeLlm["searches"] = []
   const violations: FakeLlm["violations"] = []
+  const refused: FakeLlm["refused"] = []
+  const fake = { knownModels: null as ReadonlyArray<string> | null, acceptKey: null as string | null }
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -122,6 +133,20 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
       return
     }
     const user = lastUserText(body.messages)
+    if (fake.acceptKey !== null && req.headers.authorization !== `Bearer ${fake.acceptKey}`) {
+      refused.push({ model: body.model, status: 401 })
+      res.writeHead(401, { "content-type": "application/json" })
+      res.end(
+        JSON.stringify({ error: { message: "Invalid API key provided", type: "invalid_request_error", code: 401 } }),
+      )
+      return
+    }
+    if (fake.knownModels !== null && !fake.knownModels.includes(body.model)) {
+      refused.push({ model: body.model, status: 404 })
+      res.writeHead(404, { "content-type": "application/json" })
+      res.end(JSON.stringify({ error: { message: `model '${body.model}' not found`, type: "not_found_error" } }))
+      return
+    }
     // The newest turn: everything after the last assistant message. OpenClaw sends the person's text and its context
     // block as separate user messages (the context last), and after a tool call it sends the tool's result followed by
     // that context block again, so a trigger and a tool result are both looked for in the whole turn.
@@ -217,12 +242,13 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
-  return {
+  return Object.assign(fake, {
     baseUrl: `http://127.0.0.1:${port}/api/v1`,
     requests,
     toolCalls,
     searches,
     violations,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  }
+    refused,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  })
 }

@@ -76,13 +76,14 @@ export const startRealAgent = async (options: {
 }
 
 /** A person joins the conversation by its invite, then says each line in turn; answers[i] is the first message after
- * line i that `done` accepts. */
+ * line i that `done` accepts. `before(i)`, when given, runs (awaited) before line i is said. */
 export const converse = (
   devnetUrl: string,
   invite: { conversationId: string; inviteUrl: string },
   lines: ReadonlyArray<string>,
   done: (text: string) => boolean,
   timeoutMs = 150_000,
+  before?: (i: number) => Promise<void>,
 ) =>
   Effect.runPromise(
     Effect.scoped(
@@ -90,7 +91,8 @@ export const converse = (
         const person = yield* connectPerson(devnetUrl, "person")
         yield* joinInvite(person, invite.inviteUrl)
         const answers: Array<string> = []
-        for (const line of lines) {
+        for (const [i, line] of lines.entries()) {
+          if (before) yield* Effect.promise(() => before(i))
           const sentAt = Date.now()
           yield* person.client.sendText(invite.conversationId, line)
           answers.push(yield* waitForText(person, invite.conversationId, done, sentAt - 1, timeoutMs))

@@ -150,6 +150,14 @@ export const startServicesFake = async (options: {
         if (!exactKeys(body, [])) return refuse(400, `body must be {}, got ${raw}`)
         fake.moreRequested++
         return answer(200, { ok: true })
+      case "POST /api/agent-services/me/model-problem": {
+        if (!exactKeys(body, ["kind", "model", "message"]))
+          return refuse(400, `body must be exactly {kind, model, message}, got ${raw}`)
+        const b = body as { kind: unknown; message: unknown }
+        if (!["unreachable", "unknown-model", "refused-key"].includes(String(b.kind)) || typeof b.message !== "string")
+          return refuse(400, `invalid model problem: ${raw}`)
+        return answer(200, { ok: true })
+      }
       case "GET /api/agent-services/wallet":
         if (!held.wallet) return answer(404, { error: "This agent has no wallet." })
         return answer(200, { address: held.wallet.address })

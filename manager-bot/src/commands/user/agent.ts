@@ -1,8 +1,9 @@
 import { Effect } from "effect"
 import type { HeldResource } from "@convos-agents/pool-core"
 import { type SpendLookup, spendText } from "@convos-agents/pool-core/providers/resources"
-import type { Instance } from "@convos-agents/pool-core"
+import type { Instance, ModelSettings } from "@convos-agents/pool-core"
 import { shortId, withAgent } from "../agents.ts"
+import { modelOf } from "./model.ts"
 import { answer } from "../explain.ts"
 import type { Command } from "../types.ts"
 
@@ -30,11 +31,13 @@ export const agentDetail = (
   resources: ReadonlyArray<HeldResource>,
   spend: SpendLookup | undefined,
   pageLink: string | null = null,
+  models?: ModelSettings,
 ) =>
   [
     `${i.agentName ?? "(unnamed)"} [${shortId(i.id)}]`,
     `status: ${STATUS[i.status] ?? i.status}${i.status === "crashed" && i.lastError ? ` — ${i.lastError}` : ""}`,
     `template: ${i.templateSlug ?? "none"}`,
+    `model: ${modelOf(i, models)}`,
     `email: ${held(resources, "agentmail")}`,
     `phone: ${held(resources, "telnyx")}`,
     `wallet: ${resources.find((r) => r.provider === "wallet" || r.provider === "bankr")?.externalId ?? "none"}`,
@@ -48,7 +51,7 @@ export const agentDetail = (
 export const agentCommand: Command = {
   name: "agent",
   args: "<agent>",
-  help: "everything about one of your agents: state, template, instructions, email, phone, wallet, spend, conversations, and a link to its own page",
+  help: "everything about one of your agents: state, template, model, instructions, email, phone, wallet, spend, conversations, and a link to its own page",
   scope: "user",
   aliasArg: "agent",
   minArgs: 1,
@@ -63,7 +66,7 @@ export const agentCommand: Command = {
           spend: ctx.spendOf([agent.id]).pipe(Effect.map((m) => m.get(agent.id))),
           pageLink: ctx.pool.pageLink(agent.id),
         }),
-        ({ fresh, resources, spend, pageLink }) => agentDetail(fresh, resources, spend, pageLink),
+        ({ fresh, resources, spend, pageLink }) => agentDetail(fresh, resources, spend, pageLink, ctx.pool.models),
       ),
     ),
 }

@@ -20,6 +20,6 @@ export const agentsCommand: Command = {
       ({ mine, spend }) =>
         mine.length === 0
           ? "You have no agents yet. Say /new to get one."
-          : ["Your agents:", ...mine.map((i) => describeAgent(i, spend.get(i.id)))].join("\n"),
+          : ["Your agents:", ...mine.map((i) => describeAgent(i, spend.get(i.id), ctx.pool.models))].join("\n"),
     ),
 }
