@@ -48,6 +48,32 @@ layer(botTestLayer({ settings: { models } }), { timeout: "120 seconds", excludeT
           "Voyager thinks with qwen2.5:7b. Allowed: llama3.2, qwen2.5:7b.",
         )
         assert.include((yield* ada.say("/help"))[0], "/model <agent> <model> — switch the model an agent thinks with")
+
+        // The agent reports that its model server does not know its model: the owner is told in the manager chat,
+        // once per kind in 10 minutes (the person in the agent's chat already got the one line).
+        const line =
+          "The model server at http://127.0.0.1:11434/v1 does not know the model qwen2.5:7b, so I cannot think right now."
+        const before = (yield* ada.botTexts()).length
+        const first = yield* pool.reportModelProblem(agent!.id, {
+          kind: "unknown-model",
+          model: "qwen2.5:7b",
+          message: line,
+        })
+        assert.isTrue(first.notified)
+        const notice = (yield* ada.waitForBotTexts(before + 1, 30_000))[before]!
+        assert.strictEqual(
+          notice,
+          `⚠️ Voyager [${agent!.id.slice(0, 8)}] cannot think: it told its chat "${line}"\n/model Voyager lists the models allowed here; /model Voyager <model> switches to one.`,
+        )
+        const again = yield* pool.reportModelProblem(agent!.id, {
+          kind: "unknown-model",
+          model: "qwen2.5:7b",
+          message: line,
+        })
+        assert.isFalse(again.notified, "the same problem again within 10 minutes is not news")
+        const eveBefore = (yield* eve.botTexts()).length
+        yield* Effect.sleep("1 second")
+        assert.strictEqual((yield* eve.botTexts()).length, eveBefore, "nobody else is told")
       }),
     )
   },

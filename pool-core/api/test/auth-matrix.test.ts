@@ -123,6 +123,11 @@ const jsonBodies: Record<string, unknown> = {
   "POST /api/pool/instances/:id/topup": { amountUsd: 1 },
   "POST /api/agent-services/email/send": { to: "someone@example.com", subject: "Hello", text: "Hi" },
   "POST /api/agent-services/sms/send": { to: "+15555550100", text: "Hi" },
+  "POST /api/agent-services/me/model-problem": {
+    kind: "unreachable",
+    model: "llama3.2",
+    message: "The model server at http://127.0.0.1:11434/v1 is not answering, so I cannot think right now.",
+  },
 }
 
 const send = (call: Call, credentials: Credentials) => {
