@@ -100,6 +100,7 @@ export type PoolEvent =
       readonly owner: string
       /** The spend line the owner sees ("$1.23 / $5.00"), or null when unknown. */
       readonly spend: string | null
+    }
   /**
    * A claimed agent cannot think: its model server does not answer, does not know its model, or refuses its key (the
    * agent reported it; the person in the chat got `message`). At most one per agent and kind every 10 minutes.

@@ -25,7 +25,7 @@ export const opsAgentCommand: Command = {
         }),
         ({ fresh, resources, spend, events }) =>
           [
-            agentDetail(fresh, resources, spend, ctx.pool.models),
+            agentDetail(fresh, resources, spend, null, ctx.pool.models),
             `owner: ${fresh.claimedBy ?? "none (not claimed)"}`,
             `compute: ${fresh.provider}${fresh.providerRef ? ` ${fresh.providerRef}` : ""}`,
             `created ${fresh.createdAt.toISOString()}${fresh.claimedAt ? ` · claimed ${fresh.claimedAt.toISOString()}` : ""}${fresh.lastHealthyAt ? ` · last healthy ${fresh.lastHealthyAt.toISOString()}` : ""}`,
