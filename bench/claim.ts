@@ -2,7 +2,7 @@
 // and the double-claim count. Each claim is the full Pool.claim (atomic pick + provision on the IN-MEMORY runtime
 // + claimed transition), so the figure is what the pool itself can sustain, not a claim against real agents; the
 // labels say so.
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import { Pool } from "../pool-core/pool/Pool.ts"
 import { PoolTest } from "../pool-core/pool/testing.ts"

@@ -37,7 +37,6 @@ const program = Effect.gen(function* () {
       inviteUrl: null,
     })
   }
-  const starting = Math.floor((INSTANCES - 1) / 100) + 1
   const durations: number[] = []
   const measured: number[] = []
   const reported: number[] = []

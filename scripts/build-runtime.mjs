@@ -66,7 +66,7 @@ export const buildRuntime = async () => {
     for (const input of Object.keys(result.metafile.inputs)) if (!input.includes("node_modules/")) inputs.add(input)
   }
   mkdirSync(dirname(inputsFile), { recursive: true })
-  writeFileSync(inputsFile, JSON.stringify([...inputs].sort(), null, 1) + "\n")
+  writeFileSync(inputsFile, `${JSON.stringify([...inputs].sort(), null, 1)}\n`)
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

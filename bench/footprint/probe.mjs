@@ -8,7 +8,6 @@ import v8 from "node:v8"
 const out = process.env.PROBE_OUT ?? "/tmp/lean/probe"
 const t0 = performance.now()
 const workers = new Set()
-const orig = Worker.prototype.constructor
 const log = (l) => appendFileSync(`${out}.log`, `${((performance.now() - t0) / 1000).toFixed(2)}s ${l}\n`)
 const W = class extends Worker {
   constructor(file, opts) {

@@ -23,10 +23,10 @@ const garbage = (random: () => number) => {
     () => chars(1 + int(60), 0x20, 0xd7ff), // any BMP text
     () => chars(1 + int(20), 0x00, 0x20) + chars(5, 0x7f, 0xa0), // C0 and C1 control characters
     () => chars(1 + int(30), 0x1f300, 0x1faff), // emoji (astral)
-    () => "👩‍👩‍👧‍👦".repeat(1 + int(40)) + "\u200d\u200b\ufeff",
+    () => `${"👩‍👩‍👧‍👦".repeat(1 + int(40))}\u200d\u200b\ufeff`,
     () => `\u202e${chars(10, 0x61, 0x7a)}\u202c\u2066evil\u2069`, // bidi overrides
     () => `Z${"\u0300\u0336\u0353".repeat(50 + int(200))}`, // combining-mark stacks
-    () => String.fromCharCode(0xd800 + int(0x400)) + "lone surrogate" + String.fromCharCode(0xdc00 + int(0x400)),
+    () => `${String.fromCharCode(0xd800 + int(0x400))}lone surrogate${String.fromCharCode(0xdc00 + int(0x400))}`,
     () => "y".repeat(MAX_MESSAGE_CHARS + 1),
     () => "z".repeat(MAX_MESSAGE_CHARS),
     () => ` \t\r\n${" ".repeat(int(20))}`,

@@ -1,6 +1,6 @@
 // The few protobuf shapes Convos uses, written by hand (wire types 0 varint, 1 fixed64, 2 length-delimited).
 
-const enum Wire {
+enum Wire {
   Varint = 0,
   Fixed64 = 1,
   Bytes = 2,

@@ -131,7 +131,7 @@ export const makeProviderCircuit = (settings: CircuitSettings) =>
     }
 
     const open = (
-      provider: string,
+      _provider: string,
       e: Entry,
       now: number,
       reason: string,

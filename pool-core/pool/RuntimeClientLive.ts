@@ -16,14 +16,14 @@ const fail = (operation: string, status: number | null, message: string) =>
 export const MAX_RUNTIME_RESPONSE_BYTES = 64 * 1024
 
 /** Internal to readCapped: the body passed the cap (answered as a ProviderError by the caller). */
-class ResponseTooLarge extends Data.TaggedError("ResponseTooLarge")<{}> {}
+class ResponseTooLarge extends Data.TaggedError("ResponseTooLarge")<{ readonly limit: number }> {}
 
 /** The body as text, or ResponseTooLarge as soon as more than `limit` bytes arrived (the rest is never read). */
 const readCapped = async (res: Response, limit: number): Promise<string> => {
   const declared = Number(res.headers.get("content-length") ?? Number.NaN)
   if (declared > limit) {
     await res.body?.cancel().catch(() => {})
-    throw new ResponseTooLarge()
+    throw new ResponseTooLarge({ limit })
   }
   if (!res.body) return ""
   const reader = res.body.getReader()
@@ -35,7 +35,7 @@ const readCapped = async (res: Response, limit: number): Promise<string> => {
     size += value.byteLength
     if (size > limit) {
       await reader.cancel().catch(() => {})
-      throw new ResponseTooLarge()
+      throw new ResponseTooLarge({ limit })
     }
     chunks.push(value)
   }

@@ -130,7 +130,9 @@ export const makeClaim = (deps: ClaimDeps) =>
       (requests: ReadonlyArray<ClaimFields>) =>
         Effect.gen(function* () {
           const firstOf = new Map<string, number>()
-          requests.forEach((c, i) => firstOf.has(c.key) || firstOf.set(c.key, i))
+          requests.forEach((c, i) => {
+            if (!firstOf.has(c.key)) firstOf.set(c.key, i)
+          })
           const unique = [...firstOf.values()]
           const exits: Array<Exit.Exit<Option.Option<Instance>, DatabaseError>> = new Array(requests.length)
           const batch =
@@ -145,7 +147,9 @@ export const makeClaim = (deps: ClaimDeps) =>
             ),
             Effect.exit,
           )
-          unique.forEach((i, j) => (exits[i] = Exit.map(results, (r) => r[j]!)))
+          unique.forEach((i, j) => {
+            exits[i] = Exit.map(results, (r) => r[j]!)
+          })
           for (let i = 0; i < requests.length; i++) if (!exits[i]) exits[i] = yield* Effect.exit(pickOne(requests[i]!))
           return exits
         }),

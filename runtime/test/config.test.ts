@@ -1,7 +1,7 @@
 // Config generation: openclaw.json is offline-safe and secret-free; the workspace carries the instructions where
 // OpenClaw reads them; skills exist only while their key is present.
 import { spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"

@@ -2,7 +2,7 @@
 // against a devnet and a fake OpenAI-compatible LLM on loopback. Provision → invite URL → a person joins with the
 // Convos joiner → sends a message → receives the agent's reply (the fake LLM's text). One gateway for the file
 // (15-25 s start, ~1.3 GB). Also covers re-adoption by a second compute layer and destroy by PID.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -22,7 +22,6 @@ let devnet: Awaited<ReturnType<typeof startTestDevnet>>
 let llm: FakeLlm
 let services!: ServicesFake
 let dataDir: string
-let provisioned: { conversationId: string; inviteUrl: string } | null = null
 let compute: ManagedRuntime.ManagedRuntime<Compute, unknown>
 let url: string
 
@@ -109,7 +108,6 @@ describe("runtime with a real OpenClaw gateway", () => {
     })
     expect(res.status).toBe(200)
     const answer = (await res.json()) as { conversationId: string; inviteUrl: string; joined: boolean }
-    provisioned = answer
     expect(answer.joined).toBe(false)
     expect(answer.inviteUrl).toContain("?i=")
 

@@ -1,4 +1,4 @@
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Option } from "effect"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -505,9 +505,9 @@ layer(DevnetTest, { timeout: "60 seconds", excludeTestServices: true })("Convos 
         assert.strictEqual(result._tag, "Pending")
         const waits = polls.slice(1).map((p, i) => p.start - polls[i]!.end)
         // Never sooner than the schedule says (a timer fires at or after its delay; 5 ms for clock granularity)…
-        waits.forEach((w, i) =>
-          assert.isAtLeast(w, Math.min(pollMs * 2 ** i, maxPollMs) - 5, `wait ${i} of ${JSON.stringify(waits)}`),
-        )
+        waits.forEach((w, i) => {
+          assert.isAtLeast(w, Math.min(pollMs * 2 ** i, maxPollMs) - 5, `wait ${i} of ${JSON.stringify(waits)}`)
+        })
         // …and capped: after the doublings the waits stop growing (the next doubling would be 1.6 s, then 3.2 s).
         assert.isAtLeast(waits.length, 6, JSON.stringify(waits))
         for (const w of waits.slice(4))

@@ -66,11 +66,11 @@ describe("agent spend over HTTP", () => {
     claimedId = (await claim.json()).instanceId
     const or = (await fakes()).openrouter
     hash = [...or.state.keys.values()].find((k) => k.name === testKeyName(claimedId))!.hash
-    or.state.setUsage(hash, { total: 9.87654, thisPeriod: 3.14159 })
+    or.state.setUsage(hash, { total: 9.87654, thisPeriod: 3.14259 })
 
     const listed = await adminList()
     expect(listed.find((i) => i.id === claimedId)!.spend).toEqual({
-      usedUsd: 3.14159,
+      usedUsd: 3.14259,
       limitUsd: 20,
       limitReset: "monthly",
     })
@@ -84,7 +84,7 @@ describe("agent spend over HTTP", () => {
       const res = await fetch(`${base}/api/pool/agents`, { headers })
       const text = await res.text()
       expect(text).toContain("Penny")
-      expect(text).not.toContain("3.14159")
+      expect(text).not.toContain("3.14259")
       expect(text).not.toContain("spend")
       expect(text).not.toContain("usedUsd")
     }
@@ -105,6 +105,6 @@ describe("agent spend over HTTP", () => {
     } finally {
       or.restore()
     }
-    expect((await adminList()).find((i) => i.id === claimedId)!.spend).toMatchObject({ usedUsd: 3.14159 })
+    expect((await adminList()).find((i) => i.id === claimedId)!.spend).toMatchObject({ usedUsd: 3.14259 })
   })
 })

@@ -18,9 +18,6 @@ export interface QuotaLimits {
   readonly since: Date
 }
 
-/** Statuses that hold an agent for its owner. */
-export const LIVE_STATUSES = ["claiming", "claimed"] as const
-
 type Sql = SqlClient.SqlClient
 
 /**

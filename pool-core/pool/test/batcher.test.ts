@@ -22,9 +22,9 @@ describe("makeBatcher", () => {
           (n) => Effect.result(double(n)),
           { concurrency: "unbounded" },
         )
-        results.forEach((r, n) =>
-          assert.deepStrictEqual(r._tag === "Success" ? r.success : r.failure, n % 10 === 7 ? `no ${n}` : n * 2),
-        )
+        results.forEach((r, n) => {
+          assert.deepStrictEqual(r._tag === "Success" ? r.success : r.failure, n % 10 === 7 ? `no ${n}` : n * 2)
+        })
         assert.isBelow(batches.length, 40, "items were grouped")
         assert.isAtMost(Math.max(...batches.map((b) => b.length)), 8)
         assert.strictEqual(batches.flat().length, 40, "every item ran exactly once")

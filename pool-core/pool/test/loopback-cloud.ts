@@ -54,7 +54,7 @@ export const startLoopbackCloud = async () => {
   app.get("/rt/:ref/pool/health", (c) => {
     counts.healthRequests++
     const i = instances.get(c.req.param("ref"))
-    if (!i || i.state !== "running") return c.json({ error: "no runtime here" }, 502)
+    if (i?.state !== "running") return c.json({ error: "no runtime here" }, 502)
     return c.json({ ready, version: "loopback" })
   })
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

@@ -1,4 +1,4 @@
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Exit, Option, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { DatabaseInfo } from "../../db/Database.ts"
@@ -417,7 +417,9 @@ for (const backend of testBackends())
               }))
               const results = yield* Effect.forEach(requests, (r) => pool.claim(r), { concurrency: "unbounded" })
               const byKey = new Map<string, Array<(typeof results)[number]>>()
-              results.forEach((r, i) => byKey.set(requests[i]!.key, [...(byKey.get(requests[i]!.key) ?? []), r]))
+              results.forEach((r, i) => {
+                byKey.set(requests[i]!.key, [...(byKey.get(requests[i]!.key) ?? []), r])
+              })
               for (const [key, answers] of byKey) {
                 assert.strictEqual(
                   new Set(answers.map((a) => a.instance.id)).size,

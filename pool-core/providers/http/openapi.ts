@@ -111,7 +111,9 @@ export const schemaProblems = (
     if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${at} must be at most ${schema.maximum}`)
   }
   if (Array.isArray(value) && schema.items)
-    value.forEach((item, i) => problems.push(...schemaProblems(schema.items, item, `${at}[${i}]`, strict)))
+    value.forEach((item, i) => {
+      problems.push(...schemaProblems(schema.items, item, `${at}[${i}]`, strict))
+    })
   if (actual === "object" && (schema.properties || schema.additionalProperties !== undefined || schema.required)) {
     const object = value as Record<string, unknown>
     for (const name of schema.required ?? []) if (!(name in object)) problems.push(`${at}.${name} is required`)

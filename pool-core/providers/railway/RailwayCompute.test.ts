@@ -115,7 +115,7 @@ describe("RailwayCompute", () => {
           RAILWAY_API_TOKEN: railwayToken,
           RAILWAY_API_URL: `${api.url}/graphql/v2`,
           RAILWAY_TEAM_ID: "team-1",
-          RAILWAY_RUNTIME_IMAGE: "ghcr.io/our-org/convos-agent-runtime@sha256:" + "b".repeat(64),
+          RAILWAY_RUNTIME_IMAGE: `ghcr.io/our-org/convos-agent-runtime@sha256:${"b".repeat(64)}`,
           RAILWAY_ENVIRONMENT_NAME: "staging",
           RAILWAY_AGENT_VCPUS: "3",
           RAILWAY_AGENT_MEMORY_GB: "1.5",
@@ -132,7 +132,7 @@ describe("RailwayCompute", () => {
       )
       const handle = yield* compute.create({ instanceId: "env1", instanceToken: "tok-env1", env: {} }) // what the pool sends
       const patch = fake.instanceOf(handle.providerRef).patch!
-      expect(patch.image).toBe("ghcr.io/our-org/convos-agent-runtime@sha256:" + "b".repeat(64))
+      expect(patch.image).toBe(`ghcr.io/our-org/convos-agent-runtime@sha256:${"b".repeat(64)}`)
       expect(patch.limits).toEqual({ cpu: 3, memoryBytes: 1.5 * 1024 ** 3 })
       expect(patch.variables).toEqual({
         XMTP_ENV: { value: "production" },

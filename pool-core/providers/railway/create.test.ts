@@ -7,7 +7,7 @@ import { expectNothingRefused, railwayOnFake, sent, spec } from "./testing/harne
 // What a create deploys and how it finds what an earlier, lost answer made: paged lookups, the image pinned by
 // digest (a loopback OCI registry with the anonymous-token challenge ghcr.io and Docker Hub use).
 
-const digest = "sha256:" + "d".repeat(64)
+const digest = `sha256:${"d".repeat(64)}`
 
 /** A registry serving one manifest behind a Bearer challenge, the way ghcr.io does for public images. */
 const registry = fakeApi((r): Reply => {

@@ -26,7 +26,7 @@ const railway = Layer.unwrap(
       api = started
       return railwayComputeLive(
         testSettings(started.url, {
-          image: "ghcr.io/example/convos-agent-runtime@sha256:" + "c".repeat(64),
+          image: `ghcr.io/example/convos-agent-runtime@sha256:${"c".repeat(64)}`,
           startCommand: null,
           runtimeEnv: { XMTP_ENV: "dev", OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1" },
           http: { baseDelay: "5 millis", timeout: "1 second", retries: 2 },
@@ -103,7 +103,7 @@ layer(PoolOnRailway, { timeout: "60 seconds", excludeTestServices: true })("pool
       const pool = yield* Pool
       const [created] = yield* pool.replenish(1)
       const patch = fake.instanceOf(created.providerRef!).patch
-      expect(patch?.image).toBe("ghcr.io/example/convos-agent-runtime@sha256:" + "c".repeat(64))
+      expect(patch?.image).toBe(`ghcr.io/example/convos-agent-runtime@sha256:${"c".repeat(64)}`)
       expect(patch?.variables).toMatchObject({ XMTP_ENV: { value: "dev" }, INSTANCE_ID: { value: created.id } })
     }),
   )

@@ -176,11 +176,7 @@ export const makeStatusBatch = (
         for (const [j, it] of chunk.entries()) {
           const messages = failed.get(j)
           const value = answer.data?.[`a${j}`]
-          if (
-            messages &&
-            messages.every((m) => faultOfMessage(m) === "not_found") &&
-            (value === null || value === undefined)
-          )
+          if (messages?.every((m) => faultOfMessage(m) === "not_found") && (value === null || value === undefined))
             gone.add(it.id)
           else if (messages)
             unknown.add(it.id) // its own error (partial data included): not trusted either way

@@ -1,6 +1,6 @@
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { InstanceNotFound, NotConfigured, ProviderError, ResourceConflict } from "../../domain/errors.ts"
+import { NotConfigured, ProviderError } from "../../domain/errors.ts"
 import type { OnProgress } from "../../pool/Pool.ts"
 import { AgentMail, agentMailLayerFromEnv } from "../agentmail/AgentMail.ts"
 import { AgentResources, AgentResourcesNone, type HeldResource } from "../AgentResources.ts"

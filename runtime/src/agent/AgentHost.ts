@@ -8,7 +8,7 @@ import { Cause, Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { type Messaging, messagingLayerFromEnv } from "@convos-agents/messaging"
 import { ConvosAgent, type ConvosAgentOptions } from "./ConvosAgent.ts"
 import { NotReady, type RouteDeps } from "../http/routes.ts"
-import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
+import { reconnectSchedule } from "./reconnect.ts"
 
 export type { ReconnectPolicy } from "./reconnect.ts"
 
@@ -76,7 +76,7 @@ export const startAgentHost = (
     return Effect.runPromiseExit(f(a)) as never
   }
   return {
-    ready: () => agent !== null && agent.streaming(),
+    ready: () => agent?.streaming() === true,
     whenReady,
     run,
     dispose: async () => {

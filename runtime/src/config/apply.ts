@@ -59,7 +59,7 @@ export const applyRuntime = (
     settings.heartbeatEvery,
   )
   mkdirSync(dirname(settings.configPath), { recursive: true })
-  writeFileSync(settings.configPath, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 })
+  writeFileSync(settings.configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
   chmodSync(settings.configPath, 0o600)
   return {
     configPath: settings.configPath,

@@ -34,7 +34,7 @@ export const openRouterModelId = (raw: string | undefined): string => {
   const model = (raw ?? "").trim()
   if (model === "") return DEFAULT_MODEL
   const rest = model.startsWith("openrouter/") ? model.slice("openrouter/".length) : null
-  return rest !== null && rest.includes("/") ? rest : model
+  return rest?.includes("/") ? rest : model
 }
 export const DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 
@@ -142,7 +142,7 @@ export const readSecretsEnv = (stateDir: string): Record<string, string> => {
 export const isEnvName = (name: string) => ENV_NAME.test(name)
 
 export const formatSecretsEnv = (vars: Readonly<Record<string, string>>): string =>
-  Object.entries(vars)
+  `${Object.entries(vars)
     .filter(([k]) => isEnvName(k))
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join("\n") + "\n"
+    .join("\n")}\n`

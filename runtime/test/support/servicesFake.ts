@@ -60,7 +60,7 @@ export const startServicesFake = async (options: {
     for await (const c of req) chunks.push(c as Buffer)
     const raw = Buffer.concat(chunks).toString("utf8")
     const url = new URL(req.url ?? "/", "http://fake")
-    let body: unknown = undefined
+    let body: unknown
     const answer = (status: number, json: unknown) => {
       res.statusCode = status
       res.setHeader("content-type", "application/json")

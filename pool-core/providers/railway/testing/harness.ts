@@ -20,7 +20,7 @@ export const spec = {
 export const testSettings = (url: string, overrides: Partial<RailwaySettings> = {}): RailwaySettings => ({
   token: Redacted.make(railwayToken),
   url: `${url}/graphql/v2`,
-  image: "ghcr.io/example/runtime@sha256:" + "a".repeat(64), // pinned already: no registry call unless a test wants one
+  image: `ghcr.io/example/runtime@sha256:${"a".repeat(64)}`, // pinned already: no registry call unless a test wants one
   startCommand: "node dist/server.js",
   layout: { _tag: "perAgent", workspaceId: "team-1" },
   environment: "test",

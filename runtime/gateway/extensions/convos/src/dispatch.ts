@@ -109,7 +109,7 @@ export const dispatchToAgent = async (
           record: { onRecordError: () => {} },
           delivery: {
             deliver: async (payload: { text?: string }) => {
-              if (!payload.text || !payload.text.trim()) return { visibleReplySent: false }
+              if (!payload.text?.trim()) return { visibleReplySent: false }
               await reply(payload.text) // rejects when sending failed: not delivered
               delivered++
             },
