@@ -2,6 +2,7 @@ import { createHmac, createHash, randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { InvalidConfig } from "./domain/errors.ts"
 import { loadModelSettings, type ModelSettings, NO_MODELS } from "./pool/models.ts"
 import { quotaDefaults, type QuotaSettings, quotaSettingsConfig } from "./pool/quota/settings.ts"
@@ -72,7 +73,7 @@ const persistedSecret = (dataDir: string): string => {
 }
 
 export const poolSettingsConfig = Config.all({
-  dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
+  dataDir: DataDir,
   minIdle: nonNegativeInt("POOL_MIN_IDLE", 2),
   maxTotal: nonNegativeInt("POOL_MAX_TOTAL", 6),
   tickInterval: Config.Duration("POOL_TICK_INTERVAL").pipe(Config.withDefault(Duration.seconds(10))),

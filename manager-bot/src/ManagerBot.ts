@@ -1,5 +1,6 @@
 import { join } from "node:path"
 import { Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { fromConfigError, InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
 import {
@@ -44,7 +45,7 @@ export interface ManagerBotInfo {
 export class ManagerBot extends Context.Service<ManagerBot, ManagerBotInfo>()("manager-bot/ManagerBot") {}
 
 const settings = Config.all({
-  dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
+  dataDir: DataDir,
   privateKey: Config.option(Config.String("MANAGER_PRIVATE_KEY")),
   admins: Config.String("ADMIN_INBOX_IDS").pipe(Config.withDefault("")),
   inviteBase: Config.option(Config.String("CONVOS_INVITE_BASE_URL")),

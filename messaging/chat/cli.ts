@@ -7,6 +7,7 @@
 // Reads one message per stdin line; prints each incoming message as `<sender name>: <text>`; on EOF waits until the
 // conversation is quiet for --quiet-ms, then exits. Status goes to stderr so stdout stays scriptable.
 import { Effect, Layer } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { existsSync, readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { createInterface } from "node:readline"
@@ -42,7 +43,7 @@ if (!Number.isFinite(quietMs) || quietMs < 0 || !Number.isFinite(joinTimeoutMs) 
   console.error(`--quiet-ms and --join-timeout-ms must be numbers of milliseconds.\n${usage}`)
   process.exit(2)
 }
-const dataDir = resolve(process.env.DATA_DIR ?? ".data")
+const dataDir = resolve(Effect.runSync(DataDir))
 const name = values.name ?? (values.ops ? "Operator" : (process.env.USER ?? "me"))
 const status = (line: string) => process.stderr.write(`[chat] ${line}\n`)
 

@@ -2,7 +2,8 @@
 // in a DM as a join_request (or the bare slug as text); it is verified and the requester is added to the group, or
 // told in the DM why not. Lobby invites (the manager bot's public invite) let the app create a fresh private group per
 // requester instead of adding everyone to one group.
-import { Config, Effect, Option, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { sha256 } from "@noble/hashes/sha2.js"
@@ -103,8 +104,7 @@ export const usedInviteFileStore = (file: string): UsedInviteStore => {
 }
 
 const defaultUsedInvites = (me: MessagingIdentity) =>
-  Config.String("DATA_DIR").pipe(
-    Config.withDefault(".data"),
+  DataDir.pipe(
     Effect.map((dataDir) =>
       usedInviteFileStore(join(resolve(dataDir), "convos", "used-invites", `${me.inboxId}.json`)),
     ),

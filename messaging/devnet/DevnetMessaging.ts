@@ -1,5 +1,6 @@
 // The devnet adapter of the Messaging port: talks HTTP to a devnet server (see server.ts), from any process.
 import { Config, Effect, Layer, Option, Schedule, Scope, Stream } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { existsSync, readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { bytesToHex } from "@noble/hashes/utils.js"
@@ -240,7 +241,7 @@ export const makeDevnetMessaging = (url: string): Messaging["Service"] =>
 export const devnetUrlConfig = Effect.gen(function* () {
   const explicit = yield* Config.option(Config.String("DEVNET_URL"))
   if (Option.isSome(explicit)) return explicit.value.replace(/\/+$/, "")
-  const dataDir = resolve(yield* Config.String("DATA_DIR").pipe(Config.withDefault(".data")))
+  const dataDir = resolve(yield* DataDir)
   const file = devnetUrlFile(dataDir)
   if (existsSync(file)) return readFileSync(file, "utf8").trim()
   return yield* new MessagingError({

@@ -8,6 +8,7 @@
 // else does the devnet pick a new one, with a warning: agents re-adopted from the previous run then point at the old
 // URL and need a restart.
 import { Config, Effect, Layer, Option } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { MessagingError } from "../errors.ts"
@@ -19,7 +20,7 @@ import { DevnetServer, DevnetServerError, startDevnetServer, type RunningDevnet 
 export const devnetPortFile = (dataDir: string): string => join(dataDir, "devnet.port")
 
 const settings = Config.all({
-  dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
+  dataDir: DataDir,
   port: Config.option(Config.Int("DEVNET_PORT")),
 })
 

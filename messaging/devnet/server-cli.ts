@@ -4,6 +4,8 @@
 import { writeFileSync, mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { parseArgs } from "node:util"
+import { Effect } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { startDevnetServer } from "./server.ts"
 
 const { values } = parseArgs({
@@ -14,7 +16,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
   },
 })
-const dataRoot = resolve(process.env.DATA_DIR ?? ".data")
+const dataRoot = resolve(Effect.runSync(DataDir))
 const dataDir = resolve(values.data ?? `${dataRoot}/devnet`)
 const port = Number(values.port)
 if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -1,6 +1,7 @@
 // Layer for the XMTP adapter: XMTP_ENV=dev|production, databases under XMTP_DB_DIR (default $DATA_DIR/xmtp), kept
 // across restarts. Per-identity key and db path/encryption key can also be passed to connect() (ConnectOptions).
 import { Config, Effect, Layer } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { join, resolve } from "node:path"
 import { MessagingError } from "../errors.ts"
 import { Messaging } from "../Messaging.ts"
@@ -8,7 +9,7 @@ import { makeXmtpMessaging } from "./XmtpMessaging.ts"
 
 export const xmtpSettingsConfig = Effect.gen(function* () {
   const env = yield* Config.Literals(["dev", "production"], "XMTP_ENV")
-  const dataDir = yield* Config.String("DATA_DIR").pipe(Config.withDefault(".data"))
+  const dataDir = yield* DataDir
   const dbDir = yield* Config.String("XMTP_DB_DIR").pipe(Config.withDefault(join(dataDir, "xmtp")))
   const apiUrl = yield* Config.option(Config.String("XMTP_API_URL"))
   return { env, dbDir: resolve(dbDir), ...(apiUrl._tag === "Some" ? { apiUrl: apiUrl.value } : {}) }

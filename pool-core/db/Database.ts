@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer, Option, Redacted, String as Str } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import type { SqlClient } from "effect/sql"
 import { DatabaseError, InvalidConfig } from "../domain/errors.ts"
 import { ReplicasHere } from "../pool/ReplicasHere.ts"
@@ -105,7 +106,7 @@ export const DatabaseLive = Layer.unwrap(
       const location = describeUrl(checked)
       return connectAndMigrate(location, checked, maxConnections, "postgres")
     }
-    const dataDir = resolve(yield* Config.String("DATA_DIR").pipe(Config.withDefault(".data"), Effect.orDie))
+    const dataDir = resolve(yield* DataDir.pipe(Effect.orDie))
     const dir = join(dataDir, "pglite")
     const embedded = yield* Effect.acquireRelease(
       Effect.tryPromise({

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { Config, Effect } from "effect"
+import { ConfigProvider, Effect } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { InvalidConfig } from "@convos-agents/pool-core"
 import { configSync, loadPoolApiKey } from "@convos-agents/pool-core/api/config"
 
@@ -12,8 +13,7 @@ export interface ApiKey {
   readonly file: string
 }
 
-const dataDir = Config.String("DATA_DIR").pipe(
-  Config.withDefault(".data"),
+const dataDir = DataDir.pipe(
   Effect.mapError(
     (e) => new InvalidConfig({ variable: "DATA_DIR", message: `DATA_DIR could not be read: ${e.message}.` }),
   ),
@@ -37,5 +37,6 @@ export const apiKeyEffect: Effect.Effect<ApiKey, InvalidConfig> = Effect.gen(fun
   })
 })
 
-/** apiKeyEffect run against the environment; throws the InvalidConfig on a bad POOL_API_KEY. */
-export const loadApiKey = (): ApiKey => configSync(apiKeyEffect)
+/** apiKeyEffect run against `config` (npm start's settings); throws the InvalidConfig on a bad POOL_API_KEY. */
+export const loadApiKey = (config: ConfigProvider.ConfigProvider): ApiKey =>
+  configSync(apiKeyEffect.pipe(Effect.provideService(ConfigProvider.ConfigProvider, config)))

@@ -1,5 +1,6 @@
 import { resolve } from "node:path"
 import { Effect, Layer } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { type Compute, DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@convos-agents/pool-core"
 import { embeddedMessagingLayer, Messaging, metered } from "@convos-agents/messaging"
 import { BotMigrations, ManagerBotLive } from "@convos-agents/manager-bot"
@@ -23,7 +24,7 @@ const localCompute = Layer.unwrap(
   Effect.gen(function* () {
     const messaging = yield* Messaging
     return localComputeLayer({
-      dataDir: resolve(process.env.DATA_DIR ?? ".data"),
+      dataDir: resolve(yield* DataDir.pipe(Effect.orDie)),
       baseEnv: messaging.devnetUrl ? { DEVNET_URL: messaging.devnetUrl } : {},
     })
   }),

@@ -62,14 +62,9 @@ export const startHttp = async (
   runtime: ManagedRuntime.ManagedRuntime<any, any>,
   bot: ManagerBotInfo & { network: string; compute: string },
   apiKey: string,
+  settings: HttpSettings,
 ) => {
-  const exit = await Effect.runPromiseExit(httpSettings)
-  if (exit._tag === "Failure")
-    throw (
-      (exit.cause.reasons.find((r) => r._tag === "Fail") as { error?: Error } | undefined)?.error ??
-      new Error("HOST/PORT/TRUST_PROXY could not be read.")
-    )
-  const { host, port, trustProxy } = exit.value
+  const { host, port, trustProxy } = settings
   const app = new Hono()
   app.get("/healthz", (c) => c.json({ ok: true }))
   app.route("/", makeApiApp(runtime, { apiKey, trustProxy, info: () => ({ network: bot.network }) }))

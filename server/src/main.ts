@@ -1,8 +1,9 @@
 // `npm start`: the whole system on the embedded defaults (or production settings from the environment), with progress.
 // Ctrl-C (SIGINT) or SIGTERM stops everything: the bot, the tick, agent processes (their state is kept: the next start
 // brings them back), the HTTP server, devnet, database.
-import { Cause, ConfigProvider, Effect, Exit, Fiber, ManagedRuntime, Option } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Fiber, Layer, ManagedRuntime, Option } from "effect"
 import { resolve } from "node:path"
+import { DataDir } from "@convos-agents/contract"
 import { configProblem, configProblemLine, DatabaseInfo, EXIT_CONFIG } from "@convos-agents/pool-core"
 import { secureDataDir } from "@convos-agents/pool-core/db/data-dir"
 import { Messaging } from "@convos-agents/messaging"
@@ -23,26 +24,34 @@ for (const stream of [process.stdout, process.stderr])
     if (e.code !== "EPIPE") throw e
   })
 
+/**
+ * What start reads before anything runs: the HTTP settings, the resolved DATA_DIR, and the settings it derives for the
+ * system (`derived`: on devnet, invite links open the web catalog's browser chat view, as there is no phone app for the
+ * devnet). The agents' boot env is read too, only to fail early on a bad value.
+ */
+const startSettings = Effect.gen(function* () {
+  const http = yield* httpSettings
+  yield* runtimeBootEnv()
+  const dataDir = resolve(yield* DataDir)
+  const set = (name: string) =>
+    Config.option(Config.String(name)).pipe(Effect.map((v) => Option.isSome(v) && v.value !== ""))
+  const derived: Record<string, string> =
+    !(yield* set("XMTP_ENV")) && !(yield* set("CONVOS_INVITE_BASE_URL")) && http.port !== 0
+      ? { CONVOS_INVITE_BASE_URL: `http://127.0.0.1:${http.port}/v2?i=` }
+      : {}
+  return { http, dataDir, derived }
+})
+
 const main = async () => {
   log("starting Convos agents…")
   // DATA_DIR holds every secret of the system: owner-only, including what this process and its agents create later.
   process.umask(0o077)
-  const tightened = secureDataDir(resolve(process.env.DATA_DIR ?? ".data"))
-  if (tightened.length > 0)
-    log(`DATA_DIR: made ${tightened.length} file(s) and folder(s) owner-only (0700 folders, no group/other access)`)
-  // HOST/PORT and the agents' boot env (XMTP_ENV, MODEL_BASE_URL, POOL_PUBLIC_URL…) first: a bad value stops here in
-  // one line naming the variable, with EX_CONFIG, before anything is started.
-  // Read from a copy of the environment: the default config provider snapshots process.env on first use, and
-  // CONVOS_INVITE_BASE_URL is set below before the system reads its config.
+  // The settings are read once, here, through Config from the environment: HOST/PORT, DATA_DIR and the agents' boot
+  // env (XMTP_ENV, MODEL_BASE_URL, POOL_PUBLIC_URL…). A bad value stops here in one line naming the variable, with
+  // EX_CONFIG, before anything is started.
+  const env = { ...process.env } as Record<string, string>
   const settings = await Effect.runPromiseExit(
-    httpSettings
-      .pipe(Effect.tap(() => runtimeBootEnv()))
-      .pipe(
-        Effect.provideService(
-          ConfigProvider.ConfigProvider,
-          ConfigProvider.fromEnv({ env: { ...process.env } as Record<string, string> }),
-        ),
-      ),
+    startSettings.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))),
   )
   if (Exit.isFailure(settings)) {
     const problem = configProblem(settings.cause)
@@ -51,11 +60,12 @@ const main = async () => {
     )
     process.exit(Option.isSome(problem) ? EXIT_CONFIG : 1)
   }
-  // On devnet, invite links open the web catalog's browser chat view (there is no phone app for the devnet).
-  const { port } = settings.value
-  if (!process.env.XMTP_ENV && !process.env.CONVOS_INVITE_BASE_URL && port !== 0) {
-    process.env.CONVOS_INVITE_BASE_URL = `http://127.0.0.1:${port}/v2?i=`
-  }
+  const { http: httpConfig, dataDir, derived } = settings.value
+  const tightened = secureDataDir(dataDir)
+  if (tightened.length > 0)
+    log(`DATA_DIR: made ${tightened.length} file(s) and folder(s) owner-only (0700 folders, no group/other access)`)
+  // The system reads its Config from the environment plus what start derived (never written into process.env).
+  const config = ConfigProvider.fromEnv({ env: { ...env, ...derived } })
   try {
     computeName() // COMPUTE names a compute that exists (else one line, like the settings above)
   } catch (e) {
@@ -63,7 +73,7 @@ const main = async () => {
     process.exit(EXIT_CONFIG)
   }
   for (const part of describeParts()) log(part)
-  const runtime = ManagedRuntime.make(AppLayer())
+  const runtime = ManagedRuntime.make(AppLayer().pipe(Layer.provideMerge(ConfigProvider.layer(config))))
   let stopping = false
   let warmup: Fiber.Fiber<void, unknown> | undefined
   const stop = async (code: number) => {
@@ -106,14 +116,15 @@ const main = async () => {
     log(`database: ${db.location}`)
     log(`messaging: ${network}`)
     log(modelSourceLine(!!process.env.OPENROUTER_MANAGEMENT_KEY, process.env as Record<string, string>))
-    const apiKey = loadApiKey()
-    http = await startHttp(runtime, { ...bot, network, compute: computeName() }, apiKey.key)
+    const apiKey = loadApiKey(config)
+    http = await startHttp(runtime, { ...bot, network, compute: computeName() }, apiKey.key, httpConfig)
     if (apiKey.generated)
       log(`pool API key (generated, kept in ${apiKey.file}; set POOL_API_KEY to choose one): ${apiKey.key}`)
     log(`web catalog and pool API: ${http.url} (admin: ${http.url}/admin)`)
     printInvite(
       "Manager bot invite (open it in Convos, or: npm run chat -- --invite <link> --name You)",
       bot.inviteUrl(),
+      dataDir,
     )
     log(`ops chat invite (admins only): ${bot.opsInviteUrl}`)
     if (bot.localOperatorInboxId)

@@ -1,10 +1,12 @@
 import { mkdirSync, writeFileSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { join } from "node:path"
 import qrcode from "qrcode-terminal"
 
-/** Prints a titled invite link with a terminal QR code, and keeps the link in DATA_DIR/manager-invite.url for `npm run chat`. */
-export const printInvite = (title: string, url: string) => {
-  const dataDir = resolve(process.env.DATA_DIR ?? ".data")
+/**
+ * Prints a titled invite link with a terminal QR code, and keeps the link in DATA_DIR/manager-invite.url for `npm run
+ * chat`. `dataDir`: the resolved DATA_DIR (read once at start).
+ */
+export const printInvite = (title: string, url: string, dataDir: string) => {
   mkdirSync(dataDir, { recursive: true })
   writeFileSync(join(dataDir, "manager-invite.url"), `${url}\n`)
   console.log(`\n${title}:\n${url}\n`)

@@ -1,4 +1,5 @@
 import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { SqlClient } from "effect/sql"
 import { InvalidConfig, NotConfigured, ProviderError } from "../../domain/errors.ts"
 import { Bankr, bankrLayerFromEnv } from "../bankr/Bankr.ts"
@@ -207,7 +208,7 @@ export const agentWalletsLayerFromEnv = Layer.unwrap(
       return bankrWalletsLayer.pipe(Layer.provide(Layer.succeed(Bankr, bankr)))
     }
     if (raw === "local") {
-      const dataDir = yield* readConfig(stringOr("DATA_DIR", ".data"))
+      const dataDir = yield* readConfig(DataDir)
       const key = yield* loadWalletKey(dataDir)
       return localWalletsLayer(key)
     }

@@ -9,7 +9,8 @@ import { spawn, spawnSync } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Config, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
+import { DataDir } from "@convos-agents/contract"
 import { ProviderError } from "../../../domain/errors.ts"
 import { Compute, type ComputeSpec, type ComputeStatus } from "../Compute.ts"
 import { readLogTail } from "../logTail.ts"
@@ -387,7 +388,7 @@ export const localComputeLayer = (options: LocalComputeOptions) => Layer.effect(
 /** From the environment: DATA_DIR (default .data). */
 export const LocalComputeLive = Layer.unwrap(
   Effect.gen(function* () {
-    const dataDir = yield* Config.String("DATA_DIR").pipe(Config.withDefault(".data"))
+    const dataDir = yield* DataDir
     return localComputeLayer({ dataDir })
   }),
 )
