@@ -11,7 +11,7 @@ import { Compute } from "../providers/compute/Compute.ts"
 import { callCosts, makeCallBudget } from "./budget.ts"
 import { type OnProgress, Pool, type PoolEvent } from "./Pool.ts"
 import { ProviderCircuit, ProviderCircuitLive } from "./ProviderCircuit.ts"
-import { makeInstanceRepo } from "./repo.ts"
+import { InstanceRepo, makeInstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeAgentPage } from "./agentPage.ts"
 import { makeClaim } from "./claim.ts"
@@ -372,29 +372,17 @@ export const makePool = Effect.gen(function* () {
 
   const instructionsOf = yield* makeTemplateInstructions
   const claim = yield* makeClaim({
-    repo,
-    runtime,
-    resources,
-    settings,
     template,
     instructionsOf,
     get,
     publish,
     token,
-    owner: replica.id,
-    sql: sqlClient,
     startOne: Effect.suspend(() => replenish(1)),
     nudge: Effect.suspend(() => tickRun),
-  })
+  }).pipe(Effect.provideService(InstanceRepo, repo))
 
   const tick = yield* makeTick({
-    repo,
-    compute,
-    runtime,
-    settings,
     publish,
-    replica,
-    circuit,
     budget,
     createMany: (n) =>
       Effect.map(createMany(n), ({ results, sent }) => ({
@@ -414,7 +402,7 @@ export const makePool = Effect.gen(function* () {
           }),
         ),
       ),
-  })
+  }).pipe(Effect.provideService(InstanceRepo, repo))
   // After a tick that ran (this replica holds the tick lock): release web-launched agents past WEB_AGENT_TTL.
   const expire = expireWebAgents({ sql: sqlClient, quotas: settings.quotas, drainAndDestroy }).pipe(
     Effect.catchCause((cause) =>

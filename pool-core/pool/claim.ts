@@ -1,6 +1,6 @@
 import { Clock, Duration, Effect, Exit, Option } from "effect"
-import type { SqlClient } from "effect/sql"
-import type { PoolSettings } from "../config.ts"
+import { SqlClient } from "effect/sql"
+import { PoolConfig } from "../config.ts"
 import {
   ClaimSuperseded,
   DatabaseError,
@@ -14,34 +14,32 @@ import type { Instance } from "../domain/instance.ts"
 import { QuotaExceeded } from "../domain/quota.ts"
 import type { Template } from "../domain/template.ts"
 import { claimDuration, claimsInFlight, claimsTotal, inFlight, measured, outcomeOf } from "../observability/metrics.ts"
-import type { AgentResources } from "../providers/AgentResources.ts"
+import { AgentResources } from "../providers/AgentResources.ts"
 import type { ClaimRequest, ClaimResult, OnProgress, PoolEvent } from "./Pool.ts"
 import { makeBatcher } from "./batcher.ts"
 import { makeClaimQueue } from "./claimQueue.ts"
-import { type ClaimFields, type InstanceRepo, toDatabaseError } from "./repo.ts"
+import { type ClaimFields, InstanceRepo, toDatabaseError } from "./repo.ts"
 import { lockOwners, type QuotaLimits, usageOf } from "./quota/sql.ts"
 import { isApiOwner } from "./quota/settings.ts"
-import type { RuntimeClient } from "./RuntimeClient.ts"
+import { Replica } from "./replica.ts"
+import { RuntimeClient } from "./RuntimeClient.ts"
 import { checkAgentName, checkInviteUrl, checkText, limits } from "./validation.ts"
 
 const DEFAULT_NAME = "Assistant"
 const DEFAULT_INSTRUCTIONS = "You are a helpful AI assistant in a group chat. Be brief and friendly."
 const noProgress: OnProgress = () => Effect.void
 
+/**
+ * What the claim needs from the pool that built it; the services (InstanceRepo, RuntimeClient, AgentResources,
+ * PoolConfig, Replica, SqlClient) come from the context.
+ */
 interface ClaimDeps {
-  readonly repo: InstanceRepo
-  readonly runtime: RuntimeClient["Service"]
-  readonly resources: AgentResources["Service"]
-  readonly settings: PoolSettings
   readonly template: (slug: string) => Effect.Effect<Template, InvalidRequest | DatabaseError>
   /** A template's default instructions (its Notion page's text when it has one and Notion answers). */
   readonly instructionsOf: (template: Template) => Effect.Effect<string>
   readonly get: (id: string) => Effect.Effect<Instance, InstanceNotFound | DatabaseError>
   readonly publish: (e: PoolEvent) => Effect.Effect<void>
   readonly token: (id: string) => string
-  /** This replica's id, recorded on each claim it makes (replica.ts). */
-  readonly owner: string
-  readonly sql: SqlClient.SqlClient
   /** Starts one more instance for a waiting claim; runs the tick so one that became ready is seen (claimQueue.ts). */
   readonly startOne: Effect.Effect<unknown, unknown>
   readonly nudge: Effect.Effect<unknown, unknown>
@@ -62,7 +60,13 @@ const resultOf = (instance: Instance, replayed: boolean): ClaimResult => ({
  */
 export const makeClaim = (deps: ClaimDeps) =>
   Effect.gen(function* () {
-    const { repo, runtime, resources, settings, sql } = deps
+    const repo = yield* InstanceRepo
+    const runtime = yield* RuntimeClient
+    const resources = yield* AgentResources
+    const settings = yield* PoolConfig
+    const sql = yield* SqlClient.SqlClient
+    // This replica's id, recorded on each claim it makes (replica.ts).
+    const owner = (yield* Replica).id
     const queue = makeClaimQueue({
       sql,
       claimWait: settings.claimWait,
@@ -390,7 +394,7 @@ export const makeClaim = (deps: ClaimDeps) =>
           templateSlug: tpl?.slug ?? null,
           model: tpl?.model ?? null,
           joinUrl,
-          owner: deps.owner,
+          owner,
           quotaKeys,
           hourly,
         }

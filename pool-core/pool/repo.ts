@@ -1,4 +1,4 @@
-import { Effect, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import { DatabaseError } from "../domain/errors.ts"
@@ -344,4 +344,9 @@ export const makeInstanceRepo = Effect.gen(function* () {
   } as const
 })
 
-export type InstanceRepo = Effect.Success<typeof makeInstanceRepo>
+/** All SQL of the pool as a service; `InstanceRepo.layer` needs the SqlClient (one repo per database). */
+export class InstanceRepo extends Context.Service<InstanceRepo, Effect.Success<typeof makeInstanceRepo>>()(
+  "pool-core/pool/InstanceRepo",
+) {
+  static readonly layer = Layer.effect(InstanceRepo, makeInstanceRepo)
+}

@@ -1,14 +1,14 @@
 import { Clock, Duration, Effect, Option, Ref, Schedule } from "effect"
-import { instanceToken, type PoolSettings } from "../config.ts"
+import { instanceToken, PoolConfig } from "../config.ts"
 import { type DatabaseError, providerFault } from "../domain/errors.ts"
 import type { ComputeStatus } from "../providers/compute/Compute.ts"
 import { Compute } from "../providers/compute/Compute.ts"
 import { callCosts, type CallBudget, statusCost } from "./budget.ts"
 import type { PoolEvent, TickReport } from "./Pool.ts"
-import type { ProviderCircuit } from "./ProviderCircuit.ts"
-import type { Replica } from "./replica.ts"
-import { type InstanceRepo, type TickRow } from "./repo.ts"
-import type { RuntimeClient } from "./RuntimeClient.ts"
+import { ProviderCircuit } from "./ProviderCircuit.ts"
+import { Replica } from "./replica.ts"
+import { InstanceRepo, type TickRow } from "./repo.ts"
+import { RuntimeClient } from "./RuntimeClient.ts"
 
 const HEALTH_CONCURRENCY = 16
 /** Refs per statusBatch call: the tick asks the provider in batches of this size (a few at a time). */
@@ -18,13 +18,11 @@ const STATUS_CONCURRENCY = 4
 const DESTROY_RETRY = Duration.seconds(30)
 const DESTROY_RETRY_MAX = Duration.minutes(30)
 
+/**
+ * What the tick needs from the pool that built it; the services (InstanceRepo, Compute, RuntimeClient, PoolConfig,
+ * Replica, ProviderCircuit) come from the context.
+ */
 interface TickDeps {
-  readonly repo: InstanceRepo
-  readonly compute: Compute["Service"]
-  readonly runtime: RuntimeClient["Service"]
-  readonly settings: PoolSettings
-  readonly replica: Replica["Service"]
-  readonly circuit: ProviderCircuit["Service"]
   readonly budget: CallBudget
   readonly publish: (e: PoolEvent) => Effect.Effect<void>
   /** Up to n creates through the circuit; how many reached the provider and how many made an instance. */
@@ -81,7 +79,13 @@ const makePauses = (base: Duration.Duration, max: Duration.Duration) => {
  */
 export const makeTick = (deps: TickDeps) =>
   Effect.gen(function* () {
-    const { repo, compute, runtime, settings, publish, replica, circuit, budget } = deps
+    const { publish, budget } = deps
+    const repo = yield* InstanceRepo
+    const compute = yield* Compute
+    const runtime = yield* RuntimeClient
+    const settings = yield* PoolConfig
+    const replica = yield* Replica
+    const circuit = yield* ProviderCircuit
     const provider = compute.name
     const costs = callCosts(provider)
     const processStartedAt = yield* Clock.currentTimeMillis
