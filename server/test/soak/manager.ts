@@ -9,7 +9,7 @@ import { Pool } from "@convos-agents/pool-core"
 import { Messaging } from "@convos-agents/messaging"
 import { ManagerBot } from "@convos-agents/manager-bot"
 import { AppLayer } from "../../src/compose.ts"
-import { startHttp } from "../../src/http.ts"
+import { httpSettings, startHttp } from "../../src/http.ts"
 import { fakeCloudCompute } from "../../../pool-core/test/reliability/crash/http-compute.ts"
 
 const runtime = ManagedRuntime.make(AppLayer({ compute: fakeCloudCompute(process.env.FAKE_CLOUD_URL!) }))
@@ -22,6 +22,7 @@ const http = await startHttp(
   runtime,
   { ...started.bot, network: started.network, compute: "fake-cloud" },
   process.env.POOL_API_KEY!,
+  await Effect.runPromise(httpSettings),
 )
 console.log(`READY ${http.url} ${started.replica} ${started.bot.inviteUrl()}`)
 const stop = () => void http.close().then(() => runtime.dispose().then(() => process.exit(0)))

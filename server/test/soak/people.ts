@@ -172,7 +172,10 @@ export const judge = (
   userIdx.forEach((at, n) => {
     const mine = p.chat[at]!
     const sent = byId.get(mine.id)
-    if (!sent) return void problems.push(`${p.name}: unknown own message "${mine.text}"`)
+    if (!sent) {
+      problems.push(`${p.name}: unknown own message "${mine.text}"`)
+      return
+    }
     const texts = p.chat.slice(at + 1, userIdx[n + 1] ?? p.chat.length).map((r) => r.text)
     const e = sent.expect
     const unmatched = texts.filter((t) => !e.allowed.some((a) => a.test(t)))
