@@ -22,6 +22,7 @@ let devnet: Awaited<ReturnType<typeof startTestDevnet>>
 let llm: FakeLlm
 let services!: ServicesFake
 let dataDir: string
+let provisioned: { conversationId: string; inviteUrl: string } | null = null
 let compute: ManagedRuntime.ManagedRuntime<Compute, unknown>
 let url: string
 
@@ -108,6 +109,7 @@ describe("runtime with a real OpenClaw gateway", () => {
     })
     expect(res.status).toBe(200)
     const answer = (await res.json()) as { conversationId: string; inviteUrl: string; joined: boolean }
+    provisioned = answer
     expect(answer.joined).toBe(false)
     expect(answer.inviteUrl).toContain("?i=")
 
