@@ -1,6 +1,7 @@
 // Convos content types (authority convos.org, v1.0) as raw bytes over the Messaging port.
 import type { ChatMessage, ContentType, OutgoingContent } from "../Messaging.ts"
-import { ProtoWriter, protoInt, protoString, readProto } from "./proto.ts"
+import { decodeImageRef, type EncryptedImageRef, encodeImageRef } from "./profileImage.ts"
+import { ProtoWriter, protoBytes, protoInt, protoString, readProto } from "./proto.ts"
 
 const convos = (typeId: string): ContentType => ({
   authorityId: "convos.org",
@@ -67,26 +68,55 @@ export const readJoinError = (m: ChatMessage): InviteJoinError | null => {
 export const joinHandledContent = (inviteTag: string, handledMessageId: string): OutgoingContent =>
   json(InviteJoinHandledType, { inviteTag, handledMessageId, timestamp: new Date().toISOString() }, "", false)
 
-/** ProfileUpdate { optional string name = 1; MemberKind member_kind = 3 } (AGENT = 1). */
-export const profileUpdateContent = (name: string, kind: "agent" | "human"): OutgoingContent => ({
+/**
+ * ProfileUpdate { optional string name = 1; optional EncryptedProfileImageRef encrypted_image = 2;
+ * MemberKind member_kind = 3 } (AGENT = 1). A ProfileUpdate replaces the sender's whole profile in that conversation,
+ * so a rename must carry the image again (or it is cleared).
+ */
+export const profileUpdateContent = (
+  name: string,
+  kind: "agent" | "human",
+  image?: EncryptedImageRef | null,
+): OutgoingContent => ({
   contentType: ProfileUpdateType,
   content: new ProtoWriter()
     .string(1, name)
+    .bytes(2, image ? encodeImageRef(image) : undefined)
     .enumValue(3, kind === "agent" ? 1 : 0)
     .finish(),
   shouldPush: false,
 })
 
-export const readProfileUpdate = (
-  m: ChatMessage,
-): { readonly name: string | null; readonly kind: "agent" | "human" } | null => {
+export interface ProfileUpdate {
+  readonly name: string | null
+  readonly kind: "agent" | "human"
+  /** The encrypted profile image's reference (profileImage.ts), null when the profile has none. */
+  readonly image: EncryptedImageRef | null
+}
+
+export const readProfileUpdate = (m: ChatMessage): ProfileUpdate | null => {
   if (!isType(m, ProfileUpdateType)) return null
   try {
     const f = readProto(m.content)
-    return { name: protoString(f, 1) ?? null, kind: protoInt(f, 3) === 1 ? "agent" : "human" }
+    const image = protoBytes(f, 2)
+    return {
+      name: protoString(f, 1) ?? null,
+      kind: protoInt(f, 3) === 1 ? "agent" : "human",
+      image: image ? decodeImageRef(image) : null,
+    }
   } catch {
     return null
   }
+}
+
+/** Each sender's latest profile_update in these messages (what Convos shows for them in that conversation). */
+export const latestProfiles = (messages: ReadonlyArray<ChatMessage>): Map<string, ProfileUpdate> => {
+  const profiles = new Map<string, ProfileUpdate>()
+  for (const m of messages) {
+    const p = readProfileUpdate(m)
+    if (p) profiles.set(m.senderInboxId, p)
+  }
+  return profiles
 }
 
 /**

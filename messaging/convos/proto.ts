@@ -59,6 +59,19 @@ export class ProtoWriter {
     return this
   }
 
+  /** A field as read by readProto, written back unchanged (keeps fields this code does not know). */
+  value(field: number, v: ProtoValue): this {
+    if (v.wire === 2) return this.bytes(field, v.value)
+    this.key(field, v.wire === 0 ? Wire.Varint : Wire.Fixed64)
+    if (v.wire === 0) this.varint(v.value)
+    else {
+      const buf = new DataView(new ArrayBuffer(8))
+      buf.setBigInt64(0, v.value, true)
+      for (let i = 0; i < 8; i++) this.parts.push(buf.getUint8(i))
+    }
+    return this
+  }
+
   finish(): Uint8Array {
     return Uint8Array.from(this.parts)
   }
