@@ -104,6 +104,14 @@ export interface MessagingClient {
     inboxIds: ReadonlyArray<InboxId>,
   ) => Effect.Effect<void, MessagingError>
   readonly updateGroup: (conversationId: string, options: GroupOptions) => Effect.Effect<void, MessagingError>
+  /**
+   * The caller leaves a group: the others get a membership_change removing it, it can no longer send there, gets no
+   * new messages from it, and its consent for it becomes "denied". A leaving super admin with no other super admin
+   * first hands the role to the first other member (a group always keeps one). Fails "invalid" for a DM or when the
+   * caller is the only member (nobody to leave it to), "not-member" when it is no longer in it. On XMTP the removal is a
+   * leave request the group's admins' clients commit, so the others see it once they sync.
+   */
+  readonly leave: (conversationId: string) => Effect.Effect<void, MessagingError>
   readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingError>
   readonly send: (conversationId: string, content: OutgoingContent) => Effect.Effect<string, MessagingError>
   /**

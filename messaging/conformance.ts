@@ -144,6 +144,43 @@ export const conformanceCases: ReadonlyArray<ConformanceCase> = [
       }),
   },
   {
+    name: "a member who leaves is gone for the others, hears nothing more and cannot send; a sole super admin hands over first",
+    run: (m) =>
+      Effect.gen(function* () {
+        const [a, b, c] = [yield* connectNew(m, "a"), yield* connectNew(m, "b"), yield* connectNew(m, "c")]
+        const group = yield* a.createGroup([b.inboxId, c.inboxId])
+        yield* eventually(Effect.andThen(b.sync, b.conversations), (cs) =>
+          expect(cs.map((x) => x.id)).toContain(group.id),
+        )
+        yield* b.leave(group.id)
+        // The others see b removed (on XMTP once an admin's client commits b's leave request on sync).
+        yield* eventually(Effect.andThen(a.sync, a.members(group.id)), (ms) =>
+          expect(ms.map((x) => x.inboxId).sort()).toEqual([a.inboxId, c.inboxId].sort()),
+        )
+        yield* eventually(syncedMessages(c, group.id), (ms) =>
+          expect(
+            ms.filter((x) => x.kind === "membership_change").flatMap((x) => x.membership?.removed ?? []),
+          ).toContain(b.inboxId),
+        )
+        expect(yield* b.consent(group.id)).toBe("denied")
+        expect(yield* failure(b.sendText(group.id, "still here?"))).toMatch(/not-member|forbidden/)
+        yield* a.sendText(group.id, "after b left")
+        yield* eventually(syncedMessages(c, group.id), (ms) => expect(texts(ms)).toEqual(["after b left"]))
+        yield* b.sync
+        expect(texts(yield* b.messages(group.id))).toEqual([])
+        // a is the only super admin: leaving makes c (the one left) super admin; c, now alone, cannot leave.
+        yield* a.leave(group.id)
+        yield* eventually(Effect.andThen(c.sync, c.members(group.id)), (ms) =>
+          expect(ms.map((x) => [x.inboxId, x.role])).toEqual([[c.inboxId, "super_admin"]]),
+        )
+        expect(yield* failure(c.leave(group.id))).toBe("invalid")
+        yield* b.sync
+        expect(yield* failure(b.leave(group.id))).toBe("not-member")
+        const dm = yield* a.dm(c.inboxId)
+        expect(yield* failure(a.leave(dm.id))).toBe("invalid")
+      }),
+  },
+  {
     name: "consent is per inbox and conversation; denied conversations are not streamed",
     run: (m) =>
       Effect.gen(function* () {

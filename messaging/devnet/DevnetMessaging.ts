@@ -207,6 +207,7 @@ export const connectDevnet = (
       addMembers: (conversationId, inboxIds) => rpc("addMembers", { conversationId, inboxIds }).pipe(Effect.asVoid),
       removeMembers: (conversationId, inboxIds) =>
         rpc("removeMembers", { conversationId, inboxIds }).pipe(Effect.asVoid),
+      leave: (conversationId) => rpc("leave", { conversationId }).pipe(Effect.asVoid),
       updateGroup: (conversationId, options) => rpc("updateGroup", { conversationId, ...options }).pipe(Effect.asVoid),
       sendText: (conversationId, text) =>
         rpc<{ id: string }>("send", {

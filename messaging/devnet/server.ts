@@ -124,6 +124,11 @@ const buildApp = (store: DevnetStore, wakeups: Wakeups) => {
         wakeups.wakeAll()
         return c.json({ ok: true })
       }
+      case "leave": {
+        store.leave(caller, Schema.decodeUnknownSync(Requests.leave)(raw).conversationId)
+        wakeups.wakeAll()
+        return c.json({ ok: true })
+      }
       case "updateGroup": {
         const b = Schema.decodeUnknownSync(Requests.updateGroup)(raw)
         store.updateGroup(caller, b.conversationId, b)

@@ -197,6 +197,8 @@ export class DevnetStore {
     added: ReadonlyArray<string>,
     removed: ReadonlyArray<string>,
     metadataFieldChanges: ReadonlyArray<{ fieldName: string; newValue: string }> = [],
+    /** Further GroupUpdated fields (leftInboxes, addedSuperAdminInboxes …). */
+    extra: Record<string, ReadonlyArray<{ inboxId: string }>> = {},
   ): MessageRow {
     const membership = { added: [...added], removed: [...removed], by }
     const content = Buffer.from(
@@ -205,6 +207,7 @@ export class DevnetStore {
         addedInboxes: added.map((inboxId) => ({ inboxId })),
         removedInboxes: removed.map((inboxId) => ({ inboxId })),
         metadataFieldChanges,
+        ...extra,
       }),
     ).toString("base64")
     return this.insertMessage(
@@ -338,6 +341,38 @@ export class DevnetStore {
         this.db
           .prepare("UPDATE members SET to_seq = ? WHERE conv = ? AND inbox = ? AND to_seq IS NULL")
           .run(msg.seq, conv, m)
+    })
+  }
+
+  /**
+   * The caller leaves a group (XMTP's leave request, committed at once here). A sole super admin first hands the role to
+   * the longest-standing other member, as Convos does, so the group keeps one; the last member cannot leave (XMTP
+   * refuses the 1 -> 0 commit). The leaver's consent becomes denied, as Convos hides a conversation it left.
+   */
+  leave(caller: string, conv: string): void {
+    const row = this.visibleConversation(caller, conv)
+    if (row.kind !== "group") refuse("invalid", `Conversation ${conv} is a DM; only groups can be left.`, 400)
+    const role = this.currentRole(conv, caller)
+    if (!role) refuse("not-member", `You are no longer a member of conversation ${conv}.`, 403)
+    const members = this.db
+      .prepare("SELECT inbox, role FROM members WHERE conv = ? AND to_seq IS NULL ORDER BY rowid")
+      .all(conv) as unknown as { inbox: string; role: WireMember["role"] }[]
+    const others = members.filter((m) => m.inbox !== caller)
+    if (others.length === 0)
+      refuse("invalid", `You are the only member of conversation ${conv}; there is nobody to leave it to.`, 400)
+    this.tx(() => {
+      if (role === "super_admin" && !others.some((m) => m.role === "super_admin")) {
+        const heir = others[0]!.inbox
+        this.db
+          .prepare("UPDATE members SET role = 'super_admin' WHERE conv = ? AND inbox = ? AND to_seq IS NULL")
+          .run(conv, heir)
+        this.membershipMessage(conv, caller, [], [], [], { addedSuperAdminInboxes: [{ inboxId: heir }] })
+      }
+      const msg = this.membershipMessage(conv, caller, [], [caller], [], { leftInboxes: [{ inboxId: caller }] })
+      this.db
+        .prepare("UPDATE members SET to_seq = ? WHERE conv = ? AND inbox = ? AND to_seq IS NULL")
+        .run(msg.seq, conv, caller)
+      this.setConsentRow(caller, conv, "denied", true)
     })
   }
 

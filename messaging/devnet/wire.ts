@@ -120,6 +120,7 @@ export const Requests = {
   members: Schema.Struct({ conversationId: Schema.String }),
   addMembers: Schema.Struct({ conversationId: Schema.String, inboxIds: Schema.Array(InboxIdSchema) }),
   removeMembers: Schema.Struct({ conversationId: Schema.String, inboxIds: Schema.Array(InboxIdSchema) }),
+  leave: Schema.Struct({ conversationId: Schema.String }),
   updateGroup: Schema.Struct({ conversationId: Schema.String, ...GroupOptionsFields }),
   send: Schema.Struct({ conversationId: Schema.String, message: WireOutgoingSchema }),
   messages: Schema.Struct({

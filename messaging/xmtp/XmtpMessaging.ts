@@ -18,6 +18,7 @@ import {
   type MessagingClient,
   type MessagingIdentity,
 } from "../Messaging.ts"
+import { leaveGroup } from "./leave.ts"
 import { KNOWN_CUSTOM_TYPES, PassthroughCodec, dbKeyFor, eoaSigner, sameType } from "./codecs.ts"
 
 export interface XmtpSettings {
@@ -175,14 +176,22 @@ export const makeClient = (client: AnyClient, identity: MessagingIdentity): Mess
   /** A group we were removed from stays listed but inactive; sending to it must fail like on devnet. */
   const needActive = (id: string) =>
     Effect.flatMap(need(id), (c) =>
-      c.isActive
-        ? Effect.succeed(c)
-        : Effect.fail(
+      !c.isActive
+        ? Effect.fail(
             new MessagingError({
               reason: "not-member",
               message: `You were removed from conversation ${id} and can no longer send to it.`,
             }),
-          ),
+          )
+        : // Between the leave request and its commit by an admin the group is still active: sending stays refused.
+          isGroup(c) && c.isPendingRemoval()
+          ? Effect.fail(
+              new MessagingError({
+                reason: "not-member",
+                message: `You left conversation ${id} and can no longer send to it.`,
+              }),
+            )
+          : Effect.succeed(c),
     )
   const needGroup = (id: string) =>
     Effect.flatMap(need(id), (c) =>
@@ -355,6 +364,7 @@ export const makeClient = (client: AnyClient, identity: MessagingIdentity): Mess
       Effect.flatMap(needGroup(id), (g) => tryXmtp("removing members", () => g.removeMembers([...inboxIds]))).pipe(
         Effect.mapError(permissionError("remove members")),
       ),
+    leave: (id) => Effect.flatMap(needGroup(id), (g) => leaveGroup(identity.inboxId, id, g)),
     updateGroup: (id, options) =>
       Effect.flatMap(needGroup(id), (g) =>
         tryXmtp("updating the group", async () => {

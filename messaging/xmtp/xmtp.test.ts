@@ -114,6 +114,47 @@ describe("xmtp adapter (offline)", () => {
       expect(broken.message).toMatch(/native binding does not load on this machine/)
     }),
   )
+
+  // A stand-in for node-sdk's Group with just what leaving touches, recording the calls in order (no XMTP network is
+  // reachable here; the real run is the shared conformance case under XMTP_ENV).
+  const leavingFrom = (others: string[], superAdmins: (me: string) => string[]) => {
+    const me = generateIdentity()
+    const calls: string[] = []
+    const group = {
+      id: "g",
+      isActive: true,
+      addMembers: async () => {},
+      isPendingRemoval: () => calls.includes("requestRemoval"),
+      members: async () => [me.inboxId, ...others].map((inboxId) => ({ inboxId, permissionLevel: 0 })),
+      isSuperAdmin: (id: string) => superAdmins(me.inboxId).includes(id),
+      listSuperAdmins: () => superAdmins(me.inboxId),
+      addSuperAdmin: async (id: string) => void calls.push(`addSuperAdmin ${id}`),
+      removeSuperAdmin: async (id: string) => void calls.push(`removeSuperAdmin ${id === me.inboxId ? "me" : id}`),
+      requestRemoval: async () => void calls.push("requestRemoval"),
+      updateConsentState: async (state: number) => void calls.push(`consent ${state}`),
+    }
+    const client = { inboxId: me.inboxId, conversations: { getConversationById: async () => group } }
+    return { client: makeClient(client as never, me), calls }
+  }
+
+  it.effect("leave: a sole super admin hands the role on, drops its own, asks to leave, then hides the group", () =>
+    Effect.gen(function* () {
+      const sole = leavingFrom(["heir", "other"], (me) => [me])
+      yield* sole.client.leave("g")
+      expect(sole.calls).toEqual(["addSuperAdmin heir", "removeSuperAdmin me", "requestRemoval", "consent 2"])
+      // Asked again (a retry): no second request, only the hiding.
+      yield* sole.client.leave("g")
+      expect(sole.calls.slice(4)).toEqual(["consent 2"])
+      const member = leavingFrom(["admin"], () => ["admin"])
+      yield* member.client.leave("g")
+      expect(member.calls).toEqual(["requestRemoval", "consent 2"])
+      const alone = leavingFrom([], (me) => [me])
+      expect((yield* Effect.flip(alone.client.leave("g"))).reason).toBe("invalid")
+      expect(alone.calls).toEqual([])
+      // Once asked, sending there is refused like after a removal.
+      expect((yield* Effect.flip(member.client.sendText("g", "hi"))).reason).toBe("not-member")
+    }),
+  )
 })
 
 const xmtpEnv = process.env.XMTP_ENV
