@@ -1,4 +1,4 @@
-import { Effect, Option } from "effect"
+import { Effect, Exit, Option } from "effect"
 import {
   botCommandDuration,
   botCommandsTotal,
@@ -7,7 +7,7 @@ import {
   outcomeOf,
 } from "@convos-agents/pool-core/observability"
 import { resolveAgent } from "../commands/agents.ts"
-import { explain } from "../commands/explain.ts"
+import { CommandOutcome, replyFailure } from "../commands/explain.ts"
 import { helpText, parseCommand, type PlainArg, usage } from "../commands/parse.ts"
 import type { Command, CommandContext } from "../commands/types.ts"
 import type { Middleware } from "./context.ts"
@@ -31,7 +31,7 @@ export const dialogStep =
       const owner = commands.find((c) => c.dialog?.kind === open.value.kind)
       if (!owner?.dialog) return yield* next(ctx)
       return yield* owner.dialog.continue(ctx, open.value, next(ctx))
-    }).pipe(Effect.catch((e) => ctx.reply(explain(e))))
+    }).pipe(Effect.catch((e) => replyFailure(ctx, e)))
 
 /** A plain-word command counts only when the word after the alias is a known template or one of the sender's agents. */
 const plainArgOk = (ctx: CommandContext, arg: PlainArg | undefined) =>
@@ -86,13 +86,21 @@ export const authStep: Middleware<ParsedContext> = (ctx, next) => {
   return next(ctx)
 }
 
-/** Runs the command, in a span and counted with its latency and outcome (bot_commands_total, /metrics). */
-export const dispatchStep = (ctx: ParsedContext) =>
-  ctx.command.run(ctx, ctx.args).pipe(
+/**
+ * Runs the command, in a span and counted with its latency and outcome (bot_commands_total, /metrics): "ok", or the
+ * failure it answered with (CommandOutcome), or how it failed.
+ */
+export const dispatchStep = (ctx: ParsedContext) => {
+  const cell = { failure: null as string | null }
+  const outcome = (exit: Exit.Exit<void>) => (Exit.isSuccess(exit) ? (cell.failure ?? "ok") : outcomeOf(exit))
+  return ctx.command.run(ctx, ctx.args).pipe(
+    Effect.provideService(CommandOutcome, cell),
     (run) =>
-      measured(run, { histogram: botCommandDuration, counter: botCommandsTotal }, outcomeOf, {
+      measured(run, { histogram: botCommandDuration, counter: botCommandsTotal }, outcome, {
         command: ctx.command.name,
       }),
+    Effect.onExit((exit) => Effect.annotateCurrentSpan("bot.outcome", outcome(exit))),
     Effect.withSpan("bot.command", { attributes: { "bot.command": ctx.command.name, "bot.scope": ctx.where } }),
     Effect.annotateLogs({ command: ctx.command.name, owner: ctx.sender }),
   )
+}

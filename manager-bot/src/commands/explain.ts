@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Context, Effect, Option } from "effect"
 import type { CommandContext } from "./types.ts"
 
 /** Every failure becomes one clear reply; nothing a person types can crash the bot. */
@@ -37,6 +37,28 @@ export const explain = (e: unknown): string => {
   }
 }
 
+/**
+ * How the command being answered turned out, for bot_commands_total and the bot.command span (bot/steps.ts
+ * dispatchStep provides a fresh one per command). Commands answer their failures instead of failing, so without this
+ * a refused command would count as "ok".
+ */
+export class CommandOutcome extends Context.Service<CommandOutcome, { failure: string | null }>()(
+  "manager-bot/CommandOutcome",
+) {}
+
+/** Records that the command failed with `e` (counted under its tag, e.g. StaleTransition); a no-op outside a command. */
+export const noteFailure = (e: unknown): Effect.Effect<void> =>
+  Effect.map(Effect.serviceOption(CommandOutcome), (cell) => {
+    if (Option.isSome(cell)) {
+      const tag = (e as { _tag?: unknown } | null)?._tag
+      cell.value.failure = typeof tag === "string" ? tag : "error"
+    }
+  })
+
+/** The failure explained in the chat, and noted as the command's outcome. */
+export const replyFailure = (ctx: CommandContext, e: unknown, text: string = explain(e)): Effect.Effect<void> =>
+  Effect.andThen(noteFailure(e), ctx.reply(text))
+
 /** The success text, or the failure explained; a defect is logged and explained as "something went wrong". */
 export const replyOr = <A>(effect: Effect.Effect<A, unknown>, onSuccess: (a: A) => string): Effect.Effect<string> =>
   effect.pipe(
@@ -45,6 +67,7 @@ export const replyOr = <A>(effect: Effect.Effect<A, unknown>, onSuccess: (a: A) 
       Effect.gen(function* () {
         const failure = cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
         if (!failure) yield* Effect.logError("command failed", cause)
+        yield* noteFailure(failure ? failure.error : { _tag: "defect" })
         return explain(failure?.error)
       }),
     ),

@@ -1,7 +1,7 @@
 import { Effect, Result } from "effect"
 import { inputLimits, normalizeAgentName, type Progress, type Template } from "@convos-agents/pool-core"
 import type { NewAgentDialog } from "../../dialogs/Dialogs.ts"
-import { explain } from "../explain.ts"
+import { explain, replyFailure } from "../explain.ts"
 import type { Command, CommandContext } from "../types.ts"
 
 // /new: a dialog (name, then instructions, each skippable), then the claim. The dialog is kept in the database, so a
@@ -55,7 +55,9 @@ const claim = (ctx: CommandContext, d: NewAgentDialog, instructions: string | nu
       )
       .pipe(Effect.result)
     if (Result.isFailure(result))
-      return yield* ctx.reply(
+      return yield* replyFailure(
+        ctx,
+        result.failure,
         `${explain(result.failure)}\nSay /new${d.templateSlug ? ` ${d.templateSlug}` : ""} to try again (or /help).`,
       )
     const r = result.success
@@ -111,15 +113,17 @@ export const newCommand: Command = {
       Effect.flatMap((t) =>
         Result.isSuccess(t)
           ? startNewAgentDialog(ctx, t.success)
-          : ctx.reply(
+          : replyFailure(
+              ctx,
+              t.failure,
               `${explain(t.failure)}${t.failure._tag === "InvalidRequest" ? "\nSay /templates to see them." : ""}`,
             ),
       ),
-      Effect.catch((e) => ctx.reply(explain(e))),
+      Effect.catch((e) => replyFailure(ctx, e)),
     ),
   dialog: {
     kind: "new",
     continue: (ctx, d) =>
-      d.kind === "new" ? continueNewAgent(ctx, d).pipe(Effect.catch((e) => ctx.reply(explain(e)))) : Effect.void,
+      d.kind === "new" ? continueNewAgent(ctx, d).pipe(Effect.catch((e) => replyFailure(ctx, e))) : Effect.void,
   },
 }

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { withAgent } from "../agents.ts"
-import { explain } from "../explain.ts"
+import { explain, replyFailure } from "../explain.ts"
 import type { Command } from "../types.ts"
 
 export const restartCommand: Command = {
@@ -24,7 +24,9 @@ export const restartCommand: Command = {
             // Success is the owner notice "back up" (ownerNotices.ts), sent for every restart; a failure is said here.
             Effect.andThen(Effect.result(ctx.pool.restart(agent.id, ctx.sender))),
             Effect.flatMap((r) =>
-              r._tag === "Success" ? Effect.void : ctx.reply(`${name} did not restart: ${explain(r.failure)}`),
+              r._tag === "Success"
+                ? Effect.void
+                : replyFailure(ctx, r.failure, `${name} did not restart: ${explain(r.failure)}`),
             ),
           ),
     ),

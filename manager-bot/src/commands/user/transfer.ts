@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto"
 import { Effect, Option } from "effect"
 import { DIALOG_TTL_MINUTES, type TransferDialog } from "../../dialogs/Dialogs.ts"
 import { shortId, withAgent } from "../agents.ts"
-import { explain } from "../explain.ts"
+import { explain, replyFailure } from "../explain.ts"
 import type { Command, CommandContext } from "../types.ts"
 
 // /transfer gives an agent to someone else. Manager chats are private (only their owner can enter one), so the offer
@@ -36,7 +36,7 @@ export const transferCommand: Command = {
             `(they open ${ctx.inviteUrlFor()} if they have none) within ${DIALOG_TTL_MINUTES} minutes.\n` +
             `${name} stays yours until they accept; whoever has the code can take it, so share it only with them.`,
         )
-      }).pipe(Effect.catch((e) => ctx.reply(explain(e)))),
+      }).pipe(Effect.catch((e) => replyFailure(ctx, e))),
     ),
 }
 
@@ -49,7 +49,7 @@ const withOffer = (ctx: CommandContext, code: string, then: (offer: TransferDial
         `There is no open offer with that code (an offer lasts ${DIALOG_TTL_MINUTES} minutes and is taken once).`,
       )
     return yield* then(found.value)
-  }).pipe(Effect.catch((e) => ctx.reply(explain(e))))
+  }).pipe(Effect.catch((e) => replyFailure(ctx, e)))
 
 export const acceptCommand: Command = {
   name: "accept",
@@ -66,7 +66,9 @@ export const acceptCommand: Command = {
           const e = moved.failure
           // Over their limit the offer stays open (release one, then /accept again); otherwise it is gone for good.
           if (e._tag !== "QuotaExceeded" && e._tag !== "DatabaseError") yield* ctx.dialogs.end(offerKey(code!), OFFER)
-          return yield* ctx.reply(
+          return yield* replyFailure(
+            ctx,
+            e,
             e._tag === "InstanceNotFound"
               ? `${offer.agentName} is no longer its owner's to give (released, or given to someone else).`
               : `${explain(e)}${e._tag === "QuotaExceeded" ? ` The offer of ${offer.agentName} stays open until it expires.` : ""}`,
