@@ -33,7 +33,11 @@ export default {
   vitest: { configFile: "vitest.mutation.config.ts", related: false },
   mutate: [
     "pool-core/pool/claim.ts",
+    // The tick: its composition and its phases.
     "pool-core/pool/tick.ts",
+    "pool-core/pool/tickObserve.ts",
+    "pool-core/pool/tickAct.ts",
+    "pool-core/pool/tickState.ts",
     "pool-core/api/auth.ts",
     range("messaging/convos/invite.ts", "decodeInvite", "verifyOwnInvite"),
     // Ownership: every owner-scoped operation of the Pool.

@@ -6,7 +6,7 @@ const parts = {
   invite: (m) => m.startsWith("messaging/convos/invite.ts"),
   ownership: (m) => m.startsWith("pool-core/pool/PoolLive.ts"),
   claim: (m) => m.startsWith("pool-core/pool/claim.ts"),
-  tick: (m) => m.startsWith("pool-core/pool/tick.ts"),
+  tick: (m) => /^pool-core\/pool\/tick(Observe|Act|State)?\.ts/.test(m),
 }
 const part = process.env.MUTATE_PART
 if (!parts[part]) throw new Error(`stryker.part.mjs: MUTATE_PART must be one of ${Object.keys(parts).join(", ")}`)
