@@ -57,6 +57,11 @@ export const ConversationBody = Schema.Struct({
 /** POST /convos/join. */
 export const JoinBody = Schema.Struct({ inviteUrl: Url })
 
+/** POST /convos/leave: the agent leaves one of the conversations GET /convos/conversations lists. */
+export const LeaveBody = Schema.Struct({
+  conversationId: Schema.String.check(Schema.isNonEmpty({ message: "must not be empty" })),
+})
+
 // ---- answers (runtime → pool) ----
 
 /** GET /pool/health. The conversation and its invite only for the holder of the instance token. */
@@ -89,3 +94,18 @@ export const JoinAnswer = Schema.Struct({
   joined: Schema.optional(Schema.Boolean),
   pending: Schema.optional(Schema.Boolean),
 })
+
+/** GET /convos/conversations: the groups the agent is in, in the order it got into them (its own first). */
+export const ConversationsAnswer = Schema.Struct({
+  conversations: Schema.Array(
+    Schema.Struct({
+      id: Schema.String,
+      /** The group's name, null when it has none (or it could not be read). */
+      name: Schema.NullOr(Schema.String),
+    }),
+  ),
+})
+export type AgentConversation = (typeof ConversationsAnswer.Type)["conversations"][number]
+
+/** POST /convos/leave: the conversation it left. */
+export const LeaveAnswer = Schema.Struct({ left: Schema.String })

@@ -14,6 +14,7 @@ import type { QuotaExceeded } from "../domain/quota.ts"
 import type { ModelProblemKind, ModelSettings } from "./models.ts"
 import type { QuotaSettings } from "./quota/settings.ts"
 import type { Template } from "../domain/template.ts"
+import type { AgentConversation } from "./RuntimeClient.ts"
 
 export interface ClaimRequest {
   /** Idempotency key: the same key always returns the same claim (chat: the message id; HTTP: Idempotency-Key). */
@@ -204,6 +205,21 @@ export class Pool extends Context.Service<
       id: string,
       owner: string,
     ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+    /** The conversations the owner's running agent is in (its runtime's list, its own first). */
+    readonly conversations: (
+      id: string,
+      owner: string,
+    ) => Effect.Effect<ReadonlyArray<AgentConversation>, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+    /**
+     * The owner's running agent leaves one of its conversations (the members see it go; it stops answering there),
+     * recorded as a `leave` event. Someone else's agent looks missing (InstanceNotFound); a conversation it is not in
+     * is InvalidRequest on "conversation". Returns the conversation id.
+     */
+    readonly leave: (
+      id: string,
+      owner: string,
+      conversationId: string,
+    ) => Effect.Effect<string, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
     /**
      * The owner gives a running or crashed agent to `to`, who then owns it (and it counts against their
      * AGENTS_PER_OWNER); refused when `to` already holds that many, or when `from` does not own it (looks missing).

@@ -16,6 +16,7 @@ import { RuntimeClient } from "./RuntimeClient.ts"
 import { makeAgentPage } from "./agentPage.ts"
 import { makeClaim } from "./claim.ts"
 import { makeOwnership } from "./ownership.ts"
+import { makeConversations } from "./conversations.ts"
 import { checkModelChoice, MODEL_PROBLEM_EVERY_MS, type ModelProblemKind } from "./models.ts"
 import { makeTemplateInstructions } from "./templateInstructions.ts"
 import { Replica } from "./replica.ts"
@@ -366,6 +367,7 @@ export const makePool = Effect.gen(function* () {
     })
 
   const ownership = makeOwnership({ sql: sqlClient, repo, settings, compute, runtime, token, publish, owned })
+  const agentConversations = makeConversations({ sql: sqlClient, repo, runtime, token, claimedOwned })
 
   // Who this pool is to the other replicas (claim ownership, the tick lock).
   const replica = yield* Replica
@@ -433,6 +435,8 @@ export const makePool = Effect.gen(function* () {
     reportModelProblem,
     join,
     rotateInvite,
+    conversations: agentConversations.conversations,
+    leave: agentConversations.leave,
     transfer: ownership.transfer,
     restart: ownership.restart,
     release,

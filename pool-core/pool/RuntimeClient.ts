@@ -1,11 +1,11 @@
 import { Context, Effect } from "effect"
-import type { AgentUpdate, ProvisionRequest, RuntimeHealth } from "@convos-agents/contract"
+import type { AgentConversation, AgentUpdate, ProvisionRequest, RuntimeHealth } from "@convos-agents/contract"
 import type { ProviderError } from "../domain/errors.ts"
 
 // The pool's side of the runtime contract (DESIGN.md "Runtime contract"). The bodies and answers are the contract's
 // Schemas (@convos-agents/contract, contract/runtime.ts), the same module the runtime decodes its requests with.
 
-export type { AgentUpdate, ProvisionRequest, RuntimeHealth }
+export type { AgentConversation, AgentUpdate, ProvisionRequest, RuntimeHealth }
 
 /** An answer to provision or join, with the contract's optional fields filled in. */
 export interface ProvisionResult {
@@ -39,5 +39,12 @@ export class RuntimeClient extends Context.Service<
     readonly join: (url: string, token: string, inviteUrl: string) => Effect.Effect<ProvisionResult, ProviderError>
     /** POST /convos/invite: a new invite to the agent's own conversation; every earlier one stops working. */
     readonly rotateInvite: (url: string, token: string) => Effect.Effect<{ readonly inviteUrl: string }, ProviderError>
+    /** GET /convos/conversations: the groups the agent is in, its own first. */
+    readonly conversations: (
+      url: string,
+      token: string,
+    ) => Effect.Effect<ReadonlyArray<AgentConversation>, ProviderError>
+    /** POST /convos/leave: the agent leaves one of them (HTTP 404 when it is not in it). */
+    readonly leave: (url: string, token: string, conversationId: string) => Effect.Effect<void, ProviderError>
   }
 >()("pool-core/pool/RuntimeClient") {}

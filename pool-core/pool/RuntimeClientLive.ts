@@ -1,5 +1,12 @@
 import { Data, Duration, Effect, Layer, Schema } from "effect"
-import { HealthAnswer, InviteAnswer, JoinAnswer, ProvisionAnswer } from "@convos-agents/contract"
+import {
+  ConversationsAnswer,
+  HealthAnswer,
+  InviteAnswer,
+  JoinAnswer,
+  LeaveAnswer,
+  ProvisionAnswer,
+} from "@convos-agents/contract"
 import { ProviderError } from "../domain/errors.ts"
 import { type AgentUpdate, type ProvisionRequest, RuntimeClient } from "./RuntimeClient.ts"
 
@@ -169,6 +176,24 @@ export const makeRuntimeClient = (options: {
       ),
     rotateInvite: (url, token) =>
       call("invite", `${url}/convos/invite`, json(token, "POST", {}), options.provisionTimeout, InviteAnswer, max),
+    conversations: (url, token) =>
+      call(
+        "conversations",
+        `${url}/convos/conversations`,
+        { method: "GET", headers: { authorization: `Bearer ${token}` } },
+        options.provisionTimeout,
+        ConversationsAnswer,
+        max,
+      ).pipe(Effect.map((r) => r.conversations)),
+    leave: (url, token, conversationId) =>
+      call(
+        "leave",
+        `${url}/convos/leave`,
+        json(token, "POST", { conversationId }),
+        options.provisionTimeout,
+        LeaveAnswer,
+        max,
+      ).pipe(Effect.asVoid),
   })
 }
 

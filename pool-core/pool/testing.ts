@@ -43,9 +43,16 @@ interface MemoryInstance {
   updates?: Array<AgentUpdate>
   conversationId: string | null
   inviteUrl: string | null
+  /** Conversations it joined (POST /convos/join), after its own. */
+  joined?: Array<string>
   /** What the instance "printed" (create, provision), for the admin page's log tail. */
   log?: Array<string>
 }
+
+const memoryConversations = (i: MemoryInstance): ReadonlyArray<string> => [
+  ...(i.conversationId ? [i.conversationId] : []),
+  ...(i.joined ?? []),
+]
 
 export class MemoryCloud extends Context.Service<
   MemoryCloud,
@@ -372,12 +379,41 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
           Effect.suspend(() => {
             const i = byUrl(url)
             if (!i) return Effect.fail(unreachable("join", url))
+            ;(i.joined ??= []).push(`conv-joined-${inviteUrl.length}`)
             return Effect.succeed({
               conversationId: `conv-joined-${inviteUrl.length}`,
               inviteUrl: null,
               joined: true,
               pending: false,
             })
+          }),
+        // Like the runtime: its own conversation first, then the ones it joined; leaving one it is not in is a 404.
+        conversations: (url) =>
+          Effect.suspend(() => {
+            const i = byUrl(url)
+            if (!i || stateOf(i) !== "running") return Effect.fail(unreachable("conversations", url))
+            return Effect.succeed(memoryConversations(i).map((id) => ({ id, name: null })))
+          }),
+        leave: (url, _token, conversationId) =>
+          Effect.suspend(() => {
+            const i = byUrl(url)
+            if (!i || stateOf(i) !== "running") return Effect.fail(unreachable("leave", url))
+            if (!memoryConversations(i).includes(conversationId))
+              return Effect.fail(
+                new ProviderError({
+                  provider: "runtime",
+                  operation: "leave",
+                  status: 404,
+                  retryable: false,
+                  message: `The agent instance refused leave (HTTP 404): The agent is not in conversation ${conversationId}.`,
+                }),
+              )
+            if (i.conversationId === conversationId) {
+              i.conversationId = null
+              i.inviteUrl = null
+            }
+            i.joined = (i.joined ?? []).filter((id) => id !== conversationId)
+            return Effect.void
           }),
       })
 

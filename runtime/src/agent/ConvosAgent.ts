@@ -20,7 +20,17 @@ import {
   profileUpdateContent,
   randomTag,
 } from "@convos-agents/messaging/convos"
-import { AlreadyProvisioned, BadInvite, JoinRejected, MessagingUnavailable, NoOwnConversation } from "./errors.ts"
+import {
+  AlreadyProvisioned,
+  BadInvite,
+  type CannotLeave,
+  JoinRejected,
+  MessagingUnavailable,
+  NoOwnConversation,
+  type UnknownConversation,
+} from "./errors.ts"
+import { type LeaveDeps, leaveConversation, listConversations } from "./leave.ts"
+import type { AgentConversation } from "@convos-agents/contract"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
 import { defaultGreeting } from "../config/seedFiles.ts"
@@ -111,6 +121,12 @@ export class ConvosAgent extends Context.Service<
      */
     readonly rotateInvite: () => Effect.Effect<{ inviteUrl: string }, NoOwnConversation | MessagingUnavailable>
     readonly sendText: (conversationId: string, text: string) => Effect.Effect<string, MessagingUnavailable>
+    /** The groups the agent is in (its own first), with their names. */
+    readonly conversations: Effect.Effect<ReadonlyArray<AgentConversation>>
+    /** Leaves one of them: the others see it go, and the agent stops answering there at once. */
+    readonly leave: (
+      conversationId: string,
+    ) => Effect.Effect<{ left: string }, UnknownConversation | CannotLeave | MessagingUnavailable>
     /** Whether the message stream is running (false while it restarts after a failure). */
     readonly streaming: () => boolean
   }
@@ -149,6 +165,8 @@ const make = (options: ConvosAgentOptions) =>
       agentName: () => state.agentName,
       greeting,
       onText: (m) => options.onInbound(m),
+      // A conversation it left is no longer answered, even while an XMTP leave request is still pending.
+      isActive: (conversationId) => (state.ownConversations ?? []).some((c) => c.conversationId === conversationId),
       seen: (conversationId, atMs) =>
         save({
           ...state,
@@ -370,7 +388,7 @@ const make = (options: ConvosAgentOptions) =>
         if (!conversationId || !state.inviteTag)
           return yield* new NoOwnConversation({
             message:
-              "This agent has no invite of its own: it joined someone else's conversation (ask that conversation's owner for an invite).",
+              "This agent has no invite of its own: it joined someone else's conversation, or left its own (ask that conversation's owner for an invite).",
           })
         const tag = randomTag()
         yield* client
@@ -382,7 +400,11 @@ const make = (options: ConvosAgentOptions) =>
         return { inviteUrl }
       })
 
+    const leaving: LeaveDeps = { state: () => state, save, client, ownClients }
+
     return ConvosAgent.of({
+      conversations: listConversations(leaving),
+      leave: (conversationId) => leaveConversation(leaving, conversationId),
       rotateInvite,
       identity,
       state: Effect.sync(() => state),

@@ -25,3 +25,14 @@ export class NoOwnConversation extends Schema.TaggedError<NoOwnConversation>()("
 export class MessagingUnavailable extends Schema.TaggedError<MessagingUnavailable>()("MessagingUnavailable", {
   message: Schema.String,
 }) {}
+
+/** The agent is not in that conversation (GET /convos/conversations lists the ones it is in). */
+export class UnknownConversation extends Schema.TaggedError<UnknownConversation>()("UnknownConversation", {
+  conversationId: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** The network refused the leave (the agent is the conversation's only member, or it is a DM). */
+export class CannotLeave extends Schema.TaggedError<CannotLeave>()("CannotLeave", {
+  message: Schema.String,
+}) {}

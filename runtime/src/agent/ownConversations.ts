@@ -45,6 +45,8 @@ export interface OwnConversationDeps {
   readonly agentName: () => string
   readonly greeting: (agentName: string) => string
   readonly onText: (message: OwnConversationText) => Effect.Effect<void>
+  /** False once the agent left the conversation: its stream is then ignored. */
+  readonly isActive: (conversationId: string) => boolean
   /** Records the stream's resume point for the conversation. */
   readonly seen: (conversationId: string, atMs: number) => Effect.Effect<void>
 }
@@ -67,7 +69,7 @@ export const serveOwnConversation = (
     let lastSeenMs = conversation.lastSeenMs
     const handle = (m: ChatMessage) =>
       Effect.gen(function* () {
-        if (m.senderInboxId === identity.inboxId) return
+        if (m.senderInboxId === identity.inboxId || !deps.isActive(conversation.conversationId)) return
         if (m.conversationId === conversation.conversationId) {
           if (m.kind === "application" && m.text !== null && m.contentType.typeId === "text") {
             const text = {

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { Cause, Effect, Exit, Result } from "effect"
 import type { ConvosAgent } from "../agent/ConvosAgent.ts"
 import { bearerMatches } from "./auth.ts"
-import { AgentPatchBody, ConversationBody, JoinBody, ProvisionBody } from "@convos-agents/contract"
+import { AgentPatchBody, ConversationBody, JoinBody, LeaveBody, ProvisionBody } from "@convos-agents/contract"
 import { decodeBody } from "./bodies.ts"
 
 export interface RouteDeps {
@@ -36,6 +36,8 @@ export const ROUTES = [
   "/convos/conversation",
   "/convos/join",
   "/convos/invite",
+  "/convos/conversations",
+  "/convos/leave",
 ] as const
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -76,6 +78,10 @@ const statusOf = (error: unknown): number => {
     case "JoinRejected":
       return 422
     case "NoOwnConversation":
+      return 409
+    case "UnknownConversation":
+      return 404
+    case "CannotLeave":
       return 409
     case "NotReady":
       return 503
@@ -213,6 +219,18 @@ export const handleContractRequest = async (
     case "/convos/invite": {
       if (!expect("POST")) return true
       sendExit(res, await deps.runAgent((a) => a.rotateInvite()), (r) => r)
+      return true
+    }
+    case "/convos/conversations": {
+      if (!expect("GET")) return true
+      sendExit(res, await deps.runAgent((a) => a.conversations), (conversations) => ({ conversations }))
+      return true
+    }
+    case "/convos/leave": {
+      if (!expect("POST")) return true
+      const b = await body(LeaveBody)
+      if (!b) return true
+      sendExit(res, await deps.runAgent((a) => a.leave(b.conversationId)), (r) => r)
       return true
     }
     case "/convos/join": {
