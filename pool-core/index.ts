@@ -7,6 +7,7 @@ export { Pool } from "./pool/Pool.ts"
 export { bootFigures } from "./pool/claimQueue.ts"
 export type { ClaimRequest, ClaimResult, ListFilter, OnProgress, PoolEvent, Progress, TickReport } from "./pool/Pool.ts"
 export { PoolLive, makePool } from "./pool/PoolLive.ts"
+export type { UpgradeFailure, UpgradeReport } from "./pool/upgrade.ts"
 export {
   checkModelChoice,
   MODEL_PROBLEM_KINDS,

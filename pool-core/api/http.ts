@@ -28,6 +28,7 @@ export const errorResponse = (c: HonoContext, error: unknown) => {
     case "NoAgentAvailable":
     case "StaleTransition":
     case "ResourceConflict":
+    case "UpgradeRefused":
       return body(409)
     case "NotConfigured":
       return body(503)

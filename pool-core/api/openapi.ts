@@ -158,6 +158,47 @@ export const openApiDocument = {
         responses: { "200": { description: "tick report", content: json({ type: "object" }) }, ...errors(401) },
       },
     },
+    "/api/pool/upgrade": {
+      post: {
+        summary:
+          "Rolling upgrade: restart idle agents on the new runtime at once, then claimed ones one at a time on their state",
+        description:
+          "Answers when done with how many restarted and which failed and why (`idle`, `claimed`, `failures`, `durationMs`); with `Accept: text/event-stream` each agent's step is a `step` event. 409 while another upgrade runs, or when the compute cannot restart agents (Railway).",
+        security: auth,
+        responses: {
+          "200": {
+            description: "upgrade report",
+            content: {
+              ...json({
+                type: "object",
+                properties: {
+                  idle: { type: "object", properties: { restarted: { type: "integer" }, failed: { type: "integer" } } },
+                  claimed: {
+                    type: "object",
+                    properties: { restarted: { type: "integer" }, failed: { type: "integer" } },
+                  },
+                  failures: {
+                    type: "array",
+                    items: {
+                      type: "object",
+                      properties: {
+                        instanceId: { type: "string" },
+                        agentName: { type: ["string", "null"] },
+                        was: { type: "string", enum: ["idle", "claimed"] },
+                        reason: { type: "string" },
+                      },
+                    },
+                  },
+                  durationMs: { type: "integer" },
+                },
+              }),
+              ...sse,
+            },
+          },
+          ...errors(401, 409),
+        },
+      },
+    },
     "/api/pool/instances": {
       get: {
         summary: "All instances (admin view), with each claimed or crashed agent's OpenRouter spend",

@@ -70,6 +70,12 @@ export class ResourceConflict extends Schema.TaggedError<ResourceConflict>()("Re
   message: Schema.String,
 }) {}
 
+/** Pool.upgrade cannot run now: another upgrade is running in this process, or this compute cannot restart agents. */
+export class UpgradeRefused extends Schema.TaggedError<UpgradeRefused>()("UpgradeRefused", {
+  reason: Schema.Literals(["running", "unsupported"]),
+  message: Schema.String,
+}) {}
+
 /** An operation needs a provider whose keys are not set. */
 export class NotConfigured extends Schema.TaggedError<NotConfigured>()("NotConfigured", {
   provider: Schema.String,

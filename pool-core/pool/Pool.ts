@@ -8,6 +8,7 @@ import type {
   ProviderFault,
   ProvisionFailed,
   StaleTransition,
+  UpgradeRefused,
 } from "../domain/errors.ts"
 import type { Instance, InstanceCounts, InstanceEvent, InstanceStatus } from "../domain/instance.ts"
 import type { QuotaExceeded } from "../domain/quota.ts"
@@ -15,6 +16,7 @@ import type { ModelProblemKind, ModelSettings } from "./models.ts"
 import type { QuotaSettings } from "./quota/settings.ts"
 import type { Template } from "../domain/template.ts"
 import type { AgentConversation } from "./RuntimeClient.ts"
+import type { UpgradeReport } from "./upgrade.ts"
 
 export interface ClaimRequest {
   /** Idempotency key: the same key always returns the same claim (chat: the message id; HTTP: Idempotency-Key). */
@@ -113,6 +115,18 @@ export type PoolEvent =
       readonly kind: ModelProblemKind
       readonly model: string | null
       readonly message: string
+    }
+  /**
+   * The rolling upgrade (Pool.upgrade) restarting one agent (`claimed`: someone's, else idle): `restarting`, then
+   * `back` once it answers on the new runtime, or `failed` with the reason.
+   */
+  | {
+      readonly _tag: "UpgradeStep"
+      readonly instanceId: string
+      readonly agentName: string | null
+      readonly claimed: boolean
+      readonly phase: "restarting" | "back" | "failed"
+      readonly reason?: string
     }
   | {
       readonly _tag: "Transition"
@@ -237,6 +251,13 @@ export class Pool extends Context.Service<
       id: string,
       owner: string,
     ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | ProviderError | PoolError>
+    /**
+     * The rolling upgrade: every idle agent restarts on the runtime this deployment runs now, at once; then every
+     * claimed one, one at a time, on its own state (same identity and conversations), each waited for until it answers
+     * (within POOL_START_TIMEOUT). A failure is reported and the rest go on; nothing is retried. UpgradeRefused while
+     * another upgrade runs in this process, or when the compute cannot restart agents (Railway).
+     */
+    readonly upgrade: (onProgress?: OnProgress) => Effect.Effect<UpgradeReport, UpgradeRefused | PoolError>
     /** The owner gives the agent back: it is destroyed (never reused for someone else). */
     readonly release: (id: string, owner: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
     /**

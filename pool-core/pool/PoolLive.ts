@@ -22,6 +22,7 @@ import { makeTemplateInstructions } from "./templateInstructions.ts"
 import { Replica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
 import { makeTickLoop } from "./tickLoop.ts"
+import { makeUpgrade } from "./upgrade.ts"
 import { expireWebAgents } from "./quota/expiry.ts"
 import { checkAgentName, checkCount, checkInviteUrl, checkText, limits } from "./validation.ts"
 
@@ -368,6 +369,7 @@ export const makePool = Effect.gen(function* () {
 
   const ownership = makeOwnership({ sql: sqlClient, repo, settings, compute, runtime, token, publish, owned })
   const agentConversations = makeConversations({ sql: sqlClient, repo, runtime, token, claimedOwned })
+  const { upgrade } = makeUpgrade({ repo, settings, compute, runtime, token, publish })
 
   // Who this pool is to the other replicas (claim ownership, the tick lock).
   const replica = yield* Replica
@@ -439,6 +441,7 @@ export const makePool = Effect.gen(function* () {
     leave: agentConversations.leave,
     transfer: ownership.transfer,
     restart: ownership.restart,
+    upgrade: (onProgress) => upgrade(onProgress ?? noProgress),
     release,
     tick: tickRun,
     ...makeAgentPage({ get, publish, token }),

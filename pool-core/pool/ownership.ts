@@ -1,11 +1,12 @@
-import { Clock, Duration, Effect, Option, Schedule } from "effect"
+import { Clock, Effect, Option } from "effect"
 import type { SqlClient } from "effect/sql"
 import type { PoolSettings } from "../config.ts"
-import { type DatabaseError, InstanceNotFound, InvalidRequest, ProviderError } from "../domain/errors.ts"
+import { type DatabaseError, InstanceNotFound, InvalidRequest } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import { QuotaExceeded } from "../domain/quota.ts"
 import type { Compute } from "../providers/compute/Compute.ts"
 import type { PoolEvent } from "./Pool.ts"
+import { untilAnswering } from "./answering.ts"
 import { lockOwners } from "./quota/sql.ts"
 import { type makeInstanceRepo, toDatabaseError } from "./repo.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
@@ -26,9 +27,6 @@ export interface OwnershipDeps {
   /** Owner-scoped lookup (someone else's agent fails as InstanceNotFound). */
   readonly owned: (id: string, owner: string) => Effect.Effect<Instance, InstanceNotFound | DatabaseError>
 }
-
-/** How often a restarted agent's health is asked until it answers (within POOL_START_TIMEOUT). */
-const RESTART_POLL = Duration.millis(500)
 
 export const makeOwnership = (deps: OwnershipDeps) => {
   const { sql, repo, settings } = deps
@@ -71,32 +69,13 @@ export const makeOwnership = (deps: OwnershipDeps) => {
 
   /** Waits until the runtime at `url` answers its health as ready, for at most POOL_START_TIMEOUT. */
   const answering = (url: string, id: string) =>
-    deps.runtime.health(url, deps.token(id)).pipe(
-      Effect.filterOrFail(
-        (h) => h.ready,
-        () =>
-          new ProviderError({
-            provider: "runtime",
-            operation: "health",
-            status: null,
-            retryable: true,
-            message: "not ready yet",
-          }),
-      ),
-      Effect.retry(Schedule.spaced(RESTART_POLL)),
-      Effect.timeoutOrElse({
-        duration: settings.startTimeout,
-        orElse: () =>
-          Effect.fail(
-            new ProviderError({
-              provider: "runtime",
-              operation: "restart",
-              status: null,
-              retryable: true,
-              message: `It did not answer within ${Duration.format(settings.startTimeout)} of the restart (POOL_START_TIMEOUT); it stays crashed. Try /restart once more, or release it and create a new one.`,
-            }),
-          ),
-      }),
+    untilAnswering(
+      deps.runtime,
+      url,
+      deps.token(id),
+      settings.startTimeout,
+      (within) =>
+        `It did not answer within ${within} of the restart (POOL_START_TIMEOUT); it stays crashed. Try /restart once more, or release it and create a new one.`,
     )
 
   const restart = (id: string, owner: string) =>

@@ -32,6 +32,8 @@ export interface InstancePatch {
   readonly claimedAt?: Date | null
   readonly lastHealthyAt?: Date | null
   readonly unhealthySince?: Date | null
+  /** When the current start began (POOL_START_TIMEOUT counts from it): set again when an upgrade restarts an idle one. */
+  readonly createdAt?: Date
 }
 
 export interface NewInstance {

@@ -29,6 +29,8 @@ export interface MemoryCloudOptions {
   readonly statusDelay?: Duration.Input
   readonly provisionDelay?: Duration.Input
   readonly random?: () => number
+  /** How long an instance started again (Compute.restart / upgrade) takes until it runs and answers again. */
+  readonly restartTakes?: Duration.Input
   /** The provider name the pool sees (its call costs: "railway" makes the tick plan with Railway's request counts). */
   readonly name?: "memory" | "railway"
 }
@@ -47,6 +49,10 @@ interface MemoryInstance {
   joined?: Array<string>
   /** What the instance "printed" (create, provision), for the admin page's log tail. */
   log?: Array<string>
+  /** After a restart: not running until this time (Date.now()). */
+  restartedUntil?: number
+  /** How many times it was started again (Compute.restart / upgrade) on its state. */
+  restarts?: number
 }
 
 const memoryConversations = (i: MemoryInstance): ReadonlyArray<string> => [
@@ -68,6 +74,8 @@ export class MemoryCloud extends Context.Service<
     readonly setFailRate: (rate: number) => void
     /** Every compute call fails with this HTTP status (401: not authorized, 503: unavailable); null: back to normal. */
     readonly failAll: (status: number | null) => void
+    /** The next restarts of this instance fail with this message (a runtime that does not start on the new version). */
+    readonly failRestartsOf: (ref: string, message: string) => void
   }
 >()("pool-core/pool/testing/MemoryCloud") {}
 
@@ -112,6 +120,8 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
       let failRate = options.failRate ?? 0
       let provisionFailures: { n: number; message: string } = { n: 0, message: "" }
       let failAllStatus: number | null = null
+      const restartFailures = new Map<string, string>()
+      const restartTakesMs = Duration.toMillis(Duration.fromInputUnsafe(options.restartTakes ?? 0))
 
       const faulty = <A>(operation: string, effect: Effect.Effect<A, ProviderError>) =>
         Effect.suspend(() => {
@@ -161,7 +171,8 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         })
 
       const stateOf = (i: MemoryInstance): ComputeState => {
-        if (i.state === "starting" && Date.now() - i.createdAt >= readyAfterMs) i.state = "running"
+        if (i.state === "starting" && Date.now() - i.createdAt >= readyAfterMs && Date.now() >= (i.restartedUntil ?? 0))
+          i.state = "running"
         return i.state
       }
       const byUrl = (url: string) => instances.get(url.replace("memory://", "mem-"))
@@ -217,17 +228,21 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
             Effect.suspend(() => {
               stats.restarts++
               const i = instances.get(ref)
-              if (!i)
+              const failure = restartFailures.get(ref)
+              if (!i || failure !== undefined)
                 return Effect.fail(
                   new ProviderError({
                     provider: "memory",
                     operation: "restart",
-                    status: 404,
+                    status: i ? 500 : 404,
                     retryable: false,
-                    message: `memory compute: no instance ${ref}`,
+                    message: failure ?? `memory compute: no instance ${ref}`,
                   }),
                 )
-              i.state = "running"
+              i.restarts = (i.restarts ?? 0) + 1
+              // Down for `restartTakes` (its health does not answer), then running again on the same state.
+              i.restartedUntil = Date.now() + restartTakesMs
+              i.state = restartTakesMs > 0 ? "starting" : "running"
               return Effect.succeed({
                 providerRef: ref,
                 providerProjectRef: "memory-project",
@@ -235,6 +250,8 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
               })
             }),
           ),
+        // The upgrade is a restart on the same state here too (what the tests look at is the order and the state kept).
+        upgrade: (ref) => compute.restart!(ref),
         statusBatch: (refs) =>
           faulty(
             "status",
@@ -433,6 +450,9 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         },
         failAll: (status) => {
           failAllStatus = status
+        },
+        failRestartsOf: (ref, message) => {
+          restartFailures.set(ref, message)
         },
       })
       return Context.make(Compute, compute).pipe(Context.add(RuntimeClient, runtime), Context.add(MemoryCloud, cloud))

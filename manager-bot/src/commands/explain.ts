@@ -18,6 +18,7 @@ export const explain = (e: unknown): string => {
     case "StaleTransition":
     case "NotConfigured":
     case "ResourceConflict":
+    case "UpgradeRefused":
       return tagged.message ?? "That did not work."
     case "ProviderError":
       // The agent answered and refused (a 4xx): waiting will not help, a different input might.

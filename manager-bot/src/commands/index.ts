@@ -11,6 +11,7 @@ import { poolCommand } from "./ops/pool.ts"
 import { reconcileCommand } from "./ops/reconcile.ts"
 import { replenishCommand } from "./ops/replenish.ts"
 import { topupCommand } from "./ops/topup.ts"
+import { upgradeCommand } from "./ops/upgrade.ts"
 import type { Command } from "./types.ts"
 import { agentCommand } from "./user/agent.ts"
 import { agentsCommand } from "./user/agents.ts"
@@ -53,6 +54,7 @@ const opsCommands = [
   replenishCommand,
   drainCommand,
   reconcileCommand,
+  upgradeCommand,
   killCommand,
   dismissCommand,
   topupCommand,

@@ -185,6 +185,9 @@ export const poolRoutes = (o: PoolRoutesOptions) => {
     )
   })
   app.post("/api/pool/reconcile", auth, (c) => respond(c, o.run(pool((p) => p.tick))))
+  // The rolling upgrade (Pool.upgrade): JSON with the report when it is done, or its progress as SSE steps. A second one
+  // while one runs is refused (409).
+  app.post("/api/pool/upgrade", auth, (c) => longOperation(c, (onProgress) => pool((p) => p.upgrade(onProgress))))
   app.delete("/api/pool/instances/:id", auth, async (c) => {
     const id = c.req.param("id")
     if (!IdParam.test(id))

@@ -173,6 +173,7 @@ describe("auth: every route × every way of not being allowed", () => {
       "POST /api/pool/replenish",
       "POST /api/pool/drain",
       "POST /api/pool/reconcile",
+      "POST /api/pool/upgrade",
       "DELETE /api/pool/instances/:id",
       "DELETE /api/pool/crashed/:id",
       "POST /api/pool/instances/:id/topup",

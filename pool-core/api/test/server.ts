@@ -5,7 +5,7 @@ import { poolConfigLayer, type PoolSettings } from "../../config.ts"
 import { TestDatabase } from "../../db/testing.ts"
 import { Pool } from "../../pool/Pool.ts"
 import { PoolLive } from "../../pool/PoolLive.ts"
-import { memoryCloudLayer, PoolTest } from "../../pool/testing.ts"
+import { type MemoryCloudOptions, memoryCloudLayer, PoolTest } from "../../pool/testing.ts"
 import { agentResourcesOverFakes, providerFakesLayer } from "../../providers/resources/testing.ts"
 import { type ApiOptions, makeApiApp } from "../index.ts"
 
@@ -29,10 +29,16 @@ export interface ApiServer {
 export interface StartApiOptions {
   readonly settings?: Partial<PoolSettings>
   readonly api?: Omit<ApiOptions, "apiKey">
+  readonly cloud?: MemoryCloudOptions
 }
 
 export const startApi = async (options: StartApiOptions = {}): Promise<ApiServer> => {
-  const runtime = ManagedRuntime.make(PoolTest(options.settings ? { settings: options.settings } : {}))
+  const runtime = ManagedRuntime.make(
+    PoolTest({
+      ...(options.settings ? { settings: options.settings } : {}),
+      ...(options.cloud ? { cloud: options.cloud } : {}),
+    }),
+  )
   await runtime.runPromise(Effect.void)
   const app = makeApiApp(runtime, { apiKey: KEY, info: () => ({ version: "test", network: "devnet" }), ...options.api })
   const { base, stop } = await new Promise<{ base: string; stop: () => Promise<void> }>((resolve) => {

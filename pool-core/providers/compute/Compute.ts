@@ -45,6 +45,12 @@ export class Compute extends Context.Service<
      */
     readonly restart?: (providerRef: string) => Effect.Effect<ComputeHandle, ProviderError>
     /**
+     * The rolling upgrade (Pool.upgrade): stops a running instance and starts it on the runtime this deployment runs
+     * now (local: the checkout, compiled again when a source changed), on its own state, token and env; its address
+     * may change. Absent where the provider cannot (Railway, Docker today: the pool refuses the upgrade, saying so).
+     */
+    readonly upgrade?: (providerRef: string) => Effect.Effect<ComputeHandle, ProviderError>
+    /**
      * Status of many instances in as few provider calls as possible (railway: one query per project).
      * Refs the provider does not know come back as `gone`; refs it could not answer for come back as `unknown`.
      */

@@ -292,6 +292,11 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
 
     /** Stops what is left of the instance and starts it again on its state dir, token, env and (when free) port. */
     const restart = (providerRef: string) =>
+      // A restart runs the checkout as it is now: compiled again first when a source changed since the last build.
+      Effect.mapError(ensureRuntimeBuilt, (e) => fail("restart", e.message)).pipe(
+        Effect.andThen(restartProcess(providerRef)),
+      )
+    const restartProcess = (providerRef: string) =>
       Effect.tryPromise({
         try: async () => {
           const record = SAFE_ID.test(providerRef)
@@ -362,6 +367,8 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
       create,
       destroy,
       restart,
+      // A running instance is stopped and started again the same way: the new build, the same state dir.
+      upgrade: restart,
       statusBatch: (refs) =>
         Effect.promise(
           async () =>
