@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 
 // `npm start`'s warm-up progress as a real process with one real agent (local compute, an OpenClaw gateway on the
-// embedded devnet): "agents: 0/1 ready, ~N s" while it warms, one "pool ready" line when the pool reaches
+// embedded devnet): "agents: 0/1 ready, ~N s" while it warms (past the estimate, one line saying so), one "pool ready" line when the pool reaches
 // POOL_MIN_IDLE, then no more progress lines.
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -49,7 +49,9 @@ describe("npm start warm-up progress", () => {
       const progress = lines.filter((l) => l.startsWith("[start] agents:"))
       expect(progress.length, lines.join("\n")).toBeGreaterThanOrEqual(1)
       for (const line of progress)
-        expect(line).toMatch(/^\[start\] agents: 0\/1 ready, (~\d+ s|taking longer than the usual \d+ s)$/)
+        expect(line).toMatch(/^\[start\] agents: 0\/1 ready, (~\d+ s|taking longer than the estimated \d+ s)$/)
+      // Past the estimate it says so once, not every 10 s (a loaded machine takes minutes: warmup-lines.test.ts).
+      expect(progress.filter((l) => l.includes("taking longer")).length).toBeLessThanOrEqual(1)
       // Progress comes after "ready" and before the target line, which says how long it took.
       expect(lines.indexOf(progress[0]!)).toBeGreaterThan(readyAt)
       expect(lines.indexOf(progress.at(-1)!)).toBeLessThan(targetAt)
