@@ -12,6 +12,17 @@ const SECRETS: ReadonlyArray<readonly [RegExp, string]> = [
 
 export const maskSecrets = (text: string) => SECRETS.reduce((t, [re, by]) => t.replace(re, by), text)
 
+/** The last `maxBytes` of `bytes` as text (whole lines: a partial first line is dropped), secrets masked. */
+export const tailOf = (bytes: Uint8Array, maxBytes: number): string => {
+  const start = Math.max(0, bytes.length - maxBytes)
+  let text = Buffer.from(bytes.buffer, bytes.byteOffset + start, bytes.length - start).toString("utf8")
+  if (start > 0) {
+    const newline = text.indexOf("\n")
+    text = newline === -1 ? "" : text.slice(newline + 1)
+  }
+  return maskSecrets(text)
+}
+
 /**
  * The last `maxBytes` of `path` (whole lines: a partial first line is dropped), secrets masked. null when the file
  * does not exist.

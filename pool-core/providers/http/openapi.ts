@@ -262,7 +262,14 @@ export const checkedByContract = (
       return refuse(violation)
     }
     const reply = handle(r)
-    const drift = contract.checkResponse(r, reply.status ?? 200, reply.raw === undefined ? reply.json : reply.raw)
+    // Bytes are checked as the string (format binary) the reference documents them as.
+    const body =
+      reply.raw === undefined
+        ? reply.json
+        : typeof reply.raw === "string"
+          ? reply.raw
+          : Buffer.from(reply.raw).toString("latin1")
+    const drift = contract.checkResponse(r, reply.status ?? 200, body)
     if (drift) throw new Error(`fake answered off the published API reference: ${drift}`)
     return reply
   }

@@ -15,8 +15,8 @@ export interface RecordedRequest {
 export interface Reply {
   readonly status?: number
   readonly json?: unknown
-  /** Raw body (for malformed answers); wins over json. */
-  readonly raw?: string
+  /** Raw body (malformed answers, or bytes such as Docker's multiplexed log stream); wins over json. */
+  readonly raw?: string | Uint8Array
   readonly headers?: Readonly<Record<string, string>>
   /** Wait this long before answering (timeouts). */
   readonly delayMs?: number

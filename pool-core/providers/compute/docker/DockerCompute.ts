@@ -12,9 +12,11 @@ import { Effect, Layer } from "effect"
 import { ProviderError } from "../../../domain/errors.ts"
 import { resourcePrefix } from "../../environment.ts"
 import { Compute, type ComputeSpec, type ComputeState, type ComputeStatus } from "../Compute.ts"
+import { tailOf } from "../logTail.ts"
 import { freePort } from "../local/processes.ts"
 import { remoteServicesProblem, requireRemoteReachableNetwork, runtimeBootEnv } from "../runtimeEnv.ts"
 import { type ContainerCreateBody, type ContainerSummary, makeDockerEngine } from "./engine.ts"
+import { containerLogs } from "./logs.ts"
 import { dockerSettingsFromEnv, type DockerSettings } from "./settings.ts"
 import { dockerTransport, type DockerTransport } from "./transport.ts"
 
@@ -231,7 +233,25 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
         return { providerRef, providerProjectRef: null, url: urlOf(providerRef, current.Config.Labels ?? null) }
       })
 
-    return Compute.of({ name: "docker", create, destroy, restart, statusBatch })
+    /**
+     * The admin page's log tail: the container's last lines (stdout and stderr) from the engine, cut to `maxBytes` at
+     * a line start, secrets masked. Lines are asked for, bytes are shown: an agent's lines are rarely under 32 bytes.
+     */
+    const logTail = (providerRef: string, maxBytes: number) =>
+      Effect.gen(function* () {
+        if (!providerRef.startsWith(prefix) || !SAFE_ID.test(providerRef.slice(prefix.length)))
+          return yield* fail("logs", `"${providerRef.slice(0, 80)}" is not an agent container of this environment`)
+        const current = yield* engine.inspect(providerRef)
+        const bytes =
+          current === null
+            ? null
+            : yield* containerLogs(transport, providerRef, Math.ceil(maxBytes / 32), current.Config.Tty === true)
+        if (bytes === null)
+          return `(no container ${providerRef} on the Docker engine: it was removed, and its log with it)`
+        return tailOf(bytes, maxBytes)
+      })
+
+    return Compute.of({ name: "docker", create, destroy, restart, statusBatch, logTail })
   })
 
 /** A container's name as the list call gives it ("/name"). */

@@ -22,7 +22,11 @@ const ContainerInspect = Schema.Struct({
   Id: Schema.String,
   Name: Schema.String,
   State: Schema.Struct({ Status: Schema.String, ExitCode: Schema.optional(Schema.Number) }),
-  Config: Schema.Struct({ Labels: Schema.NullOr(Schema.Record(Schema.String, Schema.String)) }),
+  Config: Schema.Struct({
+    Labels: Schema.NullOr(Schema.Record(Schema.String, Schema.String)),
+    // Whether its output is a TTY: decides the format of its log (logs.ts).
+    Tty: Schema.optional(Schema.Boolean),
+  }),
 })
 export type ContainerInspect = typeof ContainerInspect.Type
 

@@ -22,7 +22,23 @@ export interface FakeContainer {
   readonly hostConfig: Record<string, unknown>
   state: "created" | "running" | "exited" | "restarting" | "paused" | "dead"
   exitCode: number
+  /** Created with a TTY: its log is answered raw instead of multiplexed. */
+  tty: boolean
+  /** What it wrote, a line an entry (as the json-file log driver keeps it), oldest first. */
+  readonly output: Array<{ readonly stream: "stdout" | "stderr"; readonly line: string }>
 }
+
+/** The attach/logs stream format: per entry an 8-byte header (stream 1 stdout, 2 stderr; size big-endian) + bytes. */
+const multiplexed = (entries: ReadonlyArray<{ readonly stream: "stdout" | "stderr"; readonly line: string }>) =>
+  Buffer.concat(
+    entries.flatMap((e) => {
+      const payload = Buffer.from(e.line, "utf8")
+      const header = Buffer.alloc(8)
+      header[0] = e.stream === "stdout" ? 1 : 2
+      header.writeUInt32BE(payload.length, 4)
+      return [header, payload]
+    }),
+  )
 
 const contract = openApiContract(
   JSON.parse(readFileSync(new URL("../openapi.json", import.meta.url), "utf8")) as OpenApiDocument,
@@ -96,8 +112,22 @@ export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
         hostConfig,
         state: "created",
         exitCode: 0,
+        tty: body.Tty === true,
+        output: [],
       })
       return { status: 201, json: { Id: id, Warnings: [] } }
+    }
+    if (r.method === "GET" && (m = /^\/containers\/([^/]+)\/logs$/.exec(path))) {
+      const c = find(decodeURIComponent(m[1]!))
+      if (!c) return notFound(`container: ${m[1]}`)
+      const on = (flag: string) => url.searchParams.get(flag) === "true" || url.searchParams.get(flag) === "1"
+      const tail = url.searchParams.get("tail") ?? "all"
+      const wanted = c.output.filter((e) => on(e.stream))
+      const shown = tail === "all" ? wanted : wanted.slice(Math.max(0, wanted.length - Number(tail)))
+      return {
+        raw: c.tty ? Buffer.from(shown.map((e) => e.line).join(""), "utf8") : multiplexed(shown),
+        headers: { "content-type": "application/octet-stream" },
+      }
     }
     if ((m = /^\/containers\/([^/]+)(\/json|\/start)?$/.exec(path))) {
       const c = find(decodeURIComponent(m[1]!))
@@ -109,7 +139,7 @@ export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
             Name: `/${c.name}`,
             Image: c.image,
             State: { Status: c.state, Running: c.state === "running", ExitCode: c.exitCode },
-            Config: { Image: c.image, Env: c.env, Labels: c.labels },
+            Config: { Image: c.image, Env: c.env, Labels: c.labels, Tty: c.tty },
             HostConfig: c.hostConfig,
           },
         }
@@ -166,6 +196,11 @@ export const makeFakeEngineState = (images: ReadonlyArray<string>) => {
       const c = containers.get(name)!
       c.state = "exited"
       c.exitCode = code
+    },
+    /** The container writes `text` on `stream` (kept a line an entry, as the engine's log driver keeps it). */
+    write: (name: string, stream: "stdout" | "stderr", text: string) => {
+      const c = containers.get(name)!
+      for (const line of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) c.output.push({ stream, line })
     },
     /** A machine or engine restart without restart policies honoured: every container is stopped, volumes kept. */
     restartEngine: () => {
