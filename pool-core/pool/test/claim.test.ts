@@ -1,13 +1,14 @@
 import { assert, layer } from "@effect/vitest"
-import { Duration, Effect, Exit, Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import { PoolConfig } from "../../config.ts"
 import { ProviderError } from "../../domain/errors.ts"
 import { QuotaExceeded } from "../../domain/quota.ts"
-import { type OnProgress, Pool, type Progress } from "../Pool.ts"
+import { AgentResources } from "../../providers/AgentResources.ts"
+import { type OnProgress, Pool, type PoolEvent, type Progress } from "../Pool.ts"
 import { makePool } from "../PoolLive.ts"
 import { RuntimeClient } from "../RuntimeClient.ts"
-import { PoolTest, startPool } from "../testing.ts"
+import { MemoryCloud, PoolTest, startPool } from "../testing.ts"
 
 // The claim paths pool.test.ts does not take: waiting for an agent (CLAIM_WAIT), a replay of a claim that never
 // finishes, and a provision that fails after someone else (the tick's recovery) already settled the row.
@@ -23,6 +24,25 @@ const recorder = () => {
   const onProgress: OnProgress = (p: Progress) => Effect.sync(() => void steps.push(`${p.step} ${p.status}`))
   return { steps, onProgress }
 }
+
+/**
+ * The wall clock, except that a sleep returns at once and moves the clock on by its duration: the replay's wait of
+ * POOL_PROVISION_TIMEOUT + 5 s in 100 ms sleeps takes a fraction of a second (the database calls between stay real).
+ */
+const hurriedClock = Effect.map(Clock.clockWith(Effect.succeed), (real) => {
+  let offset = 0
+  const now = () => real.currentTimeMillisUnsafe() + offset
+  const clock: Clock.Clock = {
+    currentTimeMillisUnsafe: now,
+    currentTimeMillis: Effect.sync(now),
+    currentTimeNanosUnsafe: () => BigInt(now()) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => BigInt(now()) * 1_000_000n),
+    monotonicTimeNanosUnsafe: () => real.monotonicTimeNanosUnsafe(),
+    monotonicTimeNanos: real.monotonicTimeNanos,
+    sleep: (d) => Effect.sync(() => void (offset += Duration.toMillis(d))).pipe(Effect.andThen(Effect.yieldNow)),
+  }
+  return { clock, now }
+})
 
 type Failure = { readonly _tag: string; readonly message: string; readonly reason?: string }
 
@@ -72,15 +92,18 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
         const sql = yield* SqlClient.SqlClient
         // As if the first claim were still setting up (its replica busy or gone, the tick not yet there).
         yield* sql`UPDATE instances SET status = 'claiming' WHERE id = ${first.instance.id}`
-        const started = Date.now()
-        const replay = (yield* Effect.flip(pool.claim({ key: "replay-stuck", claimedBy: "inbox-a" }))) as Failure
-        const waited = Date.now() - started
+        const hurried = yield* hurriedClock
+        const started = hurried.now()
+        const replay = (yield* Effect.flip(pool.claim({ key: "replay-stuck", claimedBy: "inbox-a" })).pipe(
+          Effect.provideService(Clock.Clock, hurried.clock),
+        )) as Failure
+        const waited = hurried.now() - started
         yield* close
         assert.strictEqual(replay._tag, "ProvisionFailed")
         assert.strictEqual(replay.reason, "timeout")
         assert.include(replay.message, "still being processed")
-        // A lower bound only (a loaded machine makes it later, never sooner).
-        assert.isAtLeast(waited, Duration.toMillis(provisionTimeout) + 5_000 - 50, "waited the timeout plus 5 s")
+        // On the claim's own clock; a lower bound only (a loaded machine makes it later, never sooner).
+        assert.isAtLeast(waited, Duration.toMillis(provisionTimeout) + 5_000, "waited the timeout plus 5 s")
       }),
   )
 
@@ -199,4 +222,100 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
         }),
     )
   }
+
+  it.effect(
+    "a provision that fails: ProvisionFailed with the runtime's reason, the row crashed with it, its resources released once, InstanceCrashed (during setup) published, the failure in the progress; a replay of the key answers the same reason",
+    () =>
+      Effect.gen(function* () {
+        const base = yield* emptyPool
+        yield* base.replenish(1)
+        yield* base.tick
+        const released: Array<string> = []
+        const resources = AgentResources.of({
+          ...(yield* AgentResources),
+          release: (id) => Effect.sync(() => void released.push(id)),
+        })
+        const { pool, close } = yield* startPool({ resources })
+        const events: Array<PoolEvent> = []
+        const listener = yield* Stream.runForEach(pool.events, (e) => Effect.sync(() => void events.push(e))).pipe(
+          Effect.forkChild,
+        )
+        yield* Effect.sleep("20 millis") // the listener subscribes
+        ;(yield* MemoryCloud).failProvisions(1, "runtime exploded")
+        const progress: Array<Progress> = []
+        const failed = (yield* Effect.flip(
+          pool.claim({ key: "fails-once", claimedBy: "inbox-f" }, (p) => Effect.sync(() => void progress.push(p))),
+        )) as Failure
+        const replayed = (yield* Effect.flip(pool.claim({ key: "fails-once", claimedBy: "inbox-f" }))) as Failure
+        yield* Fiber.interrupt(listener)
+        yield* close
+        const [row] = yield* base.list()
+        assert.strictEqual(row?.status, "crashed")
+        assert.strictEqual(failed._tag, "ProvisionFailed")
+        assert.include(failed.reason ?? "", "runtime exploded")
+        assert.strictEqual(row?.lastError, failed.reason, "the row records the reason the claimer was told")
+        assert.deepStrictEqual(released, [row!.id], "its provider resources are released")
+        assert.deepStrictEqual(
+          events.filter((e) => e._tag === "InstanceCrashed"),
+          [
+            {
+              _tag: "InstanceCrashed",
+              instanceId: row!.id,
+              agentName: row!.agentName,
+              reason: failed.reason!,
+              duringSetup: true,
+            },
+          ],
+        )
+        assert.deepStrictEqual(progress.at(-1), {
+          step: "provision",
+          status: "fail",
+          message: failed.reason!,
+          instanceId: row!.id,
+        })
+        assert.strictEqual(replayed._tag, "ProvisionFailed")
+        assert.strictEqual(replayed.reason, failed.reason, "the replay answers the first outcome, not just 'crashed'")
+      }),
+  )
+
+  it.effect(
+    "a claim tells its steps: picked, setting up, ready, each naming the instance; nothing idle: one failed step",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* emptyPool
+        yield* pool.replenish(1)
+        yield* pool.tick
+        const progress: Array<Progress> = []
+        const onProgress: OnProgress = (p) => Effect.sync(() => void progress.push(p))
+        const result = yield* pool.claim({ key: "steps-ok", claimedBy: "inbox-s" }, onProgress)
+        const id = result.instance.id
+        assert.deepStrictEqual(
+          progress.map((p) => [p.step, p.status, p.instanceId]),
+          [
+            ["claim", "active", undefined],
+            ["claim", "ok", id],
+            ["provision", "active", id],
+            ["provision", "ok", id],
+          ],
+        )
+        assert.isTrue(
+          progress.every((p) => p.message.length > 0),
+          "every step says something",
+        )
+        progress.length = 0
+        const none = yield* Effect.flip(pool.claim({ key: "steps-none", claimedBy: "inbox-s" }, onProgress))
+        assert.strictEqual(none._tag, "NoAgentAvailable")
+        assert.deepStrictEqual(
+          progress.map((p) => [p.step, p.status]),
+          [
+            ["claim", "active"],
+            ["claim", "fail"],
+          ],
+        )
+        assert.isTrue(
+          progress.every((p) => p.message.length > 0),
+          "every step says something",
+        )
+      }),
+  )
 })
