@@ -32,6 +32,7 @@ import {
 import { type LeaveDeps, leaveConversation, listConversations } from "./leave.ts"
 import type { AgentConversation } from "@convos-agents/contract"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
+import { makeProgress } from "./progress.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
 import { defaultGreeting } from "../config/seedFiles.ts"
 import {
@@ -83,7 +84,10 @@ export interface JoinOutput {
 export interface ConvosAgentOptions {
   readonly stateDir: string
   readonly defaults: { readonly agentName: string; readonly instructions: string }
-  /** Called (not awaited by the stream) for each text message from someone else in one of the agent's groups. */
+  /**
+   * Called (not awaited by the stream) for each text message from someone else in one of the agent's groups; completes
+   * once the message is dealt with (answered, or the agent chose not to). Until then a restart replays it.
+   */
   readonly onInbound: (message: InboundText) => Effect.Effect<void>
   /** Called after the profile changed (provision / update) so the workspace and config get rewritten. */
   readonly onProfileChanged?: (state: AgentState) => Effect.Effect<void>
@@ -331,14 +335,24 @@ const make = (options: ConvosAgentOptions) =>
         return state
       })
 
+    // Where a restart resumes: the oldest message still being dealt with, else the newest seen; the ones after it
+    // that are already done are remembered so the replay skips them (progress.ts).
+    const progress = makeProgress(state)
+    const saveProgress = Effect.suspend(() => save({ ...state, ...progress.snapshot() }))
+    const finish = (id: string) => Effect.suspend(() => (progress.done(id) ? saveProgress : Effect.void))
+
     // One stream for everything: text in the agent's groups → agent turn (forked, so a slow LLM never delays join
     // requests); DMs → join requests for the agent's own invites.
     const handle = (m: ChatMessage) =>
       Effect.gen(function* () {
-        if (m.senderInboxId === identity.inboxId) return
+        if (m.senderInboxId === identity.inboxId) return progress.seen(m.sentAt.getTime())
+        // Replayed after a restart (or a stream restart) but already answered, or still being answered: not again.
+        if (!progress.start(m.id, m.sentAt.getTime())) return
         if (state.conversations.includes(m.conversationId)) {
           if (m.kind === "application" && m.text !== null && m.contentType.typeId === "text") {
-            yield* options
+            yield* saveProgress
+            // Done once the turn is (an interrupted one, at shutdown, stays to be replayed after the restart).
+            return yield* options
               .onInbound({
                 id: m.id,
                 conversationId: m.conversationId,
@@ -346,7 +360,10 @@ const make = (options: ConvosAgentOptions) =>
                 text: m.text,
                 sentAt: m.sentAt,
               })
-              .pipe(Effect.forkIn(scope))
+              .pipe(
+                Effect.onExit((exit) => (Exit.hasInterrupts(exit) ? Effect.void : finish(m.id))),
+                Effect.forkIn(scope),
+              )
           }
         } else {
           // Members only see messages sent after they joined, so each newcomer gets the greeting once they are in.
@@ -358,8 +375,13 @@ const make = (options: ConvosAgentOptions) =>
                 .pipe(Effect.andThen(client.sendText(groupId, greeting(state.agentName))), Effect.asVoid),
           })
         }
-        if (m.sentAt.getTime() > state.lastSeenMs) yield* save({ ...state, lastSeenMs: m.sentAt.getTime() })
-      }).pipe(Effect.catchCause((cause) => Effect.logWarning(`message ${m.id} could not be handled`, cause)))
+        yield* finish(m.id)
+      }).pipe(
+        Effect.catchCause((cause) =>
+          // A message that cannot be handled is not retried after a restart either: it counts as dealt with.
+          Effect.logWarning(`message ${m.id} could not be handled`, cause).pipe(Effect.andThen(finish(m.id))),
+        ),
+      )
 
     // The stream restarts (with backoff) when it fails or ends, resuming after the last message seen; meanwhile
     // `streaming` is false, so the instance does not report ready while it cannot hear its conversations.

@@ -23,8 +23,17 @@ export interface AgentState {
   readonly inviteTag: string | null
   /** Every group the agent answers in (its own plus the ones it joined). */
   readonly conversations: ReadonlyArray<string>
-  /** Stream resume point, so a restart neither replays nor misses messages. */
+  /**
+   * Stream resume point: every message sent up to here is dealt with (answered, or the agent chose not to). A restart
+   * (a crash, the pool's rolling upgrade) streams from here, so a message whose turn a restart cut off, and every one
+   * sent while the agent was down, is answered after it.
+   */
   readonly lastSeenMs: number
+  /**
+   * Messages sent after `lastSeenMs` that are already dealt with (a later one finished before an earlier one): skipped
+   * when the stream replays them, so a restart never answers a message twice.
+   */
+  readonly handled?: ReadonlyArray<{ readonly id: string; readonly sentAtMs: number }>
   /** Conversations made by POST /convos/conversation, each with its own identity (ownConversations.ts). */
   readonly ownConversations?: ReadonlyArray<OwnConversation>
 }

@@ -155,10 +155,19 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
   /** Best effort: the apology for a failed turn (if sending is what failed, this fails too; that is logged). */
   const apologize = (conversationId: string, text: string) => reply(conversationId)(text).catch(() => {})
 
-  /** One agent turn for the message: the model's answer, one retry when nothing was delivered, else an apology. */
-  const runTurn = async (message: InboundText) => {
+  /**
+   * One agent turn for the message: the model's answer, one retry when nothing was delivered, else an apology.
+   * `answered` is called once its first reply went out: from then on a restart does not replay the message (an answer
+   * cut off after its first part is not given twice).
+   */
+  const runTurn = async (message: InboundText, answered: () => void) => {
+    const send = reply(message.conversationId)
+    const sendAndMark = async (text: string) => {
+      await send(text)
+      answered()
+    }
     try {
-      if (!env.OPENROUTER_API_KEY && !env.MODEL_BASE_URL) return await reply(message.conversationId)(NO_MODEL_REPLY)
+      if (!env.OPENROUTER_API_KEY && !env.MODEL_BASE_URL) return await sendAndMark(NO_MODEL_REPLY)
       await servicesCurrent()
       const modelConfigured = options.modelConfigured ?? (() => true)
       for (let waited = 0; !modelConfigured() && waited < 30_000; waited += 250) await sleep(250)
@@ -168,7 +177,7 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       // skipped as a duplicate: the second try carries a derived id.
       for (let attempt = 1; attempt <= 2; attempt++) {
         const turn = attempt === 1 ? message : { ...message, id: `${message.id}:retry-${attempt - 1}` }
-        const outcome = await options.dispatch(turn, reply(message.conversationId)).catch((e: unknown) => {
+        const outcome = await options.dispatch(turn, sendAndMark).catch((e: unknown) => {
           log(
             `agent turn for message ${message.id} failed (attempt ${attempt}): ${e instanceof Error ? e.message : String(e)}`,
           )
@@ -191,14 +200,19 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
     maxWaiting: settings.turnQueue,
     onError: (e) => log(`agent turn failed: ${e instanceof Error ? e.message : String(e)}`),
   })
+  // Completes once the message is dealt with (its first reply sent, or its turn over, or refused as busy): until then
+  // the agent's stream keeps it to be replayed after a restart (ConvosAgent, agent/progress.ts).
   const onInbound = (message: InboundText) =>
-    Effect.sync(() => {
-      if (turns.offer(() => runTurn(message))) return
-      log(
-        `agent busy: message ${message.id} refused (${turns.waiting()} turn(s) waiting, CONVOS_TURN_QUEUE=${settings.turnQueue})`,
-      )
-      void apologize(message.conversationId, busyReply(turns.waiting()))
-    })
+    Effect.promise(
+      () =>
+        new Promise<void>((dealtWith) => {
+          if (turns.offer(() => runTurn(message, dealtWith).finally(dealtWith))) return
+          log(
+            `agent busy: message ${message.id} refused (${turns.waiting()} turn(s) waiting, CONVOS_TURN_QUEUE=${settings.turnQueue})`,
+          )
+          void apologize(message.conversationId, busyReply(turns.waiting())).finally(dealtWith)
+        }),
+    )
 
   const applyEnv = async (vars: Readonly<Record<string, string>>) => {
     const merged = { ...readSecretsEnv(settings.stateDir), ...vars }

@@ -24,9 +24,13 @@ export interface TestInstance {
 }
 
 export const startInstance = async (
-  options: Omit<ConvosRuntimeOptions, "env" | "log"> & { readonly env?: NodeJS.ProcessEnv },
+  options: Omit<ConvosRuntimeOptions, "env" | "log"> & {
+    readonly env?: NodeJS.ProcessEnv
+    /** An earlier instance's state dir (a restart on its state); kept on close. Default: a new one, removed on close. */
+    readonly stateDir?: string
+  },
 ): Promise<TestInstance> => {
-  const stateDir = mkdtempSync(join(tmpdir(), "runtime-instance-"))
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "runtime-instance-"))
   const env: NodeJS.ProcessEnv = {
     OPENCLAW_STATE_DIR: stateDir,
     INSTANCE_TOKEN: TOKEN,
@@ -61,7 +65,7 @@ export const startInstance = async (
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await convos.stop()
-      rmSync(stateDir, { recursive: true, force: true })
+      if (!options.stateDir) rmSync(stateDir, { recursive: true, force: true })
     },
   }
 }
