@@ -1,5 +1,5 @@
 import { join } from "node:path"
-import { Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
+import { Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Stream } from "effect"
 import { DataDir } from "@convos-agents/contract"
 import { fromConfigError, InvalidConfig, Pool } from "@convos-agents/pool-core"
 import { type ChatMessage, Messaging, type MessagingClient, type MessagingIdentity } from "@convos-agents/messaging"
@@ -293,7 +293,7 @@ const makeBot = Effect.gen(function* () {
     Effect.forEach(texts, (t) => client.sendText(opsId, t).pipe(Effect.ignore), { discard: true })
   /** Supervised loops tell the ops chat when they restart (rate-limited like every alert). */
   const opsWarning = (loop: string) => (message: string) =>
-    Effect.suspend(() => postAlerts(limiter.offer(restartAlert(loop, message), Date.now())))
+    Effect.flatMap(Clock.currentTimeMillis, (now) => postAlerts(limiter.offer(restartAlert(loop, message), now)))
   /** A long-running loop of the bot: restarted with backoff when it stops, with a warning in the log and the ops chat. */
   const supervised = <A, E>(loop: string, effect: Effect.Effect<A, E>) =>
     supervise(`manager bot: ${loop}`, effect, { warn: opsWarning(loop) }).pipe(Effect.forkScoped)
@@ -306,18 +306,18 @@ const makeBot = Effect.gen(function* () {
   const untilDatabaseAnswers = <A, E extends { readonly message: string }>(what: string, effect: Effect.Effect<A, E>) =>
     effect.pipe(
       Effect.tapError((e) =>
-        Effect.suspend(() => {
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
           if (databaseDownSince !== null) return Effect.void
-          databaseDownSince = Date.now()
+          databaseDownSince = now
           const message = `manager bot: the database is not answering (${what}: ${e.message}); messages wait and are answered once it is back`
           return Effect.logWarning(message).pipe(Effect.andThen(opsWarning("database")(message)))
         }),
       ),
       Effect.retry(restartSchedule({ maxDelay: Duration.seconds(2) })),
       Effect.tap(() =>
-        Effect.suspend(() => {
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
           if (databaseDownSince === null) return Effect.void
-          const downFor = Date.now() - databaseDownSince
+          const downFor = now - databaseDownSince
           databaseDownSince = null
           return Effect.logInfo(
             `manager bot: the database answers again after ${Math.round(downFor / 1000)} s; answering the messages that waited`,
@@ -341,9 +341,9 @@ const makeBot = Effect.gen(function* () {
   const inFlight = new Map<string, number>()
   let newestTaken = 0
   let cursorSavedAt = 0
-  const saveCursor = Effect.suspend(() => {
-    if (Date.now() - cursorSavedAt < 1_000) return Effect.void
-    cursorSavedAt = Date.now()
+  const saveCursor = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    if (now - cursorSavedAt < 1_000) return Effect.void
+    cursorSavedAt = now
     const cursor = inFlight.size > 0 ? Math.min(...inFlight.values()) : newestTaken
     return store
       .setState("stream_cursor", String(cursor))
@@ -411,7 +411,8 @@ const makeBot = Effect.gen(function* () {
     }).pipe(Effect.catchCause((cause) => Effect.logWarning(`manager bot: message ${m.id} not handled`, cause)))
 
   const cursor = yield* store.getState("stream_cursor")
-  const startedFrom = Option.match(cursor, { onNone: () => Date.now() - 60_000, onSome: (c) => Number(c) - 60_000 })
+  const startedAt = yield* Clock.currentTimeMillis
+  const startedFrom = Option.match(cursor, { onNone: () => startedAt - 60_000, onSome: (c) => Number(c) - 60_000 })
   // A restarted stream resumes from the oldest message still being answered, else the newest taken (a minute before:
   // the ledger drops repeats), so nothing that arrived while it was down is missed.
   const resumeFrom = () => {
@@ -444,7 +445,9 @@ const makeBot = Effect.gen(function* () {
     pool.events.pipe(
       Stream.runForEach((e) => {
         const alert = alertText(e)
-        return alert ? postAlerts(limiter.offer(alert, Date.now())) : Effect.void
+        return alert
+          ? Effect.flatMap(Clock.currentTimeMillis, (now) => postAlerts(limiter.offer(alert, now)))
+          : Effect.void
       }),
     ),
   )
@@ -460,7 +463,7 @@ const makeBot = Effect.gen(function* () {
   )
   yield* supervised(
     "alert summaries",
-    Effect.suspend(() => postAlerts(limiter.flush(Date.now()))).pipe(
+    Effect.flatMap(Clock.currentTimeMillis, (now) => postAlerts(limiter.flush(now))).pipe(
       Effect.repeat(Schedule.spaced(Duration.millis(Math.min(30_000, Math.max(50, s.alertIntervalMs / 4))))),
     ),
   )

@@ -1,4 +1,4 @@
-import { Cause, Effect, Option, Result, Schema, SchemaTransformation } from "effect"
+import { Cause, Clock, Effect, Option, Result, Schema, SchemaTransformation } from "effect"
 import { type Context as HonoContext, Hono } from "hono"
 import { deleteCookie, setCookie } from "hono/cookie"
 import type { FC } from "hono/jsx"
@@ -9,7 +9,7 @@ import { Pool } from "../../pool/Pool.ts"
 import { OpenRouter } from "../../providers/openrouter/OpenRouter.ts"
 import { topUpAgent } from "../../providers/resources/maintenance.ts"
 import { type SpendLookup, spendingInstances, spendOf, spendText, usd } from "../../providers/resources/spend.ts"
-import { hasAdminSession, makeSession, SESSION_COOKIE, safeEqual } from "../auth.ts"
+import { clockNow, hasAdminSession, makeSession, SESSION_COOKIE, safeEqual } from "../auth.ts"
 import { readRequestForm } from "../body.ts"
 import { clientIp, edgeIsHttps, sameSiteForms } from "../edge.ts"
 import type { Run } from "../http.ts"
@@ -92,8 +92,9 @@ const actions: Record<string, (form: Record<string, string>) => Result.Result<Po
 /** The dashboard's form actions (POST /admin/actions/:action), for tests that must try every one. */
 export const adminActionNames: ReadonlyArray<string> = Object.keys(actions)
 
-const age = (d: Date) => {
-  const s = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000))
+/** How long ago, at `now` (the Clock's time when the page was read). */
+const age = (d: Date, now: number) => {
+  const s = Math.max(0, Math.round((now - d.getTime()) / 1000))
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`
 }
 
@@ -105,6 +106,8 @@ const Dashboard: FC<{
   topUpMax: number | null
   /** The configured model: what an agent without its own model thinks with (null: none configured). */
   defaultModel: string | null
+  /** When the page was read (Clock), for the instances' ages. */
+  now: number
   filter: string | null
   qr: Record<string, string>
   notice?: string
@@ -157,7 +160,7 @@ const Dashboard: FC<{
               <code>{i.id.slice(0, 8)}</code>
             </td>
             <td>{i.status}</td>
-            <td>{age(i.createdAt)}</td>
+            <td>{age(i.createdAt, p.now)}</td>
             <td>{i.agentName ?? "—"}</td>
             <td>{i.templateSlug ?? "—"}</td>
             <td>{i.status === "idle" || i.status === "starting" ? "—" : (i.model ?? p.defaultModel ?? "—")}</td>
@@ -253,6 +256,7 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
         counts: pool((p) => p.counts),
         defaultModel: pool((p) => Effect.succeed(p.models.configured)),
         instances: pool((p) => p.list(filter ? { status: [filter], limit: 500 } : { limit: 500 })),
+        now: Clock.currentTimeMillis,
       }).pipe(
         Effect.flatMap((r) => Effect.map(spendOf(spendingInstances(r.instances)), (spend) => ({ ...r, spend }))),
         Effect.flatMap((r) =>
@@ -277,7 +281,9 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
     return c.html(<Dashboard {...exit.value} filter={filter} qr={qr} {...(notice ? { notice } : {})} />, status as 200)
   }
 
-  app.get("/admin", (c) => (hasAdminSession(c, o.sessionSecret) ? dashboard(c) : c.html(<Login />)))
+  app.get("/admin", async (c) =>
+    (await hasAdminSession(o.run, c, o.sessionSecret)) ? dashboard(c) : c.html(<Login />),
+  )
   app.post("/admin/login", async (c) => {
     if (!o.apiKey) return c.html(<Login error="Admin sign-in is disabled: set POOL_API_KEY on the server." />, 503)
     // Every attempt counts (right or wrong), per client address: guessing the key is slow.
@@ -296,7 +302,7 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
     if (!body.ok) return c.html(<Login error={body.message} />, body.status)
     const key = body.value.key ?? ""
     if (!safeEqual(key, o.apiKey)) return c.html(<Login error="Wrong API key." />, 401)
-    setCookie(c, SESSION_COOKIE, makeSession(o.sessionSecret), {
+    setCookie(c, SESSION_COOKIE, makeSession(o.sessionSecret, await clockNow(o.run)), {
       httpOnly: true,
       sameSite: "Strict",
       secure: edgeIsHttps(c, o.trustProxy),
@@ -310,7 +316,8 @@ export const adminRoutes = (o: AdminRoutesOptions) => {
     return c.redirect("/admin", 303)
   })
   app.post("/admin/actions/:action", async (c) => {
-    if (!hasAdminSession(c, o.sessionSecret)) return c.html(<Login error="Your session ended; sign in again." />, 401)
+    if (!(await hasAdminSession(o.run, c, o.sessionSecret)))
+      return c.html(<Login error="Your session ended; sign in again." />, 401)
     const action = Object.hasOwn(actions, c.req.param("action")) ? actions[c.req.param("action")]! : null
     if (!action) return c.text(`Unknown action "${c.req.param("action")}".`, 404)
     const body = await readRequestForm(c)

@@ -119,7 +119,7 @@ export interface AdminHistoryOptions {
 export const adminHistoryRoutes = (o: AdminHistoryOptions) => {
   const app = new Hono()
   app.get("/admin/history", async (c) => {
-    if (!hasAdminSession(c, o.sessionSecret)) return c.html(<Login />, 401)
+    if (!(await hasAdminSession(o.run, c, o.sessionSecret))) return c.html(<Login />, 401)
     const exit = await o.run(
       Effect.gen(function* () {
         const until = new Date(yield* Clock.currentTimeMillis)

@@ -201,8 +201,8 @@ export const adminInstanceRoutes = (o: AdminInstanceOptions) => {
     const code = d.instance === null && notice === undefined ? 404 : status
     return c.html(<InstancePage id={id} d={d} notice={notice} />, code as 200)
   }
-  app.get("/admin/instances/:id", (c) => {
-    if (!hasAdminSession(c, o.sessionSecret)) return c.html(<Login />, 401)
+  app.get("/admin/instances/:id", async (c) => {
+    if (!(await hasAdminSession(o.run, c, o.sessionSecret))) return c.html(<Login />, 401)
     const id = c.req.param("id")
     if (!ID.test(id)) return c.text("Invalid id: ids are letters, digits and dashes.", 400)
     return page(c, id)

@@ -7,7 +7,7 @@ import { spendOf, spendText } from "../../providers/resources/spend.ts"
 import { AgentServices } from "../../providers/services/AgentServices.ts"
 import { MODEL_PROBLEM_KINDS } from "../../pool/models.ts"
 import { ModelId } from "@convos-agents/contract"
-import { safeEqual } from "../auth.ts"
+import { clockNow, safeEqual } from "../auth.ts"
 import { readJson } from "../body.ts"
 import type { Run } from "../http.ts"
 
@@ -57,7 +57,8 @@ const fail = (
 ): Response => c.json({ error, ...extra }, status)
 
 /** Maps an AgentServices failure to the agent service API's statuses. */
-const failure = (c: HonoContext, e: unknown) => {
+/** The answer to a failed call; `now` (the Clock's time) dates a daily limit's Retry-After. */
+const failure = (c: HonoContext, e: unknown, now: number) => {
   const err = e as { _tag?: string; message?: string; resetAt?: string; limit?: number; status?: number | null }
   switch (err?._tag) {
     case "ServiceNotHeld":
@@ -69,7 +70,7 @@ const failure = (c: HonoContext, e: unknown) => {
     case "InstanceNotFound":
       return fail(c, 404, "This instance is not in the pool any more.")
     case "DailyLimitReached": {
-      const seconds = Math.max(1, Math.ceil((Date.parse(err.resetAt!) - Date.now()) / 1000))
+      const seconds = Math.max(1, Math.ceil((Date.parse(err.resetAt!) - now) / 1000))
       c.header("Retry-After", String(seconds))
       return fail(c, 429, err.message!, { resetAt: err.resetAt, limit: err.limit })
     }
@@ -149,11 +150,11 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
         ),
         c.req.raw.signal,
       )
-      .then((exit) => {
+      .then(async (exit) => {
         if (Exit.isSuccess(exit)) return c.json(exit.value as object)
         const reason = Cause.findErrorOption(exit.cause)
         if (Option.isNone(reason)) console.error("agent services: unexpected failure", exit.cause)
-        return failure(c, Option.getOrUndefined(reason))
+        return failure(c, Option.getOrUndefined(reason), await clockNow(o.run))
       })
 
   app.use("*", auth)
@@ -179,11 +180,11 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
   // The agent's own page (contract/pageLink.ts): its spend against its cap, and "request more", which tells its owner
   // in the manager chat. Neither needs AgentServices (OpenRouter spend; the pool's event to the bot).
   const answer = <A>(c: HonoContext<Vars>, effect: Effect.Effect<A, unknown, any>) =>
-    o.run(effect, c.req.raw.signal).then((exit) => {
+    o.run(effect, c.req.raw.signal).then(async (exit) => {
       if (Exit.isSuccess(exit)) return c.json(exit.value as object)
       const reason = Cause.findErrorOption(exit.cause)
       if (Option.isNone(reason)) console.error("agent services: unexpected failure", exit.cause)
-      return failure(c, Option.getOrUndefined(reason))
+      return failure(c, Option.getOrUndefined(reason), await clockNow(o.run))
     })
   const spendOfAgent = (id: string) => Effect.map(spendOf([id]), (m) => m.get(id) ?? null)
   app.get("/spend", (c) =>

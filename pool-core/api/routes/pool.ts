@@ -69,7 +69,7 @@ const wantsSse = (accept: string | undefined) => (accept ?? "").includes("text/e
 
 export const poolRoutes = (o: PoolRoutesOptions) => {
   const app = new Hono()
-  const auth = requireKey(o.apiKey, o.sessionSecret)
+  const auth = requireKey(o.run, o.apiKey, o.sessionSecret)
   const pool = <A, E>(f: (p: Pool["Service"]) => Effect.Effect<A, E>) => Effect.flatMap(Pool, f)
 
   app.get("/api/pool/counts", (c) =>

@@ -37,7 +37,7 @@ export const probeRoutes = (o: ProbeRoutesOptions) => {
       exit._tag === "Success"
         ? exit.value
         : { ready: false, checks: [{ name: "readiness", ok: false, detail: "the checks could not run" }] }
-    const detailed = o.apiKey !== null && (bearerOk(c, o.apiKey) || hasAdminSession(c, o.sessionSecret))
+    const detailed = o.apiKey !== null && (bearerOk(c, o.apiKey) || (await hasAdminSession(o.run, c, o.sessionSecret)))
     const checks = report.checks.map((r) => (detailed ? r : { name: r.name, ok: r.ok }))
     if (!report.ready) {
       const failing = report.checks.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`)
@@ -46,7 +46,7 @@ export const probeRoutes = (o: ProbeRoutesOptions) => {
     return c.json({ ready: report.ready, checks }, report.ready ? 200 : 503)
   })
 
-  app.get("/metrics", requireKey(o.apiKey, o.sessionSecret), async (c) => {
+  app.get("/metrics", requireKey(o.run, o.apiKey, o.sessionSecret), async (c) => {
     const exit = await o.run(PrometheusMetrics.format(), c.req.raw.signal)
     if (exit._tag === "Failure") return c.text("Metrics could not be read; see the logs.", 500)
     return c.body(exit.value, 200, {

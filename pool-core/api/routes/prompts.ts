@@ -37,7 +37,7 @@ export const promptRoutes = (o: {
   readonly sessionSecret: string
 }) => {
   const app = new Hono()
-  const auth = requireKey(o.apiKey, o.sessionSecret)
+  const auth = requireKey(o.run, o.apiKey, o.sessionSecret)
   app.get("/:pageId", async (c, next) => {
     const catalog = await o.run(isCatalogPage(c.req.param("pageId")), c.req.raw.signal)
     return Exit.isSuccess(catalog) && catalog.value ? next() : auth(c, next)

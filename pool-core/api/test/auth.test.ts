@@ -3,6 +3,7 @@ import { ConfigProvider, Effect, ManagedRuntime } from "effect"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { PoolTest } from "../../pool/testing.ts"
 import { loadPoolApiKey } from "../config.ts"
+import type { Run } from "../http.ts"
 
 // The key comparison must not reveal the key's length: every comparison goes through timingSafeEqual on two
 // fixed-size digests, whatever the lengths of the inputs. And POOL_API_KEY is read with effect Config, with errors
@@ -117,18 +118,21 @@ describe("admin sessions and the key check (unit)", () => {
     const { validSession } = await import("../auth.ts")
     const { createHmac } = await import("node:crypto")
     const signed = (payload: string) => `${payload}.${createHmac("sha256", secret).update(payload).digest("base64url")}`
-    expect(validSession(secret, signed(`admin.${Date.now() + DAY}`))).toBe(true)
-    expect(validSession(secret, signed("admin.never"))).toBe(false)
-    expect(validSession(secret, signed("admin.Infinity"))).toBe(false)
-    expect(validSession(secret, signed("admin"))).toBe(false)
+    const now = 1_800_000_000_000
+    expect(validSession(secret, signed(`admin.${now + DAY}`), now)).toBe(true)
+    expect(validSession(secret, signed("admin.never"), now)).toBe(false)
+    expect(validSession(secret, signed("admin.Infinity"), now)).toBe(false)
+    expect(validSession(secret, signed("admin"), now)).toBe(false)
   })
 
   it("requireKey: no key configured answers 503; a missing key and a wrong key answer 401 saying which; Bearer in any case", async () => {
     const { Hono } = await import("hono")
     const { requireKey } = await import("../auth.ts")
+    // Runs the session check's clock read (nothing else needs a runtime here).
+    const run: Run = (effect) => Effect.runPromiseExit(effect as Effect.Effect<never, never>)
     const appWith = (apiKey: string | null) => {
       const app = new Hono()
-      app.post("/x", requireKey(apiKey, secret), (c) => c.json({ ok: true }))
+      app.post("/x", requireKey(run, apiKey, secret), (c) => c.json({ ok: true }))
       return app
     }
     const off = await appWith(null).request("/x", {

@@ -1,4 +1,4 @@
-import { Cause, Duration, Effect, Exit, Option, Redacted, Schedule, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Option, Redacted, Schedule, Schema } from "effect"
 import { ProviderError, providerFault } from "../../domain/errors.ts"
 import { measured, providerCallDuration, providerCallsTotal } from "../../observability/metrics.ts"
 
@@ -85,12 +85,13 @@ export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
     secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join("[redacted]"), text),
   )
 
-const parseRetryAfter = (value: string | null): number | null => {
+/** Retry-After as milliseconds from `now` (the Clock's time): seconds, or an HTTP date. */
+const parseRetryAfter = (value: string | null, now: number): number | null => {
   if (value === null) return null
   const seconds = Number(value)
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
   const at = Date.parse(value)
-  return Number.isNaN(at) ? null : Math.max(0, at - Date.now())
+  return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
 
 export const makeProviderHttp = (options: ProviderHttpOptions) => {
@@ -175,14 +176,18 @@ export const makeProviderHttp = (options: ProviderHttpOptions) => {
         )
       },
     }).pipe(
-      Effect.flatMap(({ status, text, retryAfter }) => {
+      Effect.bindTo("answer"),
+      Effect.bind("now", () => Clock.currentTimeMillis),
+      Effect.flatMap(({ answer: { status, text, retryAfter }, now }) => {
         const snippet = text.slice(0, 300)
         if (status === 429)
           return Effect.fail(
-            fail(req, status, true, `was rate limited (429): ${snippet}`, parseRetryAfter(retryAfter), true),
+            fail(req, status, true, `was rate limited (429): ${snippet}`, parseRetryAfter(retryAfter, now), true),
           )
         if (status >= 500)
-          return Effect.fail(fail(req, status, true, `failed with ${status}: ${snippet}`, parseRetryAfter(retryAfter)))
+          return Effect.fail(
+            fail(req, status, true, `failed with ${status}: ${snippet}`, parseRetryAfter(retryAfter, now)),
+          )
         const ok = (status >= 200 && status < 300) || (req.okStatuses ?? []).includes(status)
         if (!ok) {
           const hint = status === 401 || status === 403 ? " (check the API key)" : ""

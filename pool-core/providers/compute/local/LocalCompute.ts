@@ -357,6 +357,8 @@ export const makeLocalCompute = (options: LocalComputeOptions) =>
         }
       }
       const running = await portAccepts(record.port)
+      // A real process's uptime: startedAt is written outside any fiber (spawns from restart timers), on the wall
+      // clock, so it is compared on the wall clock, not on Effect's Clock.
       if (running && restarts.has(ref) && Date.now() - Date.parse(record.startedAt) > STABLE_AFTER_MS)
         restarts.delete(ref)
       return { providerRef: ref, state: running ? "running" : "starting", url }

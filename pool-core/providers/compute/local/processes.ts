@@ -66,6 +66,8 @@ export const signalGroup = (pid: number, signal: NodeJS.Signals): void => {
   }
 }
 
+// Waits for real OS processes to exit, on the wall clock: under TestClock an Effect Clock deadline would never pass
+// while these sleeps are real timers.
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** SIGTERM, wait up to `graceMs` for the process to exit, then SIGKILL the group. */
