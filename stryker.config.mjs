@@ -40,9 +40,12 @@ export default {
     "pool-core/pool/tickState.ts",
     "pool-core/api/auth.ts",
     range("messaging/convos/invite.ts", "decodeInvite", "verifyOwnInvite"),
-    // Ownership: every owner-scoped operation of the Pool.
+    // Ownership: the owner-scoped operations of the Pool (owned, release, claimedOwned, updateAgent, rename, instruct,
+    // join). setModel and reportModelProblem, declared between them since, are left out: the model switch is the
+    // model tests' (not in the mutation set) and a model problem report is not owner-scoped.
     range("pool-core/pool/PoolLive.ts", "owned"),
-    range("pool-core/pool/PoolLive.ts", "release", "join"),
+    range("pool-core/pool/PoolLive.ts", "release", "instruct"),
+    range("pool-core/pool/PoolLive.ts", "join"),
   ],
   // Only pool-core, messaging and contract are needed in the sandbox (runtime/ alone carries ~650 MB of OpenClaw).
   // .stryker-tmp*: the sandboxes of parts running at the same time (stryker.part.mjs) must not be copied in.
