@@ -21,6 +21,8 @@ export const LIMITS = {
   poolCountMax: 20,
   /** A model id (`llama3.2`, `anthropic/claude-sonnet-4-6`, `qwen2.5:7b`): the longest OpenRouter ids are far shorter. */
   modelIdChars: 200,
+  /** An agent's profile picture (/avatar), in bytes: the pool refuses a larger download before it reaches the agent. */
+  avatarBytes: 2 * 1024 * 1024,
 } as const
 
 /** What a model id may look like: one word of letters, digits and . _ : / @ + - (no spaces or control characters). */

@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import { AgentName } from "./names.ts"
-import { Instructions, ModelId, TemplateSlug } from "./limits.ts"
+import { Instructions, LIMITS, ModelId, TemplateSlug } from "./limits.ts"
 
 // The instance HTTP contract (docs/convos-extension.md): the bodies the pool sends to an agent's runtime and the
 // answers it reads back, as Effect Schemas. One module for both sides: the runtime decodes the requests with these
@@ -35,6 +35,25 @@ export const ProvisionBody = Schema.Struct({
 })
 export type ProvisionRequest = typeof ProvisionBody.Type
 
+/** The picture types Convos shows as a profile image; the pool tells them apart by their first bytes. */
+export const AVATAR_TYPES = ["image/png", "image/jpeg", "image/webp", "image/gif"] as const
+
+/**
+ * An agent's profile picture as the pool sends it (already fetched and checked): the image bytes in base64. The agent
+ * encrypts it with each conversation's image key (Convos' EncryptedProfileImageRef), uploads each copy to the pool
+ * (POST /api/agent-services/me/avatar-blobs) and names it in its profile in every conversation it is in.
+ */
+export const AvatarImage = Schema.Struct({
+  contentType: Schema.Literals(AVATAR_TYPES),
+  data: Schema.String.check(
+    Schema.isMaxLength(Math.ceil(LIMITS.avatarBytes / 3) * 4, {
+      message: `must be at most ${LIMITS.avatarBytes} bytes of image (base64)`,
+    }),
+    Schema.isPattern(/^[A-Za-z0-9+/]+={0,2}$/, { message: "must be base64" }),
+  ),
+})
+export type AvatarImage = typeof AvatarImage.Type
+
 /**
  * PATCH /pool/agent: rename, new instructions or another model for a claimed agent. `model` switches the model from
  * the agent's next turn (openclaw.json rewritten, OpenClaw's config hot reload, no restart); null: the configured one.
@@ -43,6 +62,8 @@ export const AgentPatchBody = Schema.Struct({
   agentName: Schema.optional(AgentName),
   instructions: Schema.optional(Instructions),
   model: Schema.optional(Schema.NullOr(ModelId)),
+  /** A new profile picture (manager bot /avatar), shown in every conversation the agent is in and joins later. */
+  avatar: Schema.optional(AvatarImage),
 })
 export type AgentUpdate = typeof AgentPatchBody.Type
 

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path"
 import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { DataDir } from "@convos-agents/contract"
 import { InvalidConfig } from "./domain/errors.ts"
+import { defaultImageFetch, type ImageFetchSettings } from "./pool/avatar/fetchImage.ts"
 import { loadModelSettings, type ModelSettings, NO_MODELS } from "./pool/models.ts"
 import { quotaDefaults, type QuotaSettings, quotaSettingsConfig } from "./pool/quota/settings.ts"
 
@@ -53,6 +54,8 @@ export interface PoolSettings {
   readonly createBackoff: Duration.Duration
   /** The longest pause between create trials. */
   readonly createBackoffMax: Duration.Duration
+  /** How /avatar fetches a picture from a URL a person sent (size, time, AVATAR_FETCH_ALLOW_PRIVATE). */
+  readonly avatarFetch: ImageFetchSettings
 }
 
 export class PoolConfig extends Context.Service<PoolConfig, PoolSettings>()("pool-core/config/PoolConfig") {}
@@ -92,6 +95,7 @@ export const poolSettingsConfig = Config.all({
   ),
   createBackoff: Config.Duration("POOL_CREATE_BACKOFF").pipe(Config.withDefault(Duration.seconds(30))),
   createBackoffMax: Config.Duration("POOL_CREATE_BACKOFF_MAX").pipe(Config.withDefault(Duration.minutes(30))),
+  avatarAllowPrivate: Config.String("AVATAR_FETCH_ALLOW_PRIVATE").pipe(Config.withDefault("")),
 })
 
 export const loadPoolSettings = Effect.gen(function* () {
@@ -125,7 +129,19 @@ export const loadPoolSettings = Effect.gen(function* () {
     ? raw.tokenSecret.value
     : Redacted.make(yield* Effect.sync(() => persistedSecret(dataDir)))
   const models = yield* loadModelSettings
-  return { ...raw, dataDir, tokenSecret, models } satisfies PoolSettings
+  const { avatarAllowPrivate, ...rest } = raw
+  const allowPrivate = avatarAllowPrivate
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+  const bad = allowPrivate.find((s) => !/^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(s))
+  if (bad !== undefined)
+    return yield* new InvalidConfig({
+      variable: "AVATAR_FETCH_ALLOW_PRIVATE",
+      message: `AVATAR_FETCH_ALLOW_PRIVATE must be host:port pairs separated by commas, such as 127.0.0.1:9000 (got "${bad}").`,
+    })
+  const avatarFetch = { ...defaultImageFetch, allowPrivate }
+  return { ...rest, dataDir, tokenSecret, models, avatarFetch } satisfies PoolSettings
 })
 
 export const PoolConfigLive = Layer.effect(PoolConfig, loadPoolSettings)
@@ -153,5 +169,6 @@ export const poolConfigLayer = (overrides: Partial<PoolSettings> = {}) =>
     providerStatusInterval: Duration.zero,
     createBackoff: Duration.zero,
     createBackoffMax: Duration.zero,
+    avatarFetch: defaultImageFetch,
     ...overrides,
   })

@@ -7,6 +7,7 @@ import type { RateLimitOptions } from "./rateLimit.ts"
 import { openApiDocument } from "./openapi.ts"
 import { adminRoutes } from "./routes/admin.tsx"
 import { agentServiceRoutes } from "./routes/agentServices.ts"
+import { avatarRoutes } from "./routes/avatars.ts"
 import { poolRoutes } from "./routes/pool.ts"
 import { promptRoutes } from "./routes/prompts.ts"
 import { probeRoutes } from "./routes/probes.ts"
@@ -44,6 +45,8 @@ export const makeApiApp = (runtime: ManagedRuntime.ManagedRuntime<any, any>, opt
   app.route("/", poolRoutes({ run, apiKey, sessionSecret, info }))
   // Agents' own calls (instance token, not the API key): email, SMS and wallet through the pool (docs/api.md "Agent services").
   app.route("/api/agent-services", agentServiceRoutes({ run }))
+  // Agents' profile pictures, encrypted per conversation (public: ciphertext under unguessable ids).
+  app.route("/", avatarRoutes({ run }))
   // Agent prompts kept on Notion pages (NOTION_API_KEY), an hour in memory; public for the catalog's pages only.
   app.route("/api/prompts", promptRoutes({ run, apiKey, sessionSecret }))
   app.route("/", adminRoutes({ run, apiKey, sessionSecret, trustProxy, loginLimit }))

@@ -1,4 +1,4 @@
-import { Context, Effect, Stream } from "effect"
+import { Context, Effect, type Option, Stream } from "effect"
 import type {
   DatabaseError,
   InstanceNotFound,
@@ -258,6 +258,30 @@ export class Pool extends Context.Service<
      * another upgrade runs in this process, or when the compute cannot restart agents (Railway).
      */
     readonly upgrade: (onProgress?: OnProgress) => Effect.Effect<UpgradeReport, UpgradeRefused | PoolError>
+    /**
+     * The owner's picture for their running agent (manager bot /avatar): fetched from `url` within the avatar limits
+     * (http(s), AVATAR_FETCH_ALLOW_PRIVATE, 2 MB, PNG/JPEG/WebP/GIF by its bytes; each refusal an InvalidRequest that
+     * says what to send), handed to the agent (PATCH /pool/agent {avatar}), which shows it in every conversation.
+     */
+    readonly setAvatar: (
+      id: string,
+      owner: string,
+      url: string,
+    ) => Effect.Effect<
+      { readonly agent: Instance; readonly bytes: number; readonly contentType: string; readonly sha256: string },
+      InstanceNotFound | InvalidRequest | ProviderError | PoolError
+    >
+    /**
+     * The agent's encrypted copy of its picture for one conversation (agent service API): kept until a newer copy for
+     * that conversation replaces it; served at `path` (/avatars/<id>) to anyone with the link.
+     */
+    readonly putAvatarBlob: (
+      instanceId: string,
+      conversationId: string,
+      ciphertext: Uint8Array,
+    ) => Effect.Effect<{ readonly id: string; readonly path: string }, InvalidRequest | PoolError>
+    /** An encrypted picture by its id (GET /avatars/<id>). */
+    readonly avatarBlob: (id: string) => Effect.Effect<Option.Option<Uint8Array>, PoolError>
     /** The owner gives the agent back: it is destroyed (never reused for someone else). */
     readonly release: (id: string, owner: string) => Effect.Effect<Instance, InstanceNotFound | PoolError>
     /**

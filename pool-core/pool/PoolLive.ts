@@ -13,6 +13,7 @@ import { type OnProgress, Pool, type PoolEvent } from "./Pool.ts"
 import { ProviderCircuit, ProviderCircuitLive } from "./ProviderCircuit.ts"
 import { InstanceRepo, makeInstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
+import { makeAvatars } from "./avatar/avatars.ts"
 import { makeAgentPage } from "./agentPage.ts"
 import { makeClaim } from "./claim.ts"
 import { makeOwnership } from "./ownership.ts"
@@ -443,6 +444,7 @@ export const makePool = Effect.gen(function* () {
     restart: ownership.restart,
     upgrade: (onProgress) => upgrade(onProgress ?? noProgress),
     release,
+    ...makeAvatars({ sql: sqlClient, settings, runtime, token, claimedOwned }),
     tick: tickRun,
     ...makeAgentPage({ get, publish, token }),
     templates,

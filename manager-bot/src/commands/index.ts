@@ -15,6 +15,7 @@ import { upgradeCommand } from "./ops/upgrade.ts"
 import type { Command } from "./types.ts"
 import { agentCommand } from "./user/agent.ts"
 import { agentsCommand } from "./user/agents.ts"
+import { avatarCommand } from "./user/avatar.ts"
 import { instructCommand } from "./user/instruct.ts"
 import { inviteCommand } from "./user/invite.ts"
 import { joinCommand } from "./user/join.ts"
@@ -35,6 +36,7 @@ const userCommands = [
   agentsCommand,
   agentCommand,
   nameCommand,
+  avatarCommand,
   instructCommand,
   modelCommand,
   inviteCommand,

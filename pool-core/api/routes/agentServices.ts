@@ -6,9 +6,9 @@ import { Pool } from "../../pool/Pool.ts"
 import { spendOf, spendText } from "../../providers/resources/spend.ts"
 import { AgentServices } from "../../providers/services/AgentServices.ts"
 import { MODEL_PROBLEM_KINDS } from "../../pool/models.ts"
-import { ModelId } from "@convos-agents/contract"
+import { LIMITS, ModelId } from "@convos-agents/contract"
 import { clockNow, safeEqual } from "../auth.ts"
-import { readJson } from "../body.ts"
+import { readJson, readLimited } from "../body.ts"
 import type { Run } from "../http.ts"
 
 // Contract 3 (docs/api.md "Agent services"): what an agent may do with the inbox, number and wallet the pool holds for
@@ -217,10 +217,22 @@ export const agentServiceRoutes = (o: { readonly run: Run }) => {
     if (reason?._tag === "InstanceNotFound") return fail(c, 404, "No such instance in this pool.")
     return c.json({ error: "Internal error; the operators have the details in the logs." }, 500)
   })
+  // The agent's profile picture, encrypted for one conversation (Convos: each group has its own image key); the pool
+  // serves it at the answer's `path` (/avatars/<id>) for that conversation's members to download and decrypt.
+  app.post("/me/avatar-blobs", async (c) => {
+    const body = await readLimited(c.req.raw, LIMITS.avatarBytes + 1024)
+    if (!body.ok) return c.json({ error: body.message, field: body.field }, body.status)
+    return answer(
+      c,
+      Effect.flatMap(Effect.service(Pool), (pool) =>
+        pool.putAvatarBlob(c.get("instanceId"), c.req.query("conversation") ?? "", body.value),
+      ),
+    )
+  })
   app.notFound((c) =>
     c.json(
       {
-        error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /me/model-problem, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet, GET /spend, POST /request-more.`,
+        error: `No route ${c.req.method} ${c.req.path}. Agent services: GET /me, POST /me/model-problem, POST /me/avatar-blobs?conversation=<id>, POST /email/send, GET /email/messages, POST /sms/send, GET /wallet, GET /spend, POST /request-more.`,
       },
       404,
     ),

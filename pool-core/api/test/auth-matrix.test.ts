@@ -31,6 +31,7 @@ const PUBLIC = new Set([
   "GET /api/pool/templates/:slug",
   "POST /admin/logout", // only deletes the caller's own cookie
   "GET /admin/assets/admin.css", // the sign-in page's stylesheet (the CSP allows no inline style)
+  "GET /avatars/:id", // agents' profile pictures: AES-GCM ciphertext under unguessable ids (routes/avatars.ts)
 ])
 
 let runtime: ManagedRuntime.ManagedRuntime<any, any>

@@ -1,6 +1,6 @@
 // The agent's presence on Convos: its messaging identity, its own conversation + invite, joining others' invites,
 // serving join requests for its own invite, and handing inbound text to the agent (OpenClaw) through `onInbound`.
-import { Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from "effect"
 import {
   type ChatMessage,
   identityFromPrivateKey,
@@ -17,11 +17,12 @@ import {
   inviteUrlBase,
   JoinFailed,
   joinByInvite,
-  profileUpdateContent,
   randomTag,
+  updateMetadata,
 } from "@convos-agents/messaging/convos"
 import {
   AlreadyProvisioned,
+  AvatarUnavailable,
   BadInvite,
   type CannotLeave,
   JoinRejected,
@@ -31,6 +32,7 @@ import {
 } from "./errors.ts"
 import { type LeaveDeps, leaveConversation, listConversations } from "./leave.ts"
 import type { AgentConversation } from "@convos-agents/contract"
+import { makeAvatar, type UploadImage } from "./avatar.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { makeProgress } from "./progress.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
@@ -66,6 +68,8 @@ export interface AgentUpdate {
   readonly instructions?: string
   /** Switches the model; null goes back to the configured one. Takes effect on the next turn (config hot reload). */
   readonly model?: string | null
+  /** A new profile picture (base64 bytes), shown in every conversation (avatar.ts). */
+  readonly avatar?: { readonly contentType: string; readonly data: string }
 }
 
 export interface ProvisionOutput {
@@ -99,6 +103,8 @@ export interface ConvosAgentOptions {
   readonly reconnect?: ReconnectPolicy
   /** The message posted on joining a conversation (or when someone joins the agent's): the workspace's BOOT.md. */
   readonly greeting?: (agentName: string) => string
+  /** Uploads an encrypted profile picture to the pool (avatar.ts); without it the agent cannot take a picture. */
+  readonly uploadImage?: UploadImage
 }
 
 const messagingFailure = (e: MessagingError) =>
@@ -112,7 +118,7 @@ export class ConvosAgent extends Context.Service<
     readonly provision: (
       input: ProvisionInput,
     ) => Effect.Effect<ProvisionOutput, AlreadyProvisioned | BadInvite | JoinRejected | MessagingUnavailable>
-    readonly update: (input: AgentUpdate) => Effect.Effect<AgentState, MessagingUnavailable>
+    readonly update: (input: AgentUpdate) => Effect.Effect<AgentState, MessagingUnavailable | AvatarUnavailable>
     /** A new conversation with its own identity (inbox) and instructions; the agent answers there with that identity. */
     readonly createConversation: (
       name: string,
@@ -158,6 +164,12 @@ const make = (options: ConvosAgentOptions) =>
         conversations: state.conversations.includes(id) ? state.conversations : [...state.conversations, id],
       })
     const profileChanged = () => (options.onProfileChanged ? options.onProfileChanged(state) : Effect.void)
+    const avatar = makeAvatar({
+      stateDir: options.stateDir,
+      state: () => state,
+      save,
+      ...(options.uploadImage ? { upload: options.uploadImage } : {}),
+    })
 
     // Conversations with their own identity: one client each, replies go out through it.
     const ownClients = new Map<string, MessagingClient>()
@@ -167,6 +179,7 @@ const make = (options: ConvosAgentOptions) =>
       ...(options.inviteBaseUrl ? { inviteBaseUrl: options.inviteBaseUrl } : {}),
       ...(options.reconnect ? { reconnect: options.reconnect } : {}),
       agentName: () => state.agentName,
+      profile: (c, conversationId) => avatar.profileFor(c, conversationId, state.agentName),
       greeting,
       onText: (m) => options.onInbound(m),
       // A conversation it left is no longer answered, even while an XMTP leave request is still pending.
@@ -232,6 +245,14 @@ const make = (options: ConvosAgentOptions) =>
 
     const afterJoined = (conversationId: string) =>
       addConversation(conversationId).pipe(
+        // The join sent the name; with a picture, the profile again with it (encrypted with this group's key).
+        Effect.andThen(
+          state.avatar
+            ? Effect.flatMap(avatar.profileFor(client, conversationId, state.agentName), (p) =>
+                client.send(conversationId, p),
+              )
+            : Effect.void,
+        ),
         Effect.andThen(client.sendText(conversationId, greeting(state.agentName))),
         Effect.mapError(messagingFailure),
       )
@@ -326,10 +347,22 @@ const make = (options: ConvosAgentOptions) =>
             .updateGroup(state.conversationId, { name: input.agentName })
             .pipe(Effect.mapError(messagingFailure))
         }
-        if (input.agentName) {
-          // The new name shows in every conversation the agent is in.
+        if (input.avatar) {
+          yield* avatar.setImage(new Uint8Array(Buffer.from(input.avatar.data, "base64")), input.avatar.contentType)
+        }
+        if (input.agentName || input.avatar) {
+          // The new name or picture shows in every conversation the agent is in (a ProfileUpdate replaces the whole
+          // profile, so each carries both).
           for (const id of state.conversations)
-            yield* client.send(id, profileUpdateContent(input.agentName, "agent")).pipe(Effect.ignore)
+            yield* avatar.profileFor(client, id, state.agentName).pipe(
+              Effect.flatMap((p) => client.send(id, p)),
+              Effect.ignore,
+            )
+          for (const [id, c] of ownClients)
+            yield* avatar.profileFor(c, id, state.agentName).pipe(
+              Effect.flatMap((p) => c.send(id, p)),
+              Effect.ignore,
+            )
         }
         yield* profileChanged()
         return state
@@ -370,9 +403,11 @@ const make = (options: ConvosAgentOptions) =>
           yield* handleJoinRequest(client, identity, m, {
             // The profile update first, so Convos shows the agent's name on the greeting.
             onJoined: ({ groupId }) =>
-              client
-                .send(groupId, profileUpdateContent(state.agentName, "agent"))
-                .pipe(Effect.andThen(client.sendText(groupId, greeting(state.agentName))), Effect.asVoid),
+              avatar.profileFor(client, groupId, state.agentName).pipe(
+                Effect.flatMap((p) => client.send(groupId, p)),
+                Effect.andThen(client.sendText(groupId, greeting(state.agentName))),
+                Effect.asVoid,
+              ),
           })
         }
         yield* finish(m.id)
@@ -413,8 +448,11 @@ const make = (options: ConvosAgentOptions) =>
               "This agent has no invite of its own: it joined someone else's conversation, or left its own (ask that conversation's owner for an invite).",
           })
         const tag = randomTag()
+        // Only the tag changes: the group's image key (and anything else in its metadata) stays.
+        const group = yield* client.conversation(conversationId).pipe(Effect.mapError(messagingFailure))
+        const appData = Option.isSome(group) ? group.value.appData : null
         yield* client
-          .updateGroup(conversationId, { appData: encodeMetadata({ tag }) })
+          .updateGroup(conversationId, { appData: updateMetadata(appData, { tag }) })
           .pipe(Effect.mapError(messagingFailure))
         const slug = createInviteSlug(identity, { conversationId, tag, name: state.agentName })
         const inviteUrl = inviteUrlBase(messaging.network, options.inviteBaseUrl) + slug

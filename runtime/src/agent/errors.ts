@@ -36,3 +36,8 @@ export class UnknownConversation extends Schema.TaggedError<UnknownConversation>
 export class CannotLeave extends Schema.TaggedError<CannotLeave>()("CannotLeave", {
   message: Schema.String,
 }) {}
+
+/** The agent cannot host its profile picture: it has no way to reach the pool's picture store (POOL_SERVICES_URL). */
+export class AvatarUnavailable extends Schema.TaggedError<AvatarUnavailable>()("AvatarUnavailable", {
+  message: Schema.String,
+}) {}

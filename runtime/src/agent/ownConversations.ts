@@ -11,13 +11,13 @@ import {
   type Messaging,
   type MessagingClient,
   type MessagingError,
+  type OutgoingContent,
 } from "@convos-agents/messaging"
 import {
   createInviteSlug,
   encodeMetadata,
   handleJoinRequest,
   inviteUrlBase,
-  profileUpdateContent,
   randomTag,
 } from "@convos-agents/messaging/convos"
 import type { InboundText } from "./ConvosAgent.ts"
@@ -43,6 +43,8 @@ export interface OwnConversationDeps {
   readonly inviteBaseUrl?: string
   readonly reconnect?: ReconnectPolicy
   readonly agentName: () => string
+  /** The agent's ProfileUpdate for a conversation (name, and its picture encrypted for that group: avatar.ts). */
+  readonly profile: (client: MessagingClient, conversationId: string) => Effect.Effect<OutgoingContent>
   readonly greeting: (agentName: string) => string
   readonly onText: (message: OwnConversationText) => Effect.Effect<void>
   /** False once the agent left the conversation: its stream is then ignored. */
@@ -85,9 +87,11 @@ export const serveOwnConversation = (
         } else {
           yield* handleJoinRequest(client, identity, m, {
             onJoined: ({ groupId }) =>
-              client
-                .send(groupId, profileUpdateContent(deps.agentName(), "agent"))
-                .pipe(Effect.andThen(client.sendText(groupId, deps.greeting(deps.agentName()))), Effect.asVoid),
+              deps.profile(client, groupId).pipe(
+                Effect.flatMap((p) => client.send(groupId, p)),
+                Effect.andThen(client.sendText(groupId, deps.greeting(deps.agentName()))),
+                Effect.asVoid,
+              ),
           })
         }
         if (m.sentAt.getTime() > lastSeenMs) {
@@ -128,7 +132,10 @@ export const createOwnConversation = (
     const client = yield* deps.messaging.connect(identity, { label: name }).pipe(Scope.provide(deps.scope))
     const tag = randomTag()
     const group = yield* client.createGroup([], { name, appData: encodeMetadata({ tag }) })
-    yield* client.send(group.id, profileUpdateContent(deps.agentName(), "agent")).pipe(Effect.ignore)
+    yield* deps.profile(client, group.id).pipe(
+      Effect.flatMap((p) => client.send(group.id, p)),
+      Effect.ignore,
+    )
     const inviteUrl =
       inviteUrlBase(deps.messaging.network, deps.inviteBaseUrl) +
       createInviteSlug(identity, { conversationId: group.id, tag, name })

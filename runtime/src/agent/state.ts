@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { generateIdentity } from "@convos-agents/messaging"
+import type { StoredImageRef } from "./avatar.ts"
 import type { OwnConversation } from "./ownConversations.ts"
 
 export interface AgentState {
@@ -34,6 +35,10 @@ export interface AgentState {
    * when the stream replays them, so a restart never answers a message twice.
    */
   readonly handled?: ReadonlyArray<{ readonly id: string; readonly sentAtMs: number }>
+  /** The profile picture (its bytes in <state>/convos/avatar.img), set by the owner's /avatar. */
+  readonly avatar?: { readonly contentType: string; readonly sha256: string } | null
+  /** Per conversation: the encrypted picture's reference there (avatar.ts), for the current picture's sha256. */
+  readonly avatarRefs?: Readonly<Record<string, StoredImageRef>>
   /** Conversations made by POST /convos/conversation, each with its own identity (ownConversations.ts). */
   readonly ownConversations?: ReadonlyArray<OwnConversation>
 }

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { Cause, Effect, Exit, Result } from "effect"
 import type { ConvosAgent } from "../agent/ConvosAgent.ts"
 import { bearerMatches } from "./auth.ts"
-import { AgentPatchBody, ConversationBody, JoinBody, LeaveBody, ProvisionBody } from "@convos-agents/contract"
+import { AgentPatchBody, ConversationBody, JoinBody, LeaveBody, LIMITS, ProvisionBody } from "@convos-agents/contract"
 import { decodeBody } from "./bodies.ts"
 
 export interface RouteDeps {
@@ -48,15 +48,18 @@ const send = (res: ServerResponse, status: number, body: unknown) => {
 }
 
 const MAX_BODY = 256 * 1024
+/** PATCH /pool/agent may carry a profile picture (base64 of up to LIMITS.avatarBytes). */
+const MAX_AGENT_BODY = Math.ceil(LIMITS.avatarBytes / 3) * 4 + 64 * 1024
 
 const readJson = async (
   req: IncomingMessage,
+  max = MAX_BODY,
 ): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> => {
   let size = 0
   const chunks: Buffer[] = []
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_BODY) return { ok: false, reason: `body is larger than ${MAX_BODY} bytes` }
+    if (size > max) return { ok: false, reason: `body is larger than ${max} bytes` }
     chunks.push(chunk as Buffer)
   }
   const text = Buffer.concat(chunks).toString("utf8")
@@ -86,6 +89,7 @@ const statusOf = (error: unknown): number => {
     case "NotReady":
       return 503
     case "MessagingUnavailable":
+    case "AvatarUnavailable":
       return 502
     default:
       return 500
@@ -144,7 +148,7 @@ export const handleContractRequest = async (
     return false
   }
   const body = async <S extends Parameters<typeof decodeBody>[0]>(schema: S) => {
-    const raw = await readJson(req)
+    const raw = await readJson(req, path === "/pool/agent" ? MAX_AGENT_BODY : MAX_BODY)
     if (!raw.ok) {
       send(res, 400, { error: `Invalid request: ${raw.reason}.`, field: "body", reason: raw.reason })
       return null

@@ -23,6 +23,7 @@ import {
   NO_SERVICES,
   serviceEndpointFromEnv,
 } from "./agentServices.ts"
+import { makeImageUploader } from "./avatarUpload.ts"
 import { makeModelProblemReporter, modelProblem } from "./modelFailure.ts"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -243,6 +244,8 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
         onInbound,
         onProfileChanged: () => Effect.sync(rewrite),
         greeting: (name) => greetingFor(settings.workspaceDir, name),
+        // The pool hosts the agent's encrypted profile pictures (through the same service API as its tools).
+        ...(serviceEndpointFromEnv(env) ? { uploadImage: makeImageUploader(() => serviceEndpointFromEnv(env)) } : {}),
         ...(env.CONVOS_INVITE_BASE_URL ? { inviteBaseUrl: env.CONVOS_INVITE_BASE_URL } : {}),
         ...(env.CONVOS_JOIN_WAIT_MS ? { joinWaitMs: Number(env.CONVOS_JOIN_WAIT_MS) } : {}),
         ...(options.messaging ? { messaging: options.messaging } : {}),
