@@ -3,10 +3,11 @@
 // channel plugin and nothing else configured). Both run against the same devnet; one after the other (agent, default,
 // agent, default, …) so a change in the machine's load hits both alike. Each start is measured from spawn to ready
 // (agent: GET /pool/health says ready; default gateway: GET /ready is 200, i.e. its convos channel is live), then it
-// idles IDLE_MS and the RSS of its whole process group is summed from /proc. Prints exactly four lines on stdout;
+// idles IDLE_MS and the RSS of its whole process group is summed from /proc. Prints four lines on stdout;
 // progress and the load average go to stderr, and bench/.tmp/runtime.json keeps the figures for `npm run bench`.
 // Then, where a container engine exists, the agent in its container (bench/runtimeContainer.ts: Docker compute, the
-// runtime image): cold start and RSS from the container's stats, on stderr and in runtime.json.
+// runtime image): cold start and RSS from the container's stats, as more stdout lines, each labelled
+// "agent in a container: …" (where none exists, one stdout line says the container phase was skipped and why).
 import { spawn } from "node:child_process"
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
@@ -227,7 +228,6 @@ const main = async () => {
       readyTimeoutMs: READY_TIMEOUT_MS,
       log,
     })
-    for (const m of container.measures) log(`${m.measure}: ${m.value.toFixed(1)} ${m.unit}`)
     for (const n of container.notes) log(n)
   } finally {
     await cleanup()
@@ -241,6 +241,9 @@ const main = async () => {
   console.log(`agent cold start to ready (median of 3): ${agentStart.toFixed(1)} s`)
   console.log(`default gateway idle RSS (median of 3): ${Math.round(defaultRss)} MB`)
   console.log(`ratio RSS default/agent: ${ratio.toFixed(2)}`)
+  for (const m of container.measures)
+    console.log(`${m.measure}: ${m.unit === "MB" ? Math.round(m.value) : m.value.toFixed(1)} ${m.unit}`)
+  if (container.measures.length === 0) console.log(container.notes.join("; "))
   log(
     `default gateway cold start to ready (median of 3): ${defaultStart.toFixed(1)} s; load average (1/5/15 min) at each run: ${loads.join(" | ")}; ${IDLE_MS / 1000} s idle before each RSS reading; targets ≤ 400 MB and ≤ 10 s per agent`,
   )

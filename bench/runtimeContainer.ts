@@ -24,7 +24,7 @@ export const measureContainerAgent = async (options: {
   log: (line: string) => void
 }): Promise<{ measures: Measure[]; notes: string[] }> => {
   const reason = noEngineReason()
-  if (reason) return { measures: [], notes: [`container phase skipped: ${reason}`] }
+  if (reason) return { measures: [], notes: [`agent in a container: skipped (${reason})`] }
   const engine = await startTestEngine()
   const buildStart = performance.now()
   const build = spawnSync(process.execPath, [join(root, "scripts", "image.mjs"), "runtime"], {

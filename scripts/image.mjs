@@ -1,129 +1,46 @@
 // `npm run image:runtime` / `npm run image:manager`: builds the agent runtime image (runtime/Dockerfile) or the
-// manager image (Dockerfile) with docker or podman, whichever answers (CONTAINER_ENGINE=docker|podman
-// to choose), and prints the image's size and the build time.
+// manager image (Dockerfile) with docker or podman, whichever answers (CONTAINER_ENGINE=docker|podman to choose), and
+// prints the image's size and the build time. `node scripts/image.mjs os` only makes the offline OS base (it needs no
+// `npm ci`; .ci/run starts it first, in the background).
 // The base image: BASE_IMAGE (e.g. node:24-bookworm-slim) where a registry is reachable. Without it the base is made
-// offline, once, and cached as a local image: a Debian bookworm minbase from debootstrap (the apt mirror this machine
-// uses, or DEBIAN_MIRROR) with this repository's pinned Node 24 and the running npm copied in.
+// offline and kept (scripts/image/base.mjs): a Debian bookworm minbase from debootstrap (the apt mirror this machine
+// uses, or DEBIAN_MIRROR), its rootfs kept outside the repository, with this repository's pinned Node 24 and npm.
+// The runtime's /app: on linux-x64 glibc, what `npm ci` installed here (scripts/image/hostApp.mjs), else installed
+// inside the build (IMAGE_DEPS=host|registry to choose). Then the image is tagged by its fingerprint
+// (<name>:src-<hash>): an unchanged runtime is never built again, only tagged.
 // Env: IMAGE_TAG (default convos-agent-runtime:latest / convos-manager:latest), BASE_IMAGE, CONTAINER_ENGINE,
-// DEBIAN_MIRROR.
-import { execFileSync, spawnSync } from "node:child_process"
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs"
+// DEBIAN_MIRROR, IMAGE_DEPS.
+import { createHash } from "node:crypto"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { nodeBase, prepareOs } from "./image/base.mjs"
+import { answers, cacheDir, die, findEngine, holdImageLock, imageExists, output, run } from "./image/engine.mjs"
+import { hostAppUnusable, planHostApp, stageHostApp } from "./image/hostApp.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const targets = {
   runtime: { dockerfile: "runtime/Dockerfile", tag: "convos-agent-runtime:latest" },
   manager: { dockerfile: "Dockerfile", tag: "convos-manager:latest" },
+  os: null,
 }
-
-const die = (message) => {
-  console.error(`image: ${message}`)
-  process.exit(1)
+const name = process.argv[2]
+if (!(name in targets)) die(`usage: node scripts/image.mjs <${Object.keys(targets).join("|")}>`)
+holdImageLock()
+const engine = findEngine()
+if (name === "os") {
+  prepareOs(engine)
+  process.exit(0)
 }
-const target = targets[process.argv[2]]
-if (!target) die(`usage: node scripts/image.mjs <${Object.keys(targets).join("|")}>`)
-
-const answers = (cmd, args) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0
-const run = (cmd, args, options = {}) => {
-  const result = spawnSync(cmd, args, { stdio: "inherit", ...options })
-  if (result.status !== 0)
-    die(`${cmd} ${args.join(" ")} failed (exit ${result.status ?? result.signal ?? result.error?.message})`)
-}
-
-/** docker or podman: the first whose engine answers (a docker CLI without a daemon does not count). */
-const engine = (() => {
-  const wanted = process.env.CONTAINER_ENGINE
-  const candidates = wanted ? [wanted] : ["docker", "podman"]
-  const found = candidates.find((c) => answers(c, ["info"]))
-  if (found) return found
-  die(
-    wanted
-      ? `${wanted} does not answer (\`${wanted} info\` fails): start its daemon or pick another CONTAINER_ENGINE.`
-      : "neither docker nor podman answers (`docker info` / `podman info`): install one (apt-get install -y podman runc) or start the Docker daemon.",
-  )
-})()
-
-const imageExists = (tag) => answers(engine, ["image", "inspect", tag])
-
-/** The apt mirror this machine installs from (deb822 .sources or sources.list), else Debian's own. */
-const debianMirror = () => {
-  if (process.env.DEBIAN_MIRROR) return process.env.DEBIAN_MIRROR
-  const files = [
-    "/etc/apt/sources.list",
-    ...(existsSync("/etc/apt/sources.list.d")
-      ? readdirSync("/etc/apt/sources.list.d").map((f) => join("/etc/apt/sources.list.d", f))
-      : []),
-  ]
-  for (const file of files.filter((f) => /\.(list|sources)$/.test(f) && existsSync(f))) {
-    const text = readFileSync(file, "utf8")
-    const uri =
-      /^URIs:\s*(\S+\/debian)\s*$/m.exec(text)?.[1] ??
-      /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s+bookworm\b/m.exec(text)?.[1]
-    if (uri) return uri
-  }
-  return "http://deb.debian.org/debian"
-}
-
-/** Debian bookworm minbase + Node 24 + npm, made offline and kept as a local image (built once per Node version). */
-const offlineBase = () => {
-  const nodeBinary = realpathSync(join(root, "node_modules", ".bin", "node"))
-  const nodeVersion = execFileSync(nodeBinary, ["--version"], { encoding: "utf8" }).trim()
-  const tag = `localhost/convos-base:bookworm-node${nodeVersion.replace(/^v/, "")}`
-  if (imageExists(tag)) {
-    console.log(`image: base ${tag} (cached; remove it with \`${engine} rmi ${tag}\` to make it again)`)
-    return tag
-  }
-  if (!answers("debootstrap", ["--version"]))
-    die(
-      "no BASE_IMAGE and no debootstrap to make a base offline: set BASE_IMAGE=node:24-bookworm-slim where a registry is reachable, or apt-get install -y debootstrap.",
-    )
-  const npmDir = process.env.npm_execpath ? dirname(dirname(realpathSync(process.env.npm_execpath))) : null
-  if (!npmDir || !existsSync(join(npmDir, "bin", "npm-cli.js")))
-    die("run this through npm (npm run image:runtime): the base image takes the running npm.")
-  const mirror = debianMirror()
-  const work = mkdtempSync(join(tmpdir(), "convos-base-"))
-  const rootfs = join(work, "rootfs")
-  try {
-    console.log(`image: no BASE_IMAGE; making ${tag} offline: debootstrap minbase bookworm from ${mirror} …`)
-    run("debootstrap", ["--variant=minbase", "bookworm", rootfs, mirror], { stdio: ["ignore", "ignore", "inherit"] })
-    for (const dir of ["var/cache/apt/archives", "var/lib/apt/lists"])
-      for (const f of readdirSync(join(rootfs, dir)))
-        if (f.endsWith(".deb") || f.includes("_")) rmSync(join(rootfs, dir, f), { force: true })
-    cpSync(nodeBinary, join(rootfs, "usr/local/bin/node"))
-    cpSync(npmDir, join(rootfs, "usr/local/lib/node_modules/npm"), { recursive: true })
-    symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", join(rootfs, "usr/local/bin/npm"))
-    symlinkSync("../lib/node_modules/npm/bin/npx-cli.js", join(rootfs, "usr/local/bin/npx"))
-    const tar = spawnSync("tar", ["-C", rootfs, "-c", "."], { maxBuffer: 4 * 1024 ** 3 })
-    if (tar.status !== 0) die(`tar of the base rootfs failed: ${tar.stderr}`)
-    run(
-      engine,
-      ["import", "--change", "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "-", tag],
-      { input: tar.stdout, stdio: ["pipe", "ignore", "inherit"] },
-    )
-    return tag
-  } finally {
-    rmSync(work, { recursive: true, force: true })
-  }
-}
+const target = targets[name]
 
 /**
  * The CA bundle npm trusts on this machine (NODE_EXTRA_CA_CERTS, else npm's cafile), for the build's npm behind a
  * TLS-inspecting proxy: passed as the build secret `ca` (a mounted file, never a layer); an empty file when none.
  */
 const caBundle = () => {
-  const npmCafile = spawnSync("npm", ["config", "get", "cafile"], { encoding: "utf8" }).stdout?.trim()
+  const npmCafile = output("npm", ["config", "get", "cafile"])
   const file = [process.env.NODE_EXTRA_CA_CERTS, npmCafile].find(
     (f) => f && f !== "null" && f !== "undefined" && existsSync(f),
   )
@@ -133,35 +50,88 @@ const caBundle = () => {
   return empty
 }
 
+/** How the runtime's /app is made: "host" (this machine's install) or "registry" (npm ci inside the build). */
+const appSource = () => {
+  if (name !== "runtime") return "registry"
+  const wanted = process.env.IMAGE_DEPS
+  if (wanted && wanted !== "host" && wanted !== "registry") die(`IMAGE_DEPS=${wanted}: use host or registry.`)
+  const unusable = wanted === "registry" ? "IMAGE_DEPS=registry" : hostAppUnusable(root)
+  if (wanted === "host" && unusable) die(`IMAGE_DEPS=host, but ${unusable}.`)
+  if (unusable) console.log(`image: installing /app inside the build (${unusable})`)
+  return unusable ? "registry" : "host"
+}
+
+/** Keeps the 3 newest fingerprint tags of `repo`; older ones are removed (an image still in use stays). */
+const pruneFingerprints = (repo) => {
+  const tags = (output(engine, ["images", "--format", "{{.Repository}}:{{.Tag}}", repo]) ?? "")
+    .split("\n")
+    .filter((t) => /:src-[0-9a-f]+$/.test(t))
+  for (const old of tags.slice(3)) answers(engine, ["rmi", old])
+}
+
 const started = Date.now()
-const base = process.env.BASE_IMAGE || offlineBase()
 const tag = process.env.IMAGE_TAG || target.tag
+const repo = tag.replace(/:[^:/]+$/, "")
 const dockerfile = join(root, target.dockerfile)
-// podman: Docker image format (OCI drops HEALTHCHECK), the Dockerfile's ignore file, the host network for npm.
-const engineArgs =
-  engine === "podman" ? ["--format", "docker", "--network", "host", "--ignorefile", `${dockerfile}.dockerignore`] : []
-console.log(`image: building ${tag} from ${target.dockerfile} on ${base} with ${engine} …`)
-const ca = caBundle()
-run(
-  engine,
-  [
-    "build",
-    "-f",
-    dockerfile,
-    "-t",
-    tag,
-    "--build-arg",
-    `BASE_IMAGE=${base}`,
-    "--secret",
-    `id=ca,src=${ca}`,
-    ...engineArgs,
-    root,
-  ],
-  engine === "docker" ? { env: { ...process.env, DOCKER_BUILDKIT: "1" } } : {},
-)
-const bytes = Number(
-  execFileSync(engine, ["image", "inspect", tag, "--format", "{{.Size}}"], { encoding: "utf8" }).trim(),
-)
-console.log(
-  `image: ${tag} built with ${engine} in ${Math.round((Date.now() - started) / 1000)} s; size ${(bytes / 1024 ** 2).toFixed(0)} MB (${bytes} bytes)`,
-)
+const source = appSource()
+if (source === "host") {
+  // esbuild again only when a source changed since the last build (the compiled bundles go into the image).
+  run(process.execPath, [join(root, "scripts", "build-runtime.mjs"), "--if-stale"])
+}
+const base = process.env.BASE_IMAGE || nodeBase(engine, root)
+const baseId = output(engine, ["image", "inspect", base, "--format", "{{.Id}}"]) ?? base
+const host = source === "host" ? planHostApp(root) : null
+const fingerprint = createHash("sha256")
+  .update(`${name}\0${source}\0${baseId}\0`)
+  .update(readFileSync(dockerfile))
+  .update(host?.fingerprint ?? "")
+  .digest("hex")
+  .slice(0, 16)
+// Without the host's tree the fingerprint cannot see the sources: the engine's layer cache decides instead.
+const fingerprintTag = host ? `${repo}:src-${fingerprint}` : null
+
+const report = (what) => {
+  const bytes = Number(output(engine, ["image", "inspect", tag, "--format", "{{.Size}}"]))
+  console.log(
+    `image: ${tag} ${what} with ${engine} in ${Math.round((Date.now() - started) / 1000)} s; size ${(bytes / 1024 ** 2).toFixed(0)} MB (${bytes} bytes)`,
+  )
+}
+
+if (fingerprintTag && imageExists(engine, fingerprintTag)) {
+  run(engine, ["tag", fingerprintTag, tag])
+  report(`unchanged (${fingerprintTag}): not rebuilt, tagged`)
+  process.exit(0)
+}
+
+const work = mkdtempSync(join(cacheDir(), `build-${name}-`))
+try {
+  // podman: Docker image format (OCI drops HEALTHCHECK), the Dockerfile's ignore file, the host network for npm, and
+  // low limits for the RUN steps: podman's defaults exceed what a capped machine allows (here runc refuses them, and
+  // even nproc=50000 under a hard limit of 96367: "error setting rlimit"); these suffice for npm ci.
+  const ulimits = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
+  const engineArgs =
+    engine === "podman"
+      ? ["--format", "docker", "--network", "host", "--ignorefile", `${dockerfile}.dockerignore`, ...ulimits]
+      : []
+  const args = ["build", "-f", dockerfile, "-t", tag, "--build-arg", `BASE_IMAGE=${base}`, ...engineArgs]
+  let context = root
+  if (host) {
+    const t0 = Date.now()
+    stageHostApp(host.plan, join(work, "app-context"))
+    console.log(
+      `image: /app from this machine's install: ${host.packages.length} runtime packages + the OpenClaw gateway, ${host.plan.length} entries, staged in ${Math.round((Date.now() - t0) / 1000)} s`,
+    )
+    // The stage `app` comes from here; nothing else is read from a context, so the main one is an empty folder.
+    context = join(work, "empty")
+    mkdirSync(context)
+    args.push("--build-context", `app=${join(work, "app-context")}`, "-t", fingerprintTag)
+  } else {
+    args.push("--secret", `id=ca,src=${caBundle()}`)
+  }
+  console.log(`image: building ${tag} from ${target.dockerfile} on ${base} (/app: ${source}) with ${engine} …`)
+  run(engine, [...args, context], engine === "docker" ? { env: { ...process.env, DOCKER_BUILDKIT: "1" } } : {})
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}
+if (fingerprintTag) pruneFingerprints(repo)
+report("built")
