@@ -46,8 +46,9 @@ export class Compute extends Context.Service<
     readonly restart?: (providerRef: string) => Effect.Effect<ComputeHandle, ProviderError>
     /**
      * The rolling upgrade (Pool.upgrade): stops a running instance and starts it on the runtime this deployment runs
-     * now (local: the checkout, compiled again when a source changed), on its own state, token and env; its address
-     * may change. Absent where the provider cannot (Railway, Docker today: the pool refuses the upgrade, saying so).
+     * now (local: the checkout, compiled again when a source changed; docker: its container created again from
+     * DOCKER_RUNTIME_IMAGE on its volume), on its own state and token; its address may change. Absent where the
+     * provider cannot (Railway: the pool refuses the upgrade, saying so).
      */
     readonly upgrade?: (providerRef: string) => Effect.Effect<ComputeHandle, ProviderError>
     /**

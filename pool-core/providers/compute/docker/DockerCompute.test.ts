@@ -170,6 +170,38 @@ describe("DockerCompute", () => {
   )
 
   it.live(
+    "upgrade (the rolling upgrade): the container is created again from the image as it is now, on the same volume, with its token and port",
+    () =>
+      Effect.gen(function* () {
+        const NEXT = "convos-agent-runtime:next"
+        const engine = yield* fakeDockerEngine([IMAGE, NEXT])
+        const before = yield* computeOn(settingsFor(engine.host))
+        const first = yield* before.create(spec("i7"))
+        const old = engine.state.containers.get(first.providerRef)!
+        // A new runtime image is deployed: the manager starts with it and upgrades the running agent.
+        const after = yield* computeOn(settingsFor(engine.host, { image: NEXT }))
+        const again = yield* after.upgrade!(first.providerRef)
+        expect(again).toEqual(first) // same name, same URL (its port label is kept)
+        const now = engine.state.containers.get(first.providerRef)!
+        expect(now.id).not.toBe(old.id)
+        expect(now).toMatchObject({
+          image: NEXT,
+          state: "running",
+          labels: old.labels,
+          hostConfig: { Mounts: old.hostConfig.Mounts },
+        })
+        expect(now.env).toContain("INSTANCE_TOKEN=tok-i7")
+        expect(now.env).toContain("INSTANCE_ID=i7")
+        expect([...engine.state.volumes.keys()]).toEqual(["convos-test-agent-i7-data"]) // the agent's state stays
+        expect(requestsTo(engine.requests, "DELETE", /\/volumes\//)).toBe(0)
+        expect(yield* Effect.flip(after.upgrade!("someone-else"))).toMatchObject({ operation: "upgrade" })
+        engine.state.containers.delete(first.providerRef)
+        expect((yield* Effect.flip(after.upgrade!(first.providerRef))).message).toContain("is gone")
+        expect(engine.violations).toEqual([])
+      }).pipe(Effect.scoped),
+  )
+
+  it.live(
     "a restarted manager re-adopts its containers by their labels: running ones as they are, stopped ones started again",
     () =>
       Effect.gen(function* () {

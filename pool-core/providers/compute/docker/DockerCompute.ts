@@ -251,7 +251,35 @@ export const makeDockerCompute = (settings: DockerSettings, options: DockerCompu
         return tailOf(bytes, maxBytes)
       })
 
-    return Compute.of({ name: "docker", create, destroy, restart, statusBatch, logTail })
+    /**
+     * The rolling upgrade: the agent's container is removed (its volume, the agent's state, stays) and created again
+     * from DOCKER_RUNTIME_IMAGE as it is now, with its token and labels (its port) and the boot env of the pool as it is
+     * now (not the old container's env as a whole: that has the old image's own variables merged in), then started.
+     */
+    const upgrade = (providerRef: string) =>
+      Effect.gen(function* () {
+        if (!providerRef.startsWith(prefix) || !SAFE_ID.test(providerRef.slice(prefix.length)))
+          return yield* fail("upgrade", `"${providerRef}" is not an agent container of this environment`)
+        const current = yield* engine.inspect(providerRef)
+        const token = current?.Config.Env?.find((e) => e.startsWith("INSTANCE_TOKEN="))?.slice("INSTANCE_TOKEN=".length)
+        if (current === null || !token)
+          return yield* fail(
+            "upgrade",
+            `Its container ${providerRef} is gone (removed by hand?) or has no INSTANCE_TOKEN; its volume is kept, but it cannot be created again without its token. Release the agent and create a new one.`,
+          )
+        const labels = current.Config.Labels ?? {}
+        const port = labels[LABEL_PORT] ? Number(labels[LABEL_PORT]) : null
+        const instanceId = labels[LABEL_INSTANCE] ?? providerRef.slice(prefix.length)
+        yield* engine.remove(providerRef)
+        yield* engine.create(providerRef, {
+          ...containerBody({ instanceId, instanceToken: token, env: {} }, providerRef, port),
+          Labels: labels,
+        })
+        yield* engine.start(providerRef)
+        return { providerRef, providerProjectRef: null, url: urlOf(providerRef, labels) }
+      })
+
+    return Compute.of({ name: "docker", create, destroy, restart, upgrade, statusBatch, logTail })
   })
 
 /** A container's name as the list call gives it ("/name"). */

@@ -26,6 +26,8 @@ const ContainerInspect = Schema.Struct({
     Labels: Schema.NullOr(Schema.Record(Schema.String, Schema.String)),
     // Whether its output is a TTY: decides the format of its log (logs.ts).
     Tty: Schema.optional(Schema.Boolean),
+    /** As created ("NAME=value"): the upgrade creates the container again with it. */
+    Env: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
   }),
 })
 export type ContainerInspect = typeof ContainerInspect.Type
