@@ -14,7 +14,7 @@ import {
 } from "@convos-agents/messaging/convos"
 import { restartSchedule, supervise } from "@convos-agents/pool-core/supervision"
 import { makeSpendOf } from "@convos-agents/pool-core/providers/resources"
-import { registerCheck } from "@convos-agents/pool-core/observability"
+import { CheckFailed, registerCheck } from "@convos-agents/pool-core/observability"
 import { alertText, makeAlertLimiter, restartAlert } from "./alerts.ts"
 import { loadOrCreateIdentity } from "./identity.ts"
 import { localOperator } from "./localOperator.ts"
@@ -132,11 +132,18 @@ const makeBot = Effect.gen(function* () {
     client.conversation(opsId).pipe(
       Effect.flatMap(
         Option.match({
-          onNone: () => Effect.fail("the bot's client does not find its ops chat"),
+          onNone: () =>
+            Effect.fail(
+              new CheckFailed({
+                message: "the bot's client does not find its ops chat (restart the manager; it creates the chat again)",
+              }),
+            ),
           onSome: () => Effect.succeed(`${messaging.network}: the bot's client answers`),
         }),
       ),
-      Effect.mapError((e) => (typeof e === "string" ? e : `not answering: ${e.message}`)),
+      Effect.mapError((e) =>
+        e._tag === "CheckFailed" ? e : new CheckFailed({ message: `not answering: ${e.message}` }),
+      ),
     ),
   )
   // On the devnet the local operator is an admin too (never on XMTP).

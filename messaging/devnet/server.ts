@@ -70,16 +70,20 @@ const buildApp = (store: DevnetStore, wakeups: Wakeups) => {
     const expires = challenges.get(body.challenge)
     challenges.delete(body.challenge)
     if (!expires || expires < Date.now())
-      throw new DevnetRefusal("unauthorized", "The login challenge is unknown or expired; request a new one.", 401)
+      throw new DevnetRefusal({
+        reason: "unauthorized",
+        message: "The login challenge is unknown or expired; request a new one.",
+        status: 401,
+      })
     let address: string
     try {
       address = recoverAddress(challengeMessage(body.challenge), hexToBytes(body.signature.replace(/^0x/, "")))
     } catch {
-      throw new DevnetRefusal(
-        "unauthorized",
-        "The challenge signature is malformed; sign sha256(message) with the identity key (r||s||recid).",
-        401,
-      )
+      throw new DevnetRefusal({
+        reason: "unauthorized",
+        message: "The challenge signature is malformed; sign sha256(message) with the identity key (r||s||recid).",
+        status: 401,
+      })
     }
     const inboxId = inboxIdFromAddress(address)
     const token = store.register(inboxId, address, body.label ?? null)
@@ -90,7 +94,11 @@ const buildApp = (store: DevnetStore, wakeups: Wakeups) => {
     const token = (c.req.header("authorization") ?? "").replace(/^Bearer\s+/i, "")
     const caller = token ? store.inboxForToken(token) : undefined
     if (!caller)
-      throw new DevnetRefusal("unauthorized", "No valid devnet session; connect again (sign a fresh challenge).", 401)
+      throw new DevnetRefusal({
+        reason: "unauthorized",
+        message: "No valid devnet session; connect again (sign a fresh challenge).",
+        status: 401,
+      })
     const op = c.req.param("op")
     const raw = await c.req.json().catch(() => ({}))
     switch (op) {
@@ -166,7 +174,7 @@ const buildApp = (store: DevnetStore, wakeups: Wakeups) => {
         return c.json(result)
       }
       default:
-        throw new DevnetRefusal("not-found", `Unknown devnet operation "${op}".`, 404)
+        throw new DevnetRefusal({ reason: "not-found", message: `Unknown devnet operation "${op}".`, status: 404 })
     }
   })
   return app

@@ -3,6 +3,7 @@
 // creator = super admin, only admins change membership/metadata, unknown inboxes cannot be added, members see only
 // messages sent while they were members, consent is per (inbox, conversation) and denied conversations are not streamed.
 import { DatabaseSync } from "node:sqlite"
+import { Data } from "effect"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { randomHex } from "../identity.ts"
@@ -17,18 +18,14 @@ import {
 } from "./wire.ts"
 
 /** A rule violation; `reason` maps to MessagingError.reason, `status` to the HTTP status. */
-export class DevnetRefusal extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-    readonly status: number,
-  ) {
-    super(message)
-  }
-}
+export class DevnetRefusal extends Data.TaggedError("DevnetRefusal")<{
+  readonly reason: string
+  readonly message: string
+  readonly status: number
+}> {}
 
 const refuse = (reason: string, message: string, status: number): never => {
-  throw new DevnetRefusal(reason, message, status)
+  throw new DevnetRefusal({ reason, message, status })
 }
 
 const MAX_APP_DATA = 8192

@@ -39,9 +39,10 @@ export const migrationFiles = (folders: ReadonlyArray<string>) => {
       const id = Number(f.split("_")[0])
       const clash = [...files.keys()].find((other) => Number(other.split("_")[0]) === id)
       if (clash)
-        throw new Error(
-          `Two migrations have the id ${id}: ${join(folder, f)} and ${files.get(clash)}. Give one an id above every existing migration.`,
-        )
+        throw new DatabaseError({
+          message: `Two migrations have the id ${id}: ${join(folder, f)} and ${files.get(clash)}. Give one an id above every existing migration.`,
+          cause: null,
+        })
       files.set(f, join(folder, f))
     }
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs"
 import { Effect, Schema } from "effect"
 import { SqlClient } from "effect/sql"
+import { InvalidConfig } from "../domain/errors.ts"
 import { Template } from "../domain/template.ts"
 import { toDatabaseError } from "../pool/repo.ts"
 
@@ -9,7 +10,11 @@ const catalogFile = new URL("./templates.json", import.meta.url)
 /** The checked-in catalog, validated; a broken file fails at start naming the entry. */
 export const loadCatalog = Effect.try({
   try: () => JSON.parse(readFileSync(catalogFile, "utf8")) as unknown,
-  catch: (e) => new Error(`pool-core/db/templates.json is not valid JSON: ${String(e)}`),
+  catch: (e) =>
+    new InvalidConfig({
+      variable: "pool-core/db/templates.json",
+      message: `pool-core/db/templates.json is not valid JSON (${String(e)}): fix the file and start again`,
+    }),
 }).pipe(Effect.flatMap(Schema.decodeUnknownEffect(Schema.Array(Template))), Effect.orDie)
 
 /** Upserts the catalog into `templates` (catalog order kept in `position`). */

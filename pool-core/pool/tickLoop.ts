@@ -12,7 +12,7 @@ import {
   tickProviderCalls,
   ticksTotal,
 } from "../observability/metrics.ts"
-import { registerCheck } from "../observability/Readiness.ts"
+import { checkFailed, registerCheck } from "../observability/Readiness.ts"
 import { stopReason } from "../supervision/supervise.ts"
 import type { CallBudget } from "./budget.ts"
 import type { PoolEvent, TickReport } from "./Pool.ts"
@@ -98,13 +98,13 @@ export const makeTickLoop = (deps: TickLoopDeps) =>
         Effect.gen(function* () {
           const { okAt, error } = yield* Ref.get(last)
           if (error !== null)
-            return yield* Effect.fail(
+            return yield* checkFailed(
               `the last tick failed (${error}); it runs again every ${Duration.format(settings.tickInterval)}`,
             )
-          if (okAt === null) return yield* Effect.fail("the first tick has not finished yet")
+          if (okAt === null) return yield* checkFailed("the first tick has not finished yet")
           const ago = (yield* Clock.currentTimeMillis) - okAt
           if (ago > staleMs)
-            return yield* Effect.fail(
+            return yield* checkFailed(
               `no tick finished for ${Math.round(ago / 1000)} s (POOL_TICK_INTERVAL=${Duration.format(settings.tickInterval)})`,
             )
           return `last tick ${Math.round(ago / 1000)} s ago`

@@ -1,6 +1,6 @@
 import { Clock, Duration, Effect, Option } from "effect"
 import type { PoolSettings } from "../config.ts"
-import { UpgradeRefused } from "../domain/errors.ts"
+import { ProviderError, UpgradeRefused } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import type { Compute } from "../providers/compute/Compute.ts"
 import { untilAnswering } from "./answering.ts"
@@ -54,7 +54,16 @@ export const makeUpgrade = (deps: UpgradeDeps) => {
       const handle = yield* upgradeOf(i.providerRef!)
       const url = handle.url ?? i.url
       if (url !== i.url) yield* repo.update(i.id, { url })
-      if (!url) return yield* Effect.fail(new Error("it has no address after the restart"))
+      if (!url)
+        return yield* Effect.fail(
+          new ProviderError({
+            provider: deps.compute.name,
+            operation: "restart",
+            status: null,
+            retryable: false,
+            message: "it has no address after the restart (the compute provider gave none): destroy it and claim again",
+          }),
+        )
       yield* untilAnswering(
         deps.runtime,
         url,

@@ -32,6 +32,10 @@ describe("migration folders", () => {
       expect(() => migrationFiles([coreMigrationsFolder, part])).toThrow(
         /Two migrations have the id 1: .*0001_other_part\.ts and .*0001_core\.ts/,
       )
+      // A tagged error, like every error of the pool (the start-up report names it).
+      expect(() => migrationFiles([coreMigrationsFolder, part])).toThrow(
+        expect.objectContaining({ _tag: "DatabaseError" }),
+      )
     } finally {
       rmSync(part, { recursive: true, force: true })
     }

@@ -6,7 +6,7 @@ import { makeApiApp } from "../../api/index.ts"
 import { TestDatabase } from "../../db/testing.ts"
 import { Pool } from "../../pool/Pool.ts"
 import { PoolTest } from "../../pool/testing.ts"
-import { Readiness, ReadinessLive } from "../Readiness.ts"
+import { checkFailed, Readiness, ReadinessLive } from "../Readiness.ts"
 
 // /healthz, /readyz and /metrics over real HTTP on loopback, against the test pool with its tick running on a real
 // database (PGlite, or Postgres with TEST_DATABASE_URL); POOL_MIN_IDLE=0, so only the tests start agents. Provisioning takes 3 s in the in-memory cloud, so /metrics
@@ -138,7 +138,7 @@ describe("probes", { timeout: 300_000 }, () => {
         const readiness = yield* Readiness
         const scope = yield* Scope.make()
         yield* readiness
-          .register("messaging", Effect.fail("the bot's client does not answer"))
+          .register("messaging", checkFailed("the bot's client does not answer"))
           .pipe(Scope.provide(scope))
         yield* readiness.register("hanging", Effect.never).pipe(Scope.provide(scope))
         return { close: Scope.close(scope, Exit.void) }

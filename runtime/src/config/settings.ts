@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { agentNameForDisplay } from "@convos-agents/contract"
+import { Data } from "effect"
 
 // Inside the gateway OpenClaw runs the plugin from a captured copy under <state>/tmp/plugin-captures, so paths derived
 // from import.meta.url are wrong there: the CLI passes the real root as CONVOS_RUNTIME_ROOT. Elsewhere the root is the
@@ -64,9 +65,8 @@ export interface RuntimeSettings {
 
 export const DEFAULT_TURN_QUEUE = 8
 
-export class SettingsError extends Error {
-  readonly _tag = "SettingsError"
-}
+/** A runtime setting (env var) that cannot be used; the message names it and says what to set. */
+export class SettingsError extends Data.TaggedError("SettingsError")<{ readonly message: string }> {}
 
 /** Reads the runtime settings; the state dir defaults to ./.data/runtime. */
 export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
@@ -74,31 +74,33 @@ export const settingsFromEnv = (env: NodeJS.ProcessEnv): RuntimeSettings => {
   const portText = env.PORT || env.OPENCLAW_GATEWAY_PORT || "18789"
   const port = Number(portText)
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new SettingsError(`PORT must be a TCP port number (1-65535), got "${portText}". Set PORT to a free port.`)
+    throw new SettingsError({
+      message: `PORT must be a TCP port number (1-65535), got "${portText}". Set PORT to a free port.`,
+    })
   }
   const bind = env.GATEWAY_BIND || "loopback"
   if (bind !== "loopback" && bind !== "lan") {
-    throw new SettingsError(`GATEWAY_BIND must be "loopback" or "lan", got "${bind}".`)
+    throw new SettingsError({ message: `GATEWAY_BIND must be "loopback" or "lan", got "${bind}".` })
   }
   const queueText = env.CONVOS_TURN_QUEUE || String(DEFAULT_TURN_QUEUE)
   const turnQueue = Number(queueText)
   if (!Number.isInteger(turnQueue) || turnQueue < 0 || turnQueue > 1_000) {
-    throw new SettingsError(
-      `CONVOS_TURN_QUEUE must be a whole number of waiting turns from 0 to 1000, got "${queueText}". Unset it for the default (${DEFAULT_TURN_QUEUE}).`,
-    )
+    throw new SettingsError({
+      message: `CONVOS_TURN_QUEUE must be a whole number of waiting turns from 0 to 1000, got "${queueText}". Unset it for the default (${DEFAULT_TURN_QUEUE}).`,
+    })
   }
   const heartbeatEvery = (env.AGENT_HEARTBEAT_EVERY ?? "").trim() || "0m"
   if (!/^\d{1,4}[smh]$/.test(heartbeatEvery)) {
-    throw new SettingsError(
-      `AGENT_HEARTBEAT_EVERY must be a duration such as 30m, 2h or 0m (off), got "${heartbeatEvery}". Unset it to keep heartbeats off.`,
-    )
+    throw new SettingsError({
+      message: `AGENT_HEARTBEAT_EVERY must be a duration such as 30m, 2h or 0m (off), got "${heartbeatEvery}". Unset it to keep heartbeats off.`,
+    })
   }
   const endpointUrl = (env.MODEL_BASE_URL ?? "").trim()
   const endpointModel = (env.MODEL ?? "").trim()
   if (endpointUrl !== "" && endpointModel === "") {
-    throw new SettingsError(
-      `MODEL_BASE_URL is set (${endpointUrl}) but MODEL is not. Set MODEL to the model id that server serves (e.g. MODEL=llama3.2).`,
-    )
+    throw new SettingsError({
+      message: `MODEL_BASE_URL is set (${endpointUrl}) but MODEL is not. Set MODEL to the model id that server serves (e.g. MODEL=llama3.2).`,
+    })
   }
   return {
     bind,

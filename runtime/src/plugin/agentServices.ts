@@ -6,6 +6,7 @@
 //
 // Plain objects without any openclaw import (testable on a loopback server); the plugin entry registers them as
 // OpenClaw tool factories (runtime/gateway/extensions/convos/index.ts).
+import { Data } from "effect"
 
 /** What GET /api/agent-services/me answers. */
 export interface HeldServices {
@@ -35,15 +36,11 @@ export const serviceEndpointFromEnv = (env: Readonly<Record<string, string | und
 const MAX_ANSWER_BYTES = 256 * 1024
 const TIMEOUT_MS = 15_000
 
-export class ServiceCallError extends Error {
-  readonly _tag = "ServiceCallError"
-  constructor(
-    readonly status: number | null,
-    message: string,
-  ) {
-    super(message)
-  }
-}
+/** A failed call of the pool's agent service API: its HTTP status (null: no answer) and what to tell the person. */
+export class ServiceCallError extends Data.TaggedError("ServiceCallError")<{
+  readonly status: number | null
+  readonly message: string
+}> {}
 
 const readCapped = async (res: Response): Promise<string> => {
   if (!res.body) return ""
@@ -56,10 +53,10 @@ const readCapped = async (res: Response): Promise<string> => {
     size += value.byteLength
     if (size > MAX_ANSWER_BYTES) {
       await reader.cancel().catch(() => {})
-      throw new ServiceCallError(
-        res.status,
-        `The pool's service answer was larger than ${MAX_ANSWER_BYTES} bytes; try again later.`,
-      )
+      throw new ServiceCallError({
+        status: res.status,
+        message: `The pool's service answer was larger than ${MAX_ANSWER_BYTES} bytes; try again later.`,
+      })
     }
     chunks.push(value)
   }
@@ -89,10 +86,10 @@ export const callService = async (
       signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]) : AbortSignal.timeout(TIMEOUT_MS),
     })
   } catch (e) {
-    throw new ServiceCallError(
-      null,
-      `The pool's service API could not be reached (${e instanceof Error ? e.message : String(e)}); try again in a minute.`,
-    )
+    throw new ServiceCallError({
+      status: null,
+      message: `The pool's service API could not be reached (${e instanceof Error ? e.message : String(e)}); try again in a minute.`,
+    })
   }
   const text = await readCapped(res)
   let parsed: unknown = null
@@ -105,13 +102,13 @@ export const callService = async (
     parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null
   if (res.status < 200 || res.status >= 300) {
     const reason = typeof json?.error === "string" ? json.error : `HTTP ${res.status}`
-    throw new ServiceCallError(res.status, reason)
+    throw new ServiceCallError({ status: res.status, message: reason })
   }
   if (json === null)
-    throw new ServiceCallError(
-      res.status,
-      "The pool's service API answered with something that is not a JSON object; try again later.",
-    )
+    throw new ServiceCallError({
+      status: res.status,
+      message: "The pool's service API answered with something that is not a JSON object; try again later.",
+    })
   return json
 }
 
