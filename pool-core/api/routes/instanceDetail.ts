@@ -52,7 +52,6 @@ const decodeResourceErrors = Schema.decodeUnknownEffect(ResourceErrorRows)
 /** Where to read an agent's log when the compute provider does not give it to the pool. */
 const elsewhere: Record<string, string> = {
   railway: "read it in the Railway dashboard (the agent's service → Deployments → Logs)",
-  docker: "read it with `docker logs` on the agent's container (`docker ps --filter label=convos.instance.id=<id>`)",
 }
 
 const logTailOf = (instance: Instance | null): Effect.Effect<LogTail> =>
