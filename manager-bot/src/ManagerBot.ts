@@ -25,6 +25,9 @@ import { makeBotPipeline } from "./bot/pipeline.ts"
 import { COMMANDS_PER_MINUTE } from "./bot/rateLimit.ts"
 import { Dialogs } from "./dialogs/Dialogs.ts"
 import { BotStore } from "./store.ts"
+import { ledgerJournal, recordedReply } from "./journal.ts"
+import { PendingClaims } from "./pending/PendingClaims.ts"
+import { resumePending } from "./pending/resume.ts"
 
 // The manager bot on the Messaging port. People open its public (lobby) invite; each gets a private group with the bot
 // (the manager chat — Convos shows no DMs). Admins open the ops invite. A template invite (web catalog) is the lobby
@@ -184,6 +187,7 @@ const makeBot = Effect.gen(function* () {
     commandsPerMinute: s.commandsPerMinute,
     tell,
     network: messaging.network,
+    say: (conversationId, text) => client.sendText(conversationId, text).pipe(Effect.asVoid),
   })
 
   /**
@@ -281,6 +285,13 @@ const makeBot = Effect.gen(function* () {
           Effect.flatMap((mine) => (mine ? client.sendText(m.conversationId, text).pipe(Effect.asVoid) : Effect.void)),
           Effect.catchCause((cause) => Effect.logWarning(`manager bot: reply to ${m.id} not sent`, cause)),
         )
+      if (!inOps) {
+        // An earlier run of this message (a process that died, taken over now) may have done its part already.
+        const earlier = yield* untilDatabaseAnswers("reading the message's journal", store.journalOf(m.id))
+        if (earlier.pending) return // it accepted a /new: the resumer (pending/resume.ts) sends its invite
+        const recorded = yield* recordedReply(pool, m.senderInboxId, earlier)
+        if (Option.isSome(recorded)) return yield* reply(recorded.value)
+      }
       yield* bot.handle(
         {
           conversationId: m.conversationId,
@@ -289,6 +300,7 @@ const makeBot = Effect.gen(function* () {
           text: m.text,
           inOpsChat: inOps,
           isAdmin: admins.has(m.senderInboxId),
+          journal: ledgerJournal((entry) => store.journal(m.id, handler, entry)),
         },
         reply,
       )
@@ -447,6 +459,10 @@ const makeBot = Effect.gen(function* () {
     Effect.forkScoped,
   )
 
+  // /new claims whose process died before the invite was sent: resumed here (pending/resume.ts).
+  const pending = yield* PendingClaims
+  yield* supervised("pending /new claims", resumePending({ pool, pending, client, handler, gone, scope: watchers }))
+
   yield* supervised(
     "alerts",
     pool.events.pipe(
@@ -485,7 +501,7 @@ const makeBot = Effect.gen(function* () {
 })
 
 export const ManagerBotLive = Layer.effect(ManagerBot, makeBot).pipe(
-  Layer.provide(Layer.mergeAll(BotStore.layer, Dialogs.layer)),
+  Layer.provide(Layer.mergeAll(BotStore.layer, Dialogs.layer, PendingClaims.layer)),
 )
 
 export type { MessagingClient }

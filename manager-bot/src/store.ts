@@ -4,7 +4,7 @@ import { DatabaseError } from "@convos-agents/pool-core"
 
 const dbError = (e: { message: string }) => new DatabaseError({ message: `Manager bot state: ${e.message}`, cause: e })
 
-/** The manager bot's own tables (migration 0200). */
+/** The manager bot's own tables (migrations 0200, 0400, 1300). */
 export class BotStore extends Context.Service<
   BotStore,
   {
@@ -26,6 +26,19 @@ export class BotStore extends Context.Service<
      * and nobody answered it; false when another process took it over (or it is answered): then nothing may be sent.
      */
     readonly claimAnswer: (messageId: string, handler: string) => Effect.Effect<boolean, DatabaseError>
+    /**
+     * What an earlier run of the message left (migration 1300): its command's intent and outcome (journal.ts), and
+     * whether it accepted a /new that is pending (resumed on its own, pending/resume.ts).
+     */
+    readonly journalOf: (
+      messageId: string,
+    ) => Effect.Effect<{ intent: string | null; outcome: string | null; pending: boolean }, DatabaseError>
+    /** Records the message's intent (before its effect) or outcome (after it), guarded on `handler` holding it. */
+    readonly journal: (
+      messageId: string,
+      handler: string,
+      entry: { readonly intent: string } | { readonly outcome: string },
+    ) => Effect.Effect<void, DatabaseError>
     /** Forgets answered messages taken before `before` (older than any the stream can replay); returns how many. */
     readonly pruneAnswered: (before: Date) => Effect.Effect<number, DatabaseError>
     readonly getState: (key: string) => Effect.Effect<Option.Option<string>, DatabaseError>
@@ -88,6 +101,19 @@ export class BotStore extends Context.Service<
             Effect.map((rows) => rows.length > 0),
             Effect.mapError(dbError),
           ),
+        journalOf: (messageId) =>
+          sql<{ intent: string | null; outcome: string | null; pending: boolean }>`
+            SELECT p.intent, p.outcome, EXISTS (SELECT 1 FROM bot_pending_claims c WHERE c.message_id = ${messageId}) AS pending
+            FROM (SELECT ${messageId}::text AS message_id) AS m
+            LEFT JOIN processed_messages p ON p.message_id = m.message_id`.pipe(
+            Effect.map((rows) => rows[0] ?? { intent: null, outcome: null, pending: false }),
+            Effect.mapError(dbError),
+          ),
+        journal: (messageId, handler, entry) =>
+          ("intent" in entry
+            ? sql`UPDATE processed_messages SET intent = ${entry.intent} WHERE message_id = ${messageId} AND handled_by = ${handler}`
+            : sql`UPDATE processed_messages SET outcome = ${entry.outcome} WHERE message_id = ${messageId} AND handled_by = ${handler}`
+          ).pipe(Effect.asVoid, Effect.mapError(dbError)),
         pruneAnswered: (before) =>
           sql`DELETE FROM processed_messages WHERE answered_at IS NOT NULL AND processed_at < ${before} RETURNING message_id`.pipe(
             Effect.map((r) => r.length),

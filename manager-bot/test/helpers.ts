@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { ConfigProvider, Context, Effect, Latch, Layer, Scope, Stream } from "effect"
 import {
   AgentResourcesNone,
+  Compute,
   poolConfigLayer,
   PoolLive,
   type PoolSettings,
@@ -28,9 +29,12 @@ const botConfig = (dataDir: string, env: Record<string, string>) =>
     }),
   )
 
-export type GatedCall = "provision" | "health"
+export type GatedCall = "provision" | "health" | "destroy"
 
-/** Test controls over the agents' runtime (the in-memory cloud's, with /join done for real on the devnet). */
+/**
+ * Test controls over the agents' runtime (the in-memory cloud's, with /join done for real on the devnet) and over
+ * compute's destroy.
+ */
 export class AgentRuntime extends Context.Service<
   AgentRuntime,
   {
@@ -54,8 +58,9 @@ const agentRuntimeLayer = Layer.effectContext(
     const cloud = yield* MemoryCloud
     const messaging = yield* Messaging
     const scope = yield* Effect.scope
-    const gates = { provision: Latch.makeUnsafe(true), health: Latch.makeUnsafe(true) }
-    const waiting = { provision: 0, health: 0 }
+    const compute = yield* Compute
+    const gates = { provision: Latch.makeUnsafe(true), health: Latch.makeUnsafe(true), destroy: Latch.makeUnsafe(true) }
+    const waiting = { provision: 0, health: 0, destroy: 0 }
     const gated =
       (call: GatedCall) =>
       <A, E>(effect: Effect.Effect<A, E>) =>
@@ -112,7 +117,12 @@ const agentRuntimeLayer = Layer.effectContext(
       waiting: (call) => waiting[call],
       agentInbox: (instanceId) => agents.get(instanceId)?.identity.inboxId,
     })
-    return Context.make(RuntimeClient, runtime).pipe(Context.add(AgentRuntime, control))
+    // Compute's destroy passes its gate too (a release the test cuts midway).
+    const gatedCompute = Compute.of({ ...compute, destroy: (ref) => gated("destroy")(compute.destroy(ref)) })
+    return Context.make(RuntimeClient, runtime).pipe(
+      Context.add(AgentRuntime, control),
+      Context.add(Compute, gatedCompute),
+    )
   }),
 )
 

@@ -478,6 +478,9 @@ export const PoolTest = (options: PoolTestOptions = {}) =>
     Layer.provideMerge(options.database ?? TestDatabase),
   )
 
+/** One process's create circuits, for a pool started with startPool outside PoolTest (e.g. over the bot's test layer). */
+export { ProviderCircuitLive }
+
 /**
  * Another pool on the same database, cloud and runtime (a second replica, or a restart), with its own settings or
  * resources; it lives until `close`. Needs what PoolTest provides.

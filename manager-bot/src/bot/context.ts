@@ -1,4 +1,5 @@
 import type { Effect } from "effect"
+import type { Journal } from "../journal.ts"
 
 /** One message to the bot, as the transport hands it over. */
 export interface Incoming {
@@ -10,6 +11,8 @@ export interface Incoming {
   readonly inOpsChat: boolean
   /** The sender is an admin. */
   readonly isAdmin: boolean
+  /** Where a command records its effect and reply (journal.ts); none by default. */
+  readonly journal?: Journal
 }
 
 /**
@@ -18,6 +21,7 @@ export interface Incoming {
  */
 export interface BotContext extends Incoming {
   readonly reply: (text: string) => Effect.Effect<void>
+  readonly journal: Journal
 }
 
 /** One step of the chain: handles the message itself, or passes it (possibly enriched) to the next step. */

@@ -6,6 +6,8 @@ import { allCommands } from "../commands/index.ts"
 import type { BotServices, CommandContext } from "../commands/types.ts"
 import { startNewAgentDialog } from "../commands/user/new.ts"
 import { Dialogs } from "../dialogs/Dialogs.ts"
+import { noJournal } from "../journal.ts"
+import { PendingClaims } from "../pending/PendingClaims.ts"
 import type { BotContext, Incoming } from "./context.ts"
 import { COMMANDS_PER_MINUTE, rateLimit, sizeLimit } from "./rateLimit.ts"
 import { authStep, dialogStep, dispatchStep, parseStep } from "./steps.ts"
@@ -20,6 +22,8 @@ export interface BotPipelineOptions {
   readonly tell?: (inboxId: string, text: string) => Effect.Effect<void>
   /** The messaging network the bot is on (for /info). */
   readonly network?: string
+  /** Sends a text to a chat (ManagerBot: its client), failing when not sent; by default texts go through `reply`. */
+  readonly say?: (conversationId: string, text: string) => Effect.Effect<void, unknown>
 }
 
 /**
@@ -30,6 +34,11 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
   Effect.gen(function* () {
     const pool = yield* Pool
     const dialogs = yield* Dialogs
+    // ManagerBot provides one shared with its resumer (pending/resume.ts); a bare pipeline (tests, benchmarks) makes its own.
+    const shared = yield* Effect.serviceOption(PendingClaims)
+    const pending = Option.isSome(shared)
+      ? shared.value
+      : yield* Effect.provide(Effect.service(PendingClaims), PendingClaims.layer)
     const spendOf = yield* makeSpendOf
     const resources = yield* Effect.serviceOption(AgentResources)
     const compute = yield* Effect.serviceOption(Compute)
@@ -37,6 +46,8 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
     const services: BotServices = {
       pool,
       dialogs,
+      pending,
+      ...(options.say ? { say: options.say } : {}),
       spendOf,
       topUp: (instanceId, amountUsd, by, key) =>
         Option.isSome(resources)
@@ -69,7 +80,7 @@ export const makeBotPipeline = (options: BotPipelineOptions) =>
 
     /** Answers one message through `reply`; nothing a person types makes it fail. */
     const handle = (input: Incoming, reply: Reply): Effect.Effect<void> => {
-      const ctx: BotContext = { ...input, reply }
+      const ctx: BotContext = { ...input, reply, journal: input.journal ?? noJournal }
       return limit(ctx, (c) =>
         sizeLimit(c, (c) => dialog(withServices(c), (c) => parse(c, (c) => authStep(c, dispatchStep)))),
       ).pipe(

@@ -80,3 +80,13 @@ export const answer = <A>(
   effect: Effect.Effect<A, unknown>,
   onSuccess: (a: A) => string,
 ): Effect.Effect<void> => replyOr(effect, onSuccess).pipe(Effect.flatMap(ctx.reply))
+
+/**
+ * answer, for a command that changes something: the reply is recorded (ctx.journal) as soon as the effect is done and
+ * before it is sent, so a takeover after a crash sends it instead of running the command again.
+ */
+export const answerRecorded = <A>(
+  ctx: CommandContext,
+  effect: Effect.Effect<A, unknown>,
+  onSuccess: (a: A) => string,
+): Effect.Effect<void> => replyOr(effect, onSuccess).pipe(Effect.tap(ctx.journal.record), Effect.flatMap(ctx.reply))

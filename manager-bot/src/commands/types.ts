@@ -4,6 +4,7 @@ import type { HeldResource, TopUpError, TopUpResult } from "@convos-agents/pool-
 import type { SpendOf } from "@convos-agents/pool-core/providers/resources"
 import type { BotContext } from "../bot/context.ts"
 import type { Dialog, Dialogs } from "../dialogs/Dialogs.ts"
+import type { PendingClaims } from "../pending/PendingClaims.ts"
 
 /** What /info says about this deployment (ops chat). */
 export interface About {
@@ -21,6 +22,13 @@ export interface About {
 export interface BotServices {
   readonly pool: Pool["Service"]
   readonly dialogs: Dialogs["Service"]
+  /** /new claims whose instructions were accepted, until their invite is sent (resumed after a crash). */
+  readonly pending: PendingClaims["Service"]
+  /**
+   * Sends a text to a chat, failing when it is not sent (ManagerBot: the messaging client); without it, `reply`.
+   * For a text whose sending is guarded elsewhere (a /new's invite, on its pending row).
+   */
+  readonly say?: (conversationId: string, text: string) => Effect.Effect<void, unknown>
   /** OpenRouter spend per agent; never fails (null without a key, "unavailable" when OpenRouter did not answer). */
   readonly spendOf: SpendOf
   /**

@@ -1,5 +1,5 @@
 import { withAgent } from "../agents.ts"
-import { answer } from "../explain.ts"
+import { answerRecorded } from "../explain.ts"
 import type { Command } from "../types.ts"
 
 export const instructCommand: Command = {
@@ -13,6 +13,10 @@ export const instructCommand: Command = {
   maxArgs: 2,
   run: (ctx, [ref, text]) =>
     withAgent(ctx, ref!, (agent, name) =>
-      answer(ctx, ctx.pool.instruct(agent.id, ctx.sender, text!), () => `Done: ${name} has its new instructions.`),
+      answerRecorded(
+        ctx,
+        ctx.pool.instruct(agent.id, ctx.sender, text!),
+        () => `Done: ${name} has its new instructions.`,
+      ),
     ),
 }

@@ -1,5 +1,5 @@
 import { withAgent } from "../agents.ts"
-import { answer } from "../explain.ts"
+import { answerRecorded } from "../explain.ts"
 import type { Command } from "../types.ts"
 
 export const joinCommand: Command = {
@@ -13,7 +13,7 @@ export const joinCommand: Command = {
   maxArgs: 2,
   run: (ctx, [ref, url]) =>
     withAgent(ctx, ref!, (agent, name) =>
-      answer(ctx, ctx.pool.join(agent.id, ctx.sender, url!.trim()), (r) =>
+      answerRecorded(ctx, ctx.pool.join(agent.id, ctx.sender, url!.trim()), (r) =>
         r.pending
           ? `${name} asked to join; it gets in as soon as the conversation's owner opens Convos and accepts.`
           : `${name} joined the conversation.`,

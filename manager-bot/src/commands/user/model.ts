@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { Instance, ModelSettings } from "@convos-agents/pool-core"
 import { withAgent } from "../agents.ts"
-import { answer } from "../explain.ts"
+import { answerRecorded } from "../explain.ts"
 import type { Command } from "../types.ts"
 
 /** The model an agent thinks with: its own (template or /model), else the configured one. */
@@ -22,7 +22,7 @@ export const modelCommand: Command = {
     withAgent(ctx, ref!, (agent, name) =>
       model === undefined
         ? ctx.reply(`${name} thinks with ${modelOf(agent, ctx.pool.models)}. ${allowedLine(ctx.pool.models)}`)
-        : answer(
+        : answerRecorded(
             ctx,
             ctx.pool.setModel(agent.id, ctx.sender, model),
             (a) => `Done: ${name} thinks with ${modelOf(a, ctx.pool.models)} from its next message.`,

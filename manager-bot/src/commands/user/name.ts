@@ -1,5 +1,7 @@
+import { Effect, Result } from "effect"
+import { normalizeAgentName } from "@convos-agents/pool-core"
 import { withAgent } from "../agents.ts"
-import { answer } from "../explain.ts"
+import { answerRecorded } from "../explain.ts"
 import type { Command } from "../types.ts"
 
 export const nameCommand: Command = {
@@ -12,11 +14,19 @@ export const nameCommand: Command = {
   minArgs: 2,
   maxArgs: 2,
   run: (ctx, [ref, name]) =>
-    withAgent(ctx, ref!, (agent) =>
-      answer(
-        ctx,
-        ctx.pool.rename(agent.id, ctx.sender, name!),
-        (a) => `Done: your agent is now called ${a.agentName}.`,
-      ),
-    ),
+    withAgent(ctx, ref!, (agent) => {
+      const said = (agentName: string | null) => `Done: your agent is now called ${agentName}.`
+      // Recorded before the rename (with the name the pool will store): a takeover after a crash midway, which would
+      // no longer find the agent by its old name, finds it renamed and says so, once.
+      const normalized = normalizeAgentName(name!)
+      const intent = Result.isSuccess(normalized)
+        ? ctx.journal.intend(
+            { kind: "renamed", instanceId: agent.id, agentName: normalized.success },
+            said(normalized.success),
+          )
+        : Effect.void
+      return intent.pipe(
+        Effect.andThen(answerRecorded(ctx, ctx.pool.rename(agent.id, ctx.sender, name!), (a) => said(a.agentName))),
+      )
+    }),
 }

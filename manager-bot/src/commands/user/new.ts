@@ -1,7 +1,8 @@
-import { Effect, Result } from "effect"
+import { Effect, Option, Result } from "effect"
 import { inputLimits, normalizeAgentName, type Progress, type Template } from "@convos-agents/pool-core"
 import type { NewAgentDialog } from "../../dialogs/Dialogs.ts"
 import { explain, replyFailure } from "../explain.ts"
+import { runPendingClaim, sendFinal } from "../../pending/claim.ts"
 import type { Command, CommandContext } from "../types.ts"
 
 // /new: a dialog (name, then instructions, each skippable), then the claim. The dialog is kept in the database, so a
@@ -29,10 +30,24 @@ export const startNewAgentDialog = (ctx: Asker, template: Template | null) =>
 
 const seconds = (ms: number) => `${Math.max(1, Math.round(ms / 1000))} s`
 
-/** Claims the agent the dialog described; while none is idle it waits (up to CLAIM_WAIT) and says for how long. */
+/**
+ * Claims the agent the dialog described; while none is idle it waits (up to CLAIM_WAIT) and says for how long. The
+ * accepted instructions are recorded first (pending/, with the dialog's end, in one transaction): if this process dies
+ * before the invite is sent, another one (or this one restarted) resumes the claim under the same key and sends it.
+ */
 const claim = (ctx: CommandContext, d: NewAgentDialog, instructions: string | null) =>
   Effect.gen(function* () {
     const name = d.name ?? d.defaultName
+    const handler = ctx.pool.replica.id
+    const accepted = {
+      messageId: ctx.messageId,
+      conversationId: ctx.conversationId,
+      sender: ctx.sender,
+      agentName: name,
+      instructions,
+      templateSlug: d.templateSlug,
+    }
+    yield* ctx.pending.accept(accepted, handler)
     yield* ctx.reply(`Setting up ${name}… this takes a few seconds.`)
     const onProgress = (p: Progress) =>
       p.step === "wait" && p.status === "active"
@@ -41,29 +56,10 @@ const claim = (ctx: CommandContext, d: NewAgentDialog, instructions: string | nu
               "I'll send the link here, nothing to retype.",
           )
         : Effect.void
-    const result = yield* ctx.pool
-      .claim(
-        {
-          key: `chat:${ctx.messageId}`,
-          claimedBy: ctx.sender,
-          agentName: name,
-          ...(instructions ? { instructions } : {}),
-          ...(d.templateSlug ? { templateSlug: d.templateSlug } : {}),
-          wait: true,
-        },
-        onProgress,
-      )
-      .pipe(Effect.result)
-    if (Result.isFailure(result))
-      return yield* replyFailure(
-        ctx,
-        result.failure,
-        `${explain(result.failure)}\nSay /new${d.templateSlug ? ` ${d.templateSlug}` : ""} to try again (or /help).`,
-      )
-    const r = result.success
-    yield* ctx.reply(
-      `${r.instance.agentName} is ready. Open this link in Convos to start chatting (share it to add others):\n${r.inviteUrl ?? "(no link: it joined a conversation)"}\n` +
-        "Manage it with /agent, /agents, /name, /instruct, /invite, /join, /release.",
+    const text = yield* runPendingClaim(ctx.pool, ctx.pending, { ...accepted, attempt: 0 }, handler, false, onProgress)
+    if (Option.isNone(text)) return
+    yield* sendFinal(ctx.pending, handler, ctx.messageId, text.value, (t) =>
+      ctx.say ? ctx.say(ctx.conversationId, t) : ctx.reply(t),
     )
   })
 
@@ -94,7 +90,6 @@ const continueNewAgent = (ctx: CommandContext, d: NewAgentDialog) =>
         `Those instructions are too long (at most ${inputLimits.instructions} characters). Shorten them and send again.`,
       )
     }
-    yield* ctx.dialogs.end(ctx.conversationId, ctx.sender)
     return yield* claim(ctx, d, skip ? null : text)
   })
 

@@ -1,5 +1,6 @@
+import { Effect } from "effect"
 import { withAgent } from "../agents.ts"
-import { answer } from "../explain.ts"
+import { answerRecorded } from "../explain.ts"
 import type { Command } from "../types.ts"
 
 export const releaseCommand: Command = {
@@ -12,7 +13,11 @@ export const releaseCommand: Command = {
   minArgs: 1,
   maxArgs: 1,
   run: (ctx, [ref]) =>
-    withAgent(ctx, ref!, (agent, name) =>
-      answer(ctx, ctx.pool.release(agent.id, ctx.sender), () => `${name} was released and shut down.`),
-    ),
+    withAgent(ctx, ref!, (agent, name) => {
+      const done = `${name} was released and shut down.`
+      // Recorded before the release: a takeover after a crash midway finds the agent gone and says so, once.
+      return ctx.journal
+        .intend({ kind: "released", instanceId: agent.id }, done)
+        .pipe(Effect.andThen(answerRecorded(ctx, ctx.pool.release(agent.id, ctx.sender), () => done)))
+    }),
 }

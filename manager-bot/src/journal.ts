@@ -1,0 +1,81 @@
+import { Effect, Option, Schema } from "effect"
+import type { Pool } from "@convos-agents/pool-core"
+
+// A person's command that changes something (release, rename …) is answered once and correctly even when the process
+// answering it dies midway and another one takes the message over. Before the effect the command records its intent:
+// the reply it gets and how to tell the effect was applied; after the effect, its reply (the outcome). The takeover
+// sends the outcome, or the intent's reply when the effect is found applied, instead of running the command again
+// (which would answer "You have no agent called …" for an agent the first run released or renamed).
+
+/** How a takeover tells that the cut run applied the effect. */
+export const Applied = Schema.Union([
+  /** The agent is released (gone, or draining: its destroy was under way). */
+  Schema.Struct({ kind: Schema.Literal("released"), instanceId: Schema.String }),
+  /** The agent is called `agentName` now. */
+  Schema.Struct({ kind: Schema.Literal("renamed"), instanceId: Schema.String, agentName: Schema.String }),
+])
+export type Applied = typeof Applied.Type
+
+const Intent = Schema.Struct({ applied: Applied, reply: Schema.String })
+const decodeIntent = Schema.decodeUnknownOption(Schema.fromJsonString(Intent))
+const encodeIntent = Schema.encodeSync(Schema.fromJsonString(Intent))
+
+/** What a command records of its effect (BotContext.journal); a bare pipeline (tests) records nothing. */
+export interface Journal {
+  /** Before the effect: the reply it gets, and how a takeover tells it was applied. */
+  readonly intend: (applied: Applied, reply: string) => Effect.Effect<void>
+  /** After the effect: the reply, so a takeover only sends it. */
+  readonly record: (reply: string) => Effect.Effect<void>
+}
+
+export const noJournal: Journal = { intend: () => Effect.void, record: () => Effect.void }
+
+/** A journal over the ledger row of one message, for the process holding it; a failed write is logged, not fatal. */
+export const ledgerJournal = (
+  write: (
+    entry: { readonly intent: string } | { readonly outcome: string },
+  ) => Effect.Effect<void, { message: string }>,
+): Journal => {
+  const logged = (entry: { readonly intent: string } | { readonly outcome: string }) =>
+    write(entry).pipe(
+      Effect.catchCause((cause) =>
+        Effect.logWarning(
+          "manager bot: a command's journal entry was not recorded (a takeover may run it again)",
+          cause,
+        ),
+      ),
+    )
+  return {
+    intend: (applied, reply) => logged({ intent: encodeIntent({ applied, reply }) }),
+    record: (reply) => logged({ outcome: reply }),
+  }
+}
+
+/** Whether the effect an intent names is applied now. */
+const isApplied = (pool: Pool["Service"], sender: string, applied: Applied) =>
+  pool.get(applied.instanceId).pipe(
+    Effect.map((i) =>
+      applied.kind === "released"
+        ? i.status === "draining" || i.status === "dead"
+        : i.claimedBy === sender && i.agentName === applied.agentName,
+    ),
+    Effect.catchTag("InstanceNotFound", () => Effect.succeed(applied.kind === "released")),
+  )
+
+/**
+ * The reply of a message an earlier run began, without running it again: its recorded outcome, or its intent's reply
+ * when the effect is applied. None: nothing (or nothing applied) was recorded; the message is answered as new.
+ */
+export const recordedReply = (
+  pool: Pool["Service"],
+  sender: string,
+  entry: { readonly intent: string | null; readonly outcome: string | null },
+) =>
+  Effect.gen(function* () {
+    if (entry.outcome !== null) return Option.some(entry.outcome)
+    const intent = entry.intent === null ? Option.none() : decodeIntent(entry.intent)
+    if (Option.isNone(intent)) return Option.none<string>()
+    return (yield* isApplied(pool, sender, intent.value.applied))
+      ? Option.some(intent.value.reply)
+      : Option.none<string>()
+  })

@@ -1,0 +1,189 @@
+import { randomUUID } from "node:crypto"
+import { assert, layer } from "@effect/vitest"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { SqlClient } from "effect/sql"
+import { Pool } from "@convos-agents/pool-core"
+import { MemoryCloud, ProviderCircuitLive, startPool } from "@convos-agents/pool-core/testing/pool"
+import { ManagerBot } from "../src/ManagerBot.ts"
+import { AgentRuntime, botTestParts, openManagerChat, type Person } from "./helpers.ts"
+
+// Issue 25 item 2, "one user message gets one answer, whatever the timing", when the bot's process dies midway. Each
+// bot here runs on a pool of its own (its own replica id, as a process has): closing both is the process dying
+// (its replica is then gone), and the next bot on the same database and devnet is another process, or the restart.
+// The test's own pool (the layer's) stays up for replenish and the tick, like a third replica.
+
+const { deps, bot } = botTestParts({ settings: { provisionTimeout: Duration.seconds(5) } })
+
+/** A bot "process": a bot over a pool of its own; `close` is its death (its replica's lock is free after it). */
+const startProcess = Effect.gen(function* () {
+  const own = yield* startPool().pipe(Effect.provide(ProviderCircuitLive))
+  const scope = yield* Scope.make()
+  // Closed by the test (the death), or at the test's end if it failed first: never left running into the next test.
+  const close = yield* Effect.cached(Scope.close(scope, Exit.void).pipe(Effect.andThen(own.close)))
+  yield* Effect.addFinalizer(() => close)
+  const built = yield* Layer.build(bot.pipe(Layer.provide(Layer.succeed(Pool, own.pool)))).pipe(Scope.provide(scope))
+  return {
+    /** A person opens the manager chat through this process's bot (the same bot identity in every process). */
+    open: (name: string, testScope: Scope.Scope) =>
+      openManagerChat(name).pipe(
+        Effect.provideService(ManagerBot, Context.get(built, ManagerBot)),
+        Scope.provide(testScope),
+      ),
+    close,
+  }
+})
+
+const until = <E, R>(check: Effect.Effect<boolean, E, R>, what: string, ms = 30_000) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + ms
+    while (Date.now() < deadline) {
+      if (yield* check) return
+      yield* Effect.sleep(50)
+    }
+    assert.fail(`timed out waiting for ${what}`)
+  })
+
+const textsMatching = (p: Person, pattern: RegExp) =>
+  p.botTexts().pipe(Effect.map((ts) => ts.filter((t) => pattern.test(t))))
+
+layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot: a process dies midway", (it) => {
+  it.effect(
+    "a /new whose agent is being set up when the bot's process dies: the next bot sends its invite once, nothing left pending",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* Pool
+        const runtime = yield* AgentRuntime
+        const sql = yield* SqlClient.SqlClient
+        yield* pool.replenish(2)
+        yield* pool.tick
+        const testScope = yield* Effect.scope
+
+        const first = yield* startProcess
+        const ada = yield* first.open("Ada", testScope)
+        yield* ada.say("/new")
+        yield* ada.say("Trippy")
+        yield* runtime.hold("provision")
+        yield* ada.client.sendText(ada.chatId, "Plan our trip to Lisbon.")
+        yield* until(
+          textsMatching(ada, /^Setting up Trippy/).pipe(Effect.map((t) => t.length === 1)),
+          "Setting up Trippy",
+        )
+        yield* until(
+          Effect.sync(() => runtime.waiting("provision") === 1),
+          "the agent's setup to be under way",
+        )
+        // The process dies while the agent is being set up (its claim is left `claiming`).
+        yield* first.close
+        yield* runtime.release("provision")
+        assert.lengthOf(yield* textsMatching(ada, /is ready/), 0, "no invite yet")
+
+        // The next process on the same database: the live replica's tick resolves the dead one's claim, and the bot
+        // resumes the /new (same key, then a new one when the first claim was cut) and sends the invite.
+        const second = yield* startProcess
+        const ticks = yield* pool.tick.pipe(
+          Effect.andThen(Effect.sleep(Duration.millis(500))),
+          Effect.forever,
+          Effect.forkChild,
+        )
+        yield* until(
+          textsMatching(ada, /^Trippy is ready/).pipe(Effect.map((t) => t.length >= 1)),
+          "Trippy's invite",
+          60_000,
+        )
+        yield* Effect.sleep(Duration.seconds(3)) // a second invite would come by now
+        yield* Fiber.interrupt(ticks)
+        assert.lengthOf(yield* textsMatching(ada, /is ready/), 1, "one invite")
+        const mine = yield* pool.list({ claimedBy: ada.id.inboxId, status: ["claimed"] })
+        assert.lengthOf(mine, 1, "one claimed agent")
+        assert.strictEqual(mine[0]!.agentName, "Trippy")
+        assert.strictEqual(mine[0]!.instructions, "Plan our trip to Lisbon.")
+        assert.include((yield* ada.botTexts()).at(-1)!, mine[0]!.inviteUrl!, "the invite is that agent's")
+        const [left] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM bot_pending_claims`
+        assert.strictEqual(left!.n, 0, "nothing pending")
+        yield* second.close
+      }),
+  )
+
+  it.effect("a pending /new of a process that is gone is resumed by a live one, its invite sent once", () =>
+    Effect.gen(function* () {
+      const pool = yield* Pool
+      const sql = yield* SqlClient.SqlClient
+      yield* pool.replenish(1)
+      yield* pool.tick
+      const testScope = yield* Effect.scope
+      const live = yield* startProcess
+      const bea = yield* live.open("Bea", testScope)
+      // Two /new claims accepted by other processes: one is gone (its replica id has no lock, nobody lives under it),
+      // one is alive (the test's own pool replica: left alone, it answers its own).
+      const alive = pool.replica.id
+      yield* sql`INSERT INTO bot_pending_claims (message_id, conversation_id, sender, agent_name, instructions, handled_by)
+                 VALUES ('m-dead', ${bea.chatId}, ${bea.id.inboxId}, 'Scout', 'Find hikes.', ${randomUUID()}),
+                        ('m-alive', ${bea.chatId}, ${bea.id.inboxId}, 'Other', NULL, ${alive})`
+      yield* until(
+        textsMatching(bea, /^Scout is ready/).pipe(Effect.map((t) => t.length >= 1)),
+        "Scout's invite",
+        60_000,
+      )
+      yield* Effect.sleep(Duration.seconds(3)) // several rounds of the resumer
+      assert.lengthOf(yield* textsMatching(bea, /is ready/), 1, "one invite, and none for the live process's claim")
+      const mine = yield* pool.list({ claimedBy: bea.id.inboxId, status: ["claimed"] })
+      assert.deepStrictEqual(
+        mine.map((i) => [i.agentName, i.instructions]),
+        [["Scout", "Find hikes."]],
+      )
+      const rows = yield* sql<{
+        messageId: string
+        handledBy: string
+      }>`SELECT message_id, handled_by FROM bot_pending_claims`
+      assert.deepStrictEqual(rows, [{ messageId: "m-alive", handledBy: alive }], "the live process's claim is its own")
+      yield* sql`DELETE FROM bot_pending_claims`
+      yield* live.close
+    }),
+  )
+
+  it.effect(
+    "a /release cut by the bot's death after the agent was released: the takeover answers it released, once",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* Pool
+        const cloud = yield* MemoryCloud
+        const runtime = yield* AgentRuntime
+        yield* pool.replenish(1)
+        yield* pool.tick
+        const testScope = yield* Effect.scope
+        const first = yield* startProcess
+        const cy = yield* first.open("Cy", testScope)
+        yield* cy.say("/new")
+        yield* cy.say("Ranger")
+        const [, ready] = yield* cy.say("/skip", 2)
+        assert.include(ready, "Ranger is ready")
+        const destroys = cloud.stats.destroys
+
+        // /release: the agent is draining and its compute being destroyed when the process dies; the destroy (it is
+        // uninterruptible) ends, the reply never leaves.
+        yield* runtime.hold("destroy")
+        const before = (yield* cy.botTexts()).length
+        yield* cy.client.sendText(cy.chatId, "/release Ranger")
+        yield* until(
+          Effect.sync(() => runtime.waiting("destroy") === 1),
+          "the release to be under way",
+        )
+        const dying = yield* first.close.pipe(Effect.forkChild)
+        yield* Effect.sleep(Duration.millis(300))
+        yield* runtime.release("destroy")
+        yield* Fiber.join(dying)
+        assert.strictEqual((yield* cy.botTexts()).length, before, "the release was not answered before the death")
+        assert.lengthOf(yield* pool.list({ claimedBy: cy.id.inboxId }), 0, "the agent is released")
+
+        // The next process takes the unanswered message over: it says the agent was released, and releases nothing.
+        const second = yield* startProcess
+        const after = yield* cy.waitForBotTexts(before + 1, 30_000)
+        yield* Effect.sleep(Duration.seconds(2)) // a second answer would come by now
+        const answers = (yield* cy.botTexts()).slice(before)
+        assert.deepStrictEqual(answers, ["Ranger was released and shut down."], JSON.stringify(after))
+        assert.strictEqual(cloud.stats.destroys, destroys + 1, "destroyed once")
+        assert.strictEqual(cloud.stats.destroyedTwice, 0)
+        yield* second.close
+      }),
+  )
+})
