@@ -68,7 +68,7 @@ interface ImageServer {
   readonly hits: Array<string>
   readonly close: () => Promise<void>
 }
-const serveFiles = (files: Record<string, { body: Uint8Array; type: string }>) =>
+const serveFiles = (files: Record<string, { body: Uint8Array; type: string; location?: () => string }>) =>
   new Promise<ImageServer>((resolve) => {
     const hits: Array<string> = []
     const server: Server = createServer((req, res) => {
@@ -76,6 +76,12 @@ const serveFiles = (files: Record<string, { body: Uint8Array; type: string }>) =
       const f = files[req.url ?? ""]
       if (!f) {
         res.statusCode = 404
+        res.end()
+        return
+      }
+      if (f.location) {
+        res.statusCode = 302
+        res.setHeader("location", f.location())
         res.end()
         return
       }
@@ -95,6 +101,8 @@ const images = await serveFiles({
   "/scout.png": { body: png, type: "image/png" },
   "/notes.txt": { body: new TextEncoder().encode("just some text, not a picture\n".repeat(20)), type: "image/png" },
   "/huge.png": { body: huge, type: "image/png" },
+  // An allowed host that redirects into the internal network: the hop is checked like the first URL.
+  "/moved.png": { body: png, type: "image/png", location: () => `http://127.0.0.1:${inner.port}/scout.png` },
 })
 // A server on the "internal network" (loopback, not in AVATAR_FETCH_ALLOW_PRIVATE): nothing may ever reach it.
 const inner = await serveFiles({ "/scout.png": { body: png, type: "image/png" } })
@@ -105,8 +113,8 @@ let convos: ConvosRuntime | null = null
 let runtimeBase = ""
 
 /**
- * The in-memory cloud's runtime client, with provision, update and join going to one real agent runtime (started at
- * the first provision with that instance's id and token, as compute would start it).
+ * The in-memory cloud's runtime client, with provision, update, join and invite rotation going to one real agent
+ * runtime (started at the first provision with that instance's id and token, as compute would start it).
  */
 const realAgentRuntime = Layer.effect(
   RuntimeClient,
@@ -161,6 +169,7 @@ const realAgentRuntime = Layer.effect(
           .update(url, token, body)
           .pipe(Effect.andThen(Effect.suspend(() => live.update(runtimeBase, token, body)))),
       join: (_url, token, inviteUrl) => Effect.suspend(() => live.join(runtimeBase, token, inviteUrl)),
+      rotateInvite: (_url, token) => Effect.suspend(() => live.rotateInvite(runtimeBase, token)),
     })
   }),
 )
@@ -325,6 +334,11 @@ layer(appLayer, { timeout: "300 seconds", excludeTestServices: true })(
             host,
           )
         }
+        const [moved] = yield* ada.say(`/avatar Scout http://127.0.0.1:${images.port}/moved.png`)
+        assert.strictEqual(
+          moved,
+          "That link points into a private network (127.0.0.1), which I do not fetch from; send a link to a picture on the public web.",
+        )
         assert.deepStrictEqual(inner.hits, [], "no request reached the internal network")
         assert.strictEqual(
           (yield* ada.say("/avatar Scout ftp://example.com/a.png"))[0],
@@ -349,11 +363,15 @@ layer(appLayer, { timeout: "300 seconds", excludeTestServices: true })(
         const renamed = yield* waitForProfile(bea, conversationId, agentInbox, (p) => p.name === "Scouty")
         assert.deepStrictEqual(renamed.image, png, "the renamed profile still has the picture")
 
-        // A newcomer (who cannot read older messages) gets the profile with the picture when they join.
+        // A newcomer (who cannot read older messages) gets the profile with the picture when they join, also by a
+        // new invite (a new invite rewrites the group's metadata: its image key must stay).
+        const [rotated] = yield* ada.say("/invite Scouty new")
+        const newLink = /(https?:\/\/\S+\/v2\?i=\S+)/.exec(rotated!)![1]!
+        assert.notStrictEqual(newLink, link)
         const deeId = generateIdentity()
         const dee = yield* messaging.connect(deeId, { label: "Dee" })
         assert.strictEqual(
-          (yield* joinByInvite(dee, deeId, link, {
+          (yield* joinByInvite(dee, deeId, newLink, {
             profile: { name: "Dee", kind: "human" },
             timeoutMs: 30_000,
             pollMs: 100,
