@@ -69,6 +69,9 @@ export const gatewayEnv = (
   OPENCLAW_NO_AUTO_UPDATE: "1",
   OPENCLAW_EXEC_SHELL_SNAPSHOT: "0",
   NO_COLOR: "1",
+  // Two glibc malloc arenas instead of one per allocating thread (up to 8 per core): the gateway's 13 threads each
+  // kept an arena of their own (docs/runtime-footprint.md "MALLOC_ARENA_MAX"). Inherited by OpenClaw's helpers.
+  MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX || "2",
 })
 
 /** Node's argv for the gateway (after the node binary). */

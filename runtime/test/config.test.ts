@@ -367,6 +367,9 @@ describe("apply + gateway launch", () => {
     // make OpenClaw's launcher respawn itself into a second process
     expect(genv.TMPDIR).toBe(join(dir, "tmp"))
     expect(genv.NODE_COMPILE_CACHE).toBeUndefined()
+    // Two glibc malloc arenas for the gateway and its helpers (docs/runtime-footprint.md), unless the env says otherwise
+    expect(genv.MALLOC_ARENA_MAX).toBe("2")
+    expect(gatewayEnv(settings, { ...env, MALLOC_ARENA_MAX: "16" }).MALLOC_ARENA_MAX).toBe("16")
     // V8 limits on the gateway's own command line (not NODE_OPTIONS, which OpenClaw's helper processes would inherit)
     expect(gatewayArgs(settings)).toEqual([
       ...GATEWAY_NODE_FLAGS,
