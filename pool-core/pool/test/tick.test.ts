@@ -137,6 +137,33 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
       }),
     )
 
+    it.effect(
+      "an idle agent whose runtime stopped answering while the provider says it runs dies after the grace period, saying for how long",
+      () =>
+        Effect.gen(function* () {
+          yield* drainAll
+          const pool = yield* Pool
+          const sql = yield* SqlClient.SqlClient
+          yield* pool.replenish(1)
+          yield* pool.tick
+          const [idle] = yield* pool.list({ status: ["idle"] })
+          // Its runtime no longer answers at the recorded address (the provider still reports it running), and has
+          // not for an hour: far past POOL_DEATH_GRACE.
+          yield* sql`UPDATE instances SET url = 'memory://nobody-here', unhealthy_since = now() - interval '1 hour'
+                WHERE id = ${idle!.id}`
+          const report = yield* pool.tick
+          const dead = yield* pool.get(idle!.id).pipe(Effect.option)
+          assert.strictEqual(report.markedDead, 1)
+          if (dead._tag === "Some") assert.notStrictEqual(dead.value.status, "idle")
+          const [event] = yield* sql<{ detail: string | null }>`
+            SELECT detail FROM events WHERE instance_id = ${idle!.id} AND to_status = 'dead'`
+          assert.match(
+            event?.detail ?? "",
+            /^its runtime has not answered \/pool\/health for 1h( \d+ms)? while memory reports it running/,
+          )
+        }),
+    )
+
     it.effect(`status is asked in batches of ${STATUS_BATCH}: the provider counts the requests it gets`, () =>
       Effect.gen(function* () {
         yield* drainAll
@@ -160,8 +187,11 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
           })
         }
         const before = cloud.stats.statusCalls
+        const refsBefore = cloud.stats.statusRefs
         const report = yield* pool.tick
         assert.strictEqual(cloud.stats.statusCalls - before, 3, "ceil(n / batch) requests arrived")
+        // The provider refuses a request over its batch size: every ref answered once means the batches split them.
+        assert.strictEqual(cloud.stats.statusRefs - refsBefore, n, "each ref asked about once, no request refused")
         assert.strictEqual(report.providerCalls, 3, "the report counts the same calls")
         assert.strictEqual((yield* pool.counts).idle, n, "every answer was used: nothing declared dead")
         const [row] = yield* sql<{
