@@ -69,7 +69,7 @@ const agentRuntimeLayer = Layer.effectContext(
           Effect.ensuring(Effect.sync(() => void waiting[call]--)),
           Effect.andThen(effect),
         )
-    const agents = new Map<string, { identity: MessagingIdentity; client: MessagingClient }>()
+    const agents = new Map<string, { identity: MessagingIdentity; client: MessagingClient; joined: string[] }>()
     const agentOf = (instanceId: string) =>
       Effect.gen(function* () {
         const known = agents.get(instanceId)
@@ -78,8 +78,9 @@ const agentRuntimeLayer = Layer.effectContext(
         const client = yield* messaging
           .connect(identity, { label: `agent-${instanceId.slice(0, 8)}` })
           .pipe(Scope.provide(scope))
-        agents.set(instanceId, { identity, client })
-        return { identity, client }
+        const agent = { identity, client, joined: [] as string[] }
+        agents.set(instanceId, agent)
+        return agent
       })
     const runtime = RuntimeClient.of({
       ...base,
@@ -95,6 +96,7 @@ const agentRuntimeLayer = Layer.effectContext(
             timeoutMs: 10_000,
             pollMs: 100,
           })
+          if (joined._tag === "Joined") agent.joined.push(joined.conversationId)
           return joined._tag === "Joined"
             ? { conversationId: joined.conversationId, inviteUrl: null, joined: true, pending: false }
             : { conversationId: "", inviteUrl: null, joined: false, pending: true }
@@ -111,6 +113,41 @@ const agentRuntimeLayer = Layer.effectContext(
           ),
         ),
     })
+    // The conversations it joined for real are listed (with their devnet names) and left on the devnet, after the
+    // in-memory cloud's own conversation.
+    const runtimeWithLeave = RuntimeClient.of({
+      ...runtime,
+      conversations: (url, token) =>
+        Effect.gen(function* () {
+          const own = yield* base.conversations(url, token)
+          const agent = agents.get(url.replace("memory://", ""))
+          if (!agent) return own
+          const joined = yield* Effect.forEach(agent.joined, (id) =>
+            agent.client.conversation(id).pipe(
+              Effect.map((c) => ({ id, name: c._tag === "Some" ? c.value.name : null })),
+              Effect.orElseSucceed(() => ({ id, name: null })),
+            ),
+          )
+          return [...own, ...joined]
+        }),
+      leave: (url, token, conversationId) => {
+        const agent = agents.get(url.replace("memory://", ""))
+        if (!agent?.joined.includes(conversationId)) return base.leave(url, token, conversationId)
+        return agent.client.leave(conversationId).pipe(
+          Effect.tap(() => Effect.sync(() => agent.joined.splice(agent.joined.indexOf(conversationId), 1))),
+          Effect.mapError(
+            (e) =>
+              new ProviderError({
+                provider: "runtime",
+                operation: "leave",
+                status: 409,
+                retryable: false,
+                message: `The agent instance refused leave (HTTP 409): ${e.message}.`,
+              }),
+          ),
+        )
+      },
+    })
     const control = AgentRuntime.of({
       hold: (call) => Effect.asVoid(gates[call].close),
       release: (call) => Effect.asVoid(gates[call].open),
@@ -119,7 +156,7 @@ const agentRuntimeLayer = Layer.effectContext(
     })
     // Compute's destroy passes its gate too (a release the test cuts midway).
     const gatedCompute = Compute.of({ ...compute, destroy: (ref) => gated("destroy")(compute.destroy(ref)) })
-    return Context.make(RuntimeClient, runtime).pipe(
+    return Context.make(RuntimeClient, runtimeWithLeave).pipe(
       Context.add(AgentRuntime, control),
       Context.add(Compute, gatedCompute),
     )

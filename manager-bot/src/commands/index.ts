@@ -19,6 +19,7 @@ import { avatarCommand } from "./user/avatar.ts"
 import { instructCommand } from "./user/instruct.ts"
 import { inviteCommand } from "./user/invite.ts"
 import { joinCommand } from "./user/join.ts"
+import { leaveCommand } from "./user/leave.ts"
 import { modelCommand } from "./user/model.ts"
 import { newCommand } from "./user/new.ts"
 import { nameCommand } from "./user/name.ts"
@@ -41,6 +42,7 @@ const userCommands = [
   modelCommand,
   inviteCommand,
   joinCommand,
+  leaveCommand,
   restartCommand,
   transferCommand,
   acceptCommand,

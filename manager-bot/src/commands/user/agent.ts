@@ -3,7 +3,9 @@ import type { HeldResource } from "@convos-agents/pool-core"
 import { type SpendLookup, spendText } from "@convos-agents/pool-core/providers/resources"
 import type { Instance, ModelSettings } from "@convos-agents/pool-core"
 import { shortId, withAgent } from "../agents.ts"
+import type { AgentConversation } from "@convos-agents/contract"
 import { modelOf } from "./model.ts"
+import { conversationLines } from "./leave.ts"
 import { answer } from "../explain.ts"
 import type { Command } from "../types.ts"
 
@@ -32,6 +34,7 @@ export const agentDetail = (
   spend: SpendLookup | undefined,
   pageLink: string | null = null,
   models?: ModelSettings,
+  conversations: ReadonlyArray<AgentConversation> | null = null,
 ) =>
   [
     `${i.agentName ?? "(unnamed)"} [${shortId(i.id)}]`,
@@ -42,7 +45,10 @@ export const agentDetail = (
     `phone: ${held(resources, "telnyx")}`,
     `wallet: ${resources.find((r) => r.provider === "wallet" || r.provider === "bankr")?.externalId ?? "none"}`,
     `spend: ${spend === undefined ? "—" : spendText(spend)}`,
-    `conversations: ${i.joinUrl ? "one it joined by invite" : "its own"}${i.conversationId ? ` (${i.conversationId})` : ""}${i.inviteUrl ? `\n  invite: ${i.inviteUrl}` : ""}`,
+    // The running agent's own list (numbered as /leave takes them); the recorded one when it could not be asked.
+    conversations
+      ? `conversations${conversations.length === 0 ? ": none" : ` (/leave ${i.agentName ?? shortId(i.id)} <number> to leave one):\n${conversationLines(conversations, i.conversationId).join("\n")}`}${i.inviteUrl ? `\n  invite: ${i.inviteUrl}` : ""}`
+      : `conversations: ${i.joinUrl ? "one it joined by invite" : "its own"}${i.conversationId ? ` (${i.conversationId})` : ""}${i.inviteUrl ? `\n  invite: ${i.inviteUrl}` : ""}`,
     `instructions:\n${excerpt(i.instructions)}`,
     // The agent's own page (invite QR, email, phone, spend, "request more"): signed for this owner, valid 24 hours.
     ...(pageLink && i.status === "claimed" ? [`page (yours only, valid 24 h): ${pageLink}`] : []),
@@ -51,7 +57,7 @@ export const agentDetail = (
 export const agentCommand: Command = {
   name: "agent",
   args: "<agent>",
-  help: "everything about one of your agents: state, template, model, instructions, email, phone, wallet, spend, conversations, and a link to its own page",
+  help: "everything about one of your agents: state, template, model, instructions, email, phone, wallet, spend, its conversations (numbered, as /leave takes them), and a link to its own page",
   scope: "user",
   aliasArg: "agent",
   minArgs: 1,
@@ -65,8 +71,14 @@ export const agentCommand: Command = {
           resources: ctx.heldBy(agent.id),
           spend: ctx.spendOf([agent.id]).pipe(Effect.map((m) => m.get(agent.id))),
           pageLink: ctx.pool.pageLink(agent.id),
+          // Only a running agent can say where it is; without an answer the view shows what the pool recorded.
+          conversations:
+            agent.status === "claimed"
+              ? ctx.pool.conversations(agent.id, ctx.sender).pipe(Effect.orElseSucceed(() => null))
+              : Effect.succeed(null),
         }),
-        ({ fresh, resources, spend, pageLink }) => agentDetail(fresh, resources, spend, pageLink, ctx.pool.models),
+        ({ fresh, resources, spend, pageLink, conversations }) =>
+          agentDetail(fresh, resources, spend, pageLink, ctx.pool.models, conversations),
       ),
     ),
 }
