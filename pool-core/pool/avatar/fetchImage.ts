@@ -30,7 +30,9 @@ export interface FetchedImage {
   readonly contentType: ImageType
 }
 
-const blocked = new BlockList()
+// Two lists: a BlockList holding IPv6 rules also matches IPv4 addresses as IPv4-mapped (::ffff:0:0/96 would match
+// every IPv4 address), so each family is checked against its own rules only.
+const blocked4 = new BlockList()
 for (const [net, prefix] of [
   ["0.0.0.0", 8],
   ["10.0.0.0", 8],
@@ -47,7 +49,8 @@ for (const [net, prefix] of [
   ["224.0.0.0", 4],
   ["240.0.0.0", 4],
 ] as const)
-  blocked.addSubnet(net, prefix, "ipv4")
+  blocked4.addSubnet(net, prefix, "ipv4")
+const blocked6 = new BlockList()
 for (const [net, prefix] of [
   ["::", 96], // unspecified, loopback, IPv4-compatible
   ["::ffff:0:0", 96], // IPv4-mapped: would reach any IPv4 address
@@ -58,12 +61,14 @@ for (const [net, prefix] of [
   ["fe80::", 10], // link-local
   ["ff00::", 8], // multicast
 ] as const)
-  blocked.addSubnet(net, prefix, "ipv6")
+  blocked6.addSubnet(net, prefix, "ipv6")
 
 /** Loopback, private, link-local, shared, reserved or multicast: not an address a stranger's URL may reach. */
 export const isPrivateAddress = (address: string): boolean => {
   const family = isIP(address)
-  return family === 0 || blocked.check(address, family === 4 ? "ipv4" : "ipv6")
+  if (family === 4) return blocked4.check(address, "ipv4")
+  if (family === 6) return blocked6.check(address, "ipv6")
+  return true
 }
 
 const refuse = (message: string) => new InvalidRequest({ field: "image", message })
