@@ -200,6 +200,36 @@ describe("runtime with a real OpenClaw gateway", () => {
     }
   }, 1_500_000)
 
+  it("POST /convos/leave through the gateway's plugin routes: the member sees the agent removed", async () => {
+    const authed = (path: string, body?: unknown) =>
+      fetch(`${url}${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }))
+    const made = await authed("/convos/conversation", { name: "Leaving soon" })
+    expect(made.status).toBe(200)
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const person = yield* connectPerson(devnet.url, "leave person")
+          expect(yield* joinInvite(person, made.body.inviteUrl, 180_000)).toMatchObject({ _tag: "Joined" })
+          const listed = yield* Effect.promise(() => authed("/convos/conversations"))
+          expect(listed.body.conversations).toContainEqual({ id: made.body.conversationId, name: "Leaving soon" })
+          const left = yield* Effect.promise(() =>
+            authed("/convos/leave", { conversationId: made.body.conversationId }),
+          )
+          expect(left).toEqual({ status: 200, body: { left: made.body.conversationId } })
+          expect((yield* person.client.members(made.body.conversationId)).map((m) => m.inboxId)).toEqual([
+            person.identity.inboxId,
+          ])
+          const unknown = yield* Effect.promise(() => authed("/convos/leave", { conversationId: "nowhere" }))
+          expect(unknown.status).toBe(404)
+        }),
+      ),
+    )
+  }, 600_000)
+
   it("a restarted manager re-adopts the running instance, and destroy stops it by PID", async () => {
     const record = JSON.parse(
       await (await import("node:fs/promises")).readFile(join(dataDir, "instances", ID, "instance.json"), "utf8"),
