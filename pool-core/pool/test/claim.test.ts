@@ -118,7 +118,8 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
           settings: { quotas: { ...(yield* PoolConfig).quotas, agentsPerOwner: 1, apiClaimsPerHour: 0 } },
         })
         yield* pool.claim({ key: "cap-alice-1", claimedBy: "alice" })
-        const refused = yield* Effect.flip(pool.claim({ key: "cap-alice-2", claimedBy: "alice" }))
+        const { steps, onProgress } = recorder()
+        const refused = yield* Effect.flip(pool.claim({ key: "cap-alice-2", claimedBy: "alice" }, onProgress))
         const api = []
         for (let i = 0; i < 3; i++)
           api.push(yield* Effect.exit(pool.claim({ key: `cap-api-${i}`, claimedBy: "api:ci" })))
@@ -130,6 +131,7 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
         assert.strictEqual(bob._tag, "NoAgentAvailable")
         assert.instanceOf(refused, QuotaExceeded)
         assert.strictEqual((refused as QuotaExceeded).kind, "live")
+        assert.deepStrictEqual(steps, ["claim active", "claim fail"], "the refusal is told as a failed step")
         assert.deepStrictEqual(
           api.map((e) => e._tag),
           ["Success", "Success", "Success"],
