@@ -4,7 +4,8 @@ import { SqlClient } from "effect/sql"
 import { TestDatabase } from "../../db/testing.ts"
 import type { Progress } from "../../pool/Pool.ts"
 import { AgentResources } from "../AgentResources.ts"
-import { agentResourcesLayerFromEnv } from "./AgentResourcesLive.ts"
+import { agentResourcesLayerFromEnv, makeAgentResources } from "./AgentResourcesLive.ts"
+import type { ResourceProvider } from "./ResourceProvider.ts"
 import { agentResourcesOverFakes, ProviderFakes, providerFakesLayer } from "./testing.ts"
 
 const env = Layer.mergeAll(agentResourcesOverFakes).pipe(
@@ -140,6 +141,30 @@ layer(env, { timeout: "120 seconds", excludeTestServices: true })("AgentResource
         2,
         "one refused, one done, none after",
       )
+    }),
+  )
+
+  it.effect("a provider is one module in the list: taken, recorded, held and released once with no other code", () =>
+    Effect.gen(function* () {
+      const freed: Array<string> = []
+      // Any ResourceProvider; the name is one the instance_resources table accepts (a new provider adds its own).
+      const thing: ResourceProvider = {
+        name: "bankr",
+        configured: true,
+        taking: "taking a test thing",
+        take: (id) => Effect.succeed({ externalId: `thing-${id}`, env: { THING: "on" } }),
+        record: "rows",
+        free: (_id, externalId) => Effect.sync(() => void freed.push(externalId)),
+      }
+      const resources = yield* makeAgentResources([thing])
+      const steps: Array<string> = []
+      const got = yield* resources.acquire("p1", (p) => Effect.sync(() => void steps.push(`${p.status}:${p.message}`)))
+      assert.deepStrictEqual(got, { resources: [{ provider: "bankr", externalId: "thing-p1" }], env: { THING: "on" } })
+      assert.deepStrictEqual(steps, ["active:taking a test thing", "ok:bankr: thing-p1"])
+      assert.deepStrictEqual(yield* resources.held("p1"), got.resources)
+      yield* Effect.all([resources.release("p1"), resources.release("p1")], { concurrency: "unbounded" })
+      assert.deepStrictEqual(freed, ["thing-p1"])
+      assert.deepStrictEqual(yield* resources.held("p1"), [])
     }),
   )
 })

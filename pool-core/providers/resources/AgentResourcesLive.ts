@@ -1,19 +1,18 @@
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
-import { NotConfigured, ProviderError } from "../../domain/errors.ts"
+import { ProviderError } from "../../domain/errors.ts"
 import type { OnProgress } from "../../pool/Pool.ts"
-import { AgentMail, agentMailLayerFromEnv } from "../agentmail/AgentMail.ts"
 import { AgentResources, AgentResourcesNone, type HeldResource } from "../AgentResources.ts"
-import { OpenRouter, openRouterLayerFromEnv } from "../openrouter/OpenRouter.ts"
-import { Telnyx, telnyxLayerFromEnv } from "../telnyx/Telnyx.ts"
-import { AgentWallets, agentWalletsLayerFromEnv } from "../wallet/AgentWallets.ts"
+import { OpenRouter } from "../openrouter/OpenRouter.ts"
+import { resourceProviderLayers, resourceProviders } from "./registry.ts"
+import type { ResourceProvider } from "./ResourceProvider.ts"
 import { makeTopUp } from "./topUp.ts"
 
-// Per-agent resources from every configured provider. Order: Telnyx first (most contention: fail before spending
-// anything else), then OpenRouter, AgentMail, the wallet (agent_wallets, providers/wallet). Each resource is recorded in `instance_resources` right after
-// it is taken and before acquire returns, so any release path finds it. Release deletes one row at a time with
-// DELETE … RETURNING: of two concurrent releases only one gets the row and calls the provider (exactly once); if
-// the provider call fails the row is put back so a later release retries it.
+// Per-agent resources from every configured provider (resources/registry.ts, in its order). Each resource is recorded
+// in `instance_resources` right after it is taken and before acquire returns, so any release path finds it (a
+// provider keeping its own record, the wallet, says so). Release deletes one row at a time with DELETE … RETURNING: of
+// two concurrent releases only one gets the row and calls the provider (exactly once); if the provider call fails the
+// row is put back so a later release retries it.
 
 type Provider = HeldResource["provider"]
 
@@ -26,14 +25,11 @@ const dbError = (operation: string) => (cause: unknown) =>
     message: `resources ${operation}: database error: ${String(cause)}`,
   })
 
-export const AgentResourcesLive = Layer.effect(
-  AgentResources,
+/** AgentResources over these providers (in acquire order); topUp and webSearch go through OpenRouter. */
+export const makeAgentResources = (providers: ReadonlyArray<ResourceProvider>) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const telnyx = yield* Telnyx
     const openRouter = yield* OpenRouter
-    const agentMail = yield* AgentMail
-    const wallets = yield* AgentWallets
 
     const record = (instanceId: string, provider: Provider, externalId: string) =>
       sql`INSERT INTO instance_resources (instance_id, provider, external_id) VALUES (${instanceId}, ${provider}, ${externalId})
@@ -48,21 +44,10 @@ export const AgentResourcesLive = Layer.effect(
         Effect.catch((e) => Effect.logWarning(`resources: could not record an error for ${instanceId}: ${String(e)}`)),
       )
 
-    const freeAtProvider = (
-      instanceId: string,
-      r: HeldResource,
-    ): Effect.Effect<void, ProviderError | NotConfigured> => {
-      switch (r.provider) {
-        case "telnyx":
-          return telnyx.release(instanceId).pipe(Effect.asVoid)
-        case "openrouter":
-          return openRouter.deleteKey(r.externalId)
-        case "agentmail":
-          return agentMail.deleteInbox(r.externalId)
-        case "bankr":
-        case "wallet":
-          return Effect.void // bankr rows are from before agent_wallets (the key lived in the runtime's env); wallets go below
-      }
+    /** Rows of a provider no module claims (bankr: from before agent_wallets, its key lived in the runtime's env). */
+    const freeAtProvider = (instanceId: string, r: HeldResource) => {
+      const provider = providers.find((p) => p.name === r.provider)
+      return provider ? provider.free(instanceId, r.externalId) : Effect.void
     }
 
     const releaseOne = (instanceId: string, provider: Provider) =>
@@ -91,30 +76,36 @@ export const AgentResourcesLive = Layer.effect(
       )
 
     const held = (instanceId: string) =>
-      Effect.all([recorded(instanceId), wallets.get(instanceId)]).pipe(
-        Effect.map(
-          ([rows, wallet]): ReadonlyArray<HeldResource> =>
-            Option.isSome(wallet) ? [...rows, { provider: "wallet", externalId: wallet.value.address }] : rows,
+      Effect.all([
+        recorded(instanceId),
+        Effect.forEach(providers, (p) =>
+          p.heldBy
+            ? Effect.map(
+                p.heldBy(instanceId),
+                Option.map((externalId): HeldResource => ({ provider: p.name, externalId })),
+              )
+            : Effect.succeedNone,
         ),
-      )
+      ]).pipe(Effect.map(([rows, own]): ReadonlyArray<HeldResource> => [...rows, ...own.flatMap(Option.toArray)]))
 
     const release = (instanceId: string) =>
       Effect.gen(function* () {
         const rows = yield* recorded(instanceId)
-        // A Telnyx number can be assigned in phone_numbers before its instance_resources row exists (crash in
-        // between): releasing by instance id covers it too.
-        const providers = new Set<Provider>([...rows.map((r) => r.provider)])
-        const results = yield* Effect.forEach([...providers], (p) => Effect.result(releaseOne(instanceId, p)), {
+        const named = new Set<Provider>([...rows.map((r) => r.provider)])
+        const results = yield* Effect.forEach([...named], (p) => Effect.result(releaseOne(instanceId, p)), {
           concurrency: "unbounded",
         })
-        yield* telnyx.release(instanceId).pipe(Effect.ignore)
-        // The wallet goes only here, with the agent's other resources (never on a destroy of its compute alone).
-        const wallet = yield* Effect.result(
-          wallets
-            .remove(instanceId, "released")
-            .pipe(Effect.tapError((e) => recordError(instanceId, "wallet", "release", e.message))),
-        )
-        if (wallet._tag === "Failure") results.push(wallet as (typeof results)[number])
+        // Then each provider's release by instance, in order (the Telnyx number without a row; the wallet, which goes
+        // only here, with the agent's other resources, never on a destroy of its compute alone).
+        for (const p of providers) {
+          if (!p.releaseInstance) continue
+          const released = yield* Effect.result(
+            p
+              .releaseInstance(instanceId)
+              .pipe(Effect.tapError((e) => recordError(instanceId, p.name, "release", e.message))),
+          )
+          if (released._tag === "Failure") results.push(released)
+        }
         const failures = results.flatMap((r) => (r._tag === "Failure" ? [r.failure] : []))
         if (failures.length > 0) {
           return yield* new ProviderError({
@@ -135,69 +126,37 @@ export const AgentResourcesLive = Layer.effect(
       const env: Record<string, string> = {}
       const resources: Array<HeldResource> = []
 
-      const step = <A>(
-        provider: Provider,
-        configured: boolean,
-        take: Effect.Effect<A, ProviderError | NotConfigured>,
-        use: (a: A) => { externalId: string; env: Record<string, string> },
-      ) =>
+      /** Takes one resource from a configured provider, records it (unless the provider keeps its own record). */
+      const step = (p: ResourceProvider) =>
         Effect.gen(function* () {
-          if (!configured) return yield* progress(provider, "skip", `${provider} is not configured`)
-          yield* progress(provider, "active", `taking a ${provider} resource`)
+          if (!p.configured) return yield* progress(p.name, "skip", p.notConfigured ?? `${p.name} is not configured`)
+          yield* progress(p.name, "active", p.taking ?? `taking a ${p.name} resource`)
           // Taking and recording go together: a claim timeout (an interruption) that fell between them would leave
           // something the provider made that no release knows of. Bounded by the provider calls' own timeouts.
-          const taken = yield* Effect.uninterruptible(
-            Effect.gen(function* () {
-              const made = use(yield* take)
-              yield* record(instanceId, provider, made.externalId)
-              return made
-            }),
-          )
-          resources.push({ provider, externalId: taken.externalId })
+          const taken =
+            p.record === "own"
+              ? yield* p.take(instanceId)
+              : yield* Effect.uninterruptible(
+                  Effect.gen(function* () {
+                    const made = yield* p.take(instanceId)
+                    yield* record(instanceId, p.name, made.externalId)
+                    return made
+                  }),
+                )
+          resources.push({ provider: p.name, externalId: taken.externalId })
           Object.assign(env, taken.env)
-          yield* progress(provider, "ok", `${provider}: ${taken.externalId}`)
+          yield* progress(p.name, "ok", `${p.name}: ${taken.externalId}`)
         }).pipe(
           Effect.tapError((e) =>
-            Effect.andThen(
-              progress(provider, "fail", e.message),
-              recordError(instanceId, provider, "acquire", e.message),
-            ),
+            Effect.andThen(progress(p.name, "fail", e.message), recordError(instanceId, p.name, "acquire", e.message)),
           ),
         )
 
-      return Effect.gen(function* () {
-        // Only the agent's own OpenRouter key (capped per agent) goes to the agent. Inbox, number and wallet stay with
-        // the pool: the agent uses them through /api/agent-services with its instance token, so no org key
-        // (TELNYX_API_KEY, the AgentMail key, BANKR_PARTNER_KEY) ever reaches an agent.
-        yield* step("telnyx", telnyx.configured, telnyx.acquire(instanceId), (phone) => ({
-          externalId: phone,
-          env: {},
-        }))
-        yield* step("openrouter", openRouter.configured, openRouter.createKey(instanceId), (k) => ({
-          externalId: k.hash,
-          env: { OPENROUTER_API_KEY: Redacted.value(k.key) },
-        }))
-        yield* step("agentmail", agentMail.configured, agentMail.createInbox(instanceId), (i) => ({
-          externalId: i.inboxId,
-          env: {},
-        }))
-        if (wallets.configured) {
-          yield* progress("wallet", "active", "making a wallet")
-          const w = yield* wallets
-            .create(instanceId)
-            .pipe(
-              Effect.tapError((e) =>
-                Effect.andThen(
-                  progress("wallet", "fail", e.message),
-                  recordError(instanceId, "wallet", "acquire", e.message),
-                ),
-              ),
-            )
-          resources.push({ provider: "wallet", externalId: w.address })
-          yield* progress("wallet", "ok", `wallet: ${w.address}`)
-        } else yield* progress("wallet", "skip", "wallets are not configured")
-        return { resources: [...resources], env: { ...env } }
-      }).pipe(
+      // Only the agent's own OpenRouter key (capped per agent) goes to the agent. Inbox, number and wallet stay with
+      // the pool: the agent uses them through /api/agent-services with its instance token, so no org key
+      // (TELNYX_API_KEY, the AgentMail key, BANKR_PARTNER_KEY) ever reaches an agent.
+      return Effect.forEach(providers, step, { discard: true }).pipe(
+        Effect.map(() => ({ resources: [...resources], env: { ...env } })),
         // Halfway failure: give back what was taken (the provider that failed took nothing, or its create is
         // idempotent/swept), then fail with the original error.
         Effect.tapError(() =>
@@ -210,7 +169,12 @@ export const AgentResourcesLive = Layer.effect(
     const topUp = yield* makeTopUp({ openRouter, held, recordError })
 
     return AgentResources.of({ webSearch: openRouter.configured, acquire, release, held, topUp })
-  }),
+  })
+
+/** AgentResources over every registered provider (resources/registry.ts); needs their services and SqlClient. */
+export const AgentResourcesLive = Layer.effect(
+  AgentResources,
+  Effect.flatMap(Effect.all(resourceProviders), makeAgentResources),
 )
 
 /**
@@ -220,15 +184,9 @@ export const AgentResourcesLive = Layer.effect(
  */
 export const agentResourcesLayerFromEnv = Layer.unwrap(
   Effect.gen(function* () {
-    const ctx = yield* Layer.build(
-      Layer.mergeAll(telnyxLayerFromEnv, openRouterLayerFromEnv, agentMailLayerFromEnv, agentWalletsLayerFromEnv),
-    )
-    const any = [
-      Context.get(ctx, Telnyx),
-      Context.get(ctx, OpenRouter),
-      Context.get(ctx, AgentMail),
-      Context.get(ctx, AgentWallets),
-    ].some((p) => p.configured)
+    const ctx = yield* Layer.build(resourceProviderLayers)
+    const providers = yield* Effect.all(resourceProviders).pipe(Effect.provideContext(ctx))
+    const any = providers.some((p) => p.configured)
     const resources = any ? AgentResourcesLive.pipe(Layer.provide(Layer.succeedContext(ctx))) : AgentResourcesNone
     // The provider services too: spend lookups read keys through the OpenRouter client that made them, and the
     // agent service API (providers/services) sends through the same AgentMail/Telnyx clients and wallets.
