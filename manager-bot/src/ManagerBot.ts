@@ -300,7 +300,10 @@ const makeBot = Effect.gen(function* () {
           text: m.text,
           inOpsChat: inOps,
           isAdmin: admins.has(m.senderInboxId),
-          journal: ledgerJournal((entry) => store.journal(m.id, handler, entry)),
+          journal: ledgerJournal(
+            (entry) => store.journal(m.id, handler, entry),
+            (outcome, effect) => store.withOutcome(m.id, handler, outcome, effect),
+          ),
         },
         reply,
       )

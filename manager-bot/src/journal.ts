@@ -1,5 +1,5 @@
 import { Effect, Option, Schema } from "effect"
-import type { Pool } from "@convos-agents/pool-core"
+import type { DatabaseError, Pool } from "@convos-agents/pool-core"
 
 // A person's command that changes something (release, rename …) is answered once and correctly even when the process
 // answering it dies midway and another one takes the message over. Before the effect the command records its intent:
@@ -26,15 +26,25 @@ export interface Journal {
   readonly intend: (applied: Applied, reply: string) => Effect.Effect<void>
   /** After the effect: the reply, so a takeover only sends it. */
   readonly record: (reply: string) => Effect.Effect<void>
+  /**
+   * A database-only effect (a dialog step) and its reply, recorded in one transaction: a takeover either finds both
+   * (and only sends the reply) or neither (and runs the message as new).
+   */
+  readonly recordWith: <A, E>(effect: Effect.Effect<A, E>, reply: string) => Effect.Effect<A, E | DatabaseError>
 }
 
-export const noJournal: Journal = { intend: () => Effect.void, record: () => Effect.void }
+export const noJournal: Journal = {
+  intend: () => Effect.void,
+  record: () => Effect.void,
+  recordWith: (effect) => effect,
+}
 
 /** A journal over the ledger row of one message, for the process holding it; a failed write is logged, not fatal. */
 export const ledgerJournal = (
   write: (
     entry: { readonly intent: string } | { readonly outcome: string },
   ) => Effect.Effect<void, { message: string }>,
+  withOutcome: <A, E>(outcome: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E | DatabaseError>,
 ): Journal => {
   const logged = (entry: { readonly intent: string } | { readonly outcome: string }) =>
     write(entry).pipe(
@@ -48,6 +58,7 @@ export const ledgerJournal = (
   return {
     intend: (applied, reply) => logged({ intent: encodeIntent({ applied, reply }) }),
     record: (reply) => logged({ outcome: reply }),
+    recordWith: (effect, reply) => withOutcome(reply, effect),
   }
 }
 

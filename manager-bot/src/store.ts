@@ -39,6 +39,16 @@ export class BotStore extends Context.Service<
       handler: string,
       entry: { readonly intent: string } | { readonly outcome: string },
     ) => Effect.Effect<void, DatabaseError>
+    /**
+     * Runs `effect` (database work only, e.g. a dialog step) and records `outcome` as the message's outcome in one
+     * transaction: a takeover sees both or neither.
+     */
+    readonly withOutcome: <A, E>(
+      messageId: string,
+      handler: string,
+      outcome: string,
+      effect: Effect.Effect<A, E>,
+    ) => Effect.Effect<A, E | DatabaseError>
     /** Forgets answered messages taken before `before` (older than any the stream can replay); returns how many. */
     readonly pruneAnswered: (before: Date) => Effect.Effect<number, DatabaseError>
     readonly getState: (key: string) => Effect.Effect<Option.Option<string>, DatabaseError>
@@ -114,6 +124,24 @@ export class BotStore extends Context.Service<
             ? sql`UPDATE processed_messages SET intent = ${entry.intent} WHERE message_id = ${messageId} AND handled_by = ${handler}`
             : sql`UPDATE processed_messages SET outcome = ${entry.outcome} WHERE message_id = ${messageId} AND handled_by = ${handler}`
           ).pipe(Effect.asVoid, Effect.mapError(dbError)),
+        withOutcome: <A, E>(messageId: string, handler: string, outcome: string, effect: Effect.Effect<A, E>) =>
+          sql
+            .withTransaction(
+              effect.pipe(
+                Effect.tap(() =>
+                  sql`UPDATE processed_messages SET outcome = ${outcome} WHERE message_id = ${messageId} AND handled_by = ${handler}`.pipe(
+                    Effect.mapError(dbError),
+                  ),
+                ),
+              ),
+            )
+            .pipe(
+              Effect.mapError((e): E | DatabaseError =>
+                (e as { _tag?: unknown })._tag === "SqlError"
+                  ? dbError(e as { message: string })
+                  : (e as E | DatabaseError),
+              ),
+            ),
         pruneAnswered: (before) =>
           sql`DELETE FROM processed_messages WHERE answered_at IS NOT NULL AND processed_at < ${before} RETURNING message_id`.pipe(
             Effect.map((r) => r.length),

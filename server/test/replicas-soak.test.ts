@@ -218,15 +218,16 @@ describe("two manager replicas under load", () => {
         }
 
         // The killed replica claimed this message's answer (the ledger says so) and is dead: the rest never comes.
+        // A /new it accepted is not abandoned: it is pending until a live replica sends its invite (or refusal).
         const abandoned = async (messageId: string) => {
           if (!killedIsGone) return false
-          const [row] = await query<{ handledBy: string; answered: boolean }>(
+          const [row] = await query<{ handledBy: string; answered: boolean; pending: boolean }>(
             serverUrl!,
             schema,
-            "SELECT handled_by, answered_at IS NOT NULL AS answered FROM processed_messages WHERE message_id = $1",
+            "SELECT handled_by, answered_at IS NOT NULL AS answered, EXISTS (SELECT 1 FROM bot_pending_claims c WHERE c.message_id = $1) AS pending FROM processed_messages WHERE message_id = $1",
             [messageId],
           )
-          return row?.answered === true && row.handledBy === everyReplica[0]!.replicaId
+          return row?.answered === true && !row.pending && row.handledBy === everyReplica[0]!.replicaId
         }
         const monitor = async () => {
           while (Date.now() < until) {
@@ -261,6 +262,14 @@ describe("two manager replicas under load", () => {
             serverUrl!,
             schema,
             "SELECT count(*)::int AS n FROM instances WHERE status = 'claiming'",
+          )
+          return row!.n === 0
+        })
+        await waitFor("no /new left pending", async () => {
+          const [row] = await query<{ n: number }>(
+            serverUrl!,
+            schema,
+            "SELECT count(*)::int AS n FROM bot_pending_claims",
           )
           return row!.n === 0
         })
@@ -348,6 +357,10 @@ describe("two manager replicas under load", () => {
           people: PEOPLE,
           messages: verdicts.reduce((s, v) => s + v.messages, 0),
           answered: verdicts.reduce((s, v) => s + v.answers, 0),
+          newClaims: verdicts.reduce((s, v) => s + v.claims.sent, 0),
+          newInvites: verdicts.reduce((s, v) => s + v.claims.invites, 0),
+          newRefusals: verdicts.reduce((s, v) => s + v.claims.refusals, 0),
+          newWithoutAnswer: verdicts.flatMap((v) => v.claimsWithoutAnswer),
           cutByKill: verdicts.flatMap((v) => v.cutByKill),
           answeredBy,
           takenOverAfterKill: takenOverIds.size,
@@ -365,6 +378,8 @@ describe("two manager replicas under load", () => {
         console.log(`[soak] ${JSON.stringify(counts)}`)
 
         expect(verdicts.flatMap((v) => v.problems)).toEqual([])
+        // Every /new sent got its invite or a clear refusal, whatever the kill cut.
+        expect(counts.newWithoutAnswer).toEqual([])
         expect(ledger.filter((r) => !r.answered).map((r) => r.messageId)).toEqual([])
         expect(ledger).toHaveLength(messageIds.length)
         expect(doubleClaimed).toEqual([])

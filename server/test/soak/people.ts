@@ -101,8 +101,13 @@ const say = (p: Person, text: string, expect: Expect, timeoutMs: number, abandon
     return false
   })
 
-const claimReplies: Expect = {
-  min: 2,
+/**
+ * The claim's answer ("/skip" to the instructions question): "Setting up …", maybe "No agent is free …", then the
+ * invite or a refusal. At least the last: a /new whose process died is resumed by another one, which sends only the
+ * final text (the killed one may have claimed "Setting up …" and died before sending it).
+ */
+export const claimReplies: Expect = {
+  min: 1,
   max: 3,
   allowed: [/^Setting up /, /^No agent is free right now/, /is ready\. Open this link|Say \/new to try again/],
   done: /is ready\. Open this link|Say \/new to try again/,
@@ -138,6 +143,9 @@ export const chatUntil = (p: Person, until: number, stepTimeoutMs: number, aband
 
 export interface Verdict {
   readonly messages: number
+  /** Each /new's claim message: answered with its invite, a clear refusal, or (a failure) nothing final. */
+  readonly claims: { readonly sent: number; readonly invites: number; readonly refusals: number }
+  readonly claimsWithoutAnswer: ReadonlyArray<string>
   readonly answers: number
   /** Messages sent before the kill whose answer had not arrived by then, and never arrived. */
   readonly cutByKill: ReadonlyArray<string>
@@ -163,6 +171,8 @@ export const judge = (
   const cutByKill: string[] = []
   const rerunAnswers: string[] = []
   let answers = 0
+  const claims = { sent: 0, invites: 0, refusals: 0 }
+  const claimsWithoutAnswer: string[] = []
   const userIdx = p.chat.flatMap((r, i) => (r.fromBot ? [] : [i]))
   const welcome = p.chat.slice(0, userIdx[0] ?? p.chat.length).filter((r) => r.fromBot)
   if (welcome.length !== 1) problems.push(`${p.name}: ${welcome.length} welcome texts (expected 1)`)
@@ -185,6 +195,12 @@ export const judge = (
       cutByKill.push(`${p.name}: "${sent.text}" got ${texts.length} text(s)`)
     else if (cut) problems.push(`${p.name}: "${sent.text}" was never answered (not a message the killed replica held)`)
     else answers++
+    if (e === claimReplies) {
+      claims.sent++
+      if (texts.some((t) => /is ready\. Open this link/.test(t))) claims.invites++
+      else if (texts.some((t) => /Say \/new( \S+)? to try again/.test(t))) claims.refusals++
+      else claimsWithoutAnswer.push(`${p.name}: "${sent.text}" got ${JSON.stringify(texts)}`)
+    }
     const tooMany = texts.length > e.max
     const tooFew = !cut && texts.length < e.min
     const scriptless = unmatched.length > 0 || repeated.length > 0
@@ -197,5 +213,5 @@ export const judge = (
         `${p.name}: "${sent.text}" got ${JSON.stringify(texts)} (expected ${e.min}–${e.max} of ${e.allowed})`,
       )
   })
-  return { messages: p.sent.length, answers, cutByKill, rerunAnswers, problems }
+  return { messages: p.sent.length, claims, claimsWithoutAnswer, answers, cutByKill, rerunAnswers, problems }
 }

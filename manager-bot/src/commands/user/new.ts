@@ -68,8 +68,10 @@ const continueNewAgent = (ctx: CommandContext, d: NewAgentDialog) =>
   Effect.gen(function* () {
     const text = ctx.text.trim()
     if (/^\/cancel\b/i.test(text)) {
-      yield* ctx.dialogs.end(ctx.conversationId, ctx.sender)
-      return yield* ctx.reply("Cancelled. Say /new to start again.")
+      // The step and its reply are recorded together: a takeover after a crash sends the reply, never runs it again.
+      const cancelled = "Cancelled. Say /new to start again."
+      yield* ctx.journal.recordWith(ctx.dialogs.end(ctx.conversationId, ctx.sender), cancelled)
+      return yield* ctx.reply(cancelled)
     }
     const skip = /^\/skip\b/i.test(text)
     if (d.step === "name") {
@@ -79,10 +81,13 @@ const continueNewAgent = (ctx: CommandContext, d: NewAgentDialog) =>
       const named = skip ? Result.succeed(d.defaultName) : normalizeAgentName(text)
       if (Result.isFailure(named))
         return yield* ctx.reply(`${named.failure} (/skip keeps "${d.defaultName}", /cancel stops.)`)
-      yield* ctx.dialogs.set(ctx.conversationId, ctx.sender, { ...d, step: "instructions", name: named.success })
-      return yield* ctx.reply(
-        `Great: ${named.success}. What should it do? Send its instructions in one message (/skip keeps ${d.templateInstructions ? "the template's" : "the default"} instructions).`,
+      // Run again after the step moved on, the name would be taken for the instructions: recorded with its reply.
+      const asked = `Great: ${named.success}. What should it do? Send its instructions in one message (/skip keeps ${d.templateInstructions ? "the template's" : "the default"} instructions).`
+      yield* ctx.journal.recordWith(
+        ctx.dialogs.set(ctx.conversationId, ctx.sender, { ...d, step: "instructions", name: named.success }),
+        asked,
       )
+      return yield* ctx.reply(asked)
     }
     // Instructions are data: whatever the person sends (other than /skip, /cancel) is stored as is.
     if (!skip && text.length > inputLimits.instructions) {
