@@ -186,4 +186,37 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
         yield* second.close
       }),
   )
+
+  it.effect(
+    "the /new name step cut after the dialog moved on: the takeover sends its reply, the name is not taken for the instructions",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* Pool
+        const sql = yield* SqlClient.SqlClient
+        yield* pool.replenish(1)
+        yield* pool.tick
+        const testScope = yield* Effect.scope
+        const first = yield* startProcess
+        const di = yield* first.open("Di", testScope)
+        yield* di.say("/new")
+        const [asked] = yield* di.say("Pilot")
+        assert.include(asked, "Great: Pilot. What should it do?")
+        yield* first.close
+        // The process died between the step (the dialog moved on to the instructions) and its answer: the ledger row
+        // is as it leaves it then, taken by the dead process and not answered.
+        const [nameMessage] = yield* sql<{ messageId: string }>`
+          SELECT message_id FROM processed_messages WHERE answered_at IS NOT NULL ORDER BY processed_at DESC LIMIT 1`
+        yield* sql`UPDATE processed_messages SET answered_at = NULL, handled_by = ${randomUUID()} WHERE message_id = ${nameMessage!.messageId}`
+        const before = (yield* di.botTexts()).length
+        const second = yield* startProcess
+        yield* di.waitForBotTexts(before + 1, 30_000)
+        yield* Effect.sleep(Duration.seconds(2)) // a claim's replies would come by now
+        assert.deepStrictEqual((yield* di.botTexts()).slice(before), [asked], "the question again, nothing claimed")
+        assert.lengthOf(yield* pool.list({ claimedBy: di.id.inboxId }), 0)
+        // The dialog is where it was: the instructions still claim the agent.
+        const [, ready] = yield* di.say("Fly to Porto.", 2)
+        assert.include(ready, "Pilot is ready")
+        yield* second.close
+      }),
+  )
 })
