@@ -1,13 +1,21 @@
 import { resolve } from "node:path"
-import { Effect, Layer } from "effect"
+import { Config, Effect, Layer, Option } from "effect"
 import { DataDir } from "@convos-agents/contract"
-import { type Compute, DatabaseLive, PoolConfigLive, PoolLive, RuntimeClientLive } from "@convos-agents/pool-core"
+import {
+  type Compute,
+  DatabaseLive,
+  fromConfigError,
+  InvalidConfig,
+  PoolConfigLive,
+  PoolLive,
+  RuntimeClientLive,
+} from "@convos-agents/pool-core"
 import { embeddedMessagingLayer, Messaging, metered } from "@convos-agents/messaging"
 import { BotMigrations, ManagerBotLive } from "@convos-agents/manager-bot"
 import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
 import { dockerComputeLayerFromEnv } from "@convos-agents/pool-core/compute/docker"
 import { railwayComputeLayerFromEnv } from "@convos-agents/pool-core/compute/railway"
-import { computeChoice, describeCompute } from "@convos-agents/pool-core/compute/select"
+import { type ComputeChoice, computeChoice, describeCompute } from "@convos-agents/pool-core/compute/select"
 import { agentResourcesLayerFromEnv, OrphanKeySweeperLive } from "@convos-agents/pool-core/providers/resources"
 import { AgentServicesLive } from "@convos-agents/pool-core/providers/services"
 import { NotionPromptsLive } from "@convos-agents/pool-core/providers/notion"
@@ -17,7 +25,36 @@ import { LoggingLive, ReadinessLive, TelemetryLive } from "@convos-agents/pool-c
 // → manager bot. Compute: COMPUTE=local|railway|docker, else Railway when a Railway token is set (RAILWAY_API_TOKEN,
 // RAILWAY_API_TOKENS or RAILWAY_TOKEN), else local agent processes (pool-core/providers/compute/select.ts).
 
-export const computeName = () => computeChoice(process.env)
+/** The variables composing reads (which compute, and what start says about each part). */
+const COMPOSE_VARS = [
+  "COMPUTE",
+  "RAILWAY_API_TOKEN",
+  "RAILWAY_API_TOKENS",
+  "RAILWAY_TOKEN",
+  "DOCKER_RUNTIME_IMAGE",
+  "DOCKER_HOST",
+  "DATABASE_URL",
+  "XMTP_ENV",
+  "DEVNET_URL",
+] as const
+
+export type ComposeEnv = Readonly<Partial<Record<(typeof COMPOSE_VARS)[number], string>>>
+
+/** Those variables, read through Config (the provider main hands the system). */
+export const composeEnv: Effect.Effect<ComposeEnv, InvalidConfig> = Effect.forEach(COMPOSE_VARS, (name) =>
+  Effect.map(Config.option(Config.String(name)), (v) => [name, Option.getOrUndefined(v)] as const),
+).pipe(
+  Effect.map((pairs) => Object.fromEntries(pairs.filter(([, v]) => v !== undefined)) as ComposeEnv),
+  Effect.mapError(fromConfigError),
+)
+
+/** The compute COMPUTE selects (select.ts); one that does not exist is InvalidConfig naming COMPUTE. */
+export const computeSetting: Effect.Effect<ComputeChoice, InvalidConfig> = Effect.flatMap(composeEnv, (env) =>
+  Effect.try({
+    try: () => computeChoice(env),
+    catch: (e) => new InvalidConfig({ variable: "COMPUTE", message: e instanceof Error ? e.message : String(e) }),
+  }),
+)
 
 /** Agents on this machine's devnet need its URL, known only once the devnet is up. */
 const localCompute = Layer.unwrap(
@@ -36,12 +73,18 @@ const dockerCompute = Layer.unwrap(
   }),
 )
 
-export const describeParts = () => [
-  `database: ${process.env.DATABASE_URL ? "Postgres from DATABASE_URL" : "embedded PGlite (set DATABASE_URL for Postgres)"}`,
-  `messaging: ${process.env.XMTP_ENV ? `XMTP ${process.env.XMTP_ENV}` : process.env.DEVNET_URL ? `devnet at ${process.env.DEVNET_URL}` : "embedded devnet (set XMTP_ENV=dev|production for XMTP)"}`,
-  `compute: ${describeCompute(computeName(), process.env)}`,
-  "provider resources: OpenRouter, AgentMail, Telnyx, Bankr for each one whose keys are set (.env.example)",
-]
+/** What start says about each part, and the compute it runs, from the settings (through Config). */
+export const describeParts = Effect.gen(function* () {
+  const env = yield* composeEnv
+  const compute = yield* computeSetting
+  const lines = [
+    `database: ${env.DATABASE_URL ? "Postgres from DATABASE_URL" : "embedded PGlite (set DATABASE_URL for Postgres)"}`,
+    `messaging: ${env.XMTP_ENV ? `XMTP ${env.XMTP_ENV}` : env.DEVNET_URL ? `devnet at ${env.DEVNET_URL}` : "embedded devnet (set XMTP_ENV=dev|production for XMTP)"}`,
+    `compute: ${describeCompute(compute, env)}`,
+    "provider resources: OpenRouter, AgentMail, Telnyx, Bankr for each one whose keys are set (.env.example)",
+  ]
+  return { compute, lines }
+})
 
 /** Every part's migrations (pool-core's and the bot's tables), merged by pool-core's one loader. */
 export const AppMigrations = BotMigrations
@@ -55,10 +98,15 @@ export interface AppOptions {
 }
 
 export const AppLayer = (options: AppOptions = {}) => {
-  const choice = computeName()
   const compute =
     options.compute ??
-    (choice === "railway" ? railwayComputeLayerFromEnv : choice === "docker" ? dockerCompute : localCompute)
+    Layer.unwrap(
+      Effect.map(
+        computeSetting,
+        (choice): Layer.Layer<Compute, unknown, Messaging> =>
+          choice === "railway" ? railwayComputeLayerFromEnv : choice === "docker" ? dockerCompute : localCompute,
+      ),
+    )
   const database = DatabaseLive.pipe(Layer.provide(AppMigrations))
   // Readiness (/readyz) checks the database itself; the pool's tick and the bot's messaging register their checks.
   const base = Layer.mergeAll(database, metered(embeddedMessagingLayer), PoolConfigLive).pipe(

@@ -8,7 +8,7 @@ import { configProblem, configProblemLine, DatabaseInfo, EXIT_CONFIG } from "@co
 import { secureDataDir } from "@convos-agents/pool-core/db/data-dir"
 import { Messaging } from "@convos-agents/messaging"
 import { ManagerBot } from "@convos-agents/manager-bot"
-import { AppLayer, computeName, describeParts } from "./compose.ts"
+import { AppLayer, describeParts } from "./compose.ts"
 import { loadApiKey } from "./apiKey.ts"
 import { printInvite } from "./qr.ts"
 import { modelSourceLine, runtimeBootEnv } from "@convos-agents/pool-core/compute/runtime-env"
@@ -66,13 +66,19 @@ const main = async () => {
     log(`DATA_DIR: made ${tightened.length} file(s) and folder(s) owner-only (0700 folders, no group/other access)`)
   // The system reads its Config from the environment plus what start derived (never written into process.env).
   const config = ConfigProvider.fromEnv({ env: { ...env, ...derived } })
-  try {
-    computeName() // COMPUTE names a compute that exists (else one line, like the settings above)
-  } catch (e) {
-    console.error(`[start] configuration error: ${e instanceof Error ? e.message : String(e)}`)
-    process.exit(EXIT_CONFIG)
+  // COMPUTE names a compute that exists (else one line, like the settings above), read through the same Config.
+  const parts = await Effect.runPromiseExit(
+    describeParts.pipe(Effect.provideService(ConfigProvider.ConfigProvider, config)),
+  )
+  if (Exit.isFailure(parts)) {
+    const problem = configProblem(parts.cause)
+    console.error(
+      `[start] ${Option.match(problem, { onSome: configProblemLine, onNone: () => `could not start: ${String(Cause.squash(parts.cause))}` })}`,
+    )
+    process.exit(Option.isSome(problem) ? EXIT_CONFIG : 1)
   }
-  for (const part of describeParts()) log(part)
+  const { compute, lines } = parts.value
+  for (const part of lines) log(part)
   const runtime = ManagedRuntime.make(AppLayer().pipe(Layer.provideMerge(ConfigProvider.layer(config))))
   let stopping = false
   let warmup: Fiber.Fiber<void, unknown> | undefined
@@ -115,9 +121,9 @@ const main = async () => {
     const { db, network, bot } = started.value
     log(`database: ${db.location}`)
     log(`messaging: ${network}`)
-    log(modelSourceLine(!!process.env.OPENROUTER_MANAGEMENT_KEY, process.env as Record<string, string>))
+    log(modelSourceLine(!!env.OPENROUTER_MANAGEMENT_KEY, env))
     const apiKey = loadApiKey(config)
-    http = await startHttp(runtime, { ...bot, network, compute: computeName() }, apiKey.key, httpConfig)
+    http = await startHttp(runtime, { ...bot, network, compute }, apiKey.key, httpConfig)
     if (apiKey.generated)
       log(`pool API key (generated, kept in ${apiKey.file}; set POOL_API_KEY to choose one): ${apiKey.key}`)
     log(`web catalog and pool API: ${http.url} (admin: ${http.url}/admin)`)

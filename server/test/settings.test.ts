@@ -29,3 +29,35 @@ describe("one settings layer", () => {
     expect(readers).toEqual([])
   })
 })
+
+describe("the composition root reads its settings through Config", () => {
+  it("compose.ts reads no process.env, and main.ts reads it once (the ConfigProvider's source)", () => {
+    const code = (f: string) =>
+      text(f)
+        .split("\n")
+        .filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l))
+        .join("\n")
+    expect(code("server/src/compose.ts")).not.toMatch(/process\.env/)
+    expect(code("server/src/main.ts").match(/process\.env/g) ?? []).toHaveLength(1)
+  })
+
+  it("what start describes and the compute it picks come from the ConfigProvider it is given, not process.env", async () => {
+    const { Effect, ConfigProvider, Exit } = await import("effect")
+    const { describeParts } = await import("../src/compose.ts")
+    const under = (env: Record<string, string>) =>
+      Effect.runPromiseExit(
+        describeParts.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))),
+      )
+    const docker = await under({ COMPUTE: "docker", DOCKER_HOST: "tcp://10.0.0.9:2375", DATABASE_URL: "postgres://db" })
+    expect(Exit.isSuccess(docker) && docker.value.compute).toBe("docker")
+    const lines = Exit.isSuccess(docker) ? docker.value.lines : []
+    expect(lines).toContain("database: Postgres from DATABASE_URL")
+    expect(lines.some((l) => l.startsWith("compute: Docker containers") && l.includes("tcp://10.0.0.9:2375"))).toBe(
+      true,
+    )
+    const wrong = await under({ COMPUTE: "kubernetes" })
+    expect(Exit.isFailure(wrong) && JSON.stringify(wrong.cause)).toContain(
+      "COMPUTE must be one of local, railway, docker",
+    )
+  })
+})
