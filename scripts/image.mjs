@@ -10,6 +10,7 @@
 // (<name>:src-<hash>): an unchanged runtime is never built again, only tagged.
 // Env: IMAGE_TAG (default convos-agent-runtime:latest / convos-manager:latest), BASE_IMAGE, CONTAINER_ENGINE,
 // DEBIAN_MIRROR, IMAGE_DEPS.
+import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -104,6 +105,7 @@ if (fingerprintTag && imageExists(engine, fingerprintTag)) {
 }
 
 const work = mkdtempSync(join(cacheDir(), `build-${name}-`))
+let failed = null
 try {
   // podman: Docker image format (OCI drops HEALTHCHECK), the Dockerfile's ignore file, the host network for npm, and
   // low limits for the RUN steps: podman's defaults exceed what a capped machine allows (here runc refuses them, and
@@ -129,9 +131,13 @@ try {
     args.push("--secret", `id=ca,src=${caBundle()}`)
   }
   console.log(`image: building ${tag} from ${target.dockerfile} on ${base} (/app: ${source}) with ${engine} …`)
-  run(engine, [...args, context], engine === "docker" ? { env: { ...process.env, DOCKER_BUILDKIT: "1" } } : {})
+  const env = engine === "docker" ? { ...process.env, DOCKER_BUILDKIT: "1" } : process.env
+  const build = spawnSync(engine, [...args, context], { stdio: "inherit", env })
+  if (build.status !== 0) failed = `${engine} build failed (exit ${build.status ?? build.signal}); see its output above`
 } finally {
+  // Also after a failed build (die() exits at once, past any finally).
   rmSync(work, { recursive: true, force: true })
 }
+if (failed) die(failed)
 if (fingerprintTag) pruneFingerprints(repo)
 report("built")
