@@ -1,9 +1,11 @@
 // The plugin runtime across a restart on its state dir (what the pool's rolling upgrade and any crash do), on a real
-// devnet without OpenClaw (`dispatch` stands in for the agent turn): a turn the restart cut off and a message sent
-// while the agent was down are both answered after it, each exactly once, and a further restart answers nothing again.
+// devnet without OpenClaw (`dispatch` stands in for the agent turn): a message waiting behind a turn the restart cut off
+// and a message sent while the agent was down are both answered after it, each exactly once; the cut-off turn itself
+// is not replayed by the channel once OpenClaw took it over (OpenClaw's restart recovery resumes it: the real-gateway
+// test, upgrade-e2e.test.ts), and a further restart answers nothing again.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Effect } from "effect"
-import { DevnetMessaging } from "@convos-agents/messaging"
+import { Effect, Layer, Stream } from "effect"
+import { DevnetMessaging, Messaging } from "@convos-agents/messaging"
 import { connectPerson, joinInvite } from "./support/chatClient.ts"
 import { startTestDevnet } from "./support/devnet.ts"
 import { startInstance } from "./support/instance.ts"
@@ -30,30 +32,54 @@ const until = async (what: string, ok: () => boolean, timeoutMs = 15_000) => {
   }
 }
 
-/** An agent whose turns answer "ECHO: <text>", except those `hangs` picks: they never end (cut off by the restart). */
+/**
+ * An agent whose turns answer "ECHO: <text>", except those `hangs` picks: OpenClaw takes them over (`accepted`) and
+ * they never end (cut off by the restart).
+ */
 const agent = (hangs: (text: string) => boolean = () => false) => {
   const turns: Array<string> = []
   return {
     turns,
-    dispatch: async (m: { text: string }, reply: (text: string) => Promise<void>) => {
+    dispatch: async (m: { text: string }, reply: (text: string) => Promise<void>, accepted: () => void) => {
       turns.push(m.text)
-      if (hangs(m.text)) await new Promise(() => {})
+      if (hangs(m.text)) {
+        accepted()
+        await new Promise(() => {})
+      }
       await reply(`ECHO: ${m.text}`)
       return { delivered: 1, silent: false }
     },
   }
 }
 
+/** Texts the agent's message stream delivered (before the agent handles them). */
+const heard: Array<string> = []
+const listening = () =>
+  Layer.effect(
+    Messaging,
+    Effect.map(Effect.service(Messaging), (m) =>
+      Messaging.of({
+        ...m,
+        connect: (identity, options) =>
+          Effect.map(m.connect(identity, options), (client) => ({
+            ...client,
+            stream: (o) =>
+              client.stream(o).pipe(Stream.tap((msg) => Effect.sync(() => msg.text && heard.push(msg.text)))),
+          })),
+      }),
+    ),
+  ).pipe(Layer.provide(DevnetMessaging.layerFromUrl(devnet.url)))
+
 const start = (a: ReturnType<typeof agent>) =>
   startInstance({
     stateDir,
-    messaging: DevnetMessaging.layerFromUrl(devnet.url),
+    messaging: listening(),
     env: { OPENROUTER_API_KEY: "sk-test" },
     dispatch: a.dispatch,
   })
 
 describe("restart on the agent's state", () => {
-  it("a turn the restart cut off and a message sent while down are answered after it, once each", async () => {
+  it("a message waiting behind the cut-off turn and one sent while down are answered after it, once each", async () => {
     await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
@@ -82,6 +108,11 @@ describe("restart on the agent's state", () => {
           yield* Effect.promise(() => until("the first answer", () => before.turns.includes("first")))
           yield* person.client.sendText(conversationId, "cut off")
           yield* Effect.promise(() => until("the cut-off turn to start", () => before.turns.includes("cut off")))
+          // Waits in the agent's turn queue behind the cut-off turn: it never reaches OpenClaw before the restart.
+          yield* person.client.sendText(conversationId, "queued")
+          yield* Effect.promise(() => until("the agent to receive the queued one", () => heard.includes("queued")))
+          yield* Effect.sleep(300) // its handling (into the turn queue) follows at once
+          expect(before.turns).toEqual(["first", "cut off"])
           yield* Effect.promise(() => one.close())
 
           // While it is down.
@@ -93,8 +124,8 @@ describe("restart on the agent's state", () => {
           yield* Effect.promise(() => two.convos.start())
           yield* Effect.promise(() => until("both answered after the restart", () => after.turns.length >= 2, 30_000))
           yield* Effect.sleep(1_000) // anything answered twice would show by now
-          expect(after.turns).toEqual(["cut off", "while down"])
-          expect((yield* echoes()).sort()).toEqual(["ECHO: cut off", "ECHO: first", "ECHO: while down"])
+          expect(after.turns).toEqual(["queued", "while down"])
+          expect((yield* echoes()).sort()).toEqual(["ECHO: first", "ECHO: queued", "ECHO: while down"])
           yield* Effect.promise(() => two.close())
 
           // One more restart: nothing is answered again.

@@ -90,7 +90,8 @@ export interface ConvosAgentOptions {
   readonly defaults: { readonly agentName: string; readonly instructions: string }
   /**
    * Called (not awaited by the stream) for each text message from someone else in one of the agent's groups; completes
-   * once the message is dealt with (answered, or the agent chose not to). Until then a restart replays it.
+   * once the message is dealt with (OpenClaw took its turn over, or it was answered or refused). Until then a restart
+   * replays it.
    */
   readonly onInbound: (message: InboundText) => Effect.Effect<void>
   /** Called after the profile changed (provision / update) so the workspace and config get rewritten. */
@@ -384,7 +385,7 @@ const make = (options: ConvosAgentOptions) =>
         if (state.conversations.includes(m.conversationId)) {
           if (m.kind === "application" && m.text !== null && m.contentType.typeId === "text") {
             yield* saveProgress
-            // Done once the turn is (an interrupted one, at shutdown, stays to be replayed after the restart).
+            // Done once dealt with (one interrupted before, at shutdown, stays to be replayed after the restart).
             return yield* options
               .onInbound({
                 id: m.id,

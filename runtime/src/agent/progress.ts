@@ -1,8 +1,10 @@
-// Which of the agent's messages are dealt with, as far as a restart needs to know (ConvosAgent's stream). The resume
-// point (`lastSeenMs`) is the oldest message still being answered (one ms before it), else the newest seen: a restart
-// streams from there, so a turn the restart cut off and every message sent while the agent was down are answered after
-// it. Messages after that point that finished already (turns end out of order: a busy reply is at once, a model turn
-// takes a while) are kept as `handled` and skipped on the replay, so none is answered twice.
+// Which of the agent's messages are dealt with, as far as a restart needs to know (ConvosAgent's stream). Dealt with:
+// OpenClaw took its turn over (its own restart recovery resumes a turn a restart cuts off), or it was answered or
+// refused. The resume point (`lastSeenMs`) is the oldest message not dealt with yet (one ms before it), else the newest
+// seen: a restart streams from there, so messages that were waiting behind a turn and every one sent while the agent
+// was down are answered after it. Messages after that point that are dealt with already (out of order: a busy reply is
+// at once, the next turn starts only when the running one ends) are kept as `handled` and skipped on the replay, so
+// none is answered twice.
 import type { AgentState } from "./state.ts"
 
 /**

@@ -25,9 +25,9 @@ export interface AgentState {
   /** Every group the agent answers in (its own plus the ones it joined). */
   readonly conversations: ReadonlyArray<string>
   /**
-   * Stream resume point: every message sent up to here is dealt with (answered, or the agent chose not to). A restart
-   * (a crash, the pool's rolling upgrade) streams from here, so a message whose turn a restart cut off, and every one
-   * sent while the agent was down, is answered after it.
+   * Stream resume point: every message sent up to here is dealt with (OpenClaw took its turn over, or it was answered
+   * or refused). A restart (a crash, the pool's rolling upgrade) streams from here, so a message still waiting for its
+   * turn, and every one sent while the agent was down, is answered after it (agent/progress.ts).
    */
   readonly lastSeenMs: number
   /**

@@ -31,6 +31,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export const NO_MODEL_REPLY =
   "No model configured: this agent has no OpenRouter key yet (OPENROUTER_API_KEY), so it cannot think. Ask its owner to set one."
 
+/** Tries of a turn that OpenClaw refused with an error (pauses 3, 6, 12, 24, 48 s between them). */
+const TRIES_AFTER_ERROR = 6
+
 /** The answer to a message that finds the agent's turn queue full (CONVOS_TURN_QUEUE). */
 export const busyReply = (waiting: number) =>
   `I'm busy: ${waiting} earlier message(s) are waiting for my answer. Please send this one again in a minute.`
@@ -46,11 +49,15 @@ export const runtimeVersion = (): string => {
 export interface ConvosRuntimeOptions {
   /** The process env (mutated by provision-time env so the gateway's config substitution sees new keys). */
   readonly env: NodeJS.ProcessEnv
-  /** Runs one agent turn for the message and calls `reply` with each reply text. */
+  /**
+   * Runs one agent turn for the message and calls `reply` with each reply text; `accepted` once OpenClaw has taken the
+   * turn over (its restart recovery resumes it from then on, so the channel does not replay it after a restart).
+   */
   readonly dispatch: (
     message: InboundText,
     reply: (text: string) => Promise<void>,
-  ) => Promise<{ readonly delivered: number; readonly silent: boolean }>
+    accepted: () => void,
+  ) => Promise<{ readonly delivered: number; readonly silent: boolean; readonly deferred?: boolean }>
   /** Whether the running gateway already has the model provider (after a hot reload); default: always. */
   readonly modelConfigured?: () => boolean
   readonly log?: (line: string) => void
@@ -158,8 +165,9 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
 
   /**
    * One agent turn for the message: the model's answer, one retry when nothing was delivered, else an apology.
-   * `answered` is called once its first reply went out: from then on a restart does not replay the message (an answer
-   * cut off after its first part is not given twice).
+   * `answered` is called once OpenClaw took the turn over or its first reply went out: from then on the channel does
+   * not replay the message after a restart (OpenClaw resumes a turn it took over itself; an answer cut off after its
+   * first part is not given twice).
    */
   const runTurn = async (message: InboundText, answered: () => void) => {
     const send = reply(message.conversationId)
@@ -175,18 +183,25 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
       // A turn that lands while OpenClaw swaps its config, or whose reply could not be sent, ends without a
       // delivered reply: try once more after it settled. OpenClaw dedups inbound turns by message id (its
       // inbound-dedupe cache commits the id when a turn completes, for 20 minutes), so the same id would be
-      // skipped as a duplicate: the second try carries a derived id.
-      for (let attempt = 1; attempt <= 2; attempt++) {
+      // skipped as a duplicate: the second try carries a derived id. A turn OpenClaw refused outright is tried up to
+      // TRIES_AFTER_ERROR times with doubling pauses (~1.5 min in all): just after a restart its own restart recovery
+      // holds the session (and the old process's state lease) for a while, and a message the channel replays then is
+      // refused ("restart recovery claim changed", "another OpenClaw process owns state-lifecycle").
+      for (let attempt = 1; ; attempt++) {
         const turn = attempt === 1 ? message : { ...message, id: `${message.id}:retry-${attempt - 1}` }
-        const outcome = await options.dispatch(turn, sendAndMark).catch((e: unknown) => {
+        let refused = false
+        const outcome = await options.dispatch(turn, sendAndMark, answered).catch((e: unknown) => {
+          refused = true
           log(
             `agent turn for message ${message.id} failed (attempt ${attempt}): ${e instanceof Error ? e.message : String(e)}`,
           )
-          return { delivered: 0, silent: false }
+          return { delivered: 0, silent: false, deferred: false }
         })
-        if (outcome.delivered > 0 || outcome.silent) return
+        // Deferred: the session's run in progress answers it (a second try would be answered too: twice).
+        if (outcome.delivered > 0 || outcome.silent || outcome.deferred) return
         log(`agent turn for message ${message.id} delivered no reply (attempt ${attempt})`)
-        if (attempt === 1) await sleep(options.retryDelayMs ?? 3_000)
+        if (attempt >= (refused ? TRIES_AFTER_ERROR : 2)) break
+        await sleep((options.retryDelayMs ?? 3_000) * 2 ** (attempt - 1))
       }
       await apologize(message.conversationId, "Sorry, I could not come up with an answer just now. Please try again.")
     } catch (e) {
@@ -201,8 +216,9 @@ export const createConvosRuntime = (options: ConvosRuntimeOptions): ConvosRuntim
     maxWaiting: settings.turnQueue,
     onError: (e) => log(`agent turn failed: ${e instanceof Error ? e.message : String(e)}`),
   })
-  // Completes once the message is dealt with (its first reply sent, or its turn over, or refused as busy): until then
-  // the agent's stream keeps it to be replayed after a restart (ConvosAgent, agent/progress.ts).
+  // Completes once the message is dealt with (OpenClaw took its turn over, its first reply went out, its turn is over,
+  // or it was refused as busy): until then, e.g. while it waits behind another turn, the agent's stream keeps it to be
+  // replayed after a restart (ConvosAgent, agent/progress.ts).
   const onInbound = (message: InboundText) =>
     Effect.promise(
       () =>

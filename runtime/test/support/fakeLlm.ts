@@ -22,6 +22,8 @@ export interface FakeLlm {
     model: string
     authorization: string | undefined
     lastUser: string
+    /** The user messages of the newest turn (after the last assistant message), flattened. */
+    turn: string
     prompt: string
     tools: ReadonlyArray<string>
     toolResult: string | null
@@ -41,6 +43,11 @@ export interface FakeLlm {
   knownModels: ReadonlyArray<string> | null
   /** When set, a request without `Authorization: Bearer <acceptKey>` is answered 401 (a refused key). */
   acceptKey: string | null
+  /**
+   * When set, a request whose newest turn contains this text is recorded and then held unanswered until `hold` is
+   * cleared (or the caller goes away): a turn in flight, e.g. to restart the agent in the middle of it.
+   */
+  hold: string | null
   readonly close: () => Promise<void>
 }
 
@@ -69,7 +76,11 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
   const searches: FakeLlm["searches"] = []
   const violations: FakeLlm["violations"] = []
   const refused: FakeLlm["refused"] = []
-  const fake = { knownModels: null as ReadonlyArray<string> | null, acceptKey: null as string | null }
+  const fake = {
+    knownModels: null as ReadonlyArray<string> | null,
+    acceptKey: null as string | null,
+    hold: null as string | null,
+  }
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -158,10 +169,21 @@ export const startFakeLlm = async (options: { readonly generic?: boolean } = {})
       model: body.model,
       authorization: req.headers.authorization,
       lastUser: user,
+      turn: turnMessages
+        .filter((m) => m.role === "user")
+        .map((m) => flatten(m.content))
+        .join("\n"),
       prompt: body.messages.map((m) => flatten(m.content)).join("\n"),
       tools: (body.tools ?? []).map((t) => t.function?.name ?? "?"),
       toolResult,
     })
+    const newestTurn = turnMessages.map((m) => flatten(m.content)).join("\n")
+    let gone = false
+    res.once("close", () => {
+      gone = true
+    })
+    while (fake.hold !== null && newestTurn.includes(fake.hold) && !gone) await new Promise((r) => setTimeout(r, 100))
+    if (gone) return
     // Like OpenRouter: a model id is "<vendor>/<model>" (or one of OpenRouter's own, "openrouter/<name>"). An OpenClaw
     // ref such as "openrouter/anthropic/…" or "convos-openrouter/…" is refused with 400.
     if (!options.generic && !OPENROUTER_MODEL_ID.test(body.model ?? "")) {

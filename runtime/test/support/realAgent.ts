@@ -18,6 +18,12 @@ export interface RealAgent {
     env?: Record<string, string>
   }) => Promise<{ conversationId: string; inviteUrl: string }>
   readonly patch: (body: Record<string, unknown>) => Promise<{ status: number; body: unknown }>
+  /**
+   * The pool's rolling upgrade for this agent (Compute.upgrade): stops it and starts it again on its state dir;
+   * resolves once the new process is started (not ready yet). `ready` waits for it.
+   */
+  readonly upgrade: () => Promise<void>
+  readonly ready: (timeoutMs?: number) => Promise<void>
   readonly close: () => Promise<void>
 }
 
@@ -71,6 +77,15 @@ export const startRealAgent = async (options: {
       const res = await fetch(`${url}/pool/agent`, { method: "PATCH", headers, body: JSON.stringify(body) })
       return { status: res.status, body: await res.json().catch(() => null) }
     },
+    upgrade: async () => {
+      const again = await compute.runPromise(
+        Effect.gen(function* () {
+          return yield* (yield* Compute).upgrade!(options.id)
+        }),
+      )
+      if (again.url !== url) throw new Error(`the upgraded agent moved from ${url} to ${again.url}`)
+    },
+    ready: (timeoutMs) => waitReady(url, timeoutMs ?? options.readyTimeoutMs ?? 420_000),
     close,
   }
 }

@@ -25,6 +25,11 @@ export interface DispatchOutcome {
   readonly delivered: number
   /** The agent chose not to answer (a valid outcome in group chats). */
   readonly silent: boolean
+  /**
+   * Core handed the message to the session's run in progress (queued as its follow-up, or steered into it: e.g. the
+   * turn OpenClaw's restart recovery resumes): that run answers it, through the channel's outbound sendText.
+   */
+  readonly deferred?: boolean
 }
 
 /**
@@ -37,6 +42,12 @@ export const dispatchToAgent = async (
   message: InboundText,
   reply: (text: string) => Promise<void>,
   log: (line: string) => void = () => {},
+  /**
+   * Called when core takes the turn over (its plan is built; core records the session next): from then on OpenClaw's
+   * own restart recovery resumes the turn if the gateway restarts in the middle of it (docs/gateway/restart-recovery.md),
+   * so the channel must not replay the message itself.
+   */
+  accepted: () => void = () => {},
 ): Promise<DispatchOutcome> => {
   const inbound = runtime.channel.inbound
   let delivered = 0
@@ -100,6 +111,7 @@ export const dispatchToAgent = async (
           // The label is ours, not the group's name: keep it out of the prompt's group_subject (as before the migration).
           extra: { GroupSubject: undefined },
         })
+        accepted()
         return {
           cfg,
           channel: CHANNEL,
@@ -122,5 +134,9 @@ export const dispatchToAgent = async (
       },
     },
   })
-  return { delivered, silent: result.dispatched && result.dispatchResult?.deliberateSilentTerminalReply === true }
+  return {
+    delivered,
+    silent: result.dispatched && result.dispatchResult?.deliberateSilentTerminalReply === true,
+    deferred: result.dispatched && result.dispatchResult?.deferredToActiveRun !== undefined,
+  }
 }

@@ -23,9 +23,9 @@ const loadConvosRuntime = async (shared: { api: any }): Promise<ConvosRuntime> =
     env: process.env,
     // A turn is the message's own work: never the HTTP request's that opened the stream it came on (a conversation
     // made by POST /convos/conversation), which OpenClaw refuses as draining once that request has ended (admission.ts).
-    dispatch: (message, reply) => {
+    dispatch: (message, reply, accepted) => {
       const warn = (line: string) => shared.api.logger?.warn?.(`[convos] ${line}`)
-      return outsideRequestWork(() => dispatchToAgent(shared.api.runtime, message, reply, warn), warn)
+      return outsideRequestWork(() => dispatchToAgent(shared.api.runtime, message, reply, warn, accepted), warn)
     },
     // A key given at provision reaches the agent through a config hot reload: wait for it before the first turn.
     modelConfigured: () => !!shared.api.runtime.config.current()?.models?.providers?.[MODEL_PROVIDER_ID],
