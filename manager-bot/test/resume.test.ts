@@ -98,6 +98,8 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
         assert.strictEqual(mine[0]!.agentName, "Trippy")
         assert.strictEqual(mine[0]!.instructions, "Plan our trip to Lisbon.")
         assert.include((yield* ada.botTexts()).at(-1)!, mine[0]!.inviteUrl!, "the invite is that agent's")
+        assert.lengthOf(yield* pool.list({ claimedBy: ada.id.inboxId }), 1, "the cut claim's agent is gone")
+        assert.lengthOf(yield* textsMatching(ada, /stopped working/), 0, "no notice about the cut claim's agent")
         const [left] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM bot_pending_claims`
         assert.strictEqual(left!.n, 0, "nothing pending")
         yield* second.close

@@ -37,8 +37,16 @@ const resolveClaiming = (
       { lastError: reason },
       reason,
     )
+    // During setup: the claimer hears of it from the claim (a chat /new is resumed and claims again), not as an owner
+    // notice about a running agent that "stopped working".
     if (Option.isSome(moved))
-      yield* env.deps.publish({ _tag: "InstanceCrashed", instanceId: row.id, agentName: row.agentName, reason })
+      yield* env.deps.publish({
+        _tag: "InstanceCrashed",
+        instanceId: row.id,
+        agentName: row.agentName,
+        reason,
+        duringSetup: true,
+      })
     return Option.isSome(moved) ? 1 : 0
   })
 

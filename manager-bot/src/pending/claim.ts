@@ -66,6 +66,9 @@ export const runPendingClaim = (
       ) {
         const next = yield* pending.nextAttempt(row.messageId, handler)
         if (Option.isNone(next)) return Option.none<string>()
+        // The cut claim's agent (crashed, still the person's) goes: one agent per /new, no namesake left to confuse
+        // /name or /release.
+        yield* pool.release(e.instanceId, row.sender).pipe(Effect.ignore)
         yield* Effect.logInfo(
           `manager bot: the claim of /new ${row.messageId} was cut with the process running it (${e.message}); claiming again as attempt ${next.value}`,
         )
