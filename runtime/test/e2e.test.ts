@@ -6,7 +6,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Effect, ManagedRuntime } from "effect"
+import { randomBytes } from "node:crypto"
+import { Effect, ManagedRuntime, Option } from "effect"
+import { decodeMetadata, decryptImage, latestProfiles } from "@convos-agents/messaging/convos"
 import { agentPageUrl } from "@convos-agents/contract"
 import { Compute } from "@convos-agents/pool-core"
 import { localComputeLayer } from "@convos-agents/pool-core/compute/local"
@@ -228,6 +230,64 @@ describe("runtime with a real OpenClaw gateway", () => {
         }),
       ),
     )
+  }, 600_000)
+
+  // The picture travels in the PATCH body as base64 (up to ~2.8 MB for LIMITS.avatarBytes), through OpenClaw's plugin
+  // route layer rather than the runtime's own server: this checks nothing on the gateway's way caps or mangles it.
+  it("PATCH /pool/agent {avatar} of 1.5 MB through the gateway: a member decrypts the profile picture to the same bytes", async () => {
+    const made = (await (
+      await fetch(`${url}/convos/conversation`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "Pictured" }),
+      })
+    ).json()) as { conversationId: string; inviteUrl: string; inboxId: string }
+    // A PNG signature and 1.5 MB of noise (incompressible, so no layer can shrink it on the way).
+    const png = new Uint8Array(1_500_000)
+    png.set(randomBytes(png.length))
+    png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+    const body = JSON.stringify({ avatar: { contentType: "image/png", data: Buffer.from(png).toString("base64") } })
+    expect(body.length).toBeGreaterThan(2_000_000)
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const person = yield* connectPerson(devnet.url, "avatar person")
+          expect(yield* joinInvite(person, made.inviteUrl, 180_000)).toMatchObject({ _tag: "Joined" })
+          const startedAt = Date.now()
+          const patched = yield* Effect.promise(() =>
+            fetch(`${url}/pool/agent`, {
+              method: "PATCH",
+              headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+              body,
+            }).then(async (r) => ({ status: r.status, text: await r.text() })),
+          )
+          console.log(`PATCH /pool/agent (${body.length} B body): ${patched.status} in ${Date.now() - startedAt} ms`)
+          expect(patched.status, patched.text).toBe(200)
+          const blobs = [...services.avatarBlobs.values()].filter((b) => b.conversationId === made.conversationId)
+          expect(blobs).toHaveLength(1)
+          // The member sees the agent's ProfileUpdate name the served copy, and decrypts it with the group's key.
+          for (let i = 0; ; i++) {
+            const profile = latestProfiles(yield* person.client.messages(made.conversationId, { limit: 500 })).get(
+              made.inboxId,
+            )
+            if (profile?.image) {
+              const group = Option.getOrThrow(yield* person.client.conversation(made.conversationId))
+              const key = decodeMetadata(group.appData)?.imageEncryptionKey
+              expect(key, "the group's metadata holds the image key").toBeDefined()
+              const res = yield* Effect.promise(() => fetch(profile.image!.url))
+              expect(res.status).toBe(200)
+              const ciphertext = new Uint8Array(yield* Effect.promise(() => res.arrayBuffer()))
+              expect(Buffer.from(decryptImage(ciphertext, key!, profile.image)).equals(Buffer.from(png))).toBe(true)
+              console.log(`member decrypted ${png.length} B after ${Date.now() - startedAt} ms`)
+              return
+            }
+            if (i > 1200) throw new Error(`no profile picture from ${made.inboxId} within ~5 min`)
+            yield* Effect.sleep(250)
+          }
+        }),
+      ),
+    )
+    expect(services.violations).toEqual([])
   }, 600_000)
 
   it("a restarted manager re-adopts the running instance, and destroy stops it by PID", async () => {

@@ -4,6 +4,8 @@
 // violation, so a test can assert there were none.
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
+import { randomBytes } from "node:crypto"
+import { LIMITS } from "@convos-agents/contract"
 import type { HeldServices } from "../../src/plugin/agentServices.ts"
 
 export interface ServicesFakeRequest {
@@ -24,6 +26,8 @@ export interface ServicesFake {
   spend: unknown
   /** How many POST /request-more reached the pool (each one a message to the owner in the real pool). */
   moreRequested: number
+  /** Encrypted profile pictures uploaded (POST /me/avatar-blobs), by id; served publicly at /avatars/<id>. */
+  readonly avatarBlobs: Map<string, { conversationId: string; bytes: Buffer }>
   /** The next answer to this path is this status + error line instead (e.g. 429 daily limit). */
   readonly failNext: Map<string, { status: number; error: string }>
   readonly close: () => Promise<void>
@@ -46,19 +50,22 @@ export const startServicesFake = async (options: {
   const requests: ServicesFakeRequest[] = []
   const violations: string[] = []
   const failNext = new Map<string, { status: number; error: string }>()
+  const avatarBlobs = new Map<string, { conversationId: string; bytes: Buffer }>()
   let sent = 0
   const fake: Omit<ServicesFake, "url" | "close"> = {
     requests,
     violations,
     held: options.held,
     failNext,
+    avatarBlobs,
     spend: null,
     moreRequested: 0,
   }
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
-    const raw = Buffer.concat(chunks).toString("utf8")
+    const bytes = Buffer.concat(chunks)
+    const raw = bytes.toString("utf8")
     const url = new URL(req.url ?? "/", "http://fake")
     let body: unknown
     const answer = (status: number, json: unknown) => {
@@ -69,6 +76,36 @@ export const startServicesFake = async (options: {
     const refuse = (status: number, why: string) => {
       violations.push(`${req.method} ${url.pathname}: ${why}`)
       answer(status, { error: why })
+    }
+    // The pool's public GET /avatars/<id> (no credentials) and the agent's binary upload, before the JSON checks.
+    const blob = req.method === "GET" && /^\/avatars\/([A-Za-z0-9_-]+)$/.exec(url.pathname)?.[1]
+    if (blob) {
+      const kept = avatarBlobs.get(blob)
+      res.statusCode = kept ? 200 : 404
+      res.setHeader("content-type", "application/octet-stream")
+      return res.end(kept?.bytes ?? "Not found")
+    }
+    if (req.method === "POST" && url.pathname === "/api/agent-services/me/avatar-blobs") {
+      requests.push({
+        method: "POST",
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body: bytes.length,
+      })
+      if (
+        req.headers.authorization !== `Bearer ${options.token}` ||
+        req.headers["x-instance-id"] !== options.instanceId
+      )
+        return refuse(401, "missing or wrong Authorization / X-Instance-Id")
+      if (req.headers["content-type"] !== "application/octet-stream")
+        return refuse(400, "avatar blob without content-type application/octet-stream")
+      const conversationId = url.searchParams.get("conversation") ?? ""
+      if (conversationId === "" || bytes.length < 17 || bytes.length > LIMITS.avatarBytes + 16)
+        return refuse(400, `avatar blob: conversation ${conversationId || "missing"}, ${bytes.length} bytes`)
+      const id = randomBytes(18).toString("base64url")
+      avatarBlobs.set(id, { conversationId, bytes })
+      return answer(200, { id, path: `/avatars/${id}` })
     }
     if (raw !== "") {
       try {
