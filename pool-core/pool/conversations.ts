@@ -3,23 +3,17 @@
 // operations (someone else's agent fails exactly like a missing one). A leave is recorded in the events table.
 import { Effect } from "effect"
 import type { SqlClient } from "effect/sql"
-import { type DatabaseError, type InstanceNotFound, InvalidRequest, ProviderError } from "../domain/errors.ts"
-import type { Instance } from "../domain/instance.ts"
-import { type makeInstanceRepo, toDatabaseError } from "./repo.ts"
+import { InvalidRequest, ProviderError } from "../domain/errors.ts"
+import { type InstanceRepo, toDatabaseError } from "./repo.ts"
+import type { ClaimedOwned } from "./ownership.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
-
-type Repo = Effect.Success<typeof makeInstanceRepo>
 
 export interface ConversationsDeps {
   readonly sql: SqlClient.SqlClient
-  readonly repo: Repo
+  readonly repo: InstanceRepo["Service"]
   readonly runtime: RuntimeClient["Service"]
   readonly token: (id: string) => string
-  /** Owner-scoped lookup of a running agent (someone else's: InstanceNotFound; not running: InvalidRequest). */
-  readonly claimedOwned: (
-    id: string,
-    owner: string,
-  ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | DatabaseError>
+  readonly claimedOwned: ClaimedOwned
 }
 
 export const makeConversations = (deps: ConversationsDeps) => {

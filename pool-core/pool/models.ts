@@ -30,7 +30,7 @@ export const NO_MODELS: ModelSettings = { configured: null, allowed: [] }
 /** As the runtime reads OPENCLAW_PRIMARY_MODEL: `openrouter/<vendor>/<model>` and `<vendor>/<model>` are one model. */
 const openRouterId = (raw: string) => {
   const rest = raw.startsWith("openrouter/") ? raw.slice("openrouter/".length) : null
-  return rest !== null && rest.includes("/") ? rest : raw
+  return rest?.includes("/") ? rest : raw
 }
 
 /** Pure: the settings from the variables' values (null = unset). */

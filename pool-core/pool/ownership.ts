@@ -8,13 +8,19 @@ import type { Compute } from "../providers/compute/Compute.ts"
 import type { PoolEvent } from "./Pool.ts"
 import { untilAnswering } from "./answering.ts"
 import { lockOwners } from "./quota/sql.ts"
-import { type makeInstanceRepo, toDatabaseError } from "./repo.ts"
+import { type InstanceRepo, toDatabaseError } from "./repo.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
 
 // What an owner does with an agent besides talking to it: give it to someone else (transfer) and start it again
 // after a crash (restart). Both are owner-scoped: someone else's agent looks exactly like a missing one.
 
-type Repo = Effect.Success<typeof makeInstanceRepo>
+type Repo = InstanceRepo["Service"]
+
+/** Owner-scoped lookup of a running agent (someone else's: InstanceNotFound; not running: InvalidRequest). */
+export type ClaimedOwned = (
+  id: string,
+  owner: string,
+) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | DatabaseError>
 
 export interface OwnershipDeps {
   readonly sql: SqlClient.SqlClient

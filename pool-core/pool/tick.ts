@@ -8,7 +8,7 @@ import { InstanceRepo } from "./repo.ts"
 import { RuntimeClient } from "./RuntimeClient.ts"
 import { reapDead, settleRunning, settleStarting, topUpIdle } from "./tickAct.ts"
 import { askProvider, checkHealth, resolveOrphanClaims } from "./tickObserve.ts"
-import { notRan, report, statusPauses, type TickDeps, type TickEnv, type TickRun } from "./tickState.ts"
+import { noCounts, notRan, report, statusPauses, type TickDeps, type TickEnv, type TickRun } from "./tickState.ts"
 
 export { STATUS_BATCH } from "./tickObserve.ts"
 
@@ -61,15 +61,7 @@ export const makeTick = (deps: TickDeps) =>
         isFirst: yield* Ref.getAndSet(firstRun, false),
         rows: yield* env.repo.tickRows,
         died: [],
-        counts: {
-          promoted: 0,
-          markedDead: 0,
-          markedCrashed: 0,
-          created: 0,
-          destroyed: 0,
-          providerCalls: 0,
-          healthChecks: 0,
-        },
+        counts: noCounts(),
       }
       yield* resolveOrphanClaims(env, run)
       const healthy = yield* checkHealth(env, run)

@@ -73,8 +73,8 @@ export interface TickRun {
   }
 }
 
-export const notRan: TickReport = {
-  ran: false,
+/** What a tick counts, before it has counted anything. */
+export const noCounts = (): TickRun["counts"] => ({
   promoted: 0,
   markedDead: 0,
   markedCrashed: 0,
@@ -82,8 +82,9 @@ export const notRan: TickReport = {
   destroyed: 0,
   providerCalls: 0,
   healthChecks: 0,
-  durationMs: 0,
-}
+})
+
+export const notRan: TickReport = { ran: false, ...noCounts(), durationMs: 0 }
 
 export const report = (run: TickRun) =>
   Effect.map(

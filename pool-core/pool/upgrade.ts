@@ -5,7 +5,7 @@ import type { Instance } from "../domain/instance.ts"
 import type { Compute } from "../providers/compute/Compute.ts"
 import { untilAnswering } from "./answering.ts"
 import type { OnProgress, PoolEvent } from "./Pool.ts"
-import type { makeInstanceRepo } from "./repo.ts"
+import type { InstanceRepo } from "./repo.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
 
 // The rolling upgrade (issue 20): every idle agent is restarted on the runtime this deployment runs now, all at once
@@ -15,7 +15,7 @@ import type { RuntimeClient } from "./RuntimeClient.ts"
 // retried (an idle one that fails is marked dead and replaced by the tick; a claimed one stays claimed with the reason
 // in lastError, and the tick decides whether it crashed, as after any restart).
 
-type Repo = Effect.Success<typeof makeInstanceRepo>
+type Repo = InstanceRepo["Service"]
 
 export interface UpgradeFailure {
   readonly instanceId: string

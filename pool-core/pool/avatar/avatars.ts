@@ -8,10 +8,10 @@ import { Effect, Option } from "effect"
 import type { SqlClient } from "effect/sql"
 import { LIMITS } from "@convos-agents/contract"
 import type { PoolSettings } from "../../config.ts"
-import { type DatabaseError, type InstanceNotFound, InvalidRequest } from "../../domain/errors.ts"
-import type { Instance } from "../../domain/instance.ts"
+import { InvalidRequest } from "../../domain/errors.ts"
 import type { Pool } from "../Pool.ts"
 import type { RuntimeClient } from "../RuntimeClient.ts"
+import type { ClaimedOwned } from "../ownership.ts"
 import { toDatabaseError } from "../repo.ts"
 import { fetchImage } from "./fetchImage.ts"
 
@@ -27,10 +27,7 @@ export const makeAvatars = (deps: {
   readonly runtime: RuntimeClient["Service"]
   readonly token: (id: string) => string
   /** The owner's running agent (refused as missing for anyone else, before anything is fetched). */
-  readonly claimedOwned: (
-    id: string,
-    owner: string,
-  ) => Effect.Effect<Instance, InstanceNotFound | InvalidRequest | DatabaseError>
+  readonly claimedOwned: ClaimedOwned
 }): Pick<Pool["Service"], "setAvatar" | "putAvatarBlob" | "avatarBlob"> => {
   const { sql } = deps
   return {
