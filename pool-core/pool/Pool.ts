@@ -255,7 +255,7 @@ export class Pool extends Context.Service<
      * The rolling upgrade: every idle agent restarts on the runtime this deployment runs now, at once; then every
      * claimed one, one at a time, on its own state (same identity and conversations), each waited for until it answers
      * (within POOL_START_TIMEOUT). A failure is reported and the rest go on; nothing is retried. UpgradeRefused while
-     * another upgrade runs in this process, or when the compute cannot restart agents (Railway).
+     * another upgrade runs (on any replica of this database), or when the compute cannot restart agents (Railway).
      */
     readonly upgrade: (onProgress?: OnProgress) => Effect.Effect<UpgradeReport, UpgradeRefused | PoolError>
     /**

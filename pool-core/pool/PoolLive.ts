@@ -24,6 +24,7 @@ import { Replica } from "./replica.ts"
 import { makeTick } from "./tick.ts"
 import { makeTickLoop } from "./tickLoop.ts"
 import { makeUpgrade } from "./upgrade.ts"
+import { makeUpgradeLock } from "./upgradeLock.ts"
 import { expireWebAgents } from "./quota/expiry.ts"
 import { checkAgentName, checkCount, checkInviteUrl, checkText, limits } from "./validation.ts"
 
@@ -370,7 +371,8 @@ export const makePool = Effect.gen(function* () {
 
   const ownership = makeOwnership({ sql: sqlClient, repo, settings, compute, runtime, token, publish, owned })
   const agentConversations = makeConversations({ sql: sqlClient, repo, runtime, token, claimedOwned })
-  const { upgrade } = makeUpgrade({ repo, settings, compute, runtime, token, publish })
+  const upgradeLock = yield* makeUpgradeLock
+  const { upgrade } = makeUpgrade({ repo, settings, compute, runtime, token, publish, lock: upgradeLock })
 
   // Who this pool is to the other replicas (claim ownership, the tick lock).
   const replica = yield* Replica

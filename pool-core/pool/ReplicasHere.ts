@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Semaphore } from "effect"
+import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
 
 // What this process knows about the pool replicas on ONE database, without asking it. The database layers provide it
 // (db/Database.ts, db/testing.ts), so every pool built on the same database layer shares it and pools on other
@@ -25,11 +25,14 @@ export class ReplicasHere extends Context.Service<
      * other processes out on Postgres; on PGlite they are re-entrant, so this is what keeps this process's own apart.
      */
     readonly withLock: <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    /** Takes the lock `name` if nobody here holds it, without waiting (true), until the scope closes; false if held. */
+    readonly tryHold: (name: string) => Effect.Effect<boolean, never, Scope.Scope>
   }
 >()("pool-core/pool/ReplicasHere") {
   static readonly make = Effect.sync(() => {
     const live = new Set<string>()
     let ticking = false
+    const held = new Set<string>()
     const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
     return ReplicasHere.of({
       enter: (id) => Effect.sync(() => void live.add(id)),
@@ -48,6 +51,15 @@ export class ReplicasHere extends Context.Service<
           (lock) => lock.semaphore.withPermits(1)(effect),
           // Forgotten once nobody holds or waits for it: one entry per lock in use, not per name ever used.
           (lock) => Effect.sync(() => void (--lock.users === 0 && locks.delete(name))),
+        ),
+      tryHold: (name) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            if (held.has(name)) return false
+            held.add(name)
+            return true
+          }),
+          (took) => Effect.sync(() => void (took && held.delete(name))),
         ),
     })
   })

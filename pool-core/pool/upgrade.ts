@@ -1,6 +1,6 @@
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Option, type Scope } from "effect"
 import type { PoolSettings } from "../config.ts"
-import { ProviderError, UpgradeRefused } from "../domain/errors.ts"
+import { type DatabaseError, ProviderError, UpgradeRefused } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import type { Compute } from "../providers/compute/Compute.ts"
 import { untilAnswering } from "./answering.ts"
@@ -38,6 +38,8 @@ export interface UpgradeDeps {
   readonly runtime: RuntimeClient["Service"]
   readonly token: (id: string) => string
   readonly publish: (e: PoolEvent) => Effect.Effect<void>
+  /** The upgrade lock across replicas (upgradeLock.ts). */
+  readonly lock: { readonly tryHold: Effect.Effect<boolean, DatabaseError, Scope.Scope> }
 }
 
 const short = (id: string) => id.slice(0, 8)
@@ -45,8 +47,6 @@ const messageOf = (e: unknown) => (e as { message?: string })?.message ?? String
 
 export const makeUpgrade = (deps: UpgradeDeps) => {
   const { repo, settings, compute } = deps
-  // One upgrade at a time in this process: a second one would restart agents the first is waiting for.
-  let running = false
 
   /** Restarts the instance on the new runtime and waits until it answers; the address it answers at. */
   const restartAndWait = (i: Instance, upgradeOf: NonNullable<Compute["Service"]["upgrade"]>) =>
@@ -215,14 +215,14 @@ export const makeUpgrade = (deps: UpgradeDeps) => {
           reason: "unsupported",
           message: `This deployment's compute (${compute.name}) cannot restart running agents in place, so nothing was restarted. Agents created from now on run the new runtime; a running one moves to it only when it is released and claimed anew.`,
         })
-      if (running)
+      // One upgrade at a time on the database, whichever replica runs it; held until this one's report.
+      if (!(yield* deps.lock.tryHold))
         return yield* new UpgradeRefused({
           reason: "running",
           message: "An upgrade is already running; wait for its report (nothing new was started).",
         })
-      running = true
-      return yield* run(onProgress).pipe(Effect.ensuring(Effect.sync(() => (running = false))))
-    })
+      return yield* run(onProgress)
+    }).pipe(Effect.scoped)
 
   return { upgrade } as const
 }
