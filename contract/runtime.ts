@@ -130,3 +130,29 @@ export type AgentConversation = (typeof ConversationsAnswer.Type)["conversations
 
 /** POST /convos/leave: the conversation it left. */
 export const LeaveAnswer = Schema.Struct({ left: Schema.String })
+
+/**
+ * PATCH /pool/agent {avatar} when the picture did not reach every conversation the agent is in (the rest of the
+ * change, e.g. a new name, is kept): how many it reached, and why the first one it missed failed. `not_allowed`: the
+ * agent may not change that conversation's details (a group without an image key yet); `unavailable`: encrypting or
+ * uploading it to the pool failed, worth another try later. The runtime answers it (HTTP 502) with `code` set to the
+ * tag; the pool's client reads it back as this error.
+ */
+export const AvatarMissReason = Schema.Literals(["not_allowed", "unavailable"])
+export type AvatarMissReason = typeof AvatarMissReason.Type
+
+export class AvatarNotPlaced extends Schema.TaggedError<AvatarNotPlaced>()("AvatarNotPlaced", {
+  reached: Schema.Number,
+  total: Schema.Number,
+  reason: AvatarMissReason,
+  message: Schema.String,
+}) {}
+
+/** The body of that answer (runtime/src/http/routes.ts writes it, pool-core/pool/RuntimeClientLive.ts reads it). */
+export const AvatarNotPlacedAnswer = Schema.Struct({
+  code: Schema.Literal("AvatarNotPlaced"),
+  error: Schema.String,
+  reached: Schema.Number,
+  total: Schema.Number,
+  reason: AvatarMissReason,
+})

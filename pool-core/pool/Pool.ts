@@ -16,6 +16,7 @@ import type { ModelProblemKind, ModelSettings } from "./models.ts"
 import type { QuotaSettings } from "./quota/settings.ts"
 import type { Template } from "../domain/template.ts"
 import type { AgentConversation } from "./RuntimeClient.ts"
+import type { AvatarNotPlaced } from "@convos-agents/contract"
 import type { UpgradeReport } from "./upgrade.ts"
 
 export interface ClaimRequest {
@@ -269,7 +270,7 @@ export class Pool extends Context.Service<
       url: string,
     ) => Effect.Effect<
       { readonly agent: Instance; readonly bytes: number; readonly contentType: string; readonly sha256: string },
-      InstanceNotFound | InvalidRequest | ProviderError | PoolError
+      InstanceNotFound | InvalidRequest | ProviderError | AvatarNotPlaced | PoolError
     >
     /**
      * The agent's encrypted copy of its picture for one conversation (agent service API): kept until a newer copy for

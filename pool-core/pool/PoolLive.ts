@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto"
 import { Clock, Effect, Layer, Option, PubSub, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import { instanceToken, PoolConfig, tokenHash } from "../config.ts"
-import { InstanceNotFound, InvalidRequest, providerFault, StaleTransition } from "../domain/errors.ts"
+import { InstanceNotFound, InvalidRequest, ProviderError, providerFault, StaleTransition } from "../domain/errors.ts"
 import type { Instance } from "../domain/instance.ts"
 import { Template } from "../domain/template.ts"
 import { readTemplates, syncTemplates } from "../db/templates.ts"
@@ -314,7 +314,20 @@ export const makePool = Effect.gen(function* () {
   ) =>
     Effect.gen(function* () {
       const i = yield* claimedOwned(id, owner)
-      yield* runtime.update(i.url!, token(id), change)
+      // Only a change with a picture can miss conversations; none of these carries one.
+      yield* runtime.update(i.url!, token(id), change).pipe(
+        Effect.catchTag("AvatarNotPlaced", (e) =>
+          Effect.fail(
+            new ProviderError({
+              provider: "runtime",
+              operation: "update",
+              status: 502,
+              retryable: true,
+              message: e.message,
+            }),
+          ),
+        ),
+      )
       yield* repo.update(id, change)
       return yield* get(id)
     })

@@ -1,5 +1,11 @@
 import { Context, Effect } from "effect"
-import type { AgentConversation, AgentUpdate, ProvisionRequest, RuntimeHealth } from "@convos-agents/contract"
+import type {
+  AgentConversation,
+  AgentUpdate,
+  AvatarNotPlaced,
+  ProvisionRequest,
+  RuntimeHealth,
+} from "@convos-agents/contract"
 import type { ProviderError } from "../domain/errors.ts"
 
 // The pool's side of the runtime contract (DESIGN.md "Runtime contract"). The bodies and answers are the contract's
@@ -33,8 +39,15 @@ export class RuntimeClient extends Context.Service<
       token: string,
       body: ProvisionRequest,
     ) => Effect.Effect<ProvisionResult, ProviderError>
-    /** PATCH /pool/agent: rename / new instructions for a claimed agent. */
-    readonly update: (url: string, token: string, body: AgentUpdate) => Effect.Effect<void, ProviderError>
+    /**
+     * PATCH /pool/agent: rename / new instructions / picture for a claimed agent. AvatarNotPlaced: the change was taken
+     * but the picture did not reach every conversation.
+     */
+    readonly update: (
+      url: string,
+      token: string,
+      body: AgentUpdate,
+    ) => Effect.Effect<void, ProviderError | AvatarNotPlaced>
     /** POST /convos/join: send the agent into another conversation. */
     readonly join: (url: string, token: string, inviteUrl: string) => Effect.Effect<ProvisionResult, ProviderError>
     /** POST /convos/invite: a new invite to the agent's own conversation; every earlier one stops working. */

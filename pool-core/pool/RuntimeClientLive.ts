@@ -1,5 +1,7 @@
-import { Data, Duration, Effect, Layer, Schema } from "effect"
+import { Data, Duration, Effect, Layer, Option, Schema } from "effect"
 import {
+  AvatarNotPlaced,
+  AvatarNotPlacedAnswer,
   ConversationsAnswer,
   HealthAnswer,
   InviteAnswer,
@@ -49,13 +51,15 @@ const readCapped = async (res: Response, limit: number): Promise<string> => {
   return Buffer.concat(chunks).toString("utf8")
 }
 
-const call = <A>(
+const call = <A, E = never>(
   operation: string,
   url: string,
   init: RequestInit,
   timeout: Duration.Duration,
   schema: Schema.Decoder<A> | null,
   maxBytes: number,
+  /** A refusal the contract spells out (its JSON body), read back as that operation's own error. */
+  refusal?: (body: unknown) => E | null,
 ) =>
   Effect.tryPromise({
     try: async (signal) => {
@@ -88,13 +92,16 @@ const call = <A>(
           )
         : Effect.succeed(answer),
     ),
-    Effect.flatMap(({ status, text }) => {
+    Effect.flatMap(({ status, text }): Effect.Effect<A, ProviderError | E> => {
       if (status < 200 || status >= 300) {
         let reason = text.slice(0, 300)
+        let known: E | null = null
         try {
           const body = JSON.parse(text) as { error?: unknown }
           if (typeof body.error === "string") reason = body.error
+          known = refusal ? refusal(body) : null
         } catch {}
+        if (known !== null) return Effect.fail(known)
         return Effect.fail(
           fail(
             operation,
@@ -157,7 +164,13 @@ export const makeRuntimeClient = (options: {
         })),
       ),
     update: (url, token, body: AgentUpdate) =>
-      call("update", `${url}/pool/agent`, json(token, "PATCH", body), options.provisionTimeout, null, max),
+      call("update", `${url}/pool/agent`, json(token, "PATCH", body), options.provisionTimeout, null, max, (b) =>
+        Option.match(Schema.decodeUnknownOption(AvatarNotPlacedAnswer)(b), {
+          onNone: () => null,
+          onSome: (a) =>
+            new AvatarNotPlaced({ reached: a.reached, total: a.total, reason: a.reason, message: a.error }),
+        }),
+      ),
     join: (url, token, inviteUrl) =>
       call(
         "join",

@@ -101,6 +101,7 @@ const images = await serveFiles({
   "/scout.png": { body: png, type: "image/png" },
   "/notes.txt": { body: new TextEncoder().encode("just some text, not a picture\n".repeat(20)), type: "image/png" },
   "/huge.png": { body: huge, type: "image/png" },
+  "/other.png": { body: png.map((b, i) => (i < 8 ? b : b ^ 0x5a)), type: "image/png" },
   // An allowed host that redirects into the internal network: the hop is checked like the first URL.
   "/moved.png": { body: png, type: "image/png", location: () => `http://127.0.0.1:${inner.port}/scout.png` },
 })
@@ -399,6 +400,36 @@ layer(appLayer, { timeout: "300 seconds", excludeTestServices: true })(
         const inCy = yield* waitForProfile(cy, group.id, agentInbox, (p) => p.image !== null)
         assert.deepStrictEqual(inCy.image, png, "the picture is encrypted with Cy's group key there")
         assert.notStrictEqual(inCy.url, renamed.url, "each conversation has its own encrypted copy")
+
+        // The pool's upload route cannot be reached (a closed port where the agent uploads): the picture reaches none
+        // of the agent's conversations, and the owner hears that with what to do, not "Done".
+        const closed = yield* Effect.promise(
+          () =>
+            new Promise<number>((resolve) => {
+              const s = createServer()
+              s.listen(0, "127.0.0.1", () => {
+                const port = (s.address() as AddressInfo).port
+                s.close(() => resolve(port))
+              })
+            }),
+        )
+        agentEnv.POOL_SERVICES_URL = `http://127.0.0.1:${closed}`
+        const [failed] = yield* ada.say(`/avatar Scouty http://127.0.0.1:${images.port}/other.png`)
+        assert.strictEqual(
+          failed,
+          "Not done: the new picture reached 0 of your agent's 2 conversations; uploading it for the others failed. Try /avatar again in a few minutes.",
+        )
+        // The name stays (the profile went out without the picture), and once the pool is back a retry is "Done".
+        assert.strictEqual(
+          (yield* waitForProfile(cy, group.id, agentInbox, (p) => p.image === null)).name,
+          "Scouty",
+          "the failed picture did not cost the name",
+        )
+        agentEnv.POOL_SERVICES_URL = api.base
+        assert.strictEqual(
+          (yield* ada.say(`/avatar Scouty http://127.0.0.1:${images.port}/other.png`))[0],
+          "Done: Scouty shows the new picture (PNG, 6 KB) in its conversations, and in the ones it joins later.",
+        )
       }),
     )
   },

@@ -31,6 +31,14 @@ export const explain = (e: unknown): string => {
         )
       }
       return `The agent did not answer: ${tagged.message}. Try again in a minute; if it keeps failing, /release it and make a new one.`
+    case "AvatarNotPlaced": {
+      // The agent kept the picture (and any other change); say how far it got and what would help.
+      const { reached = 0, total = 0, reason } = e as { reached?: number; total?: number; reason?: string }
+      const where = `Not done: the new picture reached ${reached} of your agent's ${total} conversations`
+      return reason === "not_allowed"
+        ? `${where}; in the others it is not allowed to change the conversation's details, which a picture needs. Ask an admin there to allow it, then send /avatar again.`
+        : `${where}; uploading it for the others failed. Try /avatar again in a few minutes.`
+    }
     case "DatabaseError":
       return "Something went wrong on my side (database). Try again in a moment."
     default:

@@ -35,9 +35,16 @@ export const makeAvatars = (deps: {
       Effect.gen(function* () {
         const agent = yield* deps.claimedOwned(id, owner)
         const image = yield* fetchImage(url, deps.settings.avatarFetch)
-        yield* deps.runtime.update(agent.url!, deps.token(id), {
-          avatar: { contentType: image.contentType, data: Buffer.from(image.bytes).toString("base64") },
-        })
+        // The agent keeps the picture even when it missed some conversations (it shows in the ones it reached and the
+        // ones it joins later), so it is recorded either way and the owner hears what it missed.
+        const notPlaced = yield* deps.runtime
+          .update(agent.url!, deps.token(id), {
+            avatar: { contentType: image.contentType, data: Buffer.from(image.bytes).toString("base64") },
+          })
+          .pipe(
+            Effect.as(null),
+            Effect.catchTag("AvatarNotPlaced", (e) => Effect.succeed(e)),
+          )
         const sha256 = createHash("sha256").update(image.bytes).digest("hex")
         yield* sql`
           INSERT INTO agent_avatars (instance_id, content_type, image, sha256, source_url, set_by)
@@ -45,6 +52,7 @@ export const makeAvatars = (deps: {
           ON CONFLICT (instance_id) DO UPDATE SET content_type = excluded.content_type, image = excluded.image,
             sha256 = excluded.sha256, source_url = excluded.source_url, set_by = excluded.set_by, set_at = now()
         `.pipe(Effect.mapError(toDatabaseError))
+        if (notPlaced) return yield* notPlaced
         return { agent, bytes: image.bytes.length, contentType: image.contentType, sha256 }
       }),
 

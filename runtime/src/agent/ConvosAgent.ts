@@ -31,8 +31,8 @@ import {
   type UnknownConversation,
 } from "./errors.ts"
 import { type LeaveDeps, leaveConversation, listConversations } from "./leave.ts"
-import type { AgentConversation } from "@convos-agents/contract"
-import { makeAvatar, type UploadImage } from "./avatar.ts"
+import { type AgentConversation, AvatarNotPlaced } from "@convos-agents/contract"
+import { type AvatarMiss, makeAvatar, type UploadImage } from "./avatar.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { makeProgress } from "./progress.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
@@ -119,7 +119,9 @@ export class ConvosAgent extends Context.Service<
     readonly provision: (
       input: ProvisionInput,
     ) => Effect.Effect<ProvisionOutput, AlreadyProvisioned | BadInvite | JoinRejected | MessagingUnavailable>
-    readonly update: (input: AgentUpdate) => Effect.Effect<AgentState, MessagingUnavailable | AvatarUnavailable>
+    readonly update: (
+      input: AgentUpdate,
+    ) => Effect.Effect<AgentState, MessagingUnavailable | AvatarUnavailable | AvatarNotPlaced>
     /** A new conversation with its own identity (inbox) and instructions; the agent answers there with that identity. */
     readonly createConversation: (
       name: string,
@@ -351,21 +353,39 @@ const make = (options: ConvosAgentOptions) =>
         if (input.avatar) {
           yield* avatar.setImage(new Uint8Array(Buffer.from(input.avatar.data, "base64")), input.avatar.contentType)
         }
+        const misses: Array<AvatarMiss> = []
+        let total = 0
         if (input.agentName || input.avatar) {
           // The new name or picture shows in every conversation the agent is in (a ProfileUpdate replaces the whole
-          // profile, so each carries both).
-          for (const id of state.conversations)
-            yield* avatar.profileFor(client, id, state.agentName).pipe(
-              Effect.flatMap((p) => client.send(id, p)),
-              Effect.ignore,
-            )
-          for (const [id, c] of ownClients)
-            yield* avatar.profileFor(c, id, state.agentName).pipe(
-              Effect.flatMap((p) => c.send(id, p)),
-              Effect.ignore,
-            )
+          // profile, so each carries both). Each conversation is tried; the ones the picture missed are counted.
+          const targets: Array<[string, MessagingClient]> = [
+            ...state.conversations.map((id): [string, MessagingClient] => [id, client]),
+            ...ownClients,
+          ]
+          for (const [id, c] of targets) {
+            total++
+            const { content, miss } = yield* avatar.placeProfile(c, id, state.agentName)
+            const sent = yield* Effect.result(c.send(id, content))
+            if (miss) misses.push(miss)
+            else if (sent._tag === "Failure")
+              misses.push({
+                conversationId: id,
+                reason: "unavailable",
+                message: `sending the profile failed (${sent.failure.message})`,
+              })
+          }
         }
         yield* profileChanged()
+        // The rest of the change is kept; the owner hears that the picture did not reach everyone, and why.
+        if (input.avatar && misses.length > 0) {
+          const first = misses[0]!
+          return yield* new AvatarNotPlaced({
+            reached: total - misses.length,
+            total,
+            reason: first.reason,
+            message: `the picture reached ${total - misses.length} of ${total} conversations: ${first.message}`,
+          })
+        }
         return state
       })
 

@@ -16,6 +16,7 @@ import {
   profileUpdateContent,
   updateMetadata,
 } from "@convos-agents/messaging/convos"
+import type { AvatarMissReason } from "@convos-agents/contract"
 import { AvatarUnavailable } from "./errors.ts"
 import type { AgentState } from "./state.ts"
 
@@ -29,6 +30,13 @@ export interface StoredImageRef {
 
 /** Uploads one conversation's ciphertext to the pool; resolves with the URL members download it from. */
 export type UploadImage = (conversationId: string, ciphertext: Uint8Array) => Effect.Effect<string, AvatarUnavailable>
+
+/** Why the picture is not in one conversation's profile (the first one is what the owner hears). */
+export interface AvatarMiss {
+  readonly conversationId: string
+  readonly reason: AvatarMissReason
+  readonly message: string
+}
 
 export interface AvatarDeps {
   readonly stateDir: string
@@ -80,7 +88,17 @@ export const makeAvatar = (deps: AvatarDeps) => {
       if (!key) {
         // No member has needed the group's image key yet: make it, keeping the rest of the metadata (the invite tag).
         key = generateImageKey()
-        yield* client.updateGroup(conversationId, { appData: updateMetadata(appData, { imageEncryptionKey: key }) })
+        yield* client
+          .updateGroup(conversationId, { appData: updateMetadata(appData, { imageEncryptionKey: key }) })
+          .pipe(
+            Effect.mapError(
+              (e): AvatarMiss => ({
+                conversationId,
+                reason: "not_allowed",
+                message: `the agent may not change the details of conversation ${conversationId}, so it cannot add the image key its picture needs there (${e.message})`,
+              }),
+            ),
+          )
       }
       const sealed = encryptImage(bytes, key)
       const url = yield* deps.upload(conversationId, sealed.ciphertext)
@@ -96,16 +114,38 @@ export const makeAvatar = (deps: AvatarDeps) => {
     })
 
   /**
-   * The agent's ProfileUpdate for that conversation: its name, and its picture when it has one. A conversation where
-   * the picture cannot be placed (the agent may not write the group's metadata, the upload failed) gets the name only.
+   * The agent's ProfileUpdate for that conversation, and why its picture is not in it when it should be. A conversation
+   * where the picture cannot be placed (the agent may not write the group's metadata, the upload failed) gets the name
+   * only, so a failed picture never holds back a new name.
    */
-  const profileFor = (client: MessagingClient, conversationId: string, name: string): Effect.Effect<OutgoingContent> =>
+  const placeProfile = (
+    client: MessagingClient,
+    conversationId: string,
+    name: string,
+  ): Effect.Effect<{ readonly content: OutgoingContent; readonly miss: AvatarMiss | null }> =>
     refFor(client, conversationId).pipe(
+      Effect.map((ref) => ({ content: profileUpdateContent(name, "agent", ref), miss: null })),
       Effect.catchCause((cause) =>
-        Effect.logWarning(`profile picture for conversation ${conversationId} not placed`, cause).pipe(Effect.as(null)),
+        Effect.gen(function* () {
+          yield* Effect.logWarning(`profile picture for conversation ${conversationId} not placed`, cause)
+          const failure = cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
+          const e = failure?.error as (Partial<AvatarMiss> & { message?: string }) | undefined
+          const miss: AvatarMiss =
+            e?.reason === "not_allowed"
+              ? (e as AvatarMiss)
+              : {
+                  conversationId,
+                  reason: "unavailable",
+                  message: e?.message ?? `placing it in conversation ${conversationId} failed`,
+                }
+          return { content: profileUpdateContent(name, "agent", null), miss }
+        }),
       ),
-      Effect.map((ref) => profileUpdateContent(name, "agent", ref)),
     )
 
-  return { setImage, refFor, profileFor }
+  /** The ProfileUpdate alone (joins, greetings): a missing picture was logged and the name goes out without it. */
+  const profileFor = (client: MessagingClient, conversationId: string, name: string): Effect.Effect<OutgoingContent> =>
+    placeProfile(client, conversationId, name).pipe(Effect.map((p) => p.content))
+
+  return { setImage, refFor, placeProfile, profileFor }
 }

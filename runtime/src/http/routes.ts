@@ -5,7 +5,15 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { Cause, Effect, Exit, Result } from "effect"
 import type { ConvosAgent } from "../agent/ConvosAgent.ts"
 import { bearerMatches } from "./auth.ts"
-import { AgentPatchBody, ConversationBody, JoinBody, LeaveBody, LIMITS, ProvisionBody } from "@convos-agents/contract"
+import {
+  AgentPatchBody,
+  AvatarNotPlaced,
+  ConversationBody,
+  JoinBody,
+  LeaveBody,
+  LIMITS,
+  ProvisionBody,
+} from "@convos-agents/contract"
 import { decodeBody } from "./bodies.ts"
 
 export interface RouteDeps {
@@ -90,6 +98,7 @@ const statusOf = (error: unknown): number => {
       return 503
     case "MessagingUnavailable":
     case "AvatarUnavailable":
+    case "AvatarNotPlaced":
       return 502
     default:
       return 500
@@ -105,6 +114,8 @@ const sendExit = <A>(res: ServerResponse, exit: Exit.Exit<A, unknown>, ok: (a: A
       error: e.message ?? String(e),
       ...(e.field ? { field: e.field } : {}),
       code: e._tag,
+      // How far the picture got (contract AvatarNotPlacedAnswer), for the owner's line.
+      ...(e instanceof AvatarNotPlaced ? { reached: e.reached, total: e.total, reason: e.reason } : {}),
     })
   }
   return send(res, 500, { error: `Internal error: ${Cause.pretty(exit.cause).split("\n")[0]}` })
