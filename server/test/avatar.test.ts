@@ -46,7 +46,9 @@ import { createConvosRuntime, type ConvosRuntime } from "../../runtime/src/plugi
 // cloud's. The owner sets a picture from a loopback image server; members of the agent's conversation read the
 // profile's EncryptedProfileImageRef, download it from the served URL and decrypt it with the group's image key to the
 // original bytes. A stranger, a non-image, an oversized file and private-network URLs are refused, each with its line,
-// and none of them reaches the agent (nor, for private addresses, the network).
+// and none of them reaches the agent (nor, for private addresses, the network). A picture that misses conversations (the
+// pool's upload endpoint closed; a group without image key whose details only its admin may change) is answered with
+// how many it reached and what to do, never "Done".
 
 const png = Uint8Array.from([
   0x89,
@@ -430,6 +432,25 @@ layer(appLayer, { timeout: "300 seconds", excludeTestServices: true })(
           (yield* ada.say(`/avatar Scouty http://127.0.0.1:${images.port}/other.png`))[0],
           "Done: Scouty shows the new picture (PNG, 6 KB) in its conversations, and in the ones it joins later.",
         )
+
+        // Dan's group has no image key yet and only its admin (Dan) may change its details: the picture reaches the
+        // other two conversations, and the owner hears why not the third and what would help.
+        const danId = generateIdentity()
+        const dan = yield* messaging.connect(danId, { label: "Dan" })
+        const danTag = randomTag()
+        const danGroup = yield* dan.createGroup([], { name: "Dan's club", appData: encodeMetadata({ tag: danTag }) })
+        yield* serveJoinRequests(dan, danId).pipe(Effect.forkScoped)
+        const danLink = `https://dev.convos.org/v2?i=${createInviteSlug(danId, { conversationId: danGroup.id, tag: danTag, name: "Dan's club" })}`
+        const [danJoined] = yield* ada.say(`/join Scouty ${danLink}`)
+        assert.notInclude(danJoined!, "did not work", danJoined!)
+        yield* waitForProfile(dan, danGroup.id, agentInbox, (p) => p.name === "Scouty")
+        const [partly] = yield* ada.say(`/avatar Scouty http://127.0.0.1:${images.port}/scout.png`)
+        assert.strictEqual(
+          partly,
+          "Not done: the new picture reached 2 of your agent's 3 conversations; in the others it is not allowed to change the conversation's details, which a picture needs. Ask an admin there to allow it, then send /avatar again.",
+        )
+        assert.deepStrictEqual((yield* waitForProfile(cy, group.id, agentInbox, (p) => p.image !== null)).image, png)
+        assert.strictEqual((yield* seenProfile(dan, danGroup.id, agentInbox)).image, null)
       }),
     )
   },

@@ -22,6 +22,7 @@ import {
 } from "@convos-agents/messaging/convos"
 import {
   AlreadyProvisioned,
+  AvatarMiss,
   AvatarUnavailable,
   BadInvite,
   type CannotLeave,
@@ -32,7 +33,7 @@ import {
 } from "./errors.ts"
 import { type LeaveDeps, leaveConversation, listConversations } from "./leave.ts"
 import { type AgentConversation, AvatarNotPlaced } from "@convos-agents/contract"
-import { type AvatarMiss, makeAvatar, type UploadImage } from "./avatar.ts"
+import { makeAvatar, type UploadImage } from "./avatar.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
 import { makeProgress } from "./progress.ts"
 import { type AgentState, loadAgentState, saveAgentState } from "./state.ts"
@@ -368,11 +369,13 @@ const make = (options: ConvosAgentOptions) =>
             const sent = yield* Effect.result(c.send(id, content))
             if (miss) misses.push(miss)
             else if (sent._tag === "Failure")
-              misses.push({
-                conversationId: id,
-                reason: "unavailable",
-                message: `sending the profile failed (${sent.failure.message})`,
-              })
+              misses.push(
+                new AvatarMiss({
+                  conversationId: id,
+                  reason: "unavailable",
+                  message: `sending the profile failed (${sent.failure.message})`,
+                }),
+              )
           }
         }
         yield* profileChanged()

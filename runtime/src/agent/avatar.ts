@@ -16,8 +16,7 @@ import {
   profileUpdateContent,
   updateMetadata,
 } from "@convos-agents/messaging/convos"
-import type { AvatarMissReason } from "@convos-agents/contract"
-import { AvatarUnavailable } from "./errors.ts"
+import { AvatarMiss, AvatarUnavailable } from "./errors.ts"
 import type { AgentState } from "./state.ts"
 
 /** A reference as kept in the agent state (bytes in base64), for the picture with that sha256. */
@@ -30,13 +29,6 @@ export interface StoredImageRef {
 
 /** Uploads one conversation's ciphertext to the pool; resolves with the URL members download it from. */
 export type UploadImage = (conversationId: string, ciphertext: Uint8Array) => Effect.Effect<string, AvatarUnavailable>
-
-/** Why the picture is not in one conversation's profile (the first one is what the owner hears). */
-export interface AvatarMiss {
-  readonly conversationId: string
-  readonly reason: AvatarMissReason
-  readonly message: string
-}
 
 export interface AvatarDeps {
   readonly stateDir: string
@@ -92,11 +84,12 @@ export const makeAvatar = (deps: AvatarDeps) => {
           .updateGroup(conversationId, { appData: updateMetadata(appData, { imageEncryptionKey: key }) })
           .pipe(
             Effect.mapError(
-              (e): AvatarMiss => ({
-                conversationId,
-                reason: "not_allowed",
-                message: `the agent may not change the details of conversation ${conversationId}, so it cannot add the image key its picture needs there (${e.message})`,
-              }),
+              (e) =>
+                new AvatarMiss({
+                  conversationId,
+                  reason: "not_allowed",
+                  message: `the agent may not change the details of conversation ${conversationId}, so it cannot add the image key its picture needs there (${e.message})`,
+                }),
             ),
           )
       }
@@ -129,15 +122,17 @@ export const makeAvatar = (deps: AvatarDeps) => {
         Effect.gen(function* () {
           yield* Effect.logWarning(`profile picture for conversation ${conversationId} not placed`, cause)
           const failure = cause.reasons.find((r) => r._tag === "Fail") as { error?: unknown } | undefined
-          const e = failure?.error as (Partial<AvatarMiss> & { message?: string }) | undefined
-          const miss: AvatarMiss =
-            e?.reason === "not_allowed"
-              ? (e as AvatarMiss)
-              : {
+          const e = failure?.error
+          const miss =
+            e instanceof AvatarMiss
+              ? e
+              : new AvatarMiss({
                   conversationId,
                   reason: "unavailable",
-                  message: e?.message ?? `placing it in conversation ${conversationId} failed`,
-                }
+                  message:
+                    (e as { message?: unknown } | undefined)?.message?.toString() ??
+                    `placing it in conversation ${conversationId} failed`,
+                })
           return { content: profileUpdateContent(name, "agent", null), miss }
         }),
       ),

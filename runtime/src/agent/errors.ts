@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { AvatarMissReason } from "@convos-agents/contract"
 
 // Errors of the agent's HTTP-facing operations; each message says what to do. Mapped to HTTP statuses in http/routes.ts.
 
@@ -39,5 +40,12 @@ export class CannotLeave extends Schema.TaggedError<CannotLeave>()("CannotLeave"
 
 /** The agent cannot host its profile picture: it has no way to reach the pool's picture store (POOL_SERVICES_URL). */
 export class AvatarUnavailable extends Schema.TaggedError<AvatarUnavailable>()("AvatarUnavailable", {
+  message: Schema.String,
+}) {}
+
+/** The picture is not in one conversation's profile, and why (the first one is what the owner hears). */
+export class AvatarMiss extends Schema.TaggedError<AvatarMiss>()("AvatarMiss", {
+  conversationId: Schema.String,
+  reason: AvatarMissReason,
   message: Schema.String,
 }) {}
