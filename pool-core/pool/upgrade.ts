@@ -7,6 +7,7 @@ import { untilAnswering } from "./answering.ts"
 import type { OnProgress, PoolEvent } from "./Pool.ts"
 import type { InstanceRepo } from "./repo.ts"
 import type { RuntimeClient } from "./RuntimeClient.ts"
+import type { UpgradeLockHeld } from "./upgradeLock.ts"
 
 // The rolling upgrade (issue 20): every idle agent is restarted on the runtime this deployment runs now, all at once
 // (nobody is talking to them; they leave `idle` while they restart, so no claim lands on one), then every claimed agent,
@@ -39,7 +40,7 @@ export interface UpgradeDeps {
   readonly token: (id: string) => string
   readonly publish: (e: PoolEvent) => Effect.Effect<void>
   /** The upgrade lock across replicas (upgradeLock.ts). */
-  readonly lock: { readonly tryHold: Effect.Effect<boolean, DatabaseError, Scope.Scope> }
+  readonly lock: { readonly tryHold: Effect.Effect<Option.Option<UpgradeLockHeld>, DatabaseError, Scope.Scope> }
 }
 
 const short = (id: string) => id.slice(0, 8)
@@ -158,7 +159,10 @@ export const makeUpgrade = (deps: UpgradeDeps) => {
       return Option.some<UpgradeFailure>({ instanceId: i.id, agentName: i.agentName, was: "claimed", reason })
     })
 
-  const run = (onProgress: OnProgress) =>
+  const lockLost =
+    "not restarted: this replica lost the upgrade lock (its database session ended), so another upgrade may be running; run the upgrade again once none is"
+
+  const run = (onProgress: OnProgress, lock: UpgradeLockHeld) =>
     Effect.gen(function* () {
       const started = yield* Clock.currentTimeMillis
       const upgradeOf = compute.upgrade!
@@ -189,7 +193,22 @@ export const makeUpgrade = (deps: UpgradeDeps) => {
       })
       const claimedFailures = yield* Effect.forEach(
         claimed,
-        (i) => each(i, "claimed", upgradeClaimed(i, upgradeOf, onProgress)),
+        (i) =>
+          // Someone's agent goes down only while no other replica can be upgrading (upgradeLock.ts).
+          Effect.flatMap(lock.stillHeld, (held) =>
+            held
+              ? each(i, "claimed", upgradeClaimed(i, upgradeOf, onProgress))
+              : step(i, true, "failed", onProgress, lockLost).pipe(
+                  Effect.as(
+                    Option.some<UpgradeFailure>({
+                      instanceId: i.id,
+                      agentName: i.agentName,
+                      was: "claimed",
+                      reason: lockLost,
+                    }),
+                  ),
+                ),
+          ),
         { concurrency: 1 },
       )
       const failures = [...idleFailures, ...claimedFailures].flatMap((o) => (Option.isSome(o) ? [o.value] : []))
@@ -216,12 +235,13 @@ export const makeUpgrade = (deps: UpgradeDeps) => {
           message: `This deployment's compute (${compute.name}) cannot restart running agents in place, so nothing was restarted. Agents created from now on run the new runtime; a running one moves to it only when it is released and claimed anew.`,
         })
       // One upgrade at a time on the database, whichever replica runs it; held until this one's report.
-      if (!(yield* deps.lock.tryHold))
+      const lock = yield* deps.lock.tryHold
+      if (Option.isNone(lock))
         return yield* new UpgradeRefused({
           reason: "running",
           message: "An upgrade is already running; wait for its report (nothing new was started).",
         })
-      return yield* run(onProgress)
+      return yield* run(onProgress, lock.value)
     }).pipe(Effect.scoped)
 
   return { upgrade } as const
