@@ -13,6 +13,13 @@ export const Applied = Schema.Union([
   Schema.Struct({ kind: Schema.Literal("released"), instanceId: Schema.String }),
   /** The agent is called `agentName` now. */
   Schema.Struct({ kind: Schema.Literal("renamed"), instanceId: Schema.String, agentName: Schema.String }),
+  /** The agent belongs to the message's sender now (an /accept). */
+  Schema.Struct({ kind: Schema.Literal("transferred"), instanceId: Schema.String }),
+  /**
+   * The agent's invite link is no longer `from` (an /invite new): the reply is the intent's followed by the link the
+   * pool has now, which a takeover cannot know before the rotation.
+   */
+  Schema.Struct({ kind: Schema.Literal("rotated"), instanceId: Schema.String, from: Schema.NullOr(Schema.String) }),
 ])
 export type Applied = typeof Applied.Type
 
@@ -62,15 +69,24 @@ export const ledgerJournal = (
   }
 }
 
-/** Whether the effect an intent names is applied now. */
-const isApplied = (pool: Pool["Service"], sender: string, applied: Applied) =>
+/** The intent's reply when the effect it names is applied now (a rotation's ends with the current link). */
+const replyIfApplied = (pool: Pool["Service"], sender: string, applied: Applied, reply: string) =>
   pool.get(applied.instanceId).pipe(
-    Effect.map((i) =>
-      applied.kind === "released"
-        ? i.status === "draining" || i.status === "dead"
-        : i.claimedBy === sender && i.agentName === applied.agentName,
+    Effect.map((i) => {
+      const applies =
+        applied.kind === "released"
+          ? i.status === "draining" || i.status === "dead"
+          : applied.kind === "renamed"
+            ? i.claimedBy === sender && i.agentName === applied.agentName
+            : applied.kind === "transferred"
+              ? i.claimedBy === sender
+              : i.claimedBy === sender && i.inviteUrl !== null && i.inviteUrl !== applied.from
+      if (!applies) return Option.none<string>()
+      return Option.some(applied.kind === "rotated" ? `${reply}${i.inviteUrl}` : reply)
+    }),
+    Effect.catchTag("InstanceNotFound", () =>
+      Effect.succeed(applied.kind === "released" ? Option.some(reply) : Option.none<string>()),
     ),
-    Effect.catchTag("InstanceNotFound", () => Effect.succeed(applied.kind === "released")),
   )
 
 /**
@@ -86,7 +102,5 @@ export const recordedReply = (
     if (entry.outcome !== null) return Option.some(entry.outcome)
     const intent = entry.intent === null ? Option.none() : decodeIntent(entry.intent)
     if (Option.isNone(intent)) return Option.none<string>()
-    return (yield* isApplied(pool, sender, intent.value.applied))
-      ? Option.some(intent.value.reply)
-      : Option.none<string>()
+    return yield* replyIfApplied(pool, sender, intent.value.applied, intent.value.reply)
   })

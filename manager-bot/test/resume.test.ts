@@ -221,4 +221,95 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
         yield* second.close
       }),
   )
+  /**
+   * The process dies right after a command's effect, before its reply was recorded or sent: the ledger row of the
+   * person's newest message is left as that death leaves it (taken by a process that is gone, not answered, no outcome;
+   * only what was recorded before the effect), and another process starts.
+   */
+  const dieAfterEffect = Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const [last] = yield* sql<{ messageId: string }>`
+      SELECT message_id FROM processed_messages WHERE answered_at IS NOT NULL ORDER BY processed_at DESC LIMIT 1`
+    yield* sql`UPDATE processed_messages SET answered_at = NULL, outcome = NULL, handled_by = ${randomUUID()}
+               WHERE message_id = ${last!.messageId}`
+  })
+
+  it.effect(
+    "an /accept cut after the transfer: the takeover tells the recipient the agent is theirs, once, and moves nothing",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* Pool
+        yield* pool.replenish(1)
+        yield* pool.tick
+        const testScope = yield* Effect.scope
+        const first = yield* startProcess
+        const ed = yield* first.open("Ed", testScope)
+        const flo = yield* first.open("Flo", testScope)
+        yield* ed.say("/new")
+        yield* ed.say("Courier")
+        const [, ready] = yield* ed.say("/skip", 2)
+        assert.include(ready, "Courier is ready")
+        const [offered] = yield* ed.say("/transfer Courier")
+        const code = /\/accept ([0-9a-f]{20})/.exec(offered)![1]!
+        const [agent] = yield* pool.list({ claimedBy: ed.id.inboxId })
+        const [accepted] = yield* flo.say(`/accept ${code}`)
+        const yours = `Courier is yours now: /agent ${agent!.id.slice(0, 8)} shows it, /invite ${agent!.id.slice(0, 8)} its link.`
+        assert.strictEqual(accepted, yours)
+        yield* first.close
+        yield* dieAfterEffect
+        const before = (yield* flo.botTexts()).length
+
+        const second = yield* startProcess
+        yield* flo.waitForBotTexts(before + 1, 30_000)
+        yield* Effect.sleep(Duration.seconds(2)) // a second answer would come by now
+        assert.deepStrictEqual(
+          (yield* flo.botTexts()).slice(before),
+          [yours],
+          "the recipient is told it is theirs, once",
+        )
+        assert.deepStrictEqual(
+          (yield* pool.list({ claimedBy: flo.id.inboxId })).map((i) => i.id),
+          [agent!.id],
+          "the agent is the recipient's",
+        )
+        assert.lengthOf(yield* pool.list({ claimedBy: ed.id.inboxId }), 0, "and no longer the giver's")
+        assert.lengthOf(yield* textsMatching(ed, /was accepted by/), 1, "the giver was told once")
+        yield* second.close
+      }),
+  )
+
+  it.effect(
+    "an /invite <agent> new cut after the rotation: the takeover sends the link the rotation made, and rotates nothing",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* Pool
+        const cloud = yield* MemoryCloud
+        yield* pool.replenish(1)
+        yield* pool.tick
+        const testScope = yield* Effect.scope
+        const first = yield* startProcess
+        const gus = yield* first.open("Gus", testScope)
+        yield* gus.say("/new")
+        yield* gus.say("Lantern")
+        const [, ready] = yield* gus.say("/skip", 2)
+        assert.include(ready, "Lantern is ready")
+        const [agent] = yield* pool.list({ claimedBy: gus.id.inboxId })
+        const [rotated] = yield* gus.say("/invite Lantern new")
+        const link = (yield* pool.get(agent!.id)).inviteUrl!
+        assert.notStrictEqual(link, agent!.inviteUrl)
+        assert.include(rotated, link)
+        yield* first.close
+        yield* dieAfterEffect
+        const before = (yield* gus.botTexts()).length
+
+        const second = yield* startProcess
+        yield* gus.waitForBotTexts(before + 1, 30_000)
+        yield* Effect.sleep(Duration.seconds(2)) // a second answer would come by now
+        assert.deepStrictEqual((yield* gus.botTexts()).slice(before), [rotated], "the same link again, once")
+        // The agent's runtime still has the link the one rotation made: it is the one that lets people in.
+        assert.strictEqual(cloud.instances.get(`mem-${agent!.id}`)?.inviteUrl, link, "rotated once: the link works")
+        assert.strictEqual((yield* pool.get(agent!.id)).inviteUrl, link)
+        yield* second.close
+      }),
+  )
 })

@@ -1,6 +1,10 @@
+import { Effect } from "effect"
 import { withAgent } from "../agents.ts"
-import { answer } from "../explain.ts"
+import { answer, answerRecorded } from "../explain.ts"
 import type { Command } from "../types.ts"
+
+const rotated = (name: string) =>
+  `New invite link for ${name}; earlier links no longer let anyone in (people already in stay):\n`
 
 export const inviteCommand: Command = {
   name: "invite",
@@ -16,12 +20,19 @@ export const inviteCommand: Command = {
       ? ctx.reply(`Say /invite ${ref} for its link, or /invite ${ref} new for a new one (the old links stop working).`)
       : withAgent(ctx, ref!, (agent, name) =>
           fresh !== undefined
-            ? answer(
-                ctx,
-                ctx.pool.rotateInvite(agent.id, ctx.sender),
-                (a) =>
-                  `New invite link for ${name}; earlier links no longer let anyone in (people already in stay):\n${a.inviteUrl}`,
-              )
+            ? // Recorded before the rotation: a takeover after a crash midway finds the link changed and sends the new
+              // one, instead of rotating again (which would void the link the first run may have shown).
+              ctx.journal
+                .intend({ kind: "rotated", instanceId: agent.id, from: agent.inviteUrl ?? null }, rotated(name))
+                .pipe(
+                  Effect.andThen(
+                    answerRecorded(
+                      ctx,
+                      ctx.pool.rotateInvite(agent.id, ctx.sender),
+                      (a) => `${rotated(name)}${a.inviteUrl}`,
+                    ),
+                  ),
+                )
             : answer(ctx, ctx.pool.get(agent.id), (a) =>
                 a.inviteUrl
                   ? `Open this link in Convos to chat with ${name} (or share it):\n${a.inviteUrl}`

@@ -30,12 +30,13 @@ export const transferCommand: Command = {
       Effect.gen(function* () {
         const code = newCode()
         const offer: TransferDialog = { kind: "transfer", instanceId: agent.id, agentName: name, from: ctx.sender }
-        yield* ctx.dialogs.set(offerKey(code), OFFER, offer)
-        return yield* ctx.reply(
+        const said =
           `To give ${name} to someone, send them this code. They say /accept ${code} in their own chat with me ` +
-            `(they open ${ctx.inviteUrlFor()} if they have none) within ${DIALOG_TTL_MINUTES} minutes.\n` +
-            `${name} stays yours until they accept; whoever has the code can take it, so share it only with them.`,
-        )
+          `(they open ${ctx.inviteUrlFor()} if they have none) within ${DIALOG_TTL_MINUTES} minutes.\n` +
+          `${name} stays yours until they accept; whoever has the code can take it, so share it only with them.`
+        // The offer and its reply in one transaction: a takeover sends this code rather than making a second one.
+        yield* ctx.journal.recordWith(ctx.dialogs.set(offerKey(code), OFFER, offer), said)
+        return yield* ctx.reply(said)
       }).pipe(Effect.catch((e) => replyFailure(ctx, e))),
     ),
 }
@@ -61,24 +62,25 @@ export const acceptCommand: Command = {
   run: (ctx, [code]) =>
     withOffer(ctx, code!, (offer) =>
       Effect.gen(function* () {
+        const yours = `${offer.agentName} is yours now: /agent ${shortId(offer.instanceId)} shows it, /invite ${shortId(offer.instanceId)} its link.`
+        // Recorded before the transfer: a takeover after a crash midway finds the agent the recipient's and says so,
+        // instead of answering that the (ended) offer does not exist.
+        yield* ctx.journal.intend({ kind: "transferred", instanceId: offer.instanceId }, yours)
         const moved = yield* Effect.result(ctx.pool.transfer(offer.instanceId, offer.from, ctx.sender))
         if (moved._tag === "Failure") {
           const e = moved.failure
-          // Over their limit the offer stays open (release one, then /accept again); otherwise it is gone for good.
-          if (e._tag !== "QuotaExceeded" && e._tag !== "DatabaseError") yield* ctx.dialogs.end(offerKey(code!), OFFER)
-          return yield* replyFailure(
-            ctx,
-            e,
+          const said =
             e._tag === "InstanceNotFound"
               ? `${offer.agentName} is no longer its owner's to give (released, or given to someone else).`
-              : `${explain(e)}${e._tag === "QuotaExceeded" ? ` The offer of ${offer.agentName} stays open until it expires.` : ""}`,
-          )
+              : `${explain(e)}${e._tag === "QuotaExceeded" ? ` The offer of ${offer.agentName} stays open until it expires.` : ""}`
+          // Over their limit the offer stays open (release one, then /accept again); otherwise it is gone for good.
+          if (e._tag !== "QuotaExceeded" && e._tag !== "DatabaseError")
+            yield* ctx.journal.recordWith(ctx.dialogs.end(offerKey(code!), OFFER), said)
+          return yield* replyFailure(ctx, e, said)
         }
-        yield* ctx.dialogs.end(offerKey(code!), OFFER)
+        yield* ctx.journal.recordWith(ctx.dialogs.end(offerKey(code!), OFFER), yours)
         yield* ctx.tell(offer.from, `${offer.agentName} was accepted by ${shortId(ctx.sender)}: it is theirs now.`)
-        return yield* ctx.reply(
-          `${offer.agentName} is yours now: /agent ${shortId(offer.instanceId)} shows it, /invite ${shortId(offer.instanceId)} its link.`,
-        )
+        return yield* ctx.reply(yours)
       }),
     ),
 }
@@ -93,9 +95,11 @@ export const declineCommand: Command = {
   run: (ctx, [code]) =>
     withOffer(ctx, code!, (offer) =>
       Effect.gen(function* () {
-        yield* ctx.dialogs.end(offerKey(code!), OFFER)
+        const said = `Declined: ${offer.agentName} stays with its owner.`
+        // The offer's end and this reply in one transaction: a takeover sends it instead of "no open offer".
+        yield* ctx.journal.recordWith(ctx.dialogs.end(offerKey(code!), OFFER), said)
         yield* ctx.tell(offer.from, `${shortId(ctx.sender)} declined ${offer.agentName}; it stays yours.`)
-        return yield* ctx.reply(`Declined: ${offer.agentName} stays with its owner.`)
+        return yield* ctx.reply(said)
       }),
     ),
 }
