@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { Pool } from "@convos-agents/pool-core"
 import { MemoryCloud, ProviderCircuitLive, startPool } from "@convos-agents/pool-core/testing/pool"
@@ -14,24 +14,45 @@ import { AgentRuntime, botTestParts, openManagerChat, type Person } from "./help
 
 const { deps, bot } = botTestParts({ settings: { provisionTimeout: Duration.seconds(5) } })
 
-/** A bot "process": a bot over a pool of its own; `close` is its death (its replica's lock is free after it). */
-const startProcess = Effect.gen(function* () {
-  const own = yield* startPool().pipe(Effect.provide(ProviderCircuitLive))
-  const scope = yield* Scope.make()
-  // Closed by the test (the death), or at the test's end if it failed first: never left running into the next test.
-  const close = yield* Effect.cached(Scope.close(scope, Exit.void).pipe(Effect.andThen(own.close)))
-  yield* Effect.addFinalizer(() => close)
-  const built = yield* Layer.build(bot.pipe(Layer.provide(Layer.succeed(Pool, own.pool)))).pipe(Scope.provide(scope))
-  return {
-    /** A person opens the manager chat through this process's bot (the same bot identity in every process). */
-    open: (name: string, testScope: Scope.Scope) =>
-      openManagerChat(name).pipe(
-        Effect.provideService(ManagerBot, Context.get(built, ManagerBot)),
-        Scope.provide(testScope),
-      ),
-    close,
-  }
-})
+/**
+ * A bot "process": a bot over a pool of its own; `close` is its death (its replica's lock is free after it). With
+ * `dieAfter`, that pool call does its work and then never returns (`effectDone` is then complete): the command is
+ * stopped between its effect and its reply, where closing the process is a death after the effect.
+ */
+const startProcessDying = (dieAfter?: "transfer" | "rotateInvite") =>
+  Effect.gen(function* () {
+    const own = yield* startPool().pipe(Effect.provide(ProviderCircuitLive))
+    const effectDone = yield* Deferred.make<void>()
+    const stop = <A, E>(effect: Effect.Effect<A, E>) =>
+      effect.pipe(Effect.tap(() => Deferred.succeed(effectDone, undefined).pipe(Effect.andThen(Effect.never))))
+    const pool: Pool["Service"] =
+      dieAfter === "transfer"
+        ? { ...own.pool, transfer: (id, from, to) => stop(own.pool.transfer(id, from, to)) }
+        : dieAfter === "rotateInvite"
+          ? { ...own.pool, rotateInvite: (id, owner) => stop(own.pool.rotateInvite(id, owner)) }
+          : own.pool
+    return { ...(yield* processOver(own, pool)), effectDone: Deferred.await(effectDone) }
+  })
+
+const processOver = (own: { readonly close: Effect.Effect<void> }, pool: Pool["Service"]) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    // Closed by the test (the death), or at the test's end if it failed first: never left running into the next test.
+    const close = yield* Effect.cached(Scope.close(scope, Exit.void).pipe(Effect.andThen(own.close)))
+    yield* Effect.addFinalizer(() => close)
+    const built = yield* Layer.build(bot.pipe(Layer.provide(Layer.succeed(Pool, pool)))).pipe(Scope.provide(scope))
+    return {
+      /** A person opens the manager chat through this process's bot (the same bot identity in every process). */
+      open: (name: string, testScope: Scope.Scope) =>
+        openManagerChat(name).pipe(
+          Effect.provideService(ManagerBot, Context.get(built, ManagerBot)),
+          Scope.provide(testScope),
+        ),
+      close,
+    }
+  })
+
+const startProcess = startProcessDying()
 
 const until = <E, R>(check: Effect.Effect<boolean, E, R>, what: string, ms = 30_000) =>
   Effect.gen(function* () {
@@ -221,19 +242,6 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
         yield* second.close
       }),
   )
-  /**
-   * The process dies right after a command's effect, before its reply was recorded or sent: the ledger row of the
-   * person's newest message is left as that death leaves it (taken by a process that is gone, not answered, no outcome;
-   * only what was recorded before the effect), and another process starts.
-   */
-  const dieAfterEffect = Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const [last] = yield* sql<{ messageId: string }>`
-      SELECT message_id FROM processed_messages WHERE answered_at IS NOT NULL ORDER BY processed_at DESC LIMIT 1`
-    yield* sql`UPDATE processed_messages SET answered_at = NULL, outcome = NULL, handled_by = ${randomUUID()}
-               WHERE message_id = ${last!.messageId}`
-  })
-
   it.effect(
     "an /accept cut after the transfer: the takeover tells the recipient the agent is theirs, once, and moves nothing",
     () =>
@@ -242,7 +250,7 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
         yield* pool.replenish(1)
         yield* pool.tick
         const testScope = yield* Effect.scope
-        const first = yield* startProcess
+        const first = yield* startProcessDying("transfer")
         const ed = yield* first.open("Ed", testScope)
         const flo = yield* first.open("Flo", testScope)
         yield* ed.say("/new")
@@ -252,12 +260,14 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
         const [offered] = yield* ed.say("/transfer Courier")
         const code = /\/accept ([0-9a-f]{20})/.exec(offered)![1]!
         const [agent] = yield* pool.list({ claimedBy: ed.id.inboxId })
-        const [accepted] = yield* flo.say(`/accept ${code}`)
         const yours = `Courier is yours now: /agent ${agent!.id.slice(0, 8)} shows it, /invite ${agent!.id.slice(0, 8)} its link.`
-        assert.strictEqual(accepted, yours)
-        yield* first.close
-        yield* dieAfterEffect
+        // The process dies once the transfer is applied, before the offer's end, the giver's notice and the reply.
         const before = (yield* flo.botTexts()).length
+        yield* flo.client.sendText(flo.chatId, `/accept ${code}`)
+        yield* first.effectDone
+        yield* first.close
+        assert.strictEqual((yield* flo.botTexts()).length, before, "the /accept was not answered before the death")
+        assert.strictEqual((yield* pool.get(agent!.id)).claimedBy, flo.id.inboxId, "the transfer was applied")
 
         const second = yield* startProcess
         yield* flo.waitForBotTexts(before + 1, 30_000)
@@ -273,7 +283,6 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
           "the agent is the recipient's",
         )
         assert.lengthOf(yield* pool.list({ claimedBy: ed.id.inboxId }), 0, "and no longer the giver's")
-        assert.lengthOf(yield* textsMatching(ed, /was accepted by/), 1, "the giver was told once")
         yield* second.close
       }),
   )
@@ -287,25 +296,27 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
         yield* pool.replenish(1)
         yield* pool.tick
         const testScope = yield* Effect.scope
-        const first = yield* startProcess
+        const first = yield* startProcessDying("rotateInvite")
         const gus = yield* first.open("Gus", testScope)
         yield* gus.say("/new")
         yield* gus.say("Lantern")
         const [, ready] = yield* gus.say("/skip", 2)
         assert.include(ready, "Lantern is ready")
         const [agent] = yield* pool.list({ claimedBy: gus.id.inboxId })
-        const [rotated] = yield* gus.say("/invite Lantern new")
-        const link = (yield* pool.get(agent!.id)).inviteUrl!
-        assert.notStrictEqual(link, agent!.inviteUrl)
-        assert.include(rotated, link)
-        yield* first.close
-        yield* dieAfterEffect
+        // The process dies once the link is rotated (runtime and pool), before the reply.
         const before = (yield* gus.botTexts()).length
+        yield* gus.client.sendText(gus.chatId, "/invite Lantern new")
+        yield* first.effectDone
+        yield* first.close
+        assert.strictEqual((yield* gus.botTexts()).length, before, "the /invite new was not answered before the death")
+        const link = (yield* pool.get(agent!.id)).inviteUrl!
+        assert.notStrictEqual(link, agent!.inviteUrl, "the link was rotated")
+        const rotated = `New invite link for Lantern; earlier links no longer let anyone in (people already in stay):\n${link}`
 
         const second = yield* startProcess
         yield* gus.waitForBotTexts(before + 1, 30_000)
         yield* Effect.sleep(Duration.seconds(2)) // a second answer would come by now
-        assert.deepStrictEqual((yield* gus.botTexts()).slice(before), [rotated], "the same link again, once")
+        assert.deepStrictEqual((yield* gus.botTexts()).slice(before), [rotated], "the rotation's link, once")
         // The agent's runtime still has the link the one rotation made: it is the one that lets people in.
         assert.strictEqual(cloud.instances.get(`mem-${agent!.id}`)?.inviteUrl, link, "rotated once: the link works")
         assert.strictEqual((yield* pool.get(agent!.id)).inviteUrl, link)
