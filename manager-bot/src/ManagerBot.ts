@@ -290,7 +290,13 @@ const makeBot = Effect.gen(function* () {
         const earlier = yield* untilDatabaseAnswers("reading the message's journal", store.journalOf(m.id))
         if (earlier.pending) return // it accepted a /new: the resumer (pending/resume.ts) sends its invite
         const recorded = yield* recordedReply(pool, m.senderInboxId, earlier)
-        if (Option.isSome(recorded)) return yield* reply(recorded.value)
+        if (Option.isSome(recorded)) {
+          yield* reply(recorded.value.reply)
+          // The cut run's message to someone else (an accepted transfer's giver), sent only by the answer's claimant.
+          const notice = recorded.value.tell
+          if (notice && claimed.value) yield* tell(notice.inboxId, notice.text)
+          return
+        }
       }
       yield* bot.handle(
         {

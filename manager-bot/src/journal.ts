@@ -23,14 +23,18 @@ export const Applied = Schema.Union([
 ])
 export type Applied = typeof Applied.Type
 
-const Intent = Schema.Struct({ applied: Applied, reply: Schema.String })
+/** A message to someone else the command sends after its effect (the giver of an accepted transfer). */
+const Tell = Schema.Struct({ inboxId: Schema.String, text: Schema.String })
+export type Tell = typeof Tell.Type
+
+const Intent = Schema.Struct({ applied: Applied, reply: Schema.String, tell: Schema.optional(Tell) })
 const decodeIntent = Schema.decodeUnknownOption(Schema.fromJsonString(Intent))
 const encodeIntent = Schema.encodeSync(Schema.fromJsonString(Intent))
 
 /** What a command records of its effect (BotContext.journal); a bare pipeline (tests) records nothing. */
 export interface Journal {
   /** Before the effect: the reply it gets, and how a takeover tells it was applied. */
-  readonly intend: (applied: Applied, reply: string) => Effect.Effect<void>
+  readonly intend: (applied: Applied, reply: string, tell?: Tell) => Effect.Effect<void>
   /** After the effect: the reply, so a takeover only sends it. */
   readonly record: (reply: string) => Effect.Effect<void>
   /**
@@ -63,7 +67,8 @@ export const ledgerJournal = (
       ),
     )
   return {
-    intend: (applied, reply) => logged({ intent: encodeIntent({ applied, reply }) }),
+    intend: (applied, reply, tell) =>
+      logged({ intent: encodeIntent(tell ? { applied, reply, tell } : { applied, reply }) }),
     record: (reply) => logged({ outcome: reply }),
     recordWith: (effect, reply) => withOutcome(reply, effect),
   }
@@ -91,16 +96,24 @@ const replyIfApplied = (pool: Pool["Service"], sender: string, applied: Applied,
 
 /**
  * The reply of a message an earlier run began, without running it again: its recorded outcome, or its intent's reply
- * when the effect is applied. None: nothing (or nothing applied) was recorded; the message is answered as new.
+ * when the effect is applied, with the intent's message to someone else (recorded before the effect and sent after the
+ * outcome, so with no outcome it was not sent). None: nothing (or nothing applied) was recorded; answered as new.
  */
+export interface Recorded {
+  readonly reply: string
+  readonly tell?: Tell
+}
+
 export const recordedReply = (
   pool: Pool["Service"],
   sender: string,
   entry: { readonly intent: string | null; readonly outcome: string | null },
 ) =>
   Effect.gen(function* () {
-    if (entry.outcome !== null) return Option.some(entry.outcome)
+    if (entry.outcome !== null) return Option.some<Recorded>({ reply: entry.outcome })
     const intent = entry.intent === null ? Option.none() : decodeIntent(entry.intent)
-    if (Option.isNone(intent)) return Option.none<string>()
-    return yield* replyIfApplied(pool, sender, intent.value.applied, intent.value.reply)
+    if (Option.isNone(intent)) return Option.none<Recorded>()
+    const { applied, reply, tell } = intent.value
+    const applies = yield* replyIfApplied(pool, sender, applied, reply)
+    return Option.map(applies, (r): Recorded => (tell ? { reply: r, tell } : { reply: r }))
   })

@@ -243,7 +243,7 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
       }),
   )
   it.effect(
-    "an /accept cut after the transfer: the takeover tells the recipient the agent is theirs, once, and moves nothing",
+    "an /accept cut after the transfer: the takeover tells the recipient the agent is theirs and the giver it was accepted, once each, and moves nothing",
     () =>
       Effect.gen(function* () {
         const pool = yield* Pool
@@ -283,6 +283,7 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
           "the agent is the recipient's",
         )
         assert.lengthOf(yield* pool.list({ claimedBy: ed.id.inboxId }), 0, "and no longer the giver's")
+        assert.lengthOf(yield* textsMatching(ed, /^Courier was accepted by/), 1, "the giver is told once")
         yield* second.close
       }),
   )

@@ -65,7 +65,11 @@ export const acceptCommand: Command = {
         const yours = `${offer.agentName} is yours now: /agent ${shortId(offer.instanceId)} shows it, /invite ${shortId(offer.instanceId)} its link.`
         // Recorded before the transfer: a takeover after a crash midway finds the agent the recipient's and says so,
         // instead of answering that the (ended) offer does not exist.
-        yield* ctx.journal.intend({ kind: "transferred", instanceId: offer.instanceId }, yours)
+        const accepted = `${offer.agentName} was accepted by ${shortId(ctx.sender)}: it is theirs now.`
+        yield* ctx.journal.intend({ kind: "transferred", instanceId: offer.instanceId }, yours, {
+          inboxId: offer.from,
+          text: accepted,
+        })
         const moved = yield* Effect.result(ctx.pool.transfer(offer.instanceId, offer.from, ctx.sender))
         if (moved._tag === "Failure") {
           const e = moved.failure
@@ -79,7 +83,8 @@ export const acceptCommand: Command = {
           return yield* replyFailure(ctx, e, said)
         }
         yield* ctx.journal.recordWith(ctx.dialogs.end(offerKey(code!), OFFER), yours)
-        yield* ctx.tell(offer.from, `${offer.agentName} was accepted by ${shortId(ctx.sender)}: it is theirs now.`)
+        // After the outcome: a takeover that finds no outcome tells the giver (from the intent), so they hear it once.
+        yield* ctx.tell(offer.from, accepted)
         return yield* ctx.reply(yours)
       }),
     ),
