@@ -324,4 +324,51 @@ layer(deps, { timeout: "180 seconds", excludeTestServices: true })("manager bot:
         yield* second.close
       }),
   )
+  it.effect(
+    "a /transfer and a /decline cut after their dialog change was recorded: each takeover sends the recorded reply, once",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* Pool
+        const sql = yield* SqlClient.SqlClient
+        yield* pool.replenish(1)
+        yield* pool.tick
+        const testScope = yield* Effect.scope
+        // The process died after the step's transaction (the dialog change and its reply) and before the reply was
+        // sent: the newest message's ledger row as that leaves it, taken by a process that is gone, not answered.
+        const dieBeforeReply = Effect.gen(function* () {
+          const [last] = yield* sql<{ messageId: string }>`
+            SELECT message_id FROM processed_messages WHERE answered_at IS NOT NULL ORDER BY processed_at DESC LIMIT 1`
+          yield* sql`UPDATE processed_messages SET answered_at = NULL, handled_by = ${randomUUID()}
+                     WHERE message_id = ${last!.messageId}`
+        })
+        const first = yield* startProcess
+        const hal = yield* first.open("Hal", testScope)
+        const ivy = yield* first.open("Ivy", testScope)
+        yield* hal.say("/new")
+        yield* hal.say("Beacon")
+        const [, ready] = yield* hal.say("/skip", 2)
+        assert.include(ready, "Beacon is ready")
+        const [offered] = yield* hal.say("/transfer Beacon")
+        const code = /\/accept ([0-9a-f]{20})/.exec(offered)![1]!
+        yield* first.close
+        yield* dieBeforeReply
+        const halBefore = (yield* hal.botTexts()).length
+        const second = yield* startProcess
+        yield* hal.waitForBotTexts(halBefore + 1, 30_000)
+        yield* Effect.sleep(Duration.seconds(2)) // a second answer would come by now
+        assert.deepStrictEqual((yield* hal.botTexts()).slice(halBefore), [offered], "the same code, once")
+
+        const [declined] = yield* ivy.say(`/decline ${code}`)
+        assert.strictEqual(declined, "Declined: Beacon stays with its owner.")
+        yield* second.close
+        yield* dieBeforeReply
+        const ivyBefore = (yield* ivy.botTexts()).length
+        const third = yield* startProcess
+        yield* ivy.waitForBotTexts(ivyBefore + 1, 30_000)
+        yield* Effect.sleep(Duration.seconds(2))
+        assert.deepStrictEqual((yield* ivy.botTexts()).slice(ivyBefore), [declined], "declined, once")
+        assert.lengthOf(yield* pool.list({ claimedBy: hal.id.inboxId }), 1, "Beacon stays with Hal")
+        yield* third.close
+      }),
+  )
 })
