@@ -13,9 +13,11 @@ import { DevnetMessaging } from "@convos-agents/messaging"
 import { createConvosRuntime, type ConvosRuntime } from "../src/plugin/convosRuntime.ts"
 import { type ChatPerson, connectPerson, joinInvite, waitForText } from "./support/chatClient.ts"
 import { startTestDevnet } from "./support/devnet.ts"
+import { type ServicesFake, startServicesFake } from "./support/servicesFake.ts"
 
 const TOKEN = "instance-token-for-leave"
 let devnet: Awaited<ReturnType<typeof startTestDevnet>>
+let services: ServicesFake
 let stateDir: string
 let convos: ConvosRuntime
 let server: Server
@@ -32,11 +34,19 @@ const call = (path: string, init: { method?: string; body?: unknown } = {}) =>
 
 beforeAll(async () => {
   devnet = await startTestDevnet()
+  // The pool's agent service API, where the agent uploads its encrypted profile picture.
+  services = await startServicesFake({
+    instanceId: "leave-agent",
+    token: TOKEN,
+    held: { email: null, phone: null, wallet: null },
+  })
   stateDir = mkdtempSync(join(tmpdir(), "runtime-leave-"))
   convos = createConvosRuntime({
     env: {
       OPENCLAW_STATE_DIR: stateDir,
       INSTANCE_TOKEN: TOKEN,
+      INSTANCE_ID: "leave-agent",
+      POOL_SERVICES_URL: services.url,
       PORT: "18998",
       MODEL_BASE_URL: "http://127.0.0.1:9/v1",
       MODEL: "test",
@@ -66,6 +76,7 @@ afterAll(async () => {
   if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
   await convos?.stop()
   await devnet?.close()
+  await services?.close()
   rmSync(stateDir, { recursive: true, force: true })
 })
 
@@ -152,5 +163,18 @@ describe("POST /convos/leave", () => {
     ])
     const again = await call("/convos/leave", { method: "POST", body: { conversationId: own.body.conversationId } })
     expect(again.status).toBe(404)
+    // A new name after leaving goes only where the agent still is: the conversations it left are not tried (nor
+    // counted), so the change is whole instead of 'reached 1 of 2'.
+    const renamed = await call("/pool/agent", { method: "PATCH", body: { agentName: "Scout Two" } })
+    expect(renamed.status, JSON.stringify(renamed.body)).toBe(200)
+    const pictured = await call("/pool/agent", {
+      method: "PATCH",
+      body: {
+        avatar: { contentType: "image/png", data: Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]).toString("base64") },
+      },
+    })
+    expect(pictured.status, JSON.stringify(pictured.body)).toBe(200)
+    expect([...services.avatarBlobs.values()].map((b) => b.conversationId)).toEqual([lonely.body.conversationId])
+    expect(services.violations).toEqual([])
   })
 })

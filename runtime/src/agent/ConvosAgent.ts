@@ -31,7 +31,7 @@ import {
   NoOwnConversation,
   type UnknownConversation,
 } from "./errors.ts"
-import { type LeaveDeps, leaveConversation, listConversations } from "./leave.ts"
+import { conversationIds, type LeaveDeps, leaveConversation, listConversations } from "./leave.ts"
 import { type AgentConversation, AvatarNotPlaced } from "@convos-agents/contract"
 import { makeAvatar, type UploadImage } from "./avatar.ts"
 import { type ReconnectPolicy, reconnectSchedule } from "./reconnect.ts"
@@ -354,32 +354,21 @@ const make = (options: ConvosAgentOptions) =>
         if (input.avatar) {
           yield* avatar.setImage(new Uint8Array(Buffer.from(input.avatar.data, "base64")), input.avatar.contentType)
         }
-        const misses: Array<AvatarMiss> = []
-        let total = 0
+        let spread: { readonly total: number; readonly misses: ReadonlyArray<AvatarMiss> } = { total: 0, misses: [] }
         if (input.agentName || input.avatar) {
-          // The new name or picture shows in every conversation the agent is in (a ProfileUpdate replaces the whole
-          // profile, so each carries both). Each conversation is tried; the ones the picture missed are counted.
-          const targets: Array<[string, MessagingClient]> = [
-            ...state.conversations.map((id): [string, MessagingClient] => [id, client]),
-            ...ownClients,
-          ]
-          for (const [id, c] of targets) {
-            total++
-            const { content, miss } = yield* avatar.placeProfile(c, id, state.agentName)
-            const sent = yield* Effect.result(c.send(id, content))
-            if (miss) misses.push(miss)
-            else if (sent._tag === "Failure")
-              misses.push(
-                new AvatarMiss({
-                  conversationId: id,
-                  reason: "unavailable",
-                  message: `sending the profile failed (${sent.failure.message})`,
-                }),
-              )
-          }
+          // The state's list, not the clients': a conversation the agent left keeps its client until the process
+          // ends, and trying it would count a conversation the agent is no longer in as a miss. An own conversation
+          // whose identity did not reconnect has no client (null) and is counted as missed.
+          const targets = conversationIds(state).map((id) => ({
+            conversationId: id,
+            client:
+              ownClients.get(id) ?? (state.ownConversations?.some((o) => o.conversationId === id) ? null : client),
+          }))
+          spread = yield* avatar.spreadProfile(targets, state.agentName)
         }
         yield* profileChanged()
         // The rest of the change is kept; the owner hears that the picture did not reach everyone, and why.
+        const { total, misses } = spread
         if (input.avatar && misses.length > 0) {
           const first = misses[0]!
           return yield* new AvatarNotPlaced({

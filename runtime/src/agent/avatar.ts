@@ -142,5 +142,42 @@ export const makeAvatar = (deps: AvatarDeps) => {
   const profileFor = (client: MessagingClient, conversationId: string, name: string): Effect.Effect<OutgoingContent> =>
     placeProfile(client, conversationId, name).pipe(Effect.map((p) => p.content))
 
-  return { setImage, refFor, placeProfile, profileFor }
+  /**
+   * Sends the agent's profile (a ProfileUpdate replaces the whole profile, so each carries name and picture) to every
+   * conversation given, and counts the ones the picture missed. A conversation without a client (its own identity did
+   * not reconnect) is a miss; a failed send is one too.
+   */
+  const spreadProfile = (
+    targets: ReadonlyArray<{ readonly conversationId: string; readonly client: MessagingClient | null }>,
+    name: string,
+  ) =>
+    Effect.gen(function* () {
+      const misses: Array<AvatarMiss> = []
+      for (const { conversationId, client } of targets) {
+        if (!client) {
+          misses.push(
+            new AvatarMiss({
+              conversationId,
+              reason: "unavailable",
+              message: `conversation ${conversationId}'s own identity did not reconnect at start (see the agent's log)`,
+            }),
+          )
+          continue
+        }
+        const { content, miss } = yield* placeProfile(client, conversationId, name)
+        const sent = yield* Effect.result(client.send(conversationId, content))
+        if (miss) misses.push(miss)
+        else if (sent._tag === "Failure")
+          misses.push(
+            new AvatarMiss({
+              conversationId,
+              reason: "unavailable",
+              message: `sending the profile failed (${sent.failure.message})`,
+            }),
+          )
+      }
+      return { total: targets.length, misses }
+    })
+
+  return { setImage, refFor, placeProfile, profileFor, spreadProfile }
 }
