@@ -145,7 +145,7 @@ export const testBackends = (): ReadonlyArray<TestBackend> => {
 // Tests that only prove something on a real Postgres server (row locks across connections, backends to terminate,
 // sessions in other processes) must never just vanish from a run without one: they are registered always, skipped
 // with the reason in their name, and carry NEEDS_POSTGRES so that .ci/run (which has Postgres) fails if any of them
-// was skipped there (scripts/check-postgres-tests.mjs).
+// was skipped there (scripts/check-required-tests.mjs).
 
 /** Marker in the name of every test that needs a real Postgres server. */
 export const NEEDS_POSTGRES = "[needs Postgres]"
