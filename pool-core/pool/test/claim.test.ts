@@ -320,4 +320,42 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
         )
       }),
   )
+
+  it.effect(
+    "a claim naming a template gets its name, instructions, slug and model; blank name, instructions and join link count as absent",
+    () =>
+      Effect.gen(function* () {
+        const pool = yield* emptyPool
+        const cloud = yield* MemoryCloud
+        const sql = yield* SqlClient.SqlClient
+        yield* pool.replenish(2)
+        yield* pool.tick
+        yield* sql`UPDATE templates SET model = 'qwen2.5:7b' WHERE slug = 'trip-planner'`
+        const templated = yield* pool.claim({
+          key: "tpl-1",
+          claimedBy: "inbox-t",
+          templateSlug: "trip-planner",
+          agentName: "   ",
+          instructions: " \n ",
+          joinUrl: "  ",
+        })
+        assert.strictEqual(templated.instance.templateSlug, "trip-planner")
+        assert.strictEqual(templated.instance.model, "qwen2.5:7b")
+        const sent = cloud.instances.get(templated.instance.providerRef!)?.provisioned
+        assert.strictEqual(sent?.agentName, "Trip Planner")
+        assert.include(sent?.instructions ?? "", "You help a group plan a trip.")
+        assert.strictEqual(sent?.templateSlug, "trip-planner")
+        assert.strictEqual(sent?.model, "qwen2.5:7b")
+        assert.strictEqual(sent?.joinUrl ?? null, null, "a blank join link is no link: the agent makes its own")
+
+        // Without a template, blank fields take the defaults, and the agent has no template or model of its own.
+        const plain = yield* pool.claim({ key: "tpl-2", claimedBy: "inbox-t", agentName: " ", instructions: "  " })
+        const plainSent = cloud.instances.get(plain.instance.providerRef!)?.provisioned
+        assert.strictEqual(plain.instance.templateSlug, null)
+        assert.strictEqual(plain.instance.model ?? null, null)
+        assert.notStrictEqual(plainSent?.agentName.trim(), "")
+        assert.notStrictEqual(plainSent?.instructions.trim(), "")
+        assert.notInclude(plainSent?.instructions ?? "", "You help a group plan a trip.")
+      }),
+  )
 })
