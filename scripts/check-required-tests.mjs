@@ -34,7 +34,9 @@ for (const { marker, fix } of REQUIRED) {
   const marked = tests.filter((t) => t.name.includes(marker))
   const notPassed = marked.filter((t) => t.status !== "passed")
   if (marked.length === 0) {
-    console.error(`No test named "${marker}" in ${file}: they did not run at all. Check that the report covers the whole suite.`)
+    console.error(
+      `No test named "${marker}" in ${file}: they did not run at all. Check that the report covers the whole suite.`,
+    )
     failed = true
   } else if (notPassed.length > 0) {
     console.error(`${notPassed.length} of ${marked.length} "${marker}" tests did not pass (${fix}):`)
