@@ -9,6 +9,7 @@ import { type OnProgress, Pool, type PoolEvent, type Progress } from "../Pool.ts
 import { makePool } from "../PoolLive.ts"
 import { RuntimeClient } from "../RuntimeClient.ts"
 import { MemoryCloud, PoolTest, startPool } from "../testing.ts"
+import { makeHurriedClock } from "./loopback-cloud.ts"
 
 // The claim paths pool.test.ts does not take: waiting for an agent (CLAIM_WAIT), a replay of a claim that never
 // finishes, and a provision that fails after someone else (the tick's recovery) already settled the row.
@@ -24,25 +25,6 @@ const recorder = () => {
   const onProgress: OnProgress = (p: Progress) => Effect.sync(() => void steps.push(`${p.step} ${p.status}`))
   return { steps, onProgress }
 }
-
-/**
- * The wall clock, except that a sleep returns at once and moves the clock on by its duration: the replay's wait of
- * POOL_PROVISION_TIMEOUT + 5 s in 100 ms sleeps takes a fraction of a second (the database calls between stay real).
- */
-const hurriedClock = Effect.map(Clock.clockWith(Effect.succeed), (real) => {
-  let offset = 0
-  const now = () => real.currentTimeMillisUnsafe() + offset
-  const clock: Clock.Clock = {
-    currentTimeMillisUnsafe: now,
-    currentTimeMillis: Effect.sync(now),
-    currentTimeNanosUnsafe: () => BigInt(now()) * 1_000_000n,
-    currentTimeNanos: Effect.sync(() => BigInt(now()) * 1_000_000n),
-    monotonicTimeNanosUnsafe: () => real.monotonicTimeNanosUnsafe(),
-    monotonicTimeNanos: real.monotonicTimeNanos,
-    sleep: (d) => Effect.sync(() => void (offset += Duration.toMillis(d))).pipe(Effect.andThen(Effect.yieldNow)),
-  }
-  return { clock, now }
-})
 
 type Failure = { readonly _tag: string; readonly message: string; readonly reason?: string }
 
@@ -92,7 +74,7 @@ layer(PoolTest(), { timeout: "120 seconds", excludeTestServices: true })("claim"
         const sql = yield* SqlClient.SqlClient
         // As if the first claim were still setting up (its replica busy or gone, the tick not yet there).
         yield* sql`UPDATE instances SET status = 'claiming' WHERE id = ${first.instance.id}`
-        const hurried = yield* hurriedClock
+        const hurried = yield* makeHurriedClock
         const started = hurried.now()
         const replay = (yield* Effect.flip(pool.claim({ key: "replay-stuck", claimedBy: "inbox-a" })).pipe(
           Effect.provideService(Clock.Clock, hurried.clock),

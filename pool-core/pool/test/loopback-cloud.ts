@@ -144,21 +144,30 @@ export const loopbackCompute = (cloud: LoopbackCloud) =>
  * A Clock whose "now" can be moved forward while every sleep and timeout stays real: the tick and the circuit read
  * time from Clock, so moving it ahead stands for minutes passing, while the database sessions, their statement timeouts
  * and HTTP calls keep working in real time (TestClock would fire those timeouts while real I/O is still in flight).
+ * With `hurried`, a sleep instead returns at once and moves "now" on by its duration (a wait of many short sleeps, such
+ * as a claim's replay waiting out POOL_PROVISION_TIMEOUT, takes a fraction of a second; the database calls stay real).
  */
-export const makeShiftedClock = Effect.map(Clock.clockWith(Effect.succeed), (real) => {
-  let offset = 0
-  const now = () => real.currentTimeMillisUnsafe() + offset
-  const clock: Clock.Clock = {
-    currentTimeMillisUnsafe: now,
-    currentTimeMillis: Effect.sync(now),
-    currentTimeNanosUnsafe: () => BigInt(now()) * 1_000_000n,
-    currentTimeNanos: Effect.sync(() => BigInt(now()) * 1_000_000n),
-    monotonicTimeNanosUnsafe: () => real.monotonicTimeNanosUnsafe(),
-    monotonicTimeNanos: real.monotonicTimeNanos,
-    sleep: (d) => real.sleep(d),
-  }
-  return {
-    clock,
-    advance: (d: Duration.Input) => Effect.sync(() => void (offset += Duration.toMillis(Duration.fromInputUnsafe(d)))),
-  }
-})
+const shiftedClock = (hurried: boolean) =>
+  Effect.map(Clock.clockWith(Effect.succeed), (real) => {
+    let offset = 0
+    const now = () => real.currentTimeMillisUnsafe() + offset
+    const clock: Clock.Clock = {
+      currentTimeMillisUnsafe: now,
+      currentTimeMillis: Effect.sync(now),
+      currentTimeNanosUnsafe: () => BigInt(now()) * 1_000_000n,
+      currentTimeNanos: Effect.sync(() => BigInt(now()) * 1_000_000n),
+      monotonicTimeNanosUnsafe: () => real.monotonicTimeNanosUnsafe(),
+      monotonicTimeNanos: real.monotonicTimeNanos,
+      sleep: hurried
+        ? (d) => Effect.sync(() => void (offset += Duration.toMillis(d))).pipe(Effect.andThen(Effect.yieldNow))
+        : (d) => real.sleep(d),
+    }
+    return {
+      clock,
+      now,
+      advance: (d: Duration.Input) =>
+        Effect.sync(() => void (offset += Duration.toMillis(Duration.fromInputUnsafe(d)))),
+    }
+  })
+export const makeShiftedClock = shiftedClock(false)
+export const makeHurriedClock = shiftedClock(true)
