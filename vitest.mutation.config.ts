@@ -9,8 +9,14 @@ const sharedWorker = [
   "pool-core/pool/test/ownership.test.ts",
   // Waiting claims, replays that never finish, a provision failing after the row was settled; quotas.
   "pool-core/pool/test/claim.test.ts",
+  // Waiting claims first, joining a conversation, a pool shut down, a setup cut at the provision timeout.
+  "pool-core/pool/test/claim-paths.test.ts",
   "pool-core/pool/test/quota.test.ts",
   "pool-core/pool/test/tick.test.ts",
+  // The tick's phases one by one: each report, event and row (a starting death, new addresses, orphan claims), and
+  // what it asks the provider (its failures, a refused key, the call budget, the top-up).
+  "pool-core/pool/test/tick-phases.test.ts",
+  "pool-core/pool/test/tick-provider.test.ts",
   // The tick under a provider that refuses the key or keeps failing (circuit, destroy retries), and claims left
   // behind by a replica that is gone.
   "pool-core/pool/test/crash-loop.test.ts",

@@ -18,7 +18,8 @@ export interface BatcherOptions {
 
 /**
  * `run` answers a batch with one Exit per item, in order. It runs uninterruptibly: a statement that may already
- * have committed must report back to its callers. When the scope closes, items still queued fail with `onClosed`.
+ * have committed must report back to its callers. When the scope closes, items still queued fail with `onClosed`, and
+ * so does every item offered after that.
  */
 export const makeBatcher = <I, O, E>(
   run: (items: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<Exit.Exit<O, E>>>,
@@ -63,7 +64,8 @@ export const makeBatcher = <I, O, E>(
     return (item: I) =>
       Effect.gen(function* () {
         const result = yield* Deferred.make<O, E>()
-        yield* Queue.offer(queue, { item, result })
+        // After shutdown nobody takes from the queue: the caller is told at once instead of waiting forever.
+        if (!(yield* Queue.offer(queue, { item, result }))) return yield* Effect.fail(onClosed())
         return yield* Deferred.await(result)
       })
   })

@@ -235,7 +235,7 @@ export const makeClaim = (deps: ClaimDeps) =>
           yield* onProgress({ step: "claim", status: "fail", message: "no free agent" })
           return yield* NoAgentAvailable.create()
         }
-        const waited = yield* queue.wait(claimIfIdle(fields, req, onProgress, false), onProgress)
+        const waited = yield* queue.wait(claimIfIdle(fields, onProgress, false), onProgress)
         if (Option.isSome(waited)) return waited.value
         return yield* NoAgentAvailable.afterWaiting(Duration.format(settings.claimWait))
       })
@@ -272,13 +272,14 @@ export const makeClaim = (deps: ClaimDeps) =>
         }),
       )
 
-    const provision = (instance: Instance, req: ClaimRequest, onProgress: OnProgress) =>
+    const provision = (instance: Instance, onProgress: OnProgress) =>
       Effect.gen(function* () {
         const result = yield* setUp(instance, onProgress)
         const claimed = yield* markClaimed({
           id: instance.id,
           conversationId: result.conversationId,
-          inviteUrl: result.inviteUrl ?? req.joinUrl ?? null,
+          // Joined a conversation: its link (as validated and recorded, not as sent) is the way in.
+          inviteUrl: result.inviteUrl ?? instance.joinUrl ?? null,
         })
         if (Option.isNone(claimed)) return yield* ClaimSuperseded.create(instance.id)
         yield* onProgress({ step: "provision", status: "ok", message: "your agent is ready", instanceId: instance.id })
@@ -335,7 +336,7 @@ export const makeClaim = (deps: ClaimDeps) =>
       )
 
     /** Picks an idle agent and sets it up for this request (uninterruptible once picked); None when none is idle. */
-    const claimIfIdle = (fields: ClaimFields, req: ClaimRequest, onProgress: OnProgress, firstTry: boolean) =>
+    const claimIfIdle = (fields: ClaimFields, onProgress: OnProgress, firstTry: boolean) =>
       Effect.uninterruptible(
         Effect.gen(function* () {
           let picked = yield* pick(fields)
@@ -361,7 +362,7 @@ export const makeClaim = (deps: ClaimDeps) =>
             message: `claimed instance ${instance.id.slice(0, 8)}`,
             instanceId: instance.id,
           })
-          return Option.some(yield* provision(instance, req, onProgress))
+          return Option.some(yield* provision(instance, onProgress))
         }),
       )
 
@@ -400,7 +401,7 @@ export const makeClaim = (deps: ClaimDeps) =>
         }
         const ahead = queue.waiting()
         const behindOthers = ahead > 0 && (req.wait || (yield* repo.counts).idle <= ahead)
-        const first = behindOthers ? Option.none<ClaimResult>() : yield* claimIfIdle(fields, req, onProgress, true)
+        const first = behindOthers ? Option.none<ClaimResult>() : yield* claimIfIdle(fields, onProgress, true)
         if (Option.isSome(first)) return first.value
         return yield* notPicked(fields, req, onProgress)
       }).pipe(

@@ -40,6 +40,8 @@ interface MemoryInstance {
   readonly ref: string
   readonly createdAt: number
   state: ComputeState
+  /** What the provider says about that state (an exit code, a build error), when it says anything. */
+  detail?: string | undefined
   provisioned: ProvisionRequest | null
   /** Every PATCH /pool/agent body this instance took (rename, instructions, model), oldest first. */
   updates?: Array<AgentUpdate>
@@ -67,8 +69,8 @@ export class MemoryCloud extends Context.Service<
     readonly stats: MemoryStats
     /** How many times each instance id was created at the provider (a retry that creates again shows as 2). */
     readonly createsPerInstance: ReadonlyMap<string, number>
-    /** Makes the provider report the instance as failed/gone (e.g. a crash). */
-    readonly setState: (ref: string, state: ComputeState) => void
+    /** Makes the provider report the instance as failed/gone (e.g. a crash), with its detail if given. */
+    readonly setState: (ref: string, state: ComputeState, detail?: string) => void
     /** The next n provisions fail with this message. */
     readonly failProvisions: (n: number, message: string) => void
     readonly setFailRate: (rate: number) => void
@@ -278,7 +280,12 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
                   out.set(
                     providerRef,
                     i
-                      ? { providerRef, state: stateOf(i), url: `memory://${i.instanceId}` }
+                      ? {
+                          providerRef,
+                          state: stateOf(i),
+                          url: `memory://${i.instanceId}`,
+                          ...(i.detail ? { detail: i.detail } : {}),
+                        }
                       : { providerRef, state: "gone", url: null },
                   )
                 }
@@ -438,9 +445,11 @@ export const memoryCloudLayer = (options: MemoryCloudOptions = {}) =>
         instances,
         stats,
         createsPerInstance,
-        setState: (ref, state) => {
+        setState: (ref, state, detail) => {
           const i = instances.get(ref)
-          if (i) i.state = state
+          if (!i) return
+          i.state = state
+          i.detail = detail
         },
         failProvisions: (n, message) => {
           provisionFailures = { n, message }

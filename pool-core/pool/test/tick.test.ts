@@ -7,15 +7,11 @@ import { Pool } from "../Pool.ts"
 import { tickLockSql } from "../replica.ts"
 import { MemoryCloud, PoolTest, startPool } from "../testing.ts"
 import { STATUS_BATCH } from "../tick.ts"
+import { drainAll, zeroCounts } from "./tick-support.ts"
 
 // The reconcile tick: never two at once (one pool, or two pools on one database), starting → dead after
 // POOL_START_TIMEOUT, top-up bounded by POOL_MAX_TOTAL, and status asked in batches. Status requests take 300 ms here
 // so that concurrent ticks overlap.
-
-const drainAll = Effect.gen(function* () {
-  const pool = yield* Pool
-  for (const i of yield* pool.list()) yield* pool.kill(i.id)
-})
 
 layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 seconds", excludeTestServices: true })(
   "the tick",
@@ -32,17 +28,7 @@ layer(PoolTest({ cloud: { statusDelay: "300 millis" } }), { timeout: "120 second
         assert.strictEqual(ran.healthChecks, 2, "one /pool/health per starting instance")
         assert.deepStrictEqual(
           reports.find((r) => !r.ran),
-          {
-            ran: false,
-            promoted: 0,
-            markedDead: 0,
-            markedCrashed: 0,
-            created: 0,
-            destroyed: 0,
-            providerCalls: 0,
-            healthChecks: 0,
-            durationMs: 0,
-          },
+          { ran: false, ...zeroCounts, durationMs: 0 },
         )
         assert.isTrue((yield* pool.tick).ran, "the lock is free again afterwards")
       }),
