@@ -2,16 +2,13 @@ import { assert, layer } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber } from "effect"
 import { type OnProgress, Pool, type Progress } from "../Pool.ts"
 import { MemoryCloud, PoolTest, startPool } from "../testing.ts"
+import { drainAll } from "./tick-support.ts"
 
 // Claim paths claim.test.ts does not take: claims already waiting go before a newcomer, a claim that may wait but
 // finds an idle agent does not queue, a claim that joins a conversation, a pool that has shut down, and a setup cut at
 // POOL_PROVISION_TIMEOUT (claim-timeout.test.ts measures that one's timing; this one only its outcome).
 
-const emptyPool = Effect.gen(function* () {
-  const pool = yield* Pool
-  for (const i of yield* pool.list()) yield* pool.kill(i.id)
-  return pool
-})
+const emptyPool = Effect.andThen(drainAll, Pool)
 
 const steps = () => {
   const seen: Array<string> = []
@@ -36,30 +33,6 @@ const lookingRarely = Effect.map(
 const JOIN = "https://dev.convos.org/v2?i=an-existing-conversation"
 
 layer(PoolTest(), { timeout: "60 seconds", excludeTestServices: true })("claim paths", (it) => {
-  it.effect(
-    "a claim that may not wait leaves an idle agent to the claim already waiting for one (first come, first served)",
-    () =>
-      Effect.gen(function* () {
-        yield* emptyPool
-        const p = yield* startPool({ settings: { claimWait: Duration.seconds(20) } })
-        // The waiting claim looks for an idle agent when it starts waiting, then every 250 ms; here every 25 s, so the
-        // agent that becomes idle meanwhile is still there when the newcomer asks.
-        const waiting = yield* p.pool
-          .claim({ key: "came-first", claimedBy: "first", wait: true })
-          .pipe(Effect.provideService(Clock.Clock, yield* lookingRarely), Effect.forkChild)
-        // It started an agent for itself; once that has an address, the tick promotes it.
-        for (let t = 0; t < 200 && !(yield* p.pool.list())[0]?.url; t++) yield* Effect.sleep("10 millis")
-        yield* p.pool.tick
-        const [idle] = yield* p.pool.list({ status: ["idle"] })
-        assert.isDefined(idle, "the waiter's agent is idle, not yet taken")
-        const newcomer = yield* Effect.flip(p.pool.claim({ key: "came-later", claimedBy: "later" }))
-        assert.strictEqual(newcomer._tag, "NoAgentAvailable")
-        assert.strictEqual((yield* p.pool.get(idle!.id)).status, "idle", "the newcomer did not take the waiter's agent")
-        yield* Fiber.interrupt(waiting)
-        yield* p.close
-      }),
-  )
-
   it.effect("a claim that may wait but finds an idle agent takes it at once, without queueing", () =>
     Effect.gen(function* () {
       const pool = yield* emptyPool
@@ -107,6 +80,41 @@ layer(PoolTest(), { timeout: "60 seconds", excludeTestServices: true })("claim p
     }),
   )
 })
+
+layer(PoolTest({ cloud: { readyAfter: "2 seconds" } }), { timeout: "60 seconds", excludeTestServices: true })(
+  "claim: waiting claims first",
+  (it) => {
+    it.effect(
+      "a claim that may not wait leaves an idle agent to the claim already waiting for one (first come, first served)",
+      () =>
+        Effect.gen(function* () {
+          yield* emptyPool
+          const p = yield* startPool({ settings: { claimWait: Duration.seconds(20) } })
+          // The waiting claim starts an agent for itself (ready 2 s after its create) and looks for an idle one when it
+          // starts waiting, then every 250 ms; here every 25 s, so the agent that becomes idle is still there when the
+          // newcomer asks.
+          const told = steps()
+          const waiting = yield* p.pool
+            .claim({ key: "came-first", claimedBy: "first", wait: true }, told.onProgress)
+            .pipe(Effect.provideService(Clock.Clock, yield* lookingRarely), Effect.forkChild)
+          for (let t = 0; t < 500 && !told.seen.includes("wait active"); t++) yield* Effect.sleep("10 millis")
+          yield* Effect.sleep("2500 millis") // its agent is ready now; the waiter looked before that
+          yield* p.pool.tick
+          const [idle] = yield* p.pool.list({ status: ["idle"] })
+          assert.isDefined(idle, "the waiter's agent is idle, not yet taken")
+          const newcomer = yield* Effect.flip(p.pool.claim({ key: "came-later", claimedBy: "later" }))
+          assert.strictEqual(newcomer._tag, "NoAgentAvailable")
+          assert.strictEqual(
+            (yield* p.pool.get(idle!.id)).status,
+            "idle",
+            "the newcomer did not take the waiter's agent",
+          )
+          yield* Fiber.interrupt(waiting)
+          yield* p.close
+        }),
+    )
+  },
+)
 
 layer(PoolTest({ cloud: { provisionDelay: "30 seconds" }, settings: { provisionTimeout: Duration.millis(300) } }), {
   timeout: "60 seconds",

@@ -4,7 +4,17 @@ import { SqlClient } from "effect/sql"
 import { Pool } from "../Pool.ts"
 import { ProviderCircuit } from "../ProviderCircuit.ts"
 import { MemoryCloud, PoolTest, startPool } from "../testing.ts"
-import { counts, deathDetail, drainAll, oneStarting, ran, recordEvents, row, tagged } from "./tick-support.ts"
+import {
+  counts,
+  deathDetail,
+  drainAll,
+  idleInstances,
+  oneStarting,
+  ran,
+  recordEvents,
+  row,
+  tagged,
+} from "./tick-support.ts"
 
 // The tick's phases one by one (tickObserve.ts, tickAct.ts), each checked by its whole report, the events it
 // published and the rows it left: a starting instance's death (provider's word after the grace, no provider ref,
@@ -117,13 +127,12 @@ layer(PoolTest(), { timeout: "60 seconds", excludeTestServices: true })("the tic
     "one the provider reports at a new address moves there and its unhealthy clock resets once it answers; a gone one keeps its address",
     () =>
       Effect.gen(function* () {
-        yield* drainAll
-        const pool = yield* Pool
-        const cloud = yield* MemoryCloud
-        const sql = yield* SqlClient.SqlClient
-        yield* pool.replenish(2)
-        yield* pool.tick
-        const [a, b] = yield* pool.list({ status: ["idle"] })
+        const {
+          pool,
+          cloud,
+          sql,
+          idle: [a, b],
+        } = yield* idleInstances(2)
         const healthyBefore = (yield* row(a!.id))?.lastHealthyAt
         yield* sql`UPDATE instances SET url = 'memory://moved-a' WHERE id = ${a!.id}`
         yield* sql`UPDATE instances SET url = 'memory://moved-b' WHERE id = ${b!.id}`
@@ -190,13 +199,12 @@ layer(PoolTest(), { timeout: "60 seconds", excludeTestServices: true })("the tic
 
   it.effect("one the provider reports sleeping is not declared dead, however long its runtime has been silent", () =>
     Effect.gen(function* () {
-      yield* drainAll
-      const pool = yield* Pool
-      const cloud = yield* MemoryCloud
-      const sql = yield* SqlClient.SqlClient
-      yield* pool.replenish(1)
-      yield* pool.tick
-      const [idle] = yield* pool.list({ status: ["idle"] })
+      const {
+        pool,
+        cloud,
+        sql,
+        idle: [idle],
+      } = yield* idleInstances(1)
       cloud.setState(idle!.providerRef!, "sleeping")
       yield* sql`UPDATE instances SET unhealthy_since = now() - interval '1 hour' WHERE id = ${idle!.id}`
       const report = yield* pool.tick
@@ -211,13 +219,12 @@ layer(PoolTest(), { timeout: "60 seconds", excludeTestServices: true })("the tic
     "claims from before claim_owner are resolved by a new process's first tick only: kept when the runtime finished, else crashed during setup",
     () =>
       Effect.gen(function* () {
-        yield* drainAll
-        const pool = yield* Pool
-        const cloud = yield* MemoryCloud
-        const sql = yield* SqlClient.SqlClient
-        yield* pool.replenish(3)
-        yield* pool.tick
-        const [done, cut, later] = yield* pool.list({ status: ["idle"] })
+        const {
+          pool,
+          cloud,
+          sql,
+          idle: [done, cut, later],
+        } = yield* idleInstances(3)
         // `done`: its runtime finished (a conversation, no invite yet); `cut`: it never began. Both left claiming
         // 5 s ago by a process that did not record its replica (no claim_owner): younger than the stuck rule.
         const finished = cloud.instances.get(done!.providerRef!)!

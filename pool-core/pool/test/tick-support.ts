@@ -30,6 +30,17 @@ export const drainAll = Effect.gen(function* () {
   for (const i of yield* pool.list()) yield* pool.kill(i.id)
 })
 
+/** An empty pool, then n idle instances (with the pool, the cloud and the SQL client the tests use). */
+export const idleInstances = (n: number) =>
+  Effect.gen(function* () {
+    yield* drainAll
+    const pool = yield* Pool
+    yield* pool.replenish(n)
+    yield* pool.tick
+    const idle = yield* pool.list({ status: ["idle"] })
+    return { pool, cloud: yield* MemoryCloud, sql: yield* SqlClient.SqlClient, idle }
+  })
+
 /** Every event `pool` publishes from now on, until the test's scope ends. */
 export const recordEvents = (pool: Pool["Service"]) =>
   Effect.gen(function* () {
