@@ -15,15 +15,27 @@ import { startFakeLlm } from "../../../runtime/test/support/fakeLlm.ts"
 
 const main = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
 
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
+/** Whether `port` can be bound on loopback right now. */
+const bindable = (port: number) =>
+  new Promise<boolean>((resolve) => {
     const server = createNetServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
+    server.once("error", () => resolve(false))
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)))
   })
+
+/**
+ * A free loopback port for a process the test starts later, picked below Linux's ephemeral range (32768-60999): a port
+ * the OS hands out for a listen on port 0 (the manager's embedded PGlite server, the devnet, an agent) can then never
+ * be this one between the pick and the bind. Seen in CI: PORT and the PGlite server got the same port, and the start
+ * failed with EADDRINUSE.
+ */
+export const freePort = async (): Promise<number> => {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (await bindable(port)) return port
+  }
+  throw new Error("freePort: no free loopback port in 20000-31999 after 200 tries")
+}
 
 const readBody = async (req: IncomingMessage) => {
   const chunks: Buffer[] = []
