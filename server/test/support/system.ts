@@ -3,25 +3,16 @@
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server } from "node:http"
-import { createServer as createNetServer } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
 import { Effect } from "effect"
 import { openRouterApi } from "@convos-agents/pool-core/testing/openrouter"
-import { isAlive } from "@convos-agents/pool-core/compute/local/processes"
+import { isAlive, portFree } from "@convos-agents/pool-core/compute/local/processes"
 import type { ChatPerson } from "../../../runtime/test/support/chatClient.ts"
 import { startFakeLlm } from "../../../runtime/test/support/fakeLlm.ts"
 
 const main = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
-
-/** Whether `port` can be bound on loopback right now. */
-const bindable = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = createNetServer()
-    server.once("error", () => resolve(false))
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)))
-  })
 
 /**
  * A free loopback port for a process the test starts later, picked below Linux's ephemeral range (32768-60999): a port
@@ -32,7 +23,7 @@ const bindable = (port: number) =>
 export const freePort = async (): Promise<number> => {
   for (let tries = 0; tries < 200; tries++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000)
-    if (await bindable(port)) return port
+    if (await portFree(port)) return port
   }
   throw new Error("freePort: no free loopback port in 20000-31999 after 200 tries")
 }
